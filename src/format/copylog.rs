@@ -1,0 +1,511 @@
+//! The copy log (`DriveLog`, formats.md §2): the service's account of what it wrote to the
+//! drive. Classic (2014-11-01, unversioned) and 2018-10-01 logs are read; the 2021-08-01
+//! `CopyLog` is recognised and refused because it has no ranges and no MD5s.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use quick_xml::events::BytesStart;
+use serde::Serialize;
+
+use super::manifest::{RangeKind, RangeLike, check_ranges};
+use super::md5::{Md5, shorten};
+use super::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
+use super::xml::{
+    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_u64,
+    required_attribute,
+};
+
+/// A parsed copy log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CopyLog {
+    pub version: Option<String>,
+    pub drive_id: String,
+    pub blobs: Vec<LogBlob>,
+    /// The closing drive status; absent in a truncated log.
+    pub status: Option<DriveStatus>,
+}
+
+/// One `Blob` entry of the log: a blob (or exported file) and how its copy went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogBlob {
+    pub status: BlobStatus,
+    pub blob_path: String,
+    pub file_path: String,
+    pub snapshot: Option<String>,
+    pub length: Option<u64>,
+    /// As written (ISO-8601 UTC in every sample).
+    pub last_modified: Option<String>,
+    pub kind: Option<RangeKind>,
+    pub ranges: Vec<LogRange>,
+    pub metadata: Option<LogSideFile>,
+    pub properties: Option<LogSideFile>,
+}
+
+/// A block or page range of the log; unlike the manifest, `Hash` and `Id` are optional.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogRange {
+    pub offset: u64,
+    pub length: u64,
+    pub id: Option<String>,
+    pub hash: Option<Md5>,
+    pub status: RangeStatus,
+}
+
+impl RangeLike for LogRange {
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+    fn length(&self) -> u64 {
+        self.length
+    }
+}
+
+/// A `Metadata` or `Properties` element of the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogSideFile {
+    pub status: FileStatus,
+    pub path: Option<String>,
+    pub hash: Option<Md5>,
+}
+
+impl CopyLog {
+    /// Reads a copy log file (verbose or error log).
+    pub fn from_file(path: &Path) -> Result<Self, FormatError> {
+        Self::from_reader(xml::open(path)?, Origin::File(path))
+    }
+
+    /// Reads a copy log from text (tests, fuzzing).
+    pub fn parse_str(text: &str) -> Result<Self, FormatError> {
+        Self::from_reader(text.as_bytes(), Origin::Text(text))
+    }
+
+    fn from_reader(input: impl BufRead, origin: Origin<'_>) -> Result<Self, FormatError> {
+        let mut builder = Builder::default();
+        xml::walk(input, origin, &mut builder)?;
+        Ok(CopyLog {
+            version: builder.version,
+            drive_id: builder.drive_id.unwrap_or_default(),
+            blobs: builder.blobs,
+            status: builder.status,
+        })
+    }
+
+    /// Blobs that need work: every one whose status is not `Completed`, or that lists a range
+    /// or side file that is not `Completed`.
+    pub fn failed_blobs(&self) -> impl Iterator<Item = &LogBlob> {
+        self.blobs.iter().filter(|blob| blob.needs_repair())
+    }
+}
+
+impl LogBlob {
+    /// Whether anything of this entry is not `Completed`.
+    pub fn needs_repair(&self) -> bool {
+        !self.status.is_completed()
+            || self.ranges.iter().any(|r| !r.status.is_completed())
+            || [&self.metadata, &self.properties]
+                .into_iter()
+                .flatten()
+                .any(|side| !side.status.is_completed())
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    version: Option<String>,
+    drive_id: Option<String>,
+    status: Option<DriveStatus>,
+    blobs: Vec<LogBlob>,
+    blob: Option<BlobBuilder>,
+    side: Option<LogSideFile>,
+}
+
+#[derive(Default)]
+struct BlobBuilder {
+    status: Option<BlobStatus>,
+    blob_path: Option<String>,
+    file_path: Option<String>,
+    snapshot: Option<String>,
+    length: Option<u64>,
+    last_modified: Option<String>,
+    kind: Option<RangeKind>,
+    ranges: Vec<LogRange>,
+    metadata: Option<LogSideFile>,
+    properties: Option<LogSideFile>,
+}
+
+fn invalid(message: impl Into<String>) -> FormatErrorKind {
+    FormatErrorKind::Invalid(message.into())
+}
+
+fn optional_hash(element: &BytesStart<'_>) -> Result<Option<Md5>, FormatErrorKind> {
+    match attribute(element, "Hash")? {
+        Some(value) if !value.trim().is_empty() => Md5::parse_hex(&value)
+            .map(Some)
+            .map_err(|error| invalid(format!("Hash {error}"))),
+        _ => Ok(None),
+    }
+}
+
+fn status_attribute(element: &BytesStart<'_>) -> Result<String, FormatErrorKind> {
+    Ok(required_attribute(element, "Status")?.trim().to_string())
+}
+
+/// Root names of the 2021-08-01 log generation.
+fn is_2021_copy_log(root: &str) -> bool {
+    matches!(
+        root,
+        "CopyLog" | "ErroredEntity" | "ErroredEntities" | "File" | "VerboseLog"
+    )
+}
+
+impl Handler for Builder {
+    fn open(
+        &mut self,
+        path: &ElementPath,
+        element: &BytesStart<'_>,
+    ) -> Result<(), FormatErrorKind> {
+        let depth = path.depth();
+        let name = path.current();
+        if depth == 1 {
+            return match name {
+                "DriveLog" => {
+                    self.version = attribute(element, "Version")?.map(|v| v.trim().to_string());
+                    Ok(())
+                }
+                root if is_2021_copy_log(root) => Err(FormatErrorKind::UnsupportedCopyLog),
+                other => Err(FormatErrorKind::WrongRoot {
+                    found: shorten(other, 40),
+                    expected: "DriveLog",
+                    hint: if other == "DriveManifest" {
+                        " (this looks like a drive manifest: pass it with --manifest)"
+                    } else {
+                        ""
+                    },
+                }),
+            };
+        }
+        if path.name_at(1) != Some("Blob") {
+            return Ok(());
+        }
+        match (depth, name) {
+            (2, "Blob") => {
+                self.blob = Some(BlobBuilder {
+                    status: Some(BlobStatus::parse(&status_attribute(element)?)),
+                    ..BlobBuilder::default()
+                });
+            }
+            (3, list @ ("BlockList" | "PageRangeList")) => {
+                let kind = if list == "BlockList" {
+                    RangeKind::Block
+                } else {
+                    RangeKind::Page
+                };
+                let blob = self.blob.as_mut().expect("inside Blob");
+                if blob.kind.is_some_and(|existing| existing != kind) {
+                    return Err(invalid(
+                        "a Blob has both a BlockList and a PageRangeList; it must have one",
+                    ));
+                }
+                blob.kind = Some(kind);
+            }
+            (4, range @ ("Block" | "PageRange"))
+                if path.parent() == RangeKind::from_element(range).list_element() =>
+            {
+                let offset = parse_u64("Offset", &required_attribute(element, "Offset")?)?;
+                let length = parse_u64("Length", &required_attribute(element, "Length")?)?;
+                let id = attribute(element, "Id")?
+                    .map(|id| id.trim().to_string())
+                    .filter(|id| !id.is_empty());
+                let hash = optional_hash(element)?;
+                let status = RangeStatus::parse(&status_attribute(element)?);
+                let blob = self.blob.as_mut().expect("inside Blob");
+                blob.ranges.push(LogRange {
+                    offset,
+                    length,
+                    id,
+                    hash,
+                    status,
+                });
+            }
+            (3, "Metadata" | "Properties") => {
+                self.side = Some(LogSideFile {
+                    status: FileStatus::parse(&status_attribute(element)?),
+                    path: None,
+                    hash: None,
+                });
+            }
+            (4, "Path") if matches!(path.parent(), "Metadata" | "Properties") => {
+                let hash = optional_hash(element)?;
+                if let Some(side) = self.side.as_mut() {
+                    side.hash = hash;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, path: &ElementPath, text: &str) -> Result<(), FormatErrorKind> {
+        let depth = path.depth();
+        match (depth, path.current()) {
+            (2, "DriveId") => {
+                let id = text.trim();
+                if id.is_empty() {
+                    return Err(invalid("DriveId is empty"));
+                }
+                self.drive_id = Some(id.to_string());
+                return Ok(());
+            }
+            (2, "Status") => {
+                self.status = Some(DriveStatus::parse(text));
+                return Ok(());
+            }
+            (1, _) if self.drive_id.is_none() => {
+                return Err(invalid("the DriveLog has no DriveId"));
+            }
+            _ => {}
+        }
+        if path.name_at(1) != Some("Blob") {
+            return Ok(());
+        }
+        let Some(blob) = self.blob.as_mut() else {
+            return Ok(());
+        };
+        let value = || text.trim().to_string();
+        match (depth, path.current()) {
+            (3, "BlobPath") => blob.blob_path = Some(value()),
+            (3, "FilePath") => blob.file_path = Some(value()),
+            (3, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
+            (3, "Length") => blob.length = Some(parse_u64("Length", text)?),
+            (3, "LastModified") => blob.last_modified = Some(value()).filter(|s| !s.is_empty()),
+            (4, "Path") if matches!(path.parent(), "Metadata" | "Properties") => {
+                if let Some(side) = self.side.as_mut() {
+                    side.path = Some(value()).filter(|s| !s.is_empty());
+                }
+            }
+            (3, side @ ("Metadata" | "Properties")) => {
+                let file = self.side.take().expect("opened");
+                if side == "Metadata" {
+                    blob.metadata = Some(file);
+                } else {
+                    blob.properties = Some(file);
+                }
+            }
+            (2, "Blob") => {
+                let blob = self.blob.take().expect("inside Blob");
+                self.blobs.push(finish_blob(blob)?);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl RangeKind {
+    fn from_element(element: &str) -> Self {
+        if element == "Block" {
+            RangeKind::Block
+        } else {
+            RangeKind::Page
+        }
+    }
+}
+
+fn finish_blob(blob: BlobBuilder) -> Result<LogBlob, FormatErrorKind> {
+    let blob_path = blob
+        .blob_path
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| invalid("the Blob has no BlobPath"))?;
+    let file_path = blob
+        .file_path
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| invalid(format!("the Blob {blob_path:?} has no FilePath")))?;
+    let mut ranges = blob.ranges;
+    if let Some(kind) = blob.kind {
+        check_ranges(kind, blob.length.unwrap_or(u64::MAX), &mut ranges).map_err(|error| {
+            match error {
+                FormatErrorKind::Invalid(message) => {
+                    invalid(format!("Blob {blob_path:?}: {message}"))
+                }
+                other => other,
+            }
+        })?;
+    }
+    Ok(LogBlob {
+        status: blob.status.expect("read on open"),
+        blob_path,
+        file_path,
+        snapshot: blob.snapshot,
+        length: blob.length,
+        last_modified: blob.last_modified,
+        kind: blob.kind,
+        ranges,
+        metadata: blob.metadata,
+        properties: blob.properties,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The copy log of the RepairExport article, as published.
+    pub(crate) const SAMPLE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<DriveLog>
+  <DriveId>9WM35C2V</DriveId>
+  <Blob Status="CompletedWithErrors">
+    <BlobPath>pictures/wild/desert.jpg</BlobPath>
+    <FilePath>\pictures\wild\desert.jpg</FilePath>
+    <LastModified>2012-09-18T23:47:08Z</LastModified>
+    <Length>163840</Length>
+    <BlockList>
+      <Block Offset="65536" Length="65536" Id="AQAAAA==" Status="Failed" />
+    </BlockList>
+  </Blob>
+  <Status>CompletedWithErrors</Status>
+</DriveLog>
+"#;
+
+    #[test]
+    fn the_sample_copy_log_parses_to_the_right_values() {
+        let log = CopyLog::parse_str(SAMPLE).unwrap();
+        assert_eq!(log.version, None);
+        assert_eq!(log.drive_id, "9WM35C2V");
+        assert_eq!(log.status, Some(DriveStatus::CompletedWithErrors));
+        assert_eq!(log.blobs.len(), 1);
+        let desert = &log.blobs[0];
+        assert_eq!(desert.status, BlobStatus::CompletedWithErrors);
+        assert_eq!(desert.blob_path, "pictures/wild/desert.jpg");
+        assert_eq!(desert.file_path, r"\pictures\wild\desert.jpg");
+        assert_eq!(
+            desert.last_modified.as_deref(),
+            Some("2012-09-18T23:47:08Z")
+        );
+        assert_eq!(desert.length, Some(163840));
+        assert_eq!(desert.kind, Some(RangeKind::Block));
+        assert_eq!(
+            desert.ranges,
+            [LogRange {
+                offset: 65536,
+                length: 65536,
+                id: Some("AQAAAA==".into()),
+                hash: None,
+                status: RangeStatus::Failed,
+            }]
+        );
+        assert!(desert.needs_repair());
+    }
+
+    #[test]
+    fn reads_the_properties_failure_and_verbose_samples() {
+        let text = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DriveLog Version="2014-11-01">
+  <DriveId>WD-WMATV123456</DriveId>
+  <Blob Status="CompletedWithErrors">
+    <BlobPath>pictures/wild/canyon.jpg</BlobPath>
+    <FilePath>\pictures\wild\canyon.jpg</FilePath>
+    <LastModified>2012-09-18T23:47:08Z</LastModified>
+    <Length>163840</Length>
+    <BlockList />
+    <Properties Status="Failed" />
+  </Blob>
+  <Blob Status="Completed">
+    <BlobPath>pictures/animals/koala.jpg</BlobPath>
+    <FilePath>\animals\koala.jpg</FilePath>
+    <Length>163840</Length>
+    <PageRangeList>
+      <PageRange Offset="0" Length="65536" Hash=" 9C8AE14A77DF8ACE1D6FEC0C9A3FA8B4" Status="Completed" />
+    </PageRangeList>
+    <Properties Status="Completed">
+      <Path Hash="19AC3D83E2F7E9AA6F43E3DEAB2E4E6A">\animals\koala.jpg.properties</Path>
+    </Properties>
+  </Blob>
+  <Status>CompletedWithErrors</Status>
+</DriveLog>"#;
+        let log = CopyLog::parse_str(text).unwrap();
+        assert_eq!(log.version.as_deref(), Some("2014-11-01"));
+        let canyon = &log.blobs[0];
+        assert!(canyon.ranges.is_empty());
+        assert_eq!(
+            canyon.properties.as_ref().unwrap().status,
+            FileStatus::Failed
+        );
+        assert!(canyon.needs_repair());
+        let koala = &log.blobs[1];
+        assert!(!koala.needs_repair());
+        assert_eq!(
+            koala.ranges[0].hash.unwrap().to_string(),
+            "9C8AE14A77DF8ACE1D6FEC0C9A3FA8B4"
+        );
+        let properties = koala.properties.as_ref().unwrap();
+        assert_eq!(
+            properties.path.as_deref(),
+            Some(r"\animals\koala.jpg.properties")
+        );
+        assert!(properties.hash.is_some());
+        assert_eq!(log.failed_blobs().count(), 1);
+    }
+
+    #[test]
+    fn reads_the_2018_variant_and_ignores_its_extras() {
+        let text = r#"<DriveLog Version="2018-10-01">
+  <DriveId>184020D95632</DriveId>
+  <Blob Status="BlobRequestFailed">
+    <BlobPath>pageblob/vhd1.vhd</BlobPath>
+    <FilePath>\PageBlob\vhd1.vhd</FilePath>
+    <Length>1073742336</Length>
+    <PageRangeList>
+      <PageRange Offset="0" Length="4194304" Status="Completed" />
+      <PageRange Offset="4194304" Length="512" Status="BlobRequestFailed" />
+    </PageRangeList>
+  </Blob>
+  <Summary><ValidationErrors><Error Code="x">1</Error></ValidationErrors></Summary>
+  <Status>CompletedWithErrors</Status>
+</DriveLog>"#;
+        let log = CopyLog::parse_str(text).unwrap();
+        assert_eq!(
+            log.blobs[0].ranges[1].status,
+            RangeStatus::BlobRequestFailed
+        );
+        assert_eq!(log.blobs[0].ranges[1].hash, None);
+        assert_eq!(log.blobs[0].status, BlobStatus::BlobRequestFailed);
+    }
+
+    #[test]
+    fn refuses_the_2021_copy_log_with_a_clear_message() {
+        let text = r#"<ErroredEntity CloudFormat="BlockBlob" Path="c/x"><Category>UploadErrorWin32</Category></ErroredEntity>"#;
+        let error = CopyLog::parse_str(text).unwrap_err();
+        assert!(matches!(error.kind, FormatErrorKind::UnsupportedCopyLog));
+        assert!(
+            error.to_string().contains("no block or page ranges"),
+            "{error}"
+        );
+        let summary =
+            r#"<CopyLog Summary="Summary"><DriveLogVersion>2021-08-01</DriveLogVersion></CopyLog>"#;
+        assert!(matches!(
+            CopyLog::parse_str(summary).unwrap_err().kind,
+            FormatErrorKind::UnsupportedCopyLog
+        ));
+    }
+
+    #[test]
+    fn keeps_unknown_codes_and_refuses_missing_status() {
+        let text = SAMPLE.replace(r#"Status="Failed""#, r#"Status="Exploded""#);
+        let log = CopyLog::parse_str(&text).unwrap();
+        assert_eq!(
+            log.blobs[0].ranges[0].status,
+            RangeStatus::Other("Exploded".into())
+        );
+        let text = SAMPLE.replace(r#" Status="Failed""#, "");
+        let error = CopyLog::parse_str(&text).unwrap_err();
+        assert!(
+            error.to_string().contains("attribute Status is missing"),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("Blob[1]/BlockList/Block[1]"),
+            "{error}"
+        );
+    }
+}

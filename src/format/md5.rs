@@ -1,0 +1,110 @@
+//! MD5 digests as the formats write them: Base16, 32 digits.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A 16-byte MD5 digest. Displayed as upper-case hex, as every Microsoft sample writes it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Md5(pub [u8; 16]);
+
+/// Why a hash attribute is not an MD5.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not an MD5 hash (32 hexadecimal digits)")]
+pub struct InvalidMd5 {
+    /// The offending value, cut short when it is long.
+    pub value: String,
+}
+
+impl Md5 {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        use md5::Digest;
+        Self(md5::Md5::digest(bytes).into())
+    }
+
+    /// Parses Base16, tolerating what the samples do: surrounding spaces, either case.
+    pub fn parse_hex(text: &str) -> Result<Self, InvalidMd5> {
+        let trimmed = text.trim();
+        let mut digest = [0u8; 16];
+        match hex::decode_to_slice(trimmed, &mut digest) {
+            Ok(()) => Ok(Self(digest)),
+            Err(_) => Err(InvalidMd5 {
+                value: shorten(trimmed, 64),
+            }),
+        }
+    }
+}
+
+/// Cuts long values so that an error message never carries megabytes of input.
+pub(crate) fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    format!("{cut}… ({} bytes)", text.len())
+}
+
+impl fmt::Display for Md5 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode_upper(self.0))
+    }
+}
+
+impl fmt::Debug for Md5 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Md5({self})")
+    }
+}
+
+impl FromStr for Md5 {
+    type Err = InvalidMd5;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_hex(s)
+    }
+}
+
+impl Serialize for Md5 {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Md5 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_padded_lower_case_and_prints_upper_case() {
+        let md5 = Md5::parse_hex(" 9c8ae14a0b6b2eb0f8bd9e6f3b0d1f6a ").unwrap();
+        assert_eq!(md5.to_string(), "9C8AE14A0B6B2EB0F8BD9E6F3B0D1F6A");
+    }
+
+    #[test]
+    fn refuses_non_hex_and_wrong_length() {
+        assert!(Md5::parse_hex("XYZ").is_err());
+        assert!(Md5::parse_hex("9C8AE14A").is_err());
+        assert!(Md5::parse_hex(&"A".repeat(34)).is_err());
+    }
+
+    #[test]
+    fn digest_of_known_input() {
+        assert_eq!(Md5::of(b"").to_string(), "D41D8CD98F00B204E9800998ECF8427E");
+    }
+
+    #[test]
+    fn shortens_long_values() {
+        let long = "x".repeat(10_000);
+        let short = shorten(&long, 10);
+        assert!(short.starts_with("xxxxxxxxxx…"));
+        assert!(short.contains("10000 bytes"));
+    }
+}

@@ -1,0 +1,515 @@
+//! A small streaming walker over quick-xml shared by the manifest, copy-log and
+//! properties/metadata parsers: it refuses DTDs, resolves the predefined entities only,
+//! tracks the element path for error messages and turns byte offsets into line:column.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
+
+use super::md5::shorten;
+
+/// Deeper nesting than any real manifest has: a guard against hostile input.
+const MAX_DEPTH: usize = 64;
+
+/// A parse failure, naming the file, the position and the element.
+#[derive(Debug, thiserror::Error)]
+pub struct FormatError {
+    /// The file as the user named it (or `<input>` for in-memory text).
+    pub file: String,
+    /// 1-based line; 0 when the position is unknown (e.g. an I/O error before reading).
+    pub line: u64,
+    /// 1-based column in characters.
+    pub column: u64,
+    /// The element path, e.g. `DriveManifest/Drive/BlobList/Blob[2]/BlockList/Block[17]`.
+    pub element: String,
+    /// What is wrong.
+    #[source]
+    pub kind: FormatErrorKind,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.element.is_empty() {
+            write!(f, ": in <{}>", self.element)?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+/// The kinds of format errors.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatErrorKind {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not well-formed XML: {0}")]
+    Syntax(String),
+    #[error(
+        "a DOCTYPE declaration is refused: the formats use none, and entities can expand without bound"
+    )]
+    Doctype,
+    #[error("undefined entity &{0}; (only the five predefined XML entities are allowed)")]
+    UndefinedEntity(String),
+    #[error("elements are nested more than {MAX_DEPTH} deep")]
+    TooDeep,
+    #[error("the root element is <{found}>, expected <{expected}>{hint}")]
+    WrongRoot {
+        found: String,
+        expected: &'static str,
+        hint: &'static str,
+    },
+    #[error(
+        "this is a 2021-08-01 `CopyLog` (ErroredEntity/CopyLog Summary format): it carries no block \
+         or page ranges and no MD5s, so it cannot drive a repair; pass the drive manifest with \
+         --manifest instead (or the classic DriveLog error/verbose log if you have one)"
+    )]
+    UnsupportedCopyLog,
+    #[error("the document is empty")]
+    Empty,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Receives the document's elements in order.
+pub(crate) trait Handler {
+    /// An element opened (also called for `<Empty/>` elements, followed by `close`).
+    fn open(&mut self, path: &ElementPath, element: &BytesStart<'_>)
+    -> Result<(), FormatErrorKind>;
+    /// An element closed; `text` is its own text content, entities resolved, not trimmed.
+    fn close(&mut self, path: &ElementPath, text: &str) -> Result<(), FormatErrorKind>;
+}
+
+/// The stack of open elements with their sibling indexes, for error messages and matching.
+#[derive(Default)]
+pub(crate) struct ElementPath {
+    frames: Vec<Frame>,
+}
+
+struct Frame {
+    name: String,
+    /// 1-based index among same-named siblings.
+    index: usize,
+    /// Counts of child names seen so far (few distinct names per element, so a Vec).
+    child_counts: Vec<(String, usize)>,
+}
+
+impl ElementPath {
+    pub(crate) fn depth(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// The name of the element at `depth` (0 = root).
+    pub(crate) fn name_at(&self, depth: usize) -> Option<&str> {
+        self.frames.get(depth).map(|frame| frame.name.as_str())
+    }
+
+    /// The current element's name.
+    pub(crate) fn current(&self) -> &str {
+        self.frames.last().map_or("", |frame| frame.name.as_str())
+    }
+
+    /// The parent of the current element.
+    pub(crate) fn parent(&self) -> &str {
+        let len = self.frames.len();
+        if len < 2 {
+            return "";
+        }
+        &self.frames[len - 2].name
+    }
+
+    /// True when the open elements are exactly `names`, root first.
+    pub(crate) fn is(&self, names: &[&str]) -> bool {
+        self.frames.len() == names.len()
+            && self
+                .frames
+                .iter()
+                .zip(names)
+                .all(|(frame, name)| frame.name == *name)
+    }
+
+    fn push(&mut self, name: &str) {
+        let index = match self.frames.last_mut() {
+            Some(parent) => match parent.child_counts.iter_mut().find(|(n, _)| n == name) {
+                Some((_, count)) => {
+                    *count += 1;
+                    *count
+                }
+                None => {
+                    parent.child_counts.push((name.to_string(), 1));
+                    1
+                }
+            },
+            None => 1,
+        };
+        self.frames.push(Frame {
+            name: name.to_string(),
+            index,
+            child_counts: Vec::new(),
+        });
+    }
+
+    fn pop(&mut self) {
+        self.frames.pop();
+    }
+}
+
+impl fmt::Display for ElementPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (depth, frame) in self.frames.iter().enumerate() {
+            if depth > 0 {
+                f.write_str("/")?;
+            }
+            f.write_str(&frame.name)?;
+            if frame.index > 1 || is_list_item(&frame.name) {
+                write!(f, "[{}]", frame.index)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Elements that repeat: always shown with their index so a message can be followed.
+fn is_list_item(name: &str) -> bool {
+    matches!(name, "Blob" | "Block" | "PageRange" | "BlobList")
+}
+
+/// Where the input comes from, so that an error's byte offset can become line:column.
+pub(crate) enum Origin<'a> {
+    File(&'a Path),
+    Text(&'a str),
+}
+
+impl Origin<'_> {
+    fn name(&self) -> String {
+        match self {
+            Origin::File(path) => path.display().to_string(),
+            Origin::Text(_) => "<input>".to_string(),
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset; (0, 0) if unknown.
+    fn locate(&self, offset: u64) -> (u64, u64) {
+        match self {
+            Origin::Text(text) => {
+                let end = (offset as usize).min(text.len());
+                line_column(text.as_bytes()[..end].iter().copied())
+            }
+            Origin::File(path) => match std::fs::File::open(path) {
+                Ok(file) => {
+                    let bytes = BufReader::new(file).bytes().take(offset as usize);
+                    line_column(bytes.map_while(Result::ok))
+                }
+                Err(_) => (0, 0),
+            },
+        }
+    }
+}
+
+fn line_column(bytes: impl Iterator<Item = u8>) -> (u64, u64) {
+    let (mut line, mut column) = (1u64, 1u64);
+    for byte in bytes {
+        if byte == b'\n' {
+            line += 1;
+            column = 1;
+        } else if byte & 0xC0 != 0x80 {
+            // Count characters, not UTF-8 continuation bytes.
+            column += 1;
+        }
+    }
+    (line, column)
+}
+
+/// Walks the whole document, calling `handler` for each element.
+pub(crate) fn walk<R: BufRead>(
+    input: R,
+    origin: Origin<'_>,
+    handler: &mut impl Handler,
+) -> Result<(), FormatError> {
+    let mut reader = Reader::from_reader(input);
+    reader.config_mut().check_end_names = true;
+    let mut buf = Vec::with_capacity(4096);
+    let mut path = ElementPath::default();
+    let mut text = String::new();
+    let mut seen_root = false;
+    loop {
+        let event_start = reader.buffer_position();
+        let fail = |kind: FormatErrorKind, offset: u64, path: &ElementPath| {
+            let (line, column) = origin.locate(offset);
+            FormatError {
+                file: origin.name(),
+                line,
+                column,
+                element: path.to_string(),
+                kind,
+            }
+        };
+        buf.clear();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(event) => event,
+            Err(error) => {
+                let kind = match error {
+                    quick_xml::Error::Io(io) => {
+                        FormatErrorKind::Io(std::io::Error::new(io.kind(), io.to_string()))
+                    }
+                    other => FormatErrorKind::Syntax(shorten(&other.to_string(), 200)),
+                };
+                return Err(fail(kind, reader.error_position(), &path));
+            }
+        };
+        let result = match event {
+            Event::Start(element) | Event::Empty(element) if path.depth() >= MAX_DEPTH => {
+                let _ = element;
+                Err(FormatErrorKind::TooDeep)
+            }
+            Event::Start(element) => {
+                if path.depth() == 0 && seen_root {
+                    return Err(fail(
+                        FormatErrorKind::Syntax("more than one root element".into()),
+                        event_start,
+                        &path,
+                    ));
+                }
+                seen_root = true;
+                text.clear();
+                let name = element_name(&element);
+                path.push(&name);
+                handler.open(&path, &element)
+            }
+            Event::Empty(element) => {
+                if path.depth() == 0 && seen_root {
+                    return Err(fail(
+                        FormatErrorKind::Syntax("more than one root element".into()),
+                        event_start,
+                        &path,
+                    ));
+                }
+                seen_root = true;
+                text.clear();
+                let name = element_name(&element);
+                path.push(&name);
+                let result = handler
+                    .open(&path, &element)
+                    .and_then(|()| handler.close(&path, ""));
+                if let Err(kind) = result {
+                    return Err(fail(kind, event_start, &path));
+                }
+                path.pop();
+                Ok(())
+            }
+            Event::End(_) => {
+                let result = handler.close(&path, &text);
+                text.clear();
+                if let Err(kind) = result {
+                    return Err(fail(kind, event_start, &path));
+                }
+                path.pop();
+                Ok(())
+            }
+            Event::Text(content) => {
+                if path.depth() == 0 && !content.trim().is_empty() {
+                    Err(FormatErrorKind::Syntax(
+                        "text outside the root element".into(),
+                    ))
+                } else {
+                    text.push_str(&content.xml10_content());
+                    Ok(())
+                }
+            }
+            Event::CData(content) => {
+                text.push_str(&content);
+                Ok(())
+            }
+            Event::GeneralRef(reference) => resolve_reference(&reference).map(|c| text.push(c)),
+            Event::DocType(_) => Err(FormatErrorKind::Doctype),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => Ok(()),
+            Event::Eof => {
+                if !seen_root {
+                    return Err(fail(FormatErrorKind::Empty, event_start, &path));
+                }
+                if path.depth() > 0 {
+                    return Err(fail(
+                        FormatErrorKind::Syntax(format!(
+                            "the document ends inside <{}>",
+                            path.current()
+                        )),
+                        event_start,
+                        &path,
+                    ));
+                }
+                return Ok(());
+            }
+        };
+        if let Err(kind) = result {
+            return Err(fail(kind, event_start, &path));
+        }
+    }
+}
+
+fn element_name(element: &BytesStart<'_>) -> String {
+    element.name().as_ref().to_string()
+}
+
+fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<char, FormatErrorKind> {
+    if let Ok(Some(c)) = reference.resolve_char_ref() {
+        return Ok(c);
+    }
+    let name: &str = reference;
+    match name {
+        "lt" => Ok('<'),
+        "gt" => Ok('>'),
+        "amp" => Ok('&'),
+        "apos" => Ok('\''),
+        "quot" => Ok('"'),
+        other => Err(FormatErrorKind::UndefinedEntity(shorten(other, 40))),
+    }
+}
+
+/// The value of attribute `name` (exact, then case-insensitive), entities resolved.
+pub(crate) fn attribute<'a>(
+    element: &'a BytesStart<'_>,
+    name: &str,
+) -> Result<Option<Cow<'a, str>>, FormatErrorKind> {
+    let mut fallback = None;
+    for attribute in element.attributes() {
+        let attribute =
+            attribute.map_err(|error| FormatErrorKind::Syntax(shorten(&error.to_string(), 200)))?;
+        let key: &str = attribute.key.as_ref();
+        if key == name || (fallback.is_none() && key.eq_ignore_ascii_case(name)) {
+            let value = attribute
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|error| match error {
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, entity),
+                    ) => FormatErrorKind::UndefinedEntity(shorten(&entity, 40)),
+                    other => FormatErrorKind::Syntax(shorten(&other.to_string(), 200)),
+                })?;
+            let value = Cow::Owned(value.into_owned());
+            if key == name {
+                return Ok(Some(value));
+            }
+            fallback = Some(value);
+        }
+    }
+    Ok(fallback)
+}
+
+/// Parses a non-negative integer attribute or element text.
+pub(crate) fn parse_u64(what: &str, text: &str) -> Result<u64, FormatErrorKind> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(FormatErrorKind::Invalid(format!("{what} is empty")));
+    }
+    trimmed.parse::<u64>().map_err(|_| {
+        let reason = if trimmed.bytes().all(|b| b.is_ascii_digit()) {
+            "is too large"
+        } else {
+            "is not a whole non-negative number"
+        };
+        FormatErrorKind::Invalid(format!("{what} {:?} {reason}", shorten(trimmed, 40)))
+    })
+}
+
+/// A required attribute.
+pub(crate) fn required_attribute<'a>(
+    element: &'a BytesStart<'_>,
+    name: &str,
+) -> Result<Cow<'a, str>, FormatErrorKind> {
+    attribute(element, name)?
+        .ok_or_else(|| FormatErrorKind::Invalid(format!("the attribute {name} is missing")))
+}
+
+/// Opens a file for one of the parsers, with a buffer large enough for fast streaming.
+pub(crate) fn open(path: &Path) -> Result<BufReader<std::fs::File>, FormatError> {
+    std::fs::File::open(path)
+        .map(|file| BufReader::with_capacity(256 * 1024, file))
+        .map_err(|error| FormatError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            element: String::new(),
+            kind: FormatErrorKind::Io(error),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Collect(Vec<String>);
+    impl Handler for Collect {
+        fn open(&mut self, _: &ElementPath, _: &BytesStart<'_>) -> Result<(), FormatErrorKind> {
+            Ok(())
+        }
+        fn close(&mut self, path: &ElementPath, text: &str) -> Result<(), FormatErrorKind> {
+            self.0.push(format!("{path}={text}"));
+            Ok(())
+        }
+    }
+
+    fn run(text: &str) -> Result<Vec<String>, FormatError> {
+        let mut collect = Collect(Vec::new());
+        walk(text.as_bytes(), Origin::Text(text), &mut collect).map(|()| collect.0)
+    }
+
+    #[test]
+    fn resolves_predefined_and_character_entities() {
+        let out = run("<a><b>x &amp; &lt;y&gt; &#65;&#x42;</b></a>").unwrap();
+        assert_eq!(out[0], "a/b=x & <y> AB");
+    }
+
+    #[test]
+    fn refuses_doctype_with_position() {
+        let text = "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">]>\n<a/>";
+        let error = run(text).unwrap_err();
+        assert!(matches!(error.kind, FormatErrorKind::Doctype));
+        assert_eq!(error.line, 2);
+        assert_eq!(error.column, 1);
+    }
+
+    #[test]
+    fn refuses_undefined_entity() {
+        let error = run("<a>&lol9;</a>").unwrap_err();
+        assert!(matches!(error.kind, FormatErrorKind::UndefinedEntity(ref e) if e == "lol9"));
+    }
+
+    #[test]
+    fn reports_mismatched_end_tag_with_line() {
+        let error = run("<a>\n  <b></c>\n</a>").unwrap_err();
+        assert!(matches!(error.kind, FormatErrorKind::Syntax(_)));
+        assert_eq!(error.line, 2);
+        assert!(error.to_string().starts_with("<input>:2:"), "{error}");
+    }
+
+    #[test]
+    fn refuses_deep_nesting_and_empty_input() {
+        let deep = "<a>".repeat(100);
+        assert!(matches!(
+            run(&deep).unwrap_err().kind,
+            FormatErrorKind::TooDeep
+        ));
+        assert!(matches!(
+            run("  ").unwrap_err().kind,
+            FormatErrorKind::Empty
+        ));
+        assert!(matches!(
+            run("<a>").unwrap_err().kind,
+            FormatErrorKind::Syntax(_)
+        ));
+    }
+
+    #[test]
+    fn element_path_indexes_list_items() {
+        let out = run("<R><D><L><Blob/><Blob><Block/><Block/></Blob></L></D></R>").unwrap();
+        assert!(
+            out.contains(&"R/D/L/Blob[2]/Block[2]=".to_string()),
+            "{out:?}"
+        );
+    }
+}
