@@ -1,1 +1,2 @@
 pub mod format;
+pub mod model;
