@@ -1,2 +1,8 @@
+//! Repair and verify drives returned by Azure Import/Export export jobs.
+
+pub mod cli;
+pub mod demo;
+pub mod engine;
 pub mod format;
 pub mod model;
+pub mod report;

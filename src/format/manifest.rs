@@ -106,6 +106,71 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// The manifest as the service writes it (UTF-8, declared element order).
+    pub fn to_xml(&self) -> String {
+        use std::fmt::Write as _;
+        let e = |text: &str| quick_xml::escape::escape(text).into_owned();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        match &self.version {
+            Some(version) => writeln!(out, "<DriveManifest Version=\"{}\">", e(version)),
+            None => writeln!(out, "<DriveManifest>"),
+        }
+        .expect("writing to a String");
+        out.push_str("  <Drive>\n");
+        let _ = writeln!(out, "    <DriveId>{}</DriveId>", e(&self.drive_id));
+        if let Some(creator) = &self.client_creator {
+            let _ = writeln!(out, "    <ClientCreator>{}</ClientCreator>", e(creator));
+        }
+        out.push_str("    <BlobList>\n");
+        for blob in &self.blobs {
+            out.push_str("      <Blob>\n");
+            let _ = writeln!(out, "        <BlobPath>{}</BlobPath>", e(&blob.blob_path));
+            let _ = writeln!(out, "        <FilePath>{}</FilePath>", e(&blob.file_path));
+            if let Some(data) = &blob.client_data {
+                let _ = writeln!(out, "        <ClientData>{}</ClientData>", e(data));
+            }
+            if let Some(snapshot) = &blob.snapshot {
+                let _ = writeln!(out, "        <Snapshot>{}</Snapshot>", e(snapshot));
+            }
+            let _ = writeln!(out, "        <Length>{}</Length>", blob.length);
+            let _ = writeln!(out, "        <{}>", blob.kind.list_element());
+            for range in &blob.ranges {
+                let id = range
+                    .id
+                    .as_deref()
+                    .map(|id| format!(" Id=\"{}\"", e(id)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "          <{} Offset=\"{}\" Length=\"{}\"{id} Hash=\"{}\" />",
+                    blob.kind.element(),
+                    range.offset,
+                    range.length,
+                    range.hash
+                );
+            }
+            let _ = writeln!(out, "        </{}>", blob.kind.list_element());
+            for (element, side) in [
+                ("MetadataPath", &blob.metadata),
+                ("PropertiesPath", &blob.properties),
+            ] {
+                if let Some(side) = side {
+                    let _ = writeln!(
+                        out,
+                        "        <{element} Hash=\"{}\">{}</{element}>",
+                        side.hash,
+                        e(&side.path)
+                    );
+                }
+            }
+            out.push_str("      </Blob>\n");
+        }
+        out.push_str("    </BlobList>\n  </Drive>\n</DriveManifest>\n");
+        out
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     version: Option<String>,
@@ -456,6 +521,13 @@ mod tests {
         let covered: u64 = canyon.ranges.iter().map(|r| r.length).sum();
         assert_eq!(covered, canyon.length);
         assert_eq!(canyon.ranges[3].offset, 8163);
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        let manifest = Manifest::parse_str(SAMPLE).unwrap();
+        let again = Manifest::parse_str(&manifest.to_xml()).unwrap();
+        assert_eq!(again, manifest);
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! The command line: arguments → one validated configuration → a run → an exit code.
+
+mod args;
+mod exit;
+mod reporter;
+mod verify;
+
+pub use args::{Cli, Commands};
+pub use exit::ExitStatus;
+
+use std::fmt::Write as _;
+
+/// Runs the program with the process's arguments and returns its exit status.
+pub fn main() -> ExitStatus {
+    let cli = match args::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let status = if error.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Verified
+            };
+            let _ = error.print();
+            return status;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitStatus::Usage;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Commands::Verify(args) => verify::run(args).await,
+        }
+    });
+    match result {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("error: {}", chain(&error));
+            error.exit_status()
+        }
+    }
+}
+
+/// An error and its causes, one line: "a: b: c".
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // thiserror messages often embed their source already; do not say it twice.
+        if !text.contains(&cause_text) {
+            let _ = write!(text, ": {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Failures that end a run before or instead of a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Format(#[from] crate::format::FormatError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            CliError::Format(_) | CliError::Model(_) | CliError::Usage(_) => ExitStatus::Usage,
+            CliError::Report(_) => ExitStatus::Damaged,
+        }
+    }
+}

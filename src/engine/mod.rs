@@ -1,0 +1,245 @@
+//! The engine: one dispatcher task per run that turns commands and worker results into
+//! events. It never draws and never prints.
+
+mod event;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+pub use event::{Command, ComponentEvent, Event, Progress, RunMode, Tally, Totals};
+pub use verify::{Control, Finding, VerifyOptions};
+
+use crate::model::{ComponentId, ComponentStatus, Drive, Outcome};
+
+/// How often progress is reported at most.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A running engine: send commands, receive events. The event stream ends after
+/// `RunFinished`.
+pub struct EngineHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    pub events: mpsc::Receiver<Event>,
+}
+
+impl EngineHandle {
+    /// Sends a command; ignored once the run has finished.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// A sender that can outlive borrows of the handle (e.g. for a Ctrl-C task).
+    pub fn commands(&self) -> mpsc::UnboundedSender<Command> {
+        self.commands.clone()
+    }
+}
+
+/// Starts verifying the whole drive. Must be called inside a tokio runtime.
+pub fn start_verify(drive: Arc<Drive>, target: PathBuf, options: VerifyOptions) -> EngineHandle {
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::channel(1024);
+    tokio::spawn(dispatch_verify(
+        drive, target, options, command_rx, event_tx,
+    ));
+    EngineHandle {
+        commands: command_tx,
+        events: event_rx,
+    }
+}
+
+/// Per-component verdicts so far, and progress arithmetic.
+struct Ledger {
+    statuses: Vec<Vec<Option<ComponentStatus>>>,
+    progress: Progress,
+    rate: RateMeter,
+}
+
+impl Ledger {
+    fn new(drive: &Drive) -> Self {
+        Self {
+            statuses: drive
+                .blobs
+                .iter()
+                .map(|blob| vec![None; blob.components.len()])
+                .collect(),
+            progress: Progress {
+                components_total: drive.component_count() as u64,
+                bytes_total: drive.data_bytes(),
+                ..Progress::default()
+            },
+            rate: RateMeter::default(),
+        }
+    }
+
+    fn record(&mut self, id: ComponentId, status: ComponentStatus, bytes: u64) {
+        let slot = &mut self.statuses[id.blob as usize][id.component as usize];
+        if slot.is_none() {
+            self.progress.components_done += 1;
+        }
+        *slot = Some(status);
+        self.progress.bytes_done += bytes;
+    }
+
+    fn snapshot_progress(&mut self) -> Progress {
+        let rate = self.rate.sample(self.progress.bytes_done);
+        self.progress.bytes_per_second = rate;
+        let left = self
+            .progress
+            .bytes_total
+            .saturating_sub(self.progress.bytes_done);
+        self.progress.eta_seconds = (rate > 0).then(|| left / rate);
+        self.progress.clone()
+    }
+
+    /// Totals over every component; those never looked at count as skipped.
+    fn totals(&self, drive: &Drive) -> Totals {
+        let mut totals = Totals::default();
+        for (id, _, component) in drive.components() {
+            let status = self.statuses[id.blob as usize][id.component as usize]
+                .unwrap_or(ComponentStatus::Skipped);
+            totals.add(status, component.length);
+        }
+        totals
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome::of(
+            self.statuses
+                .iter()
+                .flatten()
+                .map(|s| s.unwrap_or(ComponentStatus::Skipped)),
+        )
+    }
+}
+
+/// Throughput over a sliding window of a few seconds.
+#[derive(Default)]
+struct RateMeter {
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl RateMeter {
+    const WINDOW: Duration = Duration::from_secs(5);
+
+    fn sample(&mut self, bytes_done: u64) -> u64 {
+        let now = Instant::now();
+        self.samples.push_back((now, bytes_done));
+        while let Some(&(at, _)) = self.samples.front() {
+            if now.duration_since(at) > Self::WINDOW && self.samples.len() > 2 {
+                self.samples.pop_front();
+            } else {
+                break;
+            }
+        }
+        let (first_at, first_bytes) = *self.samples.front().expect("just pushed");
+        let elapsed = now.duration_since(first_at).as_secs_f64();
+        if elapsed < 0.05 {
+            return 0;
+        }
+        ((bytes_done - first_bytes) as f64 / elapsed) as u64
+    }
+}
+
+async fn dispatch_verify(
+    drive: Arc<Drive>,
+    target: PathBuf,
+    options: VerifyOptions,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::Sender<Event>,
+) {
+    let started = Event::RunStarted {
+        mode: RunMode::Verify,
+        drive_id: drive.drive_id.clone(),
+        blobs: drive.blobs.len(),
+        components: drive.component_count(),
+        bytes: drive.data_bytes(),
+        started: OffsetDateTime::now_utc(),
+    };
+    let _ = events.send(started).await;
+    for message in &drive.warnings {
+        let _ = events
+            .send(Event::Warning {
+                message: message.clone(),
+            })
+            .await;
+    }
+    let control = Arc::new(Control::default());
+    let (finding_tx, mut findings) = mpsc::channel::<Finding>(4096);
+    let worker = {
+        let drive = Arc::clone(&drive);
+        let control = Arc::clone(&control);
+        tokio::task::spawn_blocking(move || {
+            let report = move |finding: Finding| {
+                let _ = finding_tx.blocking_send(finding);
+            };
+            verify::verify(&drive, &target, None, &options, &control, &report);
+        })
+    };
+    let mut ledger = Ledger::new(&drive);
+    let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+    let mut reported_bytes = u64::MAX;
+    let mut commands_open = true;
+    loop {
+        tokio::select! {
+            command = commands.recv(), if commands_open => match command {
+                Some(Command::Pause) => control.pause.store(true, Ordering::Relaxed),
+                Some(Command::Resume) => control.pause.store(false, Ordering::Relaxed),
+                Some(Command::Cancel) => control.cancel.store(true, Ordering::Relaxed),
+                None => commands_open = false,
+            },
+            finding = findings.recv() => {
+                let Some(finding) = finding else { break };
+                ledger.record(finding.id, finding.status, finding.bytes);
+                let event = component_event(&drive, finding);
+                if events.send(event).await.is_err() {
+                    // Nobody listens any more: stop the work.
+                    control.cancel.store(true, Ordering::Relaxed);
+                }
+            },
+            _ = tick.tick() => {
+                if ledger.progress.bytes_done != reported_bytes {
+                    reported_bytes = ledger.progress.bytes_done;
+                    let _ = events.send(Event::Progress(ledger.snapshot_progress())).await;
+                }
+            },
+        }
+    }
+    let _ = worker.await;
+    let _ = events
+        .send(Event::Progress(ledger.snapshot_progress()))
+        .await;
+    let interrupted = control.cancel.load(Ordering::Relaxed)
+        && ledger.progress.components_done < ledger.progress.components_total;
+    let _ = events
+        .send(Event::RunFinished {
+            outcome: ledger.outcome(),
+            totals: ledger.totals(&drive),
+            finished: OffsetDateTime::now_utc(),
+            interrupted,
+        })
+        .await;
+}
+
+fn component_event(drive: &Drive, finding: Finding) -> Event {
+    let blob = &drive.blobs[finding.id.blob as usize];
+    let component = drive.component(finding.id);
+    Event::Component(ComponentEvent {
+        id: finding.id,
+        file_path: blob
+            .component_file_path(component)
+            .unwrap_or(&blob.file_path)
+            .to_string(),
+        kind: component.kind,
+        offset: component.offset,
+        length: component.length,
+        status: finding.status,
+        expected_md5: component.expected_md5,
+        actual_md5: finding.actual_md5,
+        reason: finding.reason,
+    })
+}
