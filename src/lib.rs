@@ -6,3 +6,4 @@ pub mod engine;
 pub mod format;
 pub mod model;
 pub mod report;
+pub mod source;

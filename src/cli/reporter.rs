@@ -169,11 +169,9 @@ impl Reporter {
 }
 
 fn progress_line(progress: &Progress) -> String {
-    let percent = if progress.bytes_total == 0 {
-        100
-    } else {
-        progress.bytes_done * 100 / progress.bytes_total
-    };
+    let percent = (progress.bytes_done * 100)
+        .checked_div(progress.bytes_total)
+        .unwrap_or(100);
     let eta = progress
         .eta_seconds
         .map(|s| format!(", ETA {s}s"))

@@ -11,7 +11,9 @@ use super::{Blob, Component, ComponentKind, Drive, LogStatus};
 /// Inputs that cannot make a drive.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("neither a manifest nor a copy log was given: there is nothing to check the drive against")]
+    #[error(
+        "neither a manifest nor a copy log was given: there is nothing to check the drive against"
+    )]
     NothingToCheck,
     #[error("the copy log lists {file_path:?} with Length {log} but the manifest says {manifest}")]
     LengthMismatch {
@@ -23,7 +25,10 @@ pub enum ModelError {
 
 impl Drive {
     /// Builds the drive from a manifest, a copy log, or both.
-    pub fn build(manifest: Option<Manifest>, copy_log: Option<CopyLog>) -> Result<Self, ModelError> {
+    pub fn build(
+        manifest: Option<Manifest>,
+        copy_log: Option<CopyLog>,
+    ) -> Result<Self, ModelError> {
         let mut warnings = Vec::new();
         let drive_id = match (&manifest, &copy_log) {
             (Some(manifest), Some(log)) => {
@@ -134,7 +139,10 @@ fn side_component(kind: ComponentKind, hash: Option<crate::format::Md5>) -> Comp
 
 /// Blob statuses that say the service wrote nothing usable of the file.
 pub(crate) fn is_whole_file_failure(status: &BlobStatus) -> bool {
-    !matches!(status, BlobStatus::Completed | BlobStatus::CompletedWithErrors)
+    !matches!(
+        status,
+        BlobStatus::Completed | BlobStatus::CompletedWithErrors
+    )
 }
 
 fn merge_log_blob(blob: &mut Blob, log: LogBlob) -> Result<(), ModelError> {
@@ -153,7 +161,10 @@ fn merge_log_blob(blob: &mut Blob, log: LogBlob) -> Result<(), ModelError> {
     }
     let mut added = false;
     for range in log.ranges {
-        let kind = log.kind.map(ComponentKind::from).unwrap_or(ComponentKind::Block);
+        let kind = log
+            .kind
+            .map(ComponentKind::from)
+            .unwrap_or(ComponentKind::Block);
         let existing = blob.components.iter_mut().find(|c| {
             !c.kind.is_side_file() && c.offset == range.offset && c.length == range.length
         });
@@ -214,11 +225,20 @@ fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
 }
 
 fn sort_components(components: &mut [Component]) {
-    components.sort_by_key(|c| (c.kind.is_side_file(), c.kind == ComponentKind::Metadata, c.offset));
+    components.sort_by_key(|c| {
+        (
+            c.kind.is_side_file(),
+            c.kind == ComponentKind::Metadata,
+            c.offset,
+        )
+    });
 }
 
 fn blob_from_log(log: LogBlob) -> Blob {
-    let kind = log.kind.map(ComponentKind::from).unwrap_or(ComponentKind::Block);
+    let kind = log
+        .kind
+        .map(ComponentKind::from)
+        .unwrap_or(ComponentKind::Block);
     let mut components: Vec<Component> = log
         .ranges
         .into_iter()
@@ -297,7 +317,13 @@ mod tests {
             Some(LogStatus::Range(RangeStatus::Failed))
         );
         assert_eq!(a.components[2].kind, ComponentKind::Properties);
-        assert!(!a.components[2].copy_log_status.as_ref().unwrap().is_completed());
+        assert!(
+            !a.components[2]
+                .copy_log_status
+                .as_ref()
+                .unwrap()
+                .is_completed()
+        );
 
         let gone = &drive.blobs[1];
         assert!(!gone.in_manifest);
@@ -316,7 +342,14 @@ mod tests {
             Some(CopyLog::parse_str(&log).unwrap()),
         )
         .unwrap_err();
-        assert!(error.to_string().contains("Length 9 but the manifest says 8"));
-        assert!(matches!(Drive::build(None, None), Err(ModelError::NothingToCheck)));
+        assert!(
+            error
+                .to_string()
+                .contains("Length 9 but the manifest says 8")
+        );
+        assert!(matches!(
+            Drive::build(None, None),
+            Err(ModelError::NothingToCheck)
+        ));
     }
 }

@@ -132,16 +132,19 @@ impl Drive {
     /// Every component with its id, in drive order.
     pub fn components(&self) -> impl Iterator<Item = (ComponentId, &Blob, &Component)> {
         self.blobs.iter().enumerate().flat_map(|(b, blob)| {
-            blob.components.iter().enumerate().map(move |(c, component)| {
-                (
-                    ComponentId {
-                        blob: b as u32,
-                        component: c as u32,
-                    },
-                    blob,
-                    component,
-                )
-            })
+            blob.components
+                .iter()
+                .enumerate()
+                .map(move |(c, component)| {
+                    (
+                        ComponentId {
+                            blob: b as u32,
+                            component: c as u32,
+                        },
+                        blob,
+                        component,
+                    )
+                })
         })
     }
 

@@ -68,11 +68,9 @@ impl Tree {
     }
 
     fn child(&mut self, parent: usize, name: &str, kind: NodeKind) -> usize {
-        let existing = self.nodes[parent]
-            .children
-            .iter()
-            .copied()
-            .find(|&c| self.nodes[c].name == name && !matches!(self.nodes[c].kind, NodeKind::Blob(_)));
+        let existing = self.nodes[parent].children.iter().copied().find(|&c| {
+            self.nodes[c].name == name && !matches!(self.nodes[c].kind, NodeKind::Blob(_))
+        });
         existing.unwrap_or_else(|| self.push(parent, name.to_string(), kind))
     }
 

@@ -1,0 +1,564 @@
+//! A local mirror as a [`BlobSource`] (`--source-dir D`): a second copy of the exported data,
+//! laid out `D/<container>/<blob name>`, and the source of the `demo` command.
+//!
+//! - A snapshot is the file `D/<container>/<blob name>@<snapshot>`; if it is missing the
+//!   snapshot is [`SourceError::NotFound`] (never the base blob: versions are not mixed).
+//! - Properties come from the file (length; mtime as `last_modified`), overridden by an optional
+//!   sidecar `<file>.blobprops.json` holding a [`BlobProperties`]-like JSON object: any of
+//!   `last_modified` (RFC 3339 or HTTP date), `etag`, `content_type`, `content_md5`,
+//!   `content_encoding`, `content_language`, `cache_control`, and `metadata` (an object, or a
+//!   list of `[name, value]` pairs). `content_length` is always the file's.
+//! - Conditions behave as on Azure: `if_unmodified_since` against `last_modified` (whole
+//!   seconds, as HTTP dates have), `if_match` against the sidecar's `etag`. A blob without a
+//!   recorded ETag cannot contradict `if_match`, so the condition is then taken as met; copy a
+//!   mirror with its times (`cp -p`, `rsync -a`) or give sidecars.
+//! - Blob names with `..`, empty segments, absolute forms or backslashes are refused, and so is
+//!   any file that resolves (through symlinks) outside the mirror.
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+};
+
+use bytes::Bytes;
+use serde::Deserialize;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
+
+/// Suffix of the optional properties sidecar next to a mirrored blob.
+pub const SIDECAR_SUFFIX: &str = ".blobprops.json";
+
+/// A directory of blobs, `<root>/<container>/<blob name>`.
+#[derive(Debug, Clone)]
+pub struct MirrorSource {
+    root: PathBuf,
+    /// `root` resolved, to check that files stay inside it.
+    canonical_root: PathBuf,
+}
+
+impl MirrorSource {
+    /// `root` must be an existing directory.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, SourceError> {
+        let root = root.into();
+        let canonical_root = std::fs::canonicalize(&root).map_err(|source| SourceError::Io {
+            path: root.clone(),
+            source,
+        })?;
+        if !canonical_root.is_dir() {
+            return Err(SourceError::Config(format!(
+                "the mirror {} is not a directory",
+                root.display()
+            )));
+        }
+        Ok(Self {
+            root,
+            canonical_root,
+        })
+    }
+
+    /// The file holding `blob` (or its snapshot), checked to be a safe relative path.
+    pub fn path_for(&self, blob: &BlobRef) -> Result<PathBuf, SourceError> {
+        let refuse = |reason: &'static str| SourceError::InvalidPath {
+            path: blob.to_string(),
+            reason,
+        };
+        let mut path = self.root.clone();
+        path.push(safe_segment(&blob.container).map_err(refuse)?);
+        let segments: Vec<&str> = blob.name.split('/').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            let segment = safe_segment(segment).map_err(refuse)?;
+            if i + 1 == segments.len() {
+                match &blob.snapshot {
+                    Some(snapshot) => {
+                        let snapshot = safe_segment(snapshot).map_err(refuse)?;
+                        path.push(format!("{segment}@{snapshot}"));
+                    }
+                    None => path.push(segment),
+                }
+            } else {
+                path.push(segment);
+            }
+        }
+        Ok(path)
+    }
+
+    /// Opens the blob's file, refusing one that resolves outside the mirror.
+    fn open(&self, blob: &BlobRef) -> Result<(PathBuf, File, std::fs::Metadata), SourceError> {
+        let path = self.path_for(blob)?;
+        let not_found = || SourceError::NotFound {
+            blob: blob.to_string(),
+        };
+        let io = |source: std::io::Error| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                not_found()
+            } else {
+                SourceError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        };
+        let resolved = std::fs::canonicalize(&path).map_err(io)?;
+        if !resolved.starts_with(&self.canonical_root) {
+            return Err(SourceError::InvalidPath {
+                path: blob.to_string(),
+                reason: "the mirrored file resolves outside the mirror",
+            });
+        }
+        let file = File::open(&resolved).map_err(io)?;
+        let metadata = file.metadata().map_err(io)?;
+        if !metadata.is_file() {
+            return Err(not_found());
+        }
+        Ok((path, file, metadata))
+    }
+
+    /// Properties from the file and its sidecar.
+    fn load_properties(
+        &self,
+        blob: &BlobRef,
+        path: &Path,
+        metadata: &std::fs::Metadata,
+    ) -> Result<BlobProperties, SourceError> {
+        let mtime = metadata
+            .modified()
+            .ok()
+            .map(OffsetDateTime::from)
+            .map(whole_seconds);
+        let mut props = BlobProperties {
+            last_modified: mtime,
+            content_length: metadata.len(),
+            ..Default::default()
+        };
+        let mut sidecar_path = path.as_os_str().to_owned();
+        sidecar_path.push(SIDECAR_SUFFIX);
+        let sidecar_path = PathBuf::from(sidecar_path);
+        let text = match std::fs::read(&sidecar_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(props),
+            Err(source) => {
+                return Err(SourceError::Io {
+                    path: sidecar_path,
+                    source,
+                });
+            }
+        };
+        let bad = |message: String| SourceError::Protocol {
+            blob: blob.to_string(),
+            message: format!("{}: {message}", sidecar_path.display()),
+        };
+        let sidecar: Sidecar = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        if let Some(text) = sidecar.last_modified {
+            props.last_modified = Some(whole_seconds(
+                parse_time(&text).ok_or_else(|| bad(format!("bad last_modified {text:?}")))?,
+            ));
+        }
+        props.etag = sidecar.etag;
+        props.content_type = sidecar.content_type;
+        props.content_md5 = sidecar.content_md5;
+        props.content_encoding = sidecar.content_encoding;
+        props.content_language = sidecar.content_language;
+        props.cache_control = sidecar.cache_control;
+        props.metadata = match sidecar.metadata {
+            None => Vec::new(),
+            Some(SidecarMetadata::Pairs(pairs)) => pairs,
+            Some(SidecarMetadata::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Ok((k, s)),
+                    other => Err(bad(format!("metadata {k:?} is not a string: {other}"))),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        props.metadata.sort();
+        Ok(props)
+    }
+
+    /// Opens the blob and checks the conditions against its properties.
+    fn open_checked(
+        &self,
+        blob: &BlobRef,
+        conditions: &ReadConditions,
+    ) -> Result<(File, BlobProperties), SourceError> {
+        let (path, file, metadata) = self.open(blob)?;
+        let props = self.load_properties(blob, &path, &metadata)?;
+        let changed = || SourceError::Changed {
+            blob: blob.to_string(),
+        };
+        if let (Some(limit), Some(modified)) = (conditions.if_unmodified_since, props.last_modified)
+            && modified > whole_seconds(limit)
+        {
+            return Err(changed());
+        }
+        if let (Some(wanted), Some(etag)) = (&conditions.if_match, &props.etag)
+            && wanted.trim() != "*"
+            && wanted.trim().trim_matches('"') != etag.trim().trim_matches('"')
+        {
+            return Err(changed());
+        }
+        Ok((file, props))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Sidecar {
+    last_modified: Option<String>,
+    etag: Option<String>,
+    content_type: Option<String>,
+    content_md5: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    metadata: Option<SidecarMetadata>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SidecarMetadata {
+    Object(serde_json::Map<String, serde_json::Value>),
+    Pairs(Vec<(String, String)>),
+}
+
+/// One path segment that cannot climb out of or jump around the mirror.
+fn safe_segment(segment: &str) -> Result<&str, &'static str> {
+    if segment.is_empty() {
+        return Err("empty path segments are not mirrored");
+    }
+    if segment == "." || segment == ".." {
+        return Err("'.' and '..' segments are refused");
+    }
+    if segment.contains(['/', '\\', '\0']) {
+        return Err("slashes, backslashes and NUL are refused in mirrored names and snapshots");
+    }
+    if cfg!(windows) && segment.contains(':') {
+        return Err("':' is refused in mirrored names on Windows");
+    }
+    Ok(segment)
+}
+
+/// HTTP dates carry whole seconds; compare and report at that precision.
+fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// RFC 3339 (`2012-09-18T23:47:08Z`) or an HTTP date (`Tue, 18 Sep 2012 23:47:08 GMT`).
+fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    let text = text.trim();
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(t);
+    }
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(text, format)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl BlobSource for MirrorSource {
+    async fn read_range(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<Bytes, SourceError> {
+        if length == 0 {
+            return Ok(Bytes::new());
+        }
+        let this = self.clone();
+        let blob = blob.clone();
+        let conditions = conditions.clone();
+        tokio::task::spawn_blocking(move || {
+            let (file, props) = this.open_checked(&blob, &conditions)?;
+            let out_of_range = |available| SourceError::OutOfRange {
+                blob: blob.to_string(),
+                offset,
+                end: offset.saturating_add(length),
+                available,
+            };
+            let end = offset
+                .checked_add(length)
+                .filter(|end| *end <= props.content_length)
+                .ok_or_else(|| out_of_range(Some(props.content_length)))?;
+            let len = usize::try_from(end - offset).map_err(|_| out_of_range(None))?;
+            let mut buf = vec![0u8; len];
+            read_at(&file, &mut buf, offset).map_err(|source| {
+                if source.kind() == std::io::ErrorKind::UnexpectedEof {
+                    // Truncated between the length check and the read.
+                    out_of_range(None)
+                } else {
+                    SourceError::Io {
+                        path: this.path_for(&blob).unwrap_or_default(),
+                        source,
+                    }
+                }
+            })?;
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .map_err(|e| SourceError::Io {
+            path: self.root.clone(),
+            source: std::io::Error::other(e),
+        })?
+    }
+
+    async fn properties(
+        &self,
+        blob: &BlobRef,
+        conditions: &ReadConditions,
+    ) -> Result<BlobProperties, SourceError> {
+        let this = self.clone();
+        let blob = blob.clone();
+        let conditions = conditions.clone();
+        tokio::task::spawn_blocking(move || this.open_checked(&blob, &conditions).map(|(_, p)| p))
+            .await
+            .map_err(|e| SourceError::Io {
+                path: self.root.clone(),
+                source: std::io::Error::other(e),
+            })?
+    }
+
+    fn describe(&self) -> String {
+        format!("local mirror {}", self.root.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn blob(path: &str, snapshot: Option<&str>) -> BlobRef {
+        BlobRef::parse(path, snapshot).unwrap()
+    }
+
+    fn mirror_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, MirrorSource) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        let source = MirrorSource::new(dir.path()).unwrap();
+        (dir, source)
+    }
+
+    fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn reads_exact_ranges() {
+        let content = data(10_000);
+        let (_dir, source) = mirror_with(&[("pictures/wild/desert.jpg", &content)]);
+        let b = blob("pictures/wild/desert.jpg", None);
+        let none = ReadConditions::default();
+        let got = source.read_range(&b, 4096, 1000, &none).await.unwrap();
+        assert_eq!(&got[..], &content[4096..5096]);
+        let got = source.read_range(&b, 9_999, 1, &none).await.unwrap();
+        assert_eq!(&got[..], &content[9_999..]);
+        assert!(
+            source
+                .read_range(&b, 20, 0, &none)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let err = source.read_range(&b, 9_990, 20, &none).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SourceError::OutOfRange {
+                    offset: 9_990,
+                    end: 10_010,
+                    available: Some(10_000),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn snapshot_reads_the_snapshot_file_or_nothing() {
+        let (_dir, source) = mirror_with(&[
+            ("c1x/a.bin", b"current"),
+            ("c1x/a.bin@2024-01-02T03:04:05.1234567Z", b"snapshot"),
+        ]);
+        let none = ReadConditions::default();
+        let snap = blob("c1x/a.bin", Some("2024-01-02T03:04:05.1234567Z"));
+        assert_eq!(
+            &source.read_range(&snap, 0, 8, &none).await.unwrap()[..],
+            b"snapshot"
+        );
+        let other = blob("c1x/a.bin", Some("2025-01-01T00:00:00.0000000Z"));
+        let err = source.read_range(&other, 0, 1, &none).await.unwrap_err();
+        assert!(matches!(err, SourceError::NotFound { blob } if blob.contains("2025-01-01")));
+        let err = source
+            .properties(&blob("c1x/missing", None), &none)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SourceError::NotFound { .. }));
+    }
+
+    #[tokio::test]
+    async fn properties_from_file_and_sidecar() {
+        let sidecar = br#"{"etag": "\"0x8D\"", "content_type": "image/jpeg",
+            "content_md5": "Q2hlY2sgSW50ZWdyaXR5IQ==", "cache_control": "no-cache",
+            "last_modified": "Tue, 18 Sep 2012 23:47:08 GMT",
+            "metadata": {"Zeta": "z", "Author": "me"}}"#;
+        let (_dir, source) = mirror_with(&[
+            ("c1x/p.jpg", &data(1234)),
+            ("c1x/p.jpg.blobprops.json", sidecar),
+            ("c1x/plain.bin", b"12345"),
+        ]);
+        let none = ReadConditions::default();
+        let props = source
+            .properties(&blob("c1x/p.jpg", None), &none)
+            .await
+            .unwrap();
+        assert_eq!(
+            props,
+            BlobProperties {
+                last_modified: Some(datetime!(2012-09-18 23:47:08 UTC)),
+                etag: Some("\"0x8D\"".into()),
+                content_length: 1234,
+                content_type: Some("image/jpeg".into()),
+                content_md5: Some("Q2hlY2sgSW50ZWdyaXR5IQ==".into()),
+                content_encoding: None,
+                content_language: None,
+                cache_control: Some("no-cache".into()),
+                metadata: vec![("Author".into(), "me".into()), ("Zeta".into(), "z".into())],
+            }
+        );
+        let plain = source
+            .properties(&blob("c1x/plain.bin", None), &none)
+            .await
+            .unwrap();
+        assert_eq!(plain.content_length, 5);
+        assert_eq!(plain.etag, None);
+        let age = OffsetDateTime::now_utc() - plain.last_modified.unwrap();
+        assert!(age.whole_seconds().abs() < 120, "mtime is now, not {age}");
+    }
+
+    #[tokio::test]
+    async fn conditions_fail_as_changed() {
+        let sidecar = br#"{"etag": "\"0x8D\"", "last_modified": "2012-09-18T23:47:08Z"}"#;
+        let (_dir, source) = mirror_with(&[
+            ("c1x/p.bin", b"0123456789"),
+            ("c1x/p.bin.blobprops.json", sidecar),
+        ]);
+        let b = blob("c1x/p.bin", None);
+        let at_export = ReadConditions {
+            if_unmodified_since: Some(datetime!(2012-09-18 23:47:08.9 UTC)),
+            if_match: Some("\"0x8D\"".into()),
+        };
+        assert_eq!(
+            &source.read_range(&b, 2, 3, &at_export).await.unwrap()[..],
+            b"234"
+        );
+        let earlier = ReadConditions {
+            if_unmodified_since: Some(datetime!(2012-09-18 23:47:07 UTC)),
+            ..Default::default()
+        };
+        let err = source.read_range(&b, 0, 1, &earlier).await.unwrap_err();
+        assert_eq!(err.to_string(), "blob c1x/p.bin changed since export");
+        let other_etag = ReadConditions {
+            if_match: Some("\"0x99\"".into()),
+            ..Default::default()
+        };
+        let err = source.properties(&b, &other_etag).await.unwrap_err();
+        assert!(matches!(err, SourceError::Changed { .. }));
+    }
+
+    #[tokio::test]
+    async fn refuses_unsafe_names_and_escaping_symlinks() {
+        let (dir, source) = mirror_with(&[("c1x/ok", b"x")]);
+        let unsafe_refs = [
+            BlobRef {
+                container: "c1x".into(),
+                name: "../outside".into(),
+                snapshot: None,
+            },
+            BlobRef {
+                container: "..".into(),
+                name: "x".into(),
+                snapshot: None,
+            },
+            BlobRef {
+                container: "c1x".into(),
+                name: "/etc/passwd".into(),
+                snapshot: None,
+            },
+            BlobRef {
+                container: "c1x".into(),
+                name: "a\\..\\b".into(),
+                snapshot: None,
+            },
+            BlobRef {
+                container: "c1x".into(),
+                name: "ok".into(),
+                snapshot: Some("../../x".into()),
+            },
+        ];
+        for b in &unsafe_refs {
+            let err = source
+                .read_range(b, 0, 1, &ReadConditions::default())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, SourceError::InvalidPath { .. }),
+                "{b:?}: {err:?}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            std::fs::write(outside.path().join("secret"), b"s").unwrap();
+            std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("c1x/link"))
+                .unwrap();
+            let err = source
+                .read_range(&blob("c1x/link", None), 0, 1, &ReadConditions::default())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, SourceError::InvalidPath { .. }), "{err:?}");
+        }
+        assert_eq!(
+            source.describe(),
+            format!("local mirror {}", dir.path().display())
+        );
+    }
+
+    #[test]
+    fn a_missing_root_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = MirrorSource::new(dir.path().join("nope")).unwrap_err();
+        assert!(matches!(err, SourceError::Io { .. }));
+    }
+}

@@ -1,0 +1,312 @@
+//! Where repaired bytes come from.
+//!
+//! The repair engine asks a [`BlobSource`] for byte ranges and properties of the blobs an
+//! export job wrote. Two implementations exist: [`azure::AzureBlobSource`] (Azure Blob storage or
+//! Azurite, through the official `azure_storage_blob` crate) and [`mirror::MirrorSource`] (a
+//! local directory laid out `<container>/<blob name>`, e.g. a second copy of the data).
+//!
+//! This module depends on nothing else in the crate, never prints, and reports failures as
+//! [`SourceError`] values so the engine can turn them into per-component statuses.
+
+pub mod azure;
+pub mod mirror;
+
+use std::fmt;
+
+pub use azure::redact_secrets;
+
+/// One blob (or one snapshot of it) as the copy log and manifest name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlobRef {
+    /// Container name; `$root` for blobs in the root container.
+    pub container: String,
+    /// Blob name inside the container, `/`-separated, never starting with `/`.
+    pub name: String,
+    /// Snapshot timestamp exactly as the service wrote it (passed on verbatim), if the export
+    /// read a snapshot.
+    pub snapshot: Option<String>,
+}
+
+impl BlobRef {
+    /// Parses `<container>/<blob name>` (the copy log's `BlobPath`); one leading `/` is tolerated.
+    ///
+    /// Blob names with `.` or `..` segments are refused: a URL cannot address them (every HTTP
+    /// stack normalises them away) and on a local mirror they would escape the container.
+    pub fn parse(blob_path: &str, snapshot: Option<&str>) -> Result<Self, SourceError> {
+        let invalid = |reason: &'static str| SourceError::InvalidPath {
+            path: blob_path.to_owned(),
+            reason,
+        };
+        let path = blob_path.strip_prefix('/').unwrap_or(blob_path);
+        let (container, name) = path
+            .split_once('/')
+            .ok_or_else(|| invalid("expected <container>/<blob name>"))?;
+        if !is_valid_container_name(container) {
+            return Err(invalid(
+                "container names are 3-63 lowercase letters, digits and single hyphens, or $root",
+            ));
+        }
+        if name.is_empty() {
+            return Err(invalid("the blob name is empty"));
+        }
+        if name.len() > 1024 {
+            return Err(invalid("blob names are at most 1024 characters"));
+        }
+        if name.contains('\0') {
+            return Err(invalid("the blob name contains NUL"));
+        }
+        if name
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(invalid("'.' and '..' segments cannot be addressed"));
+        }
+        let snapshot = snapshot.map(str::trim).filter(|s| !s.is_empty());
+        Ok(Self {
+            container: container.to_owned(),
+            name: name.to_owned(),
+            snapshot: snapshot.map(str::to_owned),
+        })
+    }
+}
+
+/// `container/name`, followed by `?snapshot=…` for a snapshot: the form used in messages.
+impl fmt::Display for BlobRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.container, self.name)?;
+        if let Some(snapshot) = &self.snapshot {
+            write!(f, "?snapshot={snapshot}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Azure's container naming rules (plus the special containers an export can read).
+fn is_valid_container_name(name: &str) -> bool {
+    if matches!(name, "$root" | "$logs" | "$web") {
+        return true;
+    }
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+        && !name.contains("--")
+}
+
+/// Preconditions that pin a read to the blob's state at export time, so that bytes of a newer
+/// version are never mixed into the drive. A failed condition is [`SourceError::Changed`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReadConditions {
+    /// The copy log's `LastModified`: the blob must not have been modified after it.
+    pub if_unmodified_since: Option<time::OffsetDateTime>,
+    /// The properties file's `Etag`, when known: the blob must still have it.
+    pub if_match: Option<String>,
+}
+
+/// What Get Blob Properties says about a blob: the properties file's element set plus metadata.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "snake_case")]
+pub struct BlobProperties {
+    /// `Last-Modified`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_modified: Option<time::OffsetDateTime>,
+    /// `ETag`, with its quotes as the service sends it.
+    pub etag: Option<String>,
+    /// Blob size in bytes.
+    pub content_length: u64,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Content-MD5`, base64 as in the header (that is also how the properties file holds it).
+    pub content_md5: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Content-Language`.
+    pub content_language: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// User metadata (`x-ms-meta-*`), sorted by name. Azure: see `AzureBlobSource::properties`
+    /// for how names keep their case.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A place to read exported blobs from again.
+#[async_trait::async_trait]
+pub trait BlobSource: Send + Sync {
+    /// Bytes `[offset, offset+length)` of the blob (or its snapshot), honouring the conditions.
+    /// Exactly `length` bytes or an error; a zero length returns no bytes without a request.
+    async fn read_range(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<bytes::Bytes, SourceError>;
+
+    /// Properties and metadata of the blob (or its snapshot), honouring the conditions.
+    async fn properties(
+        &self,
+        blob: &BlobRef,
+        conditions: &ReadConditions,
+    ) -> Result<BlobProperties, SourceError>;
+
+    /// A short description without secrets, e.g.
+    /// `Azure http://127.0.0.1:10000/devstoreaccount1 (account key)`.
+    fn describe(&self) -> String;
+}
+
+/// Why a source could not deliver. Messages never contain an account key or SAS signature.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// 401/403: the storage refused the credentials (wrong or rotated key, expired SAS, missing
+    /// permission). Never retried; the CLI maps it to exit code 3.
+    #[error("storage refused the credentials (HTTP {status}): {message}")]
+    Auth { status: u16, message: String },
+
+    /// 404: the blob, its snapshot or its container does not exist (any more).
+    #[error("blob {blob} not found")]
+    NotFound { blob: String },
+
+    /// 412: a [`ReadConditions`] precondition failed, or the blob changed between two parts of
+    /// one read. The component fails; the bytes are not used.
+    #[error("blob {blob} changed since export")]
+    Changed { blob: String },
+
+    /// 416, or the blob is shorter than the requested range.
+    #[error(
+        "blob {blob} has no bytes [{offset}, {end}){}",
+        available.map(|n| format!(" (it is {n} bytes long)")).unwrap_or_default()
+    )]
+    OutOfRange {
+        blob: String,
+        offset: u64,
+        end: u64,
+        /// The blob's length, when the service or file system told it.
+        available: Option<u64>,
+    },
+
+    /// Retries exhausted on failures that may pass: 408/429/5xx, timeouts, broken connections.
+    #[error("storage unavailable after {attempts} attempts: {last}")]
+    Transient { attempts: u32, last: String },
+
+    /// A status that retrying cannot fix and that none of the variants above describes
+    /// (e.g. 400, 409); `code` is the service's `x-ms-error-code`.
+    #[error("storage answered HTTP {status} ({}): {message}", code.as_deref().unwrap_or("no error code"))]
+    Service {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+
+    /// The service answered something that cannot be right (more bytes than asked, a range
+    /// other than the one requested, an unparsable header).
+    #[error("unexpected response for {blob}: {message}")]
+    Protocol { blob: String, message: String },
+
+    /// A blob path that cannot be used (malformed, or unsafe on a local mirror).
+    #[error("invalid blob path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: &'static str },
+
+    /// The source could not be set up (bad endpoint, key that is not base64, malformed SAS,
+    /// SAS for another container, missing mirror directory).
+    #[error("source configuration: {0}")]
+    Config(String),
+
+    /// Reading the local mirror failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_container_and_nested_name() {
+        let blob = BlobRef::parse("pictures/wild/desert.jpg", None).unwrap();
+        assert_eq!(blob.container, "pictures");
+        assert_eq!(blob.name, "wild/desert.jpg");
+        assert_eq!(blob.snapshot, None);
+        assert_eq!(blob.to_string(), "pictures/wild/desert.jpg");
+    }
+
+    #[test]
+    fn parses_root_container_leading_slash_and_snapshot() {
+        let blob = BlobRef::parse("/$root/a b.txt", Some("2024-01-02T03:04:05.1234567Z")).unwrap();
+        assert_eq!(blob.container, "$root");
+        assert_eq!(blob.name, "a b.txt");
+        assert_eq!(
+            blob.snapshot.as_deref(),
+            Some("2024-01-02T03:04:05.1234567Z")
+        );
+        assert_eq!(
+            blob.to_string(),
+            "$root/a b.txt?snapshot=2024-01-02T03:04:05.1234567Z"
+        );
+        // An empty Snapshot attribute means "no snapshot".
+        assert_eq!(BlobRef::parse("c12/x", Some(" ")).unwrap().snapshot, None);
+    }
+
+    #[test]
+    fn refuses_malformed_paths() {
+        for bad in [
+            "noslash",
+            "Upper/x",
+            "ab/x",
+            "-abc/x",
+            "a--b/x",
+            "abc/",
+            "abc/../x",
+            "abc/x/./y",
+            "abc/x\0y",
+        ] {
+            let err = BlobRef::parse(bad, None).unwrap_err();
+            assert!(
+                matches!(&err, SourceError::InvalidPath { path, .. } if path == bad),
+                "{bad:?} gave {err:?}"
+            );
+        }
+        // A dot inside a segment is an ordinary character.
+        assert_eq!(BlobRef::parse("abc/x..y/.z", None).unwrap().name, "x..y/.z");
+    }
+
+    #[test]
+    fn changed_message_names_the_reason_the_report_shows() {
+        let err = SourceError::Changed {
+            blob: "c1x/a".into(),
+        };
+        assert_eq!(err.to_string(), "blob c1x/a changed since export");
+        let err = SourceError::OutOfRange {
+            blob: "c1x/a".into(),
+            offset: 10,
+            end: 20,
+            available: Some(15),
+        };
+        assert_eq!(
+            err.to_string(),
+            "blob c1x/a has no bytes [10, 20) (it is 15 bytes long)"
+        );
+    }
+
+    #[test]
+    fn properties_round_trip_through_json() {
+        let props = BlobProperties {
+            last_modified: Some(time::macros::datetime!(2012-09-18 23:47:08 UTC)),
+            etag: Some("\"0x8CF2A5B1F6A3E4C\"".into()),
+            content_length: 163840,
+            content_type: Some("image/jpeg".into()),
+            content_md5: Some("Q2hlY2sgSW50ZWdyaXR5IQ==".into()),
+            metadata: vec![("Author".into(), "me".into())],
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&props).unwrap();
+        let back: BlobProperties = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, props);
+    }
+}
