@@ -4,6 +4,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod format;
+pub mod journal;
 pub mod model;
 pub mod report;
 pub mod source;

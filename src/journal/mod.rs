@@ -1,0 +1,557 @@
+//! The repair file (`/r:`): one SQLite database per drive that remembers which components
+//! are done and which were in flight, so an interrupted repair resumes where it stopped.
+//!
+//! It is bound to the drive (DriveId and the MD5s of the manifest and copy log it was made
+//! from) and refuses to serve another. It holds no secret. The rollback journal (not WAL)
+//! and `synchronous=FULL` keep it safe on network shares; an exclusive lock keeps two runs
+//! from sharing one file.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::format::Md5;
+use crate::model::{Component, ComponentId, ComponentStatus};
+
+/// Bumped whenever the tables change in a way older versions cannot read.
+const SCHEMA_VERSION: i64 = 1;
+/// The `application_id` SQLite stores in the header: "ERPR".
+const APPLICATION_ID: i64 = 0x4552_5052;
+
+/// What a repair file is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub drive_id: String,
+    pub manifest_md5: Option<Md5>,
+    pub copy_log_md5: Option<Md5>,
+}
+
+/// Repair-file failures.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "the repair file {path} belongs to another drive or other inputs: its {what} is {recorded}, \
+         but this run's is {current}; use the repair file made for this drive, or a new path to start over"
+    )]
+    OtherDrive {
+        path: String,
+        what: &'static str,
+        recorded: String,
+        current: String,
+    },
+    #[error("{path} is not an export-repair repair file ({reason})")]
+    NotARepairFile { path: String, reason: String },
+    #[error("the repair file {path} is in use by another run")]
+    InUse { path: String },
+    #[error("the repair file {path} was written by a newer export-repair (schema {found})")]
+    NewerSchema { path: String, found: i64 },
+    #[error("repair file {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// Where a component stands in the repair file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryState {
+    /// A write was about to happen or happening: look at it again.
+    InFlight,
+    /// Finished with this status.
+    Done(ComponentStatus),
+}
+
+/// One component's record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: ComponentId,
+    pub state: EntryState,
+    pub actual_md5: Option<Md5>,
+    pub reason: Option<String>,
+    pub attempts: u32,
+}
+
+/// A finished component to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    pub id: ComponentId,
+    pub status: ComponentStatus,
+    pub actual_md5: Option<Md5>,
+    pub reason: Option<String>,
+}
+
+/// An open repair file.
+pub struct RepairFile {
+    connection: Connection,
+    path: String,
+}
+
+impl RepairFile {
+    /// Opens the repair file at `path`, creating it when it does not exist. Returns whether
+    /// an existing file was opened (a resumed repair).
+    pub fn open_or_create(path: &Path, binding: &Binding) -> Result<(Self, bool), JournalError> {
+        let display = path.display().to_string();
+        let exists = path.exists();
+        let flags = if exists {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let connection = Connection::open_with_flags(path, flags).map_err(|source| {
+            JournalError::Sqlite {
+                path: display.clone(),
+                source,
+            }
+        })?;
+        let mut file = RepairFile {
+            connection,
+            path: display,
+        };
+        file.configure()?;
+        if exists {
+            file.check_existing(binding)?;
+        } else {
+            file.create_tables(binding)?;
+        }
+        Ok((file, exists))
+    }
+
+    fn sqlite(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        |source| classify(&self.path, source)
+    }
+
+    fn configure(&mut self) -> Result<(), JournalError> {
+        // Another run holding the lock is not going to let go soon: say so at once.
+        self.connection
+            .busy_timeout(std::time::Duration::from_millis(200))
+            .map_err(self.sqlite())?;
+        // A rollback journal, not WAL: WAL needs shared memory, which network shares lack.
+        self.connection
+            .pragma_update(None, "journal_mode", "DELETE")
+            .map_err(self.sqlite())?;
+        self.connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(self.sqlite())?;
+        self.connection
+            .pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .map_err(self.sqlite())?;
+        // Take the lock now, so a second run is refused at once rather than mid-repair.
+        self.connection
+            .execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+            .map_err(self.sqlite())
+    }
+
+    fn create_tables(&mut self, binding: &Binding) -> Result<(), JournalError> {
+        let sql = format!(
+            "PRAGMA application_id = {APPLICATION_ID};
+             PRAGMA user_version = {SCHEMA_VERSION};
+             BEGIN;
+             CREATE TABLE binding (
+                 drive_id TEXT NOT NULL,
+                 manifest_md5 TEXT,
+                 copy_log_md5 TEXT,
+                 created TEXT NOT NULL,
+                 tool_version TEXT NOT NULL
+             );
+             CREATE TABLE component (
+                 blob INTEGER NOT NULL,
+                 component INTEGER NOT NULL,
+                 file_path TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 offset INTEGER NOT NULL,
+                 length INTEGER NOT NULL,
+                 expected_md5 TEXT,
+                 state TEXT NOT NULL,
+                 status TEXT,
+                 actual_md5 TEXT,
+                 reason TEXT,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 updated TEXT NOT NULL,
+                 PRIMARY KEY (blob, component)
+             ) WITHOUT ROWID;
+             CREATE TABLE run (
+                 id INTEGER PRIMARY KEY,
+                 started TEXT NOT NULL,
+                 finished TEXT,
+                 outcome TEXT,
+                 interrupted INTEGER
+             );
+             COMMIT;"
+        );
+        self.connection.execute_batch(&sql).map_err(self.sqlite())?;
+        self.connection
+            .execute(
+                "INSERT INTO binding VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    binding.drive_id,
+                    binding.manifest_md5.map(|m| m.to_string()),
+                    binding.copy_log_md5.map(|m| m.to_string()),
+                    now(),
+                    env!("CARGO_PKG_VERSION"),
+                ],
+            )
+            .map_err(self.sqlite())?;
+        Ok(())
+    }
+
+    fn check_existing(&self, binding: &Binding) -> Result<(), JournalError> {
+        let not_ours = |reason: &str| JournalError::NotARepairFile {
+            path: self.path.clone(),
+            reason: reason.to_string(),
+        };
+        let application_id: i64 = self
+            .connection
+            .pragma_query_value(None, "application_id", |row| row.get(0))
+            .map_err(self.sqlite())?;
+        if application_id != APPLICATION_ID {
+            return Err(not_ours("it is an SQLite database of another program"));
+        }
+        let version: i64 = self
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.sqlite())?;
+        if version > SCHEMA_VERSION {
+            return Err(JournalError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        let recorded: (String, Option<String>, Option<String>) = self
+            .connection
+            .query_row(
+                "SELECT drive_id, manifest_md5, copy_log_md5 FROM binding",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(self.sqlite())?
+            .ok_or_else(|| not_ours("it records no drive"))?;
+        let text = |md5: Option<Md5>| md5.map_or_else(|| "(none)".to_string(), |m| m.to_string());
+        let checks = [
+            ("DriveId", recorded.0, binding.drive_id.clone()),
+            (
+                "manifest MD5",
+                recorded.1.unwrap_or_else(|| "(none)".into()),
+                text(binding.manifest_md5),
+            ),
+            (
+                "copy log MD5",
+                recorded.2.unwrap_or_else(|| "(none)".into()),
+                text(binding.copy_log_md5),
+            ),
+        ];
+        for (what, recorded, current) in checks {
+            if !recorded.eq_ignore_ascii_case(&current) {
+                return Err(JournalError::OtherDrive {
+                    path: self.path.clone(),
+                    what,
+                    recorded,
+                    current,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every recorded component.
+    pub fn entries(&self) -> Result<Vec<Entry>, JournalError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT blob, component, state, status, actual_md5, reason, attempts
+                 FROM component ORDER BY blob, component",
+            )
+            .map_err(self.sqlite())?;
+        let rows = statement
+            .query_map([], |row| {
+                let state: String = row.get(2)?;
+                let status: Option<String> = row.get(3)?;
+                let actual: Option<String> = row.get(4)?;
+                Ok((
+                    ComponentId {
+                        blob: row.get(0)?,
+                        component: row.get(1)?,
+                    },
+                    state,
+                    status,
+                    actual,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, u32>(6)?,
+                ))
+            })
+            .map_err(self.sqlite())?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (id, state, status, actual, reason, attempts) = row.map_err(self.sqlite())?;
+            let state = match (state.as_str(), status.as_deref().map(parse_status)) {
+                ("done", Some(Some(status))) => EntryState::Done(status),
+                _ => EntryState::InFlight,
+            };
+            entries.push(Entry {
+                id,
+                state,
+                actual_md5: actual.and_then(|a| Md5::from_str(&a).ok()),
+                reason,
+                attempts,
+            });
+        }
+        Ok(entries)
+    }
+
+    /// Records that these components are about to be written: durable before the write.
+    pub fn record_intent<'a>(
+        &mut self,
+        components: impl IntoIterator<Item = (ComponentId, &'a str, &'a Component)>,
+    ) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "INSERT INTO component
+                         (blob, component, file_path, kind, offset, length, expected_md5, state, attempts, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in_flight', 1, ?8)
+                     ON CONFLICT (blob, component) DO UPDATE SET
+                         state = 'in_flight', attempts = attempts + 1, updated = excluded.updated",
+                )
+                .map_err(error)?;
+            let updated = now();
+            for (id, file_path, component) in components {
+                statement
+                    .execute(params![
+                        id.blob,
+                        id.component,
+                        file_path,
+                        component.kind.as_str(),
+                        component.offset as i64,
+                        component.length as i64,
+                        component.expected_md5.map(|m| m.to_string()),
+                        updated,
+                    ])
+                    .map_err(error)?;
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// Records finished components (verified, repaired, failed, …).
+    pub fn record_done<'a>(
+        &mut self,
+        done: impl IntoIterator<Item = (&'a Done, &'a str, &'a Component)>,
+    ) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "INSERT INTO component
+                         (blob, component, file_path, kind, offset, length, expected_md5,
+                          state, status, actual_md5, reason, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'done', ?8, ?9, ?10, ?11)
+                     ON CONFLICT (blob, component) DO UPDATE SET
+                         state = 'done', status = excluded.status, actual_md5 = excluded.actual_md5,
+                         reason = excluded.reason, updated = excluded.updated",
+                )
+                .map_err(error)?;
+            let updated = now();
+            for (done, file_path, component) in done {
+                statement
+                    .execute(params![
+                        done.id.blob,
+                        done.id.component,
+                        file_path,
+                        component.kind.as_str(),
+                        component.offset as i64,
+                        component.length as i64,
+                        component.expected_md5.map(|m| m.to_string()),
+                        done.status.as_str(),
+                        done.actual_md5.map(|m| m.to_string()),
+                        done.reason,
+                        updated,
+                    ])
+                    .map_err(error)?;
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// Notes the start of a run; returns its id.
+    pub fn start_run(&mut self) -> Result<i64, JournalError> {
+        self.connection
+            .execute("INSERT INTO run (started) VALUES (?1)", params![now()])
+            .map_err(self.sqlite())?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Notes the end of a run.
+    pub fn finish_run(&mut self, run: i64, outcome: &str, interrupted: bool) -> Result<(), JournalError> {
+        self.connection
+            .execute(
+                "UPDATE run SET finished = ?1, outcome = ?2, interrupted = ?3 WHERE id = ?4",
+                params![now(), outcome, interrupted, run],
+            )
+            .map_err(self.sqlite())?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+fn classify(path: &str, source: rusqlite::Error) -> JournalError {
+    match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => JournalError::NotARepairFile {
+            path: path.to_string(),
+            reason: "it is not an SQLite database".into(),
+        },
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            JournalError::InUse {
+                path: path.to_string(),
+            }
+        }
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => JournalError::NotARepairFile {
+            path: path.to_string(),
+            reason: "it is damaged (torn or truncated); start over with a new repair file".into(),
+        },
+        _ => JournalError::Sqlite {
+            path: path.to_string(),
+            source,
+        },
+    }
+}
+
+fn parse_status(text: &str) -> Option<ComponentStatus> {
+    ComponentStatus::ALL.into_iter().find(|s| s.as_str() == text)
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The MD5 of a whole input file, for binding.
+pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
+    use md5::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = md5::Md5::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(Md5(hasher.finalize().into()));
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+/// The default repair-file path for a drive, beside the log directory: `<DriveId>.rep`.
+pub fn default_path(directory: &Path, drive_id: &str) -> PathBuf {
+    directory.join(format!("{drive_id}.rep"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ComponentKind;
+
+    fn binding() -> Binding {
+        Binding {
+            drive_id: "9WM35C3U".into(),
+            manifest_md5: Some(Md5::of(b"manifest")),
+            copy_log_md5: None,
+        }
+    }
+
+    fn component() -> Component {
+        Component {
+            kind: ComponentKind::Block,
+            offset: 4096,
+            length: 4096,
+            expected_md5: Some(Md5::of(b"x")),
+            block_id: None,
+            copy_log_status: None,
+        }
+    }
+
+    #[test]
+    fn creates_then_resumes_with_in_flight_and_done_components() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("9WM35C3U.rep");
+        let c = component();
+        let first = ComponentId { blob: 0, component: 1 };
+        let second = ComponentId { blob: 2, component: 0 };
+        {
+            let (mut file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
+            assert!(!resumed);
+            file.record_intent([(first, r"\a", &c), (second, r"\b", &c)]).unwrap();
+            let done = Done {
+                id: first,
+                status: ComponentStatus::Repaired,
+                actual_md5: c.expected_md5,
+                reason: None,
+            };
+            file.record_done([(&done, r"\a", &c)]).unwrap();
+        }
+        let (file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        assert!(resumed);
+        let entries = file.entries().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].state, EntryState::Done(ComponentStatus::Repaired));
+        assert_eq!(entries[0].actual_md5, c.expected_md5);
+        assert_eq!(entries[1].id, second);
+        assert_eq!(entries[1].state, EntryState::InFlight);
+    }
+
+    #[test]
+    fn refuses_another_drives_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.rep");
+        drop(RepairFile::open_or_create(&path, &binding()).unwrap());
+        let other = Binding {
+            drive_id: "OTHER".into(),
+            ..binding()
+        };
+        let error = RepairFile::open_or_create(&path, &other).err().unwrap();
+        assert!(matches!(error, JournalError::OtherDrive { what: "DriveId", .. }), "{error}");
+        let changed_manifest = Binding {
+            manifest_md5: Some(Md5::of(b"edited")),
+            ..binding()
+        };
+        let error = RepairFile::open_or_create(&path, &changed_manifest).err().unwrap();
+        assert!(error.to_string().contains("manifest MD5"), "{error}");
+    }
+
+    #[test]
+    fn refuses_files_that_are_not_repair_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello, this is not a database at all, not even close ......").unwrap();
+        let error = RepairFile::open_or_create(&text, &binding()).err().unwrap();
+        assert!(matches!(error, JournalError::NotARepairFile { .. }), "{error}");
+        let other_db = dir.path().join("other.db");
+        Connection::open(&other_db)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x);")
+            .unwrap();
+        let error = RepairFile::open_or_create(&other_db, &binding()).err().unwrap();
+        assert!(error.to_string().contains("another program"), "{error}");
+    }
+
+    #[test]
+    fn a_second_run_on_the_same_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.rep");
+        let (_first, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        let error = RepairFile::open_or_create(&path, &binding()).err().unwrap();
+        assert!(matches!(error, JournalError::InUse { .. }), "{error}");
+    }
+}
