@@ -21,6 +21,14 @@ pub enum Commands {
     /// manifest's MD5s. Offline: needs no credentials and never writes to the drive.
     #[command(after_help = EXIT_CODES_HELP)]
     Verify(VerifyArgs),
+    /// Re-download what the copy log says failed and whatever does not verify against the
+    /// manifest, from Azure Blob storage (or a local mirror). Resumable through the repair
+    /// file. The v1 form `RepairExport /r:… /d:… /sn:… /sk:… /CopyLogFile:…` is accepted too.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Repair(RepairArgs),
+    /// Build a damaged sample export and repair it from its local mirror.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -45,7 +53,95 @@ pub struct VerifyArgs {
     pub threads: Option<usize>,
 }
 
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The repair file: a path that does not exist starts a repair, an existing one resumes it.
+    /// One per drive.
+    #[arg(long, value_name = "FILE")]
+    pub repair_file: PathBuf,
+    /// The drive's root directory (or a copy of it) to verify and repair.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub target: PathBuf,
+    /// The storage account of the export job.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// The storage account key (better: the AZURE_STORAGE_KEY environment variable, which
+    /// keeps it out of the process list).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "AZURE_STORAGE_KEY",
+        hide_env_values = true
+    )]
+    pub account_key: Option<String>,
+    /// A container SAS: `<container>?<sas>` (as v1 wrote it) or a full URL (or AZURE_STORAGE_SAS).
+    #[arg(
+        long,
+        value_name = "SAS",
+        env = "AZURE_STORAGE_SAS",
+        hide_env_values = true
+    )]
+    pub sas: Option<String>,
+    /// The drive's copy log (verbose or error log).
+    #[arg(long, value_name = "FILE")]
+    pub copy_log: Option<PathBuf>,
+    /// The drive manifest: every component is verified against it and re-downloaded if bad.
+    #[arg(long, short = 'm', value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Where the verbose log goes (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Replaces https://<account>.blob.core.windows.net (Azurite, sovereign clouds).
+    #[arg(long, value_name = "URL")]
+    pub blob_endpoint: Option<String>,
+    /// Repair from a local mirror laid out `<container>/<blob path>` instead of Azure.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint"])]
+    pub source_dir: Option<PathBuf>,
+    /// Write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The BitLocker recovery key of the drive (48 digits).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "BITLOCKER_KEY",
+        hide_env_values = true
+    )]
+    pub bitlocker_key: Option<String>,
+    /// Stream the engine's events to stdout as NDJSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Never open the console, even on a terminal.
+    #[arg(long)]
+    pub headless: bool,
+    /// Downloads in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to build the sample export (default: a new directory under the system's
+    /// temporary directory, kept so you can look at it).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Never open the console, even on a terminal.
+    #[arg(long)]
+    pub headless: bool,
+    /// Stream the engine's events to stdout as NDJSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Parses the command line.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
-    Cli::try_parse_from(args)
+    let args: Vec<OsString> = args.into_iter().collect();
+    match super::classic::translate(&args) {
+        Some(Ok(modern)) => Cli::try_parse_from(modern),
+        Some(Err(message)) => Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            message,
+        )),
+        None => Cli::try_parse_from(args),
+    }
 }

@@ -1,8 +1,13 @@
 //! The command line: arguments → one validated configuration → a run → an exit code.
 
 mod args;
+mod classic;
+mod demo;
 mod exit;
+mod logging;
+mod repair;
 mod reporter;
+mod session;
 mod verify;
 
 pub use args::{Cli, Commands};
@@ -37,6 +42,8 @@ pub fn main() -> ExitStatus {
     let result = runtime.block_on(async {
         match cli.command {
             Commands::Verify(args) => verify::run(args).await,
+            Commands::Repair(args) => repair::run(args).await,
+            Commands::Demo(args) => demo::run(args).await,
         }
     });
     match result {

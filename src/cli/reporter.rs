@@ -1,13 +1,14 @@
 //! The headless reporter: progress on stderr (a bar on a terminal, plain lines otherwise),
 //! NDJSON events on stdout with `--json`, and a closing summary.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{ComponentEvent, Event, Progress};
-use crate::model::{ComponentStatus, Outcome};
+use crate::model::{ComponentId, ComponentStatus, Outcome};
 
 /// How often plain progress lines are written when stderr is not a terminal.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
@@ -18,8 +19,9 @@ pub struct Reporter {
     json: bool,
     bar: Option<ProgressBar>,
     last_plain: Option<Instant>,
-    damage: Vec<ComponentEvent>,
-    damage_count: u64,
+    /// The latest verdict of every component found damaged, so that a later repair
+    /// takes it off the list.
+    damage: BTreeMap<ComponentId, ComponentEvent>,
 }
 
 impl Reporter {
@@ -39,8 +41,7 @@ impl Reporter {
             json,
             bar,
             last_plain: None,
-            damage: Vec::new(),
-            damage_count: 0,
+            damage: BTreeMap::new(),
         }
     }
 
@@ -74,12 +75,15 @@ impl Reporter {
                 }
             }
             Event::Warning { message } => self.note(&format!("warning: {message}")),
+            Event::CredentialsRefused { message } => self.note(&format!(
+                "error: {message}\n  the repair stopped; what was done is recorded in the repair file. \
+                 Rerun with a valid key or SAS to resume."
+            )),
             Event::Component(component) => {
                 if component.status.is_damage() {
-                    self.damage_count += 1;
-                    if self.damage.len() < LISTED_DAMAGE {
-                        self.damage.push(component.clone());
-                    }
+                    self.damage.insert(component.id, component.clone());
+                } else {
+                    self.damage.remove(&component.id);
                 }
             }
             Event::Progress(progress) => self.progress(progress),
@@ -136,7 +140,7 @@ impl Reporter {
             human_bytes(totals.bytes),
             counts.join(", ")
         ));
-        for component in &self.damage {
+        for component in self.damage.values().take(LISTED_DAMAGE) {
             let place = if component.kind.is_side_file() {
                 String::new()
             } else {
@@ -154,10 +158,10 @@ impl Reporter {
                 component.reason.as_deref().unwrap_or("")
             ));
         }
-        if self.damage_count > self.damage.len() as u64 {
+        if self.damage.len() > LISTED_DAMAGE {
             text.push_str(&format!(
                 "  … and {} more (see the report)\n",
-                self.damage_count - self.damage.len() as u64
+                self.damage.len() - LISTED_DAMAGE
             ));
         }
         if self.json {

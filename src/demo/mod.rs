@@ -5,6 +5,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod scenario;
+
 use crate::format::Md5;
 use crate::format::drive_path;
 use crate::format::manifest::{Manifest, ManifestBlob, Range, RangeKind, SideFile};
@@ -199,6 +201,43 @@ impl SampleDrive {
         let manifest_path = target.join(format!("{}.manifest", self.drive_id));
         std::fs::write(&manifest_path, self.manifest().to_xml())?;
         Ok(manifest_path)
+    }
+}
+
+impl SampleDrive {
+    /// Writes the blobs as a local mirror (`<container>/<blob name>`), each with a
+    /// properties sidecar holding what the service would answer for it.
+    pub fn write_mirror(&self, mirror: &Path) -> io::Result<()> {
+        for blob in &self.blobs {
+            let mut path = mirror.to_path_buf();
+            for segment in blob.blob_path.split('/') {
+                path.push(segment);
+            }
+            if let Some(snapshot) = &blob.snapshot {
+                let name = path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                path.set_file_name(format!("{name}@{snapshot}"));
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, &blob.content)?;
+            let properties = blob.properties.clone().unwrap_or_default();
+            let metadata = blob.metadata.clone().unwrap_or_default();
+            let sidecar = serde_json::json!({
+                "last_modified": properties.last_modified,
+                "etag": properties.etag.map(|etag| format!("\"{etag}\"")),
+                "content_type": properties.content_type,
+                "metadata": metadata.entries,
+            });
+            let mut sidecar_path = path.into_os_string();
+            sidecar_path.push(crate::source::mirror::SIDECAR_SUFFIX);
+            std::fs::write(sidecar_path, serde_json::to_vec_pretty(&sidecar)?)?;
+        }
+        Ok(())
     }
 }
 

@@ -43,6 +43,9 @@ pub enum Event {
     },
     /// Something the user should know that is not a component's failure.
     Warning { message: String },
+    /// The storage refused the credentials (wrong or rotated key, expired SAS): the run
+    /// stops; what was done is recorded and a rerun with new credentials resumes.
+    CredentialsRefused { message: String },
     /// A component reached a verdict.
     Component(ComponentEvent),
     /// Throttled to at most ten a second.

@@ -2,6 +2,7 @@
 //! events. It never draws and never prints.
 
 mod event;
+pub mod repair;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 pub use event::{Command, ComponentEvent, Event, Progress, RunMode, Tally, Totals};
+pub use repair::{RepairOptions, start_repair};
 pub use verify::{Control, Finding, VerifyOptions};
 
 use crate::model::{ComponentId, ComponentStatus, Drive, Outcome};
@@ -145,15 +147,60 @@ impl RateMeter {
     }
 }
 
+/// What workers tell the dispatcher.
+pub(crate) enum WorkerMessage {
+    /// A component reached a verdict (the worker has journalled it when it had to).
+    Finding(Finding),
+    Warning(String),
+    /// More bytes will be moved than the plan said (damage found, downloads planned).
+    PlannedBytes(u64),
+    /// The source refused the credentials: the run stops, resumable.
+    CredentialsRefused(String),
+}
+
 async fn dispatch_verify(
     drive: Arc<Drive>,
     target: PathBuf,
     options: VerifyOptions,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<Event>,
 ) {
+    let control = Arc::new(Control::default());
+    let (messages_tx, messages) = mpsc::channel::<WorkerMessage>(4096);
+    let worker = {
+        let drive = Arc::clone(&drive);
+        let control = Arc::clone(&control);
+        tokio::task::spawn_blocking(move || {
+            let report = move |finding: Finding| {
+                let _ = messages_tx.blocking_send(WorkerMessage::Finding(finding));
+            };
+            verify::verify(&drive, &target, None, &options, &control, &report);
+        })
+    };
+    dispatch(
+        drive,
+        RunMode::Verify,
+        control,
+        worker,
+        messages,
+        commands,
+        events,
+    )
+    .await;
+}
+
+/// The one loop every run goes through: commands in, worker messages and ticks to events.
+pub(crate) async fn dispatch(
+    drive: Arc<Drive>,
+    mode: RunMode,
+    control: Arc<Control>,
+    worker: tokio::task::JoinHandle<()>,
+    mut messages: mpsc::Receiver<WorkerMessage>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::Sender<Event>,
+) -> Outcome {
     let started = Event::RunStarted {
-        mode: RunMode::Verify,
+        mode,
         drive_id: drive.drive_id.clone(),
         blobs: drive.blobs.len(),
         components: drive.component_count(),
@@ -168,22 +215,11 @@ async fn dispatch_verify(
             })
             .await;
     }
-    let control = Arc::new(Control::default());
-    let (finding_tx, mut findings) = mpsc::channel::<Finding>(4096);
-    let worker = {
-        let drive = Arc::clone(&drive);
-        let control = Arc::clone(&control);
-        tokio::task::spawn_blocking(move || {
-            let report = move |finding: Finding| {
-                let _ = finding_tx.blocking_send(finding);
-            };
-            verify::verify(&drive, &target, None, &options, &control, &report);
-        })
-    };
     let mut ledger = Ledger::new(&drive);
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     let mut reported_bytes = u64::MAX;
     let mut commands_open = true;
+    let mut credentials_refused = false;
     loop {
         tokio::select! {
             command = commands.recv(), if commands_open => match command {
@@ -192,10 +228,24 @@ async fn dispatch_verify(
                 Some(Command::Cancel) => control.cancel.store(true, Ordering::Relaxed),
                 None => commands_open = false,
             },
-            finding = findings.recv() => {
-                let Some(finding) = finding else { break };
-                ledger.record(finding.id, finding.status, finding.bytes);
-                let event = component_event(&drive, finding);
+            message = messages.recv() => {
+                let event = match message {
+                    None => break,
+                    Some(WorkerMessage::Finding(finding)) => {
+                        ledger.record(finding.id, finding.status, finding.bytes);
+                        component_event(&drive, finding)
+                    }
+                    Some(WorkerMessage::Warning(message)) => Event::Warning { message },
+                    Some(WorkerMessage::PlannedBytes(bytes)) => {
+                        ledger.progress.bytes_total += bytes;
+                        continue;
+                    }
+                    Some(WorkerMessage::CredentialsRefused(message)) => {
+                        credentials_refused = true;
+                        control.cancel.store(true, Ordering::Relaxed);
+                        Event::CredentialsRefused { message }
+                    }
+                };
                 if events.send(event).await.is_err() {
                     // Nobody listens any more: stop the work.
                     control.cancel.store(true, Ordering::Relaxed);
@@ -213,16 +263,18 @@ async fn dispatch_verify(
     let _ = events
         .send(Event::Progress(ledger.snapshot_progress()))
         .await;
-    let interrupted = control.cancel.load(Ordering::Relaxed)
+    let interrupted = (control.cancel.load(Ordering::Relaxed) || credentials_refused)
         && ledger.progress.components_done < ledger.progress.components_total;
+    let outcome = ledger.outcome();
     let _ = events
         .send(Event::RunFinished {
-            outcome: ledger.outcome(),
+            outcome,
             totals: ledger.totals(&drive),
             finished: OffsetDateTime::now_utc(),
             interrupted,
         })
         .await;
+    outcome
 }
 
 fn component_event(drive: &Drive, finding: Finding) -> Event {

@@ -98,6 +98,85 @@ impl CopyLog {
     }
 }
 
+impl CopyLog {
+    /// The log in the service's DriveLog layout (schema order: Length before LastModified).
+    pub fn to_xml(&self) -> String {
+        use std::fmt::Write as _;
+        let e = |text: &str| quick_xml::escape::escape(text).into_owned();
+        let hash = |hash: &Option<Md5>| hash.map(|h| format!(" Hash=\"{h}\"")).unwrap_or_default();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = match &self.version {
+            Some(version) => writeln!(out, "<DriveLog Version=\"{}\">", e(version)),
+            None => writeln!(out, "<DriveLog>"),
+        };
+        let _ = writeln!(out, "  <DriveId>{}</DriveId>", e(&self.drive_id));
+        for blob in &self.blobs {
+            let _ = writeln!(out, "  <Blob Status=\"{}\">", e(blob.status.as_str()));
+            let _ = writeln!(out, "    <BlobPath>{}</BlobPath>", e(&blob.blob_path));
+            let _ = writeln!(out, "    <FilePath>{}</FilePath>", e(&blob.file_path));
+            if let Some(snapshot) = &blob.snapshot {
+                let _ = writeln!(out, "    <Snapshot>{}</Snapshot>", e(snapshot));
+            }
+            if let Some(length) = blob.length {
+                let _ = writeln!(out, "    <Length>{length}</Length>");
+            }
+            if let Some(last_modified) = &blob.last_modified {
+                let _ = writeln!(out, "    <LastModified>{}</LastModified>", e(last_modified));
+            }
+            if let Some(kind) = blob.kind {
+                let _ = writeln!(out, "    <{}>", kind.list_element());
+                for range in &blob.ranges {
+                    let id = range
+                        .id
+                        .as_deref()
+                        .map(|id| format!(" Id=\"{}\"", e(id)))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "      <{} Offset=\"{}\" Length=\"{}\"{id}{} Status=\"{}\" />",
+                        kind.element(),
+                        range.offset,
+                        range.length,
+                        hash(&range.hash),
+                        e(range.status.as_str())
+                    );
+                }
+                let _ = writeln!(out, "    </{}>", kind.list_element());
+            }
+            for (element, side) in [
+                ("Metadata", &blob.metadata),
+                ("Properties", &blob.properties),
+            ] {
+                let Some(side) = side else { continue };
+                match &side.path {
+                    Some(path) => {
+                        let _ = writeln!(
+                            out,
+                            "    <{element} Status=\"{}\">\n      <Path{}>{}</Path>\n    </{element}>",
+                            e(side.status.as_str()),
+                            hash(&side.hash),
+                            e(path)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            out,
+                            "    <{element} Status=\"{}\" />",
+                            e(side.status.as_str())
+                        );
+                    }
+                }
+            }
+            out.push_str("  </Blob>\n");
+        }
+        if let Some(status) = &self.status {
+            let _ = writeln!(out, "  <Status>{}</Status>", e(status.as_str()));
+        }
+        out.push_str("</DriveLog>\n");
+        out
+    }
+}
+
 impl LogBlob {
     /// Whether anything of this entry is not `Completed`.
     pub fn needs_repair(&self) -> bool {
@@ -445,6 +524,12 @@ mod tests {
         );
         assert!(properties.hash.is_some());
         assert_eq!(log.failed_blobs().count(), 1);
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        let log = CopyLog::parse_str(SAMPLE).unwrap();
+        assert_eq!(CopyLog::parse_str(&log.to_xml()).unwrap(), log);
     }
 
     #[test]

@@ -101,12 +101,11 @@ impl RepairFile {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
-        let connection = Connection::open_with_flags(path, flags).map_err(|source| {
-            JournalError::Sqlite {
+        let connection =
+            Connection::open_with_flags(path, flags).map_err(|source| JournalError::Sqlite {
                 path: display.clone(),
                 source,
-            }
-        })?;
+            })?;
         let mut file = RepairFile {
             connection,
             path: display,
@@ -173,13 +172,6 @@ impl RepairFile {
                  updated TEXT NOT NULL,
                  PRIMARY KEY (blob, component)
              ) WITHOUT ROWID;
-             CREATE TABLE run (
-                 id INTEGER PRIMARY KEY,
-                 started TEXT NOT NULL,
-                 finished TEXT,
-                 outcome TEXT,
-                 interrupted INTEGER
-             );
              COMMIT;"
         );
         self.connection.execute_batch(&sql).map_err(self.sqlite())?;
@@ -381,25 +373,6 @@ impl RepairFile {
         transaction.commit().map_err(error)
     }
 
-    /// Notes the start of a run; returns its id.
-    pub fn start_run(&mut self) -> Result<i64, JournalError> {
-        self.connection
-            .execute("INSERT INTO run (started) VALUES (?1)", params![now()])
-            .map_err(self.sqlite())?;
-        Ok(self.connection.last_insert_rowid())
-    }
-
-    /// Notes the end of a run.
-    pub fn finish_run(&mut self, run: i64, outcome: &str, interrupted: bool) -> Result<(), JournalError> {
-        self.connection
-            .execute(
-                "UPDATE run SET finished = ?1, outcome = ?2, interrupted = ?3 WHERE id = ?4",
-                params![now(), outcome, interrupted, run],
-            )
-            .map_err(self.sqlite())?;
-        Ok(())
-    }
-
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -428,7 +401,9 @@ fn classify(path: &str, source: rusqlite::Error) -> JournalError {
 }
 
 fn parse_status(text: &str) -> Option<ComponentStatus> {
-    ComponentStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    ComponentStatus::ALL
+        .into_iter()
+        .find(|s| s.as_str() == text)
 }
 
 fn now() -> String {
@@ -487,12 +462,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("9WM35C3U.rep");
         let c = component();
-        let first = ComponentId { blob: 0, component: 1 };
-        let second = ComponentId { blob: 2, component: 0 };
+        let first = ComponentId {
+            blob: 0,
+            component: 1,
+        };
+        let second = ComponentId {
+            blob: 2,
+            component: 0,
+        };
         {
             let (mut file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
             assert!(!resumed);
-            file.record_intent([(first, r"\a", &c), (second, r"\b", &c)]).unwrap();
+            file.record_intent([(first, r"\a", &c), (second, r"\b", &c)])
+                .unwrap();
             let done = Done {
                 id: first,
                 status: ComponentStatus::Repaired,
@@ -505,7 +487,10 @@ mod tests {
         assert!(resumed);
         let entries = file.entries().unwrap();
         assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].state, EntryState::Done(ComponentStatus::Repaired));
+        assert_eq!(
+            entries[0].state,
+            EntryState::Done(ComponentStatus::Repaired)
+        );
         assert_eq!(entries[0].actual_md5, c.expected_md5);
         assert_eq!(entries[1].id, second);
         assert_eq!(entries[1].state, EntryState::InFlight);
@@ -521,12 +506,23 @@ mod tests {
             ..binding()
         };
         let error = RepairFile::open_or_create(&path, &other).err().unwrap();
-        assert!(matches!(error, JournalError::OtherDrive { what: "DriveId", .. }), "{error}");
+        assert!(
+            matches!(
+                error,
+                JournalError::OtherDrive {
+                    what: "DriveId",
+                    ..
+                }
+            ),
+            "{error}"
+        );
         let changed_manifest = Binding {
             manifest_md5: Some(Md5::of(b"edited")),
             ..binding()
         };
-        let error = RepairFile::open_or_create(&path, &changed_manifest).err().unwrap();
+        let error = RepairFile::open_or_create(&path, &changed_manifest)
+            .err()
+            .unwrap();
         assert!(error.to_string().contains("manifest MD5"), "{error}");
     }
 
@@ -534,15 +530,24 @@ mod tests {
     fn refuses_files_that_are_not_repair_files() {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("notes.txt");
-        std::fs::write(&text, "hello, this is not a database at all, not even close ......").unwrap();
+        std::fs::write(
+            &text,
+            "hello, this is not a database at all, not even close ......",
+        )
+        .unwrap();
         let error = RepairFile::open_or_create(&text, &binding()).err().unwrap();
-        assert!(matches!(error, JournalError::NotARepairFile { .. }), "{error}");
+        assert!(
+            matches!(error, JournalError::NotARepairFile { .. }),
+            "{error}"
+        );
         let other_db = dir.path().join("other.db");
         Connection::open(&other_db)
             .unwrap()
             .execute_batch("CREATE TABLE t (x);")
             .unwrap();
-        let error = RepairFile::open_or_create(&other_db, &binding()).err().unwrap();
+        let error = RepairFile::open_or_create(&other_db, &binding())
+            .err()
+            .unwrap();
         assert!(error.to_string().contains("another program"), "{error}");
     }
 

@@ -13,6 +13,7 @@ use crate::format::manifest::RangeKind;
 use crate::format::status::{BlobStatus, FileStatus, RangeStatus};
 
 pub use build::ModelError;
+pub(crate) use build::is_whole_file_failure;
 pub use status::{ComponentStatus, FileVerdict, Outcome};
 
 /// Everything known about one export drive.

@@ -99,7 +99,9 @@ impl ReportBuilder {
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::RunStarted { started, .. } => self.started = Some(*started),
-            Event::Warning { message } => self.warnings.push(message.clone()),
+            Event::Warning { message } | Event::CredentialsRefused { message } => {
+                self.warnings.push(message.clone());
+            }
             Event::Component(component) => {
                 let slot =
                     &mut self.verdicts[component.id.blob as usize][component.id.component as usize];

@@ -1,0 +1,71 @@
+//! `export-repair demo`: a damaged sample export, repaired from its mirror.
+
+use std::path::Path;
+
+use crate::demo::scenario;
+
+use super::args::{DemoArgs, RepairArgs};
+use super::{CliError, ExitStatus, repair};
+
+pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
+    let root = match args.dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!(
+            "export-repair-demo-{}",
+            time::OffsetDateTime::now_utc().unix_timestamp()
+        )),
+    };
+    if root.join("drive").exists() {
+        return Err(CliError::Usage(format!(
+            "{} already holds a demo; choose another --dir or remove it",
+            root.display()
+        )));
+    }
+    let paths = scenario::build(&root).map_err(|error| {
+        CliError::Usage(format!(
+            "cannot build the demo in {}: {error}",
+            root.display()
+        ))
+    })?;
+    eprintln!(
+        "demo export in {}\n  drive     {}\n  mirror    {}\n  manifest  {}\n  copy log  {}\n",
+        paths.root.display(),
+        paths.drive.display(),
+        paths.mirror.display(),
+        paths.manifest.display(),
+        paths.copy_log.display()
+    );
+    let repair_args = RepairArgs {
+        repair_file: paths.repair_file.clone(),
+        target: paths.drive.clone(),
+        account: None,
+        account_key: None,
+        sas: None,
+        copy_log: Some(paths.copy_log.clone()),
+        manifest: Some(paths.manifest.clone()),
+        log_dir: Some(paths.root.clone()),
+        blob_endpoint: None,
+        source_dir: Some(paths.mirror.clone()),
+        report: Some(paths.report.clone()),
+        bitlocker_key: None,
+        json: args.json,
+        headless: args.headless,
+        concurrency: 8,
+    };
+    let status = repair::run(repair_args).await?;
+    eprintln!(
+        "\nreport: {}\nrerun the same repair (it resumes, and finds nothing left to do):\n  \
+         export-repair repair --repair-file {} --target {} --manifest {} --copy-log {} --source-dir {}",
+        paths.report.display(),
+        quote(&paths.repair_file),
+        quote(&paths.drive),
+        quote(&paths.manifest),
+        quote(&paths.copy_log),
+        quote(&paths.mirror)
+    );
+    Ok(status)
+}
+
+fn quote(path: &Path) -> String {
+    format!("'{}'", path.display())
+}

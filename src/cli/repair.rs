@@ -1,0 +1,178 @@
+//! `export-repair repair` (and `RepairExport`): the copy-log pass, the manifest pass, resumable.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::engine::{self, RepairOptions};
+use crate::format::copylog::CopyLog;
+use crate::format::manifest::Manifest;
+use crate::journal::{self, Binding, RepairFile};
+use crate::model::Drive;
+use crate::source::BlobSource;
+use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
+use crate::source::mirror::MirrorSource;
+
+use super::args::RepairArgs;
+use super::session::{Finished, run_headless};
+use super::{CliError, ExitStatus, logging};
+
+/// What a repair needs, validated.
+pub struct RepairPlan {
+    pub drive: Arc<Drive>,
+    pub target: PathBuf,
+    pub source: Arc<dyn BlobSource>,
+    pub repair_file: RepairFile,
+    pub secrets: Vec<String>,
+}
+
+pub async fn run(args: RepairArgs) -> Result<ExitStatus, CliError> {
+    let plan = prepare(&args)?;
+    let log_dir = args.log_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let log =
+        logging::start(&log_dir, &plan.drive.drive_id, plan.secrets.clone()).map_err(|error| {
+            CliError::Usage(format!(
+                "cannot write the log in {}: {error} (choose another directory with --log-dir)",
+                log_dir.display()
+            ))
+        })?;
+    tracing::info!(
+        "repairing drive {} in {} from {}; repair file {}; log {}",
+        plan.drive.drive_id,
+        plan.target.display(),
+        plan.source.describe(),
+        plan.repair_file.path(),
+        log.display()
+    );
+    let finished = execute(plan, &args).await?;
+    Ok(finished.exit_status())
+}
+
+/// Runs a prepared repair headless.
+pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, CliError> {
+    let options = RepairOptions {
+        concurrency: args.concurrency.max(1),
+        ..RepairOptions::default()
+    };
+    let handle = engine::start_repair(
+        Arc::clone(&plan.drive),
+        plan.target.clone(),
+        plan.source,
+        plan.repair_file,
+        options,
+    );
+    run_headless(handle, plan.drive, args.json, args.report.as_deref()).await
+}
+
+/// Checks the arguments and opens everything a repair needs; nothing on the drive changes.
+pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
+    if args.bitlocker_key.is_some() {
+        return Err(CliError::Usage(
+            "unlocking BitLocker drives (/bk:, --bitlocker-key) is not available in this version: \
+             unlock the drive first (dislocker or cryptsetup) and pass the mounted directory with /d:"
+                .into(),
+        ));
+    }
+    if !args.target.is_dir() {
+        return Err(CliError::Usage(format!(
+            "the target {} is not a directory: pass the drive's root (or a copy of it) with /d: or --target",
+            args.target.display()
+        )));
+    }
+    if args.manifest.is_none() && args.copy_log.is_none() {
+        return Err(CliError::Usage(
+            "give the drive's copy log (/CopyLogFile:, --copy-log) and, to verify every component, \
+             its manifest (/ManifestFile:, --manifest)"
+                .into(),
+        ));
+    }
+    let (source, secrets) = open_source(args)?;
+    let manifest = args
+        .manifest
+        .as_deref()
+        .map(Manifest::from_file)
+        .transpose()?;
+    let copy_log = args
+        .copy_log
+        .as_deref()
+        .map(CopyLog::from_file)
+        .transpose()?;
+    let drive = Drive::build(manifest, copy_log)?;
+    let binding = Binding {
+        drive_id: drive.drive_id.clone(),
+        manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
+        copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
+    };
+    let (repair_file, _resumed) = RepairFile::open_or_create(&args.repair_file, &binding)
+        .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    Ok(RepairPlan {
+        drive: Arc::new(drive),
+        target: args.target.clone(),
+        source,
+        repair_file,
+        secrets,
+    })
+}
+
+fn md5_of(path: &Path) -> Result<crate::format::Md5, CliError> {
+    journal::file_md5(path)
+        .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
+}
+
+/// The source and the secrets the logs must never show.
+fn open_source(args: &RepairArgs) -> Result<(Arc<dyn BlobSource>, Vec<String>), CliError> {
+    if let Some(directory) = &args.source_dir {
+        let mirror =
+            MirrorSource::new(directory).map_err(|error| CliError::Usage(error.to_string()))?;
+        return Ok((Arc::new(mirror), Vec::new()));
+    }
+    let account = args.account.clone().ok_or_else(|| {
+        CliError::Usage(
+            "name the storage account with /sn: (--account), or repair from a local copy with --source-dir"
+                .into(),
+        )
+    })?;
+    let credential = match (&args.account_key, &args.sas) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Usage(
+                "give either the account key (/sk:) or a container SAS (/csas:), not both".into(),
+            ));
+        }
+        (Some(key), None) => AzureCredential::AccountKey(key.clone()),
+        (None, Some(sas)) => AzureCredential::Sas(sas.clone()),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "give the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a container SAS \
+                 (/csas:, --sas or AZURE_STORAGE_SAS)"
+                    .into(),
+            ));
+        }
+    };
+    let mut secrets = Vec::new();
+    match &credential {
+        AzureCredential::AccountKey(key) => secrets.push(key.trim().to_string()),
+        AzureCredential::Sas(sas) => secrets.extend(sas_signatures(sas)),
+    }
+    let mut config = AzureSourceConfig::new(account, credential);
+    config.endpoint = args.blob_endpoint.clone();
+    let source =
+        AzureBlobSource::new(config).map_err(|error| CliError::Usage(error.to_string()))?;
+    Ok((Arc::new(source), secrets))
+}
+
+/// The `sig=` values of a SAS, raw and percent-decoded, for redaction.
+fn sas_signatures(sas: &str) -> Vec<String> {
+    let query = sas.split_once('?').map_or(sas, |(_, query)| query);
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("sig"))
+        .flat_map(|(_, value)| {
+            let decoded = url::form_urlencoded::parse(format!("v={value}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            [value.to_string(), decoded]
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}

@@ -1,0 +1,104 @@
+//! Running an engine headless: every event goes to the reporter, the report builder and
+//! the verbose log; Ctrl-C asks the engine to finish what is in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::engine::{Command, EngineHandle, Event, Totals};
+use crate::model::{Drive, Outcome};
+use crate::report::{self, ReportBuilder};
+
+use super::reporter::Reporter;
+use super::{CliError, ExitStatus};
+
+/// How a run ended.
+pub struct Finished {
+    pub outcome: Outcome,
+    pub totals: Totals,
+    pub interrupted: bool,
+    pub credentials_refused: bool,
+}
+
+impl Finished {
+    pub fn exit_status(&self) -> ExitStatus {
+        if self.credentials_refused {
+            ExitStatus::AuthRefused
+        } else if self.interrupted {
+            ExitStatus::Interrupted
+        } else if self.totals.damaged() > 0 {
+            ExitStatus::Damaged
+        } else {
+            ExitStatus::Verified
+        }
+    }
+}
+
+/// Consumes the engine's events until the run finishes, then writes the report and the
+/// summary.
+pub async fn run_headless(
+    mut handle: EngineHandle,
+    drive: Arc<Drive>,
+    json: bool,
+    report_path: Option<&std::path::Path>,
+) -> Result<Finished, CliError> {
+    let commands = handle.commands();
+    let ctrl_c = tokio::spawn(async move {
+        let pressed = AtomicBool::new(false);
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if pressed.swap(true, Ordering::Relaxed) {
+                eprintln!("stopped at once; rerun with the same repair file to resume");
+                std::process::exit(ExitStatus::Interrupted as i32);
+            }
+            eprintln!("interrupted: finishing the writes in flight (Ctrl-C again stops at once)");
+            let _ = commands.send(Command::Cancel);
+        }
+    });
+    let mut reporter = Reporter::new(json);
+    let mut builder = ReportBuilder::new(Arc::clone(&drive));
+    let mut finished = None;
+    let mut credentials_refused = false;
+    while let Some(event) = handle.events.recv().await {
+        reporter.on_event(&event);
+        builder.apply(&event);
+        log_event(&event);
+        match event {
+            Event::CredentialsRefused { .. } => credentials_refused = true,
+            Event::RunFinished {
+                outcome,
+                totals,
+                interrupted,
+                ..
+            } => {
+                finished = Some(Finished {
+                    outcome,
+                    totals,
+                    interrupted,
+                    credentials_refused,
+                });
+            }
+            _ => {}
+        }
+    }
+    ctrl_c.abort();
+    let finished =
+        finished.ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
+    if let Some(path) = report_path {
+        report::write_json(&builder.finish(), path)?;
+    }
+    reporter.summary(finished.outcome, &finished.totals, finished.interrupted);
+    Ok(finished)
+}
+
+/// The verbose log gets every fact but progress ticks.
+fn log_event(event: &Event) {
+    match event {
+        Event::Progress(_) => {}
+        Event::Warning { message } => tracing::warn!("{message}"),
+        Event::CredentialsRefused { message } => tracing::error!("{message}"),
+        other => {
+            if let Ok(line) = serde_json::to_string(other) {
+                tracing::info!(target: "export_repair::event", "{line}");
+            }
+        }
+    }
+}

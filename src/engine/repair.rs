@@ -1,0 +1,1013 @@
+//! Repair: re-download what the copy log says failed, then verify everything against the
+//! manifest and re-download whatever does not match.
+//!
+//! Every write follows one protocol: the repair file records the intent, the bytes (already
+//! checked against the manifest hash) are written in place, the file is synced, the bytes
+//! are read back and hashed, and only then the repair file records the component as done.
+//! A crash leaves either the old bytes or verified new bytes, and the repair file knows
+//! which components to look at again.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::verify::{self, Control, Finding, VerifyOptions};
+use super::{Command, EngineHandle, Event, RunMode, WorkerMessage, dispatch};
+use crate::format::Md5;
+use crate::format::drive_path;
+use crate::format::side_files::{MetadataFile, PropertiesFile};
+use crate::journal::{Done, EntryState, JournalError, RepairFile};
+use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::source::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
+
+/// Tuning for a repair.
+#[derive(Debug, Clone)]
+pub struct RepairOptions {
+    /// Downloads in flight at once.
+    pub concurrency: usize,
+    /// Adjacent damaged components are fetched together up to this many bytes per request.
+    pub max_request_bytes: u64,
+    pub verify: VerifyOptions,
+}
+
+impl Default for RepairOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            max_request_bytes: 8 * 1024 * 1024,
+            verify: VerifyOptions::default(),
+        }
+    }
+}
+
+/// A single component larger than this is not held in memory to be checked before writing.
+const MAX_COMPONENT_IN_MEMORY: u64 = 256 * 1024 * 1024;
+/// Verified components are recorded in batches: losing a batch only means hashing again.
+const VERIFIED_BATCH: usize = 512;
+
+/// Starts a repair. Must be called inside a tokio runtime.
+pub fn start_repair(
+    drive: Arc<Drive>,
+    target: PathBuf,
+    source: Arc<dyn BlobSource>,
+    repair_file: RepairFile,
+    options: RepairOptions,
+) -> EngineHandle {
+    let (command_tx, command_rx) = mpsc::unbounded_channel::<Command>();
+    let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
+    let control = Arc::new(Control::default());
+    let (messages_tx, messages) = mpsc::channel::<WorkerMessage>(4096);
+    let repairer = Arc::new(Repairer {
+        drive: Arc::clone(&drive),
+        target,
+        source,
+        journal: Mutex::new(repair_file),
+        options,
+        control: Arc::clone(&control),
+        out: messages_tx,
+        conditions: Mutex::new(HashMap::new()),
+    });
+    let worker = tokio::spawn(async move { repairer.run().await });
+    tokio::spawn(dispatch(
+        drive,
+        RunMode::Repair,
+        control,
+        worker,
+        messages,
+        command_rx,
+        event_tx,
+    ));
+    EngineHandle {
+        commands: command_tx,
+        events: event_rx,
+    }
+}
+
+struct Repairer {
+    drive: Arc<Drive>,
+    target: PathBuf,
+    source: Arc<dyn BlobSource>,
+    journal: Mutex<RepairFile>,
+    options: RepairOptions,
+    control: Arc<Control>,
+    out: mpsc::Sender<WorkerMessage>,
+    /// Per blob: the export-time state reads are pinned to.
+    conditions: Mutex<HashMap<u32, ReadConditions>>,
+}
+
+/// One download: adjacent data components of one blob, a side file, or a whole file.
+#[derive(Debug, Clone, PartialEq)]
+enum Job {
+    Ranges { blob: u32, components: Vec<u32> },
+    SideFile { blob: u32, component: u32 },
+    WholeFile { blob: u32, component: u32 },
+}
+
+impl Repairer {
+    async fn run(self: Arc<Self>) {
+        let (finished, earlier) = match self.resume_state() {
+            Ok(state) => state,
+            Err(error) => {
+                self.warn(format!("cannot read the repair file: {error}"))
+                    .await;
+                self.control.cancel.store(true, Ordering::Relaxed);
+                return;
+            }
+        };
+        for finding in earlier {
+            self.emit(finding).await;
+        }
+        // Pass 1: what the copy log says failed (and anything in flight without a hash).
+        let copy_log_set: Vec<ComponentId> = self
+            .drive
+            .components()
+            .filter(|(id, blob, component)| {
+                !finished.contains(id) && needs_copy_log_repair(blob, component)
+            })
+            .map(|(id, _, _)| id)
+            .collect();
+        self.repair(&copy_log_set).await;
+        if self.cancelled() {
+            return;
+        }
+        // Pass 2: verify everything not yet settled; repair what does not verify.
+        let repaired: HashSet<ComponentId> = copy_log_set.into_iter().collect();
+        let to_verify: Vec<ComponentId> = self
+            .drive
+            .components()
+            .map(|(id, _, _)| id)
+            .filter(|id| !finished.contains(id) && !repaired.contains(id))
+            .collect();
+        let damaged = Arc::clone(&self).verify(to_verify).await;
+        if !self.cancelled() {
+            self.repair(&damaged).await;
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.control.cancel.load(Ordering::Relaxed)
+    }
+
+    async fn warn(&self, message: String) {
+        let _ = self.out.send(WorkerMessage::Warning(message)).await;
+    }
+
+    async fn emit(&self, finding: Finding) {
+        let _ = self.out.send(WorkerMessage::Finding(finding)).await;
+    }
+
+    /// Components the repair file says are finished, with their verdicts to announce again
+    /// so that the events (and reports) are complete. Failed components are tried again.
+    fn resume_state(&self) -> Result<(HashSet<ComponentId>, Vec<Finding>), JournalError> {
+        let entries = self.journal.lock().expect("journal lock").entries()?;
+        let mut finished = HashSet::new();
+        let mut earlier = Vec::new();
+        for entry in entries {
+            let known = (entry.id.blob as usize) < self.drive.blobs.len()
+                && (entry.id.component as usize)
+                    < self.drive.blobs[entry.id.blob as usize].components.len();
+            if !known {
+                continue;
+            }
+            if let EntryState::Done(status) = entry.state
+                && status != ComponentStatus::Failed
+            {
+                finished.insert(entry.id);
+                earlier.push(Finding {
+                    id: entry.id,
+                    status,
+                    actual_md5: entry.actual_md5,
+                    reason: entry.reason,
+                    bytes: 0,
+                });
+            }
+        }
+        Ok((finished, earlier))
+    }
+
+    /// Verifies `ids` on the drive; returns the damaged ones (corrupt or missing).
+    async fn verify(self: Arc<Self>, ids: Vec<ComponentId>) -> Vec<ComponentId> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let this = Arc::clone(&self);
+        let result = tokio::task::spawn_blocking(move || {
+            let damaged = Mutex::new(Vec::new());
+            let pending = Mutex::new(Vec::<Done>::new());
+            let flush = |batch: &mut Vec<Done>| {
+                if batch.is_empty() {
+                    return;
+                }
+                let rows: Vec<(&Done, &str, &Component)> = batch
+                    .iter()
+                    .map(|done| {
+                        let (blob, component) = this.lookup(done.id);
+                        (done, file_path_of(blob, component), component)
+                    })
+                    .collect();
+                if let Err(error) = this.journal.lock().expect("journal lock").record_done(rows) {
+                    let _ = this
+                        .out
+                        .blocking_send(WorkerMessage::Warning(format!("{error}")));
+                }
+                batch.clear();
+            };
+            let report = |finding: Finding| {
+                if matches!(
+                    finding.status,
+                    ComponentStatus::Corrupt | ComponentStatus::Missing
+                ) {
+                    damaged.lock().expect("lock").push(finding.id);
+                } else {
+                    let mut batch = pending.lock().expect("lock");
+                    batch.push(Done {
+                        id: finding.id,
+                        status: finding.status,
+                        actual_md5: finding.actual_md5,
+                        reason: finding.reason.clone(),
+                    });
+                    if batch.len() >= VERIFIED_BATCH {
+                        flush(&mut batch);
+                    }
+                }
+                let _ = this.out.blocking_send(WorkerMessage::Finding(finding));
+            };
+            verify::verify(
+                &this.drive,
+                &this.target,
+                Some(&ids),
+                &this.options.verify,
+                &this.control,
+                &report,
+            );
+            flush(&mut pending.lock().expect("lock"));
+            let mut damaged = damaged.into_inner().expect("lock");
+            damaged.sort_unstable();
+            damaged
+        })
+        .await;
+        result.unwrap_or_default()
+    }
+
+    fn lookup(&self, id: ComponentId) -> (&Blob, &Component) {
+        let blob = &self.drive.blobs[id.blob as usize];
+        (blob, &blob.components[id.component as usize])
+    }
+
+    /// Repairs `ids`, at most `concurrency` downloads at a time.
+    async fn repair(self: &Arc<Self>, ids: &[ComponentId]) {
+        let jobs = plan_jobs(&self.drive, ids, self.options.max_request_bytes);
+        let planned: u64 = ids.iter().map(|id| self.lookup(*id).1.length).sum();
+        let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
+        let semaphore = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        for job in jobs {
+            let permit = Arc::clone(&semaphore)
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
+            while self.control.pause.load(Ordering::Relaxed) && !self.cancelled() {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            if self.cancelled() {
+                break;
+            }
+            let this = Arc::clone(self);
+            running.spawn(async move {
+                this.run_job(job).await;
+                drop(permit);
+            });
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    async fn run_job(&self, job: Job) {
+        match job {
+            Job::Ranges { blob, components } => self.repair_ranges(blob, &components).await,
+            Job::SideFile { blob, component } => self.regenerate_side_file(blob, component).await,
+            Job::WholeFile { blob, component } => self.download_whole_file(blob, component).await,
+        }
+    }
+
+    /// Turns a source error into the component's verdict; a refusal of the credentials
+    /// stops the run instead (the component stays unsettled, so a rerun picks it up).
+    async fn source_failed(&self, ids: &[ComponentId], error: SourceError) {
+        if let SourceError::Auth { .. } = error {
+            let _ = self
+                .out
+                .send(WorkerMessage::CredentialsRefused(error.to_string()))
+                .await;
+            return;
+        }
+        let reason = match &error {
+            SourceError::Changed { .. } => {
+                "blob changed since export: the storage no longer holds the exported version"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        self.fail(ids, reason).await;
+    }
+
+    async fn fail(&self, ids: &[ComponentId], reason: String) {
+        let done: Vec<Done> = ids
+            .iter()
+            .map(|&id| Done {
+                id,
+                status: ComponentStatus::Failed,
+                actual_md5: None,
+                reason: Some(reason.clone()),
+            })
+            .collect();
+        self.settle(done, 0).await;
+    }
+
+    /// Records verdicts in the repair file, then reports them.
+    async fn settle(&self, done: Vec<Done>, bytes_each: u64) {
+        let rows: Vec<(&Done, &str, &Component)> = done
+            .iter()
+            .map(|d| {
+                let (blob, component) = self.lookup(d.id);
+                (d, file_path_of(blob, component), component)
+            })
+            .collect();
+        let recorded = self.journal.lock().expect("journal lock").record_done(rows);
+        if let Err(error) = recorded {
+            self.warn(error.to_string()).await;
+        }
+        for d in done {
+            let bytes = if bytes_each == 0 {
+                0
+            } else {
+                self.lookup(d.id).1.length
+            };
+            self.emit(Finding {
+                id: d.id,
+                status: d.status,
+                actual_md5: d.actual_md5,
+                reason: d.reason,
+                bytes,
+            })
+            .await;
+        }
+    }
+
+    fn record_intent(&self, ids: &[ComponentId]) -> Result<(), JournalError> {
+        let rows: Vec<(ComponentId, &str, &Component)> = ids
+            .iter()
+            .map(|&id| {
+                let (blob, component) = self.lookup(id);
+                (id, file_path_of(blob, component), component)
+            })
+            .collect();
+        self.journal
+            .lock()
+            .expect("journal lock")
+            .record_intent(rows)
+    }
+
+    fn blob_ref(&self, blob: &Blob) -> Result<BlobRef, SourceError> {
+        BlobRef::parse(&blob.blob_path, blob.snapshot.as_deref())
+    }
+
+    /// Reads are pinned to the export: a snapshot needs nothing (it cannot change); a base
+    /// blob must be unmodified since the copy log's LastModified and carry the ETag of the
+    /// drive's (verified) properties file.
+    fn conditions(&self, blob_index: u32) -> ReadConditions {
+        let mut cache = self.conditions.lock().expect("conditions lock");
+        cache
+            .entry(blob_index)
+            .or_insert_with(|| {
+                let blob = &self.drive.blobs[blob_index as usize];
+                if blob.snapshot.is_some() {
+                    return ReadConditions::default();
+                }
+                ReadConditions {
+                    if_unmodified_since: blob.last_modified.as_deref().and_then(parse_timestamp),
+                    if_match: self.export_etag(blob),
+                }
+            })
+            .clone()
+    }
+
+    /// The ETag in the drive's properties file, trusted only when the file verifies.
+    fn export_etag(&self, blob: &Blob) -> Option<String> {
+        let component = blob
+            .components
+            .iter()
+            .find(|c| c.kind == ComponentKind::Properties)?;
+        let path = drive_path::resolve(&self.target, blob.properties_path.as_deref()?).ok()?;
+        let bytes = std::fs::read(&path.path).ok()?;
+        if component.expected_md5 != Some(Md5::of(&bytes)) {
+            return None;
+        }
+        let properties = PropertiesFile::parse_str(std::str::from_utf8(&bytes).ok()?).ok()?;
+        let etag = properties.etag?.trim().to_string();
+        Some(if etag.starts_with('"') {
+            etag
+        } else {
+            format!("\"{etag}\"")
+        })
+    }
+
+    async fn repair_ranges(&self, blob_index: u32, components: &[u32]) {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let ids: Vec<ComponentId> = components
+            .iter()
+            .map(|&component| ComponentId {
+                blob: blob_index,
+                component,
+            })
+            .collect();
+        let first = &blob.components[components[0] as usize];
+        let last = &blob.components[*components.last().expect("non-empty") as usize];
+        let start = first.offset;
+        let end = last.offset + last.length;
+        if end - start > MAX_COMPONENT_IN_MEMORY.max(self.options.max_request_bytes) {
+            return self
+                .fail(
+                    &ids,
+                    format!(
+                        "a {}-byte component is too large to check in memory before writing",
+                        end - start
+                    ),
+                )
+                .await;
+        }
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return self.source_failed(&ids, error).await,
+        };
+        let conditions = self.conditions(blob_index);
+        let bytes = match self
+            .source
+            .read_range(&source_blob, start, end - start, &conditions)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(error) => return self.source_failed(&ids, error).await,
+        };
+        // Split per component; bytes that fail the manifest hash are never written.
+        let mut writes = Vec::new();
+        let mut refused = Vec::new();
+        for &id in &ids {
+            let component = self.lookup(id).1;
+            let at = (component.offset - start) as usize;
+            let part = bytes.slice(at..at + component.length as usize);
+            let actual = Md5::of(&part);
+            match component.expected_md5 {
+                Some(expected) if expected != actual => refused.push(Done {
+                    id,
+                    status: ComponentStatus::Failed,
+                    actual_md5: Some(actual),
+                    reason: Some(format!(
+                        "the storage's bytes hash to {actual}, not the manifest's {expected}: \
+                         the blob probably changed since export; nothing was written"
+                    )),
+                }),
+                _ => writes.push((id, part, actual)),
+            }
+        }
+        if !refused.is_empty() {
+            self.settle(refused, 0).await;
+        }
+        if writes.is_empty() {
+            return;
+        }
+        self.write_parts(blob_index, writes).await;
+    }
+
+    /// The write protocol for data parts of one file.
+    async fn write_parts(&self, blob_index: u32, writes: Vec<(ComponentId, Bytes, Md5)>) {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let ids: Vec<ComponentId> = writes.iter().map(|(id, _, _)| *id).collect();
+        if let Err(error) = self.record_intent(&ids) {
+            self.warn(error.to_string()).await;
+            self.control.cancel.store(true, Ordering::Relaxed);
+            return;
+        }
+        let target = self.target.clone();
+        let file_path = blob.file_path.clone();
+        let length = blob.length;
+        let parts: Vec<(u64, Bytes, Md5)> = writes
+            .iter()
+            .map(|(id, bytes, md5)| (self.lookup(*id).1.offset, bytes.clone(), *md5))
+            .collect();
+        let written = tokio::task::spawn_blocking(move || {
+            write_in_place(&target, &file_path, length, &parts)
+        })
+        .await
+        .unwrap_or_else(|error| Err(io::Error::other(error.to_string())));
+        let done: Vec<Done> = match written {
+            Ok(read_back) => writes
+                .iter()
+                .zip(read_back)
+                .map(|((id, _, downloaded), on_disk)| {
+                    let component = self.lookup(*id).1;
+                    if on_disk == *downloaded {
+                        Done {
+                            id: *id,
+                            status: ComponentStatus::Repaired,
+                            actual_md5: Some(on_disk),
+                            reason: component.expected_md5.is_none().then(|| {
+                                "written from storage; no manifest hash to check it against"
+                                    .to_string()
+                            }),
+                        }
+                    } else {
+                        Done {
+                            id: *id,
+                            status: ComponentStatus::Failed,
+                            actual_md5: Some(on_disk),
+                            reason: Some(format!(
+                                "the drive gave back different bytes after writing (MD5 {on_disk}): \
+                                 the drive may be failing"
+                            )),
+                        }
+                    }
+                })
+                .collect(),
+            Err(error) => writes
+                .iter()
+                .map(|(id, _, _)| Done {
+                    id: *id,
+                    status: ComponentStatus::Failed,
+                    actual_md5: None,
+                    reason: Some(format!("cannot write {}: {error}", blob.file_path)),
+                })
+                .collect(),
+        };
+        self.settle(done, 1).await;
+    }
+
+    async fn download_whole_file(&self, blob_index: u32, component_index: u32) {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let id = ComponentId {
+            blob: blob_index,
+            component: component_index,
+        };
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return self.source_failed(&[id], error).await,
+        };
+        if let Err(error) = self.record_intent(&[id]) {
+            self.warn(error.to_string()).await;
+            self.control.cancel.store(true, Ordering::Relaxed);
+            return;
+        }
+        let conditions = self.conditions(blob_index);
+        let chunk = self.options.max_request_bytes.max(1);
+        let mut offset = 0;
+        while offset < blob.length || blob.length == 0 {
+            let length = chunk.min(blob.length - offset);
+            let bytes = match self
+                .source
+                .read_range(&source_blob, offset, length, &conditions)
+                .await
+            {
+                Ok(bytes) => bytes,
+                Err(error) => return self.source_failed(&[id], error).await,
+            };
+            let md5 = Md5::of(&bytes);
+            let target = self.target.clone();
+            let file_path = blob.file_path.clone();
+            let total = blob.length;
+            let written = tokio::task::spawn_blocking(move || {
+                write_in_place(&target, &file_path, total, &[(offset, bytes, md5)])
+            })
+            .await
+            .unwrap_or_else(|error| Err(io::Error::other(error.to_string())));
+            match written {
+                Ok(read_back) if read_back == [md5] => {}
+                Ok(_) => {
+                    return self
+                        .fail(
+                            &[id],
+                            "the drive gave back different bytes after writing".into(),
+                        )
+                        .await;
+                }
+                Err(error) => {
+                    return self
+                        .fail(&[id], format!("cannot write {}: {error}", blob.file_path))
+                        .await;
+                }
+            }
+            offset += length;
+            if blob.length == 0 {
+                break;
+            }
+        }
+        let done = Done {
+            id,
+            status: ComponentStatus::Repaired,
+            actual_md5: None,
+            reason: Some("downloaded whole; no manifest hash to check it against".into()),
+        };
+        self.settle(vec![done], 1).await;
+    }
+
+    async fn regenerate_side_file(&self, blob_index: u32, component_index: u32) {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let id = ComponentId {
+            blob: blob_index,
+            component: component_index,
+        };
+        let component = self.lookup(id).1;
+        let Some(file_path) = blob.component_file_path(component).map(str::to_string) else {
+            return self
+                .fail(
+                    &[id],
+                    format!(
+                        "neither the manifest nor the copy log names the {} file, so it cannot be rewritten",
+                        component.kind.as_str()
+                    ),
+                )
+                .await;
+        };
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return self.source_failed(&[id], error).await,
+        };
+        let conditions = self.conditions(blob_index);
+        let properties = match self.source.properties(&source_blob, &conditions).await {
+            Ok(properties) => properties,
+            Err(error) => return self.source_failed(&[id], error).await,
+        };
+        let text = match component.kind {
+            ComponentKind::Properties => properties_file(&properties).to_xml(),
+            _ => match (MetadataFile {
+                entries: properties.metadata.clone(),
+            })
+            .to_xml()
+            {
+                Ok(text) => text,
+                Err(error) => return self.fail(&[id], error.to_string()).await,
+            },
+        };
+        let bytes = text.into_bytes();
+        let actual = Md5::of(&bytes);
+        if let Err(error) = self.record_intent(&[id]) {
+            self.warn(error.to_string()).await;
+            self.control.cancel.store(true, Ordering::Relaxed);
+            return;
+        }
+        let target = self.target.clone();
+        let path_for_write = file_path.clone();
+        let written =
+            tokio::task::spawn_blocking(move || replace_file(&target, &path_for_write, &bytes))
+                .await
+                .unwrap_or_else(|error| Err(io::Error::other(error.to_string())));
+        let done = match written {
+            Ok(on_disk) if on_disk != actual => Done {
+                id,
+                status: ComponentStatus::Failed,
+                actual_md5: Some(on_disk),
+                reason: Some("the drive gave back different bytes after writing".into()),
+            },
+            Ok(_) => match component.expected_md5 {
+                Some(expected) if expected != actual => Done {
+                    id,
+                    status: ComponentStatus::Regenerated,
+                    actual_md5: Some(actual),
+                    reason: Some(format!(
+                        "rewritten from the blob's current {}; its MD5 {actual} differs from the \
+                         manifest's {expected} (the service's exact layout is not documented)",
+                        component.kind.as_str()
+                    )),
+                },
+                _ => Done {
+                    id,
+                    status: ComponentStatus::Repaired,
+                    actual_md5: Some(actual),
+                    reason: None,
+                },
+            },
+            Err(error) => Done {
+                id,
+                status: ComponentStatus::Failed,
+                actual_md5: None,
+                reason: Some(format!("cannot write {file_path}: {error}")),
+            },
+        };
+        self.settle(vec![done], 0).await;
+    }
+}
+
+/// The file a component lives in (drive-relative).
+fn file_path_of<'a>(blob: &'a Blob, component: &Component) -> &'a str {
+    blob.component_file_path(component)
+        .unwrap_or(&blob.file_path)
+}
+
+/// Whether the copy log says this component must be downloaded again.
+fn needs_copy_log_repair(blob: &Blob, component: &Component) -> bool {
+    if let Some(status) = &component.copy_log_status
+        && !status.is_completed()
+    {
+        return true;
+    }
+    // A blob-level failure with no ranges listed: the whole file is suspect.
+    let whole_file_failed = blob
+        .copy_log_status
+        .as_ref()
+        .is_some_and(crate::model::is_whole_file_failure);
+    whole_file_failed && !component.kind.is_side_file()
+}
+
+/// Groups components into downloads: contiguous data components of one blob are coalesced
+/// up to `max_request` bytes; side files and whole files are jobs of their own.
+fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) -> Vec<Job> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable_by_key(|id| {
+        let component = drive.component(*id);
+        (
+            id.blob,
+            component.kind.is_side_file(),
+            component.offset,
+            id.component,
+        )
+    });
+    let mut jobs = Vec::new();
+    let mut current: Option<(u32, Vec<u32>, u64, u64)> = None; // blob, components, start, end
+    for id in sorted {
+        let component = drive.component(id);
+        match component.kind {
+            ComponentKind::Properties | ComponentKind::Metadata => {
+                jobs.push(Job::SideFile {
+                    blob: id.blob,
+                    component: id.component,
+                });
+                continue;
+            }
+            ComponentKind::File => {
+                jobs.push(Job::WholeFile {
+                    blob: id.blob,
+                    component: id.component,
+                });
+                continue;
+            }
+            ComponentKind::Block | ComponentKind::Page => {}
+        }
+        let end = component.offset + component.length;
+        if let Some((blob, components, start, current_end)) = current.as_mut()
+            && *blob == id.blob
+            && *current_end == component.offset
+            && end - *start <= max_request
+        {
+            components.push(id.component);
+            *current_end = end;
+            continue;
+        }
+        if let Some((blob, components, _, _)) = current.take() {
+            jobs.push(Job::Ranges { blob, components });
+        }
+        current = Some((id.blob, vec![id.component], component.offset, end));
+    }
+    if let Some((blob, components, _, _)) = current {
+        jobs.push(Job::Ranges { blob, components });
+    }
+    jobs
+}
+
+/// Parses the copy log's LastModified (ISO-8601 UTC in every sample).
+fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The properties file from Get Blob Properties, in the documented element set.
+pub fn properties_file(properties: &BlobProperties) -> PropertiesFile {
+    PropertiesFile {
+        last_modified: properties.last_modified.and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+                .map(|text| text.replace("+0000", "GMT"))
+        }),
+        etag: properties
+            .etag
+            .as_ref()
+            .map(|etag| etag.trim_matches('"').to_string()),
+        content_length: Some(properties.content_length.to_string()),
+        content_type: properties.content_type.clone(),
+        content_md5: properties.content_md5.clone(),
+        content_encoding: properties.content_encoding.clone(),
+        content_language: properties.content_language.clone(),
+        cache_control: properties.cache_control.clone(),
+    }
+}
+
+/// Opens (creating directories and the file, sized to `length`, when missing) the drive
+/// file for `file_path`, refusing anything that resolves outside the target.
+fn open_for_repair(target: &Path, file_path: &str, length: u64) -> io::Result<File> {
+    let resolved = drive_path::resolve(target, file_path).map_err(io::Error::other)?;
+    if !resolved.exists
+        && let Some(parent) = resolved.path.parent()
+    {
+        std::fs::create_dir_all(parent)?;
+        // Directories just created must not have become links out of the target.
+        drive_path::resolve(target, file_path).map_err(io::Error::other)?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&resolved.path)?;
+    let metadata = file.metadata()?;
+    if metadata.is_dir() {
+        return Err(io::Error::other("it is a directory, not a file"));
+    }
+    // Never shrink a longer file: only a missing or short file is brought to its length.
+    if metadata.len() < length {
+        file.set_len(length)?;
+    }
+    Ok(file)
+}
+
+/// Writes each part at its offset, syncs, reads every part back and returns its MD5.
+fn write_in_place(
+    target: &Path,
+    file_path: &str,
+    length: u64,
+    parts: &[(u64, Bytes, Md5)],
+) -> io::Result<Vec<Md5>> {
+    let file = open_for_repair(target, file_path, length)?;
+    for (offset, bytes, _) in parts {
+        write_all_at(&file, bytes, *offset)?;
+    }
+    file.sync_all()?;
+    let mut read_back = Vec::with_capacity(parts.len());
+    let mut buffer = Vec::new();
+    for (offset, bytes, _) in parts {
+        buffer.resize(bytes.len(), 0);
+        read_exact_at(&file, &mut buffer, *offset)?;
+        read_back.push(Md5::of(&buffer));
+    }
+    Ok(read_back)
+}
+
+/// Replaces a small file whole: a temporary beside it, synced, renamed over it.
+fn replace_file(target: &Path, file_path: &str, bytes: &[u8]) -> io::Result<Md5> {
+    let resolved = drive_path::resolve(target, file_path).map_err(io::Error::other)?;
+    let parent = resolved
+        .path
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent directory"))?;
+    std::fs::create_dir_all(parent)?;
+    drive_path::resolve(target, file_path).map_err(io::Error::other)?;
+    let name = resolved
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = parent.join(format!(".{name}.export-repair.tmp"));
+    let result = (|| {
+        std::fs::write(&temporary, bytes)?;
+        File::open(&temporary)?.sync_all()?;
+        std::fs::rename(&temporary, &resolved.path)?;
+        if let Ok(directory) = File::open(parent) {
+            let _ = directory.sync_all();
+        }
+        Ok(Md5::of(&std::fs::read(&resolved.path)?))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let written = std::os::windows::fs::FileExt::seek_write(file, bytes, offset)?;
+        bytes = &bytes[written..];
+        offset += written as u64;
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buffer.is_empty() {
+        let read = std::os::windows::fs::FileExt::seek_read(file, buffer, offset)?;
+        if read == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buffer = &mut buffer[read..];
+        offset += read as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::manifest::Manifest;
+
+    fn drive() -> Drive {
+        let manifest = Manifest::parse_str(
+            r#"<DriveManifest><Drive><DriveId>D</DriveId><BlobList>
+<Blob><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>40</Length><BlockList>
+<Block Offset="0" Length="10" Hash="00000000000000000000000000000000"/>
+<Block Offset="10" Length="10" Hash="00000000000000000000000000000000"/>
+<Block Offset="20" Length="10" Hash="00000000000000000000000000000000"/>
+<Block Offset="30" Length="10" Hash="00000000000000000000000000000000"/></BlockList>
+<PropertiesPath Hash="00000000000000000000000000000000">\c\a.properties</PropertiesPath></Blob>
+</BlobList></Drive></DriveManifest>"#,
+        )
+        .unwrap();
+        Drive::build(Some(manifest), None).unwrap()
+    }
+
+    fn id(component: u32) -> ComponentId {
+        ComponentId { blob: 0, component }
+    }
+
+    #[test]
+    fn coalesces_adjacent_ranges_up_to_the_request_size() {
+        let drive = drive();
+        let jobs = plan_jobs(&drive, &[id(4), id(3), id(0), id(1)], 20);
+        assert_eq!(
+            jobs,
+            [
+                Job::Ranges {
+                    blob: 0,
+                    components: vec![0, 1]
+                },
+                Job::Ranges {
+                    blob: 0,
+                    components: vec![3]
+                },
+                Job::SideFile {
+                    blob: 0,
+                    component: 4
+                },
+            ]
+        );
+        let jobs = plan_jobs(&drive, &[id(0), id(1), id(2)], 20);
+        assert_eq!(jobs.len(), 2, "{jobs:?}");
+    }
+
+    #[test]
+    fn properties_file_uses_the_documented_forms() {
+        let properties = BlobProperties {
+            last_modified: Some(time::macros::datetime!(2012-09-18 23:47:08 UTC)),
+            etag: Some("\"0x8CF63E6A2C1F2C5\"".into()),
+            content_length: 10884,
+            content_type: Some("image/jpeg".into()),
+            ..BlobProperties::default()
+        };
+        let file = properties_file(&properties);
+        assert_eq!(
+            file.last_modified.as_deref(),
+            Some("Tue, 18 Sep 2012 23:47:08 GMT")
+        );
+        assert_eq!(file.etag.as_deref(), Some("0x8CF63E6A2C1F2C5"));
+        assert_eq!(file.content_length.as_deref(), Some("10884"));
+    }
+
+    #[test]
+    fn never_shrinks_a_longer_file_and_creates_missing_ones_at_full_length() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("long"), vec![7u8; 100]).unwrap();
+        let md5 = Md5::of(b"abc");
+        let read = write_in_place(
+            dir.path(),
+            r"\long",
+            50,
+            &[(10, Bytes::from_static(b"abc"), md5)],
+        )
+        .unwrap();
+        assert_eq!(read, [md5]);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("long")).unwrap().len(),
+            100
+        );
+        write_in_place(
+            dir.path(),
+            r"\new\dir\file",
+            1000,
+            &[(0, Bytes::from_static(b"abc"), md5)],
+        )
+        .unwrap();
+        let created = std::fs::read(dir.path().join("new/dir/file")).unwrap();
+        assert_eq!(created.len(), 1000);
+        assert_eq!(&created[..3], b"abc");
+    }
+}
