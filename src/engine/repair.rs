@@ -738,6 +738,11 @@ fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) -> Vec<Job> {
     let mut current: Option<(u32, Vec<u32>, u64, u64)> = None; // blob, components, start, end
     for id in sorted {
         let component = drive.component(id);
+        if !matches!(component.kind, ComponentKind::Block | ComponentKind::Page)
+            && let Some((blob, components, _, _)) = current.take()
+        {
+            jobs.push(Job::Ranges { blob, components });
+        }
         match component.kind {
             ComponentKind::Properties | ComponentKind::Metadata => {
                 jobs.push(Job::SideFile {
