@@ -1,0 +1,659 @@
+//! `RepairExport` / `repair` end to end against a real Azurite: what the technician sees
+//! (exit codes, messages, the report) and what ends up on the drive, byte for byte.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use assert_cmd::Command;
+use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
+use export_repair::engine::repair::properties_file;
+use export_repair::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
+use export_repair::format::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
+use export_repair::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
+use export_repair::source::{BlobRef, BlobSource, ReadConditions};
+use serde_json::Value;
+use support::azurite::{self, ACCOUNT, Azurite, KEY};
+
+const KIB: u64 = 1024;
+
+/// One export: the blobs as uploaded, the drive as the service wrote it, the copy log.
+struct Export {
+    dir: tempfile::TempDir,
+    sample: SampleDrive,
+    copy_log: CopyLog,
+}
+
+impl Export {
+    fn drive(&self) -> PathBuf {
+        self.dir.path().join("drive")
+    }
+    fn manifest(&self) -> PathBuf {
+        self.drive()
+            .join(format!("{}.manifest", self.sample.drive_id))
+    }
+    fn copy_log_path(&self) -> PathBuf {
+        self.dir.path().join("copy.xml")
+    }
+    fn repair_file(&self) -> PathBuf {
+        self.dir.path().join("drive.rep")
+    }
+    fn logs(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+    fn report(&self) -> PathBuf {
+        self.dir.path().join("report.json")
+    }
+    fn file(&self, blob_path: &str) -> PathBuf {
+        local_path(
+            &self.drive(),
+            &export_repair::demo::file_path_for(blob_path),
+        )
+        .unwrap()
+    }
+    fn blob(&self, blob_path: &str) -> &SampleBlob {
+        self.sample
+            .blobs
+            .iter()
+            .find(|b| b.blob_path == blob_path)
+            .unwrap()
+    }
+}
+
+fn key_source(azurite: &Azurite) -> AzureBlobSource {
+    let mut config = AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(KEY.into()));
+    config.endpoint = Some(azurite.endpoint());
+    AzureBlobSource::new(config).unwrap()
+}
+
+/// Uploads `blobs`, then writes the drive an export would have written (properties files
+/// from the service's own answers, so a regenerated one matches), and returns it.
+async fn export(azurite: &Azurite, container: &str, mut blobs: Vec<SampleBlob>) -> Export {
+    azurite.create_container(container).await;
+    let source = key_source(azurite);
+    for blob in &mut blobs {
+        let name = blob.blob_path.split_once('/').unwrap().1.to_string();
+        let metadata: Vec<(&str, &str)> = blob
+            .metadata
+            .as_ref()
+            .map(|m| {
+                m.entries
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match blob.kind {
+            export_repair::format::manifest::RangeKind::Block => {
+                azurite
+                    .put_block_blob(
+                        container,
+                        &name,
+                        &blob.content,
+                        Some("application/x-test"),
+                        &metadata,
+                    )
+                    .await;
+            }
+            export_repair::format::manifest::RangeKind::Page => {
+                let pages: Vec<(u64, &[u8])> = blob
+                    .layout
+                    .iter()
+                    .map(|&(offset, length)| {
+                        (
+                            offset,
+                            &blob.content[offset as usize..(offset + length) as usize],
+                        )
+                    })
+                    .collect();
+                azurite
+                    .put_page_blob(container, &name, blob.content.len() as u64, &pages)
+                    .await;
+                if !metadata.is_empty() {
+                    azurite.set_metadata(container, &name, &metadata).await;
+                }
+            }
+        }
+        if blob.properties.is_some() {
+            let reference = BlobRef::parse(&blob.blob_path, None).unwrap();
+            let properties = source
+                .properties(&reference, &ReadConditions::default())
+                .await
+                .unwrap();
+            blob.properties = Some(properties_file(&properties));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sample = SampleDrive {
+        drive_id: format!("DRV-{container}"),
+        blobs,
+    };
+    sample.write(&dir.path().join("drive")).unwrap();
+    let last_modified = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let copy_log = CopyLog {
+        version: Some("2014-11-01".into()),
+        drive_id: sample.drive_id.clone(),
+        blobs: sample
+            .blobs
+            .iter()
+            .map(|blob| LogBlob {
+                status: BlobStatus::Completed,
+                blob_path: blob.blob_path.clone(),
+                file_path: blob.file_path.clone(),
+                snapshot: blob.snapshot.clone(),
+                length: Some(blob.content.len() as u64),
+                last_modified: Some(last_modified.clone()),
+                kind: Some(blob.kind),
+                ranges: Vec::new(),
+                metadata: None,
+                properties: None,
+            })
+            .collect(),
+        status: Some(DriveStatus::CompletedWithErrors),
+    };
+    Export {
+        dir,
+        sample,
+        copy_log,
+    }
+}
+
+impl Export {
+    fn log_entry(&mut self, blob_path: &str) -> &mut LogBlob {
+        self.copy_log
+            .blobs
+            .iter_mut()
+            .find(|b| b.blob_path == blob_path)
+            .unwrap()
+    }
+
+    fn write_copy_log(&self) {
+        std::fs::write(self.copy_log_path(), self.copy_log.to_xml()).unwrap();
+    }
+
+    fn args(&self, credential: &[&str]) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["repair".into(), "--repair-file".into()];
+        args.push(self.repair_file().into());
+        args.push("--target".into());
+        args.push(self.drive().into());
+        args.extend(["--account", ACCOUNT].map(OsString::from));
+        args.extend(credential.iter().map(OsString::from));
+        args.push("--blob-endpoint".into());
+        args.push(azurite::shared().unwrap().endpoint().into());
+        args.push("--copy-log".into());
+        args.push(self.copy_log_path().into());
+        args.push("--manifest".into());
+        args.push(self.manifest().into());
+        args.push("--log-dir".into());
+        args.push(self.logs().into());
+        args.push("--report".into());
+        args.push(self.report().into());
+        args
+    }
+
+    fn command(&self, credential: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("export-repair").unwrap();
+        command
+            .env_remove("AZURE_STORAGE_KEY")
+            .env_remove("AZURE_STORAGE_SAS")
+            .args(self.args(credential));
+        command
+    }
+
+    fn report_json(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.report()).unwrap()).unwrap()
+    }
+
+    /// Every repaired file equals its blob byte for byte.
+    fn assert_drive_matches_blobs(&self) {
+        for blob in &self.sample.blobs {
+            let on_drive = std::fs::read(self.file(&blob.blob_path)).unwrap();
+            assert!(
+                on_drive == blob.content,
+                "{} differs from its blob",
+                blob.blob_path
+            );
+        }
+    }
+}
+
+/// The standard damage: a failed block the copy log reports, a silently corrupted page
+/// range, a file the copy log reports as not found, a failed properties file.
+async fn damaged_export(azurite: &Azurite, container: &str) -> Export {
+    let blobs = vec![
+        SampleBlob::block(
+            "docs/report.pdf",
+            pseudo_random_bytes(11, 300 * KIB as usize),
+            64 * KIB,
+        )
+        .with_properties("x"),
+        SampleBlob::page(
+            "disks/vm.vhd",
+            2048 * KIB,
+            &[
+                (0, 128 * KIB),
+                (128 * KIB, 64 * KIB),
+                (1024 * KIB, 4 * KIB),
+                (2048 * KIB - 512, 512),
+            ],
+            12,
+        )
+        .with_properties("x")
+        .with_metadata(&[("owner", "bob"), ("purpose", "test")]),
+        SampleBlob::block(
+            "docs/gone.bin",
+            pseudo_random_bytes(13, 1024 * KIB as usize),
+            256 * KIB,
+        ),
+        SampleBlob::block("docs/props.txt", b"hello properties".to_vec(), 4 * KIB)
+            .with_properties("x"),
+    ];
+    let blobs = blobs
+        .into_iter()
+        .map(|mut blob| {
+            blob.blob_path = format!("{container}/{}", blob.blob_path);
+            blob.file_path = export_repair::demo::file_path_for(&blob.blob_path);
+            blob
+        })
+        .collect();
+    let mut export = export(azurite, container, blobs).await;
+    let report = format!("{container}/docs/report.pdf");
+    let vhd = format!("{container}/disks/vm.vhd");
+    let gone = format!("{container}/docs/gone.bin");
+    let props = format!("{container}/docs/props.txt");
+    // A failed block: zeros on the drive, reported by the copy log.
+    let path = export.file(&report);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[(128 * KIB) as usize..(192 * KIB) as usize].fill(0);
+    std::fs::write(&path, bytes).unwrap();
+    let entry = export.log_entry(&report);
+    entry.status = BlobStatus::CompletedWithErrors;
+    entry.ranges.push(LogRange {
+        offset: 128 * KIB,
+        length: 64 * KIB,
+        id: None,
+        hash: None,
+        status: RangeStatus::Failed,
+    });
+    // Silent corruption only the manifest finds.
+    let path = export.file(&vhd);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[(1024 * KIB + 7) as usize] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+    // A file the service could not write.
+    std::fs::remove_file(export.file(&gone)).unwrap();
+    let entry = export.log_entry(&gone);
+    entry.status = BlobStatus::FileNotFound;
+    entry.kind = None;
+    // A properties file that failed.
+    let props_path = export.blob(&props).properties_path();
+    std::fs::remove_file(local_path(&export.drive(), &props_path).unwrap()).unwrap();
+    let entry = export.log_entry(&props);
+    entry.status = BlobStatus::CompletedWithErrors;
+    entry.properties = Some(LogSideFile {
+        status: FileStatus::Failed,
+        path: Some(props_path),
+        hash: None,
+    });
+    export.write_copy_log();
+    export
+}
+
+/// Every file under `root` with its bytes and modification time.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
+    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (Vec<u8>, SystemTime)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+                out.insert(path.clone(), (std::fs::read(&path).unwrap(), modified));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, &mut out);
+    out
+}
+
+fn component_statuses(report: &Value, file_path: &str) -> Vec<String> {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file_path"] == file_path)
+        .unwrap_or_else(|| panic!("{file_path} in the report"))["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// No secret in the logs, the repair file, the report, stdout or stderr.
+fn assert_no_secret(export: &Export, outputs: &[&[u8]], secrets: &[&str]) {
+    let mut places: Vec<(String, Vec<u8>)> = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| (format!("output {i}"), bytes.to_vec()))
+        .collect();
+    for entry in std::fs::read_dir(export.logs()).unwrap() {
+        let path = entry.unwrap().path();
+        places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+    }
+    places.push((
+        "repair file".into(),
+        std::fs::read(export.repair_file()).unwrap(),
+    ));
+    places.push(("report".into(), std::fs::read(export.report()).unwrap()));
+    assert!(places.len() >= 4);
+    for (place, bytes) in &places {
+        let text = String::from_utf8_lossy(bytes);
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret appears in {place}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_every_kind_of_damage_with_the_account_key() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "keyrepair").await;
+    let output = export
+        .command(&["--account-key", KEY])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(stdout.contains("REPAIRED"), "{stdout}");
+    export.assert_drive_matches_blobs();
+    let report = export.report_json();
+    assert_eq!(report["outcome"], "repaired");
+    assert_eq!(
+        component_statuses(&report, r"\keyrepair\docs\report.pdf"),
+        [
+            "verified", "verified", "repaired", "verified", "verified", "verified"
+        ]
+    );
+    assert_eq!(
+        component_statuses(&report, r"\keyrepair\disks\vm.vhd"),
+        [
+            "verified", "verified", "repaired", "verified", "verified", "verified"
+        ]
+    );
+    assert_eq!(
+        component_statuses(&report, r"\keyrepair\docs\gone.bin"),
+        ["repaired"; 4]
+    );
+    // The regenerated properties file matches the manifest: written from the same answers.
+    assert_eq!(
+        component_statuses(&report, r"\keyrepair\docs\props.txt"),
+        ["verified", "repaired"]
+    );
+    let blob = export.blob("keyrepair/docs/props.txt");
+    let regenerated =
+        std::fs::read(local_path(&export.drive(), &blob.properties_path()).unwrap()).unwrap();
+    assert_eq!(
+        regenerated,
+        blob.properties.as_ref().unwrap().to_xml().into_bytes()
+    );
+    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
+
+    // A rerun of the finished repair resumes, finds nothing to do, writes nothing.
+    let before = snapshot(&export.drive());
+    let rerun = export
+        .command(&["--account-key", KEY])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    assert_eq!(
+        snapshot(&export.drive()),
+        before,
+        "a finished repair's rerun wrote to the drive"
+    );
+    assert!(String::from_utf8_lossy(&rerun.stdout).contains("REPAIRED"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_with_a_container_sas_in_both_forms_without_leaking_it() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    for (index, form) in ["v1", "url"].into_iter().enumerate() {
+        let container = format!("sasrepair{index}");
+        let export = damaged_export(azurite, &container).await;
+        let sas = azurite::container_sas(&container, "r");
+        let credential = match form {
+            "v1" => format!("{container}?{sas}"),
+            _ => format!("{}/{container}?{sas}", azurite.endpoint()),
+        };
+        let output = export
+            .command(&["--sas", &credential])
+            .assert()
+            .code(0)
+            .get_output()
+            .clone();
+        export.assert_drive_matches_blobs();
+        let signature = sas.split("sig=").nth(1).unwrap().to_string();
+        let decoded = url::form_urlencoded::parse(format!("s={signature}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned();
+        assert_no_secret(
+            &export,
+            &[&output.stdout, &output.stderr],
+            &[&signature, &decoded],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_a_snapshot_from_the_snapshot_after_the_base_blob_was_overwritten() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let original = pseudo_random_bytes(21, 200 * KIB as usize);
+    let blob = SampleBlob::block("snaps/data.bin", original.clone(), 64 * KIB);
+    let mut export = export(azurite, "snaps", vec![blob]).await;
+    let snapshot_id = azurite.create_snapshot("snaps", "data.bin").await;
+    azurite
+        .put_block_blob(
+            "snaps",
+            "data.bin",
+            &pseudo_random_bytes(22, 200 * KIB as usize),
+            None,
+            &[],
+        )
+        .await;
+    // The export read the snapshot: the manifest and copy log name it.
+    export.sample.blobs[0].snapshot = Some(snapshot_id.clone());
+    export.sample.write(&export.drive()).unwrap();
+    export.copy_log.blobs[0].snapshot = Some(snapshot_id);
+    export.copy_log.blobs[0].last_modified = None;
+    export.write_copy_log();
+    let path = export.file("snaps/data.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[70_000] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    export.command(&["--account-key", KEY]).assert().code(0);
+    assert!(
+        std::fs::read(&path).unwrap() == original,
+        "repaired from the snapshot's bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_a_blob_overwritten_after_the_export_and_leaves_the_drive_alone() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blob = SampleBlob::block(
+        "changed/data.bin",
+        pseudo_random_bytes(31, 128 * KIB as usize),
+        64 * KIB,
+    );
+    let mut export = export(azurite, "changed", vec![blob]).await;
+    // The export saw the blob as it was; the copy log's LastModified says when.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    azurite
+        .put_block_blob(
+            "changed",
+            "data.bin",
+            &pseudo_random_bytes(32, 128 * KIB as usize),
+            None,
+            &[],
+        )
+        .await;
+    let entry = export.log_entry("changed/data.bin");
+    entry.status = BlobStatus::CompletedWithErrors;
+    entry.ranges.push(LogRange {
+        offset: 0,
+        length: 64 * KIB,
+        id: None,
+        hash: None,
+        status: RangeStatus::Failed,
+    });
+    export.write_copy_log();
+    let path = export.file("changed/data.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[..(64 * KIB) as usize].fill(0xEE);
+    std::fs::write(&path, &bytes).unwrap();
+    let before = snapshot(&export.drive());
+    let output = export
+        .command(&["--account-key", KEY])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(
+        snapshot(&export.drive()),
+        before,
+        "no byte of a changed blob is written"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("blob changed since export"), "{stdout}");
+    let report = export.report_json();
+    assert_eq!(report["outcome"], "damaged");
+    assert_eq!(report["files"][0]["status"], "failed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "wrongkey").await;
+    let before = snapshot(&export.drive());
+    let wrong = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3Jvbmc=";
+    let output = export
+        .command(&["--account-key", wrong])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    assert!(stderr.contains("Rerun with a valid key"), "{stderr}");
+    assert_eq!(snapshot(&export.drive()), before);
+    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[wrong]);
+    // The right key then resumes and finishes.
+    export.command(&["--account-key", KEY]).assert().code(0);
+    export.assert_drive_matches_blobs();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "classic").await;
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .env_remove("AZURE_STORAGE_KEY")
+        .env("AZURE_STORAGE_KEY", KEY)
+        .arg("RepairExport")
+        .arg(format!("/r:{}", export.repair_file().display()))
+        .arg(format!("/D:{}", export.drive().display()))
+        .arg(format!("/SN:{ACCOUNT}"))
+        .arg(format!("/copylogfile:{}", export.copy_log_path().display()))
+        .arg(format!("/ManifestFile:{}", export.manifest().display()))
+        .arg(format!("/logdir:{}", export.logs().display()))
+        .arg(format!("/BlobEndpoint:{}", azurite.endpoint()))
+        .arg(format!("/ReportFile:{}", export.report().display()))
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    export.assert_drive_matches_blobs();
+    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
+
+    // The same repair file offered for another drive.
+    let other = damaged_export(azurite, "otherdrive").await;
+    std::fs::copy(export.repair_file(), other.repair_file()).unwrap();
+    let before = snapshot(&other.drive());
+    let refused = other
+        .command(&["--account-key", KEY])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("belongs to another drive"), "{stderr}");
+    assert!(stderr.contains("DRV-classic"), "{stderr}");
+    assert_eq!(snapshot(&other.drive()), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let big = SampleBlob::block(
+        "killed/big.bin",
+        pseudo_random_bytes(41, 48 * 1024 * KIB as usize),
+        256 * KIB,
+    );
+    let mut export = export(azurite, "killed", vec![big]).await;
+    std::fs::remove_file(export.file("killed/big.bin")).unwrap();
+    let entry = export.log_entry("killed/big.bin");
+    entry.status = BlobStatus::FileNotFound;
+    entry.kind = None;
+    export.write_copy_log();
+    let binary = assert_cmd::cargo::cargo_bin("export-repair");
+    let mut killed_mid_run = false;
+    for delay_ms in [150u64, 400, 900] {
+        let mut child = std::process::Command::new(&binary)
+            .args(export.args(&["--account-key", KEY]))
+            .arg("--concurrency")
+            .arg("1")
+            .env_remove("AZURE_STORAGE_KEY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run = true;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert!(
+        killed_mid_run,
+        "the repair finished before it could be killed"
+    );
+    export.command(&["--account-key", KEY]).assert().code(0);
+    export.assert_drive_matches_blobs();
+}
