@@ -122,7 +122,7 @@ impl Reporter {
     pub fn summary(&self, outcome: Outcome, totals: &crate::engine::Totals, interrupted: bool) {
         let mut text = String::new();
         let verdict = match (interrupted, outcome) {
-            (true, _) => "INTERRUPTED: not every component was checked",
+            (true, _) => "INTERRUPTED: the run stopped before the end (a rerun resumes it)",
             (false, Outcome::Clean) => "VERIFIED: every component matches the manifest",
             (false, Outcome::Repaired) => "REPAIRED: all damage was repaired",
             (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive",

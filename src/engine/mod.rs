@@ -175,6 +175,7 @@ async fn dispatch_verify(
                 let _ = messages_tx.blocking_send(WorkerMessage::Finding(finding));
             };
             verify::verify(&drive, &target, None, &options, &control, &report);
+            !control.cancel.load(Ordering::Relaxed)
         })
     };
     dispatch(
@@ -190,11 +191,12 @@ async fn dispatch_verify(
 }
 
 /// The one loop every run goes through: commands in, worker messages and ticks to events.
+/// The worker says whether it got through all its work (false: cancelled or stopped).
 pub(crate) async fn dispatch(
     drive: Arc<Drive>,
     mode: RunMode,
     control: Arc<Control>,
-    worker: tokio::task::JoinHandle<()>,
+    worker: tokio::task::JoinHandle<bool>,
     mut messages: mpsc::Receiver<WorkerMessage>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<Event>,
@@ -259,12 +261,11 @@ pub(crate) async fn dispatch(
             },
         }
     }
-    let _ = worker.await;
+    let completed = worker.await.unwrap_or(false);
     let _ = events
         .send(Event::Progress(ledger.snapshot_progress()))
         .await;
-    let interrupted = (control.cancel.load(Ordering::Relaxed) || credentials_refused)
-        && ledger.progress.components_done < ledger.progress.components_total;
+    let interrupted = !completed || credentials_refused;
     let outcome = ledger.outcome();
     let _ = events
         .send(Event::RunFinished {

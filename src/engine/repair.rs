@@ -110,14 +110,14 @@ enum Job {
 }
 
 impl Repairer {
-    async fn run(self: Arc<Self>) {
+    /// Both passes; false when the run stopped before the end.
+    async fn run(self: Arc<Self>) -> bool {
         let (finished, earlier) = match self.resume_state() {
             Ok(state) => state,
             Err(error) => {
                 self.warn(format!("cannot read the repair file: {error}"))
                     .await;
-                self.control.cancel.store(true, Ordering::Relaxed);
-                return;
+                return false;
             }
         };
         for finding in earlier {
@@ -134,7 +134,7 @@ impl Repairer {
             .collect();
         self.repair(&copy_log_set).await;
         if self.cancelled() {
-            return;
+            return false;
         }
         // Pass 2: verify everything not yet settled; repair what does not verify.
         let repaired: HashSet<ComponentId> = copy_log_set.into_iter().collect();
@@ -148,6 +148,7 @@ impl Repairer {
         if !self.cancelled() {
             self.repair(&damaged).await;
         }
+        !self.cancelled()
     }
 
     fn cancelled(&self) -> bool {

@@ -1,0 +1,207 @@
+//! Repairs from a local mirror as a user runs them: the demo, Ctrl-C, unsafe entries.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use export_repair::demo::scenario::{self, DRIVE_ID};
+use export_repair::demo::{SampleBlob, SampleDrive, pseudo_random_bytes};
+use serde_json::Value;
+
+fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn the_demo_repairs_every_kind_of_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["demo", "--headless", "--dir"])
+        .arg(&root)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("REPAIRED: all damage was repaired"),
+        "{stdout}"
+    );
+    // Every blob on the drive equals its copy in the mirror.
+    let mirror = files(&root.join("mirror"));
+    let drive = files(&root.join("drive"));
+    let mut compared = 0;
+    for (path, bytes) in &mirror {
+        if path.to_string_lossy().ends_with(".blobprops.json") {
+            continue;
+        }
+        assert!(drive.get(path) == Some(bytes), "{} differs", path.display());
+        compared += 1;
+    }
+    assert_eq!(compared, scenario::sample_drive().blobs.len());
+    // Properties and metadata files are back as the export wrote them.
+    let sample = scenario::sample_drive();
+    let intact = tempfile::tempdir().unwrap();
+    sample.write(intact.path()).unwrap();
+    assert_eq!(
+        files(intact.path()),
+        drive,
+        "the whole drive is as exported"
+    );
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(root.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["outcome"], "repaired");
+    assert_eq!(report["drive_id"], DRIVE_ID);
+    let repaired = report["totals"]["by_status"]["repaired"]["components"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(repaired, 1 + 2 + 2 + 6 + 1, "{}", report["totals"]);
+}
+
+/// A drive whose one large file is missing, with the mirror to repair it from.
+fn missing_file_drive(dir: &Path) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
+    let content = pseudo_random_bytes(5, 64 * 1024 * 1024);
+    let sample = SampleDrive {
+        drive_id: "CTRLC001".into(),
+        blobs: vec![SampleBlob::block(
+            "big/file.bin",
+            content.clone(),
+            256 * 1024,
+        )],
+    };
+    let drive = dir.join("drive");
+    let mirror = dir.join("mirror");
+    let manifest = sample.write(&drive).unwrap();
+    sample.write_mirror(&mirror).unwrap();
+    std::fs::remove_file(drive.join("big/file.bin")).unwrap();
+    (drive, mirror, manifest, content)
+}
+
+fn repair_args(
+    dir: &Path,
+    drive: &Path,
+    mirror: &Path,
+    manifest: &Path,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["repair".into(), "--headless".into()];
+    for (flag, value) in [
+        ("--repair-file", dir.join("r.rep")),
+        ("--target", drive.to_path_buf()),
+        ("--manifest", manifest.to_path_buf()),
+        ("--source-dir", mirror.to_path_buf()),
+        ("--log-dir", dir.join("logs")),
+    ] {
+        args.push(flag.into());
+        args.push(value.into());
+    }
+    args
+}
+
+#[test]
+fn ctrl_c_finishes_the_writes_in_flight_exits_4_and_the_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drive, mirror, manifest, content) = missing_file_drive(dir.path());
+    let args = repair_args(dir.path(), &drive, &mirror, &manifest);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .args(&args)
+        .args(["--concurrency", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the repair has begun writing, then interrupt it.
+    let file = drive.join("big/file.bin");
+    let started = std::time::Instant::now();
+    while !file.exists() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(4), "{stderr}{stdout}");
+    assert!(
+        stderr.contains("finishing the writes in flight"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("INTERRUPTED"), "{stdout}");
+    assert!(
+        std::fs::read(&file).unwrap() != content,
+        "interrupted before the end"
+    );
+
+    Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(&args)
+        .assert()
+        .code(0);
+    assert!(std::fs::read(&file).unwrap() == content);
+}
+
+#[test]
+fn an_unsafe_file_path_is_refused_and_nothing_outside_the_target_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let drive = dir.path().join("drive");
+    let mirror = dir.path().join("mirror");
+    std::fs::create_dir_all(&drive).unwrap();
+    let sample = SampleDrive {
+        drive_id: "UNSAFE01".into(),
+        blobs: vec![SampleBlob::block("cc1/ok.bin", b"fine".to_vec(), 4)],
+    };
+    sample.write(&drive).unwrap();
+    sample.write_mirror(&mirror).unwrap();
+    std::fs::create_dir_all(mirror.join("cc1")).unwrap();
+    std::fs::write(mirror.join("cc1/escape.bin"), b"evil").unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        r#"<DriveLog><DriveId>UNSAFE01</DriveId>
+<Blob Status="FileNotFound"><BlobPath>cc1/escape.bin</BlobPath><FilePath>\..\escape.bin</FilePath><Length>4</Length></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let before = files(dir.path());
+    let mut args = repair_args(
+        dir.path(),
+        &drive,
+        &mirror,
+        &drive.join("UNSAFE01.manifest"),
+    );
+    args.push("--copy-log".into());
+    args.push(copy_log.into());
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(&args)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r"\..\escape.bin"), "{stdout}");
+    assert!(stdout.contains("unsafe"), "{stdout}");
+    assert!(!dir.path().join("escape.bin").exists());
+    let mut after = files(dir.path());
+    after.retain(|path, _| !path.starts_with("logs") && !path.ends_with("r.rep"));
+    assert_eq!(after, before);
+}
