@@ -104,8 +104,9 @@ fn an_intact_drive_verifies_with_exit_0_and_a_clean_report() {
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["page", "page", "page", "properties", "metadata"]);
-    assert_eq!(json["totals"]["components"], 5 + 5 + 5);
+    assert_eq!(kinds, ["page", "page", "page", "file", "properties", "metadata"]);
+    // The sparse page blob and the empty blob get a whole-file length check each.
+    assert_eq!(json["totals"]["components"], 5 + 6 + 1 + 5);
 }
 
 #[test]
@@ -165,9 +166,9 @@ fn damage_of_every_kind_is_found_with_exit_1() {
     );
     assert_eq!(
         status_of(1),
-        ["verified", "missing", "missing", "verified", "corrupt"]
+        ["verified", "missing", "missing", "missing", "verified", "corrupt"]
     );
-    assert_eq!(status_of(2), Vec::<String>::new());
+    assert_eq!(status_of(2), ["verified"]);
     assert_eq!(status_of(3), ["missing"; 5]);
     assert_eq!(json["files"][0]["status"], "damaged");
     assert_eq!(json["files"][2]["status"], "verified");
@@ -196,7 +197,7 @@ fn damage_of_every_kind_is_found_with_exit_1() {
         "{gone}"
     );
     assert_eq!(json["totals"]["by_status"]["corrupt"]["components"], 2);
-    assert_eq!(json["totals"]["by_status"]["missing"]["components"], 7);
+    assert_eq!(json["totals"]["by_status"]["missing"]["components"], 8);
 }
 
 #[test]
@@ -215,7 +216,7 @@ fn json_streams_ndjson_events() {
     assert_eq!(events.first().unwrap()["event"], "run_started");
     assert_eq!(events.last().unwrap()["event"], "run_finished");
     let components = events.iter().filter(|e| e["event"] == "component").count();
-    assert_eq!(components, 15);
+    assert_eq!(components, 17);
     assert!(events.iter().any(|e| e["event"] == "progress"));
 }
 

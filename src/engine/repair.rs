@@ -104,9 +104,23 @@ struct Repairer {
 /// One download: adjacent data components of one blob, a side file, or a whole file.
 #[derive(Debug, Clone, PartialEq)]
 enum Job {
-    Ranges { blob: u32, components: Vec<u32> },
-    SideFile { blob: u32, component: u32 },
-    WholeFile { blob: u32, component: u32 },
+    Ranges {
+        blob: u32,
+        components: Vec<u32>,
+    },
+    SideFile {
+        blob: u32,
+        component: u32,
+    },
+    WholeFile {
+        blob: u32,
+        component: u32,
+    },
+    /// A manifest blob's file brought to its length (its ranges are jobs of their own).
+    Length {
+        blob: u32,
+        component: u32,
+    },
 }
 
 impl Repairer {
@@ -293,6 +307,7 @@ impl Repairer {
             Job::Ranges { blob, components } => self.repair_ranges(blob, &components).await,
             Job::SideFile { blob, component } => self.regenerate_side_file(blob, component).await,
             Job::WholeFile { blob, component } => self.download_whole_file(blob, component).await,
+            Job::Length { blob, component } => self.restore_length(blob, component).await,
         }
     }
 
@@ -614,6 +629,51 @@ impl Repairer {
         self.settle(vec![done], 1).await;
     }
 
+    /// Creates a missing file, or extends a short one, to the blob's length; bytes outside
+    /// the listed ranges are undefined in an export, so nothing is downloaded for them.
+    async fn restore_length(&self, blob_index: u32, component_index: u32) {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let id = ComponentId {
+            blob: blob_index,
+            component: component_index,
+        };
+        if let Err(error) = self.record_intent(&[id]) {
+            self.warn(error.to_string()).await;
+            self.control.cancel.store(true, Ordering::Relaxed);
+            return;
+        }
+        let target = self.target.clone();
+        let file_path = blob.file_path.clone();
+        let length = blob.length;
+        let result = tokio::task::spawn_blocking(move || {
+            let file = open_for_repair(&target, &file_path, length)?;
+            file.sync_all()?;
+            file.metadata().map(|m| m.len())
+        })
+        .await
+        .unwrap_or_else(|error| Err(io::Error::other(error.to_string())));
+        let (status, reason) = match result {
+            Ok(actual) if actual == length => (ComponentStatus::Repaired, None),
+            Ok(actual) => (
+                ComponentStatus::Failed,
+                Some(format!(
+                    "the file is {actual} bytes, longer than the blob's Length {length}; it is not shrunk"
+                )),
+            ),
+            Err(error) => (
+                ComponentStatus::Failed,
+                Some(format!("cannot write {}: {error}", blob.file_path)),
+            ),
+        };
+        let done = Done {
+            id,
+            status,
+            actual_md5: None,
+            reason,
+        };
+        self.settle(vec![done], 0).await;
+    }
+
     async fn regenerate_side_file(&self, blob_index: u32, component_index: u32) {
         let blob = &self.drive.blobs[blob_index as usize];
         let id = ComponentId {
@@ -753,9 +813,11 @@ fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) -> Vec<Job> {
                 continue;
             }
             ComponentKind::File => {
-                jobs.push(Job::WholeFile {
-                    blob: id.blob,
-                    component: id.component,
+                let (blob, component) = (id.blob, id.component);
+                jobs.push(if drive.blobs[blob as usize].in_manifest {
+                    Job::Length { blob, component }
+                } else {
+                    Job::WholeFile { blob, component }
                 });
                 continue;
             }

@@ -16,7 +16,7 @@ use md5::{Digest, Md5 as Md5Hasher};
 
 use crate::format::Md5;
 use crate::format::drive_path;
-use crate::model::{Blob, Component, ComponentId, ComponentStatus, Drive};
+use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 
 /// Components above this size are hashed in a stream by the reader itself, so that a
 /// single buffer never has to hold them.
@@ -269,6 +269,10 @@ impl Reader<'_> {
                 return false;
             }
             let component = &blob.components[c as usize];
+            if component.kind == ComponentKind::File {
+                self.emit(length_check(id(c), blob, component, file_length));
+                continue;
+            }
             let Some(expected) = component.expected_md5 else {
                 self.emit(unhashed(id(c), component));
                 continue;
@@ -398,6 +402,36 @@ fn read_error(id: ComponentId, component: &Component, error: &io::Error) -> Find
             component.offset
         )),
     )
+}
+
+/// A whole-file component: the copy log's word if it reports a failure, else the length.
+fn length_check(id: ComponentId, blob: &Blob, component: &Component, file_length: u64) -> Finding {
+    if component
+        .copy_log_status
+        .as_ref()
+        .is_some_and(|status| !status.is_completed())
+    {
+        return unhashed(id, component);
+    }
+    match file_length.cmp(&blob.length) {
+        std::cmp::Ordering::Equal => Finding::new(id, ComponentStatus::Verified, None),
+        std::cmp::Ordering::Less => Finding::new(
+            id,
+            ComponentStatus::Missing,
+            Some(format!(
+                "the file is {file_length} bytes long, shorter than the blob's Length {}",
+                blob.length
+            )),
+        ),
+        std::cmp::Ordering::Greater => Finding::new(
+            id,
+            ComponentStatus::Corrupt,
+            Some(format!(
+                "the file is {file_length} bytes long, longer than the blob's Length {}",
+                blob.length
+            )),
+        ),
+    }
 }
 
 fn refused(id: ComponentId, error: &drive_path::DrivePathError) -> Finding {

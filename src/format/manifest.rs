@@ -233,6 +233,18 @@ impl Handler for Builder {
         {
             return Ok(());
         }
+        if self.blob.is_none() && depth >= 5 {
+            if matches!(
+                path.current(),
+                "BlockList" | "PageRangeList" | "Block" | "PageRange"
+            ) {
+                return Err(invalid(format!(
+                    "<{}> is only allowed inside a <Blob>",
+                    path.current()
+                )));
+            }
+            return Ok(());
+        }
         match (depth, path.current()) {
             (4, "Blob") => {
                 if self.drive_id.is_none() {
@@ -293,6 +305,9 @@ impl Handler for Builder {
         }
         if depth == 2 && path.is(&["DriveManifest", "Drive"]) && self.drive_id.is_none() {
             return Err(invalid("the Drive has no DriveId"));
+        }
+        if depth == 1 && self.drive_id.is_none() {
+            return Err(invalid("the manifest has no <Drive> with a <DriveId>"));
         }
         if !(depth >= 4 && path.name_at(1) == Some("Drive") && path.name_at(2) == Some("BlobList"))
         {

@@ -210,10 +210,53 @@ impl Origin<'_> {
             },
         }
     }
+
+    /// The length of a UTF-8 byte-order mark at the start: quick-xml skips it, so its
+    /// positions start after it.
+    fn bom_length(&self) -> u64 {
+        let mut start = [0u8; 3];
+        let read = match self {
+            Origin::Text(text) => {
+                let bytes = text.as_bytes();
+                let n = bytes.len().min(3);
+                start[..n].copy_from_slice(&bytes[..n]);
+                n
+            }
+            Origin::File(path) => std::fs::File::open(path)
+                .and_then(|mut file| file.read(&mut start))
+                .unwrap_or(0),
+        };
+        if read == 3 && start == [0xEF, 0xBB, 0xBF] {
+            3
+        } else {
+            0
+        }
+    }
+
+    /// Where the first byte that is not UTF-8 is, if any.
+    fn first_invalid_utf8(&self) -> Option<u64> {
+        match self {
+            Origin::Text(_) => None,
+            Origin::File(path) => {
+                let bytes = std::fs::read(path).ok()?;
+                std::str::from_utf8(&bytes)
+                    .err()
+                    .map(|error| error.valid_up_to() as u64)
+            }
+        }
+    }
 }
 
 fn line_column(bytes: impl Iterator<Item = u8>) -> (u64, u64) {
     let (mut line, mut column) = (1u64, 1u64);
+    let mut bytes = bytes.peekable();
+    // A byte-order mark is not a character of the first line.
+    if bytes.peek() == Some(&0xEF) {
+        let bom: Vec<u8> = bytes.by_ref().take(3).collect();
+        if bom != [0xEF, 0xBB, 0xBF] {
+            column += bom.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
+        }
+    }
     for byte in bytes {
         if byte == b'\n' {
             line += 1;
@@ -238,10 +281,11 @@ pub(crate) fn walk<R: BufRead>(
     let mut path = ElementPath::default();
     let mut text = String::new();
     let mut seen_root = false;
+    let bom = origin.bom_length();
     loop {
         let event_start = reader.buffer_position();
         let fail = |kind: FormatErrorKind, offset: u64, path: &ElementPath| {
-            let (line, column) = origin.locate(offset);
+            let (line, column) = origin.locate(offset + bom);
             FormatError {
                 file: origin.name(),
                 line,
@@ -254,13 +298,21 @@ pub(crate) fn walk<R: BufRead>(
         let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
             Err(error) => {
+                let mut position = reader.error_position();
                 let kind = match error {
                     quick_xml::Error::Io(io) => {
                         FormatErrorKind::Io(std::io::Error::new(io.kind(), io.to_string()))
                     }
+                    quick_xml::Error::Encoding(_) => {
+                        // The decoder's index is within one event: find the byte itself.
+                        if let Some(absolute) = origin.first_invalid_utf8() {
+                            position = absolute.saturating_sub(bom);
+                        }
+                        FormatErrorKind::Syntax("the file is not valid UTF-8 here".into())
+                    }
                     other => FormatErrorKind::Syntax(shorten(&other.to_string(), 200)),
                 };
-                return Err(fail(kind, reader.error_position(), &path));
+                return Err(fail(kind, position, &path));
             }
         };
         let result = match event {

@@ -103,6 +103,19 @@ fn blob_from_manifest(blob: ManifestBlob) -> Blob {
             copy_log_status: None,
         })
         .collect();
+    // Where the ranges do not reach the end of the file (an empty blob, a sparse page
+    // blob), the file's existence and length are checked as a component of their own.
+    let covered = components.last().map_or(0, |c| c.offset + c.length);
+    if components.is_empty() || covered < blob.length {
+        components.push(Component {
+            kind: ComponentKind::File,
+            offset: 0,
+            length: blob.length,
+            expected_md5: None,
+            block_id: None,
+            copy_log_status: None,
+        });
+    }
     for (side_kind, side) in [
         (ComponentKind::Properties, &blob.properties),
         (ComponentKind::Metadata, &blob.metadata),
@@ -225,13 +238,7 @@ fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
 }
 
 fn sort_components(components: &mut [Component]) {
-    components.sort_by_key(|c| {
-        (
-            c.kind.is_side_file(),
-            c.kind == ComponentKind::Metadata,
-            c.offset,
-        )
-    });
+    components.sort_by_key(|c| (c.kind.rank(), c.offset));
 }
 
 fn blob_from_log(log: LogBlob) -> Blob {

@@ -76,6 +76,16 @@ impl ComponentKind {
         matches!(self, ComponentKind::Properties | ComponentKind::Metadata)
     }
 
+    /// Order within a blob: ranges, the whole-file check, properties, metadata.
+    pub fn rank(self) -> u8 {
+        match self {
+            ComponentKind::Block | ComponentKind::Page => 0,
+            ComponentKind::File => 1,
+            ComponentKind::Properties => 2,
+            ComponentKind::Metadata => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ComponentKind::Block => "block",
@@ -153,11 +163,14 @@ impl Drive {
         self.blobs.iter().map(|blob| blob.components.len()).sum()
     }
 
-    /// Bytes of data components (side files count as 0: their size is not known beforehand).
+    /// Bytes of block and page components: what a verification reads.
     pub fn data_bytes(&self) -> u64 {
         self.blobs
             .iter()
             .flat_map(|blob| &blob.components)
+            .filter(|component| {
+                matches!(component.kind, ComponentKind::Block | ComponentKind::Page)
+            })
             .map(|component| component.length)
             .sum()
     }
