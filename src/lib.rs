@@ -8,3 +8,4 @@ pub mod journal;
 pub mod model;
 pub mod report;
 pub mod source;
+pub mod tui;

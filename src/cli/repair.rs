@@ -13,7 +13,7 @@ use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::RepairArgs;
-use super::session::{Finished, run_headless};
+use super::session::{Finished, console_wanted, run_console, run_headless};
 use super::{CliError, ExitStatus, logging};
 
 /// What a repair needs, validated.
@@ -60,7 +60,11 @@ pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, Cl
         plan.repair_file,
         options,
     );
-    run_headless(handle, plan.drive, args.json, args.report.as_deref()).await
+    if console_wanted(args.headless, args.json) {
+        run_console(handle, plan.drive, args.report.as_deref()).await
+    } else {
+        run_headless(handle, plan.drive, args.json, args.report.as_deref()).await
+    }
 }
 
 /// Checks the arguments and opens everything a repair needs; nothing on the drive changes.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{ComponentEvent, Event, Progress};
+use crate::model::human_bytes;
 use crate::model::{ComponentId, ComponentStatus, Outcome};
 
 /// How often plain progress lines are written when stderr is not a terminal.
@@ -188,22 +189,6 @@ fn progress_line(progress: &Progress) -> String {
         progress.components_total,
         human_bytes(progress.bytes_per_second)
     )
-}
-
-/// Binary units, one decimal.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]

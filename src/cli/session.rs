@@ -89,6 +89,55 @@ pub async fn run_headless(
     Ok(finished)
 }
 
+/// Runs the engine under the console; the report and the summary follow when it closes.
+pub async fn run_console(
+    handle: EngineHandle,
+    drive: Arc<Drive>,
+    report_path: Option<&std::path::Path>,
+) -> Result<Finished, CliError> {
+    let keymap = crate::tui::keymap::Keymap::load(crate::tui::keymap_path().as_deref())
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let mut builder = ReportBuilder::new(Arc::clone(&drive));
+    let mut finished = None;
+    let mut credentials_refused = false;
+    crate::tui::run(handle, drive, keymap, |event| {
+        builder.apply(event);
+        log_event(event);
+        match event {
+            Event::CredentialsRefused { .. } => credentials_refused = true,
+            Event::RunFinished {
+                outcome,
+                totals,
+                interrupted,
+                ..
+            } => {
+                finished = Some(Finished {
+                    outcome: *outcome,
+                    totals: totals.clone(),
+                    interrupted: *interrupted,
+                    credentials_refused,
+                });
+            }
+            _ => {}
+        }
+    })
+    .await
+    .map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
+    let finished =
+        finished.ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
+    if let Some(path) = report_path {
+        report::write_json(&builder.finish(), path)?;
+    }
+    Reporter::new(false).summary(finished.outcome, &finished.totals, finished.interrupted);
+    Ok(finished)
+}
+
+/// Whether to open the console: both ends are a terminal and nobody asked otherwise.
+pub fn console_wanted(headless: bool, json: bool) -> bool {
+    use std::io::IsTerminal;
+    !headless && !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
 /// The verbose log gets every fact but progress ticks.
 fn log_event(event: &Event) {
     match event {

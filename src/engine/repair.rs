@@ -160,6 +160,9 @@ impl Repairer {
             .collect();
         let damaged = Arc::clone(&self).verify(to_verify).await;
         if !self.cancelled() {
+            // Pass-1 downloads replace their verification; these come on top of it.
+            let planned = damaged.iter().map(|id| self.lookup(*id).1.length).sum();
+            let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
             self.repair(&damaged).await;
         }
         !self.cancelled()
@@ -278,8 +281,6 @@ impl Repairer {
     /// Repairs `ids`, at most `concurrency` downloads at a time.
     async fn repair(self: &Arc<Self>, ids: &[ComponentId]) {
         let jobs = plan_jobs(&self.drive, ids, self.options.max_request_bytes);
-        let planned: u64 = ids.iter().map(|id| self.lookup(*id).1.length).sum();
-        let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
         let semaphore = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = tokio::task::JoinSet::new();
         for job in jobs {

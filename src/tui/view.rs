@@ -1,0 +1,419 @@
+//! Drawing: the whole screen from the app state, nothing else.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, ListState, Paragraph, Wrap};
+
+use crate::engine::RunMode;
+use crate::model::human_bytes;
+use crate::model::tree::NodeKind;
+use crate::model::{ComponentId, ComponentKind, Outcome};
+
+use super::action::Action;
+use super::app::{App, Focus, Mode};
+use super::keymap::Keymap;
+use super::theme::{self, CellState, Theme};
+
+/// Below this the panes cannot be read: say so instead of drawing garbage.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: &Theme) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small: {}×{}, needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header, body, log, bar] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(8),
+        Constraint::Length(4),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, app, theme);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+    draw_tree(frame, left, app, theme);
+    let [details, map] = Layout::vertical([Constraint::Length(8), Constraint::Min(5)]).areas(right);
+    draw_details(frame, details, app);
+    draw_map(frame, map, app, theme);
+    draw_log(frame, log, app);
+    draw_command_bar(frame, bar, app, keymap);
+    match app.mode {
+        Mode::Help => draw_help(frame, area, keymap, theme),
+        Mode::ConfirmQuit => draw_confirm(frame, area, keymap),
+        Mode::Normal | Mode::Search => {}
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let [title, gauge] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let verb = match (app.finished, app.run_mode) {
+        (Some((_, true)), _) => "interrupted".to_string(),
+        (Some((Outcome::Clean, _)), _) => "verified".to_string(),
+        (Some((Outcome::Repaired, _)), _) => "repaired".to_string(),
+        (Some((Outcome::Damaged, _)), _) => "damage remains".to_string(),
+        (None, _) if app.paused => "paused".to_string(),
+        (None, Some(RunMode::Repair)) => "repairing".to_string(),
+        (None, _) => "verifying".to_string(),
+    };
+    let p = &app.progress;
+    let eta = p
+        .eta_seconds
+        .map(|s| format!("  ETA {s}s"))
+        .unwrap_or_default();
+    let line = Line::from(vec![
+        Span::styled(
+            format!(" export-repair · drive {} · ", app.drive.drive_id),
+            theme.title(),
+        ),
+        Span::styled(verb, theme.title()),
+        Span::raw(format!(
+            " · {} of {} components · {}/s{eta}",
+            p.components_done,
+            p.components_total,
+            human_bytes(p.bytes_per_second)
+        )),
+    ]);
+    frame.render_widget(Paragraph::new(line), title);
+    let ratio = if p.bytes_total == 0 {
+        if app.finished.is_some() { 1.0 } else { 0.0 }
+    } else {
+        (p.bytes_done as f64 / p.bytes_total as f64).min(1.0)
+    };
+    let label = format!(
+        "{} / {}",
+        human_bytes(p.bytes_done),
+        human_bytes(p.bytes_total)
+    );
+    frame.render_widget(
+        Gauge::default()
+            .ratio(ratio)
+            .label(label)
+            .gauge_style(theme.status(Some(crate::model::ComponentStatus::Verified))),
+        gauge,
+    );
+}
+
+fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let title = match (&app.mode, app.damaged_only, app.search.is_empty()) {
+        (Mode::Search, _, _) => format!(" blobs · search: {}▏", app.search),
+        (_, true, true) => " blobs · damaged only ".to_string(),
+        (_, false, false) => format!(" blobs · matching {:?} ", app.search),
+        (_, true, false) => format!(" blobs · damaged, matching {:?} ", app.search),
+        _ => " blobs ".to_string(),
+    };
+    let items: Vec<ListItem> = app
+        .visible
+        .iter()
+        .map(|&node| {
+            let n = &app.tree.nodes[node];
+            let indent = "  ".repeat(n.depth.saturating_sub(1));
+            match n.kind {
+                NodeKind::Blob(blob) => {
+                    let counts = app.counts[blob];
+                    let state: CellState = app.states[blob].iter().copied().fold(
+                        app.states[blob].first().copied().flatten(),
+                        |worst, s| {
+                            if s.is_none() {
+                                worst
+                            } else {
+                                theme::worse(worst, s)
+                            }
+                        },
+                    );
+                    let state = if counts.checked < counts.total && counts.bad == 0 {
+                        None
+                    } else {
+                        state
+                    };
+                    Line::from(vec![
+                        Span::raw(format!("{indent}  ")),
+                        Span::styled(theme::glyph(state).to_string(), theme.status(state)),
+                        Span::raw(format!(" {} ", n.name)),
+                        Span::styled(
+                            format!("{}✗ {}◆ {}", counts.bad, counts.repaired, counts.total),
+                            Style::default().fg(ratatui::style::Color::DarkGray),
+                        ),
+                    ])
+                    .into()
+                }
+                _ => {
+                    let (bad, _) = app.node_state(node);
+                    let open = app.is_expanded(node) || app.damaged_only || !app.search.is_empty();
+                    let arrow = if open { "▾" } else { "▸" };
+                    let badge = if bad > 0 {
+                        format!("  {bad}✗")
+                    } else {
+                        String::new()
+                    };
+                    Line::from(vec![
+                        Span::raw(format!("{indent}{arrow} {}/", n.name)),
+                        Span::styled(
+                            badge,
+                            theme.status(Some(crate::model::ComponentStatus::Corrupt)),
+                        ),
+                    ])
+                    .into()
+                }
+            }
+        })
+        .collect();
+    let border = if app.focus == Focus::Tree {
+        theme.title()
+    } else {
+        Style::default()
+    };
+    let list = List::new(items)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .border_style(border),
+        )
+        .highlight_style(theme.selected());
+    let mut state =
+        ListState::default().with_selected((!app.visible.is_empty()).then_some(app.selected));
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+fn draw_details(frame: &mut Frame, area: Rect, app: &App) {
+    let block = Block::default().borders(Borders::ALL).title(" details ");
+    let Some(index) = app.selected_blob() else {
+        let text = "Select a blob to see its details and its block map.";
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    };
+    let blob = &app.drive.blobs[index];
+    let side = |kind: ComponentKind| {
+        blob.components
+            .iter()
+            .position(|c| c.kind == kind)
+            .map(|c| {
+                app.states[index][c]
+                    .map_or("unchecked", |s| s.as_str())
+                    .to_string()
+            })
+            .unwrap_or_else(|| "none".into())
+    };
+    let lines = vec![
+        Line::from(format!("BlobPath  {}", blob.blob_path)),
+        Line::from(format!("FilePath  {}", blob.file_path)),
+        Line::from(format!(
+            "Length    {} ({})   snapshot {}",
+            blob.length,
+            human_bytes(blob.length),
+            blob.snapshot.as_deref().unwrap_or("none")
+        )),
+        Line::from(format!(
+            "Modified  {}   copy log {}",
+            blob.last_modified.as_deref().unwrap_or("unknown"),
+            blob.copy_log_status
+                .as_ref()
+                .map_or("not listed", |s| s.as_str())
+        )),
+        Line::from(format!(
+            "Files     properties {}   metadata {}",
+            side(ComponentKind::Properties),
+            side(ComponentKind::Metadata)
+        )),
+    ];
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let border = if app.focus == Focus::Map {
+        theme.title()
+    } else {
+        Style::default()
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" block map ")
+        .border_style(border);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(index) = app.selected_blob() else {
+        return;
+    };
+    let states = &app.states[index];
+    if inner.height < 3 || inner.width < 10 {
+        return;
+    }
+    // Legend on the last line, cursor info above it, cells above that.
+    let cells_height = inner.height.saturating_sub(2) as usize;
+    let capacity = (inner.width as usize) * cells_height;
+    let bucket = states.len().div_ceil(capacity.max(1)).max(1);
+    let cells: Vec<CellState> = states
+        .chunks(bucket)
+        .map(|chunk| chunk.iter().copied().fold(chunk[0], theme::worse))
+        .collect();
+    let cursor_cell = app.map_cursor / bucket;
+    let mut lines = Vec::new();
+    for row in cells.chunks(inner.width as usize) {
+        let row_start = lines.len() * inner.width as usize;
+        let spans: Vec<Span> = row
+            .iter()
+            .enumerate()
+            .map(|(i, &state)| {
+                let mut style = theme.status(state);
+                if app.focus == Focus::Map && row_start + i == cursor_cell {
+                    style = style.patch(theme.selected());
+                }
+                Span::styled(theme::glyph(state).to_string(), style)
+            })
+            .collect();
+        lines.push(Line::from(spans));
+        if lines.len() == cells_height {
+            break;
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines),
+        Rect {
+            height: cells_height as u16,
+            ..inner
+        },
+    );
+    let info_area = Rect {
+        y: inner.y + inner.height - 2,
+        height: 1,
+        ..inner
+    };
+    let blob = &app.drive.blobs[index];
+    let info = blob.components.get(app.map_cursor).map(|c| {
+        let id = ComponentId {
+            blob: index as u32,
+            component: app.map_cursor as u32,
+        };
+        let state = states[app.map_cursor].map_or("unchecked", |s| s.as_str());
+        let reason = app
+            .reasons
+            .get(&id)
+            .map(|r| format!(" · {r}"))
+            .unwrap_or_default();
+        let expected = c
+            .expected_md5
+            .map(|m| format!(" · md5 {m}"))
+            .unwrap_or_default();
+        let bucket_note = if bucket > 1 {
+            format!(" · 1 cell = {bucket}")
+        } else {
+            String::new()
+        };
+        format!(
+            "{} {}: {} @{} +{}{expected}{reason}{bucket_note}",
+            c.kind.as_str(),
+            app.map_cursor + 1,
+            state,
+            c.offset,
+            c.length
+        )
+    });
+    frame.render_widget(Paragraph::new(info.unwrap_or_default()), info_area);
+    let legend_area = Rect {
+        y: inner.y + inner.height - 1,
+        height: 1,
+        ..inner
+    };
+    let legend: Vec<Span> = theme::LEGEND
+        .iter()
+        .flat_map(|&(state, name)| {
+            [
+                Span::styled(theme::glyph(state).to_string(), theme.status(state)),
+                Span::raw(format!(" {name}  ")),
+            ]
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(Line::from(legend)), legend_area);
+}
+
+fn draw_log(frame: &mut Frame, area: Rect, app: &App) {
+    let rows = area.height.saturating_sub(2) as usize;
+    let lines: Vec<Line> = app
+        .log
+        .iter()
+        .skip(app.log.len().saturating_sub(rows))
+        .map(|line| Line::from(line.as_str()))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" log ")),
+        area,
+    );
+}
+
+/// The actions worth a place on the bar, in order.
+const BAR: [Action; 8] = [
+    Action::Help,
+    Action::Toggle,
+    Action::Focus,
+    Action::DamagedOnly,
+    Action::Search,
+    Action::Pause,
+    Action::Cancel,
+    Action::Quit,
+];
+
+fn draw_command_bar(frame: &mut Frame, area: Rect, app: &App, keymap: &Keymap) {
+    let text = if app.mode == Mode::Search {
+        "type to search · enter keep · esc clear".to_string()
+    } else {
+        BAR.iter()
+            .map(|&action| format!("{} {}", keymap.key_for(action), action.label()))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
+    let mut lines: Vec<Line> = keymap
+        .all()
+        .map(|(action, keys)| Line::from(format!("{keys:>14}  {}", action.label())))
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from("any key closes this help"));
+    let popup = centered(area, 46, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys ")
+                .title_style(theme.title()),
+        ),
+        popup,
+    );
+}
+
+fn draw_confirm(frame: &mut Frame, area: Rect, keymap: &Keymap) {
+    let text = format!(
+        "Work is still running. Quit anyway?\nWrites in flight finish and are recorded;\na rerun with the same repair file resumes.\n\n{} quit · any other key stays",
+        keymap.key_for(Action::Quit)
+    );
+    let popup = centered(area, 48, 7);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" quit? ")),
+        popup,
+    );
+}

@@ -1,0 +1,130 @@
+//! The console's views, drawn into ratatui's TestBackend at 80×24 and 120×40 and compared
+//! with snapshots; the state comes from real engine events over the demo drive.
+
+use std::sync::Arc;
+
+use export_repair::demo::scenario;
+use export_repair::engine::{ComponentEvent, Event, Progress, RunMode};
+use export_repair::model::{ComponentId, ComponentStatus, Drive};
+use export_repair::tui::action::Action;
+use export_repair::tui::app::App;
+use export_repair::tui::keymap::Keymap;
+use export_repair::tui::theme::Theme;
+use export_repair::tui::view;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn app_mid_repair() -> App {
+    let sample = scenario::sample_drive();
+    let drive = Arc::new(Drive::build(Some(sample.manifest()), None).unwrap());
+    let mut app = App::new(Arc::clone(&drive));
+    app.on_event(&Event::RunStarted {
+        mode: RunMode::Repair,
+        drive_id: drive.drive_id.clone(),
+        blobs: drive.blobs.len(),
+        components: drive.component_count(),
+        bytes: drive.data_bytes(),
+        started: time::OffsetDateTime::UNIX_EPOCH,
+    });
+    // Canyon: verified, one block corrupt; redmond: a page repaired.
+    let verdicts = [
+        (0, 0, ComponentStatus::Verified, None),
+        (
+            0,
+            1,
+            ComponentStatus::Corrupt,
+            Some("MD5 is 00, the manifest expects 11"),
+        ),
+        (0, 2, ComponentStatus::Verified, None),
+        (1, 2, ComponentStatus::Repaired, None),
+        (
+            3,
+            0,
+            ComponentStatus::Missing,
+            Some("the file \\backups\\2012\\archive.bin is not on the drive"),
+        ),
+    ];
+    for (blob, component, status, reason) in verdicts {
+        let id = ComponentId { blob, component };
+        let c = drive.component(id);
+        app.on_event(&Event::Component(ComponentEvent {
+            id,
+            file_path: drive.blobs[blob as usize].file_path.clone(),
+            kind: c.kind,
+            offset: c.offset,
+            length: c.length,
+            status,
+            expected_md5: c.expected_md5,
+            actual_md5: None,
+            reason: reason.map(str::to_string),
+        }));
+    }
+    app.on_event(&Event::Progress(Progress {
+        components_done: 5,
+        components_total: drive.component_count() as u64,
+        bytes_done: 4 * 1024 * 1024,
+        bytes_total: drive.data_bytes(),
+        bytes_per_second: 2 * 1024 * 1024,
+        eta_seconds: Some(12),
+    }));
+    app
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let keymap = Keymap::default_keys();
+    let theme = Theme { color: true };
+    terminal
+        .draw(|frame| view::draw(frame, app, &keymap, &theme))
+        .unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn the_first_screen_at_both_sizes() {
+    let app = app_mid_repair();
+    insta::assert_snapshot!("first_screen_80x24", render(&app, 80, 24));
+    insta::assert_snapshot!("first_screen_120x40", render(&app, 120, 40));
+}
+
+#[test]
+fn a_damaged_blob_selected_with_its_block_map() {
+    let mut app = app_mid_repair();
+    app.update(Action::DamagedOnly);
+    // backups/ 2012/ archive.bin photos/ wild/ canyon.jpg: the filter opens every folder.
+    for _ in 0..5 {
+        app.update(Action::Down);
+    }
+    app.update(Action::Focus);
+    app.update(Action::Down);
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("BlobPath  photos/wild/canyon.jpg"),
+        "{screen}"
+    );
+    assert!(screen.contains("block 2: corrupt @2721 +2721"), "{screen}");
+    insta::assert_snapshot!("damaged_blob_120x40", screen);
+}
+
+#[test]
+fn help_quit_confirmation_and_a_too_small_terminal() {
+    let mut app = app_mid_repair();
+    app.update(Action::Help);
+    let help = render(&app, 80, 24);
+    assert!(help.contains("damaged only"), "{help}");
+    insta::assert_snapshot!("help_80x24", help);
+    app.update(Action::Down); // any key closes help
+    app.update(Action::Quit);
+    let confirm = render(&app, 80, 24);
+    assert!(confirm.contains("Quit anyway?"), "{confirm}");
+    let small = render(&app, 40, 10);
+    assert!(small.contains("terminal too small: 40×10"), "{small}");
+}
