@@ -104,7 +104,10 @@ fn an_intact_drive_verifies_with_exit_0_and_a_clean_report() {
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["page", "page", "page", "file", "properties", "metadata"]);
+    assert_eq!(
+        kinds,
+        ["page", "page", "page", "file", "properties", "metadata"]
+    );
     // The sparse page blob and the empty blob get a whole-file length check each.
     assert_eq!(json["totals"]["components"], 5 + 6 + 1 + 5);
 }
@@ -166,7 +169,9 @@ fn damage_of_every_kind_is_found_with_exit_1() {
     );
     assert_eq!(
         status_of(1),
-        ["verified", "missing", "missing", "missing", "verified", "corrupt"]
+        [
+            "verified", "missing", "missing", "missing", "verified", "corrupt"
+        ]
     );
     assert_eq!(status_of(2), ["verified"]);
     assert_eq!(status_of(3), ["missing"; 5]);
