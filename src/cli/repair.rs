@@ -106,8 +106,13 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
         copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
     };
-    let (repair_file, _resumed) = RepairFile::open_or_create(&args.repair_file, &binding)
+    let (mut repair_file, resumed) = RepairFile::open_or_create(&args.repair_file, &binding)
         .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    if !resumed {
+        repair_file
+            .record_drive(&drive)
+            .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    }
     Ok(RepairPlan {
         drive: Arc::new(drive),
         target: args.target.clone(),

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::format::Md5;
-use crate::model::{Component, ComponentId, ComponentStatus};
+use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 
 /// Bumped whenever the tables change in a way older versions cannot read.
 const SCHEMA_VERSION: i64 = 1;
@@ -156,6 +156,15 @@ impl RepairFile {
                  created TEXT NOT NULL,
                  tool_version TEXT NOT NULL
              );
+                          CREATE TABLE blob (
+                 blob INTEGER PRIMARY KEY,
+                 blob_path TEXT NOT NULL,
+                 file_path TEXT NOT NULL,
+                 snapshot TEXT,
+                 length INTEGER NOT NULL,
+                 properties_path TEXT,
+                 metadata_path TEXT
+             );
              CREATE TABLE component (
                  blob INTEGER NOT NULL,
                  component INTEGER NOT NULL,
@@ -280,6 +289,8 @@ impl RepairFile {
         for row in rows {
             let (id, state, status, actual, reason, attempts) = row.map_err(self.sqlite())?;
             let state = match (state.as_str(), status.as_deref().map(parse_status)) {
+                // Recorded with the drive, never touched yet.
+                ("pending", _) => continue,
                 ("done", Some(Some(status))) => EntryState::Done(status),
                 _ => EntryState::InFlight,
             };
@@ -292,6 +303,181 @@ impl RepairFile {
             });
         }
         Ok(entries)
+    }
+
+    /// Records the drive itself (every blob and component), so that a report can be made
+    /// from the repair file alone. Done once, when the file is created.
+    pub fn record_drive(&mut self, drive: &Drive) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            let mut blobs = transaction
+                .prepare("INSERT INTO blob VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(error)?;
+            let mut components = transaction
+                .prepare(
+                    "INSERT OR IGNORE INTO component
+                         (blob, component, file_path, kind, offset, length, expected_md5, state, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
+                )
+                .map_err(error)?;
+            let updated = now();
+            for (index, blob) in drive.blobs.iter().enumerate() {
+                blobs
+                    .execute(params![
+                        index as i64,
+                        blob.blob_path,
+                        blob.file_path,
+                        blob.snapshot,
+                        blob.length as i64,
+                        blob.properties_path,
+                        blob.metadata_path,
+                    ])
+                    .map_err(error)?;
+                for (c, component) in blob.components.iter().enumerate() {
+                    components
+                        .execute(params![
+                            index as i64,
+                            c as i64,
+                            blob.component_file_path(component)
+                                .unwrap_or(&blob.file_path),
+                            component.kind.as_str(),
+                            component.offset as i64,
+                            component.length as i64,
+                            component.expected_md5.map(|m| m.to_string()),
+                            updated,
+                        ])
+                        .map_err(error)?;
+                }
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// Opens an existing repair file only to read it (for reports); takes no lock.
+    pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
+        let display = path.display().to_string();
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| classify(&display, source))?;
+        let file = RepairFile {
+            connection,
+            path: display,
+        };
+        let application_id: i64 = file
+            .connection
+            .pragma_query_value(None, "application_id", |row| row.get(0))
+            .map_err(file.sqlite())?;
+        if application_id != APPLICATION_ID {
+            return Err(JournalError::NotARepairFile {
+                path: file.path.clone(),
+                reason: "it is not an export-repair repair file".into(),
+            });
+        }
+        Ok(file)
+    }
+
+    /// The drive as recorded by `record_drive`, and what the file binds it to.
+    pub fn stored_drive(&self) -> Result<(Drive, Binding), JournalError> {
+        let binding: Binding = self
+            .connection
+            .query_row(
+                "SELECT drive_id, manifest_md5, copy_log_md5 FROM binding",
+                [],
+                |row| {
+                    let md5 = |text: Option<String>| text.and_then(|t| Md5::from_str(&t).ok());
+                    Ok(Binding {
+                        drive_id: row.get(0)?,
+                        manifest_md5: md5(row.get(1)?),
+                        copy_log_md5: md5(row.get(2)?),
+                    })
+                },
+            )
+            .map_err(self.sqlite())?;
+        let mut blobs: Vec<Blob> = Vec::new();
+        {
+            let mut statement = self
+                .connection
+                .prepare(
+                    "SELECT blob_path, file_path, snapshot, length, properties_path, metadata_path
+                     FROM blob ORDER BY blob",
+                )
+                .map_err(self.sqlite())?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok(Blob {
+                        blob_path: row.get(0)?,
+                        file_path: row.get(1)?,
+                        snapshot: row.get(2)?,
+                        length: row.get::<_, i64>(3)? as u64,
+                        last_modified: None,
+                        kind: None,
+                        in_manifest: true,
+                        copy_log_status: None,
+                        properties_path: row.get(4)?,
+                        metadata_path: row.get(5)?,
+                        components: Vec::new(),
+                    })
+                })
+                .map_err(self.sqlite())?;
+            for blob in rows {
+                blobs.push(blob.map_err(self.sqlite())?);
+            }
+        }
+        if blobs.is_empty() {
+            return Err(JournalError::NotARepairFile {
+                path: self.path.clone(),
+                reason: "it records no blobs (made by an older version, or for an empty drive)"
+                    .into(),
+            });
+        }
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT blob, kind, offset, length, expected_md5 FROM component ORDER BY blob, component",
+            )
+            .map_err(self.sqlite())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(self.sqlite())?;
+        for row in rows {
+            let (blob, kind, offset, length, expected) = row.map_err(self.sqlite())?;
+            let (Some(blob), Some(kind)) = (
+                usize::try_from(blob).ok().and_then(|b| blobs.get_mut(b)),
+                ComponentKind::parse(&kind),
+            ) else {
+                return Err(JournalError::NotARepairFile {
+                    path: self.path.clone(),
+                    reason: format!("it records an unknown component (blob {blob}, kind {kind:?})"),
+                });
+            };
+            blob.components.push(Component {
+                kind,
+                offset: offset as u64,
+                length: length as u64,
+                expected_md5: expected.and_then(|e| Md5::from_str(&e).ok()),
+                block_id: None,
+                copy_log_status: None,
+            });
+        }
+        let drive = Drive {
+            drive_id: binding.drive_id.clone(),
+            blobs,
+            has_manifest: binding.manifest_md5.is_some(),
+            warnings: Vec::new(),
+        };
+        Ok((drive, binding))
     }
 
     /// Records that these components are about to be written: durable before the write.
@@ -494,6 +680,38 @@ mod tests {
         assert_eq!(entries[0].actual_md5, c.expected_md5);
         assert_eq!(entries[1].id, second);
         assert_eq!(entries[1].state, EntryState::InFlight);
+    }
+
+    #[test]
+    fn the_drive_recorded_at_creation_comes_back_for_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.rep");
+        let sample = crate::demo::scenario::sample_drive();
+        let drive = Drive::build(Some(sample.manifest()), None).unwrap();
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&drive).unwrap();
+        assert!(
+            file.entries().unwrap().is_empty(),
+            "pending rows are not entries"
+        );
+        drop(file);
+        let file = RepairFile::open_read_only(&path).unwrap();
+        let (stored, stored_binding) = file.stored_drive().unwrap();
+        assert_eq!(stored_binding, binding());
+        assert_eq!(stored.blobs.len(), drive.blobs.len());
+        for (a, b) in stored.blobs.iter().zip(&drive.blobs) {
+            assert_eq!(a.blob_path, b.blob_path);
+            assert_eq!(a.file_path, b.file_path);
+            assert_eq!(a.properties_path, b.properties_path);
+            assert_eq!(a.metadata_path, b.metadata_path);
+            let kinds = |blob: &Blob| {
+                blob.components
+                    .iter()
+                    .map(|c| (c.kind, c.offset, c.length, c.expected_md5))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(kinds(a), kinds(b));
+        }
     }
 
     #[test]

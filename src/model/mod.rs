@@ -76,6 +76,19 @@ impl ComponentKind {
         matches!(self, ComponentKind::Properties | ComponentKind::Metadata)
     }
 
+    /// Reads the name `as_str` gives.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            ComponentKind::Block,
+            ComponentKind::Page,
+            ComponentKind::Properties,
+            ComponentKind::Metadata,
+            ComponentKind::File,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+
     /// Order within a blob: ranges, the whole-file check, properties, metadata.
     pub fn rank(self) -> u8 {
         match self {
