@@ -75,6 +75,73 @@ fn the_demo_repairs_every_kind_of_damage() {
     assert_eq!(repaired, 1 + 2 + 2 + 6 + 1, "{}", report["totals"]);
 }
 
+#[test]
+fn reports_in_every_format_from_the_run_and_from_the_repair_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["demo", "--headless", "--dir"])
+        .arg(&root)
+        .assert()
+        .code(0);
+    // The demo writes JSON and HTML reports.
+    let html = std::fs::read_to_string(root.join("report.html")).unwrap();
+    assert!(html.contains("DEMO0001"), "the HTML report names the drive");
+    let from_run: Value =
+        serde_json::from_slice(&std::fs::read(root.join("report.json")).unwrap()).unwrap();
+
+    let drive_before = files(&root.join("drive"));
+    let render = |name: &str, extra: &[&str]| {
+        let output = root.join(name);
+        Command::cargo_bin("export-repair")
+            .unwrap()
+            .arg("report")
+            .arg("--repair-file")
+            .arg(root.join(format!("{DRIVE_ID}.rep")))
+            .arg("-o")
+            .arg(&output)
+            .args(extra)
+            .assert()
+            .code(0);
+        output
+    };
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(render("again.json", &[])).unwrap()).unwrap();
+    assert_eq!(json["outcome"], "repaired");
+    assert_eq!(json["totals"]["by_status"], from_run["totals"]["by_status"]);
+    let csv = std::fs::read_to_string(render("again.csv", &[])).unwrap();
+    let rows = csv.lines().count() - 1;
+    assert_eq!(rows as u64, json["totals"]["components"].as_u64().unwrap());
+    let xml = render("again.log", &["--format", "xml"]);
+    let log = export_repair::format::copylog::CopyLog::from_file(&xml).unwrap();
+    assert_eq!(log.drive_id, DRIVE_ID);
+    assert!(
+        log.blobs.iter().all(|b| b.status.is_completed()),
+        "all repaired"
+    );
+    assert_eq!(
+        files(&root.join("drive")),
+        drive_before,
+        "reports never touch the drive"
+    );
+
+    let refused = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["report", "--repair-file"])
+        .arg(root.join("report.json"))
+        .arg("-o")
+        .arg(root.join("x.json"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not"),
+        "a JSON file is no repair file"
+    );
+}
+
 /// A drive whose one large file is missing, with the mirror to repair it from.
 fn missing_file_drive(dir: &Path) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
     let content = pseudo_random_bytes(5, 64 * 1024 * 1024);

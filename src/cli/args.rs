@@ -26,6 +26,9 @@ pub enum Commands {
     /// file. The v1 form `RepairExport /r:… /d:… /sn:… /sk:… /CopyLogFile:…` is accepted too.
     #[command(after_help = EXIT_CODES_HELP)]
     Repair(RepairArgs),
+    /// Render a report from a repair file, without touching the drive.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Report(ReportArgs),
     /// Build a damaged sample export and repair it from its local mirror.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo(DemoArgs),
@@ -42,9 +45,13 @@ pub struct VerifyArgs {
     /// The job's copy log (verbose or error log): its failures are reported too.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
-    /// Write the JSON report (schema export-repair/report/v1) to this file.
+    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
+    /// given several times.
     #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
+    pub report: Vec<PathBuf>,
+    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
+    #[arg(long, value_name = "FORMAT")]
+    pub report_format: Option<crate::report::ReportFormat>,
     /// Stream the engine's events to stdout as NDJSON instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -97,9 +104,13 @@ pub struct RepairArgs {
     /// Repair from a local mirror laid out `<container>/<blob path>` instead of Azure.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint"])]
     pub source_dir: Option<PathBuf>,
-    /// Write the JSON report to this file.
+    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
+    /// given several times.
     #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
+    pub report: Vec<PathBuf>,
+    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
+    #[arg(long, value_name = "FORMAT")]
+    pub report_format: Option<crate::report::ReportFormat>,
     /// The BitLocker recovery key of the drive (48 digits).
     #[arg(
         long,
@@ -117,6 +128,19 @@ pub struct RepairArgs {
     /// Downloads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The repair file of the run to report on.
+    #[arg(long, value_name = "FILE")]
+    pub repair_file: PathBuf,
+    /// json, html, csv or xml (DriveLog); default: from the output's extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<crate::report::ReportFormat>,
+    /// Where to write it.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -46,7 +46,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         log_dir: Some(paths.root.clone()),
         blob_endpoint: None,
         source_dir: Some(paths.mirror.clone()),
-        report: Some(paths.report.clone()),
+        report: vec![paths.report.clone(), paths.root.join("report.html")],
+        report_format: None,
         bitlocker_key: None,
         json: args.json,
         headless: args.headless,
@@ -54,7 +55,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
     };
     let status = repair::run(repair_args).await?;
     eprintln!(
-        "\nreport: {}\nrerun the same repair (it resumes, and finds nothing left to do):\n  \
+        "\nreports: {} and report.html beside it\nrerun the same repair (it resumes, and finds nothing left to do):\n  \
          export-repair repair --repair-file {} --target {} --manifest {} --copy-log {} --source-dir {}",
         paths.report.display(),
         quote(&paths.repair_file),

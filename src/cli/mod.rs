@@ -6,6 +6,7 @@ mod demo;
 mod exit;
 mod logging;
 mod repair;
+mod report_command;
 mod reporter;
 mod session;
 mod verify;
@@ -44,6 +45,7 @@ pub fn main() -> ExitStatus {
             Commands::Verify(args) => verify::run(args).await,
             Commands::Repair(args) => repair::run(args).await,
             Commands::Demo(args) => demo::run(args).await,
+            Commands::Report(args) => report_command::run(args),
         }
     });
     match result {

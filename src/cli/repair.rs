@@ -13,8 +13,9 @@ use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::RepairArgs;
-use super::session::{Finished, console_wanted, run_console, run_headless};
+use super::session::{Finished, Reports, console_wanted, run_console, run_headless};
 use super::{CliError, ExitStatus, logging};
+use crate::report::RunInfo;
 
 /// What a repair needs, validated.
 pub struct RepairPlan {
@@ -23,6 +24,7 @@ pub struct RepairPlan {
     pub source: Arc<dyn BlobSource>,
     pub repair_file: RepairFile,
     pub secrets: Vec<String>,
+    pub reports: Reports,
 }
 
 pub async fn run(args: RepairArgs) -> Result<ExitStatus, CliError> {
@@ -61,9 +63,9 @@ pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, Cl
         options,
     );
     if console_wanted(args.headless, args.json) {
-        run_console(handle, plan.drive, args.report.as_deref()).await
+        run_console(handle, plan.drive, &plan.reports).await
     } else {
-        run_headless(handle, plan.drive, args.json, args.report.as_deref()).await
+        run_headless(handle, plan.drive, args.json, &plan.reports).await
     }
 }
 
@@ -113,12 +115,42 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
             .record_drive(&drive)
             .map_err(|error| CliError::Usage(super::chain(&error)))?;
     }
+    let mut run = RunInfo::default()
+        .with_inputs(binding.manifest_md5, binding.copy_log_md5)
+        .with_option("target", args.target.display())
+        .with_option("repair_file", args.repair_file.display())
+        .with_secret("account_key", args.account_key.is_some())
+        .with_secret("sas", args.sas.is_some())
+        .with_option("concurrency", args.concurrency);
+    for (name, value) in [
+        ("account", args.account.clone()),
+        ("blob_endpoint", args.blob_endpoint.clone()),
+        (
+            "source_dir",
+            args.source_dir.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "manifest",
+            args.manifest.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "copy_log",
+            args.copy_log.as_ref().map(|p| p.display().to_string()),
+        ),
+    ] {
+        if let Some(value) = value {
+            run = run.with_option(name, value);
+        }
+    }
+    let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let reports = Reports::new(&args.report, args.report_format, run.scrubbed(&secret_refs))?;
     Ok(RepairPlan {
         drive: Arc::new(drive),
         target: args.target.clone(),
         source,
         repair_file,
         secrets,
+        reports,
     })
 }
 

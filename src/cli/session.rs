@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::engine::{Command, EngineHandle, Event, Totals};
 use crate::model::{Drive, Outcome};
-use crate::report::{self, ReportBuilder};
+use std::path::PathBuf;
+
+use crate::report::{self, ReportBuilder, ReportFormat, RunInfo};
 
 use super::reporter::Reporter;
 use super::{CliError, ExitStatus};
@@ -33,13 +35,57 @@ impl Finished {
     }
 }
 
-/// Consumes the engine's events until the run finishes, then writes the report and the
+/// The reports a run writes, checked before it starts.
+pub struct Reports {
+    targets: Vec<(PathBuf, ReportFormat)>,
+    run: RunInfo,
+}
+
+impl Reports {
+    pub fn new(
+        paths: &[PathBuf],
+        format: Option<ReportFormat>,
+        run: RunInfo,
+    ) -> Result<Self, CliError> {
+        let targets = paths
+            .iter()
+            .map(|path| {
+                ReportFormat::resolve(path, format)
+                    .map(|format| (path.clone(), format))
+                    .map_err(|error| {
+                        CliError::Usage(format!(
+                            "{error} for the report {}: name it .json, .html, .csv or .xml, or give --report-format",
+                            path.display()
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { targets, run })
+    }
+
+    fn builder(&self, drive: Arc<Drive>) -> ReportBuilder {
+        ReportBuilder::with_run_info(drive, self.run.clone())
+    }
+
+    fn write(&self, builder: &ReportBuilder) -> Result<(), CliError> {
+        if self.targets.is_empty() {
+            return Ok(());
+        }
+        let report = builder.finish();
+        for (path, format) in &self.targets {
+            report::write_report(&report, path, Some(*format))?;
+        }
+        Ok(())
+    }
+}
+
+/// Consumes the engine's events until the run finishes, then writes the reports and the
 /// summary.
 pub async fn run_headless(
     mut handle: EngineHandle,
     drive: Arc<Drive>,
     json: bool,
-    report_path: Option<&std::path::Path>,
+    reports: &Reports,
 ) -> Result<Finished, CliError> {
     let commands = handle.commands();
     let ctrl_c = tokio::spawn(async move {
@@ -54,7 +100,7 @@ pub async fn run_headless(
         }
     });
     let mut reporter = Reporter::new(json);
-    let mut builder = ReportBuilder::new(Arc::clone(&drive));
+    let mut builder = reports.builder(Arc::clone(&drive));
     let mut finished = None;
     let mut credentials_refused = false;
     while let Some(event) = handle.events.recv().await {
@@ -82,9 +128,7 @@ pub async fn run_headless(
     ctrl_c.abort();
     let finished =
         finished.ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
-    if let Some(path) = report_path {
-        report::write_json(&builder.finish(), path)?;
-    }
+    reports.write(&builder)?;
     reporter.summary(finished.outcome, &finished.totals, finished.interrupted);
     Ok(finished)
 }
@@ -93,11 +137,11 @@ pub async fn run_headless(
 pub async fn run_console(
     handle: EngineHandle,
     drive: Arc<Drive>,
-    report_path: Option<&std::path::Path>,
+    reports: &Reports,
 ) -> Result<Finished, CliError> {
     let keymap = crate::tui::keymap::Keymap::load(crate::tui::keymap_path().as_deref())
         .map_err(|error| CliError::Usage(error.to_string()))?;
-    let mut builder = ReportBuilder::new(Arc::clone(&drive));
+    let mut builder = reports.builder(Arc::clone(&drive));
     let mut finished = None;
     let mut credentials_refused = false;
     crate::tui::run(handle, drive, keymap, |event| {
@@ -125,9 +169,7 @@ pub async fn run_console(
     .map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
     let finished =
         finished.ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
-    if let Some(path) = report_path {
-        report::write_json(&builder.finish(), path)?;
-    }
+    reports.write(&builder)?;
     Reporter::new(false).summary(finished.outcome, &finished.totals, finished.interrupted);
     Ok(finished)
 }

@@ -8,8 +8,9 @@ use crate::format::manifest::Manifest;
 use crate::model::Drive;
 
 use super::args::VerifyArgs;
-use super::session::run_headless;
+use super::session::{Reports, run_headless};
 use super::{CliError, ExitStatus};
+use crate::report::RunInfo;
 
 pub async fn run(args: VerifyArgs) -> Result<ExitStatus, CliError> {
     if !args.target.is_dir() {
@@ -25,11 +26,26 @@ pub async fn run(args: VerifyArgs) -> Result<ExitStatus, CliError> {
         .map(CopyLog::from_file)
         .transpose()?;
     let drive = Arc::new(Drive::build(Some(manifest), copy_log)?);
+    let md5 = |path: &std::path::Path| {
+        crate::journal::file_md5(path)
+            .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
+    };
+    let mut run = RunInfo::default()
+        .with_inputs(
+            Some(md5(&args.manifest)?),
+            args.copy_log.as_deref().map(md5).transpose()?,
+        )
+        .with_option("target", args.target.display())
+        .with_option("manifest", args.manifest.display());
+    if let Some(copy_log) = &args.copy_log {
+        run = run.with_option("copy_log", copy_log.display());
+    }
+    let reports = Reports::new(&args.report, args.report_format, run)?;
     let mut options = VerifyOptions::default();
     if let Some(threads) = args.threads {
         options.hash_threads = threads.max(1);
     }
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
-    let finished = run_headless(handle, drive, args.json, args.report.as_deref()).await?;
+    let finished = run_headless(handle, drive, args.json, &reports).await?;
     Ok(finished.exit_status())
 }

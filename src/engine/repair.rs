@@ -913,10 +913,16 @@ fn write_in_place(
     file.sync_all()?;
     let mut read_back = Vec::with_capacity(parts.len());
     let mut buffer = Vec::new();
-    for (offset, bytes, _) in parts {
+    for (offset, bytes, md5) in parts {
         buffer.resize(bytes.len(), 0);
         read_exact_at(&file, &mut buffer, *offset)?;
-        read_back.push(Md5::of(&buffer));
+        // Bytes equal to the written ones have the MD5 already computed; only different
+        // bytes are hashed again (an MD5 pass per write was a third of a repair's CPU).
+        read_back.push(if buffer[..] == bytes[..] {
+            *md5
+        } else {
+            Md5::of(&buffer)
+        });
     }
     Ok(read_back)
 }

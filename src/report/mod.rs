@@ -1,16 +1,26 @@
 //! Reports: each is a fold over the engine's event stream into a `Report`, then written
-//! in a format. Schema `export-repair/report/v1` is documented in docs/report.md.
+//! in a format: JSON (schema `export-repair/report/v1`, documented in docs/report.md and
+//! docs/report.schema.json), a self-contained HTML page, CSV (one row per component) and a
+//! DriveLog in the service's own copy-log vocabulary.
 
+pub mod csv;
+pub mod drivelog;
+pub mod html;
+
+use std::collections::BTreeMap;
+use std::fmt;
 use std::io::Write;
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::engine::{Event, Totals};
+use crate::engine::{Event, RunMode, Totals};
 use crate::format::Md5;
 use crate::model::{ComponentKind, ComponentStatus, Drive, FileVerdict, Outcome};
+use crate::source::azure::redact_secrets_with;
 
 /// The schema name every JSON report carries.
 pub const SCHEMA: &str = "export-repair/report/v1";
@@ -21,10 +31,19 @@ pub struct Report {
     pub schema: String,
     pub tool_version: String,
     pub drive_id: String,
+    /// `verify` or `repair`; null when the run never started.
+    #[serde(default)]
+    pub mode: Option<RunMode>,
+    /// The inputs' MD5s and the options, secrets redacted.
+    #[serde(flatten)]
+    pub run: RunInfo,
     #[serde(with = "time::serde::rfc3339::option")]
     pub started: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished: Option<OffsetDateTime>,
+    /// Bytes the engine read or downloaded, over the run's wall time.
+    #[serde(default)]
+    pub throughput: Throughput,
     pub outcome: Outcome,
     pub interrupted: bool,
     pub totals: Totals,
@@ -41,6 +60,9 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub snapshot: Option<String>,
     pub length: u64,
+    /// From the copy log: the blob's Last-Modified at export time, as written.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_modified: Option<String>,
     pub status: FileVerdict,
     pub components: Vec<ComponentReport>,
 }
@@ -58,6 +80,115 @@ pub struct ComponentReport {
     /// For properties and metadata files: their own path on the drive.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub file_path: Option<String>,
+    /// Blocks: the block ID (Base64) from the manifest or copy log.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub block_id: Option<String>,
+}
+
+/// What a run was given: the inputs' MD5s and its options. Filled by the command line;
+/// every value passes through redaction on the way in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// MD5 of the manifest file as read, if one was given.
+    #[serde(default)]
+    pub manifest_md5: Option<Md5>,
+    /// MD5 of the copy log file as read, if one was given.
+    #[serde(default)]
+    pub copy_log_md5: Option<Md5>,
+    /// Options by name (e.g. `target`, `account`, `account_key`), secrets redacted.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+impl RunInfo {
+    /// The inputs' MD5s.
+    pub fn with_inputs(mut self, manifest_md5: Option<Md5>, copy_log_md5: Option<Md5>) -> Self {
+        self.manifest_md5 = manifest_md5;
+        self.copy_log_md5 = copy_log_md5;
+        self
+    }
+
+    /// Records an option. A name that sounds secret (key, SAS, password, token, signature,
+    /// credential) records only [`REDACTED`]; any other value has SAS signatures and
+    /// `AccountKey=` values masked.
+    pub fn with_option(mut self, name: &str, value: impl fmt::Display) -> Self {
+        let value = if is_secret_name(name) {
+            REDACTED.to_string()
+        } else {
+            redact_secrets_with(&value.to_string(), &[])
+        };
+        self.options.insert(name.to_string(), value);
+        self
+    }
+
+    /// Records that a secret option was given (as [`REDACTED`]) without its value.
+    pub fn with_secret(mut self, name: &str, given: bool) -> Self {
+        if given {
+            self.options.insert(name.to_string(), REDACTED.to_string());
+        }
+        self
+    }
+
+    /// Masks every occurrence of the run's secrets (raw or percent-encoded) in the values
+    /// recorded so far: call it last, with the secrets the logs are redacted with.
+    pub fn scrubbed(mut self, secrets: &[&str]) -> Self {
+        for value in self.options.values_mut() {
+            *value = redact_secrets_with(value, secrets);
+        }
+        self
+    }
+}
+
+/// Whether an option's name says its value is a secret.
+fn is_secret_name(name: &str) -> bool {
+    let name: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    [
+        "key",
+        "sas",
+        "secret",
+        "password",
+        "token",
+        "sig",
+        "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+        || name == "sk"
+        || name == "bk"
+        || name == "csas"
+}
+
+/// How fast the run went: bytes read from the drive or downloaded (re-reads included),
+/// over the wall time from start to finish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub bytes: u64,
+    /// Wall time from start to finish; 0 when either is unknown.
+    pub elapsed_seconds: f64,
+    /// `bytes / elapsed_seconds`, rounded down; null when no time elapsed.
+    pub bytes_per_second: Option<u64>,
+}
+
+impl Throughput {
+    fn of(bytes: u64, started: Option<OffsetDateTime>, finished: Option<OffsetDateTime>) -> Self {
+        let elapsed_seconds = match (started, finished) {
+            (Some(started), Some(finished)) => (finished - started).as_seconds_f64().max(0.0),
+            _ => 0.0,
+        };
+        Self {
+            bytes,
+            elapsed_seconds,
+            bytes_per_second: (elapsed_seconds > 0.0)
+                .then(|| (bytes as f64 / elapsed_seconds) as u64),
+        }
+    }
 }
 
 #[derive(Clone, Default)]
@@ -70,7 +201,10 @@ struct Verdict {
 /// Folds events into a report.
 pub struct ReportBuilder {
     drive: Arc<Drive>,
+    run: RunInfo,
     verdicts: Vec<Vec<Verdict>>,
+    mode: Option<RunMode>,
+    bytes_done: u64,
     started: Option<OffsetDateTime>,
     finished: Option<OffsetDateTime>,
     totals: Option<Totals>,
@@ -80,6 +214,11 @@ pub struct ReportBuilder {
 
 impl ReportBuilder {
     pub fn new(drive: Arc<Drive>) -> Self {
+        Self::with_run_info(drive, RunInfo::default())
+    }
+
+    /// A builder whose report carries the run's inputs and options.
+    pub fn with_run_info(drive: Arc<Drive>, run: RunInfo) -> Self {
         let verdicts = drive
             .blobs
             .iter()
@@ -87,7 +226,10 @@ impl ReportBuilder {
             .collect();
         Self {
             drive,
+            run,
             verdicts,
+            mode: None,
+            bytes_done: 0,
             started: None,
             finished: None,
             totals: None,
@@ -98,7 +240,10 @@ impl ReportBuilder {
 
     pub fn apply(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { started, .. } => self.started = Some(*started),
+            Event::RunStarted { started, mode, .. } => {
+                self.started = Some(*started);
+                self.mode = Some(*mode);
+            }
             Event::Warning { message } | Event::CredentialsRefused { message } => {
                 self.warnings.push(message.clone());
             }
@@ -109,7 +254,9 @@ impl ReportBuilder {
                 slot.actual_md5 = component.actual_md5;
                 slot.reason.clone_from(&component.reason);
             }
-            Event::Progress(_) => {}
+            Event::Progress(progress) => {
+                self.bytes_done = self.bytes_done.max(progress.bytes_done);
+            }
             Event::RunFinished {
                 totals,
                 finished,
@@ -156,6 +303,7 @@ impl ReportBuilder {
                                 .is_side_file()
                                 .then(|| blob.component_file_path(component).map(str::to_string))
                                 .flatten(),
+                            block_id: component.block_id.as_deref().map(str::to_string),
                         }
                     })
                     .collect();
@@ -164,6 +312,7 @@ impl ReportBuilder {
                     blob_path: blob.blob_path.clone(),
                     snapshot: blob.snapshot.clone(),
                     length: blob.length,
+                    last_modified: blob.last_modified.clone(),
                     status: FileVerdict::of(components.iter().map(|c| c.status)),
                     components,
                 }
@@ -178,8 +327,11 @@ impl ReportBuilder {
             schema: SCHEMA.to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             drive_id: self.drive.drive_id.clone(),
+            mode: self.mode,
+            run: self.run.clone(),
             started: self.started,
             finished: self.finished,
+            throughput: Throughput::of(self.bytes_done, self.started, self.finished),
             outcome,
             interrupted: self.interrupted,
             totals: self.totals.clone().unwrap_or(totals),
@@ -198,12 +350,140 @@ pub struct ReportError {
     pub source: std::io::Error,
 }
 
+/// The formats a report can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportFormat {
+    /// `export-repair/report/v1` (docs/report.md).
+    Json,
+    /// One self-contained page to read, e-mail or print.
+    Html,
+    /// One row per component (RFC 4180).
+    Csv,
+    /// The drive's state after the run as a copy log (`DriveLog` XML).
+    DriveLog,
+}
+
+/// A report format that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{given:?} is not a report format: use json, html, csv or xml (a DriveLog), \
+     or name the report file with one of those extensions"
+)]
+pub struct UnknownReportFormat {
+    pub given: String,
+}
+
+impl ReportFormat {
+    pub const ALL: [ReportFormat; 4] = [
+        ReportFormat::Json,
+        ReportFormat::Html,
+        ReportFormat::Csv,
+        ReportFormat::DriveLog,
+    ];
+
+    /// The format a file name's extension asks for (`.json`, `.html`/`.htm`, `.csv`, `.xml`),
+    /// letter case ignored.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "json" => Some(ReportFormat::Json),
+            "html" | "htm" => Some(ReportFormat::Html),
+            "csv" => Some(ReportFormat::Csv),
+            "xml" => Some(ReportFormat::DriveLog),
+            _ => None,
+        }
+    }
+
+    /// The explicit format if given, else the one the extension names: what
+    /// `--report F [--report-format X]` means. Check it before the run starts.
+    pub fn resolve(path: &Path, explicit: Option<Self>) -> Result<Self, UnknownReportFormat> {
+        explicit
+            .or_else(|| Self::from_path(path))
+            .ok_or_else(|| UnknownReportFormat {
+                given: path
+                    .extension()
+                    .map(|e| format!(".{}", e.to_string_lossy()))
+                    .unwrap_or_else(|| path.display().to_string()),
+            })
+    }
+
+    /// The name `--report-format` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Json => "json",
+            ReportFormat::Html => "html",
+            ReportFormat::Csv => "csv",
+            ReportFormat::DriveLog => "xml",
+        }
+    }
+}
+
+impl fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReportFormat {
+    type Err = UnknownReportFormat;
+
+    /// `json`, `html` (or `htm`), `csv`, `xml` (or `drivelog`), letter case ignored.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text
+            .trim()
+            .trim_start_matches('.')
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "json" => Ok(ReportFormat::Json),
+            "html" | "htm" => Ok(ReportFormat::Html),
+            "csv" => Ok(ReportFormat::Csv),
+            "xml" | "drivelog" => Ok(ReportFormat::DriveLog),
+            _ => Err(UnknownReportFormat {
+                given: text.to_string(),
+            }),
+        }
+    }
+}
+
+/// Writes the report in `format`, or in the one the file's extension names; the file
+/// appears whole or not at all. An unknown extension without a format is an
+/// `InvalidInput` error (check with [`ReportFormat::resolve`] before the run).
+pub fn write_report(
+    report: &Report,
+    path: &Path,
+    format: Option<ReportFormat>,
+) -> Result<(), ReportError> {
+    let format = ReportFormat::resolve(path, format).map_err(|error| ReportError {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+    })?;
+    write_atomically(path, |out| render(report, format, out))
+}
+
+/// Writes the report in `format` to `out`.
+pub fn render(report: &Report, format: ReportFormat, out: &mut dyn Write) -> std::io::Result<()> {
+    match format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")
+        }
+        ReportFormat::Html => html::write(report, out),
+        ReportFormat::Csv => csv::write(report, out),
+        ReportFormat::DriveLog => drivelog::write(report, out),
+    }
+}
+
+/// The report in `format`, as text (every format is UTF-8).
+pub fn render_to_string(report: &Report, format: ReportFormat) -> String {
+    let mut out = Vec::new();
+    render(report, format, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("every report format is UTF-8")
+}
+
 /// Writes the JSON report; the file appears whole or not at all.
 pub fn write_json(report: &Report, path: &Path) -> Result<(), ReportError> {
-    write_atomically(path, |out| {
-        serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::other)?;
-        out.write_all(b"\n")
-    })
+    write_report(report, path, Some(ReportFormat::Json))
 }
 
 fn write_atomically(
@@ -233,4 +513,92 @@ fn write_atomically(
         let _ = std::fs::remove_file(&temporary);
     }
     result.map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_redacted_on_the_way_in() {
+        let run = RunInfo::default()
+            .with_option("account_key", "c2VjcmV0a2V5")
+            .with_option("--sas", "sv=1&sig=abc")
+            .with_option("BitLockerKey", "123456-123456")
+            .with_option("sk", "short")
+            .with_option(
+                "blob_endpoint",
+                "https://a.blob.core.windows.net/?sp=r&sig=S1G%2B",
+            )
+            .with_option("target", "/mnt/drive")
+            .with_option("threads", 4)
+            .with_secret("bk", true)
+            .with_secret("csas", false)
+            .with_option("note", "old key c2VjcmV0a2V5MjI=")
+            .scrubbed(&["c2VjcmV0a2V5MjI="]);
+        let options = &run.options;
+        for name in ["account_key", "--sas", "BitLockerKey", "sk", "bk"] {
+            assert_eq!(options[name], REDACTED, "{name}");
+        }
+        assert_eq!(
+            options["blob_endpoint"],
+            "https://a.blob.core.windows.net/?sp=r&sig=<redacted>"
+        );
+        assert_eq!(options["target"], "/mnt/drive");
+        assert_eq!(options["threads"], "4");
+        assert_eq!(options["note"], "old key <redacted>");
+        assert!(
+            !options.contains_key("csas"),
+            "a secret not given is not listed"
+        );
+    }
+
+    #[test]
+    fn throughput_is_bytes_over_wall_time() {
+        let start = time::macros::datetime!(2024-01-01 0:00 UTC);
+        let end = start + time::Duration::milliseconds(2500);
+        let throughput = Throughput::of(5_000_000, Some(start), Some(end));
+        assert_eq!(throughput.elapsed_seconds, 2.5);
+        assert_eq!(throughput.bytes_per_second, Some(2_000_000));
+        assert_eq!(Throughput::of(10, None, Some(end)).bytes_per_second, None);
+        assert_eq!(
+            Throughput::of(10, Some(end), Some(end)).bytes_per_second,
+            None
+        );
+    }
+
+    #[test]
+    fn reports_are_written_whole_in_the_named_format() {
+        let dir = std::env::temp_dir().join(format!("er-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let drive = Arc::new(Drive {
+            drive_id: "D1".into(),
+            blobs: Vec::new(),
+            has_manifest: true,
+            warnings: Vec::new(),
+        });
+        let report = ReportBuilder::new(drive).finish();
+        for (name, starts) in [
+            ("r.json", "{"),
+            ("r.HTML", "<!DOCTYPE html>"),
+            ("r.csv", "file_path,blob_path,kind,"),
+            ("r.xml", "<?xml"),
+        ] {
+            let path = dir.join(name);
+            write_report(&report, &path, None).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.starts_with(starts),
+                "{name}: {}",
+                &text[..40.min(text.len())]
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,0 +1,346 @@
+//! The drive's state after a run as a copy log (`DriveLog`, formats.md §2), in the
+//! service's own vocabulary: every file with every range and side file, each `Completed`
+//! or the code that says what is wrong with it. The project's copy-log parser reads it back,
+//! and a later repair given it as its copy log looks again at exactly what is not
+//! `Completed`. The mapping is documented in docs/report.md.
+
+use crate::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
+use crate::format::manifest::RangeKind;
+use crate::format::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
+use crate::model::{ComponentKind, ComponentStatus};
+
+use super::{ComponentReport, FileReport, Report};
+
+/// The DriveLog schema version the output follows.
+pub const VERSION: &str = "2014-11-01";
+
+/// Writes the copy log, preceded by an XML comment naming the tool, the run and its
+/// (redacted) options, which copy-log readers ignore.
+pub fn write(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let xml = copy_log(report).to_xml();
+    let (declaration, rest) = xml.split_once('\n').unwrap_or(("", &xml));
+    out.write_all(declaration.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.write_all(provenance(report).as_bytes())?;
+    out.write_all(rest.as_bytes())
+}
+
+/// The comment that says where the log comes from.
+fn provenance(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let md5 = |m: Option<crate::format::Md5>| m.map_or("not given".to_string(), |m| m.to_string());
+    let time = |t: Option<time::OffsetDateTime>| {
+        t.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+    };
+    let mut text = format!(
+        "\n  The drive's state after an export-repair run (not written by the service).\n  \
+         tool: export-repair {}\n  run: {}\n  started: {}\n  finished: {}\n  \
+         interrupted: {}\n  manifest MD5: {}\n  copy log MD5: {}\n",
+        report.tool_version,
+        report.mode.map_or("unknown", |mode| match mode {
+            crate::engine::RunMode::Verify => "verify",
+            crate::engine::RunMode::Repair => "repair",
+        }),
+        time(report.started),
+        time(report.finished),
+        report.interrupted,
+        md5(report.run.manifest_md5),
+        md5(report.run.copy_log_md5),
+    );
+    for (name, value) in &report.run.options {
+        let _ = writeln!(text, "  option {name}: {value}");
+    }
+    // A comment may not hold `--` nor end with `-`.
+    let mut text = text.replace("--", "- -");
+    while text.contains("--") {
+        text = text.replace("--", "- -");
+    }
+    format!("<!--{text}-->\n")
+}
+
+/// The copy log that describes the drive as the run left it.
+pub fn copy_log(report: &Report) -> CopyLog {
+    let blobs: Vec<LogBlob> = report.files.iter().map(log_blob).collect();
+    let status = if blobs.iter().all(|blob| !blob.needs_repair()) {
+        DriveStatus::Completed
+    } else {
+        DriveStatus::CompletedWithErrors
+    };
+    CopyLog {
+        version: Some(VERSION.to_string()),
+        drive_id: report.drive_id.clone(),
+        blobs,
+        status: Some(status),
+    }
+}
+
+/// A block's or page range's status after the run.
+pub fn range_status(status: ComponentStatus) -> RangeStatus {
+    match status {
+        ComponentStatus::Verified | ComponentStatus::Repaired | ComponentStatus::Regenerated => {
+            RangeStatus::Completed
+        }
+        ComponentStatus::Corrupt => RangeStatus::Corrupted,
+        ComponentStatus::Missing => RangeStatus::FileUnexpectedEnd,
+        ComponentStatus::Failed => RangeStatus::Failed,
+        ComponentStatus::Skipped => RangeStatus::Cancelled,
+    }
+}
+
+/// A properties or metadata file's status after the run.
+pub fn side_file_status(status: ComponentStatus) -> FileStatus {
+    match status {
+        ComponentStatus::Verified | ComponentStatus::Repaired | ComponentStatus::Regenerated => {
+            FileStatus::Completed
+        }
+        ComponentStatus::Corrupt => FileStatus::Corrupted,
+        ComponentStatus::Missing => FileStatus::FileNotFound,
+        ComponentStatus::Failed => FileStatus::Failed,
+        ComponentStatus::Skipped => FileStatus::Cancelled,
+    }
+}
+
+fn is_good(status: ComponentStatus) -> bool {
+    matches!(
+        status,
+        ComponentStatus::Verified | ComponentStatus::Repaired | ComponentStatus::Regenerated
+    )
+}
+
+fn log_blob(file: &FileReport) -> LogBlob {
+    let ranges: Vec<&ComponentReport> = file
+        .components
+        .iter()
+        .filter(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+        .collect();
+    let kind = ranges.first().map(|c| match c.kind {
+        ComponentKind::Page => RangeKind::Page,
+        _ => RangeKind::Block,
+    });
+    let whole_file = file
+        .components
+        .iter()
+        .find(|c| c.kind == ComponentKind::File);
+    let side = |kind: ComponentKind| {
+        file.components
+            .iter()
+            .find(|c| c.kind == kind)
+            .map(|c| LogSideFile {
+                status: side_file_status(c.status),
+                path: c.file_path.clone(),
+                // A regenerated file is complete but holds the blob's current properties:
+                // its hash is the one on the drive now, not the manifest's.
+                hash: if c.status == ComponentStatus::Regenerated {
+                    c.actual_md5.or(c.expected_md5)
+                } else {
+                    c.expected_md5
+                },
+            })
+    };
+    let all_good = file.components.iter().all(|c| is_good(c.status));
+    let status = if all_good {
+        BlobStatus::Completed
+    } else if let Some(whole) = whole_file.filter(|c| {
+        // A bad whole file, unless listed ranges are intact: then only its length is wrong,
+        // which the format has no code for.
+        !is_good(c.status) && ranges.iter().all(|r| !is_good(r.status))
+    }) {
+        if whole.status == ComponentStatus::Missing {
+            BlobStatus::FileNotFound
+        } else {
+            BlobStatus::Failed
+        }
+    } else {
+        BlobStatus::CompletedWithErrors
+    };
+    LogBlob {
+        status,
+        blob_path: file.blob_path.clone(),
+        file_path: file.file_path.clone(),
+        snapshot: file.snapshot.clone(),
+        length: Some(file.length),
+        last_modified: file.last_modified.clone(),
+        kind,
+        ranges: ranges
+            .iter()
+            .map(|c| LogRange {
+                offset: c.offset,
+                length: c.length,
+                id: c.block_id.clone(),
+                hash: c.expected_md5,
+                status: range_status(c.status),
+            })
+            .collect(),
+        metadata: side(ComponentKind::Metadata),
+        properties: side(ComponentKind::Properties),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Md5;
+    use crate::model::{FileVerdict, Outcome};
+    use crate::report::{RunInfo, SCHEMA, Throughput};
+
+    fn component(kind: ComponentKind, offset: u64, status: ComponentStatus) -> ComponentReport {
+        ComponentReport {
+            kind,
+            offset,
+            length: if kind.is_side_file() { 0 } else { 512 },
+            status,
+            expected_md5: Some(Md5::of(&offset.to_le_bytes())),
+            actual_md5: None,
+            reason: None,
+            file_path: kind
+                .is_side_file()
+                .then(|| format!(r"\c\a & <b>.bin.{}", kind.as_str())),
+            block_id: (kind == ComponentKind::Block).then(|| "AAAAAA==".to_string()),
+        }
+    }
+
+    fn report(files: Vec<FileReport>) -> Report {
+        Report {
+            schema: SCHEMA.into(),
+            tool_version: "0.0.0".into(),
+            drive_id: "D & <1>".into(),
+            mode: None,
+            run: RunInfo::default(),
+            started: None,
+            finished: None,
+            throughput: Throughput::default(),
+            outcome: Outcome::Damaged,
+            interrupted: false,
+            totals: Default::default(),
+            warnings: Vec::new(),
+            files,
+        }
+    }
+
+    fn file(path: &str, components: Vec<ComponentReport>) -> FileReport {
+        FileReport {
+            file_path: path.into(),
+            blob_path: path.trim_start_matches('\\').replace('\\', "/"),
+            snapshot: None,
+            length: 2048,
+            last_modified: Some("2012-09-18T23:47:08Z".into()),
+            status: FileVerdict::of(components.iter().map(|c| c.status)),
+            components,
+        }
+    }
+
+    #[test]
+    fn every_component_status_maps_to_a_code_that_reads_back() {
+        use ComponentStatus::*;
+        let statuses = [
+            Verified,
+            Repaired,
+            Regenerated,
+            Corrupt,
+            Missing,
+            Failed,
+            Skipped,
+        ];
+        let blocks: Vec<ComponentReport> = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| component(ComponentKind::Block, i as u64 * 512, s))
+            .collect();
+        let mut long = file(r"\c\a & <b>.bin", blocks);
+        long.length = 512 * statuses.len() as u64;
+        long.components
+            .push(component(ComponentKind::Properties, 0, Regenerated));
+        long.components
+            .push(component(ComponentKind::Metadata, 0, Missing));
+        let good = file(
+            r"\c\good.bin",
+            vec![
+                component(ComponentKind::Page, 0, Verified),
+                component(ComponentKind::Page, 1024, Repaired),
+            ],
+        );
+        let report = report(vec![long, good]);
+        let log = CopyLog::parse_str(&copy_log(&report).to_xml()).unwrap();
+        assert_eq!(log.drive_id, "D & <1>");
+        assert_eq!(log.status, Some(DriveStatus::CompletedWithErrors));
+        let codes: Vec<&str> = log.blobs[0]
+            .ranges
+            .iter()
+            .map(|r| r.status.as_str())
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "Completed",
+                "Completed",
+                "Completed",
+                "Corrupted",
+                "FileUnexpectedEnd",
+                "Failed",
+                "Cancelled"
+            ]
+        );
+        assert_eq!(log.blobs[0].status, BlobStatus::CompletedWithErrors);
+        assert_eq!(log.blobs[0].kind, Some(RangeKind::Block));
+        assert_eq!(log.blobs[0].ranges[0].id.as_deref(), Some("AAAAAA=="));
+        assert_eq!(
+            log.blobs[0].ranges[3].hash,
+            Some(Md5::of(&(3u64 * 512).to_le_bytes()))
+        );
+        let metadata = log.blobs[0].metadata.as_ref().unwrap();
+        assert_eq!(metadata.status, FileStatus::FileNotFound);
+        assert_eq!(metadata.path.as_deref(), Some(r"\c\a & <b>.bin.metadata"));
+        assert_eq!(
+            log.blobs[0].properties.as_ref().unwrap().status,
+            FileStatus::Completed
+        );
+        assert_eq!(log.blobs[1].status, BlobStatus::Completed);
+        assert_eq!(log.blobs[1].kind, Some(RangeKind::Page));
+        assert!(!log.blobs[1].needs_repair());
+    }
+
+    #[test]
+    fn whole_file_components_set_the_blob_status() {
+        let mut whole = component(ComponentKind::File, 0, ComponentStatus::Missing);
+        whole.expected_md5 = None;
+        let absent = file(r"\c\x.bin", vec![whole.clone()]);
+        whole.status = ComponentStatus::Failed;
+        let failed = file(r"\c\y.bin", vec![whole]);
+        let truncated = file(
+            r"\c\z.bin",
+            vec![component(ComponentKind::Block, 0, ComponentStatus::Missing)],
+        );
+        let log = copy_log(&report(vec![absent, failed, truncated]));
+        let statuses: Vec<&BlobStatus> = log.blobs.iter().map(|b| &b.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                &BlobStatus::FileNotFound,
+                &BlobStatus::Failed,
+                &BlobStatus::CompletedWithErrors
+            ]
+        );
+        assert!(log.blobs[1].ranges.is_empty());
+        assert_eq!(log.blobs[1].kind, None);
+    }
+
+    #[test]
+    fn a_clean_drive_is_completed() {
+        let report = report(vec![file(
+            r"\c\a.bin",
+            vec![component(
+                ComponentKind::Block,
+                0,
+                ComponentStatus::Verified,
+            )],
+        )]);
+        let log = copy_log(&report);
+        assert_eq!(log.status, Some(DriveStatus::Completed));
+        assert_eq!(log.failed_blobs().count(), 0);
+        assert_eq!(log.version.as_deref(), Some(VERSION));
+    }
+}
