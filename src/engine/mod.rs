@@ -101,10 +101,10 @@ impl Ledger {
     /// Totals over every component; those never looked at count as skipped.
     fn totals(&self, drive: &Drive) -> Totals {
         let mut totals = Totals::default();
-        for (id, _, component) in drive.components() {
+        for (id, blob, component) in drive.components() {
             let status = self.statuses[id.blob as usize][id.component as usize]
                 .unwrap_or(ComponentStatus::Skipped);
-            totals.add(status, component.length);
+            totals.add(status, blob.data_bytes_of(component));
         }
         totals
     }

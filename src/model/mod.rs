@@ -199,6 +199,17 @@ impl Blob {
         }
     }
 
+    /// The blob's bytes a component stands for in totals: its range; for a whole-file
+    /// component only when it is the blob's sole data (a copy-log-only download), since a
+    /// manifest blob's length check covers bytes its ranges already count.
+    pub fn data_bytes_of(&self, component: &Component) -> u64 {
+        match component.kind {
+            ComponentKind::Block | ComponentKind::Page => component.length,
+            ComponentKind::File if !self.in_manifest => component.length,
+            _ => 0,
+        }
+    }
+
     /// The container: the first segment of the blob path.
     pub fn container(&self) -> &str {
         self.blob_path.split('/').next().unwrap_or_default()

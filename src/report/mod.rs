@@ -285,7 +285,7 @@ impl ReportBuilder {
                     .zip(verdicts)
                     .map(|(component, verdict)| {
                         let status = verdict.status.unwrap_or(ComponentStatus::Skipped);
-                        totals.add(status, component.length);
+                        totals.add(status, blob.data_bytes_of(component));
                         ComponentReport {
                             kind: component.kind,
                             offset: component.offset,
