@@ -1,1 +1,2 @@
 pub mod azurite;
+pub mod fault_proxy;
