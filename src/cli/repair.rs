@@ -110,7 +110,11 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     };
     let (mut repair_file, resumed) = RepairFile::open_or_create(&args.repair_file, &binding)
         .map_err(|error| CliError::Usage(super::chain(&error)))?;
-    if !resumed {
+    let recorded = resumed
+        && repair_file
+            .has_drive()
+            .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    if !recorded {
         repair_file
             .record_drive(&drive)
             .map_err(|error| CliError::Usage(super::chain(&error)))?;

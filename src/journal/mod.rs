@@ -111,12 +111,14 @@ impl RepairFile {
             path: display,
         };
         file.configure()?;
-        if exists {
+        // A file killed while being created holds no schema yet: it is new, not foreign.
+        let resumed = exists && !file.is_blank()?;
+        if resumed {
             file.check_existing(binding)?;
         } else {
             file.create_tables(binding)?;
         }
-        Ok((file, exists))
+        Ok((file, resumed))
     }
 
     fn sqlite(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
@@ -144,11 +146,24 @@ impl RepairFile {
             .map_err(self.sqlite())
     }
 
+    /// No id and no tables: an empty database (or an empty file).
+    fn is_blank(&self) -> Result<bool, JournalError> {
+        let application_id: i64 = self
+            .connection
+            .pragma_query_value(None, "application_id", |row| row.get(0))
+            .map_err(self.sqlite())?;
+        let tables: i64 = self
+            .connection
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(self.sqlite())?;
+        Ok((application_id == 0 || application_id == APPLICATION_ID) && tables == 0)
+    }
+
     fn create_tables(&mut self, binding: &Binding) -> Result<(), JournalError> {
         let sql = format!(
-            "PRAGMA application_id = {APPLICATION_ID};
+            "BEGIN;
+             PRAGMA application_id = {APPLICATION_ID};
              PRAGMA user_version = {SCHEMA_VERSION};
-             BEGIN;
              CREATE TABLE binding (
                  drive_id TEXT NOT NULL,
                  manifest_md5 TEXT,
@@ -181,8 +196,9 @@ impl RepairFile {
                  updated TEXT NOT NULL,
                  PRIMARY KEY (blob, component)
              ) WITHOUT ROWID;
-             COMMIT;"
+             "
         );
+        // One transaction: a file killed while being created is empty, never half made.
         self.connection.execute_batch(&sql).map_err(self.sqlite())?;
         self.connection
             .execute(
@@ -196,7 +212,18 @@ impl RepairFile {
                 ],
             )
             .map_err(self.sqlite())?;
-        Ok(())
+        self.connection
+            .execute_batch("COMMIT;")
+            .map_err(self.sqlite())
+    }
+
+    /// Whether the drive was recorded (a run killed right after creating the file has not).
+    pub fn has_drive(&self) -> Result<bool, JournalError> {
+        let blobs: i64 = self
+            .connection
+            .query_row("SELECT count(*) FROM blob", [], |row| row.get(0))
+            .map_err(self.sqlite())?;
+        Ok(blobs > 0)
     }
 
     fn check_existing(&self, binding: &Binding) -> Result<(), JournalError> {
@@ -255,6 +282,12 @@ impl RepairFile {
                 });
             }
         }
+        // Find out now, not at the first write of the repair, whether the file can be
+        // written and its rows read.
+        self.connection
+            .execute("UPDATE binding SET tool_version = tool_version", [])
+            .map_err(self.sqlite())?;
+        self.entries()?;
         Ok(())
     }
 

@@ -1,0 +1,561 @@
+//! Crashes: `kill -9` at seeded random points of a repair, then a rerun with the same repair
+//! file must give a drive byte-identical to the blobs; and a torn, truncated or bit-flipped
+//! repair file must give a clear error (exit 2) or a run that recovers, never a panic.
+//!
+//! The source is a local mirror (`--source-dir`), so these need no Azurite: the write protocol
+//! and the repair file are what is under test. Each drive has a few MiB in many small blocks
+//! with every other block damaged, so a repair is hundreds of separate journalled writes.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
+use export_repair::format::copylog::{CopyLog, LogBlob};
+use export_repair::format::status::{BlobStatus, DriveStatus};
+
+const KIB: usize = 1024;
+const DRIVE_ID: &str = "CRASH001";
+
+fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if root.exists() {
+        walk(root, root, &mut out);
+    }
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for (relative, bytes) in files(from) {
+        let path = to.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+/// A drive of ~1.8 MiB in 4 KiB blocks and pages, damaged in every way a repair handles.
+fn sample() -> SampleDrive {
+    let pages: Vec<(u64, u64)> = (0..32).map(|i| (i * 16 * 1024, 4096)).collect();
+    SampleDrive {
+        drive_id: DRIVE_ID.into(),
+        blobs: vec![
+            SampleBlob::block("crash/blocks.bin", pseudo_random_bytes(1, 1024 * KIB), 4096)
+                .with_properties("application/octet-stream"),
+            SampleBlob::page("crash/disk.vhd", 512 * 1024, &pages, 2)
+                .with_metadata(&[("owner", "crash"), ("purpose", "kill")]),
+            SampleBlob::block("crash/gone.bin", pseudo_random_bytes(3, 256 * KIB), 8192),
+            SampleBlob::block("crash/props.txt", b"properties only".to_vec(), 4096)
+                .with_properties("text/plain"),
+        ],
+    }
+}
+
+/// A damaged drive, its mirror and copy log under `dir`.
+struct Scenario {
+    dir: PathBuf,
+    sample: SampleDrive,
+    /// The drive as damaged, before any repair: drive-relative path → bytes.
+    damaged: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+impl Scenario {
+    fn new(dir: &Path) -> Self {
+        let sample = sample();
+        let drive = dir.join("drive");
+        sample.write(&drive).unwrap();
+        sample.write_mirror(&dir.join("mirror")).unwrap();
+        let local = |p: &str| local_path(&drive, p).unwrap();
+        // Every other block and page range: zeroed or a flipped byte.
+        for blob in &sample.blobs[..2] {
+            let path = local(&blob.file_path);
+            let mut bytes = std::fs::read(&path).unwrap();
+            for (index, &(offset, length)) in blob.layout.iter().enumerate() {
+                let range = offset as usize..(offset + length) as usize;
+                match index % 4 {
+                    0 => bytes[range].fill(0),
+                    2 => bytes[range.start + length as usize / 2] ^= 0x80,
+                    _ => {}
+                }
+            }
+            std::fs::write(&path, bytes).unwrap();
+        }
+        std::fs::remove_file(local(&sample.blobs[1].metadata_path())).unwrap();
+        std::fs::remove_file(local(&sample.blobs[2].file_path)).unwrap();
+        std::fs::remove_file(local(&sample.blobs[3].properties_path())).unwrap();
+        // The copy log reports the missing file; the manifest pass finds the rest.
+        let copy_log = CopyLog {
+            version: Some("2014-11-01".into()),
+            drive_id: DRIVE_ID.into(),
+            blobs: vec![LogBlob {
+                status: BlobStatus::FileNotFound,
+                blob_path: sample.blobs[2].blob_path.clone(),
+                file_path: sample.blobs[2].file_path.clone(),
+                snapshot: None,
+                length: Some(sample.blobs[2].content.len() as u64),
+                last_modified: None,
+                kind: None,
+                ranges: Vec::new(),
+                metadata: None,
+                properties: None,
+            }],
+            status: Some(DriveStatus::CompletedWithErrors),
+        };
+        std::fs::write(dir.join("copy.xml"), copy_log.to_xml()).unwrap();
+        let mut damaged = BTreeMap::new();
+        for blob in &sample.blobs {
+            for path in [
+                Some(blob.file_path.clone()),
+                blob.properties.as_ref().map(|_| blob.properties_path()),
+                blob.metadata.as_ref().map(|_| blob.metadata_path()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                damaged.insert(path.clone(), std::fs::read(local(&path)).ok());
+            }
+        }
+        Self {
+            dir: dir.to_path_buf(),
+            sample,
+            damaged,
+        }
+    }
+
+    fn drive(&self) -> PathBuf {
+        self.dir.join("drive")
+    }
+
+    fn repair_file(&self) -> PathBuf {
+        self.dir.join("drive.rep")
+    }
+
+    fn args(&self, concurrency: usize) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["repair".into(), "--headless".into()];
+        for (flag, value) in [
+            ("--repair-file", self.repair_file()),
+            ("--target", self.drive()),
+            (
+                "--manifest",
+                self.drive().join(format!("{DRIVE_ID}.manifest")),
+            ),
+            ("--copy-log", self.dir.join("copy.xml")),
+            ("--source-dir", self.dir.join("mirror")),
+            ("--log-dir", self.dir.join("logs")),
+            ("--report", self.dir.join("report.json")),
+        ] {
+            args.push(flag.into());
+            args.push(value.into());
+        }
+        args.push("--concurrency".into());
+        args.push(concurrency.to_string().into());
+        args
+    }
+
+    fn run(&self, concurrency: usize) -> Output {
+        let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+            .args(self.args(concurrency))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_no_panic(&output);
+        output
+    }
+
+    /// Starts a repair and SIGKILLs it after `delay`; true when it was still running.
+    fn kill_after(&self, concurrency: usize, delay: Duration) -> bool {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+            .args(self.args(concurrency))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let running = child.try_wait().unwrap().is_none();
+        child.kill().unwrap(); // SIGKILL
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        running
+    }
+
+    /// The drive as an intact export: every file, side file and the manifest.
+    fn intact(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        self.sample.write(dir.path()).unwrap();
+        files(dir.path())
+    }
+
+    fn assert_identical_to_blobs(&self, what: &str) {
+        let drive = files(&self.drive());
+        let intact = self.intact();
+        for (path, bytes) in &intact {
+            assert!(
+                drive.get(path) == Some(bytes),
+                "{what}: {} differs from the export",
+                path.display()
+            );
+        }
+        let extra: Vec<_> = drive.keys().filter(|p| !intact.contains_key(*p)).collect();
+        assert!(
+            extra.is_empty(),
+            "{what}: files left on the drive: {extra:?}"
+        );
+    }
+
+    /// After a crash: every byte of every block or page range is the blob's or the damaged
+    /// drive's (zeros in a file that was missing); side files are exported bytes or absent.
+    fn assert_no_wrong_byte(&self, what: &str) {
+        let drive = self.drive();
+        for blob in &self.sample.blobs {
+            let Ok(now) = std::fs::read(local_path(&drive, &blob.file_path).unwrap()) else {
+                assert!(
+                    self.damaged[&blob.file_path].is_none(),
+                    "{what}: file vanished"
+                );
+                continue;
+            };
+            let old = self.damaged[&blob.file_path].as_deref();
+            for &(offset, length) in &blob.layout {
+                for i in offset as usize..(offset + length) as usize {
+                    let before = old.map_or(0, |old| old[i]);
+                    let byte = now.get(i).copied();
+                    assert!(
+                        byte == Some(blob.content[i]) || byte == Some(before),
+                        "{what}: {} byte {i} is {byte:?}, neither the blob's {} nor the old {before}",
+                        blob.file_path,
+                        blob.content[i]
+                    );
+                }
+            }
+            for (path, expected) in [
+                blob.properties
+                    .as_ref()
+                    .map(|p| (blob.properties_path(), p.to_xml())),
+                blob.metadata
+                    .as_ref()
+                    .map(|m| (blob.metadata_path(), m.to_xml().unwrap())),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let now = std::fs::read(local_path(&drive, &path).unwrap()).ok();
+                assert!(
+                    now.is_none()
+                        || now.as_deref() == Some(expected.as_bytes())
+                        || now == self.damaged[&path],
+                    "{what}: {path} is neither absent, as exported nor as before"
+                );
+            }
+        }
+    }
+}
+
+fn assert_no_panic(output: &Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked") && output.status.code() != Some(101),
+        "the tool panicked (exit {:?}): {stderr}",
+        output.status.code()
+    );
+}
+
+/// xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// How long an uninterrupted repair of the scenario takes here (measured once).
+fn full_run() -> Duration {
+    static TOOK: OnceLock<Duration> = OnceLock::new();
+    *TOOK.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = Scenario::new(dir.path());
+        let started = Instant::now();
+        let output = scenario.run(2);
+        let took = started.elapsed();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        scenario.assert_identical_to_blobs("uninterrupted run");
+        println!("an uninterrupted repair takes {took:?}");
+        took
+    })
+}
+
+/// `trials` seeded trials: one to three kills at random points, each followed by the no-
+/// wrong-byte check, then a rerun to completion and a byte-for-byte comparison.
+fn kill_trials(seeds: std::ops::Range<u64>) {
+    let full = full_run();
+    let mut mid_run = 0;
+    let mut kills = 0;
+    for seed in seeds {
+        let mut rng = Rng::new(seed);
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = Scenario::new(dir.path());
+        let concurrency = 1 + (seed % 4) as usize;
+        let rounds = 1 + rng.below(3);
+        let mut points = Vec::new();
+        for round in 0..rounds {
+            // Anywhere from process start to near the end of what is left to do (a later
+            // kill has less work left to interrupt).
+            let window = full.as_millis() as u64 * 9 / 10 / (round + 1);
+            let delay = Duration::from_millis(5 + rng.below(window));
+            let running = scenario.kill_after(concurrency, delay);
+            kills += 1;
+            mid_run += running as u32;
+            points.push((delay, running));
+            scenario.assert_no_wrong_byte(&format!("seed {seed} after kill {round}"));
+        }
+        let output = scenario.run(concurrency);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "seed {seed}: the rerun after kills at {points:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        scenario.assert_identical_to_blobs(&format!("seed {seed}, kills at {points:?}"));
+        println!("seed {seed}: concurrency {concurrency}, kills at {points:?} (delay, mid-run)");
+    }
+    println!("{mid_run} of {kills} kills landed mid-run");
+    assert!(
+        mid_run * 2 >= kills,
+        "only {mid_run} of {kills} kills landed mid-run: the trials test little"
+    );
+}
+
+#[test]
+fn kill_9_at_seeded_points_then_a_rerun_is_byte_identical_seeds_1_to_10() {
+    kill_trials(1..11);
+}
+
+#[test]
+fn kill_9_at_seeded_points_then_a_rerun_is_byte_identical_seeds_11_to_20() {
+    kill_trials(11..21);
+}
+
+/// A repair file as a crash leaves it: a run killed part-way (and its rollback journal, if
+/// one was left). Returns the drive's state at that moment too.
+fn half_done_repair_file(dir: &Path) -> (Scenario, Vec<u8>, Option<Vec<u8>>) {
+    let full = full_run();
+    for attempt in 0..6u32 {
+        let scenario = Scenario::new(&dir.join(format!("base{attempt}")));
+        let delay = full * (3 + attempt) / 10;
+        if scenario.kill_after(1, delay) && scenario.repair_file().exists() {
+            let rep = std::fs::read(scenario.repair_file()).unwrap();
+            let journal = std::fs::read(scenario.dir.join("drive.rep-journal")).ok();
+            return (scenario, rep, journal);
+        }
+    }
+    panic!("could not kill a repair part-way in six tries");
+}
+
+/// One mangled repair file: exit 2 with a clear message naming it, or exit 0 with the drive
+/// right. Returns what went wrong instead of panicking, so every case is reported.
+fn check_mangled(
+    base: &Scenario,
+    case: &str,
+    rep: &[u8],
+    journal: Option<&[u8]>,
+    index: usize,
+) -> Result<(), String> {
+    let dir = base.dir.parent().unwrap().join(format!("case{index}"));
+    copy_tree(&base.dir, &dir);
+    let scenario = Scenario {
+        dir: dir.clone(),
+        sample: base.sample.clone(),
+        damaged: base.damaged.clone(),
+    };
+    let _ = std::fs::remove_file(dir.join("drive.rep-journal"));
+    std::fs::write(scenario.repair_file(), rep).unwrap();
+    if let Some(journal) = journal {
+        std::fs::write(dir.join("drive.rep-journal"), journal).unwrap();
+    }
+    let before = files(&scenario.drive());
+    let output = scenario.run(2);
+    let code = output.status.code();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!(
+        "{case}: exit {code:?} {}",
+        stderr.lines().next().unwrap_or_default()
+    );
+    match code {
+        Some(0) => {
+            scenario.assert_identical_to_blobs(&format!("{case}: exit 0"));
+            Ok(())
+        }
+        Some(2) => {
+            if !(stderr.contains("drive.rep") && stderr.contains("repair file")) {
+                return Err(format!(
+                    "{case}: exit 2 must name the repair file: {stderr}"
+                ));
+            }
+            if files(&scenario.drive()) != before {
+                return Err(format!("{case}: a refused run changed the drive"));
+            }
+            Ok(())
+        }
+        other => Err(format!(
+            "{case}: exit {other:?}, expected 0 or 2\n{stdout}\n{stderr}"
+        )),
+    }
+}
+
+/// Regression: `kill -9` while the repair file was being created left a file every later run
+/// refused; now the file is created in one transaction and an empty one is taken as new.
+#[test]
+
+fn a_repair_file_killed_during_creation_is_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::new(dir.path());
+    // What the kill leaves: the file SQLite created, nothing in it yet.
+    std::fs::write(scenario.repair_file(), b"").unwrap();
+    let output = scenario.run(2);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    scenario.assert_identical_to_blobs("after an empty repair file");
+}
+
+/// A finished repair (drive right, repair file all done).
+fn finished_repair(dir: &Path) -> Scenario {
+    let scenario = Scenario::new(dir);
+    assert_eq!(scenario.run(1).status.code(), Some(0));
+    scenario
+}
+
+/// Exit 2 naming the repair file, and nothing on the drive changed.
+fn assert_refused_clearly(scenario: &Scenario) {
+    let before = files(&scenario.drive());
+    let output = scenario.run(1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a repair file no run can use must be refused (exit 2), not \"interrupted\": {stderr}"
+    );
+    assert!(stderr.contains("drive.rep"), "{stderr}");
+    assert_eq!(files(&scenario.drive()), before);
+}
+
+/// A repair file that opens but whose rows cannot be read (here a BLOB where the `state`
+/// text belongs, as a flipped type byte gives) is refused when opened: exit 2, not a run
+/// that ends "interrupted" for ever.
+#[test]
+fn unreadable_repair_file_rows_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
+    db.execute(
+        "UPDATE component SET state = x'00ff' WHERE blob = 0 AND component = 0",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    assert_refused_clearly(&scenario);
+}
+
+/// A repair file whose header says it may only be read (byte 18, the write version, above
+/// 2, as a flipped bit gives) is refused when opened: exit 2, before any write is tried.
+#[test]
+fn an_unwritable_repair_file_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    // One block damaged and forgotten by the repair file, so the run has something to write.
+    let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
+    db.execute("DELETE FROM component WHERE blob = 0 AND component = 0", [])
+        .unwrap();
+    drop(db);
+    let blob = &scenario.sample.blobs[0];
+    let path = local_path(&scenario.drive(), &blob.file_path).unwrap();
+    let mut data = std::fs::read(&path).unwrap();
+    data[5] ^= 1;
+    std::fs::write(&path, data).unwrap();
+    let mut bytes = std::fs::read(scenario.repair_file()).unwrap();
+    bytes[18] = 3;
+    std::fs::write(scenario.repair_file(), bytes).unwrap();
+    assert_refused_clearly(&scenario);
+}
+
+/// Truncations at many lengths, a torn hot journal, and bit flips in the header and anywhere.
+fn mangled_cases(rep: &[u8], journal: Option<&[u8]>) -> Vec<(String, Vec<u8>, Option<Vec<u8>>)> {
+    let len = rep.len();
+    let mut cases: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    for cut in [0, 1, 15, 100, 512, 1024, 4095, 4096, len / 2, len - 1] {
+        cases.push((format!("truncated to {cut}"), rep[..cut].to_vec(), None));
+    }
+    if let Some(journal) = journal {
+        cases.push((
+            "torn: the hot journal cut in half".into(),
+            rep.to_vec(),
+            Some(journal[..journal.len() / 2].to_vec()),
+        ));
+    }
+    let mut rng = Rng::new(77);
+    // Header fields (page size, counts, schema cookie), then anywhere.
+    let mut positions: Vec<usize> = vec![16, 18, 21, 28, 40, 56, 60, 68, 100, 4096 + 3];
+    positions.extend((0..10).map(|_| rng.below(len as u64) as usize));
+    for position in positions.into_iter().filter(|&p| p < len) {
+        let mut flipped = rep.to_vec();
+        flipped[position] ^= 1 << rng.below(8);
+        cases.push((format!("bit flipped at byte {position}"), flipped, None));
+    }
+    cases
+}
+
+#[test]
+fn a_torn_truncated_or_flipped_repair_file_is_a_clear_error_or_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, rep, journal) = half_done_repair_file(dir.path());
+    assert!(rep.len() >= 4096, "a repair file of {} bytes", rep.len());
+    println!(
+        "repair file of {} bytes, rollback journal left: {}",
+        rep.len(),
+        journal.is_some()
+    );
+    let cases = mangled_cases(&rep, journal.as_deref());
+    let problems: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter_map(|(index, (case, bytes, journal))| {
+            check_mangled(&base, case, bytes, journal.as_deref(), index).err()
+        })
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    println!("{} mangled repair files, no panic", cases.len());
+}
