@@ -418,7 +418,7 @@ fn bench_parse() {
         verdict(parse <= PARSE_TARGET_S)
     );
     println!(
-        "  (parsing thread on CPU {:.2} s: the wall time without load from elsewhere)",
+        "  (parsing thread on CPU {:.2} s; less sensitive to load than the wall time)",
         median_f(parse_on_cpu)
     );
     println!("  Drive::build         {build:.2} s");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs benches/verify.rs (see BENCHMARKS.md) and keeps its output in bench-verify.log.
+# Runs benches/verify.rs (see BENCHMARKS.md) and keeps its output in target/bench-verify.log.
 #
 #   scripts/bench-verify.sh                 # everything, ~1–3 minutes
 #   VERIFY_BENCH_ONLY=verify scripts/bench-verify.sh
@@ -11,7 +11,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-log="${BENCH_LOG:-$root/bench-verify.log}"
+log="${BENCH_LOG:-$root/target/bench-verify.log}"
+mkdir -p "$(dirname "$log")"
 
 if grep -q '^name = "verify"' "$root/Cargo.toml"; then
     crate="$root"
