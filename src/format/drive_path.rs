@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::md5::shorten;
 
@@ -182,15 +182,6 @@ fn find_case_insensitive(directory: &Path, name: &str) -> io::Result<Lookup> {
                 .collect(),
         ),
     })
-}
-
-/// True when `path` is lexically inside `root` (no `..`, same prefix).
-pub fn is_inside(root: &Path, path: &Path) -> bool {
-    path.starts_with(root)
-        && path
-            .strip_prefix(root)
-            .map(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))))
-            .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! and `synchronous=FULL` keep it safe on network shares; an exclusive lock keeps two runs
 //! from sharing one file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -645,11 +645,6 @@ pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
         }
         hasher.update(&buffer[..read]);
     }
-}
-
-/// The default repair-file path for a drive, beside the log directory: `<DriveId>.rep`.
-pub fn default_path(directory: &Path, drive_id: &str) -> PathBuf {
-    directory.join(format!("{drive_id}.rep"))
 }
 
 #[cfg(test)]

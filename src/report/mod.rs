@@ -481,11 +481,6 @@ pub fn render_to_string(report: &Report, format: ReportFormat) -> String {
     String::from_utf8(out).expect("every report format is UTF-8")
 }
 
-/// Writes the JSON report; the file appears whole or not at all.
-pub fn write_json(report: &Report, path: &Path) -> Result<(), ReportError> {
-    write_report(report, path, Some(ReportFormat::Json))
-}
-
 fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
