@@ -657,3 +657,127 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
     export.command(&["--account-key", KEY]).assert().code(0);
     export.assert_drive_matches_blobs();
 }
+
+/// The console's run: kept open after its plan. A refused key makes downloads wait (not
+/// fail); new credentials let them go on; then the technician verifies a blob again and
+/// retries a component, and finishing ends the run normally.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
+    use export_repair::engine::{self, Activity, Command as EngineCommand, Event, RepairOptions};
+    use export_repair::engine::SourceHandle;
+    use export_repair::format::manifest::Manifest;
+    use export_repair::journal::{Binding, RepairFile};
+    use export_repair::model::{ComponentId, ComponentStatus, Drive};
+    use std::sync::Arc;
+
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "keptopen").await;
+    let drive = Arc::new(
+        Drive::build(
+            Some(Manifest::from_file(&export.manifest()).unwrap()),
+            Some(CopyLog::from_file(&export.copy_log_path()).unwrap()),
+        )
+        .unwrap(),
+    );
+    let binding = Binding {
+        drive_id: drive.drive_id.clone(),
+        manifest_md5: None,
+        copy_log_md5: None,
+    };
+    let (mut repair_file, _) = RepairFile::open_or_create(&export.repair_file(), &binding).unwrap();
+    repair_file.record_drive(&drive).unwrap();
+    let mut wrong = AzureSourceConfig::new(
+        ACCOUNT,
+        AzureCredential::AccountKey(
+            "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3Jvbmc=".into(),
+        ),
+    );
+    wrong.endpoint = Some(azurite.endpoint());
+    let options = RepairOptions {
+        stay_open: true,
+        ..RepairOptions::default()
+    };
+    let mut handle = engine::start_repair(
+        Arc::clone(&drive),
+        export.drive(),
+        Arc::new(AzureBlobSource::new(wrong).unwrap()),
+        repair_file,
+        options,
+    );
+    let pdf = drive
+        .blobs
+        .iter()
+        .position(|b| b.blob_path.ends_with("docs/report.pdf"))
+        .unwrap() as u32;
+    let mut refusals = 0;
+    let mut idles = 0;
+    let mut downloading = 0;
+    let mut pdf_verdicts = Vec::new();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(event) = handle.events.recv().await {
+            match event {
+                Event::CredentialsRefused { .. } => {
+                    refusals += 1;
+                    // Nothing was settled as failed while the key was wrong.
+                    handle.send(EngineCommand::UseSource(SourceHandle(Arc::new(key_source(
+                        azurite,
+                    )))));
+                }
+                Event::Working {
+                    activity: Activity::Downloading,
+                    ..
+                } => downloading += 1,
+                Event::Component(c) if c.id.blob == pdf => pdf_verdicts.push(c.status),
+                Event::Component(c) => assert_ne!(c.status, ComponentStatus::Failed, "{c:?}"),
+                Event::Idle { totals, .. } => {
+                    idles += 1;
+                    assert_eq!(totals.damaged(), 0, "{totals:?}");
+                    export.assert_drive_matches_blobs();
+                    match idles {
+                        1 => {
+                            // Damage the pdf's second block behind the run's back, then
+                            // ask for the blob to be verified again.
+                            let path = export.file(&drive.blobs[pdf as usize].blob_path);
+                            let mut bytes = std::fs::read(&path).unwrap();
+                            bytes[70 * 1024] ^= 0xff;
+                            std::fs::write(&path, bytes).unwrap();
+                            pdf_verdicts.clear();
+                            let ids = (0..drive.blobs[pdf as usize].components.len() as u32)
+                                .map(|component| ComponentId { blob: pdf, component })
+                                .collect();
+                            handle.send(EngineCommand::Verify(ids));
+                        }
+                        2 => {
+                            // Verified again: the damaged block found, then repaired.
+                            let count = |status| pdf_verdicts.iter().filter(|s| **s == status).count();
+                            assert_eq!(count(ComponentStatus::Corrupt), 1, "{pdf_verdicts:?}");
+                            assert_eq!(count(ComponentStatus::Repaired), 1, "{pdf_verdicts:?}");
+                            pdf_verdicts.clear();
+                            let id = ComponentId { blob: pdf, component: 0 };
+                            handle.send(EngineCommand::Retry(vec![id]));
+                        }
+                        _ => handle.send(EngineCommand::Finish),
+                    }
+                }
+                Event::RunFinished {
+                    interrupted,
+                    outcome,
+                    ..
+                } => return (interrupted, outcome),
+                _ => {}
+            }
+        }
+        panic!("the event stream ended without RunFinished");
+    })
+    .await
+    .expect("the run kept open finished in time");
+    assert_eq!(refusals, 1, "one refusal reported, however many downloads hit it");
+    assert!(downloading > 0);
+    assert_eq!(finished.0, false, "finishing is not an interruption");
+    assert_eq!(finished.1, export_repair::model::Outcome::Repaired);
+    // The last request: the retried block was downloaded and written again.
+    assert_eq!(pdf_verdicts, [ComponentStatus::Repaired]);
+    export.assert_drive_matches_blobs();
+}

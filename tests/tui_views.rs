@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use export_repair::demo::scenario;
-use export_repair::engine::{ComponentEvent, Event, Progress, RunMode};
+use export_repair::engine::{Activity, ComponentEvent, Event, Progress, RunMode};
 use export_repair::model::{ComponentId, ComponentStatus, Drive};
 use export_repair::tui::action::Action;
-use export_repair::tui::app::App;
+use export_repair::tui::app::{App, TextInput};
 use export_repair::tui::keymap::Keymap;
 use export_repair::tui::theme::Theme;
 use export_repair::tui::view;
@@ -73,7 +73,7 @@ fn app_mid_repair() -> App {
 fn render(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let keymap = Keymap::default_keys();
-    let theme = Theme { color: true };
+    let theme = Theme::default();
     terminal
         .draw(|frame| view::draw(frame, app, &keymap, &theme))
         .unwrap();
@@ -127,4 +127,47 @@ fn help_quit_confirmation_and_a_too_small_terminal() {
     assert!(confirm.contains("Quit anyway?"), "{confirm}");
     let small = render(&app, 40, 10);
     assert!(small.contains("terminal too small: 40×10"), "{small}");
+}
+
+#[test]
+fn the_credentials_prompt_masks_what_is_typed() {
+    let mut app = app_mid_repair();
+    app.on_event(&Event::CredentialsRefused {
+        message: "the storage refused the credentials (403 AuthenticationFailed)".into(),
+    });
+    for c in "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6".chars() {
+        app.text_input(TextInput::Char(c));
+    }
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains("Eby8"), "{screen}");
+    assert!(screen.contains(&"•".repeat(40)), "{screen}");
+    assert!(screen.contains("waiting for a new key or SAS"), "{screen}");
+    insta::assert_snapshot!("credentials_prompt_80x24", screen);
+}
+
+#[test]
+fn marks_and_work_in_progress_show_in_the_tree_and_the_map() {
+    let mut app = app_mid_repair();
+    app.update(Action::DamagedOnly);
+    for _ in 0..5 {
+        app.update(Action::Down);
+    }
+    app.update(Action::Mark);
+    app.on_event(&Event::Working {
+        blob: 0,
+        components: vec![1],
+        activity: Activity::Downloading,
+    });
+    app.on_event(&Event::Working {
+        blob: 0,
+        components: vec![3, 4],
+        activity: Activity::Queued,
+    });
+    // Marking moved the cursor on; canyon.jpg is the last row, so it stayed.
+    app.update(Action::Focus);
+    app.update(Action::Down);
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("+ ↓ canyon.jpg"), "{screen}");
+    assert!(screen.contains("block 2: downloading"), "{screen}");
+    insta::assert_snapshot!("work_in_progress_120x40", screen);
 }

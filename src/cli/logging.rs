@@ -1,25 +1,48 @@
-//! The verbose log in `/logdir` (default: the current directory, as v1). Every line passes
-//! through a redactor that masks the run's secrets and any SAS signature.
+//! The verbose log in `/logdir` (default: the current directory, as v1), and the console's
+//! log pane. Every line passes through a redactor that masks the run's secrets (including
+//! credentials typed into the console later) and any SAS signature.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::{Layer, Registry};
 
 use crate::source::azure::redact_secrets_with;
+
+/// The secrets of this process's runs; only ever grows.
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Masks `secret` in every log line from now on (too short a secret would mask noise).
+pub fn add_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() >= 4 {
+        let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+        if !secrets.iter().any(|s| s == secret) {
+            secrets.push(secret.to_string());
+        }
+    }
+}
+
+/// `text` with every known secret and SAS signature masked.
+pub fn redact(text: &str) -> String {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    redact_secrets_with(text, &secrets)
+}
 
 /// Writes log lines to a file with secrets masked.
 #[derive(Clone)]
 struct RedactingFile {
     file: Arc<Mutex<File>>,
-    secrets: Arc<Vec<String>>,
 }
 
 impl Write for RedactingFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let text = String::from_utf8_lossy(bytes);
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
-        let clean = redact_secrets_with(&text, &secrets);
+        let clean = redact(&String::from_utf8_lossy(bytes));
         self.file
             .lock()
             .map_err(|_| io::Error::other("log lock poisoned"))?
@@ -55,16 +78,57 @@ pub fn start(directory: &Path, drive_id: &str, secrets: Vec<String>) -> io::Resu
         .collect();
     let path = directory.join(format!("export-repair_{safe_id}_{stamp}.log"));
     let file = File::create(&path)?;
+    for secret in &secrets {
+        add_secret(secret);
+    }
     let writer = RedactingFile {
         file: Arc::new(Mutex::new(file)),
-        secrets: Arc::new(secrets.into_iter().filter(|s| s.len() >= 4).collect()),
     };
-    let subscriber = tracing_subscriber::fmt()
+    let file_layer = tracing_subscriber::fmt::layer()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
+        .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG);
+    let subscriber = Registry::default().with(file_layer).with(PaneLayer);
     // A second run in one process (tests) keeps the first log; that is harmless.
     let _ = tracing::subscriber::set_global_default(subscriber);
     Ok(path)
+}
+
+/// Feeds the console's log pane: warnings and errors, notes, and the storage's retries.
+/// Engine events are left out: the console shows those itself.
+struct PaneLayer;
+
+impl<S: tracing::Subscriber> Layer<S> for PaneLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let metadata = event.metadata();
+        let target = metadata.target();
+        let wanted = (*metadata.level() <= tracing::Level::INFO
+            || target == "export_repair::source")
+            && target != "export_repair::event"
+            && !target.starts_with("export_repair::cli::session");
+        if !wanted || !crate::tui::log_pane::attached() {
+            return;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let level = metadata.level().as_str().to_ascii_lowercase();
+        crate::tui::log_pane::publish(redact(&format!("{level}: {}", message.0)));
+    }
+}
+
+/// An event's message field.
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_string();
+        }
+    }
 }

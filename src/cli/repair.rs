@@ -13,7 +13,9 @@ use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::RepairArgs;
-use super::session::{Finished, Reports, console_wanted, run_console, run_headless};
+use super::session::{
+    Finished, Reports, SourceFactory, console_wanted, run_console, run_headless,
+};
 use super::{CliError, ExitStatus, logging};
 use crate::report::RunInfo;
 
@@ -22,6 +24,8 @@ pub struct RepairPlan {
     pub drive: Arc<Drive>,
     pub target: PathBuf,
     pub source: Arc<dyn BlobSource>,
+    /// Builds a source from credentials typed into the console (Azure sources only).
+    pub make_source: Option<SourceFactory>,
     pub repair_file: RepairFile,
     pub secrets: Vec<String>,
     pub reports: Reports,
@@ -49,10 +53,13 @@ pub async fn run(args: RepairArgs) -> Result<ExitStatus, CliError> {
     Ok(finished.exit_status())
 }
 
-/// Runs a prepared repair headless.
+/// Runs a prepared repair, in the console or headless.
 pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, CliError> {
+    let console = console_wanted(args.headless, args.json);
     let options = RepairOptions {
         concurrency: args.concurrency.max(1),
+        // The console keeps the run open for retries and new credentials.
+        stay_open: console,
         ..RepairOptions::default()
     };
     let handle = engine::start_repair(
@@ -62,8 +69,8 @@ pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, Cl
         plan.repair_file,
         options,
     );
-    if console_wanted(args.headless, args.json) {
-        run_console(handle, plan.drive, &plan.reports).await
+    if console {
+        run_console(handle, plan.drive, &plan.reports, plan.make_source.as_ref()).await
     } else {
         run_headless(handle, plan.drive, args.json, &plan.reports).await
     }
@@ -91,7 +98,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
                 .into(),
         ));
     }
-    let (source, secrets) = open_source(args)?;
+    let (source, make_source, secrets) = open_source(args)?;
     let manifest = args
         .manifest
         .as_deref()
@@ -152,6 +159,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         drive: Arc::new(drive),
         target: args.target.clone(),
         source,
+        make_source,
         repair_file,
         secrets,
         reports,
@@ -163,12 +171,15 @@ fn md5_of(path: &Path) -> Result<crate::format::Md5, CliError> {
         .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
 }
 
-/// The source and the secrets the logs must never show.
-fn open_source(args: &RepairArgs) -> Result<(Arc<dyn BlobSource>, Vec<String>), CliError> {
+/// The source, how to build it again with other credentials, and the secrets the logs
+/// must never show.
+fn open_source(
+    args: &RepairArgs,
+) -> Result<(Arc<dyn BlobSource>, Option<SourceFactory>, Vec<String>), CliError> {
     if let Some(directory) = &args.source_dir {
         let mirror =
             MirrorSource::new(directory).map_err(|error| CliError::Usage(error.to_string()))?;
-        return Ok((Arc::new(mirror), Vec::new()));
+        return Ok((Arc::new(mirror), None, Vec::new()));
     }
     let account = args.account.clone().ok_or_else(|| {
         CliError::Usage(
@@ -192,16 +203,40 @@ fn open_source(args: &RepairArgs) -> Result<(Arc<dyn BlobSource>, Vec<String>), 
             ));
         }
     };
-    let mut secrets = Vec::new();
-    match &credential {
-        AzureCredential::AccountKey(key) => secrets.push(key.trim().to_string()),
-        AzureCredential::Sas(sas) => secrets.extend(sas_signatures(sas)),
+    let secrets = secrets_of(&credential);
+    let endpoint = args.blob_endpoint.clone();
+    let build = move |credential: AzureCredential| {
+        let mut config = AzureSourceConfig::new(account.clone(), credential);
+        config.endpoint = endpoint.clone();
+        AzureBlobSource::new(config).map(|source| Arc::new(source) as Arc<dyn BlobSource>)
+    };
+    let source = build(credential).map_err(|error| CliError::Usage(error.to_string()))?;
+    let make_source: SourceFactory = Box::new(move |typed: &str| {
+        let credential = typed_credential(typed);
+        for secret in secrets_of(&credential) {
+            logging::add_secret(&secret);
+        }
+        build(credential).map_err(|error| super::chain(&error))
+    });
+    Ok((source, Some(make_source), secrets))
+}
+
+/// What was typed into the console's prompt: a SAS carries a signature, anything else is
+/// taken for an account key.
+fn typed_credential(typed: &str) -> AzureCredential {
+    let typed = typed.trim();
+    if typed.to_ascii_lowercase().contains("sig=") {
+        AzureCredential::Sas(typed.to_string())
+    } else {
+        AzureCredential::AccountKey(typed.to_string())
     }
-    let mut config = AzureSourceConfig::new(account, credential);
-    config.endpoint = args.blob_endpoint.clone();
-    let source =
-        AzureBlobSource::new(config).map_err(|error| CliError::Usage(error.to_string()))?;
-    Ok((Arc::new(source), secrets))
+}
+
+fn secrets_of(credential: &AzureCredential) -> Vec<String> {
+    match credential {
+        AzureCredential::AccountKey(key) => vec![key.trim().to_string()],
+        AzureCredential::Sas(sas) => sas_signatures(sas),
+    }
 }
 
 /// The `sig=` values of a SAS, raw and percent-decoded, for redaction.

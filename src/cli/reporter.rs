@@ -88,6 +88,7 @@ impl Reporter {
                 }
             }
             Event::Progress(progress) => self.progress(progress),
+            Event::Working { .. } | Event::Idle { .. } => {}
             Event::RunFinished { .. } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();

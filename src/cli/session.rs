@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::engine::{Command, EngineHandle, Event, Totals};
+use std::path::{Path, PathBuf};
+
+use crate::engine::{Command, EngineHandle, Event, SourceHandle, Totals};
 use crate::model::{Drive, Outcome};
-use std::path::PathBuf;
+use crate::source::BlobSource;
 
 use crate::report::{self, ReportBuilder, ReportFormat, RunInfo};
 
@@ -133,43 +135,80 @@ pub async fn run_headless(
     Ok(finished)
 }
 
-/// Runs the engine under the console; the report and the summary follow when it closes.
-pub async fn run_console(
-    handle: EngineHandle,
-    drive: Arc<Drive>,
-    reports: &Reports,
-) -> Result<Finished, CliError> {
-    let keymap = crate::tui::keymap::Keymap::load(crate::tui::keymap_path().as_deref())
-        .map_err(|error| CliError::Usage(error.to_string()))?;
-    let mut builder = reports.builder(Arc::clone(&drive));
-    let mut finished = None;
-    let mut credentials_refused = false;
-    crate::tui::run(handle, drive, keymap, |event| {
-        builder.apply(event);
+/// Builds a source from an account key or SAS typed into the console.
+pub type SourceFactory = Box<dyn Fn(&str) -> Result<Arc<dyn BlobSource>, String> + Send + Sync>;
+
+/// What the console asks of the program: reports, the log, new credentials.
+struct ConsoleHost<'a> {
+    builder: ReportBuilder,
+    make_source: Option<&'a SourceFactory>,
+    credentials_refused: bool,
+    finished: Option<Finished>,
+}
+
+impl crate::tui::Host for ConsoleHost<'_> {
+    fn on_event(&mut self, event: &Event) {
+        self.builder.apply(event);
         log_event(event);
         match event {
-            Event::CredentialsRefused { .. } => credentials_refused = true,
+            Event::CredentialsRefused { .. } => self.credentials_refused = true,
             Event::RunFinished {
                 outcome,
                 totals,
                 interrupted,
                 ..
             } => {
-                finished = Some(Finished {
+                self.finished = Some(Finished {
                     outcome: *outcome,
                     totals: totals.clone(),
                     interrupted: *interrupted,
-                    credentials_refused,
+                    credentials_refused: self.credentials_refused,
                 });
             }
             _ => {}
         }
-    })
-    .await
-    .map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
-    let finished =
-        finished.ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
-    reports.write(&builder)?;
+    }
+
+    fn export(&mut self, path: &Path, format: ReportFormat) -> Result<(), String> {
+        report::write_report(&self.builder.finish(), path, Some(format))
+            .map_err(|error| super::chain(&error))
+    }
+
+    fn credentials(&mut self, secret: &str) -> Result<SourceHandle, String> {
+        let make_source = self.make_source.ok_or_else(|| {
+            "this run reads from a local copy (--source-dir): it takes no credentials".to_string()
+        })?;
+        let source = make_source(secret)?;
+        self.credentials_refused = false;
+        tracing::info!("new credentials given in the console: {}", source.describe());
+        Ok(SourceHandle(source))
+    }
+}
+
+/// Runs the engine under the console; the report and the summary follow when it closes.
+pub async fn run_console(
+    handle: EngineHandle,
+    drive: Arc<Drive>,
+    reports: &Reports,
+    make_source: Option<&SourceFactory>,
+) -> Result<Finished, CliError> {
+    let keymap = crate::tui::keymap::Keymap::load(crate::tui::keymap_path().as_deref())
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let theme = crate::tui::theme::Theme::load(crate::tui::theme_path().as_deref())
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let mut host = ConsoleHost {
+        builder: reports.builder(Arc::clone(&drive)),
+        make_source,
+        credentials_refused: false,
+        finished: None,
+    };
+    crate::tui::run(handle, drive, keymap, theme, &mut host)
+        .await
+        .map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
+    let finished = host
+        .finished
+        .ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
+    reports.write(&host.builder)?;
     Reporter::new(false).summary(finished.outcome, &finished.totals, finished.interrupted);
     Ok(finished)
 }

@@ -3,12 +3,14 @@
 //! the NDJSON stream all consume the same facts.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::format::Md5;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Outcome};
+use crate::source::BlobSource;
 
 /// Requests into a running engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +20,43 @@ pub enum Command {
     Resume,
     /// Finish what is in flight, record it, and end the run as interrupted.
     Cancel,
+    /// Download these components again, whatever their state (a repair run kept open).
+    Retry(Vec<ComponentId>),
+    /// Verify these components again and repair what does not verify (a repair run kept open).
+    Verify(Vec<ComponentId>),
+    /// Read from this source from now on (new credentials); downloads waiting because the
+    /// old credentials were refused start again.
+    UseSource(SourceHandle),
+    /// End a run kept open once its work is done.
+    Finish,
+}
+
+/// A source to switch to, comparable by identity so that `Command` stays plain data.
+#[derive(Clone)]
+pub struct SourceHandle(pub Arc<dyn BlobSource>);
+
+impl std::fmt::Debug for SourceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SourceHandle({})", self.0.describe())
+    }
+}
+
+impl PartialEq for SourceHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SourceHandle {}
+
+/// Work a component is waiting for or going through (before its verdict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    /// Planned for download.
+    Queued,
+    Verifying,
+    Downloading,
 }
 
 /// What kind of run this is.
@@ -46,10 +85,19 @@ pub enum Event {
     /// The storage refused the credentials (wrong or rotated key, expired SAS): the run
     /// stops; what was done is recorded and a rerun with new credentials resumes.
     CredentialsRefused { message: String },
+    /// Components of one blob started (or are queued for) some work.
+    Working {
+        blob: u32,
+        components: Vec<u32>,
+        activity: Activity,
+    },
     /// A component reached a verdict.
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
     Progress(Progress),
+    /// A run kept open has done everything asked of it and waits for commands
+    /// (`Retry`, `Verify`, `UseSource`, `Finish`).
+    Idle { outcome: Outcome, totals: Totals },
     RunFinished {
         outcome: Outcome,
         totals: Totals,

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-pub use event::{Command, ComponentEvent, Event, Progress, RunMode, Tally, Totals};
+pub use event::{
+    Activity, Command, ComponentEvent, Event, Progress, RunMode, SourceHandle, Tally, Totals,
+};
 pub use repair::{RepairOptions, start_repair};
-pub use verify::{Control, Finding, VerifyOptions};
+pub use verify::{Control, Finding, VerifyOptions, VerifySink};
 
 use crate::model::{ComponentId, ComponentStatus, Drive, Outcome};
 
@@ -151,11 +153,52 @@ impl RateMeter {
 pub(crate) enum WorkerMessage {
     /// A component reached a verdict (the worker has journalled it when it had to).
     Finding(Finding),
+    Working {
+        blob: u32,
+        components: Vec<u32>,
+        activity: Activity,
+    },
     Warning(String),
     /// More bytes will be moved than the plan said (damage found, downloads planned).
     PlannedBytes(u64),
-    /// The source refused the credentials: the run stops, resumable.
+    /// The source refused the credentials: the run stops, resumable (or, kept open, waits
+    /// for new ones).
     CredentialsRefused(String),
+    /// A run kept open has nothing left to do.
+    Idle,
+}
+
+/// Work asked of a run kept open, forwarded by the dispatcher to the worker.
+pub(crate) enum WorkRequest {
+    Retry(Vec<ComponentId>),
+    Verify(Vec<ComponentId>),
+    Finish,
+}
+
+/// The dispatcher's side of a run kept open.
+pub(crate) struct OpenRun {
+    pub requests: mpsc::UnboundedSender<WorkRequest>,
+    pub sources: Arc<repair::SourceSlot>,
+}
+
+/// A verifier sink: findings to a closure, what the reader starts to the dispatcher.
+pub(crate) struct ToDispatcher<'a, F> {
+    pub findings: F,
+    pub messages: &'a mpsc::Sender<WorkerMessage>,
+}
+
+impl<F: Fn(Finding) + Sync> VerifySink for ToDispatcher<'_, F> {
+    fn finding(&self, finding: Finding) {
+        (self.findings)(finding)
+    }
+
+    fn started(&self, blob: u32, components: &[u32]) {
+        let _ = self.messages.blocking_send(WorkerMessage::Working {
+            blob,
+            components: components.to_vec(),
+            activity: Activity::Verifying,
+        });
+    }
 }
 
 async fn dispatch_verify(
@@ -171,38 +214,74 @@ async fn dispatch_verify(
         let drive = Arc::clone(&drive);
         let control = Arc::clone(&control);
         tokio::task::spawn_blocking(move || {
-            let report = move |finding: Finding| {
-                let _ = messages_tx.blocking_send(WorkerMessage::Finding(finding));
+            let report = ToDispatcher {
+                findings: |finding| {
+                    let _ = messages_tx.blocking_send(WorkerMessage::Finding(finding));
+                },
+                messages: &messages_tx,
             };
             verify::verify(&drive, &target, None, &options, &control, &report);
             !control.cancel.load(Ordering::Relaxed)
         })
     };
-    dispatch(
+    let run = Run {
         drive,
-        RunMode::Verify,
+        mode: RunMode::Verify,
         control,
-        worker,
-        messages,
-        commands,
-        events,
-    )
-    .await;
+        open: None,
+    };
+    dispatch(run, worker, messages, commands, events).await;
+}
+
+/// What the dispatcher needs to know about the run it drives.
+pub(crate) struct Run {
+    pub drive: Arc<Drive>,
+    pub mode: RunMode,
+    pub control: Arc<Control>,
+    /// Set when the run stays open for more work after its plan.
+    pub open: Option<OpenRun>,
+}
+
+impl Run {
+    fn cancel(&self) {
+        self.control.cancel.store(true, Ordering::Relaxed);
+        self.finish();
+    }
+
+    fn finish(&self) {
+        if let Some(open) = &self.open {
+            let _ = open.requests.send(WorkRequest::Finish);
+        }
+    }
+
+    /// Hands a request to a run kept open; anything else is told it cannot take it.
+    fn request(&self, request: WorkRequest) -> Option<Event> {
+        match &self.open {
+            Some(open) => {
+                let _ = open.requests.send(request);
+                None
+            }
+            None => Some(Event::Warning {
+                message: "this run cannot take more work: retrying and verifying again need \
+                          a repair run in the console"
+                    .into(),
+            }),
+        }
+    }
 }
 
 /// The one loop every run goes through: commands in, worker messages and ticks to events.
 /// The worker says whether it got through all its work (false: cancelled or stopped).
 pub(crate) async fn dispatch(
-    drive: Arc<Drive>,
-    mode: RunMode,
-    control: Arc<Control>,
+    run: Run,
     worker: tokio::task::JoinHandle<bool>,
     mut messages: mpsc::Receiver<WorkerMessage>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<Event>,
 ) -> Outcome {
+    let drive = Arc::clone(&run.drive);
     let started = Event::RunStarted {
-        mode,
+        mode: run.mode,
         drive_id: drive.drive_id.clone(),
         blobs: drive.blobs.len(),
         components: drive.component_count(),
@@ -224,11 +303,46 @@ pub(crate) async fn dispatch(
     let mut credentials_refused = false;
     loop {
         tokio::select! {
-            command = commands.recv(), if commands_open => match command {
-                Some(Command::Pause) => control.pause.store(true, Ordering::Relaxed),
-                Some(Command::Resume) => control.pause.store(false, Ordering::Relaxed),
-                Some(Command::Cancel) => control.cancel.store(true, Ordering::Relaxed),
-                None => commands_open = false,
+            command = commands.recv(), if commands_open => {
+                let reply = match command {
+                    Some(Command::Pause) => {
+                        run.control.pause.store(true, Ordering::Relaxed);
+                        None
+                    }
+                    Some(Command::Resume) => {
+                        run.control.pause.store(false, Ordering::Relaxed);
+                        None
+                    }
+                    Some(Command::Cancel) => {
+                        run.cancel();
+                        None
+                    }
+                    Some(Command::Retry(ids)) => run.request(WorkRequest::Retry(ids)),
+                    Some(Command::Verify(ids)) => run.request(WorkRequest::Verify(ids)),
+                    Some(Command::Finish) => {
+                        run.finish();
+                        None
+                    }
+                    Some(Command::UseSource(source)) => match &run.open {
+                        Some(open) => {
+                            credentials_refused = false;
+                            open.sources.replace(source.0);
+                            None
+                        }
+                        None => Some(Event::Warning {
+                            message: "this run cannot switch sources".into(),
+                        }),
+                    },
+                    None => {
+                        // Nobody can ask for more: a run kept open ends when its work does.
+                        commands_open = false;
+                        run.finish();
+                        None
+                    }
+                };
+                if let Some(event) = reply {
+                    let _ = events.send(event).await;
+                }
             },
             message = messages.recv() => {
                 let event = match message {
@@ -237,6 +351,9 @@ pub(crate) async fn dispatch(
                         ledger.record(finding.id, finding.status, finding.bytes);
                         component_event(&drive, finding)
                     }
+                    Some(WorkerMessage::Working { blob, components, activity }) => {
+                        Event::Working { blob, components, activity }
+                    }
                     Some(WorkerMessage::Warning(message)) => Event::Warning { message },
                     Some(WorkerMessage::PlannedBytes(bytes)) => {
                         ledger.progress.bytes_total += bytes;
@@ -244,13 +361,22 @@ pub(crate) async fn dispatch(
                     }
                     Some(WorkerMessage::CredentialsRefused(message)) => {
                         credentials_refused = true;
-                        control.cancel.store(true, Ordering::Relaxed);
+                        if run.open.is_none() {
+                            run.cancel();
+                        }
                         Event::CredentialsRefused { message }
+                    }
+                    Some(WorkerMessage::Idle) => {
+                        let _ = events.send(Event::Progress(ledger.snapshot_progress())).await;
+                        Event::Idle {
+                            outcome: ledger.outcome(),
+                            totals: ledger.totals(&drive),
+                        }
                     }
                 };
                 if events.send(event).await.is_err() {
                     // Nobody listens any more: stop the work.
-                    control.cancel.store(true, Ordering::Relaxed);
+                    run.cancel();
                 }
             },
             _ = tick.tick() => {

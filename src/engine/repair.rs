@@ -11,14 +11,18 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 use super::verify::{self, Control, Finding, VerifyOptions};
-use super::{Command, EngineHandle, Event, RunMode, WorkerMessage, dispatch};
+use super::{
+    Activity, Command, EngineHandle, Event, OpenRun, Run, RunMode, ToDispatcher, WorkRequest,
+    WorkerMessage, dispatch,
+};
 use crate::format::Md5;
 use crate::format::drive_path;
 use crate::format::side_files::{MetadataFile, PropertiesFile};
@@ -34,6 +38,10 @@ pub struct RepairOptions {
     /// Adjacent damaged components are fetched together up to this many bytes per request.
     pub max_request_bytes: u64,
     pub verify: VerifyOptions,
+    /// Keep the run open after its plan for retries, new credentials and verifying again
+    /// (the console); a refusal of the credentials then waits for new ones instead of
+    /// ending the run.
+    pub stay_open: bool,
 }
 
 impl Default for RepairOptions {
@@ -42,6 +50,7 @@ impl Default for RepairOptions {
             concurrency: 8,
             max_request_bytes: 8 * 1024 * 1024,
             verify: VerifyOptions::default(),
+            stay_open: false,
         }
     }
 }
@@ -63,36 +72,100 @@ pub fn start_repair(
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let control = Arc::new(Control::default());
     let (messages_tx, messages) = mpsc::channel::<WorkerMessage>(4096);
+    let sources = Arc::new(SourceSlot::new(source));
+    let (open, requests) = if options.stay_open {
+        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+        let open = OpenRun {
+            requests: requests_tx,
+            sources: Arc::clone(&sources),
+        };
+        (Some(open), Some(requests_rx))
+    } else {
+        (None, None)
+    };
     let repairer = Arc::new(Repairer {
         drive: Arc::clone(&drive),
         target,
-        source,
+        sources,
+        refused_generation: AtomicU64::new(u64::MAX),
         journal: Mutex::new(repair_file),
         options,
         control: Arc::clone(&control),
         out: messages_tx,
         conditions: Mutex::new(HashMap::new()),
     });
-    let worker = tokio::spawn(async move { repairer.run().await });
-    tokio::spawn(dispatch(
+    let worker = tokio::spawn(async move { repairer.run(requests).await });
+    let run = Run {
         drive,
-        RunMode::Repair,
+        mode: RunMode::Repair,
         control,
-        worker,
-        messages,
-        command_rx,
-        event_tx,
-    ));
+        open,
+    };
+    tokio::spawn(dispatch(run, worker, messages, command_rx, event_tx));
     EngineHandle {
         commands: command_tx,
         events: event_rx,
     }
 }
 
+/// The source downloads read from, replaceable while the run goes on (new credentials).
+pub(crate) struct SourceSlot {
+    /// A generation number with the source, so a download knows whether the source it was
+    /// refused by is still the current one.
+    current: Mutex<(u64, Arc<dyn BlobSource>)>,
+    changed: Notify,
+}
+
+impl SourceSlot {
+    fn new(source: Arc<dyn BlobSource>) -> Self {
+        Self {
+            current: Mutex::new((0, source)),
+            changed: Notify::new(),
+        }
+    }
+
+    fn get(&self) -> (u64, Arc<dyn BlobSource>) {
+        let current = self.current.lock().expect("source lock");
+        (current.0, Arc::clone(&current.1))
+    }
+
+    pub(crate) fn replace(&self, source: Arc<dyn BlobSource>) {
+        let mut current = self.current.lock().expect("source lock");
+        *current = (current.0 + 1, source);
+        drop(current);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until a source newer than `generation` is set; false if the run is cancelled
+    /// first.
+    async fn wait_past(&self, generation: u64, control: &Control) -> bool {
+        loop {
+            if self.current.lock().expect("source lock").0 != generation {
+                return true;
+            }
+            if control.cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            // The timeout covers a replacement between the check and the wait.
+            let _ = tokio::time::timeout(Duration::from_millis(200), self.changed.notified()).await;
+        }
+    }
+}
+
+/// How a download job ended.
+enum JobEnd {
+    /// Its components have verdicts (or the run was stopped).
+    Settled,
+    /// The source refused the credentials; the components have no verdict.
+    Refused(String),
+}
+
 struct Repairer {
     drive: Arc<Drive>,
     target: PathBuf,
-    source: Arc<dyn BlobSource>,
+    sources: Arc<SourceSlot>,
+    /// The source generation whose refusal was last reported (one report per refusal).
+    refused_generation: AtomicU64,
     journal: Mutex<RepairFile>,
     options: RepairOptions,
     control: Arc<Control>,
@@ -124,8 +197,9 @@ enum Job {
 }
 
 impl Repairer {
-    /// Both passes; false when the run stopped before the end.
-    async fn run(self: Arc<Self>) -> bool {
+    /// Both passes, then (kept open) whatever is asked; false when the run stopped before
+    /// the end.
+    async fn run(self: Arc<Self>, requests: Option<mpsc::UnboundedReceiver<WorkRequest>>) -> bool {
         let (finished, earlier) = match self.resume_state() {
             Ok(state) => state,
             Err(error) => {
@@ -161,11 +235,49 @@ impl Repairer {
         let damaged = Arc::clone(&self).verify(to_verify).await;
         if !self.cancelled() {
             // Pass-1 downloads replace their verification; these come on top of it.
-            let planned = damaged.iter().map(|id| self.lookup(*id).1.length).sum();
-            let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
+            self.plan_bytes(&damaged).await;
             self.repair(&damaged).await;
         }
+        if let Some(mut requests) = requests {
+            while !self.cancelled() {
+                let _ = self.out.send(WorkerMessage::Idle).await;
+                match requests.recv().await {
+                    None | Some(WorkRequest::Finish) => break,
+                    Some(WorkRequest::Retry(ids)) => {
+                        let ids = self.known(ids);
+                        self.plan_bytes(&ids).await;
+                        self.repair(&ids).await;
+                    }
+                    Some(WorkRequest::Verify(ids)) => {
+                        let ids = self.known(ids);
+                        self.plan_bytes(&ids).await;
+                        let damaged = Arc::clone(&self).verify(ids).await;
+                        self.plan_bytes(&damaged).await;
+                        self.repair(&damaged).await;
+                    }
+                }
+            }
+        }
         !self.cancelled()
+    }
+
+    /// Tells the progress meter about bytes that will be moved on top of the plan.
+    async fn plan_bytes(&self, ids: &[ComponentId]) {
+        let planned = ids.iter().map(|id| self.lookup(*id).1.length).sum();
+        let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
+    }
+
+    /// The ids that name components of this drive, each once.
+    fn known(&self, mut ids: Vec<ComponentId>) -> Vec<ComponentId> {
+        ids.retain(|id| {
+            self.drive
+                .blobs
+                .get(id.blob as usize)
+                .is_some_and(|blob| (id.component as usize) < blob.components.len())
+        });
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     fn cancelled(&self) -> bool {
@@ -236,7 +348,7 @@ impl Repairer {
                 }
                 batch.clear();
             };
-            let report = |finding: Finding| {
+            let findings = |finding: Finding| {
                 if matches!(
                     finding.status,
                     ComponentStatus::Corrupt | ComponentStatus::Missing
@@ -255,6 +367,10 @@ impl Repairer {
                     }
                 }
                 let _ = this.out.blocking_send(WorkerMessage::Finding(finding));
+            };
+            let report = ToDispatcher {
+                findings,
+                messages: &this.out,
             };
             verify::verify(
                 &this.drive,
@@ -281,6 +397,9 @@ impl Repairer {
     /// Repairs `ids`, at most `concurrency` downloads at a time.
     async fn repair(self: &Arc<Self>, ids: &[ComponentId]) {
         let jobs = plan_jobs(&self.drive, ids, self.options.max_request_bytes);
+        for job in &jobs {
+            self.working(job, Activity::Queued).await;
+        }
         let semaphore = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = tokio::task::JoinSet::new();
         for job in jobs {
@@ -303,24 +422,61 @@ impl Repairer {
         while running.join_next().await.is_some() {}
     }
 
+    async fn working(&self, job: &Job, activity: Activity) {
+        let (blob, components) = match job {
+            Job::Ranges { blob, components } => (*blob, components.clone()),
+            Job::SideFile { blob, component }
+            | Job::WholeFile { blob, component }
+            | Job::Length { blob, component } => (*blob, vec![*component]),
+        };
+        let message = WorkerMessage::Working {
+            blob,
+            components,
+            activity,
+        };
+        let _ = self.out.send(message).await;
+    }
+
+    /// Runs one job; when the credentials are refused, either stops the run or (kept open)
+    /// waits for new ones and runs the job again.
     async fn run_job(&self, job: Job) {
-        match job {
-            Job::Ranges { blob, components } => self.repair_ranges(blob, &components).await,
-            Job::SideFile { blob, component } => self.regenerate_side_file(blob, component).await,
-            Job::WholeFile { blob, component } => self.download_whole_file(blob, component).await,
-            Job::Length { blob, component } => self.restore_length(blob, component).await,
+        self.working(&job, Activity::Downloading).await;
+        loop {
+            let (generation, source) = self.sources.get();
+            let source = source.as_ref();
+            let ended = match &job {
+                Job::Ranges { blob, components } => {
+                    self.repair_ranges(source, *blob, components).await
+                }
+                Job::SideFile { blob, component } => {
+                    self.regenerate_side_file(source, *blob, *component).await
+                }
+                Job::WholeFile { blob, component } => {
+                    self.download_whole_file(source, *blob, *component).await
+                }
+                Job::Length { blob, component } => self.restore_length(*blob, *component).await,
+            };
+            let JobEnd::Refused(message) = ended else {
+                return;
+            };
+            if self.refused_generation.swap(generation, Ordering::Relaxed) != generation {
+                let _ = self
+                    .out
+                    .send(WorkerMessage::CredentialsRefused(message))
+                    .await;
+            }
+            if !self.options.stay_open || !self.sources.wait_past(generation, &self.control).await
+            {
+                return;
+            }
         }
     }
 
     /// Turns a source error into the component's verdict; a refusal of the credentials
-    /// stops the run instead (the component stays unsettled, so a rerun picks it up).
-    async fn source_failed(&self, ids: &[ComponentId], error: SourceError) {
+    /// leaves the components unsettled (a rerun, or new credentials, picks them up).
+    async fn source_failed(&self, ids: &[ComponentId], error: SourceError) -> JobEnd {
         if let SourceError::Auth { .. } = error {
-            let _ = self
-                .out
-                .send(WorkerMessage::CredentialsRefused(error.to_string()))
-                .await;
-            return;
+            return JobEnd::Refused(error.to_string());
         }
         let reason = match &error {
             SourceError::Changed { .. } => {
@@ -329,10 +485,10 @@ impl Repairer {
             }
             other => other.to_string(),
         };
-        self.fail(ids, reason).await;
+        self.fail(ids, reason).await
     }
 
-    async fn fail(&self, ids: &[ComponentId], reason: String) {
+    async fn fail(&self, ids: &[ComponentId], reason: String) -> JobEnd {
         let done: Vec<Done> = ids
             .iter()
             .map(|&id| Done {
@@ -343,6 +499,7 @@ impl Repairer {
             })
             .collect();
         self.settle(done, 0).await;
+        JobEnd::Settled
     }
 
     /// Records verdicts in the repair file, then reports them.
@@ -373,6 +530,13 @@ impl Repairer {
             })
             .await;
         }
+    }
+
+    /// The repair file cannot be written: nothing more may be written to the drive.
+    async fn journal_failed(&self, error: JournalError) -> JobEnd {
+        self.warn(error.to_string()).await;
+        self.control.cancel.store(true, Ordering::Relaxed);
+        JobEnd::Settled
     }
 
     fn record_intent(&self, ids: &[ComponentId]) -> Result<(), JournalError> {
@@ -433,7 +597,12 @@ impl Repairer {
         })
     }
 
-    async fn repair_ranges(&self, blob_index: u32, components: &[u32]) {
+    async fn repair_ranges(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        components: &[u32],
+    ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
         let ids: Vec<ComponentId> = components
             .iter()
@@ -462,8 +631,7 @@ impl Repairer {
             Err(error) => return self.source_failed(&ids, error).await,
         };
         let conditions = self.conditions(blob_index);
-        let bytes = match self
-            .source
+        let bytes = match source
             .read_range(&source_blob, start, end - start, &conditions)
             .await
         {
@@ -494,10 +662,10 @@ impl Repairer {
         if !refused.is_empty() {
             self.settle(refused, 0).await;
         }
-        if writes.is_empty() {
-            return;
+        if !writes.is_empty() {
+            self.write_parts(blob_index, writes).await;
         }
-        self.write_parts(blob_index, writes).await;
+        JobEnd::Settled
     }
 
     /// The write protocol for data parts of one file.
@@ -505,8 +673,7 @@ impl Repairer {
         let blob = &self.drive.blobs[blob_index as usize];
         let ids: Vec<ComponentId> = writes.iter().map(|(id, _, _)| *id).collect();
         if let Err(error) = self.record_intent(&ids) {
-            self.warn(error.to_string()).await;
-            self.control.cancel.store(true, Ordering::Relaxed);
+            self.journal_failed(error).await;
             return;
         }
         let target = self.target.clone();
@@ -563,7 +730,12 @@ impl Repairer {
         self.settle(done, 1).await;
     }
 
-    async fn download_whole_file(&self, blob_index: u32, component_index: u32) {
+    async fn download_whole_file(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        component_index: u32,
+    ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
         let id = ComponentId {
             blob: blob_index,
@@ -574,17 +746,14 @@ impl Repairer {
             Err(error) => return self.source_failed(&[id], error).await,
         };
         if let Err(error) = self.record_intent(&[id]) {
-            self.warn(error.to_string()).await;
-            self.control.cancel.store(true, Ordering::Relaxed);
-            return;
+            return self.journal_failed(error).await;
         }
         let conditions = self.conditions(blob_index);
         let chunk = self.options.max_request_bytes.max(1);
         let mut offset = 0;
         while offset < blob.length || blob.length == 0 {
             let length = chunk.min(blob.length - offset);
-            let bytes = match self
-                .source
+            let bytes = match source
                 .read_range(&source_blob, offset, length, &conditions)
                 .await
             {
@@ -628,20 +797,19 @@ impl Repairer {
             reason: Some("downloaded whole; no manifest hash to check it against".into()),
         };
         self.settle(vec![done], 1).await;
+        JobEnd::Settled
     }
 
     /// Creates a missing file, or extends a short one, to the blob's length; bytes outside
     /// the listed ranges are undefined in an export, so nothing is downloaded for them.
-    async fn restore_length(&self, blob_index: u32, component_index: u32) {
+    async fn restore_length(&self, blob_index: u32, component_index: u32) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
         let id = ComponentId {
             blob: blob_index,
             component: component_index,
         };
         if let Err(error) = self.record_intent(&[id]) {
-            self.warn(error.to_string()).await;
-            self.control.cancel.store(true, Ordering::Relaxed);
-            return;
+            return self.journal_failed(error).await;
         }
         let target = self.target.clone();
         let file_path = blob.file_path.clone();
@@ -673,9 +841,15 @@ impl Repairer {
             reason,
         };
         self.settle(vec![done], 0).await;
+        JobEnd::Settled
     }
 
-    async fn regenerate_side_file(&self, blob_index: u32, component_index: u32) {
+    async fn regenerate_side_file(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        component_index: u32,
+    ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
         let id = ComponentId {
             blob: blob_index,
@@ -698,7 +872,7 @@ impl Repairer {
             Err(error) => return self.source_failed(&[id], error).await,
         };
         let conditions = self.conditions(blob_index);
-        let properties = match self.source.properties(&source_blob, &conditions).await {
+        let properties = match source.properties(&source_blob, &conditions).await {
             Ok(properties) => properties,
             Err(error) => return self.source_failed(&[id], error).await,
         };
@@ -716,9 +890,7 @@ impl Repairer {
         let bytes = text.into_bytes();
         let actual = Md5::of(&bytes);
         if let Err(error) = self.record_intent(&[id]) {
-            self.warn(error.to_string()).await;
-            self.control.cancel.store(true, Ordering::Relaxed);
-            return;
+            return self.journal_failed(error).await;
         }
         let target = self.target.clone();
         let path_for_write = file_path.clone();
@@ -759,6 +931,7 @@ impl Repairer {
             },
         };
         self.settle(vec![done], 0).await;
+        JobEnd::Settled
     }
 }
 

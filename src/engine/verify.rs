@@ -87,15 +87,29 @@ struct HashJob {
     pooled: bool,
 }
 
+/// Where the verifier's results go (called from several threads). Any `Fn(Finding)` is one.
+pub trait VerifySink: Sync {
+    /// A component's verdict.
+    fn finding(&self, finding: Finding);
+    /// The reader is about to read these components of one blob.
+    fn started(&self, _blob: u32, _components: &[u32]) {}
+}
+
+impl<F: Fn(Finding) + Sync> VerifySink for F {
+    fn finding(&self, finding: Finding) {
+        self(finding)
+    }
+}
+
 /// Verifies `components` (all of the drive when `None`), reporting each verdict through
-/// `report` (called from several threads). Returns when done or cancelled.
+/// `report`. Returns when done or cancelled.
 pub fn verify(
     drive: &Drive,
     target: &Path,
     only: Option<&[ComponentId]>,
     options: &VerifyOptions,
     control: &Control,
-    report: &(dyn Fn(Finding) + Sync),
+    report: &dyn VerifySink,
 ) {
     let threads = options.hash_threads.max(1);
     let pool_size = threads * 2 + 2;
@@ -122,15 +136,11 @@ pub fn verify(
     });
 }
 
-fn hash_worker(
-    jobs: &Receiver<HashJob>,
-    pool: &Sender<Vec<u8>>,
-    report: &(dyn Fn(Finding) + Sync),
-) {
+fn hash_worker(jobs: &Receiver<HashJob>, pool: &Sender<Vec<u8>>, report: &dyn VerifySink) {
     for job in jobs {
         let actual = Md5::of(&job.buffer);
         let bytes = job.buffer.len() as u64;
-        report(verdict(job.id, job.expected, actual, bytes));
+        report.finding(verdict(job.id, job.expected, actual, bytes));
         if job.pooled {
             let _ = pool.send(job.buffer);
         }
@@ -158,7 +168,7 @@ fn verdict(id: ComponentId, expected: Md5, actual: Md5, bytes: u64) -> Finding {
 struct Reader<'a> {
     target: &'a Path,
     control: &'a Control,
-    report: &'a (dyn Fn(Finding) + Sync),
+    report: &'a dyn VerifySink,
     job_tx: Sender<HashJob>,
     buffer_rx: Receiver<Vec<u8>>,
 }
@@ -187,6 +197,7 @@ impl Reader<'_> {
             if selected.is_empty() {
                 continue;
             }
+            self.report.started(blob_index as u32, &selected);
             if !self.verify_blob(blob_index as u32, blob, &selected) {
                 return;
             }
@@ -375,7 +386,7 @@ impl Reader<'_> {
     }
 
     fn emit(&self, finding: Finding) {
-        (self.report)(finding);
+        self.report.finding(finding);
     }
 }
 

@@ -257,6 +257,7 @@ impl ReportBuilder {
             Event::Progress(progress) => {
                 self.bytes_done = self.bytes_done.max(progress.bytes_done);
             }
+            Event::Working { .. } | Event::Idle { .. } => {}
             Event::RunFinished {
                 totals,
                 finished,

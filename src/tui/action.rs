@@ -20,6 +20,18 @@ pub enum Action {
     /// Show only blobs with damage.
     DamagedOnly,
     Search,
+    /// Mark or unmark the blobs under the cursor for the next retry or verification.
+    Mark,
+    /// Download the damaged components of the marked (or selected) blobs again.
+    Retry,
+    /// Download every damaged component again.
+    RetryFailed,
+    /// Verify the marked (or selected) blobs again, repairing what does not verify.
+    VerifyAgain,
+    /// Write the report as it stands (format and path asked).
+    Export,
+    /// Give a new account key or SAS.
+    Credentials,
     Pause,
     Cancel,
     Help,
@@ -42,10 +54,30 @@ impl Action {
             Action::Focus => "tree/map",
             Action::DamagedOnly => "damaged only",
             Action::Search => "search",
+            Action::Mark => "mark",
+            Action::Retry => "retry marked",
+            Action::RetryFailed => "retry all failed",
+            Action::VerifyAgain => "verify again",
+            Action::Export => "export report",
+            Action::Credentials => "new key/SAS",
             Action::Pause => "pause/resume",
             Action::Cancel => "cancel run",
             Action::Help => "help",
             Action::Quit => "quit",
+        }
+    }
+
+    /// The command bar's shorter words for it.
+    pub fn short_label(self) -> &'static str {
+        match self {
+            Action::Focus => "map",
+            Action::DamagedOnly => "damaged",
+            Action::Retry => "retry",
+            Action::RetryFailed => "retry all",
+            Action::VerifyAgain => "verify",
+            Action::Export => "export",
+            Action::Pause => "pause",
+            other => other.label(),
         }
     }
 }

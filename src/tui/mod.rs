@@ -1,40 +1,68 @@
 //! The repair console: ratatui over crossterm, fed by the engine's events. It never blocks
-//! the engine: events are drained as they come and the screen redraws at most ~30 times
-//! a second.
+//! the engine: events are drained as they come, a key is answered with a frame at once, and
+//! engine news redraws at most ~30 times a second.
 
 pub mod action;
 pub mod app;
 pub mod keymap;
+pub mod log_pane;
 pub mod theme;
 pub mod view;
 
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream, KeyCode, KeyEventKind, MouseEventKind,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 
-use crate::engine::{EngineHandle, Event};
+use crate::engine::{Command, EngineHandle, Event, SourceHandle};
 use crate::model::Drive;
+use crate::report::ReportFormat;
 
-use app::{App, Effect, Mode, SearchInput};
+use action::Action;
+use app::{App, Effect, TextInput};
 use keymap::Keymap;
 use theme::Theme;
 
-/// Redraws at most this often.
+/// Redraws for engine news at most this often.
 const FRAME: Duration = Duration::from_millis(33);
 
+/// `<config dir>/export-repair/<name>`: where the user's keymap and theme live.
+pub fn config_path(name: &str) -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "export-repair").map(|dirs| dirs.config_dir().join(name))
+}
+
 /// Where the user's keymap override lives: `<config dir>/export-repair/keymap.toml`.
-pub fn keymap_path() -> Option<std::path::PathBuf> {
-    directories::ProjectDirs::from("", "", "export-repair")
-        .map(|dirs| dirs.config_dir().join("keymap.toml"))
+pub fn keymap_path() -> Option<PathBuf> {
+    config_path("keymap.toml")
+}
+
+/// Where the user's theme override lives: `<config dir>/export-repair/theme.toml`.
+pub fn theme_path() -> Option<PathBuf> {
+    config_path("theme.toml")
+}
+
+/// What the console needs from the program around it.
+pub trait Host {
+    /// Every engine event, before the console shows it (reports, the log).
+    fn on_event(&mut self, event: &Event);
+    /// Writes the report as it stands.
+    fn export(&mut self, path: &Path, format: ReportFormat) -> Result<(), String>;
+    /// A source that reads with this account key or SAS.
+    fn credentials(&mut self, secret: &str) -> Result<SourceHandle, String>;
+    /// A frame was drawn (benchmarks measure the console's answer time here).
+    fn frame_drawn(&mut self, _app: &App) {}
 }
 
 /// Puts the terminal back however the console ends (including a panic).
@@ -43,8 +71,13 @@ struct TerminalGuard;
 impl TerminalGuard {
     fn enter() -> io::Result<Self> {
         enable_raw_mode()?;
-        if let Err(error) = execute!(io::stdout(), EnterAlternateScreen) {
-            let _ = disable_raw_mode();
+        if let Err(error) = execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            EnableBracketedPaste,
+            EnableMouseCapture
+        ) {
+            restore();
             return Err(error);
         }
         let previous = std::panic::take_hook();
@@ -58,7 +91,13 @@ impl TerminalGuard {
 
 fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 impl Drop for TerminalGuard {
@@ -67,83 +106,188 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the console until the user quits; every event also goes to `also` (report builder,
-/// log). Returns when the engine's stream ends or the user quits.
+/// Runs the console on the terminal until the user quits and the engine's stream ends.
 pub async fn run(
-    mut handle: EngineHandle,
+    handle: EngineHandle,
     drive: Arc<Drive>,
     keymap: Keymap,
-    mut also: impl FnMut(&Event),
+    theme: Theme,
+    host: &mut dyn Host,
 ) -> io::Result<()> {
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
-    let theme = Theme::from_env();
+    let logs = log_pane::attach();
     let mut app = App::new(drive);
-    let mut keys = EventStream::new();
-    let mut tick = tokio::time::interval(FRAME);
-    let mut dirty = true;
-    let mut engine_open = true;
-    let mut quitting = false;
-    loop {
-        tokio::select! {
-            event = handle.events.recv(), if engine_open => match event {
-                Some(event) => {
-                    also(&event);
-                    app.on_event(&event);
-                    dirty = true;
-                }
-                None => {
-                    engine_open = false;
-                    if quitting {
-                        return Ok(());
+    let console = Console {
+        keymap: &keymap,
+        theme: &theme,
+    };
+    console
+        .run(
+            &mut terminal,
+            EventStream::new(),
+            handle,
+            &mut app,
+            host,
+            Some(logs),
+        )
+        .await
+}
+
+/// The loop, over any backend and input stream (a terminal, or a test's).
+pub struct Console<'a> {
+    pub keymap: &'a Keymap,
+    pub theme: &'a Theme,
+}
+
+impl Console<'_> {
+    pub async fn run<B: Backend>(
+        &self,
+        terminal: &mut Terminal<B>,
+        mut input: impl Stream<Item = io::Result<TermEvent>> + Unpin,
+        mut handle: EngineHandle,
+        app: &mut App,
+        host: &mut dyn Host,
+        mut logs: Option<log_pane::Lines>,
+    ) -> io::Result<()>
+    where
+        B::Error: Into<io::Error>,
+    {
+        let mut tick = tokio::time::interval(FRAME);
+        let mut dirty = true;
+        let mut engine_open = true;
+        let mut quitting = false;
+        loop {
+            tokio::select! {
+                event = handle.events.recv(), if engine_open => match event {
+                    Some(event) => {
+                        host.on_event(&event);
+                        app.on_event(&event);
+                        dirty = true;
                     }
-                }
-            },
-            input = keys.next() => match input {
-                Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => {
-                    dirty = true;
-                    if app.mode == Mode::Search {
-                        app.search_input(match key.code {
-                            KeyCode::Enter => SearchInput::Done,
-                            KeyCode::Esc => SearchInput::Abort,
-                            KeyCode::Backspace => SearchInput::Backspace,
-                            KeyCode::Char(c) => SearchInput::Char(c),
-                            _ => continue,
-                        });
-                        continue;
-                    }
-                    let Some(action) = keymap.action(key) else {
-                        if app.mode != Mode::Normal {
-                            app.mode = Mode::Normal;
+                    None => {
+                        engine_open = false;
+                        if quitting {
+                            return Ok(());
                         }
-                        continue;
+                    }
+                },
+                line = next_line(&mut logs) => {
+                    match line {
+                        Some(line) => app.push_log(line),
+                        None => logs = None,
+                    }
+                    dirty = true;
+                }
+                input = input.next() => {
+                    let effects = match input {
+                        Some(Ok(event)) => self.on_input(app, event),
+                        Some(Err(error)) => return Err(error),
+                        None => return Ok(()),
                     };
-                    for effect in app.update(action) {
+                    for effect in effects {
                         match effect {
                             Effect::Send(command) => handle.send(command),
                             Effect::Quit => {
                                 if !engine_open {
                                     return Ok(());
                                 }
-                                // Let the engine finish the writes in flight and say so.
+                                // The engine finishes (or cancels) first and says so.
                                 quitting = true;
-                                handle.send(crate::engine::Command::Cancel);
+                            }
+                            Effect::UseCredentials(secret) => match host.credentials(&secret) {
+                                Ok(source) => {
+                                    handle.send(Command::UseSource(source));
+                                    app.credentials_accepted();
+                                }
+                                Err(reason) => app.credentials_refused_locally(reason),
+                            },
+                            Effect::Export { path, format } => {
+                                let line = match host.export(&path, format) {
+                                    Ok(()) => format!("report written: {} ({format})", path.display()),
+                                    Err(error) => format!("error: {error}"),
+                                };
+                                app.push_log(line);
                             }
                         }
                     }
-                }
-                Some(Ok(TermEvent::Resize(_, _))) => dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(error)) => return Err(error),
-                None => return Ok(()),
-            },
-            _ = tick.tick() => {
-                if dirty {
-                    terminal.draw(|frame| view::draw(frame, &app, &keymap, &theme))?;
+                    // A key is answered at once, not at the next tick.
+                    self.draw(terminal, app, host)?;
                     dirty = false;
-                }
-            },
+                },
+                _ = tick.tick() => {
+                    if dirty {
+                        self.draw(terminal, app, host)?;
+                        dirty = false;
+                    }
+                },
+            }
         }
+    }
+
+    fn draw<B: Backend>(
+        &self,
+        terminal: &mut Terminal<B>,
+        app: &App,
+        host: &mut dyn Host,
+    ) -> io::Result<()>
+    where
+        B::Error: Into<io::Error>,
+    {
+        terminal
+            .draw(|frame| view::draw(frame, app, self.keymap, self.theme))
+            .map_err(Into::into)?;
+        host.frame_drawn(app);
+        Ok(())
+    }
+
+    /// A terminal event to the app: text while typing, else an action from the keymap.
+    fn on_input(&self, app: &mut App, event: TermEvent) -> Vec<Effect> {
+        match event {
+            TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+                if app.mode.takes_text() {
+                    let text = match key.code {
+                        KeyCode::Enter => TextInput::Done,
+                        KeyCode::Esc => TextInput::Abort,
+                        KeyCode::Backspace => TextInput::Backspace,
+                        KeyCode::Tab => TextInput::Next,
+                        KeyCode::Char(c) => TextInput::Char(c),
+                        _ => return Vec::new(),
+                    };
+                    return app.text_input(text);
+                }
+                match self.keymap.action(key) {
+                    Some(action) => app.update(action),
+                    None => {
+                        // An unbound key closes help and confirmations.
+                        if app.mode != app::Mode::Normal {
+                            app.mode = app::Mode::Normal;
+                        }
+                        Vec::new()
+                    }
+                }
+            }
+            TermEvent::Paste(text) if app.mode.takes_text() => {
+                app.text_input(TextInput::Paste(text))
+            }
+            TermEvent::Mouse(mouse) if app.mode == app::Mode::Normal => match mouse.kind {
+                MouseEventKind::ScrollUp => app.update(Action::Up),
+                MouseEventKind::ScrollDown => app.update(Action::Down),
+                MouseEventKind::Down(_) => {
+                    app.click(mouse.column, mouse.row);
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+}
+
+async fn next_line(logs: &mut Option<log_pane::Lines>) -> Option<String> {
+    match logs {
+        Some(lines) => lines.recv().await,
+        None => std::future::pending().await,
     }
 }

@@ -9,10 +9,10 @@ use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, ListState, 
 use crate::engine::RunMode;
 use crate::model::human_bytes;
 use crate::model::tree::NodeKind;
-use crate::model::{ComponentId, ComponentKind, Outcome};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, Outcome};
 
 use super::action::Action;
-use super::app::{App, Focus, Mode};
+use super::app::{App, Focus, Mode, Prompt, PromptKind, TreeRows};
 use super::keymap::Keymap;
 use super::theme::{self, CellState, Theme};
 
@@ -46,9 +46,10 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: &Theme) {
     draw_map(frame, map, app, theme);
     draw_log(frame, log, app);
     draw_command_bar(frame, bar, app, keymap);
-    match app.mode {
+    match &app.mode {
         Mode::Help => draw_help(frame, area, keymap, theme),
         Mode::ConfirmQuit => draw_confirm(frame, area, keymap),
+        Mode::Prompt(prompt) => draw_prompt(frame, area, prompt, theme),
         Mode::Normal | Mode::Search => {}
     }
 }
@@ -62,6 +63,8 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         (Some((Outcome::Repaired, _)), _) => "repaired".to_string(),
         (Some((Outcome::Damaged, _)), _) => "damage remains".to_string(),
         (None, _) if app.paused => "paused".to_string(),
+        (None, _) if app.awaiting_credentials => "waiting for a new key or SAS".to_string(),
+        (None, _) if app.idle => "done, waiting for you".to_string(),
         (None, Some(RunMode::Repair)) => "repairing".to_string(),
         (None, _) => "verifying".to_string(),
     };
@@ -98,7 +101,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Gauge::default()
             .ratio(ratio)
             .label(label)
-            .gauge_style(theme.status(Some(crate::model::ComponentStatus::Verified))),
+            .gauge_style(theme.status(CellState::Done(ComponentStatus::Verified))),
         gauge,
     );
 }
@@ -120,23 +123,10 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             match n.kind {
                 NodeKind::Blob(blob) => {
                     let counts = app.counts[blob];
-                    let state: CellState = app.states[blob].iter().copied().fold(
-                        app.states[blob].first().copied().flatten(),
-                        |worst, s| {
-                            if s.is_none() {
-                                worst
-                            } else {
-                                theme::worse(worst, s)
-                            }
-                        },
-                    );
-                    let state = if counts.checked < counts.total && counts.bad == 0 {
-                        None
-                    } else {
-                        state
-                    };
+                    let state = blob_state(app, blob);
+                    let mark = if app.marked.contains(&blob) { "+ " } else { "  " };
                     Line::from(vec![
-                        Span::raw(format!("{indent}  ")),
+                        Span::raw(format!("{indent}{mark}")),
                         Span::styled(theme::glyph(state).to_string(), theme.status(state)),
                         Span::raw(format!(" {} ", n.name)),
                         Span::styled(
@@ -147,7 +137,7 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     .into()
                 }
                 _ => {
-                    let (bad, _) = app.node_state(node);
+                    let (bad, marked) = app.node_state(node);
                     let open = app.is_expanded(node) || app.damaged_only || !app.search.is_empty();
                     let arrow = if open { "▾" } else { "▸" };
                     let badge = if bad > 0 {
@@ -155,12 +145,15 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     } else {
                         String::new()
                     };
+                    let marks = if marked > 0 {
+                        format!("  +{marked}")
+                    } else {
+                        String::new()
+                    };
                     Line::from(vec![
                         Span::raw(format!("{indent}{arrow} {}/", n.name)),
-                        Span::styled(
-                            badge,
-                            theme.status(Some(crate::model::ComponentStatus::Corrupt)),
-                        ),
+                        Span::styled(badge, theme.status(CellState::Done(ComponentStatus::Corrupt))),
+                        Span::raw(marks),
                     ])
                     .into()
                 }
@@ -183,6 +176,31 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut state =
         ListState::default().with_selected((!app.visible.is_empty()).then_some(app.selected));
     frame.render_stateful_widget(list, area, &mut state);
+    app.tree_rows.set(TreeRows {
+        top: area.y + 1,
+        height: area.height.saturating_sub(2),
+        left: area.x,
+        width: area.width,
+        offset: state.offset(),
+    });
+}
+
+/// What a blob's row shows: work under way, else its worst verdict once all are in (or
+/// damage as soon as it is found).
+fn blob_state(app: &App, blob: usize) -> CellState {
+    let cells = &app.cells[blob];
+    if let Some(busy) = cells.iter().map(|c| c.state()).find(|s| s.is_busy()) {
+        return busy;
+    }
+    let counts = app.counts[blob];
+    if counts.checked < counts.total && counts.bad == 0 {
+        return CellState::Unchecked;
+    }
+    cells
+        .iter()
+        .filter_map(|c| c.verdict)
+        .map(CellState::Done)
+        .fold(CellState::Done(ComponentStatus::Verified), theme::worse)
 }
 
 fn draw_details(frame: &mut Frame, area: Rect, app: &App) {
@@ -198,9 +216,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App) {
             .iter()
             .position(|c| c.kind == kind)
             .map(|c| {
-                app.states[index][c]
-                    .map_or("unchecked", |s| s.as_str())
-                    .to_string()
+                app.cells[index][c].state().name().to_string()
             })
             .unwrap_or_else(|| "none".into())
     };
@@ -244,12 +260,13 @@ fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(index) = app.selected_blob() else {
         return;
     };
-    let states = &app.states[index];
-    if inner.height < 3 || inner.width < 10 {
+    let states: Vec<CellState> = app.cells[index].iter().map(|c| c.state()).collect();
+    let legend = legend_lines(theme, inner.width as usize);
+    if inner.height < legend.len() as u16 + 2 || inner.width < 10 {
         return;
     }
-    // Legend on the last line, cursor info above it, cells above that.
-    let cells_height = inner.height.saturating_sub(2) as usize;
+    // Legend at the bottom, cursor info above it, cells above that.
+    let cells_height = (inner.height - legend.len() as u16 - 1) as usize;
     let capacity = (inner.width as usize) * cells_height;
     let bucket = states.len().div_ceil(capacity.max(1)).max(1);
     let cells: Vec<CellState> = states
@@ -284,7 +301,7 @@ fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         },
     );
     let info_area = Rect {
-        y: inner.y + inner.height - 2,
+        y: inner.y + cells_height as u16,
         height: 1,
         ..inner
     };
@@ -294,7 +311,7 @@ fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             blob: index as u32,
             component: app.map_cursor as u32,
         };
-        let state = states[app.map_cursor].map_or("unchecked", |s| s.as_str());
+        let state = states[app.map_cursor].name();
         let reason = app
             .reasons
             .get(&id)
@@ -320,20 +337,34 @@ fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     });
     frame.render_widget(Paragraph::new(info.unwrap_or_default()), info_area);
     let legend_area = Rect {
-        y: inner.y + inner.height - 1,
-        height: 1,
+        y: info_area.y + 1,
+        height: legend.len() as u16,
         ..inner
     };
-    let legend: Vec<Span> = theme::LEGEND
-        .iter()
-        .flat_map(|&(state, name)| {
-            [
-                Span::styled(theme::glyph(state).to_string(), theme.status(state)),
-                Span::raw(format!(" {name}  ")),
-            ]
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(Line::from(legend)), legend_area);
+    frame.render_widget(Paragraph::new(legend), legend_area);
+}
+
+/// The legend, wrapped to the pane's width.
+fn legend_lines(theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for state in theme::LEGEND {
+        let entry = format!(" {}  ", state.name());
+        let needed = 1 + entry.chars().count();
+        if used > 0 && used + needed > width {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            used = 0;
+        }
+        spans.push(Span::styled(
+            theme::glyph(state).to_string(),
+            theme.status(state),
+        ));
+        spans.push(Span::raw(entry));
+        used += needed;
+    }
+    lines.push(Line::from(spans));
+    lines
 }
 
 fn draw_log(frame: &mut Frame, area: Rect, app: &App) {
@@ -350,28 +381,87 @@ fn draw_log(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-/// The actions worth a place on the bar, in order.
-const BAR: [Action; 8] = [
+/// The actions worth a place on the bar, most wanted first (a narrow bar cuts the rest;
+/// help lists everything).
+const BAR: [Action; 11] = [
     Action::Help,
-    Action::Toggle,
-    Action::Focus,
-    Action::DamagedOnly,
-    Action::Search,
-    Action::Pause,
-    Action::Cancel,
     Action::Quit,
+    Action::Mark,
+    Action::Retry,
+    Action::RetryFailed,
+    Action::VerifyAgain,
+    Action::Export,
+    Action::Search,
+    Action::DamagedOnly,
+    Action::Pause,
+    Action::Focus,
 ];
 
 fn draw_command_bar(frame: &mut Frame, area: Rect, app: &App, keymap: &Keymap) {
-    let text = if app.mode == Mode::Search {
-        "type to search · enter keep · esc clear".to_string()
-    } else {
-        BAR.iter()
-            .map(|&action| format!("{} {}", keymap.key_for(action), action.label()))
+    let text = match &app.mode {
+        Mode::Search => "type to search · enter keep · esc clear".to_string(),
+        Mode::Prompt(Prompt {
+            kind: PromptKind::Credentials,
+            ..
+        }) => "type or paste the key or SAS · enter use it · esc later".to_string(),
+        Mode::Prompt(Prompt {
+            kind: PromptKind::Export { .. },
+            ..
+        }) => "type the path · tab next format · enter write · esc cancel".to_string(),
+        _ => BAR
+            .iter()
+            .map(|&action| format!("{} {}", keymap.key_for(action), action.short_label()))
             .collect::<Vec<_>>()
-            .join(" · ")
+            .join(" · "),
     };
     frame.render_widget(Paragraph::new(text), area);
+}
+
+fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: &Theme) {
+    let (title, question, shown) = match prompt.kind {
+        PromptKind::Credentials => (
+            " new credentials ",
+            "The storage refused the credentials (a rotated key or an\n\
+             expired SAS?). Type or paste the account key or a SAS;\n\
+             downloads go on from where they stopped.",
+            "•".repeat(prompt.input.chars().count()),
+        ),
+        PromptKind::Export { format } => (
+            " export the report ",
+            match format {
+                crate::report::ReportFormat::Html => "Format: html (tab: json, csv, xml)",
+                crate::report::ReportFormat::Json => "Format: json (tab: csv, xml, html)",
+                crate::report::ReportFormat::Csv => "Format: csv (tab: xml, html, json)",
+                crate::report::ReportFormat::DriveLog => "Format: xml (tab: html, json, csv)",
+            },
+            prompt.input.clone(),
+        ),
+    };
+    let mut lines: Vec<Line> = question.lines().map(Line::from).collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("> ", theme.title()),
+        Span::raw(format!("{shown}▏")),
+    ]));
+    if let Some(error) = &prompt.error {
+        lines.push(Line::from(Span::styled(
+            error.clone(),
+            theme.status(CellState::Done(ComponentStatus::Failed)),
+        )));
+    }
+    let popup = centered(area, 64, lines.len() as u16 + 2);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(title)
+                    .title_style(theme.title()),
+            ),
+        popup,
+    );
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -386,13 +476,23 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
-    let mut lines: Vec<Line> = keymap
+    // Two columns, so that every binding fits a 24-line terminal.
+    let entries: Vec<String> = keymap
         .all()
-        .map(|(action, keys)| Line::from(format!("{keys:>14}  {}", action.label())))
+        .map(|(action, keys)| format!("{keys:>11}  {:<20}", action.label()))
+        .collect();
+    let half = entries.len().div_ceil(2);
+    let mut lines: Vec<Line> = (0..half)
+        .map(|row| {
+            let right = entries.get(row + half).map_or("", String::as_str);
+            Line::from(format!("{}{right}", entries[row]))
+        })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from("any key closes this help"));
-    let popup = centered(area, 46, lines.len() as u16 + 2);
+    lines.push(Line::from(
+        "  any key closes this help · shift+drag selects text",
+    ));
+    let popup = centered(area, 70, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(
