@@ -663,8 +663,8 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
 /// retries a component, and finishing ends the run normally.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
-    use export_repair::engine::{self, Activity, Command as EngineCommand, Event, RepairOptions};
     use export_repair::engine::SourceHandle;
+    use export_repair::engine::{self, Activity, Command as EngineCommand, Event, RepairOptions};
     use export_repair::format::manifest::Manifest;
     use export_repair::journal::{Binding, RepairFile};
     use export_repair::model::{ComponentId, ComponentStatus, Drive};
@@ -721,9 +721,9 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
                 Event::CredentialsRefused { .. } => {
                     refusals += 1;
                     // Nothing was settled as failed while the key was wrong.
-                    handle.send(EngineCommand::UseSource(SourceHandle(Arc::new(key_source(
-                        azurite,
-                    )))));
+                    handle.send(EngineCommand::UseSource(SourceHandle(Arc::new(
+                        key_source(azurite),
+                    ))));
                 }
                 Event::Working {
                     activity: Activity::Downloading,
@@ -745,17 +745,24 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
                             std::fs::write(&path, bytes).unwrap();
                             pdf_verdicts.clear();
                             let ids = (0..drive.blobs[pdf as usize].components.len() as u32)
-                                .map(|component| ComponentId { blob: pdf, component })
+                                .map(|component| ComponentId {
+                                    blob: pdf,
+                                    component,
+                                })
                                 .collect();
                             handle.send(EngineCommand::Verify(ids));
                         }
                         2 => {
                             // Verified again: the damaged block found, then repaired.
-                            let count = |status| pdf_verdicts.iter().filter(|s| **s == status).count();
+                            let count =
+                                |status| pdf_verdicts.iter().filter(|s| **s == status).count();
                             assert_eq!(count(ComponentStatus::Corrupt), 1, "{pdf_verdicts:?}");
                             assert_eq!(count(ComponentStatus::Repaired), 1, "{pdf_verdicts:?}");
                             pdf_verdicts.clear();
-                            let id = ComponentId { blob: pdf, component: 0 };
+                            let id = ComponentId {
+                                blob: pdf,
+                                component: 0,
+                            };
                             handle.send(EngineCommand::Retry(vec![id]));
                         }
                         _ => handle.send(EngineCommand::Finish),
@@ -773,9 +780,12 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
     })
     .await
     .expect("the run kept open finished in time");
-    assert_eq!(refusals, 1, "one refusal reported, however many downloads hit it");
+    assert_eq!(
+        refusals, 1,
+        "one refusal reported, however many downloads hit it"
+    );
     assert!(downloading > 0);
-    assert_eq!(finished.0, false, "finishing is not an interruption");
+    assert!(!finished.0, "finishing is not an interruption");
     assert_eq!(finished.1, export_repair::model::Outcome::Repaired);
     // The last request: the retried block was downloaded and written again.
     assert_eq!(pdf_verdicts, [ComponentStatus::Repaired]);

@@ -28,6 +28,7 @@ fn wait_for(session: &str, text: &str) -> String {
 }
 
 fn keys(session: &str, keys: &[&str]) {
+    // Tab and Enter are key names; everything else is sent as typed.
     for key in keys {
         tmux(&["send-keys", "-t", session, key]);
         std::thread::sleep(Duration::from_millis(150));
@@ -42,14 +43,49 @@ impl Drop for Session {
     }
 }
 
+fn tmux_present() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "tmux is missing (.ci/run installs it)"
+    );
+    eprintln!("skipped: tmux is not installed");
+    false
+}
+
+/// Starts `command` in a detached 120×40 tmux session.
+fn start(name: &str, command: &str) -> Session {
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        command,
+    ]);
+    Session(name.to_string())
+}
+
+/// Waits for the exit code the session's shell wrote.
+fn exit_code(done: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::read_to_string(done)
+        .expect("the program ended")
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn the_demo_in_the_console_navigate_search_and_quit() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "tmux is missing (.ci/run installs it)"
-        );
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_present() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -63,19 +99,8 @@ fn the_demo_in_the_console_navigate_search_and_quit() {
         root.display(),
         done.display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
-    let session = Session(name.clone());
-    let first = wait_for(&name, "finished: all damage repaired");
+    let session = start(&name, &command);
+    let first = wait_for(&name, "done: all damage repaired");
     assert!(first.contains("drive DEMO0001"), "{first}");
     assert!(first.contains("? help"), "{first}");
 
@@ -92,17 +117,87 @@ fn the_demo_in_the_console_navigate_search_and_quit() {
     );
     keys(&name, &["?"]);
     wait_for(&name, "any key closes this help");
+    // Idle: quitting asks nothing and ends the run normally.
     keys(&name, &["Escape", "q"]);
     let summary = wait_for(&name, "REPAIRED: all damage was repaired");
     assert!(!summary.contains("panicked"), "{summary}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "0");
+    assert_eq!(exit_code(&done), "0");
     assert!(Path::new(&root.join("report.json")).is_file());
     let mirror = std::fs::read(root.join("mirror/backups/2012/archive.bin")).unwrap();
     let drive = std::fs::read(root.join("drive/backups/2012/archive.bin")).unwrap();
+    assert!(mirror == drive, "the archive was repaired byte for byte");
+    drop(session);
+}
+
+/// The technician's loop: a blob fails (its source is missing), the source comes back, the
+/// blob is marked and retried, the report is exported from the console, and quitting ends
+/// the run with every byte right.
+#[test]
+fn mark_a_failed_blob_retry_it_export_the_report_and_quit() {
+    if !tmux_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
+    let archive = paths.mirror.join("backups/2012/archive.bin");
+    let hidden = dir.path().join("archive.bin.away");
+    std::fs::rename(&archive, &hidden).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("export-repair");
+    let done = dir.path().join("exit-code");
+    let name = format!("er-retry-{}", std::process::id());
+    let command = format!(
+        "cd '{}' && NO_COLOR=1 '{}' repair --repair-file '{}' --target '{}' --manifest '{}' \
+         --copy-log '{}' --source-dir '{}' --log-dir '{}'; echo $? > '{}'; sleep 60",
+        dir.path().display(),
+        binary.display(),
+        paths.repair_file.display(),
+        paths.drive.display(),
+        paths.manifest.display(),
+        paths.copy_log.display(),
+        paths.mirror.display(),
+        dir.path().display(),
+        done.display()
+    );
+    let session = start(&name, &command);
+    let idle = wait_for(&name, "still damaged");
+    assert!(idle.contains("done, waiting for you"), "{idle}");
+
+    // Find the failed archive, mark it; the tree shows the mark.
+    keys(&name, &["f", "/", "a", "r", "c", "h", "Enter", "j", "j"]);
+    wait_for(&name, "BlobPath  backups/2012/archive.bin");
+    keys(&name, &["m"]);
+    let marked = wait_for(&name, "+ ! archive.bin");
+    assert!(marked.contains("2012/"), "{marked}");
+
+    // The source is back: retry the marked blob.
+    std::fs::rename(&hidden, &archive).unwrap();
+    keys(&name, &["r"]);
+    let retried = wait_for(&name, "done: all damage repaired");
+    assert!(
+        retried.contains("repaired \\backups\\2012\\archive.bin"),
+        "{retried}"
+    );
+
+    // Export the report where the prompt suggests (the working directory), as JSON.
+    keys(&name, &["e"]);
+    wait_for(&name, "export-repair-report-DEMO0001.html");
+    keys(&name, &["Tab", "Enter"]); // html, then json
+    wait_for(
+        &name,
+        "report written: export-repair-report-DEMO0001.json (json)",
+    );
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("export-repair-report-DEMO0001.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["drive_id"], "DEMO0001");
+    assert_eq!(report["outcome"], "repaired");
+
+    keys(&name, &["q"]);
+    wait_for(&name, "REPAIRED: all damage was repaired");
+    assert_eq!(exit_code(&done), "0");
+    let mirror = std::fs::read(&archive).unwrap();
+    let drive = std::fs::read(paths.drive.join("backups/2012/archive.bin")).unwrap();
     assert!(mirror == drive, "the archive was repaired byte for byte");
     drop(session);
 }

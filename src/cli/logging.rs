@@ -132,3 +132,32 @@ impl Visit for Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pane_gets_notes_and_retries_redacted_but_not_engine_events() {
+        let subscriber = Registry::default().with(PaneLayer);
+        let mut lines = crate::tui::log_pane::attach();
+        add_secret("pane-test-secret-4711");
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!("key pane-test-secret-4711 refused");
+            tracing::info!(target: "export_repair::event", "{{\"event\":\"component\"}}");
+            tracing::debug!(target: "export_repair::source", "attempt 1 failed; retrying");
+            tracing::debug!("a detail only the file log wants");
+        });
+        let mut got = Vec::new();
+        while let Ok(line) = lines.try_recv() {
+            got.push(line);
+        }
+        assert_eq!(
+            got,
+            [
+                "warn: key <redacted> refused",
+                "debug: attempt 1 failed; retrying"
+            ]
+        );
+    }
+}

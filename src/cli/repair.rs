@@ -13,9 +13,7 @@ use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::RepairArgs;
-use super::session::{
-    Finished, Reports, SourceFactory, console_wanted, run_console, run_headless,
-};
+use super::session::{Finished, Reports, SourceFactory, console_wanted, run_console, run_headless};
 use super::{CliError, ExitStatus, logging};
 use crate::report::RunInfo;
 
@@ -173,9 +171,9 @@ fn md5_of(path: &Path) -> Result<crate::format::Md5, CliError> {
 
 /// The source, how to build it again with other credentials, and the secrets the logs
 /// must never show.
-fn open_source(
-    args: &RepairArgs,
-) -> Result<(Arc<dyn BlobSource>, Option<SourceFactory>, Vec<String>), CliError> {
+type OpenedSource = (Arc<dyn BlobSource>, Option<SourceFactory>, Vec<String>);
+
+fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
     if let Some(directory) = &args.source_dir {
         let mirror =
             MirrorSource::new(directory).map_err(|error| CliError::Usage(error.to_string()))?;

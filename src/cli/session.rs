@@ -180,7 +180,10 @@ impl crate::tui::Host for ConsoleHost<'_> {
         })?;
         let source = make_source(secret)?;
         self.credentials_refused = false;
-        tracing::info!("new credentials given in the console: {}", source.describe());
+        tracing::info!(
+            "new credentials given in the console: {}",
+            source.describe()
+        );
         Ok(SourceHandle(source))
     }
 }

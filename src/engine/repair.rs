@@ -465,8 +465,7 @@ impl Repairer {
                     .send(WorkerMessage::CredentialsRefused(message))
                     .await;
             }
-            if !self.options.stay_open || !self.sources.wait_past(generation, &self.control).await
-            {
+            if !self.options.stay_open || !self.sources.wait_past(generation, &self.control).await {
                 return;
             }
         }

@@ -86,7 +86,10 @@ pub enum Effect {
     /// Build a source from this account key or SAS and switch to it.
     UseCredentials(String),
     /// Write the report as it stands.
-    Export { path: PathBuf, format: ReportFormat },
+    Export {
+        path: PathBuf,
+        format: ReportFormat,
+    },
 }
 
 impl std::fmt::Debug for Effect {
@@ -359,7 +362,10 @@ impl App {
             Action::VerifyAgain => return self.verify_selection(),
             Action::Export => {
                 let format = ReportFormat::Html;
-                self.prompt(PromptKind::Export { format }, self.default_report_name(format));
+                self.prompt(
+                    PromptKind::Export { format },
+                    self.default_report_name(format),
+                );
             }
             Action::Credentials => {
                 if self.takes_work() {
@@ -565,9 +571,7 @@ impl App {
             }
             TextInput::Next => {
                 if let PromptKind::Export { format } = &mut prompt.kind {
-                    let next = ReportFormat::ALL
-                        [(ReportFormat::ALL.iter().position(|f| f == format).unwrap_or(0) + 1)
-                            % ReportFormat::ALL.len()];
+                    let next = next_format(*format);
                     let path = std::path::Path::new(&prompt.input);
                     if ReportFormat::from_path(path).is_some() {
                         prompt.input = path
@@ -798,6 +802,22 @@ impl App {
             }
         }
     }
+}
+
+/// The export prompt's formats, in the order Tab goes through them.
+const EXPORT_FORMATS: [ReportFormat; 4] = [
+    ReportFormat::Html,
+    ReportFormat::Json,
+    ReportFormat::Csv,
+    ReportFormat::DriveLog,
+];
+
+pub fn next_format(format: ReportFormat) -> ReportFormat {
+    let at = EXPORT_FORMATS
+        .iter()
+        .position(|f| *f == format)
+        .unwrap_or(0);
+    EXPORT_FORMATS[(at + 1) % EXPORT_FORMATS.len()]
 }
 
 /// Keys while typing a search or a prompt's answer.
@@ -1085,8 +1105,9 @@ mod tests {
             panic!("no prompt")
         };
         assert_eq!(prompt.input, "export-repair-report-DEMO0001.html");
-        app.text_input(TextInput::Next);
-        app.text_input(TextInput::Next);
+        for _ in 0..3 {
+            app.text_input(TextInput::Next);
+        }
         let effects = app.text_input(TextInput::Done);
         assert_eq!(
             effects,

@@ -136,19 +136,19 @@ impl Theme {
     /// The defaults with the user's file applied, colour unless `NO_COLOR` is set (to
     /// anything), as no-color.org asks.
     pub fn load(user_file: Option<&Path>) -> Result<Self, ThemeError> {
-        let mut theme = Self::default();
-        theme.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let mut theme = Self {
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ..Self::default()
+        };
         if let Some(path) = user_file.filter(|p| p.is_file()) {
             let text = std::fs::read_to_string(path).map_err(|error| ThemeError {
                 path: path.display().to_string(),
                 message: error.to_string(),
             })?;
-            theme
-                .apply(&text)
-                .map_err(|message| ThemeError {
-                    path: path.display().to_string(),
-                    message,
-                })?;
+            theme.apply(&text).map_err(|message| ThemeError {
+                path: path.display().to_string(),
+                message,
+            })?;
         }
         Ok(theme)
     }
@@ -237,7 +237,10 @@ mod tests {
             .unwrap();
         let verified = CellState::Done(ComponentStatus::Verified);
         assert_eq!(theme.status(verified).fg, Some(Color::Rgb(0, 255, 0)));
-        assert_eq!(theme.status(CellState::Queued).fg, Some(Color::Indexed(200)));
+        assert_eq!(
+            theme.status(CellState::Queued).fg,
+            Some(Color::Indexed(200))
+        );
         assert_eq!(theme.selected().bg, Some(Color::Blue));
         let error = theme.apply("verfied = \"red\"").unwrap_err();
         assert!(error.contains("unknown entry \"verfied\""), "{error}");

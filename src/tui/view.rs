@@ -30,10 +30,12 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
+    // A tall terminal gives the log more lines.
+    let log_height = if area.height >= 32 { 8 } else { 4 };
     let [header, body, log, bar] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(8),
-        Constraint::Length(4),
+        Constraint::Length(log_height),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -124,7 +126,11 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 NodeKind::Blob(blob) => {
                     let counts = app.counts[blob];
                     let state = blob_state(app, blob);
-                    let mark = if app.marked.contains(&blob) { "+ " } else { "  " };
+                    let mark = if app.marked.contains(&blob) {
+                        "+ "
+                    } else {
+                        "  "
+                    };
                     Line::from(vec![
                         Span::raw(format!("{indent}{mark}")),
                         Span::styled(theme::glyph(state).to_string(), theme.status(state)),
@@ -152,7 +158,10 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     };
                     Line::from(vec![
                         Span::raw(format!("{indent}{arrow} {}/", n.name)),
-                        Span::styled(badge, theme.status(CellState::Done(ComponentStatus::Corrupt))),
+                        Span::styled(
+                            badge,
+                            theme.status(CellState::Done(ComponentStatus::Corrupt)),
+                        ),
                         Span::raw(marks),
                     ])
                     .into()
@@ -215,9 +224,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App) {
         blob.components
             .iter()
             .position(|c| c.kind == kind)
-            .map(|c| {
-                app.cells[index][c].state().name().to_string()
-            })
+            .map(|c| app.cells[index][c].state().name().to_string())
             .unwrap_or_else(|| "none".into())
     };
     let lines = vec![
@@ -423,17 +430,17 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: &Theme) {
             " new credentials ",
             "The storage refused the credentials (a rotated key or an\n\
              expired SAS?). Type or paste the account key or a SAS;\n\
-             downloads go on from where they stopped.",
+             downloads go on from where they stopped."
+                .to_string(),
             "•".repeat(prompt.input.chars().count()),
         ),
         PromptKind::Export { format } => (
             " export the report ",
-            match format {
-                crate::report::ReportFormat::Html => "Format: html (tab: json, csv, xml)",
-                crate::report::ReportFormat::Json => "Format: json (tab: csv, xml, html)",
-                crate::report::ReportFormat::Csv => "Format: csv (tab: xml, html, json)",
-                crate::report::ReportFormat::DriveLog => "Format: xml (tab: html, json, csv)",
-            },
+            format!(
+                "Format: {format} (tab for {}). The report shows the run as it\n\
+                 stands now.",
+                super::app::next_format(format)
+            ),
             prompt.input.clone(),
         ),
     };
@@ -452,14 +459,12 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: &Theme) {
     let popup = centered(area, 64, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(title)
-                    .title_style(theme.title()),
-            ),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .title_style(theme.title()),
+        ),
         popup,
     );
 }
