@@ -94,7 +94,7 @@ impl RecoveryKey {
             let value: u32 = group
                 .parse()
                 .map_err(|_| KeyError::NotDigits { group: number })?;
-            if value % 11 != 0 {
+            if !value.is_multiple_of(11) {
                 return Err(KeyError::NotMultipleOf11 { group: number });
             }
             if value >= GROUP_LIMIT {
