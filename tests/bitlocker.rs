@@ -684,3 +684,70 @@ fn verify_finds_the_bitlocker_partition_of_a_whole_disk_and_mounts_it_read_only(
         "verify wrote to the disk"
     );
 }
+
+#[test]
+fn ctrl_c_once_or_twice_locks_the_drive_again() {
+    if !real_tools() {
+        return;
+    }
+    let sample = sample("bitlocker-ctrl-c");
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("drive.img");
+    unpack_volume(&image, 0);
+    let manifest = dir.path().join("drive.manifest");
+    {
+        let mount = TestMount::open(&image, 0, true, false);
+        let on_drive = sample.write(&mount.root()).unwrap();
+        std::fs::copy(&on_drive, &manifest).unwrap();
+        std::fs::remove_file(local_path(&mount.root(), &sample.blobs[0].file_path).unwrap())
+            .unwrap();
+    }
+    for presses in [1, 2] {
+        let tmp = dir.path().join(format!("tmp{presses}"));
+        std::fs::create_dir(&tmp).unwrap();
+        // Nothing listens on port 1: the download retries until interrupted.
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"))
+            .env("TMPDIR", &tmp)
+            .env("BITLOCKER_KEY", KEY)
+            .arg("repair")
+            .arg("--repair-file")
+            .arg(dir.path().join(format!("drive{presses}.rep")))
+            .arg("--target")
+            .arg(&image)
+            .args(["--account", ACCOUNT, "--account-key", STORAGE_KEY])
+            .args(["--blob-endpoint", "http://127.0.0.1:1/devstoreaccount1"])
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("--log-dir")
+            .arg(dir.path().join("logs"))
+            .arg("--headless")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(tmp.to_str().unwrap())
+        {
+            assert!(Instant::now() < deadline, "the drive was never mounted");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        for _ in 0..presses {
+            run_ok("kill", &["-INT".as_ref(), child.id().to_string().as_ref()]);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(4), "{presses} Ctrl-C: {stderr}");
+        assert_empty(&tmp);
+    }
+}
