@@ -751,3 +751,57 @@ fn ctrl_c_once_or_twice_locks_the_drive_again() {
         assert_empty(&tmp);
     }
 }
+
+#[test]
+fn on_a_terminal_the_key_is_asked_for_without_echo() {
+    if !real_tools() {
+        return;
+    }
+    let Some(script) = bitlocker::find_program("script") else {
+        eprintln!("skipped: `script` (util-linux) provides the terminal for this test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("bitlk.img");
+    unpack_volume(&image, 0);
+    drop(TestMount::open(&image, 0, true, false));
+    std::fs::write(dir.path().join("m.xml"), "<x/>").unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("export-repair");
+    let mut child = StdCommand::new(script)
+        .current_dir(dir.path())
+        .env("TMPDIR", &tmp)
+        .env_remove("BITLOCKER_KEY")
+        .args(["-qec"])
+        .arg(format!(
+            "{} verify --target bitlk.img --manifest m.xml",
+            binary.display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let typo = KEY.replace("591910", "591911");
+    let typer = std::thread::spawn(move || {
+        for line in [typo.as_str(), KEY] {
+            std::thread::sleep(Duration::from_secs(1));
+            stdin.write_all(format!("{line}\r").as_bytes()).unwrap();
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let output = child.wait_with_output().unwrap();
+    typer.join().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("is BitLocker-encrypted"), "{text}");
+    assert!(text.contains("group 8"), "{text}");
+    assert!(text.contains("unlocked the BitLocker volume"), "{text}");
+    // The manifest is not one: the run ends with exit 2 after unlocking and locking again.
+    assert!(text.contains("expected <DriveManifest>"), "{text}");
+    assert!(!text.contains("591911"), "the typo was echoed: {text}");
+    assert_no_key("the terminal", &output.stdout);
+    assert_empty(&tmp);
+}
