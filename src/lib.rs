@@ -1,5 +1,6 @@
 //! Repair and verify drives returned by Azure Import/Export export jobs.
 
+pub mod bitlocker;
 pub mod cli;
 pub mod demo;
 pub mod engine;

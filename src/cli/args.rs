@@ -36,7 +36,8 @@ pub enum Commands {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The drive's root directory (or a copy of it).
+    /// The drive's root directory (or a copy of it), or a BitLocker-encrypted drive (device,
+    /// partition or image), unlocked read-only with --bitlocker-key.
     #[arg(long, short = 'd', value_name = "DIR")]
     pub target: PathBuf,
     /// The drive manifest (on export drives usually `<DriveId>.manifest` in the root).
@@ -58,6 +59,15 @@ pub struct VerifyArgs {
     /// Hashing threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The BitLocker recovery key (48 digits) when --target is an encrypted drive (better:
+    /// the BITLOCKER_KEY environment variable; asked for on a terminal when missing).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "BITLOCKER_KEY",
+        hide_env_values = true
+    )]
+    pub bitlocker_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -66,7 +76,8 @@ pub struct RepairArgs {
     /// One per drive.
     #[arg(long, value_name = "FILE")]
     pub repair_file: PathBuf,
-    /// The drive's root directory (or a copy of it) to verify and repair.
+    /// The drive's root directory (or a copy of it) to verify and repair, or a
+    /// BitLocker-encrypted drive (device, partition or image) to unlock with --bitlocker-key.
     #[arg(long, short = 'd', value_name = "DIR")]
     pub target: PathBuf,
     /// The storage account of the export job.
@@ -111,7 +122,9 @@ pub struct RepairArgs {
     /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
     #[arg(long, value_name = "FORMAT")]
     pub report_format: Option<crate::report::ReportFormat>,
-    /// The BitLocker recovery key of the drive (48 digits).
+    /// The BitLocker recovery key (48 digits) when --target is an encrypted drive: it is
+    /// unlocked for the run and locked again after it (better: the BITLOCKER_KEY environment
+    /// variable; asked for on a terminal when missing).
     #[arg(
         long,
         value_name = "KEY",

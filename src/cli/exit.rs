@@ -26,6 +26,7 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  the drive verified (nothing to do, or everything repaired)
   1  damage remains (a component is corrupt, missing or could not be repaired)
-  2  usage or invalid input (bad arguments, malformed XML, a repair file of another drive)
+  2  usage or invalid input (bad arguments, malformed XML, a repair file of another drive,
+     a wrong BitLocker recovery key, a drive that could not be unlocked or locked again)
   3  storage refused the credentials (403)
   4  interrupted; rerun with the same repair file to resume";

@@ -1,6 +1,7 @@
 //! The command line: arguments → one validated configuration → a run → an exit code.
 
 mod args;
+mod bitlocker;
 mod classic;
 mod demo;
 mod exit;
@@ -81,6 +82,8 @@ pub enum CliError {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    BitLocker(#[from] crate::bitlocker::BitLockerError),
     #[error("{0}")]
     Usage(String),
 }
@@ -88,7 +91,10 @@ pub enum CliError {
 impl CliError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            CliError::Format(_) | CliError::Model(_) | CliError::Usage(_) => ExitStatus::Usage,
+            CliError::Format(_)
+            | CliError::Model(_)
+            | CliError::BitLocker(_)
+            | CliError::Usage(_) => ExitStatus::Usage,
             CliError::Report(_) => ExitStatus::Damaged,
         }
     }

@@ -29,8 +29,19 @@ pub struct RepairPlan {
     pub reports: Reports,
 }
 
-pub async fn run(args: RepairArgs) -> Result<ExitStatus, CliError> {
-    let plan = prepare(&args)?;
+pub async fn run(mut args: RepairArgs) -> Result<ExitStatus, CliError> {
+    let interrupts = super::bitlocker::InterruptGuard::watch(&args.target);
+    let volume = super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, false)?;
+    let result = repair(&args, &volume, interrupts).await;
+    super::bitlocker::finish(volume, &mut args.bitlocker_key, result)
+}
+
+async fn repair(
+    args: &RepairArgs,
+    volume: &crate::bitlocker::UnlockedVolume,
+    interrupts: super::bitlocker::InterruptGuard,
+) -> Result<ExitStatus, CliError> {
+    let plan = prepare(args)?;
     let log_dir = args.log_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let log =
         logging::start(&log_dir, &plan.drive.drive_id, plan.secrets.clone()).map_err(|error| {
@@ -47,7 +58,15 @@ pub async fn run(args: RepairArgs) -> Result<ExitStatus, CliError> {
         plan.repair_file.path(),
         log.display()
     );
-    let finished = execute(plan, &args).await?;
+    if volume.was_unlocked_here() {
+        tracing::info!(
+            "the target is the BitLocker volume on {}, unlocked for this run",
+            volume.source().display()
+        );
+    }
+    // The run's own Ctrl-C handling starts now.
+    drop(interrupts);
+    let finished = execute(plan, args).await?;
     Ok(finished.exit_status())
 }
 
@@ -76,13 +95,6 @@ pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, Cl
 
 /// Checks the arguments and opens everything a repair needs; nothing on the drive changes.
 pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
-    if args.bitlocker_key.is_some() {
-        return Err(CliError::Usage(
-            "unlocking BitLocker drives (/bk:, --bitlocker-key) is not available in this version: \
-             unlock the drive first (dislocker or cryptsetup) and pass the mounted directory with /d:"
-                .into(),
-        ));
-    }
     if !args.target.is_dir() {
         return Err(CliError::Usage(format!(
             "the target {} is not a directory: pass the drive's root (or a copy of it) with /d: or --target",
@@ -96,7 +108,8 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
                 .into(),
         ));
     }
-    let (source, make_source, secrets) = open_source(args)?;
+    let (source, make_source, mut secrets) = open_source(args)?;
+    secrets.extend(super::bitlocker::secrets(args.bitlocker_key.as_deref()));
     let manifest = args
         .manifest
         .as_deref()
@@ -130,6 +143,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         .with_option("repair_file", args.repair_file.display())
         .with_secret("account_key", args.account_key.is_some())
         .with_secret("sas", args.sas.is_some())
+        .with_secret("bitlocker_key", args.bitlocker_key.is_some())
         .with_option("concurrency", args.concurrency);
     for (name, value) in [
         ("account", args.account.clone()),

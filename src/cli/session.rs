@@ -95,6 +95,7 @@ pub async fn run_headless(
         while tokio::signal::ctrl_c().await.is_ok() {
             if pressed.swap(true, Ordering::Relaxed) {
                 eprintln!("stopped at once; rerun with the same repair file to resume");
+                crate::bitlocker::emergency_cleanup();
                 std::process::exit(ExitStatus::Interrupted as i32);
             }
             eprintln!("interrupted: finishing the writes in flight (Ctrl-C again stops at once)");

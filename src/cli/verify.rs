@@ -12,7 +12,18 @@ use super::session::{Reports, run_headless};
 use super::{CliError, ExitStatus};
 use crate::report::RunInfo;
 
-pub async fn run(args: VerifyArgs) -> Result<ExitStatus, CliError> {
+pub async fn run(mut args: VerifyArgs) -> Result<ExitStatus, CliError> {
+    let interrupts = super::bitlocker::InterruptGuard::watch(&args.target);
+    // Verification never writes: a BitLocker drive is mounted read-only.
+    let volume = super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, true)?;
+    let result = verify(&args, interrupts).await;
+    super::bitlocker::finish(volume, &mut args.bitlocker_key, result)
+}
+
+async fn verify(
+    args: &VerifyArgs,
+    interrupts: super::bitlocker::InterruptGuard,
+) -> Result<ExitStatus, CliError> {
     if !args.target.is_dir() {
         return Err(CliError::Usage(format!(
             "the target {} is not a directory: pass the drive's root (or a copy of it) with --target",
@@ -45,6 +56,7 @@ pub async fn run(args: VerifyArgs) -> Result<ExitStatus, CliError> {
     if let Some(threads) = args.threads {
         options.hash_threads = threads.max(1);
     }
+    drop(interrupts);
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
     let finished = run_headless(handle, drive, args.json, &reports).await?;
     Ok(finished.exit_status())
