@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
-use md5::{Digest, Md5 as Md5Hasher};
 
 use crate::format::Md5;
 use crate::format::drive_path;
+use crate::format::md5::Md5Stream;
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 
 /// Components above this size are hashed in a stream by the reader itself, so that a
@@ -391,7 +391,7 @@ impl Reader<'_> {
 }
 
 fn stream_hash(file: &mut File, length: u64) -> io::Result<Md5> {
-    let mut hasher = Md5Hasher::new();
+    let mut hasher = Md5Stream::new();
     let mut chunk = vec![0u8; 1024 * 1024];
     let mut left = length;
     while left > 0 {
@@ -400,7 +400,7 @@ fn stream_hash(file: &mut File, length: u64) -> io::Result<Md5> {
         hasher.update(&chunk[..take]);
         left -= take as u64;
     }
-    Ok(Md5(hasher.finalize().into()))
+    Ok(hasher.finish())
 }
 
 fn read_error(id: ComponentId, component: &Component, error: &io::Error) -> Finding {

@@ -267,12 +267,17 @@ impl Handler for Builder {
                 blob.kind = Some(kind);
             }
             (6, name @ ("Block" | "PageRange")) if path.parent() == expected_list(name) => {
-                let offset = parse_u64("Offset", &required_attribute(element, "Offset")?)?;
-                let length = parse_u64("Length", &required_attribute(element, "Length")?)?;
-                let id = attribute(element, "Id")?
+                let [offset, length, id, hash] =
+                    xml::attributes(element, ["Offset", "Length", "Id", "Hash"])?;
+                let missing = |name: &str| invalid(format!("the attribute {name} is missing"));
+                let offset = parse_u64("Offset", &offset.ok_or_else(|| missing("Offset"))?)?;
+                let length = parse_u64("Length", &length.ok_or_else(|| missing("Length"))?)?;
+                let id = id
                     .map(|id| id.trim().to_string().into_boxed_str())
                     .filter(|id| !id.is_empty());
-                let hash = hash_attribute(element)?;
+                let hash = hash.ok_or_else(|| missing("Hash"))?;
+                let hash =
+                    Md5::parse_hex(&hash).map_err(|error| invalid(format!("Hash {error}")))?;
                 let blob = self.blob.as_mut().expect("inside Blob");
                 blob.ranges.push(Range {
                     offset,

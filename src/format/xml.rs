@@ -452,6 +452,40 @@ pub(crate) fn attribute<'a>(
     Ok(fallback)
 }
 
+/// Several attributes in one pass over the element, with `attribute`'s matching rules (an
+/// exact name wins, else the first case-insensitive match).
+pub(crate) fn attributes<const N: usize>(
+    element: &BytesStart<'_>,
+    names: [&str; N],
+) -> Result<[Option<String>; N], FormatErrorKind> {
+    let mut found: [Option<String>; N] = std::array::from_fn(|_| None);
+    let mut exact = [false; N];
+    for attribute in element.attributes() {
+        let attribute =
+            attribute.map_err(|error| FormatErrorKind::Syntax(shorten(&error.to_string(), 200)))?;
+        let key: &str = attribute.key.as_ref();
+        for (index, name) in names.iter().enumerate() {
+            let is_exact = key == *name;
+            if exact[index]
+                || !(is_exact || (found[index].is_none() && key.eq_ignore_ascii_case(name)))
+            {
+                continue;
+            }
+            let value = attribute
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|error| match error {
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, entity),
+                    ) => FormatErrorKind::UndefinedEntity(shorten(&entity, 40)),
+                    other => FormatErrorKind::Syntax(shorten(&other.to_string(), 200)),
+                })?;
+            found[index] = Some(value.into_owned());
+            exact[index] = is_exact;
+        }
+    }
+    Ok(found)
+}
+
 /// Parses a non-negative integer attribute or element text.
 pub(crate) fn parse_u64(what: &str, text: &str) -> Result<u64, FormatErrorKind> {
     let trimmed = text.trim();
