@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use super::verify::{self, Control, Finding, VerifyOptions};
@@ -150,6 +151,16 @@ impl SourceSlot {
             let _ = tokio::time::timeout(Duration::from_millis(200), self.changed.notified()).await;
         }
     }
+}
+
+/// Pieces of one whole-file download in flight at once.
+const WHOLE_FILE_STREAMS: usize = 4;
+
+/// Why a piece of a whole-file download did not land.
+enum PieceError {
+    Stopped,
+    Source(SourceError),
+    Write(String),
 }
 
 /// How a download job ended.
@@ -748,45 +759,29 @@ impl Repairer {
             return self.journal_failed(error).await;
         }
         let conditions = self.conditions(blob_index);
+        // Pieces of a large file are fetched side by side: one stream is far slower than
+        // what the storage gives several.
         let chunk = self.options.max_request_bytes.max(1);
-        let mut offset = 0;
-        while offset < blob.length || blob.length == 0 {
-            let length = chunk.min(blob.length - offset);
-            let bytes = match source
-                .read_range(&source_blob, offset, length, &conditions)
-                .await
-            {
-                Ok(bytes) => bytes,
-                Err(error) => return self.source_failed(&[id], error).await,
-            };
-            let md5 = Md5::of(&bytes);
-            let target = self.target.clone();
-            let file_path = blob.file_path.clone();
-            let total = blob.length;
-            let written = tokio::task::spawn_blocking(move || {
-                write_in_place(&target, &file_path, total, &[(offset, bytes, md5)])
+        let pieces: Vec<(u64, u64)> = if blob.length == 0 {
+            vec![(0, 0)]
+        } else {
+            (0..blob.length.div_ceil(chunk))
+                .map(|i| (i * chunk, chunk.min(blob.length - i * chunk)))
+                .collect()
+        };
+        let parallel = self.options.concurrency.clamp(1, WHOLE_FILE_STREAMS);
+        let mut written = futures::stream::iter(pieces)
+            .map(|(offset, length)| {
+                self.download_piece(source, &source_blob, &conditions, blob, offset, length)
             })
-            .await
-            .unwrap_or_else(|error| Err(io::Error::other(error.to_string())));
-            match written {
-                Ok(read_back) if read_back == [md5] => {}
-                Ok(_) => {
-                    return self
-                        .fail(
-                            &[id],
-                            "the drive gave back different bytes after writing".into(),
-                        )
-                        .await;
-                }
-                Err(error) => {
-                    return self
-                        .fail(&[id], format!("cannot write {}: {error}", blob.file_path))
-                        .await;
-                }
-            }
-            offset += length;
-            if blob.length == 0 {
-                break;
+            .buffer_unordered(parallel);
+        while let Some(result) = written.next().await {
+            match result {
+                Ok(()) => {}
+                // Left in flight: a rerun (or a retry) fetches it again.
+                Err(PieceError::Stopped) => return JobEnd::Settled,
+                Err(PieceError::Source(error)) => return self.source_failed(&[id], error).await,
+                Err(PieceError::Write(reason)) => return self.fail(&[id], reason).await,
             }
         }
         let done = Done {
@@ -797,6 +792,44 @@ impl Repairer {
         };
         self.settle(vec![done], 1).await;
         JobEnd::Settled
+    }
+
+    /// One piece of a whole-file download: fetched, written, synced and read back.
+    async fn download_piece(
+        &self,
+        source: &dyn BlobSource,
+        source_blob: &BlobRef,
+        conditions: &ReadConditions,
+        blob: &Blob,
+        offset: u64,
+        length: u64,
+    ) -> Result<(), PieceError> {
+        if self.cancelled() {
+            return Err(PieceError::Stopped);
+        }
+        let bytes = source
+            .read_range(source_blob, offset, length, conditions)
+            .await
+            .map_err(PieceError::Source)?;
+        let md5 = Md5::of(&bytes);
+        let target = self.target.clone();
+        let file_path = blob.file_path.clone();
+        let total = blob.length;
+        let written = tokio::task::spawn_blocking(move || {
+            write_in_place(&target, &file_path, total, &[(offset, bytes, md5)])
+        })
+        .await
+        .unwrap_or_else(|error| Err(io::Error::other(error.to_string())));
+        match written {
+            Ok(read_back) if read_back == [md5] => Ok(()),
+            Ok(_) => Err(PieceError::Write(
+                "the drive gave back different bytes after writing".into(),
+            )),
+            Err(error) => Err(PieceError::Write(format!(
+                "cannot write {}: {error}",
+                blob.file_path
+            ))),
+        }
     }
 
     /// Creates a missing file, or extends a short one, to the blob's length; bytes outside
