@@ -34,6 +34,18 @@ pub enum Commands {
     Demo(DemoArgs),
 }
 
+/// `--report` and `--report-format`, shared by `verify` and `repair`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportFlags {
+    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
+    /// given several times.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
+    #[arg(long, value_name = "FORMAT")]
+    pub report_format: Option<crate::report::ReportFormat>,
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The drive's root directory (or a copy of it).
@@ -45,13 +57,8 @@ pub struct VerifyArgs {
     /// The job's copy log (verbose or error log): its failures are reported too.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
-    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
-    /// given several times.
-    #[arg(long, value_name = "FILE")]
-    pub report: Vec<PathBuf>,
-    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
-    #[arg(long, value_name = "FORMAT")]
-    pub report_format: Option<crate::report::ReportFormat>,
+    #[command(flatten)]
+    pub reports: ReportFlags,
     /// Stream the engine's events to stdout as NDJSON instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -104,13 +111,8 @@ pub struct RepairArgs {
     /// Repair from a local mirror laid out `<container>/<blob path>` instead of Azure.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint"])]
     pub source_dir: Option<PathBuf>,
-    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
-    /// given several times.
-    #[arg(long, value_name = "FILE")]
-    pub report: Vec<PathBuf>,
-    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
-    #[arg(long, value_name = "FORMAT")]
-    pub report_format: Option<crate::report::ReportFormat>,
+    #[command(flatten)]
+    pub reports: ReportFlags,
     /// The BitLocker recovery key of the drive (48 digits).
     #[arg(
         long,
