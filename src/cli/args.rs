@@ -130,6 +130,10 @@ pub struct RepairArgs {
     /// Downloads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+    /// Longest silence allowed while a download streams before it is dropped and resumed
+    /// from the byte where it stopped (default: 30).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

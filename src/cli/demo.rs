@@ -54,6 +54,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         json: args.json,
         headless: args.headless,
         concurrency: 8,
+        read_timeout: None,
     };
     let status = repair::run(repair_args).await?;
     eprintln!(

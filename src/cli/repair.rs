@@ -199,6 +199,9 @@ fn open_source(args: &RepairArgs) -> Result<(Arc<dyn BlobSource>, Vec<String>), 
     }
     let mut config = AzureSourceConfig::new(account, credential);
     config.endpoint = args.blob_endpoint.clone();
+    if let Some(seconds) = args.read_timeout {
+        config.retry.read_timeout = std::time::Duration::from_secs(seconds);
+    }
     let source =
         AzureBlobSource::new(config).map_err(|error| CliError::Usage(error.to_string()))?;
     Ok((Arc::new(source), secrets))
