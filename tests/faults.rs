@@ -415,7 +415,12 @@ async fn survives_a_stalled_body() {
         pseudo_random_bytes(9, 128 * KIB),
         32 * KIB as u64,
     );
-    let mut export = export(azurite, "faultstall", in_container("faultstall", vec![blob])).await;
+    let mut export = export(
+        azurite,
+        "faultstall",
+        in_container("faultstall", vec![blob]),
+    )
+    .await;
     let path = export.local(&export.sample.blobs[0].file_path);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[40 * KIB] ^= 0xFF;

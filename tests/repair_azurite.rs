@@ -162,10 +162,7 @@ fn assert_no_secret(export: &Export, outputs: &[&[u8]], secrets: &[&str]) {
         .map(|(i, bytes)| (format!("output {i}"), bytes.to_vec()))
         .collect();
     let written = support::files::files(export.dir.path());
-    for required in [export.repair_file()]
-        .into_iter()
-        .chain(export.reports())
-    {
+    for required in [export.repair_file()].into_iter().chain(export.reports()) {
         let relative = required.strip_prefix(export.dir.path()).unwrap();
         assert!(
             written.contains_key(relative),
@@ -449,11 +446,7 @@ async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
     for report in export.reports() {
         command.arg(format!("/ReportFile:{}", report.display()));
     }
-    let output = command
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+    let output = command.assert().code(0).get_output().clone();
     export.assert_drive_matches_blobs();
     assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
 

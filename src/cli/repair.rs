@@ -147,7 +147,11 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         }
     }
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let reports = Reports::new(&args.reports.report, args.reports.report_format, run.scrubbed(&secret_refs))?;
+    let reports = Reports::new(
+        &args.reports.report,
+        args.reports.report_format,
+        run.scrubbed(&secret_refs),
+    )?;
     Ok(RepairPlan {
         drive: Arc::new(drive),
         target: args.target.clone(),
