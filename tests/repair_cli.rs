@@ -279,8 +279,7 @@ fn the_read_timeout_is_documented_and_checked() {
             .arg(dir.path().join("r.rep"))
             .arg("--target")
             .arg(dir.path())
-            .arg("--source-dir")
-            .arg(dir.path())
+            .args(["--account", "acct", "--account-key", "a2V5"])
             .arg(format!("--read-timeout={bad}"))
             .assert()
             .code(2)
@@ -290,4 +289,21 @@ fn the_read_timeout_is_documented_and_checked() {
         assert!(stderr.contains("--read-timeout"), "{bad}: {stderr}");
         assert!(!dir.path().join("r.rep").exists());
     }
+    // A local mirror is not downloaded from: the timeout would mean nothing there.
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("repair")
+        .arg("--repair-file")
+        .arg(dir.path().join("r.rep"))
+        .arg("--target")
+        .arg(dir.path())
+        .arg("--source-dir")
+        .arg(dir.path())
+        .args(["--read-timeout", "5"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }

@@ -109,7 +109,7 @@ pub struct RepairArgs {
     #[arg(long, value_name = "URL")]
     pub blob_endpoint: Option<String>,
     /// Repair from a local mirror laid out `<container>/<blob path>` instead of Azure.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint", "read_timeout"])]
     pub source_dir: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportFlags,
