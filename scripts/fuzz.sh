@@ -48,7 +48,11 @@ if [ "${FUZZ_STANDALONE:-0}" != 1 ] && have_nightly; then
             -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
     done
 else
-    echo "no nightly toolchain: running the targets as plain binaries (seed corpus + mutations)"
+    if [ "${FUZZ_STANDALONE:-0}" = 1 ]; then
+        echo "FUZZ_STANDALONE=1: running the targets as plain binaries (seed corpus + mutations)"
+    else
+        echo "no nightly toolchain: running the targets as plain binaries (seed corpus + mutations)"
+    fi
     cargo build --release --bins
     for target in "${targets[@]}"; do
         echo "== standalone: $target for ${seconds}s"

@@ -1326,3 +1326,53 @@ fn index_of(names: &[&str], name: &str) -> prop::sample::Index {
         }
     }
 }
+
+/// Inputs the fuzz targets once crashed on (`fuzz/regressions/<target>/`, see its README):
+/// the parser inputs go through all four parsers as the fuzzer's own inputs do, the repair
+/// files are opened and read as the `repair_file` target does; none may panic.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    use export_repair::format::Md5;
+    use export_repair::journal::{Binding, RepairFile};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let inputs = |target: &str| -> Vec<(PathBuf, Vec<u8>)> {
+        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let bytes = std::fs::read(&p).unwrap();
+                (p, bytes)
+            })
+            .collect()
+    };
+    for target in ["manifest", "copy_log", "side_files"] {
+        for (path, bytes) in inputs(target) {
+            if let Err(failure) = parse_all(&String::from_utf8_lossy(&bytes)) {
+                panic!("{}: {failure}", path.display());
+            }
+        }
+    }
+    let valid = std::fs::read_to_string(corpus("valid.manifest.xml")).unwrap();
+    let binding = Binding {
+        drive_id: Manifest::parse_str(&valid).unwrap().drive_id,
+        manifest_md5: Some(Md5::of(valid.as_bytes())),
+        copy_log_md5: None,
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    for (index, (path, bytes)) in inputs("repair_file").into_iter().enumerate() {
+        let copy = scratch.path().join(format!("{index}.rep"));
+        std::fs::write(&copy, &bytes).unwrap();
+        let opened = std::panic::catch_unwind(|| {
+            if let Ok((file, _resumed)) = RepairFile::open_or_create(&copy, &binding) {
+                let _ = file.entries();
+            }
+        });
+        assert!(opened.is_ok(), "{}: panicked", path.display());
+    }
+}

@@ -6,6 +6,8 @@
 //! and the repair file are what is under test. Each drive has a few MiB in many small blocks
 //! with every other block damaged, so a repair is hundreds of separate journalled writes.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -16,28 +18,10 @@ use std::time::{Duration, Instant};
 use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
 use export_repair::format::copylog::{CopyLog, LogBlob};
 use export_repair::format::status::{BlobStatus, DriveStatus};
+use support::files::files;
 
 const KIB: usize = 1024;
 const DRIVE_ID: &str = "CRASH001";
-
-fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_path_buf();
-                out.insert(relative, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if root.exists() {
-        walk(root, root, &mut out);
-    }
-    out
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     for (relative, bytes) in files(from) {

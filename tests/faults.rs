@@ -10,90 +10,31 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use export_repair::demo::{
-    SampleBlob, SampleDrive, file_path_for, local_path, pseudo_random_bytes,
-};
-use export_repair::engine::repair::properties_file;
-use export_repair::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
-use export_repair::format::manifest::RangeKind;
-use export_repair::format::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
-use export_repair::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
-use export_repair::source::{BlobRef, BlobSource, ReadConditions};
+use export_repair::demo::{SampleBlob, pseudo_random_bytes};
+use export_repair::format::copylog::{LogRange, LogSideFile};
+use export_repair::format::status::{BlobStatus, FileStatus, RangeStatus};
 use serde_json::Value;
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
+use support::export::{Export, export, in_container};
 use support::fault_proxy::{Fault, FaultProxy, Plan};
 
 const KIB: usize = 1024;
 
-/// One export in Azurite: the blobs, the drive as damaged, the copy log, and the drive's
-/// bytes before any repair.
-struct Export {
-    dir: tempfile::TempDir,
-    sample: SampleDrive,
-    copy_log: CopyLog,
-    before: BTreeMap<String, Option<Vec<u8>>>,
-}
-
 impl Export {
-    fn drive(&self) -> PathBuf {
-        self.dir.path().join("drive")
-    }
-    fn manifest(&self) -> PathBuf {
-        self.drive()
-            .join(format!("{}.manifest", self.sample.drive_id))
-    }
-    fn copy_log_path(&self) -> PathBuf {
-        self.dir.path().join("copy.xml")
-    }
-    fn report(&self) -> PathBuf {
-        self.dir.path().join("report.json")
-    }
-    fn local(&self, file_path: &str) -> PathBuf {
-        local_path(&self.drive(), file_path).unwrap()
-    }
-
-    fn log_entry(&mut self, blob_path: &str) -> &mut LogBlob {
-        self.copy_log
-            .blobs
-            .iter_mut()
-            .find(|b| b.blob_path == blob_path)
-            .unwrap()
-    }
-
-    /// Writes the copy log and remembers every drive file's bytes (after the damage).
-    fn seal(&mut self) {
-        std::fs::write(self.copy_log_path(), self.copy_log.to_xml()).unwrap();
-        let mut before = BTreeMap::new();
-        for blob in &self.sample.blobs {
-            let mut paths = vec![blob.file_path.clone()];
-            if blob.properties.is_some() {
-                paths.push(blob.properties_path());
-            }
-            if blob.metadata.is_some() {
-                paths.push(blob.metadata_path());
-            }
-            for path in paths {
-                before.insert(path.clone(), std::fs::read(self.local(&path)).ok());
-            }
-        }
-        self.before = before;
-    }
-
     fn args(&self, endpoint: &str, concurrency: usize) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["repair".into(), "--headless".into()];
         for (flag, value) in [
-            ("--repair-file", self.dir.path().join("drive.rep")),
+            ("--repair-file", self.repair_file()),
             ("--target", self.drive()),
             ("--copy-log", self.copy_log_path()),
             ("--manifest", self.manifest()),
-            ("--log-dir", self.dir.path().join("logs")),
+            ("--log-dir", self.logs()),
             ("--report", self.report()),
         ] {
             args.push(flag.into());
@@ -112,11 +53,17 @@ impl Export {
 
     /// Runs a repair against `endpoint` with the account key (from the environment).
     fn run(&self, endpoint: &str, concurrency: usize) -> Output {
+        self.run_with(endpoint, concurrency, &[])
+    }
+
+    /// [`Export::run`] with `extra` arguments.
+    fn run_with(&self, endpoint: &str, concurrency: usize, extra: &[&str]) -> Output {
         let output = Command::cargo_bin("export-repair")
             .unwrap()
             .env_remove("AZURE_STORAGE_SAS")
             .env("AZURE_STORAGE_KEY", KEY)
             .args(self.args(endpoint, concurrency))
+            .args(extra)
             .timeout(Duration::from_secs(55))
             .output()
             .unwrap();
@@ -134,42 +81,6 @@ impl Export {
 
     fn report_json(&self) -> Value {
         serde_json::from_slice(&std::fs::read(self.report()).unwrap()).unwrap()
-    }
-
-    /// The bytes a side file should hold, as the export wrote it.
-    fn expected_side_files(&self) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        for blob in &self.sample.blobs {
-            if let Some(properties) = &blob.properties {
-                out.push((blob.properties_path(), properties.to_xml().into_bytes()));
-            }
-            if let Some(metadata) = &blob.metadata {
-                out.push((
-                    blob.metadata_path(),
-                    metadata.to_xml().unwrap().into_bytes(),
-                ));
-            }
-        }
-        out
-    }
-
-    /// Every file equals its blob and every side file its export-time bytes.
-    fn assert_drive_matches_blobs(&self) {
-        for blob in &self.sample.blobs {
-            let on_drive = std::fs::read(self.local(&blob.file_path)).unwrap();
-            assert!(
-                on_drive == blob.content,
-                "{} differs from its blob",
-                blob.blob_path
-            );
-        }
-        for (path, expected) in self.expected_side_files() {
-            assert_eq!(
-                std::fs::read(self.local(&path)).unwrap(),
-                expected,
-                "{path} is not as exported"
-            );
-        }
     }
 
     /// No wrong byte: every block or page range on the drive holds the blob's bytes or
@@ -253,97 +164,6 @@ impl Export {
     }
 }
 
-fn key_source(endpoint: &str) -> AzureBlobSource {
-    let mut config = AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(KEY.into()));
-    config.endpoint = Some(endpoint.to_string());
-    AzureBlobSource::new(config).unwrap()
-}
-
-/// Uploads `blobs` and writes the intact drive an export would have written (properties files
-/// from the service's own answers, so a regenerated one matches the manifest).
-async fn export(azurite: &Azurite, container: &str, mut blobs: Vec<SampleBlob>) -> Export {
-    azurite.create_container(container).await;
-    let source = key_source(&azurite.endpoint());
-    for blob in &mut blobs {
-        blob.blob_path = format!("{container}/{}", blob.blob_path);
-        blob.file_path = file_path_for(&blob.blob_path);
-        let name = blob.blob_path.split_once('/').unwrap().1.to_string();
-        let metadata: Vec<(String, String)> = blob
-            .metadata
-            .as_ref()
-            .map(|m| m.entries.clone())
-            .unwrap_or_default();
-        let metadata: Vec<(&str, &str)> = metadata
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        match blob.kind {
-            RangeKind::Block => {
-                azurite
-                    .put_block_blob(container, &name, &blob.content, Some("x"), &metadata)
-                    .await;
-            }
-            RangeKind::Page => {
-                let pages: Vec<(u64, &[u8])> = blob
-                    .layout
-                    .iter()
-                    .map(|&(o, l)| (o, &blob.content[o as usize..(o + l) as usize]))
-                    .collect();
-                azurite
-                    .put_page_blob(container, &name, blob.content.len() as u64, &pages)
-                    .await;
-                if !metadata.is_empty() {
-                    azurite.set_metadata(container, &name, &metadata).await;
-                }
-            }
-        }
-        if blob.properties.is_some() {
-            let reference = BlobRef::parse(&blob.blob_path, None).unwrap();
-            let properties = source
-                .properties(&reference, &ReadConditions::default())
-                .await
-                .unwrap();
-            blob.properties = Some(properties_file(&properties));
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let sample = SampleDrive {
-        drive_id: format!("DRV-{container}"),
-        blobs,
-    };
-    sample.write(&dir.path().join("drive")).unwrap();
-    let last_modified = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let copy_log = CopyLog {
-        version: Some("2014-11-01".into()),
-        drive_id: sample.drive_id.clone(),
-        blobs: sample
-            .blobs
-            .iter()
-            .map(|blob| LogBlob {
-                status: BlobStatus::Completed,
-                blob_path: blob.blob_path.clone(),
-                file_path: blob.file_path.clone(),
-                snapshot: None,
-                length: Some(blob.content.len() as u64),
-                last_modified: Some(last_modified.clone()),
-                kind: Some(blob.kind),
-                ranges: Vec::new(),
-                metadata: None,
-                properties: None,
-            })
-            .collect(),
-        status: Some(DriveStatus::CompletedWithErrors),
-    };
-    Export {
-        dir,
-        sample,
-        copy_log,
-        before: BTreeMap::new(),
-    }
-}
-
 /// Every kind of damage, spread so that the repair makes many separate requests: every
 /// other block of a 1 MiB file (half reported by the copy log, half silent), two page ranges,
 /// a missing file, a missing properties file and a missing metadata file.
@@ -375,7 +195,7 @@ async fn damaged_export(azurite: &Azurite, container: &str) -> Export {
         ),
         SampleBlob::block("props.txt", b"hello properties".to_vec(), 4096).with_properties("x"),
     ];
-    let mut export = export(azurite, container, blobs).await;
+    let mut export = export(azurite, container, in_container(container, blobs)).await;
     let [many, disk, gone, props] =
         ["many.bin", "disk.vhd", "gone.bin", "props.txt"].map(|name| format!("{container}/{name}"));
 
@@ -582,8 +402,9 @@ async fn survives_truncated_bodies() {
     repair_through("truncated bodies", "faulttrunc", plan, 4).await;
 }
 
-/// A body that stops mid-way and stays silent: the tool's read timeout (30 s, not settable
-/// from the command line) must fire and the rest be fetched again. One small blob, one stall.
+/// A body that stops mid-way and stays silent: the tool's read timeout (`--read-timeout`,
+/// here 3 s instead of the default 30 s) must fire and the rest be fetched again. One small
+/// blob, one stall, which would last far longer than the timeout.
 #[tokio::test(flavor = "multi_thread")]
 async fn survives_a_stalled_body() {
     let Some(azurite) = azurite::shared() else {
@@ -594,7 +415,12 @@ async fn survives_a_stalled_body() {
         pseudo_random_bytes(9, 128 * KIB),
         32 * KIB as u64,
     );
-    let mut export = export(azurite, "faultstall", vec![blob]).await;
+    let mut export = export(
+        azurite,
+        "faultstall",
+        in_container("faultstall", vec![blob]),
+    )
+    .await;
     let path = export.local(&export.sample.blobs[0].file_path);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[40 * KIB] ^= 0xFF;
@@ -602,17 +428,17 @@ async fn survives_a_stalled_body() {
     export.seal();
     let mut plan = Plan::new(13, 100, &[Fault::Stall]);
     plan.max_faults = Some(1);
-    plan.stall = Duration::from_secs(45);
+    plan.stall = Duration::from_secs(40);
     let proxy = FaultProxy::start(azurite.port(), plan);
     let started = Instant::now();
-    let output = export.run(&proxy.endpoint(), 1);
+    let output = export.run_with(&proxy.endpoint(), 1, &["--read-timeout", "3"]);
     let took = started.elapsed();
     assert_eq!(proxy.injected_by_kind().get(&Fault::Stall), Some(&1));
     let code = check_run("stalled body", &export, &proxy, &output);
     assert_eq!(code, 0, "a single stall must be survived");
     assert!(
-        took >= Duration::from_secs(25) && took < Duration::from_secs(45),
-        "the stall should cost one read timeout (30 s), not {took:?}"
+        took >= Duration::from_secs(3) && took < Duration::from_secs(20),
+        "the stall should cost one read timeout (3 s), not {took:?}"
     );
 }
 

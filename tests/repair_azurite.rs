@@ -3,177 +3,29 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use assert_cmd::Command;
-use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
-use export_repair::engine::repair::properties_file;
-use export_repair::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
-use export_repair::format::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
-use export_repair::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
-use export_repair::source::{BlobRef, BlobSource, ReadConditions};
+use export_repair::demo::{SampleBlob, local_path, pseudo_random_bytes};
+use export_repair::format::copylog::{LogRange, LogSideFile};
+use export_repair::format::status::{BlobStatus, FileStatus, RangeStatus};
+use export_repair::report::ReportFormat;
 use serde_json::Value;
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
+use support::export::{Export, export, in_container};
+use support::files::files_with_times as snapshot;
 
 const KIB: u64 = 1024;
 
-/// One export: the blobs as uploaded, the drive as the service wrote it, the copy log.
-struct Export {
-    dir: tempfile::TempDir,
-    sample: SampleDrive,
-    copy_log: CopyLog,
-}
-
 impl Export {
-    fn drive(&self) -> PathBuf {
-        self.dir.path().join("drive")
-    }
-    fn manifest(&self) -> PathBuf {
-        self.drive()
-            .join(format!("{}.manifest", self.sample.drive_id))
-    }
-    fn copy_log_path(&self) -> PathBuf {
-        self.dir.path().join("copy.xml")
-    }
-    fn repair_file(&self) -> PathBuf {
-        self.dir.path().join("drive.rep")
-    }
-    fn logs(&self) -> PathBuf {
-        self.dir.path().join("logs")
-    }
-    fn report(&self) -> PathBuf {
-        self.dir.path().join("report.json")
-    }
-    fn file(&self, blob_path: &str) -> PathBuf {
-        local_path(
-            &self.drive(),
-            &export_repair::demo::file_path_for(blob_path),
-        )
-        .unwrap()
-    }
-    fn blob(&self, blob_path: &str) -> &SampleBlob {
-        self.sample
-            .blobs
+    /// A report in every format, `report.json` first.
+    fn reports(&self) -> Vec<PathBuf> {
+        ReportFormat::ALL
             .iter()
-            .find(|b| b.blob_path == blob_path)
-            .unwrap()
-    }
-}
-
-fn key_source(azurite: &Azurite) -> AzureBlobSource {
-    let mut config = AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(KEY.into()));
-    config.endpoint = Some(azurite.endpoint());
-    AzureBlobSource::new(config).unwrap()
-}
-
-/// Uploads `blobs`, then writes the drive an export would have written (properties files
-/// from the service's own answers, so a regenerated one matches), and returns it.
-async fn export(azurite: &Azurite, container: &str, mut blobs: Vec<SampleBlob>) -> Export {
-    azurite.create_container(container).await;
-    let source = key_source(azurite);
-    for blob in &mut blobs {
-        let name = blob.blob_path.split_once('/').unwrap().1.to_string();
-        let metadata: Vec<(&str, &str)> = blob
-            .metadata
-            .as_ref()
-            .map(|m| {
-                m.entries
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        match blob.kind {
-            export_repair::format::manifest::RangeKind::Block => {
-                azurite
-                    .put_block_blob(
-                        container,
-                        &name,
-                        &blob.content,
-                        Some("application/x-test"),
-                        &metadata,
-                    )
-                    .await;
-            }
-            export_repair::format::manifest::RangeKind::Page => {
-                let pages: Vec<(u64, &[u8])> = blob
-                    .layout
-                    .iter()
-                    .map(|&(offset, length)| {
-                        (
-                            offset,
-                            &blob.content[offset as usize..(offset + length) as usize],
-                        )
-                    })
-                    .collect();
-                azurite
-                    .put_page_blob(container, &name, blob.content.len() as u64, &pages)
-                    .await;
-                if !metadata.is_empty() {
-                    azurite.set_metadata(container, &name, &metadata).await;
-                }
-            }
-        }
-        if blob.properties.is_some() {
-            let reference = BlobRef::parse(&blob.blob_path, None).unwrap();
-            let properties = source
-                .properties(&reference, &ReadConditions::default())
-                .await
-                .unwrap();
-            blob.properties = Some(properties_file(&properties));
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let sample = SampleDrive {
-        drive_id: format!("DRV-{container}"),
-        blobs,
-    };
-    sample.write(&dir.path().join("drive")).unwrap();
-    let last_modified = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let copy_log = CopyLog {
-        version: Some("2014-11-01".into()),
-        drive_id: sample.drive_id.clone(),
-        blobs: sample
-            .blobs
-            .iter()
-            .map(|blob| LogBlob {
-                status: BlobStatus::Completed,
-                blob_path: blob.blob_path.clone(),
-                file_path: blob.file_path.clone(),
-                snapshot: blob.snapshot.clone(),
-                length: Some(blob.content.len() as u64),
-                last_modified: Some(last_modified.clone()),
-                kind: Some(blob.kind),
-                ranges: Vec::new(),
-                metadata: None,
-                properties: None,
-            })
-            .collect(),
-        status: Some(DriveStatus::CompletedWithErrors),
-    };
-    Export {
-        dir,
-        sample,
-        copy_log,
-    }
-}
-
-impl Export {
-    fn log_entry(&mut self, blob_path: &str) -> &mut LogBlob {
-        self.copy_log
-            .blobs
-            .iter_mut()
-            .find(|b| b.blob_path == blob_path)
-            .unwrap()
-    }
-
-    fn write_copy_log(&self) {
-        std::fs::write(self.copy_log_path(), self.copy_log.to_xml()).unwrap();
+            .map(|format| self.dir.path().join(format!("report.{}", format.as_str())))
+            .collect()
     }
 
     fn args(&self, credential: &[&str]) -> Vec<OsString> {
@@ -191,8 +43,10 @@ impl Export {
         args.push(self.manifest().into());
         args.push("--log-dir".into());
         args.push(self.logs().into());
-        args.push("--report".into());
-        args.push(self.report().into());
+        for report in self.reports() {
+            args.push("--report".into());
+            args.push(report.into());
+        }
         args
     }
 
@@ -207,18 +61,6 @@ impl Export {
 
     fn report_json(&self) -> Value {
         serde_json::from_slice(&std::fs::read(self.report()).unwrap()).unwrap()
-    }
-
-    /// Every repaired file equals its blob byte for byte.
-    fn assert_drive_matches_blobs(&self) {
-        for blob in &self.sample.blobs {
-            let on_drive = std::fs::read(self.file(&blob.blob_path)).unwrap();
-            assert!(
-                on_drive == blob.content,
-                "{} differs from its blob",
-                blob.blob_path
-            );
-        }
     }
 }
 
@@ -253,15 +95,7 @@ async fn damaged_export(azurite: &Azurite, container: &str) -> Export {
         SampleBlob::block("docs/props.txt", b"hello properties".to_vec(), 4 * KIB)
             .with_properties("x"),
     ];
-    let blobs = blobs
-        .into_iter()
-        .map(|mut blob| {
-            blob.blob_path = format!("{container}/{}", blob.blob_path);
-            blob.file_path = export_repair::demo::file_path_for(&blob.blob_path);
-            blob
-        })
-        .collect();
-    let mut export = export(azurite, container, blobs).await;
+    let mut export = export(azurite, container, in_container(container, blobs)).await;
     let report = format!("{container}/docs/report.pdf");
     let vhd = format!("{container}/disks/vm.vhd");
     let gone = format!("{container}/docs/gone.bin");
@@ -304,24 +138,6 @@ async fn damaged_export(azurite: &Azurite, container: &str) -> Export {
     export
 }
 
-/// Every file under `root` with its bytes and modification time.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
-    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (Vec<u8>, SystemTime)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
-                out.insert(path.clone(), (std::fs::read(&path).unwrap(), modified));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, &mut out);
-    out
-}
-
 fn component_statuses(report: &Value, file_path: &str) -> Vec<String> {
     report["files"]
         .as_array()
@@ -335,30 +151,54 @@ fn component_statuses(report: &Value, file_path: &str) -> Vec<String> {
         .map(|c| c["status"].as_str().unwrap().to_string())
         .collect()
 }
-
-/// No secret in the logs, the repair file, the report, stdout or stderr.
+/// No secret anywhere the tool writes or prints: stdout and stderr (the summary, or the
+/// NDJSON event stream with `--json`), every file of the log directory, the repair file and
+/// its SQLite side files, the report in every format; nor anywhere else under the export's
+/// directory.
 fn assert_no_secret(export: &Export, outputs: &[&[u8]], secrets: &[&str]) {
     let mut places: Vec<(String, Vec<u8>)> = outputs
         .iter()
         .enumerate()
         .map(|(i, bytes)| (format!("output {i}"), bytes.to_vec()))
         .collect();
-    for entry in std::fs::read_dir(export.logs()).unwrap() {
-        let path = entry.unwrap().path();
-        places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+    let written = support::files::files(export.dir.path());
+    for required in [export.repair_file()].into_iter().chain(export.reports()) {
+        let relative = required.strip_prefix(export.dir.path()).unwrap();
+        assert!(
+            written.contains_key(relative),
+            "{} was not written",
+            relative.display()
+        );
     }
-    places.push((
-        "repair file".into(),
-        std::fs::read(export.repair_file()).unwrap(),
-    ));
-    places.push(("report".into(), std::fs::read(export.report()).unwrap()));
-    assert!(places.len() >= 4);
+    assert!(
+        written.keys().any(|path| path.starts_with("logs")),
+        "no log was written"
+    );
+    places.extend(
+        written
+            .into_iter()
+            .map(|(path, bytes)| (path.display().to_string(), bytes)),
+    );
     for (place, bytes) in &places {
         let text = String::from_utf8_lossy(bytes);
         for secret in secrets {
             assert!(!text.contains(secret), "a secret appears in {place}");
         }
     }
+}
+
+/// stdout is an NDJSON stream of the run's events: every line one JSON object, from
+/// `run_started` to `run_finished`.
+fn assert_ndjson(stdout: &[u8]) {
+    let text = String::from_utf8_lossy(stdout);
+    let events: Vec<Value> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not NDJSON ({e}): {line}"))
+        })
+        .collect();
+    assert!(events.len() >= 2, "too few events: {text}");
+    assert!(events.iter().all(Value::is_object), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -408,10 +248,11 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
     );
     assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
 
-    // A rerun of the finished repair resumes, finds nothing to do, writes nothing.
+    // A rerun of the finished repair resumes, finds nothing to do, writes nothing; its
+    // NDJSON events carry no secret either.
     let before = snapshot(&export.drive());
     let rerun = export
-        .command(&["--account-key", KEY])
+        .command(&["--account-key", KEY, "--json"])
         .assert()
         .code(0)
         .get_output()
@@ -421,7 +262,9 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
         before,
         "a finished repair's rerun wrote to the drive"
     );
-    assert!(String::from_utf8_lossy(&rerun.stdout).contains("REPAIRED"));
+    assert_ndjson(&rerun.stdout);
+    assert!(String::from_utf8_lossy(&rerun.stderr).contains("REPAIRED"));
+    assert_no_secret(&export, &[&rerun.stdout, &rerun.stderr], &[KEY]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -437,13 +280,17 @@ async fn repairs_with_a_container_sas_in_both_forms_without_leaking_it() {
             "v1" => format!("{container}?{sas}"),
             _ => format!("{}/{container}?{sas}", azurite.endpoint()),
         };
-        let output = export
-            .command(&["--sas", &credential])
-            .assert()
-            .code(0)
-            .get_output()
-            .clone();
+        // The URL form streams NDJSON events: they go through the same scan.
+        let json = form == "url";
+        let mut command = export.command(&["--sas", &credential]);
+        if json {
+            command.arg("--json");
+        }
+        let output = command.assert().code(0).get_output().clone();
         export.assert_drive_matches_blobs();
+        if json {
+            assert_ndjson(&output.stdout);
+        }
         let signature = sas.split("sig=").nth(1).unwrap().to_string();
         let decoded = url::form_urlencoded::parse(format!("s={signature}").as_bytes())
             .next()
@@ -557,7 +404,7 @@ async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
     let before = snapshot(&export.drive());
     let wrong = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3Jvbmc=";
     let output = export
-        .command(&["--account-key", wrong])
+        .command(&["--account-key", wrong, "--json"])
         .timeout(Duration::from_secs(60))
         .assert()
         .code(3)
@@ -567,6 +414,11 @@ async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
     assert!(stderr.contains("refused the credentials"), "{stderr}");
     assert!(stderr.contains("Rerun with a valid key"), "{stderr}");
     assert_eq!(snapshot(&export.drive()), before);
+    assert_ndjson(&output.stdout);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("credentials_refused"),
+        "the refusal is an event of the stream"
+    );
     assert_no_secret(&export, &[&output.stdout, &output.stderr], &[wrong]);
     // The right key then resumes and finishes.
     export.command(&["--account-key", KEY]).assert().code(0);
@@ -579,8 +431,8 @@ async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
         return;
     };
     let export = damaged_export(azurite, "classic").await;
-    let output = Command::cargo_bin("export-repair")
-        .unwrap()
+    let mut command = Command::cargo_bin("export-repair").unwrap();
+    command
         .env_remove("AZURE_STORAGE_KEY")
         .env("AZURE_STORAGE_KEY", KEY)
         .arg("RepairExport")
@@ -590,12 +442,11 @@ async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
         .arg(format!("/copylogfile:{}", export.copy_log_path().display()))
         .arg(format!("/ManifestFile:{}", export.manifest().display()))
         .arg(format!("/logdir:{}", export.logs().display()))
-        .arg(format!("/BlobEndpoint:{}", azurite.endpoint()))
-        .arg(format!("/ReportFile:{}", export.report().display()))
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
+        .arg(format!("/BlobEndpoint:{}", azurite.endpoint()));
+    for report in export.reports() {
+        command.arg(format!("/ReportFile:{}", report.display()));
+    }
+    let output = command.assert().code(0).get_output().clone();
     export.assert_drive_matches_blobs();
     assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
 

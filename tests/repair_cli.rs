@@ -1,6 +1,7 @@
 //! Repairs from a local mirror as a user runs them: the demo, Ctrl-C, unsafe entries.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,23 +9,7 @@ use assert_cmd::Command;
 use export_repair::demo::scenario::{self, DRIVE_ID};
 use export_repair::demo::{SampleBlob, SampleDrive, pseudo_random_bytes};
 use serde_json::Value;
-
-fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_path_buf();
-                out.insert(relative, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
+use support::files::files;
 
 #[test]
 fn the_demo_repairs_every_kind_of_damage() {
@@ -271,4 +256,54 @@ fn an_unsafe_file_path_is_refused_and_nothing_outside_the_target_is_written() {
     let mut after = files(dir.path());
     after.retain(|path, _| !path.starts_with("logs") && !path.ends_with("r.rep"));
     assert_eq!(after, before);
+}
+
+#[test]
+fn the_read_timeout_is_documented_and_checked() {
+    let help = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["repair", "--help"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--read-timeout <SECONDS>"), "{help}");
+    assert!(help.contains("(default: 30)"), "{help}");
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0", "99999", "soon"] {
+        let output = Command::cargo_bin("export-repair")
+            .unwrap()
+            .arg("repair")
+            .arg("--repair-file")
+            .arg(dir.path().join("r.rep"))
+            .arg("--target")
+            .arg(dir.path())
+            .args(["--account", "acct", "--account-key", "a2V5"])
+            .arg(format!("--read-timeout={bad}"))
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--read-timeout"), "{bad}: {stderr}");
+        assert!(!dir.path().join("r.rep").exists());
+    }
+    // A local mirror is not downloaded from: the timeout would mean nothing there.
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("repair")
+        .arg("--repair-file")
+        .arg(dir.path().join("r.rep"))
+        .arg("--target")
+        .arg(dir.path())
+        .arg("--source-dir")
+        .arg(dir.path())
+        .args(["--read-timeout", "5"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }

@@ -26,29 +26,22 @@ const MIB: u64 = 1024 * KIB;
 /// A file name with everything HTML and CSV must escape or quote.
 const NOTES: &str = r#"reports/Q1 <draft> & "notes", v2.txt"#;
 
+/// The demo's canyon and redmond blobs (and their damage, in [`scenario`]), and files with what
+/// the writers must escape, an archive the mirror lacks, an intact file and an empty one.
 fn sample() -> SampleDrive {
+    let demo = export_repair::demo::scenario::sample_drive();
+    let from_demo = |blob_path: &str| {
+        demo.blobs
+            .iter()
+            .find(|b| b.blob_path == blob_path)
+            .expect("a blob of the demo")
+            .clone()
+    };
     SampleDrive {
         drive_id: "RPT0001".into(),
         blobs: vec![
-            SampleBlob::block(
-                "photos/wild/canyon.jpg",
-                pseudo_random_bytes(1, 10_884),
-                2721,
-            )
-            .with_properties("image/jpeg"),
-            SampleBlob::page(
-                "photos/city/redmond.vhd",
-                MIB,
-                &[
-                    (0, 64 * KIB),
-                    (64 * KIB, 64 * KIB),
-                    (512 * KIB, 4 * KIB),
-                    (MIB - 512, 512),
-                ],
-                2,
-            )
-            .with_properties("application/octet-stream")
-            .with_metadata(&[("Camera", "Hasselblad"), ("Location", "Redmond")]),
+            from_demo("photos/wild/canyon.jpg"),
+            from_demo("photos/city/redmond.vhd"),
             SampleBlob::block(
                 "backups/2012/archive.bin",
                 pseudo_random_bytes(4, 6 * MIB as usize),

@@ -1,12 +1,14 @@
 //! `export-repair verify` as a user runs it: exit codes, the report, stdout/stderr, and a
 //! drive left exactly as it was.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use assert_cmd::Command;
 use export_repair::demo::{SampleBlob, SampleDrive, pseudo_random_bytes};
 use serde_json::Value;
+use support::files::files as snapshot;
 
 fn sample() -> SampleDrive {
     SampleDrive {
@@ -34,23 +36,6 @@ fn sample() -> SampleDrive {
             ),
         ],
     }
-}
-
-/// Every file under `root` with its bytes: "nothing on the drive changed" is a comparison.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, &mut out);
-    out
 }
 
 fn verify(target: &Path, manifest: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
@@ -150,7 +135,7 @@ fn damage_of_every_kind_is_found_with_exit_1() {
         "{stdout}"
     );
     let mut after = snapshot(root);
-    after.remove(&report);
+    after.remove(Path::new("report.json"));
     assert_eq!(after, before);
 
     let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();

@@ -8,6 +8,8 @@
 //! every file: present or deleted, its length, the bytes flipped, whether it was rewritten),
 //! never from the tool's output.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,6 +22,7 @@ use export_repair::model::{ComponentKind, ComponentStatus, Drive};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
+use support::files::files as snapshot;
 
 // ---------------------------------------------------------------------------------------
 // Generated exports
@@ -466,23 +469,6 @@ fn damage_blob(damage: &Damage) -> Index {
 
 // ---------------------------------------------------------------------------------------
 // Helpers
-
-/// Every file under `root` with its bytes.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, &mut out);
-    out
-}
 
 /// A component as the test names it: blob index, kind, offset, length.
 type Key = (usize, &'static str, u64, u64);

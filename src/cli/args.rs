@@ -34,6 +34,18 @@ pub enum Commands {
     Demo(DemoArgs),
 }
 
+/// `--report` and `--report-format`, shared by `verify` and `repair`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportFlags {
+    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
+    /// given several times.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
+    #[arg(long, value_name = "FORMAT")]
+    pub report_format: Option<crate::report::ReportFormat>,
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The drive's root directory (or a copy of it), or a BitLocker-encrypted drive (device,
@@ -46,13 +58,8 @@ pub struct VerifyArgs {
     /// The job's copy log (verbose or error log): its failures are reported too.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
-    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
-    /// given several times.
-    #[arg(long, value_name = "FILE")]
-    pub report: Vec<PathBuf>,
-    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
-    #[arg(long, value_name = "FORMAT")]
-    pub report_format: Option<crate::report::ReportFormat>,
+    #[command(flatten)]
+    pub reports: ReportFlags,
     /// Stream the engine's events to stdout as NDJSON instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -113,15 +120,10 @@ pub struct RepairArgs {
     #[arg(long, value_name = "URL")]
     pub blob_endpoint: Option<String>,
     /// Repair from a local mirror laid out `<container>/<blob path>` instead of Azure.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint", "read_timeout"])]
     pub source_dir: Option<PathBuf>,
-    /// Write a report; the format follows the extension (.json .html .csv .xml). May be
-    /// given several times.
-    #[arg(long, value_name = "FILE")]
-    pub report: Vec<PathBuf>,
-    /// The reports' format, whatever their extension: json, html, csv or xml (DriveLog).
-    #[arg(long, value_name = "FORMAT")]
-    pub report_format: Option<crate::report::ReportFormat>,
+    #[command(flatten)]
+    pub reports: ReportFlags,
     /// The BitLocker recovery key (48 digits) when --target is an encrypted drive: it is
     /// unlocked for the run and locked again after it (better: the BITLOCKER_KEY environment
     /// variable; asked for on a terminal when missing).
@@ -141,6 +143,10 @@ pub struct RepairArgs {
     /// Downloads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+    /// Longest silence allowed while a download streams before it is dropped and resumed
+    /// from the byte where it stopped (default: 30).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

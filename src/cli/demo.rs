@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::demo::scenario;
 
-use super::args::{DemoArgs, RepairArgs};
+use super::args::{DemoArgs, RepairArgs, ReportFlags};
 use super::{CliError, ExitStatus, repair};
 
 pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
@@ -46,12 +46,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         log_dir: Some(paths.root.clone()),
         blob_endpoint: None,
         source_dir: Some(paths.mirror.clone()),
-        report: vec![paths.report.clone(), paths.root.join("report.html")],
-        report_format: None,
+        reports: ReportFlags {
+            report: vec![paths.report.clone(), paths.root.join("report.html")],
+            report_format: None,
+        },
         bitlocker_key: None,
         json: args.json,
         headless: args.headless,
         concurrency: 8,
+        read_timeout: None,
     };
     let status = repair::run(repair_args).await?;
     eprintln!(

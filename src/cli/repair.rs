@@ -166,7 +166,11 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         }
     }
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let reports = Reports::new(&args.report, args.report_format, run.scrubbed(&secret_refs))?;
+    let reports = Reports::new(
+        &args.reports.report,
+        args.reports.report_format,
+        run.scrubbed(&secret_refs),
+    )?;
     Ok(RepairPlan {
         drive: Arc::new(drive),
         target: args.target.clone(),
@@ -217,9 +221,13 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
     };
     let secrets = secrets_of(&credential);
     let endpoint = args.blob_endpoint.clone();
+    let read_timeout = args.read_timeout;
     let build = move |credential: AzureCredential| {
         let mut config = AzureSourceConfig::new(account.clone(), credential);
         config.endpoint = endpoint.clone();
+        if let Some(seconds) = read_timeout {
+            config.retry.read_timeout = std::time::Duration::from_secs(seconds);
+        }
         AzureBlobSource::new(config).map(|source| Arc::new(source) as Arc<dyn BlobSource>)
     };
     let source = build(credential).map_err(|error| CliError::Usage(error.to_string()))?;

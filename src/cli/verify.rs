@@ -51,7 +51,7 @@ async fn verify(
     if let Some(copy_log) = &args.copy_log {
         run = run.with_option("copy_log", copy_log.display());
     }
-    let reports = Reports::new(&args.report, args.report_format, run)?;
+    let reports = Reports::new(&args.reports.report, args.reports.report_format, run)?;
     let mut options = VerifyOptions::default();
     if let Some(threads) = args.threads {
         options.hash_threads = threads.max(1);

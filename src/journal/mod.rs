@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params};
 
 use crate::format::Md5;
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
@@ -369,19 +369,17 @@ impl RepairFile {
                     ])
                     .map_err(error)?;
                 for (c, component) in blob.components.iter().enumerate() {
-                    components
-                        .execute(params![
-                            index as i64,
-                            c as i64,
-                            blob.component_file_path(component)
-                                .unwrap_or(&blob.file_path),
-                            component.kind.as_str(),
-                            component.offset as i64,
-                            component.length as i64,
-                            component.expected_md5.map(|m| m.to_string()),
-                            updated,
-                        ])
-                        .map_err(error)?;
+                    let file_path = blob
+                        .component_file_path(component)
+                        .unwrap_or(&blob.file_path);
+                    insert_component(
+                        &mut components,
+                        (index as i64, c as i64),
+                        file_path,
+                        component,
+                        params![updated],
+                    )
+                    .map_err(error)?;
                 }
             }
         }
@@ -533,18 +531,14 @@ impl RepairFile {
                 .map_err(error)?;
             let updated = now();
             for (id, file_path, component) in components {
-                statement
-                    .execute(params![
-                        id.blob,
-                        id.component,
-                        file_path,
-                        component.kind.as_str(),
-                        component.offset as i64,
-                        component.length as i64,
-                        component.expected_md5.map(|m| m.to_string()),
-                        updated,
-                    ])
-                    .map_err(error)?;
+                insert_component(
+                    &mut statement,
+                    (id.blob.into(), id.component.into()),
+                    file_path,
+                    component,
+                    params![updated],
+                )
+                .map_err(error)?;
             }
         }
         transaction.commit().map_err(error)
@@ -572,21 +566,19 @@ impl RepairFile {
                 .map_err(error)?;
             let updated = now();
             for (done, file_path, component) in done {
-                statement
-                    .execute(params![
-                        done.id.blob,
-                        done.id.component,
-                        file_path,
-                        component.kind.as_str(),
-                        component.offset as i64,
-                        component.length as i64,
-                        component.expected_md5.map(|m| m.to_string()),
+                insert_component(
+                    &mut statement,
+                    (done.id.blob.into(), done.id.component.into()),
+                    file_path,
+                    component,
+                    params![
                         done.status.as_str(),
                         done.actual_md5.map(|m| m.to_string()),
                         done.reason,
                         updated,
-                    ])
-                    .map_err(error)?;
+                    ],
+                )
+                .map_err(error)?;
             }
         }
         transaction.commit().map_err(error)
@@ -595,6 +587,32 @@ impl RepairFile {
     pub fn path(&self) -> &str {
         &self.path
     }
+}
+
+/// Runs a component INSERT whose first seven parameters are the component's columns
+/// (`blob, component, file_path, kind, offset, length, expected_md5`), followed by `rest`.
+fn insert_component(
+    statement: &mut rusqlite::Statement<'_>,
+    (blob, index): (i64, i64),
+    file_path: &str,
+    component: &Component,
+    rest: &[&dyn ToSql],
+) -> rusqlite::Result<usize> {
+    let kind = component.kind.as_str();
+    let offset = component.offset as i64;
+    let length = component.length as i64;
+    let expected_md5 = component.expected_md5.map(|m| m.to_string());
+    let mut values: Vec<&dyn ToSql> = vec![
+        &blob,
+        &index,
+        &file_path,
+        &kind,
+        &offset,
+        &length,
+        &expected_md5,
+    ];
+    values.extend_from_slice(rest);
+    statement.execute(values.as_slice())
 }
 
 fn classify(path: &str, source: rusqlite::Error) -> JournalError {

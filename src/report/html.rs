@@ -658,17 +658,8 @@ impl<'a> View<'a> {
             };
             let _ = write!(
                 out,
-                "<article class=\"card problem {class}\"><div class=\"head\">{}<div class=\"break\"><code class=\"path\">{}</code> <span class=\"muted small\">blob {}{}</span></div><span class=\"muted nowrap\" title=\"{} bytes\">{}</span></div>{}",
-                file_chip(file),
-                escape(&file.file_path),
-                escape(&file.blob_path),
-                file.snapshot
-                    .as_deref()
-                    .map(|s| format!(" · snapshot {}", escape(s)))
-                    .unwrap_or_default(),
-                count(file.length),
-                human_bytes(file.length),
-                file_bar(file)
+                "<article class=\"card problem {class}\">{}",
+                file_heading(file, Heading::Card)
             );
             out.push_str(
                 "<table><thead><tr><th>What</th><th>Bytes</th><th>Status</th><th>Reason</th></tr></thead><tbody>",
@@ -730,17 +721,8 @@ impl<'a> View<'a> {
         for file in files {
             write!(
                 out,
-                "<details class=\"file\"><summary><span>{}</span><span class=\"break\"><code>{}</code><span class=\"blob\">{}{}</span></span><span class=\"num\" title=\"{} bytes\">{}</span>{}</summary><div class=\"body\">",
-                file_chip(file),
-                escape(&file.file_path),
-                escape(&file.blob_path),
-                file.snapshot
-                    .as_deref()
-                    .map(|s| format!(" · snapshot {}", escape(s)))
-                    .unwrap_or_default(),
-                count(file.length),
-                human_bytes(file.length),
-                file_bar(file)
+                "<details class=\"file\">{}<div class=\"body\">",
+                file_heading(file, Heading::ListRow)
             )?;
             out.write_all(component_table(file).as_bytes())?;
             out.write_all(b"</div></details>\n")?;
@@ -783,6 +765,40 @@ impl<'a> View<'a> {
         }
         out.push_str("</div>");
         out
+    }
+}
+
+/// Where a file's heading stands.
+#[derive(Clone, Copy)]
+enum Heading {
+    /// On the file's card under "Needs attention".
+    Card,
+    /// As the summary of the file's entry in the list of all files.
+    ListRow,
+}
+
+/// A file's heading: status chip, path, blob (and snapshot), size and component bar.
+fn file_heading(file: &FileReport, heading: Heading) -> String {
+    let chip = file_chip(file);
+    let path = escape(&file.file_path);
+    let blob = format!(
+        "{}{}",
+        escape(&file.blob_path),
+        file.snapshot
+            .as_deref()
+            .map(|s| format!(" · snapshot {}", escape(s)))
+            .unwrap_or_default()
+    );
+    let bytes = count(file.length);
+    let size = human_bytes(file.length);
+    let bar = file_bar(file);
+    match heading {
+        Heading::Card => format!(
+            "<div class=\"head\">{chip}<div class=\"break\"><code class=\"path\">{path}</code> <span class=\"muted small\">blob {blob}</span></div><span class=\"muted nowrap\" title=\"{bytes} bytes\">{size}</span></div>{bar}"
+        ),
+        Heading::ListRow => format!(
+            "<summary><span>{chip}</span><span class=\"break\"><code>{path}</code><span class=\"blob\">{blob}</span></span><span class=\"num\" title=\"{bytes} bytes\">{size}</span>{bar}</summary>"
+        ),
     }
 }
 

@@ -22,7 +22,9 @@ use azure_storage_blob::{
     BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions,
     models::{BlobClientCreateSnapshotResultHeaders, BlockBlobClientUploadOptions},
 };
-use export_repair::source::azure::SharedKeyPolicy;
+use export_repair::source::azure::{
+    AzureBlobSource, AzureCredential, AzureSourceConfig, SharedKeyPolicy,
+};
 
 /// Azurite's well-known account.
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -141,6 +143,13 @@ impl Azurite {
     /// `http://127.0.0.1:<port>/devstoreaccount1`, the `/BlobEndpoint` for this instance.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+    }
+
+    /// The product's Azure source for this instance: the well-known key, default retries.
+    pub fn key_source(&self) -> AzureBlobSource {
+        let mut config = AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(KEY.into()));
+        config.endpoint = Some(self.endpoint());
+        AzureBlobSource::new(config).unwrap()
     }
 
     /// Client options that sign with the well-known key.

@@ -1,2 +1,4 @@
 pub mod azurite;
+pub mod export;
 pub mod fault_proxy;
+pub mod files;

@@ -1,0 +1,236 @@
+//! An export job in Azurite, for the repair tests: the blobs uploaded, the drive the service
+//! would have written for them (properties files from the service's own answers, so a
+//! regenerated one matches the manifest), and a copy log that says every blob completed.
+//! The tests then damage the drive and edit the copy log to match.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use export_repair::demo::{SampleBlob, SampleDrive, file_path_for, local_path};
+use export_repair::engine::repair::properties_file;
+use export_repair::format::copylog::{CopyLog, LogBlob};
+use export_repair::format::manifest::RangeKind;
+use export_repair::format::status::{BlobStatus, DriveStatus};
+use export_repair::source::{BlobRef, BlobSource, ReadConditions};
+
+use super::azurite::Azurite;
+
+/// One export: the blobs as uploaded, the drive as the service wrote it, the copy log, and
+/// (after [`Export::seal`]) the drive's bytes before any repair.
+pub struct Export {
+    pub dir: tempfile::TempDir,
+    pub sample: SampleDrive,
+    pub copy_log: CopyLog,
+    /// Every drive file's bytes when sealed, by FilePath; `None` for a missing file.
+    pub before: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+impl Export {
+    pub fn drive(&self) -> PathBuf {
+        self.dir.path().join("drive")
+    }
+    pub fn manifest(&self) -> PathBuf {
+        self.drive()
+            .join(format!("{}.manifest", self.sample.drive_id))
+    }
+    pub fn copy_log_path(&self) -> PathBuf {
+        self.dir.path().join("copy.xml")
+    }
+    pub fn repair_file(&self) -> PathBuf {
+        self.dir.path().join("drive.rep")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+    pub fn report(&self) -> PathBuf {
+        self.dir.path().join("report.json")
+    }
+    /// The drive file of a FilePath.
+    pub fn local(&self, file_path: &str) -> PathBuf {
+        local_path(&self.drive(), file_path).unwrap()
+    }
+    /// The drive file of a blob path.
+    pub fn file(&self, blob_path: &str) -> PathBuf {
+        self.local(&file_path_for(blob_path))
+    }
+    pub fn blob(&self, blob_path: &str) -> &SampleBlob {
+        self.sample
+            .blobs
+            .iter()
+            .find(|b| b.blob_path == blob_path)
+            .unwrap()
+    }
+    pub fn log_entry(&mut self, blob_path: &str) -> &mut LogBlob {
+        self.copy_log
+            .blobs
+            .iter_mut()
+            .find(|b| b.blob_path == blob_path)
+            .unwrap()
+    }
+
+    pub fn write_copy_log(&self) {
+        std::fs::write(self.copy_log_path(), self.copy_log.to_xml()).unwrap();
+    }
+
+    /// Writes the copy log and remembers every drive file's bytes (after the damage).
+    pub fn seal(&mut self) {
+        self.write_copy_log();
+        let mut before = BTreeMap::new();
+        for blob in &self.sample.blobs {
+            let mut paths = vec![blob.file_path.clone()];
+            if blob.properties.is_some() {
+                paths.push(blob.properties_path());
+            }
+            if blob.metadata.is_some() {
+                paths.push(blob.metadata_path());
+            }
+            for path in paths {
+                before.insert(path.clone(), std::fs::read(self.local(&path)).ok());
+            }
+        }
+        self.before = before;
+    }
+
+    /// The bytes each side file should hold, as the export wrote it.
+    pub fn expected_side_files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for blob in &self.sample.blobs {
+            if let Some(properties) = &blob.properties {
+                out.push((blob.properties_path(), properties.to_xml().into_bytes()));
+            }
+            if let Some(metadata) = &blob.metadata {
+                out.push((
+                    blob.metadata_path(),
+                    metadata.to_xml().unwrap().into_bytes(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every file equals its blob byte for byte, and every side file its export-time bytes.
+    pub fn assert_drive_matches_blobs(&self) {
+        for blob in &self.sample.blobs {
+            let on_drive = std::fs::read(self.local(&blob.file_path)).unwrap();
+            assert!(
+                on_drive == blob.content,
+                "{} differs from its blob",
+                blob.blob_path
+            );
+        }
+        for (path, expected) in self.expected_side_files() {
+            assert_eq!(
+                std::fs::read(self.local(&path)).unwrap(),
+                expected,
+                "{path} is not as exported"
+            );
+        }
+    }
+}
+
+/// `blobs` moved into `container`: their blob paths prefixed with it.
+pub fn in_container(container: &str, blobs: Vec<SampleBlob>) -> Vec<SampleBlob> {
+    blobs
+        .into_iter()
+        .map(|mut blob| {
+            blob.blob_path = format!("{container}/{}", blob.blob_path);
+            blob.file_path = file_path_for(&blob.blob_path);
+            blob
+        })
+        .collect()
+}
+
+/// Uploads `blobs` (their blob paths start with `container/`) and writes the intact drive and
+/// copy log an export of them would have written; the drive's ID is `DRV-<container>`.
+pub async fn export(azurite: &Azurite, container: &str, mut blobs: Vec<SampleBlob>) -> Export {
+    azurite.create_container(container).await;
+    let source = azurite.key_source();
+    for blob in &mut blobs {
+        let name = blob
+            .blob_path
+            .strip_prefix(&format!("{container}/"))
+            .expect("the blob path starts with its container")
+            .to_string();
+        let metadata: Vec<(&str, &str)> = blob
+            .metadata
+            .as_ref()
+            .map(|m| {
+                m.entries
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match blob.kind {
+            RangeKind::Block => {
+                azurite
+                    .put_block_blob(
+                        container,
+                        &name,
+                        &blob.content,
+                        Some("application/x-test"),
+                        &metadata,
+                    )
+                    .await;
+            }
+            RangeKind::Page => {
+                let pages: Vec<(u64, &[u8])> = blob
+                    .layout
+                    .iter()
+                    .map(|&(o, l)| (o, &blob.content[o as usize..(o + l) as usize]))
+                    .collect();
+                azurite
+                    .put_page_blob(container, &name, blob.content.len() as u64, &pages)
+                    .await;
+                if !metadata.is_empty() {
+                    azurite.set_metadata(container, &name, &metadata).await;
+                }
+            }
+        }
+        if blob.properties.is_some() {
+            let reference = BlobRef::parse(&blob.blob_path, None).unwrap();
+            let properties = source
+                .properties(&reference, &ReadConditions::default())
+                .await
+                .unwrap();
+            blob.properties = Some(properties_file(&properties));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sample = SampleDrive {
+        drive_id: format!("DRV-{container}"),
+        blobs,
+    };
+    sample.write(&dir.path().join("drive")).unwrap();
+    let last_modified = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let copy_log = CopyLog {
+        version: Some("2014-11-01".into()),
+        drive_id: sample.drive_id.clone(),
+        blobs: sample
+            .blobs
+            .iter()
+            .map(|blob| LogBlob {
+                status: BlobStatus::Completed,
+                blob_path: blob.blob_path.clone(),
+                file_path: blob.file_path.clone(),
+                snapshot: blob.snapshot.clone(),
+                length: Some(blob.content.len() as u64),
+                last_modified: Some(last_modified.clone()),
+                kind: Some(blob.kind),
+                ranges: Vec::new(),
+                metadata: None,
+                properties: None,
+            })
+            .collect(),
+        status: Some(DriveStatus::CompletedWithErrors),
+    };
+    Export {
+        dir,
+        sample,
+        copy_log,
+        before: BTreeMap::new(),
+    }
+}
