@@ -516,9 +516,11 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
 async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
     use export_repair::engine::SourceHandle;
     use export_repair::engine::{self, Activity, Command as EngineCommand, Event, RepairOptions};
+    use export_repair::format::copylog::CopyLog;
     use export_repair::format::manifest::Manifest;
     use export_repair::journal::{Binding, RepairFile};
     use export_repair::model::{ComponentId, ComponentStatus, Drive};
+    use export_repair::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
     use std::sync::Arc;
 
     let Some(azurite) = azurite::shared() else {
@@ -573,7 +575,7 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
                     refusals += 1;
                     // Nothing was settled as failed while the key was wrong.
                     handle.send(EngineCommand::UseSource(SourceHandle(Arc::new(
-                        key_source(azurite),
+                        azurite.key_source(),
                     ))));
                 }
                 Event::Working {
@@ -641,4 +643,49 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
     // The last request: the retried block was downloaded and written again.
     assert_eq!(pdf_verdicts, [ComponentStatus::Repaired]);
     export.assert_drive_matches_blobs();
+}
+
+/// v1's usual case: the copy log alone, no manifest. A file the service could not write is
+/// downloaded whole (in pieces fetched side by side) and lands byte for byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let content = pseudo_random_bytes(21, 20 * 1024 * KIB as usize + 5);
+    let blobs = in_container(
+        "wholefile",
+        vec![SampleBlob::block("big/file.bin", content.clone(), 4096 * KIB)],
+    );
+    let mut export = export(azurite, "wholefile", blobs).await;
+    let blob_path = "wholefile/big/file.bin";
+    std::fs::remove_file(export.file(blob_path)).unwrap();
+    let entry = export.log_entry(blob_path);
+    entry.status = BlobStatus::FileNotFound;
+    entry.kind = None;
+    export.write_copy_log();
+    let mut args = export.args(&["--account-key", KEY]);
+    let manifest = args.iter().position(|a| a == "--manifest").unwrap();
+    args.drain(manifest..manifest + 2);
+    Command::cargo_bin("export-repair")
+        .unwrap()
+        .env_remove("AZURE_STORAGE_KEY")
+        .args(&args)
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .code(0);
+    assert!(
+        std::fs::read(export.file(blob_path)).unwrap() == content,
+        "the file is the blob, byte for byte"
+    );
+    let report = export.report_json();
+    assert_eq!(report["outcome"], "repaired");
+    let file = &report["files"][0];
+    assert_eq!(file["components"][0]["status"], "repaired");
+    assert!(
+        file["components"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("downloaded whole")
+    );
 }
