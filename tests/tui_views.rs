@@ -140,7 +140,7 @@ fn the_credentials_prompt_masks_what_is_typed() {
     }
     let screen = render(&app, 80, 24);
     assert!(!screen.contains("Eby8"), "{screen}");
-    assert!(screen.contains(&"•".repeat(40)), "{screen}");
+    assert!(screen.contains(&"•".repeat(44)), "{screen}");
     assert!(screen.contains("waiting for a new key or SAS"), "{screen}");
     insta::assert_snapshot!("credentials_prompt_80x24", screen);
 }

@@ -424,6 +424,32 @@ fn draw_command_bar(frame: &mut Frame, area: Rect, app: &App, keymap: &Keymap) {
     frame.render_widget(Paragraph::new(text), area);
 }
 
+/// Characters of an answer the prompt shows on its one line.
+const PROMPT_INPUT_WIDTH: usize = 56;
+
+/// A secret as the prompt shows it: a dot a character, and the count once the dots would
+/// not fit.
+fn masked(count: usize) -> String {
+    if count <= PROMPT_INPUT_WIDTH {
+        "•".repeat(count)
+    } else {
+        format!(
+            "{} ({count} characters)",
+            "•".repeat(PROMPT_INPUT_WIDTH - 20)
+        )
+    }
+}
+
+/// The end of a long answer, where the typing happens.
+fn tail(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().skip(count - (width - 1)).collect();
+    format!("…{kept}")
+}
+
 fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: &Theme) {
     let (title, question, shown) = match prompt.kind {
         PromptKind::Credentials => (
@@ -432,7 +458,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: &Theme) {
              expired SAS?). Type or paste the account key or a SAS;\n\
              downloads go on from where they stopped."
                 .to_string(),
-            "•".repeat(prompt.input.chars().count()),
+            masked(prompt.input.chars().count()),
         ),
         PromptKind::Export { format } => (
             " export the report ",
@@ -441,7 +467,7 @@ fn draw_prompt(frame: &mut Frame, area: Rect, prompt: &Prompt, theme: &Theme) {
                  stands now.",
                 super::app::next_format(format)
             ),
-            prompt.input.clone(),
+            tail(&prompt.input, PROMPT_INPUT_WIDTH),
         ),
     };
     let mut lines: Vec<Line> = question.lines().map(Line::from).collect();
@@ -521,4 +547,20 @@ fn draw_confirm(frame: &mut Frame, area: Rect, keymap: &Keymap) {
         Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" quit? ")),
         popup,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_answer_shows_its_end_and_a_long_secret_its_length() {
+        assert_eq!(tail("report.html", 20), "report.html");
+        let long = format!("/very/long/{}/report.html", "d".repeat(80));
+        let shown = tail(&long, PROMPT_INPUT_WIDTH);
+        assert_eq!(shown.chars().count(), PROMPT_INPUT_WIDTH);
+        assert!(shown.starts_with('…') && shown.ends_with("d/report.html"));
+        assert_eq!(masked(3), "•••");
+        assert_eq!(masked(88), format!("{} (88 characters)", "•".repeat(36)));
+    }
 }
