@@ -655,7 +655,11 @@ async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
     let content = pseudo_random_bytes(21, 20 * 1024 * KIB as usize + 5);
     let blobs = in_container(
         "wholefile",
-        vec![SampleBlob::block("big/file.bin", content.clone(), 4096 * KIB)],
+        vec![SampleBlob::block(
+            "big/file.bin",
+            content.clone(),
+            4096 * KIB,
+        )],
     );
     let mut export = export(azurite, "wholefile", blobs).await;
     let blob_path = "wholefile/big/file.bin";
