@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use export_repair::demo::scenario;
 use export_repair::engine::{Activity, ComponentEvent, Event, Progress, RunMode};
+use export_repair::format::Md5;
 use export_repair::model::{ComponentId, ComponentStatus, Drive};
 use export_repair::tui::action::Action;
 use export_repair::tui::app::{App, TextInput};
@@ -55,7 +56,7 @@ fn app_mid_repair() -> App {
             length: c.length,
             status,
             expected_md5: c.expected_md5,
-            actual_md5: None,
+            actual_md5: (status == ComponentStatus::Corrupt).then_some(Md5([0xAB; 16])),
             reason: reason.map(str::to_string),
         }));
     }
@@ -111,7 +112,20 @@ fn a_damaged_blob_selected_with_its_block_map() {
         "{screen}"
     );
     assert!(screen.contains("block 2: corrupt @2721 +2721"), "{screen}");
+    assert!(
+        screen.contains("on drive ABABABABABABABABABABABABABABABAB"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("MD5 is 00, the manifest expects 11"),
+        "{screen}"
+    );
     insta::assert_snapshot!("damaged_blob_120x40", screen);
+    // Small, the map keeps its cells and the cursor's line; the legend gives way.
+    let small = render(&app, 80, 24);
+    assert!(small.contains("■✗■··"), "{small}");
+    assert!(small.contains("block 2: corrupt"), "{small}");
+    insta::assert_snapshot!("damaged_blob_80x24", small);
 }
 
 #[test]
@@ -168,6 +182,9 @@ fn marks_and_work_in_progress_show_in_the_tree_and_the_map() {
     app.update(Action::Down);
     let screen = render(&app, 120, 40);
     assert!(screen.contains("+ ↓ canyon.jpg"), "{screen}");
-    assert!(screen.contains("block 2: downloading"), "{screen}");
+    assert!(
+        screen.contains("block 2: downloading @2721 +2721 · 1 download(s)"),
+        "{screen}"
+    );
     insta::assert_snapshot!("work_in_progress_120x40", screen);
 }

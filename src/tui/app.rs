@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::{Activity, Command, Event, Progress, RunMode};
+use crate::format::Md5;
 use crate::model::tree::{NodeKind, Tree};
 use crate::model::{ComponentId, ComponentStatus, Drive, Outcome};
 use crate::report::ReportFormat;
@@ -158,6 +159,10 @@ pub struct App {
     pub selected: usize,
     pub cells: Vec<Vec<Cell>>,
     pub reasons: HashMap<ComponentId, String>,
+    /// What the drive holds where it differs from the manifest (verified ones are not kept).
+    pub actual_md5: HashMap<ComponentId, Md5>,
+    /// Downloads started per component in this run.
+    pub attempts: HashMap<ComponentId, u32>,
     pub counts: Vec<BlobCounts>,
     /// Blobs marked for the next retry or verification.
     pub marked: BTreeSet<usize>,
@@ -211,6 +216,8 @@ impl App {
             selected: 0,
             cells,
             reasons: HashMap::new(),
+            actual_md5: HashMap::new(),
+            attempts: HashMap::new(),
             counts,
             marked: BTreeSet::new(),
             progress: Progress::default(),
@@ -713,6 +720,13 @@ impl App {
                     for &c in components {
                         if let Some(cell) = cells.get_mut(c as usize) {
                             cell.activity = Some(*activity);
+                            if *activity == Activity::Downloading {
+                                let id = ComponentId {
+                                    blob: *blob,
+                                    component: c,
+                                };
+                                *self.attempts.entry(id).or_default() += 1;
+                            }
                         }
                     }
                 }
@@ -750,6 +764,14 @@ impl App {
                     }
                     None => {
                         self.reasons.remove(&id);
+                    }
+                }
+                match component.actual_md5 {
+                    Some(actual) if component.status != ComponentStatus::Verified => {
+                        self.actual_md5.insert(id, actual);
+                    }
+                    _ => {
+                        self.actual_md5.remove(&id);
                     }
                 }
                 if component.status.is_damage() || component.status == ComponentStatus::Repaired {

@@ -268,12 +268,14 @@ fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let states: Vec<CellState> = app.cells[index].iter().map(|c| c.state()).collect();
-    let legend = legend_lines(theme, inner.width as usize);
-    if inner.height < legend.len() as u16 + 2 || inner.width < 10 {
+    if inner.height < 2 || inner.width < 10 {
         return;
     }
-    // Legend at the bottom, cursor info above it, cells above that.
-    let cells_height = (inner.height - legend.len() as u16 - 1) as usize;
+    // Cells first (a row at least), then the cursor's component, then as much legend as fits.
+    let mut legend = legend_lines(theme, inner.width as usize);
+    let info_lines = INFO_LINES.min(inner.height - 1);
+    legend.truncate((inner.height - 1 - info_lines) as usize);
+    let cells_height = (inner.height - info_lines - legend.len() as u16) as usize;
     let capacity = (inner.width as usize) * cells_height;
     let bucket = states.len().div_ceil(capacity.max(1)).max(1);
     let cells: Vec<CellState> = states
@@ -309,7 +311,7 @@ fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
     let info_area = Rect {
         y: inner.y + cells_height as u16,
-        height: 1,
+        height: info_lines,
         ..inner
     };
     let blob = &app.drive.blobs[index];
@@ -318,38 +320,55 @@ fn draw_map(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             blob: index as u32,
             component: app.map_cursor as u32,
         };
-        let state = states[app.map_cursor].name();
-        let reason = app
-            .reasons
-            .get(&id)
-            .map(|r| format!(" · {r}"))
-            .unwrap_or_default();
-        let expected = c
-            .expected_md5
-            .map(|m| format!(" · md5 {m}"))
-            .unwrap_or_default();
+        let attempts = match app.attempts.get(&id) {
+            Some(n) => format!(" · {n} download(s)"),
+            None => String::new(),
+        };
         let bucket_note = if bucket > 1 {
             format!(" · 1 cell = {bucket}")
         } else {
             String::new()
         };
-        format!(
-            "{} {}: {} @{} +{}{expected}{reason}{bucket_note}",
-            c.kind.as_str(),
-            app.map_cursor + 1,
-            state,
-            c.offset,
-            c.length
-        )
+        let mut lines = vec![
+            Line::from(format!(
+                "{} {}: {} @{} +{}{attempts}{bucket_note}",
+                c.kind.as_str(),
+                app.map_cursor + 1,
+                states[app.map_cursor].name(),
+                c.offset,
+                c.length
+            )),
+            Line::from(
+                c.expected_md5
+                    .map_or("expected (no MD5 in the manifest)".to_string(), |m| {
+                        format!("expected {m}")
+                    }),
+            ),
+        ];
+        if let Some(actual) = app.actual_md5.get(&id)
+            && Some(*actual) != c.expected_md5
+        {
+            lines.push(Line::from(format!("on drive {actual}")));
+        }
+        if let Some(reason) = app.reasons.get(&id) {
+            lines.push(Line::from(reason.clone()));
+        }
+        lines
     });
-    frame.render_widget(Paragraph::new(info.unwrap_or_default()), info_area);
+    frame.render_widget(
+        Paragraph::new(info.unwrap_or_default()).wrap(Wrap { trim: false }),
+        info_area,
+    );
     let legend_area = Rect {
-        y: info_area.y + 1,
+        y: info_area.y + info_lines,
         height: legend.len() as u16,
         ..inner
     };
     frame.render_widget(Paragraph::new(legend), legend_area);
 }
+
+/// Lines about the component under the map cursor: where, hashes, the last error.
+const INFO_LINES: u16 = 4;
 
 /// The legend, wrapped to the pane's width.
 fn legend_lines(theme: &Theme, width: usize) -> Vec<Line<'static>> {
