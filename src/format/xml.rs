@@ -428,28 +428,8 @@ pub(crate) fn attribute<'a>(
     element: &'a BytesStart<'_>,
     name: &str,
 ) -> Result<Option<Cow<'a, str>>, FormatErrorKind> {
-    let mut fallback = None;
-    for attribute in element.attributes() {
-        let attribute =
-            attribute.map_err(|error| FormatErrorKind::Syntax(shorten(&error.to_string(), 200)))?;
-        let key: &str = attribute.key.as_ref();
-        if key == name || (fallback.is_none() && key.eq_ignore_ascii_case(name)) {
-            let value = attribute
-                .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|error| match error {
-                    quick_xml::Error::Escape(
-                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, entity),
-                    ) => FormatErrorKind::UndefinedEntity(shorten(&entity, 40)),
-                    other => FormatErrorKind::Syntax(shorten(&other.to_string(), 200)),
-                })?;
-            let value = Cow::Owned(value.into_owned());
-            if key == name {
-                return Ok(Some(value));
-            }
-            fallback = Some(value);
-        }
-    }
-    Ok(fallback)
+    let [value] = attributes(element, [name])?;
+    Ok(value.map(Cow::Owned))
 }
 
 /// Several attributes in one pass over the element, with `attribute`'s matching rules (an
