@@ -10,6 +10,8 @@ pub struct Node {
     /// Indexes into `Tree::nodes`, sorted by name, directories first.
     pub children: Vec<usize>,
     pub depth: usize,
+    /// The root is its own parent.
+    pub parent: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,11 +23,15 @@ pub enum NodeKind {
     Blob(usize),
 }
 
-/// The tree of one drive; node 0 is the root.
+/// The tree of one drive; node 0 is the root, and every node comes after its parent.
 #[derive(Debug, Clone)]
 pub struct Tree {
     pub nodes: Vec<Node>,
 }
+
+/// Directories by (parent, name) while the tree is built: a folder with many blobs is not
+/// searched for every path through it.
+type Folders = std::collections::HashMap<(usize, String), usize>;
 
 impl Tree {
     pub fn of(drive: &Drive) -> Self {
@@ -35,8 +41,10 @@ impl Tree {
                 kind: NodeKind::Root,
                 children: Vec::new(),
                 depth: 0,
+                parent: 0,
             }],
         };
+        let mut folders = Folders::new();
         for (index, blob) in drive.blobs.iter().enumerate() {
             let mut parent = 0;
             let mut segments: Vec<&str> = blob.blob_path.split('/').collect();
@@ -47,7 +55,7 @@ impl Tree {
                 } else {
                     NodeKind::Directory
                 };
-                parent = tree.child(parent, segment, kind);
+                parent = tree.folder(&mut folders, parent, segment, kind);
             }
             let mut label = leaf.to_string();
             if let Some(snapshot) = &blob.snapshot {
@@ -67,11 +75,19 @@ impl Tree {
         tree
     }
 
-    fn child(&mut self, parent: usize, name: &str, kind: NodeKind) -> usize {
-        let existing = self.nodes[parent].children.iter().copied().find(|&c| {
-            self.nodes[c].name == name && !matches!(self.nodes[c].kind, NodeKind::Blob(_))
-        });
-        existing.unwrap_or_else(|| self.push(parent, name.to_string(), kind))
+    fn folder(
+        &mut self,
+        folders: &mut Folders,
+        parent: usize,
+        name: &str,
+        kind: NodeKind,
+    ) -> usize {
+        if let Some(&existing) = folders.get(&(parent, name.to_string())) {
+            return existing;
+        }
+        let index = self.push(parent, name.to_string(), kind);
+        folders.insert((parent, name.to_string()), index);
+        index
     }
 
     fn push(&mut self, parent: usize, name: String, kind: NodeKind) -> usize {
@@ -82,6 +98,7 @@ impl Tree {
             kind,
             children: Vec::new(),
             depth,
+            parent,
         });
         self.nodes[parent].children.push(index);
         index

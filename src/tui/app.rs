@@ -166,6 +166,14 @@ pub struct App {
     pub counts: Vec<BlobCounts>,
     /// Blobs marked for the next retry or verification.
     pub marked: BTreeSet<usize>,
+    /// Per tree node: damaged components and marked blobs under it.
+    node_bad: Vec<u32>,
+    node_marked: Vec<u32>,
+    /// Per blob: its tree node, and its path in lower case (for search).
+    blob_node: Vec<usize>,
+    lower_paths: Vec<Box<str>>,
+    /// Verdicts changed what the damaged-only filter shows.
+    stale: bool,
     pub progress: Progress,
     pub mode: Mode,
     pub focus: Focus,
@@ -189,6 +197,18 @@ pub struct App {
 impl App {
     pub fn new(drive: Arc<Drive>) -> Self {
         let tree = Tree::of(&drive);
+        let nodes = tree.nodes.len();
+        let mut blob_node = vec![0; drive.blobs.len()];
+        for (index, node) in tree.nodes.iter().enumerate() {
+            if let NodeKind::Blob(blob) = node.kind {
+                blob_node[blob] = index;
+            }
+        }
+        let lower_paths = drive
+            .blobs
+            .iter()
+            .map(|blob| blob.blob_path.to_lowercase().into_boxed_str())
+            .collect();
         let mut expanded = vec![false; tree.nodes.len()];
         // Containers start open: the first screen shows blobs, not one folded line.
         expanded[0] = true;
@@ -220,6 +240,11 @@ impl App {
             attempts: HashMap::new(),
             counts,
             marked: BTreeSet::new(),
+            node_bad: vec![0; nodes],
+            node_marked: vec![0; nodes],
+            blob_node,
+            lower_paths,
+            stale: false,
             progress: Progress::default(),
             mode: Mode::Normal,
             focus: Focus::Tree,
@@ -252,16 +277,8 @@ impl App {
     }
 
     /// Damaged components and blobs marked under a node (for directory badges).
-    pub fn node_state(&self, node: usize) -> (u32, usize) {
-        self.tree
-            .blobs_under(node)
-            .iter()
-            .fold((0, 0), |(bad, marked), &b| {
-                (
-                    bad + self.counts[b].bad,
-                    marked + usize::from(self.marked.contains(&b)),
-                )
-            })
+    pub fn node_state(&self, node: usize) -> (u32, u32) {
+        (self.node_bad[node], self.node_marked[node])
     }
 
     /// Whether work is under way (not idle, not finished).
@@ -269,36 +286,68 @@ impl App {
         self.finished.is_none() && !self.idle
     }
 
-    fn blob_matches(&self, blob: usize) -> bool {
-        let counts = self.counts[blob];
-        let damaged = counts.bad > 0;
-        let searched = self.search.is_empty()
-            || self.drive.blobs[blob]
-                .blob_path
-                .to_lowercase()
-                .contains(&self.search.to_lowercase());
-        (!self.damaged_only || damaged) && searched
+    /// Adds `by` to a per-node count of a blob's node and every folder above it.
+    fn add_up(counts: &mut [u32], tree: &Tree, node: usize, by: i64) {
+        let mut at = node;
+        loop {
+            counts[at] = (i64::from(counts[at]) + by) as u32;
+            if at == 0 {
+                break;
+            }
+            at = tree.nodes[at].parent;
+        }
     }
 
-    /// Rebuilds the display order after expanding, filtering or new verdicts.
+    fn set_mark(&mut self, blob: usize, on: bool) {
+        let changed = if on {
+            self.marked.insert(blob)
+        } else {
+            self.marked.remove(&blob)
+        };
+        if changed {
+            let by = if on { 1 } else { -1 };
+            Self::add_up(&mut self.node_marked, &self.tree, self.blob_node[blob], by);
+        }
+    }
+
+    fn clear_marks(&mut self) {
+        self.marked.clear();
+        self.node_marked.fill(0);
+    }
+
+    /// Rebuilds the display order if verdicts changed what a filter shows (done before a
+    /// frame and before a key, not for every verdict).
+    pub fn settle(&mut self) {
+        if self.stale {
+            self.refresh_visible();
+        }
+    }
+
+    /// Rebuilds the display order after expanding, filtering or new verdicts: one pass over
+    /// the tree, whatever its size.
     fn refresh_visible(&mut self) {
+        self.stale = false;
         let keep = self.visible.get(self.selected).copied();
         let filtering = self.damaged_only || !self.search.is_empty();
+        let shown = filtering.then(|| {
+            let search = self.search.to_lowercase();
+            let mut shown = vec![false; self.tree.nodes.len()];
+            // Children come after their parents: a backward pass sees every child first.
+            for node in (1..self.tree.nodes.len()).rev() {
+                if let NodeKind::Blob(blob) = self.tree.nodes[node].kind {
+                    shown[node] = (!self.damaged_only || self.counts[blob].bad > 0)
+                        && (search.is_empty() || self.lower_paths[blob].contains(&search));
+                }
+                if shown[node] {
+                    shown[self.tree.nodes[node].parent] = true;
+                }
+            }
+            shown
+        });
         let mut visible = Vec::new();
         let mut stack: Vec<usize> = self.tree.nodes[0].children.iter().rev().copied().collect();
         while let Some(node) = stack.pop() {
-            let shown = match self.tree.nodes[node].kind {
-                NodeKind::Blob(blob) => self.blob_matches(blob),
-                _ => {
-                    !filtering
-                        || self
-                            .tree
-                            .blobs_under(node)
-                            .iter()
-                            .any(|&b| self.blob_matches(b))
-                }
-            };
-            if !shown {
+            if shown.as_ref().is_some_and(|shown| !shown[node]) {
                 continue;
             }
             visible.push(node);
@@ -314,6 +363,7 @@ impl App {
 
     /// Applies a user action.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        self.settle();
         match (&self.mode, action) {
             (Mode::Help, _) => {
                 self.mode = Mode::Normal;
@@ -461,12 +511,9 @@ impl App {
             None => return,
         };
         // A folder is marked when any of its blobs is not: one press marks all of it.
-        if blobs.iter().all(|b| self.marked.contains(b)) {
-            for b in &blobs {
-                self.marked.remove(b);
-            }
-        } else {
-            self.marked.extend(blobs);
+        let on = !blobs.iter().all(|b| self.marked.contains(b));
+        for blob in blobs {
+            self.set_mark(blob, on);
         }
         self.move_tree(1);
     }
@@ -506,7 +553,7 @@ impl App {
             ids.len(),
             blobs.len()
         ));
-        self.marked.clear();
+        self.clear_marks();
         self.ask(Command::Retry(ids))
     }
 
@@ -545,7 +592,7 @@ impl App {
             blobs.len(),
             ids.len()
         ));
-        self.marked.clear();
+        self.clear_marks();
         self.ask(Command::Verify(ids))
     }
 
@@ -742,11 +789,15 @@ impl App {
                 if before.is_none() {
                     counts.checked += 1;
                 }
-                if before.is_some_and(ComponentStatus::is_damage) {
-                    counts.bad -= 1;
-                }
-                if component.status.is_damage() {
-                    counts.bad += 1;
+                let was_bad = before.is_some_and(ComponentStatus::is_damage);
+                let is_bad = component.status.is_damage();
+                if was_bad != is_bad {
+                    let by = if is_bad { 1 } else { -1 };
+                    counts.bad = (i64::from(counts.bad) + by) as u32;
+                    let node = self.blob_node[id.blob as usize];
+                    Self::add_up(&mut self.node_bad, &self.tree, node, by);
+                    // Only a filter can make a verdict change what is listed.
+                    self.stale |= self.damaged_only;
                 }
                 if before == Some(ComponentStatus::Repaired)
                     && component.status != ComponentStatus::Repaired
@@ -782,13 +833,6 @@ impl App {
                         component.kind.as_str(),
                         component.offset
                     ));
-                }
-                // Only a filter can make a verdict change what is listed.
-                if self.damaged_only
-                    && before.is_some_and(ComponentStatus::is_damage)
-                        != component.status.is_damage()
-                {
-                    self.refresh_visible();
                 }
             }
             Event::Progress(progress) => self.progress = progress.clone(),
@@ -927,6 +971,11 @@ mod tests {
         let event = verdict(&app, 0, 1, ComponentStatus::Corrupt);
         app.on_event(&event);
         assert_eq!(app.counts[0].bad, 1);
+        assert_eq!(
+            app.node_state(0),
+            (1, 0),
+            "the root counts all damage below it"
+        );
         app.update(Action::DamagedOnly);
         assert_eq!(names(&app), ["photos", "wild", "canyon.jpg"]);
         // Repaired, it leaves the filtered list.
@@ -934,6 +983,9 @@ mod tests {
         app.on_event(&event);
         assert_eq!(app.counts[0].bad, 0);
         assert_eq!(app.counts[0].repaired, 1);
+        assert_eq!(app.node_state(0), (0, 0));
+        // The filter catches up before the next frame or key, not for every verdict.
+        app.settle();
         assert!(app.visible.is_empty());
         app.update(Action::DamagedOnly);
         app.update(Action::Search);
@@ -1066,10 +1118,13 @@ mod tests {
         // Marking a folder marks every blob under it; again unmarks.
         app.selected = 0;
         app.update(Action::Mark);
-        assert_eq!(app.marked.len(), app.tree.blobs_under(app.visible[0]).len());
+        let under = app.tree.blobs_under(app.visible[0]).len();
+        assert_eq!(app.marked.len(), under);
+        assert_eq!(app.node_state(app.visible[0]).1 as usize, under);
         app.selected = 0;
         app.update(Action::Mark);
         assert!(app.marked.is_empty());
+        assert_eq!(app.node_state(0).1, 0);
     }
 
     #[test]

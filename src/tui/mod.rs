@@ -37,6 +37,8 @@ use theme::Theme;
 
 /// Redraws for engine news at most this often.
 const FRAME: Duration = Duration::from_millis(33);
+/// Engine events taken in one turn of the loop, at most, before keys and frames get a turn.
+const EVENTS_PER_TURN: usize = 4096;
 
 /// `<config dir>/export-repair/<name>`: where the user's keymap and theme live.
 pub fn config_path(name: &str) -> Option<PathBuf> {
@@ -155,6 +157,8 @@ impl Console<'_> {
         B::Error: Into<io::Error>,
     {
         let mut tick = tokio::time::interval(FRAME);
+        // After a slow frame, draw once more, not once per missed tick.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut dirty = true;
         let mut engine_open = true;
         let mut quitting = false;
@@ -164,6 +168,15 @@ impl Console<'_> {
                     Some(event) => {
                         host.on_event(&event);
                         app.on_event(&event);
+                        // Take what else is waiting before the next frame, so that the
+                        // engine never waits on the screen.
+                        for _ in 0..EVENTS_PER_TURN {
+                            let Ok(event) = handle.events.try_recv() else {
+                                break;
+                            };
+                            host.on_event(&event);
+                            app.on_event(&event);
+                        }
                         dirty = true;
                     }
                     None => {
@@ -229,12 +242,14 @@ impl Console<'_> {
     fn draw<B: Backend>(
         &self,
         terminal: &mut Terminal<B>,
-        app: &App,
+        app: &mut App,
         host: &mut dyn Host,
     ) -> io::Result<()>
     where
         B::Error: Into<io::Error>,
     {
+        app.settle();
+        let app = &*app;
         terminal
             .draw(|frame| view::draw(frame, app, self.keymap, self.theme))
             .map_err(Into::into)?;

@@ -116,9 +116,14 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         (_, true, false) => format!(" blobs · damaged, matching {:?} ", app.search),
         _ => " blobs ".to_string(),
     };
+    // Only the rows on screen are built: a frame costs the same for 100 blobs or 1,000,000.
+    let rows = area.height.saturating_sub(2) as usize;
+    let offset = window_start(app.tree_rows.get().offset, app.selected, rows);
     let items: Vec<ListItem> = app
         .visible
         .iter()
+        .skip(offset)
+        .take(rows)
         .map(|&node| {
             let n = &app.tree.nodes[node];
             let indent = "  ".repeat(n.depth.saturating_sub(1));
@@ -182,16 +187,29 @@ fn draw_tree(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .border_style(border),
         )
         .highlight_style(theme.selected());
-    let mut state =
-        ListState::default().with_selected((!app.visible.is_empty()).then_some(app.selected));
+    let mut state = ListState::default()
+        .with_selected((!app.visible.is_empty()).then_some(app.selected - offset));
     frame.render_stateful_widget(list, area, &mut state);
     app.tree_rows.set(TreeRows {
         top: area.y + 1,
         height: area.height.saturating_sub(2),
         left: area.x,
         width: area.width,
-        offset: state.offset(),
+        offset,
     });
+}
+
+/// The first row of a window of `rows` that keeps `selected` in sight, moving as little as
+/// possible from where it was.
+fn window_start(previous: usize, selected: usize, rows: usize) -> usize {
+    let rows = rows.max(1);
+    if selected < previous {
+        selected
+    } else if selected >= previous + rows {
+        selected + 1 - rows
+    } else {
+        previous
+    }
 }
 
 /// What a blob's row shows: work under way, else its worst verdict once all are in (or
@@ -571,6 +589,15 @@ fn draw_confirm(frame: &mut Frame, area: Rect, keymap: &Keymap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tree_window_follows_the_cursor_and_moves_as_little_as_it_can() {
+        assert_eq!(window_start(0, 5, 10), 0);
+        assert_eq!(window_start(0, 10, 10), 1);
+        assert_eq!(window_start(40, 45, 10), 40);
+        assert_eq!(window_start(40, 12, 10), 12);
+        assert_eq!(window_start(3, 0, 0), 0);
+    }
 
     #[test]
     fn a_long_answer_shows_its_end_and_a_long_secret_its_length() {
