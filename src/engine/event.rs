@@ -171,3 +171,70 @@ impl Totals {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/events.md documents every kind of event, under the name the stream uses.
+    #[test]
+    fn every_event_kind_is_documented() {
+        let doc = include_str!("../../docs/events.md");
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let id = ComponentId {
+            blob: 0,
+            component: 0,
+        };
+        let events = [
+            Event::RunStarted {
+                mode: RunMode::Repair,
+                drive_id: "D".into(),
+                blobs: 1,
+                components: 1,
+                bytes: 1,
+                started: at,
+            },
+            Event::Warning {
+                message: String::new(),
+            },
+            Event::CredentialsRefused {
+                message: String::new(),
+            },
+            Event::Working {
+                blob: 0,
+                components: vec![0],
+                activity: Activity::Queued,
+            },
+            Event::Component(ComponentEvent {
+                id,
+                file_path: String::new(),
+                kind: ComponentKind::Block,
+                offset: 0,
+                length: 1,
+                status: ComponentStatus::Verified,
+                expected_md5: None,
+                actual_md5: None,
+                reason: None,
+            }),
+            Event::Progress(Progress::default()),
+            Event::Idle {
+                outcome: Outcome::Clean,
+                totals: Totals::default(),
+            },
+            Event::RunFinished {
+                outcome: Outcome::Clean,
+                totals: Totals::default(),
+                finished: at,
+                interrupted: false,
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            let name = json["event"].as_str().unwrap();
+            assert!(
+                doc.contains(&format!("| `{name}` |")),
+                "{name} is not in docs/events.md"
+            );
+        }
+    }
+}
