@@ -26,6 +26,10 @@
 //! Without `--bench` (under `cargo test --benches`/`--all-targets`) it makes a smoke run with
 //! small sizes instead, which only shows that it still works.
 
+#[path = "support/cpu.rs"]
+mod cpu;
+
+use cpu::CpuSample;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -884,58 +888,6 @@ impl Stats {
                 "NOT met"
             }
         )
-    }
-}
-
-/// CPU time of the whole machine and of this process, in clock ticks, to tell how much of
-/// the cores other processes took during a measurement.
-struct CpuSample {
-    at: Instant,
-    busy: u64,
-    own: u64,
-}
-
-/// Linux's USER_HZ, the unit of /proc/stat and /proc/self/stat.
-const TICKS_PER_SECOND: f64 = 100.0;
-
-impl CpuSample {
-    fn now() -> Self {
-        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        // cpu user nice system idle iowait irq softirq steal ...
-        let fields: Vec<u64> = stat
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        let busy = [0, 1, 2, 5, 6, 7]
-            .iter()
-            .filter_map(|&i| fields.get(i))
-            .sum();
-        let own_stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        // Fields after the command's closing parenthesis: utime is field 14.
-        let after = own_stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let own: u64 = after
-            .split_whitespace()
-            .skip(11)
-            .take(4)
-            .filter_map(|f| f.parse::<u64>().ok())
-            .sum();
-        Self {
-            at: Instant::now(),
-            busy,
-            own,
-        }
-    }
-
-    /// Cores' worth of CPU that other processes used since this sample.
-    fn foreign_cores(&self) -> f64 {
-        let now = Self::now();
-        let own = now.own.saturating_sub(self.own) as f64;
-        let foreign = (now.busy.saturating_sub(self.busy) as f64 - own).max(0.0);
-        foreign / TICKS_PER_SECOND / now.at.duration_since(self.at).as_secs_f64()
     }
 }
 
