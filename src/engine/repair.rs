@@ -1115,7 +1115,8 @@ fn write_in_place(
     for (offset, bytes, _) in parts {
         write_all_at(&file, bytes, *offset)?;
     }
-    file.sync_all()?;
+    // The data and the length it needs; the timestamps can wait.
+    file.sync_data()?;
     let mut read_back = Vec::with_capacity(parts.len());
     let mut buffer = Vec::new();
     for (offset, bytes, md5) in parts {
