@@ -47,18 +47,11 @@ fn app_mid_repair() -> App {
     ];
     for (blob, component, status, reason) in verdicts {
         let id = ComponentId { blob, component };
-        let c = drive.component(id);
-        app.on_event(&Event::Component(ComponentEvent {
-            id,
-            file_path: drive.blobs[blob as usize].file_path.clone(),
-            kind: c.kind,
-            offset: c.offset,
-            length: c.length,
-            status,
-            expected_md5: c.expected_md5,
-            actual_md5: (status == ComponentStatus::Corrupt).then_some(Md5([0xAB; 16])),
-            reason: reason.map(str::to_string),
-        }));
+        let actual = (status == ComponentStatus::Corrupt).then_some(Md5([0xAB; 16]));
+        let reason = reason.map(str::to_string);
+        app.on_event(&Event::Component(ComponentEvent::new(
+            &drive, id, status, actual, reason,
+        )));
     }
     app.on_event(&Event::Progress(Progress {
         components_done: 5,

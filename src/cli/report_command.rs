@@ -31,22 +31,13 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             continue;
         };
         settled += 1;
-        let blob = &drive.blobs[entry.id.blob as usize];
-        let component = drive.component(entry.id);
-        builder.apply(&Event::Component(ComponentEvent {
-            id: entry.id,
-            file_path: blob
-                .component_file_path(component)
-                .unwrap_or(&blob.file_path)
-                .to_string(),
-            kind: component.kind,
-            offset: component.offset,
-            length: component.length,
+        builder.apply(&Event::Component(ComponentEvent::new(
+            &drive,
+            entry.id,
             status,
-            expected_md5: component.expected_md5,
-            actual_md5: entry.actual_md5,
-            reason: entry.reason,
-        }));
+            entry.actual_md5,
+            entry.reason,
+        )));
     }
     // A repair file with components never settled records a run that did not finish.
     let draft = builder.finish();

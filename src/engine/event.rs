@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::format::Md5;
-use crate::model::{ComponentId, ComponentKind, ComponentStatus, Outcome};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive, Outcome};
 use crate::source::BlobSource;
 
 /// Requests into a running engine.
@@ -120,6 +120,34 @@ pub struct ComponentEvent {
     pub expected_md5: Option<Md5>,
     pub actual_md5: Option<Md5>,
     pub reason: Option<String>,
+}
+
+impl ComponentEvent {
+    /// A verdict on component `id` of `drive`, with the component's own facts filled in.
+    pub fn new(
+        drive: &Drive,
+        id: ComponentId,
+        status: ComponentStatus,
+        actual_md5: Option<Md5>,
+        reason: Option<String>,
+    ) -> Self {
+        let blob = &drive.blobs[id.blob as usize];
+        let component = drive.component(id);
+        Self {
+            id,
+            file_path: blob
+                .component_file_path(component)
+                .unwrap_or(&blob.file_path)
+                .to_string(),
+            kind: component.kind,
+            offset: component.offset,
+            length: component.length,
+            status,
+            expected_md5: component.expected_md5,
+            actual_md5,
+            reason,
+        }
+    }
 }
 
 /// How far the run is.

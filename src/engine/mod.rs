@@ -405,20 +405,11 @@ pub(crate) async fn dispatch(
 }
 
 fn component_event(drive: &Drive, finding: Finding) -> Event {
-    let blob = &drive.blobs[finding.id.blob as usize];
-    let component = drive.component(finding.id);
-    Event::Component(ComponentEvent {
-        id: finding.id,
-        file_path: blob
-            .component_file_path(component)
-            .unwrap_or(&blob.file_path)
-            .to_string(),
-        kind: component.kind,
-        offset: component.offset,
-        length: component.length,
-        status: finding.status,
-        expected_md5: component.expected_md5,
-        actual_md5: finding.actual_md5,
-        reason: finding.reason,
-    })
+    Event::Component(ComponentEvent::new(
+        drive,
+        finding.id,
+        finding.status,
+        finding.actual_md5,
+        finding.reason,
+    ))
 }

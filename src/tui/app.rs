@@ -912,19 +912,9 @@ mod tests {
     }
 
     fn verdict(app: &App, blob: u32, component: u32, status: ComponentStatus) -> Event {
+        let reason = status.is_damage().then(|| "bad".to_string());
         let id = ComponentId { blob, component };
-        let c = app.drive.component(id);
-        Event::Component(ComponentEvent {
-            id,
-            file_path: app.drive.blobs[blob as usize].file_path.clone(),
-            kind: c.kind,
-            offset: c.offset,
-            length: c.length,
-            status,
-            expected_md5: c.expected_md5,
-            actual_md5: None,
-            reason: status.is_damage().then(|| "bad".to_string()),
-        })
+        Event::Component(ComponentEvent::new(&app.drive, id, status, None, reason))
     }
 
     fn names(app: &App) -> Vec<String> {
