@@ -29,7 +29,7 @@
 #[path = "support/cpu.rs"]
 mod cpu;
 
-use cpu::CpuSample;
+use cpu::{CpuSample, loadavg};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -889,10 +889,4 @@ impl Stats {
             }
         )
     }
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }

@@ -20,7 +20,7 @@
 #[path = "support/cpu.rs"]
 mod cpu;
 
-use cpu::CpuSample;
+use cpu::{CpuSample, loadavg};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -536,12 +536,6 @@ fn measured(work: impl FnOnce()) -> Measured {
         others,
         attempts: 1,
     }
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn gbps(bytes: u64, time: Duration) -> f64 {

@@ -1,4 +1,5 @@
-//! How much of the cores other processes took during a measurement (shared by the benches).
+//! Load accounting shared by the benches: how much of the cores other processes took during
+//! a measurement, and the load average.
 
 use std::time::Instant;
 
@@ -59,4 +60,11 @@ impl CpuSample {
         let seconds = now.at.duration_since(self.at).as_secs_f64();
         (own / TICKS_PER_SECOND, foreign / TICKS_PER_SECOND / seconds)
     }
+}
+
+/// The load averages over 1, 5 and 15 minutes.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
