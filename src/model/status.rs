@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A component's state. The first seven are the report's vocabulary; the others are the
-/// live states the console shows while a run is under way.
+/// A component's verdict, the report's vocabulary (work under way, such as queued or
+/// downloading, is the engine's `Activity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentStatus {

@@ -236,15 +236,7 @@ mod tests {
     #[test]
     fn every_component_status_maps_to_a_code_that_reads_back() {
         use ComponentStatus::*;
-        let statuses = [
-            Verified,
-            Repaired,
-            Regenerated,
-            Corrupt,
-            Missing,
-            Failed,
-            Skipped,
-        ];
+        let statuses = ComponentStatus::ALL;
         let blocks: Vec<ComponentReport> = statuses
             .iter()
             .enumerate()
