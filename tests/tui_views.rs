@@ -85,7 +85,12 @@ fn render(app: &App, width: u16, height: u16) -> String {
 #[test]
 fn the_first_screen_at_both_sizes() {
     let app = app_mid_repair();
-    insta::assert_snapshot!("first_screen_80x24", render(&app, 80, 24));
+    let small = render(&app, 80, 24);
+    assert!(
+        small.contains("4.0 MiB / 27.3 MiB · 1 repaired · 2 damaged"),
+        "{small}"
+    );
+    insta::assert_snapshot!("first_screen_80x24", small);
     insta::assert_snapshot!("first_screen_120x40", render(&app, 120, 40));
 }
 

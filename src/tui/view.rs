@@ -94,8 +94,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         (p.bytes_done as f64 / p.bytes_total as f64).min(1.0)
     };
+    let repaired: u32 = app.counts.iter().map(|c| c.repaired).sum();
+    let (damaged, _) = app.node_state(0);
     let label = format!(
-        "{} / {}",
+        "{} / {} · {repaired} repaired · {damaged} damaged",
         human_bytes(p.bytes_done),
         human_bytes(p.bytes_total)
     );
