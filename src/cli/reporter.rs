@@ -26,6 +26,10 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    #[expect(
+        clippy::expect_used,
+        reason = "the template is a literal; a test renders it"
+    )]
     pub fn new(json: bool) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));

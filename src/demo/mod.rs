@@ -120,6 +120,10 @@ impl SampleBlob {
         self.properties.as_ref().map(|p| p.to_xml().into_bytes())
     }
 
+    #[expect(
+        clippy::expect_used,
+        reason = "the sample's metadata names are literals; the demo's tests write them"
+    )]
     fn metadata_bytes(&self) -> Option<Vec<u8>> {
         self.metadata.as_ref().map(|m| {
             m.to_xml()

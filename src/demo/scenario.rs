@@ -130,6 +130,10 @@ fn damage(drive: &Path) -> io::Result<()> {
 }
 
 /// The error log the service would have written for this drive.
+#[expect(
+    clippy::expect_used,
+    reason = "the sample drive is a literal that names these blobs; its tests build it"
+)]
 fn copy_log(sample: &SampleDrive) -> CopyLog {
     let find = |blob_path: &str| {
         sample

@@ -140,7 +140,9 @@ impl RateMeter {
                 break;
             }
         }
-        let (first_at, first_bytes) = *self.samples.front().expect("just pushed");
+        let Some(&(first_at, first_bytes)) = self.samples.front() else {
+            return 0;
+        };
         let elapsed = now.duration_since(first_at).as_secs_f64();
         if elapsed < 0.05 {
             return 0;

@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -126,12 +126,12 @@ impl SourceSlot {
     }
 
     fn get(&self) -> (u64, Arc<dyn BlobSource>) {
-        let current = self.current.lock().expect("source lock");
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         (current.0, Arc::clone(&current.1))
     }
 
     pub(crate) fn replace(&self, source: Arc<dyn BlobSource>) {
-        let mut current = self.current.lock().expect("source lock");
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         *current = (current.0 + 1, source);
         drop(current);
         self.changed.notify_waiters();
@@ -141,7 +141,13 @@ impl SourceSlot {
     /// first.
     async fn wait_past(&self, generation: u64, control: &Control) -> bool {
         loop {
-            if self.current.lock().expect("source lock").0 != generation {
+            if self
+                .current
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .0
+                != generation
+            {
                 return true;
             }
             if control.cancel.load(Ordering::Relaxed) {
@@ -306,7 +312,11 @@ impl Repairer {
     /// Components the repair file says are finished, with their verdicts to announce again
     /// so that the events (and reports) are complete. Failed components are tried again.
     fn resume_state(&self) -> Result<(HashSet<ComponentId>, Vec<Finding>), JournalError> {
-        let entries = self.journal.lock().expect("journal lock").entries()?;
+        let entries = self
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries()?;
         let mut finished = HashSet::new();
         let mut earlier = Vec::new();
         for entry in entries {
@@ -352,7 +362,12 @@ impl Repairer {
                         (done, file_path_of(blob, component), component)
                     })
                     .collect();
-                if let Err(error) = this.journal.lock().expect("journal lock").record_done(rows) {
+                if let Err(error) = this
+                    .journal
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .record_done(rows)
+                {
                     let _ = this
                         .out
                         .blocking_send(WorkerMessage::Warning(format!("{error}")));
@@ -364,9 +379,12 @@ impl Repairer {
                     finding.status,
                     ComponentStatus::Corrupt | ComponentStatus::Missing
                 ) {
-                    damaged.lock().expect("lock").push(finding.id);
+                    damaged
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(finding.id);
                 } else {
-                    let mut batch = pending.lock().expect("lock");
+                    let mut batch = pending.lock().unwrap_or_else(PoisonError::into_inner);
                     batch.push(Done {
                         id: finding.id,
                         status: finding.status,
@@ -391,8 +409,8 @@ impl Repairer {
                 &this.control,
                 &report,
             );
-            flush(&mut pending.lock().expect("lock"));
-            let mut damaged = damaged.into_inner().expect("lock");
+            flush(&mut pending.lock().unwrap_or_else(PoisonError::into_inner));
+            let mut damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
             damaged.sort_unstable();
             damaged
         })
@@ -414,10 +432,10 @@ impl Repairer {
         let semaphore = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut running = tokio::task::JoinSet::new();
         for job in jobs {
-            let permit = Arc::clone(&semaphore)
-                .acquire_owned()
-                .await
-                .expect("semaphore open");
+            // The semaphore is never closed.
+            let Ok(permit) = Arc::clone(&semaphore).acquire_owned().await else {
+                break;
+            };
             while self.control.pause.load(Ordering::Relaxed) && !self.cancelled() {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
@@ -521,7 +539,11 @@ impl Repairer {
                 (d, file_path_of(blob, component), component)
             })
             .collect();
-        let recorded = self.journal.lock().expect("journal lock").record_done(rows);
+        let recorded = self
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record_done(rows);
         if let Err(error) = recorded {
             self.warn(error.to_string()).await;
         }
@@ -559,7 +581,7 @@ impl Repairer {
             .collect();
         self.journal
             .lock()
-            .expect("journal lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .record_intent(rows)
     }
 
@@ -571,7 +593,10 @@ impl Repairer {
     /// blob must be unmodified since the copy log's LastModified and carry the ETag of the
     /// drive's (verified) properties file.
     fn conditions(&self, blob_index: u32) -> ReadConditions {
-        let mut cache = self.conditions.lock().expect("conditions lock");
+        let mut cache = self
+            .conditions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         cache
             .entry(blob_index)
             .or_insert_with(|| {
@@ -621,8 +646,11 @@ impl Repairer {
                 component,
             })
             .collect();
-        let first = &blob.components[components[0] as usize];
-        let last = &blob.components[*components.last().expect("non-empty") as usize];
+        let (Some(&first), Some(&last)) = (components.first(), components.last()) else {
+            return JobEnd::Settled;
+        };
+        let first = &blob.components[first as usize];
+        let last = &blob.components[last as usize];
         let start = first.offset;
         let end = last.offset + last.length;
         if end - start > MAX_COMPONENT_IN_MEMORY.max(self.options.max_request_bytes) {

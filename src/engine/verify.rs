@@ -116,7 +116,8 @@ pub fn verify(
     let (job_tx, job_rx) = bounded::<HashJob>(threads * 2);
     let (buffer_tx, buffer_rx) = bounded::<Vec<u8>>(pool_size);
     for _ in 0..pool_size {
-        buffer_tx.send(Vec::new()).expect("pool has room");
+        // The channel was made with room for the whole pool.
+        let _ = buffer_tx.send(Vec::new());
     }
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -311,7 +312,10 @@ impl Reader<'_> {
                 stream_hash(&mut file, component.length)
                     .map(|actual| self.emit(verdict(id(c), expected, actual, component.length)))
             } else {
-                let mut buffer = self.buffer_rx.recv().expect("the pool outlives the reader");
+                // The pool and the hashers outlive the reader unless a hasher panicked.
+                let Ok(mut buffer) = self.buffer_rx.recv() else {
+                    return false;
+                };
                 buffer.resize(component.length as usize, 0);
                 match file.read_exact(&mut buffer) {
                     Ok(()) => {
@@ -321,7 +325,9 @@ impl Reader<'_> {
                             buffer,
                             pooled: true,
                         };
-                        self.job_tx.send(job).expect("hashers outlive the reader");
+                        if self.job_tx.send(job).is_err() {
+                            return false;
+                        }
                         Ok(())
                     }
                     Err(error) => Err(error),
@@ -379,7 +385,8 @@ impl Reader<'_> {
                     buffer: bytes,
                     pooled: false,
                 };
-                self.job_tx.send(job).expect("hashers outlive the reader");
+                // Only a hasher's panic closes the channel; the run then ends unfinished.
+                let _ = self.job_tx.send(job);
             }
             Err(error) => self.emit(read_error(id, component, &error)),
         }

@@ -280,7 +280,10 @@ impl Handler for Builder {
                 } else {
                     RangeKind::Page
                 };
-                let blob = self.blob.as_mut().expect("inside Blob");
+                // Depth-2 `Blob` opened it; the reader checks the nesting.
+                let Some(blob) = self.blob.as_mut() else {
+                    return Ok(());
+                };
                 if blob.kind.is_some_and(|existing| existing != kind) {
                     return Err(invalid(
                         "a Blob has both a BlockList and a PageRangeList; it must have one",
@@ -298,7 +301,10 @@ impl Handler for Builder {
                     .filter(|id| !id.is_empty());
                 let hash = optional_hash(element)?;
                 let status = RangeStatus::parse(&status_attribute(element)?);
-                let blob = self.blob.as_mut().expect("inside Blob");
+                // Depth-2 `Blob` opened it; the reader checks the nesting.
+                let Some(blob) = self.blob.as_mut() else {
+                    return Ok(());
+                };
                 blob.ranges.push(LogRange {
                     offset,
                     length,
@@ -364,7 +370,9 @@ impl Handler for Builder {
                 }
             }
             (3, side @ ("Metadata" | "Properties")) => {
-                let file = self.side.take().expect("opened");
+                let Some(file) = self.side.take() else {
+                    return Ok(());
+                };
                 if side == "Metadata" {
                     blob.metadata = Some(file);
                 } else {
@@ -372,8 +380,9 @@ impl Handler for Builder {
                 }
             }
             (2, "Blob") => {
-                let blob = self.blob.take().expect("inside Blob");
-                self.blobs.push(finish_blob(blob)?);
+                if let Some(blob) = self.blob.take() {
+                    self.blobs.push(finish_blob(blob)?);
+                }
             }
             _ => {}
         }
@@ -412,7 +421,7 @@ fn finish_blob(blob: BlobBuilder) -> Result<LogBlob, FormatErrorKind> {
         })?;
     }
     Ok(LogBlob {
-        status: blob.status.expect("read on open"),
+        status: blob.status.unwrap_or(BlobStatus::Completed),
         blob_path,
         file_path,
         snapshot: blob.snapshot,

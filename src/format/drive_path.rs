@@ -174,7 +174,7 @@ fn find_case_insensitive(directory: &Path, name: &str) -> io::Result<Lookup> {
     }
     Ok(match found.len() {
         0 => Lookup::None,
-        1 => Lookup::One(found.pop().expect("one")),
+        1 => Lookup::One(found.swap_remove(0)),
         _ => Lookup::Several(
             found
                 .iter()

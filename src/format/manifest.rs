@@ -112,11 +112,10 @@ impl Manifest {
         use std::fmt::Write as _;
         let e = |text: &str| quick_xml::escape::escape(text).into_owned();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        match &self.version {
+        let _ = match &self.version {
             Some(version) => writeln!(out, "<DriveManifest Version=\"{}\">", e(version)),
             None => writeln!(out, "<DriveManifest>"),
-        }
-        .expect("writing to a String");
+        };
         out.push_str("  <Drive>\n");
         let _ = writeln!(out, "    <DriveId>{}</DriveId>", e(&self.drive_id));
         if let Some(creator) = &self.client_creator {
@@ -253,7 +252,10 @@ impl Handler for Builder {
                 self.blob = Some(BlobBuilder::default());
             }
             (5, list @ ("BlockList" | "PageRangeList")) => {
-                let blob = self.blob.as_mut().expect("inside Blob");
+                // Only a depth-4 `Blob` opens one; anything else at this depth is not a blob's.
+                let Some(blob) = self.blob.as_mut() else {
+                    return Ok(());
+                };
                 let kind = if list == "BlockList" {
                     RangeKind::Block
                 } else {
@@ -278,7 +280,10 @@ impl Handler for Builder {
                 let hash = hash.ok_or_else(|| missing("Hash"))?;
                 let hash =
                     Md5::parse_hex(&hash).map_err(|error| invalid(format!("Hash {error}")))?;
-                let blob = self.blob.as_mut().expect("inside Blob");
+                // Only a depth-4 `Blob` opens one; anything else at this depth is not a blob's.
+                let Some(blob) = self.blob.as_mut() else {
+                    return Ok(());
+                };
                 blob.ranges.push(Range {
                     offset,
                     length,
@@ -329,9 +334,12 @@ impl Handler for Builder {
             (5, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
             (5, "Length") => blob.length = Some(parse_u64("Length", text)?),
             (5, side @ ("MetadataPath" | "PropertiesPath")) => {
+                let Some(hash) = self.side_hash.take() else {
+                    return Err(invalid(format!("{side} has no Hash")));
+                };
                 let file = SideFile {
                     path: value(),
-                    hash: self.side_hash.take().expect("hash read on open"),
+                    hash,
                 };
                 if file.path.is_empty() {
                     return Err(invalid(format!("{side} is empty")));
@@ -343,7 +351,9 @@ impl Handler for Builder {
                 }
             }
             (4, "Blob") => {
-                let blob = self.blob.take().expect("inside Blob");
+                let Some(blob) = self.blob.take() else {
+                    return Ok(());
+                };
                 let finished = finish_blob(blob)?;
                 let index = self.blobs.len();
                 if let Some(first) = self.file_paths.insert(finished.file_path.clone(), index) {

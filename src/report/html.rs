@@ -819,10 +819,9 @@ fn damage_runs(file: &FileReport) -> Vec<Vec<&ComponentReport>> {
                     && last.status == component.status
                     && last.offset + last.length == component.offset
             });
-        if joins {
-            runs.last_mut().expect("checked").push(component);
-        } else {
-            runs.push(vec![component]);
+        match runs.last_mut() {
+            Some(run) if joins => run.push(component),
+            _ => runs.push(vec![component]),
         }
         previous_damaged = true;
     }
@@ -950,7 +949,7 @@ fn merge_segments(
         *worst_status = worst(*worst_status, status);
         *length += bytes;
         if *length >= bucket {
-            out.push(current.take().expect("set"));
+            out.extend(current.take());
         }
     }
     out.extend(current);

@@ -478,8 +478,9 @@ pub fn render(report: &Report, format: ReportFormat, out: &mut dyn Write) -> std
 /// The report in `format`, as text (every format is UTF-8).
 pub fn render_to_string(report: &Report, format: ReportFormat) -> String {
     let mut out = Vec::new();
-    render(report, format, &mut out).expect("writing to memory does not fail");
-    String::from_utf8(out).expect("every report format is UTF-8")
+    // Writing to memory does not fail, and every format is UTF-8.
+    let _ = render(report, format, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn write_atomically(

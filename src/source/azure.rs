@@ -862,6 +862,10 @@ impl SharedKeyPolicy {
     }
 
     /// base64(HMAC-SHA256(key, string_to_sign)).
+    #[expect(
+        clippy::expect_used,
+        reason = "HMAC-SHA256 accepts keys of any length: new_from_slice cannot fail"
+    )]
     pub fn sign(&self, string_to_sign: &str) -> String {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key)
             .expect("HMAC accepts keys of any length");

@@ -25,6 +25,10 @@ pub enum KeymapError {
 
 impl Keymap {
     /// The defaults.
+    #[expect(
+        clippy::expect_used,
+        reason = "the embedded keymap is a file of this crate; a test parses it"
+    )]
     pub fn default_keys() -> Self {
         Self::parse(DEFAULT, "assets/keymap.toml").expect("the embedded keymap is valid")
     }
