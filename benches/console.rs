@@ -25,6 +25,7 @@
 //!
 //! Without `--bench` (under `cargo test --benches`/`--all-targets`) it makes a smoke run with
 //! small sizes instead, which only shows that it still works.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 #[path = "support/cpu.rs"]
 mod cpu;

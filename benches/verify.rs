@@ -16,6 +16,7 @@
 //! Every timed run also prints how much CPU *other* processes used meanwhile (from
 //! /proc/stat), since this machine's 2 cores are shared; a verify or md5sum run during which
 //! they took more than a quarter of a core is tried once more (the quieter attempt counts).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 #[path = "support/cpu.rs"]
 mod cpu;

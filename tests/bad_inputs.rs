@@ -7,6 +7,7 @@
 //! what is wrong; an unsafe entry must be refused (`failed`, `refused: …`, exit 1) without
 //! anything outside the target being followed; nothing may panic, and the drive must be left
 //! exactly as it was.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

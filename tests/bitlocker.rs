@@ -10,6 +10,7 @@
 //!   `RepairExport /bk:… /d:<image>` against Azurite and checked byte for byte; and a whole
 //!   disk with an MBR partition table, verified read-only. They skip (saying why) only when
 //!   not root or without `/dev/fuse`; with `CI=true` a missing tool is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 #[path = "support/fake_tools.rs"]
 mod fake_tools;

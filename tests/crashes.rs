@@ -5,6 +5,7 @@
 //! The source is a local mirror (`--source-dir`), so these need no Azurite: the write protocol
 //! and the repair file are what is under test. Each drive has a few MiB in many small blocks
 //! with every other block damaged, so a repair is hundreds of separate journalled writes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 

@@ -6,6 +6,7 @@
 //! A full and a read-only disk are small tmpfs mounts (the tests run as root). Where mounting
 //! is not possible the test prints a skip, except with `CI=true`, where it fails. The source
 //! is a local mirror (`--source-dir`), so Azurite is not needed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

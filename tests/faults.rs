@@ -7,6 +7,7 @@
 //! byte on the drive: each component's bytes are the blob's or exactly what was there before.
 //! A refused key is exit 3 with the drive consistent, and a rerun through a healthy path
 //! completes it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 

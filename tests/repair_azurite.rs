@@ -1,5 +1,6 @@
 //! `RepairExport` / `repair` end to end against a real Azurite: what the technician sees
 //! (exit codes, messages, the report) and what ends up on the drive, byte for byte.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! Repairs from a local mirror as a user runs them: the demo, Ctrl-C, unsafe entries.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 

@@ -3,6 +3,7 @@
 //! it back: the JSON against docs/report.schema.json, the CSV against the report's totals,
 //! the DriveLog with the project's own copy-log parser, the HTML in headless Chromium (a
 //! screenshot is kept under target/test-artifacts/), and every format for leaked secrets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! The Azure blob source against a real Azurite (see `support/azurite.rs`), and its retry and
 //! resume logic against a small scripted HTTP server that misbehaves on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 

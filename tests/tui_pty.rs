@@ -1,5 +1,6 @@
 //! The console end to end: the real binary in a terminal (tmux), driven by keys, read from
 //! the screen, checked on disk.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The console's views, drawn into ratatui's TestBackend at 80×24 and 120×40 and compared
 //! with snapshots; the state comes from real engine events over the demo drive.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! `export-repair verify` as a user runs it: exit codes, the report, stdout/stderr, and a
 //! drive left exactly as it was.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 

@@ -7,6 +7,7 @@
 //! The expected verdicts are computed from the injected damage alone (a symbolic model of
 //! every file: present or deleted, its length, the bytes flipped, whether it was rewritten),
 //! never from the tool's output.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
 
