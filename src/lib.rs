@@ -8,5 +8,6 @@ pub mod format;
 pub mod journal;
 pub mod model;
 pub mod report;
+pub mod sanitize;
 pub mod source;
 pub mod tui;
