@@ -19,6 +19,7 @@ use export_repair::format::copylog::CopyLog;
 use export_repair::format::manifest::Manifest;
 use export_repair::format::side_files::{MetadataFile, PropertiesFile};
 use export_repair::format::{FormatError, FormatErrorKind};
+use export_repair::model::Drive;
 use export_repair::report::Report;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -666,7 +667,7 @@ fn unsafe_file_paths_are_refused_with_exit_1_and_the_outside_left_alone() {
             file: "manifest/unsafe_symlink.xml",
             path: r"\c\link\secret.bin",
             kind: "block",
-            why: "leads outside the target through the symbolic link",
+            why: "passes through the symbolic link",
         },
         Unsafe {
             file: "copylog/unsafe_dotdot.xml",
@@ -690,16 +691,27 @@ fn unsafe_file_paths_are_refused_with_exit_1_and_the_outside_left_alone() {
         } else {
             (corpus(file), None)
         };
-        // A side file belongs to the good blob's entry; anything else is an entry of its own.
-        let owner = if kind == "properties" {
-            r"\c\good.bin"
-        } else {
-            path
+        // A side file belongs to the good blob's entry, which is refused as a whole; anything
+        // else is an entry of its own (with its length check when it comes from a manifest).
+        let good = r"\c\good.bin";
+        let expected = match kind {
+            "properties" => vec![
+                row(good, "block", "failed"),
+                row(good, "file", "failed"),
+                row(good, "properties", "failed"),
+            ],
+            "file" => vec![
+                row(good, "block", "verified"),
+                row(good, "file", "verified"),
+                row(path, "file", "failed"),
+            ],
+            _ => vec![
+                row(good, "block", "verified"),
+                row(good, "file", "verified"),
+                row(path, kind, "failed"),
+                row(path, "file", "failed"),
+            ],
         };
-        let expected = vec![
-            row(r"\c\good.bin", "block", "verified"),
-            row(owner, kind, "failed"),
-        ];
         let before = fixture.snapshot();
         let output = fixture.verify(&manifest, log.as_deref(), true);
         let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
@@ -717,19 +729,26 @@ fn unsafe_file_paths_are_refused_with_exit_1_and_the_outside_left_alone() {
             .flat_map(|f| &f.components)
             .filter(|c| c.status.as_str() == "failed")
             .collect();
-        assert_eq!(refused.len(), 1, "{file}");
-        let reason = refused[0].reason.as_deref().unwrap_or_default();
-        assert!(reason.starts_with("refused: "), "{file}: {reason}");
-        assert!(reason.contains(why), "{file}: {reason}");
-        assert!(
-            refused[0].actual_md5.is_none(),
-            "{file}: an unsafe file was read"
+        assert_eq!(
+            refused.len(),
+            expected.iter().filter(|r| r.2 == "failed").count(),
+            "{file}"
         );
+        for component in &refused {
+            let reason = component.reason.as_deref().unwrap_or_default();
+            assert!(reason.starts_with("refused: "), "{file}: {reason}");
+            assert!(reason.contains(why), "{file}: {reason}");
+            assert!(
+                component.actual_md5.is_none(),
+                "{file}: an unsafe file was read"
+            );
+            assert!(stdout.contains(&format!(": {reason}")), "{file}: {stdout}");
+        }
+        let owner = if kind == "properties" { good } else { path };
         assert!(
-            stdout.contains(&format!("  failed   {path} ")),
+            stdout.contains(&format!("  failed   {owner} ")),
             "{file}: {stdout}"
         );
-        assert!(stdout.contains(&format!(": {reason}")), "{file}: {stdout}");
     }
 }
 
@@ -1365,13 +1384,14 @@ fn fuzz_regressions_stay_fixed() {
         manifest_md5: Some(Md5::of(valid.as_bytes())),
         copy_log_md5: None,
     };
+    let drive = Drive::build(Some(Manifest::parse_str(&valid).unwrap()), None).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     for (index, (path, bytes)) in inputs("repair_file").into_iter().enumerate() {
         let copy = scratch.path().join(format!("{index}.rep"));
         std::fs::write(&copy, &bytes).unwrap();
         let opened = std::panic::catch_unwind(|| {
             if let Ok((file, _resumed)) = RepairFile::open_or_create(&copy, &binding) {
-                let _ = file.entries();
+                let _ = file.entries(&drive);
             }
         });
         assert!(opened.is_ok(), "{}: panicked", path.display());

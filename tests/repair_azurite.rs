@@ -222,23 +222,23 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
     assert_eq!(
         component_statuses(&report, r"\keyrepair\docs\report.pdf"),
         [
-            "verified", "verified", "repaired", "verified", "verified", "verified"
+            "verified", "verified", "repaired", "verified", "verified", "verified", "verified"
         ]
     );
     assert_eq!(
         component_statuses(&report, r"\keyrepair\disks\vm.vhd"),
         [
-            "verified", "verified", "repaired", "verified", "verified", "verified"
+            "verified", "verified", "repaired", "verified", "verified", "verified", "verified"
         ]
     );
     assert_eq!(
         component_statuses(&report, r"\keyrepair\docs\gone.bin"),
-        ["repaired"; 4]
+        ["repaired"; 5]
     );
     // The regenerated properties file matches the manifest: written from the same answers.
     assert_eq!(
         component_statuses(&report, r"\keyrepair\docs\props.txt"),
-        ["verified", "repaired"]
+        ["verified", "verified", "repaired"]
     );
     let blob = export.blob("keyrepair/docs/props.txt");
     let regenerated =

@@ -94,8 +94,8 @@ fn an_intact_drive_verifies_with_exit_0_and_a_clean_report() {
         kinds,
         ["page", "page", "page", "file", "properties", "metadata"]
     );
-    // The sparse page blob and the empty blob get a whole-file length check each.
-    assert_eq!(json["totals"]["components"], 5 + 6 + 1 + 5);
+    // Every blob gets a whole-file length check (bytes missing at the end, or past it).
+    assert_eq!(json["totals"]["components"], 6 + 6 + 1 + 6);
 }
 
 #[test]
@@ -124,7 +124,23 @@ fn damage_of_every_kind_is_found_with_exit_1() {
     // The text file deleted.
     std::fs::remove_file(root.join("data/naïve name with spaces.txt")).unwrap();
     let before = snapshot(root);
-    let report = root.join("report.json");
+    // Verify writes nothing on the drive: a report inside it is refused before the run.
+    let inside = verify(
+        root,
+        &manifest,
+        &["--report", root.join("report.json").to_str().unwrap()],
+    )
+    .code(2)
+    .get_output()
+    .clone();
+    assert!(
+        String::from_utf8_lossy(&inside.stderr).contains("verify writes nothing on the drive"),
+        "{}",
+        String::from_utf8_lossy(&inside.stderr)
+    );
+    assert_eq!(snapshot(root), before);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let report = elsewhere.path().join("report.json");
     let output = verify(root, &manifest, &["--report", report.to_str().unwrap()])
         .code(1)
         .get_output()
@@ -135,9 +151,7 @@ fn damage_of_every_kind_is_found_with_exit_1() {
         stdout.contains(r"\pictures\wild\canyon.jpg block bytes 5442..8163"),
         "{stdout}"
     );
-    let mut after = snapshot(root);
-    after.remove(Path::new("report.json"));
-    assert_eq!(after, before);
+    assert_eq!(snapshot(root), before);
 
     let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["outcome"], "damaged");
@@ -151,7 +165,9 @@ fn damage_of_every_kind_is_found_with_exit_1() {
     };
     assert_eq!(
         status_of(0),
-        ["verified", "verified", "corrupt", "verified", "verified"]
+        [
+            "verified", "verified", "corrupt", "verified", "verified", "verified"
+        ]
     );
     assert_eq!(
         status_of(1),
@@ -160,7 +176,7 @@ fn damage_of_every_kind_is_found_with_exit_1() {
         ]
     );
     assert_eq!(status_of(2), ["verified"]);
-    assert_eq!(status_of(3), ["missing"; 5]);
+    assert_eq!(status_of(3), ["missing"; 6]);
     assert_eq!(json["files"][0]["status"], "damaged");
     assert_eq!(json["files"][2]["status"], "verified");
     let corrupt = &json["files"][0]["components"][2];
@@ -188,7 +204,7 @@ fn damage_of_every_kind_is_found_with_exit_1() {
         "{gone}"
     );
     assert_eq!(json["totals"]["by_status"]["corrupt"]["components"], 2);
-    assert_eq!(json["totals"]["by_status"]["missing"]["components"], 8);
+    assert_eq!(json["totals"]["by_status"]["missing"]["components"], 9);
 }
 
 #[test]
@@ -207,7 +223,7 @@ fn json_streams_ndjson_events() {
     assert_eq!(events.first().unwrap()["event"], "run_started");
     assert_eq!(events.last().unwrap()["event"], "run_finished");
     let components = events.iter().filter(|e| e["event"] == "component").count();
-    assert_eq!(components, 17);
+    assert_eq!(components, 19);
     assert!(events.iter().any(|e| e["event"] == "progress"));
 }
 

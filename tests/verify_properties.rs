@@ -224,6 +224,11 @@ enum Damage {
         blob: Index,
         which: Which,
     },
+    /// Append bytes to the data file: bytes past the blob's end.
+    Append {
+        blob: Index,
+        bytes: u8,
+    },
     /// Rewrite a properties or metadata file with different bytes.
     Rewrite {
         blob: Index,
@@ -252,6 +257,7 @@ fn damage() -> impl Strategy<Value = Damage> {
         2 => (any::<Index>(), which()).prop_map(|(blob, which)| Damage::Delete { blob, which }),
         2 => (any::<Index>(), any::<bool>(), 0u8..3)
             .prop_map(|(blob, metadata, how)| Damage::Rewrite { blob, metadata, how }),
+        1 => (any::<Index>(), 1u8..=255).prop_map(|(blob, bytes)| Damage::Append { blob, bytes }),
     ]
 }
 
@@ -315,6 +321,18 @@ impl FileModel {
         if side {
             self.rewritten = true;
         }
+    }
+
+    fn append(&mut self, bytes: u8) {
+        if !self.exists {
+            return;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, &vec![0xAB; bytes as usize]).unwrap();
+        self.length += u64::from(bytes);
     }
 
     fn delete(&mut self) {
@@ -444,6 +462,7 @@ impl BlobModel {
                     file.delete();
                 }
             }
+            Damage::Append { bytes, .. } => self.data.append(bytes),
             Damage::Rewrite { metadata, how, .. } => {
                 let which = if metadata {
                     Which::Metadata
@@ -464,6 +483,7 @@ fn damage_blob(damage: &Damage) -> Index {
         | Damage::FlipAnywhere { blob, .. }
         | Damage::Truncate { blob, .. }
         | Damage::Delete { blob, .. }
+        | Damage::Append { blob, .. }
         | Damage::Rewrite { blob, .. } => *blob,
     }
 }
@@ -547,17 +567,16 @@ proptest! {
             for &(offset, length) in &model.layout {
                 expected.insert(key(b, kind, offset, length), model.data.data_status(offset, length));
             }
-            // Where the ranges stop short of the end, the file's length is a component.
+            // The file's length is a component of every blob: short or missing is missing,
+            // bytes past the end are corrupt.
             let original = model.data.original.len() as u64;
-            let covered = model.layout.last().map_or(0, |&(offset, length)| offset + length);
-            if model.layout.is_empty() || covered < original {
-                let status = if model.data.exists && model.data.length == original {
-                    ComponentStatus::Verified
-                } else {
-                    ComponentStatus::Missing
-                };
-                expected.insert(key(b, ComponentKind::File, 0, original), status);
-            }
+            let status = match model.data.length.cmp(&original) {
+                _ if !model.data.exists => ComponentStatus::Missing,
+                std::cmp::Ordering::Equal => ComponentStatus::Verified,
+                std::cmp::Ordering::Less => ComponentStatus::Missing,
+                std::cmp::Ordering::Greater => ComponentStatus::Corrupt,
+            };
+            expected.insert(key(b, ComponentKind::File, 0, original), status);
             for (kind, file) in [
                 (ComponentKind::Properties, &model.properties),
                 (ComponentKind::Metadata, &model.metadata),
@@ -617,6 +636,15 @@ proptest! {
                 ComponentStatus::Verified => {
                     prop_assert_eq!(finding.actual_md5, component.expected_md5);
                     prop_assert!(finding.reason.is_none(), "{}", reason);
+                }
+                ComponentStatus::Corrupt if component.kind == ComponentKind::File => {
+                    let needle = format!(
+                        "bytes past the end: the file is {} bytes long, {} more than the blob's Length {}",
+                        model.data.length,
+                        model.data.length - component.length,
+                        component.length
+                    );
+                    prop_assert!(reason.contains(&needle), "{}", reason);
                 }
                 ComponentStatus::Corrupt => {
                     prop_assert!(finding.actual_md5.is_some());

@@ -102,27 +102,22 @@ pub fn repair_file(data: &[u8]) {
     std::fs::write(&path, data).expect("the scratch file is writable");
     let (drive, binding) = repair_drive();
     if let Ok((mut file, _resumed)) = RepairFile::open_or_create(&path, binding) {
-        let _ = file.entries();
-        let rows: Vec<_> = drive
-            .components()
-            .map(|(id, blob, component)| (id, blob.file_path.as_str(), component))
-            .collect();
-        let _ = file.record_intent(rows.iter().copied());
-        let done: Vec<Done> = rows
+        let _ = file.entries(drive);
+        let ids: Vec<_> = drive.components().map(|(id, _, _)| id).collect();
+        let _ = file.record_intent(drive, &ids);
+        let done: Vec<Done> = ids
             .iter()
-            .map(|(id, _, _)| Done {
+            .map(|id| Done {
                 id: *id,
                 status: ComponentStatus::Repaired,
                 actual_md5: None,
                 reason: Some("fuzz".into()),
+                identity: None,
             })
             .collect();
-        let _ = file.record_done(
-            done.iter()
-                .zip(&rows)
-                .map(|(done, (_, path, component))| (done, *path, *component)),
-        );
-        let _ = file.entries();
+        let _ = file.record_done(drive, &done);
+        let _ = file.entries(drive);
+        let _ = file.stored_drive();
     }
 }
 
@@ -135,28 +130,21 @@ pub fn repair_file_seed() -> Vec<u8> {
     let (drive, binding) = repair_drive();
     {
         let (mut file, _) = RepairFile::open_or_create(&path, binding).expect("a new repair file");
-        let rows: Vec<_> = drive
-            .components()
-            .map(|(id, blob, component)| (id, blob.file_path.as_str(), component))
-            .collect();
-        file.record_intent(rows.iter().copied())
-            .expect("record intent");
-        let done: Vec<Done> = rows
+        file.record_drive(drive).expect("record the drive");
+        let ids: Vec<_> = drive.components().map(|(id, _, _)| id).collect();
+        file.record_intent(drive, &ids).expect("record intent");
+        let done: Vec<Done> = ids
             .iter()
             .step_by(2)
-            .map(|(id, _, _)| Done {
+            .map(|id| Done {
                 id: *id,
                 status: ComponentStatus::Failed,
                 actual_md5: Some(Md5::of(b"x")),
                 reason: Some("seed".into()),
+                identity: None,
             })
             .collect();
-        file.record_done(
-            done.iter()
-                .zip(rows.iter().step_by(2))
-                .map(|(done, (_, path, component))| (done, *path, *component)),
-        )
-        .expect("record done");
+        file.record_done(drive, &done).expect("record done");
     }
     let bytes = std::fs::read(&path).expect("the seed repair file");
     let _ = std::fs::remove_file(&path);

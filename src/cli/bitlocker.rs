@@ -89,33 +89,6 @@ pub fn finish(
     }
 }
 
-/// While a BitLocker drive is being unlocked and the run prepared, Ctrl-C locks it again
-/// before the process ends (the run's own handler takes over once it starts: drop this then).
-pub struct InterruptGuard(Option<tokio::task::JoinHandle<()>>);
-
-impl InterruptGuard {
-    pub fn watch(target: &Path) -> Self {
-        if target.is_dir() {
-            return Self(None);
-        }
-        Self(Some(tokio::spawn(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted before the run started: locking the BitLocker drive again");
-                bitlocker::emergency_cleanup();
-                std::process::exit(ExitStatus::Interrupted as i32);
-            }
-        })))
-    }
-}
-
-impl Drop for InterruptGuard {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
-        }
-    }
-}
-
 /// Asks on the terminal only: a BitLocker target, no key given, a person at the keyboard.
 fn wants_prompt(target: &Path) -> bool {
     std::io::stdin().is_terminal()

@@ -3,7 +3,7 @@
 //! credentials typed into the console later) and any SAS signature.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -42,7 +42,14 @@ struct RedactingFile {
 
 impl Write for RedactingFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let clean = redact(&String::from_utf8_lossy(bytes));
+        // One write is one event's line: a line break or escape sequence inside it (a FilePath
+        // holding `&#10;`) is shown escaped, never as a forged line.
+        let text = String::from_utf8_lossy(bytes);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let clean = format!("{}{end}", crate::sanitize::escape_controls(&redact(line)));
         self.file
             .lock()
             .map_err(|_| io::Error::other("log lock poisoned"))?
@@ -76,8 +83,16 @@ pub fn start(directory: &Path, drive_id: &str, secrets: Vec<String>) -> io::Resu
             }
         })
         .collect();
-    let path = directory.join(format!("export-repair_{safe_id}_{stamp}.log"));
-    let file = File::create(&path)?;
+    let name = format!("export-repair_{safe_id}_{stamp}.log");
+    let path = directory.join(&name);
+    // Opened beneath the folder without following a link planted at this predictable name;
+    // a file already there (a rerun within the same second) is appended to.
+    let mut file = crate::rooted::RootedDir::open(directory)?
+        .child(&name)
+        .and_then(|located| located.open_or_create())
+        .map_err(io::Error::other)?
+        .file;
+    file.seek(io::SeekFrom::End(0))?;
     for secret in &secrets {
         add_secret(secret);
     }

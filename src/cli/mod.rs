@@ -8,8 +8,10 @@ mod exit;
 mod logging;
 mod repair;
 mod report_command;
+mod report_paths;
 mod reporter;
 mod session;
+mod signals;
 mod verify;
 
 pub use args::{Cli, Commands};
@@ -94,8 +96,9 @@ impl CliError {
             CliError::Format(_)
             | CliError::Model(_)
             | CliError::BitLocker(_)
-            | CliError::Usage(_) => ExitStatus::Usage,
-            CliError::Report(_) => ExitStatus::Damaged,
+            | CliError::Usage(_)
+            // The run is over and its summary printed; the report it was asked for is missing.
+            | CliError::Report(_) => ExitStatus::Usage,
         }
     }
 }

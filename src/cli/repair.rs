@@ -13,6 +13,7 @@ use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::RepairArgs;
+use super::report_paths::Protected;
 use super::session::{Finished, Reports, SourceFactory, console_wanted, run_console, run_headless};
 use super::{CliError, ExitStatus, logging};
 use crate::report::RunInfo;
@@ -30,7 +31,7 @@ pub struct RepairPlan {
 }
 
 pub async fn run(mut args: RepairArgs) -> Result<ExitStatus, CliError> {
-    let interrupts = super::bitlocker::InterruptGuard::watch(&args.target);
+    let interrupts = super::signals::before_run();
     let volume = super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, false)?;
     let result = repair(&args, &volume, interrupts).await;
     super::bitlocker::finish(volume, &mut args.bitlocker_key, result)
@@ -39,7 +40,7 @@ pub async fn run(mut args: RepairArgs) -> Result<ExitStatus, CliError> {
 async fn repair(
     args: &RepairArgs,
     volume: &crate::bitlocker::UnlockedVolume,
-    interrupts: super::bitlocker::InterruptGuard,
+    interrupts: super::signals::Interrupts,
 ) -> Result<ExitStatus, CliError> {
     let plan = prepare(args)?;
     let log_dir = args.log_dir.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -95,12 +96,7 @@ pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, Cl
 
 /// Checks the arguments and opens everything a repair needs; nothing on the drive changes.
 pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
-    if !args.target.is_dir() {
-        return Err(CliError::Usage(format!(
-            "the target {} is not a directory: pass the drive's root (or a copy of it) with /d: or --target",
-            args.target.display()
-        )));
-    }
+    super::verify::check_target(&args.target, "/d: or --target")?;
     if args.manifest.is_none() && args.copy_log.is_none() {
         return Err(CliError::Usage(
             "give the drive's copy log (/CopyLogFile:, --copy-log) and, to verify every component, \
@@ -166,10 +162,19 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         }
     }
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let mut protected = Protected::default();
+    protected.files.push(("repair file", &args.repair_file));
+    if let Some(manifest) = &args.manifest {
+        protected.files.push(("manifest", manifest));
+    }
+    if let Some(copy_log) = &args.copy_log {
+        protected.files.push(("copy log", copy_log));
+    }
     let reports = Reports::new(
         &args.reports.report,
         args.reports.report_format,
         run.scrubbed(&secret_refs),
+        &protected,
     )?;
     Ok(RepairPlan {
         drive: Arc::new(drive),
@@ -226,7 +231,9 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
         let mut config = AzureSourceConfig::new(account.clone(), credential);
         config.endpoint = endpoint.clone();
         if let Some(seconds) = read_timeout {
-            config.retry.read_timeout = std::time::Duration::from_secs(seconds);
+            config.retry = config
+                .retry
+                .with_read_timeout(std::time::Duration::from_secs(seconds));
         }
         AzureBlobSource::new(config).map(|source| Arc::new(source) as Arc<dyn BlobSource>)
     };

@@ -19,7 +19,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     let usage = |error: crate::journal::JournalError| CliError::Usage(super::chain(&error));
     let file = RepairFile::open_read_only(&args.repair_file).map_err(usage)?;
     let (drive, binding) = file.stored_drive().map_err(usage)?;
-    let entries = file.entries().map_err(usage)?;
+    let entries = file.entries(&drive).map_err(usage)?;
     let drive = Arc::new(drive);
     let run = RunInfo::default()
         .with_inputs(binding.manifest_md5, binding.copy_log_md5)
@@ -47,6 +47,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
         totals: draft.totals,
         finished: time::OffsetDateTime::now_utc(),
         interrupted,
+        repair_file_error: None,
     });
     let report = builder.finish();
     report::write_report(&report, &args.output, Some(format))?;

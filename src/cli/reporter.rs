@@ -80,6 +80,10 @@ impl Reporter {
                 }
             }
             Event::Warning { message } => self.note(&format!("warning: {message}")),
+            Event::Resumed {
+                taken,
+                checked_again,
+            } => self.note(&crate::engine::resumed_text(*taken, *checked_again)),
             Event::CredentialsRefused { message } => self.note(&format!(
                 "error: {message}\n  the repair stopped; what was done is recorded in the repair file. \
                  Rerun with a valid key or SAS to resume."

@@ -1,19 +1,20 @@
 //! Running an engine headless: every event goes to the reporter, the report builder and
-//! the verbose log; Ctrl-C asks the engine to finish what is in flight.
+//! the verbose log; a signal (SIGINT, SIGTERM, SIGHUP) asks the engine to finish what is in
+//! flight.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::{Command, EngineHandle, Event, SourceHandle, Totals};
+use crate::engine::{EngineHandle, Event, SourceHandle, Totals};
 use crate::model::{Drive, Outcome};
 use crate::source::BlobSource;
 
 use crate::report::{self, ReportBuilder, ReportFormat, RunInfo};
 
+use super::report_paths::{self, Protected};
 use super::reporter::Reporter;
-use super::{CliError, ExitStatus};
+use super::{CliError, ExitStatus, signals};
 
 /// How a run ended.
 pub struct Finished {
@@ -21,11 +22,15 @@ pub struct Finished {
     pub totals: Totals,
     pub interrupted: bool,
     pub credentials_refused: bool,
+    /// The repair file could not be read or written, which stopped the run.
+    pub repair_file_error: Option<String>,
 }
 
 impl Finished {
     pub fn exit_status(&self) -> ExitStatus {
-        if self.credentials_refused {
+        if self.repair_file_error.is_some() {
+            ExitStatus::Usage
+        } else if self.credentials_refused {
             ExitStatus::AuthRefused
         } else if self.interrupted {
             ExitStatus::Interrupted
@@ -33,6 +38,17 @@ impl Finished {
             ExitStatus::Damaged
         } else {
             ExitStatus::Verified
+        }
+    }
+
+    /// Says why a repair file stopped the run, after the summary.
+    fn explain(&self) {
+        if let Some(message) = &self.repair_file_error {
+            eprintln!(
+                "error: the repair file stopped the run: {message}\n  nothing more was written to \
+                 the drive; fix the repair file's disk (space, permissions) and rerun with it to \
+                 resume, or give a new repair file path to start over"
+            );
         }
     }
 }
@@ -48,10 +64,12 @@ impl Reports {
         paths: &[PathBuf],
         format: Option<ReportFormat>,
         run: RunInfo,
+        protected: &Protected<'_>,
     ) -> Result<Self, CliError> {
         let targets = paths
             .iter()
             .map(|path| {
+                report_paths::check(path, protected)?;
                 ReportFormat::resolve(path, format)
                     .map(|format| (path.clone(), format))
                     .map_err(|error| {
@@ -89,19 +107,7 @@ pub async fn run_headless(
     json: bool,
     reports: &Reports,
 ) -> Result<Finished, CliError> {
-    let commands = handle.commands();
-    let ctrl_c = tokio::spawn(async move {
-        let pressed = AtomicBool::new(false);
-        while tokio::signal::ctrl_c().await.is_ok() {
-            if pressed.swap(true, Ordering::Relaxed) {
-                eprintln!("stopped at once; rerun with the same repair file to resume");
-                crate::bitlocker::emergency_cleanup();
-                std::process::exit(ExitStatus::Interrupted as i32);
-            }
-            eprintln!("interrupted: finishing the writes in flight (Ctrl-C again stops at once)");
-            let _ = commands.send(Command::Cancel);
-        }
-    });
+    let interrupts = signals::stop_run(handle.commands());
     let mut reporter = Reporter::new(json);
     let mut builder = reports.builder(Arc::clone(&drive));
     let mut finished = None;
@@ -116,6 +122,7 @@ pub async fn run_headless(
                 outcome,
                 totals,
                 interrupted,
+                repair_file_error,
                 ..
             } => {
                 finished = Some(Finished {
@@ -123,17 +130,19 @@ pub async fn run_headless(
                     totals,
                     interrupted,
                     credentials_refused,
+                    repair_file_error,
                 });
             }
             _ => {}
         }
     }
-    ctrl_c.abort();
+    drop(interrupts);
     let finished =
         finished.ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
-    reports.write(&builder)?;
+    let written = reports.write(&builder);
     reporter.summary(finished.outcome, &finished.totals, finished.interrupted);
-    Ok(finished)
+    finished.explain();
+    written.map(|()| finished)
 }
 
 /// Builds a source from an account key or SAS typed into the console.
@@ -157,6 +166,7 @@ impl crate::tui::Host for ConsoleHost<'_> {
                 outcome,
                 totals,
                 interrupted,
+                repair_file_error,
                 ..
             } => {
                 self.finished = Some(Finished {
@@ -164,6 +174,7 @@ impl crate::tui::Host for ConsoleHost<'_> {
                     totals: totals.clone(),
                     interrupted: *interrupted,
                     credentials_refused: self.credentials_refused,
+                    repair_file_error: repair_file_error.clone(),
                 });
             }
             _ => {}
@@ -206,15 +217,18 @@ pub async fn run_console(
         credentials_refused: false,
         finished: None,
     };
-    crate::tui::run(handle, drive, keymap, theme, &mut host)
-        .await
-        .map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
+    // SIGTERM or SIGHUP (the terminal closed) stop the run as in a headless one.
+    let interrupts = signals::stop_run(handle.commands());
+    let ran = crate::tui::run(handle, drive, keymap, theme, &mut host).await;
+    drop(interrupts);
+    ran.map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
     let finished = host
         .finished
         .ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
-    reports.write(&host.builder)?;
+    let written = reports.write(&host.builder);
     Reporter::new(false).summary(finished.outcome, &finished.totals, finished.interrupted);
-    Ok(finished)
+    finished.explain();
+    written.map(|()| finished)
 }
 
 /// Whether to open the console: both ends are a terminal and nobody asked otherwise.

@@ -8,12 +8,13 @@ use crate::format::manifest::Manifest;
 use crate::model::Drive;
 
 use super::args::VerifyArgs;
+use super::report_paths::Protected;
 use super::session::{Reports, run_headless};
 use super::{CliError, ExitStatus};
 use crate::report::RunInfo;
 
 pub async fn run(mut args: VerifyArgs) -> Result<ExitStatus, CliError> {
-    let interrupts = super::bitlocker::InterruptGuard::watch(&args.target);
+    let interrupts = super::signals::before_run();
     // Verification never writes: a BitLocker drive is mounted read-only.
     let volume = super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, true)?;
     let result = verify(&args, interrupts).await;
@@ -22,14 +23,9 @@ pub async fn run(mut args: VerifyArgs) -> Result<ExitStatus, CliError> {
 
 async fn verify(
     args: &VerifyArgs,
-    interrupts: super::bitlocker::InterruptGuard,
+    interrupts: super::signals::Interrupts,
 ) -> Result<ExitStatus, CliError> {
-    if !args.target.is_dir() {
-        return Err(CliError::Usage(format!(
-            "the target {} is not a directory: pass the drive's root (or a copy of it) with --target",
-            args.target.display()
-        )));
-    }
+    check_target(&args.target, "--target")?;
     let manifest = Manifest::from_file(&args.manifest)?;
     let copy_log = args
         .copy_log
@@ -51,7 +47,20 @@ async fn verify(
     if let Some(copy_log) = &args.copy_log {
         run = run.with_option("copy_log", copy_log.display());
     }
-    let reports = Reports::new(&args.reports.report, args.reports.report_format, run)?;
+    let mut protected = Protected {
+        read_only_target: Some(&args.target),
+        ..Protected::default()
+    };
+    protected.files.push(("manifest", &args.manifest));
+    if let Some(copy_log) = &args.copy_log {
+        protected.files.push(("copy log", copy_log));
+    }
+    let reports = Reports::new(
+        &args.reports.report,
+        args.reports.report_format,
+        run,
+        &protected,
+    )?;
     let mut options = VerifyOptions::default();
     if let Some(threads) = args.threads {
         options.hash_threads = threads.max(1);
@@ -60,4 +69,21 @@ async fn verify(
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
     let finished = run_headless(handle, drive, args.json, &reports).await?;
     Ok(finished.exit_status())
+}
+
+/// The target must be a folder the run can open (`flag` names where it comes from).
+pub fn check_target(target: &std::path::Path, flag: &str) -> Result<(), CliError> {
+    crate::rooted::RootedDir::open(target)
+        .map(drop)
+        .map_err(|error| {
+            let what = if target.exists() && !target.is_dir() {
+                "is not a directory".to_string()
+            } else {
+                format!("cannot be opened ({error})")
+            };
+            CliError::Usage(format!(
+                "the target {} {what}: pass the drive's root (or a copy of it) with {flag}",
+                target.display()
+            ))
+        })
 }

@@ -95,6 +95,9 @@ pub enum Event {
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
     Progress(Progress),
+    /// A rerun resumed from its repair file: `taken` verdicts were taken from it (their files
+    /// unchanged since), `checked_again` recorded components are verified again.
+    Resumed { taken: u64, checked_again: u64 },
     /// A run kept open has done everything asked of it and waits for commands
     /// (`Retry`, `Verify`, `UseSource`, `Finish`).
     Idle { outcome: Outcome, totals: Totals },
@@ -105,6 +108,10 @@ pub enum Event {
         finished: OffsetDateTime,
         /// The run was cancelled or interrupted before every component was looked at.
         interrupted: bool,
+        /// The repair file could not be read or written, which stopped the run (nothing more
+        /// was written to the drive after it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repair_file_error: Option<String>,
     },
 }
 
@@ -120,6 +127,14 @@ pub struct ComponentEvent {
     pub expected_md5: Option<Md5>,
     pub actual_md5: Option<Md5>,
     pub reason: Option<String>,
+}
+
+/// How a resumed run's rerun is described to the user, the same words everywhere.
+pub fn resumed_text(taken: u64, checked_again: u64) -> String {
+    format!(
+        "resuming from the repair file: {taken} verdicts taken from it (their files unchanged \
+         since), {checked_again} recorded components checked again"
+    )
 }
 
 impl ComponentEvent {
@@ -254,6 +269,7 @@ mod tests {
                 totals: Totals::default(),
                 finished: at,
                 interrupted: false,
+                repair_file_error: None,
             },
         ];
         for event in events {

@@ -7,7 +7,6 @@ pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -15,6 +14,7 @@ use tokio::sync::mpsc;
 
 pub use event::{
     Activity, Command, ComponentEvent, Event, Progress, RunMode, SourceHandle, Tally, Totals,
+    resumed_text,
 };
 pub use repair::{RepairOptions, start_repair};
 pub use verify::{Control, Finding, VerifyOptions, VerifySink};
@@ -160,7 +160,6 @@ pub(crate) enum WorkerMessage {
         components: Vec<u32>,
         activity: Activity,
     },
-    Warning(String),
     /// More bytes will be moved than the plan said (damage found, downloads planned).
     PlannedBytes(u64),
     /// The source refused the credentials: the run stops, resumable (or, kept open, waits
@@ -168,6 +167,11 @@ pub(crate) enum WorkerMessage {
     CredentialsRefused(String),
     /// A run kept open has nothing left to do.
     Idle,
+    /// A rerun took verdicts from its repair file (files unchanged since) and will check the
+    /// rest again.
+    Resumed { taken: u64, checked_again: u64 },
+    /// The repair file cannot be read or written: the run stops, nothing more is written.
+    RepairFileFailed(String),
 }
 
 /// Work asked of a run kept open, forwarded by the dispatcher to the worker.
@@ -223,7 +227,7 @@ async fn dispatch_verify(
                 messages: &messages_tx,
             };
             verify::verify(&drive, &target, None, &options, &control, &report);
-            !control.cancel.load(Ordering::Relaxed)
+            !control.is_cancelled()
         })
     };
     let run = Run {
@@ -246,7 +250,7 @@ pub(crate) struct Run {
 
 impl Run {
     fn cancel(&self) {
-        self.control.cancel.store(true, Ordering::Relaxed);
+        self.control.cancel();
         self.finish();
     }
 
@@ -303,16 +307,17 @@ pub(crate) async fn dispatch(
     let mut reported_bytes = u64::MAX;
     let mut commands_open = true;
     let mut credentials_refused = false;
+    let mut repair_file_error = None;
     loop {
         tokio::select! {
             command = commands.recv(), if commands_open => {
                 let reply = match command {
                     Some(Command::Pause) => {
-                        run.control.pause.store(true, Ordering::Relaxed);
+                        run.control.set_paused(true);
                         None
                     }
                     Some(Command::Resume) => {
-                        run.control.pause.store(false, Ordering::Relaxed);
+                        run.control.set_paused(false);
                         None
                     }
                     Some(Command::Cancel) => {
@@ -356,7 +361,6 @@ pub(crate) async fn dispatch(
                     Some(WorkerMessage::Working { blob, components, activity }) => {
                         Event::Working { blob, components, activity }
                     }
-                    Some(WorkerMessage::Warning(message)) => Event::Warning { message },
                     Some(WorkerMessage::PlannedBytes(bytes)) => {
                         ledger.progress.bytes_total += bytes;
                         continue;
@@ -367,6 +371,14 @@ pub(crate) async fn dispatch(
                             run.cancel();
                         }
                         Event::CredentialsRefused { message }
+                    }
+                    Some(WorkerMessage::Resumed { taken, checked_again }) => {
+                        Event::Resumed { taken, checked_again }
+                    }
+                    Some(WorkerMessage::RepairFileFailed(message)) => {
+                        run.cancel();
+                        repair_file_error = Some(message.clone());
+                        Event::Warning { message }
                     }
                     Some(WorkerMessage::Idle) => {
                         let _ = events.send(Event::Progress(ledger.snapshot_progress())).await;
@@ -393,7 +405,7 @@ pub(crate) async fn dispatch(
     let _ = events
         .send(Event::Progress(ledger.snapshot_progress()))
         .await;
-    let interrupted = !completed || credentials_refused;
+    let interrupted = !completed || credentials_refused || repair_file_error.is_some();
     let outcome = ledger.outcome();
     let _ = events
         .send(Event::RunFinished {
@@ -401,6 +413,7 @@ pub(crate) async fn dispatch(
             totals: ledger.totals(&drive),
             finished: OffsetDateTime::now_utc(),
             interrupted,
+            repair_file_error,
         })
         .await;
     outcome

@@ -4,19 +4,23 @@
 //! one sequential stream), and hands each component's bytes to a pool of hashing threads,
 //! so MD5 work uses every core. Buffers come from a fixed pool: memory stays bounded
 //! whatever the file sizes.
+//!
+//! Files are reached through the rooted drive handle: a link, a FIFO, a device or a folder at
+//! a data path is refused unread, and an entry the model refused is never looked at.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
+use tokio_util::sync::CancellationToken;
 
 use crate::format::Md5;
-use crate::format::drive_path;
 use crate::format::md5::Md5Stream;
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::rooted::{FileIdentity, Located, RootedDir, RootedError};
+use crate::sanitize::escape_controls;
 
 /// Components above this size are hashed in a stream by the reader itself, so that a
 /// single buffer never has to hold them.
@@ -39,20 +43,61 @@ impl Default for VerifyOptions {
     }
 }
 
-/// Pause and cancel flags shared with the dispatcher.
-#[derive(Debug, Default)]
+/// Pause and cancel, shared by the dispatcher, the verifier's threads and the downloads.
+#[derive(Debug)]
 pub struct Control {
-    pub cancel: AtomicBool,
-    pub pause: AtomicBool,
+    /// Cancelled once: every await on it (a download, a retry's backoff) ends at once.
+    cancel: CancellationToken,
+    paused: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            cancel: CancellationToken::new(),
+            paused: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl Control {
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Completes when the run is cancelled.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// The token a source's retries stop on.
+    pub fn token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    /// Waits while paused; false once cancelled.
+    pub async fn proceed_async(&self) -> bool {
+        let mut paused = self.paused.subscribe();
+        tokio::select! {
+            _ = self.cancel.cancelled() => false,
+            result = paused.wait_for(|paused| !*paused) => result.is_ok() && !self.is_cancelled(),
+        }
+    }
+
     /// Blocks while paused; false once cancelled.
     fn proceed(&self) -> bool {
-        while self.pause.load(Ordering::Relaxed) && !self.cancel.load(Ordering::Relaxed) {
+        while *self.paused.borrow() && !self.is_cancelled() {
             std::thread::sleep(Duration::from_millis(50));
         }
-        !self.cancel.load(Ordering::Relaxed)
+        !self.is_cancelled()
     }
 }
 
@@ -65,17 +110,26 @@ pub struct Finding {
     pub reason: Option<String>,
     /// Bytes read to reach the verdict (for progress).
     pub bytes: u64,
+    /// The file the verdict was reached on, as it was then (for the repair file: a later run
+    /// trusts the verdict only while the file is still this one).
+    pub identity: Option<FileIdentity>,
 }
 
 impl Finding {
-    fn new(id: ComponentId, status: ComponentStatus, reason: Option<String>) -> Self {
+    pub(crate) fn new(id: ComponentId, status: ComponentStatus, reason: Option<String>) -> Self {
         Self {
             id,
             status,
             actual_md5: None,
             reason,
             bytes: 0,
+            identity: None,
         }
+    }
+
+    fn on(mut self, identity: Option<FileIdentity>) -> Self {
+        self.identity = identity;
+        self
     }
 }
 
@@ -85,6 +139,7 @@ struct HashJob {
     buffer: Vec<u8>,
     /// Whether the buffer goes back to the pool afterwards.
     pooled: bool,
+    identity: Option<FileIdentity>,
 }
 
 /// Where the verifier's results go (called from several threads). Any `Fn(Finding)` is one.
@@ -111,6 +166,35 @@ pub fn verify(
     control: &Control,
     report: &dyn VerifySink,
 ) {
+    match RootedDir::open(target) {
+        Ok(root) => verify_in(drive, &root, only, options, control, report),
+        Err(error) => {
+            let reason = format!(
+                "cannot open the target {}: {error}",
+                escape_controls(&target.display().to_string())
+            );
+            for (id, _, _) in drive.components() {
+                if only.is_none_or(|ids| ids.contains(&id)) {
+                    report.finding(Finding::new(
+                        id,
+                        ComponentStatus::Failed,
+                        Some(reason.clone()),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// [`verify`] beneath an open target.
+pub(crate) fn verify_in(
+    drive: &Drive,
+    root: &RootedDir,
+    only: Option<&[ComponentId]>,
+    options: &VerifyOptions,
+    control: &Control,
+    report: &dyn VerifySink,
+) {
     let threads = options.hash_threads.max(1);
     let pool_size = threads * 2 + 2;
     let (job_tx, job_rx) = bounded::<HashJob>(threads * 2);
@@ -127,7 +211,7 @@ pub fn verify(
         }
         drop(job_rx);
         let reader = Reader {
-            target,
+            root,
             control,
             report,
             job_tx,
@@ -141,7 +225,7 @@ fn hash_worker(jobs: &Receiver<HashJob>, pool: &Sender<Vec<u8>>, report: &dyn Ve
     for job in jobs {
         let actual = Md5::of(&job.buffer);
         let bytes = job.buffer.len() as u64;
-        report.finding(verdict(job.id, job.expected, actual, bytes));
+        report.finding(verdict(job.id, job.expected, actual, bytes).on(job.identity));
         if job.pooled {
             let _ = pool.send(job.buffer);
         }
@@ -163,11 +247,12 @@ fn verdict(id: ComponentId, expected: Md5, actual: Md5, bytes: u64) -> Finding {
         actual_md5: Some(actual),
         reason,
         bytes,
+        identity: None,
     }
 }
 
 struct Reader<'a> {
-    target: &'a Path,
+    root: &'a RootedDir,
     control: &'a Control,
     report: &'a dyn VerifySink,
     job_tx: Sender<HashJob>,
@@ -211,31 +296,31 @@ impl Reader<'_> {
             blob: blob_index,
             component,
         };
+        if let Some(reason) = &blob.refusal {
+            for &c in selected {
+                self.emit(Finding::new(
+                    id(c),
+                    ComponentStatus::Failed,
+                    Some(reason.clone()),
+                ));
+            }
+            return true;
+        }
         let (side, data): (Vec<u32>, Vec<u32>) = selected
             .iter()
             .partition(|&&c| blob.components[c as usize].kind.is_side_file());
         if !data.is_empty() {
-            match drive_path::resolve(self.target, &blob.file_path) {
-                Err(error) => {
+            match self.open_data_file(blob) {
+                Err(finding) => {
                     for &c in &data {
-                        self.emit(refused(id(c), &error));
+                        self.emit(Finding {
+                            id: id(c),
+                            ..finding.clone()
+                        });
                     }
                 }
-                Ok(resolved) if !resolved.exists => {
-                    for &c in &data {
-                        let component = &blob.components[c as usize];
-                        self.emit(Finding::new(
-                            id(c),
-                            ComponentStatus::Missing,
-                            Some(format!(
-                                "the file {} is not on the drive",
-                                blob.component_file_path(component).unwrap_or_default()
-                            )),
-                        ));
-                    }
-                }
-                Ok(resolved) => {
-                    if !self.verify_data(blob_index, blob, &data, &resolved.path) {
+                Ok((file, identity)) => {
+                    if !self.verify_data(blob_index, blob, &data, file, identity) {
                         return false;
                     }
                 }
@@ -250,31 +335,57 @@ impl Reader<'_> {
         true
     }
 
-    fn verify_data(&self, blob_index: u32, blob: &Blob, data: &[u32], path: &Path) -> bool {
+    /// The blob's data file, or the verdict every data component gets without it (the id is
+    /// filled in by the caller).
+    fn open_data_file(&self, blob: &Blob) -> Result<(File, FileIdentity), Finding> {
+        let placeholder = ComponentId {
+            blob: 0,
+            component: 0,
+        };
+        let located = self
+            .root
+            .locate_file_path(&blob.file_path)
+            .map_err(|error| refused(placeholder, &error))?;
+        if !located.exists() {
+            return Err(Finding::new(
+                placeholder,
+                ComponentStatus::Missing,
+                Some(format!(
+                    "the file {} is not on the drive",
+                    escape_controls(&blob.file_path)
+                )),
+            ));
+        }
+        let file = located
+            .open_read()
+            .map_err(|error| refused(placeholder, &error))?;
+        let identity = FileIdentity::of(&file).map_err(|error| {
+            Finding::new(
+                placeholder,
+                ComponentStatus::Corrupt,
+                Some(format!(
+                    "cannot read {}: {error}",
+                    escape_controls(&blob.file_path)
+                )),
+            )
+        })?;
+        Ok((file, identity))
+    }
+
+    fn verify_data(
+        &self,
+        blob_index: u32,
+        blob: &Blob,
+        data: &[u32],
+        mut file: File,
+        identity: FileIdentity,
+    ) -> bool {
         let id = |component: u32| ComponentId {
             blob: blob_index,
             component,
         };
-        let opened = File::open(path).and_then(|file| {
-            let metadata = file.metadata()?;
-            if metadata.is_dir() {
-                return Err(io::Error::other("it is a directory, not a file"));
-            }
-            Ok((file, metadata.len()))
-        });
-        let (mut file, file_length) = match opened {
-            Ok(opened) => opened,
-            Err(error) => {
-                for &c in data {
-                    self.emit(Finding::new(
-                        id(c),
-                        ComponentStatus::Corrupt,
-                        Some(format!("cannot open {}: {error}", path.display())),
-                    ));
-                }
-                return true;
-            }
-        };
+        let on = Some(identity);
+        let file_length = identity.length;
         let mut position = 0u64;
         for &c in data {
             if !self.control.proceed() {
@@ -282,23 +393,26 @@ impl Reader<'_> {
             }
             let component = &blob.components[c as usize];
             if component.kind == ComponentKind::File {
-                self.emit(length_check(id(c), blob, component, file_length));
+                self.emit(length_check(id(c), blob, component, file_length).on(on));
                 continue;
             }
             let Some(expected) = component.expected_md5 else {
-                self.emit(unhashed(id(c), component));
+                self.emit(unhashed(id(c), component).on(on));
                 continue;
             };
             let end = component.offset + component.length;
             if end > file_length {
-                self.emit(Finding::new(
-                    id(c),
-                    ComponentStatus::Missing,
-                    Some(format!(
-                        "the file is {file_length} bytes long, shorter than this {}'s end at byte {end}",
-                        component.kind.as_str()
-                    )),
-                ));
+                self.emit(
+                    Finding::new(
+                        id(c),
+                        ComponentStatus::Missing,
+                        Some(format!(
+                            "the file is {file_length} bytes long, shorter than this {}'s end at byte {end}",
+                            component.kind.as_str()
+                        )),
+                    )
+                    .on(on),
+                );
                 continue;
             }
             if position != component.offset {
@@ -309,8 +423,9 @@ impl Reader<'_> {
                 position = component.offset;
             }
             let result = if component.length > MAX_BUFFERED {
-                stream_hash(&mut file, component.length)
-                    .map(|actual| self.emit(verdict(id(c), expected, actual, component.length)))
+                stream_hash(&mut file, component.length).map(|actual| {
+                    self.emit(verdict(id(c), expected, actual, component.length).on(on))
+                })
             } else {
                 // The pool and the hashers outlive the reader unless a hasher panicked.
                 let Ok(mut buffer) = self.buffer_rx.recv() else {
@@ -324,6 +439,7 @@ impl Reader<'_> {
                             expected,
                             buffer,
                             pooled: true,
+                            identity: on,
                         };
                         if self.job_tx.send(job).is_err() {
                             return false;
@@ -354,47 +470,84 @@ impl Reader<'_> {
             self.emit(unhashed(id, component));
             return;
         };
-        let resolved = match drive_path::resolve(self.target, file_path) {
-            Ok(resolved) => resolved,
-            Err(error) => return self.emit(refused(id, &error)),
-        };
-        if !resolved.exists {
-            return self.emit(Finding::new(
+        match read_side_file(self.root, file_path, component.kind) {
+            Ok(SideFile::Missing) => self.emit(Finding::new(
                 id,
                 ComponentStatus::Missing,
-                Some(format!("the file {file_path} is not on the drive")),
-            ));
-        }
-        let read = File::open(&resolved.path).and_then(|file| {
-            let length = file.metadata()?.len();
-            if length > MAX_SIDE_FILE {
-                return Err(io::Error::other(format!(
-                    "it is {length} bytes, too large for a {} file",
-                    component.kind.as_str()
-                )));
-            }
-            let mut bytes = Vec::with_capacity(length as usize);
-            file.take(MAX_SIDE_FILE).read_to_end(&mut bytes)?;
-            Ok(bytes)
-        });
-        match read {
-            Ok(bytes) => {
+                Some(format!(
+                    "the file {} is not on the drive",
+                    escape_controls(file_path)
+                )),
+            )),
+            Ok(SideFile::Read { bytes, identity }) => {
                 let job = HashJob {
                     id,
                     expected,
                     buffer: bytes,
                     pooled: false,
+                    identity: Some(identity),
                 };
                 // Only a hasher's panic closes the channel; the run then ends unfinished.
                 let _ = self.job_tx.send(job);
             }
-            Err(error) => self.emit(read_error(id, component, &error)),
+            Err(SideFileError::Refused(error)) => self.emit(refused(id, &error)),
+            Err(SideFileError::Read(error)) => self.emit(read_error(id, component, &error)),
         }
     }
 
     fn emit(&self, finding: Finding) {
         self.report.finding(finding);
     }
+}
+
+/// A properties or metadata file as found on the drive.
+pub(crate) enum SideFile {
+    Missing,
+    Read {
+        bytes: Vec<u8>,
+        identity: FileIdentity,
+    },
+}
+
+/// Why a side file could not be read.
+pub(crate) enum SideFileError {
+    /// Its path cannot be used (a link, a FIFO, an unsafe name …).
+    Refused(RootedError),
+    Read(io::Error),
+}
+
+/// Reads a properties or metadata file, never more than [`MAX_SIDE_FILE`] bytes (a sparse
+/// giant or a device node must not fill memory).
+pub(crate) fn read_side_file(
+    root: &RootedDir,
+    file_path: &str,
+    kind: ComponentKind,
+) -> Result<SideFile, SideFileError> {
+    let located: Located = root
+        .locate_file_path(file_path)
+        .map_err(SideFileError::Refused)?;
+    if !located.exists() {
+        return Ok(SideFile::Missing);
+    }
+    let file = located.open_read().map_err(SideFileError::Refused)?;
+    let identity = FileIdentity::of(&file).map_err(SideFileError::Read)?;
+    let too_large = || {
+        SideFileError::Read(io::Error::other(format!(
+            "it is over {MAX_SIDE_FILE} bytes, too large for a {} file",
+            kind.as_str()
+        )))
+    };
+    if identity.length > MAX_SIDE_FILE {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(identity.length as usize);
+    file.take(MAX_SIDE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(SideFileError::Read)?;
+    if bytes.len() as u64 > MAX_SIDE_FILE {
+        return Err(too_large());
+    }
+    Ok(SideFile::Read { bytes, identity })
 }
 
 fn stream_hash(file: &mut File, length: u64) -> io::Result<Md5> {
@@ -422,12 +575,14 @@ fn read_error(id: ComponentId, component: &Component, error: &io::Error) -> Find
     )
 }
 
-/// A whole-file component: the copy log's word if it reports a failure, else the length.
+/// A whole-file component: its length; for a file known only from the copy log, whose bytes
+/// nothing else checks, the copy log's word when it reports a failure.
 fn length_check(id: ComponentId, blob: &Blob, component: &Component, file_length: u64) -> Finding {
-    if component
-        .copy_log_status
-        .as_ref()
-        .is_some_and(|status| !status.is_completed())
+    if !blob.in_manifest
+        && component
+            .copy_log_status
+            .as_ref()
+            .is_some_and(|status| !status.is_completed())
     {
         return unhashed(id, component);
     }
@@ -445,18 +600,20 @@ fn length_check(id: ComponentId, blob: &Blob, component: &Component, file_length
             id,
             ComponentStatus::Corrupt,
             Some(format!(
-                "the file is {file_length} bytes long, longer than the blob's Length {}",
+                "bytes past the end: the file is {file_length} bytes long, {} more than the \
+                 blob's Length {}",
+                file_length - blob.length,
                 blob.length
             )),
         ),
     }
 }
 
-fn refused(id: ComponentId, error: &drive_path::DrivePathError) -> Finding {
+fn refused(id: ComponentId, error: &RootedError) -> Finding {
     Finding::new(
         id,
         ComponentStatus::Failed,
-        Some(format!("refused: {error}")),
+        Some(escape_controls(&format!("refused: {error}")).into_owned()),
     )
 }
 

@@ -1,9 +1,8 @@
-//! Drive paths: a manifest `FilePath` (drive-relative, `\`-separated) becomes a path inside
-//! the target directory, or a refusal. Nothing here may lead a write outside the target.
+//! Drive paths: a manifest `FilePath` (drive-relative, `\`-separated) becomes the names of a
+//! path beneath the target, or a refusal; and the key under which two paths name one file on
+//! NTFS. Reaching the file is `crate::rooted`'s job.
 
-use std::ffi::OsString;
-use std::io;
-use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
 
 use super::md5::shorten;
 
@@ -12,16 +11,6 @@ use super::md5::shorten;
 pub enum DrivePathError {
     #[error("FilePath {path:?} is unsafe: {reason}")]
     Unsafe { path: String, reason: &'static str },
-    #[error("FilePath {path:?} leads outside the target through the symbolic link {link}")]
-    SymlinkOutside { path: String, link: PathBuf },
-    #[error("FilePath {path:?} matches several names that differ only in case: {candidates}")]
-    Ambiguous { path: String, candidates: String },
-    #[error("cannot look up FilePath {path:?}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
 }
 
 /// Reserved Windows device names: an export drive is NTFS, where they cannot be files.
@@ -74,114 +63,29 @@ pub fn components(file_path: &str) -> Result<Vec<&str>, DrivePathError> {
     Ok(names)
 }
 
-/// Where a `FilePath` lives under `target`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub path: PathBuf,
-    /// Whether a file (or anything) exists there now.
-    pub exists: bool,
-}
-
-/// Resolves `file_path` under `target`. An existing name is matched exactly, then
-/// case-insensitively (NTFS drives mounted on Linux); symbolic links are followed only while
-/// they stay inside the target.
-pub fn resolve(target: &Path, file_path: &str) -> Result<Resolved, DrivePathError> {
-    let names = components(file_path)?;
-    let io_error = |source| DrivePathError::Io {
-        path: shorten(file_path, 200),
-        source,
-    };
-    let canonical_target = target.canonicalize().map_err(io_error)?;
-    let mut current = target.to_path_buf();
-    let mut exists = true;
-    for name in names {
-        if !exists {
-            current.push(name);
-            continue;
-        }
-        let exact = current.join(name);
-        let chosen = match std::fs::symlink_metadata(&exact) {
-            Ok(_) => exact,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                match find_case_insensitive(&current, name).map_err(io_error)? {
-                    Lookup::One(found) => current.join(found),
-                    Lookup::None => {
-                        exists = false;
-                        exact
-                    }
-                    Lookup::Several(candidates) => {
-                        return Err(DrivePathError::Ambiguous {
-                            path: shorten(file_path, 200),
-                            candidates: candidates.join(", "),
-                        });
-                    }
-                }
+/// How NTFS compares two names of one folder: NFC, then each character's single upper-case
+/// form (its upcase table maps one UTF-16 unit onto one; `ß` stays `ß`).
+pub fn fold_name(name: &str) -> String {
+    name.nfc()
+        .map(|c| {
+            let mut upper = c.to_uppercase();
+            match (upper.next(), upper.next()) {
+                (Some(single), None) => single,
+                _ => c,
             }
-            Err(error) => return Err(io_error(error)),
-        };
-        if exists {
-            check_link(&chosen, &canonical_target, file_path)?;
-        }
-        current = chosen;
-    }
-    Ok(Resolved {
-        path: current,
-        exists,
-    })
+        })
+        .collect()
 }
 
-fn check_link(path: &Path, canonical_target: &Path, file_path: &str) -> Result<(), DrivePathError> {
-    let metadata = std::fs::symlink_metadata(path).map_err(|source| DrivePathError::Io {
-        path: shorten(file_path, 200),
-        source,
-    })?;
-    if !metadata.file_type().is_symlink() {
-        return Ok(());
-    }
-    let outside = || DrivePathError::SymlinkOutside {
-        path: shorten(file_path, 200),
-        link: path.to_path_buf(),
-    };
-    let resolved = path.canonicalize().map_err(|_| outside())?;
-    if resolved.starts_with(canonical_target) {
-        Ok(())
-    } else {
-        Err(outside())
-    }
-}
-
-enum Lookup {
-    None,
-    One(OsString),
-    Several(Vec<String>),
-}
-
-fn find_case_insensitive(directory: &Path, name: &str) -> io::Result<Lookup> {
-    let entries = match std::fs::read_dir(directory) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Lookup::None),
-        Err(error) if error.kind() == io::ErrorKind::NotADirectory => return Ok(Lookup::None),
-        Err(error) => return Err(error),
-    };
-    let wanted = name.to_lowercase();
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        let candidate = entry.file_name();
-        if candidate.to_string_lossy().to_lowercase() == wanted {
-            found.push(candidate);
-        }
-    }
-    Ok(match found.len() {
-        0 => Lookup::None,
-        1 => Lookup::One(found.swap_remove(0)),
-        _ => Lookup::Several(
-            found
-                .iter()
-                .map(|n| n.to_string_lossy().into_owned())
-                .collect(),
-        ),
-    })
+/// The file a `FilePath` names as the drive's file system sees it: separators unified, case
+/// and Unicode form folded, and the trailing dots and spaces Windows drops from a name dropped.
+/// Two entries with one claim key name one file.
+pub fn claim_key(file_path: &str) -> Result<String, DrivePathError> {
+    Ok(components(file_path)?
+        .iter()
+        .map(|name| fold_name(name.trim_end_matches(['.', ' '])))
+        .collect::<Vec<_>>()
+        .join("/"))
 }
 
 #[cfg(test)]
@@ -221,40 +125,14 @@ mod tests {
     }
 
     #[test]
-    fn resolves_exactly_then_case_insensitively() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("Pictures/City")).unwrap();
-        std::fs::write(dir.path().join("Pictures/City/Redmond.JPG"), b"x").unwrap();
-        let resolved = resolve(dir.path(), r"\pictures\city\redmond.jpg").unwrap();
-        assert!(resolved.exists);
-        assert_eq!(resolved.path, dir.path().join("Pictures/City/Redmond.JPG"));
-        let missing = resolve(dir.path(), r"\pictures\town\a.jpg").unwrap();
-        assert!(!missing.exists);
-        assert_eq!(missing.path, dir.path().join("Pictures/town/a.jpg"));
-    }
-
-    #[test]
-    fn refuses_ambiguous_case_matches() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("A.txt"), b"x").unwrap();
-        std::fs::write(dir.path().join("a.TXT"), b"x").unwrap();
-        let error = resolve(dir.path(), r"\a.txt").unwrap_err();
-        assert!(matches!(error, DrivePathError::Ambiguous { .. }), "{error}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn refuses_symlinks_leading_out_but_follows_inner_ones() {
-        let outside = tempfile::tempdir().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
-        let error = resolve(dir.path(), r"\escape\x").unwrap_err();
-        assert!(
-            matches!(error, DrivePathError::SymlinkOutside { .. }),
-            "{error}"
-        );
-        std::fs::create_dir(dir.path().join("real")).unwrap();
-        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("inner")).unwrap();
-        assert!(resolve(dir.path(), r"\inner\x").is_ok());
+    fn claim_keys_fold_separators_case_unicode_and_trailing_dots() {
+        let key = |p| claim_key(p).unwrap();
+        assert_eq!(key(r"\c\x.bin"), key("/c/x.bin"));
+        assert_eq!(key(r"\c\X.bin"), key(r"\C\x.BIN"));
+        assert_eq!(key("\\caf\u{e9}\\a"), key("\\cafe\u{301}\\a"));
+        assert_eq!(key(r"\c\x.bin."), key(r"\c\x.bin"));
+        assert_ne!(key(r"\c\x.bin"), key(r"\c\y.bin"));
+        assert_eq!(fold_name("stra\u{df}e"), "STRA\u{df}E");
+        assert!(claim_key(r"\a\..\b").is_err());
     }
 }

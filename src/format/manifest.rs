@@ -420,6 +420,35 @@ pub(crate) fn check_ranges(
     Ok(())
 }
 
+/// A block blob's committed blocks tile it: from byte 0 to its Length with no gap, so that
+/// no byte of the file goes unverified. (Page blobs list only the pages holding data.)
+fn check_blocks_tile(
+    kind: RangeKind,
+    length: u64,
+    ranges: &[Range],
+) -> Result<(), FormatErrorKind> {
+    if kind != RangeKind::Block || ranges.is_empty() {
+        return Ok(());
+    }
+    let gap = |from: u64, to: u64| {
+        invalid(format!(
+            "no Block covers bytes {from}..{to} (the blocks of a block blob cover it from byte 0 \
+             to its Length with no gap)"
+        ))
+    };
+    let mut covered = 0u64;
+    for range in ranges {
+        if range.offset > covered {
+            return Err(gap(covered, range.offset));
+        }
+        covered = range.offset + range.length;
+    }
+    if covered < length {
+        return Err(gap(covered, length));
+    }
+    Ok(())
+}
+
 /// What range checks need of a manifest or copy-log range.
 pub(crate) trait RangeLike {
     fn offset(&self) -> u64;
@@ -450,10 +479,12 @@ fn finish_blob(blob: BlobBuilder) -> Result<ManifestBlob, FormatErrorKind> {
     // An empty blob may come without a list; a block blob is the natural reading.
     let kind = blob.kind.unwrap_or(RangeKind::Block);
     let mut ranges = blob.ranges;
-    check_ranges(kind, length, &mut ranges).map_err(|kind_error| match kind_error {
-        FormatErrorKind::Invalid(message) => invalid(format!("Blob {blob_path:?}: {message}")),
-        other => other,
-    })?;
+    check_ranges(kind, length, &mut ranges)
+        .and_then(|()| check_blocks_tile(kind, length, &ranges))
+        .map_err(|kind_error| match kind_error {
+            FormatErrorKind::Invalid(message) => invalid(format!("Blob {blob_path:?}: {message}")),
+            other => other,
+        })?;
     ranges.shrink_to_fit();
     Ok(ManifestBlob {
         blob_path,
@@ -681,6 +712,35 @@ mod tests {
             parse_err(&shared)
                 .to_string()
                 .contains("is also the file of Blob 1")
+        );
+    }
+
+    #[test]
+    fn a_block_list_with_a_gap_or_a_short_end_is_malformed() {
+        let blob = |blocks: &str, length: u64| {
+            format!(
+                r#"<DriveManifest><Drive><DriveId>D</DriveId><BlobList><Blob><BlobPath>c/a</BlobPath>
+<FilePath>\c\a</FilePath><Length>{length}</Length><BlockList>{blocks}</BlockList></Blob>
+</BlobList></Drive></DriveManifest>"#
+            )
+        };
+        let block = |offset: u64, length: u64| {
+            format!(
+                r#"<Block Offset="{offset}" Length="{length}" Hash="00000000000000000000000000000000"/>"#
+            )
+        };
+        let gap = blob(&(block(0, 4) + &block(6, 4)), 10);
+        let error = Manifest::parse_str(&gap).unwrap_err().to_string();
+        assert!(error.contains("no Block covers bytes 4..6"), "{error}");
+        let short = blob(&block(0, 4), 10);
+        let error = Manifest::parse_str(&short).unwrap_err().to_string();
+        assert!(error.contains("no Block covers bytes 4..10"), "{error}");
+        let late = blob(&block(2, 8), 10);
+        assert!(Manifest::parse_str(&late).is_err());
+        assert!(Manifest::parse_str(&blob(&(block(0, 4) + &block(4, 6)), 10)).is_ok());
+        assert!(
+            Manifest::parse_str(&blob("", 10)).is_ok(),
+            "no named blocks at all"
         );
     }
 }

@@ -62,6 +62,15 @@ impl Md5 {
         hasher.finish()
     }
 
+    /// Reads a `Content-MD5` header or properties-file value (base64 of the 16 bytes).
+    pub fn from_base64(text: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+
     /// Parses Base16, tolerating what the samples do: surrounding spaces, either case.
     pub fn parse_hex(text: &str) -> Result<Self, InvalidMd5> {
         let trimmed = text.trim();

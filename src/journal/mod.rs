@@ -5,17 +5,29 @@
 //! from) and refuses to serve another. It holds no secret. The rollback journal (not WAL)
 //! and `synchronous=FULL` keep it safe on network shares; an exclusive lock keeps two runs
 //! from sharing one file.
+//!
+//! Components are keyed by what they are (the file as NTFS names it, kind, offset, length;
+//! the expected hash is compared too), never by their position in the manifest, so another
+//! version of the tool that orders components differently still finds its own. A verdict is
+//! stored with the file's size, modification time and inode at the time, and trusted on resume
+//! only while the file is unchanged (see `engine::repair::resume`).
+
+mod rows;
+mod writer;
 
 use std::path::Path;
-use std::str::FromStr;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::format::Md5;
-use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::model::{ComponentId, ComponentStatus};
+use crate::rooted::FileIdentity;
+
+pub use writer::JournalWriter;
 
 /// Bumped whenever the tables change in a way older versions cannot read.
-const SCHEMA_VERSION: i64 = 1;
+/// 1: rows keyed by (blob, component) position. 2: keyed by identity, with file identities.
+const SCHEMA_VERSION: i64 = 2;
 /// The `application_id` SQLite stores in the header: "ERPR".
 const APPLICATION_ID: i64 = 0x4552_5052;
 
@@ -52,6 +64,8 @@ pub enum JournalError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("the repair file's writer stopped")]
+    WriterGone,
 }
 
 /// Where a component stands in the repair file.
@@ -63,7 +77,7 @@ pub enum EntryState {
     Done(ComponentStatus),
 }
 
-/// One component's record.
+/// One component's record, matched to a component of the drive it was read for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub id: ComponentId,
@@ -71,6 +85,10 @@ pub struct Entry {
     pub actual_md5: Option<Md5>,
     pub reason: Option<String>,
     pub attempts: u32,
+    /// The component's file when the verdict was recorded.
+    pub identity: Option<FileIdentity>,
+    /// When the verdict was recorded, nanoseconds since the epoch.
+    pub recorded_ns: Option<i64>,
 }
 
 /// A finished component to record.
@@ -80,6 +98,8 @@ pub struct Done {
     pub status: ComponentStatus,
     pub actual_md5: Option<Md5>,
     pub reason: Option<String>,
+    /// The component's file as the verdict found (or left) it.
+    pub identity: Option<FileIdentity>,
 }
 
 /// An open repair file.
@@ -148,15 +168,18 @@ impl RepairFile {
 
     /// No id and no tables: an empty database (or an empty file).
     fn is_blank(&self) -> Result<bool, JournalError> {
-        let application_id: i64 = self
-            .connection
-            .pragma_query_value(None, "application_id", |row| row.get(0))
-            .map_err(self.sqlite())?;
+        let application_id = self.application_id()?;
         let tables: i64 = self
             .connection
             .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
             .map_err(self.sqlite())?;
         Ok((application_id == 0 || application_id == APPLICATION_ID) && tables == 0)
+    }
+
+    fn application_id(&self) -> Result<i64, JournalError> {
+        self.connection
+            .pragma_query_value(None, "application_id", |row| row.get(0))
+            .map_err(self.sqlite())
     }
 
     fn create_tables(&mut self, binding: &Binding) -> Result<(), JournalError> {
@@ -171,31 +194,8 @@ impl RepairFile {
                  created TEXT NOT NULL,
                  tool_version TEXT NOT NULL
              );
-                          CREATE TABLE blob (
-                 blob INTEGER PRIMARY KEY,
-                 blob_path TEXT NOT NULL,
-                 file_path TEXT NOT NULL,
-                 snapshot TEXT,
-                 length INTEGER NOT NULL,
-                 properties_path TEXT,
-                 metadata_path TEXT
-             );
-             CREATE TABLE component (
-                 blob INTEGER NOT NULL,
-                 component INTEGER NOT NULL,
-                 file_path TEXT NOT NULL,
-                 kind TEXT NOT NULL,
-                 offset INTEGER NOT NULL,
-                 length INTEGER NOT NULL,
-                 expected_md5 TEXT,
-                 state TEXT NOT NULL,
-                 status TEXT,
-                 actual_md5 TEXT,
-                 reason TEXT,
-                 attempts INTEGER NOT NULL DEFAULT 0,
-                 updated TEXT NOT NULL,
-                 PRIMARY KEY (blob, component)
-             ) WITHOUT ROWID;
+             {BLOB_TABLE}
+             {COMPONENT_TABLE}
              "
         );
         // One transaction: a file killed while being created is empty, never half made.
@@ -217,31 +217,18 @@ impl RepairFile {
             .map_err(self.sqlite())
     }
 
-    /// Whether the drive was recorded (a run killed right after creating the file has not).
-    pub fn has_drive(&self) -> Result<bool, JournalError> {
-        let blobs: i64 = self
-            .connection
-            .query_row("SELECT count(*) FROM blob", [], |row| row.get(0))
-            .map_err(self.sqlite())?;
-        Ok(blobs > 0)
-    }
-
-    fn check_existing(&self, binding: &Binding) -> Result<(), JournalError> {
-        let not_ours = |reason: &str| JournalError::NotARepairFile {
-            path: self.path.clone(),
+    fn check_existing(&mut self, binding: &Binding) -> Result<(), JournalError> {
+        let not_ours = |path: &str, reason: &str| JournalError::NotARepairFile {
+            path: path.to_string(),
             reason: reason.to_string(),
         };
-        let application_id: i64 = self
-            .connection
-            .pragma_query_value(None, "application_id", |row| row.get(0))
-            .map_err(self.sqlite())?;
-        if application_id != APPLICATION_ID {
-            return Err(not_ours("it is an SQLite database of another program"));
+        if self.application_id()? != APPLICATION_ID {
+            return Err(not_ours(
+                &self.path,
+                "it is an SQLite database of another program",
+            ));
         }
-        let version: i64 = self
-            .connection
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(self.sqlite())?;
+        let version = self.schema_version()?;
         if version > SCHEMA_VERSION {
             return Err(JournalError::NewerSchema {
                 path: self.path.clone(),
@@ -257,7 +244,7 @@ impl RepairFile {
             )
             .optional()
             .map_err(self.sqlite())?
-            .ok_or_else(|| not_ours("it records no drive"))?;
+            .ok_or_else(|| not_ours(&self.path, "it records no drive"))?;
         let text = |md5: Option<Md5>| md5.map_or_else(|| "(none)".to_string(), |m| m.to_string());
         let checks = [
             ("DriveId", recorded.0, binding.drive_id.clone()),
@@ -282,113 +269,45 @@ impl RepairFile {
                 });
             }
         }
+        if version < SCHEMA_VERSION {
+            self.migrate_from_position_keys()?;
+        }
         // Find out now, not at the first write of the repair, whether the file can be
         // written and its rows read.
         self.connection
             .execute("UPDATE binding SET tool_version = tool_version", [])
             .map_err(self.sqlite())?;
-        self.entries()?;
+        let unreadable: i64 = self
+            .connection
+            .query_row(UNREADABLE_ROWS, [], |row| row.get(0))
+            .map_err(self.sqlite())?;
+        if unreadable > 0 {
+            return Err(not_ours(
+                &self.path,
+                &format!(
+                    "{unreadable} of its component rows are damaged (values of the wrong type); \
+                     start over with a new repair file"
+                ),
+            ));
+        }
         Ok(())
     }
 
-    /// Every recorded component.
-    pub fn entries(&self) -> Result<Vec<Entry>, JournalError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT blob, component, state, status, actual_md5, reason, attempts
-                 FROM component ORDER BY blob, component",
-            )
-            .map_err(self.sqlite())?;
-        let rows = statement
-            .query_map([], |row| {
-                let state: String = row.get(2)?;
-                let status: Option<String> = row.get(3)?;
-                let actual: Option<String> = row.get(4)?;
-                Ok((
-                    ComponentId {
-                        blob: row.get(0)?,
-                        component: row.get(1)?,
-                    },
-                    state,
-                    status,
-                    actual,
-                    row.get::<_, Option<String>>(5)?,
-                    row.get::<_, u32>(6)?,
-                ))
-            })
-            .map_err(self.sqlite())?;
-        let mut entries = Vec::new();
-        for row in rows {
-            let (id, state, status, actual, reason, attempts) = row.map_err(self.sqlite())?;
-            let state = match (state.as_str(), status.as_deref().map(parse_status)) {
-                // Recorded with the drive, never touched yet.
-                ("pending", _) => continue,
-                ("done", Some(Some(status))) => EntryState::Done(status),
-                _ => EntryState::InFlight,
-            };
-            entries.push(Entry {
-                id,
-                state,
-                actual_md5: actual.and_then(|a| Md5::from_str(&a).ok()),
-                reason,
-                attempts,
-            });
-        }
-        Ok(entries)
-    }
-
-    /// Records the drive itself (every blob and component), so that a report can be made
-    /// from the repair file alone. Done once, when the file is created.
-    pub fn record_drive(&mut self, drive: &Drive) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let error = |source| classify(&path, source);
-        let transaction = self.connection.transaction().map_err(error)?;
-        {
-            let mut blobs = transaction
-                .prepare("INSERT INTO blob VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(error)?;
-            let mut components = transaction
-                .prepare(
-                    "INSERT OR IGNORE INTO component
-                         (blob, component, file_path, kind, offset, length, expected_md5, state, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
-                )
-                .map_err(error)?;
-            let updated = now();
-            for (index, blob) in drive.blobs.iter().enumerate() {
-                blobs
-                    .execute(params![
-                        index as i64,
-                        blob.blob_path,
-                        blob.file_path,
-                        blob.snapshot,
-                        blob.length as i64,
-                        blob.properties_path,
-                        blob.metadata_path,
-                    ])
-                    .map_err(error)?;
-                for (c, component) in blob.components.iter().enumerate() {
-                    let file_path = blob
-                        .component_file_path(component)
-                        .unwrap_or(&blob.file_path);
-                    insert_component(
-                        &mut components,
-                        (index as i64, c as i64),
-                        file_path,
-                        component,
-                        params![updated],
-                    )
-                    .map_err(error)?;
-                }
-            }
-        }
-        transaction.commit().map_err(error)
+    fn schema_version(&self) -> Result<i64, JournalError> {
+        self.connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.sqlite())
     }
 
     /// Opens an existing repair file only to read it (for reports); takes no lock.
     pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
         let display = path.display().to_string();
+        if !path.exists() {
+            return Err(JournalError::NotARepairFile {
+                path: display,
+                reason: "it does not exist".into(),
+            });
+        }
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -398,190 +317,28 @@ impl RepairFile {
             connection,
             path: display,
         };
-        let application_id: i64 = file
-            .connection
-            .pragma_query_value(None, "application_id", |row| row.get(0))
-            .map_err(file.sqlite())?;
-        if application_id != APPLICATION_ID {
+        if file.application_id()? != APPLICATION_ID {
             return Err(JournalError::NotARepairFile {
                 path: file.path.clone(),
                 reason: "it is not an export-repair repair file".into(),
             });
         }
-        Ok(file)
-    }
-
-    /// The drive as recorded by `record_drive`, and what the file binds it to.
-    pub fn stored_drive(&self) -> Result<(Drive, Binding), JournalError> {
-        let binding: Binding = self
-            .connection
-            .query_row(
-                "SELECT drive_id, manifest_md5, copy_log_md5 FROM binding",
-                [],
-                |row| {
-                    let md5 = |text: Option<String>| text.and_then(|t| Md5::from_str(&t).ok());
-                    Ok(Binding {
-                        drive_id: row.get(0)?,
-                        manifest_md5: md5(row.get(1)?),
-                        copy_log_md5: md5(row.get(2)?),
-                    })
-                },
-            )
-            .map_err(self.sqlite())?;
-        let mut blobs: Vec<Blob> = Vec::new();
-        {
-            let mut statement = self
-                .connection
-                .prepare(
-                    "SELECT blob_path, file_path, snapshot, length, properties_path, metadata_path
-                     FROM blob ORDER BY blob",
-                )
-                .map_err(self.sqlite())?;
-            let rows = statement
-                .query_map([], |row| {
-                    Ok(Blob {
-                        blob_path: row.get(0)?,
-                        file_path: row.get(1)?,
-                        snapshot: row.get(2)?,
-                        length: row.get::<_, i64>(3)? as u64,
-                        last_modified: None,
-                        kind: None,
-                        in_manifest: true,
-                        copy_log_status: None,
-                        properties_path: row.get(4)?,
-                        metadata_path: row.get(5)?,
-                        components: Vec::new(),
-                    })
-                })
-                .map_err(self.sqlite())?;
-            for blob in rows {
-                blobs.push(blob.map_err(self.sqlite())?);
-            }
+        let version = file.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(JournalError::NewerSchema {
+                path: file.path.clone(),
+                found: version,
+            });
         }
-        if blobs.is_empty() {
+        if version < SCHEMA_VERSION {
             return Err(JournalError::NotARepairFile {
-                path: self.path.clone(),
-                reason: "it records no blobs (made by an older version, or for an empty drive)"
+                path: file.path.clone(),
+                reason: "it was made by an older export-repair; resume the repair once with this \
+                         version (it converts the file), then make the report"
                     .into(),
             });
         }
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT blob, kind, offset, length, expected_md5 FROM component ORDER BY blob, component",
-            )
-            .map_err(self.sqlite())?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                ))
-            })
-            .map_err(self.sqlite())?;
-        for row in rows {
-            let (blob, kind, offset, length, expected) = row.map_err(self.sqlite())?;
-            let (Some(blob), Some(kind)) = (
-                usize::try_from(blob).ok().and_then(|b| blobs.get_mut(b)),
-                ComponentKind::parse(&kind),
-            ) else {
-                return Err(JournalError::NotARepairFile {
-                    path: self.path.clone(),
-                    reason: format!("it records an unknown component (blob {blob}, kind {kind:?})"),
-                });
-            };
-            blob.components.push(Component {
-                kind,
-                offset: offset as u64,
-                length: length as u64,
-                expected_md5: expected.and_then(|e| Md5::from_str(&e).ok()),
-                block_id: None,
-                copy_log_status: None,
-            });
-        }
-        let drive = Drive {
-            drive_id: binding.drive_id.clone(),
-            blobs,
-            has_manifest: binding.manifest_md5.is_some(),
-            warnings: Vec::new(),
-        };
-        Ok((drive, binding))
-    }
-
-    /// Records that these components are about to be written: durable before the write.
-    pub fn record_intent<'a>(
-        &mut self,
-        components: impl IntoIterator<Item = (ComponentId, &'a str, &'a Component)>,
-    ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let error = |source| classify(&path, source);
-        let transaction = self.connection.transaction().map_err(error)?;
-        {
-            let mut statement = transaction
-                .prepare_cached(
-                    "INSERT INTO component
-                         (blob, component, file_path, kind, offset, length, expected_md5, state, attempts, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in_flight', 1, ?8)
-                     ON CONFLICT (blob, component) DO UPDATE SET
-                         state = 'in_flight', attempts = attempts + 1, updated = excluded.updated",
-                )
-                .map_err(error)?;
-            let updated = now();
-            for (id, file_path, component) in components {
-                insert_component(
-                    &mut statement,
-                    (id.blob.into(), id.component.into()),
-                    file_path,
-                    component,
-                    params![updated],
-                )
-                .map_err(error)?;
-            }
-        }
-        transaction.commit().map_err(error)
-    }
-
-    /// Records finished components (verified, repaired, failed, …).
-    pub fn record_done<'a>(
-        &mut self,
-        done: impl IntoIterator<Item = (&'a Done, &'a str, &'a Component)>,
-    ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let error = |source| classify(&path, source);
-        let transaction = self.connection.transaction().map_err(error)?;
-        {
-            let mut statement = transaction
-                .prepare_cached(
-                    "INSERT INTO component
-                         (blob, component, file_path, kind, offset, length, expected_md5,
-                          state, status, actual_md5, reason, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'done', ?8, ?9, ?10, ?11)
-                     ON CONFLICT (blob, component) DO UPDATE SET
-                         state = 'done', status = excluded.status, actual_md5 = excluded.actual_md5,
-                         reason = excluded.reason, updated = excluded.updated",
-                )
-                .map_err(error)?;
-            let updated = now();
-            for (done, file_path, component) in done {
-                insert_component(
-                    &mut statement,
-                    (done.id.blob.into(), done.id.component.into()),
-                    file_path,
-                    component,
-                    params![
-                        done.status.as_str(),
-                        done.actual_md5.map(|m| m.to_string()),
-                        done.reason,
-                        updated,
-                    ],
-                )
-                .map_err(error)?;
-            }
-        }
-        transaction.commit().map_err(error)
+        Ok(file)
     }
 
     pub fn path(&self) -> &str {
@@ -589,31 +346,56 @@ impl RepairFile {
     }
 }
 
-/// Runs a component INSERT whose first seven parameters are the component's columns
-/// (`blob, component, file_path, kind, offset, length, expected_md5`), followed by `rest`.
-fn insert_component(
-    statement: &mut rusqlite::Statement<'_>,
-    (blob, index): (i64, i64),
-    file_path: &str,
-    component: &Component,
-    rest: &[&dyn ToSql],
-) -> rusqlite::Result<usize> {
-    let kind = component.kind.as_str();
-    let offset = component.offset as i64;
-    let length = component.length as i64;
-    let expected_md5 = component.expected_md5.map(|m| m.to_string());
-    let mut values: Vec<&dyn ToSql> = vec![
-        &blob,
-        &index,
-        &file_path,
-        &kind,
-        &offset,
-        &length,
-        &expected_md5,
-    ];
-    values.extend_from_slice(rest);
-    statement.execute(values.as_slice())
-}
+const BLOB_TABLE: &str = "CREATE TABLE blob (
+                 blob INTEGER PRIMARY KEY,
+                 blob_path TEXT NOT NULL,
+                 file_path TEXT NOT NULL,
+                 snapshot TEXT,
+                 length INTEGER NOT NULL,
+                 properties_path TEXT,
+                 metadata_path TEXT,
+                 in_manifest INTEGER NOT NULL DEFAULT 1
+             );";
+
+/// Components by identity: the file as NTFS names it (`file_key`), kind, offset, length.
+/// `blob`/`component` are the positions in the drive recorded when the file was made (for
+/// reports made from the file alone); they never identify a component on resume.
+const COMPONENT_TABLE: &str = "CREATE TABLE component (
+                 file_key TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 offset INTEGER NOT NULL,
+                 length INTEGER NOT NULL,
+                 blob INTEGER NOT NULL,
+                 component INTEGER NOT NULL,
+                 file_path TEXT NOT NULL,
+                 expected_md5 TEXT,
+                 state TEXT NOT NULL,
+                 status TEXT,
+                 actual_md5 TEXT,
+                 reason TEXT,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 updated TEXT NOT NULL,
+                 recorded_ns INTEGER,
+                 file_length INTEGER,
+                 file_modified_ns INTEGER,
+                 file_inode INTEGER,
+                 file_device INTEGER,
+                 PRIMARY KEY (file_key, kind, offset, length)
+             ) WITHOUT ROWID;";
+
+/// Rows whose values a run could not read back (a flipped bit, a foreign edit).
+const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
+    typeof(file_key) != 'text' OR typeof(kind) != 'text' OR typeof(offset) != 'integer'
+    OR typeof(length) != 'integer' OR typeof(blob) != 'integer'
+    OR typeof(component) != 'integer' OR typeof(file_path) != 'text'
+    OR typeof(state) != 'text' OR typeof(attempts) != 'integer'
+    OR typeof(expected_md5) NOT IN ('text', 'null') OR typeof(status) NOT IN ('text', 'null')
+    OR typeof(actual_md5) NOT IN ('text', 'null') OR typeof(reason) NOT IN ('text', 'null')
+    OR typeof(recorded_ns) NOT IN ('integer', 'null')
+    OR typeof(file_length) NOT IN ('integer', 'null')
+    OR typeof(file_modified_ns) NOT IN ('integer', 'null')
+    OR typeof(file_inode) NOT IN ('integer', 'null')
+    OR typeof(file_device) NOT IN ('integer', 'null')";
 
 fn classify(path: &str, source: rusqlite::Error) -> JournalError {
     match source.sqlite_error_code() {
@@ -629,6 +411,10 @@ fn classify(path: &str, source: rusqlite::Error) -> JournalError {
         Some(rusqlite::ErrorCode::DatabaseCorrupt) => JournalError::NotARepairFile {
             path: path.to_string(),
             reason: "it is damaged (torn or truncated); start over with a new repair file".into(),
+        },
+        Some(rusqlite::ErrorCode::CannotOpen) => JournalError::NotARepairFile {
+            path: path.to_string(),
+            reason: "it cannot be opened (no such file, or no permission)".into(),
         },
         _ => JournalError::Sqlite {
             path: path.to_string(),
@@ -649,6 +435,10 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
+fn now_ns() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
 /// The MD5 of a whole input file, for binding.
 pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
     use std::io::Read;
@@ -665,161 +455,4 @@ pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::ComponentKind;
-
-    fn binding() -> Binding {
-        Binding {
-            drive_id: "9WM35C3U".into(),
-            manifest_md5: Some(Md5::of(b"manifest")),
-            copy_log_md5: None,
-        }
-    }
-
-    fn component() -> Component {
-        Component {
-            kind: ComponentKind::Block,
-            offset: 4096,
-            length: 4096,
-            expected_md5: Some(Md5::of(b"x")),
-            block_id: None,
-            copy_log_status: None,
-        }
-    }
-
-    #[test]
-    fn creates_then_resumes_with_in_flight_and_done_components() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("9WM35C3U.rep");
-        let c = component();
-        let first = ComponentId {
-            blob: 0,
-            component: 1,
-        };
-        let second = ComponentId {
-            blob: 2,
-            component: 0,
-        };
-        {
-            let (mut file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
-            assert!(!resumed);
-            file.record_intent([(first, r"\a", &c), (second, r"\b", &c)])
-                .unwrap();
-            let done = Done {
-                id: first,
-                status: ComponentStatus::Repaired,
-                actual_md5: c.expected_md5,
-                reason: None,
-            };
-            file.record_done([(&done, r"\a", &c)]).unwrap();
-        }
-        let (file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
-        assert!(resumed);
-        let entries = file.entries().unwrap();
-        assert_eq!(entries.len(), 2);
-        assert_eq!(
-            entries[0].state,
-            EntryState::Done(ComponentStatus::Repaired)
-        );
-        assert_eq!(entries[0].actual_md5, c.expected_md5);
-        assert_eq!(entries[1].id, second);
-        assert_eq!(entries[1].state, EntryState::InFlight);
-    }
-
-    #[test]
-    fn the_drive_recorded_at_creation_comes_back_for_reports() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.rep");
-        let sample = crate::demo::scenario::sample_drive();
-        let drive = Drive::build(Some(sample.manifest()), None).unwrap();
-        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
-        file.record_drive(&drive).unwrap();
-        assert!(
-            file.entries().unwrap().is_empty(),
-            "pending rows are not entries"
-        );
-        drop(file);
-        let file = RepairFile::open_read_only(&path).unwrap();
-        let (stored, stored_binding) = file.stored_drive().unwrap();
-        assert_eq!(stored_binding, binding());
-        assert_eq!(stored.blobs.len(), drive.blobs.len());
-        for (a, b) in stored.blobs.iter().zip(&drive.blobs) {
-            assert_eq!(a.blob_path, b.blob_path);
-            assert_eq!(a.file_path, b.file_path);
-            assert_eq!(a.properties_path, b.properties_path);
-            assert_eq!(a.metadata_path, b.metadata_path);
-            let kinds = |blob: &Blob| {
-                blob.components
-                    .iter()
-                    .map(|c| (c.kind, c.offset, c.length, c.expected_md5))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(kinds(a), kinds(b));
-        }
-    }
-
-    #[test]
-    fn refuses_another_drives_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.rep");
-        drop(RepairFile::open_or_create(&path, &binding()).unwrap());
-        let other = Binding {
-            drive_id: "OTHER".into(),
-            ..binding()
-        };
-        let error = RepairFile::open_or_create(&path, &other).err().unwrap();
-        assert!(
-            matches!(
-                error,
-                JournalError::OtherDrive {
-                    what: "DriveId",
-                    ..
-                }
-            ),
-            "{error}"
-        );
-        let changed_manifest = Binding {
-            manifest_md5: Some(Md5::of(b"edited")),
-            ..binding()
-        };
-        let error = RepairFile::open_or_create(&path, &changed_manifest)
-            .err()
-            .unwrap();
-        assert!(error.to_string().contains("manifest MD5"), "{error}");
-    }
-
-    #[test]
-    fn refuses_files_that_are_not_repair_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = dir.path().join("notes.txt");
-        std::fs::write(
-            &text,
-            "hello, this is not a database at all, not even close ......",
-        )
-        .unwrap();
-        let error = RepairFile::open_or_create(&text, &binding()).err().unwrap();
-        assert!(
-            matches!(error, JournalError::NotARepairFile { .. }),
-            "{error}"
-        );
-        let other_db = dir.path().join("other.db");
-        Connection::open(&other_db)
-            .unwrap()
-            .execute_batch("CREATE TABLE t (x);")
-            .unwrap();
-        let error = RepairFile::open_or_create(&other_db, &binding())
-            .err()
-            .unwrap();
-        assert!(error.to_string().contains("another program"), "{error}");
-    }
-
-    #[test]
-    fn a_second_run_on_the_same_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.rep");
-        let (_first, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
-        let error = RepairFile::open_or_create(&path, &binding()).err().unwrap();
-        assert!(matches!(error, JournalError::InUse { .. }), "{error}");
-    }
-}
+mod tests;

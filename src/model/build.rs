@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
-use crate::format::copylog::{CopyLog, LogBlob, LogSideFile};
+use crate::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
+use crate::format::drive_path::claim_key;
 use crate::format::manifest::{Manifest, ManifestBlob};
 use crate::format::status::BlobStatus;
 
 use super::{Blob, Component, ComponentKind, Drive, LogStatus};
+use crate::sanitize::escape_controls;
 
 /// Inputs that cannot make a drive.
 #[derive(Debug, thiserror::Error)]
@@ -50,23 +52,27 @@ impl Drive {
             .map(|m| m.blobs.into_iter().map(blob_from_manifest).collect())
             .unwrap_or_default();
         if let Some(log) = copy_log {
-            let mut by_path: HashMap<String, usize> = blobs
+            // A copy-log entry is the manifest's entry when both name the same blob and their
+            // FilePaths are one file on NTFS; anything else is an entry of its own (and two
+            // entries on one file are refused below).
+            let identity = |blob_path: &str, file_path: &str| {
+                claim_key(file_path)
+                    .ok()
+                    .map(|key| (blob_path.to_string(), key))
+            };
+            let by_identity: HashMap<(String, String), usize> = blobs
                 .iter()
                 .enumerate()
-                .map(|(index, blob)| (blob.file_path.clone(), index))
-                .collect();
-            let by_lower: HashMap<String, usize> = blobs
-                .iter()
-                .enumerate()
-                .map(|(index, blob)| (blob.file_path.to_lowercase(), index))
+                .filter_map(|(index, blob)| {
+                    identity(&blob.blob_path, &blob.file_path).map(|key| (key, index))
+                })
                 .collect();
             for log_blob in log.blobs {
-                let found = by_path
-                    .get(&log_blob.file_path)
-                    .or_else(|| by_lower.get(&log_blob.file_path.to_lowercase()))
+                let found = identity(&log_blob.blob_path, &log_blob.file_path)
+                    .and_then(|key| by_identity.get(&key))
                     .copied();
                 match found {
-                    Some(index) => merge_log_blob(&mut blobs[index], log_blob)?,
+                    Some(index) => merge_log_blob(&mut blobs[index], log_blob, &mut warnings)?,
                     None => {
                         if has_manifest && log_blob.needs_repair() {
                             warnings.push(format!(
@@ -74,12 +80,12 @@ impl Drive {
                                 log_blob.file_path, log_blob.blob_path
                             ));
                         }
-                        by_path.insert(log_blob.file_path.clone(), blobs.len());
                         blobs.push(blob_from_log(log_blob));
                     }
                 }
             }
         }
+        super::claims::refuse_shared_claims(&mut blobs);
         Ok(Drive {
             drive_id,
             blobs,
@@ -103,19 +109,16 @@ fn blob_from_manifest(blob: ManifestBlob) -> Blob {
             copy_log_status: None,
         })
         .collect();
-    // Where the ranges do not reach the end of the file (an empty blob, a sparse page
-    // blob), the file's existence and length are checked as a component of their own.
-    let covered = components.last().map_or(0, |c| c.offset + c.length);
-    if components.is_empty() || covered < blob.length {
-        components.push(Component {
-            kind: ComponentKind::File,
-            offset: 0,
-            length: blob.length,
-            expected_md5: None,
-            block_id: None,
-            copy_log_status: None,
-        });
-    }
+    // The file's length is a component of its own: bytes missing at the end of a sparse page
+    // blob, or bytes past the end of any blob, are found even where no range looks.
+    components.push(Component {
+        kind: ComponentKind::File,
+        offset: 0,
+        length: blob.length,
+        expected_md5: None,
+        block_id: None,
+        copy_log_status: None,
+    });
     for (side_kind, side) in [
         (ComponentKind::Properties, &blob.properties),
         (ComponentKind::Metadata, &blob.metadata),
@@ -135,6 +138,7 @@ fn blob_from_manifest(blob: ManifestBlob) -> Blob {
         copy_log_status: None,
         metadata_path: blob.metadata.map(|side| side.path),
         properties_path: blob.properties.map(|side| side.path),
+        refusal: None,
         components,
     }
 }
@@ -158,7 +162,11 @@ pub(crate) fn is_whole_file_failure(status: &BlobStatus) -> bool {
     )
 }
 
-fn merge_log_blob(blob: &mut Blob, log: LogBlob) -> Result<(), ModelError> {
+fn merge_log_blob(
+    blob: &mut Blob,
+    log: LogBlob,
+    warnings: &mut Vec<String>,
+) -> Result<(), ModelError> {
     if let Some(length) = log.length
         && length != blob.length
     {
@@ -172,42 +180,58 @@ fn merge_log_blob(blob: &mut Blob, log: LogBlob) -> Result<(), ModelError> {
     if blob.snapshot.is_none() {
         blob.snapshot = log.snapshot;
     }
-    let mut added = false;
-    for range in log.ranges {
-        let kind = log
-            .kind
-            .map(ComponentKind::from)
-            .unwrap_or(ComponentKind::Block);
-        let existing = blob.components.iter_mut().find(|c| {
-            !c.kind.is_side_file() && c.offset == range.offset && c.length == range.length
-        });
-        match existing {
-            Some(component) => {
-                component.copy_log_status = Some(LogStatus::Range(range.status));
-                if component.block_id.is_none() {
-                    component.block_id = range.id.map(String::into_boxed_str);
-                }
-            }
-            None => {
-                added = true;
-                blob.components.push(Component {
-                    kind,
-                    offset: range.offset,
-                    length: range.length,
-                    expected_md5: range.hash,
-                    block_id: range.id.map(String::into_boxed_str),
-                    copy_log_status: Some(LogStatus::Range(range.status)),
-                });
-            }
+    for range in &log.ranges {
+        if !mark_covering_components(&mut blob.components, range) && !range.status.is_completed() {
+            warnings.push(format!(
+                "the copy log reports bytes {}..{} of {} {}, but no range of the manifest holds \
+                 them; there is nothing to check or rewrite there",
+                range.offset,
+                range.offset.saturating_add(range.length),
+                escape_controls(&blob.file_path),
+                range.status.as_str()
+            ));
         }
     }
     merge_side(blob, ComponentKind::Properties, log.properties);
     merge_side(blob, ComponentKind::Metadata, log.metadata);
-    if added {
-        sort_components(&mut blob.components);
+    if is_whole_file_failure(&log.status)
+        && let Some(file) = blob
+            .components
+            .iter_mut()
+            .find(|c| c.kind == ComponentKind::File)
+    {
+        file.copy_log_status = Some(LogStatus::Blob(log.status.clone()));
     }
     blob.copy_log_status = Some(log.status);
     Ok(())
+}
+
+/// Gives the copy log's status for `range` to the manifest's data components it overlaps: the
+/// one it names exactly, or (a range that does not line up with the manifest's blocks) every
+/// component it touches, so that each is downloaded and checked against its own hash. A range
+/// is never a component of its own in a manifest blob: its bytes would have no hash. Returns
+/// whether any component was touched.
+fn mark_covering_components(components: &mut [Component], range: &LogRange) -> bool {
+    let data_end = components
+        .partition_point(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page));
+    let data = &mut components[..data_end];
+    let end = range.offset.saturating_add(range.length);
+    // Data components are sorted by offset and do not overlap (the manifest's checks).
+    let first = data.partition_point(|c| c.offset + c.length <= range.offset);
+    let mut touched = false;
+    for component in data[first..].iter_mut().take_while(|c| c.offset < end) {
+        touched = true;
+        let exact = component.offset == range.offset && component.length == range.length;
+        // A failure wins over a completion another range reported for the same bytes.
+        let failed = !range.status.is_completed();
+        if exact || failed || component.copy_log_status.is_none() {
+            component.copy_log_status = Some(LogStatus::Range(range.status.clone()));
+        }
+        if exact && component.block_id.is_none() {
+            component.block_id = range.id.clone().map(String::into_boxed_str);
+        }
+    }
+    touched
 }
 
 fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
@@ -235,10 +259,6 @@ fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
             blob.components.push(component);
         }
     }
-}
-
-fn sort_components(components: &mut [Component]) {
-    components.sort_by_key(|c| (c.kind.rank(), c.offset));
 }
 
 fn blob_from_log(log: LogBlob) -> Blob {
@@ -280,6 +300,7 @@ fn blob_from_log(log: LogBlob) -> Blob {
         copy_log_status: Some(log.status),
         metadata_path: None,
         properties_path: None,
+        refusal: None,
         components,
     };
     merge_side(&mut blob, ComponentKind::Properties, log.properties);
@@ -317,15 +338,16 @@ mod tests {
         assert!(drive.warnings[0].contains("drive D1 but the copy log for drive D2"));
         let a = &drive.blobs[0];
         assert_eq!(a.last_modified.as_deref(), Some("2012-09-18T23:47:08Z"));
-        assert_eq!(a.components.len(), 3);
+        assert_eq!(a.components.len(), 4);
         assert_eq!(a.components[0].copy_log_status, None);
         assert_eq!(
             a.components[1].copy_log_status,
             Some(LogStatus::Range(RangeStatus::Failed))
         );
-        assert_eq!(a.components[2].kind, ComponentKind::Properties);
+        assert_eq!(a.components[2].kind, ComponentKind::File);
+        assert_eq!(a.components[3].kind, ComponentKind::Properties);
         assert!(
-            !a.components[2]
+            !a.components[3]
                 .copy_log_status
                 .as_ref()
                 .unwrap()
@@ -337,8 +359,63 @@ mod tests {
         assert_eq!(gone.components.len(), 1);
         assert_eq!(gone.components[0].kind, ComponentKind::File);
         assert_eq!(gone.components[0].length, 30310);
-        assert_eq!(drive.component_count(), 4);
+        assert_eq!(drive.component_count(), 5);
         assert!(drive.warnings.iter().any(|w| w.contains("gone.bin")));
+    }
+
+    /// Two 4-byte blocks; the copy log fails bytes 2..6, which line up with neither.
+    #[test]
+    fn a_copy_log_range_across_blocks_marks_each_block_it_touches() {
+        let log = LOG.replace(
+            r#"<Block Offset="4" Length="4" Status="Failed"/>"#,
+            r#"<Block Offset="2" Length="4" Status="Failed"/>"#,
+        );
+        let drive = Drive::build(
+            Some(Manifest::parse_str(MANIFEST).unwrap()),
+            Some(CopyLog::parse_str(&log).unwrap()),
+        )
+        .unwrap();
+        let a = &drive.blobs[0];
+        assert_eq!(a.components.len(), 4, "no unhashed component is added");
+        for block in &a.components[..2] {
+            assert_eq!(
+                block.copy_log_status,
+                Some(LogStatus::Range(RangeStatus::Failed))
+            );
+            assert!(block.expected_md5.is_some());
+        }
+    }
+
+    #[test]
+    fn entries_that_land_on_one_file_are_both_refused() {
+        let twins = MANIFEST.replace(
+            "</BlobList>",
+            r#"<Blob><BlobPath>c/A.BIN</BlobPath><FilePath>/C/A.BIN</FilePath><Length>0</Length></Blob>
+<Blob><BlobPath>c/p</BlobPath><FilePath>\c\p</FilePath><Length>0</Length>
+<PropertiesPath Hash="00000000000000000000000000000003">\c\p2</PropertiesPath></Blob>
+<Blob><BlobPath>c/p2</BlobPath><FilePath>\c\p2</FilePath><Length>0</Length></Blob>
+<Blob><BlobPath>c/ok</BlobPath><FilePath>\c\ok</FilePath><Length>0</Length></Blob>
+</BlobList>"#,
+        );
+        let drive = Drive::build(Some(Manifest::parse_str(&twins).unwrap()), None).unwrap();
+        let refusal = |i: usize| drive.blobs[i].refusal.as_deref().unwrap_or_default();
+        for i in [0, 1] {
+            assert!(refusal(i).contains(r#"\c\a.bin"#), "{}", refusal(i));
+            assert!(refusal(i).contains("/C/A.BIN"), "{}", refusal(i));
+        }
+        for i in [2, 3] {
+            assert!(
+                refusal(i).contains(r#"properties file "\c\p2""#),
+                "{}",
+                refusal(i)
+            );
+            assert!(
+                refusal(i).contains(r#"data file "\c\p2""#),
+                "{}",
+                refusal(i)
+            );
+        }
+        assert_eq!(drive.blobs[4].refusal, None);
     }
 
     #[test]

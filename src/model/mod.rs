@@ -3,6 +3,7 @@
 //! merged by (FilePath, Offset, Length), and the tree the console shows.
 
 mod build;
+mod claims;
 mod status;
 pub mod tree;
 
@@ -42,7 +43,11 @@ pub struct Blob {
     pub copy_log_status: Option<BlobStatus>,
     pub metadata_path: Option<String>,
     pub properties_path: Option<String>,
-    /// Data components sorted by offset, then the properties and metadata files.
+    /// Why nothing may be read or written for this entry (an unsafe path, a file another entry
+    /// claims too); its components are reported failed with this reason.
+    pub refusal: Option<String>,
+    /// Data components sorted by offset, then the whole-file check, then the properties and
+    /// metadata files.
     pub components: Vec<Component>,
 }
 
@@ -66,7 +71,8 @@ pub enum ComponentKind {
     Page,
     Properties,
     Metadata,
-    /// A whole file known only from a copy-log failure, with no ranges listed.
+    /// The file as a whole: its length against the blob's (bytes missing at the end, or bytes
+    /// past it); for a blob known only from a copy-log failure, its bytes too.
     File,
 }
 
@@ -208,6 +214,11 @@ impl Blob {
             ComponentKind::File if !self.in_manifest => component.length,
             _ => 0,
         }
+    }
+
+    /// The Length a copy-log-only entry lists (a manifest blob's length is the manifest's).
+    pub fn copy_log_length(&self) -> Option<u64> {
+        (!self.in_manifest && self.length > 0).then_some(self.length)
     }
 
     /// The container: the first segment of the blob path.

@@ -247,6 +247,12 @@ impl ReportBuilder {
             Event::Warning { message } | Event::CredentialsRefused { message } => {
                 self.warnings.push(message.clone());
             }
+            Event::Resumed {
+                taken,
+                checked_again,
+            } => self
+                .warnings
+                .push(crate::engine::resumed_text(*taken, *checked_again)),
             Event::Component(component) => {
                 let slot =
                     &mut self.verdicts[component.id.blob as usize][component.id.component as usize];
@@ -499,17 +505,20 @@ fn write_atomically(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
-        fill(&mut out)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.map_err(error)
+    // A temporary with a random name beside the report, renamed over it: a link planted at
+    // the report's name is replaced, never followed.
+    let temporary = crate::rooted::RootedDir::open(directory)
+        .map_err(error)?
+        .child(&name)
+        .and_then(|located| located.temporary())
+        .map_err(|e| error(std::io::Error::other(e)))?;
+    let mut out = std::io::BufWriter::new(temporary.file.try_clone().map_err(error)?);
+    fill(&mut out).map_err(error)?;
+    out.into_inner().map_err(|e| error(e.into_error()))?;
+    temporary
+        .commit()
+        .map(drop)
+        .map_err(|e| error(std::io::Error::other(e)))
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
+use crate::format::drive_path::fold_name;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
-use unicode_normalization::UnicodeNormalization;
 
 use super::RootedError;
 use super::open::{FileKind, kind_at};
@@ -42,20 +42,6 @@ impl Located {
     pub fn name(&self) -> &OsStr {
         &self.name
     }
-}
-
-/// The key two names of one NTFS folder collide under: NFC, then each character's single
-/// upper-case form (NTFS's upcase table maps one UTF-16 unit to one; `ß` stays `ß`).
-pub fn fold_name(name: &str) -> String {
-    name.nfc()
-        .map(|c| {
-            let mut upper = c.to_uppercase();
-            match (upper.next(), upper.next()) {
-                (Some(single), None) => single,
-                _ => c,
-            }
-        })
-        .collect()
 }
 
 pub(super) fn locate(

@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
-pub use lookup::{Located, fold_name};
+use crate::format::drive_path;
+
+pub use lookup::Located;
 pub use open::{FileIdentity, FileKind, Opened, Temporary};
 
 #[cfg(not(unix))]
@@ -39,7 +41,7 @@ compile_error!(
 /// Why a path under a rooted directory cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RootedError {
-    #[error("{path} is unsafe: {reason}")]
+    #[error("FilePath {path:?} is unsafe: {reason}")]
     Unsafe { path: String, reason: &'static str },
     #[error(
         "{path} passes through the symbolic link {link:?}; links on the drive are not followed \
@@ -48,7 +50,7 @@ pub enum RootedError {
     Symlink { path: String, link: String },
     #[error("{path} matches several names that differ only in case or Unicode form: {candidates}")]
     Ambiguous { path: String, candidates: String },
-    #[error("{path} needs {name:?} to be a folder, but it is a {kind}")]
+    #[error("{path} needs {name:?} to be a directory, but it is a {kind}")]
     NotADirectory {
         path: String,
         name: String,
@@ -117,6 +119,17 @@ impl RootedDir {
     /// and Unicode form (NFC/NFD). Nothing is created.
     pub fn locate(&self, display: &str, names: &[&str]) -> Result<Located, RootedError> {
         lookup::locate(self.fd.as_fd(), display, names)
+    }
+
+    /// Finds a drive `FilePath` (`\`-separated, drive-relative) beneath the root; an unsafe one
+    /// (`..`, a drive letter, a device name) is refused before anything is looked up.
+    pub fn locate_file_path(&self, file_path: &str) -> Result<Located, RootedError> {
+        let names = drive_path::components(file_path).map_err(|error| match error {
+            drive_path::DrivePathError::Unsafe { path, reason } => {
+                RootedError::Unsafe { path, reason }
+            }
+        })?;
+        self.locate(file_path, &names)
     }
 }
 

@@ -7,6 +7,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -31,7 +32,7 @@ impl fmt::Display for FileKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             FileKind::File => "regular file",
-            FileKind::Directory => "folder",
+            FileKind::Directory => "directory",
             FileKind::Symlink => "symbolic link",
             FileKind::Fifo => "FIFO (named pipe)",
             FileKind::Socket => "socket",
@@ -97,7 +98,7 @@ pub struct Opened {
     pub file: File,
     /// Whether the file was created by this open.
     pub created: bool,
-    new_entries: Vec<OwnedFd>,
+    pub(super) new_entries: Vec<OwnedFd>,
 }
 
 impl Opened {
@@ -255,7 +256,10 @@ impl Located {
     pub fn temporary(&self) -> Result<Temporary, RootedError> {
         let (dir, new_entries) = self.make_folders()?;
         for _ in 0..16 {
-            let name = OsString::from(format!(".export-repair-{:016x}.tmp", rand::random::<u64>()));
+            let name = OsString::from(format!(
+                "{TEMPORARY_PREFIX}{:016x}{TEMPORARY_SUFFIX}",
+                rand::random::<u64>()
+            ));
             match rustix::fs::openat(
                 dir.as_fd(),
                 &name,
@@ -288,6 +292,32 @@ impl Located {
         ))
     }
 
+    /// Removes temporaries a killed run left in this file's folder (regular files named as
+    /// [`Self::temporary`] names them); returns how many.
+    pub fn remove_stale_temporaries(&self) -> Result<usize, RootedError> {
+        if !self.missing_dirs.is_empty() {
+            return Ok(0);
+        }
+        let io_error = |e: rustix::io::Errno| RootedError::io(&self.display, e);
+        let mut stale = Vec::new();
+        let mut entries = rustix::fs::Dir::read_from(&self.parent).map_err(io_error)?;
+        while let Some(entry) = entries.read() {
+            let entry = entry.map_err(io_error)?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            if is_temporary_name(name)
+                && kind_at(self.parent.as_fd(), name)
+                    .map_err(|e| RootedError::io(&self.display, e))?
+                    == FileKind::File
+            {
+                stale.push(name.to_os_string());
+            }
+        }
+        for name in &stale {
+            rustix::fs::unlinkat(self.parent.as_fd(), name, AtFlags::empty()).map_err(io_error)?;
+        }
+        Ok(stale.len())
+    }
+
     /// Replaces the file whole with `bytes` (temporary, fsync, rename, fsync of the folder) and
     /// returns the bytes read back from the file now in place.
     pub fn replace_with(&self, bytes: &[u8]) -> Result<Vec<u8>, RootedError> {
@@ -302,6 +332,17 @@ impl Located {
             .map_err(|e| RootedError::io(&self.display, e))?;
         Ok(read_back)
     }
+}
+
+const TEMPORARY_PREFIX: &str = ".export-repair-";
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// Whether `name` is one [`Located::temporary`] makes.
+fn is_temporary_name(name: &OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_prefix(TEMPORARY_PREFIX))
+        .and_then(|n| n.strip_suffix(TEMPORARY_SUFFIX))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A file being written beside its final name; removed unless committed.

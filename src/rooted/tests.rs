@@ -202,3 +202,51 @@ fn a_child_is_spelt_exactly_and_never_a_link() {
     assert!(matches!(error, RootedError::Symlink { .. }), "{error}");
     assert!(!outside.path().join("target").exists());
 }
+
+#[test]
+fn stale_temporaries_are_removed_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    let located = root.locate("f", &["file.bin"]).unwrap();
+    std::mem::forget(located.temporary().unwrap());
+    std::fs::write(dir.path().join(".export-repair-notahexname.tmp"), b"keep").unwrap();
+    std::fs::write(dir.path().join("file.bin"), b"keep").unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/passwd",
+        dir.path().join(".export-repair-0123456789abcdef.tmp"),
+    )
+    .unwrap();
+    assert_eq!(located.remove_stale_temporaries().unwrap(), 1);
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".export-repair-0123456789abcdef.tmp",
+            ".export-repair-notahexname.tmp",
+            "file.bin"
+        ]
+    );
+}
+
+#[test]
+fn a_new_file_syncs_every_folder_that_gained_an_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    let opened = root
+        .locate("n", &["a", "b", "file.bin"])
+        .unwrap()
+        .open_or_create()
+        .unwrap();
+    // The root gained `a`, `a` gained `b`, `b` gained the file.
+    assert_eq!(opened.new_entries.len(), 3);
+    let again = root
+        .locate("n", &["a", "b", "other.bin"])
+        .unwrap()
+        .open_or_create()
+        .unwrap();
+    assert_eq!(again.new_entries.len(), 1, "only `b` gained an entry");
+}

@@ -75,10 +75,25 @@ pub struct RetrySettings {
     pub max_backoff: Duration,
     /// Ceiling for a server's `Retry-After`, so a bogus value cannot park a worker for hours.
     pub max_retry_after: Duration,
-    /// Time allowed from sending a request to its response headers.
+    /// Time allowed from sending a request (connecting included) to its response headers.
     pub response_timeout: Duration,
-    /// Longest silence allowed while a body is streaming; a stalled body is resumed.
+    /// Longest silence allowed while a body is streaming, and the window over which a body
+    /// must keep [`MIN_BYTES_PER_SECOND`]: a stalled or trickling body is resumed.
     pub read_timeout: Duration,
+}
+
+/// The slowest a body may arrive, on average over a `read_timeout` window (64 KiB/s: a 4 MiB
+/// block in a minute), before it is dropped and resumed.
+pub const MIN_BYTES_PER_SECOND: u64 = 64 * 1024;
+
+impl RetrySettings {
+    /// `--read-timeout`: connecting, the first byte and every silence of a body obey it, and
+    /// it is the window of the minimum rate.
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self.read_timeout = timeout;
+        self
+    }
 }
 
 impl Default for RetrySettings {
@@ -364,18 +379,18 @@ impl AzureBlobSource {
         let mut skip = pos - start;
         let mut body = response.body;
         let mut received: u64 = 0;
+        let mut window = RateWindow::new(self.retry.read_timeout);
         loop {
-            let next = match tokio::time::timeout(self.retry.read_timeout, body.next()).await {
-                Err(_) => {
-                    return Err(Failure::Retry {
-                        message: format!(
-                            "body stalled for {} s after {received} bytes",
-                            self.retry.read_timeout.as_secs_f32()
-                        ),
-                        retry_after: None,
-                    });
-                }
+            let next = match tokio::time::timeout(window.time_left(), body.next()).await {
                 Ok(next) => next,
+                Err(_) => {
+                    // Nothing came before the window ended (a stall): judge it, then wait on.
+                    window.check(received).map_err(|message| Failure::Retry {
+                        message,
+                        retry_after: None,
+                    })?;
+                    continue;
+                }
             };
             match next {
                 None => break,
@@ -393,6 +408,12 @@ impl AzureBlobSource {
                     }
                     received += chunk.len() as u64;
                     buf.extend_from_slice(&chunk);
+                    if window.is_over() {
+                        window.check(received).map_err(|message| Failure::Retry {
+                            message,
+                            retry_after: None,
+                        })?;
+                    }
                 }
                 Some(Err(e)) => {
                     return Err(Failure::Retry {
@@ -501,7 +522,58 @@ impl AzureBlobSource {
             "{what}: attempt {} failed ({message}); retrying in {delay:?}",
             budget.total
         );
-        tokio::time::sleep(delay).await;
+        match super::retry_stop() {
+            Some(stop) => tokio::select! {
+                biased;
+                () = stop.cancelled() => Err(SourceError::Stopped),
+                () = tokio::time::sleep(delay) => Ok(()),
+            },
+            None => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The minimum rate of a body, judged over windows of `read_timeout`.
+struct RateWindow {
+    length: Duration,
+    started: tokio::time::Instant,
+    received_before: u64,
+}
+
+impl RateWindow {
+    fn new(length: Duration) -> Self {
+        Self {
+            length,
+            started: tokio::time::Instant::now(),
+            received_before: 0,
+        }
+    }
+
+    fn time_left(&self) -> Duration {
+        (self.started + self.length).saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    fn is_over(&self) -> bool {
+        self.time_left().is_zero()
+    }
+
+    /// Ends the window: an error when fewer than the minimum bytes came in it.
+    fn check(&mut self, received: u64) -> Result<(), String> {
+        let seconds = self.length.as_secs_f64();
+        let got = received - self.received_before;
+        if (got as f64) < MIN_BYTES_PER_SECOND as f64 * seconds {
+            let what = if got == 0 { "stalled" } else { "too slow" };
+            return Err(format!(
+                "body {what}: {got} bytes in {seconds} s (at least {} KiB/s are needed) after \
+                 {received} bytes",
+                MIN_BYTES_PER_SECOND / 1024
+            ));
+        }
+        self.started = tokio::time::Instant::now();
+        self.received_before = received;
         Ok(())
     }
 }

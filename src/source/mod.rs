@@ -11,6 +11,27 @@
 pub mod azure;
 pub mod mirror;
 
+use std::future::Future;
+
+use tokio_util::sync::CancellationToken;
+
+tokio::task_local! {
+    /// Once cancelled, a source starts no new attempt and sleeps no backoff: what is in flight
+    /// finishes, nothing more is asked.
+    static STOP_RETRYING: CancellationToken;
+}
+
+/// Runs a source call that ends with [`SourceError::Stopped`] instead of retrying once `stop`
+/// is cancelled (an attempt already under way finishes).
+pub async fn retrying_until<F: Future>(stop: CancellationToken, call: F) -> F::Output {
+    STOP_RETRYING.scope(stop, call).await
+}
+
+/// The current call's stop, if it was started through [`retrying_until`].
+fn retry_stop() -> Option<CancellationToken> {
+    STOP_RETRYING.try_with(CancellationToken::clone).ok()
+}
+
 use std::fmt;
 
 /// One blob (or one snapshot of it) as the copy log and manifest name it.
@@ -211,6 +232,10 @@ pub enum SourceError {
     /// SAS for another container, missing mirror directory).
     #[error("source configuration: {0}")]
     Config(String),
+
+    /// The run was stopped while this request waited to be retried.
+    #[error("stopped before the request could be retried")]
+    Stopped,
 
     /// Reading the local mirror failed.
     #[error("{}: {source}", path.display())]

@@ -746,6 +746,10 @@ impl App {
         match event {
             Event::RunStarted { mode, .. } => self.run_mode = Some(*mode),
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
+            Event::Resumed {
+                taken,
+                checked_again,
+            } => self.push_log(crate::engine::resumed_text(*taken, *checked_again)),
             Event::CredentialsRefused { message } => {
                 self.push_log(format!("error: {message}"));
                 if self.run_mode == Some(RunMode::Repair) && self.finished.is_none() {
@@ -1017,6 +1021,7 @@ mod tests {
             totals: Default::default(),
             finished: time::OffsetDateTime::UNIX_EPOCH,
             interrupted: false,
+            repair_file_error: None,
         });
         assert_eq!(done.update(Action::Quit), [Effect::Quit]);
         assert_eq!(done.update(Action::Cancel), []);
@@ -1131,6 +1136,7 @@ mod tests {
             totals: Default::default(),
             finished: time::OffsetDateTime::UNIX_EPOCH,
             interrupted: false,
+            repair_file_error: None,
         });
         assert!(done.update(Action::VerifyAgain).is_empty());
         assert!(done.log.back().unwrap().contains("the run has ended"));

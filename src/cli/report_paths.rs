@@ -1,0 +1,77 @@
+//! Report paths, checked before a run starts: a report must never overwrite the run's own
+//! inputs (the manifest, the copy log, the repair file), `verify` writes nothing inside the
+//! drive, and a folder that cannot take the report is found now, not after hours of work.
+
+use std::path::{Path, PathBuf};
+
+use super::CliError;
+use crate::rooted::RootedDir;
+
+/// What reports must not land on.
+#[derive(Debug, Default)]
+pub struct Protected<'a> {
+    /// Inputs by what they are to the user ("manifest", "copy log", "repair file").
+    pub files: Vec<(&'static str, &'a Path)>,
+    /// A folder no report may be written into (the drive of a `verify`).
+    pub read_only_target: Option<&'a Path>,
+}
+
+/// Checks a report path and makes its folder when missing.
+pub fn check(report: &Path, protected: &Protected<'_>) -> Result<(), CliError> {
+    let refuse = |why: String| {
+        CliError::Usage(format!(
+            "the report {} {why}; name another report path",
+            report.display()
+        ))
+    };
+    let name = report
+        .file_name()
+        .ok_or_else(|| refuse("names no file".into()))?;
+    let folder = match report.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&folder).map_err(|error| {
+        refuse(format!(
+            "cannot be written: its folder cannot be made ({error})"
+        ))
+    })?;
+    let folder = folder
+        .canonicalize()
+        .map_err(|error| refuse(format!("cannot be written: {error}")))?;
+    let lexical = folder.join(name);
+    // A report that exists may be a link: what it leads to counts too.
+    let resolved = lexical.canonicalize().ok();
+    if lexical.is_dir() {
+        return Err(refuse("is a folder".into()));
+    }
+    for (what, input) in &protected.files {
+        let Ok(input) = input.canonicalize() else {
+            continue;
+        };
+        if lexical == input || resolved.as_ref() == Some(&input) {
+            return Err(refuse(format!(
+                "is the {what} of this run; writing it would destroy the run's input"
+            )));
+        }
+    }
+    if let Some(target) = protected.read_only_target
+        && let Ok(target) = target.canonicalize()
+        && (lexical.starts_with(&target) || resolved.is_some_and(|r| r.starts_with(&target)))
+    {
+        return Err(refuse(format!(
+            "is inside the drive {}; verify writes nothing on the drive",
+            target.display()
+        )));
+    }
+    // Whether the folder takes a file now: a temporary made and removed.
+    RootedDir::open(&folder)
+        .map_err(|error| error.to_string())
+        .and_then(|root| {
+            root.child(".export-repair-report-check")
+                .and_then(|located| located.temporary())
+                .map(drop)
+                .map_err(|error| error.to_string())
+        })
+        .map_err(|error| refuse(format!("cannot be written: {error}")))
+}

@@ -1,0 +1,84 @@
+//! SIGINT, SIGTERM and SIGHUP end a run the same way: the writes in flight finish, the repair
+//! file records them, the reports are written, a BitLocker volume is locked again, exit 4.
+//! A second signal stops at once (after locking the volume). Before the run starts (while a
+//! BitLocker drive is unlocked and the run prepared) any of them locks the drive and exits 4.
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::ExitStatus;
+use crate::engine::Command;
+
+/// Listens while alive; dropping it hands the signals back to whoever listens next.
+pub struct Interrupts(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The three signals that mean "stop".
+struct StopSignals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+    hangup: Option<Signal>,
+}
+
+impl StopSignals {
+    fn install() -> Self {
+        Self {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+            hangup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// The next one, by name.
+    async fn next(&mut self) -> &'static str {
+        async fn on(signal: &mut Option<Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = on(&mut self.interrupt) => "interrupted",
+            () = on(&mut self.terminate) => "terminated (SIGTERM)",
+            () = on(&mut self.hangup) => "hung up (SIGHUP)",
+        }
+    }
+}
+
+/// Until the run starts: a signal locks a BitLocker volume again and exits 4.
+pub fn before_run() -> Interrupts {
+    let mut signals = StopSignals::install();
+    Interrupts(Some(tokio::spawn(async move {
+        let what = signals.next().await;
+        eprintln!("{what} before the run started; nothing was written");
+        crate::bitlocker::emergency_cleanup();
+        std::process::exit(ExitStatus::Interrupted as i32);
+    })))
+}
+
+/// During a run: the first signal asks the engine to finish what is in flight and stop; a
+/// second stops at once.
+pub fn stop_run(commands: UnboundedSender<Command>) -> Interrupts {
+    let mut signals = StopSignals::install();
+    Interrupts(Some(tokio::spawn(async move {
+        let what = signals.next().await;
+        eprintln!(
+            "{what}: finishing the writes in flight, then recording them and writing the reports \
+             (a second signal stops at once)"
+        );
+        let _ = commands.send(Command::Cancel);
+        let what = signals.next().await;
+        eprintln!("{what} again: stopped at once; rerun with the same repair file to resume");
+        crate::bitlocker::emergency_cleanup();
+        std::process::exit(ExitStatus::Interrupted as i32);
+    })))
+}

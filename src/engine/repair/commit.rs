@@ -1,0 +1,495 @@
+//! The one write protocol every repair goes through:
+//!
+//! 1. the bytes are checked before anything is written (the manifest's MD5 per component, the
+//!    blob's Content-MD5 and length for a whole file);
+//! 2. the repair file records the intent, durably;
+//! 3. the bytes are written (in place for ranges; into a temporary beside the file, renamed
+//!    over it, for whole files and side files), synced, and read back;
+//! 4. folders that gained an entry are synced;
+//! 5. the repair file records the verdict, with the file's identity.
+//!
+//! A crash at any point leaves either the old bytes or verified new bytes, and the repair file
+//! knows which components to look at again. Every open goes through the rooted drive handle.
+
+use std::future::Future;
+use std::io::Read as _;
+use std::os::unix::fs::FileExt as _;
+use std::sync::Arc;
+
+use super::fetch::Part;
+use super::{JobEnd, Repairer, Stop};
+use crate::format::Md5;
+use crate::format::md5::Md5Stream;
+use crate::journal::Done;
+use crate::model::{Blob, ComponentId, ComponentKind, ComponentStatus};
+use crate::rooted::{FileIdentity, RootedDir, RootedError, Temporary};
+use crate::sanitize::escape_controls;
+
+/// What a write step ends with.
+pub(super) enum Written {
+    /// Verdicts for the components (repaired, or failed with what was and was not written).
+    Done(Vec<Done>),
+    /// The run stopped, or the source failed, before anything was written.
+    Stopped(Stop),
+}
+
+impl Repairer {
+    /// Steps 2–5 around `write`, which writes, syncs and reads back (step 3 and 4).
+    pub(super) async fn commit(
+        &self,
+        ids: &[ComponentId],
+        write: impl Future<Output = Written>,
+    ) -> JobEnd {
+        if let Err(error) = self.journal.intent(ids.to_vec()).await {
+            return self.journal_failed(error).await;
+        }
+        match write.await {
+            Written::Done(done) => self.settle(done).await,
+            Written::Stopped(stop) => self.stopped(ids, stop).await,
+        }
+    }
+
+    /// Runs a blocking write on the rooted drive handle.
+    pub(super) async fn on_drive<T: Send + 'static>(
+        &self,
+        ids: &[ComponentId],
+        write: impl FnOnce(&RootedDir) -> T + Send + 'static,
+        lost: impl FnOnce(Vec<ComponentId>, String) -> T,
+    ) -> T {
+        let root = Arc::clone(&self.root);
+        match tokio::task::spawn_blocking(move || write(&root)).await {
+            Ok(result) => result,
+            Err(error) => lost(
+                ids.to_vec(),
+                format!("the write stopped unexpectedly: {error}"),
+            ),
+        }
+    }
+
+    /// Writes checked parts of one blob's file in place.
+    pub(super) async fn commit_parts(&self, blob_index: u32, parts: Vec<Part>) -> JobEnd {
+        let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
+        let blob = self.drive.blobs[blob_index as usize].clone_facts();
+        let write = self.on_drive(
+            &ids,
+            move |root| write_parts(root, &blob, &parts),
+            |ids, reason| failed_all(&ids, reason),
+        );
+        self.commit(&ids, async { Written::Done(write.await) })
+            .await
+    }
+}
+
+/// A blob's facts a blocking write needs, without its components.
+pub(super) struct BlobFacts {
+    pub file_path: String,
+    pub length: u64,
+    pub has_hashes: bool,
+}
+
+impl Blob {
+    pub(super) fn clone_facts(&self) -> BlobFacts {
+        BlobFacts {
+            file_path: self.file_path.clone(),
+            length: self.length,
+            has_hashes: self.in_manifest,
+        }
+    }
+}
+
+pub(super) fn failed(id: ComponentId, reason: String) -> Done {
+    Done {
+        id,
+        status: ComponentStatus::Failed,
+        actual_md5: None,
+        reason: Some(reason),
+        identity: None,
+    }
+}
+
+pub(super) fn failed_all(ids: &[ComponentId], reason: String) -> Vec<Done> {
+    ids.iter().map(|&id| failed(id, reason.clone())).collect()
+}
+
+/// Writes each part at its offset (creating the file and its folders at the blob's length
+/// when missing), syncs, reads every part back, syncs new folders.
+fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) -> Vec<Done> {
+    let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
+    let path = escape_controls(&blob.file_path).into_owned();
+    let nothing_written = |error: &dyn std::fmt::Display| {
+        failed_all(
+            &ids,
+            format!("cannot write {path}: {error}; nothing was written"),
+        )
+    };
+    let opened = match root
+        .locate_file_path(&blob.file_path)
+        .and_then(|located| located.open_or_create())
+    {
+        Ok(opened) => opened,
+        Err(error) => return nothing_written(&escape_controls(&error.to_string())),
+    };
+    let file = &opened.file;
+    // Never shrink a longer file here (bytes past the end are the length check's, once the
+    // rest verifies); a missing or short file is brought to its length.
+    let grown = file.metadata().and_then(|m| {
+        if m.len() < blob.length {
+            file.set_len(blob.length)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(error) = grown {
+        return nothing_written(&error);
+    }
+    for (index, part) in parts.iter().enumerate() {
+        if let Err(error) = file.write_all_at(&part.bytes, part.offset) {
+            let range = |p: &Part| format!("{}..{}", p.offset, p.offset + p.bytes.len() as u64);
+            return parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let what = if i < index {
+                        format!("bytes {} were written but not synced", range(p))
+                    } else if i == index {
+                        format!("bytes {} may be partly written", range(p))
+                    } else {
+                        format!("bytes {} were not written", range(p))
+                    };
+                    failed(
+                        p.id,
+                        format!("cannot write {path}: {error}; {what}; a rerun checks them again"),
+                    )
+                })
+                .collect();
+        }
+    }
+    // The data and the length it needs; the timestamps can wait.
+    let synced = file.sync_data().and_then(|()| opened.sync_new_entries());
+    if let Err(error) = synced {
+        return failed_all(
+            &ids,
+            format!(
+                "cannot sync {path}: {error}; the bytes were written but may not be on the disk; \
+                 a rerun checks them again"
+            ),
+        );
+    }
+    let identity = FileIdentity::of(file).ok();
+    let mut buffer = Vec::new();
+    parts
+        .iter()
+        .map(|part| {
+            buffer.resize(part.bytes.len(), 0);
+            let read_back = match file.read_exact_at(&mut buffer, part.offset) {
+                // Bytes equal to the written ones have the MD5 already computed; only
+                // different bytes are hashed again (an MD5 per write was a third of a repair's
+                // CPU).
+                Ok(()) if buffer[..] == part.bytes[..] => part.md5,
+                Ok(()) => Md5::of(&buffer),
+                Err(error) => {
+                    return failed(
+                        part.id,
+                        format!("cannot read {path} back after writing: {error}"),
+                    );
+                }
+            };
+            if read_back != part.md5 {
+                return Done {
+                    id: part.id,
+                    status: ComponentStatus::Failed,
+                    actual_md5: Some(read_back),
+                    reason: Some(format!(
+                        "the drive gave back different bytes after writing (MD5 {read_back}): \
+                         the drive may be failing"
+                    )),
+                    identity,
+                };
+            }
+            Done {
+                id: part.id,
+                status: ComponentStatus::Repaired,
+                actual_md5: Some(read_back),
+                reason: (!blob.has_hashes).then(|| {
+                    "written from storage pinned to the export; the copy log lists no hash to \
+                     check it against"
+                        .to_string()
+                }),
+                identity,
+            }
+        })
+        .collect()
+}
+
+/// Replaces a side file whole with `bytes`; its verdict against `expected`.
+pub(super) fn write_side_file(
+    root: &RootedDir,
+    id: ComponentId,
+    kind: ComponentKind,
+    file_path: &str,
+    bytes: &[u8],
+    expected: Option<Md5>,
+) -> Done {
+    let path = escape_controls(file_path).into_owned();
+    let actual = Md5::of(bytes);
+    let written = root.locate_file_path(file_path).and_then(|located| {
+        let read_back = located.replace_with(bytes)?;
+        let identity = located
+            .open_read()
+            .ok()
+            .and_then(|file| FileIdentity::of(&file).ok());
+        Ok((read_back, identity))
+    });
+    match written {
+        Err(error) => failed(
+            id,
+            format!(
+                "cannot write {path}: {}; the old file is unchanged",
+                escape_controls(&error.to_string())
+            ),
+        ),
+        Ok((read_back, identity)) if read_back != bytes => Done {
+            id,
+            status: ComponentStatus::Failed,
+            actual_md5: Some(Md5::of(&read_back)),
+            reason: Some("the drive gave back different bytes after writing".into()),
+            identity,
+        },
+        Ok((_, identity)) => match expected {
+            Some(expected) if expected != actual => Done {
+                id,
+                status: ComponentStatus::Regenerated,
+                actual_md5: Some(actual),
+                reason: Some(format!(
+                    "rewritten from the blob's current {}; its MD5 {actual} differs from the \
+                     manifest's {expected} (the service's exact layout is not documented)",
+                    kind.as_str()
+                )),
+                identity,
+            },
+            _ => Done {
+                id,
+                status: ComponentStatus::Repaired,
+                actual_md5: Some(actual),
+                reason: None,
+                identity,
+            },
+        },
+    }
+}
+
+/// Brings a manifest blob's file to its length: extends a missing or short file (bytes no
+/// range lists are undefined in an export); truncates bytes past the end only when
+/// `may_truncate` (every other component of the file is right).
+pub(super) fn write_length(
+    root: &RootedDir,
+    id: ComponentId,
+    blob: &BlobFacts,
+    may_truncate: Result<(), String>,
+) -> Done {
+    let path = escape_controls(&blob.file_path).into_owned();
+    let result = (|| -> Result<(u64, Option<FileIdentity>), String> {
+        let opened = root
+            .locate_file_path(&blob.file_path)
+            .and_then(|located| located.open_or_create())
+            .map_err(|error| escape_controls(&error.to_string()).into_owned())?;
+        let file = &opened.file;
+        let before = file.metadata().map_err(|e| e.to_string())?.len();
+        if before > blob.length {
+            may_truncate.map_err(|why| {
+                format!(
+                    "bytes past the end: the file is {before} bytes, the blob's Length is {}; \
+                     not truncated because {why}",
+                    blob.length
+                )
+            })?;
+        }
+        if before != blob.length {
+            file.set_len(blob.length).map_err(|e| e.to_string())?;
+        }
+        file.sync_all()
+            .and_then(|()| opened.sync_new_entries())
+            .map_err(|e| e.to_string())?;
+        let after = file.metadata().map_err(|e| e.to_string())?.len();
+        Ok((after, FileIdentity::of(file).ok()))
+    })();
+    match result {
+        Ok((after, identity)) if after == blob.length => Done {
+            id,
+            status: ComponentStatus::Repaired,
+            actual_md5: None,
+            reason: None,
+            identity,
+        },
+        Ok((after, identity)) => Done {
+            id,
+            status: ComponentStatus::Failed,
+            actual_md5: None,
+            reason: Some(format!(
+                "the file is {after} bytes after the change, not the blob's Length {}",
+                blob.length
+            )),
+            identity,
+        },
+        Err(reason) if reason.starts_with("bytes past the end") => failed(id, reason),
+        Err(reason) => failed(id, format!("cannot change the length of {path}: {reason}")),
+    }
+}
+
+/// A whole file being downloaded into a temporary beside its final name.
+pub(super) struct WholeFile {
+    temporary: Temporary,
+}
+
+impl WholeFile {
+    pub(super) fn create(root: &RootedDir, file_path: &str) -> Result<Self, RootedError> {
+        let located = root.locate_file_path(file_path)?;
+        if located.exists() {
+            // Refuse what the final rename must not replace: a folder, a link, a FIFO.
+            match located.open_read() {
+                Ok(_) => {}
+                Err(error @ RootedError::NotAFile { .. }) => return Err(error),
+                Err(error @ RootedError::Symlink { .. }) => return Err(error),
+                Err(_) => {}
+            }
+        }
+        Ok(Self {
+            temporary: located.temporary()?,
+        })
+    }
+
+    pub(super) fn write_at(&self, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+        self.temporary.file.write_all_at(bytes, offset)
+    }
+
+    pub(super) fn set_len(&self, length: u64) -> std::io::Result<()> {
+        self.temporary.file.set_len(length)
+    }
+
+    /// Checks the temporary's length and MD5 (when the blob has a Content-MD5), then renames it
+    /// into place; the temporary is removed when anything fails.
+    pub(super) fn finish(
+        self,
+        length: u64,
+        content_md5: Option<Md5>,
+    ) -> Result<(Md5, Option<FileIdentity>), String> {
+        let file = &self.temporary.file;
+        file.sync_all()
+            .map_err(|e| format!("cannot sync the download: {e}"))?;
+        let on_disk = file.metadata().map_err(|e| e.to_string())?.len();
+        if on_disk != length {
+            return Err(format!(
+                "the download is {on_disk} bytes, not the blob's {length}; nothing was written"
+            ));
+        }
+        let md5 = md5_of(file).map_err(|e| format!("cannot read the download back: {e}"))?;
+        if let Some(expected) = content_md5
+            && expected != md5
+        {
+            return Err(format!(
+                "the downloaded bytes hash to {md5}, not the blob's Content-MD5 {expected}; \
+                 nothing was written"
+            ));
+        }
+        let file = self
+            .temporary
+            .commit()
+            .map_err(|e| escape_controls(&e.to_string()).into_owned())?;
+        Ok((md5, FileIdentity::of(&file).ok()))
+    }
+}
+
+fn md5_of(mut file: &std::fs::File) -> std::io::Result<Md5> {
+    let mut hasher = Md5Stream::new();
+    let mut buffer = vec![0u8; 1024 * 1024];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn facts(length: u64) -> BlobFacts {
+        BlobFacts {
+            file_path: r"\long".into(),
+            length,
+            has_hashes: true,
+        }
+    }
+
+    fn part(offset: u64, bytes: &'static [u8]) -> Part {
+        Part {
+            id: ComponentId {
+                blob: 0,
+                component: 0,
+            },
+            offset,
+            bytes: Bytes::from_static(bytes),
+            md5: Md5::of(bytes),
+        }
+    }
+
+    #[test]
+    fn never_shrinks_a_longer_file_and_creates_missing_ones_at_full_length() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("long"), vec![7u8; 100]).unwrap();
+        let root = RootedDir::open(dir.path()).unwrap();
+        let done = write_parts(&root, &facts(50), &[part(10, b"abc")]);
+        assert_eq!(done[0].status, ComponentStatus::Repaired, "{done:?}");
+        assert_eq!(
+            std::fs::metadata(dir.path().join("long")).unwrap().len(),
+            100
+        );
+        let new = BlobFacts {
+            file_path: r"\new\dir\file".into(),
+            ..facts(1000)
+        };
+        let done = write_parts(&root, &new, &[part(0, b"abc")]);
+        assert_eq!(done[0].status, ComponentStatus::Repaired, "{done:?}");
+        let created = std::fs::read(dir.path().join("new/dir/file")).unwrap();
+        assert_eq!(created.len(), 1000);
+        assert_eq!(&created[..3], b"abc");
+    }
+
+    #[test]
+    fn truncates_bytes_past_the_end_only_when_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("long"), vec![7u8; 100]).unwrap();
+        let root = RootedDir::open(dir.path()).unwrap();
+        let id = ComponentId {
+            blob: 0,
+            component: 0,
+        };
+        let done = write_length(
+            &root,
+            id,
+            &facts(50),
+            Err("block 0 is still corrupt".into()),
+        );
+        assert_eq!(done.status, ComponentStatus::Failed);
+        assert!(
+            done.reason
+                .as_deref()
+                .unwrap()
+                .contains("not truncated because block 0"),
+            "{done:?}"
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("long")).unwrap().len(),
+            100
+        );
+        let done = write_length(&root, id, &facts(50), Ok(()));
+        assert_eq!(done.status, ComponentStatus::Repaired, "{done:?}");
+        assert_eq!(
+            std::fs::read(dir.path().join("long")).unwrap(),
+            vec![7u8; 50]
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! Getting bytes from the source, pinned to the export, checked before anything is written.
+//!
+//! Every read is conditional on the blob's export-time state (a snapshot cannot change; a base
+//! blob must be unmodified since the copy log's `LastModified` and carry the ETag of the
+//! drive's verified properties file), and every source call ends at once when the run is
+//! cancelled, retries and backoff sleeps included.
+
+use bytes::Bytes;
+
+use super::{Repairer, Stop};
+use crate::engine::verify::{SideFile, read_side_file};
+use crate::format::Md5;
+use crate::format::side_files::PropertiesFile;
+use crate::model::{Blob, ComponentId, ComponentKind};
+use crate::source::{
+    BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError, retrying_until,
+};
+
+/// A single component larger than this is not held in memory to be checked before writing
+/// (a manifest's blocks and page ranges are at most 4 MiB).
+pub(super) const MAX_COMPONENT_IN_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// Downloaded bytes of one component with their MD5, already compared with the manifest's.
+pub(crate) struct Part {
+    pub id: ComponentId,
+    pub offset: u64,
+    pub bytes: Bytes,
+    pub md5: Md5,
+}
+
+impl Repairer {
+    pub(super) fn blob_ref(&self, blob: &Blob) -> Result<BlobRef, SourceError> {
+        BlobRef::parse(&blob.blob_path, blob.snapshot.as_deref())
+    }
+
+    /// Reads are pinned to the export: a snapshot needs nothing (it cannot change); a base
+    /// blob must be unmodified since the copy log's LastModified and carry the ETag of the
+    /// drive's (verified) properties file.
+    pub(super) fn conditions(&self, blob_index: u32) -> ReadConditions {
+        let mut cache = super::locked(&self.conditions);
+        cache
+            .entry(blob_index)
+            .or_insert_with(|| {
+                let blob = &self.drive.blobs[blob_index as usize];
+                if blob.snapshot.is_some() {
+                    return ReadConditions::default();
+                }
+                ReadConditions {
+                    if_unmodified_since: blob.last_modified.as_deref().and_then(parse_timestamp),
+                    if_match: self.export_etag(blob),
+                }
+            })
+            .clone()
+    }
+
+    /// The ETag in the drive's properties file, trusted only when the file verifies (read
+    /// through the rooted handle, never more than a side file's limit).
+    fn export_etag(&self, blob: &Blob) -> Option<String> {
+        let component = blob
+            .components
+            .iter()
+            .find(|c| c.kind == ComponentKind::Properties)?;
+        let path = blob.properties_path.as_deref()?;
+        let Ok(SideFile::Read { bytes, .. }) =
+            read_side_file(&self.root, path, ComponentKind::Properties)
+        else {
+            return None;
+        };
+        if component.expected_md5 != Some(Md5::of(&bytes)) {
+            return None;
+        }
+        let properties = PropertiesFile::parse_str(std::str::from_utf8(&bytes).ok()?).ok()?;
+        let etag = properties.etag?.trim().to_string();
+        Some(if etag.starts_with('"') {
+            etag
+        } else {
+            format!("\"{etag}\"")
+        })
+    }
+
+    /// `[offset, offset + length)` of the blob, or the run's stop. Once the run is cancelled
+    /// no new request starts and no retry waits; a request under way finishes (its bytes are
+    /// written: "finish what is in flight").
+    pub(super) async fn read_range(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<Bytes, Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let read = source.read_range(blob, offset, length, conditions);
+        stopped_on(retrying_until(self.control.token(), read).await)
+    }
+
+    /// The blob's properties, or the run's stop (as [`Self::read_range`]).
+    pub(super) async fn properties(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        conditions: &ReadConditions,
+    ) -> Result<BlobProperties, Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let read = source.properties(blob, conditions);
+        stopped_on(retrying_until(self.control.token(), read).await)
+    }
+}
+
+fn stopped_on<T>(read: Result<T, SourceError>) -> Result<T, Stop> {
+    read.map_err(|error| match error {
+        SourceError::Stopped => Stop::Cancelled,
+        other => Stop::Source(other),
+    })
+}
+
+/// Parses the copy log's LastModified (ISO-8601 UTC in every sample).
+fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The properties file from Get Blob Properties, in the documented element set.
+pub fn properties_file(properties: &BlobProperties) -> PropertiesFile {
+    PropertiesFile {
+        last_modified: properties.last_modified.and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+                .map(|text| text.replace("+0000", "GMT"))
+        }),
+        etag: properties
+            .etag
+            .as_ref()
+            .map(|etag| etag.trim_matches('"').to_string()),
+        content_length: Some(properties.content_length.to_string()),
+        content_type: properties.content_type.clone(),
+        content_md5: properties.content_md5.clone(),
+        content_encoding: properties.content_encoding.clone(),
+        content_language: properties.content_language.clone(),
+        cache_control: properties.cache_control.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_file_uses_the_documented_forms() {
+        let properties = BlobProperties {
+            last_modified: Some(time::macros::datetime!(2012-09-18 23:47:08 UTC)),
+            etag: Some("\"0x8CF63E6A2C1F2C5\"".into()),
+            content_length: 10884,
+            content_type: Some("image/jpeg".into()),
+            ..BlobProperties::default()
+        };
+        let file = properties_file(&properties);
+        assert_eq!(
+            file.last_modified.as_deref(),
+            Some("Tue, 18 Sep 2012 23:47:08 GMT")
+        );
+        assert_eq!(file.etag.as_deref(), Some("0x8CF63E6A2C1F2C5"));
+        assert_eq!(file.content_length.as_deref(), Some("10884"));
+    }
+}

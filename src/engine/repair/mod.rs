@@ -1,0 +1,892 @@
+//! Repair: re-download what the copy log says failed, then verify everything against the
+//! manifest and re-download whatever does not match.
+//!
+//! `plan` groups components into downloads, `fetch` gets their bytes pinned to the export and
+//! checked, `commit` is the one write protocol, `resume` decides what a rerun may take from the
+//! repair file, `sources` holds the source new credentials replace.
+
+mod commit;
+mod fetch;
+mod plan;
+mod resume;
+mod sources;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use futures::StreamExt;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::verify::{self, Control, Finding, VerifyOptions};
+use super::{
+    Activity, Command, EngineHandle, Event, OpenRun, Run, RunMode, ToDispatcher, WorkRequest,
+    WorkerMessage, dispatch,
+};
+use crate::format::Md5;
+use crate::format::side_files::MetadataFile;
+use crate::journal::{Done, JournalError, JournalWriter, RepairFile};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::rooted::RootedDir;
+use crate::sanitize::escape_controls;
+use crate::source::{BlobSource, ReadConditions, SourceError};
+
+use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
+pub use fetch::properties_file;
+use fetch::{MAX_COMPONENT_IN_MEMORY, Part};
+use plan::{Job, needs_copy_log_repair, plan_jobs};
+pub(crate) use sources::SourceSlot;
+
+/// Tuning for a repair.
+#[derive(Debug, Clone)]
+pub struct RepairOptions {
+    /// Downloads in flight at once.
+    pub concurrency: usize,
+    /// Adjacent damaged components are fetched together up to this many bytes per request.
+    pub max_request_bytes: u64,
+    pub verify: VerifyOptions,
+    /// Keep the run open after its plan for retries, new credentials and verifying again
+    /// (the console); a refusal of the credentials then waits for new ones instead of
+    /// ending the run.
+    pub stay_open: bool,
+}
+
+impl Default for RepairOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            max_request_bytes: 8 * 1024 * 1024,
+            verify: VerifyOptions::default(),
+            stay_open: false,
+        }
+    }
+}
+
+/// Verified components are recorded in batches: losing a batch only means hashing again.
+const VERIFIED_BATCH: usize = 512;
+/// Pieces of one whole-file download in flight at once.
+const WHOLE_FILE_STREAMS: usize = 4;
+
+/// Starts a repair. Must be called inside a tokio runtime.
+pub fn start_repair(
+    drive: Arc<Drive>,
+    target: std::path::PathBuf,
+    source: Arc<dyn BlobSource>,
+    repair_file: RepairFile,
+    options: RepairOptions,
+) -> EngineHandle {
+    let (command_tx, command_rx) = mpsc::unbounded_channel::<Command>();
+    let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
+    let control = Arc::new(Control::default());
+    let (messages_tx, messages) = mpsc::channel::<WorkerMessage>(4096);
+    let sources = Arc::new(SourceSlot::new(source));
+    let (open, requests) = if options.stay_open {
+        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+        let open = OpenRun {
+            requests: requests_tx,
+            sources: Arc::clone(&sources),
+        };
+        (Some(open), Some(requests_rx))
+    } else {
+        (None, None)
+    };
+    let run = Run {
+        drive: Arc::clone(&drive),
+        mode: RunMode::Repair,
+        control: Arc::clone(&control),
+        open,
+    };
+    let worker = tokio::spawn(async move {
+        let prepared = prepare(&drive, &target, repair_file);
+        let (root, journal, entries) = match prepared {
+            Ok(prepared) => prepared,
+            Err(message) => {
+                let _ = messages_tx
+                    .send(WorkerMessage::RepairFileFailed(message))
+                    .await;
+                return false;
+            }
+        };
+        let repairer = Arc::new(Repairer {
+            drive,
+            root: Arc::new(root),
+            sources,
+            refused_generation: AtomicU64::new(u64::MAX),
+            journal,
+            options,
+            control,
+            out: messages_tx,
+            conditions: Mutex::new(HashMap::new()),
+            verdicts: Mutex::new(HashMap::new()),
+            earlier: Mutex::new(HashMap::new()),
+        });
+        let completed = Arc::clone(&repairer).run(entries, requests).await;
+        repairer.journal.close().await;
+        completed
+    });
+    tokio::spawn(dispatch(run, worker, messages, command_rx, event_tx));
+    EngineHandle {
+        commands: command_tx,
+        events: event_rx,
+    }
+}
+
+/// Opens the target and hands the repair file to its writer, after reading what it holds.
+fn prepare(
+    drive: &Arc<Drive>,
+    target: &std::path::Path,
+    repair_file: RepairFile,
+) -> Result<(RootedDir, JournalWriter, Vec<crate::journal::Entry>), String> {
+    let root = RootedDir::open(target).map_err(|error| {
+        format!(
+            "cannot open the target {}: {error}",
+            escape_controls(&target.display().to_string())
+        )
+    })?;
+    let entries = repair_file
+        .entries(drive)
+        .map_err(|error| error.to_string())?;
+    let path = repair_file.path().to_string();
+    let journal = JournalWriter::spawn(repair_file, Arc::clone(drive))
+        .map_err(|error| format!("repair file {path}: cannot start its writer: {error}"))?;
+    Ok((root, journal, entries))
+}
+
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a download ended before its bytes could be written.
+pub(crate) enum Stop {
+    /// The run was cancelled: the components stay in flight for a rerun.
+    Cancelled,
+    Source(SourceError),
+}
+
+/// How a download job ended.
+enum JobEnd {
+    /// Its components have verdicts (or the run was stopped).
+    Settled,
+    /// The source refused the credentials; the components have no verdict.
+    Refused(String),
+}
+
+pub(crate) struct Repairer {
+    drive: Arc<Drive>,
+    root: Arc<RootedDir>,
+    sources: Arc<SourceSlot>,
+    /// The source generation whose refusal was last reported (one report per refusal).
+    refused_generation: AtomicU64,
+    journal: JournalWriter,
+    options: RepairOptions,
+    control: Arc<Control>,
+    out: mpsc::Sender<WorkerMessage>,
+    /// Per blob: the export-time state reads are pinned to.
+    conditions: Mutex<HashMap<u32, ReadConditions>>,
+    /// The latest verdict of every component that has one (a length is truncated only once the
+    /// rest of its file is right).
+    verdicts: Mutex<HashMap<ComponentId, ComponentStatus>>,
+    /// Earlier runs' repairs whose files changed since: verified again, and kept as repairs
+    /// when the drive still holds what they wrote.
+    earlier: Mutex<HashMap<ComponentId, resume::Earlier>>,
+}
+
+impl Repairer {
+    /// Both passes, then (kept open) whatever is asked; false when the run stopped before
+    /// the end.
+    async fn run(
+        self: Arc<Self>,
+        entries: Vec<crate::journal::Entry>,
+        requests: Option<mpsc::UnboundedReceiver<WorkRequest>>,
+    ) -> bool {
+        let resumed = Arc::clone(&self).resume(entries).await;
+        *locked(&self.earlier) = resumed.earlier;
+        let finished: HashSet<ComponentId> =
+            resumed.taken.iter().map(|finding| finding.id).collect();
+        for finding in resumed.taken {
+            self.emit(finding).await;
+        }
+        // Pass 1: what the copy log says failed; downloads run while pass 2 verifies the rest
+        // (a 403 that parks them does not hold verification up).
+        let copy_log_set: Vec<ComponentId> = self
+            .drive
+            .components()
+            .filter(|(id, blob, component)| {
+                !finished.contains(id)
+                    && !resumed.verify_first.contains(id)
+                    && needs_copy_log_repair(blob, component)
+            })
+            .map(|(id, _, _)| id)
+            .collect();
+        let pass_one = {
+            let this = Arc::clone(&self);
+            let ids = copy_log_set.clone();
+            tokio::spawn(async move { this.repair(&ids).await })
+        };
+        // Pass 2: verify everything not yet settled; repair what does not verify.
+        let in_pass_one: HashSet<ComponentId> = copy_log_set.into_iter().collect();
+        let to_verify: Vec<ComponentId> = self
+            .drive
+            .components()
+            .map(|(id, _, _)| id)
+            .filter(|id| !finished.contains(id) && !in_pass_one.contains(id))
+            .collect();
+        let damaged = Arc::clone(&self).verify(to_verify).await;
+        let mut lengths = pass_one.await.unwrap_or_default();
+        if !self.cancelled() {
+            // Pass-1 downloads replace their verification; these come on top of it.
+            self.plan_bytes(&damaged).await;
+            lengths.extend(self.repair(&damaged).await);
+            self.run_lengths(lengths).await;
+        }
+        if let Some(mut requests) = requests {
+            while !self.cancelled() {
+                let _ = self.out.send(WorkerMessage::Idle).await;
+                let ids = match requests.recv().await {
+                    None | Some(WorkRequest::Finish) => break,
+                    Some(WorkRequest::Retry(ids)) => {
+                        let ids = self.known(ids);
+                        self.plan_bytes(&ids).await;
+                        ids
+                    }
+                    Some(WorkRequest::Verify(ids)) => {
+                        let ids = self.known(ids);
+                        self.plan_bytes(&ids).await;
+                        let damaged = Arc::clone(&self).verify(ids).await;
+                        self.plan_bytes(&damaged).await;
+                        damaged
+                    }
+                };
+                let lengths = self.repair(&ids).await;
+                self.run_lengths(lengths).await;
+            }
+        }
+        !self.cancelled()
+    }
+
+    /// Tells the progress meter about bytes that will be moved on top of the plan.
+    async fn plan_bytes(&self, ids: &[ComponentId]) {
+        let planned = ids
+            .iter()
+            .map(|id| {
+                let blob = &self.drive.blobs[id.blob as usize];
+                blob.data_bytes_of(self.drive.component(*id))
+            })
+            .sum();
+        let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
+    }
+
+    /// The ids that name components of this drive, each once.
+    fn known(&self, mut ids: Vec<ComponentId>) -> Vec<ComponentId> {
+        ids.retain(|id| {
+            self.drive
+                .blobs
+                .get(id.blob as usize)
+                .is_some_and(|blob| (id.component as usize) < blob.components.len())
+        });
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    fn cancelled(&self) -> bool {
+        self.control.is_cancelled()
+    }
+
+    async fn emit(&self, finding: Finding) {
+        locked(&self.verdicts).insert(finding.id, finding.status);
+        let _ = self.out.send(WorkerMessage::Finding(finding)).await;
+    }
+
+    /// Verifies `ids` on the drive; returns the damaged ones (corrupt or missing).
+    async fn verify(self: Arc<Self>, ids: Vec<ComponentId>) -> Vec<ComponentId> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let this = Arc::clone(&self);
+        let result = tokio::task::spawn_blocking(move || {
+            let damaged = Mutex::new(Vec::new());
+            let pending = Mutex::new(Vec::<Done>::new());
+            let flush = |batch: &mut Vec<Done>| {
+                if batch.is_empty() {
+                    return;
+                }
+                if let Err(error) = this.journal.done_blocking(std::mem::take(batch)) {
+                    this.repair_file_failed_blocking(error);
+                }
+            };
+            let findings = |finding: Finding| {
+                let finding = match locked(&this.earlier).remove(&finding.id) {
+                    Some(earlier) => earlier.confirm(finding),
+                    None => finding,
+                };
+                if matches!(
+                    finding.status,
+                    ComponentStatus::Corrupt | ComponentStatus::Missing
+                ) {
+                    locked(&damaged).push(finding.id);
+                } else {
+                    let mut batch = locked(&pending);
+                    batch.push(Done {
+                        id: finding.id,
+                        status: finding.status,
+                        actual_md5: finding.actual_md5,
+                        reason: finding.reason.clone(),
+                        identity: finding.identity,
+                    });
+                    if batch.len() >= VERIFIED_BATCH {
+                        flush(&mut batch);
+                    }
+                }
+                locked(&this.verdicts).insert(finding.id, finding.status);
+                let _ = this.out.blocking_send(WorkerMessage::Finding(finding));
+            };
+            let report = ToDispatcher {
+                findings,
+                messages: &this.out,
+            };
+            verify::verify_in(
+                &this.drive,
+                &this.root,
+                Some(&ids),
+                &this.options.verify,
+                &this.control,
+                &report,
+            );
+            flush(&mut locked(&pending));
+            let mut damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
+            damaged.sort_unstable();
+            damaged
+        })
+        .await;
+        result.unwrap_or_default()
+    }
+
+    /// Repairs `ids`, at most `concurrency` downloads at a time; returns the length jobs, which
+    /// run once everything else of the plan is settled.
+    async fn repair(self: &Arc<Self>, ids: &[ComponentId]) -> Vec<Job> {
+        let refused: Vec<Done> = ids
+            .iter()
+            .filter_map(|&id| {
+                let reason = self.drive.blobs[id.blob as usize].refusal.clone()?;
+                Some(failed(id, reason))
+            })
+            .collect();
+        if !refused.is_empty() {
+            self.settle(refused).await;
+        }
+        let jobs = plan_jobs(&self.drive, ids, self.options.max_request_bytes);
+        for job in &jobs {
+            self.working(job, Activity::Queued).await;
+        }
+        let (lengths, downloads): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|job| matches!(job, Job::Length { .. }));
+        self.run_jobs(downloads).await;
+        lengths
+    }
+
+    async fn run_lengths(self: &Arc<Self>, lengths: Vec<Job>) {
+        self.run_jobs(lengths).await;
+    }
+
+    /// Runs jobs side by side, at most `concurrency` at a time. A job that panics settles its
+    /// components as failed with the panic's message.
+    async fn run_jobs(self: &Arc<Self>, jobs: Vec<Job>) {
+        let semaphore = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        let mut owners: HashMap<tokio::task::Id, Vec<ComponentId>> = HashMap::new();
+        for job in jobs {
+            if self.cancelled() {
+                break;
+            }
+            let ids = job.ids();
+            let this = Arc::clone(self);
+            let semaphore = Arc::clone(&semaphore);
+            let handle = running.spawn(async move {
+                let permit = tokio::select! {
+                    _ = this.control.cancelled() => return,
+                    permit = semaphore.acquire_owned() => permit,
+                };
+                if !this.control.proceed_async().await {
+                    return;
+                }
+                this.run_job(job).await;
+                drop(permit);
+            });
+            owners.insert(handle.id(), ids);
+        }
+        while let Some(joined) = running.join_next_with_id().await {
+            if let Err(error) = joined
+                && error.is_panic()
+            {
+                let ids = owners.remove(&error.id()).unwrap_or_default();
+                let message = panic_message(error.into_panic());
+                self.settle(failed_all(
+                    &ids,
+                    format!("the repair of this component stopped on an internal error: {message}"),
+                ))
+                .await;
+            }
+        }
+    }
+
+    async fn working(&self, job: &Job, activity: Activity) {
+        let message = WorkerMessage::Working {
+            blob: job.blob(),
+            components: job.components(),
+            activity,
+        };
+        let _ = self.out.send(message).await;
+    }
+
+    /// Runs one job; when the credentials are refused, either stops the run or (kept open)
+    /// waits for new ones and runs the job again.
+    async fn run_job(&self, job: Job) {
+        self.working(&job, Activity::Downloading).await;
+        loop {
+            let current = self.sources.get();
+            let source = current.source.as_ref();
+            let ended = match &job {
+                Job::Ranges { blob, components } => {
+                    self.repair_ranges(source, *blob, components).await
+                }
+                Job::SideFile { blob, component } => {
+                    self.regenerate_side_file(source, *blob, *component).await
+                }
+                Job::WholeFile { blob, component } => {
+                    self.download_whole_file(source, *blob, *component).await
+                }
+                Job::Length { blob, component } => self.restore_length(*blob, *component).await,
+            };
+            let JobEnd::Refused(message) = ended else {
+                return;
+            };
+            let generation = current.generation;
+            if self.refused_generation.swap(generation, Ordering::Relaxed) != generation {
+                let _ = self
+                    .out
+                    .send(WorkerMessage::CredentialsRefused(message))
+                    .await;
+            }
+            if !self.options.stay_open || !self.sources.wait_past(generation, &self.control).await {
+                return;
+            }
+        }
+    }
+
+    /// A download that ended before writing: cancelled (left in flight) or a source error.
+    async fn stopped(&self, ids: &[ComponentId], stop: Stop) -> JobEnd {
+        match stop {
+            Stop::Cancelled => JobEnd::Settled,
+            Stop::Source(error) => self.source_failed(ids, error).await,
+        }
+    }
+
+    /// Turns a source error into the component's verdict; a refusal of the credentials
+    /// leaves the components unsettled (a rerun, or new credentials, picks them up).
+    async fn source_failed(&self, ids: &[ComponentId], error: SourceError) -> JobEnd {
+        if let SourceError::Auth { .. } = error {
+            return JobEnd::Refused(error.to_string());
+        }
+        let reason = match &error {
+            SourceError::Changed { .. } => {
+                "blob changed since export: the storage no longer holds the exported version; \
+                 nothing was written"
+                    .to_string()
+            }
+            other => format!(
+                "{}; nothing was written",
+                escape_controls(&other.to_string())
+            ),
+        };
+        self.settle(failed_all(ids, reason)).await
+    }
+
+    /// Records verdicts in the repair file, then reports them.
+    async fn settle(&self, done: Vec<Done>) -> JobEnd {
+        if let Err(error) = self.journal.done(done.clone()).await {
+            return self.journal_failed(error).await;
+        }
+        for d in done {
+            let component = self.drive.component(d.id);
+            // Bytes moved: what a repair wrote (for progress); nothing for a failure.
+            let bytes = match d.status {
+                ComponentStatus::Repaired => {
+                    self.drive.blobs[d.id.blob as usize].data_bytes_of(component)
+                }
+                _ => 0,
+            };
+            self.emit(Finding {
+                id: d.id,
+                status: d.status,
+                actual_md5: d.actual_md5,
+                reason: d.reason,
+                bytes,
+                identity: d.identity,
+            })
+            .await;
+        }
+        JobEnd::Settled
+    }
+
+    /// The repair file cannot be written: nothing more may be written to the drive.
+    async fn journal_failed(&self, error: JournalError) -> JobEnd {
+        self.control.cancel();
+        let _ = self
+            .out
+            .send(WorkerMessage::RepairFileFailed(error.to_string()))
+            .await;
+        JobEnd::Settled
+    }
+
+    fn repair_file_failed_blocking(&self, error: JournalError) {
+        self.control.cancel();
+        let _ = self
+            .out
+            .blocking_send(WorkerMessage::RepairFileFailed(error.to_string()));
+    }
+
+    async fn repair_ranges(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        components: &[u32],
+    ) -> JobEnd {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let ids: Vec<ComponentId> = components
+            .iter()
+            .map(|&component| ComponentId {
+                blob: blob_index,
+                component,
+            })
+            .collect();
+        let (Some(&first), Some(&last)) = (components.first(), components.last()) else {
+            return JobEnd::Settled;
+        };
+        let start = blob.components[first as usize].offset;
+        let last = &blob.components[last as usize];
+        let end = last.offset + last.length;
+        if end - start > MAX_COMPONENT_IN_MEMORY.max(self.options.max_request_bytes) {
+            return self
+                .settle(failed_all(
+                    &ids,
+                    format!(
+                        "a {}-byte component is too large to check in memory before writing; \
+                         nothing was written",
+                        end - start
+                    ),
+                ))
+                .await;
+        }
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return self.source_failed(&ids, error).await,
+        };
+        let conditions = self.conditions(blob_index);
+        let bytes = match self
+            .read_range(source, &source_blob, start, end - start, &conditions)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(stop) => return self.stopped(&ids, stop).await,
+        };
+        // Split per component; bytes that fail the manifest hash are never written.
+        let mut writes = Vec::new();
+        let mut refused = Vec::new();
+        for &id in &ids {
+            let component = self.drive.component(id);
+            let at = (component.offset - start) as usize;
+            let part = bytes.slice(at..at + component.length as usize);
+            let actual = Md5::of(&part);
+            match component.expected_md5 {
+                Some(expected) if expected != actual => refused.push(Done {
+                    id,
+                    status: ComponentStatus::Failed,
+                    actual_md5: None,
+                    reason: Some(format!(
+                        "the storage's bytes hash to {actual}, not the manifest's {expected}: \
+                         the blob probably changed since export; nothing was written"
+                    )),
+                    identity: None,
+                }),
+                _ => writes.push(Part {
+                    id,
+                    offset: component.offset,
+                    bytes: part,
+                    md5: actual,
+                }),
+            }
+        }
+        if !refused.is_empty() {
+            self.settle(refused).await;
+        }
+        if !writes.is_empty() {
+            self.commit_parts(blob_index, writes).await;
+        }
+        JobEnd::Settled
+    }
+
+    async fn download_whole_file(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        component_index: u32,
+    ) -> JobEnd {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let ids = [ComponentId {
+            blob: blob_index,
+            component: component_index,
+        }];
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return self.source_failed(&ids, error).await,
+        };
+        // The file's length and identity come from the storage, pinned to the export's
+        // Last-Modified when the copy log gives it: never from the copy log's Length alone.
+        let conditions = self.conditions(blob_index);
+        let properties = match self.properties(source, &source_blob, &conditions).await {
+            Ok(properties) => properties,
+            Err(stop) => return self.stopped(&ids, stop).await,
+        };
+        let length = properties.content_length;
+        let pinned = ReadConditions {
+            if_unmodified_since: conditions.if_unmodified_since,
+            if_match: properties.etag.clone().or(conditions.if_match),
+        };
+        let content_md5 = properties.content_md5.as_deref().and_then(Md5::from_base64);
+        let copy_log_note = match blob.copy_log_length() {
+            Some(listed) if listed != length => {
+                format!(" (the copy log said {listed} bytes; the storage's {length} were taken)")
+            }
+            _ => String::new(),
+        };
+        let file_path = blob.file_path.clone();
+        let write = async {
+            let created = self
+                .on_drive(
+                    &ids,
+                    move |root| {
+                        WholeFile::create(root, &file_path).and_then(|file| {
+                            file.set_len(length)
+                                .map(|()| file)
+                                .map_err(|e| crate::rooted::RootedError::io(&file_path, e))
+                        })
+                    },
+                    |_, reason| {
+                        Err(crate::rooted::RootedError::io(
+                            "",
+                            std::io::Error::other(reason),
+                        ))
+                    },
+                )
+                .await;
+            let file = match created {
+                Ok(file) => Arc::new(file),
+                Err(error) => {
+                    return Written::Done(failed_all(
+                        &ids,
+                        format!(
+                            "cannot write {}: {}; nothing was written",
+                            escape_controls(&blob.file_path),
+                            escape_controls(&error.to_string())
+                        ),
+                    ));
+                }
+            };
+            // Pieces are fetched side by side (one stream is far slower than what the storage
+            // gives several), at most a few in memory at once whatever the length.
+            let chunk = self.options.max_request_bytes.max(1);
+            let pieces =
+                (0..length.div_ceil(chunk)).map(|i| (i * chunk, chunk.min(length - i * chunk)));
+            let parallel = self.options.concurrency.clamp(1, WHOLE_FILE_STREAMS);
+            let mut written = futures::stream::iter(pieces)
+                .map(|(offset, size)| {
+                    let file = Arc::clone(&file);
+                    let (source_blob, pinned) = (&source_blob, &pinned);
+                    async move {
+                        let bytes = self
+                            .read_range(source, source_blob, offset, size, pinned)
+                            .await
+                            .map_err(Err)?;
+                        tokio::task::spawn_blocking(move || file.write_at(&bytes, offset))
+                            .await
+                            .map_err(|e| Ok(e.to_string()))?
+                            .map_err(|e| Ok(e.to_string()))
+                    }
+                })
+                .buffer_unordered(parallel);
+            while let Some(piece) = written.next().await {
+                match piece {
+                    Ok(()) => {}
+                    Err(Err(stop)) => return Written::Stopped(stop),
+                    Err(Ok(reason)) => {
+                        return Written::Done(failed_all(
+                            &ids,
+                            format!(
+                                "cannot write the download of {}: {reason}; nothing was written",
+                                escape_controls(&blob.file_path)
+                            ),
+                        ));
+                    }
+                }
+            }
+            drop(written);
+            let Ok(file) = Arc::try_unwrap(file) else {
+                return Written::Done(failed_all(&ids, "the download is still in use".into()));
+            };
+            let finished = tokio::task::spawn_blocking(move || file.finish(length, content_md5))
+                .await
+                .unwrap_or_else(|error| Err(error.to_string()));
+            Written::Done(match finished {
+                Ok((md5, identity)) => vec![Done {
+                    id: ids[0],
+                    status: ComponentStatus::Repaired,
+                    actual_md5: Some(md5),
+                    reason: Some(match content_md5 {
+                        Some(_) => format!(
+                            "downloaded whole and checked against the blob's Content-MD5{copy_log_note}"
+                        ),
+                        None => format!(
+                            "downloaded whole ({length} bytes, one version of the blob); the blob \
+                             has no Content-MD5 to check it against{copy_log_note}"
+                        ),
+                    }),
+                    identity,
+                }],
+                Err(reason) => failed_all(&ids, reason),
+            })
+        };
+        self.commit(&ids, write).await
+    }
+
+    /// Brings a manifest blob's file to its length: extends a missing or short one, and
+    /// truncates bytes past the end once every other component of the file is right.
+    async fn restore_length(&self, blob_index: u32, component_index: u32) -> JobEnd {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let id = ComponentId {
+            blob: blob_index,
+            component: component_index,
+        };
+        let not_right: Vec<String> = {
+            let verdicts = locked(&self.verdicts);
+            blob.components
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+                .filter_map(|(index, c)| {
+                    let sibling = ComponentId {
+                        blob: blob_index,
+                        component: index as u32,
+                    };
+                    match verdicts.get(&sibling) {
+                        Some(ComponentStatus::Verified | ComponentStatus::Repaired) => None,
+                        Some(status) => Some(format!(
+                            "the {} at byte {} is {}",
+                            c.kind.as_str(),
+                            c.offset,
+                            status.as_str()
+                        )),
+                        None => Some(format!(
+                            "the {} at byte {} is not verified",
+                            c.kind.as_str(),
+                            c.offset
+                        )),
+                    }
+                })
+                .collect()
+        };
+        let may_truncate = match not_right.as_slice() {
+            [] => Ok(()),
+            [one] => Err(format!("{one}; a rerun truncates it once that is repaired")),
+            [first, rest @ ..] => Err(format!(
+                "{first} (and {} more); a rerun truncates it once they are repaired",
+                rest.len()
+            )),
+        };
+        let facts = blob.clone_facts();
+        let ids = [id];
+        let write = self.on_drive(
+            &ids,
+            move |root| vec![write_length(root, id, &facts, may_truncate)],
+            |ids, reason| failed_all(&ids, reason),
+        );
+        self.commit(&ids, async { Written::Done(write.await) })
+            .await
+    }
+
+    async fn regenerate_side_file(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        component_index: u32,
+    ) -> JobEnd {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let id = ComponentId {
+            blob: blob_index,
+            component: component_index,
+        };
+        let component = self.drive.component(id);
+        let Some(file_path) = blob.component_file_path(component).map(str::to_string) else {
+            return self
+                .settle(vec![failed(
+                    id,
+                    format!(
+                        "neither the manifest nor the copy log names the {} file, so it cannot be rewritten",
+                        component.kind.as_str()
+                    ),
+                )])
+                .await;
+        };
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return self.source_failed(&[id], error).await,
+        };
+        let conditions = self.conditions(blob_index);
+        let properties = match self.properties(source, &source_blob, &conditions).await {
+            Ok(properties) => properties,
+            Err(stop) => return self.stopped(&[id], stop).await,
+        };
+        let text = match component.kind {
+            ComponentKind::Properties => properties_file(&properties).to_xml(),
+            _ => match (MetadataFile {
+                entries: properties.metadata.clone(),
+            })
+            .to_xml()
+            {
+                Ok(text) => text,
+                Err(error) => {
+                    return self
+                        .settle(vec![failed(id, format!("{error}; nothing was written"))])
+                        .await;
+                }
+            },
+        };
+        let (kind, expected) = (component.kind, component.expected_md5);
+        let ids = [id];
+        let write = self.on_drive(
+            &ids,
+            move |root| {
+                vec![write_side_file(
+                    root,
+                    id,
+                    kind,
+                    &file_path,
+                    text.as_bytes(),
+                    expected,
+                )]
+            },
+            |ids, reason| failed_all(&ids, reason),
+        );
+        self.commit(&ids, async { Written::Done(write.await) })
+            .await
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

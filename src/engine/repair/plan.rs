@@ -1,0 +1,192 @@
+//! What to download: components grouped into jobs, adjacent ranges of one blob coalesced into
+//! larger requests.
+
+use crate::model::{Blob, Component, ComponentId, ComponentKind, Drive};
+
+/// One download (or, for a file's length, one change of size).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Job {
+    /// Adjacent data components of one blob, fetched in one request and each checked against
+    /// its own hash.
+    Ranges { blob: u32, components: Vec<u32> },
+    /// A properties or metadata file, regenerated from the blob's properties.
+    SideFile { blob: u32, component: u32 },
+    /// A blob known only from a copy-log failure: downloaded whole beside its file, checked,
+    /// then renamed into place.
+    WholeFile { blob: u32, component: u32 },
+    /// A manifest blob's file brought to its length: extended when short, truncated when it
+    /// holds bytes past the end (after its other components are right).
+    Length { blob: u32, component: u32 },
+}
+
+impl Job {
+    pub(crate) fn blob(&self) -> u32 {
+        match self {
+            Job::Ranges { blob, .. }
+            | Job::SideFile { blob, .. }
+            | Job::WholeFile { blob, .. }
+            | Job::Length { blob, .. } => *blob,
+        }
+    }
+
+    pub(crate) fn components(&self) -> Vec<u32> {
+        match self {
+            Job::Ranges { components, .. } => components.clone(),
+            Job::SideFile { component, .. }
+            | Job::WholeFile { component, .. }
+            | Job::Length { component, .. } => vec![*component],
+        }
+    }
+
+    pub(crate) fn ids(&self) -> Vec<ComponentId> {
+        let blob = self.blob();
+        self.components()
+            .into_iter()
+            .map(|component| ComponentId { blob, component })
+            .collect()
+    }
+}
+
+/// Whether the copy log says this component must be downloaded again.
+pub(crate) fn needs_copy_log_repair(blob: &Blob, component: &Component) -> bool {
+    if let Some(status) = &component.copy_log_status
+        && !status.is_completed()
+    {
+        return true;
+    }
+    // A blob-level failure with no ranges listed: the whole file is suspect.
+    let whole_file_failed = blob
+        .copy_log_status
+        .as_ref()
+        .is_some_and(crate::model::is_whole_file_failure);
+    whole_file_failed && !blob.in_manifest && !component.kind.is_side_file()
+}
+
+/// Groups components into downloads: contiguous data components of one blob are coalesced
+/// up to `max_request` bytes; side files, whole files and lengths are jobs of their own.
+/// Components of refused entries are never planned.
+pub(crate) fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) -> Vec<Job> {
+    let mut sorted: Vec<ComponentId> = ids
+        .iter()
+        .copied()
+        .filter(|id| drive.blobs[id.blob as usize].refusal.is_none())
+        .collect();
+    sorted.sort_unstable_by_key(|id| {
+        let component = drive.component(*id);
+        (
+            id.blob,
+            component.kind.rank(),
+            component.offset,
+            id.component,
+        )
+    });
+    sorted.dedup();
+    let mut jobs = Vec::new();
+    let mut current: Option<(u32, Vec<u32>, u64, u64)> = None; // blob, components, start, end
+    for id in sorted {
+        let component = drive.component(id);
+        let (blob, index) = (id.blob, id.component);
+        let single = match component.kind {
+            ComponentKind::Block | ComponentKind::Page => None,
+            ComponentKind::Properties | ComponentKind::Metadata => Some(Job::SideFile {
+                blob,
+                component: index,
+            }),
+            ComponentKind::File if drive.blobs[blob as usize].in_manifest => Some(Job::Length {
+                blob,
+                component: index,
+            }),
+            ComponentKind::File => Some(Job::WholeFile {
+                blob,
+                component: index,
+            }),
+        };
+        if let Some(job) = single {
+            if let Some((blob, components, _, _)) = current.take() {
+                jobs.push(Job::Ranges { blob, components });
+            }
+            jobs.push(job);
+            continue;
+        }
+        let end = component.offset + component.length;
+        if let Some((current_blob, components, start, current_end)) = current.as_mut()
+            && *current_blob == blob
+            && *current_end == component.offset
+            && end - *start <= max_request
+        {
+            components.push(index);
+            *current_end = end;
+            continue;
+        }
+        if let Some((blob, components, _, _)) = current.take() {
+            jobs.push(Job::Ranges { blob, components });
+        }
+        current = Some((blob, vec![index], component.offset, end));
+    }
+    if let Some((blob, components, _, _)) = current {
+        jobs.push(Job::Ranges { blob, components });
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::manifest::Manifest;
+
+    fn drive() -> Drive {
+        let manifest = Manifest::parse_str(
+            r#"<DriveManifest><Drive><DriveId>D</DriveId><BlobList>
+<Blob><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>40</Length><BlockList>
+<Block Offset="0" Length="10" Hash="00000000000000000000000000000000"/>
+<Block Offset="10" Length="10" Hash="00000000000000000000000000000000"/>
+<Block Offset="20" Length="10" Hash="00000000000000000000000000000000"/>
+<Block Offset="30" Length="10" Hash="00000000000000000000000000000000"/></BlockList>
+<PropertiesPath Hash="00000000000000000000000000000000">\c\a.properties</PropertiesPath></Blob>
+</BlobList></Drive></DriveManifest>"#,
+        )
+        .unwrap();
+        Drive::build(Some(manifest), None).unwrap()
+    }
+
+    fn id(component: u32) -> ComponentId {
+        ComponentId { blob: 0, component }
+    }
+
+    #[test]
+    fn coalesces_adjacent_ranges_up_to_the_request_size() {
+        let drive = drive();
+        // Components: four blocks, the length check (4), the properties file (5).
+        let jobs = plan_jobs(&drive, &[id(5), id(3), id(0), id(1), id(4)], 20);
+        assert_eq!(
+            jobs,
+            [
+                Job::Ranges {
+                    blob: 0,
+                    components: vec![0, 1]
+                },
+                Job::Ranges {
+                    blob: 0,
+                    components: vec![3]
+                },
+                Job::Length {
+                    blob: 0,
+                    component: 4
+                },
+                Job::SideFile {
+                    blob: 0,
+                    component: 5
+                },
+            ]
+        );
+        let jobs = plan_jobs(&drive, &[id(0), id(1), id(2)], 20);
+        assert_eq!(jobs.len(), 2, "{jobs:?}");
+    }
+
+    #[test]
+    fn refused_entries_are_never_planned() {
+        let mut drive = drive();
+        drive.blobs[0].refusal = Some("refused".into());
+        assert!(plan_jobs(&drive, &[id(0), id(5)], 20).is_empty());
+    }
+}

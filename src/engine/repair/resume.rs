@@ -1,0 +1,212 @@
+//! What a rerun may take from the repair file: a verdict is taken only while the component's
+//! file is the one it was reached on (same size, modification time, inode and device), and
+//! only when the file was last modified in an earlier second than the verdict was recorded
+//! (git's racy-clean rule: a change within the same second leaves the time equal). Everything
+//! else is verified again; failures are always tried again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::Repairer;
+use crate::engine::WorkerMessage;
+use crate::engine::verify::Finding;
+use crate::journal::{Entry, EntryState};
+use crate::model::{ComponentId, ComponentStatus};
+use crate::rooted::FileIdentity;
+
+const NANOS: i64 = 1_000_000_000;
+
+/// What a rerun takes from its repair file.
+#[derive(Default)]
+pub(super) struct Resumed {
+    /// Verdicts that still hold.
+    pub taken: Vec<Finding>,
+    /// Recorded as right, but their files changed since: verified again (the copy log's word
+    /// on them is already acted on).
+    pub verify_first: HashSet<ComponentId>,
+    /// What earlier runs repaired or regenerated among those: a verification that finds the
+    /// same bytes keeps that history.
+    pub earlier: HashMap<ComponentId, Earlier>,
+}
+
+/// A verdict of an earlier run that a new verification may confirm.
+#[derive(Debug, Clone)]
+pub(crate) struct Earlier {
+    pub status: ComponentStatus,
+    pub actual_md5: Option<crate::format::Md5>,
+    pub reason: Option<String>,
+}
+
+impl Earlier {
+    /// `finding` with the earlier verdict kept when it finds what the earlier run left.
+    pub(crate) fn confirm(&self, finding: Finding) -> Finding {
+        let same_bytes = finding.actual_md5 == self.actual_md5;
+        match (self.status, finding.status) {
+            (ComponentStatus::Repaired, ComponentStatus::Verified) => Finding {
+                status: ComponentStatus::Repaired,
+                reason: Some("repaired in an earlier run; verified again".into()),
+                ..finding
+            },
+            (ComponentStatus::Regenerated, ComponentStatus::Corrupt) if same_bytes => Finding {
+                status: ComponentStatus::Regenerated,
+                reason: self.reason.clone(),
+                ..finding
+            },
+            _ => finding,
+        }
+    }
+}
+
+impl Repairer {
+    /// What the repair file says: the verdicts taken from it, and the components it recorded
+    /// as right whose files changed since (verified again before anything is downloaded).
+    pub(super) async fn resume(self: Arc<Self>, entries: Vec<Entry>) -> Resumed {
+        if entries.is_empty() {
+            return Resumed::default();
+        }
+        let this = Arc::clone(&self);
+        let _ = tokio::task::spawn_blocking(move || this.remove_stale_temporaries()).await;
+        let total = entries.len() as u64;
+        let this = Arc::clone(&self);
+        let resumed = tokio::task::spawn_blocking(move || this.trusted(entries))
+            .await
+            .unwrap_or_default();
+        let taken = resumed.taken.len() as u64;
+        let _ = self
+            .out
+            .send(WorkerMessage::Resumed {
+                taken,
+                checked_again: total - taken,
+            })
+            .await;
+        resumed
+    }
+
+    fn trusted(&self, entries: Vec<Entry>) -> Resumed {
+        let mut identities: HashMap<String, Option<FileIdentity>> = HashMap::new();
+        let mut resumed = Resumed::default();
+        for entry in entries {
+            let EntryState::Done(status) = entry.state else {
+                continue;
+            };
+            let blob = &self.drive.blobs[entry.id.blob as usize];
+            if status == ComponentStatus::Failed || blob.refusal.is_some() {
+                continue;
+            }
+            let component = self.drive.component(entry.id);
+            let file_path = blob
+                .component_file_path(component)
+                .unwrap_or(&blob.file_path);
+            let now = *identities
+                .entry(file_path.to_string())
+                .or_insert_with(|| self.identity_now(file_path));
+            if !unchanged(entry.identity, now, entry.recorded_ns) {
+                resumed.verify_first.insert(entry.id);
+                if matches!(
+                    status,
+                    ComponentStatus::Repaired | ComponentStatus::Regenerated
+                ) {
+                    resumed.earlier.insert(
+                        entry.id,
+                        Earlier {
+                            status,
+                            actual_md5: entry.actual_md5,
+                            reason: entry.reason,
+                        },
+                    );
+                }
+                continue;
+            }
+            resumed.taken.push(Finding {
+                id: entry.id,
+                status,
+                actual_md5: entry.actual_md5,
+                reason: entry.reason,
+                bytes: 0,
+                identity: entry.identity,
+            });
+        }
+        resumed
+    }
+
+    /// A run killed mid-download leaves its temporary beside the file: removed before anything
+    /// else, in every folder the drive's files live in.
+    fn remove_stale_temporaries(&self) {
+        let mut folders = HashSet::new();
+        for blob in &self.drive.blobs {
+            if blob.refusal.is_some() {
+                continue;
+            }
+            let paths = [
+                Some(blob.file_path.as_str()),
+                blob.properties_path.as_deref(),
+                blob.metadata_path.as_deref(),
+            ];
+            for path in paths.into_iter().flatten() {
+                let Ok(key) = crate::format::drive_path::claim_key(path) else {
+                    continue;
+                };
+                let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
+                if folders.insert(folder.to_string())
+                    && let Ok(located) = self.root.locate_file_path(path)
+                {
+                    let _ = located.remove_stale_temporaries();
+                }
+            }
+        }
+    }
+
+    fn identity_now(&self, file_path: &str) -> Option<FileIdentity> {
+        let located = self.root.locate_file_path(file_path).ok()?;
+        let file = located.open_read().ok()?;
+        FileIdentity::of(&file).ok()
+    }
+}
+
+/// Whether a verdict recorded at `recorded_ns` on a file that was `then` still holds for the
+/// file as it is `now`.
+fn unchanged(
+    then: Option<FileIdentity>,
+    now: Option<FileIdentity>,
+    recorded_ns: Option<i64>,
+) -> bool {
+    match (then, now, recorded_ns) {
+        (Some(then), Some(now), Some(recorded_ns)) => {
+            then == now && now.modified_ns.div_euclid(NANOS) < recorded_ns.div_euclid(NANOS)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(modified_ns: i64) -> FileIdentity {
+        FileIdentity {
+            length: 10,
+            modified_ns,
+            inode: 7,
+            device: 1,
+        }
+    }
+
+    #[test]
+    fn trusts_only_an_unchanged_file_modified_in_an_earlier_second() {
+        let recorded = 100 * NANOS + 5;
+        let old = identity(99 * NANOS + 999);
+        assert!(unchanged(Some(old), Some(old), Some(recorded)));
+        // Modified within the second the verdict was recorded: racy, checked again.
+        let racy = identity(100 * NANOS);
+        assert!(!unchanged(Some(racy), Some(racy), Some(recorded)));
+        let other_inode = FileIdentity { inode: 8, ..old };
+        assert!(!unchanged(Some(old), Some(other_inode), Some(recorded)));
+        let longer = FileIdentity { length: 11, ..old };
+        assert!(!unchanged(Some(old), Some(longer), Some(recorded)));
+        assert!(!unchanged(Some(old), None, Some(recorded)), "deleted since");
+        assert!(
+            !unchanged(None, Some(old), Some(recorded)),
+            "recorded without identity"
+        );
+    }
+}

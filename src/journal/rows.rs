@@ -1,0 +1,455 @@
+//! Rows of the repair file: the drive recorded once, intents and verdicts per component, and
+//! reading them back by identity.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use rusqlite::{ToSql, params};
+
+use super::{
+    Binding, Done, Entry, EntryState, JournalError, RepairFile, SCHEMA_VERSION, classify, now,
+    now_ns, parse_status,
+};
+use crate::format::Md5;
+use crate::format::drive_path::claim_key;
+use crate::model::{Blob, Component, ComponentId, ComponentKind, Drive};
+use crate::rooted::FileIdentity;
+
+/// What identifies a component across runs and versions of the tool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    file_key: String,
+    kind: &'static str,
+    offset: i64,
+    length: i64,
+}
+
+impl Key {
+    fn of(blob: &Blob, component: &Component) -> Self {
+        let file_path = blob
+            .component_file_path(component)
+            .unwrap_or(&blob.file_path);
+        Self {
+            // An unsafe path has no NTFS name; its text keeps it apart from every other.
+            file_key: claim_key(file_path).unwrap_or_else(|_| format!("\0{file_path}")),
+            kind: component.kind.as_str(),
+            offset: component.offset as i64,
+            length: component.length as i64,
+        }
+    }
+}
+
+impl RepairFile {
+    /// Whether the drive was recorded (a run killed right after creating the file has not).
+    pub fn has_drive(&self) -> Result<bool, JournalError> {
+        let blobs: i64 = self
+            .connection
+            .query_row("SELECT count(*) FROM blob", [], |row| row.get(0))
+            .map_err(self.sqlite())?;
+        Ok(blobs > 0)
+    }
+
+    /// Records the drive itself (every blob and component), so that a report can be made
+    /// from the repair file alone. Done once, when the file is created.
+    pub fn record_drive(&mut self, drive: &Drive) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            let mut blobs = transaction
+                .prepare("INSERT INTO blob VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .map_err(error)?;
+            let mut components = transaction
+                .prepare(
+                    "INSERT OR IGNORE INTO component
+                         (file_key, kind, offset, length, blob, component, file_path, expected_md5,
+                          state, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)",
+                )
+                .map_err(error)?;
+            let updated = now();
+            for (index, blob) in drive.blobs.iter().enumerate() {
+                blobs
+                    .execute(params![
+                        index as i64,
+                        blob.blob_path,
+                        blob.file_path,
+                        blob.snapshot,
+                        blob.length as i64,
+                        blob.properties_path,
+                        blob.metadata_path,
+                        blob.in_manifest,
+                    ])
+                    .map_err(error)?;
+                for c in 0..blob.components.len() {
+                    let id = ComponentId {
+                        blob: index as u32,
+                        component: c as u32,
+                    };
+                    insert(&mut components, drive, id, &[&updated]).map_err(error)?;
+                }
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// Records that these components are about to be written: durable before the write.
+    pub fn record_intent(
+        &mut self,
+        drive: &Drive,
+        ids: &[ComponentId],
+    ) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "INSERT INTO component
+                         (file_key, kind, offset, length, blob, component, file_path, expected_md5,
+                          state, attempts, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 1, ?9)
+                     ON CONFLICT (file_key, kind, offset, length) DO UPDATE SET
+                         expected_md5 = excluded.expected_md5, state = 'in_flight',
+                         attempts = attempts + 1, updated = excluded.updated",
+                )
+                .map_err(error)?;
+            let updated = now();
+            for &id in ids {
+                insert(&mut statement, drive, id, &[&updated]).map_err(error)?;
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// Records finished components (verified, repaired, failed, …) with their file's identity.
+    pub fn record_done(&mut self, drive: &Drive, done: &[Done]) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "INSERT INTO component
+                         (file_key, kind, offset, length, blob, component, file_path, expected_md5,
+                          state, status, actual_md5, reason, updated, recorded_ns,
+                          file_length, file_modified_ns, file_inode, file_device)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'done', ?9, ?10, ?11, ?12, ?13,
+                             ?14, ?15, ?16, ?17)
+                     ON CONFLICT (file_key, kind, offset, length) DO UPDATE SET
+                         expected_md5 = excluded.expected_md5, state = 'done',
+                         status = excluded.status, actual_md5 = excluded.actual_md5,
+                         reason = excluded.reason, updated = excluded.updated,
+                         recorded_ns = excluded.recorded_ns, file_length = excluded.file_length,
+                         file_modified_ns = excluded.file_modified_ns,
+                         file_inode = excluded.file_inode, file_device = excluded.file_device",
+                )
+                .map_err(error)?;
+            let updated = now();
+            let recorded_ns = now_ns();
+            for done in done {
+                let identity = done.identity;
+                insert(
+                    &mut statement,
+                    drive,
+                    done.id,
+                    &[
+                        &done.status.as_str(),
+                        &done.actual_md5.map(|m| m.to_string()),
+                        &done.reason,
+                        &updated,
+                        &recorded_ns,
+                        &identity.map(|i| i.length as i64),
+                        &identity.map(|i| i.modified_ns),
+                        &identity.map(|i| i.inode as i64),
+                        &identity.map(|i| i.device as i64),
+                    ],
+                )
+                .map_err(error)?;
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    /// The recorded components that are components of `drive` (same file, kind, offset,
+    /// length and expected hash); rows of anything else are not this drive's and are left out.
+    pub fn entries(&self, drive: &Drive) -> Result<Vec<Entry>, JournalError> {
+        let mut by_key: HashMap<Key, ComponentId> = HashMap::new();
+        for (id, blob, component) in drive.components() {
+            by_key.insert(Key::of(blob, component), id);
+        }
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT file_key, kind, offset, length, expected_md5, state, status, actual_md5,
+                        reason, attempts, recorded_ns, file_length, file_modified_ns,
+                        file_inode, file_device
+                 FROM component WHERE state != 'pending'",
+            )
+            .map_err(self.sqlite())?;
+        let mut rows = statement.query([]).map_err(self.sqlite())?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next().map_err(self.sqlite())? {
+            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Option<Entry>> {
+                let kind: String = row.get(1)?;
+                let Some(kind) = ComponentKind::parse(&kind) else {
+                    return Ok(None);
+                };
+                let key = Key {
+                    file_key: row.get(0)?,
+                    kind: kind.as_str(),
+                    offset: row.get(2)?,
+                    length: row.get(3)?,
+                };
+                let Some(&id) = by_key.get(&key) else {
+                    return Ok(None);
+                };
+                let expected: Option<String> = row.get(4)?;
+                let expected = expected.and_then(|e| Md5::from_str(&e).ok());
+                if expected != drive.component(id).expected_md5 {
+                    return Ok(None);
+                }
+                let state: String = row.get(5)?;
+                let status: Option<String> = row.get(6)?;
+                let state = match (state.as_str(), status.as_deref().map(parse_status)) {
+                    ("done", Some(Some(status))) => EntryState::Done(status),
+                    _ => EntryState::InFlight,
+                };
+                let actual: Option<String> = row.get(7)?;
+                let identity = match (
+                    row.get::<_, Option<i64>>(11)?,
+                    row.get::<_, Option<i64>>(12)?,
+                    row.get::<_, Option<i64>>(13)?,
+                    row.get::<_, Option<i64>>(14)?,
+                ) {
+                    (Some(length), Some(modified_ns), Some(inode), Some(device)) => {
+                        Some(FileIdentity {
+                            length: length as u64,
+                            modified_ns,
+                            inode: inode as u64,
+                            device: device as u64,
+                        })
+                    }
+                    _ => None,
+                };
+                Ok(Some(Entry {
+                    id,
+                    state,
+                    actual_md5: actual.and_then(|a| Md5::from_str(&a).ok()),
+                    reason: row.get(8)?,
+                    attempts: row.get(9)?,
+                    identity,
+                    recorded_ns: row.get(10)?,
+                }))
+            };
+            if let Some(entry) = read(row).map_err(self.sqlite())? {
+                entries.push(entry);
+            }
+        }
+        entries.sort_by_key(|entry| entry.id);
+        Ok(entries)
+    }
+
+    /// The drive as recorded by `record_drive`, and what the file binds it to.
+    pub fn stored_drive(&self) -> Result<(Drive, Binding), JournalError> {
+        let not_ours = |reason: String| JournalError::NotARepairFile {
+            path: self.path.clone(),
+            reason,
+        };
+        let binding: Binding = self
+            .connection
+            .query_row(
+                "SELECT drive_id, manifest_md5, copy_log_md5 FROM binding",
+                [],
+                |row| {
+                    let md5 = |text: Option<String>| text.and_then(|t| Md5::from_str(&t).ok());
+                    Ok(Binding {
+                        drive_id: row.get(0)?,
+                        manifest_md5: md5(row.get(1)?),
+                        copy_log_md5: md5(row.get(2)?),
+                    })
+                },
+            )
+            .map_err(self.sqlite())?;
+        let mut blobs: Vec<Blob> = Vec::new();
+        {
+            let mut statement = self
+                .connection
+                .prepare(
+                    "SELECT blob, blob_path, file_path, snapshot, length, properties_path,
+                            metadata_path, in_manifest
+                     FROM blob ORDER BY blob",
+                )
+                .map_err(self.sqlite())?;
+            let mut rows = statement.query([]).map_err(self.sqlite())?;
+            while let Some(row) = rows.next().map_err(self.sqlite())? {
+                let index: i64 = row.get(0).map_err(self.sqlite())?;
+                if index != blobs.len() as i64 {
+                    return Err(not_ours(format!(
+                        "its blobs are numbered with a gap at {} (found {index})",
+                        blobs.len()
+                    )));
+                }
+                let blob = (|| -> rusqlite::Result<Blob> {
+                    Ok(Blob {
+                        blob_path: row.get(1)?,
+                        file_path: row.get(2)?,
+                        snapshot: row.get(3)?,
+                        length: row.get::<_, i64>(4)?.max(0) as u64,
+                        last_modified: None,
+                        kind: None,
+                        in_manifest: row.get(7)?,
+                        copy_log_status: None,
+                        properties_path: row.get(5)?,
+                        metadata_path: row.get(6)?,
+                        refusal: None,
+                        components: Vec::new(),
+                    })
+                })()
+                .map_err(self.sqlite())?;
+                blobs.push(blob);
+            }
+        }
+        if blobs.is_empty() {
+            return Err(not_ours(
+                "it records no blobs (made by an older version, or for an empty drive)".into(),
+            ));
+        }
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT blob, kind, offset, length, expected_md5 FROM component
+                 ORDER BY blob, component",
+            )
+            .map_err(self.sqlite())?;
+        let mut rows = statement.query([]).map_err(self.sqlite())?;
+        while let Some(row) = rows.next().map_err(self.sqlite())? {
+            let (blob, kind, offset, length, expected) = (|| -> rusqlite::Result<_> {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                ))
+            })()
+            .map_err(self.sqlite())?;
+            let (Some(blob), Some(kind)) = (
+                usize::try_from(blob).ok().and_then(|b| blobs.get_mut(b)),
+                ComponentKind::parse(&kind),
+            ) else {
+                return Err(not_ours(format!(
+                    "it records a component of no recorded blob (blob {blob}, kind {kind:?})"
+                )));
+            };
+            if offset < 0 || length < 0 {
+                return Err(not_ours(format!(
+                    "it records a component at offset {offset} with length {length}"
+                )));
+            }
+            blob.components.push(Component {
+                kind,
+                offset: offset as u64,
+                length: length as u64,
+                expected_md5: expected.and_then(|e| Md5::from_str(&e).ok()),
+                block_id: None,
+                copy_log_status: None,
+            });
+        }
+        let drive = Drive {
+            drive_id: binding.drive_id.clone(),
+            blobs,
+            has_manifest: binding.manifest_md5.is_some(),
+            warnings: Vec::new(),
+        };
+        Ok((drive, binding))
+    }
+
+    /// Converts a file of schema 1 (rows keyed by position) to identity keys, in one
+    /// transaction. Verdicts keep their state but carry no file identity, so each is checked
+    /// again once.
+    pub(super) fn migrate_from_position_keys(&mut self) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            transaction
+                .execute_batch(&format!(
+                    "ALTER TABLE blob ADD COLUMN in_manifest INTEGER NOT NULL DEFAULT 1;
+                     ALTER TABLE component RENAME TO component_v1;
+                     {}",
+                    super::COMPONENT_TABLE
+                ))
+                .map_err(error)?;
+            let mut read = transaction
+                .prepare(
+                    "SELECT blob, component, file_path, kind, offset, length, expected_md5, state,
+                            status, actual_md5, reason, attempts, updated FROM component_v1",
+                )
+                .map_err(error)?;
+            let mut write = transaction
+                .prepare(
+                    "INSERT OR REPLACE INTO component
+                         (file_key, kind, offset, length, blob, component, file_path, expected_md5,
+                          state, status, actual_md5, reason, attempts, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .map_err(error)?;
+            let mut rows = read.query([]).map_err(error)?;
+            while let Some(row) = rows.next().map_err(error)? {
+                let file_path: String = row.get(2).map_err(error)?;
+                let file_key = claim_key(&file_path).unwrap_or_else(|_| format!("\0{file_path}"));
+                let values: Vec<rusqlite::types::Value> = (0..13)
+                    .map(|i| row.get(i))
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(error)?;
+                let [blob, component, file_path, kind, offset, length, rest @ ..] =
+                    values.as_slice()
+                else {
+                    continue;
+                };
+                let mut parameters: Vec<&dyn ToSql> =
+                    vec![&file_key, kind, offset, length, blob, component, file_path];
+                parameters.extend(rest.iter().map(|v| v as &dyn ToSql));
+                write.execute(parameters.as_slice()).map_err(error)?;
+            }
+            transaction
+                .execute_batch(&format!(
+                    "DROP TABLE component_v1; PRAGMA user_version = {SCHEMA_VERSION};"
+                ))
+                .map_err(error)?;
+        }
+        transaction.commit().map_err(error)
+    }
+}
+
+/// Runs a component INSERT whose first eight parameters are the component's identity and
+/// facts (`file_key, kind, offset, length, blob, component, file_path, expected_md5`),
+/// followed by `rest`.
+fn insert(
+    statement: &mut rusqlite::Statement<'_>,
+    drive: &Drive,
+    id: ComponentId,
+    rest: &[&dyn ToSql],
+) -> rusqlite::Result<usize> {
+    let blob = &drive.blobs[id.blob as usize];
+    let component = &blob.components[id.component as usize];
+    let key = Key::of(blob, component);
+    let file_path = blob
+        .component_file_path(component)
+        .unwrap_or(&blob.file_path);
+    let expected_md5 = component.expected_md5.map(|m| m.to_string());
+    let (blob_index, component_index) = (i64::from(id.blob), i64::from(id.component));
+    let mut values: Vec<&dyn ToSql> = vec![
+        &key.file_key,
+        &key.kind,
+        &key.offset,
+        &key.length,
+        &blob_index,
+        &component_index,
+        &file_path,
+        &expected_md5,
+    ];
+    values.extend_from_slice(rest);
+    statement.execute(values.as_slice())
+}

@@ -1,0 +1,272 @@
+use rusqlite::Connection;
+
+use super::*;
+use crate::format::manifest::Manifest;
+use crate::model::{Blob, ComponentKind, Drive};
+
+fn binding() -> Binding {
+    Binding {
+        drive_id: "9WM35C3U".into(),
+        manifest_md5: Some(Md5::of(b"manifest")),
+        copy_log_md5: None,
+    }
+}
+
+const BLOB_A: &str = r#"<Blob><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>8</Length><BlockList>
+<Block Offset="0" Length="4" Hash="00000000000000000000000000000001"/>
+<Block Offset="4" Length="4" Hash="00000000000000000000000000000002"/></BlockList></Blob>"#;
+const BLOB_B: &str = r#"<Blob><BlobPath>c/b</BlobPath><FilePath>\c\b</FilePath><Length>4</Length><BlockList>
+<Block Offset="0" Length="4" Hash="00000000000000000000000000000003"/></BlockList></Blob>"#;
+
+fn drive_of(blobs: &[&str]) -> Drive {
+    let manifest = format!(
+        "<DriveManifest><Drive><DriveId>9WM35C3U</DriveId><BlobList>{}</BlobList></Drive></DriveManifest>",
+        blobs.concat()
+    );
+    Drive::build(Some(Manifest::parse_str(&manifest).unwrap()), None).unwrap()
+}
+
+fn id(blob: u32, component: u32) -> ComponentId {
+    ComponentId { blob, component }
+}
+
+fn done(id: ComponentId, status: ComponentStatus) -> Done {
+    Done {
+        id,
+        status,
+        actual_md5: Some(Md5::of(b"x")),
+        reason: None,
+        identity: Some(FileIdentity {
+            length: 8,
+            modified_ns: 1,
+            inode: 2,
+            device: 3,
+        }),
+    }
+}
+
+#[test]
+fn creates_then_resumes_with_in_flight_and_done_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("9WM35C3U.rep");
+    let drive = drive_of(&[BLOB_A, BLOB_B]);
+    {
+        let (mut file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        assert!(!resumed);
+        file.record_drive(&drive).unwrap();
+        file.record_intent(&drive, &[id(0, 1), id(1, 0)]).unwrap();
+        file.record_done(&drive, &[done(id(0, 1), ComponentStatus::Repaired)])
+            .unwrap();
+    }
+    let (file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    assert!(resumed);
+    let entries = file.entries(&drive).unwrap();
+    assert_eq!(
+        entries.len(),
+        2,
+        "pending rows are not entries: {entries:?}"
+    );
+    assert_eq!(entries[0].id, id(0, 1));
+    assert_eq!(
+        entries[0].state,
+        EntryState::Done(ComponentStatus::Repaired)
+    );
+    assert_eq!(entries[0].identity.unwrap().inode, 2);
+    assert!(entries[0].recorded_ns.is_some());
+    assert_eq!(entries[1].id, id(1, 0));
+    assert_eq!(entries[1].state, EntryState::InFlight);
+}
+
+#[test]
+fn rows_are_found_by_what_they_are_not_where_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.rep");
+    let first = drive_of(&[BLOB_A, BLOB_B]);
+    {
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&first).unwrap();
+        file.record_done(&first, &[done(id(1, 0), ComponentStatus::Verified)])
+            .unwrap();
+    }
+    // Another version lists the blobs the other way round: its component (0, 0) is b's block.
+    let reordered = drive_of(&[BLOB_B, BLOB_A]);
+    let (file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    let entries = file.entries(&reordered).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].id, id(0, 0));
+    assert_eq!(reordered.blobs[0].blob_path, "c/b");
+    // The same place with another expected hash is another component: not taken.
+    let rehashed = drive_of(&[BLOB_A, &BLOB_B.replace("00000003", "00000009")]);
+    assert!(file.entries(&rehashed).unwrap().is_empty());
+}
+
+#[test]
+fn the_drive_recorded_at_creation_comes_back_for_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.rep");
+    let sample = crate::demo::scenario::sample_drive();
+    let drive = Drive::build(Some(sample.manifest()), None).unwrap();
+    let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    file.record_drive(&drive).unwrap();
+    assert!(file.entries(&drive).unwrap().is_empty());
+    drop(file);
+    let file = RepairFile::open_read_only(&path).unwrap();
+    let (stored, stored_binding) = file.stored_drive().unwrap();
+    assert_eq!(stored_binding, binding());
+    assert_eq!(stored.blobs.len(), drive.blobs.len());
+    for (a, b) in stored.blobs.iter().zip(&drive.blobs) {
+        assert_eq!(a.blob_path, b.blob_path);
+        assert_eq!(a.file_path, b.file_path);
+        assert_eq!(a.properties_path, b.properties_path);
+        assert_eq!(a.metadata_path, b.metadata_path);
+        assert_eq!(a.in_manifest, b.in_manifest);
+        let kinds = |blob: &Blob| {
+            blob.components
+                .iter()
+                .map(|c| (c.kind, c.offset, c.length, c.expected_md5))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(a), kinds(b));
+    }
+}
+
+#[test]
+fn a_stray_component_row_is_an_error_naming_the_file_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.rep");
+    let drive = drive_of(&[BLOB_A]);
+    {
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&drive).unwrap();
+    }
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO component (file_key, kind, offset, length, blob, component, file_path,
+                 state, updated) VALUES ('X', 'block', 0, 1, 7, 0, 'x', 'done', 'now')",
+            [],
+        )
+        .unwrap();
+    let file = RepairFile::open_read_only(&path).unwrap();
+    let error = file.stored_drive().unwrap_err();
+    assert!(
+        matches!(error, JournalError::NotARepairFile { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("x.rep"), "{error}");
+}
+
+#[test]
+fn a_file_of_the_position_keyed_schema_is_converted_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.rep");
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID};
+             PRAGMA user_version = 1;
+             CREATE TABLE binding (drive_id TEXT NOT NULL, manifest_md5 TEXT, copy_log_md5 TEXT,
+                 created TEXT NOT NULL, tool_version TEXT NOT NULL);
+             INSERT INTO binding VALUES ('9WM35C3U', '{}', NULL, 'then', '0.1.0');
+             CREATE TABLE blob (blob INTEGER PRIMARY KEY, blob_path TEXT NOT NULL,
+                 file_path TEXT NOT NULL, snapshot TEXT, length INTEGER NOT NULL,
+                 properties_path TEXT, metadata_path TEXT);
+             INSERT INTO blob VALUES (0, 'c/a', '\\c\\a', NULL, 8, NULL, NULL);
+             CREATE TABLE component (blob INTEGER NOT NULL, component INTEGER NOT NULL,
+                 file_path TEXT NOT NULL, kind TEXT NOT NULL, offset INTEGER NOT NULL,
+                 length INTEGER NOT NULL, expected_md5 TEXT, state TEXT NOT NULL, status TEXT,
+                 actual_md5 TEXT, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                 updated TEXT NOT NULL, PRIMARY KEY (blob, component)) WITHOUT ROWID;
+             INSERT INTO component VALUES (0, 1, '\\c\\a', 'block', 4, 4,
+                 '00000000000000000000000000000002', 'done', 'repaired', NULL, NULL, 1, 'then');",
+            Md5::of(b"manifest")
+        ))
+        .unwrap();
+    drop(connection);
+    let drive = drive_of(&[BLOB_A]);
+    let (file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    assert!(resumed);
+    let entries = file.entries(&drive).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].id, id(0, 1));
+    assert_eq!(
+        entries[0].state,
+        EntryState::Done(ComponentStatus::Repaired)
+    );
+    assert_eq!(entries[0].identity, None, "to be checked again");
+    assert_eq!(drive.component(id(0, 1)).kind, ComponentKind::Block);
+}
+
+#[test]
+fn refuses_another_drives_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.rep");
+    drop(RepairFile::open_or_create(&path, &binding()).unwrap());
+    let other = Binding {
+        drive_id: "OTHER".into(),
+        ..binding()
+    };
+    let error = RepairFile::open_or_create(&path, &other).err().unwrap();
+    assert!(
+        matches!(
+            error,
+            JournalError::OtherDrive {
+                what: "DriveId",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let changed_manifest = Binding {
+        manifest_md5: Some(Md5::of(b"edited")),
+        ..binding()
+    };
+    let error = RepairFile::open_or_create(&path, &changed_manifest)
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("manifest MD5"), "{error}");
+}
+
+#[test]
+fn refuses_files_that_are_not_repair_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "hello, this is not a database at all, not even close ......",
+    )
+    .unwrap();
+    let error = RepairFile::open_or_create(&text, &binding()).err().unwrap();
+    assert!(
+        matches!(error, JournalError::NotARepairFile { .. }),
+        "{error}"
+    );
+    let other_db = dir.path().join("other.db");
+    Connection::open(&other_db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x);")
+        .unwrap();
+    let error = RepairFile::open_or_create(&other_db, &binding())
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("another program"), "{error}");
+    let error = RepairFile::open_read_only(&dir.path().join("absent.rep"))
+        .err()
+        .unwrap();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{} is not an export-repair repair file (it does not exist)",
+            dir.path().join("absent.rep").display()
+        )
+    );
+}
+
+#[test]
+fn a_second_run_on_the_same_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.rep");
+    let (_first, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    let error = RepairFile::open_or_create(&path, &binding()).err().unwrap();
+    assert!(matches!(error, JournalError::InUse { .. }), "{error}");
+}

@@ -1,0 +1,102 @@
+//! The repair file's one writer: a thread of its own that owns the database, fed by messages,
+//! so that no async task ever waits on SQLite's fsyncs and every write goes through one place.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use super::{Done, JournalError, RepairFile};
+use crate::model::{ComponentId, Drive};
+
+enum Message {
+    Intent(Vec<ComponentId>, oneshot::Sender<Result<(), JournalError>>),
+    Done(Vec<Done>, oneshot::Sender<Result<(), JournalError>>),
+    /// Close the file (its lock and rollback journal go with it) and answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// A handle to the writer thread; the thread ends (and the file closes) on [`Self::close`] or
+/// when the last handle is dropped.
+#[derive(Clone)]
+pub struct JournalWriter {
+    messages: mpsc::Sender<Message>,
+    path: Arc<str>,
+}
+
+impl JournalWriter {
+    /// Moves `file` to a thread of its own that records components of `drive`.
+    pub fn spawn(file: RepairFile, drive: Arc<Drive>) -> std::io::Result<Self> {
+        let (messages, inbox) = mpsc::channel::<Message>();
+        let path: Arc<str> = file.path().into();
+        std::thread::Builder::new()
+            .name("repair-file".into())
+            .spawn(move || {
+                let mut file = Some(file);
+                for message in inbox {
+                    let closed = || Err(JournalError::WriterGone);
+                    match message {
+                        Message::Intent(ids, reply) => {
+                            let recorded = file
+                                .as_mut()
+                                .map_or_else(closed, |file| file.record_intent(&drive, &ids));
+                            let _ = reply.send(recorded);
+                        }
+                        Message::Done(done, reply) => {
+                            let recorded = file
+                                .as_mut()
+                                .map_or_else(closed, |file| file.record_done(&drive, &done));
+                            let _ = reply.send(recorded);
+                        }
+                        Message::Close(reply) => {
+                            drop(file.take());
+                            let _ = reply.send(());
+                        }
+                    }
+                }
+            })?;
+        Ok(Self { messages, path })
+    }
+
+    /// The repair file's path, for messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Records that `ids` are about to be written; returns once that is durable.
+    pub async fn intent(&self, ids: Vec<ComponentId>) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::Intent(ids, reply))?;
+        answer.await.map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// Records verdicts; returns once they are durable.
+    pub async fn done(&self, done: Vec<Done>) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::Done(done, reply))?;
+        answer.await.map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// [`Self::done`] for a thread that is not async (the verifier's).
+    pub fn done_blocking(&self, done: Vec<Done>) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::Done(done, reply))?;
+        answer
+            .blocking_recv()
+            .map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// Closes the repair file; returns once it is closed (its rollback journal removed).
+    pub async fn close(&self) {
+        let (reply, answer) = oneshot::channel();
+        if self.send(Message::Close(reply)).is_ok() {
+            let _ = answer.await;
+        }
+    }
+
+    fn send(&self, message: Message) -> Result<(), JournalError> {
+        self.messages
+            .send(message)
+            .map_err(|_| JournalError::WriterGone)
+    }
+}
