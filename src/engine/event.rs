@@ -256,9 +256,22 @@ mod tests {
                 interrupted: false,
             },
         ];
+        // Exhaustive: a new kind of event does not compile until it is named here, given a
+        // sample above and documented.
+        let kind = |event: &Event| match event {
+            Event::RunStarted { .. } => "run_started",
+            Event::Warning { .. } => "warning",
+            Event::CredentialsRefused { .. } => "credentials_refused",
+            Event::Working { .. } => "working",
+            Event::Component(_) => "component",
+            Event::Progress(_) => "progress",
+            Event::Idle { .. } => "idle",
+            Event::RunFinished { .. } => "run_finished",
+        };
         for event in events {
             let json = serde_json::to_value(&event).unwrap();
             let name = json["event"].as_str().unwrap();
+            assert_eq!(name, kind(&event));
             assert!(
                 doc.contains(&format!("| `{name}` |")),
                 "{name} is not in docs/events.md"
