@@ -8,8 +8,8 @@
 //!   (tests/fixtures/bitlocker/README.md): `--test-passphrase` with right, wrong and malformed
 //!   keys; a BitLocker NTFS volume built from it holding a damaged export drive, repaired with
 //!   `RepairExport /bk:… /d:<image>` against Azurite and checked byte for byte; and a whole
-//!   disk with an MBR partition table, verified read-only. They skip (saying why) only when
-//!   not root or without `/dev/fuse`; with `CI=true` a missing tool is a failure.
+//!   disk with an MBR partition table, verified read-only. Without root, `/dev/fuse` or a tool
+//!   they skip, saying why (tests/support/skip.rs); with `CI` set that is a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 #[path = "support/fake_tools.rs"]
@@ -27,6 +27,7 @@ use export_repair::bitlocker::{self, BitLockerError, KeyError, RecoveryKey};
 use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
 use fake_tools::{FakeTools, fake_volume};
 use support::azurite::{self, ACCOUNT, KEY as STORAGE_KEY};
+use support::skip::skip;
 
 /// The recovery key of `bitlk-aes-xts-128.img`.
 const KEY: &str = "235818-357951-253979-013365-241120-245575-342914-591910";
@@ -38,10 +39,6 @@ const MIB: u64 = 1024 * 1024;
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/bitlocker/bitlk-aes-xts-128.img.xz")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// The forms of the key that must appear nowhere.
@@ -256,18 +253,19 @@ fn the_cryptsetup_backend_opens_with_the_key_on_stdin_and_closes_again() {
 // ---------------------------------------------------------------------------------------
 // Real tools.
 
-/// Whether the real tests can run here; prints why not. With `CI=true` a missing tool fails.
+/// Whether the real tests can run here; skips the test (with `CI` set: fails it) saying
+/// what is missing.
 fn real_tools() -> bool {
     #[cfg(unix)]
     let root = unsafe_free_is_root();
     #[cfg(not(unix))]
     let root = false;
     if !root {
-        eprintln!("skipped: the real BitLocker tests need root (FUSE mounts, loop devices)");
+        skip("needs root (FUSE mounts, loop devices)");
         return false;
     }
     if !Path::new("/dev/fuse").exists() {
-        eprintln!("skipped: the real BitLocker tests need /dev/fuse");
+        skip("needs /dev/fuse (FUSE mounts)");
         return false;
     }
     let missing: Vec<&str> = [
@@ -282,14 +280,10 @@ fn real_tools() -> bool {
     .filter(|tool| bitlocker::find_program(tool).is_none())
     .collect();
     if !missing.is_empty() {
-        let message = format!(
-            "missing {} (Debian: apt-get install cryptsetup-bin dislocker ntfs-3g xz-utils)",
+        skip(&format!(
+            "needs {} (Debian: apt-get install cryptsetup-bin dislocker ntfs-3g xz-utils mount)",
             missing.join(", ")
-        );
-        if in_ci() {
-            panic!("{message}; with CI=true the BitLocker tests must run");
-        }
-        eprintln!("skipped: {message}");
+        ));
         return false;
     }
     true
@@ -759,7 +753,7 @@ fn on_a_terminal_the_key_is_asked_for_without_echo() {
         return;
     }
     let Some(script) = bitlocker::find_program("script") else {
-        eprintln!("skipped: `script` (util-linux) provides the terminal for this test");
+        skip("needs script(1) for a terminal (Debian: apt-get install bsdutils)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

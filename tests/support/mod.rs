@@ -2,3 +2,4 @@ pub mod azurite;
 pub mod export;
 pub mod fault_proxy;
 pub mod files;
+pub mod skip;
