@@ -7,8 +7,7 @@
 //! verify benchmark re-runs its own executable to measure parsing in a child), so it takes
 //! the usual `cargo test` arguments itself: a name filter, `--list`, `--ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
-// Both benchmarks bring their shared load-accounting module (benches/support/cpu.rs).
-#![allow(clippy::duplicate_mod)]
+#![allow(clippy::duplicate_mod)] // Both benchmarks bring benches/support/cpu.rs.
 
 #[path = "../benches/console.rs"]
 mod console;
