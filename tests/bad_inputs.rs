@@ -21,7 +21,7 @@ use export_repair::format::side_files::{MetadataFile, PropertiesFile};
 use export_repair::format::{FormatError, FormatErrorKind};
 use export_repair::report::Report;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 
 // ---------------------------------------------------------------------------------------
 // The fixture: a drive with one good file, and a directory beside it that unsafe paths aim at
@@ -1248,8 +1248,11 @@ fn mutate(seed: &str, mutations: &[Mutation]) -> String {
 fn fuzz_config(cases: u32) -> Config {
     Config {
         cases,
-        // No regression files: this test may only create files it owns.
-        failure_persistence: None,
+        // A failing case is kept (commit it) and tried first from then on.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/proptest-regressions/bad_inputs.txt"
+        )))),
         ..Config::default()
     }
 }
@@ -1309,7 +1312,15 @@ fn the_mutation_fuzzer_reaches_deep_into_the_parsers() {
         }],
     );
     assert!(renamed.contains("<X>") && renamed.contains("<BlobList>"));
-    assert!(guarded(|| Manifest::parse_str(&renamed)).is_ok());
+    match guarded(|| Manifest::parse_str(&renamed)) {
+        Ok((Parsed::Err(error), _)) => assert!(
+            error
+                .to_string()
+                .contains("<BlockList> is only allowed inside a <Blob>"),
+            "{error}"
+        ),
+        other => panic!("a BlockList outside its Blob must be refused: {other:?}"),
+    }
 }
 
 /// An `Index` that selects `name` from `names`.
