@@ -122,9 +122,14 @@ fn reports_in_every_format_from_the_run_and_from_the_repair_file_alone() {
         .code(2)
         .get_output()
         .clone();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let json = root.join("report.json");
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("not"),
-        "a JSON file is no repair file"
+        stderr.contains(&format!(
+            "{} is not an export-repair repair file (it is not an SQLite database)",
+            json.display()
+        )),
+        "a JSON file is no repair file, and the error says which and why: {stderr}"
     );
 }
 
