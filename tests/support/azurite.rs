@@ -240,6 +240,37 @@ impl Azurite {
             .unwrap_or_else(|e| panic!("set metadata of {container}/{name}: {e}"));
     }
 
+    /// The response headers of Get Blob Properties (`HEAD` on the blob) as Azurite sends them,
+    /// asked over a plain HTTP/1.1 connection with a read-only container SAS: no client
+    /// library between the test and the answer. Names lower-cased, in the order sent.
+    pub fn raw_properties(&self, container: &str, name: &str) -> Vec<(String, String)> {
+        use std::io::{BufRead, BufReader, Write};
+        let url = self.blob_url(container, name);
+        let sas = container_sas(container, "r");
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "HEAD {}?{sas} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            url.path(),
+            self.port
+        )
+        .unwrap();
+        let mut lines = BufReader::new(stream).lines();
+        let status = lines.next().unwrap().unwrap();
+        assert!(
+            status.starts_with("HTTP/1.1 200"),
+            "HEAD {container}/{name}: {status}"
+        );
+        lines
+            .map(Result::unwrap)
+            .take_while(|line| !line.is_empty())
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                Some((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+            })
+            .collect()
+    }
+
     /// Snapshots the blob; returns the snapshot timestamp as the service wrote it.
     pub async fn create_snapshot(&self, container: &str, name: &str) -> String {
         let response = self
