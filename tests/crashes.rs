@@ -197,6 +197,25 @@ impl Scenario {
         );
     }
 
+    /// After a crash: every range the repair file records repaired holds the blob's bytes.
+    fn assert_repaired_ranges_are_right(&self, progress: &Progress, what: &str) {
+        for (file_path, offset, length) in &progress.repaired_ranges {
+            let blob = self
+                .sample
+                .blobs
+                .iter()
+                .find(|b| &b.file_path == file_path)
+                .unwrap_or_else(|| panic!("{what}: the repair file names {file_path}"));
+            let range = *offset as usize..(offset + length) as usize;
+            let now = std::fs::read(local_path(&self.drive(), file_path).unwrap()).unwrap();
+            assert!(
+                now.get(range.clone()) == Some(&blob.content[range.clone()]),
+                "{what}: the repair file says {file_path} {range:?} is repaired, the drive \
+                 disagrees"
+            );
+        }
+    }
+
     /// After a crash: every byte of every block or page range is the blob's or the damaged
     /// drive's (zeros in a file that was missing); side files are exported bytes or absent.
     fn assert_no_wrong_byte(&self, what: &str) {
@@ -345,7 +364,9 @@ fn kill_trials(seeds: std::ops::Range<u64>) {
             kills += 1;
             mid_write += landed as u32;
             points.push((at, progress.repaired));
-            scenario.assert_no_wrong_byte(&format!("seed {seed} after kill {round}"));
+            let what = format!("seed {seed} after kill {round}");
+            scenario.assert_no_wrong_byte(&what);
+            scenario.assert_repaired_ranges_are_right(&progress, &what);
         }
         let output = scenario.run(concurrency);
         assert_eq!(

@@ -89,11 +89,16 @@ pub fn kill_after(command: &mut Command, delay: Duration) -> Killed {
     kill_repair(command, None, delay)
 }
 
-/// What a repair file records: components finished as repaired, and all components.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a repair file records.
+#[derive(Debug, Clone, Default)]
 pub struct Progress {
+    /// Components finished as repaired.
     pub repaired: u64,
+    /// Every component of the drive.
     pub components: u64,
+    /// The repaired block and page ranges: FilePath, offset, length. The write protocol
+    /// journals a component done only once its bytes are written, synced and read back.
+    pub repaired_ranges: Vec<(String, u64, u64)>,
 }
 
 /// The progress recorded in the repair file at `path` (none when it does not exist or holds
@@ -118,10 +123,27 @@ pub fn repair_progress(path: &Path) -> Progress {
         db.query_row(sql, [], |row| row.get::<_, i64>(0))
             .unwrap_or(0) as u64
     };
+    const REPAIRED: &str = "state = 'done' AND status = 'repaired'";
+    let repaired_ranges = db
+        .prepare(&format!(
+            "SELECT file_path, offset, length FROM component
+             WHERE {REPAIRED} AND kind IN ('block', 'page')"
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get::<_, i64>(1)? as u64,
+                        row.get::<_, i64>(2)? as u64,
+                    ))
+                })?
+                .collect()
+        })
+        .unwrap_or_default();
     Progress {
-        repaired: count(
-            "SELECT count(*) FROM component WHERE state = 'done' AND status = 'repaired'",
-        ),
+        repaired: count(&format!("SELECT count(*) FROM component WHERE {REPAIRED}")),
         components: count("SELECT count(*) FROM component"),
+        repaired_ranges,
     }
 }
