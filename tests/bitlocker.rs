@@ -27,6 +27,7 @@ use export_repair::bitlocker::{self, BitLockerError, KeyError, RecoveryKey};
 use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
 use fake_tools::{FakeTools, fake_volume};
 use support::azurite::{self, ACCOUNT, KEY as STORAGE_KEY};
+use support::runs::{Watched, is_downloading};
 use support::skip::skip;
 
 /// The recovery key of `bitlk-aes-xts-128.img`.
@@ -680,6 +681,11 @@ fn verify_finds_the_bitlocker_partition_of_a_whole_disk_and_mounts_it_read_only(
     );
 }
 
+/// Ctrl-C once (finish what is in flight) or twice (stop at once) while a download is under
+/// way on an unlocked volume: exit 4, the volume locked and unmounted again, and on the
+/// volume the file being repaired entirely absent, or each block the blob's bytes or zeros.
+/// The presses follow the run's own events (a `working` download on the NDJSON stream, then
+/// its answer to the first press), never a fixed delay, and never reach an exited run.
 #[test]
 fn ctrl_c_once_or_twice_locks_the_drive_again() {
     if !real_tools() {
@@ -690,18 +696,19 @@ fn ctrl_c_once_or_twice_locks_the_drive_again() {
     let image = dir.path().join("drive.img");
     unpack_volume(&image, 0);
     let manifest = dir.path().join("drive.manifest");
+    let missing = &sample.blobs[0];
     {
         let mount = TestMount::open(&image, 0, true, false);
         let on_drive = sample.write(&mount.root()).unwrap();
         std::fs::copy(&on_drive, &manifest).unwrap();
-        std::fs::remove_file(local_path(&mount.root(), &sample.blobs[0].file_path).unwrap())
-            .unwrap();
+        std::fs::remove_file(local_path(&mount.root(), &missing.file_path).unwrap()).unwrap();
     }
     for presses in [1, 2] {
         let tmp = dir.path().join(format!("tmp{presses}"));
         std::fs::create_dir(&tmp).unwrap();
         // Nothing listens on port 1: the download retries until interrupted.
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        command
             .env("TMPDIR", &tmp)
             .env("BITLOCKER_KEY", KEY)
             .arg("repair")
@@ -715,35 +722,52 @@ fn ctrl_c_once_or_twice_locks_the_drive_again() {
             .arg(&manifest)
             .arg("--log-dir")
             .arg(dir.path().join("logs"))
-            .arg("--headless")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .contains(tmp.to_str().unwrap())
-        {
-            assert!(Instant::now() < deadline, "the drive was never mounted");
-            std::thread::sleep(Duration::from_millis(50));
+            .arg("--headless");
+        let mut run = Watched::start(&mut command);
+        assert!(
+            run.wait_for(is_downloading),
+            "{presses} Ctrl-C: no download began: {}",
+            run.stderr()
+        );
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            mounts.contains(tmp.to_str().unwrap()),
+            "downloading, but the volume is not mounted under {}",
+            tmp.display()
+        );
+        run.interrupt();
+        if presses == 2 {
+            assert!(
+                run.wait_for_stderr("finishing the writes in flight"),
+                "the first Ctrl-C was not taken: {}",
+                run.stderr()
+            );
+            run.interrupt();
         }
-        std::thread::sleep(Duration::from_secs(2));
-        for _ in 0..presses {
-            run_ok("kill", &["-INT".as_ref(), child.id().to_string().as_ref()]);
-            std::thread::sleep(Duration::from_millis(300));
+        let ended = run.end();
+        assert_eq!(
+            ended.status.code(),
+            Some(4),
+            "{presses} Ctrl-C: {}",
+            ended.stderr
+        );
+        if presses == 2 {
+            assert!(ended.stderr.contains("stopped at once"), "{}", ended.stderr);
         }
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(4), "{presses} Ctrl-C: {stderr}");
         assert_empty(&tmp);
+
+        let mount = TestMount::open(&image, 0, false, true);
+        if let Ok(now) = std::fs::read(local_path(&mount.root(), &missing.file_path).unwrap()) {
+            assert_eq!(now.len(), missing.content.len(), "{presses} Ctrl-C");
+            for &(offset, length) in &missing.layout {
+                let range = offset as usize..(offset + length) as usize;
+                assert!(
+                    now[range.clone()] == missing.content[range.clone()]
+                        || now[range.clone()].iter().all(|&b| b == 0),
+                    "{presses} Ctrl-C: bytes {range:?} are neither the blob's nor zeros"
+                );
+            }
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! must give a drive byte-identical to the blobs; and a torn, truncated or bit-flipped repair
 //! file must give a clear error (exit 2) or a run that recovers, never a panic. Where a kill
 //! landed is read from the repair file: each trial has at least one kill between the first
-//! and the last write (tests/support/kills.rs).
+//! and the last write (tests/support/runs.rs).
 //!
 //! The source is a local mirror (`--source-dir`), so these need no Azurite: the write protocol
 //! and the repair file are what is under test. Each drive has a few MiB in many small blocks
@@ -22,7 +22,7 @@ use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_byt
 use export_repair::format::copylog::{CopyLog, LogBlob};
 use export_repair::format::status::{BlobStatus, DriveStatus};
 use support::files::files;
-use support::kills::{Progress, kill_repair, repair_progress};
+use support::runs::{Progress, kill_repair, repair_progress};
 
 const KIB: usize = 1024;
 const DRIVE_ID: &str = "CRASH001";

@@ -17,7 +17,7 @@ use serde_json::Value;
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
 use support::files::files_with_times as snapshot;
-use support::kills::{kill_after_repaired, repair_progress};
+use support::runs::{kill_after_repaired, repair_progress};
 
 const KIB: u64 = 1024;
 
