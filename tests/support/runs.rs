@@ -23,7 +23,7 @@ pub struct Watched {
     child: Child,
     events: mpsc::Receiver<Value>,
     /// Every event received so far.
-    pub seen: Vec<Value>,
+    seen: Vec<Value>,
     stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
 }
@@ -175,14 +175,12 @@ impl Watched {
 pub struct Killed {
     /// It was still running when the kill was sent.
     pub running: bool,
-    /// Components it had reported repaired (repaired ones the repair file held at its start
-    /// included: a resumed run announces them again).
-    pub reported: u64,
     pub stderr: String,
 }
 
 /// Starts `command` (a repair) and SIGKILLs it at once after it reported its `after`-th
-/// repaired component, or, with `after` `None`, after `delay`.
+/// repaired component (a resumed run first announces those the repair file holds), or, with
+/// `after` `None`, after `delay`.
 pub fn kill_repair(command: &mut Command, after: Option<u64>, delay: Duration) -> Killed {
     let mut run = Watched::start(command);
     match after {
@@ -196,11 +194,9 @@ pub fn kill_repair(command: &mut Command, after: Option<u64>, delay: Duration) -
         None => std::thread::sleep(delay),
     }
     let running = run.kill();
-    let ended = run.end();
     Killed {
         running,
-        reported: ended.events.iter().filter(|e| is_repaired(e)).count() as u64,
-        stderr: ended.stderr,
+        stderr: run.end().stderr,
     }
 }
 
@@ -209,18 +205,11 @@ pub fn kill_after_repaired(command: &mut Command, after: u64) -> Killed {
     kill_repair(command, Some(after), Duration::ZERO)
 }
 
-/// [`kill_repair`] after `delay`.
-pub fn kill_after(command: &mut Command, delay: Duration) -> Killed {
-    kill_repair(command, None, delay)
-}
-
 /// What a repair file records.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     /// Components finished as repaired.
     pub repaired: u64,
-    /// Every component of the drive.
-    pub components: u64,
     /// The repaired block and page ranges: FilePath, offset, length. The write protocol
     /// journals a component done only once its bytes are written, synced and read back.
     pub repaired_ranges: Vec<(String, u64, u64)>,
@@ -268,7 +257,6 @@ pub fn repair_progress(path: &Path) -> Progress {
         .unwrap_or_default();
     Progress {
         repaired: count(&format!("SELECT count(*) FROM component WHERE {REPAIRED}")),
-        components: count("SELECT count(*) FROM component"),
         repaired_ranges,
     }
 }
