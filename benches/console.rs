@@ -23,8 +23,9 @@
 //! memory, and MD5 costs the same on zeros as on any data, so hashing stays the bottleneck,
 //! as with page-cached data.
 //!
-//! Without `--bench` (under `cargo test --benches`/`--all-targets`) it makes a smoke run with
-//! small sizes instead, which only shows that it still works.
+//! Without `--bench` (under `cargo test`, through tests/bench_smoke.rs) it makes a smoke run
+//! with small sizes instead, which shows that it still works and checks what it measured
+//! (never how fast).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 #[path = "support/cpu.rs"]
@@ -74,7 +75,7 @@ const QUIT_GRACE: Duration = Duration::from_secs(5);
 /// How long the engine runs alone for the throughput it reaches without a console.
 const BASELINE_WINDOW: Duration = Duration::from_secs(5);
 
-fn main() {
+pub fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!("smoke run (not under `cargo bench`): small sizes, numbers not comparable");
         SMOKE.store(true, Ordering::Relaxed);
@@ -324,6 +325,11 @@ fn bench_render() -> (f64, f64) {
         opened.elapsed().as_secs_f64(),
         app.visible.len()
     );
+    assert_eq!(
+        app.visible.len(),
+        app.tree.nodes.len() - 1,
+        "every node but the root is a row once every folder is open"
+    );
     let mut summary = Vec::new();
     let all_rows = format!("every folder open, {} rows", app.visible.len());
     for (width, height) in [(120, 40), (200, 60)] {
@@ -457,6 +463,10 @@ fn bench_keys() -> Option<f64> {
         };
         let mut latencies = run.latencies;
         if latencies.is_empty() {
+            assert!(
+                !smoke(),
+                "{what}: no key was answered while the verification ran"
+            );
             println!("{what}: no key was answered while the verification ran");
             continue;
         }
@@ -744,10 +754,7 @@ fn press_keys(
                 latencies.push(latency);
                 end = Instant::now();
             }
-            Err(_) => {
-                eprintln!("DBG unanswered {next}");
-                unanswered += 1
-            }
+            Err(_) => unanswered += 1,
         }
         selected = next;
     }

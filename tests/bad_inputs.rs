@@ -19,10 +19,9 @@ use export_repair::format::copylog::CopyLog;
 use export_repair::format::manifest::Manifest;
 use export_repair::format::side_files::{MetadataFile, PropertiesFile};
 use export_repair::format::{FormatError, FormatErrorKind};
-use export_repair::model::Drive;
 use export_repair::report::Report;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 
 // ---------------------------------------------------------------------------------------
 // The fixture: a drive with one good file, and a directory beside it that unsafe paths aim at
@@ -1267,8 +1266,11 @@ fn mutate(seed: &str, mutations: &[Mutation]) -> String {
 fn fuzz_config(cases: u32) -> Config {
     Config {
         cases,
-        // No regression files: this test may only create files it owns.
-        failure_persistence: None,
+        // A failing case is kept (commit it) and tried first from then on.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/proptest-regressions/bad_inputs.txt"
+        )))),
         ..Config::default()
     }
 }
@@ -1328,7 +1330,15 @@ fn the_mutation_fuzzer_reaches_deep_into_the_parsers() {
         }],
     );
     assert!(renamed.contains("<X>") && renamed.contains("<BlobList>"));
-    assert!(guarded(|| Manifest::parse_str(&renamed)).is_ok());
+    match guarded(|| Manifest::parse_str(&renamed)) {
+        Ok((Parsed::Err(error), _)) => assert!(
+            error
+                .to_string()
+                .contains("<BlockList> is only allowed inside a <Blob>"),
+            "{error}"
+        ),
+        other => panic!("a BlockList outside its Blob must be refused: {other:?}"),
+    }
 }
 
 /// An `Index` that selects `name` from `names`.
@@ -1347,53 +1357,65 @@ fn index_of(names: &[&str], name: &str) -> prop::sample::Index {
     }
 }
 
-/// Inputs the fuzz targets once crashed on (`fuzz/regressions/<target>/`, see its README):
-/// the parser inputs go through all four parsers as the fuzzer's own inputs do, the repair
-/// files are opened and read as the `repair_file` target does; none may panic.
+/// The fuzz targets (`fuzz/src/targets.rs`), compiled in: the regressions replay through the
+/// very functions the fuzzer calls.
+#[path = "../fuzz/src/targets.rs"]
+mod fuzz_targets;
+
+/// Replays one input through a fuzz target; the path is the repair-file target's scratch file.
+type Replay = fn(&Path, &[u8]);
+
+/// Every fuzz target's replay here; a target of `fuzz/fuzz_targets/` missing from this list
+/// fails [`fuzz_regressions_stay_fixed`].
+const FUZZ_TARGETS: [(&str, Replay); 4] = [
+    ("manifest", |_, data| fuzz_targets::manifest(data)),
+    ("copy_log", |_, data| fuzz_targets::copy_log(data)),
+    ("side_files", |_, data| fuzz_targets::side_files(data)),
+    ("repair_file", fuzz_targets::repair_file_at),
+];
+
+/// Inputs for the fuzz targets (`fuzz/regressions/<target>/`, see its README): each target
+/// has its folder with at least one input, and each input goes through the target's own
+/// function (parsers, `Drive::build` alone and merged with a manifest, `failed_blobs()`; the
+/// repair file opened, read, `record_intent`, `record_done`, read again); the XML inputs also
+/// through [`parse_all`], which checks what the parsers return. None may panic.
 #[test]
 fn fuzz_regressions_stay_fixed() {
-    use export_repair::format::Md5;
-    use export_repair::journal::{Binding, RepairFile};
-
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let inputs = |target: &str| -> Vec<(PathBuf, Vec<u8>)> {
-        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
-            return Vec::new();
-        };
-        let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        paths.sort();
-        paths
-            .into_iter()
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut targets: Vec<String> = std::fs::read_dir(fuzz.join("fuzz_targets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| Some(p.file_stem()?.to_str()?.to_owned()))
+        .collect();
+    targets.sort();
+    let mut known: Vec<&str> = FUZZ_TARGETS.iter().map(|(name, _)| *name).collect();
+    known.sort();
+    assert_eq!(targets, known, "every fuzz target is replayed here");
+    let scratch = tempfile::tempdir().unwrap();
+    for (target, replay) in FUZZ_TARGETS {
+        let dir = fuzz.join("regressions").join(target);
+        let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}: every fuzz target has its folder", dir.display()))
+            .map(|e| e.unwrap().path())
             .filter(|p| p.is_file())
-            .map(|p| {
-                let bytes = std::fs::read(&p).unwrap();
-                (p, bytes)
-            })
-            .collect()
-    };
-    for target in ["manifest", "copy_log", "side_files"] {
-        for (path, bytes) in inputs(target) {
-            if let Err(failure) = parse_all(&String::from_utf8_lossy(&bytes)) {
+            .collect();
+        inputs.sort();
+        assert!(!inputs.is_empty(), "{} holds no input", dir.display());
+        for path in inputs {
+            let bytes = std::fs::read(&path).unwrap();
+            let rep = scratch.path().join("replay.rep");
+            let replayed =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replay(&rep, &bytes)));
+            assert!(
+                replayed.is_ok(),
+                "{}: the {target} target panicked",
+                path.display()
+            );
+            if target != "repair_file"
+                && let Err(failure) = parse_all(&String::from_utf8_lossy(&bytes))
+            {
                 panic!("{}: {failure}", path.display());
             }
         }
-    }
-    let valid = std::fs::read_to_string(corpus("valid.manifest.xml")).unwrap();
-    let binding = Binding {
-        drive_id: Manifest::parse_str(&valid).unwrap().drive_id,
-        manifest_md5: Some(Md5::of(valid.as_bytes())),
-        copy_log_md5: None,
-    };
-    let drive = Drive::build(Some(Manifest::parse_str(&valid).unwrap()), None).unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    for (index, (path, bytes)) in inputs("repair_file").into_iter().enumerate() {
-        let copy = scratch.path().join(format!("{index}.rep"));
-        std::fs::write(&copy, &bytes).unwrap();
-        let opened = std::panic::catch_unwind(|| {
-            if let Ok((file, _resumed)) = RepairFile::open_or_create(&copy, &binding) {
-                let _ = file.entries(&drive);
-            }
-        });
-        assert!(opened.is_ok(), "{}: panicked", path.display());
     }
 }

@@ -8,8 +8,8 @@
 //!   (tests/fixtures/bitlocker/README.md): `--test-passphrase` with right, wrong and malformed
 //!   keys; a BitLocker NTFS volume built from it holding a damaged export drive, repaired with
 //!   `RepairExport /bk:… /d:<image>` against Azurite and checked byte for byte; and a whole
-//!   disk with an MBR partition table, verified read-only. They skip (saying why) only when
-//!   not root or without `/dev/fuse`; with `CI=true` a missing tool is a failure.
+//!   disk with an MBR partition table, verified read-only. Without root, `/dev/fuse` or a tool
+//!   they skip, saying why (tests/support/skip.rs); with `CI` set that is a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 #[path = "support/fake_tools.rs"]
@@ -27,6 +27,8 @@ use export_repair::bitlocker::{self, BitLockerError, KeyError, RecoveryKey};
 use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
 use fake_tools::{FakeTools, fake_volume};
 use support::azurite::{self, ACCOUNT, KEY as STORAGE_KEY};
+use support::runs::{Watched, is_downloading};
+use support::skip::skip;
 
 /// The recovery key of `bitlk-aes-xts-128.img`.
 const KEY: &str = "235818-357951-253979-013365-241120-245575-342914-591910";
@@ -38,10 +40,6 @@ const MIB: u64 = 1024 * 1024;
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/bitlocker/bitlk-aes-xts-128.img.xz")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// The forms of the key that must appear nowhere.
@@ -256,18 +254,19 @@ fn the_cryptsetup_backend_opens_with_the_key_on_stdin_and_closes_again() {
 // ---------------------------------------------------------------------------------------
 // Real tools.
 
-/// Whether the real tests can run here; prints why not. With `CI=true` a missing tool fails.
+/// Whether the real tests can run here; skips the test (with `CI` set: fails it) saying
+/// what is missing.
 fn real_tools() -> bool {
     #[cfg(unix)]
     let root = unsafe_free_is_root();
     #[cfg(not(unix))]
     let root = false;
     if !root {
-        eprintln!("skipped: the real BitLocker tests need root (FUSE mounts, loop devices)");
+        skip("needs root (FUSE mounts, loop devices)");
         return false;
     }
     if !Path::new("/dev/fuse").exists() {
-        eprintln!("skipped: the real BitLocker tests need /dev/fuse");
+        skip("needs /dev/fuse (FUSE mounts)");
         return false;
     }
     let missing: Vec<&str> = [
@@ -282,14 +281,10 @@ fn real_tools() -> bool {
     .filter(|tool| bitlocker::find_program(tool).is_none())
     .collect();
     if !missing.is_empty() {
-        let message = format!(
-            "missing {} (Debian: apt-get install cryptsetup-bin dislocker ntfs-3g xz-utils)",
+        skip(&format!(
+            "needs {} (Debian: apt-get install cryptsetup-bin dislocker ntfs-3g xz-utils mount)",
             missing.join(", ")
-        );
-        if in_ci() {
-            panic!("{message}; with CI=true the BitLocker tests must run");
-        }
-        eprintln!("skipped: {message}");
+        ));
         return false;
     }
     true
@@ -686,6 +681,11 @@ fn verify_finds_the_bitlocker_partition_of_a_whole_disk_and_mounts_it_read_only(
     );
 }
 
+/// Ctrl-C once (finish what is in flight) or twice (stop at once) while a download is under
+/// way on an unlocked volume: exit 4, the volume locked and unmounted again, and on the
+/// volume the file being repaired entirely absent, or each block the blob's bytes or zeros.
+/// The presses follow the run's own events (a `working` download on the NDJSON stream, then
+/// its answer to the first press), never a fixed delay, and never reach an exited run.
 #[test]
 fn ctrl_c_once_or_twice_locks_the_drive_again() {
     if !real_tools() {
@@ -696,18 +696,19 @@ fn ctrl_c_once_or_twice_locks_the_drive_again() {
     let image = dir.path().join("drive.img");
     unpack_volume(&image, 0);
     let manifest = dir.path().join("drive.manifest");
+    let missing = &sample.blobs[0];
     {
         let mount = TestMount::open(&image, 0, true, false);
         let on_drive = sample.write(&mount.root()).unwrap();
         std::fs::copy(&on_drive, &manifest).unwrap();
-        std::fs::remove_file(local_path(&mount.root(), &sample.blobs[0].file_path).unwrap())
-            .unwrap();
+        std::fs::remove_file(local_path(&mount.root(), &missing.file_path).unwrap()).unwrap();
     }
     for presses in [1, 2] {
         let tmp = dir.path().join(format!("tmp{presses}"));
         std::fs::create_dir(&tmp).unwrap();
         // Nothing listens on port 1: the download retries until interrupted.
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        command
             .env("TMPDIR", &tmp)
             .env("BITLOCKER_KEY", KEY)
             .arg("repair")
@@ -721,35 +722,52 @@ fn ctrl_c_once_or_twice_locks_the_drive_again() {
             .arg(&manifest)
             .arg("--log-dir")
             .arg(dir.path().join("logs"))
-            .arg("--headless")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .contains(tmp.to_str().unwrap())
-        {
-            assert!(Instant::now() < deadline, "the drive was never mounted");
-            std::thread::sleep(Duration::from_millis(50));
+            .arg("--headless");
+        let mut run = Watched::start(&mut command);
+        assert!(
+            run.wait_for(is_downloading),
+            "{presses} Ctrl-C: no download began: {}",
+            run.stderr()
+        );
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            mounts.contains(tmp.to_str().unwrap()),
+            "downloading, but the volume is not mounted under {}",
+            tmp.display()
+        );
+        run.interrupt();
+        if presses == 2 {
+            assert!(
+                run.wait_for_stderr("finishing the writes in flight"),
+                "the first Ctrl-C was not taken: {}",
+                run.stderr()
+            );
+            run.interrupt();
         }
-        std::thread::sleep(Duration::from_secs(2));
-        for _ in 0..presses {
-            run_ok("kill", &["-INT".as_ref(), child.id().to_string().as_ref()]);
-            std::thread::sleep(Duration::from_millis(300));
+        let ended = run.end();
+        assert_eq!(
+            ended.status.code(),
+            Some(4),
+            "{presses} Ctrl-C: {}",
+            ended.stderr
+        );
+        if presses == 2 {
+            assert!(ended.stderr.contains("stopped at once"), "{}", ended.stderr);
         }
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(4), "{presses} Ctrl-C: {stderr}");
         assert_empty(&tmp);
+
+        let mount = TestMount::open(&image, 0, false, true);
+        if let Ok(now) = std::fs::read(local_path(&mount.root(), &missing.file_path).unwrap()) {
+            assert_eq!(now.len(), missing.content.len(), "{presses} Ctrl-C");
+            for &(offset, length) in &missing.layout {
+                let range = offset as usize..(offset + length) as usize;
+                assert!(
+                    now[range.clone()] == missing.content[range.clone()]
+                        || now[range.clone()].iter().all(|&b| b == 0),
+                    "{presses} Ctrl-C: bytes {range:?} are neither the blob's nor zeros"
+                );
+            }
+        }
     }
 }
 
@@ -759,7 +777,7 @@ fn on_a_terminal_the_key_is_asked_for_without_echo() {
         return;
     }
     let Some(script) = bitlocker::find_program("script") else {
-        eprintln!("skipped: `script` (util-linux) provides the terminal for this test");
+        skip("needs script(1) for a terminal (Debian: apt-get install bsdutils)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

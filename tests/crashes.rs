@@ -1,6 +1,8 @@
-//! Crashes: `kill -9` at seeded random points of a repair, then a rerun with the same repair
-//! file must give a drive byte-identical to the blobs; and a torn, truncated or bit-flipped
-//! repair file must give a clear error (exit 2) or a run that recovers, never a panic.
+//! Crashes: `kill -9` at seeded points of a repair, then a rerun with the same repair file
+//! must give a drive byte-identical to the blobs; and a torn, truncated or bit-flipped repair
+//! file must give a clear error (exit 2) or a run that recovers, never a panic. Where a kill
+//! landed is read from the repair file: each trial has at least one kill between the first
+//! and the last write (tests/support/runs.rs).
 //!
 //! The source is a local mirror (`--source-dir`), so these need no Azurite: the write protocol
 //! and the repair file are what is under test. Each drive has a few MiB in many small blocks
@@ -20,6 +22,7 @@ use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_byt
 use export_repair::format::copylog::{CopyLog, LogBlob};
 use export_repair::format::status::{BlobStatus, DriveStatus};
 use support::files::files;
+use support::runs::{Progress, kill_repair, repair_progress};
 
 const KIB: usize = 1024;
 const DRIVE_ID: &str = "CRASH001";
@@ -160,22 +163,14 @@ impl Scenario {
         output
     }
 
-    /// Starts a repair and SIGKILLs it after `delay`; true when it was still running.
-    fn kill_after(&self, concurrency: usize, delay: Duration) -> bool {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
-            .args(self.args(concurrency))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let running = child.try_wait().unwrap().is_none();
-        child.kill().unwrap(); // SIGKILL
-        let output = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        running
+    /// Starts a repair and SIGKILLs it right after it reports its `after`-th repaired
+    /// component, or (`after` `None`) after `delay`. Returns whether it was still running and
+    /// what the repair file then records.
+    fn kill(&self, concurrency: usize, after: Option<u64>, delay: Duration) -> (bool, Progress) {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        command.args(self.args(concurrency));
+        let killed = kill_repair(&mut command, after, delay);
+        (killed.running, repair_progress(&self.repair_file()))
     }
 
     /// The drive as an intact export: every file, side file and the manifest.
@@ -200,6 +195,25 @@ impl Scenario {
             extra.is_empty(),
             "{what}: files left on the drive: {extra:?}"
         );
+    }
+
+    /// After a crash: every range the repair file records repaired holds the blob's bytes.
+    fn assert_repaired_ranges_are_right(&self, progress: &Progress, what: &str) {
+        for (file_path, offset, length) in &progress.repaired_ranges {
+            let blob = self
+                .sample
+                .blobs
+                .iter()
+                .find(|b| &b.file_path == file_path)
+                .unwrap_or_else(|| panic!("{what}: the repair file names {file_path}"));
+            let range = *offset as usize..(offset + length) as usize;
+            let now = std::fs::read(local_path(&self.drive(), file_path).unwrap()).unwrap();
+            assert!(
+                now.get(range.clone()) == Some(&blob.content[range.clone()]),
+                "{what}: the repair file says {file_path} {range:?} is repaired, the drive \
+                 disagrees"
+            );
+        }
     }
 
     /// After a crash: every byte of every block or page range is the blob's or the damaged
@@ -227,6 +241,7 @@ impl Scenario {
                     );
                 }
             }
+            // A side file is written whole or not at all: one that was there stays there.
             for (path, expected) in [
                 blob.properties
                     .as_ref()
@@ -240,10 +255,13 @@ impl Scenario {
             {
                 let now = std::fs::read(local_path(&drive, &path).unwrap()).ok();
                 assert!(
-                    now.is_none()
-                        || now.as_deref() == Some(expected.as_bytes())
-                        || now == self.damaged[&path],
-                    "{what}: {path} is neither absent, as exported nor as before"
+                    now.as_deref() == Some(expected.as_bytes()) || now == self.damaged[&path],
+                    "{what}: {path} is neither as exported nor as before ({})",
+                    match (&now, &self.damaged[&path]) {
+                        (None, Some(_)) => "it vanished",
+                        (None, None) => "absent",
+                        _ => "other bytes",
+                    }
                 );
             }
         }
@@ -277,9 +295,10 @@ impl Rng {
     }
 }
 
-/// How long an uninterrupted repair of the scenario takes here (measured once).
-fn full_run() -> Duration {
-    static TOOK: OnceLock<Duration> = OnceLock::new();
+/// How long an uninterrupted repair of the scenario takes here, and how many components it
+/// repairs (measured once).
+fn full_run() -> (Duration, u64) {
+    static TOOK: OnceLock<(Duration, u64)> = OnceLock::new();
     *TOOK.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let scenario = Scenario::new(dir.path());
@@ -293,16 +312,25 @@ fn full_run() -> Duration {
             String::from_utf8_lossy(&output.stdout)
         );
         scenario.assert_identical_to_blobs("uninterrupted run");
-        println!("an uninterrupted repair takes {took:?}");
-        took
+        let repairs = repair_progress(&scenario.repair_file()).repaired;
+        assert!(
+            repairs > 100,
+            "the scenario repairs only {repairs} components"
+        );
+        println!("an uninterrupted repair takes {took:?} and repairs {repairs} components");
+        (took, repairs)
     })
 }
 
-/// `trials` seeded trials: one to three kills at random points, each followed by the no-
-/// wrong-byte check, then a rerun to completion and a byte-for-byte comparison.
+/// Seeded trials: one to three kills, each followed by the no-wrong-byte check, then a rerun
+/// to completion and a byte-for-byte comparison. The first kill of a trial lands right after
+/// the run reports a seeded number of repairs (at most half of them): mid-write by
+/// construction, which the repair file must confirm (some components repaired, not all).
+/// Later kills land at seeded times, anywhere from the resumed run's start-up to near its
+/// end.
 fn kill_trials(seeds: std::ops::Range<u64>) {
-    let full = full_run();
-    let mut mid_run = 0;
+    let (full, repairs) = full_run();
+    let mut mid_write = 0;
     let mut kills = 0;
     for seed in seeds {
         let mut rng = Rng::new(seed);
@@ -312,15 +340,33 @@ fn kill_trials(seeds: std::ops::Range<u64>) {
         let rounds = 1 + rng.below(3);
         let mut points = Vec::new();
         for round in 0..rounds {
-            // Anywhere from process start to near the end of what is left to do (a later
-            // kill interrupts a resumed run, which has much less work left).
-            let window = full.as_millis() as u64 * 9 / 10 / (round + 1).pow(2);
-            let delay = Duration::from_millis(5 + rng.below(window));
-            let running = scenario.kill_after(concurrency, delay);
+            let (at, after, delay) = if round == 0 {
+                let after = 1 + rng.below(repairs / 2);
+                (format!("repair {after}"), Some(after), Duration::ZERO)
+            } else {
+                // Near the end of what is left: a resumed run has much less to do.
+                let window = full.as_millis() as u64 * 9 / 10 / (round + 1).pow(2);
+                let delay = Duration::from_millis(5 + rng.below(window));
+                (format!("{delay:?}"), None, delay)
+            };
+            let before = repair_progress(&scenario.repair_file()).repaired;
+            let (running, progress) = scenario.kill(concurrency, after, delay);
+            // This run wrote something, and not everything.
+            let landed = before < progress.repaired && progress.repaired < repairs;
+            if round == 0 {
+                assert!(
+                    running && landed,
+                    "seed {seed}: the kill after {at} was not mid-write: running {running}, \
+                     {} of {repairs} components repaired",
+                    progress.repaired
+                );
+            }
             kills += 1;
-            mid_run += running as u32;
-            points.push((delay, running));
-            scenario.assert_no_wrong_byte(&format!("seed {seed} after kill {round}"));
+            mid_write += landed as u32;
+            points.push((at, progress.repaired));
+            let what = format!("seed {seed} after kill {round}");
+            scenario.assert_no_wrong_byte(&what);
+            scenario.assert_repaired_ranges_are_right(&progress, &what);
         }
         let output = scenario.run(concurrency);
         assert_eq!(
@@ -331,13 +377,12 @@ fn kill_trials(seeds: std::ops::Range<u64>) {
             String::from_utf8_lossy(&output.stderr)
         );
         scenario.assert_identical_to_blobs(&format!("seed {seed}, kills at {points:?}"));
-        println!("seed {seed}: concurrency {concurrency}, kills at {points:?} (delay, mid-run)");
+        println!(
+            "seed {seed}: concurrency {concurrency}, kills at {points:?} (when, repaired by then)"
+        );
     }
-    println!("{mid_run} of {kills} kills landed mid-run");
-    // Timing on a shared machine varies; a third landing mid-run still exercises resume.
-    assert!(
-        mid_run * 3 >= kills,
-        "only {mid_run} of {kills} kills landed mid-run: the trials test little"
+    println!(
+        "{mid_write} of {kills} kills landed mid-write (the run repaired some, not all of {repairs})"
     );
 }
 
@@ -351,20 +396,19 @@ fn kill_9_at_seeded_points_then_a_rerun_is_byte_identical_seeds_11_to_20() {
     kill_trials(11..21);
 }
 
-/// A repair file as a crash leaves it: a run killed part-way (and its rollback journal, if
-/// one was left). Returns the drive's state at that moment too.
+/// A repair file as a crash leaves it: a run killed after a third of its repairs (and its
+/// rollback journal, if one was left). Returns the drive's state at that moment too.
 fn half_done_repair_file(dir: &Path) -> (Scenario, Vec<u8>, Option<Vec<u8>>) {
-    let full = full_run();
-    for attempt in 0..6u32 {
-        let scenario = Scenario::new(&dir.join(format!("base{attempt}")));
-        let delay = full * (3 + attempt) / 10;
-        if scenario.kill_after(1, delay) && scenario.repair_file().exists() {
-            let rep = std::fs::read(scenario.repair_file()).unwrap();
-            let journal = std::fs::read(scenario.dir.join("drive.rep-journal")).ok();
-            return (scenario, rep, journal);
-        }
-    }
-    panic!("could not kill a repair part-way in six tries");
+    let (_, repairs) = full_run();
+    let scenario = Scenario::new(&dir.join("base"));
+    let (_, progress) = scenario.kill(1, Some(repairs / 3), Duration::ZERO);
+    assert!(
+        progress.repaired > 0 && progress.repaired < repairs,
+        "killed with {progress:?}, not part-way"
+    );
+    let rep = std::fs::read(scenario.repair_file()).unwrap();
+    let journal = std::fs::read(scenario.dir.join("drive.rep-journal")).ok();
+    (scenario, rep, journal)
 }
 
 /// One mangled repair file: exit 2 with a clear message naming it, or exit 0 with the drive

@@ -4,9 +4,13 @@
 //! completes the repair.
 //!
 //! A full and a read-only disk are small tmpfs mounts (the tests run as root). Where mounting
-//! is not possible the test prints a skip, except with `CI=true`, where it fails. The source
+//! is not possible the test is skipped, saying why (tests/support/skip.rs); with `CI` set it
+//! fails. The source
 //! is a local mirror (`--source-dir`), so Azurite is not needed.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -17,18 +21,14 @@ use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_byt
 
 const KIB: usize = 1024;
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
 /// A tmpfs mounted for one test; unmounted on drop.
 struct Tmpfs {
     path: PathBuf,
 }
 
 impl Tmpfs {
-    /// Mounts a tmpfs of `size` (e.g. `2m`) at `path`; `None` after a skip notice when this
-    /// machine cannot (not root, no mount permission), a failure with `CI=true`.
+    /// Mounts a tmpfs of `size` (e.g. `2m`) at `path`; `None` when this machine cannot (not
+    /// root, no mount permission): the test is skipped, with `CI` set it fails.
     fn mount(path: &Path, size: &str) -> Option<Self> {
         std::fs::create_dir_all(path).unwrap();
         let output = Command::new("mount")
@@ -44,11 +44,9 @@ impl Tmpfs {
                     Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_string(),
                     Err(error) => error.to_string(),
                 };
-                assert!(
-                    !in_ci(),
-                    "cannot mount a tmpfs ({why}); with CI=true this is a failure, not a skip"
-                );
-                eprintln!("skipped: cannot mount a tmpfs here ({why}); run as root to test this");
+                skip::skip(&format!(
+                    "needs to mount a tmpfs, which failed here ({why}): run as root"
+                ));
                 None
             }
         }

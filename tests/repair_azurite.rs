@@ -17,6 +17,7 @@ use serde_json::Value;
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
 use support::files::files_with_times as snapshot;
+use support::runs::{kill_after_repaired, repair_progress};
 
 const KIB: u64 = 1024;
 
@@ -235,17 +236,25 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
         component_statuses(&report, r"\keyrepair\docs\gone.bin"),
         ["repaired"; 5]
     );
-    // The regenerated properties file matches the manifest: written from the same answers.
+    // The regenerated properties file is, byte for byte, the one the export wrote from
+    // Azurite's raw answer in the documented format (so it matches the manifest's hash).
     assert_eq!(
         component_statuses(&report, r"\keyrepair\docs\props.txt"),
         ["verified", "verified", "repaired"]
     );
     let blob = export.blob("keyrepair/docs/props.txt");
     let regenerated =
-        std::fs::read(local_path(&export.drive(), &blob.properties_path()).unwrap()).unwrap();
-    assert_eq!(
-        regenerated,
-        blob.properties.as_ref().unwrap().to_xml().into_bytes()
+        std::fs::read_to_string(local_path(&export.drive(), &blob.properties_path()).unwrap())
+            .unwrap();
+    let expected = &export.properties["keyrepair/docs/props.txt"];
+    assert_eq!(&regenerated, expected);
+    for element in ["Last-Modified", "Etag", "Content-Length", "Content-Type"] {
+        assert!(expected.contains(&format!("<{element}>")), "{expected}");
+    }
+    assert!(
+        expected.contains("<Content-Length>16</Content-Length>")
+            && expected.contains("<Content-Type>application/x-test</Content-Type>"),
+        "{expected}"
     );
     assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
 
@@ -467,6 +476,11 @@ async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
     assert_eq!(snapshot(&other.drive()), before);
 }
 
+/// Three `kill -9`s while a missing 48 MiB file is downloaded, each right after the run
+/// reports another third of what is left repaired; the repair file read after each must
+/// record some blocks repaired and not all, every block it records repaired holds the blob's
+/// bytes, and every other block the blob's bytes or zeros (the file is created at its
+/// length). A rerun then gives a byte-identical drive.
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
     let Some(azurite) = azurite::shared() else {
@@ -483,29 +497,52 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
     entry.status = BlobStatus::FileNotFound;
     entry.kind = None;
     export.write_copy_log();
+    let blob = export.blob("killed/big.bin").clone();
+    let blocks = blob.layout.len() as u64;
     let binary = assert_cmd::cargo::cargo_bin("export-repair");
-    let mut killed_mid_run = false;
-    for delay_ms in [150u64, 400, 900] {
-        let mut child = std::process::Command::new(&binary)
+    for kill in 1..=3 {
+        let before = repair_progress(&export.repair_file()).repaired;
+        // A resumed run announces what was repaired before, then goes on.
+        let after = before + (blocks - before).div_ceil(3);
+        let mut command = std::process::Command::new(&binary);
+        command
             .args(export.args(&["--account-key", KEY]))
-            .arg("--concurrency")
-            .arg("1")
-            .env_remove("AZURE_STORAGE_KEY")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_none() {
-            killed_mid_run = true;
+            .args(["--concurrency", "1"])
+            .env_remove("AZURE_STORAGE_KEY");
+        let killed = kill_after_repaired(&mut command, after);
+        let progress = repair_progress(&export.repair_file());
+        assert!(
+            killed.running && before < progress.repaired && progress.repaired < blocks,
+            "kill {kill} after {after} blocks repaired was not mid-write: {} of {blocks} \
+             recorded repaired (before the run: {before}); {}",
+            progress.repaired,
+            killed.stderr
+        );
+        let on_drive = std::fs::read(export.file("killed/big.bin")).unwrap();
+        let repaired: std::collections::HashSet<u64> = progress
+            .repaired_ranges
+            .iter()
+            .map(|(_, offset, _)| *offset)
+            .collect();
+        for &(offset, length) in &blob.layout {
+            let range = offset as usize..(offset + length) as usize;
+            let now = &on_drive[range.clone()];
+            let right = now == &blob.content[range.clone()];
+            assert!(
+                right || (!repaired.contains(&offset) && now.iter().all(|&b| b == 0)),
+                "kill {kill}: bytes {range:?} are {}",
+                if repaired.contains(&offset) {
+                    "recorded repaired but not the blob's"
+                } else {
+                    "neither the blob's nor zeros"
+                }
+            );
         }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        println!(
+            "kill {kill}: after {after} reported, {} of {blocks} blocks recorded repaired",
+            progress.repaired
+        );
     }
-    assert!(
-        killed_mid_run,
-        "the repair finished before it could be killed"
-    );
     export.command(&["--account-key", KEY]).assert().code(0);
     export.assert_drive_matches_blobs();
 }

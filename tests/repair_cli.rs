@@ -4,13 +4,13 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use assert_cmd::Command;
 use export_repair::demo::scenario::{self, DRIVE_ID};
 use export_repair::demo::{SampleBlob, SampleDrive, pseudo_random_bytes};
 use serde_json::Value;
 use support::files::files;
+use support::runs::{Watched, is_repaired, repair_progress};
 
 #[test]
 fn the_demo_repairs_every_kind_of_damage() {
@@ -129,11 +129,19 @@ fn reports_in_every_format_from_the_run_and_from_the_repair_file_alone() {
         .code(2)
         .get_output()
         .clone();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let json = root.join("report.json");
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("not"),
-        "a JSON file is no repair file"
+        stderr.contains(&format!(
+            "{} is not an export-repair repair file (it is not an SQLite database)",
+            json.display()
+        )),
+        "a JSON file is no repair file, and the error says which and why: {stderr}"
     );
 }
+
+/// The block size of [`missing_file_drive`]'s file.
+const BLOCK: usize = 256 * 1024;
 
 /// A drive whose one large file is missing, with the mirror to repair it from.
 fn missing_file_drive(dir: &Path) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
@@ -143,7 +151,7 @@ fn missing_file_drive(dir: &Path) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
         blobs: vec![SampleBlob::block(
             "big/file.bin",
             content.clone(),
-            256 * 1024,
+            BLOCK as u64,
         )],
     };
     let drive = dir.join("drive");
@@ -174,42 +182,71 @@ fn repair_args(
     args
 }
 
+/// Ctrl-C once a block is written (journalled and reported repaired: a missing file is
+/// created at its full length before anything is written, so its existence says nothing):
+/// the write in flight is finished, the run exits 4, every block is entirely the blob's
+/// bytes or entirely its old bytes (zeros), and a rerun completes the file.
 #[test]
 fn ctrl_c_finishes_the_writes_in_flight_exits_4_and_the_rerun_completes() {
     let dir = tempfile::tempdir().unwrap();
     let (drive, mirror, manifest, content) = missing_file_drive(dir.path());
     let args = repair_args(dir.path(), &drive, &mirror, &manifest);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
-        .args(&args)
-        .args(["--concurrency", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the repair has begun writing, then interrupt it.
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    command.args(&args).args(["--concurrency", "1"]);
+    let mut run = Watched::start(&mut command);
+    assert!(
+        run.wait_for(is_repaired),
+        "the run ended before it wrote a block: {}",
+        run.stderr()
+    );
+    run.interrupt();
+    let ended = run.end();
+    assert_eq!(ended.status.code(), Some(4), "{}", ended.stderr);
+    assert!(
+        ended.stderr.contains("finishing the writes in flight"),
+        "{}",
+        ended.stderr
+    );
+    assert!(ended.stderr.contains("INTERRUPTED"), "{}", ended.stderr);
+    let last = ended.events.last().unwrap();
+    assert!(
+        last["event"] == "run_finished" && last["interrupted"] == true,
+        "{last}"
+    );
+
     let file = drive.join("big/file.bin");
-    let started = std::time::Instant::now();
-    while !file.exists() && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(5));
+    let on_drive = std::fs::read(&file).unwrap();
+    assert_eq!(on_drive.len(), content.len());
+    let (mut written, mut untouched) = (0, 0);
+    for (index, (now, right)) in on_drive
+        .chunks(BLOCK)
+        .zip(content.chunks(BLOCK))
+        .enumerate()
+    {
+        if now == right {
+            written += 1;
+        } else {
+            assert!(
+                now.iter().all(|&b| b == 0),
+                "block {index} is neither the blob's bytes nor its old bytes (zeros)"
+            );
+            untouched += 1;
+        }
     }
-    let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(4), "{stderr}{stdout}");
     assert!(
-        stderr.contains("finishing the writes in flight"),
-        "{stderr}"
+        written > 0 && untouched > 0,
+        "interrupted part-way: {written} blocks written, {untouched} not"
     );
-    assert!(stdout.contains("INTERRUPTED"), "{stdout}");
-    assert!(
-        std::fs::read(&file).unwrap() != content,
-        "interrupted before the end"
-    );
+    // What the repair file records repaired is on the drive.
+    let progress = repair_progress(&dir.path().join("r.rep"));
+    assert!(progress.repaired > 0);
+    for (_, offset, length) in &progress.repaired_ranges {
+        let range = *offset as usize..(offset + length) as usize;
+        assert!(
+            on_drive[range.clone()] == content[range.clone()],
+            "{range:?}"
+        );
+    }
 
     Command::cargo_bin("export-repair")
         .unwrap()

@@ -659,7 +659,7 @@ async fn a_stalled_server_times_out_and_is_retried() {
 #[test]
 fn an_own_azurite_is_stopped_on_drop() {
     let Some(az) = Azurite::start() else {
-        eprintln!("skipped: Azurite is not installed (run `npm ci`)");
+        support::skip::skip(azurite::MISSING);
         return;
     };
     let port = az.port();

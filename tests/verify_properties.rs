@@ -22,7 +22,7 @@ use export_repair::format::side_files::PropertiesFile;
 use export_repair::model::{ComponentKind, ComponentStatus, Drive};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 use support::files::files as snapshot;
 
 // ---------------------------------------------------------------------------------------
@@ -501,8 +501,11 @@ fn key(blob: usize, kind: ComponentKind, offset: u64, length: u64) -> Key {
 fn config(cases: u32) -> Config {
     Config {
         cases,
-        // No regression files: this test may only create files under tests/ it owns.
-        failure_persistence: None,
+        // A failing case is kept (commit it) and tried first from then on.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/proptest-regressions/verify_properties.txt"
+        )))),
         ..Config::default()
     }
 }
@@ -511,7 +514,8 @@ fn config(cases: u32) -> Config {
 // The property
 
 proptest! {
-    #![proptest_config(config(48))]
+    // A case takes a few milliseconds: many cases are cheap.
+    #![proptest_config(config(256))]
 
     #[test]
     fn verification_reports_exactly_the_damaged_components(

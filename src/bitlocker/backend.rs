@@ -42,6 +42,15 @@ impl Backend {
     pub fn choose(tools: &Tools) -> Result<Self, BitLockerError> {
         let forced = std::env::var(BACKEND_ENV).ok();
         let device_mapper = Path::new("/dev/mapper/control").exists();
+        Self::choose_for(tools, forced.as_deref(), device_mapper)
+    }
+
+    /// [`Backend::choose`] for a given forced backend and presence of device-mapper.
+    fn choose_for(
+        tools: &Tools,
+        forced: Option<&str>,
+        device_mapper: bool,
+    ) -> Result<Self, BitLockerError> {
         let ntfs_3g = || {
             Tools::require(
                 &tools.ntfs_3g,
@@ -50,7 +59,7 @@ impl Backend {
                 "to mount the unlocked NTFS file system",
             )
         };
-        let use_cryptsetup = match forced.as_deref() {
+        let use_cryptsetup = match forced {
             Some("cryptsetup") => true,
             Some("dislocker") => false,
             _ => device_mapper && tools.cryptsetup.is_some(),
@@ -418,20 +427,63 @@ mod tests {
     }
 
     #[test]
-    fn chooses_what_the_machine_has() {
-        let tools = Tools {
+    fn chooses_cryptsetup_with_device_mapper_and_dislocker_without() {
+        let all = Tools {
             cryptsetup: Some("/usr/sbin/cryptsetup".into()),
-            dislocker: None,
+            dislocker: Some("/usr/bin/dislocker".into()),
             ntfs_3g: Some("/usr/bin/ntfs-3g".into()),
             ..Tools::default()
         };
+        let cryptsetup = Backend::Cryptsetup(CryptsetupUnlocker {
+            cryptsetup: "/usr/sbin/cryptsetup".into(),
+            ntfs_3g: "/usr/bin/ntfs-3g".into(),
+        });
+        let dislocker = Backend::Dislocker(DislockerUnlocker {
+            dislocker: "/usr/bin/dislocker".into(),
+            ntfs_3g: "/usr/bin/ntfs-3g".into(),
+        });
+        // With device-mapper: cryptsetup; without: dislocker; forced: as forced.
+        assert_eq!(Backend::choose_for(&all, None, true).unwrap(), cryptsetup);
+        assert_eq!(Backend::choose_for(&all, None, false).unwrap(), dislocker);
+        assert_eq!(
+            Backend::choose_for(&all, Some("dislocker"), true).unwrap(),
+            dislocker
+        );
+        assert_eq!(
+            Backend::choose_for(&all, Some("cryptsetup"), false).unwrap(),
+            cryptsetup
+        );
         // Without device-mapper and without dislocker, the error says what to install.
-        if !Path::new("/dev/mapper/control").exists() && std::env::var_os(BACKEND_ENV).is_none() {
-            let error = Backend::choose(&tools).unwrap_err();
-            assert!(
-                error.to_string().contains("apt-get install dislocker"),
-                "{error}"
-            );
+        let no_dislocker = Tools {
+            dislocker: None,
+            ..all.clone()
+        };
+        let error = Backend::choose_for(&no_dislocker, None, false).unwrap_err();
+        assert!(
+            error.to_string().contains("apt-get install dislocker"),
+            "{error}"
+        );
+        // With device-mapper dislocker is not needed; without ntfs-3g neither backend mounts.
+        assert_eq!(
+            Backend::choose_for(&no_dislocker, None, true).unwrap(),
+            cryptsetup
+        );
+        let no_ntfs = Tools {
+            ntfs_3g: None,
+            ..all.clone()
+        };
+        for device_mapper in [true, false] {
+            let error = Backend::choose_for(&no_ntfs, None, device_mapper).unwrap_err();
+            assert!(error.to_string().contains("ntfs-3g"), "{error}");
         }
+        // With device-mapper but no cryptsetup, dislocker still unlocks.
+        let no_cryptsetup = Tools {
+            cryptsetup: None,
+            ..all.clone()
+        };
+        assert_eq!(
+            Backend::choose_for(&no_cryptsetup, None, true).unwrap(),
+            dislocker
+        );
     }
 }

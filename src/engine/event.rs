@@ -264,6 +264,10 @@ mod tests {
                 outcome: Outcome::Clean,
                 totals: Totals::default(),
             },
+            Event::Resumed {
+                taken: 1,
+                checked_again: 0,
+            },
             Event::RunFinished {
                 outcome: Outcome::Clean,
                 totals: Totals::default(),
@@ -272,9 +276,23 @@ mod tests {
                 repair_file_error: None,
             },
         ];
+        // Exhaustive: a new kind of event does not compile until it is named here, given a
+        // sample above and documented.
+        let kind = |event: &Event| match event {
+            Event::RunStarted { .. } => "run_started",
+            Event::Warning { .. } => "warning",
+            Event::CredentialsRefused { .. } => "credentials_refused",
+            Event::Working { .. } => "working",
+            Event::Component(_) => "component",
+            Event::Progress(_) => "progress",
+            Event::Resumed { .. } => "resumed",
+            Event::Idle { .. } => "idle",
+            Event::RunFinished { .. } => "run_finished",
+        };
         for event in events {
             let json = serde_json::to_value(&event).unwrap();
             let name = json["event"].as_str().unwrap();
+            assert_eq!(name, kind(&event));
             assert!(
                 doc.contains(&format!("| `{name}` |")),
                 "{name} is not in docs/events.md"

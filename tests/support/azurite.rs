@@ -1,8 +1,8 @@
 //! A real Azurite for integration tests, plus helpers to put blobs into it.
 //!
 //! [`shared`] starts one `azurite-blob` per test binary on a free loopback port (installed by
-//! `npm ci` into `node_modules/`). If it is not installed the test prints a skip notice and gets
-//! `None`, except with `CI=true`, where a missing Azurite is a failure.
+//! `npm ci` into `node_modules/`). If it is not installed the test is skipped ([`skip`]) and
+//! gets `None`; with `CI` set a missing Azurite is a failure.
 //!
 //! Uploads go through the official `azure_storage_blob` crate, signed with the product's own
 //! [`SharedKeyPolicy`].
@@ -26,6 +26,8 @@ use export_repair::source::azure::{
     AzureBlobSource, AzureCredential, AzureSourceConfig, SharedKeyPolicy,
 };
 
+use super::skip::skip;
+
 /// Azurite's well-known account.
 pub const ACCOUNT: &str = "devstoreaccount1";
 /// Azurite's well-known key (public, documented by Microsoft).
@@ -38,8 +40,11 @@ pub struct Azurite {
     port: u16,
 }
 
-/// The one Azurite of this test binary, started on first use; `None` (after a skip notice) when
-/// Azurite is not installed and `CI` is not `true`.
+/// Why a test that needs Azurite cannot run.
+pub const MISSING: &str = "needs Azurite (run `npm ci` at the top of the repository)";
+
+/// The one Azurite of this test binary, started on first use; `None` when Azurite is not
+/// installed (the test is skipped; with `CI` set it fails).
 ///
 /// A static is never dropped, so the process is started under a small shell watchdog that kills
 /// it when this test process exits (its stdin closes).
@@ -47,17 +52,13 @@ pub fn shared() -> Option<&'static Azurite> {
     static AZURITE: OnceLock<Option<Azurite>> = OnceLock::new();
     let azurite = AZURITE.get_or_init(Azurite::start).as_ref();
     if azurite.is_none() {
-        eprintln!("skipped: Azurite is not installed (run `npm ci` at the top of the repository)");
+        skip(MISSING);
     }
     azurite
 }
 
 fn azurite_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/azurite-blob")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 fn free_port() -> u16 {
@@ -68,17 +69,11 @@ fn free_port() -> u16 {
 }
 
 impl Azurite {
-    /// Starts an own instance (most tests should use [`shared`]).
+    /// Starts an own instance (most tests should use [`shared`]); `None` when Azurite is not
+    /// installed ([`MISSING`]).
     pub fn start() -> Option<Self> {
         let bin = azurite_bin();
         if !bin.exists() {
-            if in_ci() {
-                panic!(
-                    "Azurite is missing at {}: run `npm ci` at the top of the repository \
-                     (with CI=true a missing Azurite is a failure, not a skip)",
-                    bin.display()
-                );
-            }
             return None;
         }
         let mut last_error = String::new();
@@ -243,6 +238,37 @@ impl Azurite {
             .set_metadata(&to_map(metadata), None)
             .await
             .unwrap_or_else(|e| panic!("set metadata of {container}/{name}: {e}"));
+    }
+
+    /// The response headers of Get Blob Properties (`HEAD` on the blob) as Azurite sends them,
+    /// asked over a plain HTTP/1.1 connection with a read-only container SAS: no client
+    /// library between the test and the answer. Names lower-cased, in the order sent.
+    pub fn raw_properties(&self, container: &str, name: &str) -> Vec<(String, String)> {
+        use std::io::{BufRead, BufReader, Write};
+        let url = self.blob_url(container, name);
+        let sas = container_sas(container, "r");
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "HEAD {}?{sas} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            url.path(),
+            self.port
+        )
+        .unwrap();
+        let mut lines = BufReader::new(stream).lines();
+        let status = lines.next().unwrap().unwrap();
+        assert!(
+            status.starts_with("HTTP/1.1 200"),
+            "HEAD {container}/{name}: {status}"
+        );
+        lines
+            .map(Result::unwrap)
+            .take_while(|line| !line.is_empty())
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                Some((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+            })
+            .collect()
     }
 
     /// Snapshots the blob; returns the snapshot timestamp as the service wrote it.

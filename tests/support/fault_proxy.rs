@@ -52,6 +52,9 @@ pub struct Plan {
     pub kinds: Vec<Fault>,
     /// Stop injecting after this many faults.
     pub max_faults: Option<u64>,
+    /// At most this many faults for one request ([`Seen::request`]): below the tool's retry
+    /// budget, every request can be answered in the end.
+    pub max_per_request: Option<u64>,
     /// Every request after the first `n` is refused with 403 (the key was rotated).
     pub forbid_after: Option<u64>,
     /// Only requests whose path contains this are eligible for faults (403s excepted).
@@ -67,6 +70,7 @@ impl Plan {
             rate_percent,
             kinds: kinds.to_vec(),
             max_faults: None,
+            max_per_request: None,
             forbid_after: None,
             only_path: None,
             stall: Duration::from_secs(40),
@@ -82,6 +86,33 @@ pub struct Seen {
     pub range: Option<String>,
     pub at: Instant,
     pub fault: Option<Fault>,
+    /// The status sent (injected, or Azurite's); `None` when Azurite could not be reached.
+    pub status: Option<u16>,
+}
+
+impl Seen {
+    /// The request this is an attempt of: method, path and where its range ends. A retry
+    /// asks for the same range again; a resumed body asks for the rest of it (a later start,
+    /// the same end).
+    pub fn request(&self) -> (String, String, Option<u64>) {
+        let end = self.range_bounds().map(|(_, end)| end);
+        (self.method.clone(), self.path.clone(), end)
+    }
+
+    /// `bytes=<start>-<end>` of the Range header.
+    pub fn range_bounds(&self) -> Option<(u64, u64)> {
+        let (start, end) = self
+            .range
+            .as_deref()?
+            .strip_prefix("bytes=")?
+            .split_once('-')?;
+        Some((start.parse().ok()?, end.parse().ok()?))
+    }
+
+    /// Forwarded unharmed and answered with success.
+    pub fn answered(&self) -> bool {
+        self.fault.is_none() && self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 struct Shared {
@@ -163,6 +194,29 @@ impl FaultProxy {
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()
     }
+
+    /// Faulted requests that were not asked again and then answered ([`not_recovered`]).
+    pub fn faults_not_recovered(&self) -> Vec<Seen> {
+        not_recovered(&self.seen())
+    }
+}
+
+/// The faulted requests of `seen` (in arrival order) that were not asked again (the same
+/// request, from the same byte or a later one) and then answered.
+pub fn not_recovered(seen: &[Seen]) -> Vec<Seen> {
+    seen.iter()
+        .enumerate()
+        .filter(|(_, s)| s.fault.is_some())
+        .filter(|(i, faulted)| {
+            let start = faulted.range_bounds().map(|(start, _)| start);
+            !seen[i + 1..].iter().any(|again| {
+                again.request() == faulted.request()
+                    && again.range_bounds().map(|(start, _)| start) >= start
+                    && again.answered()
+            })
+        })
+        .map(|(_, s)| s.clone())
+        .collect()
 }
 
 impl Drop for FaultProxy {
@@ -294,12 +348,28 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
         let budget_left = plan
             .max_faults
             .is_none_or(|max| shared.injected.lock().unwrap().values().sum::<u64>() < max);
-        if budget_left && roll % 100 < plan.rate_percent {
+        let request = Seen {
+            method: head.method.clone(),
+            path: head.path.clone(),
+            range: head.header("range").map(str::to_string),
+            at: Instant::now(),
+            fault: None,
+            status: None,
+        }
+        .request();
+        let request_left = plan.max_per_request.is_none_or(|max| {
+            let seen = shared.seen.lock().unwrap();
+            let faults = seen
+                .iter()
+                .filter(|s| s.fault.is_some() && s.request() == request);
+            (faults.count() as u64) < max
+        });
+        if budget_left && request_left && roll % 100 < plan.rate_percent {
             fault = Some(plan.kinds[(pick % plan.kinds.len() as u64) as usize]);
         }
     }
 
-    let record = |fault: Option<Fault>| {
+    let record = |fault: Option<Fault>, status: Option<u16>| {
         if let Some(fault) = fault {
             *shared.injected.lock().unwrap().entry(fault).or_default() += 1;
         }
@@ -309,12 +379,13 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
             range: head.header("range").map(str::to_string),
             at: Instant::now(),
             fault,
+            status,
         });
     };
 
     match fault {
         Some(Fault::Forbidden) => {
-            record(fault);
+            record(fault, Some(403));
             client.write_all(&error_response(
                 403,
                 "Server failed to authenticate the request",
@@ -324,7 +395,7 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
             return finish(client);
         }
         Some(Fault::Status500) => {
-            record(fault);
+            record(fault, Some(500));
             client.write_all(&error_response(
                 500,
                 "Internal Server Error",
@@ -334,7 +405,7 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
             return finish(client);
         }
         Some(Fault::Busy503) => {
-            record(fault);
+            record(fault, Some(503));
             client.write_all(&error_response(
                 503,
                 "Server Busy",
@@ -347,7 +418,13 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
     }
 
     // Forward unchanged (but for `Connection`), read the whole answer.
-    let mut upstream = TcpStream::connect(("127.0.0.1", shared.upstream))?;
+    let mut upstream = match TcpStream::connect(("127.0.0.1", shared.upstream)) {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            record(None, None);
+            return Err(error);
+        }
+    };
     upstream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut request = String::new();
     request.push_str(&head.raw_lines[0]);
@@ -378,7 +455,7 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
         _ => false,
     };
     let fault = fault.filter(|f| !f.needs_body() || breakable);
-    record(fault);
+    record(fault, shape.map(|(_, _, status)| status));
     let Some(fault) = fault else {
         client.write_all(&answer)?;
         return finish(client);

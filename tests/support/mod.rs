@@ -2,3 +2,5 @@ pub mod azurite;
 pub mod export;
 pub mod fault_proxy;
 pub mod files;
+pub mod runs;
+pub mod skip;
