@@ -3,6 +3,7 @@
 //! local paths. Everything here is pure parsing and writing; nothing touches the network.
 
 pub mod copylog;
+pub mod crc64;
 pub mod drive_path;
 pub mod manifest;
 pub mod md5;
@@ -10,5 +11,6 @@ pub mod side_files;
 pub mod status;
 mod xml;
 
+pub use crc64::Crc64;
 pub use md5::Md5;
 pub use xml::{FormatError, FormatErrorKind};
