@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod md5;
 pub mod side_files;
 pub mod status;
+mod utf16;
 mod xml;
 
 pub use crc64::Crc64;
