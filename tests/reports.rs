@@ -691,7 +691,7 @@ async fn drive_logs_read_back_with_the_copy_log_parser() {
         // Given back to the tool as its copy log, the DriveLog points at exactly what is
         // still damaged: the components a repair with it would fetch again.
         let manifest = Manifest::from_file(&scenario.manifest).unwrap();
-        let drive = Drive::build(Some(manifest), Some(log)).unwrap();
+        let drive = Drive::build(Some(manifest), Some(log.into())).unwrap();
         let flagged: Vec<(String, u64, ComponentKind)> = drive
             .components()
             .filter(|(_, _, c)| {

@@ -53,11 +53,20 @@ pub struct VerifyArgs {
     #[arg(long, short = 'd', value_name = "DIR")]
     pub target: PathBuf,
     /// The drive manifest (on export drives usually `<DriveId>.manifest` in the root).
-    #[arg(long, short = 'm', value_name = "FILE")]
-    pub manifest: PathBuf,
-    /// The job's copy log (verbose or error log): its failures are reported too.
+    #[arg(
+        long,
+        short = 'm',
+        value_name = "FILE",
+        required_unless_present = "verbose_log"
+    )]
+    pub manifest: Option<PathBuf>,
+    /// The job's copy log (v1/2018 error or verbose log, or a 2021-08-01 copy log): its
+    /// failures are reported too.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
+    /// The 2021 verbose log: every file it lists is checked by size and CRC-64.
+    #[arg(long, value_name = "FILE")]
+    pub verbose_log: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportFlags,
     /// Stream the engine's events to stdout as NDJSON instead of a summary.
@@ -107,9 +116,12 @@ pub struct RepairArgs {
         hide_env_values = true
     )]
     pub sas: Option<String>,
-    /// The drive's copy log (verbose or error log).
+    /// The drive's copy log: the v1/2018 error or verbose log, or the 2021-08-01 copy log.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
+    /// The 2021 verbose log: every file it lists is checked by size and CRC-64.
+    #[arg(long, value_name = "FILE")]
+    pub verbose_log: Option<PathBuf>,
     /// The drive manifest: every component is verified against it and re-downloaded if bad.
     #[arg(long, short = 'm', value_name = "FILE")]
     pub manifest: Option<PathBuf>,

@@ -5,6 +5,7 @@ mod bitlocker;
 mod classic;
 mod demo;
 mod exit;
+mod inputs;
 mod logging;
 mod repair;
 mod report_command;

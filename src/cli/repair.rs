@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::{self, RepairOptions};
-use crate::format::copylog::CopyLog;
-use crate::format::manifest::Manifest;
 use crate::journal::{self, Binding, RepairFile};
 use crate::model::Drive;
 use crate::source::BlobSource;
@@ -101,26 +99,21 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
             args.target.display()
         )));
     }
-    if args.manifest.is_none() && args.copy_log.is_none() {
+    if args.manifest.is_none() && args.copy_log.is_none() && args.verbose_log.is_none() {
         return Err(CliError::Usage(
             "give the drive's copy log (/CopyLogFile:, --copy-log) and, to verify every component, \
-             its manifest (/ManifestFile:, --manifest)"
+             its manifest (/ManifestFile:, --manifest) or 2021 verbose log (/VerboseLogFile:, \
+             --verbose-log)"
                 .into(),
         ));
     }
     let (source, make_source, mut secrets) = open_source(args)?;
     secrets.extend(super::bitlocker::secrets(args.bitlocker_key.as_deref()));
-    let manifest = args
-        .manifest
-        .as_deref()
-        .map(Manifest::from_file)
-        .transpose()?;
-    let copy_log = args
-        .copy_log
-        .as_deref()
-        .map(CopyLog::from_file)
-        .transpose()?;
-    let drive = Drive::build(manifest, copy_log)?;
+    let drive = super::inputs::load(
+        args.manifest.as_deref(),
+        args.copy_log.as_deref(),
+        args.verbose_log.as_deref(),
+    )?;
     let binding = Binding {
         drive_id: drive.drive_id.clone(),
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,

@@ -68,6 +68,12 @@ pub enum FormatErrorKind {
         expected: &'static str,
         hint: &'static str,
     },
+    #[error("<{found}> does not belong here: {expected}{hint}")]
+    WrongElement {
+        found: String,
+        expected: &'static str,
+        hint: &'static str,
+    },
     #[error(
         "this is a 2021-08-01 `CopyLog` (ErroredEntity/CopyLog Summary format), not a DriveLog: \
          read it as a copy log of any generation (AnyCopyLog)"
@@ -91,12 +97,18 @@ pub(crate) trait Handler {
     -> Result<(), FormatErrorKind>;
     /// An element closed; `text` is its own text content, entities resolved, not trimmed.
     fn close(&mut self, path: &ElementPath, text: &str) -> Result<(), FormatErrorKind>;
+    /// The document ended well-formed: a last chance to say something is missing.
+    fn end(&mut self) -> Result<(), FormatErrorKind> {
+        Ok(())
+    }
 }
 
 /// The stack of open elements with their sibling indexes, for error messages and matching.
 #[derive(Default)]
 pub(crate) struct ElementPath {
     frames: Vec<Frame>,
+    /// Counts of top-level names, for documents that are a sequence of elements.
+    root_counts: Vec<(String, usize)>,
 }
 
 struct Frame {
@@ -142,18 +154,19 @@ impl ElementPath {
     }
 
     fn push(&mut self, name: &str) {
-        let index = match self.frames.last_mut() {
-            Some(parent) => match parent.child_counts.iter_mut().find(|(n, _)| n == name) {
-                Some((_, count)) => {
-                    *count += 1;
-                    *count
-                }
-                None => {
-                    parent.child_counts.push((name.to_string(), 1));
-                    1
-                }
-            },
-            None => 1,
+        let counts = match self.frames.last_mut() {
+            Some(parent) => &mut parent.child_counts,
+            None => &mut self.root_counts,
+        };
+        let index = match counts.iter_mut().find(|(n, _)| n == name) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                counts.push((name.to_string(), 1));
+                1
+            }
         };
         self.frames.push(Frame {
             name: name.to_string(),
@@ -184,7 +197,10 @@ impl fmt::Display for ElementPath {
 
 /// Elements that repeat: always shown with their index so a message can be followed.
 fn is_list_item(name: &str) -> bool {
-    matches!(name, "Blob" | "Block" | "PageRange" | "BlobList")
+    matches!(
+        name,
+        "Blob" | "Block" | "PageRange" | "BlobList" | "ErroredEntity" | "File"
+    )
 }
 
 /// Where the input comes from, so that an error's byte offset can become line:column.
@@ -196,7 +212,7 @@ pub(crate) enum Origin<'a> {
 }
 
 impl Origin<'_> {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Origin::File(path) => path.display().to_string(),
             Origin::Text(_) | Origin::Bytes(_) => "<input>".to_string(),
@@ -269,8 +285,58 @@ fn line_column(bytes: impl Iterator<Item = u8>) -> (u64, u64) {
 
 /// Walks the whole document, calling `handler` for each element.
 pub(crate) fn walk<R: BufRead>(
+    input: R,
+    origin: Origin<'_>,
+    handler: &mut impl Handler,
+) -> Result<(), FormatError> {
+    walk_with(input, origin, Roots::One, handler)
+}
+
+/// [`walk`] for a document that is a sequence of top-level elements with no single root,
+/// as the 2021-08-01 copy and verbose logs are.
+pub(crate) fn walk_sequence<R: BufRead>(
+    input: R,
+    origin: Origin<'_>,
+    handler: &mut impl Handler,
+) -> Result<(), FormatError> {
+    walk_with(input, origin, Roots::Many, handler)
+}
+
+/// The name of a document's first element, or `None` when the document is not
+/// well-formed up to it (the parser that reads it then says what is wrong).
+pub(crate) fn root_element(path: &Path) -> Option<String> {
+    /// Stops the walk at the first element.
+    struct First(Option<String>);
+    impl Handler for First {
+        fn open(&mut self, path: &ElementPath, _: &BytesStart<'_>) -> Result<(), FormatErrorKind> {
+            self.0 = Some(path.current().to_string());
+            Err(FormatErrorKind::Empty)
+        }
+        fn close(&mut self, _: &ElementPath, _: &str) -> Result<(), FormatErrorKind> {
+            Ok(())
+        }
+    }
+    let mut first = First(None);
+    let _ = walk_with(
+        open(path).ok()?,
+        Origin::File(path),
+        Roots::Many,
+        &mut first,
+    );
+    first.0
+}
+
+/// Whether a document has one root element or is a sequence of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Roots {
+    One,
+    Many,
+}
+
+fn walk_with<R: BufRead>(
     mut input: R,
     origin: Origin<'_>,
+    roots: Roots,
     handler: &mut impl Handler,
 ) -> Result<(), FormatError> {
     let encoding = match input.fill_buf() {
@@ -294,9 +360,9 @@ pub(crate) fn walk<R: BufRead>(
         Encoding::Utf16 { big_endian } => {
             input.consume(utf16::BOM_LENGTH);
             let decoded = BufReader::with_capacity(64 * 1024, Utf16Decoder::new(input, big_endian));
-            walk_utf8(decoded, &origin, encoding, handler)
+            walk_utf8(decoded, &origin, encoding, roots, handler)
         }
-        Encoding::Utf8 { .. } => walk_utf8(input, &origin, encoding, handler),
+        Encoding::Utf8 { .. } => walk_utf8(input, &origin, encoding, roots, handler),
     }
 }
 
@@ -305,6 +371,7 @@ fn walk_utf8<R: BufRead>(
     input: R,
     origin: &Origin<'_>,
     encoding: Encoding,
+    roots: Roots,
     handler: &mut impl Handler,
 ) -> Result<(), FormatError> {
     let mut reader = Reader::from_reader(input);
@@ -359,7 +426,7 @@ fn walk_utf8<R: BufRead>(
                 Err(FormatErrorKind::TooDeep)
             }
             Event::Start(element) => {
-                if path.depth() == 0 && seen_root {
+                if path.depth() == 0 && seen_root && roots == Roots::One {
                     return Err(fail(
                         FormatErrorKind::Syntax("more than one root element".into()),
                         event_start,
@@ -373,7 +440,7 @@ fn walk_utf8<R: BufRead>(
                 handler.open(&path, &element)
             }
             Event::Empty(element) => {
-                if path.depth() == 0 && seen_root {
+                if path.depth() == 0 && seen_root && roots == Roots::One {
                     return Err(fail(
                         FormatErrorKind::Syntax("more than one root element".into()),
                         event_start,
@@ -404,9 +471,10 @@ fn walk_utf8<R: BufRead>(
             }
             Event::Text(content) => {
                 if path.depth() == 0 && !content.trim().is_empty() {
-                    Err(FormatErrorKind::Syntax(
-                        "text outside the root element".into(),
-                    ))
+                    Err(FormatErrorKind::Syntax(match roots {
+                        Roots::One => "text outside the root element".into(),
+                        Roots::Many => "text outside any element".into(),
+                    }))
                 } else {
                     text.push_str(&content.xml10_content());
                     Ok(())
@@ -433,7 +501,7 @@ fn walk_utf8<R: BufRead>(
                         &path,
                     ));
                 }
-                return Ok(());
+                return handler.end().map_err(|kind| fail(kind, event_start, &path));
             }
         };
         if let Err(kind) = result {

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use crate::format::copylog::{CopyLog, LogBlob, LogSideFile};
+use crate::format::copylog::{AnyCopyLog, LogBlob, LogSideFile};
 use crate::format::manifest::{Manifest, ManifestBlob};
 use crate::format::status::BlobStatus;
 
-use super::{Blob, Component, ComponentKind, Drive, LogStatus};
+use super::{Blob, Component, ComponentKind, Drive, LogStatus, Logs};
 
 /// Inputs that cannot make a drive.
 #[derive(Debug, thiserror::Error)]
@@ -21,14 +21,26 @@ pub enum ModelError {
         manifest: u64,
         log: u64,
     },
+    #[error(
+        "the verbose log lists {file_path:?} with Size {verbose_log} but the manifest says {manifest}"
+    )]
+    SizeMismatch {
+        file_path: String,
+        manifest: u64,
+        verbose_log: u64,
+    },
 }
 
 impl Drive {
-    /// Builds the drive from a manifest, a copy log, or both.
-    pub fn build(
-        manifest: Option<Manifest>,
-        copy_log: Option<CopyLog>,
-    ) -> Result<Self, ModelError> {
+    /// Builds the drive from a manifest, the logs (a copy log of any generation, a 2021
+    /// verbose log), or both.
+    pub fn build(manifest: Option<Manifest>, logs: Option<Logs>) -> Result<Self, ModelError> {
+        let logs = logs.unwrap_or_default();
+        let (copy_log, copy_log_2021) = match logs.copy_log {
+            Some(AnyCopyLog::DriveLog(log)) => (Some(log), None),
+            Some(AnyCopyLog::V2021(log)) => (None, Some(log)),
+            None => (None, None),
+        };
         let mut warnings = Vec::new();
         let drive_id = match (&manifest, &copy_log) {
             (Some(manifest), Some(log)) => {
@@ -43,7 +55,13 @@ impl Drive {
             }
             (Some(manifest), None) => manifest.drive_id.clone(),
             (None, Some(log)) => log.drive_id.clone(),
-            (None, None) => return Err(ModelError::NothingToCheck),
+            // A 2021 log's DriveId is a GUID, not the serial number the manifest names: the
+            // two are not compared.
+            (None, None) => match (&copy_log_2021, &logs.verbose_log) {
+                (Some(log), _) => log.summary.drive_id.clone(),
+                (None, Some(_)) => logs.drive_id.clone().unwrap_or_default(),
+                (None, None) => return Err(ModelError::NothingToCheck),
+            },
         };
         let has_manifest = manifest.is_some();
         let mut blobs: Vec<Blob> = manifest
@@ -80,12 +98,14 @@ impl Drive {
                 }
             }
         }
-        Ok(Drive {
+        let mut drive = Drive {
             drive_id,
             blobs,
             has_manifest,
             warnings,
-        })
+        };
+        super::v2021::merge(&mut drive, copy_log_2021, logs.verbose_log)?;
+        Ok(drive)
     }
 }
 
@@ -136,6 +156,7 @@ fn blob_from_manifest(blob: ManifestBlob) -> Blob {
         metadata_path: blob.metadata.map(|side| side.path),
         properties_path: blob.properties.map(|side| side.path),
         components,
+        export: None,
     }
 }
 
@@ -281,6 +302,7 @@ fn blob_from_log(log: LogBlob) -> Blob {
         metadata_path: None,
         properties_path: None,
         components,
+        export: None,
     };
     merge_side(&mut blob, ComponentKind::Properties, log.properties);
     merge_side(&mut blob, ComponentKind::Metadata, log.metadata);
@@ -290,6 +312,7 @@ fn blob_from_log(log: LogBlob) -> Blob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::copylog::CopyLog;
     use crate::format::status::RangeStatus;
 
     const MANIFEST: &str = r#"<DriveManifest Version="2014-11-01"><Drive><DriveId>D1</DriveId><BlobList>
@@ -310,7 +333,7 @@ mod tests {
     fn merges_copy_log_statuses_by_file_offset_and_length() {
         let drive = Drive::build(
             Some(Manifest::parse_str(MANIFEST).unwrap()),
-            Some(CopyLog::parse_str(LOG).unwrap()),
+            Some(CopyLog::parse_str(LOG).unwrap().into()),
         )
         .unwrap();
         assert_eq!(drive.drive_id, "D1");
@@ -346,7 +369,7 @@ mod tests {
         let log = LOG.replace("<Length>8</Length>", "<Length>9</Length>");
         let error = Drive::build(
             Some(Manifest::parse_str(MANIFEST).unwrap()),
-            Some(CopyLog::parse_str(&log).unwrap()),
+            Some(CopyLog::parse_str(&log).unwrap().into()),
         )
         .unwrap_err();
         assert!(
