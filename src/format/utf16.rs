@@ -33,14 +33,19 @@ pub(crate) fn sniff(start: &[u8]) -> Result<Encoding, super::FormatErrorKind> {
         [0xEF, 0xBB, 0xBF, ..] => Ok(Encoding::Utf8 { bom: true }),
         [0xFF, 0xFE, ..] => Ok(Encoding::Utf16 { big_endian: false }),
         [0xFE, 0xFF, ..] => Ok(Encoding::Utf16 { big_endian: true }),
-        [a, 0, ..] if *a != 0 && a.is_ascii() => {
+        [a, 0, b, 0, ..] if is_text(*a) && is_text(*b) => {
             Err(super::FormatErrorKind::Utf16WithoutBom("little-endian"))
         }
-        [0, b, ..] if *b != 0 && b.is_ascii() => {
+        [0, a, 0, b, ..] if is_text(*a) && is_text(*b) => {
             Err(super::FormatErrorKind::Utf16WithoutBom("big-endian"))
         }
         _ => Ok(Encoding::Utf8 { bom: false }),
     }
+}
+
+/// A printable ASCII character or white space: how an XML document starts.
+fn is_text(byte: u8) -> bool {
+    byte.is_ascii_graphic() || matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Why the UTF-16 could not be decoded, and where: `offset` counts the UTF-8 bytes decoded
@@ -278,5 +283,10 @@ mod tests {
             Err(Utf16WithoutBom("big-endian"))
         ));
         assert_eq!(sniff(b"").unwrap(), Encoding::Utf8 { bom: false });
+        // Control bytes are not text: binary junk stays "not UTF-8" / "text outside".
+        assert_eq!(
+            sniff(b"\0\x01binary").unwrap(),
+            Encoding::Utf8 { bom: false }
+        );
     }
 }
