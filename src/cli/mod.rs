@@ -7,6 +7,7 @@ mod demo;
 mod exit;
 mod inputs;
 mod logging;
+mod logs;
 mod repair;
 mod report_command;
 mod reporter;
@@ -48,6 +49,7 @@ pub fn main() -> ExitStatus {
             Commands::Repair(args) => repair::run(args).await,
             Commands::Demo(args) => demo::run(args).await,
             Commands::Report(args) => report_command::run(args),
+            Commands::Logs(args) => logs::run(args).await,
         }
     });
     match result {
@@ -85,6 +87,8 @@ pub enum CliError {
     Report(#[from] crate::report::ReportError),
     #[error(transparent)]
     BitLocker(#[from] crate::bitlocker::BitLockerError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
     #[error("{0}")]
     Usage(String),
 }
@@ -97,6 +101,9 @@ impl CliError {
             | CliError::BitLocker(_)
             | CliError::Usage(_) => ExitStatus::Usage,
             CliError::Report(_) => ExitStatus::Damaged,
+            CliError::Source(crate::source::SourceError::Auth { .. }) => ExitStatus::AuthRefused,
+            // Storage unreachable, a log that vanished or changed: nothing was fetched.
+            CliError::Source(_) => ExitStatus::Damaged,
         }
     }
 }

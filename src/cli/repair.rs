@@ -196,22 +196,7 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
                 .into(),
         )
     })?;
-    let credential = match (&args.account_key, &args.sas) {
-        (Some(_), Some(_)) => {
-            return Err(CliError::Usage(
-                "give either the account key (/sk:) or a container SAS (/csas:), not both".into(),
-            ));
-        }
-        (Some(key), None) => AzureCredential::AccountKey(key.clone()),
-        (None, Some(sas)) => AzureCredential::Sas(sas.clone()),
-        (None, None) => {
-            return Err(CliError::Usage(
-                "give the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a container SAS \
-                 (/csas:, --sas or AZURE_STORAGE_SAS)"
-                    .into(),
-            ));
-        }
-    };
+    let credential = azure_credential(args.account_key.as_deref(), args.sas.as_deref())?;
     let secrets = secrets_of(&credential);
     let endpoint = args.blob_endpoint.clone();
     let read_timeout = args.read_timeout;
@@ -232,6 +217,25 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
         build(credential).map_err(|error| super::chain(&error))
     });
     Ok((source, Some(make_source), secrets))
+}
+
+/// The account key or the SAS, exactly one of them (also for `logs`).
+pub(super) fn azure_credential(
+    account_key: Option<&str>,
+    sas: Option<&str>,
+) -> Result<AzureCredential, CliError> {
+    match (account_key, sas) {
+        (Some(_), Some(_)) => Err(CliError::Usage(
+            "give either the account key (/sk:) or a container SAS (/csas:), not both".into(),
+        )),
+        (Some(key), None) => Ok(AzureCredential::AccountKey(key.to_string())),
+        (None, Some(sas)) => Ok(AzureCredential::Sas(sas.to_string())),
+        (None, None) => Err(CliError::Usage(
+            "give the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a container SAS \
+             (/csas:, --sas or AZURE_STORAGE_SAS)"
+                .into(),
+        )),
+    }
 }
 
 /// What was typed into the console's prompt: a SAS carries a signature, anything else is
