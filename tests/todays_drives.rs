@@ -469,3 +469,26 @@ fn with_the_manifest_its_mapping_wins_for_2021_logs() {
         16_033_727_819_182_370_206
     );
 }
+
+#[test]
+fn the_readme_table_names_every_category_with_its_repair() {
+    use export_repair::format::status::ErrorCategory;
+    use export_repair::model::v2021::rule;
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("## Drives from 2021 on")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a \"Drives from 2021 on\" section");
+    for category in ErrorCategory::KNOWN {
+        let row = section
+            .lines()
+            .find(|line| line.starts_with('|') && line.contains(&format!("`{category}`")))
+            .unwrap_or_else(|| panic!("no row for {category}"));
+        assert!(
+            row.contains(&format!("| {} |", rule(category).action.as_str())),
+            "{category}: {row}"
+        );
+    }
+}

@@ -23,6 +23,10 @@ use crate::format::verbose_log::{VerboseFile, VerboseLog};
 
 use super::{Blob, Component, ComponentKind, Drive, ModelError};
 
+/// More than any export drive holds: a verbose log listing more is refused rather than cut
+/// into millions of chunks (hostile input must not exhaust memory).
+pub const MAX_TOTAL_SIZE: u64 = 64 << 40;
+
 /// The length of a chunk of a file checked by CRC-64: the unit of a chunk-wise repair and of
 /// its progress in the repair file. Changing it changes the components of existing repairs.
 pub const CHUNK_LENGTH: u64 = 8 * 1024 * 1024;
@@ -257,6 +261,14 @@ pub(crate) fn merge(
         }
     }
     if let Some(log) = verbose_log {
+        let total = log
+            .files
+            .iter()
+            .try_fold(0u64, |total, file| total.checked_add(file.size))
+            .unwrap_or(u64::MAX);
+        if total > MAX_TOTAL_SIZE {
+            return Err(ModelError::TooLarge { total });
+        }
         for file in log.files {
             merge_verbose_file(drive, &mut by_path, file)?;
         }
@@ -605,6 +617,19 @@ mod tests {
         assert_eq!(
             record.error.as_ref().unwrap().category,
             ErrorCategory::UploadErrorDataValidationError
+        );
+    }
+
+    #[test]
+    fn a_verbose_log_larger_than_any_drive_is_refused_not_chunked() {
+        let text = "<File CloudFormat=\"BlockBlob\" Path=\"c/a\" Size=\"18446744073709551615\" crc64=\"0\"/>\
+                    <File CloudFormat=\"BlockBlob\" Path=\"c/b\" Size=\"2\" crc64=\"0\"/>";
+        let log = VerboseLog::parse_str(text).unwrap();
+        let error = Drive::build(None, logs(None, Some(log))).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the verbose log's files add up to more than 18446744073709551615 bytes, more than any \
+             export drive holds (64 TiB at most): is it the right log?"
         );
     }
 
