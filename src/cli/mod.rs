@@ -87,10 +87,17 @@ pub enum CliError {
     Report(#[from] crate::report::ReportError),
     #[error(transparent)]
     BitLocker(#[from] crate::bitlocker::BitLockerError),
+    /// Boxed: the storage's errors are large, and CliError travels in every Result here.
     #[error(transparent)]
-    Source(#[from] crate::source::SourceError),
+    Source(Box<crate::source::SourceError>),
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<crate::source::SourceError> for CliError {
+    fn from(error: crate::source::SourceError) -> Self {
+        CliError::Source(Box::new(error))
+    }
 }
 
 impl CliError {
@@ -101,7 +108,11 @@ impl CliError {
             | CliError::BitLocker(_)
             | CliError::Usage(_) => ExitStatus::Usage,
             CliError::Report(_) => ExitStatus::Damaged,
-            CliError::Source(crate::source::SourceError::Auth { .. }) => ExitStatus::AuthRefused,
+            CliError::Source(error)
+                if matches!(**error, crate::source::SourceError::Auth { .. }) =>
+            {
+                ExitStatus::AuthRefused
+            }
             // Storage unreachable, a log that vanished or changed: nothing was fetched.
             CliError::Source(_) => ExitStatus::Damaged,
         }

@@ -68,12 +68,9 @@ pub enum FormatErrorKind {
         expected: &'static str,
         hint: &'static str,
     },
-    #[error("<{found}> does not belong here: {expected}{hint}")]
-    WrongElement {
-        found: String,
-        expected: &'static str,
-        hint: &'static str,
-    },
+    /// A top-level element of a sequence document (2021 logs) that does not belong there.
+    #[error("{0}")]
+    WrongElement(String),
     #[error(
         "this is a 2021-08-01 `CopyLog` (ErroredEntity/CopyLog Summary format), not a DriveLog: \
          read it as a copy log of any generation (AnyCopyLog)"
@@ -239,7 +236,9 @@ impl Origin<'_> {
                     return (0, 0);
                 }
                 raw.consume(utf16::BOM_LENGTH);
-                let decoded = Utf16Decoder::new(raw, big_endian).bytes().take(take);
+                let decoded = BufReader::new(Utf16Decoder::new(raw, big_endian))
+                    .bytes()
+                    .take(take);
                 line_column(decoded.map_while(Result::ok))
             }
             Encoding::Utf8 { .. } => line_column(raw.bytes().take(take).map_while(Result::ok)),

@@ -147,19 +147,19 @@ fn text_value(text: &str) -> Option<String> {
 
 /// A top-level element that does not belong in a 2021 log, and what it probably is.
 pub(crate) fn wrong_element(found: &str, expected: &'static str) -> FormatErrorKind {
-    FormatErrorKind::WrongElement {
-        found: shorten(found, 40),
-        expected,
-        hint: match found {
-            "DriveManifest" => " (this looks like a drive manifest: pass it with --manifest)",
-            "DriveLog" => " (a DriveLog is a copy log of its own: pass it alone with --copy-log)",
-            "File" => " (this looks like a 2021 verbose log: pass it with --verbose-log)",
-            "ErroredEntity" | "CopyLog" => {
-                " (this looks like a 2021-08-01 copy log: pass it with --copy-log)"
-            }
-            _ => "",
-        },
-    }
+    let hint = match found {
+        "DriveManifest" => " (this looks like a drive manifest: pass it with --manifest)",
+        "DriveLog" => " (a DriveLog is a copy log of its own: pass it alone with --copy-log)",
+        "File" => " (this looks like a 2021 verbose log: pass it with --verbose-log)",
+        "ErroredEntity" | "CopyLog" => {
+            " (this looks like a 2021-08-01 copy log: pass it with --copy-log)"
+        }
+        _ => "",
+    };
+    FormatErrorKind::WrongElement(format!(
+        "<{}> does not belong here: {expected}{hint}",
+        shorten(found, 40)
+    ))
 }
 
 impl Handler for Builder {
