@@ -31,7 +31,7 @@ pub enum ModelError {
     },
     #[error(
         "the verbose log's files add up to {} bytes, more than any export drive holds \
-         (64 TiB at most): is it the right log?",
+         (32 TiB at most): is it the right log?",
         if *total == u64::MAX { "more than 18446744073709551615".to_string() } else { total.to_string() }
     )]
     TooLarge { total: u64 },

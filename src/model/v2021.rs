@@ -23,9 +23,10 @@ use crate::format::verbose_log::{VerboseFile, VerboseLog};
 
 use super::{Blob, Component, ComponentKind, Drive, ModelError};
 
-/// More than any export drive holds: a verbose log listing more is refused rather than cut
-/// into millions of chunks (hostile input must not exhaust memory).
-pub const MAX_TOTAL_SIZE: u64 = 64 << 40;
+/// More than any export drive holds (the largest disks hold about 27 TiB): a verbose log
+/// listing more is refused rather than cut into millions of chunks (at most 4 Mi chunks, some
+/// 350 MB of components; hostile input must not exhaust memory).
+pub const MAX_TOTAL_SIZE: u64 = 32 << 40;
 
 /// The length of a chunk of a file checked by CRC-64: the unit of a chunk-wise repair and of
 /// its progress in the repair file. Changing it changes the components of existing repairs.
@@ -629,7 +630,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "the verbose log's files add up to more than 18446744073709551615 bytes, more than any \
-             export drive holds (64 TiB at most): is it the right log?"
+             export drive holds (32 TiB at most): is it the right log?"
         );
     }
 
