@@ -8,5 +8,7 @@ pub mod format;
 pub mod journal;
 pub mod model;
 pub mod report;
+pub mod rooted;
+pub mod sanitize;
 pub mod source;
 pub mod tui;
