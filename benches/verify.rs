@@ -425,7 +425,11 @@ fn bench_parse() {
             panic!("unexpected child output {line:?}");
         };
         // Every block, and each blob's length check.
-        assert_eq!(components as u64, blobs * (per_blob + 1), "every block is parsed");
+        assert_eq!(
+            components as u64,
+            blobs * (per_blob + 1),
+            "every block is parsed"
+        );
         println!(
             "run {run}: parse {parse_s:.2} s ({parse_cpu:.2} s on CPU), build {build_s:.2} s, \
              peak RSS {:.0} MiB ({:.1} MiB before parsing)  (others used {:.2} cores)",

@@ -14,7 +14,7 @@ set -euo pipefail
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(manifest copy_log side_files repair_file)
+[ ${#targets[@]} -gt 0 ] || targets=(manifest copy_log copy_log_2021 verbose_log side_files repair_file)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/fuzz"
 

@@ -703,10 +703,26 @@ fn ctrl_c_once_or_twice_locks_the_drive_again() {
         std::fs::copy(&on_drive, &manifest).unwrap();
         std::fs::remove_file(local_path(&mount.root(), &missing.file_path).unwrap()).unwrap();
     }
+    // A storage that accepts and never answers: a request stays in flight (for the read
+    // timeout), so the first Ctrl-C, which lets requests in flight finish, leaves time for a
+    // second one.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in silent.incoming().flatten() {
+            held.push(connection);
+        }
+    });
     for presses in [1, 2] {
         let tmp = dir.path().join(format!("tmp{presses}"));
         std::fs::create_dir(&tmp).unwrap();
-        // Nothing listens on port 1: the download retries until interrupted.
+        // Once: nothing listens on port 1, the download retries until interrupted, and the
+        // interruption ends its retries at once. Twice: the storage never answers.
+        let endpoint = match presses {
+            1 => "http://127.0.0.1:1/devstoreaccount1".to_string(),
+            _ => format!("http://127.0.0.1:{silent_port}/devstoreaccount1"),
+        };
         let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
         command
             .env("TMPDIR", &tmp)
@@ -717,7 +733,7 @@ fn ctrl_c_once_or_twice_locks_the_drive_again() {
             .arg("--target")
             .arg(&image)
             .args(["--account", ACCOUNT, "--account-key", STORAGE_KEY])
-            .args(["--blob-endpoint", "http://127.0.0.1:1/devstoreaccount1"])
+            .args(["--blob-endpoint", &endpoint, "--read-timeout", "120"])
             .arg("--manifest")
             .arg(&manifest)
             .arg("--log-dir")

@@ -568,7 +568,7 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
     let drive = Arc::new(
         Drive::build(
             Some(Manifest::from_file(&export.manifest()).unwrap()),
-            Some(CopyLog::from_file(&export.copy_log_path()).unwrap()),
+            Some(CopyLog::from_file(&export.copy_log_path()).unwrap().into()),
         )
         .unwrap(),
     );

@@ -716,7 +716,7 @@ async fn drive_logs_read_back_with_the_copy_log_parser() {
         // A file's length has a code of its own only when the whole file is gone or failed;
         // otherwise its ranges carry it (their repair brings the file to its length).
         let manifest = Manifest::from_file(&scenario.manifest).unwrap();
-        let drive = Drive::build(Some(manifest), Some(log)).unwrap();
+        let drive = Drive::build(Some(manifest), Some(log.into())).unwrap();
         let flagged: Vec<(String, u64, ComponentKind)> = drive
             .components()
             .filter(|(_, _, c)| {

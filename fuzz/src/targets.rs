@@ -8,10 +8,12 @@ use std::sync::OnceLock;
 
 use export_repair::format::Md5;
 use export_repair::format::copylog::CopyLog;
+use export_repair::format::copylog::v2021::CopyLog2021;
 use export_repair::format::manifest::Manifest;
 use export_repair::format::side_files::{MetadataFile, PropertiesFile};
+use export_repair::format::verbose_log::VerboseLog;
 use export_repair::journal::{Binding, Done, RepairFile};
-use export_repair::model::{ComponentStatus, Drive};
+use export_repair::model::{ComponentStatus, Drive, Logs};
 
 /// The manifest the copy-log target merges with, and the repair-file target's drive.
 pub const VALID_MANIFEST: &str = include_str!("../../tests/corpus/valid.manifest.xml");
@@ -34,13 +36,37 @@ pub fn copy_log(data: &[u8]) {
     if let Ok(log) = CopyLog::parse_str(&text(data)) {
         let _ = log.failed_blobs().count();
         let _ = CopyLog::parse_str(&log.to_xml());
-        if let Ok(drive) = Drive::build(None, Some(log.clone())) {
-            let _ = drive.components().count();
-        }
-        let manifest = Manifest::parse_str(VALID_MANIFEST).expect("the valid manifest parses");
-        if let Ok(drive) = Drive::build(Some(manifest), Some(log)) {
-            let _ = drive.components().count();
-        }
+        build_with_and_without_manifest(log.into());
+    }
+}
+
+/// The drive built from `logs` alone and merged with the valid manifest.
+fn build_with_and_without_manifest(logs: Logs) {
+    if let Ok(drive) = Drive::build(None, Some(logs.clone())) {
+        let _ = drive.components().count();
+    }
+    let manifest = Manifest::parse_str(VALID_MANIFEST).expect("the valid manifest parses");
+    if let Ok(drive) = Drive::build(Some(manifest), Some(logs)) {
+        let _ = drive.components().count();
+    }
+}
+
+pub fn copy_log_2021(data: &[u8]) {
+    if let Ok(log) = CopyLog2021::parse_bytes(data) {
+        build_with_and_without_manifest(Logs {
+            copy_log: Some(log.into()),
+            ..Logs::default()
+        });
+    }
+}
+
+pub fn verbose_log(data: &[u8]) {
+    if let Ok(log) = VerboseLog::parse_bytes(data) {
+        build_with_and_without_manifest(Logs {
+            verbose_log: Some(log),
+            drive_id: Some("FUZZ".into()),
+            ..Logs::default()
+        });
     }
 }
 

@@ -29,6 +29,10 @@ pub enum Commands {
     /// Render a report from a repair file, without touching the drive.
     #[command(after_help = EXIT_CODES_HELP)]
     Report(ReportArgs),
+    /// Find a drive's copy logs, verbose logs and manifest backup in the storage account
+    /// (v1/2018 in waimportexport/waies, 2021 in databoxcopylog), newest first, and fetch them.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Logs(LogsArgs),
     /// Build a damaged sample export and repair it from its local mirror.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo(DemoArgs),
@@ -53,11 +57,20 @@ pub struct VerifyArgs {
     #[arg(long, short = 'd', value_name = "DIR")]
     pub target: PathBuf,
     /// The drive manifest (on export drives usually `<DriveId>.manifest` in the root).
-    #[arg(long, short = 'm', value_name = "FILE")]
-    pub manifest: PathBuf,
-    /// The job's copy log (verbose or error log): its failures are reported too.
+    #[arg(
+        long,
+        short = 'm',
+        value_name = "FILE",
+        required_unless_present = "verbose_log"
+    )]
+    pub manifest: Option<PathBuf>,
+    /// The job's copy log (v1/2018 error or verbose log, or a 2021-08-01 copy log): its
+    /// failures are reported too.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
+    /// The 2021 verbose log: every file it lists is checked by size and CRC-64.
+    #[arg(long, value_name = "FILE")]
+    pub verbose_log: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportFlags,
     /// Stream the engine's events to stdout as NDJSON instead of a summary.
@@ -107,9 +120,12 @@ pub struct RepairArgs {
         hide_env_values = true
     )]
     pub sas: Option<String>,
-    /// The drive's copy log (verbose or error log).
+    /// The drive's copy log: the v1/2018 error or verbose log, or the 2021-08-01 copy log.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
+    /// The 2021 verbose log: every file it lists is checked by size and CRC-64.
+    #[arg(long, value_name = "FILE")]
+    pub verbose_log: Option<PathBuf>,
     /// The drive manifest: every component is verified against it and re-downloaded if bad.
     #[arg(long, short = 'm', value_name = "FILE")]
     pub manifest: Option<PathBuf>,
@@ -147,6 +163,56 @@ pub struct RepairArgs {
     /// from the byte where it stopped (default: 30).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub read_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The storage account of the export job.
+    #[arg(long, value_name = "NAME")]
+    pub account: String,
+    /// The storage account key (better: AZURE_STORAGE_KEY).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "AZURE_STORAGE_KEY",
+        hide_env_values = true
+    )]
+    pub account_key: Option<String>,
+    /// A container SAS (or AZURE_STORAGE_SAS): it reaches only its container.
+    #[arg(
+        long,
+        value_name = "SAS",
+        env = "AZURE_STORAGE_SAS",
+        hide_env_values = true
+    )]
+    pub sas: Option<String>,
+    /// Replaces https://<account>.blob.core.windows.net (Azurite, sovereign clouds).
+    #[arg(long, value_name = "URL")]
+    pub blob_endpoint: Option<String>,
+    /// The drive whose logs to find (default: the DriveId of the manifest on --target).
+    #[arg(long, value_name = "ID")]
+    pub drive_id: Option<String>,
+    /// The drive's root: its manifest (*.manifest or DriveManifest.xml) names the drive.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub target: Option<PathBuf>,
+    /// The drive manifest that names the drive.
+    #[arg(long, short = 'm', value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// The job's diagnostics container (DiagnosticsPath) for v1/2018 logs.
+    #[arg(long, value_name = "NAME", default_value = "waimportexport")]
+    pub container: String,
+    /// The repair file: the logs are saved beside it.
+    #[arg(long, value_name = "FILE")]
+    pub repair_file: Option<PathBuf>,
+    /// Save the logs in this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Only list the logs found.
+    #[arg(long, conflicts_with_all = ["into", "all"])]
+    pub list: bool,
+    /// Fetch every log of the drive, not only the newest of each kind.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ const SWITCHES: &[(&str, &str)] = &[
     ("csas", "--sas"),
     ("copylogfile", "--copy-log"),
     ("manifestfile", "--manifest"),
+    ("verboselogfile", "--verbose-log"),
     ("logdir", "--log-dir"),
     ("bk", "--bitlocker-key"),
     ("blobendpoint", "--blob-endpoint"),

@@ -42,6 +42,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         account_key: None,
         sas: None,
         copy_log: Some(paths.copy_log.clone()),
+        verbose_log: None,
         manifest: Some(paths.manifest.clone()),
         log_dir: Some(paths.root.clone()),
         blob_endpoint: None,

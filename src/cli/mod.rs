@@ -5,7 +5,9 @@ mod bitlocker;
 mod classic;
 mod demo;
 mod exit;
+mod inputs;
 mod logging;
+mod logs;
 mod repair;
 mod report_command;
 mod report_paths;
@@ -49,6 +51,7 @@ pub fn main() -> ExitStatus {
             Commands::Repair(args) => repair::run(args).await,
             Commands::Demo(args) => demo::run(args).await,
             Commands::Report(args) => report_command::run(args),
+            Commands::Logs(args) => logs::run(args).await,
         }
     });
     match result {
@@ -86,8 +89,17 @@ pub enum CliError {
     Report(#[from] crate::report::ReportError),
     #[error(transparent)]
     BitLocker(#[from] crate::bitlocker::BitLockerError),
+    /// Boxed: the storage's errors are large, and CliError travels in every Result here.
+    #[error(transparent)]
+    Source(Box<crate::source::SourceError>),
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<crate::source::SourceError> for CliError {
+    fn from(error: crate::source::SourceError) -> Self {
+        CliError::Source(Box::new(error))
+    }
 }
 
 impl CliError {
@@ -99,6 +111,13 @@ impl CliError {
             | CliError::Usage(_)
             // The run is over and its summary printed; the report it was asked for is missing.
             | CliError::Report(_) => ExitStatus::Usage,
+            CliError::Source(error)
+                if matches!(**error, crate::source::SourceError::Auth { .. }) =>
+            {
+                ExitStatus::AuthRefused
+            }
+            // Storage unreachable, a log that vanished or changed: nothing was fetched.
+            CliError::Source(_) => ExitStatus::Damaged,
         }
     }
 }

@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::{self, RepairOptions};
-use crate::format::copylog::CopyLog;
-use crate::format::manifest::Manifest;
 use crate::journal::{self, Binding, RepairFile};
 use crate::model::Drive;
 use crate::source::BlobSource;
@@ -97,26 +95,21 @@ pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, Cl
 /// Checks the arguments and opens everything a repair needs; nothing on the drive changes.
 pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     super::verify::check_target(&args.target, "/d: or --target")?;
-    if args.manifest.is_none() && args.copy_log.is_none() {
+    if args.manifest.is_none() && args.copy_log.is_none() && args.verbose_log.is_none() {
         return Err(CliError::Usage(
             "give the drive's copy log (/CopyLogFile:, --copy-log) and, to verify every component, \
-             its manifest (/ManifestFile:, --manifest)"
+             its manifest (/ManifestFile:, --manifest) or 2021 verbose log (/VerboseLogFile:, \
+             --verbose-log)"
                 .into(),
         ));
     }
     let (source, make_source, mut secrets) = open_source(args)?;
     secrets.extend(super::bitlocker::secrets(args.bitlocker_key.as_deref()));
-    let manifest = args
-        .manifest
-        .as_deref()
-        .map(Manifest::from_file)
-        .transpose()?;
-    let copy_log = args
-        .copy_log
-        .as_deref()
-        .map(CopyLog::from_file)
-        .transpose()?;
-    let drive = Drive::build(manifest, copy_log)?;
+    let drive = super::inputs::load(
+        args.manifest.as_deref(),
+        args.copy_log.as_deref(),
+        args.verbose_log.as_deref(),
+    )?;
     let binding = Binding {
         drive_id: drive.drive_id.clone(),
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
@@ -164,11 +157,15 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let mut protected = Protected::default();
     protected.files.push(("repair file", &args.repair_file));
-    if let Some(manifest) = &args.manifest {
-        protected.files.push(("manifest", manifest));
-    }
-    if let Some(copy_log) = &args.copy_log {
-        protected.files.push(("copy log", copy_log));
+    let inputs = [
+        ("manifest", &args.manifest),
+        ("copy log", &args.copy_log),
+        ("verbose log", &args.verbose_log),
+    ];
+    for (what, path) in inputs {
+        if let Some(path) = path {
+            protected.files.push((what, path));
+        }
     }
     let reports = Reports::new(
         &args.reports.report,
@@ -208,22 +205,7 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
                 .into(),
         )
     })?;
-    let credential = match (&args.account_key, &args.sas) {
-        (Some(_), Some(_)) => {
-            return Err(CliError::Usage(
-                "give either the account key (/sk:) or a container SAS (/csas:), not both".into(),
-            ));
-        }
-        (Some(key), None) => AzureCredential::AccountKey(key.clone()),
-        (None, Some(sas)) => AzureCredential::Sas(sas.clone()),
-        (None, None) => {
-            return Err(CliError::Usage(
-                "give the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a container SAS \
-                 (/csas:, --sas or AZURE_STORAGE_SAS)"
-                    .into(),
-            ));
-        }
-    };
+    let credential = azure_credential(args.account_key.as_deref(), args.sas.as_deref())?;
     let secrets = secrets_of(&credential);
     let endpoint = args.blob_endpoint.clone();
     let read_timeout = args.read_timeout;
@@ -246,6 +228,25 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
         build(credential).map_err(|error| super::chain(&error))
     });
     Ok((source, Some(make_source), secrets))
+}
+
+/// The account key or the SAS, exactly one of them (also for `logs`).
+pub(super) fn azure_credential(
+    account_key: Option<&str>,
+    sas: Option<&str>,
+) -> Result<AzureCredential, CliError> {
+    match (account_key, sas) {
+        (Some(_), Some(_)) => Err(CliError::Usage(
+            "give either the account key (/sk:) or a container SAS (/csas:), not both".into(),
+        )),
+        (Some(key), None) => Ok(AzureCredential::AccountKey(key.to_string())),
+        (None, Some(sas)) => Ok(AzureCredential::Sas(sas.to_string())),
+        (None, None) => Err(CliError::Usage(
+            "give the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a container SAS \
+             (/csas:, --sas or AZURE_STORAGE_SAS)"
+                .into(),
+        )),
+    }
 }
 
 /// What was typed into the console's prompt: a SAS carries a signature, anything else is

@@ -1,11 +1,8 @@
-//! `export-repair verify`: offline verification against the manifest.
+//! `export-repair verify`: offline verification against the manifest (and the logs).
 
 use std::sync::Arc;
 
 use crate::engine::{self, VerifyOptions};
-use crate::format::copylog::CopyLog;
-use crate::format::manifest::Manifest;
-use crate::model::Drive;
 
 use super::args::VerifyArgs;
 use super::report_paths::Protected;
@@ -26,24 +23,24 @@ async fn verify(
     interrupts: super::signals::Interrupts,
 ) -> Result<ExitStatus, CliError> {
     check_target(&args.target, "--target")?;
-    let manifest = Manifest::from_file(&args.manifest)?;
-    let copy_log = args
-        .copy_log
-        .as_deref()
-        .map(CopyLog::from_file)
-        .transpose()?;
-    let drive = Arc::new(Drive::build(Some(manifest), copy_log)?);
+    let drive = Arc::new(super::inputs::load(
+        args.manifest.as_deref(),
+        args.copy_log.as_deref(),
+        args.verbose_log.as_deref(),
+    )?);
     let md5 = |path: &std::path::Path| {
         crate::journal::file_md5(path)
             .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
     };
     let mut run = RunInfo::default()
         .with_inputs(
-            Some(md5(&args.manifest)?),
+            args.manifest.as_deref().map(md5).transpose()?,
             args.copy_log.as_deref().map(md5).transpose()?,
         )
-        .with_option("target", args.target.display())
-        .with_option("manifest", args.manifest.display());
+        .with_option("target", args.target.display());
+    if let Some(manifest) = &args.manifest {
+        run = run.with_option("manifest", manifest.display());
+    }
     if let Some(copy_log) = &args.copy_log {
         run = run.with_option("copy_log", copy_log.display());
     }
@@ -51,9 +48,15 @@ async fn verify(
         read_only_target: Some(&args.target),
         ..Protected::default()
     };
-    protected.files.push(("manifest", &args.manifest));
-    if let Some(copy_log) = &args.copy_log {
-        protected.files.push(("copy log", copy_log));
+    let inputs = [
+        ("manifest", &args.manifest),
+        ("copy log", &args.copy_log),
+        ("verbose log", &args.verbose_log),
+    ];
+    for (what, path) in inputs {
+        if let Some(path) = path {
+            protected.files.push((what, path));
+        }
     }
     let reports = Reports::new(
         &args.reports.report,

@@ -1,14 +1,20 @@
-//! The export drive's file formats: the drive manifest, the copy log (DriveLog), the
-//! properties and metadata files, and the mapping of drive-relative `FilePath`s to safe
-//! local paths. Everything here is pure parsing and writing; nothing touches the network.
+//! The export drive's file formats: the drive manifest, the copy log (DriveLog, and the
+//! 2021-08-01 generation), the 2021 verbose log, the properties and metadata files, the
+//! mapping of drive-relative `FilePath`s to safe local paths, and the checksums (MD5,
+//! CRC-64). Everything here is pure parsing and writing; nothing touches the network.
 
 pub mod copylog;
+pub mod crc64;
 pub mod drive_path;
+pub mod log_names;
 pub mod manifest;
 pub mod md5;
 pub mod side_files;
 pub mod status;
+mod utf16;
+pub mod verbose_log;
 mod xml;
 
+pub use crc64::Crc64;
 pub use md5::Md5;
 pub use xml::{FormatError, FormatErrorKind};

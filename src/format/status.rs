@@ -1,4 +1,5 @@
-//! Every status code of the copy log (formats.md §2.4) as a typed value. An unknown code is
+//! Every status code of the copy log (formats.md §2.4) and the 2021-08-01 logs' categories and
+//! cloud formats (§2.6) as a typed value. An unknown code is
 //! kept verbatim as `Other`, never an error: the service may have grown codes since.
 
 use std::fmt;
@@ -104,6 +105,21 @@ status_codes! {
     ImportDispositionStatus { Created, Renamed, Skipped, Overwritten, Cancelled }
 }
 
+status_codes! {
+    /// `ErroredEntity/Category` of the 2021-08-01 copy log (§2.6, "Data transfer errors").
+    ErrorCategory {
+        UploadErrorWin32, UploadErrorCloudHttp, UploadErrorDataValidationError,
+        UploadErrorManagedConversionError, UploadErrorUnknownType, ContainerRenamed,
+        ShareRenamed, BlobRenamed, FileRenamed, DiskRenamed, FileNameTrailsWithSlash,
+        ExportCloudHttp,
+    }
+}
+
+status_codes! {
+    /// `CloudFormat` of the 2021-08-01 logs: what kind of object the entry was.
+    CloudFormat { BlockBlob, PageBlob, AppendBlob, AzureFile }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +148,13 @@ mod tests {
             ImportDispositionStatus::as_str,
             ImportDispositionStatus::parse,
         );
+        round_trips(
+            ErrorCategory::KNOWN,
+            ErrorCategory::as_str,
+            ErrorCategory::parse,
+        );
+        round_trips(CloudFormat::KNOWN, CloudFormat::as_str, CloudFormat::parse);
+        assert_eq!(ErrorCategory::KNOWN.len(), 12);
         assert_eq!(DriveStatus::KNOWN.len(), 23);
         assert_eq!(BlobStatus::KNOWN.len(), 13);
         assert_eq!(RangeStatus::KNOWN.len(), 10);

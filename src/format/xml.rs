@@ -1,11 +1,14 @@
-//! A small streaming walker over quick-xml shared by the manifest, copy-log and
-//! properties/metadata parsers: it refuses DTDs, resolves the predefined entities only,
-//! tracks the element path for error messages and turns byte offsets into line:column.
+//! A small streaming walker over quick-xml shared by the manifest, copy-log, verbose-log and
+//! properties/metadata parsers: it reads UTF-8 (with or without a byte-order mark) and UTF-16
+//! with a byte-order mark, refuses DTDs, resolves the predefined entities only, tracks the
+//! element path for error messages and turns byte offsets into line:column.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+
+use super::utf16::{self, Encoding, Utf16Decoder};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
@@ -65,12 +68,19 @@ pub enum FormatErrorKind {
         expected: &'static str,
         hint: &'static str,
     },
+    /// A top-level element of a sequence document (2021 logs) that does not belong there.
+    #[error("{0}")]
+    WrongElement(String),
     #[error(
-        "this is a 2021-08-01 `CopyLog` (ErroredEntity/CopyLog Summary format): it carries no block \
-         or page ranges and no MD5s, so it cannot drive a repair; pass the drive manifest with \
-         --manifest instead (or the classic DriveLog error/verbose log if you have one)"
+        "this is a 2021-08-01 `CopyLog` (ErroredEntity/CopyLog Summary format), not a DriveLog: \
+         read it as a copy log of any generation (AnyCopyLog)"
     )]
     UnsupportedCopyLog,
+    #[error(
+        "the file looks like UTF-16 ({0}) without a byte-order mark: save it as UTF-8, or as \
+         UTF-16 with a byte-order mark (\"Unicode\" in Notepad)"
+    )]
+    Utf16WithoutBom(&'static str),
     #[error("the document is empty")]
     Empty,
     #[error("{0}")]
@@ -84,12 +94,18 @@ pub(crate) trait Handler {
     -> Result<(), FormatErrorKind>;
     /// An element closed; `text` is its own text content, entities resolved, not trimmed.
     fn close(&mut self, path: &ElementPath, text: &str) -> Result<(), FormatErrorKind>;
+    /// The document ended well-formed: a last chance to say something is missing.
+    fn end(&mut self) -> Result<(), FormatErrorKind> {
+        Ok(())
+    }
 }
 
 /// The stack of open elements with their sibling indexes, for error messages and matching.
 #[derive(Default)]
 pub(crate) struct ElementPath {
     frames: Vec<Frame>,
+    /// Counts of top-level names, for documents that are a sequence of elements.
+    root_counts: Vec<(String, usize)>,
 }
 
 struct Frame {
@@ -135,18 +151,19 @@ impl ElementPath {
     }
 
     fn push(&mut self, name: &str) {
-        let index = match self.frames.last_mut() {
-            Some(parent) => match parent.child_counts.iter_mut().find(|(n, _)| n == name) {
-                Some((_, count)) => {
-                    *count += 1;
-                    *count
-                }
-                None => {
-                    parent.child_counts.push((name.to_string(), 1));
-                    1
-                }
-            },
-            None => 1,
+        let counts = match self.frames.last_mut() {
+            Some(parent) => &mut parent.child_counts,
+            None => &mut self.root_counts,
+        };
+        let index = match counts.iter_mut().find(|(n, _)| n == name) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                counts.push((name.to_string(), 1));
+                1
+            }
         };
         self.frames.push(Frame {
             name: name.to_string(),
@@ -177,72 +194,68 @@ impl fmt::Display for ElementPath {
 
 /// Elements that repeat: always shown with their index so a message can be followed.
 fn is_list_item(name: &str) -> bool {
-    matches!(name, "Blob" | "Block" | "PageRange" | "BlobList")
+    matches!(
+        name,
+        "Blob" | "Block" | "PageRange" | "BlobList" | "ErroredEntity" | "File"
+    )
 }
 
 /// Where the input comes from, so that an error's byte offset can become line:column.
 pub(crate) enum Origin<'a> {
     File(&'a Path),
     Text(&'a str),
+    /// Raw bytes in any of the accepted encodings (fuzzing, tests).
+    Bytes(&'a [u8]),
 }
 
 impl Origin<'_> {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Origin::File(path) => path.display().to_string(),
-            Origin::Text(_) => "<input>".to_string(),
+            Origin::Text(_) | Origin::Bytes(_) => "<input>".to_string(),
         }
     }
 
-    /// 1-based line and column (in characters) of a byte offset; (0, 0) if unknown.
-    fn locate(&self, offset: u64) -> (u64, u64) {
-        match self {
-            Origin::Text(text) => {
-                let end = (offset as usize).min(text.len());
-                line_column(text.as_bytes()[..end].iter().copied())
-            }
+    /// 1-based line and column (in characters) of a byte offset into the UTF-8 text the
+    /// reader saw (after a UTF-8 byte-order mark, or decoded from UTF-16); (0, 0) if unknown.
+    fn locate(&self, offset: u64, encoding: Encoding) -> (u64, u64) {
+        let take = offset.saturating_add(encoding.utf8_bom_length()) as usize;
+        let raw: Box<dyn Read + '_> = match self {
+            Origin::Text(text) => Box::new(text.as_bytes()),
+            Origin::Bytes(bytes) => Box::new(*bytes),
             Origin::File(path) => match std::fs::File::open(path) {
-                Ok(file) => {
-                    let bytes = BufReader::new(file).bytes().take(offset as usize);
-                    line_column(bytes.map_while(Result::ok))
-                }
-                Err(_) => (0, 0),
+                Ok(file) => Box::new(BufReader::new(file)),
+                Err(_) => return (0, 0),
             },
-        }
-    }
-
-    /// The length of a UTF-8 byte-order mark at the start: quick-xml skips it, so its
-    /// positions start after it.
-    fn bom_length(&self) -> u64 {
-        let mut start = [0u8; 3];
-        let read = match self {
-            Origin::Text(text) => {
-                let bytes = text.as_bytes();
-                let n = bytes.len().min(3);
-                start[..n].copy_from_slice(&bytes[..n]);
-                n
-            }
-            Origin::File(path) => std::fs::File::open(path)
-                .and_then(|mut file| file.read(&mut start))
-                .unwrap_or(0),
         };
-        if read == 3 && start == [0xEF, 0xBB, 0xBF] {
-            3
-        } else {
-            0
+        let mut raw = BufReader::new(raw);
+        match encoding {
+            Encoding::Utf16 { big_endian } => {
+                // Consuming needs the bytes in the buffer first.
+                if raw.fill_buf().is_err() {
+                    return (0, 0);
+                }
+                raw.consume(utf16::BOM_LENGTH);
+                let decoded = BufReader::new(Utf16Decoder::new(raw, big_endian))
+                    .bytes()
+                    .take(take);
+                line_column(decoded.map_while(Result::ok))
+            }
+            Encoding::Utf8 { .. } => line_column(raw.bytes().take(take).map_while(Result::ok)),
         }
     }
 
     /// Where the first byte that is not UTF-8 is, if any.
     fn first_invalid_utf8(&self) -> Option<u64> {
+        let invalid = |bytes: &[u8]| {
+            std::str::from_utf8(bytes)
+                .err()
+                .map(|error| error.valid_up_to() as u64)
+        };
         match self {
             Origin::Text(_) => None,
-            Origin::File(path) => {
-                let bytes = std::fs::read(path).ok()?;
-                std::str::from_utf8(&bytes)
-                    .err()
-                    .map(|error| error.valid_up_to() as u64)
-            }
+            Origin::Bytes(bytes) => invalid(bytes),
+            Origin::File(path) => invalid(&std::fs::read(path).ok()?),
         }
     }
 }
@@ -275,17 +288,101 @@ pub(crate) fn walk<R: BufRead>(
     origin: Origin<'_>,
     handler: &mut impl Handler,
 ) -> Result<(), FormatError> {
+    walk_with(input, origin, Roots::One, handler)
+}
+
+/// [`walk`] for a document that is a sequence of top-level elements with no single root,
+/// as the 2021-08-01 copy and verbose logs are.
+pub(crate) fn walk_sequence<R: BufRead>(
+    input: R,
+    origin: Origin<'_>,
+    handler: &mut impl Handler,
+) -> Result<(), FormatError> {
+    walk_with(input, origin, Roots::Many, handler)
+}
+
+/// The name of a document's first element, or `None` when the document is not
+/// well-formed up to it (the parser that reads it then says what is wrong).
+pub(crate) fn root_element(path: &Path) -> Option<String> {
+    /// Stops the walk at the first element.
+    struct First(Option<String>);
+    impl Handler for First {
+        fn open(&mut self, path: &ElementPath, _: &BytesStart<'_>) -> Result<(), FormatErrorKind> {
+            self.0 = Some(path.current().to_string());
+            Err(FormatErrorKind::Empty)
+        }
+        fn close(&mut self, _: &ElementPath, _: &str) -> Result<(), FormatErrorKind> {
+            Ok(())
+        }
+    }
+    let mut first = First(None);
+    let _ = walk_with(
+        open(path).ok()?,
+        Origin::File(path),
+        Roots::Many,
+        &mut first,
+    );
+    first.0
+}
+
+/// Whether a document has one root element or is a sequence of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Roots {
+    One,
+    Many,
+}
+
+fn walk_with<R: BufRead>(
+    mut input: R,
+    origin: Origin<'_>,
+    roots: Roots,
+    handler: &mut impl Handler,
+) -> Result<(), FormatError> {
+    let encoding = match input.fill_buf() {
+        Ok(start) => utf16::sniff(start),
+        Err(error) => Err(FormatErrorKind::Io(error)),
+    };
+    let encoding = encoding.map_err(|kind| {
+        let (line, column) = match kind {
+            FormatErrorKind::Io(_) => (0, 0),
+            _ => (1, 1),
+        };
+        FormatError {
+            file: origin.name(),
+            line,
+            column,
+            element: String::new(),
+            kind,
+        }
+    })?;
+    match encoding {
+        Encoding::Utf16 { big_endian } => {
+            input.consume(utf16::BOM_LENGTH);
+            let decoded = BufReader::with_capacity(64 * 1024, Utf16Decoder::new(input, big_endian));
+            walk_utf8(decoded, &origin, encoding, roots, handler)
+        }
+        Encoding::Utf8 { .. } => walk_utf8(input, &origin, encoding, roots, handler),
+    }
+}
+
+/// [`walk`] over UTF-8 (decoded from UTF-16 when `encoding` says so).
+fn walk_utf8<R: BufRead>(
+    input: R,
+    origin: &Origin<'_>,
+    encoding: Encoding,
+    roots: Roots,
+    handler: &mut impl Handler,
+) -> Result<(), FormatError> {
     let mut reader = Reader::from_reader(input);
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::with_capacity(4096);
     let mut path = ElementPath::default();
     let mut text = String::new();
     let mut seen_root = false;
-    let bom = origin.bom_length();
     loop {
         let event_start = reader.buffer_position();
         let fail = |kind: FormatErrorKind, offset: u64, path: &ElementPath| {
-            let (line, column) = origin.locate(offset + bom);
+            let (line, column) = origin.locate(offset, encoding);
             FormatError {
                 file: origin.name(),
                 line,
@@ -300,13 +397,20 @@ pub(crate) fn walk<R: BufRead>(
             Err(error) => {
                 let mut position = reader.error_position();
                 let kind = match error {
-                    quick_xml::Error::Io(io) => {
-                        FormatErrorKind::Io(std::io::Error::new(io.kind(), io.to_string()))
-                    }
+                    quick_xml::Error::Io(io) => match utf16::decode_error(&io) {
+                        Some(bad) => {
+                            position = bad.offset;
+                            FormatErrorKind::Syntax(format!(
+                                "the file is not valid UTF-16 here: {}",
+                                bad.reason
+                            ))
+                        }
+                        None => FormatErrorKind::Io(std::io::Error::new(io.kind(), io.to_string())),
+                    },
                     quick_xml::Error::Encoding(_) => {
                         // The decoder's index is within one event: find the byte itself.
                         if let Some(absolute) = origin.first_invalid_utf8() {
-                            position = absolute.saturating_sub(bom);
+                            position = absolute.saturating_sub(encoding.utf8_bom_length());
                         }
                         FormatErrorKind::Syntax("the file is not valid UTF-8 here".into())
                     }
@@ -321,7 +425,7 @@ pub(crate) fn walk<R: BufRead>(
                 Err(FormatErrorKind::TooDeep)
             }
             Event::Start(element) => {
-                if path.depth() == 0 && seen_root {
+                if path.depth() == 0 && seen_root && roots == Roots::One {
                     return Err(fail(
                         FormatErrorKind::Syntax("more than one root element".into()),
                         event_start,
@@ -335,7 +439,7 @@ pub(crate) fn walk<R: BufRead>(
                 handler.open(&path, &element)
             }
             Event::Empty(element) => {
-                if path.depth() == 0 && seen_root {
+                if path.depth() == 0 && seen_root && roots == Roots::One {
                     return Err(fail(
                         FormatErrorKind::Syntax("more than one root element".into()),
                         event_start,
@@ -366,9 +470,10 @@ pub(crate) fn walk<R: BufRead>(
             }
             Event::Text(content) => {
                 if path.depth() == 0 && !content.trim().is_empty() {
-                    Err(FormatErrorKind::Syntax(
-                        "text outside the root element".into(),
-                    ))
+                    Err(FormatErrorKind::Syntax(match roots {
+                        Roots::One => "text outside the root element".into(),
+                        Roots::Many => "text outside any element".into(),
+                    }))
                 } else {
                     text.push_str(&content.xml10_content());
                     Ok(())
@@ -395,7 +500,7 @@ pub(crate) fn walk<R: BufRead>(
                         &path,
                     ));
                 }
-                return Ok(());
+                return handler.end().map_err(|kind| fail(kind, event_start, &path));
             }
         };
         if let Err(kind) = result {
@@ -567,6 +672,75 @@ mod tests {
         assert!(matches!(
             run("<a>").unwrap_err().kind,
             FormatErrorKind::Syntax(_)
+        ));
+    }
+
+    fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+        let mut bytes = if big_endian {
+            vec![0xFE, 0xFF]
+        } else {
+            vec![0xFF, 0xFE]
+        };
+        for unit in text.encode_utf16() {
+            bytes.extend(if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        bytes
+    }
+
+    fn run_bytes(bytes: &[u8]) -> Result<Vec<String>, FormatError> {
+        let mut collect = Collect(Vec::new());
+        walk(bytes, Origin::Bytes(bytes), &mut collect).map(|()| collect.0)
+    }
+
+    #[test]
+    fn reads_utf16_with_a_byte_order_mark_in_both_byte_orders() {
+        let text = "<?xml version=\"1.0\" encoding=\"utf-16\"?>\r\n<a><b>Zürich 🦀 &amp;</b></a>";
+        for big_endian in [false, true] {
+            let out = run_bytes(&utf16(text, big_endian)).unwrap();
+            assert_eq!(out[0], "a/b=Zürich 🦀 &", "big-endian {big_endian}");
+        }
+    }
+
+    #[test]
+    fn positions_in_utf16_count_characters_of_the_decoded_text() {
+        let text = "<a>\n  <ü>🦀</c>\n</a>";
+        for big_endian in [false, true] {
+            let error = run_bytes(&utf16(text, big_endian)).unwrap_err();
+            assert!(matches!(error.kind, FormatErrorKind::Syntax(_)), "{error}");
+            assert_eq!((error.line, error.column), (2, 7), "{error}");
+        }
+        // An unpaired surrogate: an error where it is, not a replacement character.
+        let mut bytes = utf16("<a>\n xy", false);
+        bytes.extend_from_slice(&0xDC00u16.to_le_bytes());
+        bytes.extend_from_slice(&utf16("</a>", false)[2..]);
+        let error = run_bytes(&bytes).unwrap_err();
+        assert_eq!((error.line, error.column), (2, 4), "{error}");
+        assert!(
+            error.to_string().contains(
+                "the file is not valid UTF-16 here: a low surrogate without its high half"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn utf16_without_a_byte_order_mark_is_named_as_such() {
+        let bytes: Vec<u8> = utf16("<a/>", false)[2..].to_vec();
+        let error = run_bytes(&bytes).unwrap_err();
+        assert_eq!((error.line, error.column), (1, 1));
+        assert_eq!(
+            error.to_string(),
+            "<input>:1:1: the file looks like UTF-16 (little-endian) without a byte-order mark: \
+             save it as UTF-8, or as UTF-16 with a byte-order mark (\"Unicode\" in Notepad)"
+        );
+        let bytes: Vec<u8> = utf16("<a/>", true)[2..].to_vec();
+        assert!(matches!(
+            run_bytes(&bytes).unwrap_err().kind,
+            FormatErrorKind::Utf16WithoutBom("big-endian")
         ));
     }
 

@@ -304,6 +304,7 @@ impl RepairFile {
                         metadata_path: row.get(6)?,
                         refusal: None,
                         components: Vec::new(),
+                        export: None,
                     })
                 })()
                 .map_err(self.sqlite())?;

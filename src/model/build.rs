@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use crate::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
+use crate::format::copylog::{AnyCopyLog, LogBlob, LogRange, LogSideFile};
 use crate::format::drive_path::claim_key;
 use crate::format::manifest::{Manifest, ManifestBlob};
 use crate::format::status::BlobStatus;
 
-use super::{Blob, Component, ComponentKind, Drive, LogStatus};
+use super::{Blob, Component, ComponentKind, Drive, LogStatus, Logs};
 use crate::sanitize::escape_controls;
 
 /// Inputs that cannot make a drive.
@@ -23,14 +23,32 @@ pub enum ModelError {
         manifest: u64,
         log: u64,
     },
+    #[error(
+        "the verbose log lists {file_path:?} with Size {verbose_log} but the manifest says {manifest}"
+    )]
+    SizeMismatch {
+        file_path: String,
+        manifest: u64,
+        verbose_log: u64,
+    },
+    #[error(
+        "the verbose log's files add up to {} bytes, more than any export drive holds \
+         (32 TiB at most): is it the right log?",
+        if *total == u64::MAX { "more than 18446744073709551615".to_string() } else { total.to_string() }
+    )]
+    TooLarge { total: u64 },
 }
 
 impl Drive {
-    /// Builds the drive from a manifest, a copy log, or both.
-    pub fn build(
-        manifest: Option<Manifest>,
-        copy_log: Option<CopyLog>,
-    ) -> Result<Self, ModelError> {
+    /// Builds the drive from a manifest, the logs (a copy log of any generation, a 2021
+    /// verbose log), or both.
+    pub fn build(manifest: Option<Manifest>, logs: Option<Logs>) -> Result<Self, ModelError> {
+        let logs = logs.unwrap_or_default();
+        let (copy_log, copy_log_2021) = match logs.copy_log {
+            Some(AnyCopyLog::DriveLog(log)) => (Some(log), None),
+            Some(AnyCopyLog::V2021(log)) => (None, Some(log)),
+            None => (None, None),
+        };
         let mut warnings = Vec::new();
         let drive_id = match (&manifest, &copy_log) {
             (Some(manifest), Some(log)) => {
@@ -45,7 +63,13 @@ impl Drive {
             }
             (Some(manifest), None) => manifest.drive_id.clone(),
             (None, Some(log)) => log.drive_id.clone(),
-            (None, None) => return Err(ModelError::NothingToCheck),
+            // A 2021 log's DriveId is a GUID, not the serial number the manifest names: the
+            // two are not compared.
+            (None, None) => match (&copy_log_2021, &logs.verbose_log) {
+                (Some(log), _) => log.summary.drive_id.clone(),
+                (None, Some(_)) => logs.drive_id.clone().unwrap_or_default(),
+                (None, None) => return Err(ModelError::NothingToCheck),
+            },
         };
         let has_manifest = manifest.is_some();
         let mut blobs: Vec<Blob> = manifest
@@ -85,13 +109,15 @@ impl Drive {
                 }
             }
         }
-        super::claims::refuse_shared_claims(&mut blobs);
-        Ok(Drive {
+        let mut drive = Drive {
             drive_id,
             blobs,
             has_manifest,
             warnings,
-        })
+        };
+        super::v2021::merge(&mut drive, copy_log_2021, logs.verbose_log)?;
+        super::claims::refuse_shared_claims(&mut drive.blobs);
+        Ok(drive)
     }
 }
 
@@ -140,6 +166,7 @@ fn blob_from_manifest(blob: ManifestBlob) -> Blob {
         properties_path: blob.properties.map(|side| side.path),
         refusal: None,
         components,
+        export: None,
     }
 }
 
@@ -302,6 +329,7 @@ fn blob_from_log(log: LogBlob) -> Blob {
         properties_path: None,
         refusal: None,
         components,
+        export: None,
     };
     merge_side(&mut blob, ComponentKind::Properties, log.properties);
     merge_side(&mut blob, ComponentKind::Metadata, log.metadata);
@@ -311,6 +339,7 @@ fn blob_from_log(log: LogBlob) -> Blob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::copylog::CopyLog;
     use crate::format::status::RangeStatus;
 
     const MANIFEST: &str = r#"<DriveManifest Version="2014-11-01"><Drive><DriveId>D1</DriveId><BlobList>
@@ -331,7 +360,7 @@ mod tests {
     fn merges_copy_log_statuses_by_file_offset_and_length() {
         let drive = Drive::build(
             Some(Manifest::parse_str(MANIFEST).unwrap()),
-            Some(CopyLog::parse_str(LOG).unwrap()),
+            Some(CopyLog::parse_str(LOG).unwrap().into()),
         )
         .unwrap();
         assert_eq!(drive.drive_id, "D1");
@@ -372,7 +401,7 @@ mod tests {
         );
         let drive = Drive::build(
             Some(Manifest::parse_str(MANIFEST).unwrap()),
-            Some(CopyLog::parse_str(&log).unwrap()),
+            Some(CopyLog::parse_str(&log).unwrap().into()),
         )
         .unwrap();
         let a = &drive.blobs[0];
@@ -423,7 +452,7 @@ mod tests {
         let log = LOG.replace("<Length>8</Length>", "<Length>9</Length>");
         let error = Drive::build(
             Some(Manifest::parse_str(MANIFEST).unwrap()),
-            Some(CopyLog::parse_str(&log).unwrap()),
+            Some(CopyLog::parse_str(&log).unwrap().into()),
         )
         .unwrap_err();
         assert!(

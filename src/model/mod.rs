@@ -1,11 +1,13 @@
 //! The drive as data: every blob on the drive with its components (blocks, page ranges,
-//! properties and metadata files, whole files), the manifest's and the copy log's knowledge
-//! merged by (FilePath, Offset, Length), and the tree the console shows.
+//! properties and metadata files, whole files, and for drives from 2021 on CRC-64 chunks and
+//! whole-file checks), the manifest's and the copy log's knowledge merged by (FilePath,
+//! Offset, Length), the 2021 logs' by BlobPath, and the tree the console shows.
 
 mod build;
 mod claims;
 mod status;
 pub mod tree;
+pub mod v2021;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,28 @@ use crate::format::status::{BlobStatus, FileStatus, RangeStatus};
 pub use build::ModelError;
 pub(crate) use build::is_whole_file_failure;
 pub use status::{ComponentStatus, FileVerdict, Outcome};
+pub use v2021::ExportRecord;
+
+/// The service's logs of a drive, as `Drive::build` takes them.
+#[derive(Debug, Clone, Default)]
+pub struct Logs {
+    /// The copy log of any generation.
+    pub copy_log: Option<crate::format::copylog::AnyCopyLog>,
+    /// The 2021 verbose log.
+    pub verbose_log: Option<crate::format::verbose_log::VerboseLog>,
+    /// The drive's id when neither a manifest nor a copy log names it (e.g. the serial
+    /// number in a verbose log's file name).
+    pub drive_id: Option<String>,
+}
+
+impl From<crate::format::copylog::CopyLog> for Logs {
+    fn from(log: crate::format::copylog::CopyLog) -> Self {
+        Logs {
+            copy_log: Some(log.into()),
+            ..Logs::default()
+        }
+    }
+}
 
 /// Everything known about one export drive.
 #[derive(Debug, Clone)]
@@ -49,6 +73,8 @@ pub struct Blob {
     /// Data components sorted by offset, then the whole-file check, then the properties and
     /// metadata files.
     pub components: Vec<Component>,
+    /// What the 2021-08-01 logs say about the file (ETag, size and CRC-64, copy-log error).
+    pub export: Option<Box<ExportRecord>>,
 }
 
 /// A unit of verification and repair.
@@ -74,6 +100,11 @@ pub enum ComponentKind {
     /// The file as a whole: its length against the blob's (bytes missing at the end, or bytes
     /// past it); for a blob known only from a copy-log failure, its bytes too.
     File,
+    /// A range of a file checked by CRC-64 (drives from 2021 on): the unit of a chunk-wise
+    /// repair, compared with the same range of the blob.
+    Chunk,
+    /// A whole file's size and CRC-64, as the 2021 verbose log gives them.
+    Crc64,
 }
 
 impl ComponentKind {
@@ -90,16 +121,18 @@ impl ComponentKind {
             ComponentKind::Properties,
             ComponentKind::Metadata,
             ComponentKind::File,
+            ComponentKind::Chunk,
+            ComponentKind::Crc64,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
     }
 
-    /// Order within a blob: ranges, the whole-file check, properties, metadata.
+    /// Order within a blob: ranges and chunks, the whole-file checks, properties, metadata.
     pub fn rank(self) -> u8 {
         match self {
-            ComponentKind::Block | ComponentKind::Page => 0,
-            ComponentKind::File => 1,
+            ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk => 0,
+            ComponentKind::File | ComponentKind::Crc64 => 1,
             ComponentKind::Properties => 2,
             ComponentKind::Metadata => 3,
         }
@@ -112,6 +145,8 @@ impl ComponentKind {
             ComponentKind::Properties => "properties",
             ComponentKind::Metadata => "metadata",
             ComponentKind::File => "file",
+            ComponentKind::Chunk => "chunk",
+            ComponentKind::Crc64 => "crc64",
         }
     }
 }

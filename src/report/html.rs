@@ -242,6 +242,8 @@ fn kind_name(kind: ComponentKind, n: usize) -> String {
         ComponentKind::Properties => "properties file",
         ComponentKind::Metadata => "metadata file",
         ComponentKind::File => "whole file",
+        ComponentKind::Chunk => "chunk",
+        ComponentKind::Crc64 => "whole-file CRC-64",
     };
     if n == 1 {
         name.to_string()
@@ -845,9 +847,12 @@ fn hashes(component: &ComponentReport) -> String {
 
 /// Whether a file lists blocks or page ranges.
 fn has_ranges(file: &FileReport) -> bool {
-    file.components
-        .iter()
-        .any(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+    file.components.iter().any(|c| {
+        matches!(
+            c.kind,
+            ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk
+        )
+    })
 }
 
 /// Whether a component is drawn as the bytes it covers: blocks and page ranges, and the
@@ -855,8 +860,8 @@ fn has_ranges(file: &FileReport) -> bool {
 /// metadata files, a length check beside listed ranges) are marks beside the bar.
 fn spans_bytes(file_has_ranges: bool, component: &ComponentReport) -> bool {
     match component.kind {
-        ComponentKind::Block | ComponentKind::Page => true,
-        ComponentKind::File => !file_has_ranges,
+        ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk => true,
+        ComponentKind::File | ComponentKind::Crc64 => !file_has_ranges,
         ComponentKind::Properties | ComponentKind::Metadata => false,
     }
 }

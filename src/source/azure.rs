@@ -44,6 +44,9 @@ use hmac::{KeyInit as _, Mac as _};
 use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 use crate::sanitize::{redact_secrets, redact_secrets_with};
 
+mod list;
+pub use list::ListedBlob;
+
 /// How the source proves who it is. `Debug` never shows the secret.
 #[derive(Clone)]
 pub enum AzureCredential {

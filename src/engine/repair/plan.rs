@@ -88,6 +88,9 @@ pub(crate) fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) ->
         let (blob, index) = (id.blob, id.component);
         let single = match component.kind {
             ComponentKind::Block | ComponentKind::Page => None,
+            // Checked by CRC-64: not planned until the engine checks them (the command line
+            // refuses such drives for now).
+            ComponentKind::Chunk | ComponentKind::Crc64 => continue,
             ComponentKind::Properties | ComponentKind::Metadata => Some(Job::SideFile {
                 blob,
                 component: index,

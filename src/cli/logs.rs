@@ -1,0 +1,263 @@
+//! `export-repair logs`: finds a drive's logs in the storage account and fetches them.
+//!
+//! Where the service puts them (formats.md §2.1, §2.6): v1 and 2018-10-01 logs and the
+//! manifest backup under `waies/` of the diagnostics container (`waimportexport`, or the one
+//! the job's DiagnosticsPath named: `--container`), named
+//! `<job>_<DriveId>_<timestamp>_{error,verbose,manifest}.xml`; 2021-08-01 logs at the top of
+//! `databoxcopylog`, named `<order>_<serial>_{CopyLog,VerboseLog}_<job ID>.xml`. A container
+//! SAS reaches only its container; the v1 logs of a SAS job live under `waimportexport/waies/`
+//! inside it.
+
+use std::path::{Path, PathBuf};
+
+use crate::format::log_names::{LogKind, LogName};
+use crate::format::manifest::Manifest;
+use crate::source::azure::{AzureBlobSource, AzureSourceConfig, ListedBlob};
+use crate::source::{BlobSource, ReadConditions};
+
+use super::args::LogsArgs;
+use super::{CliError, ExitStatus};
+
+/// The container of the 2021-08-01 logs.
+const COPY_LOG_CONTAINER: &str = "databoxcopylog";
+
+/// One log of the drive found in the account.
+struct Found {
+    blob: ListedBlob,
+    name: LogName,
+}
+
+pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
+    let drive_id = match &args.drive_id {
+        Some(id) => id.trim().to_string(),
+        None => drive_id_on_target(args.target.as_deref(), args.manifest.as_deref())?,
+    };
+    let destination = destination(&args)?;
+    let credential =
+        super::repair::azure_credential(args.account_key.as_deref(), args.sas.as_deref())?;
+    let mut config = AzureSourceConfig::new(args.account.clone(), credential);
+    config.endpoint = args.blob_endpoint.clone();
+    let source = AzureBlobSource::new(config)?;
+
+    let (found, others) = find(&source, &args.container, &drive_id).await?;
+    if found.is_empty() {
+        let mut other_drives: Vec<&str> = others.iter().map(|n| n.drive_id.as_str()).collect();
+        other_drives.sort_unstable();
+        other_drives.dedup();
+        let hint = if other_drives.is_empty() {
+            String::new()
+        } else {
+            format!(" (there are logs of drives {})", other_drives.join(", "))
+        };
+        return Err(CliError::Usage(format!(
+            "no logs of drive {drive_id} in {}{hint}",
+            places(&source, &args.container).join(" or ")
+        )));
+    }
+    println!("logs of drive {drive_id}, newest first:");
+    for log in &found {
+        println!(
+            "  {:<26} {:<26} {:>10}  {}/{}",
+            log.name.kind.as_str(),
+            log.blob
+                .last_modified
+                .map_or_else(|| "unknown".to_string(), |at| at.to_string()),
+            crate::model::human_bytes(log.blob.length),
+            log.blob.container,
+            log.blob.name
+        );
+    }
+    let Some(destination) = destination else {
+        return Ok(ExitStatus::Verified);
+    };
+    let chosen: Vec<&Found> = if args.all {
+        found.iter().collect()
+    } else {
+        newest_of_each_kind(&found)
+    };
+    std::fs::create_dir_all(&destination).map_err(|error| {
+        CliError::Usage(format!("cannot create {}: {error}", destination.display()))
+    })?;
+    for log in chosen {
+        let path = save(&source, &log.blob, &destination).await?;
+        println!(
+            "saved {}  (use it with {})",
+            path.display(),
+            log.name.kind.flag()
+        );
+    }
+    Ok(ExitStatus::Verified)
+}
+
+/// Where the logs go: `--into`, else beside the repair file; `None` with `--list`.
+fn destination(args: &LogsArgs) -> Result<Option<PathBuf>, CliError> {
+    if args.list {
+        return Ok(None);
+    }
+    match (&args.into, &args.repair_file) {
+        (Some(into), _) => Ok(Some(into.clone())),
+        (None, Some(repair_file)) => Ok(Some(
+            repair_file
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        )),
+        (None, None) => Err(CliError::Usage(
+            "say where the logs go: --repair-file FILE (they go beside it), --into DIR, or only \
+             --list them"
+                .into(),
+        )),
+    }
+}
+
+/// The DriveId of the manifest given, or of the one manifest in the target's root.
+fn drive_id_on_target(target: Option<&Path>, manifest: Option<&Path>) -> Result<String, CliError> {
+    let manifest = match (manifest, target) {
+        (Some(manifest), _) => manifest.to_path_buf(),
+        (None, Some(target)) => only_manifest_in(target)?,
+        (None, None) => {
+            return Err(CliError::Usage(
+                "name the drive: --drive-id ID, or --target DIR (its manifest names it), or \
+                 --manifest FILE"
+                    .into(),
+            ));
+        }
+    };
+    Ok(Manifest::from_file(&manifest)?.drive_id)
+}
+
+fn only_manifest_in(target: &Path) -> Result<PathBuf, CliError> {
+    let entries = std::fs::read_dir(target)
+        .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", target.display())))?;
+    let mut manifests: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && is_manifest_name(path))
+        .collect();
+    manifests.sort();
+    match manifests.len() {
+        1 => Ok(manifests.remove(0)),
+        0 => Err(CliError::Usage(format!(
+            "no manifest (*.manifest or DriveManifest.xml) in {}: give the drive's id with \
+             --drive-id, or the manifest with --manifest",
+            target.display()
+        ))),
+        _ => Err(CliError::Usage(format!(
+            "several manifests in {} ({}): choose one with --manifest, or give --drive-id",
+            target.display(),
+            manifests
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn is_manifest_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_ascii_lowercase();
+    name.ends_with(".manifest") || name == "drivemanifest.xml"
+}
+
+/// The containers and prefixes to look in, as `container/prefix` for messages.
+fn places(source: &AzureBlobSource, container: &str) -> Vec<String> {
+    locations(source, container)
+        .iter()
+        .map(|(container, prefix)| format!("{container}/{prefix}"))
+        .collect()
+}
+
+fn locations(source: &AzureBlobSource, container: &str) -> Vec<(String, &'static str)> {
+    match source.sas_container() {
+        Some(COPY_LOG_CONTAINER) => vec![(COPY_LOG_CONTAINER.to_string(), "")],
+        // A SAS job's v1 logs are a virtual directory of its container.
+        Some(sas) if sas != container => vec![(sas.to_string(), "waimportexport/waies/")],
+        Some(sas) => vec![(sas.to_string(), "waies/")],
+        None => vec![
+            (container.to_string(), "waies/"),
+            (COPY_LOG_CONTAINER.to_string(), ""),
+        ],
+    }
+}
+
+/// The drive's logs, newest first, and the names of other drives' logs seen on the way.
+async fn find(
+    source: &AzureBlobSource,
+    container: &str,
+    drive_id: &str,
+) -> Result<(Vec<Found>, Vec<LogName>), CliError> {
+    let mut found = Vec::new();
+    let mut others = Vec::new();
+    for (container, prefix) in locations(source, container) {
+        let in_copy_log_container = container == COPY_LOG_CONTAINER && prefix.is_empty();
+        for blob in source.list_blobs(&container, prefix).await? {
+            // Only the documented places: the top of `waies/` or of `databoxcopylog`.
+            let Some(rest) = blob.name.strip_prefix(prefix).filter(|r| !r.contains('/')) else {
+                continue;
+            };
+            let Some(name) = LogName::parse(rest) else {
+                continue;
+            };
+            let is_v2021 = matches!(name.kind, LogKind::CopyLog | LogKind::VerboseLog);
+            if is_v2021 != in_copy_log_container {
+                continue;
+            }
+            if name.drive_id.eq_ignore_ascii_case(drive_id) {
+                found.push(Found { blob, name });
+            } else {
+                others.push(name);
+            }
+        }
+    }
+    found.sort_by(|a, b| {
+        b.blob
+            .last_modified
+            .cmp(&a.blob.last_modified)
+            .then_with(|| b.name.stamp.cmp(&a.name.stamp))
+            .then_with(|| a.blob.name.cmp(&b.blob.name))
+    });
+    Ok((found, others))
+}
+
+/// The newest log of each kind (the list is sorted newest first).
+fn newest_of_each_kind(found: &[Found]) -> Vec<&Found> {
+    let mut chosen: Vec<&Found> = Vec::new();
+    for log in found {
+        if !chosen.iter().any(|c| c.name.kind == log.name.kind) {
+            chosen.push(log);
+        }
+    }
+    chosen
+}
+
+/// Downloads one log, pinned to the listed ETag, into `directory` under its own name; the
+/// file appears whole or not at all.
+async fn save(
+    source: &AzureBlobSource,
+    blob: &ListedBlob,
+    directory: &Path,
+) -> Result<PathBuf, CliError> {
+    let conditions = ReadConditions {
+        if_match: blob.etag.clone(),
+        ..ReadConditions::default()
+    };
+    let bytes = source
+        .read_range(&blob.blob_ref(), 0, blob.length, &conditions)
+        .await?;
+    let file_name = blob.name.rsplit('/').next().unwrap_or(&blob.name);
+    let path = directory.join(file_name);
+    let partial = directory.join(format!(".{file_name}.part"));
+    let written = std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path));
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(CliError::Usage(format!(
+            "cannot write {}: {error}",
+            path.display()
+        )));
+    }
+    Ok(path)
+}

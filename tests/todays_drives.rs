@@ -1,0 +1,501 @@
+//! Drives from 2021 on, as far as this version goes: the 2021-08-01 copy log and the verbose
+//! log are read (every malformed one refused precisely), drives written the 2021 way are
+//! modelled with their real CRC-64s, UTF-16 documents are read, and a drive that needs the
+//! CRC-64 engine is refused before anything is checked, never passed as verified.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use export_repair::format::Crc64;
+use export_repair::format::copylog::AnyCopyLog;
+use export_repair::format::manifest::Manifest;
+use export_repair::format::verbose_log::VerboseLog;
+use export_repair::model::v2021::{CHUNK_LENGTH, RepairAction};
+use export_repair::model::{ComponentKind, Drive, Logs};
+
+fn corpus(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(relative)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A drive holding `c/good.bin` = `data`, the file every corpus document describes.
+fn good_drive() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("c")).unwrap();
+    std::fs::write(root.path().join("c/good.bin"), b"data").unwrap();
+    root
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+fn verify(target: &Path, extra: &[(&str, &Path)]) -> std::process::Output {
+    let mut args = vec!["verify".as_ref(), "--target".as_ref(), target.as_os_str()];
+    for (flag, path) in extra {
+        args.push(flag.as_ref());
+        args.push(path.as_os_str());
+    }
+    run(&args)
+}
+
+// ---------------------------------------------------------------------------------------
+// Malformed verbose logs: exit 2 and one precise line, the drive untouched
+
+#[test]
+fn bad_verbose_logs_are_refused_with_exit_2_and_a_precise_message() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "size_not_numeric.xml",
+            "2:1: in <File[1]>: ",
+            "Size \"four\" is not a whole non-negative number",
+        ),
+        (
+            "crc64_hex.xml",
+            "2:1: in <File[1]>: ",
+            "crc64 \"0xEDAE0C2A4B3A2B80\" is not a whole non-negative number",
+        ),
+        (
+            "crc64_too_large.xml",
+            "2:1: in <File[1]>: ",
+            "crc64 \"18446744073709551616\" is too large",
+        ),
+        (
+            "crc64_missing.xml",
+            "2:1: in <File[1]>: ",
+            "the attribute crc64 is missing",
+        ),
+        (
+            "path_missing.xml",
+            "2:1: in <File[1]>: ",
+            "the attribute Path is missing",
+        ),
+        (
+            "duplicate_path.xml",
+            "4:1: in <File[2]>: ",
+            "the Path \"c/good.bin\" is listed twice (first by File[1])",
+        ),
+        (
+            "copy_log_given.xml",
+            "1:1: in <ErroredEntity[1]>: ",
+            "<ErroredEntity> does not belong here: a 2021 verbose log holds <File> elements (this looks like a 2021-08-01 copy log: pass it with --copy-log)",
+        ),
+        (
+            "text_between.xml",
+            "3:8: ",
+            "not well-formed XML: text outside any element",
+        ),
+        (
+            "utf16_no_bom.xml",
+            "1:1: ",
+            "the file looks like UTF-16 (big-endian) without a byte-order mark",
+        ),
+        (
+            "external_entity.xml",
+            "2:1: ",
+            "a DOCTYPE declaration is refused",
+        ),
+        (
+            "unclosed.xml",
+            "3:1: in <File[1]>: ",
+            "the document ends inside <File>",
+        ),
+        ("empty.xml", "1:1: ", "the document is empty"),
+    ];
+    let drive = good_drive();
+    let before = support::files::files(drive.path());
+    let mut on_disk: Vec<String> = std::fs::read_dir(corpus("verbose"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut covered: Vec<String> = cases.iter().map(|(file, _, _)| file.to_string()).collect();
+    covered.sort();
+    assert_eq!(covered, on_disk, "cases and corpus files differ");
+    let readme = std::fs::read_to_string(corpus("README.md")).unwrap();
+    for (file, at, phrase) in cases {
+        assert!(
+            readme.contains(&format!("`verbose/{file}`")),
+            "README: {file}"
+        );
+        let bad = corpus(&format!("verbose/{file}"));
+        let output = verify(drive.path(), &[("--verbose-log", &bad)]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{file}: {stderr}");
+        let start = format!("error: {}:{at}", bad.display());
+        assert!(
+            stderr.starts_with(&start),
+            "{file}: expected {start:?}:\n{stderr}"
+        );
+        assert!(stderr.contains(phrase), "{file}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{file}: {stderr}");
+        assert!(!stderr.contains("root:"), "{file}: an entity was resolved");
+        assert!(!text(&output.stdout).contains("VERIFIED"), "{file}");
+    }
+    assert_eq!(support::files::files(drive.path()), before);
+}
+
+// ---------------------------------------------------------------------------------------
+// What the engine cannot do yet is refused before anything runs
+
+#[test]
+fn a_verbose_log_is_read_then_refused_as_not_checkable_yet_never_verified() {
+    let drive = good_drive();
+    let before = support::files::files(drive.path());
+    let log = corpus("valid.verbose.xml");
+    let output = verify(drive.path(), &[("--verbose-log", &log)]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: {}: read 1 file(s) to check by size and CRC-64; checking and repairing files \
+             by CRC-64 is not available in this version yet, so nothing was checked (the drive \
+             manifest, --manifest, checks the same files by MD5)",
+            log.display()
+        )
+    );
+    assert!(!text(&output.stdout).contains("VERIFIED"));
+    // With the manifest as well, and through the v1 switches of a repair, the same.
+    let manifest = corpus("valid.manifest.xml");
+    let output = verify(
+        drive.path(),
+        &[("--manifest", &manifest), ("--verbose-log", &log)],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("not available in this version yet"));
+    let work = tempfile::tempdir().unwrap();
+    let repair_file = work.path().join("drive.rep");
+    let switch = |name: &str, path: &Path| format!("/{name}:{}", path.display());
+    let output = run(&[
+        "RepairExport".as_ref(),
+        switch("r", &repair_file).as_ref(),
+        switch("d", drive.path()).as_ref(),
+        switch("VerboseLogFile", &log).as_ref(),
+        switch("ManifestFile", &manifest).as_ref(),
+        format!("--source-dir={}", work.path().display()).as_ref(),
+        "--headless".as_ref(),
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not available in this version yet"),
+        "{stderr}"
+    );
+    assert!(
+        !repair_file.exists(),
+        "no repair file for a repair that never started"
+    );
+    assert_eq!(support::files::files(drive.path()), before);
+}
+
+#[test]
+fn verify_needs_a_manifest_or_a_verbose_log() {
+    let drive = good_drive();
+    let output = verify(drive.path(), &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--manifest <FILE>"), "{stderr}");
+}
+
+#[test]
+fn a_2021_copy_log_naming_files_the_manifest_lacks_is_refused_until_pinned_downloads_exist() {
+    let drive = good_drive();
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("order_SERIAL1_CopyLog_job.xml");
+    let entity = std::fs::read_to_string(corpus("valid.copylog2021.xml"))
+        .unwrap()
+        .replace("c/good.bin", "c/lost.bin");
+    std::fs::write(&log, entity).unwrap();
+    let output = verify(
+        drive.path(),
+        &[
+            ("--manifest", &corpus("valid.manifest.xml")),
+            ("--copy-log", &log),
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: {}: the 2021-08-01 copy log lists 1 file(s) that the manifest does not describe (the first: c/lost.bin)",
+            log.display()
+        )),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// UTF-16 documents
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut bytes = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for unit in text.encode_utf16() {
+        bytes.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    bytes
+}
+
+#[test]
+fn utf16_manifests_and_logs_with_a_byte_order_mark_are_read() {
+    let drive = good_drive();
+    let work = tempfile::tempdir().unwrap();
+    let manifest_text = std::fs::read_to_string(corpus("valid.manifest.xml"))
+        .unwrap()
+        .replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\"");
+    let log_text = std::fs::read_to_string(corpus("valid.copylog2021.xml")).unwrap();
+    for big_endian in [false, true] {
+        let manifest = work.path().join(format!("m{big_endian}.xml"));
+        std::fs::write(&manifest, utf16(&manifest_text, big_endian)).unwrap();
+        let log = work.path().join(format!("l{big_endian}.xml"));
+        std::fs::write(&log, utf16(&log_text, big_endian)).unwrap();
+        let output = verify(
+            drive.path(),
+            &[("--manifest", &manifest), ("--copy-log", &log)],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(text(&output.stdout).contains("VERIFIED"));
+        // And a fault in it is placed by characters of the text, not bytes of the file.
+        let broken = manifest_text.replace("Offset=\"0\"", "Offset=\"zero\"");
+        std::fs::write(&manifest, utf16(&broken, big_endian)).unwrap();
+        let stderr = text(&verify(drive.path(), &[("--manifest", &manifest)]).stderr);
+        assert!(
+            stderr.starts_with(&format!("error: {}:11:11: in <", manifest.display())),
+            "{stderr}"
+        );
+    }
+    // Without a byte-order mark: said so, at 1:1, instead of "not valid UTF-8".
+    let bare = work.path().join("bare.xml");
+    std::fs::write(&bare, &utf16(&manifest_text, false)[2..]).unwrap();
+    let output = verify(drive.path(), &[("--manifest", &bare)]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: {}:1:1: the file looks like UTF-16 (little-endian) without a byte-order mark",
+            bare.display()
+        )),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A drive written the 2021 way, modelled from logs that carry its real CRC-64s
+
+struct Era2021 {
+    root: tempfile::TempDir,
+}
+
+impl Era2021 {
+    fn target(&self) -> PathBuf {
+        self.root.path().join("drive")
+    }
+    fn verbose_log(&self) -> PathBuf {
+        self.root
+            .path()
+            .join("myorder_SERIAL42_VerboseLog_6c9e4e2a.xml")
+    }
+    fn copy_log(&self) -> PathBuf {
+        self.root
+            .path()
+            .join("myorder_SERIAL42_CopyLog_6c9e4e2a.xml")
+    }
+}
+
+/// Files under `<container>/<blob path>` (raw names, `#`, `%3A` and all), a verbose log of
+/// them with their CRC-64s, and a copy log of two files the service could not write.
+fn era_2021_drive() -> Era2021 {
+    let era = Era2021 {
+        root: tempfile::tempdir().unwrap(),
+    };
+    let files: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "photos/2024/big.raw",
+            "BlockBlob",
+            (0..2 * CHUNK_LENGTH + 12345)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect(),
+        ),
+        ("photos/sc%3Aifi/a#1.jpg", "BlockBlob", vec![b'1'; 4096]),
+        ("disks/os.vhd", "PageBlob", vec![0u8; 4096]),
+        ("photos/empty.txt", "BlockBlob", Vec::new()),
+    ];
+    let mut log = String::new();
+    for (path, format, data) in &files {
+        let local = era.target().join(path);
+        std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+        std::fs::write(&local, data).unwrap();
+        log.push_str(&format!(
+            "<File CloudFormat=\"{format}\" ETag=\"0x8D804D87F97690{}\" Path=\"{path}\" Size=\"{}\" crc64=\"{}\">\n</File>",
+            data.len() % 10,
+            data.len(),
+            Crc64::of(data)
+        ));
+    }
+    std::fs::write(era.verbose_log(), utf16(&log, false)).unwrap();
+    let entity = |path: &str, category: &str| {
+        format!(
+            "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"{path}\">\n  <Category>{category}</Category>\n  \
+             <ETag>0x8D804D8840B92C9</ETag>\n  <ErrorCode>123</ErrorCode>\n  <ErrorMessage>File Create failed</ErrorMessage>\n  \
+             <Type>File</Type>\n</ErroredEntity>"
+        )
+    };
+    let copy_log = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}{}<CopyLog Summary=\"Summary\">\n  <DriveLogVersion>2021-08-01</DriveLogVersion>\n  \
+         <DriveId>cb57dbe8-0b67-45e0-ad40-a08fb5305c60</DriveId>\n  <Status>Failed</Status>\n  <TotalFiles_Blobs>6</TotalFiles_Blobs>\n  \
+         <FilesErrored>2</FilesErrored>\n</CopyLog>\n",
+        entity("photos/sc:Aifi/block.blob", "UploadErrorWin32"),
+        entity("photos/dir/", "FileNameTrailsWithSlash"),
+    );
+    std::fs::write(era.copy_log(), copy_log).unwrap();
+    era
+}
+
+#[test]
+fn a_2021_drive_is_modelled_with_its_files_chunks_crc64s_and_repair_actions() {
+    let era = era_2021_drive();
+    let logs = Logs {
+        copy_log: Some(AnyCopyLog::from_file(&era.copy_log()).unwrap()),
+        verbose_log: Some(VerboseLog::from_file(&era.verbose_log()).unwrap()),
+        drive_id: None,
+    };
+    let drive = Drive::build(None, Some(logs)).unwrap();
+    assert_eq!(drive.drive_id, "cb57dbe8-0b67-45e0-ad40-a08fb5305c60");
+    assert_eq!(drive.blobs.len(), 6);
+    for blob in &drive.blobs[..4] {
+        // The layout rule finds each file, and the log's CRC-64 is the file's, whole and
+        // combined from its chunks.
+        let local = era
+            .target()
+            .join(blob.file_path.trim_start_matches('\\').replace('\\', "/"));
+        let bytes = std::fs::read(&local).unwrap();
+        let check = blob.export.as_deref().unwrap().check.unwrap();
+        assert_eq!(
+            (check.size, check.crc64),
+            (bytes.len() as u64, Crc64::of(&bytes)),
+            "{}",
+            blob.blob_path
+        );
+        let mut combined = 0;
+        let mut covered = 0;
+        for chunk in blob
+            .components
+            .iter()
+            .filter(|c| c.kind == ComponentKind::Chunk)
+        {
+            assert_eq!(chunk.offset, covered);
+            let piece = &bytes[chunk.offset as usize..(chunk.offset + chunk.length) as usize];
+            combined = Crc64::combine(combined, Crc64::of(piece), chunk.length);
+            covered += chunk.length;
+        }
+        assert_eq!(covered, check.size, "{}", blob.blob_path);
+        assert_eq!(combined, check.crc64, "{}", blob.blob_path);
+        let whole: Vec<_> = blob
+            .components
+            .iter()
+            .filter(|c| c.kind == ComponentKind::Crc64)
+            .collect();
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].length, check.size);
+    }
+    assert_eq!(
+        drive.blobs[0].components.len(),
+        4,
+        "three 8 MiB chunks and the whole-file check"
+    );
+    let errored = |i: usize| drive.blobs[i].export.as_deref().unwrap();
+    assert_eq!(drive.blobs[4].file_path, r"\photos\sc:Aifi\block.blob");
+    assert_eq!(errored(4).etag.as_deref(), Some("\"0x8D804D8840B92C9\""));
+    assert_eq!(
+        errored(4).error.as_ref().unwrap().action,
+        RepairAction::DownloadWhole
+    );
+    assert_eq!(
+        errored(5).error.as_ref().unwrap().action,
+        RepairAction::Report
+    );
+}
+
+#[test]
+fn with_the_manifest_its_mapping_wins_for_2021_logs() {
+    let era = era_2021_drive();
+    // The manifest puts the sample blob somewhere else on the drive.
+    let data = vec![b'1'; 4096];
+    let manifest = format!(
+        r#"<DriveManifest Version="2014-11-01"><Drive><DriveId>SERIAL42</DriveId><BlobList>
+<Blob><BlobPath>photos/sc%3Aifi/a#1.jpg</BlobPath><FilePath>\renamed\a_1.jpg</FilePath><Length>4096</Length>
+<BlockList><Block Offset="0" Length="4096" Hash="{}"/></BlockList></Blob></BlobList></Drive></DriveManifest>"#,
+        export_repair::format::Md5::of(&data)
+    );
+    let logs = Logs {
+        copy_log: None,
+        verbose_log: Some(VerboseLog::from_file(&era.verbose_log()).unwrap()),
+        drive_id: None,
+    };
+    let drive = Drive::build(Some(Manifest::parse_str(&manifest).unwrap()), Some(logs)).unwrap();
+    assert_eq!(drive.drive_id, "SERIAL42");
+    let sample = drive
+        .blobs
+        .iter()
+        .find(|b| b.blob_path == "photos/sc%3Aifi/a#1.jpg")
+        .unwrap();
+    assert_eq!(sample.file_path, r"\renamed\a_1.jpg");
+    let kinds: Vec<ComponentKind> = sample.components.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ComponentKind::Block,
+            ComponentKind::File,
+            ComponentKind::Crc64
+        ]
+    );
+    assert_eq!(
+        sample.export.as_deref().unwrap().check.unwrap().crc64,
+        16_033_727_819_182_370_206
+    );
+}
+
+#[test]
+fn the_readme_table_names_every_category_with_its_repair() {
+    use export_repair::format::status::ErrorCategory;
+    use export_repair::model::v2021::rule;
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("## Drives from 2021 on")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a \"Drives from 2021 on\" section");
+    for category in ErrorCategory::KNOWN {
+        let row = section
+            .lines()
+            .find(|line| line.starts_with('|') && line.contains(&format!("`{category}`")))
+            .unwrap_or_else(|| panic!("no row for {category}"));
+        assert!(
+            row.contains(&format!("| {} |", rule(category).action.as_str())),
+            "{category}: {row}"
+        );
+    }
+}
