@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::format::Md5;
 use crate::format::drive_path;
-use crate::format::md5::Md5Stream;
+use crate::md5::Md5Stream;
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 
 /// Components above this size are hashed in a stream by the reader itself, so that a

@@ -653,7 +653,7 @@ fn now() -> String {
 pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
-    let mut hasher = crate::format::md5::Md5Stream::new();
+    let mut hasher = crate::md5::Md5Stream::new();
     let mut buffer = vec![0u8; 256 * 1024];
     loop {
         let read = file.read(&mut buffer)?;
