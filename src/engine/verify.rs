@@ -1,12 +1,14 @@
 //! Verification: hash every component of the drive against its expected MD5.
 //!
-//! One reader walks the drive file by file, each file front to back (a spinning disk sees
-//! one sequential stream), and hands each component's bytes to a pool of hashing threads,
-//! so MD5 work uses every core. Buffers come from a fixed pool: memory stays bounded
-//! whatever the file sizes.
+//! One reader walks the drive file by file, each file front to back in large sequential
+//! reads (a spinning disk sees one sequential stream), and hands the blocks each read holds
+//! to a pool of hashing threads. Each hashing thread hashes many blocks at once, one per
+//! SIMD lane (`md5::hash_many`), so MD5 keeps up with the page cache. Buffers come from a
+//! fixed pool: memory stays bounded whatever the file sizes.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,12 +17,17 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::format::Md5;
 use crate::format::drive_path;
-use crate::md5::Md5Stream;
+use crate::md5::{Md5Path, Md5Stream};
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 
 /// Components above this size are hashed in a stream by the reader itself, so that a
 /// single buffer never has to hold them.
 const MAX_BUFFERED: u64 = 8 * 1024 * 1024;
+/// One read covers consecutive components up to this many bytes (at least one component).
+const WINDOW_BYTES: u64 = 8 * 1024 * 1024;
+/// Windows in flight: the reader's, the hashers' and those waiting between them. With
+/// `WINDOW_BYTES` this bounds the verifier's buffers at 64 MiB.
+const WINDOWS: usize = 8;
 /// Properties and metadata files are small; anything this large is not one.
 const MAX_SIDE_FILE: u64 = 64 * 1024 * 1024;
 
@@ -79,12 +86,20 @@ impl Finding {
     }
 }
 
+/// Bytes read from one file and the components they hold, each hashed as its own message.
 struct HashJob {
-    id: ComponentId,
-    expected: Md5,
     buffer: Vec<u8>,
+    parts: Vec<Part>,
     /// Whether the buffer goes back to the pool afterwards.
     pooled: bool,
+}
+
+/// One component's bytes within a job's buffer.
+#[derive(Debug, Clone)]
+struct Part {
+    id: ComponentId,
+    expected: Md5,
+    bytes: Range<usize>,
 }
 
 /// Where the verifier's results go (called from several threads). Any `Fn(Finding)` is one.
@@ -112,18 +127,19 @@ pub fn verify(
     report: &dyn VerifySink,
 ) {
     let threads = options.hash_threads.max(1);
-    let pool_size = threads * 2 + 2;
-    let (job_tx, job_rx) = bounded::<HashJob>(threads * 2);
+    let pool_size = WINDOWS.max(threads * 2 + 2);
+    let (job_tx, job_rx) = bounded::<HashJob>(pool_size);
     let (buffer_tx, buffer_rx) = bounded::<Vec<u8>>(pool_size);
     for _ in 0..pool_size {
         // The channel was made with room for the whole pool.
         let _ = buffer_tx.send(Vec::new());
     }
+    let path = Md5Path::active();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let job_rx = job_rx.clone();
             let buffer_tx = buffer_tx.clone();
-            scope.spawn(move || hash_worker(&job_rx, &buffer_tx, report));
+            scope.spawn(move || hash_worker(&job_rx, &buffer_tx, report, path));
         }
         drop(job_rx);
         let reader = Reader {
@@ -137,13 +153,37 @@ pub fn verify(
     });
 }
 
-fn hash_worker(jobs: &Receiver<HashJob>, pool: &Sender<Vec<u8>>, report: &dyn VerifySink) {
-    for job in jobs {
-        let actual = Md5::of(&job.buffer);
-        let bytes = job.buffer.len() as u64;
-        report.finding(verdict(job.id, job.expected, actual, bytes));
-        if job.pooled {
-            let _ = pool.send(job.buffer);
+/// Takes jobs until it holds a component for every lane (or no job waits), hashes them
+/// side by side, reports the verdicts and returns the buffers.
+fn hash_worker(
+    jobs: &Receiver<HashJob>,
+    pool: &Sender<Vec<u8>>,
+    report: &dyn VerifySink,
+    path: Md5Path,
+) {
+    let mut held: Vec<HashJob> = Vec::new();
+    while let Ok(first) = jobs.recv() {
+        let mut parts = first.parts.len();
+        held.push(first);
+        while parts < path.lanes() {
+            let Ok(job) = jobs.try_recv() else { break };
+            parts += job.parts.len();
+            held.push(job);
+        }
+        let messages: Vec<&[u8]> = held
+            .iter()
+            .flat_map(|job| job.parts.iter().map(|part| &job.buffer[part.bytes.clone()]))
+            .collect();
+        let digests = path.hash_many(&messages);
+        let parts = held.iter().flat_map(|job| &job.parts);
+        for (part, actual) in parts.zip(digests) {
+            let length = part.bytes.len() as u64;
+            report.finding(verdict(part.id, part.expected, actual, length));
+        }
+        for job in held.drain(..) {
+            if job.pooled {
+                let _ = pool.send(job.buffer);
+            }
         }
     }
 }
@@ -276,6 +316,7 @@ impl Reader<'_> {
             }
         };
         let mut position = 0u64;
+        let mut window = Window::default();
         for &c in data {
             if !self.control.proceed() {
                 return false;
@@ -301,40 +342,25 @@ impl Reader<'_> {
                 ));
                 continue;
             }
-            if position != component.offset {
-                if let Err(error) = file.seek(SeekFrom::Start(component.offset)) {
-                    self.emit(read_error(id(c), component, &error));
-                    continue;
-                }
-                position = component.offset;
-            }
-            let result = if component.length > MAX_BUFFERED {
-                stream_hash(&mut file, component.length)
-                    .map(|actual| self.emit(verdict(id(c), expected, actual, component.length)))
-            } else {
-                // The pool and the hashers outlive the reader unless a hasher panicked.
-                let Ok(mut buffer) = self.buffer_rx.recv() else {
+            if component.length <= MAX_BUFFERED {
+                if !window.accepts(component)
+                    && !self.flush(&mut file, &mut position, &mut window, blob)
+                {
                     return false;
-                };
-                buffer.resize(component.length as usize, 0);
-                match file.read_exact(&mut buffer) {
-                    Ok(()) => {
-                        let job = HashJob {
-                            id: id(c),
-                            expected,
-                            buffer,
-                            pooled: true,
-                        };
-                        if self.job_tx.send(job).is_err() {
-                            return false;
-                        }
-                        Ok(())
-                    }
-                    Err(error) => Err(error),
                 }
-            };
-            match result {
-                Ok(()) => position += component.length,
+                window.push(id(c), expected, component);
+                continue;
+            }
+            if !self.flush(&mut file, &mut position, &mut window, blob) {
+                return false;
+            }
+            let streamed = seek_to(&mut file, &mut position, component.offset)
+                .and_then(|()| stream_hash(&mut file, component.length));
+            match streamed {
+                Ok(actual) => {
+                    position = end;
+                    self.emit(verdict(id(c), expected, actual, component.length));
+                }
                 Err(error) => {
                     // The position is unknown after a failed read: seek before the next one.
                     position = u64::MAX;
@@ -342,7 +368,56 @@ impl Reader<'_> {
                 }
             }
         }
-        true
+        self.flush(&mut file, &mut position, &mut window, blob)
+    }
+
+    /// Reads the window's bytes in one sequential read and hands its components to the
+    /// hashers; false once they are gone. A failed read is retried component by component,
+    /// so that only the components it touches are reported unreadable.
+    fn flush(&self, file: &mut File, position: &mut u64, window: &mut Window, blob: &Blob) -> bool {
+        if window.parts.is_empty() {
+            return true;
+        }
+        // The pool and the hashers outlive the reader unless a hasher panicked.
+        let Ok(mut buffer) = self.buffer_rx.recv() else {
+            return false;
+        };
+        let length = (window.end - window.start) as usize;
+        if buffer.len() < length {
+            buffer.resize(length, 0);
+        }
+        let mut parts = std::mem::take(&mut window.parts);
+        let read = seek_to(file, position, window.start)
+            .and_then(|()| file.read_exact(&mut buffer[..length]));
+        match read {
+            Ok(()) => *position = window.end,
+            Err(_) => {
+                *position = u64::MAX;
+                parts.retain(|part| {
+                    let offset = window.start + part.bytes.start as u64;
+                    let read = seek_to(file, position, offset)
+                        .and_then(|()| file.read_exact(&mut buffer[part.bytes.clone()]));
+                    match read {
+                        Ok(()) => {
+                            *position = offset + part.bytes.len() as u64;
+                            true
+                        }
+                        Err(error) => {
+                            *position = u64::MAX;
+                            let component = &blob.components[part.id.component as usize];
+                            self.emit(read_error(part.id, component, &error));
+                            false
+                        }
+                    }
+                });
+            }
+        }
+        let job = HashJob {
+            buffer,
+            parts,
+            pooled: true,
+        };
+        self.job_tx.send(job).is_ok()
     }
 
     fn verify_side_file(&self, id: ComponentId, blob: &Blob, component: &Component) {
@@ -380,8 +455,11 @@ impl Reader<'_> {
         match read {
             Ok(bytes) => {
                 let job = HashJob {
-                    id,
-                    expected,
+                    parts: vec![Part {
+                        id,
+                        expected,
+                        bytes: 0..bytes.len(),
+                    }],
                     buffer: bytes,
                     pooled: false,
                 };
@@ -395,6 +473,46 @@ impl Reader<'_> {
     fn emit(&self, finding: Finding) {
         self.report.finding(finding);
     }
+}
+
+/// Consecutive components of one file that one read covers.
+#[derive(Debug, Default)]
+struct Window {
+    start: u64,
+    end: u64,
+    parts: Vec<Part>,
+}
+
+impl Window {
+    /// Whether the component continues this window without making it too large.
+    fn accepts(&self, component: &Component) -> bool {
+        self.parts.is_empty()
+            || (component.offset == self.end
+                && self.end + component.length - self.start <= WINDOW_BYTES)
+    }
+
+    fn push(&mut self, id: ComponentId, expected: Md5, component: &Component) {
+        if self.parts.is_empty() {
+            self.start = component.offset;
+            self.end = component.offset;
+        }
+        let from = (self.end - self.start) as usize;
+        self.end += component.length;
+        self.parts.push(Part {
+            id,
+            expected,
+            bytes: from..from + component.length as usize,
+        });
+    }
+}
+
+/// Seeks unless the file is already there (`u64::MAX`: unknown after a failed read).
+fn seek_to(file: &mut File, position: &mut u64, offset: u64) -> io::Result<()> {
+    if *position != offset {
+        file.seek(SeekFrom::Start(offset))?;
+        *position = offset;
+    }
+    Ok(())
 }
 
 fn stream_hash(file: &mut File, length: u64) -> io::Result<Md5> {
@@ -480,5 +598,117 @@ fn unhashed(id: ComponentId, component: &Component) -> Finding {
                 component.kind.as_str()
             )),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn block(offset: u64, bytes: &[u8]) -> Component {
+        Component {
+            kind: ComponentKind::Block,
+            offset,
+            length: bytes.len() as u64,
+            expected_md5: Some(Md5::of(bytes)),
+            block_id: None,
+            copy_log_status: None,
+        }
+    }
+
+    /// A read that fails part-way through a window costs only the components it touches:
+    /// the others are read again one by one and hashed.
+    #[test]
+    fn a_failed_window_read_is_narrowed_to_the_components_it_touches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.bin");
+        let data: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        // The file ends inside the fourth block, after the reader checked its length.
+        std::fs::write(&path, &data[..3500]).unwrap();
+        let components: Vec<Component> = data
+            .chunks(1024)
+            .enumerate()
+            .map(|(i, bytes)| block(i as u64 * 1024, bytes))
+            .collect();
+        let blob = Blob {
+            blob_path: "c/short.bin".into(),
+            file_path: "\\c\\short.bin".into(),
+            snapshot: None,
+            length: 4096,
+            last_modified: None,
+            kind: None,
+            in_manifest: true,
+            copy_log_status: None,
+            metadata_path: None,
+            properties_path: None,
+            components,
+        };
+        let findings = Mutex::new(Vec::new());
+        let sink = |finding: Finding| findings.lock().unwrap().push(finding);
+        let (job_tx, job_rx) = bounded(1);
+        let (buffer_tx, buffer_rx) = bounded(1);
+        buffer_tx.send(Vec::new()).unwrap();
+        let control = Control::default();
+        let reader = Reader {
+            target: dir.path(),
+            control: &control,
+            report: &sink,
+            job_tx,
+            buffer_rx,
+        };
+        let mut window = Window::default();
+        for (c, component) in blob.components.iter().enumerate() {
+            let id = ComponentId {
+                blob: 0,
+                component: c as u32,
+            };
+            assert!(window.accepts(component));
+            window.push(id, component.expected_md5.unwrap(), component);
+        }
+        let mut file = File::open(&path).unwrap();
+        let mut position = 0;
+        assert!(reader.flush(&mut file, &mut position, &mut window, &blob));
+
+        let job = job_rx.try_recv().unwrap();
+        let read: Vec<u32> = job.parts.iter().map(|part| part.id.component).collect();
+        assert_eq!(read, [0, 1, 2], "the blocks before the end are read again");
+        for part in &job.parts {
+            let expected = &data[part.id.component as usize * 1024..][..1024];
+            assert_eq!(&job.buffer[part.bytes.clone()], expected);
+        }
+        let findings = findings.into_inner().unwrap();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].id.component, 3);
+        assert_eq!(findings[0].status, ComponentStatus::Corrupt);
+        let reason = findings[0].reason.as_deref().unwrap();
+        assert!(
+            reason.contains("read error in this block at byte 3072"),
+            "{reason}"
+        );
+        assert!(window.parts.is_empty());
+    }
+
+    #[test]
+    fn a_window_takes_contiguous_components_up_to_its_size() {
+        let mut window = Window::default();
+        let id = |component| ComponentId { blob: 0, component };
+        let big = |offset| Component {
+            length: 3 * 1024 * 1024,
+            ..block(offset, b"")
+        };
+        let first = big(0);
+        window.push(id(0), Md5::of(b""), &first);
+        assert!(window.accepts(&big(3 * 1024 * 1024)));
+        assert!(
+            !window.accepts(&big(4 * 1024 * 1024)),
+            "a gap starts a new window"
+        );
+        window.push(id(1), Md5::of(b""), &big(3 * 1024 * 1024));
+        assert!(
+            !window.accepts(&big(6 * 1024 * 1024)),
+            "9 MiB is over the window's size"
+        );
+        assert_eq!(window.parts[1].bytes, 3 * 1024 * 1024..6 * 1024 * 1024);
     }
 }

@@ -171,11 +171,7 @@ impl<'a> Lane<'a> {
 ///
 /// # Safety
 /// The CPU supports the instructions `compress` is compiled for.
-unsafe fn schedule<const N: usize>(
-    messages: &[&[u8]],
-    digests: &mut [Md5],
-    compress: Kernel<N>,
-) {
+unsafe fn schedule<const N: usize>(messages: &[&[u8]], digests: &mut [Md5], compress: Kernel<N>) {
     let mut state: LaneState<N> = [[0; N]; 4];
     let mut lanes: [Option<Lane<'_>>; N] = std::array::from_fn(|_| None);
     let mut queue = messages.iter().enumerate();
@@ -240,7 +236,10 @@ mod tests {
             .collect();
         for path in Md5Path::ALL {
             if !path.is_supported() {
-                eprintln!("skipped: this CPU cannot run the {} MD5 path", path.as_str());
+                eprintln!(
+                    "skipped: this CPU cannot run the {} MD5 path",
+                    path.as_str()
+                );
             }
         }
         if std::env::var_os("CI").is_some_and(|ci| ci == "true") {
@@ -319,7 +318,12 @@ mod tests {
         for path in supported() {
             assert_eq!(path.hash_many(&messages), expected, "{}", path.as_str());
             for (message, digest) in messages.iter().zip(&expected) {
-                assert_eq!(path.hash_many(&[message]), vec![*digest], "{}", path.as_str());
+                assert_eq!(
+                    path.hash_many(&[message]),
+                    vec![*digest],
+                    "{}",
+                    path.as_str()
+                );
             }
         }
     }

@@ -18,7 +18,10 @@ macro_rules! func {
         _mm256_xor_si256(_mm256_xor_si256($b, $c), $d)
     };
     (I, $b:expr, $c:expr, $d:expr) => {
-        _mm256_xor_si256($c, _mm256_or_si256($b, _mm256_xor_si256($d, _mm256_set1_epi32(-1))))
+        _mm256_xor_si256(
+            $c,
+            _mm256_or_si256($b, _mm256_xor_si256($d, _mm256_set1_epi32(-1))),
+        )
     };
 }
 
