@@ -643,6 +643,7 @@ mod tests {
             metadata_path: None,
             properties_path: None,
             components,
+            block_ids: Default::default(),
         };
         let findings = Mutex::new(Vec::new());
         let sink = |finding: Finding| findings.lock().unwrap().push(finding);

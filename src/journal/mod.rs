@@ -451,6 +451,7 @@ impl RepairFile {
                         properties_path: row.get(4)?,
                         metadata_path: row.get(5)?,
                         components: Vec::new(),
+                        block_ids: Default::default(),
                     })
                 })
                 .map_err(self.sqlite())?;

@@ -1,12 +1,16 @@
 //! Merging the manifest and the copy log into one `Drive`.
+//!
+//! Both lists of ranges are sorted by offset (the parsers make sure), so a copy log's ranges
+//! meet a blob's components in one merge pass: linear in the blob's size, whatever the
+//! number of ranges, and any range that straddles a manifest component is caught on the way.
 
 use std::collections::HashMap;
 
-use crate::format::copylog::{CopyLog, LogBlob, LogSideFile};
+use crate::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
 use crate::format::manifest::{Manifest, ManifestBlob};
 use crate::format::status::BlobStatus;
 
-use super::{Blob, Component, ComponentKind, Drive, LogStatus};
+use super::{Blob, BlockIds, Component, ComponentKind, Drive, LogStatus};
 
 /// Inputs that cannot make a drive.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +24,18 @@ pub enum ModelError {
         file_path: String,
         manifest: u64,
         log: u64,
+    },
+    #[error(
+        "the copy log lists a range of {file_path:?} at Offset {log_offset} with Length \
+         {log_length}, which straddles the manifest's range at Offset {manifest_offset} with \
+         Length {manifest_length}: the copy log and the manifest are not of the same export"
+    )]
+    RangeMismatch {
+        file_path: String,
+        log_offset: u64,
+        log_length: u64,
+        manifest_offset: u64,
+        manifest_length: u64,
     },
 }
 
@@ -91,30 +107,27 @@ impl Drive {
 
 fn blob_from_manifest(blob: ManifestBlob) -> Blob {
     let kind = ComponentKind::from(blob.kind);
+    let mut block_ids = BlockIds::default();
+    // In place: a component is no larger than a manifest range, so the ranges' memory
+    // becomes the components'.
     let mut components: Vec<Component> = blob
         .ranges
         .into_iter()
         .map(|range| Component {
-            kind,
             offset: range.offset,
             length: range.length,
             expected_md5: Some(range.hash),
-            block_id: range.id,
+            kind,
             copy_log_status: None,
+            block_id: range.id.and_then(|id| block_ids.add(&id)),
         })
         .collect();
+    block_ids.shrink_to_fit();
     // Where the ranges do not reach the end of the file (an empty blob, a sparse page
     // blob), the file's existence and length are checked as a component of their own.
     let covered = components.last().map_or(0, |c| c.offset + c.length);
     if components.is_empty() || covered < blob.length {
-        components.push(Component {
-            kind: ComponentKind::File,
-            offset: 0,
-            length: blob.length,
-            expected_md5: None,
-            block_id: None,
-            copy_log_status: None,
-        });
+        components.push(whole_file(blob.length, None));
     }
     for (side_kind, side) in [
         (ComponentKind::Properties, &blob.properties),
@@ -136,17 +149,42 @@ fn blob_from_manifest(blob: ManifestBlob) -> Blob {
         metadata_path: blob.metadata.map(|side| side.path),
         properties_path: blob.properties.map(|side| side.path),
         components,
+        block_ids,
     }
 }
 
 fn side_component(kind: ComponentKind, hash: Option<crate::format::Md5>) -> Component {
     Component {
-        kind,
         offset: 0,
         length: 0,
         expected_md5: hash,
-        block_id: None,
+        kind,
         copy_log_status: None,
+        block_id: None,
+    }
+}
+
+/// The existence and length check of a file whose ranges are unknown or do not cover it.
+fn whole_file(length: u64, status: Option<LogStatus>) -> Component {
+    Component {
+        offset: 0,
+        length,
+        expected_md5: None,
+        kind: ComponentKind::File,
+        copy_log_status: status,
+        block_id: None,
+    }
+}
+
+/// A component for a copy-log range the manifest does not list.
+fn log_component(kind: ComponentKind, range: LogRange, block_ids: &mut BlockIds) -> Component {
+    Component {
+        offset: range.offset,
+        length: range.length,
+        expected_md5: range.hash,
+        kind,
+        copy_log_status: Some(LogStatus::range(&range.status)),
+        block_id: range.id.and_then(|id| block_ids.add(&id)),
     }
 }
 
@@ -172,38 +210,52 @@ fn merge_log_blob(blob: &mut Blob, log: LogBlob) -> Result<(), ModelError> {
     if blob.snapshot.is_none() {
         blob.snapshot = log.snapshot;
     }
-    let mut added = false;
+    let kind = log
+        .kind
+        .map(ComponentKind::from)
+        .unwrap_or(ComponentKind::Block);
+    // The blob's ranges lead its components, sorted by offset; so do the log's ranges.
+    let ranges_end = blob
+        .components
+        .iter()
+        .position(|c| !matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+        .unwrap_or(blob.components.len());
+    let mut added = Vec::new();
+    let mut next = 0;
     for range in log.ranges {
-        let kind = log
-            .kind
-            .map(ComponentKind::from)
-            .unwrap_or(ComponentKind::Block);
-        let existing = blob.components.iter_mut().find(|c| {
-            !c.kind.is_side_file() && c.offset == range.offset && c.length == range.length
-        });
-        match existing {
-            Some(component) => {
-                component.copy_log_status = Some(LogStatus::Range(range.status));
+        let same = |c: &Component| c.offset == range.offset && c.length == range.length;
+        // Components that end before this range (and are not it) are behind the merge.
+        while let Some(c) = blob.components[..ranges_end].get(next)
+            && c.offset + c.length <= range.offset
+            && !same(c)
+        {
+            next += 1;
+        }
+        match blob.components[..ranges_end].get_mut(next) {
+            Some(component) if same(component) => {
+                component.copy_log_status = Some(LogStatus::range(&range.status));
                 if component.block_id.is_none() {
-                    component.block_id = range.id.map(String::into_boxed_str);
+                    component.block_id = range.id.and_then(|id| blob.block_ids.add(&id));
                 }
+                next += 1;
             }
-            None => {
-                added = true;
-                blob.components.push(Component {
-                    kind,
-                    offset: range.offset,
-                    length: range.length,
-                    expected_md5: range.hash,
-                    block_id: range.id.map(String::into_boxed_str),
-                    copy_log_status: Some(LogStatus::Range(range.status)),
+            Some(component) if component.offset < range.offset.saturating_add(range.length) => {
+                return Err(ModelError::RangeMismatch {
+                    file_path: blob.file_path.clone(),
+                    log_offset: range.offset,
+                    log_length: range.length,
+                    manifest_offset: component.offset,
+                    manifest_length: component.length,
                 });
             }
+            // In a gap between the manifest's ranges (or past them): a component of its own.
+            _ => added.push(log_component(kind, range, &mut blob.block_ids)),
         }
     }
     merge_side(blob, ComponentKind::Properties, log.properties);
     merge_side(blob, ComponentKind::Metadata, log.metadata);
-    if added {
+    if !added.is_empty() {
+        blob.components.extend(added);
         sort_components(&mut blob.components);
     }
     blob.copy_log_status = Some(log.status);
@@ -219,7 +271,7 @@ fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
     if path_slot.is_none() {
         *path_slot = side.path.clone();
     }
-    let status = LogStatus::File(side.status);
+    let status = LogStatus::file(&side.status);
     match blob.components.iter_mut().find(|c| c.kind == kind) {
         Some(component) => component.copy_log_status = Some(status),
         None if path_slot.is_some() => {
@@ -246,28 +298,15 @@ fn blob_from_log(log: LogBlob) -> Blob {
         .kind
         .map(ComponentKind::from)
         .unwrap_or(ComponentKind::Block);
+    let mut block_ids = BlockIds::default();
     let mut components: Vec<Component> = log
         .ranges
         .into_iter()
-        .map(|range| Component {
-            kind,
-            offset: range.offset,
-            length: range.length,
-            expected_md5: range.hash,
-            block_id: range.id.map(String::into_boxed_str),
-            copy_log_status: Some(LogStatus::Range(range.status)),
-        })
+        .map(|range| log_component(kind, range, &mut block_ids))
         .collect();
     let length = log.length.unwrap_or(0);
     if components.is_empty() && is_whole_file_failure(&log.status) {
-        components.push(Component {
-            kind: ComponentKind::File,
-            offset: 0,
-            length,
-            expected_md5: None,
-            block_id: None,
-            copy_log_status: Some(LogStatus::Blob(log.status.clone())),
-        });
+        components.push(whole_file(length, Some(LogStatus::blob(&log.status))));
     }
     let mut blob = Blob {
         blob_path: log.blob_path,
@@ -281,6 +320,7 @@ fn blob_from_log(log: LogBlob) -> Blob {
         metadata_path: None,
         properties_path: None,
         components,
+        block_ids,
     };
     merge_side(&mut blob, ComponentKind::Properties, log.properties);
     merge_side(&mut blob, ComponentKind::Metadata, log.metadata);
@@ -321,7 +361,7 @@ mod tests {
         assert_eq!(a.components[0].copy_log_status, None);
         assert_eq!(
             a.components[1].copy_log_status,
-            Some(LogStatus::Range(RangeStatus::Failed))
+            Some(LogStatus::range(&RangeStatus::Failed))
         );
         assert_eq!(a.components[2].kind, ComponentKind::Properties);
         assert!(
@@ -358,5 +398,84 @@ mod tests {
             Drive::build(None, None),
             Err(ModelError::NothingToCheck)
         ));
+    }
+
+    fn manifest_of_three_blocks() -> Manifest {
+        Manifest::parse_str(
+            &MANIFEST
+                .replace(
+                    r#"<Block Offset="4" Length="4" Hash="00000000000000000000000000000002"/>"#,
+                    r#"<Block Offset="4" Length="2" Hash="00000000000000000000000000000002"/>
+<Block Offset="6" Length="2" Hash="00000000000000000000000000000004"/>"#,
+                )
+                .replace("<Length>8</Length>", "<Length>12</Length>"),
+        )
+        .unwrap()
+    }
+
+    fn log_with_ranges(ranges: &str) -> CopyLog {
+        CopyLog::parse_str(&format!(
+            r#"<DriveLog><DriveId>D1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/a.bin</BlobPath><FilePath>\c\a.bin</FilePath>
+<Length>12</Length><BlockList>{ranges}</BlockList></Blob></DriveLog>"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_verbose_log_meets_the_manifest_range_by_range_and_fills_its_gaps() {
+        let log = log_with_ranges(
+            r#"<Block Offset="0" Length="4" Id="QQ==" Status="Completed"/>
+<Block Offset="6" Length="2" Status="Failed"/>
+<Block Offset="8" Length="4" Id="Qg==" Status="Failed"/>"#,
+        );
+        let drive = Drive::build(Some(manifest_of_three_blocks()), Some(log)).unwrap();
+        let a = &drive.blobs[0];
+        let facts: Vec<_> = a
+            .components
+            .iter()
+            .map(|c| {
+                (
+                    c.kind,
+                    c.offset,
+                    c.length,
+                    c.copy_log_status.map(|s| s.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            facts,
+            [
+                (ComponentKind::Block, 0, 4, Some("Completed")),
+                (ComponentKind::Block, 4, 2, None),
+                (ComponentKind::Block, 6, 2, Some("Failed")),
+                (ComponentKind::Block, 8, 4, Some("Failed")),
+                (ComponentKind::File, 0, 12, None),
+                (ComponentKind::Properties, 0, 0, None),
+            ]
+        );
+        assert_eq!(a.block_id(&a.components[0]), Some("QQ=="));
+        assert_eq!(a.block_id(&a.components[3]), Some("Qg=="));
+        assert_eq!(a.components[3].expected_md5, None);
+    }
+
+    #[test]
+    fn a_log_range_that_straddles_manifest_ranges_is_refused() {
+        for straddling in [
+            r#"<Block Offset="2" Length="4" Status="Failed"/>"#,
+            r#"<Block Offset="4" Length="4" Status="Failed"/>"#,
+            r#"<Block Offset="0" Length="2" Status="Failed"/>"#,
+            r#"<Block Offset="5" Length="0" Status="Failed"/>"#,
+        ] {
+            let log = log_with_ranges(straddling);
+            let error = Drive::build(Some(manifest_of_three_blocks()), Some(log)).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                matches!(error, ModelError::RangeMismatch { .. })
+                    && message.contains(r#"a range of "\\c\\a.bin" at Offset"#)
+                    && message.contains("not of the same export"),
+                "{straddling}: {message}"
+            );
+        }
     }
 }
