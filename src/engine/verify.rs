@@ -23,8 +23,11 @@ use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus,
 /// Components above this size are hashed in a stream by the reader itself, so that a
 /// single buffer never has to hold them.
 const MAX_BUFFERED: u64 = 8 * 1024 * 1024;
-/// One read covers consecutive components up to this many bytes (at least one component).
+/// One read covers consecutive components up to this many bytes (at least one component)
+/// and this many components: enough to fill every lane, few enough that small blocks do not
+/// fill a window's memory for nothing.
 const WINDOW_BYTES: u64 = 8 * 1024 * 1024;
+const WINDOW_PARTS: usize = 256;
 /// Windows in flight: the reader's, the hashers' and those waiting between them. With
 /// `WINDOW_BYTES` this bounds the verifier's buffers at 64 MiB.
 const WINDOWS: usize = 8;
@@ -488,7 +491,8 @@ impl Window {
     fn accepts(&self, component: &Component) -> bool {
         self.parts.is_empty()
             || (component.offset == self.end
-                && self.end + component.length - self.start <= WINDOW_BYTES)
+                && self.end + component.length - self.start <= WINDOW_BYTES
+                && self.parts.len() < WINDOW_PARTS)
     }
 
     fn push(&mut self, id: ComponentId, expected: Md5, component: &Component) {

@@ -218,8 +218,12 @@ fn invalid(message: impl Into<String>) -> FormatErrorKind {
 }
 
 fn optional_hash(element: &BytesStart<'_>) -> Result<Option<Md5>, FormatErrorKind> {
-    match attribute(element, "Hash")? {
-        Some(value) if !value.trim().is_empty() => Md5::parse_hex(&value)
+    parse_hash(attribute(element, "Hash")?)
+}
+
+fn parse_hash(value: Option<impl AsRef<str>>) -> Result<Option<Md5>, FormatErrorKind> {
+    match value {
+        Some(value) if !value.as_ref().trim().is_empty() => Md5::parse_hex(value.as_ref())
             .map(Some)
             .map_err(|error| invalid(format!("Hash {error}"))),
         _ => Ok(None),
@@ -294,13 +298,19 @@ impl Handler for Builder {
             (4, range @ ("Block" | "PageRange"))
                 if path.parent() == RangeKind::from_element(range).list_element() =>
             {
-                let offset = parse_u64("Offset", &required_attribute(element, "Offset")?)?;
-                let length = parse_u64("Length", &required_attribute(element, "Length")?)?;
-                let id = attribute(element, "Id")?
+                // One pass over the attributes: a verbose log has one element per block.
+                let [offset, length, id, hash, status] =
+                    xml::attributes(element, ["Offset", "Length", "Id", "Hash", "Status"])?;
+                let required = |value: Option<_>, name: &str| {
+                    value.ok_or_else(|| invalid(format!("the attribute {name} is missing")))
+                };
+                let offset = parse_u64("Offset", &required(offset, "Offset")?)?;
+                let length = parse_u64("Length", &required(length, "Length")?)?;
+                let id = id
                     .map(|id| id.trim().to_string())
                     .filter(|id| !id.is_empty());
-                let hash = optional_hash(element)?;
-                let status = RangeStatus::parse(&status_attribute(element)?);
+                let hash = parse_hash(hash)?;
+                let status = RangeStatus::parse(&required(status, "Status")?);
                 // Depth-2 `Blob` opened it; the reader checks the nesting.
                 let Some(blob) = self.blob.as_mut() else {
                     return Ok(());
