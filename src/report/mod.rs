@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use crate::engine::{Event, RunMode, Totals};
 use crate::format::Md5;
 use crate::model::{ComponentKind, ComponentStatus, Drive, FileVerdict, Outcome};
-use crate::source::azure::redact_secrets_with;
+use crate::sanitize::redact_secrets_with;
 
 /// The schema name every JSON report carries.
 pub const SCHEMA: &str = "export-repair/report/v1";
