@@ -6,10 +6,12 @@
 //! SIMD lane (`md5::hash_many`), so MD5 keeps up with the page cache. Buffers come from a
 //! fixed pool: memory stays bounded whatever the file sizes.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::format::Md5;
 use crate::format::drive_path;
-use crate::md5::{Md5Path, Md5Stream};
+use crate::md5::{Md5Lanes, Md5Path, Md5Stream};
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 
 /// Components above this size are hashed in a stream by the reader itself, so that a
@@ -37,15 +39,21 @@ const MAX_SIDE_FILE: u64 = 64 * 1024 * 1024;
 /// Tuning for a verification.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    /// Hashing threads; defaults to the number of cores.
+    /// Hashing threads; see `default`.
     pub hash_threads: usize,
 }
 
 impl Default for VerifyOptions {
+    /// One hashing thread per core; with SIMD lanes one fewer, since a core hashing a block
+    /// per lane keeps up with the reader copying from the page cache on another.
     fn default() -> Self {
-        Self {
-            hash_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hash_threads = if Md5Path::active().lanes() > 1 {
+            cores.saturating_sub(1).max(1)
+        } else {
+            cores
+        };
+        Self { hash_threads }
     }
 }
 
@@ -93,8 +101,36 @@ impl Finding {
 struct HashJob {
     buffer: Vec<u8>,
     parts: Vec<Part>,
-    /// Whether the buffer goes back to the pool afterwards.
-    pooled: bool,
+    /// Where the buffer goes back once every part is hashed (none for a side file's).
+    pool: Option<Sender<Vec<u8>>>,
+}
+
+impl Drop for HashJob {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            // The pool has room for every buffer; it is gone only when the run is over.
+            let _ = pool.send(std::mem::take(&mut self.buffer));
+        }
+    }
+}
+
+/// One part of a job, as a message for the hashing lanes: the job's buffer returns to the
+/// pool when its last part is hashed.
+struct PartRef {
+    job: Arc<HashJob>,
+    index: usize,
+}
+
+impl PartRef {
+    fn part(&self) -> &Part {
+        &self.job.parts[self.index]
+    }
+}
+
+impl AsRef<[u8]> for PartRef {
+    fn as_ref(&self) -> &[u8] {
+        &self.job.buffer[self.part().bytes.clone()]
+    }
 }
 
 /// One component's bytes within a job's buffer.
@@ -141,8 +177,7 @@ pub fn verify(
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let job_rx = job_rx.clone();
-            let buffer_tx = buffer_tx.clone();
-            scope.spawn(move || hash_worker(&job_rx, &buffer_tx, report, path));
+            scope.spawn(move || hash_worker(&job_rx, report, path));
         }
         drop(job_rx);
         let reader = Reader {
@@ -150,43 +185,55 @@ pub fn verify(
             control,
             report,
             job_tx,
+            buffer_tx,
             buffer_rx,
         };
         reader.run(drive, only);
     });
 }
 
-/// Takes jobs until it holds a component for every lane (or no job waits), hashes them
-/// side by side, reports the verdicts and returns the buffers.
-fn hash_worker(
-    jobs: &Receiver<HashJob>,
-    pool: &Sender<Vec<u8>>,
-    report: &dyn VerifySink,
-    path: Md5Path,
-) {
-    let mut held: Vec<HashJob> = Vec::new();
-    while let Ok(first) = jobs.recv() {
-        let mut parts = first.parts.len();
-        held.push(first);
-        while parts < path.lanes() {
-            let Ok(job) = jobs.try_recv() else { break };
-            parts += job.parts.len();
-            held.push(job);
-        }
-        let messages: Vec<&[u8]> = held
-            .iter()
-            .flat_map(|job| job.parts.iter().map(|part| &job.buffer[part.bytes.clone()]))
-            .collect();
-        let digests = path.hash_many(&messages);
-        let parts = held.iter().flat_map(|job| &job.parts);
-        for (part, actual) in parts.zip(digests) {
-            let length = part.bytes.len() as u64;
-            report.finding(verdict(part.id, part.expected, actual, length));
-        }
-        for job in held.drain(..) {
-            if job.pooled {
-                let _ = pool.send(job.buffer);
+/// Bytes a lane hashes before the worker looks for new jobs: new blocks join free lanes
+/// while the others are under way, so lanes stay busy without holding more buffers.
+const LANE_STEP: usize = 256 * 1024;
+
+/// Keeps every lane of `path` busy with the components of the jobs it receives, reporting
+/// each verdict as its digest is ready.
+fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, path: Md5Path) {
+    let mut lanes = Md5Lanes::new(path);
+    let mut waiting: VecDeque<PartRef> = VecDeque::new();
+    let mut done = Vec::new();
+    loop {
+        while lanes.has_room() {
+            if let Some(part) = waiting.pop_front() {
+                // A free lane takes it (checked by the loop).
+                let _ = lanes.push(part);
+                continue;
             }
+            // Wait for work only when there is nothing to hash; a closed channel (the reader
+            // is done) answers at once.
+            let next = if lanes.is_empty() {
+                jobs.recv().ok()
+            } else {
+                jobs.try_recv().ok()
+            };
+            let Some(job) = next else { break };
+            let job = Arc::new(job);
+            waiting.extend((0..job.parts.len()).map(|index| PartRef {
+                job: Arc::clone(&job),
+                index,
+            }));
+        }
+        if lanes.is_empty() {
+            return;
+        }
+        lanes.run(LANE_STEP, &mut done);
+        for (part, actual) in done.drain(..) {
+            let Part {
+                id,
+                expected,
+                ref bytes,
+            } = *part.part();
+            report.finding(verdict(id, expected, actual, bytes.len() as u64));
         }
     }
 }
@@ -214,6 +261,7 @@ struct Reader<'a> {
     control: &'a Control,
     report: &'a dyn VerifySink,
     job_tx: Sender<HashJob>,
+    buffer_tx: Sender<Vec<u8>>,
     buffer_rx: Receiver<Vec<u8>>,
 }
 
@@ -418,7 +466,7 @@ impl Reader<'_> {
         let job = HashJob {
             buffer,
             parts,
-            pooled: true,
+            pool: Some(self.buffer_tx.clone()),
         };
         self.job_tx.send(job).is_ok()
     }
@@ -464,7 +512,7 @@ impl Reader<'_> {
                         bytes: 0..bytes.len(),
                     }],
                     buffer: bytes,
-                    pooled: false,
+                    pool: None,
                 };
                 // Only a hasher's panic closes the channel; the run then ends unfinished.
                 let _ = self.job_tx.send(job);
@@ -654,12 +702,14 @@ mod tests {
         let (job_tx, job_rx) = bounded(1);
         let (buffer_tx, buffer_rx) = bounded(1);
         buffer_tx.send(Vec::new()).unwrap();
+        let buffer_tx: Sender<Vec<u8>> = buffer_tx;
         let control = Control::default();
         let reader = Reader {
             target: dir.path(),
             control: &control,
             report: &sink,
             job_tx,
+            buffer_tx,
             buffer_rx,
         };
         let mut window = Window::default();

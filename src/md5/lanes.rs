@@ -1,105 +1,137 @@
-//! Many messages at once: a lane scheduler that keeps every SIMD lane busy, handing a lane
-//! the next message as soon as its message (of whatever length) has been padded and
-//! finished, and the choice of kernel for this CPU.
+//! Many messages at once: a lane scheduler that keeps every SIMD lane busy. A message takes
+//! a lane as soon as one is free and leaves it when its digest is ready, so messages of any
+//! length, arriving at any time, share the lanes.
 
-use std::sync::OnceLock;
-
-use super::Md5;
 use super::kernel::{IV, LaneState};
+use super::{Md5, Md5Path};
 
-/// How `hash_many` hashes: 16 lanes of AVX-512, 8 of AVX2, or one stream at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Md5Path {
-    Avx512,
-    Avx2,
-    Scalar,
+/// Messages hashed side by side on one core, each in a lane of its own.
+pub struct Md5Lanes<M> {
+    set: Set<M>,
 }
 
-impl Md5Path {
-    /// The environment variable that forces a path (`avx512`, `avx2` or `scalar`), e.g. to
-    /// compare them; a path this CPU lacks is not taken.
-    pub const ENV: &'static str = "EXPORT_REPAIR_MD5";
-    pub const ALL: [Md5Path; 3] = [Md5Path::Avx512, Md5Path::Avx2, Md5Path::Scalar];
+enum Set<M> {
+    #[cfg(target_arch = "x86_64")]
+    Avx512(LaneSet<M, { super::kernel::avx512::LANES }>),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(LaneSet<M, { super::kernel::avx2::LANES }>),
+    /// One message at a time, on AWS-LC's one-stream MD5.
+    Scalar(Option<M>),
+}
 
-    /// The path `hash_many` takes: the fastest this CPU supports, or the one `ENV` names.
-    pub fn active() -> Self {
-        static ACTIVE: OnceLock<Md5Path> = OnceLock::new();
-        *ACTIVE.get_or_init(|| {
-            std::env::var(Self::ENV)
-                .ok()
-                .and_then(|name| Self::parse(&name))
-                .filter(|path| path.is_supported())
-                .unwrap_or_else(Self::fastest)
-        })
-    }
-
-    /// The fastest path this CPU supports.
-    pub fn fastest() -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|path| path.is_supported())
-            .unwrap_or(Md5Path::Scalar)
-    }
-
-    pub fn is_supported(self) -> bool {
-        match self {
+impl<M: AsRef<[u8]>> Md5Lanes<M> {
+    /// Lanes on `path`, or on the scalar path if this CPU lacks it.
+    pub fn new(path: Md5Path) -> Self {
+        let set = match path {
             #[cfg(target_arch = "x86_64")]
-            Md5Path::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-            #[cfg(target_arch = "x86_64")]
-            Md5Path::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-            Md5Path::Scalar => true,
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
-
-    /// Messages hashed side by side on one core.
-    pub fn lanes(self) -> usize {
-        match self {
-            Md5Path::Avx512 => 16,
-            Md5Path::Avx2 => 8,
-            Md5Path::Scalar => 1,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Md5Path::Avx512 => "avx512",
-            Md5Path::Avx2 => "avx2",
-            Md5Path::Scalar => "scalar",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|path| path.as_str().eq_ignore_ascii_case(name.trim()))
-    }
-
-    /// The digests of `messages`, in order, on this path (on the scalar one if this CPU
-    /// lacks it).
-    pub fn hash_many(self, messages: &[&[u8]]) -> Vec<Md5> {
-        let mut digests = vec![Md5([0; 16]); messages.len()];
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Md5Path::Avx512 if self.is_supported() => {
+            Md5Path::Avx512 if path.is_supported() => {
                 use super::kernel::avx512;
                 // SAFETY: the CPU supports AVX-512F (checked by the guard above).
-                unsafe { schedule::<{ avx512::LANES }>(messages, &mut digests, avx512::compress) }
+                Set::Avx512(unsafe { LaneSet::new(avx512::compress) })
             }
             #[cfg(target_arch = "x86_64")]
-            Md5Path::Avx2 if self.is_supported() => {
+            Md5Path::Avx2 if path.is_supported() => {
                 use super::kernel::avx2;
                 // SAFETY: the CPU supports AVX2 (checked by the guard above).
-                unsafe { schedule::<{ avx2::LANES }>(messages, &mut digests, avx2::compress) }
+                Set::Avx2(unsafe { LaneSet::new(avx2::compress) })
             }
-            _ => {
-                for (digest, message) in digests.iter_mut().zip(messages) {
-                    *digest = Md5::of(message);
+            _ => Set::Scalar(None),
+        };
+        Self { set }
+    }
+
+    pub fn path(&self) -> Md5Path {
+        match &self.set {
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx512(_) => Md5Path::Avx512,
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx2(_) => Md5Path::Avx2,
+            Set::Scalar(_) => Md5Path::Scalar,
+        }
+    }
+
+    /// Whether a lane is free.
+    pub fn has_room(&self) -> bool {
+        match &self.set {
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx512(set) => set.free_lane().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx2(set) => set.free_lane().is_some(),
+            Set::Scalar(message) => message.is_none(),
+        }
+    }
+
+    /// Whether no message is being hashed.
+    pub fn is_empty(&self) -> bool {
+        match &self.set {
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx512(set) => set.lanes.iter().all(Option::is_none),
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx2(set) => set.lanes.iter().all(Option::is_none),
+            Set::Scalar(message) => message.is_none(),
+        }
+    }
+
+    /// Gives `message` a free lane; hands it back when every lane is busy.
+    pub fn push(&mut self, message: M) -> Result<(), M> {
+        match &mut self.set {
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx512(set) => set.push(message),
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx2(set) => set.push(message),
+            Set::Scalar(slot @ None) => {
+                *slot = Some(message);
+                Ok(())
+            }
+            Set::Scalar(Some(_)) => Err(message),
+        }
+    }
+
+    /// Hashes until a message is finished, or until every busy lane has advanced about
+    /// `max_bytes` (so that new messages can join); appends finished messages and their
+    /// digests to `done`.
+    pub fn run(&mut self, max_bytes: usize, done: &mut Vec<(M, Md5)>) {
+        match &mut self.set {
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx512(set) => set.run(max_bytes, done),
+            #[cfg(target_arch = "x86_64")]
+            Set::Avx2(set) => set.run(max_bytes, done),
+            Set::Scalar(slot) => {
+                if let Some(message) = slot.take() {
+                    let digest = Md5::of(message.as_ref());
+                    done.push((message, digest));
                 }
             }
         }
-        digests
+    }
+}
+
+/// The digests of `messages`, in order, on `path`.
+pub(super) fn hash_many_on(path: Md5Path, messages: &[&[u8]]) -> Vec<Md5> {
+    struct Numbered<'a>(usize, &'a [u8]);
+    impl AsRef<[u8]> for Numbered<'_> {
+        fn as_ref(&self) -> &[u8] {
+            self.1
+        }
+    }
+    let mut digests = vec![Md5([0; 16]); messages.len()];
+    let mut lanes = Md5Lanes::new(path);
+    let mut queue = messages.iter().enumerate();
+    let mut done = Vec::new();
+    loop {
+        while lanes.has_room()
+            && let Some((index, message)) = queue.next()
+        {
+            // A free lane takes it (checked just above).
+            let _ = lanes.push(Numbered(index, message));
+        }
+        if lanes.is_empty() {
+            return digests;
+        }
+        lanes.run(usize::MAX, &mut done);
+        for (message, digest) in done.drain(..) {
+            digests[message.0] = digest;
+        }
     }
 }
 
@@ -114,19 +146,30 @@ type Kernel<const N: usize> = unsafe fn(&mut LaneState<N>, [*const u8; N], [usiz
 /// What an idle lane hashes (its result is thrown away).
 static IDLE_BLOCK: [u8; 64] = [0; 64];
 
-/// One message in a lane: its whole blocks still to compress, then its last partial block
-/// with RFC 1321's padding and bit length (one or two blocks).
-struct Lane<'a> {
-    message: usize,
-    body: &'a [u8],
+/// N lanes of one kernel.
+struct LaneSet<M, const N: usize> {
+    state: LaneState<N>,
+    lanes: [Option<Lane<M>>; N],
+    compress: Kernel<N>,
+}
+
+/// One message in a lane: its whole blocks, compressed in place from the message, then its
+/// last partial block with RFC 1321's padding and bit length (one or two blocks).
+struct Lane<M> {
+    message: M,
+    /// Bytes of whole blocks, and how many of them are compressed.
+    body: usize,
+    done: usize,
     tail: [u8; 128],
     tail_at: usize,
     tail_end: usize,
 }
 
-impl<'a> Lane<'a> {
-    fn new(message: usize, bytes: &'a [u8]) -> Self {
-        let (body, rest) = bytes.split_at(bytes.len() / 64 * 64);
+impl<M: AsRef<[u8]>> Lane<M> {
+    fn new(message: M) -> Self {
+        let bytes = message.as_ref();
+        let body = bytes.len() / 64 * 64;
+        let rest = &bytes[body..];
         let mut tail = [0u8; 128];
         tail[..rest.len()].copy_from_slice(rest);
         tail[rest.len()] = 0x80;
@@ -136,6 +179,7 @@ impl<'a> Lane<'a> {
         Self {
             message,
             body,
+            done: 0,
             tail,
             tail_at: 0,
             tail_end,
@@ -144,76 +188,87 @@ impl<'a> Lane<'a> {
 
     /// Where the lane's next blocks are, and how many follow there contiguously.
     fn next_run(&self) -> (*const u8, usize) {
-        if self.body.is_empty() {
-            (
-                self.tail[self.tail_at..].as_ptr(),
-                (self.tail_end - self.tail_at) / 64,
-            )
+        if self.done < self.body {
+            // Sliced again each time (and bounds-checked): the pointer is valid for the
+            // blocks counted, whatever `as_ref` returns.
+            let rest = &self.message.as_ref()[self.done..self.body];
+            (rest.as_ptr(), rest.len() / 64)
         } else {
-            (self.body.as_ptr(), self.body.len() / 64)
+            let rest = &self.tail[self.tail_at..self.tail_end];
+            (rest.as_ptr(), rest.len() / 64)
         }
     }
 
     /// Moves past `blocks` compressed blocks; true once the message is finished.
     fn advance(&mut self, blocks: usize) -> bool {
-        if self.body.is_empty() {
-            self.tail_at += blocks * 64;
+        if self.done < self.body {
+            self.done += blocks * 64;
         } else {
-            self.body = &self.body[blocks * 64..];
+            self.tail_at += blocks * 64;
         }
-        self.body.is_empty() && self.tail_at == self.tail_end
+        self.tail_at == self.tail_end
     }
 }
 
-/// Hashes `messages` into `digests` with N lanes: every lane takes the next message as soon
-/// as its own is finished, and the kernel runs for as many blocks as every busy lane has
-/// contiguously before one of them needs attention.
-///
-/// # Safety
-/// The CPU supports the instructions `compress` is compiled for.
-unsafe fn schedule<const N: usize>(messages: &[&[u8]], digests: &mut [Md5], compress: Kernel<N>) {
-    let mut state: LaneState<N> = [[0; N]; 4];
-    let mut lanes: [Option<Lane<'_>>; N] = std::array::from_fn(|_| None);
-    let mut queue = messages.iter().enumerate();
-    loop {
-        for (index, slot) in lanes.iter_mut().enumerate() {
-            if slot.is_none()
-                && let Some((message, bytes)) = queue.next()
-            {
-                *slot = Some(Lane::new(message, bytes));
-                for (row, initial) in state.iter_mut().zip(IV) {
-                    row[index] = initial;
-                }
-            }
+impl<M: AsRef<[u8]>, const N: usize> LaneSet<M, N> {
+    /// # Safety
+    /// The CPU supports the instructions `compress` is compiled for.
+    unsafe fn new(compress: Kernel<N>) -> Self {
+        Self {
+            state: [[0; N]; 4],
+            lanes: std::array::from_fn(|_| None),
+            compress,
         }
+    }
+
+    fn free_lane(&self) -> Option<usize> {
+        self.lanes.iter().position(Option::is_none)
+    }
+
+    fn push(&mut self, message: M) -> Result<(), M> {
+        let Some(index) = self.free_lane() else {
+            return Err(message);
+        };
+        self.lanes[index] = Some(Lane::new(message));
+        for (row, initial) in self.state.iter_mut().zip(IV) {
+            row[index] = initial;
+        }
+        Ok(())
+    }
+
+    /// Runs the kernel for as many blocks as every busy lane has contiguously (at most
+    /// `max_bytes` worth), then hands over the messages that are finished.
+    fn run(&mut self, max_bytes: usize, done: &mut Vec<(M, Md5)>) {
         let mut blocks = [IDLE_BLOCK.as_ptr(); N];
         let mut strides = [0usize; N];
-        let mut count = usize::MAX;
-        for (index, lane) in lanes.iter().enumerate() {
+        let mut count = (max_bytes / 64).max(1);
+        let mut busy = false;
+        for (index, lane) in self.lanes.iter().enumerate() {
             if let Some(lane) = lane {
                 let (at, run) = lane.next_run();
                 blocks[index] = at;
                 strides[index] = 64;
                 count = count.min(run);
+                busy = true;
             }
         }
-        if count == usize::MAX {
+        if !busy {
             return;
         }
-        // SAFETY: the CPU supports the kernel (this function's contract). Every busy lane's
-        // pointer starts `count` or more whole blocks of its message or its tail, both
-        // borrowed and unmoved during the call; idle lanes repeat IDLE_BLOCK (stride 0).
-        unsafe { compress(&mut state, blocks, strides, count) };
-        for (index, slot) in lanes.iter_mut().enumerate() {
-            if let Some(lane) = slot
-                && lane.advance(count)
+        // SAFETY: the CPU supports the kernel (`new`'s contract). Every busy lane's pointer
+        // starts `count` or more whole blocks of its message or of its tail, both owned by
+        // the lane, which nothing touches during the call; idle lanes repeat IDLE_BLOCK
+        // (stride 0).
+        unsafe { (self.compress)(&mut self.state, blocks, strides, count) };
+        for (index, slot) in self.lanes.iter_mut().enumerate() {
+            if slot.as_mut().is_some_and(|lane| lane.advance(count))
+                && let Some(lane) = slot.take()
             {
                 let mut digest = [0u8; 16];
-                for (word, row) in digest.chunks_exact_mut(4).zip(&state) {
+                for (word, row) in digest.chunks_exact_mut(4).zip(&self.state) {
                     word.copy_from_slice(&row[index].to_le_bytes());
                 }
-                digests[lane.message] = Md5(digest);
-                *slot = None;
+                done.push((lane.message, Md5(digest)));
             }
         }
     }
@@ -222,6 +277,7 @@ unsafe fn schedule<const N: usize>(messages: &[&[u8]], digests: &mut [Md5], comp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::md5::Md5Path;
     use proptest::prelude::*;
     use reference_md5::{Digest, Md5 as Reference};
 
@@ -339,6 +395,53 @@ mod tests {
         let expected: Vec<Md5> = messages.iter().map(|m| reference(m)).collect();
         for path in supported() {
             assert_eq!(path.hash_many(&messages), expected, "{}", path.as_str());
+        }
+    }
+
+    struct Numbered<'a>(usize, &'a [u8]);
+    impl AsRef<[u8]> for Numbered<'_> {
+        fn as_ref(&self) -> &[u8] {
+            self.1
+        }
+    }
+
+    /// Messages join while others are half done, in small steps, as the verifier feeds them.
+    #[test]
+    fn messages_join_free_lanes_while_others_are_under_way() {
+        let data: Vec<Vec<u8>> = (0..40)
+            .map(|i| bytes(i, (i as usize * 7919) % 20_000))
+            .collect();
+        for path in supported() {
+            let mut lanes = Md5Lanes::new(path);
+            assert_eq!(lanes.path(), path);
+            let mut pending = data.iter().enumerate();
+            let mut done = Vec::new();
+            let mut digests = vec![None; data.len()];
+            loop {
+                // One new message per step at most, so that lanes start at different times.
+                if lanes.has_room()
+                    && let Some((index, message)) = pending.next()
+                {
+                    assert!(lanes.push(Numbered(index, message)).is_ok());
+                }
+                if lanes.is_empty() {
+                    break;
+                }
+                lanes.run(640, &mut done);
+                for (Numbered(index, message), digest) in done.drain(..) {
+                    assert_eq!(digest, reference(message), "{}", path.as_str());
+                    digests[index] = Some(digest);
+                }
+            }
+            assert!(digests.iter().all(Option::is_some), "{}", path.as_str());
+            let mut full = Md5Lanes::new(path);
+            while full.has_room() {
+                assert!(full.push(Numbered(0, &data[0])).is_ok());
+            }
+            assert!(
+                full.push(Numbered(1, &data[1])).is_err(),
+                "no room past the last lane"
+            );
         }
     }
 

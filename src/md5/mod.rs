@@ -10,8 +10,10 @@
 mod digest;
 mod kernel;
 mod lanes;
+mod path;
 mod stream;
 
 pub use digest::{InvalidMd5, Md5};
-pub use lanes::{Md5Path, hash_many};
+pub use lanes::{Md5Lanes, hash_many};
+pub use path::Md5Path;
 pub use stream::Md5Stream;
