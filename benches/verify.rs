@@ -492,18 +492,12 @@ fn bench_scale() {
     let path = Md5Path::active();
     let (mut alone, mut logged) = (vec![], vec![]);
     for run in 1..=runs() {
-        let mut report = None;
-        let m = quiet_run(|| report = Some(manifest_only.verify(path)));
-        print_child(run, "manifest alone", &m, report.expect("the child ran"));
-        alone.push((m, report.expect("the child ran")));
-        let m = quiet_run(|| report = Some(with_log.verify(path)));
-        print_child(
-            run,
-            "manifest + verbose log",
-            &m,
-            report.expect("the child ran"),
-        );
-        logged.push((m, report.expect("the child ran")));
+        let (m, report) = quiet_run_with(|| manifest_only.verify(path));
+        print_child(run, "manifest alone", &m, report);
+        alone.push((m, report));
+        let (m, report) = quiet_run_with(|| with_log.verify(path));
+        print_child(run, "manifest + verbose log", &m, report);
+        logged.push((m, report));
     }
     let wall = |runs: &[(Measured, ChildReport)]| {
         median_f(runs.iter().map(|(m, _)| m.wall.as_secs_f64()).collect())
