@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::{self, RepairOptions};
-use crate::format::copylog::CopyLog;
 use crate::format::manifest::Manifest;
 use crate::journal::{self, Binding, RepairFile};
 use crate::model::Drive;
@@ -115,12 +114,8 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         .as_deref()
         .map(Manifest::from_file)
         .transpose()?;
-    let copy_log = args
-        .copy_log
-        .as_deref()
-        .map(CopyLog::from_file)
-        .transpose()?;
-    let drive = Drive::build(manifest, copy_log)?;
+    // The copy log is merged as it is read: a verbose log is never held whole.
+    let drive = Drive::read(manifest, args.copy_log.as_deref())?;
     let binding = Binding {
         drive_id: drive.drive_id.clone(),
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,

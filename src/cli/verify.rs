@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use crate::engine::{self, VerifyOptions};
-use crate::format::copylog::CopyLog;
 use crate::format::manifest::Manifest;
 use crate::model::Drive;
 
@@ -31,12 +30,8 @@ async fn verify(
         )));
     }
     let manifest = Manifest::from_file(&args.manifest)?;
-    let copy_log = args
-        .copy_log
-        .as_deref()
-        .map(CopyLog::from_file)
-        .transpose()?;
-    let drive = Arc::new(Drive::build(Some(manifest), copy_log)?);
+    // The copy log is merged as it is read: a verbose log is never held whole.
+    let drive = Arc::new(Drive::read(Some(manifest), args.copy_log.as_deref())?);
     let md5 = |path: &std::path::Path| {
         crate::journal::file_md5(path)
             .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))

@@ -1,13 +1,16 @@
 //! Merging the manifest and the copy log into one `Drive`.
 //!
-//! Both lists of ranges are sorted by offset (the parsers make sure), so a copy log's ranges
-//! meet a blob's components in one merge pass: linear in the blob's size, whatever the
-//! number of ranges, and any range that straddles a manifest component is caught on the way.
+//! A blob's ranges are sorted by offset (the manifest's parser makes sure), so each of a copy
+//! log's ranges finds its component by binary search, and a range that straddles one is
+//! caught on the way. `Drive::read` merges the log's ranges as the log is read, so that a
+//! verbose log of millions of blocks is never held whole.
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use crate::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
-use crate::format::manifest::{Manifest, ManifestBlob};
+use crate::format::FormatError;
+use crate::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile, RangeSink};
+use crate::format::manifest::{Manifest, ManifestBlob, RangeKind};
 use crate::format::status::BlobStatus;
 
 use super::{Blob, BlockIds, Component, ComponentKind, Drive, LogStatus};
@@ -27,8 +30,8 @@ pub enum ModelError {
     },
     #[error(
         "the copy log lists a range of {file_path:?} at Offset {log_offset} with Length \
-         {log_length}, which straddles the manifest's range at Offset {manifest_offset} with \
-         Length {manifest_length}: the copy log and the manifest are not of the same export"
+         {log_length}, which straddles another range of the file (Offset {manifest_offset}, \
+         Length {manifest_length}): is the copy log of the same export as the manifest?"
     )]
     RangeMismatch {
         file_path: String,
@@ -37,6 +40,9 @@ pub enum ModelError {
         manifest_offset: u64,
         manifest_length: u64,
     },
+    /// A copy log read as a stream could not be read or merged (`Drive::read`).
+    #[error(transparent)]
+    Format(#[from] FormatError),
 }
 
 impl Drive {
@@ -45,43 +51,53 @@ impl Drive {
         manifest: Option<Manifest>,
         copy_log: Option<CopyLog>,
     ) -> Result<Self, ModelError> {
+        let (manifest_id, blobs) = from_manifest(manifest);
+        Self::assemble(manifest_id, blobs, copy_log)
+    }
+
+    /// Builds the drive from a manifest and a copy log file, merging each of the log's
+    /// ranges into its blob as it is read: a verbose log of millions of blocks is never held
+    /// whole. The log's own errors come first, as `Drive::build`'s do.
+    pub fn read(manifest: Option<Manifest>, copy_log: Option<&Path>) -> Result<Self, ModelError> {
+        let (manifest_id, mut blobs) = from_manifest(manifest);
+        let log = match copy_log {
+            Some(path) => {
+                let mut merge = StreamMerge::new(&mut blobs);
+                let log = CopyLog::stream_file(path, &mut merge)?;
+                merge.finish()?;
+                Some(log)
+            }
+            None => None,
+        };
+        Self::assemble(manifest_id, blobs, log)
+    }
+
+    fn assemble(
+        manifest_id: Option<String>,
+        mut blobs: Vec<Blob>,
+        copy_log: Option<CopyLog>,
+    ) -> Result<Self, ModelError> {
         let mut warnings = Vec::new();
-        let drive_id = match (&manifest, &copy_log) {
-            (Some(manifest), Some(log)) => {
-                if manifest.drive_id != log.drive_id {
+        let drive_id = match (manifest_id.clone(), &copy_log) {
+            (Some(manifest_id), Some(log)) => {
+                if manifest_id != log.drive_id {
                     warnings.push(format!(
-                        "the manifest is for drive {} but the copy log for drive {}; \
+                        "the manifest is for drive {manifest_id} but the copy log for drive {}; \
                          using the manifest's (check you have the right copy log)",
-                        manifest.drive_id, log.drive_id
+                        log.drive_id
                     ));
                 }
-                manifest.drive_id.clone()
+                manifest_id
             }
-            (Some(manifest), None) => manifest.drive_id.clone(),
+            (Some(manifest_id), None) => manifest_id,
             (None, Some(log)) => log.drive_id.clone(),
             (None, None) => return Err(ModelError::NothingToCheck),
         };
-        let has_manifest = manifest.is_some();
-        let mut blobs: Vec<Blob> = manifest
-            .map(|m| m.blobs.into_iter().map(blob_from_manifest).collect())
-            .unwrap_or_default();
+        let has_manifest = manifest_id.is_some();
         if let Some(log) = copy_log {
-            let mut by_path: HashMap<String, usize> = blobs
-                .iter()
-                .enumerate()
-                .map(|(index, blob)| (blob.file_path.clone(), index))
-                .collect();
-            let by_lower: HashMap<String, usize> = blobs
-                .iter()
-                .enumerate()
-                .map(|(index, blob)| (blob.file_path.to_lowercase(), index))
-                .collect();
+            let mut paths = PathIndex::new(&blobs);
             for log_blob in log.blobs {
-                let found = by_path
-                    .get(&log_blob.file_path)
-                    .or_else(|| by_lower.get(&log_blob.file_path.to_lowercase()))
-                    .copied();
-                match found {
+                match paths.find(&log_blob.file_path) {
                     Some(index) => merge_log_blob(&mut blobs[index], log_blob)?,
                     None => {
                         if has_manifest && log_blob.needs_repair() {
@@ -90,7 +106,7 @@ impl Drive {
                                 log_blob.file_path, log_blob.blob_path
                             ));
                         }
-                        by_path.insert(log_blob.file_path.clone(), blobs.len());
+                        paths.insert(&log_blob.file_path, blobs.len());
                         blobs.push(blob_from_log(log_blob));
                     }
                 }
@@ -103,6 +119,193 @@ impl Drive {
             warnings,
         })
     }
+}
+
+fn from_manifest(manifest: Option<Manifest>) -> (Option<String>, Vec<Blob>) {
+    match manifest {
+        Some(manifest) => (
+            Some(manifest.drive_id),
+            manifest.blobs.into_iter().map(blob_from_manifest).collect(),
+        ),
+        None => (None, Vec::new()),
+    }
+}
+
+/// Blobs by FilePath: exactly, else ignoring case (as Windows does).
+struct PathIndex {
+    exact: HashMap<String, usize>,
+    lower: HashMap<String, usize>,
+}
+
+impl PathIndex {
+    fn new(blobs: &[Blob]) -> Self {
+        let mut index = Self {
+            exact: HashMap::with_capacity(blobs.len()),
+            lower: HashMap::with_capacity(blobs.len()),
+        };
+        for (at, blob) in blobs.iter().enumerate() {
+            index.exact.insert(blob.file_path.clone(), at);
+            index.lower.insert(blob.file_path.to_lowercase(), at);
+        }
+        index
+    }
+
+    fn find(&self, file_path: &str) -> Option<usize> {
+        self.exact
+            .get(file_path)
+            .or_else(|| self.lower.get(&file_path.to_lowercase()))
+            .copied()
+    }
+
+    fn insert(&mut self, file_path: &str, at: usize) {
+        self.exact.insert(file_path.to_string(), at);
+    }
+}
+
+/// Merges a copy log's ranges into the manifest's blobs while the log is read.
+struct StreamMerge<'b> {
+    blobs: &'b mut [Blob],
+    paths: PathIndex,
+    /// The FilePath of the last range, its blob, and where that blob's ranges end.
+    current: Option<(String, Option<(usize, usize)>)>,
+    /// Components for log ranges in the gaps between the manifest's, by blob.
+    added: Vec<(usize, Component)>,
+    /// The first range that contradicts the manifest.
+    failed: Option<ModelError>,
+}
+
+impl<'b> StreamMerge<'b> {
+    fn new(blobs: &'b mut [Blob]) -> Self {
+        let paths = PathIndex::new(blobs);
+        Self {
+            blobs,
+            paths,
+            current: None,
+            added: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Files the components of gap ranges among their blobs' ranges.
+    fn finish(mut self) -> Result<(), ModelError> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        self.added.sort_by_key(|(blob, _)| *blob);
+        let mut added = self.added.into_iter().peekable();
+        while let Some(&(blob, _)) = added.peek() {
+            let mut components = Vec::new();
+            while let Some((_, component)) = added.next_if(|(b, _)| *b == blob) {
+                components.push(component);
+            }
+            insert_components(&mut self.blobs[blob], components)?;
+        }
+        Ok(())
+    }
+}
+
+impl RangeSink for StreamMerge<'_> {
+    fn range(&mut self, file_path: &str, kind: RangeKind, range: LogRange) -> Option<LogRange> {
+        if self
+            .current
+            .as_ref()
+            .is_none_or(|(path, _)| path != file_path)
+        {
+            let found = self
+                .paths
+                .find(file_path)
+                .map(|at| (at, ranges_end(&self.blobs[at])));
+            self.current = Some((file_path.to_string(), found));
+        }
+        // A blob the manifest does not list: the range stays with the log's blob.
+        let Some((_, Some((at, ranges_end)))) = self.current else {
+            return Some(range);
+        };
+        // After the first contradiction the drive will not be built: the rest of the log
+        // is only read for its own errors, which come first.
+        if self.failed.is_none() {
+            match merge_range(&mut self.blobs[at], ranges_end, kind.into(), range) {
+                Ok(Some(component)) => self.added.push((at, component)),
+                Ok(None) => {}
+                Err(error) => self.failed = Some(error),
+            }
+        }
+        None
+    }
+}
+
+/// How many of a blob's components are its ranges (they lead, sorted by offset).
+fn ranges_end(blob: &Blob) -> usize {
+    blob.components
+        .iter()
+        .position(|c| !matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+        .unwrap_or(blob.components.len())
+}
+
+/// Merges one copy-log range into a blob whose first `ranges_end` components are its sorted
+/// ranges, found by binary search: the component it names takes its status (and block ID);
+/// a range in a gap becomes a component of its own (returned); a range that straddles a
+/// component is refused.
+fn merge_range(
+    blob: &mut Blob,
+    ranges_end: usize,
+    kind: ComponentKind,
+    range: LogRange,
+) -> Result<Option<Component>, ModelError> {
+    let ranges = &blob.components[..ranges_end];
+    let end = range.offset.saturating_add(range.length);
+    // The first component that does not end before the range (one that starts where the
+    // range does counts even when empty).
+    let mut at =
+        ranges.partition_point(|c| c.offset + c.length <= range.offset && c.offset != range.offset);
+    while let Some(c) = ranges.get(at)
+        && c.length == 0
+        && c.offset == range.offset
+        && range.length > 0
+    {
+        at += 1;
+    }
+    match blob.components[..ranges_end].get_mut(at) {
+        Some(component) if component.offset == range.offset && component.length == range.length => {
+            component.copy_log_status = Some(LogStatus::range(&range.status));
+            if component.block_id.is_none() {
+                component.block_id = range.id.and_then(|id| blob.block_ids.add(&id));
+            }
+            Ok(None)
+        }
+        Some(component) if component.offset < end => Err(ModelError::RangeMismatch {
+            file_path: blob.file_path.clone(),
+            log_offset: range.offset,
+            log_length: range.length,
+            manifest_offset: component.offset,
+            manifest_length: component.length,
+        }),
+        // In a gap between the blob's ranges (or past them): a component of its own.
+        _ => Ok(Some(log_component(kind, range, &mut blob.block_ids))),
+    }
+}
+
+/// Adds components for gap ranges and sorts the blob's components again; ranges that now
+/// overlap (two log ranges in one gap) are refused.
+fn insert_components(blob: &mut Blob, added: Vec<Component>) -> Result<(), ModelError> {
+    if added.is_empty() {
+        return Ok(());
+    }
+    blob.components.extend(added);
+    sort_components(&mut blob.components);
+    let ranges = &blob.components[..ranges_end(blob)];
+    for pair in ranges.windows(2) {
+        if pair[0].offset + pair[0].length > pair[1].offset {
+            return Err(ModelError::RangeMismatch {
+                file_path: blob.file_path.clone(),
+                log_offset: pair[1].offset,
+                log_length: pair[1].length,
+                manifest_offset: pair[0].offset,
+                manifest_length: pair[0].length,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn blob_from_manifest(blob: ManifestBlob) -> Blob {
@@ -214,50 +417,14 @@ fn merge_log_blob(blob: &mut Blob, log: LogBlob) -> Result<(), ModelError> {
         .kind
         .map(ComponentKind::from)
         .unwrap_or(ComponentKind::Block);
-    // The blob's ranges lead its components, sorted by offset; so do the log's ranges.
-    let ranges_end = blob
-        .components
-        .iter()
-        .position(|c| !matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-        .unwrap_or(blob.components.len());
+    let ranges_end = ranges_end(blob);
     let mut added = Vec::new();
-    let mut next = 0;
     for range in log.ranges {
-        let same = |c: &Component| c.offset == range.offset && c.length == range.length;
-        // Components that end before this range (and are not it) are behind the merge.
-        while let Some(c) = blob.components[..ranges_end].get(next)
-            && c.offset + c.length <= range.offset
-            && !same(c)
-        {
-            next += 1;
-        }
-        match blob.components[..ranges_end].get_mut(next) {
-            Some(component) if same(component) => {
-                component.copy_log_status = Some(LogStatus::range(&range.status));
-                if component.block_id.is_none() {
-                    component.block_id = range.id.and_then(|id| blob.block_ids.add(&id));
-                }
-                next += 1;
-            }
-            Some(component) if component.offset < range.offset.saturating_add(range.length) => {
-                return Err(ModelError::RangeMismatch {
-                    file_path: blob.file_path.clone(),
-                    log_offset: range.offset,
-                    log_length: range.length,
-                    manifest_offset: component.offset,
-                    manifest_length: component.length,
-                });
-            }
-            // In a gap between the manifest's ranges (or past them): a component of its own.
-            _ => added.push(log_component(kind, range, &mut blob.block_ids)),
-        }
+        added.extend(merge_range(blob, ranges_end, kind, range)?);
     }
     merge_side(blob, ComponentKind::Properties, log.properties);
     merge_side(blob, ComponentKind::Metadata, log.metadata);
-    if !added.is_empty() {
-        blob.components.extend(added);
-        sort_components(&mut blob.components);
-    }
+    insert_components(blob, added)?;
     blob.copy_log_status = Some(log.status);
     Ok(())
 }
@@ -473,9 +640,92 @@ mod tests {
             assert!(
                 matches!(error, ModelError::RangeMismatch { .. })
                     && message.contains(r#"a range of "\\c\\a.bin" at Offset"#)
-                    && message.contains("not of the same export"),
+                    && message.contains("of the same export as the manifest?"),
                 "{straddling}: {message}"
             );
         }
+    }
+
+    /// What `Drive::read` builds from a copy log file equals what `Drive::build` builds from
+    /// the parsed log, and a contradicting range is refused at its line.
+    #[test]
+    fn a_streamed_copy_log_builds_the_same_drive() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = [
+            LOG.to_string(),
+            // Ranges out of order, a gap range, a log-only blob with ranges.
+            r#"<DriveLog><DriveId>D1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/a.bin</BlobPath><FilePath>\c\a.bin</FilePath>
+<Length>12</Length><BlockList><Block Offset="8" Length="4" Id="Qg==" Status="Failed"/>
+<Block Offset="0" Length="4" Id="QQ==" Status="Completed"/>
+<Block Offset="6" Length="2" Status="Failed"/></BlockList></Blob>
+<Blob Status="CompletedWithErrors"><BlobPath>c/b.bin</BlobPath><FilePath>\c\b.bin</FilePath>
+<Length>8</Length><BlockList><Block Offset="0" Length="8" Status="Failed"/></BlockList></Blob>
+</DriveLog>"#
+                .to_string(),
+        ];
+        for (n, log) in logs.iter().enumerate() {
+            let manifest = || {
+                if n == 0 {
+                    Manifest::parse_str(MANIFEST).unwrap()
+                } else {
+                    manifest_of_three_blocks()
+                }
+            };
+            let path = dir.path().join(format!("log{n}.xml"));
+            std::fs::write(&path, log).unwrap();
+            let built =
+                Drive::build(Some(manifest()), Some(CopyLog::parse_str(log).unwrap())).unwrap();
+            let read = Drive::read(Some(manifest()), Some(&path)).unwrap();
+            assert_eq!(read.drive_id, built.drive_id);
+            assert_eq!(read.warnings, built.warnings);
+            assert_eq!(read.blobs.len(), built.blobs.len());
+            for (a, b) in read.blobs.iter().zip(&built.blobs) {
+                // Block IDs may sit elsewhere in the blob's string: compare them as text.
+                let facts = |blob: &Blob| -> Vec<Component> {
+                    blob.components
+                        .iter()
+                        .map(|c| Component {
+                            block_id: None,
+                            ..c.clone()
+                        })
+                        .collect()
+                };
+                assert_eq!(facts(a), facts(b), "{}", a.file_path);
+                let ids = |blob: &Blob| -> Vec<Option<String>> {
+                    blob.components
+                        .iter()
+                        .map(|c| blob.block_id(c).map(str::to_string))
+                        .collect()
+                };
+                assert_eq!(ids(a), ids(b));
+                assert_eq!(a.copy_log_status, b.copy_log_status);
+            }
+        }
+
+        let straddling = dir.path().join("straddling.xml");
+        std::fs::write(
+            &straddling,
+            log_with_ranges(r#"<Block Offset="2" Length="4" Status="Failed"/>"#).to_xml(),
+        )
+        .unwrap();
+        let error = Drive::read(Some(manifest_of_three_blocks()), Some(&straddling)).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, ModelError::RangeMismatch { .. })
+                && message.contains("straddles another range of the file (Offset 0, Length 4)"),
+            "{message}"
+        );
+        let past_end = dir.path().join("past_end.xml");
+        let past = log_with_ranges(r#"<Block Offset="8" Length="4" Status="Failed"/>"#).to_xml();
+        std::fs::write(&past_end, past.replace(r#"Offset="8""#, r#"Offset="12""#)).unwrap();
+        let error = Drive::read(Some(manifest_of_three_blocks()), Some(&past_end)).unwrap_err();
+        assert!(
+            matches!(error, ModelError::Format(ref e) if e.line > 1)
+                && error
+                    .to_string()
+                    .contains("ends at byte 16, beyond the blob's Length 12"),
+            "{error}"
+        );
     }
 }
