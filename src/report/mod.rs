@@ -310,7 +310,7 @@ impl ReportBuilder {
                                 .is_side_file()
                                 .then(|| blob.component_file_path(component).map(str::to_string))
                                 .flatten(),
-                            block_id: component.block_id.as_deref().map(str::to_string),
+                            block_id: blob.block_id(component).map(str::to_string),
                         }
                     })
                     .collect();
