@@ -8,7 +8,8 @@ mod exit;
 mod logging;
 mod repair;
 mod report_command;
-mod reporter;
+pub mod reporter;
+mod rerun;
 mod session;
 mod verify;
 

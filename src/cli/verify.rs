@@ -8,7 +8,7 @@ use crate::format::manifest::Manifest;
 use crate::model::Drive;
 
 use super::args::VerifyArgs;
-use super::session::{Reports, run_headless};
+use super::session::{Reports, exit_status, run_headless};
 use super::{CliError, ExitStatus};
 use crate::report::RunInfo;
 
@@ -59,5 +59,5 @@ async fn verify(
     drop(interrupts);
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
     let finished = run_headless(handle, drive, args.json, &reports).await?;
-    Ok(finished.exit_status())
+    Ok(exit_status(&finished))
 }

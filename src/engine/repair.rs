@@ -21,7 +21,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 use super::verify::{self, Control, Finding, VerifyOptions};
 use super::{
-    Activity, Command, EngineHandle, Event, OpenRun, Run, RunMode, ToDispatcher, WorkRequest,
+    Activity, Command, EngineHandle, Event, OpenRun, Run, RunMode, ToDispatcher, Work, WorkRequest,
     WorkerMessage, dispatch,
 };
 use crate::format::Md5;
@@ -73,7 +73,10 @@ pub fn start_repair(
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let control = Arc::new(Control::default());
     let (messages_tx, messages) = mpsc::channel::<WorkerMessage>(4096);
+    let source_text = source.describe();
     let sources = Arc::new(SourceSlot::new(source));
+    let repair_file_text = repair_file.path().to_string();
+    let target_text = target.display().to_string();
     let (open, requests) = if options.stay_open {
         let (requests_tx, requests_rx) = mpsc::unbounded_channel();
         let open = OpenRun {
@@ -99,6 +102,9 @@ pub fn start_repair(
     let run = Run {
         drive,
         mode: RunMode::Repair,
+        target: target_text,
+        source: Some(source_text),
+        repair_file: Some(repair_file_text),
         control,
         open,
     };
@@ -225,8 +231,17 @@ impl Repairer {
                 return false;
             }
         };
-        for finding in earlier {
-            self.emit(finding).await;
+        if !earlier.is_empty() {
+            let count = |status| earlier.iter().filter(|f| f.status == status).count() as u64;
+            let resumed = WorkerMessage::Resumed {
+                components: earlier.len() as u64,
+                repaired: count(ComponentStatus::Repaired),
+                verified: count(ComponentStatus::Verified),
+            };
+            for finding in earlier {
+                self.emit(finding).await;
+            }
+            let _ = self.out.send(resumed).await;
         }
         // Pass 1: what the copy log says failed (and anything in flight without a hash).
         let copy_log_set: Vec<ComponentId> = self
@@ -237,6 +252,7 @@ impl Repairer {
             })
             .map(|(id, _, _)| id)
             .collect();
+        self.plan(Work::Download, &copy_log_set).await;
         self.repair(&copy_log_set).await;
         if self.cancelled() {
             return false;
@@ -249,27 +265,29 @@ impl Repairer {
             .map(|(id, _, _)| id)
             .filter(|id| !finished.contains(id) && !repaired.contains(id))
             .collect();
+        self.plan(Work::Verify, &to_verify).await;
         let damaged = Arc::clone(&self).verify(to_verify).await;
         if !self.cancelled() {
-            // Pass-1 downloads replace their verification; these come on top of it.
-            self.plan_bytes(&damaged).await;
+            self.plan(Work::Download, &damaged).await;
             self.repair(&damaged).await;
         }
         if let Some(mut requests) = requests {
             while !self.cancelled() {
                 let _ = self.out.send(WorkerMessage::Idle).await;
                 match requests.recv().await {
-                    None | Some(WorkRequest::Finish) => break,
+                    // Everything asked was done: a cancel that comes now leaves nothing
+                    // undone, so the run ends complete.
+                    None | Some(WorkRequest::Finish) => return true,
                     Some(WorkRequest::Retry(ids)) => {
                         let ids = self.known(ids);
-                        self.plan_bytes(&ids).await;
+                        self.plan(Work::Download, &ids).await;
                         self.repair(&ids).await;
                     }
                     Some(WorkRequest::Verify(ids)) => {
                         let ids = self.known(ids);
-                        self.plan_bytes(&ids).await;
+                        self.plan(Work::Verify, &ids).await;
                         let damaged = Arc::clone(&self).verify(ids).await;
-                        self.plan_bytes(&damaged).await;
+                        self.plan(Work::Download, &damaged).await;
                         self.repair(&damaged).await;
                     }
                 }
@@ -278,10 +296,24 @@ impl Repairer {
         !self.cancelled()
     }
 
-    /// Tells the progress meter about bytes that will be moved on top of the plan.
-    async fn plan_bytes(&self, ids: &[ComponentId]) {
-        let planned = ids.iter().map(|id| self.lookup(*id).1.length).sum();
-        let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
+    /// Tells the progress meter what a kind of work now has to do on top of its plan.
+    async fn plan(&self, work: Work, ids: &[ComponentId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let bytes = ids
+            .iter()
+            .map(|id| {
+                let (blob, component) = self.lookup(*id);
+                blob.data_bytes_of(component)
+            })
+            .sum();
+        let message = WorkerMessage::Planned {
+            work,
+            components: ids.len() as u64,
+            bytes,
+        };
+        let _ = self.out.send(message).await;
     }
 
     /// The ids that name components of this drive, each once.
@@ -334,6 +366,7 @@ impl Repairer {
                     id: entry.id,
                     status,
                     actual_md5: entry.actual_md5,
+                    storage_md5: None,
                     reason: entry.reason,
                     bytes: 0,
                 });
@@ -526,12 +559,13 @@ impl Repairer {
                 reason: Some(reason.clone()),
             })
             .collect();
-        self.settle(done, 0).await;
+        self.settle(done, 0, &[]).await;
         JobEnd::Settled
     }
 
-    /// Records verdicts in the repair file, then reports them.
-    async fn settle(&self, done: Vec<Done>, bytes_each: u64) {
+    /// Records verdicts in the repair file, then reports them, each with the MD5 of the
+    /// bytes the source gave for it when known (`storage`, in the same order, may be empty).
+    async fn settle(&self, done: Vec<Done>, bytes_each: u64, storage: &[Option<Md5>]) {
         let rows: Vec<(&Done, &str, &Component)> = done
             .iter()
             .map(|d| {
@@ -547,7 +581,7 @@ impl Repairer {
         if let Err(error) = recorded {
             self.warn(error.to_string()).await;
         }
-        for d in done {
+        for (index, d) in done.into_iter().enumerate() {
             let bytes = if bytes_each == 0 {
                 0
             } else {
@@ -557,6 +591,7 @@ impl Repairer {
                 id: d.id,
                 status: d.status,
                 actual_md5: d.actual_md5,
+                storage_md5: storage.get(index).copied().flatten(),
                 reason: d.reason,
                 bytes,
             })
@@ -679,26 +714,31 @@ impl Repairer {
         // Split per component; bytes that fail the manifest hash are never written.
         let mut writes = Vec::new();
         let mut refused = Vec::new();
+        let mut refused_storage = Vec::new();
         for &id in &ids {
             let component = self.lookup(id).1;
             let at = (component.offset - start) as usize;
             let part = bytes.slice(at..at + component.length as usize);
             let actual = Md5::of(&part);
             match component.expected_md5 {
-                Some(expected) if expected != actual => refused.push(Done {
-                    id,
-                    status: ComponentStatus::Failed,
-                    actual_md5: Some(actual),
-                    reason: Some(format!(
-                        "the storage's bytes hash to {actual}, not the manifest's {expected}: \
-                         the blob probably changed since export; nothing was written"
-                    )),
-                }),
+                Some(expected) if expected != actual => {
+                    // Nothing is written: what the drive holds is what was read before.
+                    refused.push(Done {
+                        id,
+                        status: ComponentStatus::Failed,
+                        actual_md5: None,
+                        reason: Some(format!(
+                            "the storage's bytes hash to {actual}, not the manifest's {expected}: \
+                             the blob probably changed since export; nothing was written"
+                        )),
+                    });
+                    refused_storage.push(Some(actual));
+                }
                 _ => writes.push((id, part, actual)),
             }
         }
         if !refused.is_empty() {
-            self.settle(refused, 0).await;
+            self.settle(refused, 0, &refused_storage).await;
         }
         if !writes.is_empty() {
             self.write_parts(blob_index, writes).await;
@@ -765,7 +805,8 @@ impl Repairer {
                 })
                 .collect(),
         };
-        self.settle(done, 1).await;
+        let storage: Vec<Option<Md5>> = writes.iter().map(|(_, _, md5)| Some(*md5)).collect();
+        self.settle(done, 1, &storage).await;
     }
 
     async fn download_whole_file(
@@ -818,7 +859,7 @@ impl Repairer {
             actual_md5: None,
             reason: Some("downloaded whole; no manifest hash to check it against".into()),
         };
-        self.settle(vec![done], 1).await;
+        self.settle(vec![done], 1, &[]).await;
         JobEnd::Settled
     }
 
@@ -900,7 +941,7 @@ impl Repairer {
             actual_md5: None,
             reason,
         };
-        self.settle(vec![done], 0).await;
+        self.settle(vec![done], 0, &[]).await;
         JobEnd::Settled
     }
 
@@ -990,7 +1031,7 @@ impl Repairer {
                 reason: Some(format!("cannot write {file_path}: {error}")),
             },
         };
-        self.settle(vec![done], 0).await;
+        self.settle(vec![done], 0, &[Some(actual)]).await;
         JobEnd::Settled
     }
 }
