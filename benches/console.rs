@@ -43,8 +43,8 @@ use export_repair::engine::{
     self, Activity, ComponentEvent, Event, Progress, RunMode, SourceHandle, VerifyOptions,
 };
 use export_repair::format::Md5;
-use export_repair::ledger::Ledger;
 use export_repair::format::manifest::{Manifest, ManifestBlob, Range, RangeKind};
+use export_repair::ledger::Ledger;
 use export_repair::model::tree::NodeKind;
 use export_repair::model::{ComponentId, ComponentStatus, Drive};
 use export_repair::report::ReportFormat;

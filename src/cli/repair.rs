@@ -13,7 +13,9 @@ use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::RepairArgs;
-use super::session::{Reports, SourceFactory, console_wanted, exit_status, run_console, run_headless};
+use super::session::{
+    Reports, SourceFactory, console_wanted, exit_status, run_console, run_headless,
+};
 use super::{CliError, ExitStatus, logging};
 use crate::report::RunInfo;
 

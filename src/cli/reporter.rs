@@ -225,7 +225,9 @@ impl Reporter {
             eprint!("{text}");
         } else {
             let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+            let _ = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush());
         }
     }
 }
@@ -302,7 +304,9 @@ fn progress_line(ledger: &Ledger) -> String {
         .filter_map(|work| {
             let p = progression(ledger, work);
             (p.components_total > 0).then(|| {
-                let percent = (p.bytes_done * 100).checked_div(p.bytes_total).unwrap_or(100);
+                let percent = (p.bytes_done * 100)
+                    .checked_div(p.bytes_total)
+                    .unwrap_or(100);
                 format!(
                     "{}: {} of {} ({percent}%), {} of {} components, {}",
                     work_name(work),
@@ -341,9 +345,8 @@ mod tests {
     #[test]
     fn plain_progress_lines_follow_the_plan() {
         let sample = crate::demo::scenario::sample_drive();
-        let drive = std::sync::Arc::new(
-            crate::model::Drive::build(Some(sample.manifest()), None).unwrap(),
-        );
+        let drive =
+            std::sync::Arc::new(crate::model::Drive::build(Some(sample.manifest()), None).unwrap());
         let mut ledger = Ledger::new(drive);
         ledger.apply(&Event::Planned {
             work: Work::Verify,

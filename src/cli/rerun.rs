@@ -91,7 +91,9 @@ pub fn tell(ledger: &Ledger, args: &RepairArgs) {
     text.push_str(&line);
     text.push('\n');
     for name in secrets {
-        text.push_str(&format!("  (with the secret in the environment variable {name})\n"));
+        text.push_str(&format!(
+            "  (with the secret in the environment variable {name})\n"
+        ));
     }
     eprint!("{text}");
 }

@@ -111,7 +111,9 @@ pub async fn run_headless(
     }
     ctrl_c.abort();
     if !ledger.finished() {
-        return Err(CliError::Usage("the engine stopped without finishing".into()));
+        return Err(CliError::Usage(
+            "the engine stopped without finishing".into(),
+        ));
     }
     reports.write(&ledger)?;
     if !reader_gone {
@@ -142,7 +144,8 @@ impl crate::tui::Host for ConsoleHost<'_> {
 
     fn credentials(&mut self, secret: &str) -> Result<SourceHandle, String> {
         let make_source = self.make_source.ok_or_else(|| {
-            "this run reads from a local copy (--source-dir): no credentials are involved".to_string()
+            "this run reads from a local copy (--source-dir): no credentials are involved"
+                .to_string()
         })?;
         let source = make_source(secret)?;
         tracing::info!(
@@ -182,7 +185,9 @@ pub async fn run_console(
         .await
         .map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
     if !ledger.finished() {
-        return Err(CliError::Usage("the engine stopped without finishing".into()));
+        return Err(CliError::Usage(
+            "the engine stopped without finishing".into(),
+        ));
     }
     reports.write(&ledger)?;
     Reporter::new(false).finish(&ledger);

@@ -36,7 +36,9 @@ impl BlobSource for Paced {
         conditions: &ReadConditions,
     ) -> Result<bytes::Bytes, SourceError> {
         tokio::time::sleep(self.delay(length)).await;
-        self.inner.read_range(blob, offset, length, conditions).await
+        self.inner
+            .read_range(blob, offset, length, conditions)
+            .await
     }
 
     async fn properties(
@@ -77,6 +79,10 @@ mod tests {
         let paced = Paced::new(mirror, 512 * 1024);
         assert_eq!(paced.delay(1024 * 1024), Duration::from_secs(2));
         assert_eq!(paced.delay(0), Duration::from_millis(100));
-        assert!(paced.describe().ends_with("paced to 512.0 KiB/s"), "{}", paced.describe());
+        assert!(
+            paced.describe().ends_with("paced to 512.0 KiB/s"),
+            "{}",
+            paced.describe()
+        );
     }
 }

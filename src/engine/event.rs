@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::format::Md5;
 use super::verify::Finding;
+use crate::format::Md5;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive, Outcome};
 use crate::source::BlobSource;
 
@@ -102,12 +102,18 @@ pub enum Event {
         repair_file: Option<String>,
     },
     /// Something the user should know that is not a component's failure.
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
     /// The storage refused the credentials (wrong or rotated key, expired SAS): the run
     /// stops; what was done is recorded and a rerun with new credentials resumes.
-    CredentialsRefused { message: String },
+    CredentialsRefused {
+        message: String,
+    },
     /// Downloads read from a new source from now on (new credentials were given).
-    SourceChanged { source: String },
+    SourceChanged {
+        source: String,
+    },
     /// Verdicts taken from the repair file of an earlier run (they follow as `component`
     /// events): how many, and how many of them repaired and verified.
     Resumed {

@@ -99,7 +99,9 @@ impl Pace {
             return out;
         }
         let rate = self.rate.sample(progression.bytes_done);
-        let left = progression.bytes_total.saturating_sub(progression.bytes_done);
+        let left = progression
+            .bytes_total
+            .saturating_sub(progression.bytes_done);
         out.bytes_per_second = (rate > 0).then_some(rate);
         out.eta_seconds = if left == 0 {
             None

@@ -3,9 +3,7 @@
 use crate::engine::{Activity, ComponentEvent, Event, Work};
 use crate::model::{ComponentId, ComponentStatus};
 
-use super::{
-    Details, Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index,
-};
+use super::{Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index};
 
 impl Ledger {
     /// Takes one event into account. Events that name components this drive does not have
@@ -178,7 +176,7 @@ impl Ledger {
             || record.repaired
             || self.details.contains_key(&id);
         if keep_details {
-            let details = self.details.entry(id).or_insert_with(Details::default);
+            let details = self.details.entry(id).or_default();
             details.reason.clone_from(&event.reason);
             details.drive_md5 = event.drive_md5.or(details.drive_md5);
             details.storage_md5 = event.storage_md5.or(details.storage_md5);

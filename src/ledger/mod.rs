@@ -62,7 +62,10 @@ pub enum Phase {
     AwaitingCredentials,
     /// A run kept open did all it was asked and waits for the technician.
     Idle,
-    Finished { outcome: Outcome, interrupted: bool },
+    Finished {
+        outcome: Outcome,
+        interrupted: bool,
+    },
 }
 
 /// One component's compact record (a million of them must stay small).
@@ -126,7 +129,10 @@ impl BlobTally {
             .iter()
             .filter(|s| self.count(**s) > 0)
             .map(|s| ComponentState::Done(*s))
-            .fold(ComponentState::Done(ComponentStatus::Verified), ComponentState::worse);
+            .fold(
+                ComponentState::Done(ComponentStatus::Verified),
+                ComponentState::worse,
+            );
         if worst.is_damage() || self.settled() == self.components {
             worst
         } else {

@@ -123,14 +123,24 @@ mod tests {
         let repaired = ComponentState::Done(ComponentStatus::Repaired);
         assert_eq!(ComponentState::Downloading.worse(failed), failed);
         assert_eq!(corrupt.worse(missing), corrupt);
-        assert_eq!(verified.worse(ComponentState::Queued), ComponentState::Queued);
+        assert_eq!(
+            verified.worse(ComponentState::Queued),
+            ComponentState::Queued
+        );
         assert_eq!(verified.worse(repaired), repaired);
-        assert_eq!(repaired.worse(ComponentState::Unchecked), ComponentState::Unchecked);
+        assert_eq!(
+            repaired.worse(ComponentState::Unchecked),
+            ComponentState::Unchecked
+        );
         let glyphs: std::collections::HashSet<char> = ComponentState::BY_SEVERITY
             .iter()
             .map(|s| s.glyph())
             .collect();
-        assert_eq!(glyphs.len(), ComponentState::BY_SEVERITY.len(), "one glyph each");
+        assert_eq!(
+            glyphs.len(),
+            ComponentState::BY_SEVERITY.len(),
+            "one glyph each"
+        );
         for status in ComponentStatus::ALL {
             assert!(ComponentState::BY_SEVERITY.contains(&ComponentState::Done(status)));
         }

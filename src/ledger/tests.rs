@@ -3,8 +3,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::*;
-use crate::engine::{ComponentEvent, Event, Progress, Work};
 use crate::engine::verify::Finding;
+use crate::engine::{ComponentEvent, Event, Progress, Work};
 use crate::model::Drive;
 
 fn demo_drive() -> Arc<Drive> {
@@ -114,7 +114,11 @@ fn two_progressions_each_with_its_plan() {
     ledger.apply(&working(CANYON_1, Activity::Downloading));
     ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Repaired, 2));
     assert!(ledger.download().is_complete());
-    assert_eq!(ledger.verify().bytes_total, 2 * length, "fixed when planned");
+    assert_eq!(
+        ledger.verify().bytes_total,
+        2 * length,
+        "fixed when planned"
+    );
     // A verdict from the repair file belongs to no work.
     let earlier = ComponentId {
         blob: 0,

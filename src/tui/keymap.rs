@@ -229,8 +229,15 @@ mod tests {
         // A key given to one action is taken from the others; modifiers are part of a key.
         std::fs::write(&path, "search = [\"q\"]\nquit = [\"ctrl-d\"]\n").unwrap();
         let keymap = Keymap::load(Some(&path)).unwrap();
-        assert_eq!(keymap.action(press(KeyCode::Char('q'))), Some(Action::Search));
-        assert_eq!(keymap.action(press(KeyCode::Char('/'))), None, "search has only q now");
+        assert_eq!(
+            keymap.action(press(KeyCode::Char('q'))),
+            Some(Action::Search)
+        );
+        assert_eq!(
+            keymap.action(press(KeyCode::Char('/'))),
+            None,
+            "search has only q now"
+        );
         assert_eq!(keymap.action(press(KeyCode::Char('d'))), None);
         let ctrl_d = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL);
         assert_eq!(keymap.action(ctrl_d), Some(Action::Quit));

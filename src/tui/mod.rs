@@ -61,8 +61,7 @@ pub trait Host {
     /// Every engine event, before the console shows it (the log).
     fn on_event(&mut self, event: &Event);
     /// Writes the report of the run as the ledger holds it now.
-    fn export(&mut self, ledger: &Ledger, path: &Path, format: ReportFormat)
-    -> Result<(), String>;
+    fn export(&mut self, ledger: &Ledger, path: &Path, format: ReportFormat) -> Result<(), String>;
     /// A source that reads with this account key or SAS.
     fn credentials(&mut self, secret: &str) -> Result<SourceHandle, String>;
     /// Whether new credentials mean anything to this run (a local mirror takes none).

@@ -14,13 +14,25 @@ const DEFAULT_COLORS: [(ComponentState, Color); 11] = [
     (ComponentState::Unchecked, Color::DarkGray),
     (ComponentState::Queued, Color::Blue),
     (ComponentState::Verifying, Color::LightBlue),
-    (ComponentState::Done(ComponentStatus::Verified), Color::Green),
+    (
+        ComponentState::Done(ComponentStatus::Verified),
+        Color::Green,
+    ),
     (ComponentState::Done(ComponentStatus::Corrupt), Color::Red),
-    (ComponentState::Done(ComponentStatus::Missing), Color::Magenta),
+    (
+        ComponentState::Done(ComponentStatus::Missing),
+        Color::Magenta,
+    ),
     (ComponentState::Downloading, Color::LightCyan),
     (ComponentState::Done(ComponentStatus::Repaired), Color::Cyan),
-    (ComponentState::Done(ComponentStatus::Failed), Color::LightRed),
-    (ComponentState::Done(ComponentStatus::Regenerated), Color::Yellow),
+    (
+        ComponentState::Done(ComponentStatus::Failed),
+        Color::LightRed,
+    ),
+    (
+        ComponentState::Done(ComponentStatus::Regenerated),
+        Color::Yellow,
+    ),
     (ComponentState::Done(ComponentStatus::Skipped), Color::Gray),
 ];
 

@@ -70,7 +70,9 @@ impl App {
                     self.log_verdict(component);
                 }
             }
-            Event::Paused => self.push_log("paused: work in flight finishes, nothing new starts".into()),
+            Event::Paused => {
+                self.push_log("paused: work in flight finishes, nothing new starts".into())
+            }
             Event::Continued => self.push_log("going on".into()),
             Event::Idle { .. } => {
                 let damaged = self.ledger.damaged();

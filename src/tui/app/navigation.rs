@@ -183,7 +183,9 @@ impl App {
             ),
             Filter::Repaired => (
                 self.ledger.count(crate::model::ComponentStatus::Repaired)
-                    + self.ledger.count(crate::model::ComponentStatus::Regenerated)
+                    + self
+                        .ledger
+                        .count(crate::model::ComponentStatus::Regenerated)
                     > 0,
                 "nothing is repaired yet: there is nothing to show with F",
             ),

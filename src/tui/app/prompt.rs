@@ -26,9 +26,9 @@ impl Prompt {
     /// the one chosen with Tab.
     pub fn format(&self) -> Option<ReportFormat> {
         match self.kind {
-            PromptKind::Export { format } => {
-                Some(ReportFormat::from_path(Path::new(self.input.value().trim())).unwrap_or(format))
-            }
+            PromptKind::Export { format } => Some(
+                ReportFormat::from_path(Path::new(self.input.value().trim())).unwrap_or(format),
+            ),
             PromptKind::Credentials => None,
         }
     }

@@ -147,7 +147,10 @@ fn damaged_filter_and_search_narrow_the_tree() {
     // Nothing damaged: f says so and filters nothing.
     app.update(Action::DamagedOnly);
     assert_eq!(app.filter, Filter::All);
-    assert_eq!(app.log.back().unwrap(), "nothing is damaged: there is nothing to show with f");
+    assert_eq!(
+        app.log.back().unwrap(),
+        "nothing is damaged: there is nothing to show with f"
+    );
     let event = verdict(&app, 0, 1, ComponentStatus::Corrupt);
     app.on_event(&event);
     assert_eq!(app.ledger.blob(0).damaged(), 1);
@@ -382,7 +385,10 @@ fn a_local_mirror_takes_no_credentials() {
     app.update(Action::Credentials);
     assert_eq!(app.mode, Mode::Normal);
     assert!(
-        app.log.back().unwrap().contains("no credentials are involved"),
+        app.log
+            .back()
+            .unwrap()
+            .contains("no credentials are involved"),
         "{:?}",
         app.log
     );
@@ -481,10 +487,7 @@ fn work_shows_on_cells_until_the_verdict_and_idle_clears_it() {
     let mut app = demo_app();
     repairing(&mut app);
     app.on_event(&working(0, vec![0, 1], Activity::Downloading));
-    let id = |component| ComponentId {
-        blob: 0,
-        component,
-    };
+    let id = |component| ComponentId { blob: 0, component };
     assert_eq!(app.ledger.state(id(0)), ComponentState::Downloading);
     let event = verdict(&app, 0, 0, ComponentStatus::Repaired);
     app.on_event(&event);

@@ -75,7 +75,11 @@ impl App {
                         blob: blob as u32,
                         component,
                     })
-                    .filter(|id| self.ledger.status(*id).is_some_and(ComponentStatus::is_damage))
+                    .filter(|id| {
+                        self.ledger
+                            .status(*id)
+                            .is_some_and(ComponentStatus::is_damage)
+                    })
             })
             .collect()
     }

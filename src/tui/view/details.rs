@@ -18,7 +18,8 @@ use super::{pane, text};
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = pane(" details ".into(), false, theme);
     let inner = block.inner(area);
-    let width = inner.width as usize;
+    // One column kept free before the border: text never runs into it.
+    let width = (inner.width as usize).saturating_sub(1);
     let lines = match app.selected_blob() {
         Some(blob) => blob_lines(app, blob, width, theme),
         None => folder_lines(app, width),
@@ -28,7 +29,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// `label` then `value`, the value wrapped under itself.
 fn labelled(label: &str, value: &str, width: usize) -> Vec<Line<'static>> {
-    let pad = 10;
+    aligned(label, value, width, 10)
+}
+
+/// `label` padded to `pad` columns, then `value` wrapped under itself.
+fn aligned(label: &str, value: &str, width: usize, pad: usize) -> Vec<Line<'static>> {
     text::wrap(value, width.saturating_sub(pad).max(10))
         .into_iter()
         .enumerate()
@@ -80,15 +85,22 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
         };
         let downloads = app.ledger.downloads(id);
         let tail = if downloads > 0 {
-            format!(" · {}", human::plural(downloads.into(), "download", "downloads"))
+            format!(
+                " · {}",
+                human::plural(downloads.into(), "download", "downloads")
+            )
         } else {
             String::new()
         };
         head.push_str(&state_word);
-        let mut first = vec![Span::raw(format!("{} ", state.glyph()))];
-        first.push(Span::styled(head, theme.status(state)));
-        first.push(Span::raw(format!(" · {place}{tail}")));
-        lines.push(Line::from(first));
+        let about = format!("{} {head} · {place}{tail}", state.glyph());
+        for (row, part) in text::wrap(&about, width).into_iter().enumerate() {
+            lines.push(if row == 0 {
+                Line::from(Span::styled(part, theme.status(state)))
+            } else {
+                Line::from(part)
+            });
+        }
         if let Some(reason) = details.and_then(|d| d.reason.as_deref()) {
             lines.extend(labelled("why", reason, width));
         }
@@ -98,21 +110,24 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
                 .then_some(component.expected_md5)
                 .flatten(),
         );
-        lines.push(Line::from(format!(
-            "expected (manifest)  {}",
-            md5_text(component.expected_md5, "none: the manifest gives no MD5")
-        )));
-        lines.push(Line::from(format!(
-            "on the drive         {}",
-            md5_text(drive_md5, "not read yet")
-        )));
-        lines.push(Line::from(format!(
-            "from storage         {}",
+        // The three MD5s, named for what they are of; short names when room is short.
+        let long = width >= 21 + 32;
+        let (pad, names) = if long {
+            (21, ["expected (manifest)", "on the drive", "from storage"])
+        } else {
+            (10, ["manifest", "on drive", "storage"])
+        };
+        let values = [
+            md5_text(component.expected_md5, "none: the manifest gives no MD5"),
+            md5_text(drive_md5, "not read yet"),
             md5_text(
                 details.and_then(|d| d.storage_md5),
-                "not downloaded in this run"
-            )
-        )));
+                "not downloaded in this run",
+            ),
+        ];
+        for (name, value) in names.iter().zip(values) {
+            lines.extend(aligned(name, &value, width, pad));
+        }
         if let Some(details) = details.filter(|d| d.history.len() > 1) {
             lines.extend(labelled("history", &details.story(), width));
         }

@@ -18,7 +18,8 @@ use super::text;
 pub const HEIGHT: u16 = 4;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let width = area.width as usize;
+    // A column kept free at the right edge: nothing ever touches it.
+    let width = (area.width as usize).saturating_sub(1);
     let lines = vec![
         title_line(app, theme, width),
         Line::from(where_line(app, width)),
@@ -76,11 +77,7 @@ fn title_line(app: &App, theme: &Theme, width: usize) -> Line<'static> {
         }
     }
     if ledger.unsettled() > 0 {
-        counts.push(format!(
-            "{} {} to check",
-            ComponentState::Unchecked.glyph(),
-            human::count(ledger.unsettled())
-        ));
+        counts.push(format!("{} to check", human::count(ledger.unsettled())));
     }
     if let Some(resumed) = ledger.resumed() {
         counts.push(format!(
@@ -97,7 +94,8 @@ fn title_line(app: &App, theme: &Theme, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Target, source, repair file: each shortened from the left when room is short.
+/// Target, source, repair file: when room is short, the longest is shortened first (from
+/// the left: the end of a path says most).
 fn where_line(app: &App, width: usize) -> String {
     let Some(run) = app.ledger.run() else {
         return String::new();
@@ -109,32 +107,34 @@ fn where_line(app: &App, width: usize) -> String {
     if let Some(repair_file) = &run.repair_file {
         parts.push(("repair file", repair_file.clone()));
     }
-    let fixed: usize = parts.iter().map(|(name, _)| name.len() + 4).sum::<usize>() + 1;
-    let share = width.saturating_sub(fixed) / parts.len().max(1);
-    let mut budget = width.saturating_sub(fixed);
-    let total: usize = parts.iter().map(|(_, value)| text::width(value)).sum();
-    let texts: Vec<String> = if total <= budget {
-        parts
+    let fixed: usize =
+        1 + parts.iter().map(|(name, _)| name.len() + 1).sum::<usize>() + 3 * (parts.len() - 1);
+    let budget = width.saturating_sub(fixed);
+    let mut values: Vec<String> = parts.iter().map(|(_, value)| value.clone()).collect();
+    loop {
+        let total: usize = values.iter().map(|v| text::width(v)).sum();
+        if total <= budget {
+            break;
+        }
+        let Some((longest, length)) = values
             .iter()
-            .map(|(name, value)| format!("{name} {value}"))
-            .collect()
-    } else {
-        parts
-            .iter()
+            .map(|v| text::width(v))
             .enumerate()
-            .map(|(index, (name, value))| {
-                let left = parts.len() - index;
-                let room = if index + 1 == parts.len() {
-                    budget
-                } else {
-                    share.max(budget / left)
-                };
-                let shown = text::path_tail(value, room.max(8));
-                budget = budget.saturating_sub(text::width(&shown));
-                format!("{name} {shown}")
-            })
-            .collect()
-    };
+            .max_by_key(|(_, length)| *length)
+        else {
+            break;
+        };
+        let shorter = length.saturating_sub(total - budget).max(12);
+        if shorter >= length {
+            break;
+        }
+        values[longest] = text::path_tail(&values[longest], shorter);
+    }
+    let texts: Vec<String> = parts
+        .iter()
+        .zip(values)
+        .map(|((name, _), value)| format!("{name} {value}"))
+        .collect();
     format!(" {}", texts.join(" · "))
 }
 
@@ -154,7 +154,10 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
         };
         return Line::from(vec![
             Span::styled(name, theme.title()),
-            Span::styled(note.to_string(), Style::default().fg(ratatui::style::Color::DarkGray)),
+            Span::styled(
+                note.to_string(),
+                Style::default().fg(ratatui::style::Color::DarkGray),
+            ),
         ]);
     }
     let mut facts = vec![format!(

@@ -62,11 +62,20 @@ pub fn actions(app: &App) -> Vec<(Action, &'static str)> {
 /// The bar's text for `columns`.
 pub fn line(app: &App, keymap: &Keymap, columns: usize) -> String {
     let typing: Option<&[&str]> = match &app.mode {
-        Mode::Search => Some(&["type to search", "enter keep", "esc clear", "←→ move", "ctrl-u clear"]),
+        Mode::Search => Some(&[
+            "type to search",
+            "enter keep",
+            "esc clear",
+            "←→ move",
+            "ctrl-u clear",
+        ]),
         Mode::Prompt(prompt) => match prompt.kind {
-            PromptKind::Credentials => {
-                Some(&["type or paste the key or SAS", "enter use it", "esc later", "ctrl-u clear"])
-            }
+            PromptKind::Credentials => Some(&[
+                "type or paste the key or SAS",
+                "enter use it",
+                "esc later",
+                "ctrl-u clear",
+            ]),
             PromptKind::Export { .. } => Some(&[
                 "enter write",
                 "tab next format",
@@ -92,5 +101,7 @@ pub fn line(app: &App, keymap: &Keymap, columns: usize) -> String {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, keymap: &Keymap) {
-    frame.render_widget(Paragraph::new(line(app, keymap, area.width as usize)), area);
+    // The last column stays free: a hint never touches the edge.
+    let columns = (area.width as usize).saturating_sub(1);
+    frame.render_widget(Paragraph::new(line(app, keymap, columns)), area);
 }

@@ -11,7 +11,7 @@ use super::{focused, pane, text, title};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows = area.height.saturating_sub(2) as usize;
-    let width = area.width.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(3) as usize;
     let is_focused = focused(app, Focus::Log);
     let end = app.log.len().saturating_sub(app.log_scroll);
     // Lines from the end back, wrapped, until the pane is full.

@@ -14,8 +14,8 @@ use super::super::app::{App, Focus};
 use super::super::theme::Theme;
 use super::{focused, pane, text, title};
 
-/// Rows the details pane below keeps at least.
-const DETAILS_MIN: u16 = 8;
+/// The share of the right column the map may take; the details below keep the rest.
+const MAP_SHARE: (usize, usize) = (1, 3);
 
 /// How cells are laid out in a pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +88,9 @@ fn blobs_shown(app: &App) -> Vec<usize> {
     app.tree.blobs_under(node)
 }
 
+/// Columns inside the borders, one kept free before the right one.
 fn inner_width(area: Rect) -> usize {
-    area.width.saturating_sub(2) as usize
+    area.width.saturating_sub(3) as usize
 }
 
 /// The legend's entries: the states on screen first (most severe first), then the others.
@@ -141,8 +142,8 @@ pub fn height(app: &App, right: Rect) -> u16 {
     let width = inner_width(right);
     let items = items(app);
     let legend_rows = legend_lines(&distinct(&items), width, &Theme::monochrome()).len();
-    let max_rows = (right.height as usize)
-        .saturating_sub(DETAILS_MIN as usize + 2 + legend_rows)
+    let max_rows = (right.height as usize * MAP_SHARE.0 / MAP_SHARE.1)
+        .saturating_sub(2 + legend_rows)
         .max(1);
     let grid = Grid::fit(items.len().max(1), width, max_rows);
     (grid.rows + legend_rows + 2) as u16
@@ -163,13 +164,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let states = items(app);
     let on_screen = distinct(&states);
     let legend = legend_lines(&on_screen, width, theme);
-    let cell_rows = (area.height as usize).saturating_sub(2 + legend.len()).max(1);
+    let cell_rows = (area.height as usize)
+        .saturating_sub(2 + legend.len())
+        .max(1);
     let grid = Grid::fit(states.len().max(1), width, cell_rows);
     let is_focused = focused(app, Focus::Map);
     let what = match app.selected_blob() {
         Some(blob) => {
             let count = app.drive().blobs[blob].components.len() as u64;
-            format!(" block map · {}", human::plural(count, "component", "components"))
+            format!(
+                " block map · {}",
+                human::plural(count, "component", "components")
+            )
         }
         None => format!(
             " drive map · {}",
@@ -181,7 +187,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         String::new()
     };
-    let block = pane(title(format!("{what}{bucket} "), is_focused, theme), is_focused, theme);
+    let block = pane(
+        title(format!("{what}{bucket} "), is_focused, theme),
+        is_focused,
+        theme,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let cursor_cell = (app.selected_blob().is_some() && app.focus == Focus::Map)

@@ -14,11 +14,22 @@ use super::super::keymap::Keymap;
 use super::super::theme::Theme;
 use super::{centered, text};
 
-fn boxed(frame: &mut Frame, area: Rect, title: &'static str, lines: Vec<Line>, theme: &Theme, width: u16) {
+fn boxed(
+    frame: &mut Frame,
+    area: Rect,
+    title: &'static str,
+    lines: Vec<Line>,
+    theme: &Theme,
+    width: u16,
+) {
     let inner_width = width.min(area.width).saturating_sub(2) as usize;
     let rows: usize = lines
         .iter()
-        .map(|line| text::width(&line.to_string()).div_ceil(inner_width.max(1)).max(1))
+        .map(|line| {
+            text::width(&line.to_string())
+                .div_ceil(inner_width.max(1))
+                .max(1)
+        })
         .sum();
     let popup = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, popup);
@@ -173,7 +184,10 @@ pub fn prompt(frame: &mut Frame, area: Rect, app: &App, prompt: &Prompt, theme: 
 
 pub fn log_file(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let text = match &app.surroundings.log_file {
-        Some(path) => format!("The verbose log of this run is written to {}", path.display()),
+        Some(path) => format!(
+            "The verbose log of this run is written to {}",
+            path.display()
+        ),
         None => "This run writes no log file.".to_string(),
     };
     let lines = vec![

@@ -94,12 +94,14 @@ mod tests {
 
     #[test]
     fn wraps_between_words_and_breaks_only_what_cannot_fit() {
-        assert_eq!(wrap("the file is not on the drive", 12), [
-            "the file is",
-            "not on the",
-            "drive"
-        ]);
-        assert_eq!(wrap("MD5 0123456789ABCDEF", 8), ["MD5", "01234567", "89ABCDEF"]);
+        assert_eq!(
+            wrap("the file is not on the drive", 12),
+            ["the file is", "not on the", "drive"]
+        );
+        assert_eq!(
+            wrap("MD5 0123456789ABCDEF", 8),
+            ["MD5", "01234567", "89ABCDEF"]
+        );
         assert_eq!(wrap("", 5), [""]);
     }
 

@@ -87,8 +87,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     let is_focused = focused(app, Focus::Tree);
+    // What the counts on each row mean, as much as fits.
+    let key: Vec<String> = ["✗ damaged", "◆ repaired", "/total"]
+        .map(String::from)
+        .to_vec();
+    let key = super::text::fit_items(&key, "  ", area.width.saturating_sub(4) as usize);
     let block = pane(title(heading, is_focused, theme), is_focused, theme)
-        .title_bottom(Line::from(" ✗ damaged · ◆ repaired · /components ").style(quiet));
+        .title_bottom(Line::from(format!(" {key} ")).style(quiet));
     let list = List::new(items)
         .block(block)
         .highlight_style(theme.selected());
