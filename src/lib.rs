@@ -9,5 +9,7 @@ pub mod journal;
 pub mod ledger;
 pub mod model;
 pub mod report;
+pub mod rooted;
+pub mod sanitize;
 pub mod source;
 pub mod tui;

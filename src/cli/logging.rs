@@ -11,7 +11,7 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::{Layer, Registry};
 
-use crate::source::azure::redact_secrets_with;
+use crate::sanitize::redact_secrets_with;
 
 /// The secrets of this process's runs; only ever grows.
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());

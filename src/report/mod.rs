@@ -20,7 +20,7 @@ use crate::engine::{RunMode, Totals};
 use crate::format::Md5;
 use crate::ledger::Ledger;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, FileVerdict, Outcome};
-use crate::source::azure::redact_secrets_with;
+use crate::sanitize::redact_secrets_with;
 
 /// The schema name every JSON report carries.
 pub const SCHEMA: &str = "export-repair/report/v1";

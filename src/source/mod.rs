@@ -5,15 +5,13 @@
 //! Azurite, through the official `azure_storage_blob` crate) and [`mirror::MirrorSource`] (a
 //! local directory laid out `<container>/<blob name>`, e.g. a second copy of the data).
 //!
-//! This module depends on nothing else in the crate, never prints, and reports failures as
+//! This module depends on nothing else in the crate but `sanitize`, never prints, and reports failures as
 //! [`SourceError`] values so the engine can turn them into per-component statuses.
 
 pub mod azure;
 pub mod mirror;
 
 use std::fmt;
-
-pub use azure::redact_secrets;
 
 /// One blob (or one snapshot of it) as the copy log and manifest name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

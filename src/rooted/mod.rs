@@ -1,0 +1,124 @@
+//! The one way to touch files under a directory the program does not trust: the target drive
+//! (and the directories that receive the log and the reports).
+//!
+//! A [`RootedDir`] holds the directory's file descriptor. Every lookup, open, create, rename and
+//! directory creation beneath it resolves relative to that descriptor and never follows a
+//! symbolic link: one `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`
+//! where the kernel has it, else a walk of single-name `openat(O_NOFOLLOW | O_DIRECTORY)` steps,
+//! each relative to the descriptor of the step before. A directory swapped for a link during a
+//! run therefore cannot redirect a write: the names are looked up in directories already open.
+//!
+//! Files are opened `O_NONBLOCK` and checked with `fstat` before anything is read or written, so
+//! a FIFO, a device or a socket planted at a data path is refused instead of blocking or
+//! streaming without end. A file with more than one hard link is never written in place (the
+//! other names would change too). New files are made with `O_CREAT | O_EXCL | O_NOFOLLOW`,
+//! temporary files get random names, and a rename into place is followed by an fsync of the
+//! directory.
+//!
+//! Built on `rustix`: it exposes `openat2` and the `*at` calls directly, and (unlike `cap-std`,
+//! which follows links that stay inside its root) lets every link be refused.
+
+mod lookup;
+mod open;
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+
+pub use lookup::{Located, fold_name};
+pub use open::{FileIdentity, FileKind, Opened, Temporary};
+
+#[cfg(not(unix))]
+compile_error!(
+    "export-repair reaches files under the target through openat(2)-style calls: build it on \
+     Linux, macOS or another Unix"
+);
+
+/// Why a path under a rooted directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RootedError {
+    #[error("{path} is unsafe: {reason}")]
+    Unsafe { path: String, reason: &'static str },
+    #[error(
+        "{path} passes through the symbolic link {link:?}; links on the drive are not followed \
+         (remove the link, or put the real file or folder in its place, then rerun)"
+    )]
+    Symlink { path: String, link: String },
+    #[error("{path} matches several names that differ only in case or Unicode form: {candidates}")]
+    Ambiguous { path: String, candidates: String },
+    #[error("{path} needs {name:?} to be a folder, but it is a {kind}")]
+    NotADirectory {
+        path: String,
+        name: String,
+        kind: FileKind,
+    },
+    #[error(
+        "{path} is a {kind}, not a regular file; nothing was read or written there (remove it, then rerun)"
+    )]
+    NotAFile { path: String, kind: FileKind },
+    #[error(
+        "{path} has {links} hard links: writing it in place would change the other names too; \
+         nothing was written (copy the file to break the link, then rerun)"
+    )]
+    HardLinked { path: String, links: u64 },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl RootedError {
+    pub(crate) fn io(path: &str, source: impl Into<io::Error>) -> Self {
+        RootedError::Io {
+            path: path.to_string(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether the path simply does not exist (as opposed to being refused).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, RootedError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// An open directory that paths are resolved beneath.
+#[derive(Debug)]
+pub struct RootedDir {
+    fd: OwnedFd,
+    /// For messages only; never used to reach a file.
+    path: PathBuf,
+}
+
+impl RootedDir {
+    /// Opens `path` as the root. The root itself may be reached through links (the user named
+    /// it); nothing beneath it is.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Self {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The directory as the user named it, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Finds `names` beneath the root: each existing name exactly, else by NTFS's case folding
+    /// and Unicode form (NFC/NFD). Nothing is created.
+    pub fn locate(&self, display: &str, names: &[&str]) -> Result<Located, RootedError> {
+        lookup::locate(self.fd.as_fd(), display, names)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,384 @@
+//! Opening, creating and replacing files at a [`Located`] path: every open is `O_NOFOLLOW`,
+//! `O_NONBLOCK` until `fstat` has said it is a regular file, and relative to a folder already
+//! open.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use super::lookup::{Located, exists_exactly, step_into};
+use super::{RootedDir, RootedError};
+
+/// What a directory entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Directory,
+    Symlink,
+    Fifo,
+    Socket,
+    CharacterDevice,
+    BlockDevice,
+    Unknown,
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::File => "regular file",
+            FileKind::Directory => "folder",
+            FileKind::Symlink => "symbolic link",
+            FileKind::Fifo => "FIFO (named pipe)",
+            FileKind::Socket => "socket",
+            FileKind::CharacterDevice => "character device",
+            FileKind::BlockDevice => "block device",
+            FileKind::Unknown => "special file",
+        })
+    }
+}
+
+impl FileKind {
+    fn of(mode: u32) -> Self {
+        use rustix::fs::FileType;
+        match FileType::from_raw_mode(mode as _) {
+            FileType::RegularFile => FileKind::File,
+            FileType::Directory => FileKind::Directory,
+            FileType::Symlink => FileKind::Symlink,
+            FileType::Fifo => FileKind::Fifo,
+            FileType::Socket => FileKind::Socket,
+            FileType::CharacterDevice => FileKind::CharacterDevice,
+            FileType::BlockDevice => FileKind::BlockDevice,
+            FileType::Unknown => FileKind::Unknown,
+        }
+    }
+}
+
+/// What `name` in `dir` is, without following a link.
+pub(super) fn kind_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<FileKind> {
+    let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(FileKind::of(stat.st_mode as u32))
+}
+
+/// Which file a path held when it was looked at: a later look that finds another size, time
+/// or inode knows the file changed in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub length: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub modified_ns: i64,
+    pub inode: u64,
+    pub device: u64,
+}
+
+impl FileIdentity {
+    pub fn of(file: &File) -> io::Result<Self> {
+        let metadata = file.metadata()?;
+        Ok(Self {
+            length: metadata.len(),
+            modified_ns: metadata
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(metadata.mtime_nsec()),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+        })
+    }
+}
+
+/// A file opened for writing, and the folders that gained an entry on the way (synced once the
+/// data is, so that a new file cannot vanish in a crash after it was recorded as done).
+#[derive(Debug)]
+pub struct Opened {
+    pub file: File,
+    /// Whether the file was created by this open.
+    pub created: bool,
+    new_entries: Vec<OwnedFd>,
+}
+
+impl Opened {
+    /// Syncs every folder that gained a file or folder while this one was opened.
+    pub fn sync_new_entries(&self) -> io::Result<()> {
+        sync_folders(&self.new_entries)
+    }
+}
+
+fn sync_folders(folders: &[OwnedFd]) -> io::Result<()> {
+    // Deepest first: a folder's own entry is durable only after its contents are.
+    for folder in folders.iter().rev() {
+        rustix::fs::fsync(folder)?;
+    }
+    Ok(())
+}
+
+impl Located {
+    /// Opens the existing file for reading; anything but a regular file is refused unread.
+    pub fn open_read(&self) -> Result<File, RootedError> {
+        self.open_checked(OFlags::RDONLY, false)
+    }
+
+    /// Opens the existing file for writing in place: a regular file with one link only.
+    pub fn open_write(&self) -> Result<File, RootedError> {
+        self.open_checked(OFlags::RDWR, true)
+    }
+
+    fn open_checked(&self, access: OFlags, writing: bool) -> Result<File, RootedError> {
+        if !self.exists {
+            return Err(RootedError::io(
+                &self.display,
+                io::Error::from(io::ErrorKind::NotFound),
+            ));
+        }
+        let fd = rustix::fs::openat(
+            self.parent.as_fd(),
+            &self.name,
+            access | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|error| self.open_error(error))?;
+        self.checked_file(fd, writing)
+    }
+
+    /// A regular file (with one link, when it is to be written); blocking again.
+    fn checked_file(&self, fd: OwnedFd, writing: bool) -> Result<File, RootedError> {
+        let stat = rustix::fs::fstat(&fd).map_err(|e| RootedError::io(&self.display, e))?;
+        let kind = FileKind::of(stat.st_mode as u32);
+        if kind != FileKind::File {
+            return Err(RootedError::NotAFile {
+                path: self.display.clone(),
+                kind,
+            });
+        }
+        let links = stat.st_nlink as u64;
+        if writing && links > 1 {
+            return Err(RootedError::HardLinked {
+                path: self.display.clone(),
+                links,
+            });
+        }
+        let flags = rustix::fs::fcntl_getfl(&fd).map_err(|e| RootedError::io(&self.display, e))?;
+        rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)
+            .map_err(|e| RootedError::io(&self.display, e))?;
+        Ok(File::from(fd))
+    }
+
+    fn open_error(&self, error: rustix::io::Errno) -> RootedError {
+        if error == rustix::io::Errno::LOOP {
+            return RootedError::Symlink {
+                path: self.display.clone(),
+                link: self.name.to_string_lossy().into_owned(),
+            };
+        }
+        if error == rustix::io::Errno::NXIO {
+            // A FIFO without a reader, opened for writing.
+            return RootedError::NotAFile {
+                path: self.display.clone(),
+                kind: kind_at(self.parent.as_fd(), &self.name).unwrap_or(FileKind::Unknown),
+            };
+        }
+        RootedError::io(&self.display, error)
+    }
+
+    /// Makes the missing folders; returns the file's folder and the folders that gained an
+    /// entry, outermost first.
+    fn make_folders(&self) -> Result<(OwnedFd, Vec<OwnedFd>), RootedError> {
+        let io_error = |e| RootedError::io(&self.display, e);
+        let mut dir = reopen(self.parent.as_fd()).map_err(io_error)?;
+        let mut new_entries = Vec::new();
+        for name in &self.missing_dirs {
+            match rustix::fs::mkdirat(dir.as_fd(), name.as_str(), Mode::from_raw_mode(0o755)) {
+                Ok(()) => new_entries.push(reopen(dir.as_fd()).map_err(io_error)?),
+                // Made meanwhile by another job of this run: fine, if it is a folder.
+                Err(error) if error == rustix::io::Errno::EXIST => {}
+                Err(error) => return Err(io_error(error)),
+            }
+            dir = step_into(dir.as_fd(), &self.display, OsStr::new(name))?;
+        }
+        Ok((dir, new_entries))
+    }
+
+    /// Opens the file for writing in place, creating it (and its folders) when it is missing.
+    pub fn open_or_create(&self) -> Result<Opened, RootedError> {
+        if self.exists {
+            return Ok(Opened {
+                file: self.open_write()?,
+                created: false,
+                new_entries: Vec::new(),
+            });
+        }
+        let (dir, mut new_entries) = self.make_folders()?;
+        let created = rustix::fs::openat(
+            dir.as_fd(),
+            &self.name,
+            OFlags::RDWR
+                | OFlags::CREATE
+                | OFlags::EXCL
+                | OFlags::NOFOLLOW
+                | OFlags::NOCTTY
+                | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        );
+        match created {
+            Ok(fd) => {
+                new_entries.push(dir);
+                Ok(Opened {
+                    file: File::from(fd),
+                    created: true,
+                    new_entries,
+                })
+            }
+            // Created meanwhile (another job on the same missing file): open what is there.
+            Err(error) if error == rustix::io::Errno::EXIST => {
+                let located = Located {
+                    display: self.display.clone(),
+                    parent: dir,
+                    missing_dirs: Vec::new(),
+                    name: self.name.clone(),
+                    exists: true,
+                };
+                Ok(Opened {
+                    file: located.open_write()?,
+                    created: false,
+                    new_entries,
+                })
+            }
+            Err(error) => Err(self.open_error(error)),
+        }
+    }
+
+    /// A temporary file with a random name in the file's folder (made when missing), to be
+    /// renamed over the file by [`Temporary::commit`] once its bytes are right.
+    pub fn temporary(&self) -> Result<Temporary, RootedError> {
+        let (dir, new_entries) = self.make_folders()?;
+        for _ in 0..16 {
+            let name = OsString::from(format!(".export-repair-{:016x}.tmp", rand::random::<u64>()));
+            match rustix::fs::openat(
+                dir.as_fd(),
+                &name,
+                OFlags::RDWR
+                    | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::NOCTTY
+                    | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            ) {
+                Ok(fd) => {
+                    return Ok(Temporary {
+                        file: File::from(fd),
+                        dir,
+                        name,
+                        target: self.name.clone(),
+                        display: self.display.clone(),
+                        new_entries,
+                        committed: false,
+                    });
+                }
+                Err(error) if error == rustix::io::Errno::EXIST => continue,
+                Err(error) => return Err(RootedError::io(&self.display, error)),
+            }
+        }
+        Err(RootedError::io(
+            &self.display,
+            io::Error::other("no free temporary name after 16 tries"),
+        ))
+    }
+
+    /// Replaces the file whole with `bytes` (temporary, fsync, rename, fsync of the folder) and
+    /// returns the bytes read back from the file now in place.
+    pub fn replace_with(&self, bytes: &[u8]) -> Result<Vec<u8>, RootedError> {
+        let mut temporary = self.temporary()?;
+        temporary
+            .file
+            .write_all(bytes)
+            .map_err(|e| RootedError::io(&self.display, e))?;
+        let file = temporary.commit()?;
+        let mut read_back = vec![0u8; bytes.len()];
+        file.read_exact_at(&mut read_back, 0)
+            .map_err(|e| RootedError::io(&self.display, e))?;
+        Ok(read_back)
+    }
+}
+
+/// A file being written beside its final name; removed unless committed.
+#[derive(Debug)]
+pub struct Temporary {
+    pub file: File,
+    dir: OwnedFd,
+    name: OsString,
+    target: OsString,
+    display: String,
+    new_entries: Vec<OwnedFd>,
+    committed: bool,
+}
+
+impl Temporary {
+    /// Syncs the bytes, renames the file into place and syncs the folders; returns the file
+    /// (now under its final name) for reading back.
+    pub fn commit(mut self) -> Result<File, RootedError> {
+        let io_error = |e| RootedError::io(&self.display, e);
+        self.file.sync_all().map_err(io_error)?;
+        if exists_exactly(
+            self.dir.as_fd(),
+            &self.display,
+            &self.target.to_string_lossy(),
+        )? && kind_at(self.dir.as_fd(), &self.target).map_err(io_error)? == FileKind::Directory
+        {
+            return Err(RootedError::NotAFile {
+                path: self.display.clone(),
+                kind: FileKind::Directory,
+            });
+        }
+        rustix::fs::renameat(self.dir.as_fd(), &self.name, self.dir.as_fd(), &self.target)
+            .map_err(|e| RootedError::io(&self.display, e))?;
+        self.committed = true;
+        rustix::fs::fsync(&self.dir).map_err(|e| RootedError::io(&self.display, e))?;
+        sync_folders(&self.new_entries).map_err(io_error)?;
+        self.file.try_clone().map_err(io_error)
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = rustix::fs::unlinkat(self.dir.as_fd(), &self.name, AtFlags::empty());
+        }
+    }
+}
+
+fn reopen(dir: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+impl RootedDir {
+    /// `name` directly in this folder, spelt exactly (a log or a report: no case folding).
+    pub fn child(&self, name: &str) -> Result<Located, RootedError> {
+        let dir = reopen(self.fd.as_fd()).map_err(|e| RootedError::io(name, e))?;
+        let exists = exists_exactly(dir.as_fd(), name, name)?;
+        if exists
+            && kind_at(dir.as_fd(), OsStr::new(name)).map_err(|e| RootedError::io(name, e))?
+                == FileKind::Symlink
+        {
+            return Err(RootedError::Symlink {
+                path: name.to_string(),
+                link: name.to_string(),
+            });
+        }
+        Ok(Located {
+            display: self.path.join(name).display().to_string(),
+            parent: dir,
+            missing_dirs: Vec::new(),
+            name: OsString::from(name),
+            exists,
+        })
+    }
+}

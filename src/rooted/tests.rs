@@ -1,0 +1,204 @@
+use std::io::Read as _;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn root(dir: &Path) -> RootedDir {
+    RootedDir::open(dir).unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+}
+
+#[test]
+fn finds_names_exactly_then_by_case_and_unicode_form() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("Pictures/Cafe\u{301}")).unwrap();
+    std::fs::write(dir.path().join("Pictures/Cafe\u{301}/Redmond.JPG"), b"x").unwrap();
+    let located = root(dir.path())
+        .locate("p", &["pictures", "caf\u{e9}", "redmond.jpg"])
+        .unwrap();
+    assert!(located.exists());
+    assert_eq!(located.name(), "Redmond.JPG");
+    let mut text = String::new();
+    located
+        .open_read()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "x");
+    let missing = root(dir.path())
+        .locate("p", &["pictures", "town", "a.jpg"])
+        .unwrap();
+    assert!(!missing.exists());
+}
+
+#[test]
+fn refuses_names_that_fold_onto_several() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("A.txt"), b"x").unwrap();
+    std::fs::write(dir.path().join("a.TXT"), b"x").unwrap();
+    let error = root(dir.path()).locate("a", &["a.txt"]).unwrap_err();
+    assert!(matches!(error, RootedError::Ambiguous { .. }), "{error}");
+}
+
+#[test]
+fn refuses_every_link_inside_or_out() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    std::fs::write(dir.path().join("real/a.bin"), b"a").unwrap();
+    symlink(outside.path(), dir.path().join("escape")).unwrap();
+    symlink(dir.path().join("real"), dir.path().join("inner")).unwrap();
+    symlink("a.bin", dir.path().join("real/b.bin")).unwrap();
+    let root = root(dir.path());
+    for names in [
+        &["escape", "x"][..],
+        &["inner", "a.bin"],
+        &["real", "b.bin"],
+        &["Escape", "x"],
+    ] {
+        let error = root.locate("p", names).unwrap_err();
+        assert!(
+            matches!(error, RootedError::Symlink { .. }),
+            "{names:?}: {error}"
+        );
+    }
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn refuses_a_fifo_without_blocking_and_a_folder_as_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("pipe.bin"));
+    std::fs::create_dir(dir.path().join("folder.bin")).unwrap();
+    let root = root(dir.path());
+    let started = Instant::now();
+    let pipe = root.locate("pipe", &["pipe.bin"]).unwrap();
+    for error in [
+        pipe.open_read().unwrap_err(),
+        pipe.open_write().unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                error,
+                RootedError::NotAFile {
+                    kind: FileKind::Fifo,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+    assert!(
+        pipe.replace_with(b"x").is_ok(),
+        "a rename replaces the FIFO's name"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let folder = root.locate("folder", &["folder.bin"]).unwrap();
+    let error = folder.open_read().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            RootedError::NotAFile {
+                kind: FileKind::Directory,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(folder.replace_with(b"x").is_err());
+    let error = root.locate("under", &["folder.bin", "x"]).unwrap();
+    assert!(!error.exists());
+    let error = root.locate("under", &["pipe.bin", "x"]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            RootedError::Io { .. } | RootedError::NotADirectory { .. }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn never_writes_a_hard_linked_file_in_place() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("precious"), b"keep").unwrap();
+    std::fs::hard_link(outside.path().join("precious"), dir.path().join("a.bin")).unwrap();
+    let located = root(dir.path()).locate("a", &["a.bin"]).unwrap();
+    assert!(located.open_read().is_ok(), "reading is harmless");
+    let error = located.open_write().unwrap_err();
+    assert!(
+        matches!(error, RootedError::HardLinked { links: 2, .. }),
+        "{error}"
+    );
+    assert!(located.open_or_create().is_err());
+    assert_eq!(
+        std::fs::read(outside.path().join("precious")).unwrap(),
+        b"keep"
+    );
+}
+
+#[test]
+fn creates_missing_folders_and_files_and_replaces_through_a_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    let located = root.locate("n", &["new", "deeper", "file.bin"]).unwrap();
+    let opened = located.open_or_create().unwrap();
+    assert!(opened.created);
+    opened.file.set_len(10).unwrap();
+    opened.sync_new_entries().unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.path().join("new/deeper/file.bin"))
+            .unwrap()
+            .len(),
+        10
+    );
+    let again = root.locate("n", &["new", "deeper", "file.bin"]).unwrap();
+    assert!(!again.open_or_create().unwrap().created);
+
+    let side = root.locate("s", &["new", "side.properties"]).unwrap();
+    assert_eq!(
+        side.replace_with(b"<Properties/>").unwrap(),
+        b"<Properties/>"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("new/side.properties")).unwrap(),
+        b"<Properties/>"
+    );
+    // A temporary that is not committed leaves nothing behind.
+    drop(side.temporary().unwrap());
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn a_child_is_spelt_exactly_and_never_a_link() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Report.json"), b"old").unwrap();
+    symlink(
+        outside.path().join("target"),
+        dir.path().join("planted.log"),
+    )
+    .unwrap();
+    let root = root(dir.path());
+    assert!(!root.child("report.json").unwrap().exists());
+    let error = root.child("planted.log").unwrap_err();
+    assert!(matches!(error, RootedError::Symlink { .. }), "{error}");
+    assert!(!outside.path().join("target").exists());
+}
