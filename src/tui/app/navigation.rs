@@ -59,6 +59,10 @@ impl App {
         self.selected = keep
             .and_then(|node| self.visible.iter().position(|&n| n == node))
             .unwrap_or_else(|| self.selected.min(self.visible.len().saturating_sub(1)));
+        // Another row under the cursor: the map starts at its first cell.
+        if self.visible.get(self.selected).copied() != keep {
+            self.map_cursor = 0;
+        }
     }
 
     /// A verdict changed a blob's counts: a filter may list it differently.
