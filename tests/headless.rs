@@ -87,3 +87,56 @@ fn a_closed_stdout_does_not_panic_the_summary() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A repair that leaves damage says how to go on (the exact command, no secret in it); a
+/// rerun says what it takes over from the repair file.
+#[test]
+fn a_repair_left_unfinished_prints_its_rerun_command_and_the_rerun_says_it_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
+    let archive = paths.mirror.join("backups/2012/archive.bin");
+    let away = dir.path().join("archive.bin");
+    std::fs::rename(&archive, &away).unwrap();
+    let run = || {
+        Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+            .arg("repair")
+            .arg("--repair-file")
+            .arg(&paths.repair_file)
+            .arg("--target")
+            .arg(&paths.drive)
+            .arg("--manifest")
+            .arg(&paths.manifest)
+            .arg("--copy-log")
+            .arg(&paths.copy_log)
+            .arg("--source-dir")
+            .arg(&paths.mirror)
+            .arg("--log-dir")
+            .arg(dir.path())
+            .arg("--headless")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "to go on, rerun with the same repair file:\n  export-repair repair --repair-file {} --target {} --source-dir {} --copy-log {} --manifest {} --log-dir {} --headless\n",
+        paths.repair_file.display(),
+        paths.drive.display(),
+        paths.mirror.display(),
+        paths.copy_log.display(),
+        paths.manifest.display(),
+        dir.path().display(),
+    );
+    assert!(stderr.contains(&expected), "{stderr}\n---\n{expected}");
+    // The source is back: the rerun takes over what was done and finishes the rest.
+    std::fs::rename(&away, &archive).unwrap();
+    let second = run();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("resuming: 23 already done in an earlier run (6 repaired, 17 verified)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("to go on"), "{stderr}");
+}
