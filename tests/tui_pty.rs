@@ -352,6 +352,18 @@ fn start_demo(dir: &Path, name: &str, pace: Option<u32>, size: (u16, u16)) -> Se
     session
 }
 
+/// The demo in a 120×40 console, its plan done; none when tmux is missing (and not required).
+fn idle_demo(tag: &str) -> Option<(tempfile::TempDir, String, Session)> {
+    if !tmux_present() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("er-{tag}-{}", std::process::id());
+    let session = start_demo(dir.path(), &name, None, (120, 40));
+    wait_for(&name, "done: all damage repaired");
+    Some((dir, name, session))
+}
+
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("demo/report.json")).unwrap()).unwrap()
 }
@@ -388,13 +400,9 @@ fn quitting_after_the_run_finished_behind_the_question_is_not_an_interruption() 
 /// repaired (verified again), as every repaired component.
 #[test]
 fn verifying_a_repaired_blob_again_keeps_it_repaired() {
-    if !tmux_present() {
+    let Some((dir, name, session)) = idle_demo("again") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("er-again-{}", std::process::id());
-    let session = start_demo(dir.path(), &name, None, (120, 40));
-    wait_for(&name, "done: all damage repaired");
+    };
     keys(&name, &["/", "c", "a", "n", "y", "o", "n", "Enter"]);
     wait_for(&name, "BlobPath  photos/wild/canyon.jpg");
     keys(&name, &["v"]);
@@ -425,13 +433,9 @@ fn verifying_a_repaired_blob_again_keeps_it_repaired() {
 /// replacing a file and stays open when the path cannot be written.
 #[test]
 fn the_export_prompt_edits_asks_before_overwriting_and_keeps_its_errors() {
-    if !tmux_present() {
+    let Some((dir, name, session)) = idle_demo("export") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("er-export-{}", std::process::id());
-    let session = start_demo(dir.path(), &name, None, (120, 40));
-    wait_for(&name, "done: all damage repaired");
+    };
     keys(&name, &["e"]);
     let suggested = dir.path().join("export-repair-report-DEMO0001.html");
     wait_for(&name, &format!("writes {}", suggested.display()));
@@ -476,13 +480,9 @@ fn the_export_prompt_edits_asks_before_overwriting_and_keeps_its_errors() {
 /// the panes grow.
 #[test]
 fn the_console_redraws_at_the_new_size() {
-    if !tmux_present() {
+    let Some((_dir, name, session)) = idle_demo("resize") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("er-resize-{}", std::process::id());
-    let session = start_demo(dir.path(), &name, None, (120, 40));
-    wait_for(&name, "done: all damage repaired");
+    };
     for (width, height) in [(80u16, 24u16), (200, 60), (60, 16), (40, 10), (100, 30)] {
         tmux(&[
             "resize-window",

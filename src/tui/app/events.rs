@@ -13,10 +13,10 @@ impl App {
         let damaged_before = match event {
             Event::Component(component) => self
                 .ledger
-                .blob(component.id.blob as usize)
-                .damaged()
-                .into(),
-            _ => None::<u32>,
+                .blobs()
+                .get(component.id.blob as usize)
+                .map(|tally| tally.damaged()),
+            _ => None,
         };
         self.ledger.apply(event);
         match event {

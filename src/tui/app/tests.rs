@@ -512,3 +512,17 @@ fn failure_lines_in_the_log_carry_their_reason_and_a_readable_offset() {
         r"failed \backups\2012\archive.bin block @16.0 MiB: bad"
     );
 }
+
+#[test]
+fn events_about_components_the_drive_does_not_have_are_ignored() {
+    let mut app = demo_app();
+    repairing(&mut app);
+    let mut event = verdict(&app, 0, 1, ComponentStatus::Corrupt);
+    if let Event::Component(component) = &mut event {
+        component.id.blob = 99;
+    }
+    app.on_event(&event);
+    app.on_event(&working(99, vec![0], Activity::Queued));
+    assert_eq!(app.ledger.damaged(), 0);
+    assert_eq!(app.node_state(0), (0, 0));
+}
