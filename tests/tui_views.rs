@@ -417,3 +417,22 @@ fn a_folder_shows_the_drive_map() {
     assert!(small.contains("drive map"), "{small}");
     assert!(small.contains("Folder"), "{small}");
 }
+
+#[test]
+fn the_credentials_prompt_masks_what_is_typed() {
+    let events = recorded();
+    let mut app = app_after(until(&events, |e| matches!(e, Event::Planned { .. })));
+    app.surroundings.takes_credentials = true;
+    // The refusal as the Azure source words it (tests/tui_pty.rs sees it from Azurite).
+    app.on_event(&Event::CredentialsRefused {
+        message: "storage refused the credentials (HTTP 403): AuthenticationFailed".into(),
+    });
+    for c in "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6".chars() {
+        app.text_input(TextInput::char(c));
+    }
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains("Eby8"), "{screen}");
+    assert!(screen.contains(&"•".repeat(44)), "{screen}");
+    assert!(screen.contains("waiting for a new key or SAS"), "{screen}");
+    insta::assert_snapshot!("credentials_prompt_80x24", screen);
+}
