@@ -6,7 +6,7 @@ use crate::engine::{self, VerifyOptions};
 
 use super::args::VerifyArgs;
 use super::report_paths::Protected;
-use super::session::{Reports, run_headless};
+use super::session::{Reports, exit_status, run_headless};
 use super::{CliError, ExitStatus};
 use crate::report::RunInfo;
 
@@ -71,7 +71,7 @@ async fn verify(
     drop(interrupts);
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
     let finished = run_headless(handle, drive, args.json, &reports).await?;
-    Ok(finished.exit_status())
+    Ok(exit_status(&finished))
 }
 
 /// The target must be a folder the run can open (`flag` names where it comes from).

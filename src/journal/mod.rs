@@ -97,6 +97,8 @@ pub struct Done {
     pub id: ComponentId,
     pub status: ComponentStatus,
     pub actual_md5: Option<Md5>,
+    /// What the bytes the source gave hash to (told in the run's events, not recorded).
+    pub storage_md5: Option<Md5>,
     pub reason: Option<String>,
     /// The component's file as the verdict found (or left) it.
     pub identity: Option<FileIdentity>,
