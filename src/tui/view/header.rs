@@ -95,7 +95,8 @@ fn title_line(app: &App, theme: &Theme, width: usize) -> Line<'static> {
 }
 
 /// Target, source, repair file: when room is short, the longest is shortened first (from
-/// the left: the end of a path says most).
+/// the left: the end of a path says most), never into the words before its path ("local
+/// mirror …/mirror", not "…ror /demo/mirror").
 fn where_line(app: &App, width: usize) -> String {
     let Some(run) = app.ledger.run() else {
         return String::new();
@@ -109,14 +110,24 @@ fn where_line(app: &App, width: usize) -> String {
     }
     let fixed: usize =
         1 + parts.iter().map(|(name, _)| name.len() + 1).sum::<usize>() + 3 * (parts.len() - 1);
-    let budget = width.saturating_sub(fixed);
-    let mut values: Vec<String> = parts.iter().map(|(_, value)| value.clone()).collect();
+    let words: Vec<&str> = parts
+        .iter()
+        .map(|(_, value)| words_before_path(value))
+        .collect();
+    let budget = width
+        .saturating_sub(fixed)
+        .saturating_sub(words.iter().map(|w| text::width(w)).sum());
+    let mut paths: Vec<String> = parts
+        .iter()
+        .zip(&words)
+        .map(|((_, value), words)| value[words.len()..].to_string())
+        .collect();
     loop {
-        let total: usize = values.iter().map(|v| text::width(v)).sum();
+        let total: usize = paths.iter().map(|v| text::width(v)).sum();
         if total <= budget {
             break;
         }
-        let Some((longest, length)) = values
+        let Some((longest, length)) = paths
             .iter()
             .map(|v| text::width(v))
             .enumerate()
@@ -124,12 +135,17 @@ fn where_line(app: &App, width: usize) -> String {
         else {
             break;
         };
-        let shorter = length.saturating_sub(total - budget).max(12);
+        let shorter = length.saturating_sub(total - budget).max(8);
         if shorter >= length {
             break;
         }
-        values[longest] = text::path_tail(&values[longest], shorter);
+        paths[longest] = text::path_tail(&paths[longest], shorter);
     }
+    let values: Vec<String> = words
+        .iter()
+        .zip(paths)
+        .map(|(w, p)| format!("{w}{p}"))
+        .collect();
     let texts: Vec<String> = parts
         .iter()
         .zip(values)
@@ -202,4 +218,12 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
         Span::raw("░".repeat(bar_width - filled)),
         Span::raw(format!(" {facts}")),
     ])
+}
+
+/// The words that name a source before its path or address ("local mirror " of "local
+/// mirror /d/m"); empty for a bare path.
+fn words_before_path(value: &str) -> &str {
+    let path_start = value.find(['/', '\\']).unwrap_or(0);
+    let words_end = value[..path_start].rfind(' ').map_or(0, |space| space + 1);
+    &value[..words_end]
 }
