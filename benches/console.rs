@@ -261,6 +261,9 @@ fn verification_events(drive: &Drive, blobs: std::ops::Range<usize>) -> Vec<Even
                 expected_md5: component.expected_md5,
                 drive_md5: component.expected_md5,
                 storage_md5: None,
+                expected_crc64: None,
+                drive_crc64: None,
+                storage_crc64: None,
                 reason: status
                     .is_damage()
                     .then(|| "MD5 is 00, the manifest expects 11".to_string()),

@@ -94,6 +94,7 @@ fn events(drive: &Drive, steps: &[Step], ending: Option<bool>) -> Vec<Event> {
                     status: *status,
                     actual_md5: None,
                     storage_md5: None,
+                    crc64: Default::default(),
                     reason: status.is_damage().then(|| format!("reason {n}")),
                     bytes: drive.component(ids[*c]).length,
                     identity: None,

@@ -473,6 +473,11 @@ fn known_pattern(pattern: &str) -> fn(&str) -> bool {
                     && text.as_bytes().get(10) == Some(&b'T')
             }
         }
+        // A CRC-64 in decimal, as the verbose log writes it: a u64 without leading zeros.
+        "^(0|[1-9][0-9]{0,19})$" => |text| {
+            text.parse::<u64>()
+                .is_ok_and(|value| value.to_string() == text)
+        },
         other => panic!("the schema uses a pattern this validator does not know: {other}"),
     }
 }

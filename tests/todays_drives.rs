@@ -1,7 +1,8 @@
-//! Drives from 2021 on, as far as this version goes: the 2021-08-01 copy log and the verbose
-//! log are read (every malformed one refused precisely), drives written the 2021 way are
-//! modelled with their real CRC-64s, UTF-16 documents are read, and a drive that needs the
-//! CRC-64 engine is refused before anything is checked, never passed as verified.
+//! Drives from 2021 on, offline: the 2021-08-01 copy log and the verbose log are read (every
+//! malformed one refused precisely), drives written the 2021 way are modelled with their real
+//! CRC-64s and verified by Size and CRC-64 without a manifest, the copy log's categories are
+//! the reasons of the files it names, and UTF-16 documents are read. Repairs against Azurite:
+//! tests/todays_drives_azurite.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
@@ -150,57 +151,212 @@ fn bad_verbose_logs_are_refused_with_exit_2_and_a_precise_message() {
 }
 
 // ---------------------------------------------------------------------------------------
-// What the engine cannot do yet is refused before anything runs
+// Verified offline by Size and CRC-64: no manifest needed, the manifest's MD5s added when given
+
+fn report_of(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// (kind, status, reason) of every component of the report's first file.
+fn components(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["files"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+                c["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
 
 #[test]
-fn a_verbose_log_is_read_then_refused_as_not_checkable_yet_never_verified() {
+fn verify_by_the_verbose_log_alone_checks_size_and_crc64_offline() {
     let drive = good_drive();
-    let before = support::files::files(drive.path());
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("report.json");
     let log = corpus("valid.verbose.xml");
-    let output = verify(drive.path(), &[("--verbose-log", &log)]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let output = verify(
+        drive.path(),
+        &[("--verbose-log", &log), ("--report", &report)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("VERIFIED"));
+    let json = report_of(&report);
+    let expected = Crc64::of(b"data").to_string();
     assert_eq!(
-        stderr.trim_end(),
-        format!(
-            "error: {}: read 1 file(s) to check by size and CRC-64; checking and repairing files \
-             by CRC-64 is not available in this version yet, so nothing was checked (the drive \
-             manifest, --manifest, checks the same files by MD5)",
-            log.display()
+        json["files"][0]["export"]["crc64"], expected,
+        "the verbose log's CRC-64 is the file's"
+    );
+    let whole = &json["files"][0]["components"][1];
+    assert_eq!(whole["kind"], "crc64");
+    assert_eq!(whole["expected_crc64"], expected);
+    assert_eq!(whole["actual_crc64"], expected);
+
+    // One byte changed: the whole-file check fails and says both CRCs; nothing is written.
+    std::fs::write(drive.path().join("c/good.bin"), b"dati").unwrap();
+    let before = support::files::files(drive.path());
+    let output = verify(
+        drive.path(),
+        &[("--verbose-log", &log), ("--report", &report)],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(support::files::files(drive.path()), before);
+    let found = components(&report_of(&report));
+    assert_eq!(found[0].0, "chunk");
+    assert_eq!(found[0].1, "skipped", "a chunk has no CRC of its own");
+    assert_eq!(
+        found[1],
+        (
+            "crc64".to_string(),
+            "corrupt".to_string(),
+            format!(
+                "CRC-64 is {}, the verbose log says {expected}",
+                Crc64::of(b"dati")
+            )
         )
     );
-    assert!(!text(&output.stdout).contains("VERIFIED"));
-    // With the manifest as well, and through the v1 switches of a repair, the same.
+
+    // A short file misses its tail, a long one has bytes past the end.
+    std::fs::write(drive.path().join("c/good.bin"), b"da").unwrap();
+    verify(
+        drive.path(),
+        &[("--verbose-log", &log), ("--report", &report)],
+    );
+    let found = components(&report_of(&report));
+    assert_eq!(
+        (found[0].1.as_str(), found[1].1.as_str()),
+        ("missing", "missing")
+    );
+    assert!(
+        found[1]
+            .2
+            .starts_with("the file is 2 bytes long, shorter than the verbose log's Size 4")
+    );
+    std::fs::write(drive.path().join("c/good.bin"), b"data+").unwrap();
+    verify(
+        drive.path(),
+        &[("--verbose-log", &log), ("--report", &report)],
+    );
+    let found = components(&report_of(&report));
+    assert_eq!(
+        (found[0].1.as_str(), found[1].1.as_str()),
+        ("verified", "corrupt")
+    );
+    assert!(
+        found[1]
+            .2
+            .starts_with("bytes past the end: the file is 5 bytes long, 1 more")
+    );
+
+    // With the manifest as well, its MD5 checks the same bytes too.
+    std::fs::write(drive.path().join("c/good.bin"), b"dati").unwrap();
     let manifest = corpus("valid.manifest.xml");
     let output = verify(
         drive.path(),
-        &[("--manifest", &manifest), ("--verbose-log", &log)],
+        &[
+            ("--manifest", &manifest),
+            ("--verbose-log", &log),
+            ("--report", &report),
+        ],
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("not available in this version yet"));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let found = components(&report_of(&report));
+    let kinds: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(k, s, _)| (k.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("block", "corrupt"),
+            ("file", "verified"),
+            ("crc64", "corrupt")
+        ]
+    );
+}
+
+#[test]
+fn the_copy_logs_categories_are_the_reasons_of_files_nothing_else_describes() {
+    let drive = good_drive();
     let work = tempfile::tempdir().unwrap();
-    let repair_file = work.path().join("drive.rep");
-    let switch = |name: &str, path: &Path| format!("/{name}:{}", path.display());
-    let output = run(&[
-        "RepairExport".as_ref(),
-        switch("r", &repair_file).as_ref(),
-        switch("d", drive.path()).as_ref(),
-        switch("VerboseLogFile", &log).as_ref(),
-        switch("ManifestFile", &manifest).as_ref(),
-        format!("--source-dir={}", work.path().display()).as_ref(),
-        "--headless".as_ref(),
-    ]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("not available in this version yet"),
-        "{stderr}"
+    let report = work.path().join("report.json");
+    let log = work.path().join("order_SERIAL1_CopyLog_job.xml");
+    let entity = |path: &str, category: &str, message: &str| {
+        format!(
+            "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"{path}\"><Category>{category}</Category>\
+             <ETag>0x8D1</ETag><ErrorCode>1</ErrorCode><ErrorMessage>{message}</ErrorMessage><Type>File</Type></ErroredEntity>\n"
+        )
+    };
+    let text_of_log = format!(
+        "{}{}{}<CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion>\
+         <DriveId>cb57dbe8-0b67-45e0-ad40-a08fb5305c60</DriveId><Status>Failed</Status></CopyLog>",
+        entity("c/lost.bin", "UploadErrorWin32", "File Create failed"),
+        entity("c/dir/", "FileNameTrailsWithSlash", "name ends in a slash"),
+        entity(
+            "c/odd name",
+            "BlobRenamed",
+            "The original container/share/Blob has been renamed to: BlockBlob/DataBox-6bcae46f :from: odd name :because x"
+        ),
     );
-    assert!(
-        !repair_file.exists(),
-        "no repair file for a repair that never started"
+    std::fs::write(&log, text_of_log).unwrap();
+    let before = support::files::files(drive.path());
+    let output = verify(
+        drive.path(),
+        &[
+            ("--verbose-log", &corpus("valid.verbose.xml")),
+            ("--copy-log", &log),
+            ("--report", &report),
+        ],
     );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert_eq!(support::files::files(drive.path()), before);
+    let json = report_of(&report);
+    assert_eq!(json["files"][0]["status"], "verified", "c/good.bin");
+    let entry = |blob_path: &str| {
+        json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["blob_path"] == blob_path)
+            .unwrap()
+            .clone()
+    };
+    let lost = entry("c/lost.bin");
+    assert_eq!(lost["components"][0]["status"], "missing");
+    assert_eq!(
+        lost["components"][0]["reason"],
+        "the file \\c\\lost.bin is not on the drive (the copy log reports UploadErrorWin32 (1: File Create failed))"
+    );
+    assert_eq!(
+        lost["export"]["action"],
+        "download whole, pinned to the ETag"
+    );
+    let slash = entry("c/dir/");
+    assert_eq!(slash["components"][0]["status"], "failed");
+    assert!(
+        slash["components"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the copy log reports FileNameTrailsWithSlash (1: name ends in a slash): cannot be on any drive under that name"),
+        "{slash}"
+    );
+    let renamed = entry("c/odd name");
+    assert_eq!(
+        renamed["components"][0]["status"], "skipped",
+        "a rename is no damage"
+    );
+    assert!(
+        renamed["components"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("; exported under the name BlockBlob/DataBox-6bcae46f: the data is under the new name"),
+        "{renamed}"
+    );
+    assert_eq!(renamed["export"]["new_name"], "BlockBlob/DataBox-6bcae46f");
 }
 
 #[test]
@@ -210,33 +366,6 @@ fn verify_needs_a_manifest_or_a_verbose_log() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--manifest <FILE>"), "{stderr}");
-}
-
-#[test]
-fn a_2021_copy_log_naming_files_the_manifest_lacks_is_refused_until_pinned_downloads_exist() {
-    let drive = good_drive();
-    let work = tempfile::tempdir().unwrap();
-    let log = work.path().join("order_SERIAL1_CopyLog_job.xml");
-    let entity = std::fs::read_to_string(corpus("valid.copylog2021.xml"))
-        .unwrap()
-        .replace("c/good.bin", "c/lost.bin");
-    std::fs::write(&log, entity).unwrap();
-    let output = verify(
-        drive.path(),
-        &[
-            ("--manifest", &corpus("valid.manifest.xml")),
-            ("--copy-log", &log),
-        ],
-    );
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.starts_with(&format!(
-            "error: {}: the 2021-08-01 copy log lists 1 file(s) that the manifest does not describe (the first: c/lost.bin)",
-            log.display()
-        )),
-        "{stderr}"
-    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ use crate::format::copylog::AnyCopyLog;
 use crate::format::log_names::LogName;
 use crate::format::manifest::Manifest;
 use crate::format::verbose_log::VerboseLog;
-use crate::model::{ComponentKind, Drive, Logs};
+use crate::model::{Drive, Logs};
 
 use super::CliError;
 
@@ -25,7 +25,7 @@ pub fn load(
         verbose_log: verbose_log.map(VerboseLog::from_file).transpose()?,
         drive_id: verbose_log.map(drive_id_from_name),
     };
-    let drive = match copy_log {
+    Ok(match copy_log {
         // A DriveLog is merged as it is read: a verbose one of millions of ranges is never
         // held whole.
         Some(path) if !AnyCopyLog::is_2021(path) => Drive::read(manifest, path, logs)?,
@@ -37,9 +37,7 @@ pub fn load(
             }),
         )?,
         None => Drive::build(manifest, Some(logs))?,
-    };
-    refuse_what_cannot_be_checked_yet(&drive, copy_log, verbose_log)?;
-    Ok(drive)
+    })
 }
 
 /// A verbose log names no drive: its file name does (`<order>_<serial>_VerboseLog_<job>.xml`),
@@ -50,55 +48,4 @@ fn drive_id_from_name(path: &Path) -> String {
         Some(log) => log.drive_id,
         None => name.into_owned(),
     }
-}
-
-/// Checking by CRC-64 and downloading 2021 entries whole are not built into the engine
-/// yet: rather than report such files unchecked as if the drive verified, say so and stop
-/// before anything runs. A 2021 copy log whose every file the manifest describes is fine:
-/// the manifest's MD5s check and repair those files.
-fn refuse_what_cannot_be_checked_yet(
-    drive: &Drive,
-    copy_log: Option<&Path>,
-    verbose_log: Option<&Path>,
-) -> Result<(), CliError> {
-    let crc_files = drive
-        .blobs
-        .iter()
-        .filter(|blob| {
-            blob.components
-                .iter()
-                .any(|c| c.kind == ComponentKind::Crc64)
-        })
-        .count();
-    if let Some(path) = verbose_log
-        && crc_files > 0
-    {
-        return Err(CliError::Usage(format!(
-            "{}: read {crc_files} file(s) to check by size and CRC-64; checking and repairing \
-             files by CRC-64 is not available in this version yet, so nothing was checked \
-             (the drive manifest, --manifest, checks the same files by MD5)",
-            path.display()
-        )));
-    }
-    let unlisted: Vec<&str> = drive
-        .blobs
-        .iter()
-        .filter(|blob| blob.export.as_ref().is_some_and(|e| e.error.is_some()) && !blob.in_manifest)
-        .map(|blob| blob.blob_path.as_str())
-        .collect();
-    if let (Some(path), Some(first)) = (copy_log, unlisted.first()) {
-        return Err(CliError::Usage(format!(
-            "{}: the 2021-08-01 copy log lists {} file(s) that the manifest does not describe \
-             (the first: {first}); acting on them needs downloads pinned to their ETag, which \
-             this version does not have yet, so nothing was checked{}",
-            path.display(),
-            unlisted.len(),
-            if drive.has_manifest {
-                ""
-            } else {
-                " (give the drive manifest, --manifest, to check the files it lists)"
-            }
-        )));
-    }
-    Ok(())
 }

@@ -45,6 +45,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             status,
             actual_md5: entry.actual_md5,
             storage_md5: None,
+            crc64: Default::default(),
             reason: entry.reason,
             bytes: 0,
             identity: None,

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::verify::Finding;
 use crate::format::Md5;
+use crate::format::crc64::as_text;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive, Outcome};
 use crate::source::BlobSource;
 
@@ -185,6 +186,16 @@ pub struct ComponentEvent {
     /// What the bytes the source gave hash to.
     #[serde(default)]
     pub storage_md5: Option<Md5>,
+    /// Files checked by CRC-64 (drives from 2021 on), each a decimal string: the verbose
+    /// log's CRC-64 of the whole file (the whole-file check only) …
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "as_text")]
+    pub expected_crc64: Option<u64>,
+    /// … the CRC-64 of the bytes on the drive (a chunk's, or the whole file's) …
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "as_text")]
+    pub drive_crc64: Option<u64>,
+    /// … and of the bytes the source gave for the same range.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "as_text")]
+    pub storage_crc64: Option<u64>,
     pub reason: Option<String>,
     /// Bytes read from the drive or downloaded to reach this verdict.
     #[serde(default)]
@@ -220,6 +231,9 @@ impl ComponentEvent {
             expected_md5: component.expected_md5,
             drive_md5: finding.actual_md5,
             storage_md5: finding.storage_md5,
+            expected_crc64: blob.expected_crc64(component),
+            drive_crc64: finding.crc64.drive,
+            storage_crc64: finding.crc64.storage,
             reason: finding.reason,
             bytes: finding.bytes,
             at,
@@ -351,6 +365,9 @@ mod tests {
                 expected_md5: None,
                 drive_md5: None,
                 storage_md5: None,
+                expected_crc64: Some(16_033_727_819_182_370_206),
+                drive_crc64: Some(1),
+                storage_crc64: None,
                 reason: None,
                 bytes: 1,
                 at,

@@ -8,6 +8,14 @@
 //!
 //! Files are reached through the rooted drive handle: a link, a FIFO, a device or a folder at
 //! a data path is refused unread, and an entry the model refused is never looked at.
+//!
+//! Files of drives from 2021 on are checked by CRC-64 beside the MD5s (`crc`): their pieces
+//! travel in the same windows, and a hashing thread takes a piece's CRC-64 instead of giving
+//! it a lane.
+
+mod crc;
+
+use crc::{CrcFile, PieceResult};
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -20,8 +28,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use tokio_util::sync::CancellationToken;
 
-use crate::format::Md5;
+use crate::format::{Crc64, Md5};
 use crate::md5::{Md5Lanes, Md5Path, Md5Stream};
+use crate::model::v2021::RepairAction;
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::{FileIdentity, Located, RootedDir, RootedError};
 use crate::sanitize::escape_controls;
@@ -128,6 +137,8 @@ pub struct Finding {
     pub actual_md5: Option<Md5>,
     /// What the bytes the source gave hash to (repairs only).
     pub storage_md5: Option<Md5>,
+    /// CRC-64s of the drive's and the source's bytes (files checked by CRC-64).
+    pub crc64: Crc64s,
     pub reason: Option<String>,
     /// Bytes read to reach the verdict (for progress).
     pub bytes: u64,
@@ -143,16 +154,26 @@ impl Finding {
             status,
             actual_md5: None,
             storage_md5: None,
+            crc64: Crc64s::default(),
             reason,
             bytes: 0,
             identity: None,
         }
     }
 
-    fn on(mut self, identity: Option<FileIdentity>) -> Self {
+    pub(crate) fn on(mut self, identity: Option<FileIdentity>) -> Self {
         self.identity = identity;
         self
     }
+}
+
+/// CRC-64s a verdict was reached with (files of drives from 2021 on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Crc64s {
+    /// Of the bytes on the drive (a chunk's, or the whole file's).
+    pub drive: Option<u64>,
+    /// Of the bytes the source gave for the same range (repairs only).
+    pub storage: Option<u64>,
 }
 
 /// Bytes read from one file and the components they hold, each hashed as its own message.
@@ -183,22 +204,34 @@ impl PartRef {
     fn part(&self) -> &Part {
         &self.job.parts[self.index]
     }
-}
 
-impl AsRef<[u8]> for PartRef {
-    fn as_ref(&self) -> &[u8] {
+    fn bytes(&self) -> &[u8] {
         &self.job.buffer[self.part().bytes.clone()]
     }
 }
 
-/// One component's bytes within a job's buffer.
+impl AsRef<[u8]> for PartRef {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+/// One component's (or CRC piece's) bytes within a job's buffer.
 #[derive(Debug, Clone)]
 struct Part {
-    id: ComponentId,
-    expected: Md5,
+    check: Check,
     bytes: Range<usize>,
     /// The file the bytes were read from, as it was.
     identity: Option<FileIdentity>,
+}
+
+/// What a part's bytes are checked against.
+#[derive(Debug, Clone)]
+enum Check {
+    /// A component's expected MD5 (one SIMD lane).
+    Md5 { id: ComponentId, expected: Md5 },
+    /// A piece of a file checked by CRC-64.
+    Crc { file: Arc<CrcFile>, piece: usize },
 }
 
 /// Where the verifier's results go (called from several threads). Any `Fn(Finding)` is one.
@@ -307,10 +340,21 @@ fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, path: Md5Path)
             };
             let Some(job) = next else { break };
             let job = Arc::new(job);
-            waiting.extend((0..job.parts.len()).map(|index| PartRef {
-                job: Arc::clone(&job),
-                index,
-            }));
+            for index in 0..job.parts.len() {
+                let part = PartRef {
+                    job: Arc::clone(&job),
+                    index,
+                };
+                if let Check::Crc { file, piece } = &part.part().check {
+                    // A CRC-64 runs at memory speed on its own: no lane needed.
+                    let crc = Crc64::of(part.bytes());
+                    for finding in file.record(*piece, PieceResult::Crc(crc)) {
+                        report.finding(finding);
+                    }
+                } else {
+                    waiting.push_back(part);
+                }
+            }
         }
         if lanes.is_empty() {
             return;
@@ -318,12 +362,13 @@ fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, path: Md5Path)
         lanes.run(LANE_STEP, &mut done);
         for (part, actual) in done.drain(..) {
             let Part {
-                id,
-                expected,
+                ref check,
                 ref bytes,
                 identity,
             } = *part.part();
-            report.finding(verdict(id, expected, actual, bytes.len() as u64).on(identity));
+            if let Check::Md5 { id, expected } = *check {
+                report.finding(verdict(id, expected, actual, bytes.len() as u64).on(identity));
+            }
         }
     }
 }
@@ -338,13 +383,9 @@ fn verdict(id: ComponentId, expected: Md5, actual: Md5, bytes: u64) -> Finding {
         )
     };
     Finding {
-        id,
-        status,
         actual_md5: Some(actual),
-        storage_md5: None,
-        reason,
         bytes,
-        identity: None,
+        ..Finding::new(id, status, reason)
     }
 }
 
@@ -404,6 +445,14 @@ impl Reader<'_> {
             }
             return true;
         }
+        if let Some((status, reason)) = blob.export.as_deref().and_then(|e| e.reported_only(blob)) {
+            // Nothing a download can bring: the copy log's word is the verdict, and the drive
+            // is not looked at (a name ending in a slash is no file's name).
+            for &c in selected {
+                self.emit(Finding::new(id(c), status, Some(reason.clone())));
+            }
+            return true;
+        }
         let (side, data): (Vec<u32>, Vec<u32>) = selected
             .iter()
             .partition(|&&c| blob.components[c as usize].kind.is_side_file());
@@ -413,7 +462,7 @@ impl Reader<'_> {
                     for &c in &data {
                         self.emit(Finding {
                             id: id(c),
-                            ..finding.clone()
+                            ..(*finding).clone()
                         });
                     }
                 }
@@ -435,7 +484,7 @@ impl Reader<'_> {
 
     /// The blob's data file, or the verdict every data component gets without it (the id is
     /// filled in by the caller).
-    fn open_data_file(&self, blob: &Blob) -> Result<(File, FileIdentity), Finding> {
+    fn open_data_file(&self, blob: &Blob) -> Result<(File, FileIdentity), Box<Finding>> {
         let placeholder = ComponentId {
             blob: 0,
             component: 0,
@@ -445,27 +494,28 @@ impl Reader<'_> {
             .locate_file_path(&blob.file_path)
             .map_err(|error| refused(placeholder, &error))?;
         if !located.exists() {
-            return Err(Finding::new(
+            return Err(Box::new(Finding::new(
                 placeholder,
                 ComponentStatus::Missing,
                 Some(format!(
-                    "the file {} is not on the drive",
-                    escape_controls(&blob.file_path)
+                    "the file {} is not on the drive{}",
+                    escape_controls(&blob.file_path),
+                    reported(blob)
                 )),
-            ));
+            )));
         }
         let file = located
             .open_read()
             .map_err(|error| refused(placeholder, &error))?;
         let identity = FileIdentity::of(&file).map_err(|error| {
-            Finding::new(
+            Box::new(Finding::new(
                 placeholder,
                 ComponentStatus::Corrupt,
                 Some(format!(
                     "cannot read {}: {error}",
                     escape_controls(&blob.file_path)
                 )),
-            )
+            ))
         })?;
         Ok((file, identity))
     }
@@ -489,7 +539,13 @@ impl Reader<'_> {
         let file_length = identity.length;
         let mut position = 0u64;
         let mut window = Window::default();
-        for &c in data {
+        let (by_crc, data): (Vec<u32>, Vec<u32>) = data.iter().partition(|&&c| {
+            matches!(
+                blob.components[c as usize].kind,
+                ComponentKind::Chunk | ComponentKind::Crc64
+            )
+        });
+        for &c in &data {
             if !self.control.proceed() {
                 return false;
             }
@@ -518,12 +574,16 @@ impl Reader<'_> {
                 continue;
             }
             if component.length <= MAX_BUFFERED {
-                if !window.accepts(component)
+                if !window.accepts(component.offset, component.length)
                     && !self.flush(&mut file, &mut position, &mut window, blob)
                 {
                     return false;
                 }
-                window.push(id(c), expected, component, on);
+                let check = Check::Md5 {
+                    id: id(c),
+                    expected,
+                };
+                window.push(check, component.offset, component.length, on);
                 continue;
             }
             if !self.flush(&mut file, &mut position, &mut window, blob) {
@@ -543,7 +603,61 @@ impl Reader<'_> {
                 }
             }
         }
-        self.flush(&mut file, &mut position, &mut window, blob)
+        if !self.flush(&mut file, &mut position, &mut window, blob) {
+            return false;
+        }
+        by_crc.is_empty() || self.verify_crc(blob_index, blob, &by_crc, &mut file, identity)
+    }
+
+    /// Reads every piece of a file checked by CRC-64 and hands them to the hashers, which
+    /// give the verdicts once the last is in; false once cancelled.
+    fn verify_crc(
+        &self,
+        blob_index: u32,
+        blob: &Blob,
+        selected: &[u32],
+        file: &mut File,
+        identity: FileIdentity,
+    ) -> bool {
+        let Some(crc_file) = CrcFile::new(blob_index, blob, selected, identity.length, identity)
+        else {
+            for &c in selected {
+                let id = ComponentId {
+                    blob: blob_index,
+                    component: c,
+                };
+                self.emit(unhashed(id, &blob.components[c as usize]));
+            }
+            return true;
+        };
+        let crc_file = Arc::new(crc_file);
+        for finding in crc_file.verdicts_now() {
+            self.emit(finding);
+        }
+        let mut position = u64::MAX;
+        let mut window = Window::default();
+        for (index, piece) in crc_file.pieces().iter().enumerate() {
+            if !self.control.proceed() {
+                return false;
+            }
+            if piece.end() > crc_file.file_length() {
+                for finding in crc_file.record(index, PieceResult::Missing) {
+                    self.emit(finding);
+                }
+                continue;
+            }
+            if !window.accepts(piece.offset, piece.length)
+                && !self.flush(file, &mut position, &mut window, blob)
+            {
+                return false;
+            }
+            let check = Check::Crc {
+                file: Arc::clone(&crc_file),
+                piece: index,
+            };
+            window.push(check, piece.offset, piece.length, Some(identity));
+        }
+        self.flush(file, &mut position, &mut window, blob)
     }
 
     /// Reads the window's bytes in one sequential read and hands its components to the
@@ -579,8 +693,7 @@ impl Reader<'_> {
                         }
                         Err(error) => {
                             *position = u64::MAX;
-                            let component = &blob.components[part.id.component as usize];
-                            self.emit(read_error(part.id, component, &error));
+                            self.unreadable(&part.check, blob, &error);
                             false
                         }
                     }
@@ -616,8 +729,7 @@ impl Reader<'_> {
             Ok(SideFile::Read { bytes, identity }) => {
                 let job = HashJob {
                     parts: vec![Part {
-                        id,
-                        expected,
+                        check: Check::Md5 { id, expected },
                         bytes: 0..bytes.len(),
                         identity: Some(identity),
                     }],
@@ -634,6 +746,21 @@ impl Reader<'_> {
 
     fn emit(&self, finding: Finding) {
         self.report.finding(finding);
+    }
+
+    /// A part the drive could not read.
+    fn unreadable(&self, check: &Check, blob: &Blob, error: &io::Error) {
+        match check {
+            Check::Md5 { id, .. } => {
+                let component = &blob.components[id.component as usize];
+                self.emit(read_error(*id, component, error));
+            }
+            Check::Crc { file, piece } => {
+                for finding in file.record(*piece, PieceResult::Unreadable(error.to_string())) {
+                    self.emit(finding);
+                }
+            }
+        }
     }
 }
 
@@ -696,31 +823,24 @@ struct Window {
 }
 
 impl Window {
-    /// Whether the component continues this window without making it too large.
-    fn accepts(&self, component: &Component) -> bool {
+    /// Whether `[offset, offset + length)` continues this window without making it too large.
+    fn accepts(&self, offset: u64, length: u64) -> bool {
         self.parts.is_empty()
-            || (component.offset == self.end
-                && self.end + component.length - self.start <= WINDOW_BYTES
+            || (offset == self.end
+                && self.end + length - self.start <= WINDOW_BYTES
                 && self.parts.len() < WINDOW_PARTS)
     }
 
-    fn push(
-        &mut self,
-        id: ComponentId,
-        expected: Md5,
-        component: &Component,
-        identity: Option<FileIdentity>,
-    ) {
+    fn push(&mut self, check: Check, offset: u64, length: u64, identity: Option<FileIdentity>) {
         if self.parts.is_empty() {
-            self.start = component.offset;
-            self.end = component.offset;
+            self.start = offset;
+            self.end = offset;
         }
         let from = (self.end - self.start) as usize;
-        self.end += component.length;
+        self.end += length;
         self.parts.push(Part {
-            id,
-            expected,
-            bytes: from..from + component.length as usize,
+            check,
+            bytes: from..from + length as usize,
             identity,
         });
     }
@@ -763,6 +883,21 @@ fn read_error(id: ComponentId, component: &Component, error: &io::Error) -> Find
 /// A whole-file component: its length; for a file known only from the copy log, whose bytes
 /// nothing else checks, the copy log's word when it reports a failure.
 fn length_check(id: ComponentId, blob: &Blob, component: &Component, file_length: u64) -> Finding {
+    if let Some(error) = blob.export.as_deref().and_then(|e| e.error.as_ref())
+        && !blob.in_manifest
+        && error.action == RepairAction::DownloadWhole
+    {
+        // The 2021 copy log names no size and no checksum: nothing proves such a file right.
+        return Finding::new(
+            id,
+            ComponentStatus::Corrupt,
+            Some(format!(
+                "{}; nothing on the drive proves the file right (the copy log lists no size or \
+                 checksum for it)",
+                error.describe()
+            )),
+        );
+    }
     if !blob.in_manifest
         && component
             .copy_log_status
@@ -792,6 +927,15 @@ fn length_check(id: ComponentId, blob: &Blob, component: &Component, file_length
             )),
         ),
     }
+}
+
+/// What the copy log reports about the file, to follow a verdict: ` (the copy log reports …)`.
+fn reported(blob: &Blob) -> String {
+    blob.export
+        .as_deref()
+        .and_then(|record| record.error.as_ref())
+        .map(|error| format!(" ({})", error.describe()))
+        .unwrap_or_default()
 }
 
 fn refused(id: ComponentId, error: &RootedError) -> Finding {
@@ -893,18 +1037,26 @@ mod tests {
                 blob: 0,
                 component: c as u32,
             };
-            assert!(window.accepts(component));
-            window.push(id, component.expected_md5.unwrap(), component, None);
+            assert!(window.accepts(component.offset, component.length));
+            let check = Check::Md5 {
+                id,
+                expected: component.expected_md5.unwrap(),
+            };
+            window.push(check, component.offset, component.length, None);
         }
         let mut file = File::open(&path).unwrap();
         let mut position = 0;
         assert!(reader.flush(&mut file, &mut position, &mut window, &blob));
 
         let job = job_rx.try_recv().unwrap();
-        let read: Vec<u32> = job.parts.iter().map(|part| part.id.component).collect();
+        let component = |part: &Part| match part.check {
+            Check::Md5 { id, .. } => id.component,
+            Check::Crc { .. } => unreachable!("no CRC piece in this window"),
+        };
+        let read: Vec<u32> = job.parts.iter().map(component).collect();
         assert_eq!(read, [0, 1, 2], "the blocks before the end are read again");
         for part in &job.parts {
-            let expected = &data[part.id.component as usize * 1024..][..1024];
+            let expected = &data[component(part) as usize * 1024..][..1024];
             assert_eq!(&job.buffer[part.bytes.clone()], expected);
         }
         let findings = findings.into_inner().unwrap();
@@ -922,21 +1074,20 @@ mod tests {
     #[test]
     fn a_window_takes_contiguous_components_up_to_its_size() {
         let mut window = Window::default();
-        let id = |component| ComponentId { blob: 0, component };
-        let big = |offset| Component {
-            length: 3 * 1024 * 1024,
-            ..block(offset, b"")
+        let md5 = |component| Check::Md5 {
+            id: ComponentId { blob: 0, component },
+            expected: Md5::of(b""),
         };
-        let first = big(0);
-        window.push(id(0), Md5::of(b""), &first, None);
-        assert!(window.accepts(&big(3 * 1024 * 1024)));
+        const MIB: u64 = 1024 * 1024;
+        window.push(md5(0), 0, 3 * MIB, None);
+        assert!(window.accepts(3 * MIB, 3 * MIB));
         assert!(
-            !window.accepts(&big(4 * 1024 * 1024)),
+            !window.accepts(4 * MIB, 3 * MIB),
             "a gap starts a new window"
         );
-        window.push(id(1), Md5::of(b""), &big(3 * 1024 * 1024), None);
+        window.push(md5(1), 3 * MIB, 3 * MIB, None);
         assert!(
-            !window.accepts(&big(6 * 1024 * 1024)),
+            !window.accepts(6 * MIB, 3 * MIB),
             "9 MiB is over the window's size"
         );
         assert_eq!(window.parts[1].bytes, 3 * 1024 * 1024..6 * 1024 * 1024);

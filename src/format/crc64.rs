@@ -58,6 +58,29 @@ impl Crc64 {
     }
 }
 
+/// CRC-64s in JSON as decimal strings, as the verbose log writes them: a 20-digit number is
+/// more than a JavaScript number holds exactly. For `Option<u64>` fields
+/// (`#[serde(default, skip_serializing_if = "Option::is_none", with = "crc64::as_text")]`).
+pub mod as_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(value: &Option<u64>, out: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(crc) => out.serialize_str(&crc.to_string()),
+            None => out.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Option<u64>, D::Error> {
+        let text: Option<String> = Option::deserialize(input)?;
+        text.map(|text| {
+            text.parse()
+                .map_err(|_| D::Error::custom(format!("{text:?} is not a CRC-64 in decimal")))
+        })
+        .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 //! stored with the file's size, modification time and inode at the time, and trusted on resume
 //! only while the file is unchanged (see `engine::repair::resume`).
 
+mod chunks;
 mod rows;
 mod writer;
 
@@ -140,6 +141,7 @@ impl RepairFile {
         } else {
             file.create_tables(binding)?;
         }
+        file.ensure_chunk_table()?;
         Ok((file, resumed))
     }
 
@@ -443,8 +445,11 @@ fn now_ns() -> i64 {
 
 /// The MD5 of a whole input file, for binding.
 pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
+    reader_md5(std::fs::File::open(path)?)
+}
+
+/// The MD5 of everything `file` holds from where it stands.
+pub fn reader_md5(mut file: impl std::io::Read) -> std::io::Result<Md5> {
     let mut hasher = crate::format::md5::Md5Stream::new();
     let mut buffer = vec![0u8; 256 * 1024];
     loop {

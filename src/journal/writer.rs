@@ -1,6 +1,7 @@
 //! The repair file's one writer: a thread of its own that owns the database, fed by messages,
 //! so that no async task ever waits on SQLite's fsyncs and every write goes through one place.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -12,6 +13,17 @@ use crate::model::{ComponentId, Drive};
 enum Message {
     Intent(Vec<ComponentId>, oneshot::Sender<Result<(), JournalError>>),
     Done(Vec<Done>, oneshot::Sender<Result<(), JournalError>>),
+    /// The storage's CRC-64 of chunks of a blob (component index, CRC).
+    ChunkCrcs(
+        u32,
+        Vec<(u32, u64)>,
+        oneshot::Sender<Result<(), JournalError>>,
+    ),
+    /// The recorded chunk CRCs of a blob under its current ETag.
+    KnownChunkCrcs(
+        u32,
+        oneshot::Sender<Result<HashMap<u32, u64>, JournalError>>,
+    ),
     /// Close the file (its lock and rollback journal go with it) and answer.
     Close(oneshot::Sender<()>),
 }
@@ -47,6 +59,19 @@ impl JournalWriter {
                                 .as_mut()
                                 .map_or_else(closed, |file| file.record_done(&drive, &done));
                             let _ = reply.send(recorded);
+                        }
+                        Message::ChunkCrcs(blob, crcs, reply) => {
+                            let recorded = file.as_mut().map_or_else(closed, |file| {
+                                file.record_chunk_crcs(&drive, blob, &crcs)
+                            });
+                            let _ = reply.send(recorded);
+                        }
+                        Message::KnownChunkCrcs(blob, reply) => {
+                            let known = file.as_ref().map_or_else(
+                                || Err(JournalError::WriterGone),
+                                |file| file.chunk_crcs(&drive, blob),
+                            );
+                            let _ = reply.send(known);
                         }
                         Message::Close(reply) => {
                             drop(file.take());
@@ -84,6 +109,20 @@ impl JournalWriter {
         answer
             .blocking_recv()
             .map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// Records the storage's CRC-64 of chunks of `blob`; returns once that is durable.
+    pub async fn chunk_crcs(&self, blob: u32, crcs: Vec<(u32, u64)>) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::ChunkCrcs(blob, crcs, reply))?;
+        answer.await.map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// The chunk CRCs recorded for `blob` under its current ETag, by component index.
+    pub async fn known_chunk_crcs(&self, blob: u32) -> Result<HashMap<u32, u64>, JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::KnownChunkCrcs(blob, reply))?;
+        answer.await.map_err(|_| JournalError::WriterGone)?
     }
 
     /// Closes the repair file; returns once it is closed (its rollback journal removed).

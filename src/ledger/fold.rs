@@ -184,6 +184,8 @@ impl Ledger {
             details.reason.clone_from(&event.reason);
             details.drive_md5 = event.drive_md5.or(details.drive_md5);
             details.storage_md5 = event.storage_md5.or(details.storage_md5);
+            details.drive_crc64 = event.drive_crc64.or(details.drive_crc64);
+            details.storage_crc64 = event.storage_crc64.or(details.storage_crc64);
             details.history.push(Step {
                 status: event.status,
                 work,

@@ -28,6 +28,10 @@ pub struct Details {
     pub drive_md5: Option<Md5>,
     /// What the bytes the source gave hash to, as last downloaded.
     pub storage_md5: Option<Md5>,
+    /// The CRC-64s of the drive's and the source's bytes (files checked by CRC-64), as last
+    /// read or downloaded.
+    pub drive_crc64: Option<u64>,
+    pub storage_crc64: Option<u64>,
     pub history: Vec<Step>,
 }
 

@@ -36,6 +36,7 @@ fn verdict(drive: &Drive, id: ComponentId, status: ComponentStatus, second: i64)
         status,
         actual_md5: None,
         storage_md5: None,
+        crc64: Default::default(),
         reason: status.is_damage().then(|| "bad".to_string()),
         bytes: drive.component(id).length,
         identity: None,

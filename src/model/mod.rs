@@ -203,13 +203,16 @@ impl Drive {
         self.blobs.iter().map(|blob| blob.components.len()).sum()
     }
 
-    /// Bytes of block and page components: what a verification reads.
+    /// Bytes of block, page and chunk components: what a verification reads.
     pub fn data_bytes(&self) -> u64 {
         self.blobs
             .iter()
             .flat_map(|blob| &blob.components)
             .filter(|component| {
-                matches!(component.kind, ComponentKind::Block | ComponentKind::Page)
+                matches!(
+                    component.kind,
+                    ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk
+                )
             })
             .map(|component| component.length)
             .sum()
@@ -231,12 +234,20 @@ impl Blob {
         }
     }
 
+    /// The verbose log's CRC-64 of the file, for its whole-file check.
+    pub fn expected_crc64(&self, component: &Component) -> Option<u64> {
+        match component.kind {
+            ComponentKind::Crc64 => Some(self.export.as_deref()?.check?.crc64),
+            _ => None,
+        }
+    }
+
     /// The blob's bytes a component stands for in totals: its range; for a whole-file
     /// component only when it is the blob's sole data (a copy-log-only download), since a
     /// manifest blob's length check covers bytes its ranges already count.
     pub fn data_bytes_of(&self, component: &Component) -> u64 {
         match component.kind {
-            ComponentKind::Block | ComponentKind::Page => component.length,
+            ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk => component.length,
             ComponentKind::File if !self.in_manifest => component.length,
             _ => 0,
         }

@@ -21,7 +21,8 @@ use crate::format::manifest::RangeKind;
 use crate::format::status::{CloudFormat, ErrorCategory};
 use crate::format::verbose_log::{VerboseFile, VerboseLog};
 
-use super::{Blob, Component, ComponentKind, Drive, ModelError};
+use super::{Blob, Component, ComponentKind, ComponentStatus, Drive, ModelError};
+use crate::sanitize::escape_controls;
 
 /// More than any export drive holds (the largest disks hold about 27 TiB): a verbose log
 /// listing more is refused rather than cut into millions of chunks (at most 4 Mi chunks, some
@@ -61,6 +62,53 @@ pub struct EntityError {
     pub action: RepairAction,
     /// For renames: the name the service gave, read from the message.
     pub new_name: Option<String>,
+}
+
+impl EntityError {
+    /// `the copy log reports <Category> (<code>: <message>)`, for reasons.
+    pub fn describe(&self) -> String {
+        let detail = match (self.code.as_deref(), self.message.as_deref()) {
+            (Some(code), Some(message)) => format!(" ({code}: {})", escape_controls(message)),
+            (Some(code), None) => format!(" (error code {code})"),
+            (None, Some(message)) => format!(" ({})", escape_controls(message)),
+            (None, None) => String::new(),
+        };
+        format!("the copy log reports {}{detail}", self.category)
+    }
+}
+
+impl ExportRecord {
+    /// The verdict of a file known only from a copy-log entry that no download can act on
+    /// (a rename, a name no file can have, an Azure Files share, an import-only concern), with
+    /// the copy log's words and what the technician can do; `None` for anything a repair or a
+    /// check can act on (the manifest or the verbose log describes the file, or its category
+    /// is downloaded again).
+    pub fn reported_only(&self, blob: &Blob) -> Option<(ComponentStatus, String)> {
+        let error = self.error.as_ref()?;
+        if blob.in_manifest || self.check.is_some() || error.action == RepairAction::DownloadWhole {
+            return None;
+        }
+        let advice = if self.cloud_format == Some(CloudFormat::AzureFile) {
+            "an Azure Files share cannot be read through the Blob service: copy the file from the \
+             share (e.g. with AzCopy)"
+        } else {
+            rule(&error.category).advice
+        };
+        let renamed = error
+            .new_name
+            .as_deref()
+            .map(|name| format!("; exported under the name {}", escape_controls(name)))
+            .unwrap_or_default();
+        let reason = format!("{}{renamed}: {advice}", error.describe());
+        // A rename and an import-only concern leave nothing missing; anything else leaves
+        // the file off the drive for good.
+        let status = match (error.action, &error.category) {
+            (RepairAction::ReportRename, _)
+            | (_, ErrorCategory::UploadErrorManagedConversionError) => ComponentStatus::Skipped,
+            _ => ComponentStatus::Failed,
+        };
+        Some((status, reason))
+    }
 }
 
 /// What a repair does about a copy-log category.
@@ -104,7 +152,7 @@ pub const RULES: &[CategoryRule] = &[
         category: "UploadErrorWin32",
         action: RepairAction::DownloadWhole,
         meaning: "a file-system error writing the file (e.g. 267 directory name invalid, 123 bad name syntax)",
-        advice: "downloaded again; a name Windows refuses (: * ? \" < > |) fails again on Windows: repair from Linux or macOS, or copy the blob elsewhere",
+        advice: "downloaded again; a name Windows refuses (* ? \" < > |) fails again on Windows: repair from Linux or macOS; a name with : is refused everywhere (on NTFS it names an alternate data stream): copy the blob to another name",
     },
     CategoryRule {
         category: "UploadErrorCloudHttp",

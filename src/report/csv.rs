@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use super::Report;
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 11] = [
+pub const COLUMNS: [&str; 14] = [
     "file_path",
     "blob_path",
     "kind",
@@ -20,6 +20,9 @@ pub const COLUMNS: [&str; 11] = [
     "storage_md5",
     "verified_again",
     "reason",
+    "expected_crc64",
+    "drive_crc64",
+    "storage_crc64",
 ];
 
 /// Writes the header and one row per component, in report order. `file_path` is the file
@@ -37,6 +40,12 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             let md5 = |m: Option<crate::format::Md5>| m.map(|m| m.to_string()).unwrap_or_default();
             let actual = md5(component.actual_md5);
             let storage = md5(component.storage_md5);
+            let crc = |c: Option<u64>| c.map(|c| c.to_string()).unwrap_or_default();
+            let (expected_crc, drive_crc, storage_crc) = (
+                crc(component.expected_crc64),
+                crc(component.actual_crc64),
+                crc(component.storage_crc64),
+            );
             let verified_again = component
                 .verified_again
                 .and_then(|at| {
@@ -58,6 +67,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     storage.as_str(),
                     verified_again.as_str(),
                     component.reason.as_deref().unwrap_or_default(),
+                    expected_crc.as_str(),
+                    drive_crc.as_str(),
+                    storage_crc.as_str(),
                 ],
             )?;
         }

@@ -121,10 +121,12 @@ fn log_blob(file: &FileReport) -> LogBlob {
         ComponentKind::Page => RangeKind::Page,
         _ => RangeKind::Block,
     });
+    // A file checked by CRC-64 (drives from 2021 on) has no ranges here: its whole-file
+    // check speaks for it, as a whole-file component does.
     let whole_file = file
         .components
         .iter()
-        .find(|c| c.kind == ComponentKind::File);
+        .find(|c| matches!(c.kind, ComponentKind::File | ComponentKind::Crc64));
     let side = |kind: ComponentKind| {
         file.components
             .iter()
@@ -196,6 +198,9 @@ mod tests {
             expected_md5: Some(Md5::of(&offset.to_le_bytes())),
             actual_md5: None,
             storage_md5: None,
+            expected_crc64: None,
+            actual_crc64: None,
+            storage_crc64: None,
             reason: None,
             verified_again: None,
             file_path: kind
@@ -231,6 +236,7 @@ mod tests {
             length: 2048,
             last_modified: Some("2012-09-18T23:47:08Z".into()),
             status: FileVerdict::of(components.iter().map(|c| c.status)),
+            export: None,
             components,
         }
     }

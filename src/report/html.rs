@@ -685,6 +685,7 @@ impl<'a> View<'a> {
                 "<details class=\"file\">{}<div class=\"body\">",
                 file_heading(file, Heading::ListRow)
             )?;
+            out.write_all(export_facts(file).as_bytes())?;
             out.write_all(component_table(file).as_bytes())?;
             out.write_all(b"</div></details>\n")?;
         }
@@ -960,6 +961,73 @@ fn md5_cell(component: &ComponentReport) -> String {
     out
 }
 
+/// The CRC-64s of a chunk or a whole file (drives from 2021 on), each named: the verbose
+/// log's (or, for a chunk, the storage's) first, then the others; one that equals it is a tick.
+fn crc_cell(component: &ComponentReport) -> String {
+    let (reference, name) = match (component.expected_crc64, component.storage_crc64) {
+        (Some(expected), _) => (expected, "CRC-64 (verbose log)"),
+        (None, Some(storage)) => (storage, "CRC-64 from storage"),
+        (None, None) => {
+            return match component.actual_crc64 {
+                Some(actual) => format!("CRC-64 on the drive {actual}"),
+                None => "checked with the whole file".to_string(),
+            };
+        }
+    };
+    let mut out = format!("{name} {reference}");
+    let others = [
+        ("on the drive", component.actual_crc64),
+        ("from storage", component.storage_crc64),
+    ];
+    let mut all_same = true;
+    for (label, crc) in others {
+        match crc {
+            Some(crc) if crc == reference => {}
+            Some(crc) => {
+                all_same = false;
+                let _ = write!(out, "<br><span class=\"differs\">{label} {crc}</span>");
+            }
+            None => {}
+        }
+    }
+    if all_same && component.actual_crc64.is_some() {
+        out.push_str(" <span class=\"same\">✓</span>");
+    }
+    out
+}
+
+/// What the 2021 logs say about a file: the verbose log's check, the copy log's category and
+/// what a repair does about it.
+fn export_facts(file: &FileReport) -> String {
+    let Some(export) = &file.export else {
+        return String::new();
+    };
+    let mut facts = Vec::new();
+    if let Some(format) = &export.cloud_format {
+        facts.push(escape(format));
+    }
+    if let (Some(size), Some(crc)) = (export.size, export.crc64) {
+        facts.push(format!("verbose log: {} bytes, CRC-64 {crc}", count(size)));
+    }
+    if let Some(etag) = &export.etag {
+        facts.push(format!("ETag <code>{}</code>", escape(etag)));
+    }
+    if let Some(category) = &export.category {
+        let mut text = format!("copy log: <strong>{}</strong>", escape(category));
+        if let Some(message) = &export.error_message {
+            let _ = write!(text, " ({})", escape(message));
+        }
+        if let Some(name) = &export.new_name {
+            let _ = write!(text, ", now named <code>{}</code>", escape(name));
+        }
+        if let (Some(action), Some(advice)) = (&export.action, &export.advice) {
+            let _ = write!(text, " · {}: {}", escape(action), escape(advice));
+        }
+        facts.push(text);
+    }
+    format!("<p class=\"small\">{}</p>", facts.join(" · "))
+}
+
 /// Why, and for a repair verified again, when.
 fn reason_text(component: &ComponentReport) -> String {
     let mut text = component.reason.clone().unwrap_or_default();
@@ -985,7 +1053,7 @@ fn component_table(file: &FileReport) -> String {
     let mut good_shown = 0usize;
     let mut hidden = 0u64;
     let mut out = String::from(
-        "<table class=\"components\"><thead><tr><th class=\"num\">#</th><th>Kind</th><th>Bytes</th><th class=\"num\">Length</th><th>Status</th><th>MD5: expected (manifest) / on the drive / from storage</th><th>Reason</th></tr></thead><tbody>",
+        "<table class=\"components\"><thead><tr><th class=\"num\">#</th><th>Kind</th><th>Bytes</th><th class=\"num\">Length</th><th>Status</th><th>MD5 or CRC-64: expected / on the drive / from storage</th><th>Reason</th></tr></thead><tbody>",
     );
     for (index, component) in file.components.iter().enumerate() {
         if is_good(component.status) {
@@ -995,7 +1063,11 @@ fn component_table(file: &FileReport) -> String {
             }
             good_shown += 1;
         }
-        let md5 = md5_cell(component);
+        let md5 = if matches!(component.kind, ComponentKind::Chunk | ComponentKind::Crc64) {
+            crc_cell(component)
+        } else {
+            md5_cell(component)
+        };
         let what = if component.kind.is_side_file() {
             escape(component.file_path.as_deref().unwrap_or("—"))
         } else {
@@ -1209,6 +1281,7 @@ mod tests {
                 length: 20,
                 last_modified: None,
                 status: FileVerdict::Failed,
+                export: None,
                 components: [ComponentStatus::Failed, ComponentStatus::Repaired]
                     .iter()
                     .enumerate()
@@ -1220,6 +1293,9 @@ mod tests {
                         expected_md5: None,
                         actual_md5: None,
                         storage_md5: None,
+                        expected_crc64: None,
+                        actual_crc64: None,
+                        storage_crc64: None,
                         reason: None,
                         verified_again: None,
                         file_path: None,

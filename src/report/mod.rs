@@ -18,8 +18,12 @@ use time::OffsetDateTime;
 
 use crate::engine::{RunMode, Totals};
 use crate::format::Md5;
+use crate::format::crc64::as_text;
 use crate::ledger::Ledger;
-use crate::model::{ComponentId, ComponentKind, ComponentStatus, FileVerdict, Outcome};
+use crate::model::v2021::rule;
+use crate::model::{
+    ComponentId, ComponentKind, ComponentStatus, ExportRecord, FileVerdict, Outcome,
+};
 use crate::sanitize::redact_secrets_with;
 
 /// The schema name every JSON report carries.
@@ -64,7 +68,60 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub last_modified: Option<String>,
     pub status: FileVerdict,
+    /// What the 2021-08-01 logs say about the file (drives from 2021 on).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub export: Option<ExportReport>,
     pub components: Vec<ComponentReport>,
+}
+
+/// The 2021 logs' facts about a file: the verbose log's check, the copy log's error and what
+/// a repair does about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportReport {
+    /// `BlockBlob`, `PageBlob`, `AppendBlob` or `AzureFile`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cloud_format: Option<String>,
+    /// The blob's ETag at export time, as every read for a repair is pinned to it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub etag: Option<String>,
+    /// The verbose log's `Size` and `crc64` (decimal string).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default, with = "as_text")]
+    pub crc64: Option<u64>,
+    /// The copy log's `Category`, `ErrorCode` and `ErrorMessage`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_message: Option<String>,
+    /// What a repair does about the category, and what the technician can do.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub advice: Option<String>,
+    /// For renames: the name the service gave.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub new_name: Option<String>,
+}
+
+impl ExportReport {
+    fn of(record: &ExportRecord) -> Self {
+        let error = record.error.as_ref();
+        Self {
+            cloud_format: record.cloud_format.as_ref().map(|f| f.as_str().to_string()),
+            etag: record.etag.clone(),
+            size: record.check.map(|check| check.size),
+            crc64: record.check.map(|check| check.crc64),
+            category: error.map(|e| e.category.to_string()),
+            error_code: error.and_then(|e| e.code.clone()),
+            error_message: error.and_then(|e| e.message.clone()),
+            action: error.map(|e| e.action.as_str().to_string()),
+            advice: error.map(|e| rule(&e.category).advice.to_string()),
+            new_name: error.and_then(|e| e.new_name.clone()),
+        }
+    }
 }
 
 /// One component's verdict.
@@ -81,6 +138,16 @@ pub struct ComponentReport {
     /// What the bytes the storage gave hash to, when they were downloaded.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub storage_md5: Option<Md5>,
+    /// Files checked by CRC-64 (drives from 2021 on), decimal strings: the verbose log's
+    /// CRC-64 of the whole file (whole-file checks) …
+    #[serde(skip_serializing_if = "Option::is_none", default, with = "as_text")]
+    pub expected_crc64: Option<u64>,
+    /// … the CRC-64 of the bytes on the drive (a chunk's, or the whole file's) …
+    #[serde(skip_serializing_if = "Option::is_none", default, with = "as_text")]
+    pub actual_crc64: Option<u64>,
+    /// … and of the storage's bytes for the same range, when they were downloaded.
+    #[serde(skip_serializing_if = "Option::is_none", default, with = "as_text")]
+    pub storage_crc64: Option<u64>,
     pub reason: Option<String>,
     /// A repaired component verified again afterwards: when (it stays `repaired`).
     #[serde(
@@ -246,6 +313,17 @@ impl Report {
                                 None => None,
                             },
                             storage_md5: details.and_then(|d| d.storage_md5),
+                            expected_crc64: blob.expected_crc64(component),
+                            actual_crc64: match details {
+                                Some(details) => details.drive_crc64,
+                                // Verified with nothing else to tell: the file has the
+                                // verbose log's CRC-64.
+                                None if status == Some(ComponentStatus::Verified) => {
+                                    blob.expected_crc64(component)
+                                }
+                                None => None,
+                            },
+                            storage_crc64: details.and_then(|d| d.storage_crc64),
                             reason: match (status, details) {
                                 (None, _) => Some(not_reached.to_string()),
                                 (Some(_), Some(details)) => details.reason.clone(),
@@ -268,6 +346,7 @@ impl Report {
                     length: blob.length,
                     last_modified: blob.last_modified.clone(),
                     status: ledger.blob(b).verdict(),
+                    export: blob.export.as_deref().map(ExportReport::of),
                     components,
                 }
             })

@@ -59,6 +59,8 @@ pub struct Plan {
     pub forbid_after: Option<u64>,
     /// Only requests whose path contains this are eligible for faults (403s excepted).
     pub only_path: Option<String>,
+    /// Only ranged requests starting at or after this byte are eligible (403s excepted).
+    pub only_from_byte: Option<u64>,
     /// How long a [`Fault::Stall`] keeps the connection silent before closing it.
     pub stall: Duration,
 }
@@ -73,6 +75,7 @@ impl Plan {
             max_per_request: None,
             forbid_after: None,
             only_path: None,
+            only_from_byte: None,
             stall: Duration::from_secs(40),
         }
     }
@@ -342,6 +345,13 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
             .only_path
             .as_deref()
             .is_none_or(|p| head.path.contains(p))
+        && plan.only_from_byte.is_none_or(|from| {
+            head.header("range")
+                .and_then(|range| range.strip_prefix("bytes="))
+                .and_then(|range| range.split_once('-'))
+                .and_then(|(start, _)| start.parse::<u64>().ok())
+                .is_some_and(|start| start >= from)
+        })
     {
         let roll = next(&shared.rng);
         let pick = next(&shared.rng);

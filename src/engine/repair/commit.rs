@@ -12,14 +12,13 @@
 //! knows which components to look at again. Every open goes through the rooted drive handle.
 
 use std::future::Future;
-use std::io::Read as _;
 use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
 use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop};
+use crate::engine::verify::Crc64s;
 use crate::format::Md5;
-use crate::format::md5::Md5Stream;
 use crate::journal::Done;
 use crate::model::{Blob, ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::{FileIdentity, RootedDir, RootedError, Temporary};
@@ -40,11 +39,21 @@ impl Repairer {
         ids: &[ComponentId],
         write: impl Future<Output = Written>,
     ) -> JobEnd {
+        self.commit_with(ids, write, |_| Crc64s::default()).await
+    }
+
+    /// [`Self::commit`], each verdict told with the CRC-64s it was reached with.
+    pub(super) async fn commit_with(
+        &self,
+        ids: &[ComponentId],
+        write: impl Future<Output = Written>,
+        crc64: impl Fn(ComponentId) -> Crc64s,
+    ) -> JobEnd {
         if let Err(error) = self.journal.intent(ids.to_vec()).await {
             return self.journal_failed(error).await;
         }
         match write.await {
-            Written::Done(done) => self.settle(done).await,
+            Written::Done(done) => self.settle_with(done, crc64).await,
             Written::Stopped(stop) => self.stopped(ids, stop).await,
         }
     }
@@ -403,7 +412,8 @@ impl WholeFile {
                 "the download is {on_disk} bytes, not the blob's {length}; nothing was written"
             ));
         }
-        let md5 = md5_of(file).map_err(|e| format!("cannot read the download back: {e}"))?;
+        let md5 = crate::journal::reader_md5(file)
+            .map_err(|e| format!("cannot read the download back: {e}"))?;
         if let Some(expected) = content_md5
             && expected != md5
         {
@@ -417,18 +427,6 @@ impl WholeFile {
             .commit()
             .map_err(|e| escape_controls(&e.to_string()).into_owned())?;
         Ok((md5, FileIdentity::of(&file).ok()))
-    }
-}
-
-fn md5_of(mut file: &std::fs::File) -> std::io::Result<Md5> {
-    let mut hasher = Md5Stream::new();
-    let mut buffer = vec![0u8; 1024 * 1024];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buffer[..read]);
     }
 }
 

@@ -35,7 +35,7 @@ impl Repairer {
 
     /// Reads are pinned to the export: a snapshot needs nothing (it cannot change); a base
     /// blob must be unmodified since the copy log's LastModified and carry the ETag of the
-    /// drive's (verified) properties file.
+    /// drive's (verified) properties file, or else the one the 2021 logs give.
     pub(super) fn conditions(&self, blob_index: u32) -> ReadConditions {
         let mut cache = super::locked(&self.conditions);
         cache
@@ -47,7 +47,9 @@ impl Repairer {
                 }
                 ReadConditions {
                     if_unmodified_since: blob.last_modified.as_deref().and_then(parse_timestamp),
-                    if_match: self.export_etag(blob),
+                    if_match: self
+                        .export_etag(blob)
+                        .or_else(|| blob.export.as_deref().and_then(|e| e.etag.clone())),
                 }
             })
             .clone()

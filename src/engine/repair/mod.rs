@@ -2,9 +2,11 @@
 //! manifest and re-download whatever does not match.
 //!
 //! `plan` groups components into downloads, `fetch` gets their bytes pinned to the export and
-//! checked, `commit` is the one write protocol, `resume` decides what a rerun may take from the
-//! repair file, `sources` holds the source new credentials replace.
+//! checked, `commit` is the one write protocol, `chunks` repairs files checked by CRC-64 chunk
+//! by chunk, `resume` decides what a rerun may take from the repair file, `sources` holds the
+//! source new credentials replace.
 
+mod chunks;
 mod commit;
 mod fetch;
 mod plan;
@@ -34,7 +36,7 @@ use crate::source::{BlobSource, ReadConditions, SourceError};
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
 use fetch::{MAX_COMPONENT_IN_MEMORY, Part};
-use plan::{Job, needs_copy_log_repair, plan_jobs};
+use plan::{Job, needs_copy_log_repair, plan_jobs, with_chunk_sets};
 pub(crate) use sources::SourceSlot;
 
 /// Tuning for a repair.
@@ -267,7 +269,7 @@ impl Repairer {
                     // undone, so the run ends complete.
                     None | Some(WorkRequest::Finish) => return true,
                     Some(WorkRequest::Retry(ids)) => {
-                        let ids = self.known(ids);
+                        let ids = with_chunk_sets(&self.drive, self.known(ids));
                         self.plan(Work::Download, &ids).await;
                         ids
                     }
@@ -385,9 +387,9 @@ impl Repairer {
                 &report,
             );
             flush(&mut locked(&pending));
-            let mut damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
-            damaged.sort_unstable();
-            damaged
+            let damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
+            // A file repaired chunk by chunk is repaired whole: its chunks join its check.
+            with_chunk_sets(&this.drive, damaged)
         })
         .await;
         result.unwrap_or_default()
@@ -410,15 +412,19 @@ impl Repairer {
         for job in &jobs {
             self.working(job, Activity::Queued).await;
         }
-        let (lengths, downloads): (Vec<Job>, Vec<Job>) = jobs
-            .into_iter()
-            .partition(|job| matches!(job, Job::Length { .. }));
+        let (lengths, downloads): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(Job::is_deferred);
         self.run_jobs(downloads).await;
         lengths
     }
 
-    async fn run_lengths(self: &Arc<Self>, lengths: Vec<Job>) {
+    /// The deferred jobs: lengths, then the whole-file checks that read the files they set.
+    async fn run_lengths(self: &Arc<Self>, deferred: Vec<Job>) {
+        let (lengths, rechecks): (Vec<Job>, Vec<Job>) = deferred
+            .into_iter()
+            .partition(|job| matches!(job, Job::Length { .. }));
         self.run_jobs(lengths).await;
+        self.run_jobs(rechecks).await;
     }
 
     /// Runs jobs side by side, at most `concurrency` at a time. A job that panics settles its
@@ -489,6 +495,10 @@ impl Repairer {
                     self.download_whole_file(source, *blob, *component).await
                 }
                 Job::Length { blob, component } => self.restore_length(*blob, *component).await,
+                Job::Chunks { blob, components } => {
+                    self.repair_chunks(source, *blob, components).await
+                }
+                Job::Recheck { blob, component } => self.recheck_crc(*blob, *component).await,
             };
             let JobEnd::Refused(message) = ended else {
                 return;
@@ -536,6 +546,15 @@ impl Repairer {
 
     /// Records verdicts in the repair file, then reports them.
     async fn settle(&self, done: Vec<Done>) -> JobEnd {
+        self.settle_with(done, |_| verify::Crc64s::default()).await
+    }
+
+    /// [`Self::settle`], each verdict told with the CRC-64s it was reached with.
+    async fn settle_with(
+        &self,
+        done: Vec<Done>,
+        crc64: impl Fn(ComponentId) -> verify::Crc64s,
+    ) -> JobEnd {
         if let Err(error) = self.journal.done(done.clone()).await {
             return self.journal_failed(error).await;
         }
@@ -553,6 +572,7 @@ impl Repairer {
                 status: d.status,
                 actual_md5: d.actual_md5,
                 storage_md5: d.storage_md5,
+                crc64: crc64(d.id),
                 reason: d.reason,
                 bytes,
                 identity: d.identity,

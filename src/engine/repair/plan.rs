@@ -17,6 +17,12 @@ pub(crate) enum Job {
     /// A manifest blob's file brought to its length: extended when short, truncated when it
     /// holds bytes past the end (after its other components are right).
     Length { blob: u32, component: u32 },
+    /// A file checked by CRC-64, repaired chunk by chunk: every chunk of the blob and its
+    /// whole-file check (`chunks`).
+    Chunks { blob: u32, components: Vec<u32> },
+    /// The whole-file CRC-64 of a file whose manifest blocks are its repair units, checked
+    /// again once they are repaired (after the lengths).
+    Recheck { blob: u32, component: u32 },
 }
 
 impl Job {
@@ -25,17 +31,25 @@ impl Job {
             Job::Ranges { blob, .. }
             | Job::SideFile { blob, .. }
             | Job::WholeFile { blob, .. }
-            | Job::Length { blob, .. } => *blob,
+            | Job::Length { blob, .. }
+            | Job::Chunks { blob, .. }
+            | Job::Recheck { blob, .. } => *blob,
         }
     }
 
     pub(crate) fn components(&self) -> Vec<u32> {
         match self {
-            Job::Ranges { components, .. } => components.clone(),
+            Job::Ranges { components, .. } | Job::Chunks { components, .. } => components.clone(),
             Job::SideFile { component, .. }
             | Job::WholeFile { component, .. }
-            | Job::Length { component, .. } => vec![*component],
+            | Job::Length { component, .. }
+            | Job::Recheck { component, .. } => vec![*component],
         }
+    }
+
+    /// Jobs that run once the rest of the plan is settled.
+    pub(crate) fn is_deferred(&self) -> bool {
+        matches!(self, Job::Length { .. } | Job::Recheck { .. })
     }
 
     pub(crate) fn ids(&self) -> Vec<ComponentId> {
@@ -62,9 +76,57 @@ pub(crate) fn needs_copy_log_repair(blob: &Blob, component: &Component) -> bool 
     whole_file_failed && !blob.in_manifest && !component.kind.is_side_file()
 }
 
+/// The chunks and whole-file check of a blob checked by CRC-64 chunk by chunk, when it has
+/// chunks: what one chunk-wise repair settles.
+pub(crate) fn chunk_set(blob: &Blob) -> Option<Vec<u32>> {
+    let set: Vec<u32> = blob
+        .components
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.kind, ComponentKind::Chunk | ComponentKind::Crc64))
+        .map(|(index, _)| index as u32)
+        .collect();
+    let has_chunks = set
+        .iter()
+        .any(|&c| blob.components[c as usize].kind == ComponentKind::Chunk);
+    has_chunks.then_some(set)
+}
+
+/// `ids` with, for every blob repaired chunk by chunk, all its chunks and its whole-file
+/// check (one chunk-wise repair settles them all), each once.
+pub(crate) fn with_chunk_sets(drive: &Drive, ids: Vec<ComponentId>) -> Vec<ComponentId> {
+    let mut blobs: Vec<u32> = ids
+        .iter()
+        .filter(|id| {
+            matches!(
+                drive.component(**id).kind,
+                ComponentKind::Chunk | ComponentKind::Crc64
+            )
+        })
+        .map(|id| id.blob)
+        .collect();
+    if blobs.is_empty() {
+        return ids;
+    }
+    blobs.sort_unstable();
+    blobs.dedup();
+    let mut all = ids;
+    for blob in blobs {
+        let set = chunk_set(&drive.blobs[blob as usize]).unwrap_or_default();
+        all.extend(
+            set.into_iter()
+                .map(|component| ComponentId { blob, component }),
+        );
+    }
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// Groups components into downloads: contiguous data components of one blob are coalesced
-/// up to `max_request` bytes; side files, whole files and lengths are jobs of their own.
-/// Components of refused entries are never planned.
+/// up to `max_request` bytes; side files, whole files and lengths are jobs of their own, and a
+/// blob checked by CRC-64 is one chunk-wise job. Components of refused entries, and files the
+/// copy log reports for something no download can fix, are never planned.
 pub(crate) fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) -> Vec<Job> {
     let mut sorted: Vec<ComponentId> = ids
         .iter()
@@ -82,15 +144,26 @@ pub(crate) fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) ->
     });
     sorted.dedup();
     let mut jobs = Vec::new();
+    let mut chunked = std::collections::HashSet::new();
     let mut current: Option<(u32, Vec<u32>, u64, u64)> = None; // blob, components, start, end
     for id in sorted {
         let component = drive.component(id);
         let (blob, index) = (id.blob, id.component);
         let single = match component.kind {
             ComponentKind::Block | ComponentKind::Page => None,
-            // Checked by CRC-64: not planned until the engine checks them (the command line
-            // refuses such drives for now).
-            ComponentKind::Chunk | ComponentKind::Crc64 => continue,
+            ComponentKind::Chunk | ComponentKind::Crc64 => {
+                match chunk_set(&drive.blobs[blob as usize]) {
+                    Some(components) if chunked.insert(blob) => {
+                        Some(Job::Chunks { blob, components })
+                    }
+                    Some(_) => continue,
+                    None => Some(Job::Recheck {
+                        blob,
+                        component: index,
+                    }),
+                }
+            }
+            ComponentKind::File if reported_only(&drive.blobs[blob as usize]) => continue,
             ComponentKind::Properties | ComponentKind::Metadata => Some(Job::SideFile {
                 blob,
                 component: index,
@@ -130,6 +203,14 @@ pub(crate) fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) ->
         jobs.push(Job::Ranges { blob, components });
     }
     jobs
+}
+
+/// A file the copy log reports for something no download can fix (a rename, a name no file
+/// can have).
+fn reported_only(blob: &Blob) -> bool {
+    blob.export
+        .as_deref()
+        .is_some_and(|record| record.reported_only(blob).is_some())
 }
 
 #[cfg(test)]

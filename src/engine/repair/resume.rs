@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::Repairer;
 use crate::engine::verify::Finding;
 use crate::journal::{Entry, EntryState};
-use crate::model::{ComponentId, ComponentStatus};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::FileIdentity;
 
 const NANOS: i64 = 1_000_000_000;
@@ -96,7 +96,9 @@ impl Repairer {
             let now = *identities
                 .entry(file_path.to_string())
                 .or_insert_with(|| self.identity_now(file_path));
-            if !unchanged(entry.identity, now, entry.recorded_ns) {
+            if !unchanged(entry.identity, now, entry.recorded_ns)
+                && !self.same_whole_download(&entry, now)
+            {
                 resumed.verify_first.insert(entry.id);
                 if matches!(
                     status,
@@ -118,6 +120,7 @@ impl Repairer {
                 status,
                 actual_md5: entry.actual_md5,
                 storage_md5: None,
+                crc64: Default::default(),
                 reason: entry.reason,
                 bytes: 0,
                 identity: entry.identity,
@@ -151,6 +154,29 @@ impl Repairer {
                 }
             }
         }
+    }
+
+    /// A whole file an earlier run downloaded (a copy-log-only entry, which no check of
+    /// the drive can prove) whose verdict was recorded in the second it was last written: the
+    /// time cannot tell a later change, its bytes can. Taken when the file is the same one and
+    /// still hashes to what was recorded.
+    fn same_whole_download(&self, entry: &Entry, now: Option<FileIdentity>) -> bool {
+        let blob = &self.drive.blobs[entry.id.blob as usize];
+        let component = self.drive.component(entry.id);
+        let (Some(recorded), Some(now)) = (entry.actual_md5, now) else {
+            return false;
+        };
+        if component.kind != ComponentKind::File || blob.in_manifest || entry.identity != Some(now)
+        {
+            return false;
+        }
+        let hashed = self
+            .root
+            .locate_file_path(&blob.file_path)
+            .ok()
+            .and_then(|located| located.open_read().ok())
+            .and_then(|file| crate::journal::reader_md5(file).ok());
+        hashed == Some(recorded)
     }
 
     fn identity_now(&self, file_path: &str) -> Option<FileIdentity> {

@@ -26,6 +26,7 @@ fn verdict(app: &App, blob: u32, component: u32, status: ComponentStatus) -> Eve
         status,
         actual_md5: None,
         storage_md5: None,
+        crc64: Default::default(),
         reason: status.is_damage().then(|| "bad".to_string()),
         bytes: 0,
         identity: None,

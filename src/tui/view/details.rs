@@ -106,27 +106,56 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
         if let Some(reason) = details.and_then(|d| d.reason.as_deref()) {
             lines.extend(labelled("why", reason, width));
         }
-        let drive_md5 = details.and_then(|d| d.drive_md5).or(
-            // A plain "verified" holds exactly the manifest's bytes.
-            (state == ComponentState::Done(ComponentStatus::Verified))
-                .then_some(component.expected_md5)
-                .flatten(),
-        );
-        // The three MD5s, named for what they are of; short names when room is short.
+        let verified = state == ComponentState::Done(ComponentStatus::Verified);
+        // The three MD5s (CRC-64s for a file checked by CRC-64), named for what they are of;
+        // short names when room is short.
         let long = width >= 21 + 32;
-        let (pad, names) = if long {
-            (21, ["expected (manifest)", "on the drive", "from storage"])
-        } else {
-            (10, ["manifest", "on drive", "storage"])
-        };
-        let values = [
-            md5_text(component.expected_md5, "none: the manifest gives no MD5"),
-            md5_text(drive_md5, "not read yet"),
-            md5_text(
-                details.and_then(|d| d.storage_md5),
-                "not downloaded in this run",
-            ),
-        ];
+        let (pad, names, values) =
+            if matches!(component.kind, ComponentKind::Chunk | ComponentKind::Crc64) {
+                let expected = blob.expected_crc64(component);
+                let drive_crc = details
+                    .and_then(|d| d.drive_crc64)
+                    .or(verified.then_some(expected).flatten());
+                let crc_text = |crc: Option<u64>, none: &str| {
+                    crc.map_or_else(|| none.to_string(), |crc| crc.to_string())
+                };
+                let names = if long {
+                    ["CRC-64 (verbose log)", "on the drive", "from storage"]
+                } else {
+                    ["CRC-64", "on drive", "storage"]
+                };
+                let values = [
+                    crc_text(expected, "none: a chunk is checked with its whole file"),
+                    crc_text(drive_crc, "not read yet"),
+                    crc_text(
+                        details.and_then(|d| d.storage_crc64),
+                        "not downloaded in this run",
+                    ),
+                ];
+                (if long { 21 } else { 10 }, names, values)
+            } else {
+                let drive_md5 = details.and_then(|d| d.drive_md5).or(
+                    // A plain "verified" holds exactly the manifest's bytes.
+                    verified.then_some(component.expected_md5).flatten(),
+                );
+                let values = [
+                    md5_text(component.expected_md5, "none: the manifest gives no MD5"),
+                    md5_text(drive_md5, "not read yet"),
+                    md5_text(
+                        details.and_then(|d| d.storage_md5),
+                        "not downloaded in this run",
+                    ),
+                ];
+                if long {
+                    (
+                        21,
+                        ["expected (manifest)", "on the drive", "from storage"],
+                        values,
+                    )
+                } else {
+                    (10, ["manifest", "on drive", "storage"], values)
+                }
+            };
         for (name, value) in names.iter().zip(values) {
             lines.extend(aligned(name, &value, width, pad));
         }
@@ -171,6 +200,44 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
         ),
         width,
     ));
+    if let Some(record) = blob.export.as_deref() {
+        lines.extend(export_lines(record, width));
+    }
+    lines
+}
+
+/// What the 2021 logs say about the file: the verbose log's check, the copy log's category.
+fn export_lines(record: &crate::model::ExportRecord, width: usize) -> Vec<Line<'static>> {
+    let mut facts = Vec::new();
+    if let Some(format) = &record.cloud_format {
+        facts.push(format.as_str().to_string());
+    }
+    if let Some(check) = record.check {
+        facts.push(format!(
+            "{} · CRC-64 {}",
+            human::exact_bytes(check.size),
+            check.crc64
+        ));
+    }
+    if let Some(etag) = &record.etag {
+        facts.push(format!("ETag {etag}"));
+    }
+    let mut lines = labelled("Verbose", &facts.join(" · "), width);
+    if let Some(error) = &record.error {
+        let rule = crate::model::v2021::rule(&error.category);
+        let renamed = error
+            .new_name
+            .as_deref()
+            .map(|name| format!(" (now {name})"))
+            .unwrap_or_default();
+        let text = format!(
+            "{}{renamed} · {}: {}",
+            error.describe().trim_start_matches("the copy log reports "),
+            error.action.as_str(),
+            rule.advice
+        );
+        lines.extend(labelled("Copy log", &text, width));
+    }
     lines
 }
 
