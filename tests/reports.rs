@@ -514,7 +514,7 @@ async fn csv_reports_parse_back_to_the_report() {
         };
         let counted = |row: &Vec<String>| -> u64 {
             match row[2].as_str() {
-                "block" | "page" => row[4].parse().unwrap(),
+                "block" | "page" | "chunk" => row[4].parse().unwrap(),
                 "file" if copy_log_only(&row[1]) => row[4].parse().unwrap(),
                 _ => 0,
             }
@@ -554,6 +554,9 @@ async fn csv_reports_parse_back_to_the_report() {
                         c.storage_md5.map(|m| m.to_string()).unwrap_or_default(),
                         String::new(),
                         c.reason.clone().unwrap_or_default(),
+                        c.expected_crc64.map(|c| c.to_string()).unwrap_or_default(),
+                        c.actual_crc64.map(|c| c.to_string()).unwrap_or_default(),
+                        c.storage_crc64.map(|c| c.to_string()).unwrap_or_default(),
                     ]
                 })
             })

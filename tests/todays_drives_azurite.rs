@@ -175,12 +175,27 @@ impl Era {
     }
 
     fn args(&self, endpoint: &str, concurrency: usize) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec!["repair".into(), "--headless".into()];
+        let mut args = self.args_without_logs(endpoint, concurrency, &self.repair_file());
         for (flag, value) in [
-            ("--repair-file", self.repair_file()),
-            ("--target", self.drive()),
             ("--verbose-log", self.verbose_log()),
             ("--copy-log", self.copy_log()),
+        ] {
+            args.push(flag.into());
+            args.push(value.into());
+        }
+        args
+    }
+
+    fn args_without_logs(
+        &self,
+        endpoint: &str,
+        concurrency: usize,
+        repair_file: &Path,
+    ) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["repair".into(), "--headless".into()];
+        for (flag, value) in [
+            ("--repair-file", repair_file.to_path_buf()),
+            ("--target", self.drive()),
             ("--log-dir", self.dir.path().join("logs")),
             ("--report", self.report()),
         ] {
@@ -746,4 +761,96 @@ async fn no_chunk_is_written_unless_the_blob_combines_to_the_logs_crc64() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// repair --fetch-logs: the logs come from the account, then the repair runs with them
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_fetch_logs_takes_the_drives_newest_logs_from_the_account_and_repairs() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blobs = vec![Blob::block("f/a.bin", pseudo_random_bytes(60, CHUNK + 99))];
+    let era = Era::export(azurite, "era21fetch", blobs, vec![], vec![]).await;
+    let path = era.file("f/a.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[5] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    // In the account: an older verbose log of the same drive (not a log at all: taking it
+    // would fail the run), the drive's logs as the service names them, another drive's.
+    let logs = "databoxcopylog";
+    azurite.create_container(logs).await;
+    let put = |name: &'static str, bytes: Vec<u8>| async move {
+        azurite.put_block_blob(logs, name, &bytes, None, &[]).await;
+    };
+    put(
+        "order0_SERIAL21_VerboseLog_00000000.xml",
+        b"not the newest".to_vec(),
+    )
+    .await;
+    // Last-Modified has whole seconds: the older log must be older.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let verbose = std::fs::read(era.verbose_log()).unwrap();
+    let copy = std::fs::read(era.copy_log()).unwrap();
+    put("order1_SERIAL21_VerboseLog_6c9e4e2a.xml", verbose.clone()).await;
+    put("order1_SERIAL21_CopyLog_6c9e4e2a.xml", copy.clone()).await;
+    put(
+        "order1_OTHER9_VerboseLog_6c9e4e2a.xml",
+        b"another drive".to_vec(),
+    )
+    .await;
+    std::fs::remove_file(era.verbose_log()).unwrap();
+    std::fs::remove_file(era.copy_log()).unwrap();
+
+    let work = era.dir.path().join("work");
+    let repair_file = work.join("SERIAL21.rep");
+    let mut args = era.args_without_logs(&era.endpoint, 8, &repair_file);
+    args.extend(["--fetch-logs", "--drive-id", "SERIAL21"].map(OsString::from));
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .args(args)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{stderr}",
+        text(&output.stdout)
+    );
+    era.assert_drive_is_the_blobs(&[]);
+    let saved = |name: &str| std::fs::read(work.join(name)).ok();
+    assert_eq!(
+        saved("order1_SERIAL21_VerboseLog_6c9e4e2a.xml"),
+        Some(verbose)
+    );
+    assert_eq!(saved("order1_SERIAL21_CopyLog_6c9e4e2a.xml"), Some(copy));
+    assert_eq!(saved("order0_SERIAL21_VerboseLog_00000000.xml"), None);
+    assert_eq!(saved("order1_OTHER9_VerboseLog_6c9e4e2a.xml"), None);
+    assert!(
+        stderr.contains(&format!(
+            "repairing with --verbose-log {}",
+            work.join("order1_SERIAL21_VerboseLog_6c9e4e2a.xml")
+                .display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(era.report_json()["outcome"], "repaired");
+
+    // Without the drive's logs in the account: exit 2, naming the drives whose logs are there.
+    let mut args = era.args_without_logs(&era.endpoint, 8, &work.join("other.rep"));
+    args.extend(["--fetch-logs", "--drive-id", "SERIAL99"].map(OsString::from));
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no logs of drive SERIAL99"), "{stderr}");
+    assert!(stderr.contains("OTHER9"), "{stderr}");
 }

@@ -163,6 +163,19 @@ pub struct RepairArgs {
     /// from the byte where it stopped (default: 30).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub read_timeout: Option<u64>,
+    /// Find the drive's logs in the storage account first (as `export-repair logs` does),
+    /// save the newest of each kind beside the repair file, and repair with those: the copy
+    /// log, the 2021 verbose log and the manifest backup fill the inputs not given.
+    #[arg(long, conflicts_with = "source_dir")]
+    pub fetch_logs: bool,
+    /// With --fetch-logs: the drive whose logs to fetch (default: the DriveId of --manifest,
+    /// or of the manifest on --target).
+    #[arg(long, value_name = "ID", requires = "fetch_logs")]
+    pub drive_id: Option<String>,
+    /// With --fetch-logs: the job's diagnostics container (DiagnosticsPath) for v1/2018 logs
+    /// (default: waimportexport).
+    #[arg(long, value_name = "NAME", requires = "fetch_logs")]
+    pub logs_container: Option<String>,
     /// Read the local mirror (--source-dir) no faster than this many KiB a second, to watch
     /// a repair happen (training, demonstrations).
     #[arg(long, value_name = "KIB_PER_S", requires = "source_dir", value_parser = clap::value_parser!(u64).range(1..))]

@@ -63,6 +63,9 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         // Paced, two downloads at a time show on the map one after the other.
         concurrency: if args.pace.is_some() { 2 } else { 8 },
         read_timeout: None,
+        fetch_logs: false,
+        drive_id: None,
+        logs_container: None,
         pace: args.pace,
     };
     let status = repair::run(repair_args).await?;

@@ -33,13 +33,88 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
         None => drive_id_on_target(args.target.as_deref(), args.manifest.as_deref())?,
     };
     let destination = destination(&args)?;
-    let credential =
-        super::repair::azure_credential(args.account_key.as_deref(), args.sas.as_deref())?;
-    let mut config = AzureSourceConfig::new(args.account.clone(), credential);
-    config.endpoint = args.blob_endpoint.clone();
-    let source = AzureBlobSource::new(config)?;
+    let source = open_source(
+        &args.account,
+        args.account_key.as_deref(),
+        args.sas.as_deref(),
+        args.blob_endpoint.as_deref(),
+    )?;
+    let say = |line: String| println!("{line}");
+    let found = find_drives_logs(&source, &args.container, &drive_id, &say).await?;
+    let Some(destination) = destination else {
+        return Ok(ExitStatus::Verified);
+    };
+    let chosen: Vec<&Found> = if args.all {
+        found.iter().collect()
+    } else {
+        newest_of_each_kind(&found)
+    };
+    save_all(&source, &chosen, &destination, &say).await?;
+    Ok(ExitStatus::Verified)
+}
 
-    let (found, others) = find(&source, &args.container, &drive_id).await?;
+/// What `repair --fetch-logs` needs: the account and which drive.
+pub struct FetchFor<'a> {
+    pub account: &'a str,
+    pub account_key: Option<&'a str>,
+    pub sas: Option<&'a str>,
+    pub blob_endpoint: Option<&'a str>,
+    pub drive_id: Option<&'a str>,
+    pub target: &'a Path,
+    pub manifest: Option<&'a Path>,
+    /// The job's diagnostics container for v1/2018 logs.
+    pub container: &'a str,
+    /// The logs are saved beside it.
+    pub repair_file: &'a Path,
+}
+
+/// For `repair --fetch-logs`: finds the drive's logs as `logs` does, saves the newest of each
+/// kind beside the repair file, and returns each with the kind it is.
+pub async fn fetch_for_repair(fetch: FetchFor<'_>) -> Result<Vec<(LogKind, PathBuf)>, CliError> {
+    let drive_id = match fetch.drive_id {
+        Some(id) => id.trim().to_string(),
+        None => drive_id_on_target(Some(fetch.target), fetch.manifest)?,
+    };
+    let source = open_source(
+        fetch.account,
+        fetch.account_key,
+        fetch.sas,
+        fetch.blob_endpoint,
+    )?;
+    // Stdout may be the run's NDJSON stream: what is found and saved goes to stderr.
+    let say = |line: String| eprintln!("{line}");
+    let found = find_drives_logs(&source, fetch.container, &drive_id, &say).await?;
+    let destination = fetch
+        .repair_file
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let chosen = newest_of_each_kind(&found);
+    let saved = save_all(&source, &chosen, &destination, &say).await?;
+    Ok(chosen.iter().map(|log| log.name.kind).zip(saved).collect())
+}
+
+fn open_source(
+    account: &str,
+    account_key: Option<&str>,
+    sas: Option<&str>,
+    blob_endpoint: Option<&str>,
+) -> Result<AzureBlobSource, CliError> {
+    let credential = super::repair::azure_credential(account_key, sas)?;
+    let mut config = AzureSourceConfig::new(account.to_string(), credential);
+    config.endpoint = blob_endpoint.map(str::to_string);
+    Ok(AzureBlobSource::new(config)?)
+}
+
+/// The drive's logs in the account, newest first, listed on stdout; an error naming the
+/// drives whose logs are there when there is none.
+async fn find_drives_logs(
+    source: &AzureBlobSource,
+    container: &str,
+    drive_id: &str,
+    say: &dyn Fn(String),
+) -> Result<Vec<Found>, CliError> {
+    let (found, others) = find(source, container, drive_id).await?;
     if found.is_empty() {
         let mut other_drives: Vec<&str> = others.iter().map(|n| n.drive_id.as_str()).collect();
         other_drives.sort_unstable();
@@ -51,12 +126,12 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
         };
         return Err(CliError::Usage(format!(
             "no logs of drive {drive_id} in {}{hint}",
-            places(&source, &args.container).join(" or ")
+            places(source, container).join(" or ")
         )));
     }
-    println!("logs of drive {drive_id}, newest first:");
+    say(format!("logs of drive {drive_id}, newest first:"));
     for log in &found {
-        println!(
+        say(format!(
             "  {:<26} {:<26} {:>10}  {}/{}",
             log.name.kind.as_str(),
             log.blob
@@ -65,28 +140,32 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
             crate::ledger::human::bytes(log.blob.length),
             log.blob.container,
             log.blob.name
-        );
+        ));
     }
-    let Some(destination) = destination else {
-        return Ok(ExitStatus::Verified);
-    };
-    let chosen: Vec<&Found> = if args.all {
-        found.iter().collect()
-    } else {
-        newest_of_each_kind(&found)
-    };
-    std::fs::create_dir_all(&destination).map_err(|error| {
+    Ok(found)
+}
+
+/// Saves `chosen` into `destination`; the paths, in order.
+async fn save_all(
+    source: &AzureBlobSource,
+    chosen: &[&Found],
+    destination: &Path,
+    say: &dyn Fn(String),
+) -> Result<Vec<PathBuf>, CliError> {
+    std::fs::create_dir_all(destination).map_err(|error| {
         CliError::Usage(format!("cannot create {}: {error}", destination.display()))
     })?;
+    let mut saved = Vec::new();
     for log in chosen {
-        let path = save(&source, &log.blob, &destination).await?;
-        println!(
+        let path = save(source, &log.blob, destination).await?;
+        say(format!(
             "saved {}  (use it with {})",
             path.display(),
             log.name.kind.flag()
-        );
+        ));
+        saved.push(path);
     }
-    Ok(ExitStatus::Verified)
+    Ok(saved)
 }
 
 /// Where the logs go: `--into`, else beside the repair file; `None` with `--list`.

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::{self, RepairOptions};
+use crate::format::log_names::LogKind;
 use crate::journal::{self, Binding, RepairFile};
 use crate::model::Drive;
 use crate::source::BlobSource;
@@ -33,8 +34,63 @@ pub struct RepairPlan {
 pub async fn run(mut args: RepairArgs) -> Result<ExitStatus, CliError> {
     let interrupts = super::signals::before_run();
     let volume = super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, false)?;
-    let result = repair(&args, &volume, interrupts).await;
+    let result = match fetch_logs(&mut args).await {
+        Ok(()) => repair(&args, &volume, interrupts).await,
+        Err(error) => Err(error),
+    };
     super::bitlocker::finish(volume, &mut args.bitlocker_key, result)
+}
+
+/// `--fetch-logs`: the drive's newest logs from the account, saved beside the repair file,
+/// fill the inputs the command line does not give (the newest copy log of any generation,
+/// the 2021 verbose log, the manifest backup).
+async fn fetch_logs(args: &mut RepairArgs) -> Result<(), CliError> {
+    if !args.fetch_logs {
+        return Ok(());
+    }
+    let account = args.account.clone().ok_or_else(|| {
+        CliError::Usage("--fetch-logs needs the storage account: name it with --account".into())
+    })?;
+    let fetched = super::logs::fetch_for_repair(super::logs::FetchFor {
+        account: &account,
+        account_key: args.account_key.as_deref(),
+        sas: args.sas.as_deref(),
+        blob_endpoint: args.blob_endpoint.as_deref(),
+        drive_id: args.drive_id.as_deref(),
+        target: &args.target,
+        manifest: args.manifest.as_deref(),
+        container: args.logs_container.as_deref().unwrap_or("waimportexport"),
+        repair_file: &args.repair_file,
+    })
+    .await?;
+    // Newest first: the first copy log of either generation is the one to use; a v1
+    // verbose DriveLog only when there is no error log.
+    let mut copy_log = None;
+    let mut drive_log = None;
+    for (kind, path) in fetched {
+        let slot = match kind {
+            LogKind::CopyLog | LogKind::Error => &mut copy_log,
+            LogKind::Verbose => &mut drive_log,
+            LogKind::VerboseLog => &mut args.verbose_log,
+            LogKind::Manifest => &mut args.manifest,
+        };
+        if slot.is_none() {
+            *slot = Some(path);
+        }
+    }
+    if args.copy_log.is_none() {
+        args.copy_log = copy_log.or(drive_log);
+    }
+    for (flag, path) in [
+        ("--copy-log", &args.copy_log),
+        ("--verbose-log", &args.verbose_log),
+        ("--manifest", &args.manifest),
+    ] {
+        if let Some(path) = path {
+            eprintln!("repairing with {flag} {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 async fn repair(

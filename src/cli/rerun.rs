@@ -44,6 +44,9 @@ pub fn command(args: &RepairArgs) -> (String, Vec<&'static str>) {
     if let Some(copy_log) = &args.copy_log {
         words.push(format!("--copy-log {}", path(copy_log)));
     }
+    if let Some(verbose_log) = &args.verbose_log {
+        words.push(format!("--verbose-log {}", path(verbose_log)));
+    }
     if let Some(manifest) = &args.manifest {
         words.push(format!("--manifest {}", path(manifest)));
     }
@@ -119,6 +122,8 @@ mod tests {
             "c2VjcmV0",
             "--copy-log",
             "/r/D_error.xml",
+            "--verbose-log",
+            "/r/o_D_VerboseLog_j.xml",
             "--report",
             "/r/out.json",
         ])
@@ -130,7 +135,8 @@ mod tests {
         assert_eq!(
             line,
             "export-repair repair --repair-file '/r/D 1.rep' --target '/mnt/it'\\''s' \
-             --account acct --copy-log /r/D_error.xml --report /r/out.json"
+             --account acct --copy-log /r/D_error.xml --verbose-log /r/o_D_VerboseLog_j.xml \
+             --report /r/out.json"
         );
         assert!(!line.contains("c2VjcmV0"));
         assert_eq!(secrets, ["AZURE_STORAGE_KEY"]);
