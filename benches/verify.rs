@@ -2,7 +2,9 @@
 //!
 //! 1. verify, page-cached: `export_repair` verification of 2 GiB against `md5sum` over the same
 //!    files (target ≤ 0.25 × one `md5sum`), CPU seconds per GiB, with the MD5 path used
-//!    (avx512 / avx2 / scalar) and the scalar path's figures beside it;
+//!    (avx512 / avx2 / scalar) and the scalar path's figures beside it; and the same files
+//!    verified by a 2021 verbose log (Size and CRC-64, no manifest) as a ratio against the
+//!    MD5 verification and against `md5sum`;
 //! 2. verify, cold cache (caches dropped before every run; needs root): verification against
 //!    `dd` of the same files to /dev/null (target: verify's throughput ≥ 0.9 × dd's);
 //! 3. scale: one blob of 1,000,000 small blocks (a sparse file) verified with its manifest and
@@ -43,10 +45,12 @@ use std::time::{Duration, Instant};
 
 use export_repair::demo::{SampleBlob, local_path, pseudo_random_bytes};
 use export_repair::engine::verify::{Control, Finding, VerifyOptions, verify};
-use export_repair::format::Md5;
 use export_repair::format::manifest::{Manifest, ManifestBlob, Range, RangeKind};
+use export_repair::format::verbose_log::VerboseLog;
+use export_repair::format::{Crc64, Md5};
 use export_repair::md5::Md5Path;
-use export_repair::model::{ComponentStatus, Drive};
+use export_repair::model::v2021::CHUNK_LENGTH;
+use export_repair::model::{ComponentStatus, Drive, Logs};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -62,14 +66,19 @@ const RSS_5M_TARGET_MIB: f64 = 512.0;
 const SMALL_BLOCK: u64 = 512;
 const PARSE_CHILD: &str = "--parse-child";
 const VERIFY_CHILD: &str = "--verify-child";
+const VERIFY_CRC_CHILD: &str = "--verify-crc-child";
 /// The flags that make this executable one of its own measurements' children (also when it
 /// is compiled into the smoke test).
-pub const CHILD_FLAGS: [&str; 2] = [PARSE_CHILD, VERIFY_CHILD];
+pub const CHILD_FLAGS: [&str; 3] = [PARSE_CHILD, VERIFY_CHILD, VERIFY_CRC_CHILD];
 
 pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == PARSE_CHILD) {
         parse_child(Path::new(&args[at + 1]));
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == VERIFY_CRC_CHILD) {
+        verify_crc_child(Path::new(&args[at + 1]), Path::new(&args[at + 2]));
         return;
     }
     if let Some(at) = args.iter().position(|a| a == VERIFY_CHILD) {
@@ -157,8 +166,9 @@ fn bench_verify(only: &str) {
         dir.path().display()
     );
     let generated = Instant::now();
-    let (paths, drive) = write_sample_drive(dir.path(), files);
+    let (paths, drive, crc_components) = write_sample_drive(dir.path(), files);
     let manifest = dir.path().join("BENCH0001.manifest");
+    let verbose_log = dir.path().join(VERBOSE_LOG);
     let bytes = drive.data_bytes();
     println!(
         "generated {:.2} GiB, {} components in {:.1} s",
@@ -170,17 +180,28 @@ fn bench_verify(only: &str) {
         root: dir.path(),
         manifest: &manifest,
         copy_log: None,
+        verbose_log: None,
         components: drive.component_count(),
     };
+    let by_crc = VerifyTarget {
+        verbose_log: Some(&verbose_log),
+        components: crc_components,
+        ..target
+    };
     if only != "cold" {
-        bench_page_cached(&paths, &target, bytes);
+        bench_page_cached(&paths, &target, &by_crc, bytes);
     }
     if only != "verify" {
         bench_cold(&paths, &target, bytes);
     }
 }
 
-fn bench_page_cached(paths: &[PathBuf], target: &VerifyTarget<'_>, bytes: u64) {
+fn bench_page_cached(
+    paths: &[PathBuf],
+    target: &VerifyTarget<'_>,
+    by_crc: &VerifyTarget<'_>,
+    bytes: u64,
+) {
     println!("\n-- page-cached --");
     warm(paths);
     // Diagnostics: what the two halves of the verifier cost alone, on one core each.
@@ -203,6 +224,7 @@ fn bench_page_cached(paths: &[PathBuf], target: &VerifyTarget<'_>, bytes: u64) {
     let half = paths.len().div_ceil(2);
     let active = Md5Path::active();
     let (mut single, mut parallel, mut ours, mut scalar) = (vec![], vec![], vec![], vec![]);
+    let mut crc = vec![];
     for run in 1..=runs() {
         // Interleaved, so that a burst of load from elsewhere hits every contender alike.
         let m = quiet_run(|| md5sum(&[paths]));
@@ -221,14 +243,21 @@ fn bench_page_cached(paths: &[PathBuf], target: &VerifyTarget<'_>, bytes: u64) {
         });
         report_run(run, "verify scalar", &m, bytes);
         scalar.push(m);
+        let m = quiet_run(|| {
+            by_crc.verify(active);
+        });
+        report_run(run, "verify CRC-64", &m, bytes);
+        crc.push(m);
     }
     let (single, parallel) = (Medians::of(&single), Medians::of(&parallel));
     let (ours, scalar) = (Medians::of(&ours), Medians::of(&scalar));
+    let crc = Medians::of(&crc);
     println!("medians of {}:", runs());
     single.print("md5sum, one process", bytes);
     parallel.print("md5sum, two processes", bytes);
     ours.print(&format!("verify, {}", active.as_str()), bytes);
     scalar.print("verify, scalar", bytes);
+    crc.print("verify by CRC-64", bytes);
     let ratio = ours.wall / single.wall;
     println!(
         "  verify / md5sum         {ratio:.3} with {}  (target ≤ {VERIFY_TARGET}: {});  \
@@ -244,10 +273,18 @@ fn bench_page_cached(paths: &[PathBuf], target: &VerifyTarget<'_>, bytes: u64) {
         scalar.wall / parallel.wall
     );
     println!(
-        "  CPU seconds per GiB     verify {}: {:.2};  verify scalar: {:.2};  md5sum: {:.2}",
+        "  verify by CRC-64 (verbose log, no manifest): / verify by MD5 {} {:.3};  / md5sum {:.3}",
+        active.as_str(),
+        crc.wall / ours.wall,
+        crc.wall / single.wall
+    );
+    println!(
+        "  CPU seconds per GiB     verify {}: {:.2};  verify scalar: {:.2};  verify CRC-64: \
+         {:.2};  md5sum: {:.2}",
         active.as_str(),
         ours.cpu / (bytes as f64 / GIB),
         scalar.cpu / (bytes as f64 / GIB),
+        crc.cpu / (bytes as f64 / GIB),
         single.cpu / (bytes as f64 / GIB)
     );
     println!(
@@ -355,11 +392,14 @@ fn md5_rate(path: Md5Path) -> f64 {
     (rounds * 16 * BLOCK) as f64 / time.as_secs_f64()
 }
 
-/// A drive to verify in a child process: its files, manifest and copy log.
+/// A drive to verify in a child process: its files, manifest and copy log; or (with
+/// `verbose_log`) its files and 2021 verbose log alone.
+#[derive(Clone, Copy)]
 struct VerifyTarget<'a> {
     root: &'a Path,
     manifest: &'a Path,
     copy_log: Option<&'a Path>,
+    verbose_log: Option<&'a Path>,
     components: usize,
 }
 
@@ -376,10 +416,14 @@ impl VerifyTarget<'_> {
     fn verify(&self, path: Md5Path) -> ChildReport {
         let exe = std::env::current_exe().expect("the bench's own path");
         let mut command = Command::new(exe);
+        match self.verbose_log {
+            Some(verbose_log) => command
+                .arg(VERIFY_CRC_CHILD)
+                .arg(self.root)
+                .arg(verbose_log),
+            None => command.arg(VERIFY_CHILD).arg(self.root).arg(self.manifest),
+        };
         command
-            .arg(VERIFY_CHILD)
-            .arg(self.root)
-            .arg(self.manifest)
             .env(Md5Path::ENV, path.as_str())
             .stderr(Stdio::inherit());
         if let Some(log) = self.copy_log {
@@ -427,6 +471,27 @@ fn verify_child(root: &Path, manifest: &Path, copy_log: Option<&Path>) {
     }
     .expect("the drive builds");
     let built = started.elapsed();
+    verify_and_print(root, &drive, parsed, built);
+}
+
+/// The child of a verification by CRC-64: parse the verbose log, build the drive from it
+/// alone and verify, printing as [`verify_child`] does.
+fn verify_crc_child(root: &Path, verbose_log: &Path) {
+    let started = Instant::now();
+    let log = VerboseLog::from_file(verbose_log).expect("the verbose log parses");
+    let parsed = started.elapsed();
+    let started = Instant::now();
+    let logs = Logs {
+        verbose_log: Some(log),
+        ..Logs::default()
+    };
+    let drive = Drive::build(None, Some(logs)).expect("the drive builds");
+    verify_and_print(root, &drive, parsed, started.elapsed());
+}
+
+/// Verifies `drive`, then prints `parse_s build_s verify_s verified_components peak_kib
+/// md5_path`; panics unless every component verifies.
+fn verify_and_print(root: &Path, drive: &Drive, parsed: Duration, built: Duration) {
     let verified = AtomicU64::new(0);
     let report = |finding: Finding| {
         assert_eq!(
@@ -438,7 +503,7 @@ fn verify_child(root: &Path, manifest: &Path, copy_log: Option<&Path>) {
     };
     let started = Instant::now();
     verify(
-        &drive,
+        drive,
         root,
         None,
         &VerifyOptions::default(),
@@ -505,6 +570,7 @@ fn bench_scale() {
         root: &one.root,
         manifest: &one.manifest,
         copy_log: None,
+        verbose_log: None,
         components: blocks as usize + 1, // and the file's length
     };
     let with_log = VerifyTarget {
@@ -557,6 +623,7 @@ fn bench_scale() {
         root: &many.root,
         manifest: &many.manifest,
         copy_log: None,
+        verbose_log: None,
         components: ((big / blobs + 1) * blobs) as usize, // blocks and each file's length
     };
     let mut report = None;
@@ -705,16 +772,21 @@ fn quiet_run(work: impl FnMut()) -> Measured {
     quiet_run_with(work).0
 }
 
-/// Writes `files` block blobs of [`sample_file_mib`] MiB and their manifest with the demo module, one blob in
-/// memory at a time, flushes them to disk (so writeback does not disturb the timings) and
-/// builds the drive from the manifest as read back.
-fn write_sample_drive(root: &Path, files: usize) -> (Vec<PathBuf>, Drive) {
+/// The 2021 verbose log of the sample drive: the same files, laid out `<container>/<blob>`.
+const VERBOSE_LOG: &str = "bench_BENCH0001_VerboseLog_0.xml";
+
+/// Writes `files` block blobs of [`sample_file_mib`] MiB, their manifest and a 2021 verbose
+/// log of them (Size and CRC-64) with the demo module, one blob in memory at a time, flushes
+/// them to disk (so writeback does not disturb the timings) and builds the drive from the
+/// manifest as read back; the last number is the components of the drive the verbose log
+/// makes.
+fn write_sample_drive(root: &Path, files: usize) -> (Vec<PathBuf>, Drive, usize) {
     // One pseudo-random 4 MiB chunk, made unique per block by its first 16 bytes: fast to
     // generate, and no block compresses or repeats another.
     let chunk = pseudo_random_bytes(0x5EED, BLOCK as usize);
     let file_mib = sample_file_mib();
     let blocks_per_file = file_mib * MIB / BLOCK;
-    let write_one = |file: usize| -> (PathBuf, ManifestBlob) {
+    let write_one = |file: usize| -> (PathBuf, ManifestBlob, String) {
         let mut content = Vec::with_capacity((file_mib * MIB) as usize);
         for block in 0..blocks_per_file {
             let start = content.len();
@@ -729,10 +801,16 @@ fn write_sample_drive(root: &Path, files: usize) -> (Vec<PathBuf>, Drive) {
         let mut out = File::create(&path).expect("create a sample file");
         out.write_all(&sample.content).expect("write a sample file");
         out.sync_all().expect("flush a sample file");
-        (path, entry)
+        let listed = format!(
+            "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D{file:013X}\" Path=\"{}\" Size=\"{}\" crc64=\"{}\"></File>\n",
+            sample.blob_path,
+            sample.content.len(),
+            Crc64::of(&sample.content)
+        );
+        (path, entry, listed)
     };
     // Two files at a time (one per core), so that at most 512 MiB of content is in memory.
-    let mut written: Vec<(PathBuf, ManifestBlob)> = Vec::new();
+    let mut written: Vec<(PathBuf, ManifestBlob, String)> = Vec::new();
     for pair in (0..files).collect::<Vec<_>>().chunks(2) {
         std::thread::scope(|scope| {
             let handles: Vec<_> = pair
@@ -744,7 +822,16 @@ fn write_sample_drive(root: &Path, files: usize) -> (Vec<PathBuf>, Drive) {
             }
         });
     }
-    let (paths, entries): (Vec<PathBuf>, Vec<ManifestBlob>) = written.into_iter().unzip();
+    let mut paths = Vec::new();
+    let mut entries = Vec::new();
+    let mut verbose = String::new();
+    for (path, entry, listed) in written {
+        paths.push(path);
+        entries.push(entry);
+        verbose.push_str(&listed);
+    }
+    std::fs::write(root.join(VERBOSE_LOG), verbose).expect("write the verbose log");
+    let chunks = files * (file_mib * MIB).div_ceil(CHUNK_LENGTH) as usize;
     let manifest = Manifest {
         version: Some("2014-11-01".into()),
         drive_id: "BENCH0001".into(),
@@ -755,7 +842,8 @@ fn write_sample_drive(root: &Path, files: usize) -> (Vec<PathBuf>, Drive) {
     std::fs::write(&manifest_path, manifest.to_xml()).expect("write the manifest");
     let parsed = Manifest::from_file(&manifest_path).expect("the manifest parses");
     let drive = Drive::build(Some(parsed), None).expect("the drive builds");
-    (paths, drive)
+    // Per file: its chunks and its whole-file check.
+    (paths, drive, chunks + files)
 }
 
 fn warm(paths: &[PathBuf]) {
