@@ -1081,3 +1081,169 @@ fn formats_are_chosen_by_extension_or_by_name() {
     assert_eq!(report.throughput.bytes_per_second, None);
     assert_eq!(report.mode, None);
 }
+
+// ---------------------------------------------------------------------------------------
+// A drive from 2021 on: every format shows its CRC-64 checks, chunk maps and categories
+
+/// A 2021 export on disk (verbose log and copy log, no manifest), repaired chunk by chunk
+/// from a local mirror: a file with one damaged chunk of three, a missing one, one the copy
+/// log names with a category no download fixes.
+async fn report_2021() -> (tempfile::TempDir, Report, Report) {
+    use export_repair::format::Crc64;
+    use export_repair::format::copylog::AnyCopyLog;
+    use export_repair::format::copylog::v2021::CopyLog2021;
+    use export_repair::format::verbose_log::VerboseLog;
+    use export_repair::model::Logs;
+    let dir = tempfile::tempdir().unwrap();
+    let (drive_dir, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    let files = [
+        (
+            "c2021/big.bin",
+            pseudo_random_bytes(70, (16 * MIB + 300) as usize),
+        ),
+        ("c2021/gone.bin", pseudo_random_bytes(71, 70_000)),
+    ];
+    let mut verbose = String::new();
+    for (path, data) in &files {
+        for root in [&drive_dir, &mirror] {
+            let file = root.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, data).unwrap();
+        }
+        verbose.push_str(&format!(
+            "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D1\" Path=\"{path}\" Size=\"{}\" crc64=\"{}\"></File>\n",
+            data.len(),
+            Crc64::of(data)
+        ));
+    }
+    let big = drive_dir.join("c2021/big.bin");
+    let mut bytes = std::fs::read(&big).unwrap();
+    bytes[(8 * MIB + 3) as usize] ^= 4;
+    std::fs::write(&big, bytes).unwrap();
+    std::fs::remove_file(drive_dir.join("c2021/gone.bin")).unwrap();
+    let copy_log = CopyLog2021::parse_str(
+        "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"c2021/dir/\"><Category>FileNameTrailsWithSlash</Category>\
+         <ETag>0x8D2</ETag><ErrorCode>1</ErrorCode><ErrorMessage>name ends in a slash</ErrorMessage><Type>File</Type></ErroredEntity>\
+         <CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion><DriveId>RPT2021</DriveId><Status>Failed</Status></CopyLog>",
+    )
+    .unwrap();
+    let logs = Logs {
+        copy_log: Some(AnyCopyLog::from(copy_log)),
+        verbose_log: Some(VerboseLog::parse_str(&verbose).unwrap()),
+        drive_id: None,
+    };
+    let drive = Arc::new(Drive::build(None, Some(logs)).unwrap());
+    let handle = engine::start_verify(
+        Arc::clone(&drive),
+        drive_dir.clone(),
+        VerifyOptions::default(),
+    );
+    let verified = fold(handle, Arc::clone(&drive), RunInfo::default()).await;
+    let binding = Binding {
+        drive_id: drive.drive_id.clone(),
+        manifest_md5: None,
+        copy_log_md5: None,
+    };
+    let (repair_file, _) =
+        RepairFile::open_or_create(&dir.path().join("RPT2021.rep"), &binding).unwrap();
+    let source = Arc::new(MirrorSource::new(&mirror).unwrap());
+    let handle = engine::start_repair(
+        Arc::clone(&drive),
+        drive_dir,
+        source,
+        repair_file,
+        RepairOptions::default(),
+    );
+    let report = fold(handle, drive, RunInfo::default()).await;
+    (dir, verified, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2021_drive_is_reported_with_its_crc64_checks_chunk_maps_and_categories() {
+    use ComponentStatus::*;
+    let (dir, verified, report) = report_2021().await;
+    assert_eq!(
+        statuses_of(&verified, "c2021/big.bin"),
+        [Skipped, Skipped, Skipped, Corrupt]
+    );
+    assert_eq!(statuses_of(&verified, "c2021/gone.bin"), [Missing, Missing]);
+    assert_eq!(
+        statuses_of(&report, "c2021/big.bin"),
+        [Verified, Repaired, Verified, Repaired]
+    );
+    assert_eq!(statuses_of(&report, "c2021/gone.bin"), [Repaired, Repaired]);
+    assert_eq!(statuses_of(&report, "c2021/dir/"), [Failed]);
+
+    // JSON: valid against the schema, the CRC-64s as decimal strings, the 2021 facts.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    let errors = validate(&schema, &json);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let big = &json["files"][0];
+    assert_eq!(big["export"]["cloud_format"], "BlockBlob");
+    let whole = &big["components"][3];
+    assert_eq!(whole["kind"], "crc64");
+    assert!(whole["expected_crc64"].is_string());
+    let chunk = &big["components"][1];
+    assert!(chunk["storage_crc64"].is_string() && chunk["actual_crc64"].is_string());
+    assert_ne!(chunk["storage_crc64"], chunk["actual_crc64"]);
+    let slash = &json["files"][2];
+    assert_eq!(slash["export"]["category"], "FileNameTrailsWithSlash");
+    assert_eq!(slash["export"]["action"], "report");
+
+    // CSV: the CRC-64 columns.
+    let csv = report::render_to_string(&report, ReportFormat::Csv);
+    let rows = parse_csv(&csv);
+    let at = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
+    let chunk_row = rows
+        .iter()
+        .find(|r| r[1] == "c2021/big.bin" && r[2] == "chunk" && r[5] == "repaired")
+        .unwrap();
+    assert_eq!(
+        chunk_row[at("storage_crc64")],
+        chunk["storage_crc64"].as_str().unwrap()
+    );
+    assert_eq!(
+        chunk_row[at("drive_crc64")],
+        chunk["actual_crc64"].as_str().unwrap()
+    );
+
+    // HTML: the CRC-64 cells, the 2021 facts and the category's advice.
+    let html = report::render_to_string(&report, ReportFormat::Html);
+    assert!(
+        html.contains("CRC-64 (verbose log)"),
+        "the whole-file check's cell"
+    );
+    assert!(html.contains("CRC-64 from storage"), "a chunk's cell");
+    assert!(html.contains("copy log: <strong>FileNameTrailsWithSlash</strong>"));
+    assert!(html.contains("cannot be on any drive under that name"));
+
+    // DriveLog: the v1 vocabulary; the 2021 files by their whole-file check, no chunk ranges.
+    let path = dir.path().join("RPT2021_DriveLog.xml");
+    report::write_report(&report, &path, None).unwrap();
+    let log = CopyLog::from_file(&path).unwrap();
+    let status = |blob_path: &str| {
+        let blob = log.blobs.iter().find(|b| b.blob_path == blob_path).unwrap();
+        assert!(blob.ranges.is_empty(), "{blob_path}: chunks are not ranges");
+        blob.status.clone()
+    };
+    assert_eq!(status("c2021/big.bin"), BlobStatus::Completed);
+    assert_eq!(status("c2021/gone.bin"), BlobStatus::Completed);
+    assert_eq!(status("c2021/dir/"), BlobStatus::Failed);
+    // Before the repair: a file whose check fails is Failed, a missing one FileNotFound.
+    report::write_report(&verified, &path, None).unwrap();
+    let log = CopyLog::from_file(&path).unwrap();
+    let status = |blob_path: &str| {
+        let blob = log.blobs.iter().find(|b| b.blob_path == blob_path).unwrap();
+        blob.status.clone()
+    };
+    assert_eq!(status("c2021/big.bin"), BlobStatus::Failed);
+    assert_eq!(status("c2021/gone.bin"), BlobStatus::FileNotFound);
+}

@@ -443,3 +443,83 @@ fn the_credentials_prompt_masks_what_is_typed() {
     assert!(screen.contains("waiting for a new key or SAS"), "{screen}");
     insta::assert_snapshot!("credentials_prompt_80x24", screen);
 }
+
+/// A drive from 2021 on, verified offline by its verbose log: the details of the file whose
+/// CRC-64 fails show the three CRC-64s by name, the verbose log's facts and the copy log's
+/// category with its advice; the map has a cell per chunk and one for the whole-file check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2021_file_shows_its_crc64s_chunk_map_and_category() {
+    use export_repair::format::Crc64;
+    use export_repair::format::copylog::AnyCopyLog;
+    use export_repair::format::copylog::v2021::CopyLog2021;
+    use export_repair::format::verbose_log::VerboseLog;
+    use export_repair::model::Logs;
+    let dir = tempfile::tempdir().unwrap();
+    let data = export_repair::demo::pseudo_random_bytes(80, 2 * 8 * 1024 * 1024 + 10);
+    let file = dir.path().join("c2021/big.bin");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let mut damaged = data.clone();
+    damaged[100] ^= 1;
+    std::fs::write(&file, &damaged).unwrap();
+    let verbose = format!(
+        "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D804D87F976907\" Path=\"c2021/big.bin\" Size=\"{}\" crc64=\"{}\"></File>",
+        data.len(),
+        Crc64::of(&data)
+    );
+    let copy_log = CopyLog2021::parse_str(
+        "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"c2021/big.bin\"><Category>UploadErrorDataValidationError</Category>\
+         <ETag>0x8D804D87F976907</ETag><ErrorCode>23</ErrorCode><ErrorMessage>CRC mismatch</ErrorMessage><Type>File</Type></ErroredEntity>\
+         <CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion><DriveId>SERIAL21</DriveId><Status>Failed</Status></CopyLog>",
+    )
+    .unwrap();
+    let logs = Logs {
+        copy_log: Some(AnyCopyLog::from(copy_log)),
+        verbose_log: Some(VerboseLog::parse_str(&verbose).unwrap()),
+        drive_id: None,
+    };
+    let drive = Arc::new(Drive::build(None, Some(logs)).unwrap());
+    let mut handle = engine::start_verify(
+        Arc::clone(&drive),
+        dir.path().to_path_buf(),
+        VerifyOptions::default(),
+    );
+    let mut app = App::with(
+        drive,
+        Surroundings {
+            takes_credentials: false,
+            log_file: None,
+            working_dir: PathBuf::from("/reports"),
+        },
+    );
+    while let Some(event) = handle.events.recv().await {
+        app.on_event(&event);
+    }
+    app.update(Action::NextDamage);
+    app.update(Action::Focus);
+    let screen = render(&app, 120, 40);
+    let crc = |value: u64| value.to_string();
+    assert!(
+        screen.contains("║------- ------- ------- ✗✗✗✗✗✗✗"),
+        "three unchecked chunks and the failed whole-file check:\n{screen}"
+    );
+    for text in [
+        "crc64 4 of 4",
+        "corrupt",
+        "CRC-64 (verbose log)",
+        &crc(Crc64::of(&data)),
+        "on the drive",
+        &crc(Crc64::of(&damaged)),
+        "not downloaded in this run",
+        "Verbose",
+        "BlockBlob",
+        "ETag \"0x8D804D87F976907\"",
+        "Copy log",
+        "UploadErrorDataValidationError (23: CRC mismatch)",
+        "download whole, pinned to the ETag",
+    ] {
+        assert!(
+            screen.contains(text),
+            "{text:?} is not on the screen:\n{screen}"
+        );
+    }
+}
