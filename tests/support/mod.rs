@@ -6,3 +6,4 @@ pub mod hostile;
 pub mod runs;
 pub mod skip;
 pub mod tmpfs;
+pub mod tmux;
