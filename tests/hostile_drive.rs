@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use export_repair::demo::{SampleBlob, pseudo_random_bytes};
 use support::files::{files, files_with_times};
-use support::hostile::{Hostile, Seen, components, read_json, run, verdicts};
+use support::hostile::{Hostile, components, peak_rss, read_json, run, verdicts};
 use support::runs::{Watched, is_repaired};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -401,31 +401,6 @@ fn a_fifo_in_place_of_a_file_is_refused_without_a_hang() {
             );
         }
     }
-}
-
-/// The peak resident memory of a run in KiB, as GNU time measures it (`None`: the test is
-/// skipped, saying why).
-fn peak_rss(args: &[std::ffi::OsString], timeout: Duration) -> Option<(Seen, u64)> {
-    let time = Path::new("/usr/bin/time");
-    if !time.exists() {
-        support::skip::skip("needs GNU time at /usr/bin/time (Debian package time)");
-        return None;
-    }
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let mut command = assert_cmd::Command::new(time);
-    command
-        .args(["-f", "%M", "-o"])
-        .arg(out.path())
-        .arg(assert_cmd::cargo::cargo_bin("export-repair"))
-        .args(args);
-    let seen = run(command, timeout);
-    let kib = std::fs::read_to_string(out.path())
-        .unwrap()
-        .lines()
-        .last()
-        .and_then(|line| line.trim().parse().ok())
-        .unwrap_or_else(|| panic!("GNU time wrote no peak: {}", seen.text()));
-    Some((seen, kib))
 }
 
 /// Properties files are small; a 6 GiB sparse one, and a character device that reads zeros

@@ -19,7 +19,7 @@ use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
 use support::azurite::{self, ACCOUNT, KEY};
 use support::export::{Export, export, in_container};
-use support::hostile::{Hostile, Seen, components, read_json, run};
+use support::hostile::{Hostile, Seen, components, peak_rss, read_json, run};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 const KIB: usize = 1024;
@@ -193,32 +193,6 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
     assert!(reason.contains("the copy log said 5 bytes"), "{reason}");
 }
 
-/// The peak resident memory of a run in KiB, as GNU time measures it (`None`: the test is
-/// skipped, saying why).
-fn peak_rss(args: &[OsString]) -> Option<(Seen, u64)> {
-    let time = Path::new("/usr/bin/time");
-    if !time.exists() {
-        support::skip::skip("needs GNU time at /usr/bin/time (Debian package time)");
-        return None;
-    }
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let mut command = assert_cmd::Command::new(time);
-    command
-        .env_remove("AZURE_STORAGE_KEY")
-        .args(["-f", "%M", "-o"])
-        .arg(out.path())
-        .arg(assert_cmd::cargo::cargo_bin("export-repair"))
-        .args(args);
-    let seen = run(command, TIMEOUT);
-    let kib = std::fs::read_to_string(out.path())
-        .unwrap()
-        .lines()
-        .last()
-        .and_then(|line| line.trim().parse().ok())
-        .unwrap_or_else(|| panic!("GNU time wrote no peak: {}", seen.text()));
-    Some((seen, kib))
-}
-
 /// A copy log claiming a `Length` of 10^18 bytes for a missing file: no abort (it once asked
 /// for 1.9 TB up front), the file is the blob (exit 0) and the run stays within 256 MiB.
 ///
@@ -244,7 +218,8 @@ async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memor
     entry.length = Some(1_000_000_000_000_000_000);
     export.write_copy_log();
 
-    let Some((seen, kib)) = peak_rss(&repair_args(&export, &azurite.endpoint(), false)) else {
+    let Some((seen, kib)) = peak_rss(&repair_args(&export, &azurite.endpoint(), false), TIMEOUT)
+    else {
         return;
     };
     assert_eq!(seen.code, Some(0), "{}", seen.text());

@@ -192,3 +192,30 @@ pub fn verdicts(report: &Value, file_path: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// The peak resident memory of a run in KiB, as GNU time measures it (`None`: the test is
+/// skipped, saying why).
+pub fn peak_rss(args: &[OsString], timeout: Duration) -> Option<(Seen, u64)> {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        super::skip::skip("needs GNU time at /usr/bin/time (Debian package time)");
+        return None;
+    }
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut command = assert_cmd::Command::new(time);
+    command
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .args(["-f", "%M", "-o"])
+        .arg(out.path())
+        .arg(assert_cmd::cargo::cargo_bin("export-repair"))
+        .args(args);
+    let seen = run(command, timeout);
+    let kib = std::fs::read_to_string(out.path())
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or_else(|| panic!("GNU time wrote no peak: {}", seen.text()));
+    Some((seen, kib))
+}
