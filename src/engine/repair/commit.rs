@@ -12,7 +12,6 @@
 //! knows which components to look at again. Every open goes through the rooted drive handle.
 
 use std::future::Future;
-use std::io::Read as _;
 use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
@@ -403,7 +402,8 @@ impl WholeFile {
                 "the download is {on_disk} bytes, not the blob's {length}; nothing was written"
             ));
         }
-        let md5 = md5_of(file).map_err(|e| format!("cannot read the download back: {e}"))?;
+        let md5 = Md5Stream::of_reader(file)
+            .map_err(|e| format!("cannot read the download back: {e}"))?;
         if let Some(expected) = content_md5
             && expected != md5
         {
@@ -417,18 +417,6 @@ impl WholeFile {
             .commit()
             .map_err(|e| escape_controls(&e.to_string()).into_owned())?;
         Ok((md5, FileIdentity::of(&file).ok()))
-    }
-}
-
-fn md5_of(mut file: &std::fs::File) -> std::io::Result<Md5> {
-    let mut hasher = Md5Stream::new();
-    let mut buffer = vec![0u8; 1024 * 1024];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buffer[..read]);
     }
 }
 

@@ -113,15 +113,7 @@ impl Repairer {
                 }
                 continue;
             }
-            resumed.taken.push(Finding {
-                id: entry.id,
-                status,
-                actual_md5: entry.actual_md5,
-                storage_md5: None,
-                reason: entry.reason,
-                bytes: 0,
-                identity: entry.identity,
-            });
+            resumed.taken.push(Finding::recorded(entry, status));
         }
         resumed
     }
