@@ -545,3 +545,50 @@ fn wait_for_size(session: &str, columns: usize, rows: usize) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The pid of `parent`'s child process named `name`.
+fn child_named(parent: u32, name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid …": comm may hold spaces, so split after its ')'.
+        let (head, tail) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (")?.1;
+        let ppid: u32 = tail.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && comm == name).then_some(pid)
+    })
+}
+
+/// SIGTERM, and SIGHUP (the terminal went away), stop a run under the console as in a
+/// headless one: the writes in flight are recorded, the console closes by itself, the report
+/// says interrupted, exit 4.
+#[test]
+fn a_signal_closes_the_console_and_the_run_ends_interrupted() {
+    if !tmux_present() {
+        return;
+    }
+    for signal in ["TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("er-sig{signal}-{}", std::process::id());
+        // Paced to 4 MiB/s: the 24 MiB archive is still downloading when the signal comes.
+        let session = start_demo(dir.path(), &name, Some(4096), (120, 40));
+        wait_for(&name, "repairing");
+        let shell: u32 = tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"])
+            .trim()
+            .parse()
+            .unwrap();
+        let program = child_named(shell, "export-repair").expect("the demo runs");
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(program.to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        // No key is pressed: the console closes by itself once the run has ended.
+        assert_eq!(exit_code(&dir.path().join("exit-code")), "4", "SIG{signal}");
+        let summary = screen(&name);
+        assert!(summary.contains("INTERRUPTED"), "SIG{signal}: {summary}");
+        assert_eq!(report(dir.path())["interrupted"], true, "SIG{signal}");
+        drop(session);
+    }
+}
