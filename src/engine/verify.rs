@@ -124,7 +124,10 @@ impl Control {
 pub struct Finding {
     pub id: ComponentId,
     pub status: ComponentStatus,
+    /// What the bytes on the drive hash to.
     pub actual_md5: Option<Md5>,
+    /// What the bytes the source gave hash to (repairs only).
+    pub storage_md5: Option<Md5>,
     pub reason: Option<String>,
     /// Bytes read to reach the verdict (for progress).
     pub bytes: u64,
@@ -134,11 +137,25 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A verdict as the repair file recorded it.
+    pub(crate) fn recorded(entry: crate::journal::Entry, status: ComponentStatus) -> Self {
+        Self {
+            id: entry.id,
+            status,
+            actual_md5: entry.actual_md5,
+            storage_md5: None,
+            reason: entry.reason,
+            bytes: 0,
+            identity: entry.identity,
+        }
+    }
+
     pub(crate) fn new(id: ComponentId, status: ComponentStatus, reason: Option<String>) -> Self {
         Self {
             id,
             status,
             actual_md5: None,
+            storage_md5: None,
             reason,
             bytes: 0,
             identity: None,
@@ -337,6 +354,7 @@ fn verdict(id: ComponentId, expected: Md5, actual: Md5, bytes: u64) -> Finding {
         id,
         status,
         actual_md5: Some(actual),
+        storage_md5: None,
         reason,
         bytes,
         identity: None,
