@@ -5,88 +5,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use export_repair::demo::{SampleBlob, pseudo_random_bytes};
 use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
 use support::azurite::{self, ACCOUNT, KEY};
 use support::export::{export, in_container};
-
-fn tmux(args: &[&str]) -> String {
-    let output = Command::new("tmux").args(args).output().expect("tmux runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn screen(session: &str) -> String {
-    tmux(&["capture-pane", "-p", "-t", session])
-}
-
-/// Waits until the screen shows `text`; panics with the screen if it never does.
-fn wait_for(session: &str, text: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let shown = screen(session);
-        if shown.contains(text) {
-            return shown;
-        }
-        assert!(Instant::now() < deadline, "never showed {text:?}:\n{shown}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn keys(session: &str, keys: &[&str]) {
-    // Tab and Enter are key names; everything else is sent as typed.
-    for key in keys {
-        tmux(&["send-keys", "-t", session, key]);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
-    }
-}
-
-fn tmux_present() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    support::skip::skip("needs tmux (Debian: apt-get install tmux; .ci/run installs it)");
-    false
-}
-
-/// Starts `command` in a detached 120×40 tmux session.
-fn start(name: &str, command: &str) -> Session {
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        name,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        command,
-    ]);
-    Session(name.to_string())
-}
-
-/// Waits for the exit code the session's shell wrote.
-fn exit_code(done: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::fs::read_to_string(done)
-        .expect("the program ended")
-        .trim()
-        .to_string()
-}
+use support::tmux::{exit_code, keys, start, tmux, tmux_present, wait_for};
 
 #[test]
 fn the_demo_in_the_console_navigate_search_and_quit() {
