@@ -219,7 +219,7 @@ fn a_rerun_checks_again_what_changed_since_the_repair_file_recorded_it() {
         .find(|event| event["event"] == "resumed")
         .unwrap_or_else(|| panic!("no resumed event: {}", seen.text()));
     assert_eq!(resumed["checked_again"], 0, "{resumed}");
-    assert!(resumed["taken"].as_u64().unwrap() > 0, "{resumed}");
+    assert!(resumed["components"].as_u64().unwrap() > 0, "{resumed}");
     assert_eq!(
         files_with_times(&hostile.drive()),
         drive,

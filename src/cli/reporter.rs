@@ -332,8 +332,9 @@ fn progress_line(ledger: &Ledger) -> String {
         .filter_map(|work| {
             let p = progression(ledger, work);
             (p.components_total > 0).then(|| {
-                let percent = (p.bytes_done * 100)
-                    .checked_div(p.bytes_total)
+                // In u128: a lying copy log may plan 10^18 bytes.
+                let percent = (u128::from(p.bytes_done) * 100)
+                    .checked_div(u128::from(p.bytes_total))
                     .unwrap_or(100);
                 format!(
                     "{}: {} of {} ({percent}%), {} of {} components, {}",
