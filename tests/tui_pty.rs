@@ -5,13 +5,15 @@
 mod support;
 
 use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use export_repair::demo::{SampleBlob, pseudo_random_bytes};
 use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
 use support::azurite::{self, ACCOUNT, KEY};
 use support::export::{export, in_container};
-use support::tmux::{exit_code, keys, start, tmux, tmux_present, wait_for};
+use support::tmux::{Session, exit_code, keys, screen, start, tmux, tmux_present, wait_for};
 
 #[test]
 fn the_demo_in_the_console_navigate_search_and_quit() {
