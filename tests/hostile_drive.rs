@@ -219,7 +219,18 @@ fn a_rerun_checks_again_what_changed_since_the_repair_file_recorded_it() {
         .find(|event| event["event"] == "resumed")
         .unwrap_or_else(|| panic!("no resumed event: {}", seen.text()));
     assert_eq!(resumed["checked_again"], 0, "{resumed}");
-    assert!(resumed["components"].as_u64().unwrap() > 0, "{resumed}");
+    assert_eq!(
+        resumed["components"].as_u64(),
+        Some(
+            hostile
+                .sample
+                .blobs
+                .iter()
+                .map(|blob| blob.layout.len() as u64 + 1)
+                .sum()
+        ),
+        "every verdict (blocks and lengths) is taken from the repair file: {resumed}"
+    );
     assert_eq!(
         files_with_times(&hostile.drive()),
         drive,

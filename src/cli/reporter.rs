@@ -332,7 +332,7 @@ fn progress_line(ledger: &Ledger) -> String {
         .filter_map(|work| {
             let p = progression(ledger, work);
             (p.components_total > 0).then(|| {
-                // In u128: a lying copy log may plan 10^18 bytes.
+                // Widened: a copy log may claim a length near u64::MAX.
                 let percent = (u128::from(p.bytes_done) * 100)
                     .checked_div(u128::from(p.bytes_total))
                     .unwrap_or(100);
