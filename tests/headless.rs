@@ -160,6 +160,24 @@ fn a_repair_left_unfinished_prints_its_rerun_command_and_the_rerun_says_it_resum
         "every recorded component: {resumed}"
     );
     assert!(!stderr.contains("to go on"), "{stderr}");
+    // Once more: nothing is left to download, and the summary says so rather than REPAIRED;
+    // the last progress line shows where the run ended, however fast it was.
+    let third = run();
+    let stdout = String::from_utf8_lossy(&third.stdout);
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("nothing to repair: 34 components verified ("),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" repaired in earlier runs)"), "{stdout}");
+    assert!(!stdout.contains("REPAIRED"), "{stdout}");
+    let last_progress = stderr
+        .lines()
+        .rfind(|line| line.starts_with("verify: "))
+        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    assert!(last_progress.contains("(100%)"), "{last_progress}");
+    assert!(last_progress.contains("done"), "{last_progress}");
 }
 
 /// Sets every file's modification time under `dir` this many seconds into the past.

@@ -13,80 +13,7 @@ use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
 use support::azurite::{self, ACCOUNT, KEY};
 use support::export::{export, in_container};
-
-fn tmux(args: &[&str]) -> String {
-    let output = Command::new("tmux").args(args).output().expect("tmux runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn screen(session: &str) -> String {
-    tmux(&["capture-pane", "-p", "-t", session])
-}
-
-/// Waits until the screen shows `text`; panics with the screen if it never does.
-fn wait_for(session: &str, text: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let shown = screen(session);
-        if shown.contains(text) {
-            return shown;
-        }
-        assert!(Instant::now() < deadline, "never showed {text:?}:\n{shown}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn keys(session: &str, keys: &[&str]) {
-    // Tab and Enter are key names; everything else is sent as typed.
-    for key in keys {
-        tmux(&["send-keys", "-t", session, key]);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
-    }
-}
-
-fn tmux_present() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    support::skip::skip("needs tmux (Debian: apt-get install tmux; .ci/run installs it)");
-    false
-}
-
-/// Starts `command` in a detached 120×40 tmux session.
-fn start(name: &str, command: &str) -> Session {
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        name,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        command,
-    ]);
-    Session(name.to_string())
-}
-
-/// Waits for the exit code the session's shell wrote.
-fn exit_code(done: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::fs::read_to_string(done)
-        .expect("the program ended")
-        .trim()
-        .to_string()
-}
+use support::tmux::{Session, exit_code, keys, screen, start, tmux, tmux_present, wait_for};
 
 #[test]
 fn the_demo_in_the_console_navigate_search_and_quit() {
@@ -543,5 +470,52 @@ fn wait_for_size(session: &str, columns: usize, rows: usize) -> String {
             "never redrew at {columns}×{rows}:\n{shown}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The pid of `parent`'s child process named `name`.
+fn child_named(parent: u32, name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid …": comm may hold spaces, so split after its ')'.
+        let (head, tail) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (")?.1;
+        let ppid: u32 = tail.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && comm == name).then_some(pid)
+    })
+}
+
+/// SIGTERM, and SIGHUP (the terminal went away), stop a run under the console as in a
+/// headless one: the writes in flight are recorded, the console closes by itself, the report
+/// says interrupted, exit 4.
+#[test]
+fn a_signal_closes_the_console_and_the_run_ends_interrupted() {
+    if !tmux_present() {
+        return;
+    }
+    for signal in ["TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("er-sig{signal}-{}", std::process::id());
+        // Paced to 4 MiB/s: the 24 MiB archive is still downloading when the signal comes.
+        let session = start_demo(dir.path(), &name, Some(4096), (120, 40));
+        wait_for(&name, "repairing");
+        let shell: u32 = tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"])
+            .trim()
+            .parse()
+            .unwrap();
+        let program = child_named(shell, "export-repair").expect("the demo runs");
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(program.to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        // No key is pressed: the console closes by itself once the run has ended.
+        assert_eq!(exit_code(&dir.path().join("exit-code")), "4", "SIG{signal}");
+        let summary = screen(&name);
+        assert!(summary.contains("INTERRUPTED"), "SIG{signal}: {summary}");
+        assert_eq!(report(dir.path())["interrupted"], true, "SIG{signal}");
+        drop(session);
     }
 }

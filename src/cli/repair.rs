@@ -220,18 +220,15 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         }
     }
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let mut protected = Protected::default();
-    protected.files.push(("repair file", &args.repair_file));
-    let inputs = [
-        ("manifest", &args.manifest),
-        ("copy log", &args.copy_log),
-        ("verbose log", &args.verbose_log),
-    ];
-    for (what, path) in inputs {
-        if let Some(path) = path {
-            protected.files.push((what, path));
-        }
+    let protected = Protected {
+        files: vec![("repair file", args.repair_file.as_path())],
+        ..Protected::default()
     }
+    .with_logs(
+        args.manifest.as_ref(),
+        args.copy_log.as_ref(),
+        args.verbose_log.as_ref(),
+    );
     let reports = Reports::new(
         &args.reports.report,
         args.reports.report_format,

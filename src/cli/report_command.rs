@@ -40,16 +40,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
         if !known(entry.id) {
             continue;
         }
-        let finding = Finding {
-            id: entry.id,
-            status,
-            actual_md5: entry.actual_md5,
-            storage_md5: None,
-            crc64: Default::default(),
-            reason: entry.reason,
-            bytes: 0,
-            identity: None,
-        };
+        let finding = Finding::recorded(entry, status);
         ledger.apply(&Event::Component(ComponentEvent::new(
             &drive,
             finding,

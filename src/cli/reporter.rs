@@ -174,11 +174,12 @@ impl Reporter {
             Event::Progress(_) | Event::Planned { .. } | Event::Paused | Event::Continued => {
                 self.progress(ledger)
             }
-            Event::RunFinished { .. } => {
-                if let Some(bars) = self.bars.take() {
-                    bars.clear();
-                }
-            }
+            Event::RunFinished { .. } => match self.bars.take() {
+                Some(bars) => bars.clear(),
+                // Where the run got to, however short it was (a line every few seconds
+                // alone says nothing about the end of a fast run).
+                None => eprintln!("{}", progress_line(ledger)),
+            },
             Event::Working { .. }
             | Event::Component(_)
             | Event::Idle { .. }
@@ -240,15 +241,34 @@ impl Reporter {
 /// The closing summary: the verdict, the counts by status, the damage that remains.
 pub fn summary(ledger: &Ledger) -> String {
     let mut text = String::new();
-    let verdict = match (ledger.interrupted(), ledger.outcome()) {
-        (true, _) => "INTERRUPTED: the run stopped before the end (a rerun resumes it)",
-        (false, Outcome::Clean) => "VERIFIED: every component matches the manifest",
-        (false, Outcome::Repaired) => "REPAIRED: all damage was repaired",
-        (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive",
-    };
-    text.push_str(verdict);
-    text.push('\n');
     let totals = ledger.totals();
+    // A repair that had nothing to download says so, with what earlier runs did.
+    let nothing_downloaded =
+        ledger.mode() == Some(RunMode::Repair) && ledger.download().components_total == 0;
+    let verdict = match (ledger.interrupted(), ledger.outcome()) {
+        (true, _) => "INTERRUPTED: the run stopped before the end (a rerun resumes it)".into(),
+        (false, Outcome::Clean | Outcome::Repaired) if nothing_downloaded => {
+            let earlier = totals.count(ComponentStatus::Repaired)
+                + totals.count(ComponentStatus::Regenerated);
+            let right = totals.count(ComponentStatus::Verified) + earlier;
+            let mut line = format!(
+                "nothing to repair: {} components verified",
+                human::count(right)
+            );
+            if earlier > 0 {
+                line.push_str(&format!(
+                    " ({} repaired in earlier runs)",
+                    human::count(earlier)
+                ));
+            }
+            line
+        }
+        (false, Outcome::Clean) => "VERIFIED: every component matches the manifest".into(),
+        (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
+        (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
+    };
+    text.push_str(&verdict);
+    text.push('\n');
     let counts: Vec<String> = ComponentStatus::ALL
         .iter()
         .filter(|s| totals.count(**s) > 0)
@@ -312,8 +332,9 @@ fn progress_line(ledger: &Ledger) -> String {
         .filter_map(|work| {
             let p = progression(ledger, work);
             (p.components_total > 0).then(|| {
-                let percent = (p.bytes_done * 100)
-                    .checked_div(p.bytes_total)
+                // Widened: a copy log may claim a length near u64::MAX.
+                let percent = (u128::from(p.bytes_done) * 100)
+                    .checked_div(u128::from(p.bytes_total))
                     .unwrap_or(100);
                 format!(
                     "{}: {} of {} ({percent}%), {} of {} components, {}",

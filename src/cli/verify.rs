@@ -44,20 +44,15 @@ async fn verify(
     if let Some(copy_log) = &args.copy_log {
         run = run.with_option("copy_log", copy_log.display());
     }
-    let mut protected = Protected {
+    let protected = Protected {
         read_only_target: Some(&args.target),
         ..Protected::default()
-    };
-    let inputs = [
-        ("manifest", &args.manifest),
-        ("copy log", &args.copy_log),
-        ("verbose log", &args.verbose_log),
-    ];
-    for (what, path) in inputs {
-        if let Some(path) = path {
-            protected.files.push((what, path));
-        }
     }
+    .with_logs(
+        args.manifest.as_ref(),
+        args.copy_log.as_ref(),
+        args.verbose_log.as_ref(),
+    );
     let reports = Reports::new(
         &args.reports.report,
         args.reports.report_format,

@@ -148,6 +148,20 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A verdict as the repair file recorded it.
+    pub(crate) fn recorded(entry: crate::journal::Entry, status: ComponentStatus) -> Self {
+        Self {
+            id: entry.id,
+            status,
+            actual_md5: entry.actual_md5,
+            storage_md5: None,
+            crc64: Crc64s::default(),
+            reason: entry.reason,
+            bytes: 0,
+            identity: entry.identity,
+        }
+    }
+
     pub(crate) fn new(id: ComponentId, status: ComponentStatus, reason: Option<String>) -> Self {
         Self {
             id,

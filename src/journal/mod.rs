@@ -445,20 +445,7 @@ fn now_ns() -> i64 {
 
 /// The MD5 of a whole input file, for binding.
 pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
-    reader_md5(std::fs::File::open(path)?)
-}
-
-/// The MD5 of everything `file` holds from where it stands.
-pub fn reader_md5(mut file: impl std::io::Read) -> std::io::Result<Md5> {
-    let mut hasher = crate::format::md5::Md5Stream::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buffer[..read]);
-    }
+    crate::format::md5::Md5Stream::of_reader(std::fs::File::open(path)?)
 }
 
 #[cfg(test)]

@@ -22,6 +22,19 @@ impl Md5Stream {
         unsafe { aws_lc_sys::MD5_Update(&mut self.0, bytes.as_ptr().cast(), bytes.len()) };
     }
 
+    /// The MD5 of everything `reader` gives until its end.
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<Md5> {
+        let mut hasher = Self::new();
+        let mut buffer = vec![0u8; 1024 * 1024];
+        loop {
+            let read = reader.read(&mut buffer)?;
+            if read == 0 {
+                return Ok(hasher.finish());
+            }
+            hasher.update(&buffer[..read]);
+        }
+    }
+
     pub fn finish(mut self) -> Md5 {
         let mut out = [0u8; 16];
         // SAFETY: the context is initialised; MD5_Final writes 16 bytes to `out`.

@@ -19,6 +19,7 @@ use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop};
 use crate::engine::verify::Crc64s;
 use crate::format::Md5;
+use crate::format::md5::Md5Stream;
 use crate::journal::Done;
 use crate::model::{Blob, ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::{FileIdentity, RootedDir, RootedError, Temporary};
@@ -412,7 +413,7 @@ impl WholeFile {
                 "the download is {on_disk} bytes, not the blob's {length}; nothing was written"
             ));
         }
-        let md5 = crate::journal::reader_md5(file)
+        let md5 = Md5Stream::of_reader(file)
             .map_err(|e| format!("cannot read the download back: {e}"))?;
         if let Some(expected) = content_md5
             && expected != md5

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::Repairer;
 use crate::engine::verify::Finding;
+use crate::format::md5::Md5Stream;
 use crate::journal::{Entry, EntryState};
 use crate::model::{ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::FileIdentity;
@@ -115,16 +116,7 @@ impl Repairer {
                 }
                 continue;
             }
-            resumed.taken.push(Finding {
-                id: entry.id,
-                status,
-                actual_md5: entry.actual_md5,
-                storage_md5: None,
-                crc64: Default::default(),
-                reason: entry.reason,
-                bytes: 0,
-                identity: entry.identity,
-            });
+            resumed.taken.push(Finding::recorded(entry, status));
         }
         resumed
     }
@@ -175,7 +167,7 @@ impl Repairer {
             .locate_file_path(&blob.file_path)
             .ok()
             .and_then(|located| located.open_read().ok())
-            .and_then(|file| crate::journal::reader_md5(file).ok());
+            .and_then(|file| Md5Stream::of_reader(file).ok());
         hashed == Some(recorded)
     }
 
