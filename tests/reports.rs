@@ -260,14 +260,7 @@ async fn json_reports_validate_against_the_published_schema() {
     let verified = verify_report(&scenario).await;
     let repaired = repair_report(&scenario).await;
     check_runs(&verified, &repaired);
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/report.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let schema = schema();
     for (name, report) in [("verify", &verified), ("repair", &repaired)] {
         let path = artifacts().join(format!("report-{name}.json"));
         report::write_report(report, &path, None).unwrap();
@@ -311,6 +304,17 @@ async fn json_reports_validate_against_the_published_schema() {
             "{what} passed the schema"
         );
     }
+}
+
+fn schema() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap()
 }
 
 /// A JSON Schema (draft 2020-12) validator for the keywords docs/report.schema.json uses.
@@ -1175,14 +1179,7 @@ async fn a_2021_drive_is_reported_with_its_crc64_checks_chunk_maps_and_categorie
     assert_eq!(statuses_of(&report, "c2021/dir/"), [Failed]);
 
     // JSON: valid against the schema, the CRC-64s as decimal strings, the 2021 facts.
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/report.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let schema = schema();
     let json = serde_json::to_value(&report).unwrap();
     let errors = validate(&schema, &json);
     assert!(errors.is_empty(), "{errors:#?}");

@@ -221,36 +221,21 @@ fn verify_by_the_verbose_log_alone_checks_size_and_crc64_offline() {
     );
 
     // A short file misses its tail, a long one has bytes past the end.
-    std::fs::write(drive.path().join("c/good.bin"), b"da").unwrap();
-    verify(
-        drive.path(),
-        &[("--verbose-log", &log), ("--report", &report)],
-    );
-    let found = components(&report_of(&report));
-    assert_eq!(
-        (found[0].1.as_str(), found[1].1.as_str()),
-        ("missing", "missing")
-    );
-    assert!(
-        found[1]
-            .2
-            .starts_with("the file is 2 bytes long, shorter than the verbose log's Size 4")
-    );
-    std::fs::write(drive.path().join("c/good.bin"), b"data+").unwrap();
-    verify(
-        drive.path(),
-        &[("--verbose-log", &log), ("--report", &report)],
-    );
-    let found = components(&report_of(&report));
-    assert_eq!(
-        (found[0].1.as_str(), found[1].1.as_str()),
-        ("verified", "corrupt")
-    );
-    assert!(
-        found[1]
-            .2
-            .starts_with("bytes past the end: the file is 5 bytes long, 1 more")
-    );
+    let verdicts_of = |bytes: &[u8]| {
+        std::fs::write(drive.path().join("c/good.bin"), bytes).unwrap();
+        verify(
+            drive.path(),
+            &[("--verbose-log", &log), ("--report", &report)],
+        );
+        let found = components(&report_of(&report));
+        (found[0].1.clone(), found[1].1.clone(), found[1].2.clone())
+    };
+    let (chunk, whole, reason) = verdicts_of(b"da");
+    assert_eq!((chunk.as_str(), whole.as_str()), ("missing", "missing"));
+    assert!(reason.starts_with("the file is 2 bytes long, shorter than the verbose log's Size 4"));
+    let (chunk, whole, reason) = verdicts_of(b"data+");
+    assert_eq!((chunk.as_str(), whole.as_str()), ("verified", "corrupt"));
+    assert!(reason.starts_with("bytes past the end: the file is 5 bytes long, 1 more"));
 
     // With the manifest as well, its MD5 checks the same bytes too.
     std::fs::write(drive.path().join("c/good.bin"), b"dati").unwrap();

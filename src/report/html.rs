@@ -940,22 +940,36 @@ fn md5_cell(component: &ComponentReport) -> String {
             format!("no expected MD5<br>{}", found.join("<br>"))
         };
     };
-    let mut out = expected.to_string();
+    compared(
+        expected.to_string(),
+        expected,
+        component.actual_md5,
+        component.storage_md5,
+    )
+}
+
+/// `head`, then what the drive holds and what the storage gave where they differ from
+/// `reference`; a tick when the drive's equals it.
+fn compared<T: PartialEq + std::fmt::Display>(
+    head: String,
+    reference: T,
+    drive: Option<T>,
+    storage: Option<T>,
+) -> String {
+    let mut out = head;
+    let has_drive = drive.is_some();
     let mut all_same = true;
-    for (name, md5) in [
-        ("on the drive", component.actual_md5),
-        ("from storage", component.storage_md5),
-    ] {
-        match md5 {
-            Some(m) if m == expected => {}
-            Some(m) => {
+    for (name, value) in [("on the drive", drive), ("from storage", storage)] {
+        match value {
+            Some(value) if value == reference => {}
+            Some(value) => {
                 all_same = false;
-                let _ = write!(out, "<br><span class=\"differs\">{name} {m}</span>");
+                let _ = write!(out, "<br><span class=\"differs\">{name} {value}</span>");
             }
             None => {}
         }
     }
-    if all_same && component.actual_md5.is_some() {
+    if all_same && has_drive {
         out.push_str(" <span class=\"same\">✓</span>");
     }
     out
@@ -974,26 +988,12 @@ fn crc_cell(component: &ComponentReport) -> String {
             };
         }
     };
-    let mut out = format!("{name} {reference}");
-    let others = [
-        ("on the drive", component.actual_crc64),
-        ("from storage", component.storage_crc64),
-    ];
-    let mut all_same = true;
-    for (label, crc) in others {
-        match crc {
-            Some(crc) if crc == reference => {}
-            Some(crc) => {
-                all_same = false;
-                let _ = write!(out, "<br><span class=\"differs\">{label} {crc}</span>");
-            }
-            None => {}
-        }
-    }
-    if all_same && component.actual_crc64.is_some() {
-        out.push_str(" <span class=\"same\">✓</span>");
-    }
-    out
+    compared(
+        format!("{name} {reference}"),
+        reference,
+        component.actual_crc64,
+        component.storage_crc64,
+    )
 }
 
 /// What the 2021 logs say about a file: the verbose log's check, the copy log's category and

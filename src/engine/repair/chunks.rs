@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 
 use super::commit::{Written, failed, failed_all};
+use super::plan::component_ids;
 use super::{JobEnd, Repairer, Stop, WHOLE_FILE_STREAMS, locked};
 use crate::engine::verify::Crc64s;
 use crate::engine::{Activity, WorkerMessage};
@@ -184,13 +185,7 @@ impl Repairer {
         components: &[u32],
     ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
-        let ids: Vec<ComponentId> = components
-            .iter()
-            .map(|&component| ComponentId {
-                blob: blob_index,
-                component,
-            })
-            .collect();
+        let ids = component_ids(blob_index, components);
         let record = blob.export.as_deref();
         let (Some(check), Some(etag)) = (
             record.and_then(|r| r.check),

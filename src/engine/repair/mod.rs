@@ -36,7 +36,7 @@ use crate::source::{BlobSource, ReadConditions, SourceError};
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
 use fetch::{MAX_COMPONENT_IN_MEMORY, Part};
-use plan::{Job, needs_copy_log_repair, plan_jobs, with_chunk_sets};
+use plan::{Job, component_ids, needs_copy_log_repair, plan_jobs, with_chunk_sets};
 pub(crate) use sources::SourceSlot;
 
 /// Tuning for a repair.
@@ -606,13 +606,7 @@ impl Repairer {
         components: &[u32],
     ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
-        let ids: Vec<ComponentId> = components
-            .iter()
-            .map(|&component| ComponentId {
-                blob: blob_index,
-                component,
-            })
-            .collect();
+        let ids = component_ids(blob_index, components);
         let (Some(&first), Some(&last)) = (components.first(), components.last()) else {
             return JobEnd::Settled;
         };

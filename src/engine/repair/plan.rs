@@ -53,12 +53,16 @@ impl Job {
     }
 
     pub(crate) fn ids(&self) -> Vec<ComponentId> {
-        let blob = self.blob();
-        self.components()
-            .into_iter()
-            .map(|component| ComponentId { blob, component })
-            .collect()
+        component_ids(self.blob(), &self.components())
     }
+}
+
+/// The ids of `components` of `blob`.
+pub(crate) fn component_ids(blob: u32, components: &[u32]) -> Vec<ComponentId> {
+    components
+        .iter()
+        .map(|&component| ComponentId { blob, component })
+        .collect()
 }
 
 /// Whether the copy log says this component must be downloaded again.
