@@ -7,6 +7,7 @@ use crate::engine::{self, RepairOptions};
 use crate::journal::{self, Binding, RepairFile};
 use crate::model::Drive;
 use crate::source::BlobSource;
+use crate::source::azure::sas::Sas;
 use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
@@ -263,24 +264,23 @@ fn typed_credential(typed: &str) -> AzureCredential {
 fn secrets_of(credential: &AzureCredential) -> Vec<String> {
     match credential {
         AzureCredential::AccountKey(key) => vec![key.trim().to_string()],
-        AzureCredential::Sas(sas) => sas_signatures(sas),
+        AzureCredential::Sas(text) => Sas::parse(text)
+            .map(|sas| sas.signatures().map(str::to_string).collect())
+            .unwrap_or_default(),
     }
 }
 
-/// The `sig=` values of a SAS, raw and percent-decoded, for redaction.
-fn sas_signatures(sas: &str) -> Vec<String> {
-    let query = sas.split_once('?').map_or(sas, |(_, query)| query);
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(name, _)| name.eq_ignore_ascii_case("sig"))
-        .flat_map(|(_, value)| {
-            let decoded = url::form_urlencoded::parse(format!("v={value}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            [value.to_string(), decoded]
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command line masks the very signature the source sends: `+` is a `+`, `%2B` and
+    /// `%3D` decode (form decoding once turned the `+` into a space here).
+    #[test]
+    fn sas_secrets_are_the_signatures_the_source_reads() {
+        let text = "c1x?sv=2021-08-06&sig=a+b%2Bc%3D";
+        assert_eq!(secrets_of(&AzureCredential::Sas(text.into())), ["a+b+c="]);
+        let sas = Sas::parse(text).unwrap();
+        assert_eq!(sas.signatures().collect::<Vec<_>>(), ["a+b+c="]);
+    }
 }

@@ -3,7 +3,8 @@
 //! What the crate does not do, this module adds around it:
 //! - **Shared Key**: the crate only knows Entra ID tokens, so an account key is turned into a
 //!   per-try pipeline policy ([`SharedKeyPolicy`]) that signs every request, retries included,
-//!   with the documented string-to-sign. A SAS needs no policy: it goes into the URL.
+//!   with the documented string-to-sign. A SAS needs no policy: it goes into the URL
+//!   ([`sas`]).
 //! - **Resuming broken bodies**: the crate retries status codes and failed connections, not a
 //!   body that breaks half-way. [`AzureBlobSource::read_range`] keeps the bytes it got and asks
 //!   for the rest, pinned with `If-Match` to the ETag of the first answer so that two versions
@@ -45,7 +46,10 @@ use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 use crate::sanitize::{redact_secrets, redact_secrets_with};
 
 mod list;
+pub mod sas;
+
 pub use list::ListedBlob;
+use sas::{Sas, encode_path};
 
 /// How the source proves who it is. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -135,12 +139,6 @@ impl AzureSourceConfig {
     }
 }
 
-/// A parsed SAS: the container it is for (if it names one) and its query parameters, decoded.
-struct Sas {
-    container: Option<String>,
-    params: Vec<(String, String)>,
-}
-
 enum Auth {
     SharedKey,
     Sas(Sas),
@@ -186,14 +184,9 @@ impl AzureBlobSource {
                 Auth::SharedKey
             }
             AzureCredential::Sas(text) => {
-                let (sas, endpoint) = parse_sas(text.trim())?;
-                secrets.extend(
-                    sas.params
-                        .iter()
-                        .filter(|(k, _)| k.eq_ignore_ascii_case("sig"))
-                        .map(|(_, v)| v.clone()),
-                );
-                endpoint_from_sas = endpoint;
+                let sas = Sas::parse(text)?;
+                secrets.extend(sas.signatures().map(str::to_owned));
+                endpoint_from_sas = sas.endpoint.clone();
                 Auth::Sas(sas)
             }
         };
@@ -802,105 +795,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Percent-encodes a container or blob name for a URL path, keeping `/` and RFC 3986's
-/// unreserved characters (as the Azure SDKs do).
-fn encode_path(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for &b in name.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/' | b'$') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Percent-decodes a SAS component. `+` stays `+`: in a pasted SAS it is part of a base64
-/// signature, not an encoded space.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Parses the SAS forms of [`AzureCredential::Sas`]; returns the endpoint a full URL implies.
-fn parse_sas(text: &str) -> Result<(Sas, Option<String>), SourceError> {
-    let (container, query, endpoint) = if text.starts_with("http://")
-        || text.starts_with("https://")
-    {
-        let url = Url::parse(text).map_err(|e| {
-            SourceError::Config(format!("invalid SAS URL {:?}: {e}", redact_url_text(text)))
-        })?;
-        let query = url.query().unwrap_or_default().to_owned();
-        let mut segments: Vec<String> = url
-            .path_segments()
-            .map(|s| s.filter(|s| !s.is_empty()).map(percent_decode).collect())
-            .unwrap_or_default();
-        let container = segments.pop().ok_or_else(|| {
-            SourceError::Config("a SAS URL must name the container: https://<account>.blob.core.windows.net/<container>?<sas>".into())
-        })?;
-        let mut endpoint = url.clone();
-        endpoint.set_query(None);
-        endpoint.set_fragment(None);
-        endpoint.set_path(
-            &segments
-                .iter()
-                .map(|s| encode_path(s))
-                .collect::<Vec<_>>()
-                .join("/"),
-        );
-        (
-            Some(container),
-            query,
-            Some(endpoint.as_str().trim_end_matches('/').to_owned()),
-        )
-    } else if let Some((container, query)) = text.split_once('?') {
-        let container = container.trim().trim_matches('/');
-        (
-            (!container.is_empty()).then(|| container.to_owned()),
-            query.to_owned(),
-            None,
-        )
-    } else {
-        (None, text.to_owned(), None)
-    };
-    let params: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect();
-    if !params
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("sig") && !v.is_empty())
-    {
-        return Err(SourceError::Config(
-            "the SAS has no signature (sig=); expected <container>?sv=…&sig=… or a container URL with the SAS".into(),
-        ));
-    }
-    Ok((Sas { container, params }, endpoint))
-}
-
 /// A per-try pipeline policy that authorizes each request with Shared Key: it stamps
 /// `x-ms-date` and adds `Authorization: SharedKey <account>:<signature>`, where the signature
 /// is base64(HMAC-SHA256(base64-decoded key, [`string_to_sign`])). Per try, because a retried
@@ -1159,33 +1053,6 @@ mod tests {
             matches!(&err, SourceError::Config(m) if !m.contains("not base64 !!")),
             "{err:?}"
         );
-    }
-
-    #[test]
-    fn parses_the_three_sas_forms() {
-        let (sas, endpoint) =
-            parse_sas("mycontainer?sv=2021-08-06&sr=c&sp=rl&sig=a%2Bb%2Fc%3D").unwrap();
-        assert_eq!(sas.container.as_deref(), Some("mycontainer"));
-        assert_eq!(endpoint, None);
-        assert!(sas.params.contains(&("sig".into(), "a+b/c=".into())));
-
-        let (sas, endpoint) =
-            parse_sas("http://127.0.0.1:10000/devstoreaccount1/mycontainer?sv=2021-08-06&sig=a+b")
-                .unwrap();
-        assert_eq!(sas.container.as_deref(), Some("mycontainer"));
-        assert_eq!(
-            endpoint.as_deref(),
-            Some("http://127.0.0.1:10000/devstoreaccount1")
-        );
-        // A raw `+` in a pasted signature is kept, not turned into a space.
-        assert!(sas.params.contains(&("sig".into(), "a+b".into())));
-
-        let (sas, _) = parse_sas("?sv=1&sig=x").unwrap();
-        assert_eq!(sas.container, None);
-        assert!(matches!(
-            parse_sas("c?sv=1&sp=r"),
-            Err(SourceError::Config(_))
-        ));
     }
 
     #[test]
