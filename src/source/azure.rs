@@ -442,7 +442,9 @@ impl AzureBlobSource {
                 u16::from(*status),
                 error_code.clone(),
                 raw_response.as_ref().and_then(|r| retry_after(r.headers())),
-                raw_response.as_ref().and_then(|r| xml_message(r.body())),
+                raw_response
+                    .as_ref()
+                    .and_then(|r| service_message(r.body())),
             ),
             ErrorKind::Io | ErrorKind::Connection => {
                 return Failure::Retry {
@@ -454,8 +456,6 @@ impl AzureBlobSource {
                 return Failure::Fatal(protocol(blob, self.redact(&error_chain(&e))));
             }
         };
-        // The first line of the service's <Message> (later lines carry request ids or quote
-        // the string-to-sign), else the first line of the crate's text.
         let message = service_message.unwrap_or_else(|| e.to_string());
         let message = self.redact(message.lines().next().unwrap_or_default().trim());
         let message = match &code {
@@ -718,18 +718,43 @@ fn properties_from(
     })
 }
 
-/// The `<Message>` of a storage error body (`<Error><Code/><Message/></Error>`).
-fn xml_message(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let start = text.find("<Message>")? + "<Message>".len();
-    let end = start + text[start..].find("</Message>")?;
-    let message = text[start..end]
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&");
-    Some(message)
+/// The text of `<Error><{child}>` in a storage error body (`<Error><Code/><Message/>…</Error>`),
+/// read with quick-xml: entities and character references decoded, CDATA taken as it is.
+fn error_body_text(body: &[u8], child: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let body = std::str::from_utf8(body).ok()?;
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let inside = |path: &[String]| matches!(path, [root, name] if root == "Error" && name == child);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) => {
+                path.push(start.local_name().as_ref().to_string());
+            }
+            Event::End(_) => {
+                if inside(&path) {
+                    return Some(text);
+                }
+                path.pop();
+            }
+            Event::Text(part) if inside(&path) => text.push_str(&part.xml10_content()),
+            Event::CData(data) if inside(&path) => text.push_str(&data),
+            Event::GeneralRef(reference) if inside(&path) => match reference.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                _ => text.push_str(quick_xml::escape::resolve_predefined_entity(&reference)?),
+            },
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// What an error body says: the first line of its `<Message>` (later lines carry request ids
+/// or quote the string-to-sign).
+fn service_message(body: &[u8]) -> Option<String> {
+    let message = error_body_text(body, "Message")?;
+    Some(message.lines().next().unwrap_or_default().trim().to_owned())
 }
 
 fn header<'a>(headers: &'a Headers, name: &'static str) -> Option<&'a str> {
@@ -1053,6 +1078,30 @@ mod tests {
             matches!(&err, SourceError::Config(m) if !m.contains("not base64 !!")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn error_bodies_are_read_as_xml_not_searched_as_text() {
+        let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<Error><Code>AuthenticationFailed</Code>
+<!-- <Message>a comment, not the message</Message> -->
+<Detail><Message>nested, not the message</Message></Detail>
+<Message>Tom &amp; Jerry &#x41;&#66; <![CDATA[<raw>]]>
+RequestId:1</Message>
+<AuthenticationErrorDetail>Lifetime validation failed. The token is expired.</AuthenticationErrorDetail>
+</Error>"#;
+        assert_eq!(
+            error_body_text(body, "Message").as_deref(),
+            Some("Tom & Jerry AB <raw>\nRequestId:1")
+        );
+        assert_eq!(
+            error_body_text(body, "AuthenticationErrorDetail").as_deref(),
+            Some("Lifetime validation failed. The token is expired.")
+        );
+        assert_eq!(error_body_text(body, "Missing"), None);
+        assert_eq!(error_body_text(b"<Error><Message>cut", "Message"), None);
+        assert_eq!(error_body_text(b"not xml at all", "Message"), None);
+        assert_eq!(error_body_text(&[0xff, 0xfe], "Message"), None);
     }
 
     #[test]
