@@ -5,14 +5,12 @@
 mod support;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use assert_cmd::Command;
 use export_repair::demo::{SampleBlob, local_path, pseudo_random_bytes};
 use export_repair::format::copylog::{LogRange, LogSideFile};
 use export_repair::format::status::{BlobStatus, FileStatus, RangeStatus};
-use export_repair::report::ReportFormat;
 use serde_json::Value;
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
@@ -22,14 +20,6 @@ use support::runs::{kill_after_repaired, repair_progress};
 const KIB: u64 = 1024;
 
 impl Export {
-    /// A report in every format, `report.json` first.
-    fn reports(&self) -> Vec<PathBuf> {
-        ReportFormat::ALL
-            .iter()
-            .map(|format| self.dir.path().join(format!("report.{}", format.as_str())))
-            .collect()
-    }
-
     fn args(&self, credential: &[&str]) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["repair".into(), "--repair-file".into()];
         args.push(self.repair_file().into());
@@ -153,42 +143,6 @@ fn component_statuses(report: &Value, file_path: &str) -> Vec<String> {
         .map(|c| c["status"].as_str().unwrap().to_string())
         .collect()
 }
-/// No secret anywhere the tool writes or prints: stdout and stderr (the summary, or the
-/// NDJSON event stream with `--json`), every file of the log directory, the repair file and
-/// its SQLite side files, the report in every format; nor anywhere else under the export's
-/// directory.
-fn assert_no_secret(export: &Export, outputs: &[&[u8]], secrets: &[&str]) {
-    let mut places: Vec<(String, Vec<u8>)> = outputs
-        .iter()
-        .enumerate()
-        .map(|(i, bytes)| (format!("output {i}"), bytes.to_vec()))
-        .collect();
-    let written = support::files::files(export.dir.path());
-    for required in [export.repair_file()].into_iter().chain(export.reports()) {
-        let relative = required.strip_prefix(export.dir.path()).unwrap();
-        assert!(
-            written.contains_key(relative),
-            "{} was not written",
-            relative.display()
-        );
-    }
-    assert!(
-        written.keys().any(|path| path.starts_with("logs")),
-        "no log was written"
-    );
-    places.extend(
-        written
-            .into_iter()
-            .map(|(path, bytes)| (path.display().to_string(), bytes)),
-    );
-    for (place, bytes) in &places {
-        let text = String::from_utf8_lossy(bytes);
-        for secret in secrets {
-            assert!(!text.contains(secret), "a secret appears in {place}");
-        }
-    }
-}
-
 /// stdout is an NDJSON stream of the run's events: every line one JSON object, from
 /// `run_started` to `run_finished`.
 fn assert_ndjson(stdout: &[u8]) {
@@ -256,7 +210,7 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
             && expected.contains("<Content-Type>application/x-test</Content-Type>"),
         "{expected}"
     );
-    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &[KEY]);
 
     // A rerun of the finished repair resumes, finds nothing to do, writes nothing; its
     // NDJSON events carry no secret either.
@@ -274,7 +228,7 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
     );
     assert_ndjson(&rerun.stdout);
     assert!(String::from_utf8_lossy(&rerun.stderr).contains("REPAIRED"));
-    assert_no_secret(&export, &[&rerun.stdout, &rerun.stderr], &[KEY]);
+    export.assert_no_secret(&[&rerun.stdout, &rerun.stderr], &[KEY]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -307,11 +261,7 @@ async fn repairs_with_a_container_sas_in_both_forms_without_leaking_it() {
             .unwrap()
             .1
             .into_owned();
-        assert_no_secret(
-            &export,
-            &[&output.stdout, &output.stderr],
-            &[&signature, &decoded],
-        );
+        export.assert_no_secret(&[&output.stdout, &output.stderr], &[&signature, &decoded]);
     }
 }
 
@@ -429,7 +379,7 @@ async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
         String::from_utf8_lossy(&output.stdout).contains("credentials_refused"),
         "the refusal is an event of the stream"
     );
-    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[wrong]);
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &[wrong]);
     // The right key then resumes and finishes.
     export.command(&["--account-key", KEY]).assert().code(0);
     export.assert_drive_matches_blobs();
@@ -458,7 +408,7 @@ async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
     }
     let output = command.assert().code(0).get_output().clone();
     export.assert_drive_matches_blobs();
-    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &[KEY]);
 
     // The same repair file offered for another drive.
     let other = damaged_export(azurite, "otherdrive").await;

@@ -38,6 +38,28 @@ pub enum Commands {
     Demo(DemoArgs),
 }
 
+/// How to sign in with Microsoft Entra ID when neither a key nor a SAS is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMethod {
+    /// A service principal or workload identity: AZURE_TENANT_ID and AZURE_CLIENT_ID with
+    /// AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE.
+    Env,
+    /// The Azure CLI's login (`az login`).
+    AzureCli,
+    /// The machine's managed identity (AZURE_CLIENT_ID names a user-assigned one).
+    ManagedIdentity,
+}
+
+impl From<AuthMethod> for crate::source::azure::EntraMethod {
+    fn from(method: AuthMethod) -> Self {
+        match method {
+            AuthMethod::Env => Self::Environment,
+            AuthMethod::AzureCli => Self::AzureCli,
+            AuthMethod::ManagedIdentity => Self::ManagedIdentity,
+        }
+    }
+}
+
 /// `--report` and `--report-format`, shared by `verify` and `repair`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReportFlags {
@@ -120,6 +142,11 @@ pub struct RepairArgs {
         hide_env_values = true
     )]
     pub sas: Option<String>,
+    /// Sign in with Microsoft Entra ID this way. Without a key, a SAS or this flag: a service
+    /// principal from the environment, a managed identity the environment announces, then
+    /// the Azure CLI's login.
+    #[arg(long, value_enum, value_name = "METHOD", conflicts_with_all = ["account_key", "sas"])]
+    pub auth: Option<AuthMethod>,
     /// The drive's copy log: the v1/2018 error or verbose log, or the 2021-08-01 copy log.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
@@ -186,6 +213,10 @@ pub struct LogsArgs {
         hide_env_values = true
     )]
     pub sas: Option<String>,
+    /// Sign in with Microsoft Entra ID this way (without a key or SAS the chain is tried, as
+    /// for `repair`).
+    #[arg(long, value_enum, value_name = "METHOD", conflicts_with_all = ["account_key", "sas"])]
+    pub auth: Option<AuthMethod>,
     /// Replaces https://<account>.blob.core.windows.net (Azurite, sovereign clouds).
     #[arg(long, value_name = "URL")]
     pub blob_endpoint: Option<String>,

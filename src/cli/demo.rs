@@ -41,6 +41,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         account: None,
         account_key: None,
         sas: None,
+        auth: None,
         copy_log: Some(paths.copy_log.clone()),
         verbose_log: None,
         manifest: Some(paths.manifest.clone()),

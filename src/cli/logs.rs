@@ -33,11 +33,15 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
         None => drive_id_on_target(args.target.as_deref(), args.manifest.as_deref())?,
     };
     let destination = destination(&args)?;
-    let credential =
-        super::repair::azure_credential(args.account_key.as_deref(), args.sas.as_deref())?;
+    let credential = super::repair::azure_credential(
+        args.account_key.as_deref(),
+        args.sas.as_deref(),
+        args.auth,
+    )?;
     let mut config = AzureSourceConfig::new(args.account.clone(), credential);
     config.endpoint = args.blob_endpoint.clone();
     let source = AzureBlobSource::new(config)?;
+    source.sign_in().await?;
 
     let (found, others) = find(&source, &args.container, &drive_id).await?;
     if found.is_empty() {

@@ -111,11 +111,7 @@ impl CliError {
             | CliError::Usage(_)
             // The run is over and its summary printed; the report it was asked for is missing.
             | CliError::Report(_) => ExitStatus::Usage,
-            CliError::Source(error)
-                if matches!(**error, crate::source::SourceError::Auth { .. }) =>
-            {
-                ExitStatus::AuthRefused
-            }
+            CliError::Source(error) if error.refuses_credentials() => ExitStatus::AuthRefused,
             // Storage unreachable, a log that vanished or changed: nothing was fetched.
             CliError::Source(_) => ExitStatus::Damaged,
         }

@@ -11,7 +11,7 @@ use crate::source::azure::sas::Sas;
 use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
-use super::args::RepairArgs;
+use super::args::{AuthMethod, RepairArgs};
 use super::report_paths::Protected;
 use super::session::{Finished, Reports, SourceFactory, console_wanted, run_console, run_headless};
 use super::{CliError, ExitStatus, logging};
@@ -64,6 +64,8 @@ async fn repair(
             volume.source().display()
         );
     }
+    // A sign-in that cannot work stops the run before it starts.
+    plan.source.sign_in().await?;
     // The run's own Ctrl-C handling starts now.
     drop(interrupts);
     let finished = execute(plan, args).await?;
@@ -134,7 +136,9 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         .with_secret("account_key", args.account_key.is_some())
         .with_secret("sas", args.sas.is_some())
         .with_secret("bitlocker_key", args.bitlocker_key.is_some())
-        .with_option("concurrency", args.concurrency);
+        .with_option("concurrency", args.concurrency)
+        // Where the bytes come from and how the run signs in, never a secret.
+        .with_option("source", source.describe());
     for (name, value) in [
         ("account", args.account.clone()),
         ("blob_endpoint", args.blob_endpoint.clone()),
@@ -206,7 +210,7 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
                 .into(),
         )
     })?;
-    let credential = azure_credential(args.account_key.as_deref(), args.sas.as_deref())?;
+    let credential = azure_credential(args.account_key.as_deref(), args.sas.as_deref(), args.auth)?;
     let secrets = secrets_of(&credential);
     let endpoint = args.blob_endpoint.clone();
     let read_timeout = args.read_timeout;
@@ -231,22 +235,25 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
     Ok((source, Some(make_source), secrets))
 }
 
-/// The account key or the SAS, exactly one of them (also for `logs`).
+/// The account key or the SAS (exactly one of them), or with neither an Entra ID sign-in (the
+/// chain, or the `--auth` method); also for `logs`.
 pub(super) fn azure_credential(
     account_key: Option<&str>,
     sas: Option<&str>,
+    auth: Option<AuthMethod>,
 ) -> Result<AzureCredential, CliError> {
-    match (account_key, sas) {
-        (Some(_), Some(_)) => Err(CliError::Usage(
+    match (account_key, sas, auth) {
+        (Some(_), Some(_), _) => Err(CliError::Usage(
             "give either the account key (/sk:) or a container SAS (/csas:), not both".into(),
         )),
-        (Some(key), None) => Ok(AzureCredential::AccountKey(key.to_string())),
-        (None, Some(sas)) => Ok(AzureCredential::Sas(sas.to_string())),
-        (None, None) => Err(CliError::Usage(
-            "give the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a container SAS \
-             (/csas:, --sas or AZURE_STORAGE_SAS)"
+        (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => Err(CliError::Usage(
+            "--auth signs in with Entra ID instead of a key or SAS: give one or the other \
+             (AZURE_STORAGE_KEY and AZURE_STORAGE_SAS in the environment count as given)"
                 .into(),
         )),
+        (Some(key), None, None) => Ok(AzureCredential::AccountKey(key.to_string())),
+        (None, Some(sas), None) => Ok(AzureCredential::Sas(sas.to_string())),
+        (None, None, auth) => Ok(AzureCredential::EntraId(auth.map(Into::into))),
     }
 }
 
@@ -261,12 +268,14 @@ fn typed_credential(typed: &str) -> AzureCredential {
     }
 }
 
+/// The secrets of a credential, for redaction (an Entra ID token is masked as it is obtained).
 fn secrets_of(credential: &AzureCredential) -> Vec<String> {
     match credential {
         AzureCredential::AccountKey(key) => vec![key.trim().to_string()],
         AzureCredential::Sas(text) => Sas::parse(text)
             .map(|sas| sas.signatures().map(str::to_string).collect())
             .unwrap_or_default(),
+        AzureCredential::EntraId(_) => Vec::new(),
     }
 }
 

@@ -4,7 +4,9 @@
 //! - **Shared Key**: the crate only knows Entra ID tokens, so an account key is turned into a
 //!   per-try pipeline policy ([`SharedKeyPolicy`]) that signs every request, retries included,
 //!   with the documented string-to-sign. A SAS needs no policy: it goes into the URL
-//!   ([`sas`]).
+//!   ([`sas`]). With neither, the source signs in with Entra ID ([`entra`]) and the crate sends
+//!   the token.
+//! - **Trust**: HTTPS through the system store plus `SSL_CERT_FILE` ([`transport`]).
 //! - **Resuming broken bodies**: the crate retries status codes and failed connections, not a
 //!   body that breaks half-way. [`AzureBlobSource::read_range`] keeps the bytes it got and asks
 //!   for the rest, pinned with `If-Match` to the ETag of the first answer so that two versions
@@ -23,10 +25,8 @@ use std::{fmt, num::NonZero, sync::Arc, time::Duration};
 use azure_core::{
     error::ErrorKind,
     http::{
-        ClientOptions, Context, Etag, HttpClientOptions, NoFormat, Request, Response, RetryOptions,
-        Transport, Url,
+        ClientOptions, Context, Etag, NoFormat, Request, Response, RetryOptions, Url,
         headers::{HeaderName, Headers},
-        new_http_client,
         policies::{Policy, PolicyResult},
     },
 };
@@ -43,11 +43,15 @@ use futures::StreamExt as _;
 use hmac::{KeyInit as _, Mac as _};
 
 use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
-use crate::sanitize::{redact_secrets, redact_secrets_with};
+use crate::sanitize::redact_secrets_with;
 
+pub mod entra;
 mod list;
 pub mod sas;
+mod transport;
 
+use entra::EntraCredential;
+pub use entra::{EntraEnvironment, EntraMethod};
 pub use list::ListedBlob;
 use sas::{Sas, encode_path};
 
@@ -59,6 +63,8 @@ pub enum AzureCredential {
     /// A SAS: `<container>?<sas>` as the v1 tool's `/csas:` took it, a full container URL with the
     /// SAS as query, or a bare `sv=…&sig=…` token for any container.
     Sas(String),
+    /// Microsoft Entra ID: the chain of [`entra`], or the one method named.
+    EntraId(Option<EntraMethod>),
 }
 
 impl fmt::Debug for AzureCredential {
@@ -66,6 +72,7 @@ impl fmt::Debug for AzureCredential {
         match self {
             Self::AccountKey(_) => f.write_str("AccountKey(<redacted>)"),
             Self::Sas(_) => f.write_str("Sas(<redacted>)"),
+            Self::EntraId(method) => write!(f, "EntraId({method:?})"),
         }
     }
 }
@@ -126,15 +133,25 @@ pub struct AzureSourceConfig {
     pub endpoint: Option<String>,
     pub credential: AzureCredential,
     pub retry: RetrySettings,
+    /// CA certificates to trust beside the system store (`SSL_CERT_FILE`).
+    pub ssl_cert_file: Option<std::path::PathBuf>,
+    /// What Entra ID sign-in reads from the environment.
+    pub entra_environment: EntraEnvironment,
 }
 
 impl AzureSourceConfig {
+    /// A configuration that takes `SSL_CERT_FILE` and the Entra ID variables from this
+    /// process's environment.
     pub fn new(account: impl Into<String>, credential: AzureCredential) -> Self {
         Self {
             account: account.into(),
             endpoint: None,
             credential,
             retry: RetrySettings::default(),
+            ssl_cert_file: std::env::var_os("SSL_CERT_FILE")
+                .filter(|file| !file.is_empty())
+                .map(Into::into),
+            entra_environment: EntraEnvironment::from_process(),
         }
     }
 }
@@ -142,6 +159,7 @@ impl AzureSourceConfig {
 enum Auth {
     SharedKey,
     Sas(Sas),
+    EntraId(Arc<EntraCredential>),
 }
 
 /// Azure Blob storage or Azurite, read through `azure_storage_blob`.
@@ -176,6 +194,9 @@ impl AzureBlobSource {
         let mut secrets = Vec::new();
         let mut per_try_policies: Vec<Arc<dyn Policy>> = Vec::new();
         let mut endpoint_from_sas = None;
+        // Storage clients must not decompress: a blob stored with `Content-Encoding: gzip`
+        // is exported as stored, byte for byte.
+        let transport = transport::transport(config.ssl_cert_file.as_deref())?;
         let auth = match &config.credential {
             AzureCredential::AccountKey(key) => {
                 let key = key.trim();
@@ -188,6 +209,17 @@ impl AzureBlobSource {
                 secrets.extend(sas.signatures().map(str::to_owned));
                 endpoint_from_sas = sas.endpoint.clone();
                 Auth::Sas(sas)
+            }
+            AzureCredential::EntraId(method) => {
+                let sign_in_options = ClientOptions {
+                    transport: Some(transport.clone()),
+                    ..Default::default()
+                };
+                Auth::EntraId(Arc::new(EntraCredential::new(
+                    *method,
+                    &config.entra_environment,
+                    &sign_in_options,
+                )?))
             }
         };
         // An explicit endpoint wins over the one a full SAS URL implies.
@@ -213,12 +245,12 @@ impl AzureBlobSource {
                 "the blob endpoint must not carry a query; give a SAS as the credential".into(),
             ));
         }
-
-        // Storage clients must not decompress: a blob stored with `Content-Encoding: gzip`
-        // is exported as stored, byte for byte (the crate does the same for its default).
-        let transport = Transport::new(new_http_client(Some(HttpClientOptions {
-            automatic_decompression: false,
-        })));
+        if matches!(auth, Auth::EntraId(_)) && endpoint.scheme() != "https" {
+            return Err(SourceError::Config(format!(
+                "Entra ID tokens are only sent over HTTPS, and the blob endpoint {endpoint} is \
+                 not; give an https:// endpoint, or the account key or a SAS"
+            )));
+        }
         let client_options = ClientOptions {
             per_try_policies,
             retry: RetryOptions::none(),
@@ -281,8 +313,18 @@ impl AzureBlobSource {
             client_options: self.client_options.clone(),
             ..Default::default()
         };
-        BlobClient::new(self.blob_url(blob)?, None, Some(options))
+        BlobClient::new(self.blob_url(blob)?, self.token_credential(), Some(options))
             .map_err(|e| SourceError::Config(self.redact(&e.to_string())))
+    }
+
+    /// The Entra ID credential the crate's clients send tokens of, when signed in that way.
+    fn token_credential(&self) -> Option<Arc<dyn azure_core::credentials::TokenCredential>> {
+        match &self.auth {
+            Auth::EntraId(credential) => {
+                Some(Arc::clone(credential) as Arc<dyn azure_core::credentials::TokenCredential>)
+            }
+            Auth::SharedKey | Auth::Sas(_) => None,
+        }
     }
 
     /// Waits before attempt `failures + 1`: exponential, jittered, at least the server's
@@ -431,6 +473,25 @@ impl AzureBlobSource {
         Ok(())
     }
 
+    /// What an error body says: the first line of its `<Message>` (later lines carry request
+    /// ids or quote the string-to-sign); under Entra ID followed by the
+    /// `<AuthenticationErrorDetail>` ("The token is expired", "Invalid token audience"). Under
+    /// Shared Key that detail quotes the request's signature, so it is left out.
+    fn service_message(&self, body: &[u8]) -> Option<String> {
+        let message = error_body_text(body, "Message")?;
+        let first_line = message.lines().next().unwrap_or_default().trim();
+        let detail = match self.auth {
+            Auth::EntraId(_) => error_body_text(body, "AuthenticationErrorDetail"),
+            Auth::SharedKey | Auth::Sas(_) => None,
+        };
+        Some(match detail.as_deref().and_then(|d| d.lines().next()) {
+            Some(detail) if !detail.trim().is_empty() => {
+                format!("{first_line} ({})", detail.trim())
+            }
+            _ => first_line.to_owned(),
+        })
+    }
+
     /// Turns a crate error into a retry decision or a final [`SourceError`].
     fn classify(&self, e: azure_core::Error, blob: &BlobRef, range: Option<(u64, u64)>) -> Failure {
         let (status, code, retry_after, service_message) = match e.kind() {
@@ -444,13 +505,19 @@ impl AzureBlobSource {
                 raw_response.as_ref().and_then(|r| retry_after(r.headers())),
                 raw_response
                     .as_ref()
-                    .and_then(|r| service_message(r.body())),
+                    .and_then(|r| self.service_message(r.body())),
             ),
             ErrorKind::Io | ErrorKind::Connection => {
                 return Failure::Retry {
                     message: self.redact(&error_chain(&e)),
                     retry_after: None,
                 };
+            }
+            // No token: signing in (again) failed.
+            ErrorKind::Credential => {
+                return Failure::Fatal(SourceError::SignIn {
+                    message: self.redact(&error_chain(&e)),
+                });
             }
             _ => {
                 return Failure::Fatal(protocol(blob, self.redact(&error_chain(&e))));
@@ -463,7 +530,19 @@ impl AzureBlobSource {
             _ => message,
         };
         match status {
-            401 | 403 => Failure::Fatal(SourceError::Auth { status, message }),
+            401 | 403 => Failure::Fatal(SourceError::Auth {
+                status,
+                message: match &self.auth {
+                    Auth::EntraId(credential) => format!(
+                        "{message}; signed in with {}: the identity needs the \"Storage Blob \
+                         Data Reader\" role on the storage account or the container (the Azure \
+                         portal: Access control (IAM) › Add role assignment), or give the \
+                         account key or a SAS instead",
+                        credential.describe()
+                    ),
+                    Auth::SharedKey | Auth::Sas(_) => message,
+                },
+            }),
             404 => Failure::Fatal(SourceError::NotFound {
                 blob: blob.to_string(),
             }),
@@ -675,6 +754,19 @@ impl BlobSource for AzureBlobSource {
         }
     }
 
+    /// With Entra ID, gets a token now ([`SourceError::SignIn`] when none can be had).
+    async fn sign_in(&self) -> Result<(), SourceError> {
+        match &self.auth {
+            Auth::EntraId(credential) => credential.sign_in().await.map_err(|error| match error {
+                SourceError::SignIn { message } => SourceError::SignIn {
+                    message: self.redact(&message),
+                },
+                other => other,
+            }),
+            Auth::SharedKey | Auth::Sas(_) => Ok(()),
+        }
+    }
+
     fn describe(&self) -> String {
         let auth = match &self.auth {
             Auth::SharedKey => "account key".to_owned(),
@@ -684,6 +776,7 @@ impl BlobSource for AzureBlobSource {
             Auth::Sas(Sas {
                 container: None, ..
             }) => "SAS".to_owned(),
+            Auth::EntraId(credential) => credential.describe(),
         };
         format!(
             "Azure {} ({auth})",
@@ -750,13 +843,6 @@ fn error_body_text(body: &[u8], child: &str) -> Option<String> {
     }
 }
 
-/// What an error body says: the first line of its `<Message>` (later lines carry request ids
-/// or quote the string-to-sign).
-fn service_message(body: &[u8]) -> Option<String> {
-    let message = error_body_text(body, "Message")?;
-    Some(message.lines().next().unwrap_or_default().trim().to_owned())
-}
-
 fn header<'a>(headers: &'a Headers, name: &'static str) -> Option<&'a str> {
     headers.get_optional_str(&HeaderName::from_static(name))
 }
@@ -806,7 +892,7 @@ fn protocol(blob: &BlobRef, message: String) -> SourceError {
 }
 
 /// The error with its causes, `a: b: c` (the crate puts the useful part in the source).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -995,7 +1081,7 @@ pub fn string_to_sign(
 
 /// A URL-ish string for an error message, secrets masked.
 fn redact_url_text(text: &str) -> String {
-    redact_secrets(text)
+    crate::sanitize::redact_secrets(text)
 }
 
 #[cfg(test)]
@@ -1107,10 +1193,12 @@ RequestId:1</Message>
     #[test]
     fn blob_urls_encode_names_and_carry_the_sas() {
         let source = AzureBlobSource::new(AzureSourceConfig {
-            account: "devstoreaccount1".into(),
             endpoint: Some("http://127.0.0.1:10000/devstoreaccount1/".into()),
-            credential: AzureCredential::Sas("c1x?sv=2021-08-06&sp=r&sig=a%2Bb%3D".into()),
             retry: RetrySettings::default(),
+            ..AzureSourceConfig::new(
+                "devstoreaccount1",
+                AzureCredential::Sas("c1x?sv=2021-08-06&sp=r&sig=a%2Bb%3D".into()),
+            )
         })
         .unwrap();
         let blob = BlobRef::parse("c1x/dir/ünï cödé#1?.bin", None).unwrap();

@@ -15,6 +15,7 @@ use export_repair::format::copylog::{CopyLog, LogBlob};
 use export_repair::format::manifest::RangeKind;
 use export_repair::format::side_files::PropertiesFile;
 use export_repair::format::status::{BlobStatus, DriveStatus};
+use export_repair::report::ReportFormat;
 
 use super::azurite::Azurite;
 
@@ -71,6 +72,50 @@ impl Export {
             .iter_mut()
             .find(|b| b.blob_path == blob_path)
             .unwrap()
+    }
+
+    /// A report in every format, `report.json` first.
+    pub fn reports(&self) -> Vec<PathBuf> {
+        ReportFormat::ALL
+            .iter()
+            .map(|format| self.dir.path().join(format!("report.{}", format.as_str())))
+            .collect()
+    }
+
+    /// No secret anywhere the tool writes or prints: stdout and stderr (the summary, or the
+    /// NDJSON event stream with `--json`), every file of the log directory, the repair file and
+    /// its SQLite side files, the report in every format; nor anywhere else under the export's
+    /// directory.
+    pub fn assert_no_secret(&self, outputs: &[&[u8]], secrets: &[&str]) {
+        let mut places: Vec<(String, Vec<u8>)> = outputs
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| (format!("output {i}"), bytes.to_vec()))
+            .collect();
+        let written = super::files::files(self.dir.path());
+        for required in [self.repair_file()].into_iter().chain(self.reports()) {
+            let relative = required.strip_prefix(self.dir.path()).unwrap();
+            assert!(
+                written.contains_key(relative),
+                "{} was not written",
+                relative.display()
+            );
+        }
+        assert!(
+            written.keys().any(|path| path.starts_with("logs")),
+            "no log was written"
+        );
+        places.extend(
+            written
+                .into_iter()
+                .map(|(path, bytes)| (path.display().to_string(), bytes)),
+        );
+        for (place, bytes) in &places {
+            let text = String::from_utf8_lossy(bytes);
+            for secret in secrets {
+                assert!(!text.contains(secret), "a secret appears in {place}");
+            }
+        }
     }
 
     pub fn write_copy_log(&self) {

@@ -486,7 +486,7 @@ impl Repairer {
     /// Turns a source error into the component's verdict; a refusal of the credentials
     /// leaves the components unsettled (a rerun, or new credentials, picks them up).
     async fn source_failed(&self, ids: &[ComponentId], error: SourceError) -> JobEnd {
-        if let SourceError::Auth { .. } = error {
+        if error.refuses_credentials() {
             return JobEnd::Refused(error.to_string());
         }
         let reason = match &error {
