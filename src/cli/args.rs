@@ -24,7 +24,7 @@ pub enum Commands {
     /// Re-download what the copy log says failed and whatever does not verify against the
     /// manifest, from Azure Blob storage (or a local mirror). Resumable through the repair
     /// file. The v1 form `RepairExport /r:… /d:… /sn:… /sk:… /CopyLogFile:…` is accepted too.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = super::classic::repair_help())]
     Repair(RepairArgs),
     /// Render a report from a repair file, without touching the drive.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -278,9 +278,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Erro
     let args: Vec<OsString> = args.into_iter().collect();
     match super::classic::translate(&args) {
         Some(Ok(modern)) => Cli::try_parse_from(modern),
+        // clap prints a raw message as it is: the line ends here.
         Some(Err(message)) => Err(clap::Error::raw(
             clap::error::ErrorKind::ValueValidation,
-            message,
+            format!("{message}\n"),
         )),
         None => Cli::try_parse_from(args),
     }

@@ -251,10 +251,37 @@ pub(super) fn azure_credential(
              (AZURE_STORAGE_KEY and AZURE_STORAGE_SAS in the environment count as given)"
                 .into(),
         )),
-        (Some(key), None, None) => Ok(AzureCredential::AccountKey(key.to_string())),
+        (Some(key), None, None) => {
+            check_account_key(key)?;
+            Ok(AzureCredential::AccountKey(key.to_string()))
+        }
         (None, Some(sas), None) => Ok(AzureCredential::Sas(sas.to_string())),
         (None, None, auth) => Ok(AzureCredential::EntraId(auth.map(Into::into))),
     }
+}
+
+/// A storage account key is the base64 of 64 bytes; say so, and where it goes, when the text
+/// given is not base64 at all.
+fn check_account_key(key: &str) -> Result<(), CliError> {
+    use base64::Engine as _;
+    let key = key.trim();
+    if base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .is_ok_and(|bytes| !bytes.is_empty())
+    {
+        return Ok(());
+    }
+    let sas_hint = if key.to_ascii_lowercase().contains("sig=") {
+        " This looks like a SAS: give it with /csas: or --sas."
+    } else {
+        ""
+    };
+    Err(CliError::Usage(format!(
+        "the account key given with /sk:, --account-key or AZURE_STORAGE_KEY is not a storage \
+         account key: a key is the base64 of 64 bytes (88 characters ending in ==), as the Azure \
+         portal shows it under Security + networking › Access keys.{sas_hint} Without a key, \
+         give a container SAS (/csas:, --sas) or sign in with Entra ID (--auth)"
+    )))
 }
 
 /// What was typed into the console's prompt: a SAS carries a signature, anything else is
