@@ -36,6 +36,11 @@ pub enum Commands {
     /// Build a damaged sample export and repair it from its local mirror.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo(DemoArgs),
+    /// Print a shell completion script: `export-repair completions bash > …` (see the README
+    /// for where each shell looks).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout, or write one page per command into a directory.
+    Man(ManArgs),
 }
 
 /// How to sign in with Microsoft Entra ID when neither a key nor a SAS is given.
@@ -58,6 +63,28 @@ impl From<AuthMethod> for crate::source::azure::EntraMethod {
             AuthMethod::ManagedIdentity => Self::ManagedIdentity,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells completions are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write export-repair.1 and a page per command (export-repair-repair.1, …) here instead.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `--report` and `--report-format`, shared by `verify` and `repair`.

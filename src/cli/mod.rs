@@ -6,6 +6,7 @@ mod classic;
 mod demo;
 mod exit;
 mod inputs;
+mod install_files;
 mod logging;
 mod logs;
 mod repair;
@@ -52,6 +53,8 @@ pub fn main() -> ExitStatus {
             Commands::Demo(args) => demo::run(args).await,
             Commands::Report(args) => report_command::run(args),
             Commands::Logs(args) => logs::run(args).await,
+            Commands::Completions(args) => install_files::completions(&args),
+            Commands::Man(args) => install_files::man(&args),
         }
     });
     match result {
