@@ -45,6 +45,7 @@ use export_repair::engine::{
 };
 use export_repair::format::Md5;
 use export_repair::format::manifest::{Manifest, ManifestBlob, Range, RangeKind};
+use export_repair::ledger::Ledger;
 use export_repair::model::tree::NodeKind;
 use export_repair::model::{ComponentId, ComponentStatus, Drive};
 use export_repair::report::ReportFormat;
@@ -212,6 +213,9 @@ fn run_started(drive: &Drive) -> Event {
         components: drive.component_count(),
         bytes: drive.data_bytes(),
         started: time::OffsetDateTime::UNIX_EPOCH,
+        target: "/bench/drive".into(),
+        source: None,
+        repair_file: None,
     }
 }
 
@@ -221,6 +225,13 @@ fn run_started(drive: &Drive) -> Event {
 fn verification_events(drive: &Drive, blobs: std::ops::Range<usize>) -> Vec<Event> {
     let mut events = Vec::new();
     let mut done = 0u64;
+    if blobs.start == 0 {
+        events.push(Event::Planned {
+            work: engine::Work::Verify,
+            components: drive.component_count() as u64,
+            bytes: drive.data_bytes(),
+        });
+    }
     for b in blobs {
         let blob = &drive.blobs[b];
         events.push(Event::Working {
@@ -248,20 +259,26 @@ fn verification_events(drive: &Drive, blobs: std::ops::Range<usize>) -> Vec<Even
                 length: component.length,
                 status,
                 expected_md5: component.expected_md5,
-                actual_md5: component.expected_md5,
+                drive_md5: component.expected_md5,
+                storage_md5: None,
                 reason: status
                     .is_damage()
                     .then(|| "MD5 is 00, the manifest expects 11".to_string()),
+                bytes: component.length,
+                at: time::OffsetDateTime::UNIX_EPOCH,
             }));
             done += 1;
             if done.is_multiple_of(64) {
                 events.push(Event::Progress(Progress {
-                    components_done: serial + 1,
-                    components_total: drive.component_count() as u64,
-                    bytes_done: (serial + 1) * BLOCK,
-                    bytes_total: drive.data_bytes(),
-                    bytes_per_second: 900_000_000,
-                    eta_seconds: Some(3600),
+                    verify: engine::Progression {
+                        components_done: serial + 1,
+                        components_total: drive.component_count() as u64,
+                        bytes_done: (serial + 1) * BLOCK,
+                        bytes_total: drive.data_bytes(),
+                        bytes_per_second: Some(900_000_000),
+                        eta_seconds: Some(3600),
+                    },
+                    ..Progress::default()
                 }));
             }
         }
@@ -272,7 +289,7 @@ fn verification_events(drive: &Drive, blobs: std::ops::Range<usize>) -> Vec<Even
 /// Applies the events of `blobs` in chunks of 1,000 blobs (only `on_event` timed), until
 /// `budget` is spent. Returns (events applied, time spent in `on_event`, blobs fed).
 fn feed(app: &mut App, blobs: std::ops::Range<usize>, budget: Duration) -> (u64, Duration, usize) {
-    let drive = Arc::clone(&app.drive);
+    let drive = Arc::clone(app.drive());
     let (mut count, mut spent) = (0u64, Duration::ZERO);
     let mut next = blobs.start;
     while next < blobs.end && spent < budget {
@@ -355,7 +372,7 @@ fn bench_render() -> (f64, f64) {
     app.update(Action::DamagedOnly);
     app.update(Action::Search);
     for c in "day07/".chars() {
-        app.text_input(TextInput::Char(c));
+        app.text_input(TextInput::char(c));
     }
     app.text_input(TextInput::Done);
     let searched = format!("search \"day07/\", {} rows", app.visible.len());
@@ -566,6 +583,9 @@ struct KeyRun {
 struct Probe {
     /// The selection the key in flight leads to, and when it was sent.
     pending: Option<(usize, Instant)>,
+    /// The selection on the last frame drawn (the console may move it itself, e.g. to the
+    /// first damage found).
+    shown: Option<usize>,
     /// Counting starts with the first key.
     counting: bool,
     events: u64,
@@ -600,13 +620,20 @@ impl Host for ProbeHost {
             probe.events += 1;
         }
         match event {
-            Event::Progress(progress) => probe.progress.push((Instant::now(), progress.bytes_done)),
+            Event::Progress(progress) => probe
+                .progress
+                .push((Instant::now(), progress.verify.bytes_done)),
             Event::RunFinished { .. } => probe.finished = true,
             _ => {}
         }
     }
 
-    fn export(&mut self, _path: &Path, _format: ReportFormat) -> Result<(), String> {
+    fn export(
+        &mut self,
+        _ledger: &Ledger,
+        _path: &Path,
+        _format: ReportFormat,
+    ) -> Result<(), String> {
         Err("not in a benchmark".into())
     }
 
@@ -616,6 +643,7 @@ impl Host for ProbeHost {
 
     fn frame_drawn(&mut self, app: &App) {
         let mut probe = self.probe.lock().expect("the probe");
+        probe.shown = Some(app.selected);
         if probe.counting {
             probe.frames += 1;
         }
@@ -737,6 +765,10 @@ fn press_keys(
             ended_early = true;
             break;
         }
+        // Keys go from what the screen shows, wherever the console put the cursor.
+        if let Some(shown) = probe.lock().expect("the probe").shown {
+            selected = shown;
+        }
         if selected + 1 >= rows {
             down = false;
         } else if selected == 0 {
@@ -784,8 +816,8 @@ async fn engine_alone(drive: Arc<Drive>, target: &Path, window: Duration) -> f64
         if let Event::Progress(progress) = event {
             let now = Instant::now();
             if now.duration_since(started) >= WARM_UP {
-                let first = *first.get_or_insert((now, progress.bytes_done));
-                last = Some((now, progress.bytes_done));
+                let first = *first.get_or_insert((now, progress.verify.bytes_done));
+                last = Some((now, progress.verify.bytes_done));
                 if !cancelled && now.duration_since(first.0) >= window {
                     handle.send(engine::Command::Cancel);
                     cancelled = true;

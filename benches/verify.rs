@@ -1,22 +1,33 @@
 //! Performance targets of DESIGN.md, printed as ratios measured in one run (no timing asserts):
 //!
-//! 1. verification of page-cached data against `md5sum` over the same files (target ≤ 0.55 ×
-//!    one `md5sum`), with two parallel `md5sum` processes as a second, fairer peer;
-//! 2. parsing a 1,000,000-block manifest (target ≤ 2 s) and the peak RSS of a process that
-//!    only parses it and builds the drive (target ≤ 256 MiB).
+//! 1. verify, page-cached: `export_repair` verification of 2 GiB against `md5sum` over the same
+//!    files (target ≤ 0.25 × one `md5sum`), CPU seconds per GiB, with the MD5 path used
+//!    (avx512 / avx2 / scalar) and the scalar path's figures beside it;
+//! 2. verify, cold cache (caches dropped before every run; needs root): verification against
+//!    `dd` of the same files to /dev/null (target: verify's throughput ≥ 0.9 × dd's);
+//! 3. scale: one blob of 1,000,000 small blocks (a sparse file) verified with its manifest and
+//!    a verbose copy log listing every block, against the manifest alone (target ≤ 1.5 ×),
+//!    peak RSS of parse + build + verify for it (≤ 128 MiB) and for 5,000,000 blocks
+//!    (≤ 512 MiB);
+//! 4. parse: a 1,000,000-block manifest of 1,000 blobs (target ≤ 1 s) and the peak RSS of
+//!    parse + build (≤ 128 MiB).
+//!
+//! Every verification runs in a child process (this bench binary again, `--verify-child`), so
+//! that its peak RSS is its own and `EXPORT_REPAIR_MD5=scalar` can force the scalar path.
 //!
 //! Run with `cargo bench --bench verify`. Knobs (environment): `VERIFY_BENCH_MIB` (data size,
 //! default 2048), `VERIFY_BENCH_RUNS` (timed runs per contender, default 3; medians are
-//! printed), `VERIFY_BENCH_BLOCKS` (manifest blocks, default 1,000,000),
-//! `VERIFY_BENCH_ONLY=verify|parse`. Temporary data goes to a tempdir (honours `TMPDIR`).
+//! printed), `VERIFY_BENCH_BLOCKS` (parse: manifest blocks, default 1,000,000),
+//! `VERIFY_BENCH_SCALE_BLOCKS` (1,000,000) and `VERIFY_BENCH_BIG_BLOCKS` (5,000,000),
+//! `VERIFY_BENCH_ONLY=verify|cold|scale|parse`. Temporary data goes to a tempdir (honours
+//! `TMPDIR`) and is deleted at the end.
 //!
-//! Without `--bench` (under `cargo test`, through tests/bench_smoke.rs) it makes a smoke run
-//! with small sizes instead, which shows that it still works and checks what it measured
-//! (every component verified, every block parsed; never how fast).
+//! Without `--bench` (that is, under `cargo test --benches`/`--all-targets`) it makes a smoke
+//! run with small sizes instead, which only shows that it still works.
 //!
 //! Every timed run also prints how much CPU *other* processes used meanwhile (from
-//! /proc/stat), since the cores may be shared; a verify or md5sum run during which
-//! they took more than a quarter of a core is tried once more (the quieter attempt counts).
+//! /proc/stat), since the cores may be shared; a run during which they took more
+//! than a quarter of a core is tried once more (the quieter attempt counts).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 #[path = "support/cpu.rs"]
@@ -24,7 +35,7 @@ mod cpu;
 
 use cpu::{CpuSample, loadavg};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,21 +45,39 @@ use export_repair::demo::{SampleBlob, local_path, pseudo_random_bytes};
 use export_repair::engine::verify::{Control, Finding, VerifyOptions, verify};
 use export_repair::format::Md5;
 use export_repair::format::manifest::{Manifest, ManifestBlob, Range, RangeKind};
+use export_repair::md5::Md5Path;
 use export_repair::model::{ComponentStatus, Drive};
 
 const MIB: u64 = 1024 * 1024;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const BLOCK: u64 = 4 * MIB;
 const FILE_MIB: u64 = 256;
-const VERIFY_TARGET: f64 = 0.55;
-const PARSE_TARGET_S: f64 = 2.0;
-const RSS_TARGET_MIB: f64 = 256.0;
-/// Runs this executable as the parse measurement's child (also from the smoke test).
-pub const CHILD_FLAG: &str = "--parse-child";
+const VERIFY_TARGET: f64 = 0.25;
+const COLD_TARGET: f64 = 0.9;
+const LOG_TARGET: f64 = 1.5;
+const PARSE_TARGET_S: f64 = 1.0;
+const RSS_1M_TARGET_MIB: f64 = 128.0;
+const RSS_5M_TARGET_MIB: f64 = 512.0;
+/// Blocks of the scale tests: small, so that a million of them is a 512 MB sparse file.
+const SMALL_BLOCK: u64 = 512;
+const PARSE_CHILD: &str = "--parse-child";
+const VERIFY_CHILD: &str = "--verify-child";
+/// The flags that make this executable one of its own measurements' children (also when it
+/// is compiled into the smoke test).
+pub const CHILD_FLAGS: [&str; 2] = [PARSE_CHILD, VERIFY_CHILD];
 
 pub fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(at) = args.iter().position(|a| a == CHILD_FLAG) {
+    if let Some(at) = args.iter().position(|a| a == PARSE_CHILD) {
         parse_child(Path::new(&args[at + 1]));
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == VERIFY_CHILD) {
+        verify_child(
+            Path::new(&args[at + 1]),
+            Path::new(&args[at + 2]),
+            args.get(at + 3).map(Path::new),
+        );
         return;
     }
     if !args.iter().any(|a| a == "--bench") {
@@ -59,12 +88,17 @@ pub fn main() {
     let started = Instant::now();
     let load = CpuSample::now();
     println!(
-        "verify bench: {} cores, load average {}",
+        "verify bench: {} cores, load average {}; MD5 path {} ({} lanes), scalar beside it",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        loadavg()
+        loadavg(),
+        Md5Path::active().as_str(),
+        Md5Path::active().lanes()
     );
-    if only.is_empty() || only == "verify" {
-        bench_verify();
+    if only.is_empty() || only == "verify" || only == "cold" {
+        bench_verify(&only);
+    }
+    if only.is_empty() || only == "scale" {
+        bench_scale();
     }
     if only.is_empty() || only == "parse" {
         bench_parse();
@@ -93,7 +127,7 @@ fn env_u64(name: &str, default: u64, smoke: u64) -> u64 {
 }
 
 /// The size of each sample file: small in a smoke run.
-fn file_mib() -> u64 {
+fn sample_file_mib() -> u64 {
     if SMOKE.load(Ordering::Relaxed) {
         8
     } else {
@@ -102,102 +136,537 @@ fn file_mib() -> u64 {
 }
 
 /// The cores this process may use.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+}
+
+fn runs() -> usize {
+    env_u64("VERIFY_BENCH_RUNS", 3, 1).max(1) as usize
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. Verification of page-cached data against md5sum.
+// 1 and 2. Verification of page-cached and of cold data, against md5sum and dd.
 
-fn bench_verify() {
-    let file_mib = file_mib();
+fn bench_verify(only: &str) {
+    let file_mib = sample_file_mib();
     let total_mib = env_u64("VERIFY_BENCH_MIB", 2048, 2 * file_mib).max(file_mib);
-    let runs = env_u64("VERIFY_BENCH_RUNS", 3, 1).max(1) as usize;
     let files = (total_mib / file_mib) as usize;
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!(
-        "\n== verify, page-cached: {files} files × {file_mib} MiB in 4 MiB blocks ({}) ==",
+        "\n== verify: {files} files × {file_mib} MiB in 4 MiB blocks ({}) ==",
         dir.path().display()
     );
     let generated = Instant::now();
     let (paths, drive) = write_sample_drive(dir.path(), files);
+    let manifest = dir.path().join("BENCH0001.manifest");
     let bytes = drive.data_bytes();
     println!(
         "generated {:.2} GiB, {} components in {:.1} s",
-        bytes as f64 / (1024.0 * MIB as f64),
+        bytes as f64 / GIB,
         drive.component_count(),
         generated.elapsed().as_secs_f64()
     );
-    warm(&paths);
+    let target = VerifyTarget {
+        root: dir.path(),
+        manifest: &manifest,
+        copy_log: None,
+        components: drive.component_count(),
+    };
+    if only != "cold" {
+        bench_page_cached(&paths, &target, bytes);
+    }
+    if only != "verify" {
+        bench_cold(&paths, &target, bytes);
+    }
+}
 
+fn bench_page_cached(paths: &[PathBuf], target: &VerifyTarget<'_>, bytes: u64) {
+    println!("\n-- page-cached --");
+    warm(paths);
     // Diagnostics: what the two halves of the verifier cost alone, on one core each.
     // Measured in on-CPU time of this thread, so they hold even when the cores are shared.
     let read_time = on_cpu(|| {
-        time_read_only(&paths);
+        time_read_only(paths);
     });
-    let md5_rate = md5_bytes_per_second();
     println!(
-        "diagnostics (on-CPU time): one thread copying the cached files {:.2} GB/s; \
-         Md5::of on one core {:.2} GB/s",
+        "diagnostics (on-CPU time of one thread): copying the cached files {:.2} GB/s; MD5 of \
+         16 × 4 MiB blocks: {}",
         gbps(bytes, read_time),
-        md5_rate / 1e9
-    );
-    let cores = cores();
-    let ideal = (read_time.as_secs_f64() + bytes as f64 / md5_rate) / cores as f64;
-    println!(
-        "  → ideal verify on {cores} busy cores (read copy + MD5, split evenly) ≈ {ideal:.2} s"
+        Md5Path::ALL
+            .iter()
+            .filter(|path| path.is_supported())
+            .map(|&path| format!("{} {:.2} GB/s", path.as_str(), md5_rate(path) / 1e9))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     let half = paths.len().div_ceil(2);
-    let mut single = Vec::new();
-    let mut parallel = Vec::new();
-    let mut ours = Vec::new();
-    for run in 1..=runs {
+    let active = Md5Path::active();
+    let (mut single, mut parallel, mut ours, mut scalar) = (vec![], vec![], vec![], vec![]);
+    for run in 1..=runs() {
         // Interleaved, so that a burst of load from elsewhere hits every contender alike.
-        let m = quiet_run(|| md5sum(&[&paths[..]]));
+        let m = quiet_run(|| md5sum(&[paths]));
         report_run(run, "md5sum ×1", &m, bytes);
         single.push(m);
         let m = quiet_run(|| md5sum(&[&paths[..half], &paths[half..]]));
         report_run(run, "md5sum ×2", &m, bytes);
         parallel.push(m);
-        let m = quiet_run(|| verify_drive(&drive, dir.path()));
-        report_run(run, "verify", &m, bytes);
+        let m = quiet_run(|| {
+            target.verify(active);
+        });
+        report_run(run, &format!("verify {}", active.as_str()), &m, bytes);
         ours.push(m);
+        let m = quiet_run(|| {
+            target.verify(Md5Path::Scalar);
+        });
+        report_run(run, "verify scalar", &m, bytes);
+        scalar.push(m);
     }
-    let single_cpu = median_f(single.iter().map(|m| m.cpu).collect());
-    let ours_cpu = median_f(ours.iter().map(|m| m.cpu).collect());
-    let wall = |runs: Vec<Measured>| median(runs.into_iter().map(|m| m.wall).collect());
-    let (single, parallel, ours) = (wall(single), wall(parallel), wall(ours));
-    println!("medians of {runs}:");
+    let (single, parallel) = (Medians::of(&single), Medians::of(&parallel));
+    let (ours, scalar) = (Medians::of(&ours), Medians::of(&scalar));
+    println!("medians of {}:", runs());
+    single.print("md5sum, one process", bytes);
+    parallel.print("md5sum, two processes", bytes);
+    ours.print(&format!("verify, {}", active.as_str()), bytes);
+    scalar.print("verify, scalar", bytes);
+    let ratio = ours.wall / single.wall;
     println!(
-        "  md5sum, one process     {:>6.2} s  {:.2} GB/s",
-        single.as_secs_f64(),
-        gbps(bytes, single)
+        "  verify / md5sum         {ratio:.3} with {}  (target ≤ {VERIFY_TARGET}: {});  \
+         scalar {:.3}",
+        active.as_str(),
+        verdict(ratio <= VERIFY_TARGET),
+        scalar.wall / single.wall
     );
     println!(
-        "  md5sum, two processes   {:>6.2} s  {:.2} GB/s",
-        parallel.as_secs_f64(),
-        gbps(bytes, parallel)
+        "  verify / md5sum ×2      {:.3} with {};  scalar {:.3}  (informative)",
+        ours.wall / parallel.wall,
+        active.as_str(),
+        scalar.wall / parallel.wall
     );
     println!(
-        "  export_repair verify    {:>6.2} s  {:.2} GB/s",
-        ours.as_secs_f64(),
-        gbps(bytes, ours)
-    );
-    let ratio = ours.as_secs_f64() / single.as_secs_f64();
-    println!(
-        "  verify / md5sum         {ratio:.3}  (target ≤ {VERIFY_TARGET}: {})",
-        verdict(ratio <= VERIFY_TARGET)
+        "  CPU seconds per GiB     verify {}: {:.2};  verify scalar: {:.2};  md5sum: {:.2}",
+        active.as_str(),
+        ours.cpu / (bytes as f64 / GIB),
+        scalar.cpu / (bytes as f64 / GIB),
+        single.cpu / (bytes as f64 / GIB)
     );
     println!(
-        "  verify / md5sum ×2      {:.3}  (informative: 1.0 = as fast as two md5sum processes)",
-        ours.as_secs_f64() / parallel.as_secs_f64()
+        "  CPU floor (verify CPU ÷ {} cores ÷ md5sum CPU): {:.3} with {};  scalar {:.3}",
+        cores(),
+        ours.cpu / cores() / single.cpu,
+        active.as_str(),
+        scalar.cpu / cores() / single.cpu
+    );
+}
+
+fn bench_cold(paths: &[PathBuf], target: &VerifyTarget<'_>, bytes: u64) {
+    println!("\n-- cold cache (caches dropped before every run) --");
+    if let Err(error) = drop_caches() {
+        println!("skipped: cannot drop the page cache ({error}); run as root");
+        return;
+    }
+    let active = Md5Path::active();
+    let (mut dd, mut ours, mut scalar) = (vec![], vec![], vec![]);
+    for run in 1..=runs() {
+        let m = cold_run(|| dd_all(paths));
+        report_run(run, "dd", &m, bytes);
+        dd.push(m);
+        let m = cold_run(|| {
+            target.verify(active);
+        });
+        report_run(run, &format!("verify {}", active.as_str()), &m, bytes);
+        ours.push(m);
+        let m = cold_run(|| {
+            target.verify(Md5Path::Scalar);
+        });
+        report_run(run, "verify scalar", &m, bytes);
+        scalar.push(m);
+    }
+    let (dd, ours, scalar) = (Medians::of(&dd), Medians::of(&ours), Medians::of(&scalar));
+    println!("medians of {}:", runs());
+    dd.print("dd bs=8M, file by file", bytes);
+    ours.print(&format!("verify, {}", active.as_str()), bytes);
+    scalar.print("verify, scalar", bytes);
+    let ratio = dd.wall / ours.wall;
+    println!(
+        "  cold verify / cold dd (throughput)  {ratio:.3} with {}  (target ≥ {COLD_TARGET}: {});  \
+         scalar {:.3}",
+        active.as_str(),
+        verdict(ratio >= COLD_TARGET),
+        dd.wall / scalar.wall
     );
     println!(
-        "  CPU seconds: verify {ours_cpu:.2}, md5sum {single_cpu:.2} → on {cores} free cores at \
-         best {:.3} (load-independent floor of the ratio)",
-        ours_cpu / cores as f64 / single_cpu
+        "  CPU seconds per GiB, cold: verify {}: {:.2};  verify scalar: {:.2};  dd: {:.2}",
+        active.as_str(),
+        ours.cpu / (bytes as f64 / GIB),
+        scalar.cpu / (bytes as f64 / GIB),
+        dd.cpu / (bytes as f64 / GIB)
     );
+}
+
+/// `quiet_run` on cold data: before each attempt the page cache is dropped, then the
+/// programs themselves (this bench, `dd`) are read back in, so that only the data is cold.
+fn cold_run(work: impl FnMut()) -> Measured {
+    let prepare = || {
+        drop_caches().expect("drop caches");
+        let exe = std::env::current_exe().expect("the bench's own path");
+        std::io::copy(
+            &mut File::open(exe).expect("the bench's executable"),
+            &mut std::io::sink(),
+        )
+        .expect("read the bench's executable");
+        Command::new("dd")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .expect("dd runs");
+    };
+    quietest(prepare, work).0
+}
+
+fn drop_caches() -> std::io::Result<()> {
+    // Written-back pages only can be dropped: flush first.
+    Command::new("sync").status()?;
+    std::fs::write("/proc/sys/vm/drop_caches", "3")
+}
+
+/// `dd` as a user would check a disk's read speed: each file in turn, 8 MiB reads.
+fn dd_all(paths: &[PathBuf]) {
+    for path in paths {
+        let status = Command::new("dd")
+            .arg(format!("if={}", path.display()))
+            .args(["of=/dev/null", "bs=8M", "status=none"])
+            .status()
+            .expect("dd runs (coreutils)");
+        assert!(status.success(), "dd failed");
+    }
+}
+
+/// Single-core throughput of 16 blocks of 4 MiB hashed together on `path`, in bytes/s.
+fn md5_rate(path: Md5Path) -> f64 {
+    let data = pseudo_random_bytes(7, BLOCK as usize);
+    let messages: Vec<&[u8]> = vec![&data[..]; 16];
+    let rounds = if SMOKE.load(Ordering::Relaxed) { 1 } else { 4 };
+    let time = on_cpu(|| {
+        for _ in 0..rounds {
+            std::hint::black_box(path.hash_many(std::hint::black_box(&messages)));
+        }
+    });
+    (rounds * 16 * BLOCK) as f64 / time.as_secs_f64()
+}
+
+/// A drive to verify in a child process: its files, manifest and copy log.
+struct VerifyTarget<'a> {
+    root: &'a Path,
+    manifest: &'a Path,
+    copy_log: Option<&'a Path>,
+    components: usize,
+}
+
+/// What a verifying child reports.
+#[derive(Debug, Clone, Copy)]
+struct ChildReport {
+    parse: f64,
+    build: f64,
+    verify: f64,
+    peak_mib: f64,
+}
+
+impl VerifyTarget<'_> {
+    fn verify(&self, path: Md5Path) -> ChildReport {
+        let exe = std::env::current_exe().expect("the bench's own path");
+        let mut command = Command::new(exe);
+        command
+            .arg(VERIFY_CHILD)
+            .arg(self.root)
+            .arg(self.manifest)
+            .env(Md5Path::ENV, path.as_str())
+            .stderr(Stdio::inherit());
+        if let Some(log) = self.copy_log {
+            command.arg(log);
+        }
+        let output = command.output().expect("the bench re-runs itself");
+        assert!(output.status.success(), "the verifying child failed");
+        let line = String::from_utf8_lossy(&output.stdout);
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [parse, build, verify, components, peak_kib, used] = fields[..] else {
+            panic!("unexpected child output {line:?}");
+        };
+        assert_eq!(
+            used,
+            path.as_str(),
+            "the child hashed on the path asked for"
+        );
+        assert_eq!(
+            components.parse::<usize>().unwrap(),
+            self.components,
+            "every component verified"
+        );
+        let number = |text: &str| text.parse::<f64>().expect("the child prints numbers");
+        ChildReport {
+            parse: number(parse),
+            build: number(build),
+            verify: number(verify),
+            peak_mib: number(peak_kib) / 1024.0,
+        }
+    }
+}
+
+/// The child: parse the manifest, build the drive (reading the copy log into it) and verify,
+/// then print `parse_s build_s verify_s verified_components peak_kib md5_path`. Panics unless every
+/// component verifies.
+fn verify_child(root: &Path, manifest: &Path, copy_log: Option<&Path>) {
+    let started = Instant::now();
+    let manifest = Manifest::from_file(manifest).expect("the manifest parses");
+    let parsed = started.elapsed();
+    // As the tool does: the copy log is merged into the drive as it is read.
+    let started = Instant::now();
+    let drive = match copy_log {
+        Some(copy_log) => Drive::read(Some(manifest), copy_log, Default::default()),
+        None => Drive::build(Some(manifest), None),
+    }
+    .expect("the drive builds");
+    let built = started.elapsed();
+    let verified = AtomicU64::new(0);
+    let report = |finding: Finding| {
+        assert_eq!(
+            finding.status,
+            ComponentStatus::Verified,
+            "unexpected finding: {finding:?}"
+        );
+        verified.fetch_add(1, Ordering::Relaxed);
+    };
+    let started = Instant::now();
+    verify(
+        &drive,
+        root,
+        None,
+        &VerifyOptions::default(),
+        &Control::default(),
+        &report,
+    );
+    let verify_time = started.elapsed();
+    println!(
+        "{:.4} {:.4} {:.4} {} {} {}",
+        parsed.as_secs_f64(),
+        built.as_secs_f64(),
+        verify_time.as_secs_f64(),
+        verified.into_inner(),
+        vm_hwm_kib(),
+        Md5Path::active().as_str()
+    );
+}
+
+/// Medians of a contender's runs: wall seconds and CPU seconds.
+struct Medians {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Medians {
+    fn of(runs: &[Measured]) -> Self {
+        Self {
+            wall: median_f(runs.iter().map(|m| m.wall.as_secs_f64()).collect()),
+            cpu: median_f(runs.iter().map(|m| m.cpu).collect()),
+        }
+    }
+
+    fn print(&self, what: &str, bytes: u64) {
+        println!(
+            "  {what:<24} {:>6.2} s  {:.2} GB/s  CPU {:.2} s",
+            self.wall,
+            bytes as f64 / self.wall / 1e9,
+            self.cpu
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Scale: a million-block blob with a verbose copy log, and memory for 1 M and 5 M blocks.
+
+fn bench_scale() {
+    let blocks = env_u64("VERIFY_BENCH_SCALE_BLOCKS", 1_000_000, 20_000).max(1000);
+    let big = env_u64("VERIFY_BENCH_BIG_BLOCKS", 5_000_000, 50_000).max(1000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    println!(
+        "\n== scale: sparse files of {SMALL_BLOCK}-byte blocks ({}) ==",
+        dir.path().display()
+    );
+    let generated = Instant::now();
+    let one = ScaleDrive::write(&dir.path().join("one"), 1, blocks);
+    println!(
+        "1 blob × {blocks} blocks: manifest {:.0} MiB, verbose copy log {:.0} MiB, generated \
+         in {:.1} s",
+        file_mib(&one.manifest),
+        file_mib(&one.copy_log),
+        generated.elapsed().as_secs_f64()
+    );
+    let manifest_only = VerifyTarget {
+        root: &one.root,
+        manifest: &one.manifest,
+        copy_log: None,
+        components: blocks as usize + 1, // and the file's length
+    };
+    let with_log = VerifyTarget {
+        copy_log: Some(&one.copy_log),
+        ..manifest_only
+    };
+    let path = Md5Path::active();
+    let (mut alone, mut logged) = (vec![], vec![]);
+    for run in 1..=runs() {
+        let (m, report) = quiet_run_with(|| manifest_only.verify(path));
+        print_child(run, "manifest alone", &m, report);
+        alone.push((m, report));
+        let (m, report) = quiet_run_with(|| with_log.verify(path));
+        print_child(run, "manifest + verbose log", &m, report);
+        logged.push((m, report));
+    }
+    let wall = |runs: &[(Measured, ChildReport)]| {
+        median_f(runs.iter().map(|(m, _)| m.wall.as_secs_f64()).collect())
+    };
+    let peak =
+        |runs: &[(Measured, ChildReport)]| median_f(runs.iter().map(|(_, r)| r.peak_mib).collect());
+    let ratio = wall(&logged) / wall(&alone);
+    println!("medians of {}:", runs());
+    println!(
+        "  parse + build + verify: manifest alone {:.2} s, with the verbose log {:.2} s → {ratio:.2} \
+         (target ≤ {LOG_TARGET}: {})",
+        wall(&alone),
+        wall(&logged),
+        verdict(ratio <= LOG_TARGET)
+    );
+    println!(
+        "  peak RSS, {blocks} blocks: {:.0} MiB (target ≤ {RSS_1M_TARGET_MIB} MiB: {}); with \
+         the verbose log {:.0} MiB",
+        peak(&alone),
+        verdict(peak(&alone) <= RSS_1M_TARGET_MIB),
+        peak(&logged)
+    );
+    drop(one);
+
+    let generated = Instant::now();
+    let blobs = 100;
+    let many = ScaleDrive::write(&dir.path().join("many"), blobs, big / blobs);
+    println!(
+        "{blobs} blobs × {} blocks: manifest {:.0} MiB, generated in {:.1} s",
+        big / blobs,
+        file_mib(&many.manifest),
+        generated.elapsed().as_secs_f64()
+    );
+    let target = VerifyTarget {
+        root: &many.root,
+        manifest: &many.manifest,
+        copy_log: None,
+        components: ((big / blobs + 1) * blobs) as usize, // blocks and each file's length
+    };
+    let mut report = None;
+    let m = measured(|| report = Some(target.verify(path)));
+    let report = report.expect("the child ran");
+    print_child(1, "5 M blocks", &m, report);
+    println!(
+        "  peak RSS, {} blocks: {:.0} MiB (target ≤ {RSS_5M_TARGET_MIB} MiB: {})",
+        big / blobs * blobs,
+        report.peak_mib,
+        verdict(report.peak_mib <= RSS_5M_TARGET_MIB)
+    );
+}
+
+fn print_child(run: usize, what: &str, m: &Measured, report: ChildReport) {
+    println!(
+        "run {run}: {what:<24} {:>6.2} s (manifest {:.2}, build + copy log {:.2}, verify {:.2})  peak RSS \
+         {:.0} MiB  (others used {:.2} cores)",
+        m.wall.as_secs_f64(),
+        report.parse,
+        report.build,
+        report.verify,
+        report.peak_mib,
+        m.others
+    );
+}
+
+fn file_mib(path: &Path) -> f64 {
+    std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / MIB as f64)
+}
+
+/// Sparse files of zeros in `SMALL_BLOCK` blocks, their manifest and a verbose copy log
+/// listing every block, written as text straight to disk (the generator keeps no model).
+struct ScaleDrive {
+    root: PathBuf,
+    manifest: PathBuf,
+    copy_log: PathBuf,
+}
+
+impl ScaleDrive {
+    fn write(root: &Path, blobs: u64, per_blob: u64) -> Self {
+        std::fs::create_dir_all(root.join("scale")).expect("mkdir");
+        let zeros = Md5::of(&[0u8; SMALL_BLOCK as usize]);
+        let manifest_path = root.join("SCALE.manifest");
+        let log_path = root.join("SCALE_verbose.xml");
+        let mut manifest = BufWriter::new(File::create(&manifest_path).expect("create"));
+        let mut log = BufWriter::new(File::create(&log_path).expect("create"));
+        let length = per_blob * SMALL_BLOCK;
+        writeln!(
+            manifest,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DriveManifest Version=\"2014-11-01\">\
+             <Drive><DriveId>SCALE1</DriveId><BlobList>"
+        )
+        .unwrap();
+        writeln!(
+            log,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DriveLog Version=\"2018-10-01\">\
+             <DriveId>SCALE1</DriveId>"
+        )
+        .unwrap();
+        for b in 0..blobs {
+            let file = File::create(root.join(format!("scale/blob{b:04}.bin"))).expect("create");
+            file.set_len(length).expect("a sparse file");
+            let paths = format!(
+                "<BlobPath>scale/blob{b:04}.bin</BlobPath><FilePath>\\scale\\blob{b:04}.bin</FilePath>"
+            );
+            writeln!(
+                manifest,
+                "<Blob>{paths}<Length>{length}</Length><BlockList>"
+            )
+            .unwrap();
+            writeln!(
+                log,
+                "<Blob Status=\"Completed\">{paths}<Length>{length}</Length>\
+                 <LastModified>2026-11-24T00:00:00Z</LastModified><BlockList>"
+            )
+            .unwrap();
+            for i in 0..per_blob {
+                let offset = i * SMALL_BLOCK;
+                let id = block_id(i as u32);
+                writeln!(
+                    manifest,
+                    "<Block Offset=\"{offset}\" Length=\"{SMALL_BLOCK}\" Id=\"{id}\" Hash=\"{zeros}\"/>"
+                )
+                .unwrap();
+                writeln!(
+                    log,
+                    "<Block Offset=\"{offset}\" Length=\"{SMALL_BLOCK}\" Id=\"{id}\" Status=\"Completed\"/>"
+                )
+                .unwrap();
+            }
+            writeln!(manifest, "</BlockList></Blob>").unwrap();
+            writeln!(log, "</BlockList></Blob>").unwrap();
+        }
+        writeln!(manifest, "</BlobList></Drive></DriveManifest>").unwrap();
+        writeln!(log, "<Status>Completed</Status></DriveLog>").unwrap();
+        manifest.flush().unwrap();
+        log.flush().unwrap();
+        Self {
+            root: root.to_path_buf(),
+            manifest: manifest_path,
+            copy_log: log_path,
+        }
+    }
+}
+
+impl Drop for ScaleDrive {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
 }
 
 /// Other processes may take this many cores during a run before it is tried again.
@@ -205,29 +674,45 @@ const NOISE_LIMIT: f64 = 0.25;
 const ATTEMPTS: usize = 2;
 
 /// Runs `work` until other processes left the cores alone (up to `ATTEMPTS` times) and
-/// keeps the quietest attempt.
-fn quiet_run(mut work: impl FnMut()) -> Measured {
-    let mut best = measured(&mut work);
+/// keeps the quietest attempt, with what it returned.
+fn quiet_run_with<T>(work: impl FnMut() -> T) -> (Measured, T) {
+    quietest(|| {}, work)
+}
+
+/// `prepare` (not timed), then `work` (timed), until other processes left the cores alone
+/// (up to `ATTEMPTS` times); the quietest attempt counts.
+fn quietest<T>(mut prepare: impl FnMut(), mut work: impl FnMut() -> T) -> (Measured, T) {
+    let mut attempt = || {
+        prepare();
+        let mut value = None;
+        let m = measured(|| value = Some(work()));
+        (m, value.expect("the work ran"))
+    };
+    let mut best = attempt();
     let mut attempts = 1;
-    while best.others > NOISE_LIMIT && attempts < ATTEMPTS {
-        let next = measured(&mut work);
+    while best.0.others > NOISE_LIMIT && attempts < ATTEMPTS {
+        let next = attempt();
         attempts += 1;
-        if next.others < best.others {
+        if next.0.others < best.0.others {
             best = next;
         }
     }
-    best.attempts = attempts;
+    best.0.attempts = attempts;
     best
 }
 
-/// Writes `files` block blobs of [`file_mib`] MiB and their manifest with the demo module, one blob in
+fn quiet_run(work: impl FnMut()) -> Measured {
+    quiet_run_with(work).0
+}
+
+/// Writes `files` block blobs of [`sample_file_mib`] MiB and their manifest with the demo module, one blob in
 /// memory at a time, flushes them to disk (so writeback does not disturb the timings) and
 /// builds the drive from the manifest as read back.
 fn write_sample_drive(root: &Path, files: usize) -> (Vec<PathBuf>, Drive) {
     // One pseudo-random 4 MiB chunk, made unique per block by its first 16 bytes: fast to
     // generate, and no block compresses or repeats another.
     let chunk = pseudo_random_bytes(0x5EED, BLOCK as usize);
-    let file_mib = file_mib();
+    let file_mib = sample_file_mib();
     let blocks_per_file = file_mib * MIB / BLOCK;
     let write_one = |file: usize| -> (PathBuf, ManifestBlob) {
         let mut content = Vec::with_capacity((file_mib * MIB) as usize);
@@ -246,7 +731,7 @@ fn write_sample_drive(root: &Path, files: usize) -> (Vec<PathBuf>, Drive) {
         out.sync_all().expect("flush a sample file");
         (path, entry)
     };
-    // Two files at a time, so that at most two files' content is in memory.
+    // Two files at a time (one per core), so that at most 512 MiB of content is in memory.
     let mut written: Vec<(PathBuf, ManifestBlob)> = Vec::new();
     for pair in (0..files).collect::<Vec<_>>().chunks(2) {
         std::thread::scope(|scope| {
@@ -289,20 +774,6 @@ fn time_read_only(paths: &[PathBuf]) -> Duration {
     started.elapsed()
 }
 
-/// Single-core throughput of the MD5 the verifier uses, on data already in memory.
-fn md5_bytes_per_second() -> f64 {
-    let data = pseudo_random_bytes(7, BLOCK as usize);
-    let rounds = 64;
-    let time = on_cpu(|| {
-        let mut sink = 0u8;
-        for _ in 0..rounds {
-            sink ^= Md5::of(std::hint::black_box(&data)).0[0];
-        }
-        std::hint::black_box(sink);
-    });
-    (rounds * BLOCK) as f64 / time.as_secs_f64()
-}
-
 /// The time this thread spent on a CPU while running `work` (from /proc/thread-self/schedstat).
 fn on_cpu(work: impl FnOnce()) -> Duration {
     let read = || -> u64 {
@@ -340,30 +811,9 @@ fn md5sum(groups: &[&[PathBuf]]) {
     }
 }
 
-fn verify_drive(drive: &Drive, root: &Path) {
-    let verified = AtomicU64::new(0);
-    let other = AtomicU64::new(0);
-    let report = |finding: Finding| {
-        if finding.status == ComponentStatus::Verified {
-            verified.fetch_add(1, Ordering::Relaxed);
-        } else {
-            other.fetch_add(1, Ordering::Relaxed);
-            eprintln!("unexpected finding: {finding:?}");
-        }
-    };
-    let options = VerifyOptions::default();
-    verify(drive, root, None, &options, &Control::default(), &report);
-    assert_eq!(other.into_inner(), 0, "every component must verify");
-    assert_eq!(
-        verified.into_inner(),
-        drive.component_count() as u64,
-        "every component must be reported"
-    );
-}
-
 fn report_run(run: usize, what: &str, m: &Measured, bytes: u64) {
     println!(
-        "run {run}: {what:<10} {:>6.2} s  {:.2} GB/s  CPU {:>5.2} s  (others used {:.2} cores{})",
+        "run {run}: {what:<14} {:>6.2} s  {:.2} GB/s  CPU {:>5.2} s  (others used {:.2} cores{})",
         m.wall.as_secs_f64(),
         gbps(bytes, m.wall),
         m.cpu,
@@ -407,7 +857,7 @@ fn bench_parse() {
         let m = measured(|| {
             output = Some(
                 Command::new(&exe)
-                    .arg(CHILD_FLAG)
+                    .arg(PARSE_CHILD)
                     .arg(&path)
                     .stderr(Stdio::inherit())
                     .output()
@@ -454,8 +904,8 @@ fn bench_parse() {
     );
     println!("  Drive::build         {build:.2} s");
     println!(
-        "  peak RSS             {peak:.0} MiB  (target ≤ {RSS_TARGET_MIB} MiB: {})",
-        verdict(peak <= RSS_TARGET_MIB)
+        "  peak RSS             {peak:.0} MiB  (target ≤ {RSS_1M_TARGET_MIB} MiB: {})",
+        verdict(peak <= RSS_1M_TARGET_MIB)
     );
 }
 
@@ -567,11 +1017,6 @@ fn measured(work: impl FnOnce()) -> Measured {
 
 fn gbps(bytes: u64, time: Duration) -> f64 {
     bytes as f64 / time.as_secs_f64() / 1e9
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
 }
 
 fn median_f(mut values: Vec<f64>) -> f64 {

@@ -6,6 +6,8 @@ pub mod demo;
 pub mod engine;
 pub mod format;
 pub mod journal;
+pub mod ledger;
+pub mod md5;
 pub mod model;
 pub mod report;
 pub mod rooted;

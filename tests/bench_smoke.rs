@@ -18,7 +18,10 @@ const BENCHES: [(&str, fn()); 2] = [("verify", verify::main), ("console", consol
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == verify::CHILD_FLAG) {
+    if args
+        .iter()
+        .any(|a| verify::CHILD_FLAGS.contains(&a.as_str()))
+    {
         verify::main();
         return;
     }

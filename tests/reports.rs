@@ -20,8 +20,9 @@ use export_repair::format::copylog::CopyLog;
 use export_repair::format::manifest::Manifest;
 use export_repair::format::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
 use export_repair::journal::{self, Binding, RepairFile};
+use export_repair::ledger::Ledger;
 use export_repair::model::{ComponentKind, ComponentStatus, Drive, Outcome};
-use export_repair::report::{self, Report, ReportBuilder, ReportFormat, RunInfo, csv::COLUMNS};
+use export_repair::report::{self, Report, ReportFormat, RunInfo, csv::COLUMNS};
 use export_repair::source::mirror::MirrorSource;
 use serde_json::Value;
 
@@ -154,11 +155,13 @@ fn run_info(scenario: &Scenario) -> RunInfo {
         .scrubbed(&[ROTATED_KEY])
 }
 
-async fn fold(mut handle: EngineHandle, mut builder: ReportBuilder) -> Report {
+/// The run's events folded into its ledger, read as a report.
+async fn fold(mut handle: EngineHandle, drive: Arc<Drive>, run: RunInfo) -> Report {
+    let mut ledger = Ledger::new(drive);
     while let Some(event) = handle.events.recv().await {
-        builder.apply(&event);
+        ledger.apply(&event);
     }
-    builder.finish()
+    Report::of(&ledger, run)
 }
 
 fn drive(scenario: &Scenario) -> Arc<Drive> {
@@ -173,11 +176,7 @@ async fn verify_report(scenario: &Scenario) -> Report {
         scenario.drive_dir.clone(),
         VerifyOptions::default(),
     );
-    fold(
-        handle,
-        ReportBuilder::with_run_info(drive, run_info(scenario)),
-    )
-    .await
+    fold(handle, drive, run_info(scenario)).await
 }
 
 async fn repair_report(scenario: &Scenario) -> Report {
@@ -197,11 +196,7 @@ async fn repair_report(scenario: &Scenario) -> Report {
         repair_file,
         RepairOptions::default(),
     );
-    fold(
-        handle,
-        ReportBuilder::with_run_info(drive, run_info(scenario)),
-    )
-    .await
+    fold(handle, drive, run_info(scenario)).await
 }
 
 fn statuses_of(report: &Report, blob_path: &str) -> Vec<ComponentStatus> {
@@ -551,6 +546,8 @@ async fn csv_reports_parse_back_to_the_report() {
                         c.status.as_str().to_string(),
                         c.expected_md5.map(|m| m.to_string()).unwrap_or_default(),
                         c.actual_md5.map(|m| m.to_string()).unwrap_or_default(),
+                        c.storage_md5.map(|m| m.to_string()).unwrap_or_default(),
+                        String::new(),
                         c.reason.clone().unwrap_or_default(),
                     ]
                 })
@@ -567,7 +564,7 @@ async fn csv_reports_parse_back_to_the_report() {
             "a path with a comma and quotes is quoted, its quotes doubled"
         );
         assert!(
-            rows.iter().any(|r| r[8].contains(',')),
+            rows.iter().any(|r| r[10].contains(',')),
             "a reason with a comma survives"
         );
     }
@@ -644,18 +641,28 @@ async fn drive_logs_read_back_with_the_copy_log_parser() {
                 )
             };
             let all_good = file.components.iter().all(|c| good(c.status));
-            // A file gone as a whole (its length check and every range missing) is the
-            // format's FileNotFound; any other damage leaves the blob CompletedWithErrors.
-            let gone = file
+            // A file bad as a whole (its length check and every range bad) is the format's
+            // FileNotFound when the file is missing, else Failed; any other damage leaves the
+            // blob CompletedWithErrors.
+            let length = file
                 .components
                 .iter()
-                .all(|c| c.kind.is_side_file() || c.status == ComponentStatus::Missing);
+                .find(|c| c.kind == ComponentKind::File)
+                .map(|c| c.status);
+            let whole_bad = length.is_some_and(|s| !good(s))
+                && file
+                    .components
+                    .iter()
+                    .filter(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+                    .all(|c| !good(c.status));
             assert_eq!(
                 blob.status,
                 if all_good {
                     BlobStatus::Completed
-                } else if gone {
+                } else if whole_bad && length == Some(ComponentStatus::Missing) {
                     BlobStatus::FileNotFound
+                } else if whole_bad {
+                    BlobStatus::Failed
                 } else {
                     BlobStatus::CompletedWithErrors
                 },
@@ -1046,10 +1053,12 @@ fn formats_are_chosen_by_extension_or_by_name() {
 
     // An unknown extension writes nothing.
     let dir = tempfile::tempdir().unwrap();
-    let report = ReportBuilder::new(Arc::new(
-        Drive::build(Some(sample().manifest()), None).unwrap(),
-    ))
-    .finish();
+    let report = Report::of(
+        &Ledger::new(Arc::new(
+            Drive::build(Some(sample().manifest()), None).unwrap(),
+        )),
+        RunInfo::default(),
+    );
     let path = dir.path().join("report.txt");
     let error = report::write_report(&report, &path, None).unwrap_err();
     assert_eq!(error.source.kind(), std::io::ErrorKind::InvalidInput);

@@ -105,9 +105,27 @@ fn the_demo_in_the_console_navigate_search_and_quit() {
         done.display()
     );
     let session = start(&name, &command);
+    // The demo says where its drive is before the console covers the screen.
+    let before = wait_for(&name, "press Enter to open the repair console");
+    assert!(
+        before.contains(&format!("drive     {}", root.join("drive").display())),
+        "{before}"
+    );
+    keys(&name, &["Enter"]);
     let first = wait_for(&name, "done: all damage repaired");
     assert!(first.contains("drive DEMO0001"), "{first}");
     assert!(first.contains("? help"), "{first}");
+    assert!(
+        first.contains(&format!("target {}", root.join("drive").display())),
+        "{first}"
+    );
+    // Alt-q is not q: the console stays.
+    keys(&name, &["M-q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        screen(&name).contains("done: all damage repaired"),
+        "Alt-q quit"
+    );
 
     // Search for the archive, open it, look at its map.
     keys(&name, &["/", "a", "r", "c", "h", "Enter"]);
@@ -117,8 +135,8 @@ fn the_demo_in_the_console_navigate_search_and_quit() {
     let selected = wait_for(&name, "BlobPath  backups/2012/archive.bin");
     assert!(selected.contains("copy log FileNotFound"), "{selected}");
     assert!(
-        selected.contains("◆◆◆◆◆◆"),
-        "six repaired blocks on the map: {selected}"
+        selected.contains("◆ archive.bin ◆7 /8"),
+        "six repaired blocks and its length: {selected}"
     );
     keys(&name, &["?"]);
     wait_for(&name, "any key closes this help");
@@ -187,10 +205,7 @@ fn mark_a_failed_blob_retry_it_export_the_report_and_quit() {
     keys(&name, &["e"]);
     wait_for(&name, "export-repair-report-DEMO0001.html");
     keys(&name, &["Tab", "Enter"]); // html, then json
-    wait_for(
-        &name,
-        "report written: export-repair-report-DEMO0001.json (json)",
-    );
+    wait_for(&name, "export-repair-report-DEMO0001.json (json)");
     let report: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("export-repair-report-DEMO0001.json")).unwrap(),
     )
@@ -304,4 +319,276 @@ async fn a_refused_key_is_asked_for_again_masked_and_the_repair_goes_on() {
         }
     }
     drop(session);
+}
+
+/// Starts the demo in a console of `width`×`height` (paced when `pace` is given), past its
+/// "press Enter" screen; the exit code lands in `<dir>/exit-code`.
+fn start_demo(dir: &Path, name: &str, pace: Option<u32>, size: (u16, u16)) -> Session {
+    let binary = assert_cmd::cargo::cargo_bin("export-repair");
+    let pace = pace.map(|kib| format!("--pace {kib}")).unwrap_or_default();
+    let command = format!(
+        "cd '{dir}' && NO_COLOR=1 '{bin}' demo --dir '{dir}/demo' {pace}; echo $? > '{dir}/exit-code'; sleep 60",
+        dir = dir.display(),
+        bin = binary.display(),
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        &size.0.to_string(),
+        "-y",
+        &size.1.to_string(),
+        &command,
+    ]);
+    let session = Session(name.to_string());
+    wait_for(name, "press Enter to open the repair console");
+    keys(name, &["Enter"]);
+    session
+}
+
+/// The demo in a 120×40 console, its plan done; none when tmux is missing (and not required).
+fn idle_demo(tag: &str) -> Option<(tempfile::TempDir, String, Session)> {
+    if !tmux_present() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("er-{tag}-{}", std::process::id());
+    let session = start_demo(dir.path(), &name, None, (120, 40));
+    wait_for(&name, "done: all damage repaired");
+    Some((dir, name, session))
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("demo/report.json")).unwrap()).unwrap()
+}
+
+/// `q` while the repair runs asks first; the run finishes behind the question; confirming
+/// then ends a finished run: exit 0 and REPAIRED, not INTERRUPTED.
+#[test]
+fn quitting_after_the_run_finished_behind_the_question_is_not_an_interruption() {
+    if !tmux_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("er-quit-{}", std::process::id());
+    // Paced to 8 MiB/s: the 24 MiB archive takes a few seconds, time to ask.
+    let session = start_demo(dir.path(), &name, Some(8192), (120, 40));
+    wait_for(&name, "repairing");
+    keys(&name, &["q"]);
+    let asked = wait_for(&name, "Quit anyway?");
+    assert!(
+        !asked.contains("done, waiting for you"),
+        "asked too late: {asked}"
+    );
+    // The work ends while the question is open.
+    wait_for(&name, "done, waiting for you");
+    keys(&name, &["q"]);
+    let summary = wait_for(&name, "REPAIRED: all damage was repaired");
+    assert!(!summary.contains("INTERRUPTED"), "{summary}");
+    assert_eq!(exit_code(&dir.path().join("exit-code")), "0");
+    assert_eq!(report(dir.path())["interrupted"], false);
+    drop(session);
+}
+
+/// `v` on a repaired blob verifies it again: the console, the summary and the report keep it
+/// repaired (verified again), as every repaired component.
+#[test]
+fn verifying_a_repaired_blob_again_keeps_it_repaired() {
+    let Some((dir, name, session)) = idle_demo("again") else {
+        return;
+    };
+    keys(&name, &["/", "c", "a", "n", "y", "o", "n", "Enter"]);
+    wait_for(&name, "BlobPath  photos/wild/canyon.jpg");
+    keys(&name, &["v"]);
+    let again = wait_for(&name, "verified again \\photos\\wild\\canyon.jpg block");
+    assert!(again.contains("◆ 14 repaired"), "{again}");
+    wait_for(&name, "done: all damage repaired");
+    keys(&name, &["Tab", "j"]);
+    wait_for(&name, "repaired (verified again at");
+    keys(&name, &["q"]);
+    let summary = wait_for(&name, "REPAIRED: all damage was repaired");
+    assert!(summary.contains("14 repaired"), "{summary}");
+    assert_eq!(exit_code(&dir.path().join("exit-code")), "0");
+    let report = report(dir.path());
+    assert_eq!(report["totals"]["by_status"]["repaired"]["components"], 14);
+    let canyon = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["blob_path"] == "photos/wild/canyon.jpg")
+        .unwrap();
+    let block = &canyon["components"][1];
+    assert_eq!(block["status"], "repaired", "{block}");
+    assert!(block["verified_again"].is_string(), "{block}");
+    drop(session);
+}
+
+/// The export prompt edits like a shell's line, shows where it writes, asks before
+/// replacing a file and stays open when the path cannot be written.
+#[test]
+fn the_export_prompt_edits_asks_before_overwriting_and_keeps_its_errors() {
+    let Some((dir, name, session)) = idle_demo("export") else {
+        return;
+    };
+    keys(&name, &["e"]);
+    let suggested = dir.path().join("export-repair-report-DEMO0001.html");
+    wait_for(&name, &format!("writes {}", suggested.display()));
+    // Ctrl-U clears, Home goes to the start, Left moves the caret: "my-report.json".
+    keys(&name, &["C-u"]);
+    tmux(&["send-keys", "-t", &name, "-l", "reprt.json"]);
+    keys(&name, &["Home", "Right", "Right", "Right"]);
+    tmux(&["send-keys", "-t", &name, "-l", "o"]);
+    keys(&name, &["C-a"]);
+    tmux(&["send-keys", "-t", &name, "-l", "my-"]);
+    let target = dir.path().join("my-report.json");
+    wait_for(&name, &format!("writes {}", target.display()));
+    keys(&name, &["Enter"]);
+    wait_for(&name, "my-report.json (json)");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!(written["drive_id"], "DEMO0001");
+    // The same name again: asked first; Esc leaves the file as it was.
+    std::fs::write(&target, "keep me").unwrap();
+    keys(&name, &["e", "C-u"]);
+    tmux(&["send-keys", "-t", &name, "-l", "my-report.json"]);
+    keys(&name, &["Enter"]);
+    wait_for(&name, "exists: enter again replaces it");
+    keys(&name, &["Escape"]);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    // A place that cannot be written: the prompt stays, with the reason.
+    keys(&name, &["e", "C-u"]);
+    tmux(&["send-keys", "-t", &name, "-l", "/nonexistent-dir/r.json"]);
+    keys(&name, &["Enter"]);
+    let error = wait_for(&name, "cannot write the report /nonexistent-dir/r.json");
+    assert!(
+        error.contains("export the report"),
+        "the prompt stays open: {error}"
+    );
+    keys(&name, &["Escape", "q"]);
+    wait_for(&name, "REPAIRED: all damage was repaired");
+    assert_eq!(exit_code(&dir.path().join("exit-code")), "0");
+    drop(session);
+}
+
+/// The console follows the terminal's size: smaller, the hint bar keeps whole words; larger,
+/// the panes grow.
+#[test]
+fn the_console_redraws_at_the_new_size() {
+    let Some((_dir, name, session)) = idle_demo("resize") else {
+        return;
+    };
+    for (width, height) in [(80u16, 24u16), (200, 60), (60, 16), (40, 10), (100, 30)] {
+        tmux(&[
+            "resize-window",
+            "-t",
+            &name,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+        let shown = if width < 60 {
+            wait_for(&name, "terminal too small")
+        } else {
+            wait_for_size(&name, width as usize, height as usize)
+        };
+        if width >= 60 {
+            let bar = shown
+                .lines()
+                .nth(height as usize - 1)
+                .unwrap_or_default()
+                .trim_end();
+            assert!(
+                bar.starts_with("? help") || bar.starts_with("R retry"),
+                "{shown}"
+            );
+            let last_word = bar.rsplit(" · ").next().unwrap();
+            assert!(
+                [
+                    "help", "quit", "export", "search", "pane", "pause", "all", "file", "damage",
+                    "again", "mark", "retry", "only", "cancel"
+                ]
+                .iter()
+                .any(|word| last_word.ends_with(word)),
+                "a hint cut short at {width}×{height}: {bar:?}"
+            );
+            let widest = shown.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            assert!(widest <= width as usize, "{shown}");
+        }
+    }
+    keys(&name, &["q"]);
+    wait_for(&name, "REPAIRED: all damage was repaired");
+    drop(session);
+}
+
+/// Waits until the console has redrawn at `columns`×`rows`: the log pane's bottom border
+/// spans the new width on the row above the hint bar.
+fn wait_for_size(session: &str, columns: usize, rows: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = screen(session);
+        let lines: Vec<&str> = shown.lines().collect();
+        let framed = lines.get(rows - 2).is_some_and(|l| {
+            l.starts_with('└')
+                && l.trim_end().ends_with('┘')
+                && l.trim_end().chars().count() == columns
+        });
+        if lines.len() == rows && framed {
+            return shown;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never redrew at {columns}×{rows}:\n{shown}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The pid of `parent`'s child process named `name`.
+fn child_named(parent: u32, name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid …": comm may hold spaces, so split after its ')'.
+        let (head, tail) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (")?.1;
+        let ppid: u32 = tail.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && comm == name).then_some(pid)
+    })
+}
+
+/// SIGTERM, and SIGHUP (the terminal went away), stop a run under the console as in a
+/// headless one: the writes in flight are recorded, the console closes by itself, the report
+/// says interrupted, exit 4.
+#[test]
+fn a_signal_closes_the_console_and_the_run_ends_interrupted() {
+    if !tmux_present() {
+        return;
+    }
+    for signal in ["TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("er-sig{signal}-{}", std::process::id());
+        // Paced to 4 MiB/s: the 24 MiB archive is still downloading when the signal comes.
+        let session = start_demo(dir.path(), &name, Some(4096), (120, 40));
+        wait_for(&name, "repairing");
+        let shell: u32 = tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"])
+            .trim()
+            .parse()
+            .unwrap();
+        let program = child_named(shell, "export-repair").expect("the demo runs");
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(program.to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        // No key is pressed: the console closes by itself once the run has ended.
+        assert_eq!(exit_code(&dir.path().join("exit-code")), "4", "SIG{signal}");
+        let summary = screen(&name);
+        assert!(summary.contains("INTERRUPTED"), "SIG{signal}: {summary}");
+        assert_eq!(report(dir.path())["interrupted"], true, "SIG{signal}");
+        drop(session);
+    }
 }

@@ -1,74 +1,198 @@
 //! The console's views, drawn into ratatui's TestBackend at 80×24 and 120×40 and compared
-//! with snapshots; the state comes from real engine events over the demo drive.
+//! with snapshots. The state comes from a real engine run on the demo drive, recorded once
+//! as the NDJSON stream the engine emits (tests/fixtures/console/demo_repair.ndjson): every
+//! hash and reason on screen is one the engine produced. A test checks that the recording is
+//! still what the engine says today; `EXPORT_REPAIR_RECORD=1` writes it again.
+//!
+//! No snapshot may show a word cut at a pane's edge or the screen's.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use export_repair::demo::scenario;
-use export_repair::engine::{Activity, ComponentEvent, Event, Progress, RunMode};
-use export_repair::format::Md5;
-use export_repair::model::{ComponentId, ComponentStatus, Drive};
+use export_repair::engine::{self, Command, Event, RepairOptions, VerifyOptions};
+use export_repair::format::copylog::CopyLog;
+use export_repair::format::manifest::Manifest;
+use export_repair::journal::{self, Binding, RepairFile};
+use export_repair::model::{ComponentId, Drive};
+use export_repair::source::mirror::MirrorSource;
 use export_repair::tui::action::Action;
-use export_repair::tui::app::{App, TextInput};
+use export_repair::tui::app::{App, Mode, Surroundings, TextInput};
 use export_repair::tui::keymap::Keymap;
 use export_repair::tui::theme::Theme;
 use export_repair::tui::view;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn app_mid_repair() -> App {
-    let sample = scenario::sample_drive();
-    let drive = Arc::new(Drive::build(Some(sample.manifest()), None).unwrap());
-    let mut app = App::new(Arc::clone(&drive));
-    app.on_event(&Event::RunStarted {
-        mode: RunMode::Repair,
+const STREAM: &str = "tests/fixtures/console/demo_repair.ndjson";
+/// Where the recording says the demo was built.
+const ROOT: &str = "/demo";
+
+/// The demo's repair as the console saw it: the mirror lacks archive.bin (its six blocks
+/// fail), the run is paused at once and goes on, does its plan and waits; canyon.jpg is
+/// verified again; the run is finished.
+async fn record() -> Vec<Event> {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = scenario::build(&dir.path().join("demo")).unwrap();
+    std::fs::remove_file(paths.mirror.join("backups/2012/archive.bin")).unwrap();
+    let manifest = Manifest::from_file(&paths.manifest).unwrap();
+    let copy_log = CopyLog::from_file(&paths.copy_log).unwrap();
+    let drive = Arc::new(Drive::build(Some(manifest), Some(copy_log.into())).unwrap());
+    let binding = Binding {
         drive_id: drive.drive_id.clone(),
-        blobs: drive.blobs.len(),
-        components: drive.component_count(),
-        bytes: drive.data_bytes(),
-        started: time::OffsetDateTime::UNIX_EPOCH,
-    });
-    // Canyon: verified, one block corrupt; redmond: a page repaired.
-    let verdicts = [
-        (0, 0, ComponentStatus::Verified, None),
-        (
-            0,
-            1,
-            ComponentStatus::Corrupt,
-            Some("MD5 is 00, the manifest expects 11"),
-        ),
-        (0, 2, ComponentStatus::Verified, None),
-        (1, 2, ComponentStatus::Repaired, None),
-        (
-            3,
-            0,
-            ComponentStatus::Missing,
-            Some("the file \\backups\\2012\\archive.bin is not on the drive"),
-        ),
-    ];
-    for (blob, component, status, reason) in verdicts {
-        let id = ComponentId { blob, component };
-        let actual = (status == ComponentStatus::Corrupt).then_some(Md5([0xAB; 16]));
-        let reason = reason.map(str::to_string);
-        app.on_event(&Event::Component(ComponentEvent::new(
-            &drive, id, status, actual, reason,
-        )));
+        manifest_md5: Some(journal::file_md5(&paths.manifest).unwrap()),
+        copy_log_md5: Some(journal::file_md5(&paths.copy_log).unwrap()),
+    };
+    let (mut repair_file, _) = RepairFile::open_or_create(&paths.repair_file, &binding).unwrap();
+    repair_file.record_drive(&drive).unwrap();
+    let source = Arc::new(MirrorSource::new(&paths.mirror).unwrap());
+    let options = RepairOptions {
+        concurrency: 1,
+        stay_open: true,
+        verify: VerifyOptions { hash_threads: 1 },
+        ..RepairOptions::default()
+    };
+    let mut handle = engine::start_repair(
+        Arc::clone(&drive),
+        paths.drive.clone(),
+        source,
+        repair_file,
+        options,
+    );
+    handle.send(Command::Pause);
+    let canyon: Vec<ComponentId> = (0..drive.blobs[0].components.len() as u32)
+        .map(|component| ComponentId { blob: 0, component })
+        .collect();
+    let mut events = Vec::new();
+    let (mut paused_progress, mut idles) = (false, 0);
+    while let Some(event) = handle.events.recv().await {
+        match &event {
+            Event::Progress(_) if !paused_progress && events.contains(&Event::Paused) => {
+                paused_progress = true;
+                handle.send(Command::Resume);
+            }
+            Event::Idle { .. } => {
+                idles += 1;
+                handle.send(if idles == 1 {
+                    Command::Verify(canyon.clone())
+                } else {
+                    Command::Finish
+                });
+            }
+            _ => {}
+        }
+        events.push(event);
     }
-    app.on_event(&Event::Progress(Progress {
-        components_done: 5,
-        components_total: drive.component_count() as u64,
-        bytes_done: 4 * 1024 * 1024,
-        bytes_total: drive.data_bytes(),
-        bytes_per_second: 2 * 1024 * 1024,
-        eta_seconds: Some(12),
-    }));
+    // The recording names the demo's place as /demo, wherever it was built.
+    let root = dir.path().join("demo").display().to_string();
+    let text = to_ndjson(&events).replace(&root, ROOT);
+    from_ndjson(&text)
+}
+
+fn to_ndjson(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|event| serde_json::to_string(event).unwrap() + "\n")
+        .collect()
+}
+
+fn from_ndjson(text: &str) -> Vec<Event> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn recorded() -> Vec<Event> {
+    let text = std::fs::read_to_string(STREAM).unwrap_or_else(|error| {
+        panic!("{STREAM}: {error} (EXPORT_REPAIR_RECORD=1 cargo test --test tui_views records it)")
+    });
+    from_ndjson(&text)
+}
+
+/// What a stream says, without its timing: each component's verdicts in order, and how
+/// many events of each kind (progress ticks aside).
+fn facts(events: &[Event]) -> (BTreeMap<ComponentId, Vec<String>>, BTreeMap<String, usize>) {
+    let mut verdicts: BTreeMap<ComponentId, Vec<String>> = BTreeMap::new();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for event in events {
+        let json = serde_json::to_value(event).unwrap();
+        let kind = json["event"].as_str().unwrap().to_string();
+        if let Event::Component(component) = event {
+            verdicts.entry(component.id).or_default().push(format!(
+                "{} drive {:?} storage {:?} {:?}",
+                component.status.as_str(),
+                component.drive_md5,
+                component.storage_md5,
+                component.reason
+            ));
+        }
+        if !matches!(event, Event::Progress(_) | Event::Working { .. }) {
+            *kinds.entry(kind).or_default() += 1;
+        }
+    }
+    (verdicts, kinds)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recording_is_what_the_engine_says_today() {
+    let fresh = record().await;
+    if std::env::var_os("EXPORT_REPAIR_RECORD").is_some() {
+        std::fs::create_dir_all(Path::new(STREAM).parent().unwrap()).unwrap();
+        std::fs::write(STREAM, to_ndjson(&fresh)).unwrap();
+    }
+    let (verdicts, kinds) = facts(&recorded());
+    let (fresh_verdicts, fresh_kinds) = facts(&fresh);
+    assert_eq!(
+        fresh_verdicts, verdicts,
+        "the engine's verdicts changed: record again"
+    );
+    assert_eq!(
+        fresh_kinds, kinds,
+        "the engine's events changed: record again"
+    );
+}
+
+/// The recording up to (and with) the first event `at` accepts, after `skip` such events.
+fn until(events: &[Event], at: impl Fn(&Event) -> bool) -> &[Event] {
+    let end = events.iter().position(at).expect("the recording has it");
+    &events[..=end]
+}
+
+fn app_after(events: &[Event]) -> App {
+    let drive = Arc::new(
+        Drive::build(
+            Some(scenario::sample_drive().manifest()),
+            Some(demo_copy_log().into()),
+        )
+        .unwrap(),
+    );
+    let mut app = App::with(
+        drive,
+        Surroundings {
+            takes_credentials: false,
+            log_file: Some(PathBuf::from("/demo/export-repair-DEMO0001.log")),
+            working_dir: PathBuf::from("/demo/reports"),
+        },
+    );
+    for event in events {
+        app.on_event(event);
+    }
     app
+}
+
+/// The demo's copy log, as `scenario::build` writes it.
+fn demo_copy_log() -> CopyLog {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = scenario::build(dir.path()).unwrap();
+    CopyLog::from_file(&paths.copy_log).unwrap()
 }
 
 fn render(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     let keymap = Keymap::default_keys();
-    let theme = Theme::default();
+    let theme = Theme::monochrome();
     terminal
         .draw(|frame| view::draw(frame, app, &keymap, &theme))
         .unwrap();
@@ -80,110 +204,242 @@ fn render(app: &App, width: u16, height: u16) -> String {
         }
         text.push('\n');
     }
+    if app.mode == Mode::Normal {
+        assert_no_cut_words(&text);
+    } else {
+        // A box over the panes covers them; the hint bar is still whole.
+        let bar = text.lines().last().unwrap_or_default().to_string();
+        assert_no_cut_words(&bar);
+    }
     text
 }
 
-#[test]
-fn the_first_screen_at_both_sizes() {
-    let app = app_mid_repair();
-    let small = render(&app, 80, 24);
-    assert!(
-        small.contains("4.0 MiB / 27.3 MiB · 1 repaired · 2 damaged"),
-        "{small}"
-    );
-    insta::assert_snapshot!("first_screen_80x24", small);
-    insta::assert_snapshot!("first_screen_120x40", render(&app, 120, 40));
+/// A letter or digit right against a pane's right border or the screen's edge is a word cut
+/// short ("ET", "compone", "/ searc").
+fn assert_no_cut_words(screen: &str) {
+    for (row, line) in screen.lines().enumerate() {
+        let chars: Vec<char> = line.chars().collect();
+        for (column, pair) in chars.windows(2).enumerate() {
+            let against_border = matches!(pair[1], '│' | '║' | '┐' | '┘' | '╗' | '╝');
+            assert!(
+                !(against_border && pair[0].is_alphanumeric()),
+                "a word runs into the border at row {row}, column {column}:\n{screen}"
+            );
+        }
+        if let Some(last) = chars.last() {
+            assert!(
+                !last.is_alphanumeric(),
+                "a word runs off the screen at row {row}:\n{screen}"
+            );
+        }
+    }
+}
+
+fn both_sizes(name: &str, app: &App) -> (String, String) {
+    let small = render(app, 80, 24);
+    let large = render(app, 120, 40);
+    insta::assert_snapshot!(format!("{name}_80x24"), small);
+    insta::assert_snapshot!(format!("{name}_120x40"), large);
+    (small, large)
 }
 
 #[test]
-fn a_damaged_blob_selected_with_its_block_map() {
-    let mut app = app_mid_repair();
-    app.update(Action::DamagedOnly);
-    // backups/ 2012/ archive.bin photos/ wild/ canyon.jpg: the filter opens every folder.
-    for _ in 0..5 {
+fn paused_shows_paused_and_no_rate() {
+    let events = recorded();
+    let paused = events.iter().position(|e| *e == Event::Paused).unwrap();
+    let progress = paused
+        + events[paused..]
+            .iter()
+            .position(|e| matches!(e, Event::Progress(_)))
+            .unwrap();
+    let app = app_after(&events[..=progress]);
+    let (small, large) = both_sizes("paused", &app);
+    for screen in [&small, &large] {
+        assert!(screen.contains("· paused"), "{screen}");
+        assert!(!screen.contains("B/s"), "no rate while paused: {screen}");
+        assert!(!screen.contains("ETA"), "{screen}");
+        assert!(screen.contains("p resume"), "{screen}");
+    }
+}
+
+#[test]
+fn the_first_screen_leads_to_the_damage() {
+    let events = recorded();
+    // Up to the verification's first corrupt component.
+    let app = app_after(until(
+        &events,
+        |e| matches!(e, Event::Component(c) if c.status.as_str() == "corrupt"),
+    ));
+    let first_damage = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Component(c) if c.status.is_damage() => Some(c.id.blob as usize),
+            _ => None,
+        })
+        .unwrap();
+    let first_damage = &app.drive().blobs[first_damage].blob_path;
+    let (small, large) = both_sizes("first_damage", &app);
+    for screen in [&small, &large] {
+        // The cursor went to the first damage found, whichever the engine met first.
+        assert!(
+            screen.contains(&format!("BlobPath  {first_damage}")),
+            "{first_damage}: {screen}"
+        );
+        assert!(screen.contains("target /demo/drive"), "{screen}");
+        assert!(screen.contains("✗ damaged  ◆ repaired  /total"), "{screen}");
+    }
+    // Two progressions, each with its own plan.
+    assert!(large.contains(" verify "), "{large}");
+    assert!(large.contains(" download "), "{large}");
+}
+
+#[test]
+fn a_failed_block_shows_its_whole_reason_and_the_hashes_by_name() {
+    let events = recorded();
+    let mut app = app_after(until(&events, |e| matches!(e, Event::Idle { .. })));
+    app.update(Action::NextDamage);
+    app.update(Action::Focus);
+    let (small, large) = both_sizes("failed_block", &app);
+    // The three MD5s by what they are of (shorter names where room is short).
+    for name in ["expected (manifest)", "on the drive", "from storage"] {
+        assert!(large.contains(name), "{large}");
+    }
+    for name in [
+        "manifest  C4F6284FFF0899EE23304705AB307948",
+        "on drive",
+        "storage",
+    ] {
+        assert!(small.contains(name), "{small}");
+    }
+    for screen in [&small, &large] {
+        assert!(screen.contains("failed · bytes 0–4,194,304"), "{screen}");
+        assert!(screen.contains("backups/2012/archive.bin not"), "{screen}");
+    }
+    assert!(
+        large.contains("blob backups/2012/archive.bin not found"),
+        "{large}"
+    );
+}
+
+#[test]
+fn a_repair_verified_again_stays_repaired() {
+    let events = recorded();
+    let second_idle = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Event::Idle { .. }))
+        .nth(1)
+        .unwrap()
+        .0;
+    let mut app = app_after(&events[..=second_idle]);
+    let canyon = app
+        .visible
+        .iter()
+        .position(|&n| app.tree.nodes[n].name == "canyon.jpg");
+    app.update(Action::ExpandAll);
+    let row = canyon.unwrap_or_else(|| {
+        app.visible
+            .iter()
+            .position(|&n| app.tree.nodes[n].name == "canyon.jpg")
+            .unwrap()
+    });
+    app.update(Action::Top);
+    for _ in 0..row {
         app.update(Action::Down);
     }
     app.update(Action::Focus);
     app.update(Action::Down);
-    let screen = render(&app, 120, 40);
+    let (small, large) = both_sizes("verified_again", &app);
+    for screen in [&small, &large] {
+        assert!(screen.contains("repaired (verified again"), "{screen}");
+        assert!(screen.contains("◆"), "{screen}");
+    }
     assert!(
-        screen.contains("BlobPath  photos/wild/canyon.jpg"),
-        "{screen}"
+        large.contains("verified again \\photos\\wild\\canyon.jpg"),
+        "{large}"
     );
-    assert!(screen.contains("block 2: corrupt @2721 +2721"), "{screen}");
-    assert!(
-        screen.contains("on drive ABABABABABABABABABABABABABABABAB"),
-        "{screen}"
-    );
-    assert!(
-        screen.contains("MD5 is 00, the manifest expects 11"),
-        "{screen}"
-    );
-    insta::assert_snapshot!("damaged_blob_120x40", screen);
-    // Small, the map keeps its cells and the cursor's line; the legend gives way.
-    let small = render(&app, 80, 24);
-    assert!(small.contains("■✗■··"), "{small}");
-    assert!(small.contains("block 2: corrupt"), "{small}");
-    insta::assert_snapshot!("damaged_blob_80x24", small);
 }
 
 #[test]
-fn help_quit_confirmation_and_a_too_small_terminal() {
-    let mut app = app_mid_repair();
+fn the_finished_run_help_and_the_questions() {
+    let events = recorded();
+    let mut app = app_after(&events);
+    let (small, _) = both_sizes("finished", &app);
+    assert!(small.contains("damage remains"), "{small}");
     app.update(Action::Help);
     let help = render(&app, 80, 24);
     assert!(help.contains("damaged only"), "{help}");
     insta::assert_snapshot!("help_80x24", help);
     app.update(Action::Down); // any key closes help
-    app.update(Action::Quit);
-    let confirm = render(&app, 80, 24);
-    assert!(confirm.contains("Quit anyway?"), "{confirm}");
-    let small = render(&app, 40, 10);
-    assert!(small.contains("terminal too small: 40×10"), "{small}");
+
+    let mut running = app_after(until(&events, |e| matches!(e, Event::Planned { .. })));
+    running.update(Action::Quit);
+    let quit = render(&running, 80, 24);
+    assert!(quit.contains("Quit anyway?"), "{quit}");
+    insta::assert_snapshot!("confirm_quit_80x24", quit);
+    running.update(Action::Down);
+    running.update(Action::Cancel);
+    let cancel = render(&running, 80, 24);
+    assert!(cancel.contains("Cancel the whole run?"), "{cancel}");
+    insta::assert_snapshot!("confirm_cancel_80x24", cancel);
+    let tiny = render(&app, 40, 10);
+    assert!(tiny.contains("terminal too small: 40×10"), "{tiny}");
+}
+
+#[test]
+fn the_export_prompt_shows_the_absolute_path() {
+    let events = recorded();
+    let mut app = app_after(&events);
+    app.update(Action::Export);
+    for _ in 0..5 {
+        app.text_input(TextInput::Edit(tui_input::InputRequest::GoToPrevChar));
+    }
+    let (small, _) = both_sizes("export_prompt", &app);
+    assert!(
+        small.contains("writes /demo/reports/export-repair-report-DEMO0001.html"),
+        "{small}"
+    );
+}
+
+#[test]
+fn the_log_pane_focused_and_scrolled() {
+    let events = recorded();
+    let mut app = app_after(&events);
+    for _ in 0..2 {
+        app.update(Action::Focus);
+    }
+    render(&app, 120, 40);
+    app.update(Action::PageUp);
+    let (_, large) = both_sizes("log_scrolled", &app);
+    assert!(large.contains("lines up"), "{large}");
+    assert!(large.contains("↑ scroll"), "{large}");
+}
+
+#[test]
+fn a_folder_shows_the_drive_map() {
+    let events = recorded();
+    let mut app = app_after(&events);
+    app.update(Action::Top);
+    let (small, _) = both_sizes("drive_map", &app);
+    assert!(small.contains("drive map"), "{small}");
+    assert!(small.contains("Folder"), "{small}");
 }
 
 #[test]
 fn the_credentials_prompt_masks_what_is_typed() {
-    let mut app = app_mid_repair();
+    let events = recorded();
+    let mut app = app_after(until(&events, |e| matches!(e, Event::Planned { .. })));
+    app.surroundings.takes_credentials = true;
+    // The refusal as the Azure source words it (tests/tui_pty.rs sees it from Azurite).
     app.on_event(&Event::CredentialsRefused {
-        message: "the storage refused the credentials (403 AuthenticationFailed)".into(),
+        message: "storage refused the credentials (HTTP 403): AuthenticationFailed".into(),
     });
     for c in "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6".chars() {
-        app.text_input(TextInput::Char(c));
+        app.text_input(TextInput::char(c));
     }
     let screen = render(&app, 80, 24);
     assert!(!screen.contains("Eby8"), "{screen}");
     assert!(screen.contains(&"•".repeat(44)), "{screen}");
     assert!(screen.contains("waiting for a new key or SAS"), "{screen}");
     insta::assert_snapshot!("credentials_prompt_80x24", screen);
-}
-
-#[test]
-fn marks_and_work_in_progress_show_in_the_tree_and_the_map() {
-    let mut app = app_mid_repair();
-    app.update(Action::DamagedOnly);
-    for _ in 0..5 {
-        app.update(Action::Down);
-    }
-    app.update(Action::Mark);
-    app.on_event(&Event::Working {
-        blob: 0,
-        components: vec![1],
-        activity: Activity::Downloading,
-    });
-    app.on_event(&Event::Working {
-        blob: 0,
-        components: vec![3, 4],
-        activity: Activity::Queued,
-    });
-    // Marking moved the cursor on; canyon.jpg is the last row, so it stayed.
-    app.update(Action::Focus);
-    app.update(Action::Down);
-    let screen = render(&app, 120, 40);
-    assert!(screen.contains("+ ↓ canyon.jpg"), "{screen}");
-    assert!(
-        screen.contains("block 2: downloading @2721 +2721 · 1 download(s)"),
-        "{screen}"
-    );
-    insta::assert_snapshot!("work_in_progress_120x40", screen);
 }

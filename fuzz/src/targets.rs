@@ -135,6 +135,7 @@ pub fn repair_file_at(path: &Path, data: &[u8]) {
                 id: *id,
                 status: ComponentStatus::Repaired,
                 actual_md5: None,
+                storage_md5: None,
                 reason: Some("fuzz".into()),
                 identity: None,
             })
@@ -164,6 +165,7 @@ pub fn repair_file_seed() -> Vec<u8> {
                 id: *id,
                 status: ComponentStatus::Failed,
                 actual_md5: Some(Md5::of(b"x")),
+                storage_md5: None,
                 reason: Some("seed".into()),
                 identity: None,
             })

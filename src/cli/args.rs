@@ -217,6 +217,10 @@ pub struct RepairArgs {
     /// from the byte where it stopped (default: 30).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub read_timeout: Option<u64>,
+    /// Read the local mirror (--source-dir) no faster than this many KiB a second, to watch
+    /// a repair happen (training, demonstrations).
+    #[arg(long, value_name = "KIB_PER_S", requires = "source_dir", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pace: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +302,11 @@ pub struct DemoArgs {
     /// Stream the engine's events to stdout as NDJSON.
     #[arg(long)]
     pub json: bool,
+    /// Slow the repair down to watch it: downloads from the mirror at this many KiB a
+    /// second (1024 when given without a value).
+    #[arg(long, value_name = "KIB_PER_S", num_args = 0..=1, default_missing_value = "1024",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub pace: Option<u64>,
 }
 
 /// Parses the command line.

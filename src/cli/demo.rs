@@ -35,6 +35,12 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         paths.manifest.display(),
         paths.copy_log.display()
     );
+    if super::session::console_wanted(args.headless, args.json) {
+        // The console covers the screen: let the paths be read (and copied) first.
+        eprintln!("press Enter to open the repair console (Ctrl-C leaves)");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
     let repair_args = RepairArgs {
         repair_file: paths.repair_file.clone(),
         target: paths.drive.clone(),
@@ -55,8 +61,10 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         bitlocker_key: None,
         json: args.json,
         headless: args.headless,
-        concurrency: 8,
+        // Paced, two downloads at a time show on the map one after the other.
+        concurrency: if args.pace.is_some() { 2 } else { 8 },
         read_timeout: None,
+        pace: args.pace,
     };
     let status = repair::run(repair_args).await?;
     eprintln!(

@@ -22,11 +22,23 @@ pub fn load(
     check_exists(manifest, copy_log, verbose_log)?;
     let manifest = manifest.map(Manifest::from_file).transpose()?;
     let logs = Logs {
-        copy_log: copy_log.map(AnyCopyLog::from_file).transpose()?,
+        copy_log: None,
         verbose_log: verbose_log.map(VerboseLog::from_file).transpose()?,
         drive_id: verbose_log.map(drive_id_from_name),
     };
-    let drive = Drive::build(manifest, Some(logs))?;
+    let drive = match copy_log {
+        // A DriveLog is merged as it is read: a verbose one of millions of ranges is never
+        // held whole.
+        Some(path) if !AnyCopyLog::is_2021(path) => Drive::read(manifest, path, logs)?,
+        Some(path) => Drive::build(
+            manifest,
+            Some(Logs {
+                copy_log: Some(AnyCopyLog::from_file(path)?),
+                ..logs
+            }),
+        )?,
+        None => Drive::build(manifest, Some(logs))?,
+    };
     refuse_what_cannot_be_checked_yet(&drive, copy_log, verbose_log)?;
     Ok(drive)
 }

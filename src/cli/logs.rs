@@ -66,7 +66,7 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
             log.blob
                 .last_modified
                 .map_or_else(|| "unknown".to_string(), |at| at.to_string()),
-            crate::model::human_bytes(log.blob.length),
+            crate::ledger::human::bytes(log.blob.length),
             log.blob.container,
             log.blob.name
         );

@@ -13,7 +13,9 @@ use crate::source::mirror::MirrorSource;
 
 use super::args::{AuthMethod, RepairArgs};
 use super::report_paths::Protected;
-use super::session::{Finished, Reports, SourceFactory, console_wanted, run_console, run_headless};
+use super::session::{
+    Reports, SourceFactory, console_wanted, exit_status, run_console, run_headless,
+};
 use super::{CliError, ExitStatus, logging};
 use crate::report::RunInfo;
 
@@ -68,12 +70,16 @@ async fn repair(
     plan.source.sign_in().await?;
     // The run's own Ctrl-C handling starts now.
     drop(interrupts);
-    let finished = execute(plan, args).await?;
-    Ok(finished.exit_status())
+    let finished = execute(plan, args, Some(&log)).await?;
+    Ok(exit_status(&finished))
 }
 
 /// Runs a prepared repair, in the console or headless.
-pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, CliError> {
+pub async fn execute(
+    plan: RepairPlan,
+    args: &RepairArgs,
+    log_file: Option<&Path>,
+) -> Result<crate::ledger::Ledger, CliError> {
     let console = console_wanted(args.headless, args.json);
     let options = RepairOptions {
         concurrency: args.concurrency.max(1),
@@ -88,11 +94,14 @@ pub async fn execute(plan: RepairPlan, args: &RepairArgs) -> Result<Finished, Cl
         plan.repair_file,
         options,
     );
-    if console {
-        run_console(handle, plan.drive, &plan.reports, plan.make_source.as_ref()).await
+    let ledger = if console {
+        let make_source = plan.make_source.as_ref();
+        run_console(handle, plan.drive, &plan.reports, make_source, log_file).await?
     } else {
-        run_headless(handle, plan.drive, args.json, &plan.reports).await
-    }
+        run_headless(handle, plan.drive, args.json, &plan.reports).await?
+    };
+    super::rerun::tell(&ledger, args);
+    Ok(ledger)
 }
 
 /// Checks the arguments and opens everything a repair needs; nothing on the drive changes.
@@ -160,18 +169,15 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         }
     }
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let mut protected = Protected::default();
-    protected.files.push(("repair file", &args.repair_file));
-    let inputs = [
-        ("manifest", &args.manifest),
-        ("copy log", &args.copy_log),
-        ("verbose log", &args.verbose_log),
-    ];
-    for (what, path) in inputs {
-        if let Some(path) = path {
-            protected.files.push((what, path));
-        }
+    let protected = Protected {
+        files: vec![("repair file", args.repair_file.as_path())],
+        ..Protected::default()
     }
+    .with_logs(
+        args.manifest.as_ref(),
+        args.copy_log.as_ref(),
+        args.verbose_log.as_ref(),
+    );
     let reports = Reports::new(
         &args.reports.report,
         args.reports.report_format,
@@ -202,7 +208,8 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
     if let Some(directory) = &args.source_dir {
         let mirror =
             MirrorSource::new(directory).map_err(|error| CliError::Usage(error.to_string()))?;
-        return Ok((Arc::new(mirror), None, Vec::new()));
+        let source = crate::demo::pace::paced(Arc::new(mirror), args.pace);
+        return Ok((source, None, Vec::new()));
     }
     let account = args.account.clone().ok_or_else(|| {
         CliError::Usage(

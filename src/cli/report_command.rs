@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::engine::{ComponentEvent, Event};
+use crate::engine::{ComponentEvent, Event, Finding};
 use crate::journal::{EntryState, RepairFile};
-use crate::model::ComponentStatus;
-use crate::report::{self, ReportBuilder, ReportFormat, RunInfo};
+use crate::ledger::Ledger;
+use crate::report::{self, Report, ReportFormat, RunInfo};
 
 use super::args::ReportArgs;
 use super::{CliError, ExitStatus};
@@ -24,48 +24,45 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     let run = RunInfo::default()
         .with_inputs(binding.manifest_md5, binding.copy_log_md5)
         .with_option("repair_file", args.repair_file.display());
-    let mut builder = ReportBuilder::with_run_info(Arc::clone(&drive), run);
-    let mut settled = 0usize;
+    // The repair file's verdicts, folded as the run's own events were.
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    let known = |id: crate::model::ComponentId| {
+        drive
+            .blobs
+            .get(id.blob as usize)
+            .is_some_and(|blob| (id.component as usize) < blob.components.len())
+    };
+    let recorded_at = time::OffsetDateTime::now_utc();
     for entry in entries {
         let EntryState::Done(status) = entry.state else {
             continue;
         };
-        settled += 1;
-        builder.apply(&Event::Component(ComponentEvent::new(
+        if !known(entry.id) {
+            continue;
+        }
+        let finding = Finding::recorded(entry, status);
+        ledger.apply(&Event::Component(ComponentEvent::new(
             &drive,
-            entry.id,
-            status,
-            entry.actual_md5,
-            entry.reason,
+            finding,
+            recorded_at,
         )));
     }
     // A repair file with components never settled records a run that did not finish.
-    let draft = builder.finish();
-    let interrupted = settled < drive.component_count();
-    builder.apply(&Event::RunFinished {
-        outcome: draft.outcome,
-        totals: draft.totals,
-        finished: time::OffsetDateTime::now_utc(),
+    let interrupted = ledger.unsettled() > 0;
+    ledger.apply(&Event::RunFinished {
+        outcome: ledger.outcome(),
+        totals: ledger.totals(),
+        finished: recorded_at,
         interrupted,
         repair_file_error: None,
+        active_seconds: 0.0,
     });
-    let report = builder.finish();
+    let report = Report::of(&ledger, run);
     report::write_report(&report, &args.output, Some(format))?;
     eprintln!(
         "wrote the {format} report of drive {} to {}",
         drive.drive_id,
         args.output.display()
     );
-    let damaged = report
-        .files
-        .iter()
-        .flat_map(|f| &f.components)
-        .any(|c| c.status.is_damage() || c.status == ComponentStatus::Failed);
-    Ok(if interrupted {
-        ExitStatus::Interrupted
-    } else if damaged {
-        ExitStatus::Damaged
-    } else {
-        ExitStatus::Verified
-    })
+    Ok(super::session::exit_status(&ledger))
 }

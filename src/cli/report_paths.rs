@@ -16,6 +16,28 @@ pub struct Protected<'a> {
     pub read_only_target: Option<&'a Path>,
 }
 
+impl<'a> Protected<'a> {
+    /// Adds the drive's logs that were given (manifest, copy log, verbose log).
+    pub fn with_logs(
+        mut self,
+        manifest: Option<&'a PathBuf>,
+        copy_log: Option<&'a PathBuf>,
+        verbose_log: Option<&'a PathBuf>,
+    ) -> Self {
+        let logs = [
+            ("manifest", manifest),
+            ("copy log", copy_log),
+            ("verbose log", verbose_log),
+        ];
+        for (what, path) in logs {
+            if let Some(path) = path {
+                self.files.push((what, path));
+            }
+        }
+        self
+    }
+}
+
 /// Checks a report path and makes its folder when missing.
 pub fn check(report: &Path, protected: &Protected<'_>) -> Result<(), CliError> {
     let refuse = |why: String| {

@@ -1,62 +1,142 @@
-//! The headless reporter: progress on stderr (a bar on a terminal, plain lines otherwise),
-//! NDJSON events on stdout with `--json`, and a closing summary.
+//! The headless reporter: progress on stderr (bars on a terminal, plain lines otherwise),
+//! NDJSON events on stdout with `--json`, and a closing summary, all read from the run's
+//! ledger.
 
-use std::collections::BTreeMap;
+use crate::sanitize::escape_controls;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{ComponentEvent, Event, Progress};
-use crate::model::human_bytes;
-use crate::model::{ComponentId, ComponentStatus, Outcome};
+use crate::engine::{Event, Progression, RunMode, Work};
+use crate::ledger::{Ledger, human};
+use crate::model::{ComponentStatus, Outcome};
 
 /// How often plain progress lines are written when stderr is not a terminal.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 /// Damaged components listed in the summary; the report has all of them.
 const LISTED_DAMAGE: usize = 20;
 
+/// Stdout was closed by its reader (`--json | head`): nothing more is written to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StdoutClosed;
+
 pub struct Reporter {
     json: bool,
-    bar: Option<ProgressBar>,
+    bars: Option<Bars>,
     last_plain: Option<Instant>,
-    /// The latest verdict of every component found damaged, so that a later repair
-    /// takes it off the list.
-    damage: BTreeMap<ComponentId, ComponentEvent>,
+    stdout_closed: bool,
 }
 
-impl Reporter {
-    #[expect(
-        clippy::expect_used,
-        reason = "the template is a literal; a test renders it"
-    )]
-    pub fn new(json: bool) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            bar
-        });
-        Self {
-            json,
-            bar,
-            last_plain: None,
-            damage: BTreeMap::new(),
+/// One bar per kind of work, each as long as its plan.
+struct Bars {
+    all: MultiProgress,
+    verify: Option<ProgressBar>,
+    download: Option<ProgressBar>,
+}
+
+impl Bars {
+    fn update(&mut self, ledger: &Ledger) {
+        for work in [Work::Verify, Work::Download] {
+            let progression = progression(ledger, work);
+            if progression.components_total == 0 {
+                continue;
+            }
+            let slot = match work {
+                Work::Verify => &mut self.verify,
+                Work::Download => &mut self.download,
+            };
+            let bar = slot.get_or_insert_with(|| self.all.add(new_bar(work)));
+            bar.set_length(progression.bytes_total);
+            bar.set_position(progression.bytes_done.min(progression.bytes_total));
+            bar.set_message(pace(progression, ledger.paused()));
         }
     }
 
-    pub fn on_event(&mut self, event: &Event) {
-        if self.json {
-            let mut stdout = std::io::stdout().lock();
-            if serde_json::to_writer(&mut stdout, event).is_ok() {
-                let _ = stdout.write_all(b"\n");
-            }
+    fn println(&self, line: &str) {
+        let _ = self.all.println(line);
+    }
+
+    fn clear(self) {
+        for bar in [self.verify, self.download].into_iter().flatten() {
+            bar.finish_and_clear();
         }
+    }
+}
+
+#[expect(
+    clippy::expect_used,
+    reason = "the template is a literal; a test renders it"
+)]
+fn new_bar(work: Work) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(work_name(work));
+    bar
+}
+
+fn work_name(work: Work) -> &'static str {
+    match work {
+        Work::Verify => "verify",
+        Work::Download => "download",
+    }
+}
+
+fn progression(ledger: &Ledger, work: Work) -> &Progression {
+    match work {
+        Work::Verify => ledger.verify(),
+        Work::Download => ledger.download(),
+    }
+}
+
+/// Rate and time left, or "paused" (a paused run has neither).
+fn pace(progression: &Progression, paused: bool) -> String {
+    if paused {
+        return "paused".to_string();
+    }
+    if progression.is_complete() {
+        return "done".to_string();
+    }
+    let rate = progression
+        .bytes_per_second
+        .map_or_else(|| "…".to_string(), human::rate);
+    match progression.eta_seconds {
+        Some(eta) => format!("{rate} · ETA {}", human::eta(eta)),
+        None => rate,
+    }
+}
+
+impl Reporter {
+    pub fn new(json: bool) -> Self {
+        let bars = std::io::stderr().is_terminal().then(|| Bars {
+            all: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)),
+            verify: None,
+            download: None,
+        });
+        Self {
+            json,
+            bars,
+            last_plain: None,
+            stdout_closed: false,
+        }
+    }
+
+    /// Shows an event the ledger has just taken in. With `--json`, the event goes to stdout;
+    /// once its reader has closed it, this says so (and writes nothing more there).
+    pub fn on_event(&mut self, event: &Event, ledger: &Ledger) -> Result<(), StdoutClosed> {
+        let written = if self.json && !self.stdout_closed {
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer(&mut stdout, event)
+                .map_err(std::io::Error::from)
+                .and_then(|()| stdout.write_all(b"\n"))
+                .and_then(|()| stdout.flush())
+        } else {
+            Ok(())
+        };
         match event {
             Event::RunStarted {
                 drive_id,
@@ -67,163 +147,262 @@ impl Reporter {
                 ..
             } => {
                 let verb = match mode {
-                    crate::engine::RunMode::Verify => "verifying",
-                    crate::engine::RunMode::Repair => "repairing",
+                    RunMode::Verify => "verifying",
+                    RunMode::Repair => "repairing",
                 };
                 self.note(&format!(
                     "{verb} drive {drive_id}: {blobs} files, {components} components, {}",
-                    human_bytes(*bytes)
+                    human::bytes(*bytes)
                 ));
-                if let Some(bar) = &self.bar {
-                    bar.set_length(*bytes);
-                    bar.set_message(verb.to_string());
-                }
             }
             Event::Warning { message } => self.note(&format!("warning: {message}")),
-            Event::Resumed {
-                taken,
-                checked_again,
-            } => self.note(&crate::engine::resumed_text(*taken, *checked_again)),
             Event::CredentialsRefused { message } => self.note(&format!(
                 "error: {message}\n  the repair stopped; what was done is recorded in the repair file. \
                  Rerun with a valid key or SAS to resume."
             )),
-            Event::Component(component) => {
-                if component.status.is_damage() {
-                    self.damage.insert(component.id, component.clone());
-                } else {
-                    self.damage.remove(&component.id);
-                }
+            Event::Resumed {
+                components,
+                repaired,
+                verified,
+                checked_again,
+            } => self.note(&crate::engine::resumed_text(
+                *components,
+                *repaired,
+                *verified,
+                *checked_again,
+            )),
+            Event::Progress(_) | Event::Planned { .. } | Event::Paused | Event::Continued => {
+                self.progress(ledger)
             }
-            Event::Progress(progress) => self.progress(progress),
-            Event::Working { .. } | Event::Idle { .. } => {}
-            Event::RunFinished { .. } => {
-                if let Some(bar) = self.bar.take() {
-                    bar.finish_and_clear();
-                }
+            Event::RunFinished { .. } => match self.bars.take() {
+                Some(bars) => bars.clear(),
+                // Where the run got to, however short it was (a line every few seconds
+                // alone says nothing about the end of a fast run).
+                None => eprintln!("{}", progress_line(ledger)),
+            },
+            Event::Working { .. }
+            | Event::Component(_)
+            | Event::Idle { .. }
+            | Event::SourceChanged { .. } => {}
+        }
+        match written {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.stdout_closed = true;
+                Err(StdoutClosed)
             }
+            _ => Ok(()),
         }
     }
 
-    fn progress(&mut self, progress: &Progress) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(progress.bytes_done);
+    fn progress(&mut self, ledger: &Ledger) {
+        if let Some(bars) = &mut self.bars {
+            bars.update(ledger);
             return;
         }
         let due = self
             .last_plain
             .is_none_or(|at| at.elapsed() >= PLAIN_INTERVAL);
-        let done = progress.components_done == progress.components_total;
+        let done = ledger.verify().is_complete() && ledger.download().is_complete();
         if due && !done {
             self.last_plain = Some(Instant::now());
-            eprintln!("{}", progress_line(progress));
+            eprintln!("{}", progress_line(ledger));
         }
     }
 
-    /// A line on stderr that does not tear the bar.
+    /// A line on stderr that does not tear the bars. Its own line breaks are kept; every other
+    /// control character (from the drive's XML) is escaped.
     fn note(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.println(line),
+        let escaped: Vec<_> = line.split('\n').map(escape_controls).collect();
+        let line = &escaped.join("\n");
+        match &self.bars {
+            Some(bars) => bars.println(line),
             None => eprintln!("{line}"),
         }
     }
 
-    /// The closing summary (stdout, or stderr when stdout carries NDJSON).
-    pub fn summary(&self, outcome: Outcome, totals: &crate::engine::Totals, interrupted: bool) {
-        let mut text = String::new();
-        let verdict = match (interrupted, outcome) {
-            (true, _) => "INTERRUPTED: the run stopped before the end (a rerun resumes it)",
-            (false, Outcome::Clean) => "VERIFIED: every component matches the manifest",
-            (false, Outcome::Repaired) => "REPAIRED: all damage was repaired",
-            (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive",
-        };
-        text.push_str(verdict);
-        text.push('\n');
-        let counts: Vec<String> = ComponentStatus::ALL
-            .iter()
-            .filter(|s| totals.count(**s) > 0)
-            .map(|s| format!("{} {}", totals.count(*s), s.as_str()))
-            .collect();
-        text.push_str(&format!(
-            "{} components ({}): {}\n",
-            totals.components,
-            human_bytes(totals.bytes),
-            counts.join(", ")
-        ));
-        for component in self.damage.values().take(LISTED_DAMAGE) {
-            let place = if component.kind.is_side_file() {
-                String::new()
-            } else {
-                format!(
-                    " bytes {}..{}",
-                    component.offset,
-                    component.offset + component.length
-                )
-            };
-            text.push_str(&format!(
-                "  {:<8} {} {}{place}: {}\n",
-                component.status.as_str(),
-                component.file_path,
-                component.kind.as_str(),
-                component.reason.as_deref().unwrap_or("")
-            ));
+    /// Writes the closing summary: to stdout, or to stderr when stdout carries NDJSON (or
+    /// its reader has gone).
+    pub fn finish(&mut self, ledger: &Ledger) {
+        if let Some(bars) = self.bars.take() {
+            bars.clear();
         }
-        if self.damage.len() > LISTED_DAMAGE {
-            text.push_str(&format!(
-                "  … and {} more (see the report)\n",
-                self.damage.len() - LISTED_DAMAGE
-            ));
-        }
-        if self.json {
+        let text = summary(ledger);
+        if self.json || self.stdout_closed {
             eprint!("{text}");
         } else {
-            print!("{text}");
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush());
         }
     }
 }
 
-fn progress_line(progress: &Progress) -> String {
-    let percent = (progress.bytes_done * 100)
-        .checked_div(progress.bytes_total)
-        .unwrap_or(100);
-    let eta = progress
-        .eta_seconds
-        .map(|s| format!(", ETA {s}s"))
-        .unwrap_or_default();
-    format!(
-        "{} of {} ({percent}%), {} of {} components, {}/s{eta}",
-        human_bytes(progress.bytes_done),
-        human_bytes(progress.bytes_total),
-        progress.components_done,
-        progress.components_total,
-        human_bytes(progress.bytes_per_second)
-    )
+/// The closing summary: the verdict, the counts by status, the damage that remains.
+pub fn summary(ledger: &Ledger) -> String {
+    let mut text = String::new();
+    let totals = ledger.totals();
+    // A repair that had nothing to download says so, with what earlier runs did.
+    let nothing_downloaded =
+        ledger.mode() == Some(RunMode::Repair) && ledger.download().components_total == 0;
+    let verdict = match (ledger.interrupted(), ledger.outcome()) {
+        (true, _) => "INTERRUPTED: the run stopped before the end (a rerun resumes it)".into(),
+        (false, Outcome::Clean | Outcome::Repaired) if nothing_downloaded => {
+            let earlier = totals.count(ComponentStatus::Repaired)
+                + totals.count(ComponentStatus::Regenerated);
+            let right = totals.count(ComponentStatus::Verified) + earlier;
+            let mut line = format!(
+                "nothing to repair: {} components verified",
+                human::count(right)
+            );
+            if earlier > 0 {
+                line.push_str(&format!(
+                    " ({} repaired in earlier runs)",
+                    human::count(earlier)
+                ));
+            }
+            line
+        }
+        (false, Outcome::Clean) => "VERIFIED: every component matches the manifest".into(),
+        (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
+        (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
+    };
+    text.push_str(&verdict);
+    text.push('\n');
+    let counts: Vec<String> = ComponentStatus::ALL
+        .iter()
+        .filter(|s| totals.count(**s) > 0)
+        .map(|s| format!("{} {}", human::count(totals.count(*s)), s.as_str()))
+        .collect();
+    text.push_str(&format!(
+        "{} components ({}): {}\n",
+        human::count(totals.components),
+        human::bytes(totals.bytes),
+        counts.join(", ")
+    ));
+    if ledger.run().is_some() {
+        text.push_str(&format!(
+            "worked {} of {} wall time\n",
+            human::duration(ledger.active_seconds()),
+            human::duration(ledger.wall_seconds(time::OffsetDateTime::now_utc()))
+        ));
+    }
+    let drive = ledger.drive();
+    let damaged = ledger.damaged();
+    for id in ledger.damaged_components().take(LISTED_DAMAGE) {
+        let blob = &drive.blobs[id.blob as usize];
+        let component = drive.component(id);
+        let place = if component.kind.is_side_file() {
+            String::new()
+        } else {
+            format!(
+                " bytes {}..{}",
+                component.offset,
+                component.offset + component.length
+            )
+        };
+        let status = ledger.status(id).map_or("", |s| s.as_str());
+        let reason = ledger
+            .details(id)
+            .and_then(|d| d.reason.as_deref())
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "  {status:<8} {} {}{place}: {}\n",
+            escape_controls(
+                blob.component_file_path(component)
+                    .unwrap_or(&blob.file_path)
+            ),
+            component.kind.as_str(),
+            escape_controls(reason),
+        ));
+    }
+    if damaged > LISTED_DAMAGE as u64 {
+        text.push_str(&format!(
+            "  … and {} more (see the report)\n",
+            human::count(damaged - LISTED_DAMAGE as u64)
+        ));
+    }
+    text
+}
+
+/// A plain progress line for a log: each kind of work planned so far.
+fn progress_line(ledger: &Ledger) -> String {
+    let parts: Vec<String> = [Work::Verify, Work::Download]
+        .into_iter()
+        .filter_map(|work| {
+            let p = progression(ledger, work);
+            (p.components_total > 0).then(|| {
+                let percent = (p.bytes_done * 100)
+                    .checked_div(p.bytes_total)
+                    .unwrap_or(100);
+                format!(
+                    "{}: {} of {} ({percent}%), {} of {} components, {}",
+                    work_name(work),
+                    human::bytes(p.bytes_done),
+                    human::bytes(p.bytes_total),
+                    human::count(p.components_done),
+                    human::count(p.components_total),
+                    pace(p, ledger.paused())
+                )
+            })
+        })
+        .collect();
+    parts.join("; ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Progress;
 
     #[test]
-    fn human_units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
-    }
-
-    #[test]
-    fn plain_progress_line() {
-        let line = progress_line(&Progress {
+    fn the_bar_template_renders_and_pace_says_paused() {
+        let _ = new_bar(Work::Verify);
+        let running = Progression {
             components_done: 5,
             components_total: 10,
             bytes_done: 512,
             bytes_total: 1024,
-            bytes_per_second: 2048,
+            bytes_per_second: Some(2048),
             eta_seconds: Some(3),
+        };
+        assert_eq!(pace(&running, false), "2.0 KiB/s · ETA 3 s");
+        assert_eq!(pace(&running, true), "paused");
+    }
+
+    #[test]
+    fn plain_progress_lines_follow_the_plan() {
+        let sample = crate::demo::scenario::sample_drive();
+        let drive =
+            std::sync::Arc::new(crate::model::Drive::build(Some(sample.manifest()), None).unwrap());
+        let mut ledger = Ledger::new(drive);
+        ledger.apply(&Event::Planned {
+            work: Work::Verify,
+            components: 10,
+            bytes: 1024,
         });
         assert_eq!(
-            line,
-            "512 B of 1.0 KiB (50%), 5 of 10 components, 2.0 KiB/s, ETA 3s"
+            progress_line(&ledger),
+            "verify: 0 B of 1.0 KiB (0%), 0 of 10 components, …"
+        );
+        ledger.apply(&Event::Planned {
+            work: Work::Download,
+            components: 2,
+            bytes: 2048,
+        });
+        ledger.apply(&Event::Progress(Progress {
+            download: Progression {
+                bytes_per_second: Some(1024),
+                eta_seconds: Some(2),
+                ..Progression::default()
+            },
+            ..Progress::default()
+        }));
+        assert!(
+            progress_line(&ledger)
+                .ends_with("download: 0 B of 2.0 KiB (0%), 0 of 2 components, 1.0 KiB/s · ETA 2 s"),
+            "{}",
+            progress_line(&ledger)
         );
     }
 }

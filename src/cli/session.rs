@@ -1,56 +1,67 @@
-//! Running an engine headless: every event goes to the reporter, the report builder and
-//! the verbose log; a signal (SIGINT, SIGTERM, SIGHUP) asks the engine to finish what is in
-//! flight.
+//! Running an engine headless or under the console: every event is folded into the run's
+//! ledger, which the reporter, the console and the reports read, and goes to the verbose
+//! log; a signal (SIGINT, SIGTERM, SIGHUP) asks the engine to finish what is in flight.
 
 use std::sync::Arc;
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::{EngineHandle, Event, SourceHandle, Totals};
-use crate::model::{Drive, Outcome};
+use crate::engine::{Command, EngineHandle, Event, SourceHandle};
+use crate::ledger::Ledger;
+use crate::model::Drive;
 use crate::source::BlobSource;
+use tokio_util::sync::CancellationToken;
 
-use crate::report::{self, ReportBuilder, ReportFormat, RunInfo};
+use crate::report::{self, Report, ReportFormat, RunInfo};
 
 use super::report_paths::{self, Protected};
 use super::reporter::Reporter;
 use super::{CliError, ExitStatus, signals};
 
-/// How a run ended.
-pub struct Finished {
-    pub outcome: Outcome,
-    pub totals: Totals,
-    pub interrupted: bool,
-    pub credentials_refused: bool,
-    /// The repair file could not be read or written, which stopped the run.
-    pub repair_file_error: Option<String>,
+/// The exit status a run's ledger calls for.
+pub fn exit_status(ledger: &Ledger) -> ExitStatus {
+    if ledger.repair_file_error().is_some() {
+        ExitStatus::Usage
+    } else if ledger.awaiting_credentials() {
+        ExitStatus::AuthRefused
+    } else if ledger.interrupted() {
+        ExitStatus::Interrupted
+    } else if ledger.damaged() > 0 {
+        ExitStatus::Damaged
+    } else {
+        ExitStatus::Verified
+    }
 }
 
-impl Finished {
-    pub fn exit_status(&self) -> ExitStatus {
-        if self.repair_file_error.is_some() {
-            ExitStatus::Usage
-        } else if self.credentials_refused {
-            ExitStatus::AuthRefused
-        } else if self.interrupted {
-            ExitStatus::Interrupted
-        } else if self.totals.damaged() > 0 {
-            ExitStatus::Damaged
-        } else {
-            ExitStatus::Verified
-        }
+/// Says why a repair file stopped the run, after the summary.
+fn explain_repair_file(ledger: &Ledger) {
+    if let Some(message) = ledger.repair_file_error() {
+        eprintln!(
+            "error: the repair file stopped the run: {message}\n  nothing more was written to \
+             the drive; fix the repair file's disk (space, permissions) and rerun with it to \
+             resume, or give a new repair file path to start over"
+        );
     }
+}
 
-    /// Says why a repair file stopped the run, after the summary.
-    fn explain(&self) {
-        if let Some(message) = &self.repair_file_error {
-            eprintln!(
-                "error: the repair file stopped the run: {message}\n  nothing more was written to \
-                 the drive; fix the repair file's disk (space, permissions) and rerun with it to \
-                 resume, or give a new repair file path to start over"
-            );
-        }
+/// The summary, then the reports: a report that cannot be written is its own error (exit 2),
+/// after the summary has said how the run went.
+fn finish(
+    ledger: Ledger,
+    reports: &Reports,
+    reporter: Option<Reporter>,
+) -> Result<Ledger, CliError> {
+    if !ledger.finished() {
+        return Err(CliError::Usage(
+            "the engine stopped without finishing".into(),
+        ));
     }
+    let written = reports.write(&ledger);
+    if let Some(mut reporter) = reporter {
+        reporter.finish(&ledger);
+    }
+    explain_repair_file(&ledger);
+    written.map(|()| ledger)
 }
 
 /// The reports a run writes, checked before it starts.
@@ -83,15 +94,16 @@ impl Reports {
         Ok(Self { targets, run })
     }
 
-    fn builder(&self, drive: Arc<Drive>) -> ReportBuilder {
-        ReportBuilder::with_run_info(drive, self.run.clone())
+    /// The report of the run as the ledger holds it.
+    pub fn report(&self, ledger: &Ledger) -> Report {
+        Report::of(ledger, self.run.clone())
     }
 
-    fn write(&self, builder: &ReportBuilder) -> Result<(), CliError> {
+    fn write(&self, ledger: &Ledger) -> Result<(), CliError> {
         if self.targets.is_empty() {
             return Ok(());
         }
-        let report = builder.finish();
+        let report = self.report(ledger);
         for (path, format) in &self.targets {
             report::write_report(&report, path, Some(*format))?;
         }
@@ -100,49 +112,29 @@ impl Reports {
 }
 
 /// Consumes the engine's events until the run finishes, then writes the reports and the
-/// summary.
+/// summary. A reader that closes stdout (`--json | head`) stops the run as interrupted, and
+/// nothing more is said.
 pub async fn run_headless(
     mut handle: EngineHandle,
     drive: Arc<Drive>,
     json: bool,
     reports: &Reports,
-) -> Result<Finished, CliError> {
-    let interrupts = signals::stop_run(handle.commands());
+) -> Result<Ledger, CliError> {
+    let interrupts = signals::stop_run(handle.commands(), None);
     let mut reporter = Reporter::new(json);
-    let mut builder = reports.builder(Arc::clone(&drive));
-    let mut finished = None;
-    let mut credentials_refused = false;
+    let mut ledger = Ledger::new(drive);
+    let mut reader_gone = false;
     while let Some(event) = handle.events.recv().await {
-        reporter.on_event(&event);
-        builder.apply(&event);
+        ledger.apply(&event);
         log_event(&event);
-        match event {
-            Event::CredentialsRefused { .. } => credentials_refused = true,
-            Event::RunFinished {
-                outcome,
-                totals,
-                interrupted,
-                repair_file_error,
-                ..
-            } => {
-                finished = Some(Finished {
-                    outcome,
-                    totals,
-                    interrupted,
-                    credentials_refused,
-                    repair_file_error,
-                });
-            }
-            _ => {}
+        if reporter.on_event(&event, &ledger).is_err() && !reader_gone {
+            reader_gone = true;
+            tracing::info!("stdout was closed by its reader: the run stops");
+            handle.send(Command::Cancel);
         }
     }
     drop(interrupts);
-    let finished =
-        finished.ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
-    let written = reports.write(&builder);
-    reporter.summary(finished.outcome, &finished.totals, finished.interrupted);
-    finished.explain();
-    written.map(|()| finished)
+    finish(ledger, reports, (!reader_gone).then_some(reporter))
 }
 
 /// Builds a source from an account key or SAS typed into the console.
@@ -150,53 +142,45 @@ pub type SourceFactory = Box<dyn Fn(&str) -> Result<Arc<dyn BlobSource>, String>
 
 /// What the console asks of the program: reports, the log, new credentials.
 struct ConsoleHost<'a> {
-    builder: ReportBuilder,
+    reports: &'a Reports,
     make_source: Option<&'a SourceFactory>,
-    credentials_refused: bool,
-    finished: Option<Finished>,
+    log_file: Option<PathBuf>,
+    close: CancellationToken,
 }
 
 impl crate::tui::Host for ConsoleHost<'_> {
     fn on_event(&mut self, event: &Event) {
-        self.builder.apply(event);
         log_event(event);
-        match event {
-            Event::CredentialsRefused { .. } => self.credentials_refused = true,
-            Event::RunFinished {
-                outcome,
-                totals,
-                interrupted,
-                repair_file_error,
-                ..
-            } => {
-                self.finished = Some(Finished {
-                    outcome: *outcome,
-                    totals: totals.clone(),
-                    interrupted: *interrupted,
-                    credentials_refused: self.credentials_refused,
-                    repair_file_error: repair_file_error.clone(),
-                });
-            }
-            _ => {}
-        }
     }
 
-    fn export(&mut self, path: &Path, format: ReportFormat) -> Result<(), String> {
-        report::write_report(&self.builder.finish(), path, Some(format))
+    fn export(&mut self, ledger: &Ledger, path: &Path, format: ReportFormat) -> Result<(), String> {
+        report::write_report(&self.reports.report(ledger), path, Some(format))
             .map_err(|error| super::chain(&error))
     }
 
     fn credentials(&mut self, secret: &str) -> Result<SourceHandle, String> {
         let make_source = self.make_source.ok_or_else(|| {
-            "this run reads from a local copy (--source-dir): it takes no credentials".to_string()
+            "this run reads from a local copy (--source-dir): no credentials are involved"
+                .to_string()
         })?;
         let source = make_source(secret)?;
-        self.credentials_refused = false;
         tracing::info!(
             "new credentials given in the console: {}",
             source.describe()
         );
         Ok(SourceHandle(source))
+    }
+
+    fn takes_credentials(&self) -> bool {
+        self.make_source.is_some()
+    }
+
+    fn log_file(&self) -> Option<PathBuf> {
+        self.log_file.clone()
+    }
+
+    fn closing(&self) -> CancellationToken {
+        self.close.clone()
     }
 }
 
@@ -206,29 +190,25 @@ pub async fn run_console(
     drive: Arc<Drive>,
     reports: &Reports,
     make_source: Option<&SourceFactory>,
-) -> Result<Finished, CliError> {
+    log_file: Option<&Path>,
+) -> Result<Ledger, CliError> {
     let keymap = crate::tui::keymap::Keymap::load(crate::tui::keymap_path().as_deref())
         .map_err(|error| CliError::Usage(error.to_string()))?;
     let theme = crate::tui::theme::Theme::load(crate::tui::theme_path().as_deref())
         .map_err(|error| CliError::Usage(error.to_string()))?;
     let mut host = ConsoleHost {
-        builder: reports.builder(Arc::clone(&drive)),
+        reports,
         make_source,
-        credentials_refused: false,
-        finished: None,
+        log_file: log_file.map(Path::to_path_buf),
+        close: CancellationToken::new(),
     };
-    // SIGTERM or SIGHUP (the terminal closed) stop the run as in a headless one.
-    let interrupts = signals::stop_run(handle.commands());
+    // A signal (SIGTERM; SIGHUP when the terminal closed) stops the run as in a headless one,
+    // and the console closes once the run has ended.
+    let interrupts = signals::stop_run(handle.commands(), Some(host.close.clone()));
     let ran = crate::tui::run(handle, drive, keymap, theme, &mut host).await;
     drop(interrupts);
-    ran.map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
-    let finished = host
-        .finished
-        .ok_or_else(|| CliError::Usage("the engine stopped without finishing".into()))?;
-    let written = reports.write(&host.builder);
-    Reporter::new(false).summary(finished.outcome, &finished.totals, finished.interrupted);
-    finished.explain();
-    written.map(|()| finished)
+    let ledger = ran.map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
+    finish(ledger, reports, Some(Reporter::new(false)))
 }
 
 /// Whether to open the console: both ends are a terminal and nobody asked otherwise.

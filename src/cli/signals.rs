@@ -5,6 +5,7 @@
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 use super::ExitStatus;
 use crate::engine::Command;
@@ -66,15 +67,26 @@ pub fn before_run() -> Interrupts {
 }
 
 /// During a run: the first signal asks the engine to finish what is in flight and stop; a
-/// second stops at once.
-pub fn stop_run(commands: UnboundedSender<Command>) -> Interrupts {
+/// second stops at once. Under the console (`console` given) the word goes to its log (the
+/// screen is the console's) and the console is told to close once the run has ended.
+pub fn stop_run(
+    commands: UnboundedSender<Command>,
+    console: Option<CancellationToken>,
+) -> Interrupts {
     let mut signals = StopSignals::install();
     Interrupts(Some(tokio::spawn(async move {
         let what = signals.next().await;
-        eprintln!(
+        let message = format!(
             "{what}: finishing the writes in flight, then recording them and writing the reports \
              (a second signal stops at once)"
         );
+        match &console {
+            Some(close) => {
+                tracing::warn!("{message}");
+                close.cancel();
+            }
+            None => eprintln!("{message}"),
+        }
         let _ = commands.send(Command::Cancel);
         let what = signals.next().await;
         eprintln!("{what} again: stopped at once; rerun with the same repair file to resume");

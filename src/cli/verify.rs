@@ -6,7 +6,7 @@ use crate::engine::{self, VerifyOptions};
 
 use super::args::VerifyArgs;
 use super::report_paths::Protected;
-use super::session::{Reports, run_headless};
+use super::session::{Reports, exit_status, run_headless};
 use super::{CliError, ExitStatus};
 use crate::report::RunInfo;
 
@@ -44,20 +44,15 @@ async fn verify(
     if let Some(copy_log) = &args.copy_log {
         run = run.with_option("copy_log", copy_log.display());
     }
-    let mut protected = Protected {
+    let protected = Protected {
         read_only_target: Some(&args.target),
         ..Protected::default()
-    };
-    let inputs = [
-        ("manifest", &args.manifest),
-        ("copy log", &args.copy_log),
-        ("verbose log", &args.verbose_log),
-    ];
-    for (what, path) in inputs {
-        if let Some(path) = path {
-            protected.files.push((what, path));
-        }
     }
+    .with_logs(
+        args.manifest.as_ref(),
+        args.copy_log.as_ref(),
+        args.verbose_log.as_ref(),
+    );
     let reports = Reports::new(
         &args.reports.report,
         args.reports.report_format,
@@ -71,7 +66,7 @@ async fn verify(
     drop(interrupts);
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
     let finished = run_headless(handle, drive, args.json, &reports).await?;
-    Ok(finished.exit_status())
+    Ok(exit_status(&finished))
 }
 
 /// The target must be a folder the run can open (`flag` names where it comes from).

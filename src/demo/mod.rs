@@ -5,6 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub mod pace;
 pub mod scenario;
 
 use crate::format::Md5;

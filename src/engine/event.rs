@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::verify::Finding;
 use crate::format::Md5;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive, Outcome};
 use crate::source::BlobSource;
@@ -50,13 +51,23 @@ impl PartialEq for SourceHandle {
 impl Eq for SourceHandle {}
 
 /// Work a component is waiting for or going through (before its verdict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activity {
     /// Planned for download.
     Queued,
     Verifying,
     Downloading,
+}
+
+/// The two kinds of work a run plans and measures separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Work {
+    /// Reading components from the drive and hashing them.
+    Verify,
+    /// Fetching components from the source and writing them to the drive.
+    Download,
 }
 
 /// What kind of run this is.
@@ -79,12 +90,46 @@ pub enum Event {
         bytes: u64,
         #[serde(with = "time::serde::rfc3339")]
         started: OffsetDateTime,
+        /// The drive's root being verified or repaired.
+        #[serde(default)]
+        target: String,
+        /// Where downloads come from (an endpoint and how it is signed in, or a local
+        /// mirror); none for a verification.
+        #[serde(default)]
+        source: Option<String>,
+        /// The repair file; none for a verification.
+        #[serde(default)]
+        repair_file: Option<String>,
     },
     /// Something the user should know that is not a component's failure.
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
     /// The storage refused the credentials (wrong or rotated key, expired SAS): the run
     /// stops; what was done is recorded and a rerun with new credentials resumes.
-    CredentialsRefused { message: String },
+    CredentialsRefused {
+        message: String,
+    },
+    /// Downloads read from a new source from now on (new credentials were given).
+    SourceChanged {
+        source: String,
+    },
+    /// A rerun read its repair file: `components` verdicts were taken from it (their files
+    /// unchanged since; they come just before as `component` events), `repaired` and
+    /// `verified` of them so; `checked_again` recorded components are verified or tried again.
+    Resumed {
+        components: u64,
+        repaired: u64,
+        verified: u64,
+        #[serde(default)]
+        checked_again: u64,
+    },
+    /// Work was planned: its components and bytes join that work's totals.
+    Planned {
+        work: Work,
+        components: u64,
+        bytes: u64,
+    },
     /// Components of one blob started (or are queued for) some work.
     Working {
         blob: u32,
@@ -95,12 +140,18 @@ pub enum Event {
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
     Progress(Progress),
-    /// A rerun resumed from its repair file: `taken` verdicts were taken from it (their files
-    /// unchanged since), `checked_again` recorded components are verified again.
-    Resumed { taken: u64, checked_again: u64 },
+    /// No new work starts until `continued`; work in flight finishes.
+    Paused,
+    Continued,
     /// A run kept open has done everything asked of it and waits for commands
     /// (`Retry`, `Verify`, `UseSource`, `Finish`).
-    Idle { outcome: Outcome, totals: Totals },
+    Idle {
+        outcome: Outcome,
+        totals: Totals,
+        /// Seconds the engine has worked so far (not paused, not waiting).
+        #[serde(default)]
+        active_seconds: f64,
+    },
     RunFinished {
         outcome: Outcome,
         totals: Totals,
@@ -112,6 +163,9 @@ pub enum Event {
         /// was written to the drive after it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         repair_file_error: Option<String>,
+        /// Seconds the engine worked (not paused, not waiting for the technician).
+        #[serde(default)]
+        active_seconds: f64,
     },
 }
 
@@ -124,32 +178,37 @@ pub struct ComponentEvent {
     pub offset: u64,
     pub length: u64,
     pub status: ComponentStatus,
+    /// What the manifest says the bytes hash to.
     pub expected_md5: Option<Md5>,
-    pub actual_md5: Option<Md5>,
+    /// What the bytes on the drive hash to (read, or read back after writing).
+    pub drive_md5: Option<Md5>,
+    /// What the bytes the source gave hash to.
+    #[serde(default)]
+    pub storage_md5: Option<Md5>,
     pub reason: Option<String>,
+    /// Bytes read from the drive or downloaded to reach this verdict.
+    #[serde(default)]
+    pub bytes: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
 }
 
-/// How a resumed run's rerun is described to the user, the same words everywhere.
-pub fn resumed_text(taken: u64, checked_again: u64) -> String {
+/// How a rerun's resumption is described to the user, the same words everywhere.
+pub fn resumed_text(components: u64, repaired: u64, verified: u64, checked_again: u64) -> String {
     format!(
-        "resuming from the repair file: {taken} verdicts taken from it (their files unchanged \
-         since), {checked_again} recorded components checked again"
+        "resuming from the repair file: {components} verdicts taken from it ({repaired} \
+         repaired, {verified} verified; their files unchanged since), {checked_again} recorded \
+         components checked again"
     )
 }
 
 impl ComponentEvent {
-    /// A verdict on component `id` of `drive`, with the component's own facts filled in.
-    pub fn new(
-        drive: &Drive,
-        id: ComponentId,
-        status: ComponentStatus,
-        actual_md5: Option<Md5>,
-        reason: Option<String>,
-    ) -> Self {
-        let blob = &drive.blobs[id.blob as usize];
-        let component = drive.component(id);
+    /// A finding on a component of `drive`, with the component's own facts filled in.
+    pub fn new(drive: &Drive, finding: Finding, at: OffsetDateTime) -> Self {
+        let blob = &drive.blobs[finding.id.blob as usize];
+        let component = drive.component(finding.id);
         Self {
-            id,
+            id: finding.id,
             file_path: blob
                 .component_file_path(component)
                 .unwrap_or(&blob.file_path)
@@ -157,24 +216,43 @@ impl ComponentEvent {
             kind: component.kind,
             offset: component.offset,
             length: component.length,
-            status,
+            status: finding.status,
             expected_md5: component.expected_md5,
-            actual_md5,
-            reason,
+            drive_md5: finding.actual_md5,
+            storage_md5: finding.storage_md5,
+            reason: finding.reason,
+            bytes: finding.bytes,
+            at,
         }
     }
 }
 
-/// How far the run is.
+/// How far the run is: verification and downloads, each measured on its own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
+    pub verify: Progression,
+    pub download: Progression,
+    /// Seconds the engine has worked so far (not paused, not waiting).
+    pub active_seconds: f64,
+}
+
+/// One kind of work: what was planned, what is done, how fast it goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progression {
     pub components_done: u64,
     pub components_total: u64,
     pub bytes_done: u64,
     pub bytes_total: u64,
-    /// Over the last few seconds.
-    pub bytes_per_second: u64,
+    /// Over the last few seconds; none while paused or before it can be measured.
+    pub bytes_per_second: Option<u64>,
     pub eta_seconds: Option<u64>,
+}
+
+impl Progression {
+    /// Every planned component has its verdict.
+    pub fn is_complete(&self) -> bool {
+        self.components_done >= self.components_total
+    }
 }
 
 /// Components and bytes by status.
@@ -219,84 +297,103 @@ impl Totals {
 mod tests {
     use super::*;
 
-    /// docs/events.md documents every kind of event, under the name the stream uses.
-    #[test]
-    fn every_event_kind_is_documented() {
-        let doc = include_str!("../../docs/events.md");
+    /// Every kind of event, one after the other: the match is exhaustive, so a new kind does
+    /// not compile until it takes its place in the chain (and then must be documented).
+    fn after(event: Option<&Event>) -> Option<Event> {
         let at = OffsetDateTime::UNIX_EPOCH;
-        let id = ComponentId {
-            blob: 0,
-            component: 0,
-        };
-        let events = [
-            Event::RunStarted {
+        Some(match event {
+            None => Event::RunStarted {
                 mode: RunMode::Repair,
                 drive_id: "D".into(),
                 blobs: 1,
                 components: 1,
                 bytes: 1,
                 started: at,
+                target: "/mnt/drive".into(),
+                source: Some("local mirror /mnt/mirror".into()),
+                repair_file: Some("D.rep".into()),
             },
-            Event::Warning {
-                message: String::new(),
+            Some(Event::RunStarted { .. }) => Event::Warning {
+                message: "w".into(),
             },
-            Event::CredentialsRefused {
-                message: String::new(),
+            Some(Event::Warning { .. }) => Event::CredentialsRefused {
+                message: "403".into(),
             },
-            Event::Working {
+            Some(Event::CredentialsRefused { .. }) => Event::SourceChanged {
+                source: "Azure http://127.0.0.1:1/a (account key)".into(),
+            },
+            Some(Event::SourceChanged { .. }) => Event::Resumed {
+                components: 2,
+                repaired: 1,
+                verified: 1,
+                checked_again: 1,
+            },
+            Some(Event::Resumed { .. }) => Event::Planned {
+                work: Work::Verify,
+                components: 1,
+                bytes: 1,
+            },
+            Some(Event::Planned { .. }) => Event::Working {
                 blob: 0,
                 components: vec![0],
                 activity: Activity::Queued,
             },
-            Event::Component(ComponentEvent {
-                id,
-                file_path: String::new(),
+            Some(Event::Working { .. }) => Event::Component(ComponentEvent {
+                id: ComponentId {
+                    blob: 0,
+                    component: 0,
+                },
+                file_path: "\\c\\a".into(),
                 kind: ComponentKind::Block,
                 offset: 0,
                 length: 1,
                 status: ComponentStatus::Verified,
                 expected_md5: None,
-                actual_md5: None,
+                drive_md5: None,
+                storage_md5: None,
                 reason: None,
+                bytes: 1,
+                at,
             }),
-            Event::Progress(Progress::default()),
-            Event::Idle {
+            Some(Event::Component(_)) => Event::Progress(Progress::default()),
+            Some(Event::Progress(_)) => Event::Paused,
+            Some(Event::Paused) => Event::Continued,
+            Some(Event::Continued) => Event::Idle {
                 outcome: Outcome::Clean,
                 totals: Totals::default(),
+                active_seconds: 0.5,
             },
-            Event::Resumed {
-                taken: 1,
-                checked_again: 0,
-            },
-            Event::RunFinished {
+            Some(Event::Idle { .. }) => Event::RunFinished {
                 outcome: Outcome::Clean,
                 totals: Totals::default(),
                 finished: at,
                 interrupted: false,
-                repair_file_error: None,
+                repair_file_error: Some("disk full".into()),
+                active_seconds: 0.5,
             },
-        ];
-        // Exhaustive: a new kind of event does not compile until it is named here, given a
-        // sample above and documented.
-        let kind = |event: &Event| match event {
-            Event::RunStarted { .. } => "run_started",
-            Event::Warning { .. } => "warning",
-            Event::CredentialsRefused { .. } => "credentials_refused",
-            Event::Working { .. } => "working",
-            Event::Component(_) => "component",
-            Event::Progress(_) => "progress",
-            Event::Resumed { .. } => "resumed",
-            Event::Idle { .. } => "idle",
-            Event::RunFinished { .. } => "run_finished",
-        };
-        for event in events {
-            let json = serde_json::to_value(&event).unwrap();
+            Some(Event::RunFinished { .. }) => return None,
+        })
+    }
+
+    /// docs/events.md documents every kind of event under the name the stream uses, and
+    /// each reads back as it was written.
+    #[test]
+    fn every_event_kind_is_documented_and_reads_back() {
+        let doc = include_str!("../../docs/events.md");
+        let mut event = after(None);
+        let mut kinds = 0;
+        while let Some(current) = event {
+            let json = serde_json::to_value(&current).unwrap();
             let name = json["event"].as_str().unwrap();
-            assert_eq!(name, kind(&event));
             assert!(
                 doc.contains(&format!("| `{name}` |")),
                 "{name} is not in docs/events.md"
             );
+            let back: Event = serde_json::from_value(json).unwrap();
+            assert_eq!(back, current);
+            kinds += 1;
+            event = after(Some(&current));
         }
+        assert_eq!(kinds, 13);
     }
 }

@@ -13,13 +13,14 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 pub use event::{
-    Activity, Command, ComponentEvent, Event, Progress, RunMode, SourceHandle, Tally, Totals,
-    resumed_text,
+    Activity, Command, ComponentEvent, Event, Progress, Progression, RunMode, SourceHandle, Tally,
+    Totals, Work, resumed_text,
 };
 pub use repair::{RepairOptions, start_repair};
 pub use verify::{Control, Finding, VerifyOptions, VerifySink};
 
-use crate::model::{ComponentId, ComponentStatus, Drive, Outcome};
+use crate::ledger::Ledger;
+use crate::model::{ComponentId, Drive, Outcome};
 
 /// How often progress is reported at most.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -56,68 +57,57 @@ pub fn start_verify(drive: Arc<Drive>, target: PathBuf, options: VerifyOptions) 
     }
 }
 
-/// Per-component verdicts so far, and progress arithmetic.
-struct Ledger {
-    statuses: Vec<Vec<Option<ComponentStatus>>>,
-    progress: Progress,
+/// Time the engine works: it stops while paused and while a run kept open waits.
+#[derive(Default)]
+struct WorkClock {
+    before: Duration,
+    since: Option<Instant>,
+}
+
+impl WorkClock {
+    fn run(&mut self, running: bool) {
+        match (running, self.since) {
+            (true, None) => self.since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.before += since.elapsed();
+                self.since = None;
+            }
+            _ => {}
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        (self.before + self.since.map_or(Duration::ZERO, |since| since.elapsed())).as_secs_f64()
+    }
+}
+
+/// Rate and time left of one kind of work.
+#[derive(Default)]
+struct Pace {
     rate: RateMeter,
 }
 
-impl Ledger {
-    fn new(drive: &Drive) -> Self {
-        Self {
-            statuses: drive
-                .blobs
-                .iter()
-                .map(|blob| vec![None; blob.components.len()])
-                .collect(),
-            progress: Progress {
-                components_total: drive.component_count() as u64,
-                bytes_total: drive.data_bytes(),
-                ..Progress::default()
-            },
-            rate: RateMeter::default(),
+impl Pace {
+    fn measure(&mut self, progression: &Progression, paused: bool) -> Progression {
+        let mut out = *progression;
+        if paused {
+            // A paused run has no rate; the window starts again when it goes on.
+            self.rate = RateMeter::default();
+            out.bytes_per_second = None;
+            out.eta_seconds = None;
+            return out;
         }
-    }
-
-    fn record(&mut self, id: ComponentId, status: ComponentStatus, bytes: u64) {
-        let slot = &mut self.statuses[id.blob as usize][id.component as usize];
-        if slot.is_none() {
-            self.progress.components_done += 1;
-        }
-        *slot = Some(status);
-        self.progress.bytes_done += bytes;
-    }
-
-    fn snapshot_progress(&mut self) -> Progress {
-        let rate = self.rate.sample(self.progress.bytes_done);
-        self.progress.bytes_per_second = rate;
-        let left = self
-            .progress
+        let rate = self.rate.sample(progression.bytes_done);
+        let left = progression
             .bytes_total
-            .saturating_sub(self.progress.bytes_done);
-        self.progress.eta_seconds = (rate > 0).then(|| left / rate);
-        self.progress.clone()
-    }
-
-    /// Totals over every component; those never looked at count as skipped.
-    fn totals(&self, drive: &Drive) -> Totals {
-        let mut totals = Totals::default();
-        for (id, blob, component) in drive.components() {
-            let status = self.statuses[id.blob as usize][id.component as usize]
-                .unwrap_or(ComponentStatus::Skipped);
-            totals.add(status, blob.data_bytes_of(component));
-        }
-        totals
-    }
-
-    fn outcome(&self) -> Outcome {
-        Outcome::of(
-            self.statuses
-                .iter()
-                .flatten()
-                .map(|s| s.unwrap_or(ComponentStatus::Skipped)),
-        )
+            .saturating_sub(progression.bytes_done);
+        out.bytes_per_second = (rate > 0).then_some(rate);
+        out.eta_seconds = if left == 0 {
+            None
+        } else {
+            (rate > 0).then(|| left.div_ceil(rate))
+        };
+        out
     }
 }
 
@@ -160,16 +150,25 @@ pub(crate) enum WorkerMessage {
         components: Vec<u32>,
         activity: Activity,
     },
-    /// More bytes will be moved than the plan said (damage found, downloads planned).
-    PlannedBytes(u64),
+    /// Work planned: it joins that work's totals.
+    Planned {
+        work: Work,
+        components: u64,
+        bytes: u64,
+    },
+    /// A rerun took verdicts from its repair file (sent after them; their files are unchanged
+    /// since) and will check `checked_again` recorded components again.
+    Resumed {
+        components: u64,
+        repaired: u64,
+        verified: u64,
+        checked_again: u64,
+    },
     /// The source refused the credentials: the run stops, resumable (or, kept open, waits
     /// for new ones).
     CredentialsRefused(String),
     /// A run kept open has nothing left to do.
     Idle,
-    /// A rerun took verdicts from its repair file (files unchanged since) and will check the
-    /// rest again.
-    Resumed { taken: u64, checked_again: u64 },
     /// The repair file cannot be read or written: the run stops, nothing more is written.
     RepairFileFailed(String),
 }
@@ -216,6 +215,15 @@ async fn dispatch_verify(
 ) {
     let control = Arc::new(Control::default());
     let (messages_tx, messages) = mpsc::channel::<WorkerMessage>(4096);
+    let _ = messages_tx.try_send(WorkerMessage::Planned {
+        work: Work::Verify,
+        components: drive.component_count() as u64,
+        bytes: drive
+            .components()
+            .map(|(_, blob, component)| blob.data_bytes_of(component))
+            .sum(),
+    });
+    let target_text = target.display().to_string();
     let worker = {
         let drive = Arc::clone(&drive);
         let control = Arc::clone(&control);
@@ -233,6 +241,9 @@ async fn dispatch_verify(
     let run = Run {
         drive,
         mode: RunMode::Verify,
+        target: target_text,
+        source: None,
+        repair_file: None,
         control,
         open: None,
     };
@@ -243,6 +254,10 @@ async fn dispatch_verify(
 pub(crate) struct Run {
     pub drive: Arc<Drive>,
     pub mode: RunMode,
+    /// The drive's root, the source and the repair file, as the run names them.
+    pub target: String,
+    pub source: Option<String>,
+    pub repair_file: Option<String>,
     pub control: Arc<Control>,
     /// Set when the run stays open for more work after its plan.
     pub open: Option<OpenRun>,
@@ -276,6 +291,40 @@ impl Run {
     }
 }
 
+/// The events a dispatcher sends, folded into its own ledger on the way out: the totals,
+/// outcome and progress it reports are the ledger's, as every consumer's are.
+struct Outbox {
+    events: mpsc::Sender<Event>,
+    ledger: Ledger,
+    clock: WorkClock,
+    verify: Pace,
+    download: Pace,
+}
+
+impl Outbox {
+    /// Sends an event; false when nobody listens any more.
+    async fn send(&mut self, event: Event) -> bool {
+        self.ledger.apply(&event);
+        self.events.send(event).await.is_ok()
+    }
+
+    async fn progress(&mut self) -> bool {
+        let paused = self.ledger.paused();
+        let progress = Progress {
+            verify: self.verify.measure(self.ledger.verify(), paused),
+            download: self.download.measure(self.ledger.download(), paused),
+            active_seconds: self.clock.seconds(),
+        };
+        self.send(Event::Progress(progress)).await
+    }
+
+    /// The clock runs while there is work and nothing holds it.
+    fn tick_clock(&mut self) {
+        let running = !self.ledger.paused() && !self.ledger.idle() && !self.ledger.finished();
+        self.clock.run(running);
+    }
+}
+
 /// The one loop every run goes through: commands in, worker messages and ticks to events.
 /// The worker says whether it got through all its work (false: cancelled or stopped).
 pub(crate) async fn dispatch(
@@ -286,6 +335,13 @@ pub(crate) async fn dispatch(
     events: mpsc::Sender<Event>,
 ) -> Outcome {
     let drive = Arc::clone(&run.drive);
+    let mut out = Outbox {
+        events,
+        ledger: Ledger::new(Arc::clone(&drive)),
+        clock: WorkClock::default(),
+        verify: Pace::default(),
+        download: Pace::default(),
+    };
     let started = Event::RunStarted {
         mode: run.mode,
         drive_id: drive.drive_id.clone(),
@@ -293,20 +349,21 @@ pub(crate) async fn dispatch(
         components: drive.component_count(),
         bytes: drive.data_bytes(),
         started: OffsetDateTime::now_utc(),
+        target: run.target.clone(),
+        source: run.source.clone(),
+        repair_file: run.repair_file.clone(),
     };
-    let _ = events.send(started).await;
+    out.send(started).await;
+    out.tick_clock();
     for message in &drive.warnings {
-        let _ = events
-            .send(Event::Warning {
-                message: message.clone(),
-            })
-            .await;
+        out.send(Event::Warning {
+            message: message.clone(),
+        })
+        .await;
     }
-    let mut ledger = Ledger::new(&drive);
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
-    let mut reported_bytes = u64::MAX;
+    let mut reported = None;
     let mut commands_open = true;
-    let mut credentials_refused = false;
     let mut repair_file_error = None;
     loop {
         tokio::select! {
@@ -314,11 +371,11 @@ pub(crate) async fn dispatch(
                 let reply = match command {
                     Some(Command::Pause) => {
                         run.control.set_paused(true);
-                        None
+                        (!out.ledger.paused()).then_some(Event::Paused)
                     }
                     Some(Command::Resume) => {
                         run.control.set_paused(false);
-                        None
+                        out.ledger.paused().then_some(Event::Continued)
                     }
                     Some(Command::Cancel) => {
                         run.cancel();
@@ -332,9 +389,9 @@ pub(crate) async fn dispatch(
                     }
                     Some(Command::UseSource(source)) => match &run.open {
                         Some(open) => {
-                            credentials_refused = false;
+                            let described = source.0.describe();
                             open.sources.replace(source.0);
-                            None
+                            Some(Event::SourceChanged { source: described })
                         }
                         None => Some(Event::Warning {
                             message: "this run cannot switch sources".into(),
@@ -348,32 +405,28 @@ pub(crate) async fn dispatch(
                     }
                 };
                 if let Some(event) = reply {
-                    let _ = events.send(event).await;
+                    out.send(event).await;
                 }
+                out.tick_clock();
             },
             message = messages.recv() => {
                 let event = match message {
                     None => break,
-                    Some(WorkerMessage::Finding(finding)) => {
-                        ledger.record(finding.id, finding.status, finding.bytes);
-                        component_event(&drive, finding)
-                    }
+                    Some(WorkerMessage::Finding(finding)) => component_event(&drive, finding),
                     Some(WorkerMessage::Working { blob, components, activity }) => {
                         Event::Working { blob, components, activity }
                     }
-                    Some(WorkerMessage::PlannedBytes(bytes)) => {
-                        ledger.progress.bytes_total += bytes;
-                        continue;
+                    Some(WorkerMessage::Planned { work, components, bytes }) => {
+                        Event::Planned { work, components, bytes }
+                    }
+                    Some(WorkerMessage::Resumed { components, repaired, verified, checked_again }) => {
+                        Event::Resumed { components, repaired, verified, checked_again }
                     }
                     Some(WorkerMessage::CredentialsRefused(message)) => {
-                        credentials_refused = true;
                         if run.open.is_none() {
                             run.cancel();
                         }
                         Event::CredentialsRefused { message }
-                    }
-                    Some(WorkerMessage::Resumed { taken, checked_again }) => {
-                        Event::Resumed { taken, checked_again }
                     }
                     Some(WorkerMessage::RepairFileFailed(message)) => {
                         run.cancel();
@@ -381,50 +434,56 @@ pub(crate) async fn dispatch(
                         Event::Warning { message }
                     }
                     Some(WorkerMessage::Idle) => {
-                        let _ = events.send(Event::Progress(ledger.snapshot_progress())).await;
+                        out.clock.run(false);
+                        out.progress().await;
                         Event::Idle {
-                            outcome: ledger.outcome(),
-                            totals: ledger.totals(&drive),
+                            outcome: out.ledger.outcome(),
+                            totals: out.ledger.totals(),
+                            active_seconds: out.clock.seconds(),
                         }
                     }
                 };
-                if events.send(event).await.is_err() {
+                if !out.send(event).await {
                     // Nobody listens any more: stop the work.
                     run.cancel();
                 }
+                out.tick_clock();
             },
             _ = tick.tick() => {
-                if ledger.progress.bytes_done != reported_bytes {
-                    reported_bytes = ledger.progress.bytes_done;
-                    let _ = events.send(Event::Progress(ledger.snapshot_progress())).await;
+                let now = (
+                    out.ledger.verify().bytes_done,
+                    out.ledger.download().bytes_done,
+                    out.ledger.paused(),
+                );
+                if reported != Some(now) {
+                    reported = Some(now);
+                    out.progress().await;
                 }
             },
         }
     }
     let completed = worker.await.unwrap_or(false);
-    let _ = events
-        .send(Event::Progress(ledger.snapshot_progress()))
-        .await;
-    let interrupted = !completed || credentials_refused || repair_file_error.is_some();
-    let outcome = ledger.outcome();
-    let _ = events
-        .send(Event::RunFinished {
-            outcome,
-            totals: ledger.totals(&drive),
-            finished: OffsetDateTime::now_utc(),
-            interrupted,
-            repair_file_error,
-        })
-        .await;
+    out.clock.run(false);
+    out.progress().await;
+    let interrupted =
+        !completed || out.ledger.awaiting_credentials() || repair_file_error.is_some();
+    let outcome = out.ledger.outcome();
+    let finished = Event::RunFinished {
+        outcome,
+        totals: out.ledger.totals(),
+        finished: OffsetDateTime::now_utc(),
+        interrupted,
+        repair_file_error,
+        active_seconds: out.clock.seconds(),
+    };
+    out.send(finished).await;
     outcome
 }
 
 fn component_event(drive: &Drive, finding: Finding) -> Event {
     Event::Component(ComponentEvent::new(
         drive,
-        finding.id,
-        finding.status,
-        finding.actual_md5,
-        finding.reason,
+        finding,
+        OffsetDateTime::now_utc(),
     ))
 }

@@ -1,23 +1,27 @@
 //! Verification: hash every component of the drive against its expected MD5.
 //!
-//! One reader walks the drive file by file, each file front to back (a spinning disk sees
-//! one sequential stream), and hands each component's bytes to a pool of hashing threads,
-//! so MD5 work uses every core. Buffers come from a fixed pool: memory stays bounded
-//! whatever the file sizes.
+//! One reader walks the drive file by file, each file front to back in large sequential
+//! reads (a spinning disk sees one sequential stream), and hands the blocks each read holds
+//! to a pool of hashing threads. Each hashing thread hashes many blocks at once, one per
+//! SIMD lane (`md5::hash_many`), so MD5 keeps up with the page cache. Buffers come from a
+//! fixed pool: memory stays bounded whatever the file sizes.
 //!
 //! Files are reached through the rooted drive handle: a link, a FIFO, a device or a folder at
 //! a data path is refused unread, and an entry the model refused is never looked at.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 use tokio_util::sync::CancellationToken;
 
 use crate::format::Md5;
-use crate::format::md5::Md5Stream;
+use crate::md5::{Md5Lanes, Md5Path, Md5Stream};
 use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::{FileIdentity, Located, RootedDir, RootedError};
 use crate::sanitize::escape_controls;
@@ -25,21 +29,35 @@ use crate::sanitize::escape_controls;
 /// Components above this size are hashed in a stream by the reader itself, so that a
 /// single buffer never has to hold them.
 const MAX_BUFFERED: u64 = 8 * 1024 * 1024;
+/// One read covers consecutive components up to this many bytes (at least one component)
+/// and this many components: enough to fill every lane, few enough that small blocks do not
+/// fill a window's memory for nothing.
+const WINDOW_BYTES: u64 = 8 * 1024 * 1024;
+const WINDOW_PARTS: usize = 256;
+/// Windows in flight: the reader's, the hashers' and those waiting between them. With
+/// `WINDOW_BYTES` this bounds the verifier's buffers at 64 MiB.
+const WINDOWS: usize = 8;
 /// Properties and metadata files are small; anything this large is not one.
 const MAX_SIDE_FILE: u64 = 64 * 1024 * 1024;
 
 /// Tuning for a verification.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    /// Hashing threads; defaults to the number of cores.
+    /// Hashing threads; see `default`.
     pub hash_threads: usize,
 }
 
 impl Default for VerifyOptions {
+    /// One hashing thread per core; with SIMD lanes one fewer, since a core hashing a block
+    /// per lane keeps up with the reader copying from the page cache on another.
     fn default() -> Self {
-        Self {
-            hash_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hash_threads = if Md5Path::active().lanes() > 1 {
+            cores.saturating_sub(1).max(1)
+        } else {
+            cores
+        };
+        Self { hash_threads }
     }
 }
 
@@ -106,7 +124,10 @@ impl Control {
 pub struct Finding {
     pub id: ComponentId,
     pub status: ComponentStatus,
+    /// What the bytes on the drive hash to.
     pub actual_md5: Option<Md5>,
+    /// What the bytes the source gave hash to (repairs only).
+    pub storage_md5: Option<Md5>,
     pub reason: Option<String>,
     /// Bytes read to reach the verdict (for progress).
     pub bytes: u64,
@@ -116,11 +137,25 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A verdict as the repair file recorded it.
+    pub(crate) fn recorded(entry: crate::journal::Entry, status: ComponentStatus) -> Self {
+        Self {
+            id: entry.id,
+            status,
+            actual_md5: entry.actual_md5,
+            storage_md5: None,
+            reason: entry.reason,
+            bytes: 0,
+            identity: entry.identity,
+        }
+    }
+
     pub(crate) fn new(id: ComponentId, status: ComponentStatus, reason: Option<String>) -> Self {
         Self {
             id,
             status,
             actual_md5: None,
+            storage_md5: None,
             reason,
             bytes: 0,
             identity: None,
@@ -133,12 +168,49 @@ impl Finding {
     }
 }
 
+/// Bytes read from one file and the components they hold, each hashed as its own message.
 struct HashJob {
+    buffer: Vec<u8>,
+    parts: Vec<Part>,
+    /// Where the buffer goes back once every part is hashed (none for a side file's).
+    pool: Option<Sender<Vec<u8>>>,
+}
+
+impl Drop for HashJob {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            // The pool has room for every buffer; it is gone only when the run is over.
+            let _ = pool.send(std::mem::take(&mut self.buffer));
+        }
+    }
+}
+
+/// One part of a job, as a message for the hashing lanes: the job's buffer returns to the
+/// pool when its last part is hashed.
+struct PartRef {
+    job: Arc<HashJob>,
+    index: usize,
+}
+
+impl PartRef {
+    fn part(&self) -> &Part {
+        &self.job.parts[self.index]
+    }
+}
+
+impl AsRef<[u8]> for PartRef {
+    fn as_ref(&self) -> &[u8] {
+        &self.job.buffer[self.part().bytes.clone()]
+    }
+}
+
+/// One component's bytes within a job's buffer.
+#[derive(Debug, Clone)]
+struct Part {
     id: ComponentId,
     expected: Md5,
-    buffer: Vec<u8>,
-    /// Whether the buffer goes back to the pool afterwards.
-    pooled: bool,
+    bytes: Range<usize>,
+    /// The file the bytes were read from, as it was.
     identity: Option<FileIdentity>,
 }
 
@@ -196,18 +268,18 @@ pub(crate) fn verify_in(
     report: &dyn VerifySink,
 ) {
     let threads = options.hash_threads.max(1);
-    let pool_size = threads * 2 + 2;
-    let (job_tx, job_rx) = bounded::<HashJob>(threads * 2);
+    let pool_size = WINDOWS.max(threads * 2 + 2);
+    let (job_tx, job_rx) = bounded::<HashJob>(pool_size);
     let (buffer_tx, buffer_rx) = bounded::<Vec<u8>>(pool_size);
     for _ in 0..pool_size {
         // The channel was made with room for the whole pool.
         let _ = buffer_tx.send(Vec::new());
     }
+    let path = Md5Path::active();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let job_rx = job_rx.clone();
-            let buffer_tx = buffer_tx.clone();
-            scope.spawn(move || hash_worker(&job_rx, &buffer_tx, report));
+            scope.spawn(move || hash_worker(&job_rx, report, path));
         }
         drop(job_rx);
         let reader = Reader {
@@ -215,19 +287,56 @@ pub(crate) fn verify_in(
             control,
             report,
             job_tx,
+            buffer_tx,
             buffer_rx,
         };
         reader.run(drive, only);
     });
 }
 
-fn hash_worker(jobs: &Receiver<HashJob>, pool: &Sender<Vec<u8>>, report: &dyn VerifySink) {
-    for job in jobs {
-        let actual = Md5::of(&job.buffer);
-        let bytes = job.buffer.len() as u64;
-        report.finding(verdict(job.id, job.expected, actual, bytes).on(job.identity));
-        if job.pooled {
-            let _ = pool.send(job.buffer);
+/// Bytes a lane hashes before the worker looks for new jobs: new blocks join free lanes
+/// while the others are under way, so lanes stay busy without holding more buffers.
+const LANE_STEP: usize = 256 * 1024;
+
+/// Keeps every lane of `path` busy with the components of the jobs it receives, reporting
+/// each verdict as its digest is ready.
+fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, path: Md5Path) {
+    let mut lanes = Md5Lanes::new(path);
+    let mut waiting: VecDeque<PartRef> = VecDeque::new();
+    let mut done = Vec::new();
+    loop {
+        while lanes.has_room() {
+            if let Some(part) = waiting.pop_front() {
+                // A free lane takes it (checked by the loop).
+                let _ = lanes.push(part);
+                continue;
+            }
+            // Wait for work only when there is nothing to hash; a closed channel (the reader
+            // is done) answers at once.
+            let next = if lanes.is_empty() {
+                jobs.recv().ok()
+            } else {
+                jobs.try_recv().ok()
+            };
+            let Some(job) = next else { break };
+            let job = Arc::new(job);
+            waiting.extend((0..job.parts.len()).map(|index| PartRef {
+                job: Arc::clone(&job),
+                index,
+            }));
+        }
+        if lanes.is_empty() {
+            return;
+        }
+        lanes.run(LANE_STEP, &mut done);
+        for (part, actual) in done.drain(..) {
+            let Part {
+                id,
+                expected,
+                ref bytes,
+                identity,
+            } = *part.part();
+            report.finding(verdict(id, expected, actual, bytes.len() as u64).on(identity));
         }
     }
 }
@@ -245,6 +354,7 @@ fn verdict(id: ComponentId, expected: Md5, actual: Md5, bytes: u64) -> Finding {
         id,
         status,
         actual_md5: Some(actual),
+        storage_md5: None,
         reason,
         bytes,
         identity: None,
@@ -256,6 +366,7 @@ struct Reader<'a> {
     control: &'a Control,
     report: &'a dyn VerifySink,
     job_tx: Sender<HashJob>,
+    buffer_tx: Sender<Vec<u8>>,
     buffer_rx: Receiver<Vec<u8>>,
 }
 
@@ -384,9 +495,13 @@ impl Reader<'_> {
             blob: blob_index,
             component,
         };
+        // Read front to back: a wider readahead on cold data (advice only; may be refused).
+        #[cfg(target_os = "linux")]
+        let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::Sequential);
         let on = Some(identity);
         let file_length = identity.length;
         let mut position = 0u64;
+        let mut window = Window::default();
         for &c in data {
             if !self.control.proceed() {
                 return false;
@@ -415,42 +530,25 @@ impl Reader<'_> {
                 );
                 continue;
             }
-            if position != component.offset {
-                if let Err(error) = file.seek(SeekFrom::Start(component.offset)) {
-                    self.emit(read_error(id(c), component, &error));
-                    continue;
-                }
-                position = component.offset;
-            }
-            let result = if component.length > MAX_BUFFERED {
-                stream_hash(&mut file, component.length).map(|actual| {
-                    self.emit(verdict(id(c), expected, actual, component.length).on(on))
-                })
-            } else {
-                // The pool and the hashers outlive the reader unless a hasher panicked.
-                let Ok(mut buffer) = self.buffer_rx.recv() else {
+            if component.length <= MAX_BUFFERED {
+                if !window.accepts(component)
+                    && !self.flush(&mut file, &mut position, &mut window, blob)
+                {
                     return false;
-                };
-                buffer.resize(component.length as usize, 0);
-                match file.read_exact(&mut buffer) {
-                    Ok(()) => {
-                        let job = HashJob {
-                            id: id(c),
-                            expected,
-                            buffer,
-                            pooled: true,
-                            identity: on,
-                        };
-                        if self.job_tx.send(job).is_err() {
-                            return false;
-                        }
-                        Ok(())
-                    }
-                    Err(error) => Err(error),
                 }
-            };
-            match result {
-                Ok(()) => position += component.length,
+                window.push(id(c), expected, component, on);
+                continue;
+            }
+            if !self.flush(&mut file, &mut position, &mut window, blob) {
+                return false;
+            }
+            let streamed = seek_to(&mut file, &mut position, component.offset)
+                .and_then(|()| stream_hash(&mut file, component.length));
+            match streamed {
+                Ok(actual) => {
+                    position = end;
+                    self.emit(verdict(id(c), expected, actual, component.length).on(on));
+                }
                 Err(error) => {
                     // The position is unknown after a failed read: seek before the next one.
                     position = u64::MAX;
@@ -458,7 +556,56 @@ impl Reader<'_> {
                 }
             }
         }
-        true
+        self.flush(&mut file, &mut position, &mut window, blob)
+    }
+
+    /// Reads the window's bytes in one sequential read and hands its components to the
+    /// hashers; false once they are gone. A failed read is retried component by component,
+    /// so that only the components it touches are reported unreadable.
+    fn flush(&self, file: &mut File, position: &mut u64, window: &mut Window, blob: &Blob) -> bool {
+        if window.parts.is_empty() {
+            return true;
+        }
+        // The pool and the hashers outlive the reader unless a hasher panicked.
+        let Ok(mut buffer) = self.buffer_rx.recv() else {
+            return false;
+        };
+        let length = (window.end - window.start) as usize;
+        if buffer.len() < length {
+            buffer.resize(length, 0);
+        }
+        let mut parts = std::mem::take(&mut window.parts);
+        let read = seek_to(file, position, window.start)
+            .and_then(|()| file.read_exact(&mut buffer[..length]));
+        match read {
+            Ok(()) => *position = window.end,
+            Err(_) => {
+                *position = u64::MAX;
+                parts.retain(|part| {
+                    let offset = window.start + part.bytes.start as u64;
+                    let read = seek_to(file, position, offset)
+                        .and_then(|()| file.read_exact(&mut buffer[part.bytes.clone()]));
+                    match read {
+                        Ok(()) => {
+                            *position = offset + part.bytes.len() as u64;
+                            true
+                        }
+                        Err(error) => {
+                            *position = u64::MAX;
+                            let component = &blob.components[part.id.component as usize];
+                            self.emit(read_error(part.id, component, &error));
+                            false
+                        }
+                    }
+                });
+            }
+        }
+        let job = HashJob {
+            buffer,
+            parts,
+            pool: Some(self.buffer_tx.clone()),
+        };
+        self.job_tx.send(job).is_ok()
     }
 
     fn verify_side_file(&self, id: ComponentId, blob: &Blob, component: &Component) {
@@ -481,11 +628,14 @@ impl Reader<'_> {
             )),
             Ok(SideFile::Read { bytes, identity }) => {
                 let job = HashJob {
-                    id,
-                    expected,
+                    parts: vec![Part {
+                        id,
+                        expected,
+                        bytes: 0..bytes.len(),
+                        identity: Some(identity),
+                    }],
                     buffer: bytes,
-                    pooled: false,
-                    identity: Some(identity),
+                    pool: None,
                 };
                 // Only a hasher's panic closes the channel; the run then ends unfinished.
                 let _ = self.job_tx.send(job);
@@ -548,6 +698,54 @@ pub(crate) fn read_side_file(
         return Err(too_large());
     }
     Ok(SideFile::Read { bytes, identity })
+}
+
+/// Consecutive components of one file that one read covers.
+#[derive(Debug, Default)]
+struct Window {
+    start: u64,
+    end: u64,
+    parts: Vec<Part>,
+}
+
+impl Window {
+    /// Whether the component continues this window without making it too large.
+    fn accepts(&self, component: &Component) -> bool {
+        self.parts.is_empty()
+            || (component.offset == self.end
+                && self.end + component.length - self.start <= WINDOW_BYTES
+                && self.parts.len() < WINDOW_PARTS)
+    }
+
+    fn push(
+        &mut self,
+        id: ComponentId,
+        expected: Md5,
+        component: &Component,
+        identity: Option<FileIdentity>,
+    ) {
+        if self.parts.is_empty() {
+            self.start = component.offset;
+            self.end = component.offset;
+        }
+        let from = (self.end - self.start) as usize;
+        self.end += component.length;
+        self.parts.push(Part {
+            id,
+            expected,
+            bytes: from..from + component.length as usize,
+            identity,
+        });
+    }
+}
+
+/// Seeks unless the file is already there (`u64::MAX`: unknown after a failed read).
+fn seek_to(file: &mut File, position: &mut u64, offset: u64) -> io::Result<()> {
+    if *position != offset {
+        file.seek(SeekFrom::Start(offset))?;
+        *position = offset;
+    }
+    Ok(())
 }
 
 fn stream_hash(file: &mut File, length: u64) -> io::Result<Md5> {
@@ -637,5 +835,123 @@ fn unhashed(id: ComponentId, component: &Component) -> Finding {
                 component.kind.as_str()
             )),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn block(offset: u64, bytes: &[u8]) -> Component {
+        Component {
+            kind: ComponentKind::Block,
+            offset,
+            length: bytes.len() as u64,
+            expected_md5: Some(Md5::of(bytes)),
+            block_id: None,
+            copy_log_status: None,
+        }
+    }
+
+    /// A read that fails part-way through a window costs only the components it touches:
+    /// the others are read again one by one and hashed.
+    #[test]
+    fn a_failed_window_read_is_narrowed_to_the_components_it_touches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.bin");
+        let data: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+        // The file ends inside the fourth block, after the reader checked its length.
+        std::fs::write(&path, &data[..3500]).unwrap();
+        let components: Vec<Component> = data
+            .chunks(1024)
+            .enumerate()
+            .map(|(i, bytes)| block(i as u64 * 1024, bytes))
+            .collect();
+        let blob = Blob {
+            blob_path: "c/short.bin".into(),
+            file_path: "\\c\\short.bin".into(),
+            snapshot: None,
+            length: 4096,
+            last_modified: None,
+            kind: None,
+            in_manifest: true,
+            copy_log_status: None,
+            metadata_path: None,
+            properties_path: None,
+            refusal: None,
+            components,
+            export: None,
+            block_ids: Default::default(),
+        };
+        let findings = Mutex::new(Vec::new());
+        let sink = |finding: Finding| findings.lock().unwrap().push(finding);
+        let (job_tx, job_rx) = bounded(1);
+        let (buffer_tx, buffer_rx) = bounded(1);
+        buffer_tx.send(Vec::new()).unwrap();
+        let buffer_tx: Sender<Vec<u8>> = buffer_tx;
+        let control = Control::default();
+        let root = RootedDir::open(dir.path()).unwrap();
+        let reader = Reader {
+            root: &root,
+            control: &control,
+            report: &sink,
+            job_tx,
+            buffer_tx,
+            buffer_rx,
+        };
+        let mut window = Window::default();
+        for (c, component) in blob.components.iter().enumerate() {
+            let id = ComponentId {
+                blob: 0,
+                component: c as u32,
+            };
+            assert!(window.accepts(component));
+            window.push(id, component.expected_md5.unwrap(), component, None);
+        }
+        let mut file = File::open(&path).unwrap();
+        let mut position = 0;
+        assert!(reader.flush(&mut file, &mut position, &mut window, &blob));
+
+        let job = job_rx.try_recv().unwrap();
+        let read: Vec<u32> = job.parts.iter().map(|part| part.id.component).collect();
+        assert_eq!(read, [0, 1, 2], "the blocks before the end are read again");
+        for part in &job.parts {
+            let expected = &data[part.id.component as usize * 1024..][..1024];
+            assert_eq!(&job.buffer[part.bytes.clone()], expected);
+        }
+        let findings = findings.into_inner().unwrap();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].id.component, 3);
+        assert_eq!(findings[0].status, ComponentStatus::Corrupt);
+        let reason = findings[0].reason.as_deref().unwrap();
+        assert!(
+            reason.contains("read error in this block at byte 3072"),
+            "{reason}"
+        );
+        assert!(window.parts.is_empty());
+    }
+
+    #[test]
+    fn a_window_takes_contiguous_components_up_to_its_size() {
+        let mut window = Window::default();
+        let id = |component| ComponentId { blob: 0, component };
+        let big = |offset| Component {
+            length: 3 * 1024 * 1024,
+            ..block(offset, b"")
+        };
+        let first = big(0);
+        window.push(id(0), Md5::of(b""), &first, None);
+        assert!(window.accepts(&big(3 * 1024 * 1024)));
+        assert!(
+            !window.accepts(&big(4 * 1024 * 1024)),
+            "a gap starts a new window"
+        );
+        window.push(id(1), Md5::of(b""), &big(3 * 1024 * 1024), None);
+        assert!(
+            !window.accepts(&big(6 * 1024 * 1024)),
+            "9 MiB is over the window's size"
+        );
+        assert_eq!(window.parts[1].bytes, 3 * 1024 * 1024..6 * 1024 * 1024);
     }
 }

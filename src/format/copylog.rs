@@ -85,8 +85,26 @@ impl CopyLog {
         Self::from_reader(text.as_bytes(), Origin::Text(text))
     }
 
+    /// Reads a copy log file, handing each range to `sink` as soon as it is read (once its
+    /// blob's BlobPath and FilePath are known): a verbose log of millions of blocks is never held whole.
+    /// The ranges `sink` keeps (or that come before their FilePath) stay in the result.
+    pub fn stream_file(path: &Path, sink: &mut dyn RangeSink) -> Result<Self, FormatError> {
+        Self::read(xml::open(path)?, Origin::File(path), Some(sink))
+    }
+
     fn from_reader(input: impl BufRead, origin: Origin<'_>) -> Result<Self, FormatError> {
-        let mut builder = Builder::default();
+        Self::read(input, origin, None)
+    }
+
+    fn read(
+        input: impl BufRead,
+        origin: Origin<'_>,
+        sink: Option<&mut dyn RangeSink>,
+    ) -> Result<Self, FormatError> {
+        let mut builder = Builder {
+            sink,
+            ..Builder::default()
+        };
         xml::walk(input, origin, &mut builder)?;
         Ok(CopyLog {
             version: builder.version,
@@ -194,8 +212,38 @@ impl LogBlob {
     }
 }
 
+/// Takes a copy log's ranges as they are read (see `CopyLog::stream_file`). The log's own
+/// checks (order, overlap, within Length) still run when the blob's element closes.
+pub trait RangeSink {
+    /// A range of the blob with this BlobPath and FilePath: `None` takes it, `Some(range)`
+    /// gives it back to be kept with its blob.
+    fn range(
+        &mut self,
+        blob_path: &str,
+        file_path: &str,
+        kind: RangeKind,
+        range: LogRange,
+    ) -> Option<LogRange>;
+}
+
+/// Where a range handed to the sink was, for the log's checks at the blob's end.
+struct Span {
+    offset: u64,
+    length: u64,
+}
+
+impl RangeLike for Span {
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+    fn length(&self) -> u64 {
+        self.length
+    }
+}
+
 #[derive(Default)]
-struct Builder {
+struct Builder<'s> {
+    sink: Option<&'s mut dyn RangeSink>,
     version: Option<String>,
     drive_id: Option<String>,
     status: Option<DriveStatus>,
@@ -214,6 +262,8 @@ struct BlobBuilder {
     last_modified: Option<String>,
     kind: Option<RangeKind>,
     ranges: Vec<LogRange>,
+    /// Every range when some went to a sink (theirs are not in `ranges`).
+    streamed: Vec<Span>,
     metadata: Option<LogSideFile>,
     properties: Option<LogSideFile>,
 }
@@ -223,8 +273,12 @@ fn invalid(message: impl Into<String>) -> FormatErrorKind {
 }
 
 fn optional_hash(element: &BytesStart<'_>) -> Result<Option<Md5>, FormatErrorKind> {
-    match attribute(element, "Hash")? {
-        Some(value) if !value.trim().is_empty() => Md5::parse_hex(&value)
+    parse_hash(attribute(element, "Hash")?)
+}
+
+fn parse_hash(value: Option<impl AsRef<str>>) -> Result<Option<Md5>, FormatErrorKind> {
+    match value {
+        Some(value) if !value.as_ref().trim().is_empty() => Md5::parse_hex(value.as_ref())
             .map(Some)
             .map_err(|error| invalid(format!("Hash {error}"))),
         _ => Ok(None),
@@ -243,7 +297,7 @@ fn is_2021_copy_log(root: &str) -> bool {
     )
 }
 
-impl Handler for Builder {
+impl Handler for Builder<'_> {
     fn open(
         &mut self,
         path: &ElementPath,
@@ -299,24 +353,50 @@ impl Handler for Builder {
             (4, range @ ("Block" | "PageRange"))
                 if path.parent() == RangeKind::from_element(range).list_element() =>
             {
-                let offset = parse_u64("Offset", &required_attribute(element, "Offset")?)?;
-                let length = parse_u64("Length", &required_attribute(element, "Length")?)?;
-                let id = attribute(element, "Id")?
+                // One pass over the attributes: a verbose log has one element per block.
+                let [offset, length, id, hash, status] =
+                    xml::attributes(element, ["Offset", "Length", "Id", "Hash", "Status"])?;
+                let required = |value: Option<_>, name: &str| {
+                    value.ok_or_else(|| invalid(format!("the attribute {name} is missing")))
+                };
+                let offset = parse_u64("Offset", &required(offset, "Offset")?)?;
+                let length = parse_u64("Length", &required(length, "Length")?)?;
+                let id = id
                     .map(|id| id.trim().to_string())
                     .filter(|id| !id.is_empty());
-                let hash = optional_hash(element)?;
-                let status = RangeStatus::parse(&status_attribute(element)?);
+                let hash = parse_hash(hash)?;
+                let status = RangeStatus::parse(&required(status, "Status")?);
                 // Depth-2 `Blob` opened it; the reader checks the nesting.
                 let Some(blob) = self.blob.as_mut() else {
                     return Ok(());
                 };
-                blob.ranges.push(LogRange {
+                let range = LogRange {
                     offset,
                     length,
                     id,
                     hash,
                     status,
-                });
+                };
+                let kept = match (
+                    self.sink.as_mut(),
+                    &blob.blob_path,
+                    &blob.file_path,
+                    blob.kind,
+                ) {
+                    (Some(sink), Some(blob_path), Some(file_path), Some(kind)) => {
+                        sink.range(blob_path, file_path, kind, range)
+                    }
+                    _ => Some(range),
+                };
+                match kept {
+                    None => blob.streamed.push(Span { offset, length }),
+                    Some(range) => {
+                        if !blob.streamed.is_empty() {
+                            blob.streamed.push(Span { offset, length });
+                        }
+                        blob.ranges.push(range);
+                    }
+                }
             }
             (3, "Metadata" | "Properties") => {
                 self.side = Some(LogSideFile {
@@ -416,14 +496,16 @@ fn finish_blob(blob: BlobBuilder) -> Result<LogBlob, FormatErrorKind> {
         .ok_or_else(|| invalid(format!("the Blob {blob_path:?} has no FilePath")))?;
     let mut ranges = blob.ranges;
     if let Some(kind) = blob.kind {
-        check_ranges(kind, blob.length.unwrap_or(u64::MAX), &mut ranges).map_err(|error| {
-            match error {
+        let length = blob.length.unwrap_or(u64::MAX);
+        let mut streamed = blob.streamed;
+        check_ranges(kind, length, &mut streamed)
+            .and_then(|()| check_ranges(kind, length, &mut ranges))
+            .map_err(|error| match error {
                 FormatErrorKind::Invalid(message) => {
                     invalid(format!("Blob {blob_path:?}: {message}"))
                 }
                 other => other,
-            }
-        })?;
+            })?;
     }
     Ok(LogBlob {
         status: blob.status.unwrap_or(BlobStatus::Completed),

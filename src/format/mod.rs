@@ -18,3 +18,25 @@ mod xml;
 pub use crc64::Crc64;
 pub use md5::Md5;
 pub use xml::{FormatError, FormatErrorKind};
+
+/// Cuts long values so that an error message never carries megabytes of input.
+pub(crate) fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    format!("{cut}… ({} bytes)", text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortens_long_values() {
+        let long = "x".repeat(10_000);
+        let short = shorten(&long, 10);
+        assert!(short.starts_with("xxxxxxxxxx…"));
+        assert!(short.contains("10000 bytes"));
+    }
+}

@@ -534,16 +534,19 @@ pub(crate) fn attribute<'a>(
     name: &str,
 ) -> Result<Option<Cow<'a, str>>, FormatErrorKind> {
     let [value] = attributes(element, [name])?;
-    Ok(value.map(Cow::Owned))
+    Ok(value)
 }
 
 /// Several attributes in one pass over the element, with `attribute`'s matching rules (an
 /// exact name wins, else the first case-insensitive match).
-pub(crate) fn attributes<const N: usize>(
-    element: &BytesStart<'_>,
+///
+/// A value with nothing to resolve or normalise (no `&`, tab or line break) is borrowed from
+/// the element: a manifest's million blocks then cost no allocation per attribute.
+pub(crate) fn attributes<'a, const N: usize>(
+    element: &'a BytesStart<'_>,
     names: [&str; N],
-) -> Result<[Option<String>; N], FormatErrorKind> {
-    let mut found: [Option<String>; N] = std::array::from_fn(|_| None);
+) -> Result<[Option<Cow<'a, str>>; N], FormatErrorKind> {
+    let mut found: [Option<Cow<'a, str>>; N] = std::array::from_fn(|_| None);
     let mut exact = [false; N];
     for attribute in element.attributes() {
         let attribute =
@@ -556,6 +559,13 @@ pub(crate) fn attributes<const N: usize>(
             {
                 continue;
             }
+            if let Cow::Borrowed(raw) = attribute.value
+                && !raw.contains(['&', '\t', '\n', '\r'])
+            {
+                found[index] = Some(Cow::Borrowed(raw));
+                exact[index] = is_exact;
+                continue;
+            }
             let value = attribute
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|error| match error {
@@ -564,7 +574,7 @@ pub(crate) fn attributes<const N: usize>(
                     ) => FormatErrorKind::UndefinedEntity(shorten(&entity, 40)),
                     other => FormatErrorKind::Syntax(shorten(&other.to_string(), 200)),
                 })?;
-            found[index] = Some(value.into_owned());
+            found[index] = Some(Cow::Owned(value.into_owned()));
             exact[index] = is_exact;
         }
     }
@@ -633,6 +643,26 @@ mod tests {
     fn resolves_predefined_and_character_entities() {
         let out = run("<a><b>x &amp; &lt;y&gt; &#65;&#x42;</b></a>").unwrap();
         assert_eq!(out[0], "a/b=x & <y> AB");
+    }
+
+    /// Plain values are borrowed; entities and whitespace still resolve as the XML spec says.
+    #[test]
+    fn attribute_values_resolve_entities_and_normalise_whitespace() {
+        let element = BytesStart::from_content(
+            "Block Offset=\"8\" Id=\"a&amp;b&#65;\" Hash=\"x\ty\" id=\"lower\"",
+            5,
+        );
+        let [offset, id, hash, missing] =
+            attributes(&element, ["Offset", "Id", "Hash", "Status"]).unwrap();
+        assert!(matches!(offset, Some(Cow::Borrowed("8"))));
+        assert_eq!(id.as_deref(), Some("a&bA"), "the exact name wins over `id`");
+        assert_eq!(hash.as_deref(), Some("x y"));
+        assert_eq!(missing, None);
+        let bad = BytesStart::from_content("Block Id=\"&lol;\"", 5);
+        assert!(matches!(
+            attributes(&bad, ["Id"]),
+            Err(FormatErrorKind::UndefinedEntity(ref e)) if e == "lol"
+        ));
     }
 
     #[test]

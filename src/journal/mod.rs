@@ -97,6 +97,8 @@ pub struct Done {
     pub id: ComponentId,
     pub status: ComponentStatus,
     pub actual_md5: Option<Md5>,
+    /// What the bytes the source gave hash to (told in the run's events, not recorded).
+    pub storage_md5: Option<Md5>,
     pub reason: Option<String>,
     /// The component's file as the verdict found (or left) it.
     pub identity: Option<FileIdentity>,
@@ -441,17 +443,7 @@ fn now_ns() -> i64 {
 
 /// The MD5 of a whole input file, for binding.
 pub fn file_md5(path: &Path) -> std::io::Result<Md5> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = crate::format::md5::Md5Stream::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buffer[..read]);
-    }
+    crate::format::md5::Md5Stream::of_reader(std::fs::File::open(path)?)
 }
 
 #[cfg(test)]

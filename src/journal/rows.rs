@@ -305,6 +305,7 @@ impl RepairFile {
                         refusal: None,
                         components: Vec::new(),
                         export: None,
+                        block_ids: Default::default(),
                     })
                 })()
                 .map_err(self.sqlite())?;

@@ -35,6 +35,7 @@ fn done(id: ComponentId, status: ComponentStatus) -> Done {
         id,
         status,
         actual_md5: Some(Md5::of(b"x")),
+        storage_md5: None,
         reason: None,
         identity: Some(FileIdentity {
             length: 8,

@@ -1,13 +1,21 @@
-//! Merging the manifest and the copy log into one `Drive`.
+//! Merging the manifest and the logs into one `Drive`.
+//!
+//! A copy-log entry is the manifest's entry when both name the same blob and their FilePaths
+//! are one file on NTFS. A blob's ranges are sorted by offset (the manifest's parser makes
+//! sure), so each of a copy log's ranges finds the components it touches by binary search.
+//! `Drive::read` merges a DriveLog's ranges as the log is read, so that a verbose log of
+//! millions of blocks is never held whole.
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use crate::format::copylog::{AnyCopyLog, LogBlob, LogRange, LogSideFile};
+use crate::format::FormatError;
+use crate::format::copylog::{AnyCopyLog, CopyLog, LogBlob, LogRange, LogSideFile, RangeSink};
 use crate::format::drive_path::claim_key;
-use crate::format::manifest::{Manifest, ManifestBlob};
+use crate::format::manifest::{Manifest, ManifestBlob, RangeKind};
 use crate::format::status::BlobStatus;
 
-use super::{Blob, Component, ComponentKind, Drive, LogStatus, Logs};
+use super::{Blob, BlockIds, Component, ComponentKind, Drive, LogStatus, Logs};
 use crate::sanitize::escape_controls;
 
 /// Inputs that cannot make a drive.
@@ -37,31 +45,66 @@ pub enum ModelError {
         if *total == u64::MAX { "more than 18446744073709551615".to_string() } else { total.to_string() }
     )]
     TooLarge { total: u64 },
+    /// A copy log read as a stream could not be read (`Drive::read`).
+    #[error(transparent)]
+    Format(#[from] FormatError),
 }
 
 impl Drive {
     /// Builds the drive from a manifest, the logs (a copy log of any generation, a 2021
     /// verbose log), or both.
     pub fn build(manifest: Option<Manifest>, logs: Option<Logs>) -> Result<Self, ModelError> {
-        let logs = logs.unwrap_or_default();
+        let (manifest_id, blobs) = from_manifest(manifest);
+        Self::assemble(manifest_id, blobs, logs.unwrap_or_default(), Vec::new())
+    }
+
+    /// [`Self::build`] with a DriveLog copy log file (v1 or 2018-10-01) merged into the
+    /// manifest's blobs range by range as it is read: its ranges are never held whole. The
+    /// log's own errors come first, as `build`'s do.
+    pub fn read(
+        manifest: Option<Manifest>,
+        copy_log: &Path,
+        logs: Logs,
+    ) -> Result<Self, ModelError> {
+        let (manifest_id, mut blobs) = from_manifest(manifest);
+        let mut warnings = Vec::new();
+        let log = {
+            let mut merge = StreamMerge::new(&mut blobs, &mut warnings);
+            CopyLog::stream_file(copy_log, &mut merge)?
+        };
+        let logs = Logs {
+            copy_log: Some(log.into()),
+            ..logs
+        };
+        Self::assemble(manifest_id, blobs, logs, warnings)
+    }
+
+    fn assemble(
+        manifest_id: Option<String>,
+        mut blobs: Vec<Blob>,
+        logs: Logs,
+        mut warnings: Vec<String>,
+    ) -> Result<Self, ModelError> {
         let (copy_log, copy_log_2021) = match logs.copy_log {
             Some(AnyCopyLog::DriveLog(log)) => (Some(log), None),
             Some(AnyCopyLog::V2021(log)) => (None, Some(log)),
             None => (None, None),
         };
-        let mut warnings = Vec::new();
-        let drive_id = match (&manifest, &copy_log) {
-            (Some(manifest), Some(log)) => {
-                if manifest.drive_id != log.drive_id {
-                    warnings.push(format!(
-                        "the manifest is for drive {} but the copy log for drive {}; \
-                         using the manifest's (check you have the right copy log)",
-                        manifest.drive_id, log.drive_id
-                    ));
+        let drive_id = match (&manifest_id, &copy_log) {
+            (Some(manifest_id), Some(log)) => {
+                if *manifest_id != log.drive_id {
+                    warnings.insert(
+                        0,
+                        format!(
+                            "the manifest is for drive {manifest_id} but the copy log for drive \
+                             {}; using the manifest's (check you have the right copy log)",
+                            log.drive_id
+                        ),
+                    );
                 }
-                manifest.drive_id.clone()
+                manifest_id.clone()
             }
-            (Some(manifest), None) => manifest.drive_id.clone(),
+            (Some(manifest_id), None) => manifest_id.clone(),
             (None, Some(log)) => log.drive_id.clone(),
             // A 2021 log's DriveId is a GUID, not the serial number the manifest names: the
             // two are not compared.
@@ -71,37 +114,18 @@ impl Drive {
                 (None, None) => return Err(ModelError::NothingToCheck),
             },
         };
-        let has_manifest = manifest.is_some();
-        let mut blobs: Vec<Blob> = manifest
-            .map(|m| m.blobs.into_iter().map(blob_from_manifest).collect())
-            .unwrap_or_default();
+        let has_manifest = manifest_id.is_some();
         if let Some(log) = copy_log {
-            // A copy-log entry is the manifest's entry when both name the same blob and their
-            // FilePaths are one file on NTFS; anything else is an entry of its own (and two
-            // entries on one file are refused below).
-            let identity = |blob_path: &str, file_path: &str| {
-                claim_key(file_path)
-                    .ok()
-                    .map(|key| (blob_path.to_string(), key))
-            };
-            let by_identity: HashMap<(String, String), usize> = blobs
-                .iter()
-                .enumerate()
-                .filter_map(|(index, blob)| {
-                    identity(&blob.blob_path, &blob.file_path).map(|key| (key, index))
-                })
-                .collect();
+            let by_identity = EntryIndex::new(&blobs);
             for log_blob in log.blobs {
-                let found = identity(&log_blob.blob_path, &log_blob.file_path)
-                    .and_then(|key| by_identity.get(&key))
-                    .copied();
-                match found {
+                match by_identity.find(&log_blob.blob_path, &log_blob.file_path) {
                     Some(index) => merge_log_blob(&mut blobs[index], log_blob, &mut warnings)?,
                     None => {
                         if has_manifest && log_blob.needs_repair() {
                             warnings.push(format!(
                                 "the copy log lists {} ({}), which the manifest does not",
-                                log_blob.file_path, log_blob.blob_path
+                                escape_controls(&log_blob.file_path),
+                                escape_controls(&log_blob.blob_path)
                             ));
                         }
                         blobs.push(blob_from_log(log_blob));
@@ -121,30 +145,110 @@ impl Drive {
     }
 }
 
+fn from_manifest(manifest: Option<Manifest>) -> (Option<String>, Vec<Blob>) {
+    match manifest {
+        Some(manifest) => (
+            Some(manifest.drive_id),
+            manifest.blobs.into_iter().map(blob_from_manifest).collect(),
+        ),
+        None => (None, Vec::new()),
+    }
+}
+
+/// The manifest's entries by what they are: the blob, and the file as NTFS names it.
+struct EntryIndex(HashMap<(String, String), usize>);
+
+impl EntryIndex {
+    fn new(blobs: &[Blob]) -> Self {
+        Self(
+            blobs
+                .iter()
+                .enumerate()
+                .filter_map(|(index, blob)| {
+                    Some((identity(&blob.blob_path, &blob.file_path)?, index))
+                })
+                .collect(),
+        )
+    }
+
+    fn find(&self, blob_path: &str, file_path: &str) -> Option<usize> {
+        self.0.get(&identity(blob_path, file_path)?).copied()
+    }
+}
+
+fn identity(blob_path: &str, file_path: &str) -> Option<(String, String)> {
+    claim_key(file_path)
+        .ok()
+        .map(|key| (blob_path.to_string(), key))
+}
+
+/// Merges a DriveLog's ranges into the manifest's blobs while the log is read.
+struct StreamMerge<'b> {
+    blobs: &'b mut [Blob],
+    warnings: &'b mut Vec<String>,
+    entries: EntryIndex,
+    /// The entry of the last range (BlobPath, FilePath) and its blob, if the manifest has it.
+    current: Option<(String, String, Option<usize>)>,
+}
+
+impl<'b> StreamMerge<'b> {
+    fn new(blobs: &'b mut [Blob], warnings: &'b mut Vec<String>) -> Self {
+        let entries = EntryIndex::new(blobs);
+        Self {
+            blobs,
+            warnings,
+            entries,
+            current: None,
+        }
+    }
+}
+
+impl RangeSink for StreamMerge<'_> {
+    fn range(
+        &mut self,
+        blob_path: &str,
+        file_path: &str,
+        _kind: RangeKind,
+        range: LogRange,
+    ) -> Option<LogRange> {
+        let same = self
+            .current
+            .as_ref()
+            .is_some_and(|(b, f, _)| b == blob_path && f == file_path);
+        if !same {
+            let found = self.entries.find(blob_path, file_path);
+            self.current = Some((blob_path.to_string(), file_path.to_string(), found));
+        }
+        // A blob the manifest does not list: the range stays with the log's blob.
+        let Some((_, _, Some(at))) = self.current else {
+            return Some(range);
+        };
+        merge_range(&mut self.blobs[at], &range, self.warnings);
+        None
+    }
+}
+
 fn blob_from_manifest(blob: ManifestBlob) -> Blob {
     let kind = ComponentKind::from(blob.kind);
+    let mut block_ids = BlockIds::default();
+    // In place: a component is no larger than a manifest range, so the ranges' memory
+    // becomes the components'.
     let mut components: Vec<Component> = blob
         .ranges
         .into_iter()
         .map(|range| Component {
-            kind,
             offset: range.offset,
             length: range.length,
             expected_md5: Some(range.hash),
-            block_id: range.id,
+            kind,
             copy_log_status: None,
+            block_id: range.id.and_then(|id| block_ids.add(&id)),
         })
         .collect();
+    block_ids.shrink_to_fit();
     // The file's length is a component of its own: bytes missing at the end of a sparse page
     // blob, or bytes past the end of any blob, are found even where no range looks.
-    components.push(Component {
-        kind: ComponentKind::File,
-        offset: 0,
-        length: blob.length,
-        expected_md5: None,
-        block_id: None,
-        copy_log_status: None,
-    });
+    components.push(whole_file(blob.length, None));
     for (side_kind, side) in [
         (ComponentKind::Properties, &blob.properties),
         (ComponentKind::Metadata, &blob.metadata),
@@ -167,17 +271,42 @@ fn blob_from_manifest(blob: ManifestBlob) -> Blob {
         refusal: None,
         components,
         export: None,
+        block_ids,
     }
 }
 
 fn side_component(kind: ComponentKind, hash: Option<crate::format::Md5>) -> Component {
     Component {
-        kind,
         offset: 0,
         length: 0,
         expected_md5: hash,
-        block_id: None,
+        kind,
         copy_log_status: None,
+        block_id: None,
+    }
+}
+
+/// The existence and length check of a file.
+fn whole_file(length: u64, status: Option<LogStatus>) -> Component {
+    Component {
+        offset: 0,
+        length,
+        expected_md5: None,
+        kind: ComponentKind::File,
+        copy_log_status: status,
+        block_id: None,
+    }
+}
+
+/// A component for a range of a file the manifest does not describe.
+fn log_component(kind: ComponentKind, range: LogRange, block_ids: &mut BlockIds) -> Component {
+    Component {
+        offset: range.offset,
+        length: range.length,
+        expected_md5: range.hash,
+        kind,
+        copy_log_status: Some(LogStatus::range(&range.status)),
+        block_id: range.id.and_then(|id| block_ids.add(&id)),
     }
 }
 
@@ -208,16 +337,7 @@ fn merge_log_blob(
         blob.snapshot = log.snapshot;
     }
     for range in &log.ranges {
-        if !mark_covering_components(&mut blob.components, range) && !range.status.is_completed() {
-            warnings.push(format!(
-                "the copy log reports bytes {}..{} of {} {}, but no range of the manifest holds \
-                 them; there is nothing to check or rewrite there",
-                range.offset,
-                range.offset.saturating_add(range.length),
-                escape_controls(&blob.file_path),
-                range.status.as_str()
-            ));
-        }
+        merge_range(blob, range, warnings);
     }
     merge_side(blob, ComponentKind::Properties, log.properties);
     merge_side(blob, ComponentKind::Metadata, log.metadata);
@@ -227,38 +347,53 @@ fn merge_log_blob(
             .iter_mut()
             .find(|c| c.kind == ComponentKind::File)
     {
-        file.copy_log_status = Some(LogStatus::Blob(log.status.clone()));
+        file.copy_log_status = Some(LogStatus::blob(&log.status));
     }
     blob.copy_log_status = Some(log.status);
     Ok(())
 }
 
-/// Gives the copy log's status for `range` to the manifest's data components it overlaps: the
-/// one it names exactly, or (a range that does not line up with the manifest's blocks) every
-/// component it touches, so that each is downloaded and checked against its own hash. A range
-/// is never a component of its own in a manifest blob: its bytes would have no hash. Returns
-/// whether any component was touched.
-fn mark_covering_components(components: &mut [Component], range: &LogRange) -> bool {
-    let data_end = components
+/// Gives the copy log's status for `range` to the manifest's data components it overlaps,
+/// found by binary search: the one it names exactly, or (a range that does not line up with
+/// the manifest's blocks) every component it touches, so that each is downloaded and checked
+/// against its own hash. A range is never a component of its own in a manifest blob: its
+/// bytes would have no hash. A failed range that touches none is a warning.
+fn merge_range(blob: &mut Blob, range: &LogRange, warnings: &mut Vec<String>) {
+    let data_end = blob
+        .components
         .partition_point(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page));
-    let data = &mut components[..data_end];
     let end = range.offset.saturating_add(range.length);
     // Data components are sorted by offset and do not overlap (the manifest's checks).
-    let first = data.partition_point(|c| c.offset + c.length <= range.offset);
+    let first =
+        blob.components[..data_end].partition_point(|c| c.offset + c.length <= range.offset);
+    let failed = !range.status.is_completed();
+    let status = LogStatus::range(&range.status);
     let mut touched = false;
-    for component in data[first..].iter_mut().take_while(|c| c.offset < end) {
+    for index in first..data_end {
+        let component = &blob.components[index];
+        if component.offset >= end {
+            break;
+        }
         touched = true;
         let exact = component.offset == range.offset && component.length == range.length;
+        let needs_id = exact && component.block_id.is_none();
         // A failure wins over a completion another range reported for the same bytes.
-        let failed = !range.status.is_completed();
         if exact || failed || component.copy_log_status.is_none() {
-            component.copy_log_status = Some(LogStatus::Range(range.status.clone()));
+            blob.components[index].copy_log_status = Some(status);
         }
-        if exact && component.block_id.is_none() {
-            component.block_id = range.id.clone().map(String::into_boxed_str);
+        if needs_id && let Some(id) = &range.id {
+            blob.components[index].block_id = blob.block_ids.add(id);
         }
     }
-    touched
+    if !touched && failed {
+        warnings.push(format!(
+            "the copy log reports bytes {}..{end} of {} {}, but no range of the manifest holds \
+             them; there is nothing to check or rewrite there",
+            range.offset,
+            escape_controls(&blob.file_path),
+            range.status.as_str()
+        ));
+    }
 }
 
 fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
@@ -270,7 +405,7 @@ fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
     if path_slot.is_none() {
         *path_slot = side.path.clone();
     }
-    let status = LogStatus::File(side.status);
+    let status = LogStatus::file(&side.status);
     match blob.components.iter_mut().find(|c| c.kind == kind) {
         Some(component) => component.copy_log_status = Some(status),
         None if path_slot.is_some() => {
@@ -293,28 +428,15 @@ fn blob_from_log(log: LogBlob) -> Blob {
         .kind
         .map(ComponentKind::from)
         .unwrap_or(ComponentKind::Block);
+    let mut block_ids = BlockIds::default();
     let mut components: Vec<Component> = log
         .ranges
         .into_iter()
-        .map(|range| Component {
-            kind,
-            offset: range.offset,
-            length: range.length,
-            expected_md5: range.hash,
-            block_id: range.id.map(String::into_boxed_str),
-            copy_log_status: Some(LogStatus::Range(range.status)),
-        })
+        .map(|range| log_component(kind, range, &mut block_ids))
         .collect();
     let length = log.length.unwrap_or(0);
     if components.is_empty() && is_whole_file_failure(&log.status) {
-        components.push(Component {
-            kind: ComponentKind::File,
-            offset: 0,
-            length,
-            expected_md5: None,
-            block_id: None,
-            copy_log_status: Some(LogStatus::Blob(log.status.clone())),
-        });
+        components.push(whole_file(length, Some(LogStatus::blob(&log.status))));
     }
     let mut blob = Blob {
         blob_path: log.blob_path,
@@ -330,6 +452,7 @@ fn blob_from_log(log: LogBlob) -> Blob {
         refusal: None,
         components,
         export: None,
+        block_ids,
     };
     merge_side(&mut blob, ComponentKind::Properties, log.properties);
     merge_side(&mut blob, ComponentKind::Metadata, log.metadata);
@@ -371,7 +494,7 @@ mod tests {
         assert_eq!(a.components[0].copy_log_status, None);
         assert_eq!(
             a.components[1].copy_log_status,
-            Some(LogStatus::Range(RangeStatus::Failed))
+            Some(LogStatus::range(&RangeStatus::Failed))
         );
         assert_eq!(a.components[2].kind, ComponentKind::File);
         assert_eq!(a.components[3].kind, ComponentKind::Properties);
@@ -409,7 +532,7 @@ mod tests {
         for block in &a.components[..2] {
             assert_eq!(
                 block.copy_log_status,
-                Some(LogStatus::Range(RangeStatus::Failed))
+                Some(LogStatus::range(&RangeStatus::Failed))
             );
             assert!(block.expected_md5.is_some());
         }
@@ -464,5 +587,116 @@ mod tests {
             Drive::build(None, None),
             Err(ModelError::NothingToCheck)
         ));
+    }
+
+    /// Blocks of 4, 2 and 2 bytes.
+    fn manifest_of_three_blocks() -> Manifest {
+        Manifest::parse_str(&MANIFEST.replace(
+            r#"<Block Offset="4" Length="4" Hash="00000000000000000000000000000002"/>"#,
+            r#"<Block Offset="4" Length="2" Hash="00000000000000000000000000000002"/>
+<Block Offset="6" Length="2" Hash="00000000000000000000000000000004"/>"#,
+        ))
+        .unwrap()
+    }
+
+    fn log_with_ranges(ranges: &str) -> CopyLog {
+        CopyLog::parse_str(&format!(
+            r#"<DriveLog><DriveId>D1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/a.bin</BlobPath><FilePath>\c\a.bin</FilePath>
+<Length>8</Length><BlockList>{ranges}</BlockList></Blob></DriveLog>"#
+        ))
+        .unwrap()
+    }
+
+    /// What `Drive::read` builds from a copy log file equals what `Drive::build` builds from
+    /// the parsed log; a range past the blob's end is refused at its line.
+    #[test]
+    fn a_streamed_copy_log_builds_the_same_drive() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = [
+            LOG.to_string(),
+            // Ranges out of order, a gap range, a log-only blob with ranges.
+            r#"<DriveLog><DriveId>D1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/a.bin</BlobPath><FilePath>\c\a.bin</FilePath>
+<Length>8</Length><BlockList><Block Offset="6" Length="2" Id="Qg==" Status="Failed"/>
+<Block Offset="0" Length="4" Id="QQ==" Status="Completed"/>
+<Block Offset="4" Length="2" Status="Failed"/></BlockList></Blob>
+<Blob Status="CompletedWithErrors"><BlobPath>c/b.bin</BlobPath><FilePath>\c\b.bin</FilePath>
+<Length>8</Length><BlockList><Block Offset="0" Length="8" Status="Failed"/></BlockList></Blob>
+</DriveLog>"#
+                .to_string(),
+        ];
+        for (n, log) in logs.iter().enumerate() {
+            let manifest = || {
+                if n == 0 {
+                    Manifest::parse_str(MANIFEST).unwrap()
+                } else {
+                    manifest_of_three_blocks()
+                }
+            };
+            let path = dir.path().join(format!("log{n}.xml"));
+            std::fs::write(&path, log).unwrap();
+            let built = Drive::build(
+                Some(manifest()),
+                Some(CopyLog::parse_str(log).unwrap().into()),
+            )
+            .unwrap();
+            let read = Drive::read(Some(manifest()), &path, Logs::default()).unwrap();
+            assert_eq!(read.drive_id, built.drive_id);
+            assert_eq!(read.warnings, built.warnings);
+            assert_eq!(read.blobs.len(), built.blobs.len());
+            for (a, b) in read.blobs.iter().zip(&built.blobs) {
+                // Block IDs may sit elsewhere in the blob's string: compare them as text.
+                let facts = |blob: &Blob| -> Vec<Component> {
+                    blob.components
+                        .iter()
+                        .map(|c| Component {
+                            block_id: None,
+                            ..c.clone()
+                        })
+                        .collect()
+                };
+                assert_eq!(facts(a), facts(b), "{}", a.file_path);
+                let ids = |blob: &Blob| -> Vec<Option<String>> {
+                    blob.components
+                        .iter()
+                        .map(|c| blob.block_id(c).map(str::to_string))
+                        .collect()
+                };
+                assert_eq!(ids(a), ids(b));
+                assert_eq!(a.copy_log_status, b.copy_log_status);
+            }
+        }
+
+        let straddling = dir.path().join("straddling.xml");
+        std::fs::write(
+            &straddling,
+            log_with_ranges(r#"<Block Offset="2" Length="4" Status="Failed"/>"#).to_xml(),
+        )
+        .unwrap();
+        let read = Drive::read(
+            Some(manifest_of_three_blocks()),
+            &straddling,
+            Logs::default(),
+        )
+        .unwrap();
+        let statuses: Vec<_> = read.blobs[0]
+            .components
+            .iter()
+            .map(|c| c.copy_log_status.map(|s| s.as_str()))
+            .collect();
+        assert_eq!(statuses[..3], [Some("Failed"), Some("Failed"), None]);
+        let past_end = dir.path().join("past_end.xml");
+        let past = log_with_ranges(r#"<Block Offset="4" Length="4" Status="Failed"/>"#).to_xml();
+        std::fs::write(&past_end, past.replace(r#"Offset="4""#, r#"Offset="12""#)).unwrap();
+        let error =
+            Drive::read(Some(manifest_of_three_blocks()), &past_end, Logs::default()).unwrap_err();
+        assert!(
+            matches!(error, ModelError::Format(ref e) if e.line > 1)
+                && error
+                    .to_string()
+                    .contains("ends at byte 16, beyond the blob's Length 8"),
+            "{error}"
+        );
     }
 }

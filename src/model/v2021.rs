@@ -305,6 +305,7 @@ fn blob_for<'a>(
             refusal: None,
             components: Vec::new(),
             export: None,
+            block_ids: Default::default(),
         });
         drive.blobs.len() - 1
     });

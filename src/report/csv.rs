@@ -1,12 +1,14 @@
 //! The CSV report: one row per component, RFC 4180 (CRLF line ends; a field holding a comma,
-//! a quote, CR or LF is quoted, its quotes doubled), UTF-8 without a byte-order mark.
+//! a quote, CR or LF is quoted, its quotes doubled), UTF-8 without a byte-order mark. A field
+//! a spreadsheet would take for a formula (it begins with `=`, `+`, `-`, `@`, a tab or CR) is
+//! written with a `'` before it, as OWASP's advice on CSV injection asks.
 
 use std::io::{self, Write};
 
 use super::Report;
 
 /// The header row, in column order.
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 11] = [
     "file_path",
     "blob_path",
     "kind",
@@ -14,7 +16,9 @@ pub const COLUMNS: [&str; 9] = [
     "length",
     "status",
     "expected_md5",
-    "actual_md5",
+    "drive_md5",
+    "storage_md5",
+    "verified_again",
     "reason",
 ];
 
@@ -30,9 +34,15 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 .expected_md5
                 .map(|m| m.to_string())
                 .unwrap_or_default();
-            let actual = component
-                .actual_md5
-                .map(|m| m.to_string())
+            let md5 = |m: Option<crate::format::Md5>| m.map(|m| m.to_string()).unwrap_or_default();
+            let actual = md5(component.actual_md5);
+            let storage = md5(component.storage_md5);
+            let verified_again = component
+                .verified_again
+                .and_then(|at| {
+                    at.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
                 .unwrap_or_default();
             write_row(
                 out,
@@ -45,6 +55,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     component.status.as_str(),
                     expected.as_str(),
                     actual.as_str(),
+                    storage.as_str(),
+                    verified_again.as_str(),
                     component.reason.as_deref().unwrap_or_default(),
                 ],
             )?;
@@ -64,6 +76,13 @@ fn write_row<'a>(out: &mut dyn Write, fields: impl IntoIterator<Item = &'a str>)
 }
 
 fn write_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
+    let guarded;
+    let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        guarded = format!("'{field}");
+        guarded.as_str()
+    } else {
+        field
+    };
     if field.contains([',', '"', '\r', '\n']) {
         out.write_all(b"\"")?;
         out.write_all(field.replace('"', "\"\"").as_bytes())?;
@@ -90,5 +109,19 @@ mod tests {
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("two\r\nlines"), "\"two\r\nlines\"");
         assert_eq!(field(""), "");
+    }
+
+    #[test]
+    fn a_field_a_spreadsheet_would_run_is_text() {
+        assert_eq!(
+            field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(field("+1"), "'+1");
+        assert_eq!(field("-2"), "'-2");
+        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(field("\tcmd"), "'\tcmd");
+        assert_eq!(field("a=b"), "a=b");
+        assert_eq!(field("\\c\\-x"), "\\c\\-x");
     }
 }

@@ -195,7 +195,9 @@ mod tests {
             status,
             expected_md5: Some(Md5::of(&offset.to_le_bytes())),
             actual_md5: None,
+            storage_md5: None,
             reason: None,
+            verified_again: None,
             file_path: kind
                 .is_side_file()
                 .then(|| format!(r"\c\a & <b>.bin.{}", kind.as_str())),

@@ -12,6 +12,8 @@ use std::io::{self, Write};
 use time::OffsetDateTime;
 
 use crate::engine::RunMode;
+use crate::ledger::ComponentState;
+use crate::ledger::human::{self, bytes as human_bytes, count, duration, plural};
 use crate::model::{ComponentKind, ComponentStatus, FileVerdict, Outcome};
 
 use super::{ComponentReport, FileReport, Report};
@@ -45,6 +47,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// Escapes text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
+    let text = crate::sanitize::escape_controls(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -136,22 +139,17 @@ fn label(status: ComponentStatus) -> &'static str {
     }
 }
 
-/// Which status wins when several share one cell of a picture: damage first.
-fn severity(status: Option<ComponentStatus>) -> u8 {
-    match status {
-        None => 0,
-        Some(ComponentStatus::Verified) => 1,
-        Some(ComponentStatus::Skipped) => 2,
-        Some(ComponentStatus::Repaired) => 3,
-        Some(ComponentStatus::Regenerated) => 4,
-        Some(ComponentStatus::Corrupt) => 5,
-        Some(ComponentStatus::Missing) => 6,
-        Some(ComponentStatus::Failed) => 7,
-    }
+/// Which status a cell shared by several shows: the ledger's order of severity (damage
+/// first); bytes no component covers give way to anything.
+fn worst(a: Option<ComponentStatus>, b: Option<ComponentStatus>) -> Option<ComponentStatus> {
+    let severity =
+        |status: Option<ComponentStatus>| status.map_or(0, |s| ComponentState::Done(s).severity());
+    if severity(b) > severity(a) { b } else { a }
 }
 
-fn worst(a: Option<ComponentStatus>, b: Option<ComponentStatus>) -> Option<ComponentStatus> {
-    if severity(b) > severity(a) { b } else { a }
+/// The glyph that tells a status without colour (as the console's map under NO_COLOR).
+fn glyph(status: Option<ComponentStatus>) -> char {
+    status.map_or(' ', |s| ComponentState::Done(s).glyph())
 }
 
 fn is_good(status: ComponentStatus) -> bool {
@@ -161,66 +159,8 @@ fn is_good(status: ComponentStatus) -> bool {
     )
 }
 
-/// Bytes in binary units, one decimal.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-/// A count with thousands separators.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, c) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", count(n), if n == 1 { one } else { many })
-}
-
 fn timestamp(at: Option<OffsetDateTime>) -> String {
-    let Some(at) = at else {
-        return "—".to_string();
-    };
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
-}
-
-pub fn duration(seconds: f64) -> String {
-    if seconds < 1.0 {
-        format!("{:.0} ms", seconds * 1000.0)
-    } else if seconds < 60.0 {
-        format!("{seconds:.1} s")
-    } else if seconds < 3600.0 {
-        let s = seconds as u64;
-        format!("{} min {:02} s", s / 60, s % 60)
-    } else {
-        let s = seconds as u64;
-        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
-    }
+    at.map_or_else(|| "—".to_string(), human::timestamp)
 }
 
 /// The byte range a component covers, for people: `5,442–8,163`.
@@ -256,8 +196,9 @@ fn kind_name(kind: ComponentKind, n: usize) -> String {
 
 fn chip(status: ComponentStatus) -> String {
     format!(
-        "<span class=\"chip {}\">{}</span>",
+        "<span class=\"chip {}\">{} {}</span>",
         class(Some(status)),
+        glyph(Some(status)),
         label(status)
     )
 }
@@ -272,13 +213,16 @@ fn file_chip(file: &FileReport) -> String {
     if all_skipped {
         return chip(ComponentStatus::Skipped);
     }
-    let (class, text) = match file.status {
-        FileVerdict::Verified => ("s-verified", "verified"),
-        FileVerdict::Repaired => ("s-repaired", "repaired"),
-        FileVerdict::Damaged => ("s-damaged", "damaged"),
-        FileVerdict::Failed => ("s-failed", "failed"),
+    let (class, text, status) = match file.status {
+        FileVerdict::Verified => ("s-verified", "verified", ComponentStatus::Verified),
+        FileVerdict::Repaired => ("s-repaired", "repaired", ComponentStatus::Repaired),
+        FileVerdict::Damaged => ("s-damaged", "damaged", ComponentStatus::Corrupt),
+        FileVerdict::Failed => ("s-failed", "failed", ComponentStatus::Failed),
     };
-    format!("<span class=\"chip {class}\">{text}</span>")
+    format!(
+        "<span class=\"chip {class}\">{} {text}</span>",
+        glyph(Some(status))
+    )
 }
 
 /// Files in the order the page lists them: failures first, then damage, repairs, the rest;
@@ -442,7 +386,7 @@ impl<'a> View<'a> {
             |rate| format!("{}/s", human_bytes(rate)),
         );
         let (repaired, _) = self.tally(ComponentStatus::Repaired);
-        let facts: [(&str, String, String); 12] = [
+        let facts: [(&str, String, String); 13] = [
             ("Drive", escape(&report.drive_id), String::new()),
             (
                 "Run",
@@ -493,13 +437,22 @@ impl<'a> View<'a> {
                 )
             },
             (
-                "Duration",
-                escape(&if report.started.is_some() && report.finished.is_some() {
+                "Active time",
+                escape(&if throughput.active_seconds > 0.0 {
+                    duration(throughput.active_seconds)
+                } else {
+                    "—".to_string()
+                }),
+                " <span class=\"unit\">working, not paused or waiting</span>".to_string(),
+            ),
+            (
+                "Wall time",
+                escape(&if report.started.is_some() {
                     duration(throughput.elapsed_seconds)
                 } else {
                     "—".to_string()
                 }),
-                String::new(),
+                " <span class=\"unit\">start to finish</span>".to_string(),
             ),
             ("Throughput", escape(&speed), String::new()),
             (
@@ -538,8 +491,9 @@ impl<'a> View<'a> {
             };
             let _ = write!(
                 out,
-                "<tr><td><span class=\"sw {class}\"></span>{label}</td><td class=\"num\">{components}</td><td class=\"num\" title=\"{exact} bytes\">{human}</td><td><div class=\"share\" title=\"{share:.1}%\"><span class=\"{class}\" style=\"width:{share:.2}%\"></span></div></td></tr>",
+                "<tr><td><span class=\"sw {class}\">{glyph}</span>{label}</td><td class=\"num\">{components}</td><td class=\"num\" title=\"{exact} bytes\">{human}</td><td><div class=\"share\" title=\"{share:.1}%\"><span class=\"{class}\" style=\"width:{share:.2}%\"></span></div></td></tr>",
                 class = class(Some(status)),
+                glyph = glyph(Some(status)),
                 label = label(status),
                 components = count(components),
                 exact = count(bytes),
@@ -608,20 +562,25 @@ impl<'a> View<'a> {
                 let from = (index as u128 * total as u128 / MAP_CELLS as u128) as u64;
                 let _ = write!(
                     out,
-                    "<i class=\"{}\" title=\"from byte {}: {}\"></i>",
+                    "<i class=\"{}\" title=\"from byte {}: {}\">{}</i>",
                     class(*cell),
                     count(from),
-                    cell.map_or("not listed", label)
+                    cell.map_or("not listed", label),
+                    glyph(*cell)
                 );
             }
             out.push_str("</div>");
         }
         out.push_str("<div class=\"legend\">");
-        for status in ComponentStatus::ALL {
+        for state in ComponentState::BY_SEVERITY {
+            let Some(status) = state.verdict() else {
+                continue;
+            };
             let _ = write!(
                 out,
-                "<span><span class=\"sw {}\"></span>{}</span>",
+                "<span><span class=\"sw {}\">{}</span>{}</span>",
                 class(Some(status)),
+                glyph(Some(status)),
                 label(status)
             );
         }
@@ -839,7 +798,9 @@ fn hashes(component: &ComponentReport) -> String {
                     .as_deref()
                     .is_some_and(|r| r.contains(&expected.to_string())) =>
         {
-            format!("<div class=\"hashes mono\">expected {expected} · found {actual}</div>")
+            format!(
+                "<div class=\"hashes mono\">expected (manifest) {expected} · on the drive {actual}</div>"
+            )
         }
         _ => String::new(),
     }
@@ -961,6 +922,56 @@ fn merge_segments(
     out
 }
 
+/// The three MD5s, each named: what the manifest expects, what the drive holds, what the
+/// storage gave. One that equals the expected one is a tick.
+fn md5_cell(component: &ComponentReport) -> String {
+    let Some(expected) = component.expected_md5 else {
+        let found = [
+            ("on the drive", component.actual_md5),
+            ("from storage", component.storage_md5),
+        ]
+        .iter()
+        .filter_map(|(name, md5)| md5.map(|m| format!("{name} {m}")))
+        .collect::<Vec<_>>();
+        return if found.is_empty() {
+            "—".to_string()
+        } else {
+            format!("no expected MD5<br>{}", found.join("<br>"))
+        };
+    };
+    let mut out = expected.to_string();
+    let mut all_same = true;
+    for (name, md5) in [
+        ("on the drive", component.actual_md5),
+        ("from storage", component.storage_md5),
+    ] {
+        match md5 {
+            Some(m) if m == expected => {}
+            Some(m) => {
+                all_same = false;
+                let _ = write!(out, "<br><span class=\"differs\">{name} {m}</span>");
+            }
+            None => {}
+        }
+    }
+    if all_same && component.actual_md5.is_some() {
+        out.push_str(" <span class=\"same\">✓</span>");
+    }
+    out
+}
+
+/// Why, and for a repair verified again, when.
+fn reason_text(component: &ComponentReport) -> String {
+    let mut text = component.reason.clone().unwrap_or_default();
+    if let Some(at) = component.verified_again {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(&format!("verified again at {}", human::timestamp(at)));
+    }
+    text
+}
+
 fn component_table(file: &FileReport) -> String {
     if file.components.is_empty() {
         return "<p class=\"muted small\">No components: nothing to check.</p>".to_string();
@@ -974,7 +985,7 @@ fn component_table(file: &FileReport) -> String {
     let mut good_shown = 0usize;
     let mut hidden = 0u64;
     let mut out = String::from(
-        "<table class=\"components\"><thead><tr><th class=\"num\">#</th><th>Kind</th><th>Bytes</th><th class=\"num\">Length</th><th>Status</th><th>MD5 expected / found</th><th>Reason</th></tr></thead><tbody>",
+        "<table class=\"components\"><thead><tr><th class=\"num\">#</th><th>Kind</th><th>Bytes</th><th class=\"num\">Length</th><th>Status</th><th>MD5: expected (manifest) / on the drive / from storage</th><th>Reason</th></tr></thead><tbody>",
     );
     for (index, component) in file.components.iter().enumerate() {
         if is_good(component.status) {
@@ -984,17 +995,7 @@ fn component_table(file: &FileReport) -> String {
             }
             good_shown += 1;
         }
-        let md5 = match (component.expected_md5, component.actual_md5) {
-            (Some(expected), Some(actual)) if expected == actual => {
-                format!("{expected} <span class=\"same\">✓</span>")
-            }
-            (Some(expected), Some(actual)) => {
-                format!("{expected}<br><span class=\"differs\">{actual}</span>")
-            }
-            (Some(expected), None) => expected.to_string(),
-            (None, Some(actual)) => format!("— / {actual}"),
-            (None, None) => "—".to_string(),
-        };
+        let md5 = md5_cell(component);
         let what = if component.kind.is_side_file() {
             escape(component.file_path.as_deref().unwrap_or("—"))
         } else {
@@ -1014,7 +1015,7 @@ fn component_table(file: &FileReport) -> String {
             count(component.length),
             chip(component.status),
             md5,
-            escape(component.reason.as_deref().unwrap_or(""))
+            escape(&reason_text(component))
         );
     }
     out.push_str("</tbody></table>");
@@ -1169,5 +1170,76 @@ mod tests {
         assert!(html.contains("D&lt;1&gt;"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn states_differ_in_pattern_and_glyph_not_only_in_colour() {
+        let mut patterned = 0;
+        for status in ComponentStatus::ALL {
+            let class = class(Some(status));
+            let pattern = TEMPLATE.lines().any(|line| {
+                line.contains(&format!(".bar .{class}")) && line.contains("background-image")
+            });
+            // One state may stay plain: every other one has a pattern of its own.
+            patterned += usize::from(pattern);
+        }
+        assert_eq!(patterned, ComponentStatus::ALL.len() - 1);
+        let report = crate::report::Report {
+            schema: crate::report::SCHEMA.into(),
+            tool_version: "9.9.9".into(),
+            drive_id: "D1".into(),
+            mode: Some(RunMode::Repair),
+            run: Default::default(),
+            started: Some(OffsetDateTime::UNIX_EPOCH),
+            finished: None,
+            throughput: crate::report::Throughput {
+                bytes: 1024,
+                elapsed_seconds: 35.3,
+                active_seconds: 0.5,
+                bytes_per_second: Some(2048),
+            },
+            outcome: Outcome::Damaged,
+            interrupted: false,
+            totals: Default::default(),
+            warnings: Vec::new(),
+            files: vec![FileReport {
+                file_path: "\\c\\a".into(),
+                blob_path: "c/a".into(),
+                snapshot: None,
+                length: 20,
+                last_modified: None,
+                status: FileVerdict::Failed,
+                components: [ComponentStatus::Failed, ComponentStatus::Repaired]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, status)| ComponentReport {
+                        kind: ComponentKind::Block,
+                        offset: i as u64 * 10,
+                        length: 10,
+                        status: *status,
+                        expected_md5: None,
+                        actual_md5: None,
+                        storage_md5: None,
+                        reason: None,
+                        verified_again: None,
+                        file_path: None,
+                        block_id: None,
+                    })
+                    .collect(),
+            }],
+        };
+        let html = crate::report::render_to_string(&report, crate::report::ReportFormat::Html);
+        assert!(
+            html.contains("title=\"from byte 0: failed\">!</i>"),
+            "a map cell shows its glyph"
+        );
+        assert!(html.contains(">◆</i>"), "the repaired half of the map");
+        assert!(html.contains("<span class=\"chip s-failed\">! failed</span>"));
+        // Active time and wall time, each named; the rate is over the active time.
+        assert!(
+            html.contains("<dt>Active time</dt><dd>500 ms"),
+            "active time"
+        );
+        assert!(html.contains("<dt>Wall time</dt><dd>35.3 s"), "wall time");
     }
 }

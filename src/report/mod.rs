@@ -1,5 +1,5 @@
-//! Reports: each is a fold over the engine's event stream into a `Report`, then written
-//! in a format: JSON (schema `export-repair/report/v1`, documented in docs/report.md and
+//! Reports: the run's ledger (the one fold of the engine's events) read into a `Report`,
+//! then written in a format: JSON (schema `export-repair/report/v1`, documented in docs/report.md and
 //! docs/report.schema.json), a self-contained HTML page, CSV (one row per component) and a
 //! DriveLog in the service's own copy-log vocabulary.
 
@@ -12,14 +12,14 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::engine::{Event, RunMode, Totals};
+use crate::engine::{RunMode, Totals};
 use crate::format::Md5;
-use crate::model::{ComponentKind, ComponentStatus, Drive, FileVerdict, Outcome};
+use crate::ledger::Ledger;
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, FileVerdict, Outcome};
 use crate::sanitize::redact_secrets_with;
 
 /// The schema name every JSON report carries.
@@ -41,7 +41,7 @@ pub struct Report {
     pub started: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished: Option<OffsetDateTime>,
-    /// Bytes the engine read or downloaded, over the run's wall time.
+    /// Bytes the engine read or downloaded, over the time it worked; and the wall time.
     #[serde(default)]
     pub throughput: Throughput,
     pub outcome: Outcome,
@@ -74,9 +74,21 @@ pub struct ComponentReport {
     pub offset: u64,
     pub length: u64,
     pub status: ComponentStatus,
+    /// What the manifest says the bytes hash to.
     pub expected_md5: Option<Md5>,
+    /// What the bytes on the drive hash to, as last read (or read back after writing).
     pub actual_md5: Option<Md5>,
+    /// What the bytes the storage gave hash to, when they were downloaded.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage_md5: Option<Md5>,
     pub reason: Option<String>,
+    /// A repaired component verified again afterwards: when (it stays `repaired`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        with = "time::serde::rfc3339::option"
+    )]
+    pub verified_again: Option<OffsetDateTime>,
     /// For properties and metadata files: their own path on the drive.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub file_path: Option<String>,
@@ -165,152 +177,87 @@ fn is_secret_name(name: &str) -> bool {
         || name == "csas"
 }
 
-/// How fast the run went: bytes read from the drive or downloaded (re-reads included),
-/// over the wall time from start to finish.
+/// How fast the run went: bytes read from the drive or downloaded (re-reads included), over
+/// the time the engine worked (not paused, not waiting for the technician); and the wall
+/// time from start to finish beside it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {
     pub bytes: u64,
-    /// Wall time from start to finish; 0 when either is unknown.
+    /// Wall time from start to finish (to the moment of writing while the run goes on); 0
+    /// when the start is unknown.
     pub elapsed_seconds: f64,
-    /// `bytes / elapsed_seconds`, rounded down; null when no time elapsed.
+    /// Time the engine worked; 0 when unknown (a report from a repair file).
+    #[serde(default)]
+    pub active_seconds: f64,
+    /// `bytes / active_seconds`, rounded down; null when no active time is known.
     pub bytes_per_second: Option<u64>,
 }
 
 impl Throughput {
-    fn of(bytes: u64, started: Option<OffsetDateTime>, finished: Option<OffsetDateTime>) -> Self {
-        let elapsed_seconds = match (started, finished) {
-            (Some(started), Some(finished)) => (finished - started).as_seconds_f64().max(0.0),
-            _ => 0.0,
-        };
+    fn of(bytes: u64, active_seconds: f64, elapsed_seconds: f64) -> Self {
         Self {
             bytes,
             elapsed_seconds,
-            bytes_per_second: (elapsed_seconds > 0.0)
-                .then(|| (bytes as f64 / elapsed_seconds) as u64),
+            active_seconds,
+            bytes_per_second: (active_seconds > 0.0)
+                .then(|| (bytes as f64 / active_seconds) as u64),
         }
     }
 }
 
-#[derive(Clone, Default)]
-struct Verdict {
-    status: Option<ComponentStatus>,
-    actual_md5: Option<Md5>,
-    reason: Option<String>,
-}
-
-/// Folds events into a report.
-pub struct ReportBuilder {
-    drive: Arc<Drive>,
-    run: RunInfo,
-    verdicts: Vec<Vec<Verdict>>,
-    mode: Option<RunMode>,
-    bytes_done: u64,
-    started: Option<OffsetDateTime>,
-    finished: Option<OffsetDateTime>,
-    totals: Option<Totals>,
-    interrupted: bool,
-    warnings: Vec<String>,
-}
-
-impl ReportBuilder {
-    pub fn new(drive: Arc<Drive>) -> Self {
-        Self::with_run_info(drive, RunInfo::default())
-    }
-
-    /// A builder whose report carries the run's inputs and options.
-    pub fn with_run_info(drive: Arc<Drive>, run: RunInfo) -> Self {
-        let verdicts = drive
+impl Report {
+    /// The report of the run a ledger holds, as it stands.
+    pub fn of(ledger: &Ledger, run: RunInfo) -> Self {
+        let drive = ledger.drive();
+        let not_reached = if ledger.finished() {
+            "not checked: the run ended before it got here"
+        } else {
+            "not checked yet: the run goes on"
+        };
+        let files: Vec<FileReport> = drive
             .blobs
             .iter()
-            .map(|blob| vec![Verdict::default(); blob.components.len()])
-            .collect();
-        Self {
-            drive,
-            run,
-            verdicts,
-            mode: None,
-            bytes_done: 0,
-            started: None,
-            finished: None,
-            totals: None,
-            interrupted: false,
-            warnings: Vec::new(),
-        }
-    }
-
-    pub fn apply(&mut self, event: &Event) {
-        match event {
-            Event::RunStarted { started, mode, .. } => {
-                self.started = Some(*started);
-                self.mode = Some(*mode);
-            }
-            Event::Warning { message } | Event::CredentialsRefused { message } => {
-                self.warnings.push(message.clone());
-            }
-            Event::Resumed {
-                taken,
-                checked_again,
-            } => self
-                .warnings
-                .push(crate::engine::resumed_text(*taken, *checked_again)),
-            Event::Component(component) => {
-                let slot =
-                    &mut self.verdicts[component.id.blob as usize][component.id.component as usize];
-                slot.status = Some(component.status);
-                slot.actual_md5 = component.actual_md5;
-                slot.reason.clone_from(&component.reason);
-            }
-            Event::Progress(progress) => {
-                self.bytes_done = self.bytes_done.max(progress.bytes_done);
-            }
-            Event::Working { .. } | Event::Idle { .. } => {}
-            Event::RunFinished {
-                totals,
-                finished,
-                interrupted,
-                ..
-            } => {
-                self.totals = Some(totals.clone());
-                self.finished = Some(*finished);
-                self.interrupted = *interrupted;
-            }
-        }
-    }
-
-    pub fn finish(&self) -> Report {
-        let not_reached = || Some("not checked: the run ended before it got here".to_string());
-        let mut totals = Totals::default();
-        let files: Vec<FileReport> = self
-            .drive
-            .blobs
-            .iter()
-            .zip(&self.verdicts)
-            .map(|(blob, verdicts)| {
+            .enumerate()
+            .map(|(b, blob)| {
                 let components: Vec<ComponentReport> = blob
                     .components
                     .iter()
-                    .zip(verdicts)
-                    .map(|(component, verdict)| {
-                        let status = verdict.status.unwrap_or(ComponentStatus::Skipped);
-                        totals.add(status, blob.data_bytes_of(component));
+                    .enumerate()
+                    .map(|(c, component)| {
+                        let id = ComponentId {
+                            blob: b as u32,
+                            component: c as u32,
+                        };
+                        let status = ledger.status(id);
+                        let details = ledger.details(id);
                         ComponentReport {
                             kind: component.kind,
                             offset: component.offset,
                             length: component.length,
-                            status,
+                            status: status.unwrap_or(ComponentStatus::Skipped),
                             expected_md5: component.expected_md5,
-                            actual_md5: verdict.actual_md5,
-                            reason: if verdict.status.is_none() {
-                                not_reached()
-                            } else {
-                                verdict.reason.clone()
+                            actual_md5: match details {
+                                Some(details) => details.drive_md5,
+                                // Verified with nothing else to tell: the drive holds the
+                                // manifest's bytes.
+                                None if status == Some(ComponentStatus::Verified) => {
+                                    component.expected_md5
+                                }
+                                None => None,
                             },
+                            storage_md5: details.and_then(|d| d.storage_md5),
+                            reason: match (status, details) {
+                                (None, _) => Some(not_reached.to_string()),
+                                (Some(_), Some(details)) => details.reason.clone(),
+                                (Some(_), None) => None,
+                            },
+                            verified_again: details.and_then(|d| d.verified_again()),
                             file_path: component
                                 .kind
                                 .is_side_file()
                                 .then(|| blob.component_file_path(component).map(str::to_string))
                                 .flatten(),
-                            block_id: component.block_id.as_deref().map(str::to_string),
+                            block_id: blob.block_id(component).map(str::to_string),
                         }
                     })
                     .collect();
@@ -320,29 +267,30 @@ impl ReportBuilder {
                     snapshot: blob.snapshot.clone(),
                     length: blob.length,
                     last_modified: blob.last_modified.clone(),
-                    status: FileVerdict::of(components.iter().map(|c| c.status)),
+                    status: ledger.blob(b).verdict(),
                     components,
                 }
             })
             .collect();
-        let outcome = Outcome::of(
-            files
-                .iter()
-                .flat_map(|file| file.components.iter().map(|c| c.status)),
-        );
+        let facts = ledger.run();
+        let ending = ledger.ending();
         Report {
             schema: SCHEMA.to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            drive_id: self.drive.drive_id.clone(),
-            mode: self.mode,
-            run: self.run.clone(),
-            started: self.started,
-            finished: self.finished,
-            throughput: Throughput::of(self.bytes_done, self.started, self.finished),
-            outcome,
-            interrupted: self.interrupted,
-            totals: self.totals.clone().unwrap_or(totals),
-            warnings: self.warnings.clone(),
+            drive_id: drive.drive_id.clone(),
+            mode: ledger.mode(),
+            run,
+            started: facts.map(|facts| facts.started),
+            finished: ending.map(|ending| ending.at),
+            throughput: Throughput::of(
+                ledger.bytes_moved(),
+                ledger.active_seconds(),
+                ledger.wall_seconds(OffsetDateTime::now_utc()),
+            ),
+            outcome: ledger.outcome(),
+            interrupted: ledger.interrupted(),
+            totals: ledger.totals(),
+            warnings: ledger.warnings().to_vec(),
             files,
         }
     }
@@ -560,30 +508,25 @@ mod tests {
     }
 
     #[test]
-    fn throughput_is_bytes_over_wall_time() {
-        let start = time::macros::datetime!(2024-01-01 0:00 UTC);
-        let end = start + time::Duration::milliseconds(2500);
-        let throughput = Throughput::of(5_000_000, Some(start), Some(end));
-        assert_eq!(throughput.elapsed_seconds, 2.5);
+    fn throughput_is_bytes_over_active_time() {
+        let throughput = Throughput::of(5_000_000, 2.5, 35.0);
+        assert_eq!(throughput.active_seconds, 2.5);
+        assert_eq!(throughput.elapsed_seconds, 35.0);
         assert_eq!(throughput.bytes_per_second, Some(2_000_000));
-        assert_eq!(Throughput::of(10, None, Some(end)).bytes_per_second, None);
-        assert_eq!(
-            Throughput::of(10, Some(end), Some(end)).bytes_per_second,
-            None
-        );
+        assert_eq!(Throughput::of(10, 0.0, 3.0).bytes_per_second, None);
     }
 
     #[test]
     fn reports_are_written_whole_in_the_named_format() {
         let dir = std::env::temp_dir().join(format!("er-report-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let drive = Arc::new(Drive {
+        let drive = std::sync::Arc::new(crate::model::Drive {
             drive_id: "D1".into(),
             blobs: Vec::new(),
             has_manifest: true,
             warnings: Vec::new(),
         });
-        let report = ReportBuilder::new(drive).finish();
+        let report = Report::of(&Ledger::new(drive), RunInfo::default());
         for (name, starts) in [
             ("r.json", "{"),
             ("r.HTML", "<!DOCTYPE html>"),

@@ -15,10 +15,18 @@ pub enum Action {
     Bottom,
     PageUp,
     PageDown,
-    /// Move between the blob tree and the block map.
+    /// Move on: blob tree → block map → log.
     Focus,
+    /// Jump to the next blob with damage.
+    NextDamage,
+    /// Jump to the previous blob with damage.
+    PreviousDamage,
+    /// Open every folder.
+    ExpandAll,
     /// Show only blobs with damage.
     DamagedOnly,
+    /// Show only blobs with something repaired.
+    RepairedOnly,
     Search,
     /// Mark or unmark the blobs under the cursor for the next retry or verification.
     Mark,
@@ -34,6 +42,8 @@ pub enum Action {
     Credentials,
     Pause,
     Cancel,
+    /// Show where the verbose log is written.
+    LogFile,
     Help,
     Quit,
 }
@@ -51,8 +61,12 @@ impl Action {
             Action::Bottom => "bottom",
             Action::PageUp => "page up",
             Action::PageDown => "page down",
-            Action::Focus => "tree/map",
+            Action::Focus => "tree/map/log",
+            Action::NextDamage => "next damage",
+            Action::PreviousDamage => "previous damage",
+            Action::ExpandAll => "open all folders",
             Action::DamagedOnly => "damaged only",
+            Action::RepairedOnly => "repaired only",
             Action::Search => "search",
             Action::Mark => "mark",
             Action::Retry => "retry marked",
@@ -62,6 +76,7 @@ impl Action {
             Action::Credentials => "new key/SAS",
             Action::Pause => "pause/resume",
             Action::Cancel => "cancel run",
+            Action::LogFile => "log file",
             Action::Help => "help",
             Action::Quit => "quit",
         }
@@ -70,8 +85,12 @@ impl Action {
     /// The command bar's shorter words for it.
     pub fn short_label(self) -> &'static str {
         match self {
-            Action::Focus => "map",
+            Action::Focus => "next pane",
+            Action::NextDamage => "next damage",
+            Action::ExpandAll => "open all",
             Action::DamagedOnly => "damaged",
+            Action::RepairedOnly => "repaired",
+            Action::Cancel => "cancel",
             Action::Retry => "retry",
             Action::RetryFailed => "retry all",
             Action::VerifyAgain => "verify",

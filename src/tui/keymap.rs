@@ -10,10 +10,30 @@ use super::action::Action;
 
 const DEFAULT: &str = include_str!("../../assets/keymap.toml");
 
+/// A key with the modifiers it must be pressed with (Shift is part of the character).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+}
+
+impl Key {
+    /// Whether a key press is this key: the same code and exactly the same Ctrl and Alt.
+    fn matches(self, press: KeyEvent) -> bool {
+        let significant = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        let code = match (press.code, self.code) {
+            // Shift+Tab arrives as BackTab on most terminals.
+            (KeyCode::BackTab, KeyCode::BackTab) => true,
+            (pressed, bound) => pressed == bound,
+        };
+        code && press.modifiers & significant == self.modifiers & significant
+    }
+}
+
 /// The bindings in force.
 #[derive(Debug, Clone)]
 pub struct Keymap {
-    bindings: BTreeMap<Action, Vec<KeyCode>>,
+    bindings: BTreeMap<Action, Vec<Key>>,
 }
 
 /// A keymap file that cannot be used.
@@ -42,9 +62,22 @@ impl Keymap {
                 message: error.to_string(),
             })?;
             let overrides = Self::parse(&text, &path.display().to_string())?;
-            keymap.bindings.extend(overrides.bindings);
+            keymap.apply(overrides);
         }
         Ok(keymap)
+    }
+
+    /// Overrides replace an action's keys, and the keys they give it leave every other
+    /// action: one key, one action.
+    fn apply(&mut self, overrides: Keymap) {
+        for (action, keys) in overrides.bindings {
+            for (other, bound) in &mut self.bindings {
+                if *other != action {
+                    bound.retain(|key| !keys.contains(key));
+                }
+            }
+            self.bindings.insert(action, keys);
+        }
     }
 
     fn parse(text: &str, path: &str) -> Result<Self, KeymapError> {
@@ -72,32 +105,45 @@ impl Keymap {
         }
         self.bindings
             .iter()
-            .find(|(_, codes)| codes.contains(&key.code))
+            .find(|(_, keys)| keys.iter().any(|bound| bound.matches(key)))
             .map(|(action, _)| *action)
     }
 
-    /// The first key of an action, as the command bar and help show it.
+    /// The first key of an action, as the command bar and help show it ("" if unbound).
     pub fn key_for(&self, action: Action) -> String {
         self.bindings
             .get(&action)
-            .and_then(|codes| codes.first())
+            .and_then(|keys| keys.first())
             .map(key_name)
             .unwrap_or_default()
     }
 
     /// Every binding: (action, keys), for the help screen.
     pub fn all(&self) -> impl Iterator<Item = (Action, String)> + '_ {
-        self.bindings.iter().map(|(action, codes)| {
+        self.bindings.iter().map(|(action, keys)| {
             (
                 *action,
-                codes.iter().map(key_name).collect::<Vec<_>>().join(" "),
+                keys.iter().map(key_name).collect::<Vec<_>>().join(" "),
             )
         })
     }
 }
 
-fn parse_key(name: &str) -> Option<KeyCode> {
-    Some(match name {
+fn parse_key(name: &str) -> Option<Key> {
+    let mut modifiers = KeyModifiers::NONE;
+    let mut rest = name;
+    loop {
+        if let Some(after) = rest.strip_prefix("ctrl-") {
+            modifiers |= KeyModifiers::CONTROL;
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("alt-") {
+            modifiers |= KeyModifiers::ALT;
+            rest = after;
+        } else {
+            break;
+        }
+    }
+    let code = match rest {
         "up" => KeyCode::Up,
         "down" => KeyCode::Down,
         "left" => KeyCode::Left,
@@ -105,6 +151,7 @@ fn parse_key(name: &str) -> Option<KeyCode> {
         "enter" => KeyCode::Enter,
         "esc" => KeyCode::Esc,
         "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
         "pageup" => KeyCode::PageUp,
         "pagedown" => KeyCode::PageDown,
         "home" => KeyCode::Home,
@@ -112,11 +159,12 @@ fn parse_key(name: &str) -> Option<KeyCode> {
         "space" => KeyCode::Char(' '),
         single if single.chars().count() == 1 => KeyCode::Char(single.chars().next()?),
         _ => return None,
-    })
+    };
+    Some(Key { code, modifiers })
 }
 
-fn key_name(code: &KeyCode) -> String {
-    match code {
+fn key_name(key: &Key) -> String {
+    let code = match key.code {
         KeyCode::Up => "↑".into(),
         KeyCode::Down => "↓".into(),
         KeyCode::Left => "←".into(),
@@ -124,6 +172,7 @@ fn key_name(code: &KeyCode) -> String {
         KeyCode::Enter => "enter".into(),
         KeyCode::Esc => "esc".into(),
         KeyCode::Tab => "tab".into(),
+        KeyCode::BackTab => "shift-tab".into(),
         KeyCode::PageUp => "pgup".into(),
         KeyCode::PageDown => "pgdn".into(),
         KeyCode::Home => "home".into(),
@@ -131,7 +180,15 @@ fn key_name(code: &KeyCode) -> String {
         KeyCode::Char(' ') => "space".into(),
         KeyCode::Char(c) => c.to_string(),
         other => format!("{other:?}"),
+    };
+    let mut name = String::new();
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        name.push_str("ctrl-");
     }
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        name.push_str("alt-");
+    }
+    name + &code
 }
 
 #[cfg(test)]
@@ -153,6 +210,11 @@ mod tests {
             Some(Action::Quit)
         );
         assert_eq!(keymap.key_for(Action::Quit), "q");
+        // Modifiers count: Alt-q is not q.
+        let alt_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::ALT);
+        assert_eq!(keymap.action(alt_q), None);
+        let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(keymap.action(shifted), Some(Action::Bottom));
     }
 
     #[test]
@@ -164,6 +226,22 @@ mod tests {
         assert_eq!(keymap.action(press(KeyCode::Char('x'))), Some(Action::Quit));
         assert_eq!(keymap.action(press(KeyCode::Char('q'))), None);
         assert_eq!(keymap.action(press(KeyCode::Char('j'))), Some(Action::Down));
+        // A key given to one action is taken from the others; modifiers are part of a key.
+        std::fs::write(&path, "search = [\"q\"]\nquit = [\"ctrl-d\"]\n").unwrap();
+        let keymap = Keymap::load(Some(&path)).unwrap();
+        assert_eq!(
+            keymap.action(press(KeyCode::Char('q'))),
+            Some(Action::Search)
+        );
+        assert_eq!(
+            keymap.action(press(KeyCode::Char('/'))),
+            None,
+            "search has only q now"
+        );
+        assert_eq!(keymap.action(press(KeyCode::Char('d'))), None);
+        let ctrl_d = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL);
+        assert_eq!(keymap.action(ctrl_d), Some(Action::Quit));
+        assert_eq!(keymap.key_for(Action::Quit), "ctrl-d");
         std::fs::write(&path, "quit = [\"ctrl-alt-nonsense\"]\n").unwrap();
         let error = Keymap::load(Some(&path)).unwrap_err();
         assert!(error.to_string().contains("ctrl-alt-nonsense"), "{error}");

@@ -27,11 +27,13 @@ use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
 
 use crate::engine::{Command, EngineHandle, Event, SourceHandle};
+use crate::ledger::Ledger;
 use crate::model::Drive;
 use crate::report::ReportFormat;
+use tokio_util::sync::CancellationToken;
 
 use action::Action;
-use app::{App, Effect, TextInput};
+use app::{App, Effect, Surroundings, TextInput};
 use keymap::Keymap;
 use theme::Theme;
 
@@ -57,12 +59,25 @@ pub fn theme_path() -> Option<PathBuf> {
 
 /// What the console needs from the program around it.
 pub trait Host {
-    /// Every engine event, before the console shows it (reports, the log).
+    /// Every engine event, before the console shows it (the log).
     fn on_event(&mut self, event: &Event);
-    /// Writes the report as it stands.
-    fn export(&mut self, path: &Path, format: ReportFormat) -> Result<(), String>;
+    /// Writes the report of the run as the ledger holds it now.
+    fn export(&mut self, ledger: &Ledger, path: &Path, format: ReportFormat) -> Result<(), String>;
     /// A source that reads with this account key or SAS.
     fn credentials(&mut self, secret: &str) -> Result<SourceHandle, String>;
+    /// Whether new credentials mean anything to this run (a local mirror takes none).
+    fn takes_credentials(&self) -> bool {
+        true
+    }
+    /// The verbose log file, if the run writes one.
+    fn log_file(&self) -> Option<PathBuf> {
+        None
+    }
+    /// Cancelled when the console must close once the run has ended, as if the technician
+    /// had quit (a SIGTERM, or SIGHUP when the terminal went away).
+    fn closing(&self) -> CancellationToken {
+        CancellationToken::new()
+    }
     /// A frame was drawn (benchmarks measure the console's answer time here).
     fn frame_drawn(&mut self, _app: &App) {}
 }
@@ -82,9 +97,14 @@ impl TerminalGuard {
             restore();
             return Err(error);
         }
+        // Only the console's own panic puts the terminal back: a worker's panic is a failure
+        // of its components, and the console goes on drawing.
+        let console_thread = std::thread::current().id();
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
+            if std::thread::current().id() == console_thread {
+                restore();
+            }
             previous(info);
         }));
         Ok(Self)
@@ -108,19 +128,25 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the console on the terminal until the user quits and the engine's stream ends.
+/// Runs the console on the terminal until the user quits and the engine's stream ends;
+/// returns the run's ledger.
 pub async fn run(
     handle: EngineHandle,
     drive: Arc<Drive>,
     keymap: Keymap,
     theme: Theme,
     host: &mut dyn Host,
-) -> io::Result<()> {
+) -> io::Result<Ledger> {
+    let surroundings = Surroundings {
+        takes_credentials: host.takes_credentials(),
+        log_file: host.log_file(),
+        working_dir: std::env::current_dir().unwrap_or_default(),
+    };
+    let mut app = App::with(drive, surroundings);
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     let logs = log_pane::attach();
-    let mut app = App::new(drive);
     let console = Console {
         keymap: &keymap,
         theme: &theme,
@@ -134,7 +160,8 @@ pub async fn run(
             host,
             Some(logs),
         )
-        .await
+        .await?;
+    Ok(app.ledger)
 }
 
 /// The loop, over any backend and input stream (a terminal, or a test's).
@@ -162,8 +189,18 @@ impl Console<'_> {
         let mut dirty = true;
         let mut engine_open = true;
         let mut quitting = false;
+        let closing = host.closing();
+        let mut closing_seen = false;
         loop {
             tokio::select! {
+                () = closing.cancelled(), if !closing_seen => {
+                    closing_seen = true;
+                    if !engine_open {
+                        return Ok(());
+                    }
+                    // The engine was told to stop; close once it has said it did.
+                    quitting = true;
+                },
                 event = handle.events.recv(), if engine_open => match event {
                     Some(event) => {
                         host.on_event(&event);
@@ -210,18 +247,14 @@ impl Console<'_> {
                                 quitting = true;
                             }
                             Effect::UseCredentials(secret) => match host.credentials(&secret) {
-                                Ok(source) => {
-                                    handle.send(Command::UseSource(source));
-                                    app.credentials_accepted();
-                                }
+                                Ok(source) => handle.send(Command::UseSource(source)),
                                 Err(reason) => app.credentials_refused_locally(reason),
                             },
                             Effect::Export { path, format } => {
-                                let line = match host.export(&path, format) {
-                                    Ok(()) => format!("report written: {} ({format})", path.display()),
-                                    Err(error) => format!("error: {error}"),
-                                };
-                                app.push_log(line);
+                                match host.export(&app.ledger, &path, format) {
+                                    Ok(()) => app.exported(&path, format),
+                                    Err(error) => app.export_failed(error),
+                                }
                             }
                         }
                     }
@@ -265,22 +298,18 @@ impl Console<'_> {
                     let text = match key.code {
                         KeyCode::Enter => TextInput::Done,
                         KeyCode::Esc => TextInput::Abort,
-                        KeyCode::Backspace => TextInput::Backspace,
                         KeyCode::Tab => TextInput::Next,
-                        KeyCode::Char(c) => TextInput::Char(c),
-                        _ => return Vec::new(),
+                        _ => match tui_input::backend::crossterm::to_input_request(&event) {
+                            Some(request) => TextInput::Edit(request),
+                            None => return Vec::new(),
+                        },
                     };
                     return app.text_input(text);
                 }
                 match self.keymap.action(key) {
                     Some(action) => app.update(action),
-                    None => {
-                        // An unbound key closes help and confirmations.
-                        if app.mode != app::Mode::Normal {
-                            app.mode = app::Mode::Normal;
-                        }
-                        Vec::new()
-                    }
+                    // An unbound key closes help and questions.
+                    None => app.dismiss(),
                 }
             }
             TermEvent::Paste(text) if app.mode.takes_text() => {

@@ -1,5 +1,5 @@
-//! Colours and glyphs per cell state. `NO_COLOR` turns colour off (glyphs still tell states
-//! apart); `<config dir>/export-repair/theme.toml` overrides colours by state name.
+//! Colours per component state (the glyphs are the ledger's). `NO_COLOR` turns colour off (glyphs
+//! still tell states apart); `<config dir>/export-repair/theme.toml` overrides colours by state name.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,95 +7,33 @@ use std::str::FromStr;
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::ledger::ComponentState;
 use crate::model::ComponentStatus;
 
-/// A component's state as the console shows it: work it waits for or goes through, or its
-/// verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CellState {
-    #[default]
-    Unchecked,
-    Queued,
-    Verifying,
-    Downloading,
-    Done(ComponentStatus),
-}
-
-impl CellState {
-    pub fn verdict(self) -> Option<ComponentStatus> {
-        match self {
-            CellState::Done(status) => Some(status),
-            _ => None,
-        }
-    }
-
-    pub fn is_damage(self) -> bool {
-        self.verdict().is_some_and(ComponentStatus::is_damage)
-    }
-
-    /// Work is waiting or going on for it.
-    pub fn is_busy(self) -> bool {
-        matches!(
-            self,
-            CellState::Queued | CellState::Verifying | CellState::Downloading
-        )
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CellState::Unchecked => "unchecked",
-            CellState::Queued => "queued",
-            CellState::Verifying => "verifying",
-            CellState::Downloading => "downloading",
-            CellState::Done(status) => status.as_str(),
-        }
-    }
-
-    /// How much a bucket of cells should show this state: failures first, then work.
-    fn severity(self) -> u8 {
-        match self {
-            CellState::Done(ComponentStatus::Failed) => 10,
-            CellState::Done(ComponentStatus::Corrupt) => 9,
-            CellState::Done(ComponentStatus::Missing) => 8,
-            CellState::Downloading => 7,
-            CellState::Verifying => 6,
-            CellState::Queued => 5,
-            CellState::Done(ComponentStatus::Regenerated) => 4,
-            CellState::Unchecked => 3,
-            CellState::Done(ComponentStatus::Repaired) => 2,
-            CellState::Done(ComponentStatus::Skipped) => 1,
-            CellState::Done(ComponentStatus::Verified) => 0,
-        }
-    }
-}
-
-/// Every state, in the legend's order.
-pub const LEGEND: [CellState; 11] = [
-    CellState::Unchecked,
-    CellState::Queued,
-    CellState::Verifying,
-    CellState::Done(ComponentStatus::Verified),
-    CellState::Done(ComponentStatus::Corrupt),
-    CellState::Done(ComponentStatus::Missing),
-    CellState::Downloading,
-    CellState::Done(ComponentStatus::Repaired),
-    CellState::Done(ComponentStatus::Failed),
-    CellState::Done(ComponentStatus::Regenerated),
-    CellState::Done(ComponentStatus::Skipped),
-];
-
-const DEFAULT_COLORS: [(CellState, Color); 11] = [
-    (CellState::Unchecked, Color::DarkGray),
-    (CellState::Queued, Color::Blue),
-    (CellState::Verifying, Color::LightBlue),
-    (CellState::Done(ComponentStatus::Verified), Color::Green),
-    (CellState::Done(ComponentStatus::Corrupt), Color::Red),
-    (CellState::Done(ComponentStatus::Missing), Color::Magenta),
-    (CellState::Downloading, Color::LightCyan),
-    (CellState::Done(ComponentStatus::Repaired), Color::Cyan),
-    (CellState::Done(ComponentStatus::Failed), Color::LightRed),
-    (CellState::Done(ComponentStatus::Regenerated), Color::Yellow),
-    (CellState::Done(ComponentStatus::Skipped), Color::Gray),
+const DEFAULT_COLORS: [(ComponentState, Color); 11] = [
+    (ComponentState::Unchecked, Color::DarkGray),
+    (ComponentState::Queued, Color::Blue),
+    (ComponentState::Verifying, Color::LightBlue),
+    (
+        ComponentState::Done(ComponentStatus::Verified),
+        Color::Green,
+    ),
+    (ComponentState::Done(ComponentStatus::Corrupt), Color::Red),
+    (
+        ComponentState::Done(ComponentStatus::Missing),
+        Color::Magenta,
+    ),
+    (ComponentState::Downloading, Color::LightCyan),
+    (ComponentState::Done(ComponentStatus::Repaired), Color::Cyan),
+    (
+        ComponentState::Done(ComponentStatus::Failed),
+        Color::LightRed,
+    ),
+    (
+        ComponentState::Done(ComponentStatus::Regenerated),
+        Color::Yellow,
+    ),
+    (ComponentState::Done(ComponentStatus::Skipped), Color::Gray),
 ];
 
 /// Colours in force.
@@ -166,7 +104,10 @@ impl Theme {
                 continue;
             }
             let slot = self.states.get_mut(name.as_str()).ok_or_else(|| {
-                let known: Vec<&str> = LEGEND.iter().map(|s| s.name()).collect();
+                let known: Vec<&str> = ComponentState::BY_SEVERITY
+                    .iter()
+                    .map(|s| s.name())
+                    .collect();
                 format!(
                     "unknown entry {name:?}: use selected or a state ({})",
                     known.join(", ")
@@ -177,7 +118,7 @@ impl Theme {
         Ok(())
     }
 
-    pub fn status(&self, state: CellState) -> Style {
+    pub fn status(&self, state: ComponentState) -> Style {
         if !self.color {
             return if state.is_damage() {
                 Style::default().add_modifier(Modifier::BOLD)
@@ -203,28 +144,6 @@ impl Theme {
     }
 }
 
-/// One cell of the block map.
-pub fn glyph(state: CellState) -> char {
-    match state {
-        CellState::Unchecked => '·',
-        CellState::Queued => '…',
-        CellState::Verifying => '◌',
-        CellState::Downloading => '↓',
-        CellState::Done(ComponentStatus::Verified) => '■',
-        CellState::Done(ComponentStatus::Repaired) => '◆',
-        CellState::Done(ComponentStatus::Regenerated) => '◇',
-        CellState::Done(ComponentStatus::Corrupt) => '✗',
-        CellState::Done(ComponentStatus::Missing) => '○',
-        CellState::Done(ComponentStatus::Failed) => '!',
-        CellState::Done(ComponentStatus::Skipped) => '-',
-    }
-}
-
-/// Which of two states a bucket of cells shows: the worst.
-pub fn worse(a: CellState, b: CellState) -> CellState {
-    if b.severity() > a.severity() { b } else { a }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,10 +154,10 @@ mod tests {
         theme
             .apply("verified = \"#00ff00\"\nselected = \"blue\"\nqueued = \"200\"")
             .unwrap();
-        let verified = CellState::Done(ComponentStatus::Verified);
+        let verified = ComponentState::Done(ComponentStatus::Verified);
         assert_eq!(theme.status(verified).fg, Some(Color::Rgb(0, 255, 0)));
         assert_eq!(
-            theme.status(CellState::Queued).fg,
+            theme.status(ComponentState::Queued).fg,
             Some(Color::Indexed(200))
         );
         assert_eq!(theme.selected().bg, Some(Color::Blue));
@@ -249,11 +168,11 @@ mod tests {
     }
 
     #[test]
-    fn failures_outrank_work_and_work_outranks_success() {
-        let failed = CellState::Done(ComponentStatus::Failed);
-        let verified = CellState::Done(ComponentStatus::Verified);
-        assert_eq!(worse(CellState::Downloading, failed), failed);
-        assert_eq!(worse(verified, CellState::Queued), CellState::Queued);
-        assert_eq!(LEGEND.len(), DEFAULT_COLORS.len());
+    fn every_state_has_a_colour() {
+        let theme = Theme::default();
+        for state in ComponentState::BY_SEVERITY {
+            assert!(theme.status(state).fg.is_some(), "{}", state.name());
+        }
+        assert_eq!(ComponentState::BY_SEVERITY.len(), DEFAULT_COLORS.len());
     }
 }

@@ -12,7 +12,6 @@
 //! knows which components to look at again. Every open goes through the rooted drive handle.
 
 use std::future::Future;
-use std::io::Read as _;
 use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
@@ -102,6 +101,7 @@ pub(super) fn failed(id: ComponentId, reason: String) -> Done {
         id,
         status: ComponentStatus::Failed,
         actual_md5: None,
+        storage_md5: None,
         reason: Some(reason),
         identity: None,
     }
@@ -199,6 +199,7 @@ fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) -> Vec<Done> 
                     id: part.id,
                     status: ComponentStatus::Failed,
                     actual_md5: Some(read_back),
+                    storage_md5: Some(part.md5),
                     reason: Some(format!(
                         "the drive gave back different bytes after writing (MD5 {read_back}): \
                          the drive may be failing"
@@ -210,6 +211,7 @@ fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) -> Vec<Done> 
                 id: part.id,
                 status: ComponentStatus::Repaired,
                 actual_md5: Some(read_back),
+                storage_md5: Some(part.md5),
                 reason: (!blob.has_hashes).then(|| {
                     "written from storage pinned to the export; the copy log lists no hash to \
                      check it against"
@@ -252,6 +254,7 @@ pub(super) fn write_side_file(
             id,
             status: ComponentStatus::Failed,
             actual_md5: Some(Md5::of(&read_back)),
+            storage_md5: Some(actual),
             reason: Some("the drive gave back different bytes after writing".into()),
             identity,
         },
@@ -260,6 +263,7 @@ pub(super) fn write_side_file(
                 id,
                 status: ComponentStatus::Regenerated,
                 actual_md5: Some(actual),
+                storage_md5: Some(actual),
                 reason: Some(format!(
                     "rewritten from the blob's current {}; its MD5 {actual} differs from the \
                      manifest's {expected} (the service's exact layout is not documented)",
@@ -271,6 +275,7 @@ pub(super) fn write_side_file(
                 id,
                 status: ComponentStatus::Repaired,
                 actual_md5: Some(actual),
+                storage_md5: Some(actual),
                 reason: None,
                 identity,
             },
@@ -278,28 +283,41 @@ pub(super) fn write_side_file(
     }
 }
 
-/// Brings a manifest blob's file to its length: extends a missing or short file (bytes no
-/// range lists are undefined in an export); truncates bytes past the end only when
-/// `may_truncate` (every other component of the file is right).
+/// Brings a manifest blob's file to its length, only when `may_change` (every block and page
+/// of the file is right): extends a short file (bytes no range lists are zeros in a page
+/// blob) or truncates bytes past the end. A file whose blocks could not be repaired is left
+/// as it is, not created or padded with bytes nobody checked.
 pub(super) fn write_length(
     root: &RootedDir,
     id: ComponentId,
     blob: &BlobFacts,
-    may_truncate: Result<(), String>,
+    may_change: Result<(), String>,
 ) -> Done {
     let path = escape_controls(&blob.file_path).into_owned();
     let result = (|| -> Result<(u64, Option<FileIdentity>), String> {
-        let opened = root
+        let located = root
             .locate_file_path(&blob.file_path)
-            .and_then(|located| located.open_or_create())
+            .map_err(|error| escape_controls(&error.to_string()).into_owned())?;
+        if !located.exists() {
+            may_change.clone().map_err(|why| {
+                format!("the file is not on the drive; not created because {why}")
+            })?;
+        }
+        let opened = located
+            .open_or_create()
             .map_err(|error| escape_controls(&error.to_string()).into_owned())?;
         let file = &opened.file;
         let before = file.metadata().map_err(|e| e.to_string())?.len();
-        if before > blob.length {
-            may_truncate.map_err(|why| {
+        if before != blob.length {
+            may_change.map_err(|why| {
+                let what = if before > blob.length {
+                    "bytes past the end: "
+                } else {
+                    ""
+                };
                 format!(
-                    "bytes past the end: the file is {before} bytes, the blob's Length is {}; \
-                     not truncated because {why}",
+                    "{what}the file is {before} bytes, the blob's Length is {}; not changed \
+                     because {why}",
                     blob.length
                 )
             })?;
@@ -318,6 +336,7 @@ pub(super) fn write_length(
             id,
             status: ComponentStatus::Repaired,
             actual_md5: None,
+            storage_md5: None,
             reason: None,
             identity,
         },
@@ -325,6 +344,7 @@ pub(super) fn write_length(
             id,
             status: ComponentStatus::Failed,
             actual_md5: None,
+            storage_md5: None,
             reason: Some(format!(
                 "the file is {after} bytes after the change, not the blob's Length {}",
                 blob.length
@@ -382,7 +402,8 @@ impl WholeFile {
                 "the download is {on_disk} bytes, not the blob's {length}; nothing was written"
             ));
         }
-        let md5 = md5_of(file).map_err(|e| format!("cannot read the download back: {e}"))?;
+        let md5 = Md5Stream::of_reader(file)
+            .map_err(|e| format!("cannot read the download back: {e}"))?;
         if let Some(expected) = content_md5
             && expected != md5
         {
@@ -396,18 +417,6 @@ impl WholeFile {
             .commit()
             .map_err(|e| escape_controls(&e.to_string()).into_owned())?;
         Ok((md5, FileIdentity::of(&file).ok()))
-    }
-}
-
-fn md5_of(mut file: &std::fs::File) -> std::io::Result<Md5> {
-    let mut hasher = Md5Stream::new();
-    let mut buffer = vec![0u8; 1024 * 1024];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok(hasher.finish());
-        }
-        hasher.update(&buffer[..read]);
     }
 }
 
@@ -478,7 +487,7 @@ mod tests {
             done.reason
                 .as_deref()
                 .unwrap()
-                .contains("not truncated because block 0"),
+                .contains("bytes past the end: the file is 100 bytes, the blob's Length is 50; not changed because block 0"),
             "{done:?}"
         );
         assert_eq!(
@@ -490,6 +499,38 @@ mod tests {
         assert_eq!(
             std::fs::read(dir.path().join("long")).unwrap(),
             vec![7u8; 50]
+        );
+    }
+
+    /// A file whose blocks could not be repaired is neither created nor padded: bytes nobody
+    /// checked are not written.
+    #[test]
+    fn neither_creates_nor_extends_while_blocks_are_not_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootedDir::open(dir.path()).unwrap();
+        let id = ComponentId {
+            blob: 0,
+            component: 0,
+        };
+        let not_right = || Err("the block at byte 0 is failed".to_string());
+        let mut absent = facts(50);
+        absent.file_path = "\\absent".into();
+        let done = write_length(&root, id, &absent, not_right());
+        assert_eq!(done.status, ComponentStatus::Failed);
+        assert!(
+            done.reason
+                .as_deref()
+                .unwrap()
+                .contains("not on the drive; not created because"),
+            "{done:?}"
+        );
+        assert!(!dir.path().join("absent").exists());
+        std::fs::write(dir.path().join("long"), vec![7u8; 10]).unwrap();
+        let done = write_length(&root, id, &facts(50), not_right());
+        assert_eq!(done.status, ComponentStatus::Failed, "{done:?}");
+        assert_eq!(
+            std::fs::read(dir.path().join("long")).unwrap(),
+            vec![7u8; 10]
         );
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::verify::{self, Control, Finding, VerifyOptions};
 use super::{
-    Activity, Command, EngineHandle, Event, OpenRun, Run, RunMode, ToDispatcher, WorkRequest,
+    Activity, Command, EngineHandle, Event, OpenRun, Run, RunMode, ToDispatcher, Work, WorkRequest,
     WorkerMessage, dispatch,
 };
 use crate::format::Md5;
@@ -79,6 +79,9 @@ pub fn start_repair(
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let control = Arc::new(Control::default());
     let (messages_tx, messages) = mpsc::channel::<WorkerMessage>(4096);
+    let source_text = source.describe();
+    let repair_file_text = repair_file.path().to_string();
+    let target_text = target.display().to_string();
     let sources = Arc::new(SourceSlot::new(source));
     let (open, requests) = if options.stay_open {
         let (requests_tx, requests_rx) = mpsc::unbounded_channel();
@@ -93,6 +96,9 @@ pub fn start_repair(
     let run = Run {
         drive: Arc::clone(&drive),
         mode: RunMode::Repair,
+        target: target_text,
+        source: Some(source_text),
+        repair_file: Some(repair_file_text),
         control: Arc::clone(&control),
         open,
     };
@@ -203,8 +209,21 @@ impl Repairer {
         *locked(&self.earlier) = resumed.earlier;
         let finished: HashSet<ComponentId> =
             resumed.taken.iter().map(|finding| finding.id).collect();
-        for finding in resumed.taken {
-            self.emit(finding).await;
+        if resumed.recorded > 0 {
+            let count = |status| {
+                let taken = resumed.taken.iter();
+                taken.filter(|finding| finding.status == status).count() as u64
+            };
+            let message = WorkerMessage::Resumed {
+                components: resumed.taken.len() as u64,
+                repaired: count(ComponentStatus::Repaired),
+                verified: count(ComponentStatus::Verified),
+                checked_again: resumed.recorded - resumed.taken.len() as u64,
+            };
+            for finding in resumed.taken {
+                self.emit(finding).await;
+            }
+            let _ = self.out.send(message).await;
         }
         // Pass 1: what the copy log says failed; downloads run while pass 2 verifies the rest
         // (a 403 that parks them does not hold verification up).
@@ -218,6 +237,7 @@ impl Repairer {
             })
             .map(|(id, _, _)| id)
             .collect();
+        self.plan(Work::Download, &copy_log_set).await;
         let pass_one = {
             let this = Arc::clone(&self);
             let ids = copy_log_set.clone();
@@ -231,11 +251,11 @@ impl Repairer {
             .map(|(id, _, _)| id)
             .filter(|id| !finished.contains(id) && !in_pass_one.contains(id))
             .collect();
+        self.plan(Work::Verify, &to_verify).await;
         let damaged = Arc::clone(&self).verify(to_verify).await;
         let mut lengths = pass_one.await.unwrap_or_default();
         if !self.cancelled() {
-            // Pass-1 downloads replace their verification; these come on top of it.
-            self.plan_bytes(&damaged).await;
+            self.plan(Work::Download, &damaged).await;
             lengths.extend(self.repair(&damaged).await);
             self.run_lengths(lengths).await;
         }
@@ -243,17 +263,19 @@ impl Repairer {
             while !self.cancelled() {
                 let _ = self.out.send(WorkerMessage::Idle).await;
                 let ids = match requests.recv().await {
-                    None | Some(WorkRequest::Finish) => break,
+                    // Everything asked was done: a cancel that comes now leaves nothing
+                    // undone, so the run ends complete.
+                    None | Some(WorkRequest::Finish) => return true,
                     Some(WorkRequest::Retry(ids)) => {
                         let ids = self.known(ids);
-                        self.plan_bytes(&ids).await;
+                        self.plan(Work::Download, &ids).await;
                         ids
                     }
                     Some(WorkRequest::Verify(ids)) => {
                         let ids = self.known(ids);
-                        self.plan_bytes(&ids).await;
+                        self.plan(Work::Verify, &ids).await;
                         let damaged = Arc::clone(&self).verify(ids).await;
-                        self.plan_bytes(&damaged).await;
+                        self.plan(Work::Download, &damaged).await;
                         damaged
                     }
                 };
@@ -264,16 +286,24 @@ impl Repairer {
         !self.cancelled()
     }
 
-    /// Tells the progress meter about bytes that will be moved on top of the plan.
-    async fn plan_bytes(&self, ids: &[ComponentId]) {
-        let planned = ids
+    /// Tells the progress meter what a kind of work now has to do on top of its plan.
+    async fn plan(&self, work: Work, ids: &[ComponentId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let bytes = ids
             .iter()
             .map(|id| {
                 let blob = &self.drive.blobs[id.blob as usize];
                 blob.data_bytes_of(self.drive.component(*id))
             })
             .sum();
-        let _ = self.out.send(WorkerMessage::PlannedBytes(planned)).await;
+        let message = WorkerMessage::Planned {
+            work,
+            components: ids.len() as u64,
+            bytes,
+        };
+        let _ = self.out.send(message).await;
     }
 
     /// The ids that name components of this drive, each once.
@@ -331,6 +361,7 @@ impl Repairer {
                         id: finding.id,
                         status: finding.status,
                         actual_md5: finding.actual_md5,
+                        storage_md5: None,
                         reason: finding.reason.clone(),
                         identity: finding.identity,
                     });
@@ -521,6 +552,7 @@ impl Repairer {
                 id: d.id,
                 status: d.status,
                 actual_md5: d.actual_md5,
+                storage_md5: d.storage_md5,
                 reason: d.reason,
                 bytes,
                 identity: d.identity,
@@ -604,6 +636,7 @@ impl Repairer {
                     id,
                     status: ComponentStatus::Failed,
                     actual_md5: None,
+                    storage_md5: Some(actual),
                     reason: Some(format!(
                         "the storage's bytes hash to {actual}, not the manifest's {expected}: \
                          the blob probably changed since export; nothing was written"
@@ -743,6 +776,7 @@ impl Repairer {
                     id: ids[0],
                     status: ComponentStatus::Repaired,
                     actual_md5: Some(md5),
+                    storage_md5: Some(md5),
                     reason: Some(match content_md5 {
                         Some(_) => format!(
                             "downloaded whole and checked against the blob's Content-MD5{copy_log_note}"
@@ -796,11 +830,11 @@ impl Repairer {
                 })
                 .collect()
         };
-        let may_truncate = match not_right.as_slice() {
+        let may_change = match not_right.as_slice() {
             [] => Ok(()),
-            [one] => Err(format!("{one}; a rerun truncates it once that is repaired")),
+            [one] => Err(format!("{one}; a rerun sets it once that is repaired")),
             [first, rest @ ..] => Err(format!(
-                "{first} (and {} more); a rerun truncates it once they are repaired",
+                "{first} (and {} more); a rerun sets it once they are repaired",
                 rest.len()
             )),
         };
@@ -808,7 +842,7 @@ impl Repairer {
         let ids = [id];
         let write = self.on_drive(
             &ids,
-            move |root| vec![write_length(root, id, &facts, may_truncate)],
+            move |root| vec![write_length(root, id, &facts, may_change)],
             |ids, reason| failed_all(&ids, reason),
         );
         self.commit(&ids, async { Written::Done(write.await) })

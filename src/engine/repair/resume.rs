@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::Repairer;
-use crate::engine::WorkerMessage;
 use crate::engine::verify::Finding;
 use crate::journal::{Entry, EntryState};
 use crate::model::{ComponentId, ComponentStatus};
@@ -19,6 +18,8 @@ const NANOS: i64 = 1_000_000_000;
 /// What a rerun takes from its repair file.
 #[derive(Default)]
 pub(super) struct Resumed {
+    /// Components the repair file holds a verdict for.
+    pub recorded: u64,
     /// Verdicts that still hold.
     pub taken: Vec<Finding>,
     /// Recorded as right, but their files changed since: verified again (the copy log's word
@@ -66,20 +67,15 @@ impl Repairer {
         }
         let this = Arc::clone(&self);
         let _ = tokio::task::spawn_blocking(move || this.remove_stale_temporaries()).await;
-        let total = entries.len() as u64;
+        let recorded = entries.len() as u64;
         let this = Arc::clone(&self);
         let resumed = tokio::task::spawn_blocking(move || this.trusted(entries))
             .await
             .unwrap_or_default();
-        let taken = resumed.taken.len() as u64;
-        let _ = self
-            .out
-            .send(WorkerMessage::Resumed {
-                taken,
-                checked_again: total - taken,
-            })
-            .await;
-        resumed
+        Resumed {
+            recorded,
+            ..resumed
+        }
     }
 
     fn trusted(&self, entries: Vec<Entry>) -> Resumed {
@@ -117,14 +113,7 @@ impl Repairer {
                 }
                 continue;
             }
-            resumed.taken.push(Finding {
-                id: entry.id,
-                status,
-                actual_md5: entry.actual_md5,
-                reason: entry.reason,
-                bytes: 0,
-                identity: entry.identity,
-            });
+            resumed.taken.push(Finding::recorded(entry, status));
         }
         resumed
     }

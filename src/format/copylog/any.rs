@@ -24,10 +24,19 @@ impl AnyCopyLog {
     /// not well-formed before its first element goes to the DriveLog reader, which says what
     /// is wrong.
     pub fn from_file(path: &Path) -> Result<Self, FormatError> {
-        match xml::root_element(path).as_deref() {
-            Some("ErroredEntity" | "CopyLog") => CopyLog2021::from_file(path).map(Self::V2021),
-            _ => CopyLog::from_file(path).map(Self::DriveLog),
+        if Self::is_2021(path) {
+            CopyLog2021::from_file(path).map(Self::V2021)
+        } else {
+            CopyLog::from_file(path).map(Self::DriveLog)
         }
+    }
+
+    /// Whether the file's first element is a 2021-08-01 log's.
+    pub fn is_2021(path: &Path) -> bool {
+        matches!(
+            xml::root_element(path).as_deref(),
+            Some("ErroredEntity" | "CopyLog")
+        )
     }
 
     /// The DriveId the log names (a GUID in 2021-08-01 logs, the serial number before).

@@ -1,0 +1,138 @@
+//! The command that resumes a run, printed when one ends unfinished: the same repair file
+//! and inputs; secrets are named by the environment variables that carry them, never shown.
+
+use std::path::Path;
+
+use crate::ledger::Ledger;
+
+use super::args::RepairArgs;
+
+/// A path or word as a POSIX shell reads it back unchanged.
+fn quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+fn path(path: &Path) -> String {
+    quote(&path.display().to_string())
+}
+
+/// The command line that resumes this repair, and where its secrets go.
+pub fn command(args: &RepairArgs) -> (String, Vec<&'static str>) {
+    let mut words = vec![
+        "export-repair repair".to_string(),
+        format!("--repair-file {}", path(&args.repair_file)),
+        format!("--target {}", path(&args.target)),
+    ];
+    let mut secrets = Vec::new();
+    if let Some(account) = &args.account {
+        words.push(format!("--account {}", quote(account)));
+    }
+    if let Some(endpoint) = &args.blob_endpoint {
+        words.push(format!("--blob-endpoint {}", quote(endpoint)));
+    }
+    if let Some(mirror) = &args.source_dir {
+        words.push(format!("--source-dir {}", path(mirror)));
+    }
+    if let Some(copy_log) = &args.copy_log {
+        words.push(format!("--copy-log {}", path(copy_log)));
+    }
+    if let Some(manifest) = &args.manifest {
+        words.push(format!("--manifest {}", path(manifest)));
+    }
+    if let Some(log_dir) = &args.log_dir {
+        words.push(format!("--log-dir {}", path(log_dir)));
+    }
+    for report in &args.reports.report {
+        words.push(format!("--report {}", path(report)));
+    }
+    if let Some(format) = args.reports.report_format {
+        words.push(format!("--report-format {format}"));
+    }
+    if args.concurrency != 8 {
+        words.push(format!("--concurrency {}", args.concurrency));
+    }
+    if let Some(seconds) = args.read_timeout {
+        words.push(format!("--read-timeout {seconds}"));
+    }
+    if args.headless {
+        words.push("--headless".into());
+    }
+    if args.json {
+        words.push("--json".into());
+    }
+    if args.account_key.is_some() {
+        secrets.push("AZURE_STORAGE_KEY");
+    }
+    if args.sas.is_some() {
+        secrets.push("AZURE_STORAGE_SAS");
+    }
+    if args.bitlocker_key.is_some() {
+        secrets.push("BITLOCKER_KEY");
+    }
+    (words.join(" "), secrets)
+}
+
+/// After a run that did not finish everything (interrupted, refused, or damage left), says
+/// how to go on.
+pub fn tell(ledger: &Ledger, args: &RepairArgs) {
+    if !(ledger.interrupted() || ledger.awaiting_credentials() || ledger.damaged() > 0) {
+        return;
+    }
+    let (line, secrets) = command(args);
+    let mut text = String::from("to go on, rerun with the same repair file:\n  ");
+    text.push_str(&line);
+    text.push('\n');
+    for name in secrets {
+        text.push_str(&format!(
+            "  (with the secret in the environment variable {name})\n"
+        ));
+    }
+    eprint!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{Cli, Commands};
+    use clap::Parser;
+
+    #[test]
+    fn the_rerun_command_names_secrets_by_their_variables() {
+        let cli = Cli::try_parse_from([
+            "export-repair",
+            "repair",
+            "--repair-file",
+            "/r/D 1.rep",
+            "--target",
+            "/mnt/it's",
+            "--account",
+            "acct",
+            "--account-key",
+            "c2VjcmV0",
+            "--copy-log",
+            "/r/D_error.xml",
+            "--report",
+            "/r/out.json",
+        ])
+        .unwrap();
+        let Commands::Repair(args) = cli.command else {
+            panic!("not a repair")
+        };
+        let (line, secrets) = command(&args);
+        assert_eq!(
+            line,
+            "export-repair repair --repair-file '/r/D 1.rep' --target '/mnt/it'\\''s' \
+             --account acct --copy-log /r/D_error.xml --report /r/out.json"
+        );
+        assert!(!line.contains("c2VjcmV0"));
+        assert_eq!(secrets, ["AZURE_STORAGE_KEY"]);
+    }
+}

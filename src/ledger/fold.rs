@@ -1,0 +1,223 @@
+//! Folding one event into the ledger.
+
+use crate::engine::{Activity, ComponentEvent, Event, Work};
+use crate::model::{ComponentId, ComponentStatus};
+
+use super::{Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index};
+
+impl Ledger {
+    /// Takes one event into account. Events that name components this drive does not have
+    /// are ignored.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted {
+                mode,
+                started,
+                target,
+                source,
+                repair_file,
+                ..
+            } => {
+                self.run = Some(RunFacts {
+                    mode: *mode,
+                    started: *started,
+                    target: target.clone(),
+                    source: source.clone(),
+                    repair_file: repair_file.clone(),
+                });
+            }
+            Event::Warning { message } => self.warnings.push(message.clone()),
+            Event::CredentialsRefused { message } => {
+                self.warnings.push(message.clone());
+                self.awaiting_credentials = true;
+            }
+            Event::SourceChanged { source } => {
+                self.awaiting_credentials = false;
+                if let Some(run) = &mut self.run {
+                    run.source = Some(source.clone());
+                }
+            }
+            Event::Resumed {
+                components,
+                repaired,
+                verified,
+                checked_again,
+            } => {
+                self.resumed = Some(Resumed {
+                    components: *components,
+                    repaired: *repaired,
+                    verified: *verified,
+                    checked_again: *checked_again,
+                });
+            }
+            Event::Planned {
+                work,
+                components,
+                bytes,
+            } => {
+                let progression = self.progression(*work);
+                progression.components_total += components;
+                progression.bytes_total += bytes;
+                self.idle = false;
+            }
+            Event::Working {
+                blob,
+                components,
+                activity,
+            } => {
+                for &component in components {
+                    let id = ComponentId {
+                        blob: *blob,
+                        component,
+                    };
+                    self.set_activity(id, Some(*activity));
+                }
+                self.idle = false;
+            }
+            Event::Component(verdict) => self.verdict(verdict),
+            Event::Progress(progress) => {
+                self.verify.bytes_per_second = progress.verify.bytes_per_second;
+                self.verify.eta_seconds = progress.verify.eta_seconds;
+                self.download.bytes_per_second = progress.download.bytes_per_second;
+                self.download.eta_seconds = progress.download.eta_seconds;
+                self.active_seconds = self.active_seconds.max(progress.active_seconds);
+            }
+            Event::Paused => self.paused = true,
+            Event::Continued => self.paused = false,
+            Event::Idle { active_seconds, .. } => {
+                self.idle = true;
+                self.active_seconds = self.active_seconds.max(*active_seconds);
+                self.clear_activity();
+            }
+            Event::RunFinished {
+                finished,
+                interrupted,
+                active_seconds,
+                repair_file_error,
+                ..
+            } => {
+                self.ending = Some(Ending {
+                    at: *finished,
+                    interrupted: *interrupted,
+                });
+                self.repair_file_error.clone_from(repair_file_error);
+                self.idle = false;
+                self.paused = false;
+                self.active_seconds = self.active_seconds.max(*active_seconds);
+                self.clear_activity();
+            }
+        }
+    }
+
+    fn progression(&mut self, work: Work) -> &mut crate::engine::Progression {
+        match work {
+            Work::Verify => &mut self.verify,
+            Work::Download => &mut self.download,
+        }
+    }
+
+    fn set_activity(&mut self, id: ComponentId, activity: Option<Activity>) {
+        let Some(index) = self.index(id) else {
+            return;
+        };
+        let record = &mut self.records[index];
+        let tally = &mut self.blobs[id.blob as usize];
+        if let Some(before) = record.activity {
+            tally.by_activity[activity_index(before)] -= 1;
+        }
+        if let Some(after) = activity {
+            tally.by_activity[activity_index(after)] += 1;
+            if after == Activity::Downloading {
+                record.downloads = record.downloads.saturating_add(1);
+            }
+        }
+        record.activity = activity;
+    }
+
+    fn clear_activity(&mut self) {
+        for record in &mut self.records {
+            record.activity = None;
+        }
+        for tally in &mut self.blobs {
+            tally.by_activity = [0; 3];
+        }
+    }
+
+    fn verdict(&mut self, event: &ComponentEvent) {
+        let id = event.id;
+        let Some(index) = self.index(id) else {
+            return;
+        };
+        let bytes = {
+            let blob = &self.drive.blobs[id.blob as usize];
+            blob.data_bytes_of(&blob.components[id.component as usize])
+        };
+        self.bytes_moved += event.bytes;
+        let record = self.records[index];
+        // The work that reached the verdict is the work the component was going through.
+        let work = match record.activity {
+            Some(Activity::Verifying) => Some(Work::Verify),
+            Some(Activity::Queued | Activity::Downloading) => Some(Work::Download),
+            None => None,
+        };
+        if let Some(work) = work {
+            let progression = self.progression(work);
+            progression.components_done += 1;
+            progression.bytes_done += bytes;
+        }
+        self.set_activity(id, None);
+        let repaired = record.repaired || event.status == ComponentStatus::Repaired;
+        // A repair stays a repair when a later look finds nothing wrong.
+        let shown = match event.status {
+            ComponentStatus::Verified | ComponentStatus::Skipped if record.repaired => {
+                ComponentStatus::Repaired
+            }
+            status => status,
+        };
+        self.show(id, index, record.status, shown, bytes);
+        self.records[index].repaired = repaired;
+        let keep_details = event.status != ComponentStatus::Verified
+            || record.repaired
+            || self.details.contains_key(&id);
+        if keep_details {
+            let details = self.details.entry(id).or_default();
+            details.reason.clone_from(&event.reason);
+            details.drive_md5 = event.drive_md5.or(details.drive_md5);
+            details.storage_md5 = event.storage_md5.or(details.storage_md5);
+            details.history.push(Step {
+                status: event.status,
+                work,
+                at: event.at,
+            });
+        }
+    }
+
+    /// Moves a component's shown verdict from `before` to `after` in every count.
+    fn show(
+        &mut self,
+        id: ComponentId,
+        index: usize,
+        before: Option<ComponentStatus>,
+        after: ComponentStatus,
+        bytes: u64,
+    ) {
+        let tally = &mut self.blobs[id.blob as usize];
+        match before {
+            Some(before) => {
+                tally.by_status[status_index(before)] -= 1;
+                let total = &mut self.by_status[status_index(before)];
+                total.components -= 1;
+                total.bytes -= bytes;
+            }
+            None => {
+                self.unsettled.components -= 1;
+                self.unsettled.bytes -= bytes;
+            }
+        }
+        tally.by_status[status_index(after)] += 1;
+        let total = &mut self.by_status[status_index(after)];
+        total.components += 1;
+        total.bytes += bytes;
+        self.records[index].status = Some(after);
+    }
+}

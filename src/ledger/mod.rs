@@ -1,0 +1,449 @@
+//! The ledger of a run: the one fold of the engine's events that the console, the headless
+//! reporter, the `report` command and every report format read. Whatever it says (a
+//! component's state and history, the counts by status, the progress of verification and of
+//! downloads, whether the run is paused, waiting, finished or interrupted, how long it
+//! worked), every view says the same, because none of them folds the events itself.
+//!
+//! A component keeps its history: found corrupt, downloaded, repaired, then verified again
+//! stays "repaired" (verified again at …); only damage found after a repair replaces it.
+
+mod fold;
+mod history;
+pub mod human;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::engine::{Activity, Progression, RunMode, Tally, Totals};
+use crate::model::{ComponentId, ComponentStatus, Drive, FileVerdict, Outcome};
+
+pub use history::{Details, Step};
+pub use state::ComponentState;
+
+/// Facts about the run from its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFacts {
+    pub mode: RunMode,
+    pub started: OffsetDateTime,
+    pub target: String,
+    /// Where downloads come from now (a new source replaces the first).
+    pub source: Option<String>,
+    pub repair_file: Option<String>,
+}
+
+/// What an earlier run recorded in the repair file and this one took over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resumed {
+    /// Verdicts taken (their files unchanged since), of which repaired and verified.
+    pub components: u64,
+    pub repaired: u64,
+    pub verified: u64,
+    /// Recorded components verified or tried again (their files changed, or they failed).
+    pub checked_again: u64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    pub at: OffsetDateTime,
+    /// It stopped before every component was looked at (cancelled, a refusal, a failure).
+    pub interrupted: bool,
+}
+
+/// Where the run stands, most telling first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No event yet.
+    Starting,
+    Working,
+    /// No new work starts; work in flight finishes.
+    Paused,
+    /// The storage refused the credentials; downloads wait for new ones.
+    AwaitingCredentials,
+    /// A run kept open did all it was asked and waits for the technician.
+    Idle,
+    Finished {
+        outcome: Outcome,
+        interrupted: bool,
+    },
+}
+
+/// One component's compact record (a million of them must stay small).
+#[derive(Debug, Clone, Copy, Default)]
+struct Record {
+    /// The verdict every view shows: the latest one, except that a repaired component
+    /// verified again (or skipped) stays repaired.
+    status: Option<ComponentStatus>,
+    activity: Option<Activity>,
+    /// Repaired at some point of this ledger's history.
+    repaired: bool,
+    /// Downloads started for it.
+    downloads: u16,
+}
+
+/// Per blob: counts by shown verdict and by work under way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobTally {
+    pub components: u32,
+    by_status: [u32; 7],
+    by_activity: [u32; 3],
+}
+
+impl BlobTally {
+    pub fn count(&self, status: ComponentStatus) -> u32 {
+        self.by_status[status_index(status)]
+    }
+
+    /// Components with a verdict.
+    pub fn settled(&self) -> u32 {
+        self.by_status.iter().sum()
+    }
+
+    /// Components still damaged (corrupt, missing, failed).
+    pub fn damaged(&self) -> u32 {
+        ComponentStatus::ALL
+            .iter()
+            .filter(|s| s.is_damage())
+            .map(|s| self.count(*s))
+            .sum()
+    }
+
+    pub fn repaired(&self) -> u32 {
+        self.count(ComponentStatus::Repaired) + self.count(ComponentStatus::Regenerated)
+    }
+
+    /// The work under way in it, the most advanced first.
+    pub fn busy(&self) -> Option<Activity> {
+        [Activity::Downloading, Activity::Verifying, Activity::Queued]
+            .into_iter()
+            .find(|a| self.by_activity[activity_index(*a)] > 0)
+    }
+
+    /// What the blob's row shows: work under way; else damage as soon as it is found; else
+    /// unchecked until every component has its verdict; else the worst verdict.
+    pub fn state(&self) -> ComponentState {
+        if let Some(activity) = self.busy() {
+            return ComponentState::of(Some(activity), None);
+        }
+        let worst = ComponentStatus::ALL
+            .iter()
+            .filter(|s| self.count(**s) > 0)
+            .map(|s| ComponentState::Done(*s))
+            .fold(
+                ComponentState::Done(ComponentStatus::Verified),
+                ComponentState::worse,
+            );
+        if worst.is_damage() || self.settled() == self.components {
+            worst
+        } else {
+            ComponentState::Unchecked
+        }
+    }
+
+    /// The file's verdict in a report (components without a verdict count as skipped).
+    pub fn verdict(&self) -> FileVerdict {
+        FileVerdict::of(
+            ComponentStatus::ALL
+                .into_iter()
+                .filter(|s| self.count(*s) > 0),
+        )
+    }
+}
+
+fn status_index(status: ComponentStatus) -> usize {
+    ComponentStatus::ALL
+        .iter()
+        .position(|s| *s == status)
+        .unwrap_or_default()
+}
+
+fn activity_index(activity: Activity) -> usize {
+    match activity {
+        Activity::Queued => 0,
+        Activity::Verifying => 1,
+        Activity::Downloading => 2,
+    }
+}
+
+/// The ledger of one run over one drive.
+pub struct Ledger {
+    drive: Arc<Drive>,
+    /// Index of each blob's first component in `records`.
+    blob_start: Vec<usize>,
+    records: Vec<Record>,
+    details: HashMap<ComponentId, Details>,
+    blobs: Vec<BlobTally>,
+    /// Components and bytes by shown verdict; the rest have none yet.
+    by_status: [Tally; 7],
+    unsettled: Tally,
+    run: Option<RunFacts>,
+    verify: Progression,
+    download: Progression,
+    active_seconds: f64,
+    bytes_moved: u64,
+    paused: bool,
+    idle: bool,
+    awaiting_credentials: bool,
+    ending: Option<Ending>,
+    /// Why the repair file stopped the run, when it did.
+    repair_file_error: Option<String>,
+    warnings: Vec<String>,
+    resumed: Option<Resumed>,
+}
+
+impl Ledger {
+    pub fn new(drive: Arc<Drive>) -> Self {
+        let mut blob_start = Vec::with_capacity(drive.blobs.len());
+        let mut next = 0;
+        let mut unsettled = Tally::default();
+        let blobs = drive
+            .blobs
+            .iter()
+            .map(|blob| {
+                blob_start.push(next);
+                next += blob.components.len();
+                for component in &blob.components {
+                    unsettled.components += 1;
+                    unsettled.bytes += blob.data_bytes_of(component);
+                }
+                BlobTally {
+                    components: blob.components.len() as u32,
+                    ..BlobTally::default()
+                }
+            })
+            .collect();
+        Self {
+            drive,
+            blob_start,
+            records: vec![Record::default(); next],
+            details: HashMap::new(),
+            blobs,
+            by_status: [Tally::default(); 7],
+            unsettled,
+            run: None,
+            verify: Progression::default(),
+            download: Progression::default(),
+            active_seconds: 0.0,
+            bytes_moved: 0,
+            paused: false,
+            idle: false,
+            awaiting_credentials: false,
+            ending: None,
+            repair_file_error: None,
+            warnings: Vec::new(),
+            resumed: None,
+        }
+    }
+
+    pub fn drive(&self) -> &Arc<Drive> {
+        &self.drive
+    }
+
+    fn index(&self, id: ComponentId) -> Option<usize> {
+        let start = *self.blob_start.get(id.blob as usize)?;
+        let blob = self.blobs[id.blob as usize];
+        (id.component < blob.components).then_some(start + id.component as usize)
+    }
+
+    /// The verdict every view shows for a component (none yet: not reached).
+    pub fn status(&self, id: ComponentId) -> Option<ComponentStatus> {
+        self.index(id).and_then(|i| self.records[i].status)
+    }
+
+    /// Work under way, else the verdict.
+    pub fn state(&self, id: ComponentId) -> ComponentState {
+        self.index(id).map_or(ComponentState::Unchecked, |i| {
+            let record = self.records[i];
+            ComponentState::of(record.activity, record.status)
+        })
+    }
+
+    /// Downloads started for a component in this run.
+    pub fn downloads(&self, id: ComponentId) -> u16 {
+        self.index(id).map_or(0, |i| self.records[i].downloads)
+    }
+
+    /// Reasons, hashes and history, for components that have more than "verified".
+    pub fn details(&self, id: ComponentId) -> Option<&Details> {
+        self.details.get(&id)
+    }
+
+    pub fn blob(&self, blob: usize) -> &BlobTally {
+        &self.blobs[blob]
+    }
+
+    pub fn blobs(&self) -> &[BlobTally] {
+        &self.blobs
+    }
+
+    pub fn run(&self) -> Option<&RunFacts> {
+        self.run.as_ref()
+    }
+
+    pub fn mode(&self) -> Option<RunMode> {
+        self.run.as_ref().map(|run| run.mode)
+    }
+
+    pub fn verify(&self) -> &Progression {
+        &self.verify
+    }
+
+    pub fn download(&self) -> &Progression {
+        &self.download
+    }
+
+    /// Seconds the engine worked: not paused, not waiting for the technician.
+    pub fn active_seconds(&self) -> f64 {
+        self.active_seconds
+    }
+
+    /// Wall time from start to finish (or to `now` while it runs).
+    pub fn wall_seconds(&self, now: OffsetDateTime) -> f64 {
+        match &self.run {
+            Some(run) => {
+                let end = self.ending.map_or(now, |ending| ending.at);
+                (end - run.started).as_seconds_f64().max(0.0)
+            }
+            None => 0.0,
+        }
+    }
+
+    /// Bytes read from the drive or downloaded, re-reads included.
+    pub fn bytes_moved(&self) -> u64 {
+        self.bytes_moved
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    pub fn idle(&self) -> bool {
+        self.idle
+    }
+
+    pub fn awaiting_credentials(&self) -> bool {
+        self.awaiting_credentials
+    }
+
+    pub fn ending(&self) -> Option<Ending> {
+        self.ending
+    }
+
+    /// Why the repair file stopped the run (nothing more was written after it), if it did.
+    pub fn repair_file_error(&self) -> Option<&str> {
+        self.repair_file_error.as_deref()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.ending.is_some()
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.ending.is_some_and(|ending| ending.interrupted)
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn resumed(&self) -> Option<Resumed> {
+        self.resumed
+    }
+
+    pub fn phase(&self) -> Phase {
+        if self.ending.is_some() {
+            return Phase::Finished {
+                outcome: self.outcome(),
+                interrupted: self.interrupted(),
+            };
+        }
+        // Waiting for credentials comes first: it needs the technician, paused or not.
+        if self.run.is_none() {
+            Phase::Starting
+        } else if self.awaiting_credentials {
+            Phase::AwaitingCredentials
+        } else if self.paused {
+            Phase::Paused
+        } else if self.idle {
+            Phase::Idle
+        } else {
+            Phase::Working
+        }
+    }
+
+    /// Components with the shown verdict `status`.
+    pub fn count(&self, status: ComponentStatus) -> u64 {
+        self.by_status[status_index(status)].components
+    }
+
+    /// Components still damaged (corrupt, missing, failed).
+    pub fn damaged(&self) -> u64 {
+        ComponentStatus::ALL
+            .iter()
+            .filter(|s| s.is_damage())
+            .map(|s| self.count(*s))
+            .sum()
+    }
+
+    /// Components without a verdict yet.
+    pub fn unsettled(&self) -> u64 {
+        self.unsettled.components
+    }
+
+    /// Components and bytes by status; components never reached count as skipped.
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for status in ComponentStatus::ALL {
+            let mut tally = self.by_status[status_index(status)];
+            if status == ComponentStatus::Skipped {
+                tally.components += self.unsettled.components;
+                tally.bytes += self.unsettled.bytes;
+            }
+            totals.components += tally.components;
+            totals.bytes += tally.bytes;
+            if tally.components > 0 {
+                totals.by_status.insert(status, tally);
+            }
+        }
+        totals
+    }
+
+    /// The run's verdict so far.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::of(
+            ComponentStatus::ALL
+                .into_iter()
+                .filter(|s| self.count(*s) > 0),
+        )
+    }
+
+    /// Damaged components in drive order.
+    pub fn damaged_components(&self) -> impl Iterator<Item = ComponentId> + '_ {
+        self.components_where(ComponentStatus::is_damage)
+    }
+
+    /// Components whose shown verdict satisfies `keep`, in drive order.
+    pub fn components_where<'a>(
+        &'a self,
+        keep: impl Fn(ComponentStatus) -> bool + Copy + 'a,
+    ) -> impl Iterator<Item = ComponentId> + 'a {
+        self.blobs.iter().enumerate().flat_map(move |(b, tally)| {
+            let start = self.blob_start[b];
+            (0..tally.components).filter_map(move |c| {
+                self.records[start + c as usize]
+                    .status
+                    .filter(|s| keep(*s))
+                    .map(|_| ComponentId {
+                        blob: b as u32,
+                        component: c,
+                    })
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

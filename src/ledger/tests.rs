@@ -1,0 +1,199 @@
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::*;
+use crate::engine::verify::Finding;
+use crate::engine::{ComponentEvent, Event, Progress, Work};
+use crate::model::Drive;
+
+fn demo_drive() -> Arc<Drive> {
+    let sample = crate::demo::scenario::sample_drive();
+    Arc::new(Drive::build(Some(sample.manifest()), None).unwrap())
+}
+
+fn at(second: i64) -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(second)
+}
+
+fn started(drive: &Drive) -> Event {
+    Event::RunStarted {
+        mode: RunMode::Repair,
+        drive_id: drive.drive_id.clone(),
+        blobs: drive.blobs.len(),
+        components: drive.component_count(),
+        bytes: drive.data_bytes(),
+        started: at(0),
+        target: "/drive".into(),
+        source: Some("local mirror /mirror".into()),
+        repair_file: Some("/D.rep".into()),
+    }
+}
+
+fn verdict(drive: &Drive, id: ComponentId, status: ComponentStatus, second: i64) -> Event {
+    let finding = Finding {
+        id,
+        status,
+        actual_md5: None,
+        storage_md5: None,
+        reason: status.is_damage().then(|| "bad".to_string()),
+        bytes: drive.component(id).length,
+        identity: None,
+    };
+    Event::Component(ComponentEvent::new(drive, finding, at(second)))
+}
+
+fn working(id: ComponentId, activity: Activity) -> Event {
+    Event::Working {
+        blob: id.blob,
+        components: vec![id.component],
+        activity,
+    }
+}
+
+const CANYON_1: ComponentId = ComponentId {
+    blob: 0,
+    component: 1,
+};
+
+#[test]
+fn a_repair_verified_again_stays_a_repair_with_its_history() {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    ledger.apply(&started(&drive));
+    ledger.apply(&working(CANYON_1, Activity::Verifying));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Corrupt, 1));
+    assert_eq!(ledger.damaged(), 1);
+    ledger.apply(&working(CANYON_1, Activity::Queued));
+    ledger.apply(&working(CANYON_1, Activity::Downloading));
+    assert_eq!(ledger.state(CANYON_1), ComponentState::Downloading);
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Repaired, 2));
+    ledger.apply(&working(CANYON_1, Activity::Verifying));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Verified, 3));
+    assert_eq!(ledger.status(CANYON_1), Some(ComponentStatus::Repaired));
+    assert_eq!(ledger.count(ComponentStatus::Repaired), 1);
+    assert_eq!(ledger.count(ComponentStatus::Verified), 0);
+    assert_eq!(ledger.damaged(), 0);
+    assert_eq!(ledger.downloads(CANYON_1), 1);
+    let details = ledger.details(CANYON_1).unwrap();
+    assert_eq!(details.verified_again(), Some(at(3)));
+    assert_eq!(
+        details.story(),
+        "found corrupt 00:00:01 → repaired 00:00:02 → verified again 00:00:03"
+    );
+    assert_eq!(ledger.blob(0).repaired(), 1);
+    // Damage found after the repair replaces it.
+    ledger.apply(&working(CANYON_1, Activity::Verifying));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Corrupt, 4));
+    assert_eq!(ledger.status(CANYON_1), Some(ComponentStatus::Corrupt));
+    assert_eq!(ledger.count(ComponentStatus::Repaired), 0);
+    assert_eq!(ledger.outcome(), Outcome::Damaged);
+}
+
+#[test]
+fn two_progressions_each_with_its_plan() {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    ledger.apply(&started(&drive));
+    let length = drive.component(CANYON_1).length;
+    ledger.apply(&Event::Planned {
+        work: Work::Verify,
+        components: 2,
+        bytes: 2 * length,
+    });
+    ledger.apply(&working(CANYON_1, Activity::Verifying));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Corrupt, 1));
+    assert_eq!(ledger.verify().components_done, 1);
+    assert_eq!(ledger.verify().bytes_done, length);
+    assert_eq!(ledger.verify().bytes_total, 2 * length);
+    assert_eq!(ledger.download().components_total, 0);
+    ledger.apply(&Event::Planned {
+        work: Work::Download,
+        components: 1,
+        bytes: length,
+    });
+    ledger.apply(&working(CANYON_1, Activity::Downloading));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Repaired, 2));
+    assert!(ledger.download().is_complete());
+    assert_eq!(
+        ledger.verify().bytes_total,
+        2 * length,
+        "fixed when planned"
+    );
+    // A verdict from the repair file belongs to no work.
+    let earlier = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    ledger.apply(&verdict(&drive, earlier, ComponentStatus::Repaired, 3));
+    assert_eq!(ledger.verify().components_done, 1);
+    assert_eq!(ledger.download().components_done, 1);
+}
+
+#[test]
+fn pause_idle_refusal_and_ending_set_the_phase() {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    assert_eq!(ledger.phase(), Phase::Starting);
+    ledger.apply(&started(&drive));
+    assert_eq!(ledger.phase(), Phase::Working);
+    ledger.apply(&Event::Paused);
+    assert_eq!(ledger.phase(), Phase::Paused);
+    ledger.apply(&Event::Continued);
+    ledger.apply(&Event::CredentialsRefused {
+        message: "403".into(),
+    });
+    assert_eq!(ledger.phase(), Phase::AwaitingCredentials);
+    ledger.apply(&Event::SourceChanged {
+        source: "Azure (account key)".into(),
+    });
+    assert_eq!(
+        ledger.run().unwrap().source.as_deref(),
+        Some("Azure (account key)")
+    );
+    ledger.apply(&Event::Progress(Progress {
+        active_seconds: 1.5,
+        ..Progress::default()
+    }));
+    ledger.apply(&Event::Idle {
+        outcome: Outcome::Clean,
+        totals: Default::default(),
+        active_seconds: 2.0,
+    });
+    assert_eq!(ledger.phase(), Phase::Idle);
+    ledger.apply(&Event::RunFinished {
+        outcome: Outcome::Clean,
+        totals: Default::default(),
+        finished: at(30),
+        interrupted: false,
+        repair_file_error: None,
+        active_seconds: 2.0,
+    });
+    assert_eq!(ledger.active_seconds(), 2.0);
+    assert_eq!(ledger.wall_seconds(at(99)), 30.0);
+    let totals = ledger.totals();
+    assert_eq!(totals.components, drive.component_count() as u64);
+    assert_eq!(
+        totals.count(ComponentStatus::Skipped),
+        drive.component_count() as u64,
+        "never reached counts as skipped"
+    );
+}
+
+#[test]
+fn events_about_unknown_components_are_ignored() {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    let mut event = verdict(&drive, CANYON_1, ComponentStatus::Corrupt, 1);
+    if let Event::Component(component) = &mut event {
+        component.id.component = 999;
+    }
+    ledger.apply(&event);
+    ledger.apply(&Event::Working {
+        blob: 999,
+        components: vec![0],
+        activity: Activity::Queued,
+    });
+    assert_eq!(ledger.damaged(), 0);
+    assert_eq!(ledger.unsettled(), drive.component_count() as u64);
+}

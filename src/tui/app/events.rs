@@ -1,0 +1,128 @@
+//! Engine events: into the ledger first, then what the console does about them (badges of
+//! folders, the log, the first damage, the credentials prompt).
+
+use crate::engine::{ComponentEvent, Event, RunMode};
+use crate::ledger::human;
+use crate::model::{ComponentStatus, Outcome};
+
+use super::App;
+
+impl App {
+    /// Applies an engine event.
+    pub fn on_event(&mut self, event: &Event) {
+        let damaged_before = match event {
+            Event::Component(component) => self
+                .ledger
+                .blobs()
+                .get(component.id.blob as usize)
+                .map(|tally| tally.damaged()),
+            _ => None,
+        };
+        self.ledger.apply(event);
+        match event {
+            Event::RunStarted { .. } => {}
+            Event::Warning { message } => self.push_log(format!("warning: {message}")),
+            Event::CredentialsRefused { message } => {
+                self.push_log(format!("error: {message}"));
+                if self.ledger.mode() == Some(RunMode::Repair) && !self.ledger.finished() {
+                    self.push_log(
+                        "downloads wait for a new account key or SAS (a gives one); verification goes on"
+                            .into(),
+                    );
+                    self.ask_for_credentials();
+                }
+            }
+            Event::SourceChanged { source } => {
+                self.push_log(format!(
+                    "new credentials in use ({source}): the waiting downloads start again"
+                ));
+            }
+            Event::Resumed {
+                components,
+                repaired,
+                verified,
+                checked_again,
+            } => self.push_log(crate::engine::resumed_text(
+                *components,
+                *repaired,
+                *verified,
+                *checked_again,
+            )),
+            Event::Component(component) => {
+                let blob = component.id.blob as usize;
+                if blob < self.drive().blobs.len() {
+                    let after = self.ledger.blob(blob).damaged();
+                    let before = damaged_before.unwrap_or(after);
+                    if before != after {
+                        let node = self.blob_node[blob];
+                        Self::add_up(
+                            &mut self.node_bad,
+                            &self.tree,
+                            node,
+                            i64::from(after) - i64::from(before),
+                        );
+                        self.blob_changed();
+                    } else if component.status != ComponentStatus::Verified {
+                        self.blob_changed();
+                    }
+                    if after > 0 {
+                        self.follow_damage(blob);
+                    }
+                    self.log_verdict(component);
+                }
+            }
+            Event::Paused => {
+                self.push_log("paused: work in flight finishes, nothing new starts".into())
+            }
+            Event::Continued => self.push_log("going on".into()),
+            Event::Idle { .. } => {
+                let damaged = self.ledger.damaged();
+                self.push_log(match self.ledger.outcome() {
+                    _ if damaged > 0 => format!(
+                        "done for now: {damaged} component(s) still damaged · r retries the marked \
+                         or selected blobs · R retries all · q finishes"
+                    ),
+                    Outcome::Clean => "done: every component verified · q finishes".into(),
+                    _ => "done: all damage repaired · q finishes".into(),
+                });
+            }
+            Event::RunFinished { interrupted, .. } => {
+                self.push_log(match (interrupted, self.ledger.outcome()) {
+                    (true, _) => {
+                        "run interrupted: rerun with the same repair file to resume".into()
+                    }
+                    (false, Outcome::Clean) => "finished: every component verified".into(),
+                    (false, Outcome::Repaired) => "finished: all damage repaired".into(),
+                    (false, Outcome::Damaged) => "finished: damage remains".into(),
+                });
+            }
+            Event::Planned { .. } | Event::Working { .. } | Event::Progress(_) => {}
+        }
+    }
+
+    /// A log line for a verdict worth a line: damage with its reason, a repair, a repair
+    /// verified again.
+    fn log_verdict(&mut self, component: &ComponentEvent) {
+        let shown = self.ledger.status(component.id);
+        let what = match (component.status, shown) {
+            (ComponentStatus::Verified, Some(ComponentStatus::Repaired)) => "verified again",
+            (ComponentStatus::Verified | ComponentStatus::Skipped, _) => return,
+            (status, _) => status.as_str(),
+        };
+        let place = if component.kind.is_side_file() {
+            String::new()
+        } else {
+            format!(" {}", human::offset(component.offset))
+        };
+        let reason = component
+            .reason
+            .as_deref()
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default();
+        self.push_log(format!(
+            "{what} {} {}{place}{reason}",
+            component.file_path,
+            component.kind.as_str()
+        ));
+    }
+}

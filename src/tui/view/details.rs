@@ -1,0 +1,231 @@
+//! The details: the component under the map cursor (where, its state and downloads, the
+//! three hashes by name, its history, its whole reason) and the blob it belongs to; or, on a
+//! folder, what is under it.
+
+use crate::sanitize::escape_controls;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::format::Md5;
+use crate::ledger::{ComponentState, human};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus};
+
+use super::super::app::App;
+use super::super::theme::Theme;
+use super::{pane, text};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = pane(" details ".into(), false, theme);
+    let inner = block.inner(area);
+    // One column kept free before the border: text never runs into it.
+    let width = (inner.width as usize).saturating_sub(1);
+    let lines = match app.selected_blob() {
+        Some(blob) => blob_lines(app, blob, width, theme),
+        None => folder_lines(app, width),
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// `label` then `value`, the value wrapped under itself.
+fn labelled(label: &str, value: &str, width: usize) -> Vec<Line<'static>> {
+    aligned(label, value, width, 10)
+}
+
+/// `label` padded to `pad` columns, then `value` (control characters escaped: it may come
+/// from the drive's XML) wrapped under itself.
+fn aligned(label: &str, value: &str, width: usize, pad: usize) -> Vec<Line<'static>> {
+    text::wrap(&escape_controls(value), width.saturating_sub(pad).max(10))
+        .into_iter()
+        .enumerate()
+        .map(|(index, part)| {
+            let head = if index == 0 { label } else { "" };
+            Line::from(format!("{head:<pad$}{part}"))
+        })
+        .collect()
+}
+
+fn md5_text(md5: Option<Md5>, none: &str) -> String {
+    md5.map_or_else(|| none.to_string(), |m| m.to_string())
+}
+
+fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let drive = app.drive();
+    let blob = &drive.blobs[index];
+    let mut lines = labelled("BlobPath", &blob.blob_path, width);
+    if let Some(component) = blob.components.get(app.map_cursor) {
+        let id = ComponentId {
+            blob: index as u32,
+            component: app.map_cursor as u32,
+        };
+        let state = app.ledger.state(id);
+        let details = app.ledger.details(id);
+        let place = match component.kind {
+            ComponentKind::Properties | ComponentKind::Metadata => blob
+                .component_file_path(component)
+                .unwrap_or_default()
+                .to_string(),
+            _ => format!(
+                "bytes {}–{} ({})",
+                human::count(component.offset),
+                human::count(component.offset + component.length),
+                human::bytes(component.length)
+            ),
+        };
+        let mut head = format!(
+            "{} {} of {} · ",
+            component.kind.as_str(),
+            app.map_cursor + 1,
+            blob.components.len()
+        );
+        let state_word = match (state, details.and_then(|d| d.verified_again())) {
+            (ComponentState::Done(ComponentStatus::Repaired), Some(at)) => {
+                format!("repaired (verified again at {})", human::clock(at))
+            }
+            _ => state.name().to_string(),
+        };
+        let downloads = app.ledger.downloads(id);
+        let tail = if downloads > 0 {
+            format!(
+                " · {}",
+                human::plural(downloads.into(), "download", "downloads")
+            )
+        } else {
+            String::new()
+        };
+        head.push_str(&state_word);
+        let about = format!("{} {head} · {place}{tail}", state.glyph());
+        for (row, part) in text::wrap(&about, width).into_iter().enumerate() {
+            lines.push(if row == 0 {
+                Line::from(Span::styled(part, theme.status(state)))
+            } else {
+                Line::from(part)
+            });
+        }
+        if let Some(reason) = details.and_then(|d| d.reason.as_deref()) {
+            lines.extend(labelled("why", reason, width));
+        }
+        let drive_md5 = details.and_then(|d| d.drive_md5).or(
+            // A plain "verified" holds exactly the manifest's bytes.
+            (state == ComponentState::Done(ComponentStatus::Verified))
+                .then_some(component.expected_md5)
+                .flatten(),
+        );
+        // The three MD5s, named for what they are of; short names when room is short.
+        let long = width >= 21 + 32;
+        let (pad, names) = if long {
+            (21, ["expected (manifest)", "on the drive", "from storage"])
+        } else {
+            (10, ["manifest", "on drive", "storage"])
+        };
+        let values = [
+            md5_text(component.expected_md5, "none: the manifest gives no MD5"),
+            md5_text(drive_md5, "not read yet"),
+            md5_text(
+                details.and_then(|d| d.storage_md5),
+                "not downloaded in this run",
+            ),
+        ];
+        for (name, value) in names.iter().zip(values) {
+            lines.extend(aligned(name, &value, width, pad));
+        }
+        if let Some(details) = details.filter(|d| d.history.len() > 1) {
+            lines.extend(labelled("history", &details.story(), width));
+        }
+    }
+    lines.extend(labelled("FilePath", &blob.file_path, width));
+    let side = |kind: ComponentKind| {
+        blob.components
+            .iter()
+            .position(|c| c.kind == kind)
+            .map(|c| {
+                app.ledger
+                    .state(ComponentId {
+                        blob: index as u32,
+                        component: c as u32,
+                    })
+                    .name()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "none".into())
+    };
+    lines.extend(labelled(
+        "Length",
+        &format!(
+            "{} · modified {} · copy log {}",
+            human::exact_bytes(blob.length),
+            blob.last_modified.as_deref().unwrap_or("unknown"),
+            blob.copy_log_status
+                .as_ref()
+                .map_or("not listed", |s| s.as_str())
+        ),
+        width,
+    ));
+    lines.extend(labelled(
+        "Files",
+        &format!(
+            "properties {} · metadata {}",
+            side(ComponentKind::Properties),
+            side(ComponentKind::Metadata)
+        ),
+        width,
+    ));
+    lines
+}
+
+fn folder_lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let node = app.visible.get(app.selected).copied().unwrap_or(0);
+    let blobs = app.tree.blobs_under(node);
+    let name = if node == 0 {
+        "the drive".to_string()
+    } else {
+        format!("{}/", app.tree.nodes[node].name)
+    };
+    let bytes: u64 = blobs.iter().map(|&b| app.drive().blobs[b].length).sum();
+    let mut damaged = 0u64;
+    let mut damaged_blobs = 0u64;
+    let mut repaired = 0u64;
+    let mut to_check = 0u64;
+    for &blob in &blobs {
+        let tally = app.ledger.blob(blob);
+        damaged += u64::from(tally.damaged());
+        damaged_blobs += u64::from(tally.damaged() > 0);
+        repaired += u64::from(tally.repaired());
+        to_check += u64::from(tally.components - tally.settled());
+    }
+    let mut lines = labelled(
+        "Folder",
+        &format!(
+            "{name} · {} · {}",
+            human::plural(blobs.len() as u64, "blob", "blobs"),
+            human::bytes(bytes)
+        ),
+        width,
+    );
+    let mut facts = Vec::new();
+    if damaged > 0 {
+        facts.push(format!(
+            "✗ {} damaged in {}",
+            human::plural(damaged, "component", "components"),
+            human::plural(damaged_blobs, "blob", "blobs")
+        ));
+    }
+    if repaired > 0 {
+        facts.push(format!("◆ {} repaired", human::count(repaired)));
+    }
+    if to_check > 0 {
+        facts.push(format!("· {} still to check", human::count(to_check)));
+    }
+    if facts.is_empty() {
+        facts.push("nothing is damaged here".to_string());
+    }
+    lines.extend(labelled("State", &facts.join(" · "), width));
+    let hint = if damaged > 0 {
+        "n goes to the next damaged blob; enter opens the folder"
+    } else {
+        "enter opens the folder; the map shows one cell per blob"
+    };
+    lines.extend(labelled("", hint, width));
+    lines
+}

@@ -1,0 +1,229 @@
+//! The header: what runs where, its counts with their names, and one progress line per
+//! kind of work, each with its own plan, rate and time left.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::engine::{Progression, RunMode, Work};
+use crate::ledger::{ComponentState, Phase, human};
+use crate::model::{ComponentStatus, Outcome};
+
+use super::super::app::App;
+use super::super::theme::Theme;
+use super::text;
+
+pub const HEIGHT: u16 = 4;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    // A column kept free at the right edge: nothing ever touches it.
+    let width = (area.width as usize).saturating_sub(1);
+    let lines = vec![
+        title_line(app, theme, width),
+        Line::from(where_line(app, width)),
+        progress_line(app, Work::Verify, theme, width),
+        progress_line(app, Work::Download, theme, width),
+    ];
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// What the run is doing, in a few words.
+pub fn phase_words(app: &App) -> String {
+    let ledger = &app.ledger;
+    match ledger.phase() {
+        Phase::Finished {
+            interrupted: true, ..
+        } => "interrupted".into(),
+        Phase::Finished { outcome, .. } => match outcome {
+            Outcome::Clean => "verified".into(),
+            Outcome::Repaired => "repaired".into(),
+            Outcome::Damaged => "damage remains".into(),
+        },
+        Phase::Paused => "paused".into(),
+        Phase::AwaitingCredentials => "waiting for a new key or SAS".into(),
+        Phase::Idle => "done, waiting for you".into(),
+        Phase::Starting => "starting".into(),
+        Phase::Working => match ledger.mode() {
+            Some(RunMode::Repair) => "repairing".into(),
+            _ => "verifying".into(),
+        },
+    }
+}
+
+fn title_line(app: &App, theme: &Theme, width: usize) -> Line<'static> {
+    let ledger = &app.ledger;
+    let lead = format!(
+        " export-repair · drive {} · {}",
+        app.drive().drive_id,
+        phase_words(app)
+    );
+    // Labelled counters, most telling first; whole items only.
+    let mut counts = Vec::new();
+    for (status, word) in [
+        (ComponentStatus::Failed, "failed"),
+        (ComponentStatus::Corrupt, "corrupt"),
+        (ComponentStatus::Missing, "missing"),
+        (ComponentStatus::Repaired, "repaired"),
+        (ComponentStatus::Regenerated, "regenerated"),
+        (ComponentStatus::Verified, "verified"),
+        (ComponentStatus::Skipped, "skipped"),
+    ] {
+        let n = ledger.count(status);
+        if n > 0 {
+            let glyph = ComponentState::Done(status).glyph();
+            counts.push(format!("{glyph} {} {word}", human::count(n)));
+        }
+    }
+    if ledger.unsettled() > 0 {
+        counts.push(format!("{} to check", human::count(ledger.unsettled())));
+    }
+    if let Some(resumed) = ledger.resumed() {
+        counts.push(format!(
+            "resumed: {} done earlier",
+            human::count(resumed.components)
+        ));
+    }
+    let room = width.saturating_sub(text::width(&lead) + 3);
+    let tail = text::fit_items(&counts, " · ", room);
+    let mut spans = vec![Span::styled(lead, theme.title())];
+    if !tail.is_empty() {
+        spans.push(Span::raw(format!(" · {tail}")));
+    }
+    Line::from(spans)
+}
+
+/// Target, source, repair file: when room is short, the longest is shortened first (from
+/// the left: the end of a path says most), never into the words before its path ("local
+/// mirror …/mirror", not "…ror /demo/mirror").
+fn where_line(app: &App, width: usize) -> String {
+    let Some(run) = app.ledger.run() else {
+        return String::new();
+    };
+    let mut parts = vec![("target", run.target.clone())];
+    if let Some(source) = &run.source {
+        parts.push(("source", source.clone()));
+    }
+    if let Some(repair_file) = &run.repair_file {
+        parts.push(("repair file", repair_file.clone()));
+    }
+    let fixed: usize =
+        1 + parts.iter().map(|(name, _)| name.len() + 1).sum::<usize>() + 3 * (parts.len() - 1);
+    let words: Vec<&str> = parts
+        .iter()
+        .map(|(_, value)| words_before_path(value))
+        .collect();
+    let budget = width
+        .saturating_sub(fixed)
+        .saturating_sub(words.iter().map(|w| text::width(w)).sum());
+    let mut paths: Vec<String> = parts
+        .iter()
+        .zip(&words)
+        .map(|((_, value), words)| value[words.len()..].to_string())
+        .collect();
+    loop {
+        let total: usize = paths.iter().map(|v| text::width(v)).sum();
+        if total <= budget {
+            break;
+        }
+        let Some((longest, length)) = paths
+            .iter()
+            .map(|v| text::width(v))
+            .enumerate()
+            .max_by_key(|(_, length)| *length)
+        else {
+            break;
+        };
+        let shorter = length.saturating_sub(total - budget).max(8);
+        if shorter >= length {
+            break;
+        }
+        paths[longest] = text::path_tail(&paths[longest], shorter);
+    }
+    let values: Vec<String> = words
+        .iter()
+        .zip(paths)
+        .map(|(w, p)| format!("{w}{p}"))
+        .collect();
+    let texts: Vec<String> = parts
+        .iter()
+        .zip(values)
+        .map(|((name, _), value)| format!("{name} {value}"))
+        .collect();
+    format!(" {}", texts.join(" · "))
+}
+
+/// One kind of work: a bar over its plan, then done of planned, rate and time left (or
+/// "paused", which has neither).
+fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'static> {
+    let ledger = &app.ledger;
+    let (name, progression): (&str, &Progression) = match work {
+        Work::Verify => ("verify", ledger.verify()),
+        Work::Download => ("download", ledger.download()),
+    };
+    let name = format!(" {name:<9}");
+    if progression.components_total == 0 {
+        let note = match (work, ledger.mode()) {
+            (Work::Download, Some(RunMode::Verify)) => "none: a verification only reads",
+            _ => "nothing planned yet",
+        };
+        return Line::from(vec![
+            Span::styled(name, theme.title()),
+            Span::styled(
+                note.to_string(),
+                Style::default().fg(ratatui::style::Color::DarkGray),
+            ),
+        ]);
+    }
+    let mut facts = vec![format!(
+        "{} of {}",
+        human::bytes(progression.bytes_done),
+        human::bytes(progression.bytes_total)
+    )];
+    facts.push(format!(
+        "{} of {} components",
+        human::count(progression.components_done),
+        human::count(progression.components_total)
+    ));
+    if progression.is_complete() {
+        facts.push("done".into());
+    } else if ledger.paused() {
+        facts.push("paused".into());
+    } else if !ledger.finished() && !ledger.idle() {
+        match progression.bytes_per_second {
+            Some(rate) => {
+                facts.push(human::rate(rate));
+                if let Some(eta) = progression.eta_seconds {
+                    facts.push(format!("ETA {}", human::eta(eta)));
+                }
+            }
+            None => facts.push("measuring…".into()),
+        }
+    }
+    let bar_width = (width / 4).clamp(10, 40);
+    let room = width.saturating_sub(text::width(&name) + bar_width + 1);
+    let facts = text::fit_items(&facts, " · ", room);
+    let ratio = if progression.bytes_total == 0 {
+        progression.components_done as f64 / progression.components_total.max(1) as f64
+    } else {
+        progression.bytes_done as f64 / progression.bytes_total as f64
+    }
+    .min(1.0);
+    let filled = (ratio * bar_width as f64).round() as usize;
+    let style = theme.status(ComponentState::Done(ComponentStatus::Verified));
+    Line::from(vec![
+        Span::styled(name, theme.title()),
+        Span::styled("█".repeat(filled), style),
+        Span::raw("░".repeat(bar_width - filled)),
+        Span::raw(format!(" {facts}")),
+    ])
+}
+
+/// The words that name a source before its path or address ("local mirror " of "local
+/// mirror /d/m"); empty for a bare path.
+fn words_before_path(value: &str) -> &str {
+    let path_start = value.find(['/', '\\']).unwrap_or(0);
+    let words_end = value[..path_start].rfind(' ').map_or(0, |space| space + 1);
+    &value[..words_end]
+}

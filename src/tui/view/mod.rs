@@ -1,0 +1,126 @@
+//! Drawing: the whole screen from the app state, nothing else.
+
+mod details;
+mod header;
+mod hints;
+mod log;
+mod map;
+mod popup;
+pub mod text;
+mod tree;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
+
+use super::app::{App, Focus, Mode};
+use super::keymap::Keymap;
+use super::theme::Theme;
+
+/// Below this the panes cannot be read: say so instead of drawing garbage.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: &Theme) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small: {}×{}, needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    // A tall terminal gives the log more lines.
+    let log_height = if area.height >= 32 { 8 } else { 4 };
+    let [header, body, log, bar] = Layout::vertical([
+        Constraint::Length(header::HEIGHT),
+        Constraint::Min(8),
+        Constraint::Length(log_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw(frame, header, app, theme);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+    tree::draw(frame, left, app, theme);
+    let map_height = map::height(app, right).min(right.height.saturating_sub(6));
+    let [map_area, details_area] =
+        Layout::vertical([Constraint::Length(map_height), Constraint::Min(4)]).areas(right);
+    map::draw(frame, map_area, app, theme);
+    details::draw(frame, details_area, app, theme);
+    log::draw(frame, log, app, theme);
+    hints::draw(frame, bar, app, keymap);
+    match &app.mode {
+        Mode::Help => popup::help(frame, area, keymap, theme),
+        Mode::Confirm(confirm) => popup::confirm(frame, area, *confirm, keymap, theme),
+        Mode::Prompt(prompt) => popup::prompt(frame, area, app, prompt, theme),
+        Mode::LogFile => popup::log_file(frame, area, app, theme),
+        Mode::Normal | Mode::Search => {}
+    }
+}
+
+/// A pane's frame: the focused one has a double border and a marked, bold title.
+fn pane<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
+    let block = Block::default().borders(Borders::ALL).title(title);
+    if focused {
+        block
+            .border_type(BorderType::Double)
+            .border_style(theme.title())
+    } else {
+        block.border_style(Style::default())
+    }
+}
+
+/// A title, with `▶` before it when its pane has the focus.
+fn title(text: String, focused: bool, theme: &Theme) -> Line<'static> {
+    if focused {
+        Line::from(vec![Span::styled(format!(" ▶{text}"), theme.title())])
+    } else {
+        Line::from(text)
+    }
+}
+
+fn focused(app: &App, focus: Focus) -> bool {
+    app.focus == focus && app.mode == Mode::Normal
+}
+
+/// The first row of a window of `rows` that keeps `selected` in sight, moving as little as
+/// possible from where it was.
+fn window_start(previous: usize, selected: usize, rows: usize) -> usize {
+    let rows = rows.max(1);
+    if selected < previous {
+        selected
+    } else if selected >= previous + rows {
+        selected + 1 - rows
+    } else {
+        previous
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tree_window_follows_the_cursor_and_moves_as_little_as_it_can() {
+        assert_eq!(window_start(0, 5, 10), 0);
+        assert_eq!(window_start(0, 10, 10), 1);
+        assert_eq!(window_start(40, 45, 10), 40);
+        assert_eq!(window_start(40, 12, 10), 12);
+        assert_eq!(window_start(3, 0, 0), 0);
+    }
+}
