@@ -14,6 +14,7 @@ use export_repair::format::status::{BlobStatus, FileStatus, RangeStatus};
 use serde_json::Value;
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
+use support::fault_proxy::{FaultProxy, Plan};
 use support::files::files_with_times as snapshot;
 use support::runs::{kill_after_repaired, repair_progress};
 
@@ -684,4 +685,119 @@ async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
             .unwrap()
             .contains("downloaded whole")
     );
+}
+
+/// `repair --dry-run` through a proxy that counts what reaches the storage: the drive's
+/// verification runs, nothing is downloaded or written (the drive byte for byte and to the
+/// modification time, no repair file), the exit code is `verify`'s, and the output ends with
+/// each download a repair would make and where from. After a real repair, a dry run finds
+/// nothing to download and leaves the repair file as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_downloads_and_writes_nothing_and_ends_with_the_plan() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "dryrun").await;
+    let before = snapshot(&export.drive());
+    let proxy = FaultProxy::start(azurite.port(), Plan::new(0, 0, &[]));
+    let mut args = export.args(&["--account-key", KEY]);
+    let endpoint = args.iter().position(|a| a == "--blob-endpoint").unwrap() + 1;
+    args[endpoint] = proxy.endpoint().into();
+    let dry_run = |extra: &[&str]| {
+        Command::cargo_bin("export-repair")
+            .unwrap()
+            .env_remove("AZURE_STORAGE_KEY")
+            .env_remove("AZURE_STORAGE_SAS")
+            .args(&args)
+            .arg("--dry-run")
+            .args(extra)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+
+    let output = dry_run(&[]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(proxy.requests(), 0, "a dry run sent {:?}", proxy.seen());
+    assert_eq!(snapshot(&export.drive()), before, "the drive changed");
+    assert!(
+        !export.repair_file().exists(),
+        "the repair file was written"
+    );
+    // Exit codes as `verify` gives them for the same drive.
+    let verify = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("verify")
+        .arg("--target")
+        .arg(export.drive())
+        .arg("--manifest")
+        .arg(export.manifest())
+        .arg("--copy-log")
+        .arg(export.copy_log_path())
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), output.status.code());
+    // The plan, last: each download (ranges in bytes, whole files, side files) and the total.
+    let c = "dryrun";
+    let tail: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("dry run: "))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "dry run: nothing was downloaded or written. A repair would:",
+            &format!(
+                r"  \{c}\docs\report.pdf: download bytes 131072..196608 (64.0 KiB) from {c}/docs/report.pdf"
+            ),
+            &format!(
+                r"  \{c}\disks\vm.vhd: download bytes 1048576..1052672 (4.0 KiB) from {c}/disks/vm.vhd"
+            ),
+            &format!(
+                r"  \{c}\docs\gone.bin: download bytes 0..1048576 (1.0 MiB) from {c}/docs/gone.bin"
+            ),
+            &format!(r"  \{c}\docs\gone.bin: set its length to that of {c}/docs/gone.bin"),
+            &format!(
+                r"  \{c}\docs\props.txt.properties: regenerate it from the properties of {c}/docs/props.txt"
+            ),
+            &format!(
+                "in all 1.1 MiB in 3 requests for 4 files, from Azure {} (account key)",
+                proxy.endpoint()
+            ),
+        ],
+        "{stdout}"
+    );
+    // The NDJSON stream carries the plan whole.
+    let json = dry_run(&["--json"]);
+    let plans: Vec<Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["event"] == "would_download")
+        .collect();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0]["downloads"].as_array().unwrap().len(), 5);
+    assert_eq!(proxy.requests(), 0);
+    assert_eq!(snapshot(&export.drive()), before);
+    assert!(!export.repair_file().exists());
+
+    // Repaired, a dry run has nothing to plan, exits 0 and leaves the repair file alone.
+    export.command(&["--account-key", KEY]).assert().code(0);
+    let repair_file = std::fs::read(export.repair_file()).unwrap();
+    let repaired = snapshot(&export.drive());
+    let requests = proxy.requests();
+    let again = dry_run(&[]);
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{said}");
+    assert!(said.starts_with("nothing to repair: "), "{said}");
+    assert!(
+        said.ends_with(
+            "dry run: nothing was downloaded or written; a repair would download nothing\n"
+        ),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(export.repair_file()).unwrap(), repair_file);
+    assert_eq!(snapshot(&export.drive()), repaired);
+    assert_eq!(proxy.requests(), requests);
 }

@@ -174,6 +174,11 @@ pub struct RepairArgs {
     /// the Azure CLI's login.
     #[arg(long, value_enum, value_name = "METHOD", conflicts_with_all = ["account_key", "sas"])]
     pub auth: Option<AuthMethod>,
+    /// Verify and plan only: say what a repair would download (files, ranges, bytes) and
+    /// from where, without downloading or writing anything (the repair file included).
+    /// Exit codes as for `verify`.
+    #[arg(long)]
+    pub dry_run: bool,
     /// The drive's copy log: the v1/2018 error or verbose log, or the 2021-08-01 copy log.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,

@@ -46,6 +46,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         account_key: None,
         sas: None,
         auth: None,
+        dry_run: false,
         copy_log: Some(paths.copy_log.clone()),
         verbose_log: None,
         manifest: Some(paths.manifest.clone()),

@@ -33,7 +33,10 @@ pub struct RepairPlan {
 
 pub async fn run(mut args: RepairArgs) -> Result<ExitStatus, CliError> {
     let interrupts = super::signals::before_run();
-    let volume = super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, false)?;
+    // A dry run writes nothing: a BitLocker volume is opened read-only, as for `verify`.
+    let read_only = args.dry_run;
+    let volume =
+        super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, read_only)?;
     let result = repair(&args, &volume, interrupts).await;
     super::bitlocker::finish(volume, &mut args.bitlocker_key, result)
 }
@@ -66,8 +69,10 @@ async fn repair(
             volume.source().display()
         );
     }
-    // A sign-in that cannot work stops the run before it starts.
-    plan.source.sign_in().await?;
+    if !args.dry_run {
+        // A sign-in that cannot work stops the run before it starts.
+        plan.source.sign_in().await?;
+    }
     // The run's own Ctrl-C handling starts now.
     drop(interrupts);
     let finished = execute(plan, args, Some(&log)).await?;
@@ -80,11 +85,13 @@ pub async fn execute(
     args: &RepairArgs,
     log_file: Option<&Path>,
 ) -> Result<crate::ledger::Ledger, CliError> {
-    let console = console_wanted(args.headless, args.json);
+    // A dry run is a plan to read, not a session to steer.
+    let console = !args.dry_run && console_wanted(args.headless, args.json);
     let options = RepairOptions {
         concurrency: args.concurrency.max(1),
         // The console keeps the run open for retries and new credentials.
         stay_open: console,
+        dry_run: args.dry_run,
         ..RepairOptions::default()
     };
     let handle = engine::start_repair(
@@ -100,7 +107,9 @@ pub async fn execute(
     } else {
         run_headless(handle, plan.drive, args.json, &plan.reports).await?
     };
-    super::rerun::tell(&ledger, args);
+    if !args.dry_run {
+        super::rerun::tell(&ledger, args);
+    }
     Ok(ledger)
 }
 
@@ -127,8 +136,14 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
         copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
     };
-    let (mut repair_file, resumed) = RepairFile::open_or_create(&args.repair_file, &binding)
-        .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    // A dry run reads the repair file into memory and records there: the file is not touched.
+    let opened = if args.dry_run {
+        RepairFile::in_memory_copy(&args.repair_file, &binding)
+    } else {
+        RepairFile::open_or_create(&args.repair_file, &binding)
+    };
+    let (mut repair_file, resumed) =
+        opened.map_err(|error| CliError::Usage(super::chain(&error)))?;
     let recorded = resumed
         && repair_file
             .has_drive()
@@ -148,6 +163,9 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         .with_option("concurrency", args.concurrency)
         // Where the bytes come from and how the run signs in, never a secret.
         .with_option("source", source.describe());
+    if args.dry_run {
+        run = run.with_option("dry_run", true);
+    }
     for (name, value) in [
         ("account", args.account.clone()),
         ("blob_endpoint", args.blob_endpoint.clone()),
