@@ -128,6 +128,55 @@ fn a_key_that_is_no_key_says_what_a_key_looks_like_and_where_it_goes() {
     assert!(!dir.path().join("drive.rep").exists());
 }
 
+/// `--auth` with a key in the environment: the message says where the key came from (the
+/// key is not on the command line).
+#[test]
+fn auth_with_a_key_in_the_environment_says_the_environment_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drive")).unwrap();
+    let repair_file = dir.path().join("drive.rep").display().to_string();
+    let target = dir.path().join("drive").display().to_string();
+    let copy_log = dir.path().join("copy.xml").display().to_string();
+    let repair = [
+        "repair",
+        "--repair-file",
+        &repair_file,
+        "--target",
+        &target,
+        "--account",
+        "acct",
+        "--copy-log",
+        &copy_log,
+        "--auth",
+        "azure-cli",
+    ];
+    let logs = [
+        "logs",
+        "--account",
+        "acct",
+        "--drive-id",
+        "D1",
+        "--list",
+        "--auth",
+        "azure-cli",
+    ];
+    for args in [&repair[..], &logs[..]] {
+        let command = args[0];
+        let output = tool()
+            .args(args)
+            .env("AZURE_STORAGE_KEY", "a2V5")
+            .output()
+            .unwrap();
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("--auth signs in with Entra ID instead of a key or SAS")
+                && stderr.contains("AZURE_STORAGE_KEY and AZURE_STORAGE_SAS in the environment"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_report_of_a_missing_repair_file_says_it_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();

@@ -172,7 +172,7 @@ pub struct RepairArgs {
     /// Sign in with Microsoft Entra ID this way. Without a key, a SAS or this flag: a service
     /// principal from the environment, a managed identity the environment announces, then
     /// the Azure CLI's login.
-    #[arg(long, value_enum, value_name = "METHOD", conflicts_with_all = ["account_key", "sas"])]
+    #[arg(long, value_enum, value_name = "METHOD")]
     pub auth: Option<AuthMethod>,
     /// Verify and plan only: say what a repair would download (files, ranges, bytes) and
     /// from where, without downloading or writing anything (the repair file included).
@@ -251,7 +251,7 @@ pub struct LogsArgs {
     pub sas: Option<String>,
     /// Sign in with Microsoft Entra ID this way (without a key or SAS the chain is tried, as
     /// for `repair`).
-    #[arg(long, value_enum, value_name = "METHOD", conflicts_with_all = ["account_key", "sas"])]
+    #[arg(long, value_enum, value_name = "METHOD")]
     pub auth: Option<AuthMethod>,
     /// Replaces https://<account>.blob.core.windows.net (Azurite, sovereign clouds).
     #[arg(long, value_name = "URL")]
