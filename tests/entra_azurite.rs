@@ -22,6 +22,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use export_repair::demo::{SampleBlob, pseudo_random_bytes};
 use export_repair::format::status::BlobStatus;
+use export_repair::source::azure::entra::ENVIRONMENT_VARIABLES;
 use fake_tools::{AzAnswer, FakeTools, TENANT};
 use relay::Relay;
 use support::azurite::{ACCOUNT, Azurite, MISSING_HTTPS};
@@ -31,19 +32,12 @@ use support::skip::skip;
 
 const KIB: u64 = 1024;
 
-/// Variables through which the machine's own Azure sign-in could leak into a test.
-const AZURE_VARIABLES: &[&str] = &[
+/// Variables, beside those Entra ID sign-in reads, through which the machine's own Azure
+/// credentials could leak into a test.
+const MORE_AZURE_VARIABLES: &[&str] = &[
     "AZURE_STORAGE_KEY",
     "AZURE_STORAGE_SAS",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_AUTHORITY_HOST",
-    "IDENTITY_ENDPOINT",
     "IDENTITY_HEADER",
-    "MSI_ENDPOINT",
     "MSI_SECRET",
     "AZURE_CONFIG_DIR",
 ];
@@ -104,7 +98,7 @@ async fn damaged_export(azurite: &Azurite, container: &str) -> Export {
 /// machine's Azure settings.
 fn tool(az: &FakeTools, azurite: &Azurite, args: Vec<OsString>) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_export-repair"));
-    for name in AZURE_VARIABLES {
+    for name in ENVIRONMENT_VARIABLES.iter().chain(MORE_AZURE_VARIABLES) {
         command.env_remove(name);
     }
     command
@@ -122,27 +116,6 @@ fn run(command: std::process::Command) -> Output {
         .unwrap()
 }
 
-/// `repair` of `export` from `endpoint`, no credential given unless in `extra`; every report.
-fn repair_args(export: &Export, endpoint: &str, extra: &[&str]) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec!["repair".into(), "--repair-file".into()];
-    args.push(export.repair_file().into());
-    args.push("--target".into());
-    args.push(export.drive().into());
-    args.extend(["--account", ACCOUNT, "--blob-endpoint", endpoint].map(OsString::from));
-    args.push("--copy-log".into());
-    args.push(export.copy_log_path().into());
-    args.push("--manifest".into());
-    args.push(export.manifest().into());
-    args.push("--log-dir".into());
-    args.push(export.logs().into());
-    for report in export.reports() {
-        args.push("--report".into());
-        args.push(report.into());
-    }
-    args.extend(extra.iter().map(OsString::from));
-    args
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -157,7 +130,7 @@ async fn repairs_over_https_signed_in_with_the_azure_cli() {
     let output = run(tool(
         &az,
         azurite,
-        repair_args(&export, &azurite.endpoint(), &["--auth", "azure-cli"]),
+        export.repair_args(&azurite.endpoint(), &["--auth", "azure-cli"]),
     ));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     export.assert_drive_matches_blobs();
@@ -194,11 +167,7 @@ async fn a_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
     let relay = Relay::start(azurite.port(), 64 * KIB);
     let endpoint = azurite.endpoint_on(relay.port());
 
-    let args = repair_args(
-        &export,
-        &endpoint,
-        &["--auth", "azure-cli", "--concurrency", "1"],
-    );
+    let args = export.repair_args(&endpoint, &["--auth", "azure-cli", "--concurrency", "1"]);
     let child = tool(&az, azurite, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -277,7 +246,7 @@ async fn without_a_sign_in_the_run_stops_before_it_starts_with_exit_3() {
     let output = run(tool(
         &az,
         azurite,
-        repair_args(&export, &azurite.endpoint(), &[]),
+        export.repair_args(&azurite.endpoint(), &[]),
     ));
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
@@ -299,7 +268,7 @@ async fn no_token_reaches_an_output_a_log_the_repair_file_or_a_report() {
         let output = run(tool(
             &az,
             azurite,
-            repair_args(&export, &azurite.endpoint(), extra),
+            export.repair_args(&azurite.endpoint(), extra),
         ));
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
         outputs.push(output);

@@ -22,25 +22,7 @@ const KIB: u64 = 1024;
 
 impl Export {
     fn args(&self, credential: &[&str]) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec!["repair".into(), "--repair-file".into()];
-        args.push(self.repair_file().into());
-        args.push("--target".into());
-        args.push(self.drive().into());
-        args.extend(["--account", ACCOUNT].map(OsString::from));
-        args.extend(credential.iter().map(OsString::from));
-        args.push("--blob-endpoint".into());
-        args.push(azurite::shared().unwrap().endpoint().into());
-        args.push("--copy-log".into());
-        args.push(self.copy_log_path().into());
-        args.push("--manifest".into());
-        args.push(self.manifest().into());
-        args.push("--log-dir".into());
-        args.push(self.logs().into());
-        for report in self.reports() {
-            args.push("--report".into());
-            args.push(report.into());
-        }
-        args
+        self.repair_args(&azurite::shared().unwrap().endpoint(), credential)
     }
 
     fn command(&self, credential: &[&str]) -> Command {
@@ -700,9 +682,7 @@ async fn a_dry_run_downloads_and_writes_nothing_and_ends_with_the_plan() {
     let export = damaged_export(azurite, "dryrun").await;
     let before = snapshot(&export.drive());
     let proxy = FaultProxy::start(azurite.port(), Plan::new(0, 0, &[]));
-    let mut args = export.args(&["--account-key", KEY]);
-    let endpoint = args.iter().position(|a| a == "--blob-endpoint").unwrap() + 1;
-    args[endpoint] = proxy.endpoint().into();
+    let args = export.repair_args(&proxy.endpoint(), &["--account-key", KEY]);
     let dry_run = |extra: &[&str]| {
         Command::cargo_bin("export-repair")
             .unwrap()

@@ -133,14 +133,20 @@ impl RepairFile {
             path: display,
         };
         file.configure()?;
+        file.bind(exists, binding)
+    }
+
+    /// Checks an existing file against `binding`, or makes a new one for it. Returns whether
+    /// an existing file was taken.
+    fn bind(mut self, exists: bool, binding: &Binding) -> Result<(Self, bool), JournalError> {
         // A file killed while being created holds no schema yet: it is new, not foreign.
-        let resumed = exists && !file.is_blank()?;
+        let resumed = exists && !self.is_blank()?;
         if resumed {
-            file.check_existing(binding)?;
+            self.check_existing(binding)?;
         } else {
-            file.create_tables(binding)?;
+            self.create_tables(binding)?;
         }
-        Ok((file, resumed))
+        Ok((self, resumed))
     }
 
     /// For a dry run: a copy in memory of the repair file at `path` (read, never written or
@@ -161,17 +167,11 @@ impl RepairFile {
                 .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
                 .map_err(sqlite)?;
         }
-        let mut file = RepairFile {
+        let file = RepairFile {
             connection,
             path: display,
         };
-        let resumed = exists && !file.is_blank()?;
-        if resumed {
-            file.check_existing(binding)?;
-        } else {
-            file.create_tables(binding)?;
-        }
-        Ok((file, resumed))
+        file.bind(exists, binding)
     }
 
     fn sqlite(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use export_repair::demo::{SampleBlob, SampleDrive, file_path_for, local_path};
@@ -17,7 +18,7 @@ use export_repair::format::side_files::PropertiesFile;
 use export_repair::format::status::{BlobStatus, DriveStatus};
 use export_repair::report::ReportFormat;
 
-use super::azurite::Azurite;
+use super::azurite::{ACCOUNT, Azurite};
 
 /// One export: the blobs as uploaded, the drive as the service wrote it, the copy log, and
 /// (after [`Export::seal`]) the drive's bytes before any repair.
@@ -72,6 +73,29 @@ impl Export {
             .iter_mut()
             .find(|b| b.blob_path == blob_path)
             .unwrap()
+    }
+
+    /// `repair` of this export from `endpoint` (the account's), with `extra` (a credential,
+    /// flags) after the account; the log in [`Export::logs`], every report.
+    pub fn repair_args(&self, endpoint: &str, extra: &[&str]) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["repair".into(), "--repair-file".into()];
+        args.push(self.repair_file().into());
+        args.push("--target".into());
+        args.push(self.drive().into());
+        args.extend(["--account", ACCOUNT].map(OsString::from));
+        args.extend(extra.iter().map(OsString::from));
+        args.extend(["--blob-endpoint", endpoint].map(OsString::from));
+        args.push("--copy-log".into());
+        args.push(self.copy_log_path().into());
+        args.push("--manifest".into());
+        args.push(self.manifest().into());
+        args.push("--log-dir".into());
+        args.push(self.logs().into());
+        for report in self.reports() {
+            args.push("--report".into());
+            args.push(report.into());
+        }
+        args
     }
 
     /// A report in every format, `report.json` first.

@@ -68,7 +68,8 @@ impl std::fmt::Debug for EntraEnvironment {
     }
 }
 
-const VARIABLES: [&str; 8] = [
+/// The environment variables sign-in reads.
+pub const ENVIRONMENT_VARIABLES: [&str; 8] = [
     "AZURE_TENANT_ID",
     "AZURE_CLIENT_ID",
     "AZURE_CLIENT_SECRET",
@@ -87,7 +88,7 @@ impl EntraEnvironment {
 
     /// The variables `lookup` knows (empty values count as unset).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let vars = VARIABLES
+        let vars = ENVIRONMENT_VARIABLES
             .iter()
             .filter_map(|&name| {
                 let value = lookup(name)?;
