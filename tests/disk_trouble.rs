@@ -11,6 +11,8 @@
 
 #[path = "support/skip.rs"]
 mod skip;
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -18,55 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
+use tmpfs::Tmpfs;
 
 const KIB: usize = 1024;
-
-/// A tmpfs mounted for one test; unmounted on drop.
-struct Tmpfs {
-    path: PathBuf,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` (e.g. `2m`) at `path`; `None` when this machine cannot (not
-    /// root, no mount permission): the test is skipped, with `CI` set it fails.
-    fn mount(path: &Path, size: &str) -> Option<Self> {
-        std::fs::create_dir_all(path).unwrap();
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .output();
-        match output {
-            Ok(output) if output.status.success() => Some(Self {
-                path: path.to_path_buf(),
-            }),
-            other => {
-                let why = match other {
-                    Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_string(),
-                    Err(error) => error.to_string(),
-                };
-                skip::skip(&format!(
-                    "needs to mount a tmpfs, which failed here ({why}): run as root"
-                ));
-                None
-            }
-        }
-    }
-
-    fn remount(&self, options: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(&self.path)
-            .status()
-            .unwrap();
-        assert!(status.success(), "remount {options}");
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
 
 fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {

@@ -332,6 +332,15 @@ impl FileModel {
             .open(&self.path)
             .unwrap();
         std::io::Write::write_all(&mut file, &vec![0xAB; bytes as usize]).unwrap();
+        // After a truncation the appended bytes stand where original bytes were: they differ
+        // from them wherever the original is not 0xAB.
+        for at in self.length..self.length + u64::from(bytes) {
+            if let Some(&was) = self.original.get(at as usize)
+                && was != 0xAB
+            {
+                self.flips.insert(at, was ^ 0xAB);
+            }
+        }
         self.length += u64::from(bytes);
     }
 

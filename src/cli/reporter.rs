@@ -387,8 +387,9 @@ fn progress_line(ledger: &Ledger) -> String {
         .filter_map(|work| {
             let p = progression(ledger, work);
             (p.components_total > 0).then(|| {
-                let percent = (p.bytes_done * 100)
-                    .checked_div(p.bytes_total)
+                // Widened: a copy log may claim a length near u64::MAX.
+                let percent = (u128::from(p.bytes_done) * 100)
+                    .checked_div(u128::from(p.bytes_total))
                     .unwrap_or(100);
                 format!(
                     "{}: {} of {} ({percent}%), {} of {} components, {}",

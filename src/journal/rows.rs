@@ -320,30 +320,43 @@ impl RepairFile {
         let mut statement = self
             .connection
             .prepare(
-                "SELECT blob, kind, offset, length, expected_md5 FROM component
+                "SELECT blob, component, kind, offset, length, expected_md5 FROM component
                  ORDER BY blob, component",
             )
             .map_err(self.sqlite())?;
         let mut rows = statement.query([]).map_err(self.sqlite())?;
         while let Some(row) = rows.next().map_err(self.sqlite())? {
-            let (blob, kind, offset, length, expected) = (|| -> rusqlite::Result<_> {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                ))
-            })()
-            .map_err(self.sqlite())?;
+            let (blob_index, component, kind, offset, length, expected) =
+                (|| -> rusqlite::Result<_> {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, Option<String>>(5)?,
+                    ))
+                })()
+                .map_err(self.sqlite())?;
             let (Some(blob), Some(kind)) = (
-                usize::try_from(blob).ok().and_then(|b| blobs.get_mut(b)),
+                usize::try_from(blob_index)
+                    .ok()
+                    .and_then(|b| blobs.get_mut(b)),
                 ComponentKind::parse(&kind),
             ) else {
                 return Err(not_ours(format!(
-                    "it records a component of no recorded blob (blob {blob}, kind {kind:?})"
+                    "it records a component of no recorded blob (blob {blob_index}, kind {kind:?})"
                 )));
             };
+            // Reports index the drive by these numbers: a row missing or added since the
+            // drive was recorded would put verdicts on the wrong components.
+            if component != blob.components.len() as i64 {
+                return Err(not_ours(format!(
+                    "the components of its blob {blob_index} are numbered with a gap or a \
+                     duplicate at {} (found {component}): a row is missing or stray",
+                    blob.components.len()
+                )));
+            }
             if offset < 0 || length < 0 {
                 return Err(not_ours(format!(
                     "it records a component at offset {offset} with length {length}"

@@ -158,6 +158,27 @@ fn a_stray_component_row_is_an_error_naming_the_file_not_a_panic() {
 }
 
 #[test]
+fn a_missing_component_row_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.rep");
+    let drive = drive_of(&[BLOB_A]);
+    {
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&drive).unwrap();
+    }
+    Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM component WHERE blob = 0 AND component = 0", [])
+        .unwrap();
+    let file = RepairFile::open_read_only(&path).unwrap();
+    let error = file.stored_drive().unwrap_err().to_string();
+    assert!(
+        error.contains("x.rep") && error.contains("missing or stray"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_file_of_the_position_keyed_schema_is_converted_on_resume() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.rep");

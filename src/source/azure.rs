@@ -423,10 +423,7 @@ impl AzureBlobSource {
                 Ok(next) => next,
                 Err(_) => {
                     // Nothing came before the window ended (a stall): judge it, then wait on.
-                    window.check(received).map_err(|message| Failure::Retry {
-                        message,
-                        retry_after: None,
-                    })?;
+                    window.check(received)?;
                     continue;
                 }
             };
@@ -447,10 +444,7 @@ impl AzureBlobSource {
                     received += chunk.len() as u64;
                     buf.extend_from_slice(&chunk);
                     if window.is_over() {
-                        window.check(received).map_err(|message| Failure::Retry {
-                            message,
-                            retry_after: None,
-                        })?;
+                        window.check(received)?;
                     }
                 }
                 Some(Err(e)) => {
@@ -579,6 +573,7 @@ impl AzureBlobSource {
                 message,
                 retry_after,
             } => (message, retry_after),
+            Failure::TooSlow { message, .. } => (message, None),
         };
         let max_attempts = self.retry.max_attempts.max(1);
         budget.total += 1;
@@ -636,16 +631,19 @@ impl RateWindow {
     }
 
     /// Ends the window: an error when fewer than the minimum bytes came in it.
-    fn check(&mut self, received: u64) -> Result<(), String> {
+    fn check(&mut self, received: u64) -> Result<(), Failure> {
         let seconds = self.length.as_secs_f64();
         let got = received - self.received_before;
         if (got as f64) < MIN_BYTES_PER_SECOND as f64 * seconds {
             let what = if got == 0 { "stalled" } else { "too slow" };
-            return Err(format!(
-                "body {what}: {got} bytes in {seconds} s (at least {} KiB/s are needed) after \
-                 {received} bytes",
-                MIN_BYTES_PER_SECOND / 1024
-            ));
+            return Err(Failure::TooSlow {
+                message: format!(
+                    "body {what}: {got} bytes in {seconds} s (at least {} KiB/s are needed) \
+                     after {received} bytes",
+                    MIN_BYTES_PER_SECOND / 1024
+                ),
+                at_rate: self.received_before,
+            });
         }
         self.started = tokio::time::Instant::now();
         self.received_before = received;
@@ -674,6 +672,12 @@ enum Failure {
     Retry {
         message: String,
         retry_after: Option<Duration>,
+    },
+    /// A body below the minimum rate. Only the bytes that came at the rate (before the window
+    /// that failed) count as progress: a trickle must not renew the retry budget for ever.
+    TooSlow {
+        message: String,
+        at_rate: u64,
     },
 }
 
@@ -710,7 +714,10 @@ impl BlobSource for AzureBlobSource {
             {
                 Ok(()) => return Ok(progress.buf.freeze()),
                 Err(failure) => {
-                    let progressed = progress.buf.len() > before;
+                    let progressed = match &failure {
+                        Failure::TooSlow { at_rate, .. } => *at_rate > 0,
+                        _ => progress.buf.len() > before,
+                    };
                     self.after_failure(&mut budget, &what, failure, progressed)
                         .await?;
                 }

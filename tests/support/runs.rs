@@ -132,16 +132,23 @@ impl Watched {
     /// Sends SIGINT (Ctrl-C) to the run, which must still be running: an exited child is
     /// never signalled.
     pub fn interrupt(&mut self) {
+        self.signal("INT");
+    }
+
+    /// Sends the signal `name` (`INT`, `TERM`, `HUP`, …) to the run, which must still be
+    /// running: an exited child is never signalled.
+    pub fn signal(&mut self, name: &str) {
         assert!(
             self.running(),
-            "the run ended before it could be interrupted: {}",
+            "the run ended before it could be sent SIG{name}: {}",
             self.stderr()
         );
         let sent = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
             .status()
             .unwrap();
-        assert!(sent.success(), "kill -INT failed");
+        assert!(sent.success(), "kill -{name} failed");
     }
 
     /// SIGKILLs the run if it is still going; returns whether it was.

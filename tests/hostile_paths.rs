@@ -1,0 +1,517 @@
+//! A drive is hostile input: links, hard links and entries that name one file twice, each
+//! planted by the test on a drive it builds, then `repair` and `verify` run as a user runs
+//! them. Nothing outside the target changes, no entry overwrites another's file, and what was
+//! refused is said, naming the entries.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+mod support;
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use export_repair::demo::{SampleBlob, pseudo_random_bytes};
+use export_repair::format::Md5;
+use support::hostile::{Hostile, Seen, run, verdicts};
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+const KIB: usize = 1024;
+
+/// Every file under `dir` with the MD5 of its bytes, links not followed (a link is shown with
+/// where it leads).
+fn tree(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.push((format!("{name} ->"), target.display().to_string()));
+            } else if kind.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((name, Md5::of(&std::fs::read(&path).unwrap()).to_string()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn assert_refused_naming(seen: &Seen, report: &serde_json::Value, file_path: &str, words: &[&str]) {
+    let found = verdicts(report, file_path);
+    assert!(
+        found.iter().all(|(status, _)| status == "failed"),
+        "every component of {file_path} is refused: {found:?}"
+    );
+    for (_, reason) in &found {
+        for word in words {
+            assert!(
+                reason.contains(word),
+                "{file_path}: {word:?} not in {reason:?}"
+            );
+        }
+    }
+    assert!(seen.stdout.contains(file_path), "{}", seen.text());
+}
+
+/// A link planted at the name the old tool gave its temporary (`.<name>.export-repair.tmp`)
+/// beside a properties file that is regenerated: the file it points to, outside the drive,
+/// stays as it was; the properties file is rewritten through a temporary of its own.
+///
+/// Seen failing with the temporary named `.<name>.export-repair.tmp` and opened without
+/// `O_EXCL | O_NOFOLLOW` (the old protocol): the outside file held the regenerated XML.
+#[test]
+fn a_link_at_a_temporary_name_beside_a_regenerated_properties_file_writes_nothing_outside() {
+    let hostile = Hostile::new(
+        "TMPLINK1",
+        vec![
+            SampleBlob::block("box/doc.txt", b"the document".to_vec(), 4 * KIB as u64)
+                .with_properties("text/plain"),
+        ],
+    );
+    let properties = hostile.local(&hostile.blob("box/doc.txt").properties_path());
+    let exported = std::fs::read(&properties).unwrap();
+    std::fs::write(&properties, b"<Properties>damaged</Properties>").unwrap();
+    let victim = hostile.outside().join("victim.txt");
+    std::fs::write(&victim, b"outside the drive").unwrap();
+    let planted = hostile
+        .drive()
+        .join("box/.doc.txt.properties.export-repair.tmp");
+    symlink(&victim, &planted).unwrap();
+    let outside = tree(&hostile.outside());
+
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert_eq!(
+        tree(&hostile.outside()),
+        outside,
+        "nothing outside the drive changed"
+    );
+    assert_eq!(
+        std::fs::read(&properties).unwrap(),
+        exported,
+        "the properties file is back"
+    );
+    assert_eq!(
+        std::fs::read_link(&planted).unwrap(),
+        victim,
+        "the planted link is left alone"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(hostile.drive().join("box"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".doc.txt.properties.export-repair.tmp",
+            "doc.txt",
+            "doc.txt.properties"
+        ],
+        "no temporary is left behind"
+    );
+    let report = hostile.report_json();
+    assert_eq!(
+        support::hostile::components(&report, r"\box\doc.txt", "properties")[0]["status"],
+        "repaired"
+    );
+}
+
+/// A damaged file that is a hard link to a file outside the drive is never written in place
+/// (the outside name would change too): its damage is reported with the reason, exit 1, and
+/// the outside file is unchanged byte for byte.
+///
+/// Seen failing without the link-count check of an in-place write: the outside file took the
+/// repaired block.
+#[test]
+fn a_damaged_file_hard_linked_to_a_file_outside_is_not_written_through_the_link() {
+    let content = pseudo_random_bytes(3, 12 * KIB);
+    let hostile = Hostile::new(
+        "HARDLNK1",
+        vec![SampleBlob::block(
+            "box/data.bin",
+            content.clone(),
+            4 * KIB as u64,
+        )],
+    );
+    let file = hostile.file("box/data.bin");
+    let victim = hostile.outside().join("victim.bin");
+    let mut damaged = content.clone();
+    damaged[4 * KIB..8 * KIB].fill(0);
+    std::fs::write(&victim, &damaged).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::fs::hard_link(&victim, &file).unwrap();
+
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(
+        std::fs::read(&victim).unwrap() == damaged,
+        "the outside file is unchanged"
+    );
+    let report = hostile.report_json();
+    let found = verdicts(&report, r"\box\data.bin");
+    assert!(
+        found.iter().any(|(status, reason)| status == "failed"
+            && reason.contains("hard links")
+            && reason.contains("nothing was written")),
+        "{found:?}"
+    );
+}
+
+/// The verbose log's name in `--log-dir` is predictable (drive and second): a link planted at
+/// it for every second of the next minutes is not followed. The run refuses to log there
+/// (exit 2, naming the folder) and the file the links lead to is unchanged.
+///
+/// Seen failing with the log opened by `File::create` on the path (the old way): the outside
+/// file was truncated and took the log's lines.
+#[test]
+fn a_link_planted_at_the_log_name_is_not_followed() {
+    let hostile = Hostile::new(
+        "LOGLINK1",
+        vec![SampleBlob::block("box/x.bin", b"data".to_vec(), 4)],
+    );
+    let victim = hostile.outside().join("victim.log");
+    std::fs::write(&victim, b"not a log").unwrap();
+    std::fs::create_dir_all(hostile.logs()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    for second in -5..600 {
+        let at = (now + time::Duration::seconds(second))
+            .format(&stamp)
+            .unwrap();
+        let name = format!("export-repair_LOGLINK1_{at}.log");
+        symlink(&victim, hostile.logs().join(name)).unwrap();
+    }
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(2), "{}", seen.text());
+    assert!(
+        seen.stderr.contains("cannot write the log"),
+        "{}",
+        seen.text()
+    );
+    assert!(seen.stderr.contains("symbolic link"), "{}", seen.text());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a log");
+}
+
+/// Two entries with different blobs whose FilePaths name one file on NTFS. Writing either
+/// would overwrite the other's bytes; both are refused naming both (exit 1) and the file is
+/// unchanged.
+fn two_claims_on_one_file(drive_id: &str, second_path: &str) {
+    let first = pseudo_random_bytes(7, 8 * KIB);
+    let second = SampleBlob {
+        file_path: second_path.to_string(),
+        ..SampleBlob::block(
+            "box/other.bin",
+            pseudo_random_bytes(8, 8 * KIB),
+            4 * KIB as u64,
+        )
+    };
+    let hostile = Hostile::new(
+        drive_id,
+        vec![
+            SampleBlob::block("box/x.bin", first.clone(), 4 * KIB as u64),
+            second,
+        ],
+    );
+    // The drive holds the first entry's bytes (the sample wrote the second's over them).
+    let file = hostile.file("box/x.bin");
+    std::fs::write(&file, &first).unwrap();
+    let drive = tree(&hostile.drive());
+
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == first,
+        "the file is unchanged"
+    );
+    assert_eq!(
+        tree(&hostile.drive()),
+        drive,
+        "nothing on the drive changed"
+    );
+    let report = hostile.report_json();
+    for path in [r"\box\x.bin", second_path] {
+        assert_refused_naming(
+            &seen,
+            &report,
+            path,
+            &[r"\box\x.bin", second_path, "one file"],
+        );
+    }
+    let seen = run(hostile.verify(), TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert_refused_naming(&seen, &hostile.report_json(), second_path, &["one file"]);
+}
+
+/// `\box\x.bin` and `/box/x.bin`: one file.
+///
+/// Seen failing with the claims check off: the second entry's blocks were written over the
+/// first's file and the run said REPAIRED.
+#[test]
+fn two_spellings_of_one_path_are_both_refused() {
+    two_claims_on_one_file("CLAIMSEP", "/box/x.bin");
+}
+
+/// `\box\X.bin` and `\box\x.bin`: one file on NTFS, and the lookup that finds a name in another
+/// case would map one onto the other.
+///
+/// Seen failing with the claims check off, as above.
+#[test]
+fn case_twins_are_both_refused() {
+    two_claims_on_one_file("CLAIMCAS", r"\box\X.bin");
+}
+
+/// A `PropertiesPath` equal to another blob's `FilePath`: regenerating the properties file
+/// would replace a verified data file with XML. Both entries are refused, naming both.
+///
+/// Seen failing with the claims check off: `a.bin` became 171 bytes of XML.
+#[test]
+fn a_properties_path_that_is_another_blobs_file_is_refused() {
+    let data = pseudo_random_bytes(9, 8 * KIB);
+    let hostile = Hostile::new(
+        "CLAIMPRP",
+        vec![
+            SampleBlob::block("box/a.bin", data.clone(), 4 * KIB as u64),
+            SampleBlob::block("box/b.bin", b"bee".to_vec(), 4).with_properties("x"),
+        ],
+    );
+    let mut manifest = hostile.sample.manifest();
+    manifest.blobs[1].properties.as_mut().unwrap().path = r"\box\a.bin".into();
+    std::fs::write(hostile.manifest(), manifest.to_xml()).unwrap();
+    let drive = tree(&hostile.drive());
+
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(
+        std::fs::read(hostile.file("box/a.bin")).unwrap() == data,
+        "a.bin is unchanged"
+    );
+    assert_eq!(
+        tree(&hostile.drive()),
+        drive,
+        "nothing on the drive changed"
+    );
+    let report = hostile.report_json();
+    for path in [r"\box\a.bin", r"\box\b.bin"] {
+        assert_refused_naming(
+            &seen,
+            &report,
+            path,
+            &["data file", "properties file", r"\box\a.bin", "one file"],
+        );
+    }
+}
+
+/// Links inside the target: `b.bin -> a.bin`, and a folder `d -> c`. Following them would
+/// write one entry's bytes into another's file. Every entry whose path passes a link is
+/// refused naming the link (exit 1); `a.bin` stays as it was, the links stay links.
+///
+/// Seen failing with lookups that follow links (no `O_NOFOLLOW`, no `RESOLVE_NO_SYMLINKS`):
+/// b's blocks were written into `a.bin`.
+#[test]
+fn links_inside_the_target_are_not_followed() {
+    let a = pseudo_random_bytes(10, 8 * KIB);
+    let hostile = Hostile::new(
+        "INLINK01",
+        vec![
+            SampleBlob::block("box/a.bin", a.clone(), 4 * KIB as u64),
+            SampleBlob::block(
+                "box/b.bin",
+                pseudo_random_bytes(11, 8 * KIB),
+                4 * KIB as u64,
+            ),
+            SampleBlob::block(
+                "alias/a.bin",
+                pseudo_random_bytes(12, 8 * KIB),
+                4 * KIB as u64,
+            ),
+        ],
+    );
+    std::fs::remove_file(hostile.file("box/b.bin")).unwrap();
+    symlink("a.bin", hostile.file("box/b.bin")).unwrap();
+    std::fs::remove_dir_all(hostile.drive().join("alias")).unwrap();
+    symlink("box", hostile.drive().join("alias")).unwrap();
+    let drive = tree(&hostile.drive());
+
+    for (command, what) in [(hostile.verify(), "verify"), (hostile.repair(), "repair")] {
+        let seen = run(command, TIMEOUT);
+        assert_eq!(seen.code, Some(1), "{what}: {}", seen.text());
+        assert_eq!(
+            tree(&hostile.drive()),
+            drive,
+            "{what}: nothing on the drive changed"
+        );
+        let report = hostile.report_json();
+        assert_refused_naming(&seen, &report, r"\box\b.bin", &["symbolic link", "b.bin"]);
+        assert_refused_naming(
+            &seen,
+            &report,
+            r"\alias\a.bin",
+            &["symbolic link", "\"alias\""],
+        );
+        assert!(
+            verdicts(&report, r"\box\a.bin")
+                .iter()
+                .all(|(status, _)| status == "verified"),
+            "{what}: a.bin verifies"
+        );
+    }
+    assert!(std::fs::read(hostile.file("box/a.bin")).unwrap() == a);
+}
+
+/// Exchanges `drive/race` (a folder) with `drive/race.link` (a link to the outside) in a loop
+/// until told to stop; counts the exchanges.
+fn swap_in_a_loop(drive: &Path, stop: Arc<AtomicBool>, swaps: Arc<AtomicU64>) {
+    let dir = rustix::fs::open(
+        drive,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    while !stop.load(Ordering::Relaxed) {
+        rustix::fs::renameat_with(
+            &dir,
+            "race",
+            &dir,
+            "race.link",
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+        .unwrap();
+        swaps.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The race: while a repair with 16 downloads in flight runs, a thread swaps a folder of the
+/// drive with a link leading outside it, in a loop (`renameat2(RENAME_EXCHANGE)`). Three runs,
+/// each from the damaged drive: not one byte outside the target changes, and every block on
+/// the drive is either its old bytes or the blob's. Once the swapping stops, a rerun repairs
+/// everything.
+///
+/// Seen failing with lookups that follow links (`openat2` without `RESOLVE_NO_SYMLINKS`, steps
+/// without `O_NOFOLLOW`): blocks landed in the outside decoys in every run.
+#[test]
+fn a_folder_swapped_with_a_link_out_of_the_target_during_a_repair_changes_nothing_outside() {
+    const FILES: usize = 16;
+    const BLOCK: usize = 4 * KIB;
+    const BLOCKS: usize = 64;
+    let blobs: Vec<SampleBlob> = (0..FILES)
+        .map(|i| {
+            SampleBlob::block(
+                &format!("race/f{i:02}.bin"),
+                pseudo_random_bytes(100 + i as u64, BLOCK * BLOCKS),
+                BLOCK as u64,
+            )
+        })
+        .collect();
+    let hostile = Hostile::new("RACE0001", blobs);
+    // Decoys of the same names outside: a write through the link would land in them.
+    let decoys = hostile.outside().join("race");
+    std::fs::create_dir_all(&decoys).unwrap();
+    for i in 0..FILES {
+        std::fs::write(
+            decoys.join(format!("f{i:02}.bin")),
+            vec![0xEE; BLOCK * BLOCKS],
+        )
+        .unwrap();
+    }
+    symlink(&decoys, hostile.drive().join("race.link")).unwrap();
+    let outside = tree(&hostile.outside());
+    // Every other block zeroed: separate writes, each its own lookup.
+    let damage = || {
+        for blob in &hostile.sample.blobs {
+            let mut bytes = blob.content.clone();
+            for block in (0..BLOCKS).step_by(2) {
+                bytes[block * BLOCK..(block + 1) * BLOCK].fill(0);
+            }
+            std::fs::write(hostile.file(&blob.blob_path), bytes).unwrap();
+        }
+    };
+    let mut refusals = 0;
+    for round in 0..3 {
+        damage();
+        let _ = std::fs::remove_file(hostile.repair_file());
+        let stop = Arc::new(AtomicBool::new(false));
+        let swaps = Arc::new(AtomicU64::new(0));
+        let swapper = {
+            let (drive, stop, swaps) = (hostile.drive(), Arc::clone(&stop), Arc::clone(&swaps));
+            std::thread::spawn(move || swap_in_a_loop(&drive, stop, swaps))
+        };
+        let mut command = hostile.repair();
+        command.args(["--concurrency", "16"]);
+        let seen = run(command, TIMEOUT);
+        stop.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
+        if std::fs::symlink_metadata(hostile.drive().join("race"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+        {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                hostile.drive().join("race"),
+                rustix::fs::CWD,
+                hostile.drive().join("race.link"),
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .unwrap();
+        }
+        assert!(
+            matches!(seen.code, Some(0 | 1)),
+            "round {round}: {}",
+            seen.text()
+        );
+        assert!(swaps.load(Ordering::Relaxed) > 0);
+        assert_eq!(
+            tree(&hostile.outside()),
+            outside,
+            "round {round}: bytes outside the target changed"
+        );
+        for blob in &hostile.sample.blobs {
+            let on_drive = std::fs::read(hostile.file(&blob.blob_path)).unwrap();
+            for (index, (now, right)) in on_drive
+                .chunks(BLOCK)
+                .zip(blob.content.chunks(BLOCK))
+                .enumerate()
+            {
+                assert!(
+                    now == right || now.iter().all(|&b| b == 0),
+                    "round {round}: block {index} of {} is neither old nor right",
+                    blob.blob_path
+                );
+            }
+        }
+        let report = hostile.report_json();
+        refusals += report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|file| file["components"].as_array().unwrap())
+            .filter(|c| {
+                c["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("symbolic link"))
+            })
+            .count();
+        println!(
+            "round {round}: exit {:?}, {} swaps",
+            seen.code,
+            swaps.load(Ordering::Relaxed)
+        );
+    }
+    assert!(
+        refusals > 0,
+        "the swaps were never seen by a run: the test raced nothing"
+    );
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    for blob in &hostile.sample.blobs {
+        assert!(std::fs::read(hostile.file(&blob.blob_path)).unwrap() == blob.content);
+    }
+}

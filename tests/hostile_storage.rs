@@ -1,0 +1,565 @@
+//! The copy log and the storage are hostile too: ranges that do not line up with the blocks,
+//! lengths that are wrong or absurd, a storage that holds other bytes, trickles, stays silent
+//! or refuses the credentials. Each against a real Azurite (or a misbehaving endpoint the test
+//! runs), with the real binary: exit code, message, bytes on the drive, report.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+mod support;
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use export_repair::demo::{SampleBlob, pseudo_random_bytes};
+use export_repair::format::copylog::LogRange;
+use export_repair::format::status::{BlobStatus, RangeStatus};
+use support::azurite::{self, ACCOUNT, KEY};
+use support::export::{Export, export, in_container};
+use support::hostile::{Hostile, Seen, components, peak_rss, read_json, run};
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+const KIB: usize = 1024;
+
+/// `repair --headless` of an export from `endpoint` with the account key; with the manifest
+/// unless `manifest` is false.
+fn repair_args(export: &Export, endpoint: &str, manifest: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["repair".into(), "--headless".into()];
+    for (flag, value) in [
+        ("--repair-file", export.repair_file().into_os_string()),
+        ("--target", export.drive().into()),
+        ("--account", ACCOUNT.into()),
+        ("--account-key", KEY.into()),
+        ("--blob-endpoint", endpoint.into()),
+        ("--copy-log", export.copy_log_path().into()),
+        ("--log-dir", export.logs().into()),
+        ("--report", export.report().into()),
+    ] {
+        args.push(flag.into());
+        args.push(value);
+    }
+    if manifest {
+        args.push("--manifest".into());
+        args.push(export.manifest().into());
+    }
+    args
+}
+
+fn repair(export: &Export, manifest: bool) -> Seen {
+    let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+    command
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .args(repair_args(
+            export,
+            &azurite::shared().unwrap().endpoint(),
+            manifest,
+        ));
+    run(command, TIMEOUT)
+}
+
+/// A copy-log range that does not line up with the manifest's blocks (`Offset 0 Length 5000`
+/// over 2721-byte blocks) is repaired through the blocks it touches, each checked against the
+/// manifest before it is written. With the storage right the file is right (exit 0); with a
+/// wrong byte in the storage's second block, the first block is repaired and the second is
+/// not written at all: its bytes on the drive stay as they were, the byte past the range too,
+/// and the component says nothing was written (exit 1).
+///
+/// Seen failing with the hash check before writing removed: the wrong byte was written and
+/// the run said REPAIRED; and with a range that does not line up kept as a component of its
+/// own without a hash (the old model): the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_log_range_across_blocks_writes_only_bytes_that_pass_their_hash() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    for (container, storage_right) in [("misaligned-wrong", false), ("misaligned", true)] {
+        let content = pseudo_random_bytes(40, 5 * 2721);
+        let blob_path = format!("{container}/data.bin");
+        let mut export = export(
+            azurite,
+            container,
+            in_container(
+                container,
+                vec![SampleBlob::block("data.bin", content.clone(), 2721)],
+            ),
+        )
+        .await;
+        let file = export.file(&blob_path);
+        let mut damaged = content.clone();
+        damaged[..5000].fill(0);
+        std::fs::write(&file, &damaged).unwrap();
+        let entry = export.log_entry(&blob_path);
+        entry.status = BlobStatus::CompletedWithErrors;
+        entry.ranges.push(LogRange {
+            offset: 0,
+            length: 5000,
+            id: None,
+            hash: None,
+            status: RangeStatus::Failed,
+        });
+        if !storage_right {
+            // The storage holds another byte in the second block. (Uploaded again: the export's
+            // Last-Modified would refuse every read as "changed since export".)
+            let mut other = content.clone();
+            other[3000] ^= 0x20;
+            azurite
+                .put_block_blob(container, "data.bin", &other, None, &[])
+                .await;
+            export.log_entry(&blob_path).last_modified = None;
+        }
+        export.write_copy_log();
+
+        let seen = repair(&export, true);
+        let on_drive = std::fs::read(&file).unwrap();
+        let report = read_json(&export.report());
+        let blocks = components(&report, &export.blob(&blob_path).file_path, "block");
+        if storage_right {
+            assert_eq!(seen.code, Some(0), "{}", seen.text());
+            assert!(on_drive == content, "the file is the blob");
+            assert_eq!(blocks[0]["status"], "repaired");
+            assert_eq!(blocks[1]["status"], "repaired");
+            continue;
+        }
+        assert_eq!(seen.code, Some(1), "{}", seen.text());
+        assert!(
+            on_drive[..2721] == content[..2721],
+            "the first block is repaired"
+        );
+        assert!(
+            on_drive[2721..] == damaged[2721..],
+            "nothing of the second block (nor past it) was written"
+        );
+        assert_eq!(blocks[0]["status"], "repaired");
+        assert_eq!(blocks[1]["status"], "failed", "{}", blocks[1]);
+        let reason = blocks[1]["reason"].as_str().unwrap();
+        assert!(reason.contains("not the manifest's"), "{reason}");
+        assert!(reason.contains("nothing was written"), "{reason}");
+    }
+}
+
+/// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from
+/// the storage, never from the copy log's `Length` (absent, or 5 for a 300 KiB blob). Both
+/// files are the blobs byte for byte (exit 0), and the report says what the copy log claimed.
+///
+/// Seen failing with the length taken from the copy log: exit 1 ("the downloaded bytes hash
+/// to …, not the blob's Content-MD5"), neither file written. (Before the storage was asked at
+/// all, the files were written 0 and 5 bytes long and reported repaired.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let container = "notfound";
+    let blobs = vec![
+        SampleBlob::block(
+            "absent.bin",
+            pseudo_random_bytes(41, 300 * KIB),
+            64 * KIB as u64,
+        ),
+        SampleBlob::block(
+            "five.bin",
+            pseudo_random_bytes(42, 300 * KIB),
+            64 * KIB as u64,
+        ),
+    ];
+    let mut export = export(azurite, container, in_container(container, blobs)).await;
+    for (name, length) in [("absent.bin", None), ("five.bin", Some(5))] {
+        let blob_path = format!("{container}/{name}");
+        std::fs::remove_file(export.file(&blob_path)).unwrap();
+        let entry = export.log_entry(&blob_path);
+        entry.status = BlobStatus::FileNotFound;
+        entry.kind = None;
+        entry.length = length;
+    }
+    export.write_copy_log();
+
+    let seen = repair(&export, false);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    for blob in &export.sample.blobs {
+        assert!(
+            std::fs::read(export.file(&blob.blob_path)).unwrap() == blob.content,
+            "{} is its blob, byte for byte",
+            blob.blob_path
+        );
+    }
+    let report = read_json(&export.report());
+    let five = components(&report, r"\notfound\five.bin", "file");
+    assert_eq!(five[0]["status"], "repaired");
+    let reason = five[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("the copy log said 5 bytes"), "{reason}");
+}
+
+/// A copy log claiming a `Length` of 10^18 bytes for a missing file: no abort (it once asked
+/// for 1.9 TB up front), the file is the blob (exit 0) and the run stays within 256 MiB.
+///
+/// Seen failing with the length taken from the copy log: exit 1 ("cannot write … File too
+/// large", the temporary could not be made that long), nothing written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memory() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let container = "quintillion";
+    let blobs = vec![SampleBlob::block(
+        "claim.bin",
+        pseudo_random_bytes(43, 100 * KIB),
+        64 * KIB as u64,
+    )];
+    let mut export = export(azurite, container, in_container(container, blobs)).await;
+    let blob_path = format!("{container}/claim.bin");
+    std::fs::remove_file(export.file(&blob_path)).unwrap();
+    let entry = export.log_entry(&blob_path);
+    entry.status = BlobStatus::FileNotFound;
+    entry.kind = None;
+    entry.length = Some(1_000_000_000_000_000_000);
+    export.write_copy_log();
+
+    let Some((seen, kib)) = peak_rss(&repair_args(&export, &azurite.endpoint(), false), TIMEOUT)
+    else {
+        return;
+    };
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(kib < 256 * 1024, "the run took {kib} KiB of memory");
+    assert!(std::fs::read(export.file(&blob_path)).unwrap() == export.blob(&blob_path).content);
+}
+
+/// How a [`Misbehaving`] endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Misbehaviour {
+    /// Accepts, reads the request, never answers.
+    Silent,
+    /// Answers with the right head, then one byte of the body every half second.
+    Trickle,
+}
+
+/// A storage endpoint that misbehaves on every request, until dropped.
+struct Misbehaving {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Misbehaving {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accepting thread so that it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+impl Misbehaving {
+    fn start(how: Misbehaviour, content: Vec<u8>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let content = Arc::new(content);
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (stop, content) = (Arc::clone(&stopped), Arc::clone(&content));
+                std::thread::spawn(move || misbehave(stream, how, &content, &stop));
+            }
+        });
+        Self { port, stop }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+    }
+}
+
+/// Serves one connection the misbehaving way, until the client leaves or the test ends.
+fn misbehave(stream: TcpStream, how: Misbehaviour, content: &[u8], stop: &AtomicBool) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("range")
+        {
+            range = value.trim().strip_prefix("bytes=").and_then(|r| {
+                let (first, last) = r.split_once('-')?;
+                Some((first.parse::<usize>().ok()?, last.parse::<usize>().ok()?))
+            });
+        }
+    }
+    let mut stream = stream;
+    let (first, last) = range.unwrap_or((0, content.len() - 1));
+    if how == Misbehaviour::Trickle {
+        let head = format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nETag: \"E1\"\r\n\
+             Last-Modified: Tue, 18 Sep 2012 23:47:08 GMT\r\nx-ms-blob-type: BlockBlob\r\n\
+             Content-Range: bytes {first}-{last}/{}\r\n\r\n",
+            last - first + 1,
+            content.len()
+        );
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+    }
+    for at in first..=last {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if how == Misbehaviour::Trickle
+            && stream
+                .write_all(&content[at..=at])
+                .and_then(|()| stream.flush())
+                .is_err()
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A storage that accepts and never answers, and one that sends a byte every half second,
+/// with `--read-timeout 2`: each repair gives up within a few multiples of the timeout (six
+/// attempts of 2 s and their backoff, not 6 × 30 s), exit 1, and the reason names the 2 s.
+///
+/// Seen failing with the timeout not applied to the first byte (the silent server took
+/// 6 × 30 s, "no response within 30 s"), and with a trickling body counted as progress that
+/// renews the retry budget (the trickle went on for 48 attempts, over 100 s).
+#[test]
+fn a_silent_or_trickling_storage_fails_within_a_few_read_timeouts_naming_it() {
+    let mut problems = Vec::new();
+    for how in [Misbehaviour::Silent, Misbehaviour::Trickle] {
+        let content = pseudo_random_bytes(44, 8 * KIB);
+        let hostile = Hostile::new(
+            "SLOW0001",
+            vec![SampleBlob::block(
+                "slow/data.bin",
+                content.clone(),
+                4 * KIB as u64,
+            )],
+        );
+        let mut damaged = content.clone();
+        damaged[5000] ^= 1;
+        std::fs::write(hostile.file("slow/data.bin"), &damaged).unwrap();
+        let server = Misbehaving::start(how, content);
+        let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+        command
+            .env_remove("AZURE_STORAGE_KEY")
+            .args(["repair", "--headless"]);
+        for (flag, value) in [
+            ("--repair-file", hostile.repair_file().into_os_string()),
+            ("--target", hostile.drive().into()),
+            ("--manifest", hostile.manifest().into()),
+            ("--account", ACCOUNT.into()),
+            ("--account-key", KEY.into()),
+            ("--blob-endpoint", server.endpoint().into()),
+            ("--read-timeout", "2".into()),
+            ("--log-dir", hostile.logs().into()),
+            ("--report", hostile.report().into()),
+        ] {
+            command.arg(flag).arg(value);
+        }
+        let started = Instant::now();
+        let seen = run(command, TIMEOUT);
+        let took = started.elapsed();
+        drop(server);
+        let report = std::fs::read(hostile.report()).unwrap_or_default();
+        let reason = serde_json::from_slice::<serde_json::Value>(&report)
+            .map(|report| {
+                components(&report, r"\slow\data.bin", "block")[1]["reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_else(|_| "(no report)".into());
+        println!("{how:?}: exit {:?} after {took:?}: {reason}", seen.code);
+        if seen.code != Some(1) {
+            problems.push(format!("{how:?}: {}", seen.text()));
+        }
+        if took > Duration::from_secs(40) {
+            problems.push(format!(
+                "{how:?}: took {took:?} to give up with --read-timeout 2"
+            ));
+        }
+        if !reason.contains(" 2 s") {
+            problems.push(format!(
+                "{how:?}: the reason does not name the 2 s: {reason}"
+            ));
+        }
+        if std::fs::read(hostile.file("slow/data.bin")).unwrap() != damaged {
+            problems.push(format!("{how:?}: the file changed"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What a repair file records now: components verified, and the states of the components of
+/// one file (read from a copy, as [`support::runs::repair_progress`] does).
+fn recorded(repair_file: &Path, file_path: &str) -> (u64, Vec<(i64, String, Option<String>)>) {
+    let copy = tempfile::tempdir().unwrap();
+    let rep = copy.path().join("copy.rep");
+    if std::fs::copy(repair_file, &rep).is_err() {
+        return (0, Vec::new());
+    }
+    let Ok(db) = rusqlite::Connection::open(&rep) else {
+        return (0, Vec::new());
+    };
+    let verified = db
+        .query_row(
+            "SELECT count(*) FROM component WHERE state = 'done' AND status = 'verified'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .unwrap_or(0) as u64;
+    let states = db
+        .prepare(
+            "SELECT offset, state, status FROM component WHERE file_path = ?1 AND kind = 'block'",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([file_path], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect()
+        })
+        .unwrap_or_default();
+    (verified, states)
+}
+
+/// A 403 in the copy-log pass (a SAS without read permission) in the console: the download
+/// waits for new credentials, and meanwhile the verification of everything else goes on to
+/// its end, as the console promises (the repair file records every other component verified
+/// while the refused one is still not done). With the account key typed in, the run repairs
+/// both the copy log's block and the corruption verification found (exit 0).
+///
+/// Seen failing with the manifest pass started only after the copy-log pass: nothing was
+/// verified while the download waited, and the test gave up after a minute.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_403_in_the_copy_log_pass_lets_the_verification_of_everything_else_go_on() {
+    if !support::tmux::tmux_present() {
+        return;
+    }
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let container = "forbidden";
+    let blobs = vec![
+        SampleBlob::block("a.bin", pseudo_random_bytes(45, 256 * KIB), 64 * KIB as u64),
+        SampleBlob::block(
+            "b.bin",
+            pseudo_random_bytes(46, 1024 * KIB),
+            64 * KIB as u64,
+        ),
+        SampleBlob::block(
+            "silent.bin",
+            pseudo_random_bytes(47, 256 * KIB),
+            64 * KIB as u64,
+        ),
+    ];
+    let mut export = export(azurite, container, in_container(container, blobs)).await;
+    let a = format!("{container}/a.bin");
+    let path = export.file(&a);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[64 * KIB..128 * KIB].fill(0);
+    std::fs::write(&path, bytes).unwrap();
+    let entry = export.log_entry(&a);
+    entry.status = BlobStatus::CompletedWithErrors;
+    entry.ranges.push(LogRange {
+        offset: 64 * KIB as u64,
+        length: 64 * KIB as u64,
+        id: None,
+        hash: None,
+        status: RangeStatus::Failed,
+    });
+    export.write_copy_log();
+    let silent = export.file(&format!("{container}/silent.bin"));
+    let mut bytes = std::fs::read(&silent).unwrap();
+    bytes[130 * KIB] ^= 0x10;
+    std::fs::write(&silent, bytes).unwrap();
+    // Every component but a's failed block and silent's corrupt one: blocks and lengths.
+    let others = (4 + 1 - 1) + (16 + 1) + (4 + 1 - 1);
+
+    let list_only = azurite::container_sas(container, "l");
+    let binary = assert_cmd::cargo::cargo_bin("export-repair");
+    let done = export.dir.path().join("exit-code");
+    let name = format!("er-403-{}", std::process::id());
+    let command = format!(
+        "cd '{dir}' && AZURE_STORAGE_SAS='{list_only}' NO_COLOR=1 '{bin}' repair --repair-file \\
+         '{rep}' --target '{drive}' --account {ACCOUNT} --blob-endpoint '{endpoint}' \\
+         --copy-log '{log}' --manifest '{manifest}' --log-dir '{logs}' --report '{report}'; \\
+         echo $? > '{done}'; sleep 60",
+        dir = export.dir.path().display(),
+        bin = binary.display(),
+        rep = export.repair_file().display(),
+        drive = export.drive().display(),
+        endpoint = azurite.endpoint(),
+        log = export.copy_log_path().display(),
+        manifest = export.manifest().display(),
+        logs = export.logs().display(),
+        report = export.report().display(),
+        done = done.display(),
+    );
+    let session = support::tmux::start(&name, &command);
+    let a_file = export.blob(&a).file_path.clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (verified, states) = recorded(&export.repair_file(), &a_file);
+        let refused_block_done = states
+            .iter()
+            .any(|(offset, state, _)| *offset == 64 * KIB as i64 && state == "done");
+        assert!(
+            !refused_block_done,
+            "the refused block was settled without credentials: {states:?}"
+        );
+        if verified >= others {
+            assert_eq!(verified, others);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "while the download waits for credentials, {verified} of {others} other components \
+             were verified:\n{}",
+            support::tmux::screen(&name)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!done.exists(), "the run is still waiting for credentials");
+    let log: String = std::fs::read_dir(export.logs())
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert!(log.contains("403"), "the storage refused the SAS: {log}");
+    support::tmux::tmux(&["send-keys", "-t", &name, "-l", KEY]);
+    support::tmux::keys(&name, &["Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let repaired = support::runs::repair_progress(&export.repair_file()).repaired;
+        if repaired >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{repaired} repaired after the key was given:\n{}",
+            support::tmux::screen(&name)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    support::tmux::keys(&name, &["q"]);
+    assert_eq!(
+        support::tmux::exit_code(&done),
+        "0",
+        "{}",
+        support::tmux::screen(&name)
+    );
+    export.assert_drive_matches_blobs();
+    drop(session);
+}

@@ -1,0 +1,54 @@
+//! A tmpfs mounted for one test: a small disk that fills up, or that is made read-only.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::skip;
+
+/// A tmpfs mounted for one test; unmounted on drop.
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `2m`) at `path`; `None` when this machine cannot (not
+    /// root, no mount permission): the test is skipped, with `CI` set it fails.
+    pub fn mount(path: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(path).unwrap();
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output();
+        match output {
+            Ok(output) if output.status.success() => Some(Self {
+                path: path.to_path_buf(),
+            }),
+            other => {
+                let why = match other {
+                    Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_string(),
+                    Err(error) => error.to_string(),
+                };
+                skip::skip(&format!(
+                    "needs to mount a tmpfs, which failed here ({why}): run as root"
+                ));
+                None
+            }
+        }
+    }
+
+    pub fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
