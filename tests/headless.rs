@@ -124,8 +124,10 @@ fn a_repair_left_unfinished_prints_its_rerun_command_and_the_rerun_says_it_resum
     let first = run();
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(first.status.code(), Some(1), "{stderr}");
+    // The command runs the binary this run was started by.
     let expected = format!(
-        "to go on, rerun with the same repair file:\n  export-repair repair --repair-file {} --target {} --source-dir {} --copy-log {} --manifest {} --log-dir {} --headless\n",
+        "to go on, rerun with the same repair file:\n  {} repair --repair-file {} --target {} --source-dir {} --copy-log {} --manifest {} --log-dir {} --headless\n",
+        assert_cmd::cargo::cargo_bin("export-repair").display(),
         paths.repair_file.display(),
         paths.drive.display(),
         paths.mirror.display(),

@@ -5,51 +5,24 @@
 mod support;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use assert_cmd::Command;
 use export_repair::demo::{SampleBlob, local_path, pseudo_random_bytes};
 use export_repair::format::copylog::{LogRange, LogSideFile};
 use export_repair::format::status::{BlobStatus, FileStatus, RangeStatus};
-use export_repair::report::ReportFormat;
 use serde_json::Value;
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
+use support::fault_proxy::{FaultProxy, Plan};
 use support::files::files_with_times as snapshot;
 use support::runs::{kill_after_repaired, repair_progress};
 
 const KIB: u64 = 1024;
 
 impl Export {
-    /// A report in every format, `report.json` first.
-    fn reports(&self) -> Vec<PathBuf> {
-        ReportFormat::ALL
-            .iter()
-            .map(|format| self.dir.path().join(format!("report.{}", format.as_str())))
-            .collect()
-    }
-
     fn args(&self, credential: &[&str]) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec!["repair".into(), "--repair-file".into()];
-        args.push(self.repair_file().into());
-        args.push("--target".into());
-        args.push(self.drive().into());
-        args.extend(["--account", ACCOUNT].map(OsString::from));
-        args.extend(credential.iter().map(OsString::from));
-        args.push("--blob-endpoint".into());
-        args.push(azurite::shared().unwrap().endpoint().into());
-        args.push("--copy-log".into());
-        args.push(self.copy_log_path().into());
-        args.push("--manifest".into());
-        args.push(self.manifest().into());
-        args.push("--log-dir".into());
-        args.push(self.logs().into());
-        for report in self.reports() {
-            args.push("--report".into());
-            args.push(report.into());
-        }
-        args
+        self.repair_args(&azurite::shared().unwrap().endpoint(), credential)
     }
 
     fn command(&self, credential: &[&str]) -> Command {
@@ -153,42 +126,6 @@ fn component_statuses(report: &Value, file_path: &str) -> Vec<String> {
         .map(|c| c["status"].as_str().unwrap().to_string())
         .collect()
 }
-/// No secret anywhere the tool writes or prints: stdout and stderr (the summary, or the
-/// NDJSON event stream with `--json`), every file of the log directory, the repair file and
-/// its SQLite side files, the report in every format; nor anywhere else under the export's
-/// directory.
-fn assert_no_secret(export: &Export, outputs: &[&[u8]], secrets: &[&str]) {
-    let mut places: Vec<(String, Vec<u8>)> = outputs
-        .iter()
-        .enumerate()
-        .map(|(i, bytes)| (format!("output {i}"), bytes.to_vec()))
-        .collect();
-    let written = support::files::files(export.dir.path());
-    for required in [export.repair_file()].into_iter().chain(export.reports()) {
-        let relative = required.strip_prefix(export.dir.path()).unwrap();
-        assert!(
-            written.contains_key(relative),
-            "{} was not written",
-            relative.display()
-        );
-    }
-    assert!(
-        written.keys().any(|path| path.starts_with("logs")),
-        "no log was written"
-    );
-    places.extend(
-        written
-            .into_iter()
-            .map(|(path, bytes)| (path.display().to_string(), bytes)),
-    );
-    for (place, bytes) in &places {
-        let text = String::from_utf8_lossy(bytes);
-        for secret in secrets {
-            assert!(!text.contains(secret), "a secret appears in {place}");
-        }
-    }
-}
-
 /// stdout is an NDJSON stream of the run's events: every line one JSON object, from
 /// `run_started` to `run_finished`.
 fn assert_ndjson(stdout: &[u8]) {
@@ -256,7 +193,7 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
             && expected.contains("<Content-Type>application/x-test</Content-Type>"),
         "{expected}"
     );
-    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &[KEY]);
 
     // A rerun of the finished repair resumes, finds nothing to do, writes nothing; its
     // NDJSON events carry no secret either.
@@ -278,7 +215,7 @@ async fn repairs_every_kind_of_damage_with_the_account_key() {
         said.contains("nothing to repair: ") && said.contains(" repaired in earlier runs)"),
         "{said}"
     );
-    assert_no_secret(&export, &[&rerun.stdout, &rerun.stderr], &[KEY]);
+    export.assert_no_secret(&[&rerun.stdout, &rerun.stderr], &[KEY]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,11 +248,7 @@ async fn repairs_with_a_container_sas_in_both_forms_without_leaking_it() {
             .unwrap()
             .1
             .into_owned();
-        assert_no_secret(
-            &export,
-            &[&output.stdout, &output.stderr],
-            &[&signature, &decoded],
-        );
+        export.assert_no_secret(&[&output.stdout, &output.stderr], &[&signature, &decoded]);
     }
 }
 
@@ -433,7 +366,7 @@ async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
         String::from_utf8_lossy(&output.stdout).contains("credentials_refused"),
         "the refusal is an event of the stream"
     );
-    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[wrong]);
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &[wrong]);
     // The right key then resumes and finishes.
     export.command(&["--account-key", KEY]).assert().code(0);
     export.assert_drive_matches_blobs();
@@ -462,7 +395,7 @@ async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
     }
     let output = command.assert().code(0).get_output().clone();
     export.assert_drive_matches_blobs();
-    assert_no_secret(&export, &[&output.stdout, &output.stderr], &[KEY]);
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &[KEY]);
 
     // The same repair file offered for another drive.
     let other = damaged_export(azurite, "otherdrive").await;
@@ -734,4 +667,117 @@ async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
             .unwrap()
             .contains("downloaded whole")
     );
+}
+
+/// `repair --dry-run` through a proxy that counts what reaches the storage: the drive's
+/// verification runs, nothing is downloaded or written (the drive byte for byte and to the
+/// modification time, no repair file), the exit code is `verify`'s, and the output ends with
+/// each download a repair would make and where from. After a real repair, a dry run finds
+/// nothing to download and leaves the repair file as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_downloads_and_writes_nothing_and_ends_with_the_plan() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "dryrun").await;
+    let before = snapshot(&export.drive());
+    let proxy = FaultProxy::start(azurite.port(), Plan::new(0, 0, &[]));
+    let args = export.repair_args(&proxy.endpoint(), &["--account-key", KEY]);
+    let dry_run = |extra: &[&str]| {
+        Command::cargo_bin("export-repair")
+            .unwrap()
+            .env_remove("AZURE_STORAGE_KEY")
+            .env_remove("AZURE_STORAGE_SAS")
+            .args(&args)
+            .arg("--dry-run")
+            .args(extra)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+
+    let output = dry_run(&[]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(proxy.requests(), 0, "a dry run sent {:?}", proxy.seen());
+    assert_eq!(snapshot(&export.drive()), before, "the drive changed");
+    assert!(
+        !export.repair_file().exists(),
+        "the repair file was written"
+    );
+    // Exit codes as `verify` gives them for the same drive.
+    let verify = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("verify")
+        .arg("--target")
+        .arg(export.drive())
+        .arg("--manifest")
+        .arg(export.manifest())
+        .arg("--copy-log")
+        .arg(export.copy_log_path())
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), output.status.code());
+    // The plan, last: each download (ranges in bytes, whole files, side files) and the total.
+    let c = "dryrun";
+    let tail: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("dry run: "))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "dry run: nothing was downloaded or written. A repair would:",
+            &format!(
+                r"  \{c}\docs\report.pdf: download bytes 131072..196608 (64.0 KiB) from {c}/docs/report.pdf"
+            ),
+            &format!(
+                r"  \{c}\disks\vm.vhd: download bytes 1048576..1052672 (4.0 KiB) from {c}/disks/vm.vhd"
+            ),
+            &format!(
+                r"  \{c}\docs\gone.bin: download bytes 0..1048576 (1.0 MiB) from {c}/docs/gone.bin"
+            ),
+            &format!(r"  \{c}\docs\gone.bin: set its length to that of {c}/docs/gone.bin"),
+            &format!(
+                r"  \{c}\docs\props.txt.properties: regenerate it from the properties of {c}/docs/props.txt"
+            ),
+            &format!(
+                "in all 1.1 MiB in 3 requests for 4 files, from Azure {} (account key)",
+                proxy.endpoint()
+            ),
+        ],
+        "{stdout}"
+    );
+    // The NDJSON stream carries the plan whole.
+    let json = dry_run(&["--json"]);
+    let plans: Vec<Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["event"] == "would_download")
+        .collect();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0]["downloads"].as_array().unwrap().len(), 5);
+    assert_eq!(proxy.requests(), 0);
+    assert_eq!(snapshot(&export.drive()), before);
+    assert!(!export.repair_file().exists());
+
+    // Repaired, a dry run has nothing to plan, exits 0 and leaves the repair file alone.
+    export.command(&["--account-key", KEY]).assert().code(0);
+    let repair_file = std::fs::read(export.repair_file()).unwrap();
+    let repaired = snapshot(&export.drive());
+    let requests = proxy.requests();
+    let again = dry_run(&[]);
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{said}");
+    assert!(said.starts_with("nothing to repair: "), "{said}");
+    assert!(
+        said.ends_with(
+            "dry run: nothing was downloaded or written; a repair would download nothing\n"
+        ),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(export.repair_file()).unwrap(), repair_file);
+    assert_eq!(snapshot(&export.drive()), repaired);
+    assert_eq!(proxy.requests(), requests);
 }

@@ -44,10 +44,9 @@ fn fast_retry() -> RetrySettings {
 
 fn key_source(azurite: &Azurite) -> AzureBlobSource {
     AzureBlobSource::new(AzureSourceConfig {
-        account: ACCOUNT.into(),
         endpoint: Some(azurite.endpoint()),
-        credential: AzureCredential::AccountKey(KEY.into()),
         retry: fast_retry(),
+        ..AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(KEY.into()))
     })
     .unwrap()
 }
@@ -140,18 +139,19 @@ async fn container_sas_in_both_forms() {
 
     // v1's `/csas:<container>?<sas>` with an explicit endpoint.
     let v1 = AzureBlobSource::new(AzureSourceConfig {
-        account: ACCOUNT.into(),
         endpoint: Some(az.endpoint()),
-        credential: AzureCredential::Sas(format!("sascont?{sas}")),
         retry: fast_retry(),
+        ..AzureSourceConfig::new(ACCOUNT, AzureCredential::Sas(format!("sascont?{sas}")))
     })
     .unwrap();
     // A full container URL; the endpoint comes from it.
     let url = AzureBlobSource::new(AzureSourceConfig {
-        account: ACCOUNT.into(),
         endpoint: None,
-        credential: AzureCredential::Sas(format!("{}/sascont?{sas}", az.endpoint())),
         retry: fast_retry(),
+        ..AzureSourceConfig::new(
+            ACCOUNT,
+            AzureCredential::Sas(format!("{}/sascont?{sas}", az.endpoint())),
+        )
     })
     .unwrap();
     assert_eq!(
@@ -175,10 +175,12 @@ async fn container_sas_in_both_forms() {
     // A tampered signature is refused as credentials, and the message does not leak it.
     let bad_sig = "AAAA".to_owned() + &sig[4..];
     let bad = AzureBlobSource::new(AzureSourceConfig {
-        account: ACCOUNT.into(),
         endpoint: Some(az.endpoint()),
-        credential: AzureCredential::Sas(format!("sascont?{}", sas.replace(&sig, &bad_sig))),
         retry: fast_retry(),
+        ..AzureSourceConfig::new(
+            ACCOUNT,
+            AzureCredential::Sas(format!("sascont?{}", sas.replace(&sig, &bad_sig))),
+        )
     })
     .unwrap();
     let err = bad
@@ -303,14 +305,13 @@ async fn wrong_key_is_auth_at_once_without_retries() {
     az.put_block_blob("authc", "a", b"abc", None, &[]).await;
     let wrong_key = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
     let source = AzureBlobSource::new(AzureSourceConfig {
-        account: ACCOUNT.into(),
         endpoint: Some(az.endpoint()),
-        credential: AzureCredential::AccountKey(wrong_key.clone()),
         // A retry would wait at least 2.5 s.
         retry: RetrySettings {
             initial_backoff: Duration::from_secs(5),
             ..fast_retry()
         },
+        ..AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(wrong_key.clone()))
     })
     .unwrap();
     let started = Instant::now();
@@ -549,10 +550,12 @@ fn answer(stream: &mut TcpStream, content: &[u8], range: &str, step: Step) -> bo
 
 fn scripted_source(server: &Scripted, retry: RetrySettings) -> AzureBlobSource {
     AzureBlobSource::new(AzureSourceConfig {
-        account: "acct".into(),
         endpoint: Some(format!("http://127.0.0.1:{}/acct", server.port)),
-        credential: AzureCredential::Sas("c1x?sv=2018-11-09&sr=c&sp=r&sig=c2VjcmV0".into()),
         retry,
+        ..AzureSourceConfig::new(
+            "acct",
+            AzureCredential::Sas("c1x?sv=2018-11-09&sr=c&sp=r&sig=c2VjcmV0".into()),
+        )
     })
     .unwrap()
 }

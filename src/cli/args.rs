@@ -24,7 +24,7 @@ pub enum Commands {
     /// Re-download what the copy log says failed and whatever does not verify against the
     /// manifest, from Azure Blob storage (or a local mirror). Resumable through the repair
     /// file. The v1 form `RepairExport /r:… /d:… /sn:… /sk:… /CopyLogFile:…` is accepted too.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = super::classic::repair_help())]
     Repair(RepairArgs),
     /// Render a report from a repair file, without touching the drive.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -36,6 +36,55 @@ pub enum Commands {
     /// Build a damaged sample export and repair it from its local mirror.
     #[command(after_help = EXIT_CODES_HELP)]
     Demo(DemoArgs),
+    /// Print a shell completion script: `export-repair completions bash > …` (see the README
+    /// for where each shell looks).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout, or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+/// How to sign in with Microsoft Entra ID when neither a key nor a SAS is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMethod {
+    /// A service principal or workload identity: AZURE_TENANT_ID and AZURE_CLIENT_ID with
+    /// AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE.
+    Env,
+    /// The Azure CLI's login (`az login`).
+    AzureCli,
+    /// The machine's managed identity (AZURE_CLIENT_ID names a user-assigned one).
+    ManagedIdentity,
+}
+
+impl From<AuthMethod> for crate::source::azure::EntraMethod {
+    fn from(method: AuthMethod) -> Self {
+        match method {
+            AuthMethod::Env => Self::Environment,
+            AuthMethod::AzureCli => Self::AzureCli,
+            AuthMethod::ManagedIdentity => Self::ManagedIdentity,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells completions are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write export-repair.1 and a page per command (export-repair-repair.1, …) here instead.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `--report` and `--report-format`, shared by `verify` and `repair`.
@@ -120,6 +169,16 @@ pub struct RepairArgs {
         hide_env_values = true
     )]
     pub sas: Option<String>,
+    /// Sign in with Microsoft Entra ID this way. Without a key, a SAS or this flag: a service
+    /// principal from the environment, a managed identity the environment announces, then
+    /// the Azure CLI's login.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub auth: Option<AuthMethod>,
+    /// Verify and plan only: say what a repair would download (files, ranges, bytes) and
+    /// from where, without downloading or writing anything (the repair file included).
+    /// Exit codes as for `verify`.
+    #[arg(long)]
+    pub dry_run: bool,
     /// The drive's copy log: the v1/2018 error or verbose log, or the 2021-08-01 copy log.
     #[arg(long, value_name = "FILE")]
     pub copy_log: Option<PathBuf>,
@@ -203,6 +262,10 @@ pub struct LogsArgs {
         hide_env_values = true
     )]
     pub sas: Option<String>,
+    /// Sign in with Microsoft Entra ID this way (without a key or SAS the chain is tried, as
+    /// for `repair`).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub auth: Option<AuthMethod>,
     /// Replaces https://<account>.blob.core.windows.net (Azurite, sovereign clouds).
     #[arg(long, value_name = "URL")]
     pub blob_endpoint: Option<String>,
@@ -269,9 +332,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Erro
     let args: Vec<OsString> = args.into_iter().collect();
     match super::classic::translate(&args) {
         Some(Ok(modern)) => Cli::try_parse_from(modern),
+        // clap prints a raw message as it is: the line ends here.
         Some(Err(message)) => Err(clap::Error::raw(
             clap::error::ErrorKind::ValueValidation,
-            message,
+            format!("{message}\n"),
         )),
         None => Cli::try_parse_from(args),
     }

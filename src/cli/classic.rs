@@ -4,20 +4,22 @@
 
 use std::ffi::{OsStr, OsString};
 
-/// `/switch` (lower case) → the modern flag.
+use clap::CommandFactory as _;
+
+/// `/switch` as the v1 tool's documentation spells it (any case is taken) → the modern flag.
 const SWITCHES: &[(&str, &str)] = &[
     ("r", "--repair-file"),
     ("d", "--target"),
     ("sn", "--account"),
     ("sk", "--account-key"),
     ("csas", "--sas"),
-    ("copylogfile", "--copy-log"),
-    ("manifestfile", "--manifest"),
-    ("verboselogfile", "--verbose-log"),
+    ("CopyLogFile", "--copy-log"),
+    ("ManifestFile", "--manifest"),
+    ("VerboseLogFile", "--verbose-log"),
     ("logdir", "--log-dir"),
     ("bk", "--bitlocker-key"),
-    ("blobendpoint", "--blob-endpoint"),
-    ("reportfile", "--report"),
+    ("BlobEndpoint", "--blob-endpoint"),
+    ("ReportFile", "--report"),
 ];
 
 /// `None` when the command line is not the v1 form; otherwise the modern arguments, or a
@@ -33,21 +35,27 @@ pub fn translate(args: &[OsString]) -> Option<Result<Vec<OsString>, String>> {
         return None;
     }
     let mut modern = vec![args[0].clone(), OsString::from("repair")];
+    let mut value_expected = false;
     for arg in &args[2..] {
         let Some(text) = arg.to_str() else {
             return Some(Err(format!("argument {arg:?} is not valid text")));
         };
-        if !text.starts_with('/') {
-            // Modern flags (--headless, --json, …) may follow the v1 switches.
+        if value_expected || !text.starts_with('/') {
+            // Modern flags (--headless, --source-dir /abs/path, …) may follow the v1
+            // switches; a value of a modern flag is passed on whatever it starts with.
+            value_expected = !value_expected && takes_a_value(text);
             modern.push(arg.clone());
             continue;
         }
         let (name, value) = text[1..].split_once(':').unwrap_or((&text[1..], ""));
-        let lower = name.to_ascii_lowercase();
-        let Some((_, flag)) = SWITCHES.iter().find(|(switch, _)| *switch == lower) else {
+        let Some((_, flag)) = SWITCHES
+            .iter()
+            .find(|(switch, _)| switch.eq_ignore_ascii_case(name))
+        else {
             let known: Vec<String> = SWITCHES.iter().map(|(s, _)| format!("/{s}:")).collect();
             return Some(Err(format!(
-                "unknown RepairExport switch /{name}: (known: {})",
+                "unknown RepairExport switch /{name}: (known: {}; `export-repair RepairExport \
+                 --help` shows each with its modern flag)",
                 known.join(" ")
             )));
         };
@@ -60,6 +68,35 @@ pub fn translate(args: &[OsString]) -> Option<Result<Vec<OsString>, String>> {
         modern.push(OsStr::new(value).to_os_string());
     }
     Some(Ok(modern))
+}
+
+/// Whether `arg` is a modern flag of `repair` written without `=` that takes a value, so
+/// that the next argument is that value.
+fn takes_a_value(arg: &str) -> bool {
+    let Some(name) = arg.strip_prefix("--").filter(|name| !name.contains('=')) else {
+        return false;
+    };
+    let command = super::Cli::command();
+    command.find_subcommand("repair").is_some_and(|repair| {
+        repair
+            .get_arguments()
+            .any(|a| a.get_long() == Some(name) && a.get_action().takes_values())
+    })
+}
+
+/// The v1 switches and the modern flag each becomes, then the exit codes: the end of
+/// `repair --help` (and of `RepairExport --help`, which is the same command).
+pub fn repair_help() -> String {
+    let mut text = String::from(
+        "The v1 form: export-repair RepairExport /r:<file> /d:<dir> /sn:<account> /sk:<key> …\n\
+         Switch names are case-insensitive; modern flags may follow them.\n",
+    );
+    for (switch, flag) in SWITCHES {
+        text.push_str(&format!("  {:<18} {flag}\n", format!("/{switch}:")));
+    }
+    text.push('\n');
+    text.push_str(super::exit::EXIT_CODES_HELP);
+    text
 }
 
 #[cfg(test)]
@@ -123,5 +160,50 @@ mod tests {
             .unwrap_err();
         assert!(error.contains("needs a value"), "{error}");
         assert!(translate(&args(&["x", "RepairImport"])).unwrap().is_err());
+    }
+
+    #[test]
+    fn a_modern_flag_s_value_may_start_with_a_slash() {
+        let modern = translate(&args(&[
+            "x",
+            "RepairExport",
+            "/r:/tmp/r.db",
+            "--source-dir",
+            "/srv/mirror",
+            "--report=/tmp/a.json",
+            "--headless",
+            "/d:/mnt/drive",
+        ]))
+        .unwrap()
+        .unwrap();
+        let text: Vec<&str> = modern.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            text,
+            [
+                "x",
+                "repair",
+                "--repair-file",
+                "/tmp/r.db",
+                "--source-dir",
+                "/srv/mirror",
+                "--report=/tmp/a.json",
+                "--headless",
+                "--target",
+                "/mnt/drive"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_help_lists_every_switch_with_its_flag() {
+        let help = repair_help();
+        for (switch, flag) in SWITCHES {
+            assert!(
+                help.lines()
+                    .any(|line| line.contains(&format!("/{switch}:"))
+                        && line.trim_end().ends_with(flag)),
+                "/{switch}: → {flag} missing in\n{help}"
+            );
+        }
     }
 }

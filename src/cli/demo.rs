@@ -1,11 +1,9 @@
 //! `export-repair demo`: a damaged sample export, repaired from its mirror.
 
-use std::path::Path;
-
 use crate::demo::scenario;
 
 use super::args::{DemoArgs, RepairArgs, ReportFlags};
-use super::{CliError, ExitStatus, repair};
+use super::{CliError, ExitStatus, repair, rerun};
 
 pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
     let root = match args.dir {
@@ -47,6 +45,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         account: None,
         account_key: None,
         sas: None,
+        auth: None,
+        dry_run: false,
         copy_log: Some(paths.copy_log.clone()),
         verbose_log: None,
         manifest: Some(paths.manifest.clone()),
@@ -71,17 +71,14 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
     let status = repair::run(repair_args).await?;
     eprintln!(
         "\nreports: {} and report.html beside it\nrerun the same repair (it resumes, and finds nothing left to do):\n  \
-         export-repair repair --repair-file {} --target {} --manifest {} --copy-log {} --source-dir {}",
+         {} repair --repair-file {} --target {} --manifest {} --copy-log {} --source-dir {}",
         paths.report.display(),
-        quote(&paths.repair_file),
-        quote(&paths.drive),
-        quote(&paths.manifest),
-        quote(&paths.copy_log),
-        quote(&paths.mirror)
+        rerun::program(),
+        rerun::path(&paths.repair_file),
+        rerun::path(&paths.drive),
+        rerun::path(&paths.manifest),
+        rerun::path(&paths.copy_log),
+        rerun::path(&paths.mirror)
     );
     Ok(status)
-}
-
-fn quote(path: &Path) -> String {
-    format!("'{}'", path.display())
 }

@@ -19,6 +19,7 @@ pub fn load(
     copy_log: Option<&Path>,
     verbose_log: Option<&Path>,
 ) -> Result<Drive, CliError> {
+    check_exists(manifest, copy_log, verbose_log)?;
     let manifest = manifest.map(Manifest::from_file).transpose()?;
     let logs = Logs {
         copy_log: None,
@@ -38,6 +39,41 @@ pub fn load(
         )?,
         None => Drive::build(manifest, Some(logs))?,
     })
+}
+
+/// A document that is not where the command line says gets a message saying where it
+/// usually is and how to fetch the copy the service keeps.
+fn check_exists(
+    manifest: Option<&Path>,
+    copy_log: Option<&Path>,
+    verbose_log: Option<&Path>,
+) -> Result<(), CliError> {
+    const FETCH: &str = "`export-repair logs --account <name> --drive-id <DriveId> --into <dir>` \
+                         fetches the copies the service keeps in the storage account";
+    if let Some(path) = manifest.filter(|path| !path.exists()) {
+        return Err(CliError::Usage(format!(
+            "the manifest {} does not exist. On an export drive it is <DriveId>.manifest in the \
+             drive's root (give it with /ManifestFile: or --manifest); if it is lost, {FETCH} \
+             (the manifest backup among them)",
+            path.display()
+        )));
+    }
+    for (what, flags, path) in [
+        ("copy log", "/CopyLogFile: or --copy-log", copy_log),
+        (
+            "verbose log",
+            "/VerboseLogFile: or --verbose-log",
+            verbose_log,
+        ),
+    ] {
+        if let Some(path) = path.filter(|path| !path.exists()) {
+            return Err(CliError::Usage(format!(
+                "the {what} {} does not exist (given with {flags}); {FETCH}",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A verbose log names no drive: its file name does (`<order>_<serial>_VerboseLog_<job>.xml`),

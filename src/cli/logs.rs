@@ -15,7 +15,7 @@ use crate::format::manifest::Manifest;
 use crate::source::azure::{AzureBlobSource, AzureSourceConfig, ListedBlob};
 use crate::source::{BlobSource, ReadConditions};
 
-use super::args::LogsArgs;
+use super::args::{AuthMethod, LogsArgs};
 use super::{CliError, ExitStatus};
 
 /// The container of the 2021-08-01 logs.
@@ -37,8 +37,10 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
         &args.account,
         args.account_key.as_deref(),
         args.sas.as_deref(),
+        args.auth,
         args.blob_endpoint.as_deref(),
-    )?;
+    )
+    .await?;
     let say = |line: String| println!("{line}");
     let found = find_drives_logs(&source, &args.container, &drive_id, &say).await?;
     let Some(destination) = destination else {
@@ -58,6 +60,7 @@ pub struct FetchFor<'a> {
     pub account: &'a str,
     pub account_key: Option<&'a str>,
     pub sas: Option<&'a str>,
+    pub auth: Option<AuthMethod>,
     pub blob_endpoint: Option<&'a str>,
     pub drive_id: Option<&'a str>,
     pub target: &'a Path,
@@ -79,8 +82,10 @@ pub async fn fetch_for_repair(fetch: FetchFor<'_>) -> Result<Vec<(LogKind, PathB
         fetch.account,
         fetch.account_key,
         fetch.sas,
+        fetch.auth,
         fetch.blob_endpoint,
-    )?;
+    )
+    .await?;
     // Stdout may be the run's NDJSON stream: what is found and saved goes to stderr.
     let say = |line: String| eprintln!("{line}");
     let found = find_drives_logs(&source, fetch.container, &drive_id, &say).await?;
@@ -94,16 +99,20 @@ pub async fn fetch_for_repair(fetch: FetchFor<'_>) -> Result<Vec<(LogKind, PathB
     Ok(chosen.iter().map(|log| log.name.kind).zip(saved).collect())
 }
 
-fn open_source(
+/// The account's storage, signed in (an Entra ID token is taken before the first listing).
+async fn open_source(
     account: &str,
     account_key: Option<&str>,
     sas: Option<&str>,
+    auth: Option<AuthMethod>,
     blob_endpoint: Option<&str>,
 ) -> Result<AzureBlobSource, CliError> {
-    let credential = super::repair::azure_credential(account_key, sas)?;
+    let credential = super::repair::azure_credential(account_key, sas, auth)?;
     let mut config = AzureSourceConfig::new(account.to_string(), credential);
     config.endpoint = blob_endpoint.map(str::to_string);
-    Ok(AzureBlobSource::new(config)?)
+    let source = AzureBlobSource::new(config)?;
+    source.sign_in().await?;
+    Ok(source)
 }
 
 /// The drive's logs in the account, newest first, listed on stdout; an error naming the

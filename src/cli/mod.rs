@@ -6,6 +6,7 @@ mod classic;
 mod demo;
 mod exit;
 mod inputs;
+mod install_files;
 mod logging;
 mod logs;
 mod repair;
@@ -53,6 +54,8 @@ pub fn main() -> ExitStatus {
             Commands::Demo(args) => demo::run(args).await,
             Commands::Report(args) => report_command::run(args),
             Commands::Logs(args) => logs::run(args).await,
+            Commands::Completions(args) => install_files::completions(&args),
+            Commands::Man(args) => install_files::man(&args),
         }
     });
     match result {
@@ -112,11 +115,7 @@ impl CliError {
             | CliError::Usage(_)
             // The run is over and its summary printed; the report it was asked for is missing.
             | CliError::Report(_) => ExitStatus::Usage,
-            CliError::Source(error)
-                if matches!(**error, crate::source::SourceError::Auth { .. }) =>
-            {
-                ExitStatus::AuthRefused
-            }
+            CliError::Source(error) if error.refuses_credentials() => ExitStatus::AuthRefused,
             // Storage unreachable, a log that vanished or changed: nothing was fetched.
             CliError::Source(_) => ExitStatus::Damaged,
         }

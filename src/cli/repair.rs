@@ -8,10 +8,11 @@ use crate::format::log_names::LogKind;
 use crate::journal::{self, Binding, RepairFile};
 use crate::model::Drive;
 use crate::source::BlobSource;
+use crate::source::azure::sas::Sas;
 use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
-use super::args::RepairArgs;
+use super::args::{AuthMethod, RepairArgs};
 use super::report_paths::Protected;
 use super::session::{
     Reports, SourceFactory, console_wanted, exit_status, run_console, run_headless,
@@ -33,7 +34,10 @@ pub struct RepairPlan {
 
 pub async fn run(mut args: RepairArgs) -> Result<ExitStatus, CliError> {
     let interrupts = super::signals::before_run();
-    let volume = super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, false)?;
+    // A dry run writes nothing: a BitLocker volume is opened read-only, as for `verify`.
+    let read_only = args.dry_run;
+    let volume =
+        super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, read_only)?;
     let result = match fetch_logs(&mut args).await {
         Ok(()) => repair(&args, &volume, interrupts).await,
         Err(error) => Err(error),
@@ -48,6 +52,14 @@ async fn fetch_logs(args: &mut RepairArgs) -> Result<(), CliError> {
     if !args.fetch_logs {
         return Ok(());
     }
+    if args.dry_run {
+        return Err(CliError::Usage(
+            "--dry-run downloads nothing, and --fetch-logs downloads the drive's logs: fetch \
+             them first (`export-repair logs --account NAME --target DIR --into DIR`), then \
+             give them to the dry run (--copy-log, --verbose-log, --manifest)"
+                .into(),
+        ));
+    }
     let account = args.account.clone().ok_or_else(|| {
         CliError::Usage("--fetch-logs needs the storage account: name it with --account".into())
     })?;
@@ -55,6 +67,7 @@ async fn fetch_logs(args: &mut RepairArgs) -> Result<(), CliError> {
         account: &account,
         account_key: args.account_key.as_deref(),
         sas: args.sas.as_deref(),
+        auth: args.auth,
         blob_endpoint: args.blob_endpoint.as_deref(),
         drive_id: args.drive_id.as_deref(),
         target: &args.target,
@@ -121,6 +134,10 @@ async fn repair(
             volume.source().display()
         );
     }
+    if !args.dry_run {
+        // A sign-in that cannot work stops the run before it starts.
+        plan.source.sign_in().await?;
+    }
     // The run's own Ctrl-C handling starts now.
     drop(interrupts);
     let finished = execute(plan, args, Some(&log)).await?;
@@ -133,11 +150,13 @@ pub async fn execute(
     args: &RepairArgs,
     log_file: Option<&Path>,
 ) -> Result<crate::ledger::Ledger, CliError> {
-    let console = console_wanted(args.headless, args.json);
+    // A dry run is a plan to read, not a session to steer.
+    let console = !args.dry_run && console_wanted(args.headless, args.json);
     let options = RepairOptions {
         concurrency: args.concurrency.max(1),
         // The console keeps the run open for retries and new credentials.
         stay_open: console,
+        dry_run: args.dry_run,
         ..RepairOptions::default()
     };
     let handle = engine::start_repair(
@@ -153,7 +172,9 @@ pub async fn execute(
     } else {
         run_headless(handle, plan.drive, args.json, &plan.reports).await?
     };
-    super::rerun::tell(&ledger, args);
+    if !args.dry_run {
+        super::rerun::tell(&ledger, args);
+    }
     Ok(ledger)
 }
 
@@ -180,8 +201,14 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
         copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
     };
-    let (mut repair_file, resumed) = RepairFile::open_or_create(&args.repair_file, &binding)
-        .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    // A dry run reads the repair file into memory and records there: the file is not touched.
+    let opened = if args.dry_run {
+        RepairFile::in_memory_copy(&args.repair_file, &binding)
+    } else {
+        RepairFile::open_or_create(&args.repair_file, &binding)
+    };
+    let (mut repair_file, resumed) =
+        opened.map_err(|error| CliError::Usage(super::chain(&error)))?;
     let recorded = resumed
         && repair_file
             .has_drive()
@@ -198,7 +225,12 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         .with_secret("account_key", args.account_key.is_some())
         .with_secret("sas", args.sas.is_some())
         .with_secret("bitlocker_key", args.bitlocker_key.is_some())
-        .with_option("concurrency", args.concurrency);
+        .with_option("concurrency", args.concurrency)
+        // Where the bytes come from and how the run signs in, never a secret.
+        .with_option("source", source.describe());
+    if args.dry_run {
+        run = run.with_option("dry_run", true);
+    }
     for (name, value) in [
         ("account", args.account.clone()),
         ("blob_endpoint", args.blob_endpoint.clone()),
@@ -268,7 +300,7 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
                 .into(),
         )
     })?;
-    let credential = azure_credential(args.account_key.as_deref(), args.sas.as_deref())?;
+    let credential = azure_credential(args.account_key.as_deref(), args.sas.as_deref(), args.auth)?;
     let secrets = secrets_of(&credential);
     let endpoint = args.blob_endpoint.clone();
     let read_timeout = args.read_timeout;
@@ -293,23 +325,53 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
     Ok((source, Some(make_source), secrets))
 }
 
-/// The account key or the SAS, exactly one of them (also for `logs`).
+/// The account key or the SAS (exactly one of them), or with neither an Entra ID sign-in (the
+/// chain, or the `--auth` method); also for `logs`.
 pub(super) fn azure_credential(
     account_key: Option<&str>,
     sas: Option<&str>,
+    auth: Option<AuthMethod>,
 ) -> Result<AzureCredential, CliError> {
-    match (account_key, sas) {
-        (Some(_), Some(_)) => Err(CliError::Usage(
+    match (account_key, sas, auth) {
+        (Some(_), Some(_), _) => Err(CliError::Usage(
             "give either the account key (/sk:) or a container SAS (/csas:), not both".into(),
         )),
-        (Some(key), None) => Ok(AzureCredential::AccountKey(key.to_string())),
-        (None, Some(sas)) => Ok(AzureCredential::Sas(sas.to_string())),
-        (None, None) => Err(CliError::Usage(
-            "give the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a container SAS \
-             (/csas:, --sas or AZURE_STORAGE_SAS)"
+        (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => Err(CliError::Usage(
+            "--auth signs in with Entra ID instead of a key or SAS: give one or the other \
+             (AZURE_STORAGE_KEY and AZURE_STORAGE_SAS in the environment count as given)"
                 .into(),
         )),
+        (Some(key), None, None) => {
+            check_account_key(key)?;
+            Ok(AzureCredential::AccountKey(key.to_string()))
+        }
+        (None, Some(sas), None) => Ok(AzureCredential::Sas(sas.to_string())),
+        (None, None, auth) => Ok(AzureCredential::EntraId(auth.map(Into::into))),
     }
+}
+
+/// A storage account key is the base64 of 64 bytes; say so, and where it goes, when the text
+/// given is not base64 at all.
+fn check_account_key(key: &str) -> Result<(), CliError> {
+    use base64::Engine as _;
+    let key = key.trim();
+    if base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .is_ok_and(|bytes| !bytes.is_empty())
+    {
+        return Ok(());
+    }
+    let sas_hint = if key.to_ascii_lowercase().contains("sig=") {
+        " This looks like a SAS: give it with /csas: or --sas."
+    } else {
+        ""
+    };
+    Err(CliError::Usage(format!(
+        "the account key given with /sk:, --account-key or AZURE_STORAGE_KEY is not a storage \
+         account key: a key is the base64 of 64 bytes (88 characters ending in ==), as the Azure \
+         portal shows it under Security + networking › Access keys.{sas_hint} Without a key, \
+         give a container SAS (/csas:, --sas) or sign in with Entra ID (--auth)"
+    )))
 }
 
 /// What was typed into the console's prompt: a SAS carries a signature, anything else is
@@ -323,27 +385,28 @@ fn typed_credential(typed: &str) -> AzureCredential {
     }
 }
 
+/// The secrets of a credential, for redaction (an Entra ID token is masked as it is obtained).
 fn secrets_of(credential: &AzureCredential) -> Vec<String> {
     match credential {
         AzureCredential::AccountKey(key) => vec![key.trim().to_string()],
-        AzureCredential::Sas(sas) => sas_signatures(sas),
+        AzureCredential::Sas(text) => Sas::parse(text)
+            .map(|sas| sas.signatures().map(str::to_string).collect())
+            .unwrap_or_default(),
+        AzureCredential::EntraId(_) => Vec::new(),
     }
 }
 
-/// The `sig=` values of a SAS, raw and percent-decoded, for redaction.
-fn sas_signatures(sas: &str) -> Vec<String> {
-    let query = sas.split_once('?').map_or(sas, |(_, query)| query);
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(name, _)| name.eq_ignore_ascii_case("sig"))
-        .flat_map(|(_, value)| {
-            let decoded = url::form_urlencoded::parse(format!("v={value}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            [value.to_string(), decoded]
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command line masks the very signature the source sends: `+` is a `+`, `%2B` and
+    /// `%3D` decode (form decoding once turned the `+` into a space here).
+    #[test]
+    fn sas_secrets_are_the_signatures_the_source_reads() {
+        let text = "c1x?sv=2021-08-06&sig=a+b%2Bc%3D";
+        assert_eq!(secrets_of(&AzureCredential::Sas(text.into())), ["a+b+c="]);
+        let sas = Sas::parse(text).unwrap();
+        assert_eq!(sas.signatures().collect::<Vec<_>>(), ["a+b+c="]);
+    }
 }

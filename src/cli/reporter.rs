@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{Event, Progression, RunMode, Work};
+use crate::engine::{DownloadPlan, Event, PlannedKind, Progression, RunMode, Work};
 use crate::ledger::{Ledger, human};
 use crate::model::{ComponentStatus, Outcome};
 
@@ -16,6 +16,8 @@ use crate::model::{ComponentStatus, Outcome};
 const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 /// Damaged components listed in the summary; the report has all of them.
 const LISTED_DAMAGE: usize = 20;
+/// Requests of a dry run's plan listed; the NDJSON stream (`--json`) has all of them.
+const LISTED_DOWNLOADS: usize = 50;
 
 /// Stdout was closed by its reader (`--json | head`): nothing more is written to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub struct Reporter {
     bars: Option<Bars>,
     last_plain: Option<Instant>,
     stdout_closed: bool,
+    /// A dry run's plan, told after the summary.
+    plan: Option<DownloadPlan>,
 }
 
 /// One bar per kind of work, each as long as its plan.
@@ -122,6 +126,7 @@ impl Reporter {
             bars,
             last_plain: None,
             stdout_closed: false,
+            plan: None,
         }
     }
 
@@ -180,6 +185,7 @@ impl Reporter {
                 // alone says nothing about the end of a fast run).
                 None => eprintln!("{}", progress_line(ledger)),
             },
+            Event::WouldDownload(plan) => self.plan = Some(plan.clone()),
             Event::Working { .. }
             | Event::Component(_)
             | Event::Idle { .. }
@@ -226,7 +232,10 @@ impl Reporter {
         if let Some(bars) = self.bars.take() {
             bars.clear();
         }
-        let text = summary(ledger);
+        let mut text = summary(ledger);
+        if let Some(plan) = &self.plan {
+            text.push_str(&plan_text(plan));
+        }
         if self.json || self.stdout_closed {
             eprint!("{text}");
         } else {
@@ -322,6 +331,56 @@ pub fn summary(ledger: &Ledger) -> String {
             human::count(damaged - LISTED_DAMAGE as u64)
         ));
     }
+    text
+}
+
+/// A dry run's plan: each request, then what they add up to and where from.
+fn plan_text(plan: &DownloadPlan) -> String {
+    let mut text = String::from("dry run: nothing was downloaded or written");
+    if plan.downloads.is_empty() {
+        text.push_str("; a repair would download nothing\n");
+        return text;
+    }
+    text.push_str(". A repair would:\n");
+    for download in plan.downloads.iter().take(LISTED_DOWNLOADS) {
+        let blob = escape_controls(&download.blob);
+        let what = match download.what {
+            PlannedKind::Range => format!(
+                "download bytes {}..{} ({}) from {blob}",
+                download.offset,
+                download.offset + download.length,
+                human::bytes(download.length)
+            ),
+            PlannedKind::WholeFile => format!(
+                "download the whole file ({}) from {blob}",
+                human::bytes(download.length)
+            ),
+            PlannedKind::SideFile => format!("regenerate it from the properties of {blob}"),
+            PlannedKind::Length => format!("set its length to that of {blob}"),
+            PlannedKind::Chunks => format!(
+                "read the whole blob ({}) chunk by chunk from {blob}, writing only the chunks that differ",
+                human::bytes(download.length)
+            ),
+        };
+        let file = escape_controls(&download.file_path);
+        text.push_str(&format!("  {file}: {what}\n"));
+    }
+    if plan.downloads.len() > LISTED_DOWNLOADS {
+        text.push_str(&format!(
+            "  … and {} more (--json lists them all)\n",
+            human::count((plan.downloads.len() - LISTED_DOWNLOADS) as u64)
+        ));
+    }
+    let reads = plan.reads().count();
+    text.push_str(&format!(
+        "in all {} in {} request{} for {} file{}, from {}\n",
+        human::bytes(plan.bytes()),
+        human::count(reads as u64),
+        if reads == 1 { "" } else { "s" },
+        human::count(plan.files() as u64),
+        if plan.files() == 1 { "" } else { "s" },
+        escape_controls(&plan.source)
+    ));
     text
 }
 

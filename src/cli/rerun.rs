@@ -5,10 +5,12 @@ use std::path::Path;
 
 use crate::ledger::Ledger;
 
+use clap::ValueEnum as _;
+
 use super::args::RepairArgs;
 
 /// A path or word as a POSIX shell reads it back unchanged.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     let plain = !text.is_empty()
         && text
             .chars()
@@ -20,20 +22,32 @@ fn quote(text: &str) -> String {
     }
 }
 
-fn path(path: &Path) -> String {
+pub(super) fn path(path: &Path) -> String {
     quote(&path.display().to_string())
 }
 
-/// The command line that resumes this repair, and where its secrets go.
-pub fn command(args: &RepairArgs) -> (String, Vec<&'static str>) {
+/// The program as it was started (`export-repair` from `PATH`, `./target/release/export-repair`,
+/// `/opt/tools/export-repair`), quoted: a command printed to run again runs the same binary.
+pub(super) fn program() -> String {
+    match std::env::args_os().next() {
+        Some(started) if !started.is_empty() => quote(&started.to_string_lossy()),
+        _ => "export-repair".to_string(),
+    }
+}
+
+/// The command line that resumes this repair with `program`, and where its secrets go.
+pub fn command(program: &str, args: &RepairArgs) -> (String, Vec<&'static str>) {
     let mut words = vec![
-        "export-repair repair".to_string(),
+        format!("{program} repair"),
         format!("--repair-file {}", path(&args.repair_file)),
         format!("--target {}", path(&args.target)),
     ];
     let mut secrets = Vec::new();
     if let Some(account) = &args.account {
         words.push(format!("--account {}", quote(account)));
+    }
+    if let Some(auth) = args.auth.and_then(|auth| auth.to_possible_value()) {
+        words.push(format!("--auth {}", auth.get_name()));
     }
     if let Some(endpoint) = &args.blob_endpoint {
         words.push(format!("--blob-endpoint {}", quote(endpoint)));
@@ -89,7 +103,7 @@ pub fn tell(ledger: &Ledger, args: &RepairArgs) {
     if !(ledger.interrupted() || ledger.awaiting_credentials() || ledger.damaged() > 0) {
         return;
     }
-    let (line, secrets) = command(args);
+    let (line, secrets) = command(&program(), args);
     let mut text = String::from("to go on, rerun with the same repair file:\n  ");
     text.push_str(&line);
     text.push('\n');
@@ -131,7 +145,7 @@ mod tests {
         let Commands::Repair(args) = cli.command else {
             panic!("not a repair")
         };
-        let (line, secrets) = command(&args);
+        let (line, secrets) = command("export-repair", &args);
         assert_eq!(
             line,
             "export-repair repair --repair-file '/r/D 1.rep' --target '/mnt/it'\\''s' \
@@ -140,5 +154,32 @@ mod tests {
         );
         assert!(!line.contains("c2VjcmV0"));
         assert_eq!(secrets, ["AZURE_STORAGE_KEY"]);
+    }
+
+    #[test]
+    fn the_rerun_command_signs_in_the_same_way() {
+        let cli = Cli::try_parse_from([
+            "export-repair",
+            "repair",
+            "--repair-file",
+            "r.rep",
+            "--target",
+            "/mnt/d",
+            "--account",
+            "acct",
+            "--auth",
+            "azure-cli",
+        ])
+        .unwrap();
+        let Commands::Repair(args) = cli.command else {
+            panic!("not a repair")
+        };
+        let (line, secrets) = command("/opt/tools/export-repair", &args);
+        assert_eq!(
+            line,
+            "/opt/tools/export-repair repair --repair-file r.rep --target /mnt/d --account acct \
+             --auth azure-cli"
+        );
+        assert!(secrets.is_empty());
     }
 }

@@ -153,6 +153,9 @@ pub enum Event {
         #[serde(default)]
         active_seconds: f64,
     },
+    /// A dry run's plan, after its verification: what a repair would download and from
+    /// where. Nothing was downloaded or written.
+    WouldDownload(DownloadPlan),
     RunFinished {
         outcome: Outcome,
         totals: Totals,
@@ -168,6 +171,74 @@ pub enum Event {
         #[serde(default)]
         active_seconds: f64,
     },
+}
+
+/// What a repair would download: each request, with the drive file it is for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DownloadPlan {
+    /// Where the bytes would come from (the source's description, without secrets).
+    pub source: String,
+    pub downloads: Vec<PlannedDownload>,
+}
+
+/// One request a repair would make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedDownload {
+    pub what: PlannedKind,
+    /// The file on the drive it is for (drive path, `\`-separated).
+    pub file_path: String,
+    /// The blob it reads: `<container>/<name>`, `?snapshot=…` for a snapshot.
+    pub blob: String,
+    /// The bytes it reads: a range of the blob, or the whole blob (its length as the copy log
+    /// gives it); none for a properties or metadata file or a length.
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Kinds of [`PlannedDownload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlannedKind {
+    /// Adjacent blocks or page ranges in one ranged read.
+    Range,
+    /// A blob known only from the copy log, read whole.
+    WholeFile,
+    /// A properties or metadata file regenerated from the blob's properties.
+    SideFile,
+    /// A file brought to its length (extended, or truncated once the rest is right): no read.
+    Length,
+    /// A file checked by CRC-64 (drives from 2021 on): the whole blob read chunk by chunk,
+    /// only the chunks that differ written.
+    Chunks,
+}
+
+impl DownloadPlan {
+    /// Requests that read bytes (ranges and whole files).
+    pub fn reads(&self) -> impl Iterator<Item = &PlannedDownload> {
+        self.downloads.iter().filter(|d| {
+            matches!(
+                d.what,
+                PlannedKind::Range | PlannedKind::WholeFile | PlannedKind::Chunks
+            )
+        })
+    }
+
+    /// The bytes those requests read.
+    pub fn bytes(&self) -> u64 {
+        self.reads().map(|d| d.length).sum()
+    }
+
+    /// The drive files the plan touches, each once.
+    pub fn files(&self) -> usize {
+        let mut files: Vec<&str> = self
+            .downloads
+            .iter()
+            .map(|d| d.file_path.as_str())
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        files.len()
+    }
 }
 
 /// A component's verdict, with enough context to be read on its own (NDJSON consumers).
@@ -380,7 +451,17 @@ mod tests {
                 totals: Totals::default(),
                 active_seconds: 0.5,
             },
-            Some(Event::Idle { .. }) => Event::RunFinished {
+            Some(Event::Idle { .. }) => Event::WouldDownload(DownloadPlan {
+                source: "Azure https://a.blob.core.windows.net (Entra ID: Azure CLI)".into(),
+                downloads: vec![PlannedDownload {
+                    what: PlannedKind::Range,
+                    file_path: "\\c\\a".into(),
+                    blob: "c/a".into(),
+                    offset: 0,
+                    length: 1,
+                }],
+            }),
+            Some(Event::WouldDownload(_)) => Event::RunFinished {
                 outcome: Outcome::Clean,
                 totals: Totals::default(),
                 finished: at,
@@ -411,6 +492,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 13);
+        assert_eq!(kinds, 14);
     }
 }

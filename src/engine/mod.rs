@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 pub use event::{
-    Activity, Command, ComponentEvent, Event, Progress, Progression, RunMode, SourceHandle, Tally,
-    Totals, Work, resumed_text,
+    Activity, Command, ComponentEvent, DownloadPlan, Event, PlannedDownload, PlannedKind, Progress,
+    Progression, RunMode, SourceHandle, Tally, Totals, Work, resumed_text,
 };
 pub use repair::{RepairOptions, start_repair};
 pub use verify::{Control, Finding, VerifyOptions, VerifySink};
@@ -169,6 +169,8 @@ pub(crate) enum WorkerMessage {
     CredentialsRefused(String),
     /// A run kept open has nothing left to do.
     Idle,
+    /// A dry run's plan.
+    WouldDownload(DownloadPlan),
     /// The repair file cannot be read or written: the run stops, nothing more is written.
     RepairFileFailed(String),
 }
@@ -422,6 +424,7 @@ pub(crate) async fn dispatch(
                     Some(WorkerMessage::Resumed { components, repaired, verified, checked_again }) => {
                         Event::Resumed { components, repaired, verified, checked_again }
                     }
+                    Some(WorkerMessage::WouldDownload(plan)) => Event::WouldDownload(plan),
                     Some(WorkerMessage::CredentialsRefused(message)) => {
                         if run.open.is_none() {
                             run.cancel();

@@ -134,15 +134,46 @@ impl RepairFile {
             path: display,
         };
         file.configure()?;
+        file.bind(exists, binding)
+    }
+
+    /// Checks an existing file against `binding`, or makes a new one for it. Returns whether
+    /// an existing file was taken.
+    fn bind(mut self, exists: bool, binding: &Binding) -> Result<(Self, bool), JournalError> {
         // A file killed while being created holds no schema yet: it is new, not foreign.
-        let resumed = exists && !file.is_blank()?;
+        let resumed = exists && !self.is_blank()?;
         if resumed {
-            file.check_existing(binding)?;
+            self.check_existing(binding)?;
         } else {
-            file.create_tables(binding)?;
+            self.create_tables(binding)?;
         }
-        file.ensure_chunk_table()?;
-        Ok((file, resumed))
+        self.ensure_chunk_table()?;
+        Ok((self, resumed))
+    }
+
+    /// For a dry run: a copy in memory of the repair file at `path` (read, never written or
+    /// locked), or a new one in memory when there is none. What the run records goes to the
+    /// copy and is gone with it. Returns whether an existing file was read.
+    pub fn in_memory_copy(path: &Path, binding: &Binding) -> Result<(Self, bool), JournalError> {
+        let display = path.display().to_string();
+        let sqlite = |source| classify(&display, source);
+        let mut connection = Connection::open_in_memory().map_err(sqlite)?;
+        let exists = path.exists();
+        if exists {
+            let original = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(sqlite)?;
+            rusqlite::backup::Backup::new(&original, &mut connection)
+                .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
+                .map_err(sqlite)?;
+        }
+        let file = RepairFile {
+            connection,
+            path: display,
+        };
+        file.bind(exists, binding)
     }
 
     fn sqlite(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {

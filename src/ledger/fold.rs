@@ -82,6 +82,8 @@ impl Ledger {
                 self.download.eta_seconds = progress.download.eta_seconds;
                 self.active_seconds = self.active_seconds.max(progress.active_seconds);
             }
+            // A dry run's plan is for the reader of the run's end, not a fact about components.
+            Event::WouldDownload(_) => {}
             Event::Paused => self.paused = true,
             Event::Continued => self.paused = false,
             Event::Idle { active_seconds, .. } => {

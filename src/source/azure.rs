@@ -3,7 +3,10 @@
 //! What the crate does not do, this module adds around it:
 //! - **Shared Key**: the crate only knows Entra ID tokens, so an account key is turned into a
 //!   per-try pipeline policy ([`SharedKeyPolicy`]) that signs every request, retries included,
-//!   with the documented string-to-sign. A SAS needs no policy: it goes into the URL.
+//!   with the documented string-to-sign. A SAS needs no policy: it goes into the URL
+//!   ([`sas`]). With neither, the source signs in with Entra ID ([`entra`]) and the crate sends
+//!   the token.
+//! - **Trust**: HTTPS through the system store plus `SSL_CERT_FILE` ([`transport`]).
 //! - **Resuming broken bodies**: the crate retries status codes and failed connections, not a
 //!   body that breaks half-way. [`AzureBlobSource::read_range`] keeps the bytes it got and asks
 //!   for the rest, pinned with `If-Match` to the ETag of the first answer so that two versions
@@ -22,10 +25,8 @@ use std::{fmt, num::NonZero, sync::Arc, time::Duration};
 use azure_core::{
     error::ErrorKind,
     http::{
-        ClientOptions, Context, Etag, HttpClientOptions, NoFormat, Request, Response, RetryOptions,
-        Transport, Url,
+        ClientOptions, Context, Etag, NoFormat, Request, Response, RetryOptions, Url,
         headers::{HeaderName, Headers},
-        new_http_client,
         policies::{Policy, PolicyResult},
     },
 };
@@ -42,10 +43,17 @@ use futures::StreamExt as _;
 use hmac::{KeyInit as _, Mac as _};
 
 use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
-use crate::sanitize::{redact_secrets, redact_secrets_with};
+use crate::sanitize::redact_secrets_with;
 
+pub mod entra;
 mod list;
+pub mod sas;
+mod transport;
+
+use entra::EntraCredential;
+pub use entra::{EntraEnvironment, EntraMethod};
 pub use list::ListedBlob;
+use sas::{Sas, encode_path};
 
 /// How the source proves who it is. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -55,6 +63,8 @@ pub enum AzureCredential {
     /// A SAS: `<container>?<sas>` as the v1 tool's `/csas:` took it, a full container URL with the
     /// SAS as query, or a bare `sv=…&sig=…` token for any container.
     Sas(String),
+    /// Microsoft Entra ID: the chain of [`entra`], or the one method named.
+    EntraId(Option<EntraMethod>),
 }
 
 impl fmt::Debug for AzureCredential {
@@ -62,6 +72,7 @@ impl fmt::Debug for AzureCredential {
         match self {
             Self::AccountKey(_) => f.write_str("AccountKey(<redacted>)"),
             Self::Sas(_) => f.write_str("Sas(<redacted>)"),
+            Self::EntraId(method) => write!(f, "EntraId({method:?})"),
         }
     }
 }
@@ -122,28 +133,33 @@ pub struct AzureSourceConfig {
     pub endpoint: Option<String>,
     pub credential: AzureCredential,
     pub retry: RetrySettings,
+    /// CA certificates to trust beside the system store (`SSL_CERT_FILE`).
+    pub ssl_cert_file: Option<std::path::PathBuf>,
+    /// What Entra ID sign-in reads from the environment.
+    pub entra_environment: EntraEnvironment,
 }
 
 impl AzureSourceConfig {
+    /// A configuration that takes `SSL_CERT_FILE` and the Entra ID variables from this
+    /// process's environment.
     pub fn new(account: impl Into<String>, credential: AzureCredential) -> Self {
         Self {
             account: account.into(),
             endpoint: None,
             credential,
             retry: RetrySettings::default(),
+            ssl_cert_file: std::env::var_os("SSL_CERT_FILE")
+                .filter(|file| !file.is_empty())
+                .map(Into::into),
+            entra_environment: EntraEnvironment::from_process(),
         }
     }
-}
-
-/// A parsed SAS: the container it is for (if it names one) and its query parameters, decoded.
-struct Sas {
-    container: Option<String>,
-    params: Vec<(String, String)>,
 }
 
 enum Auth {
     SharedKey,
     Sas(Sas),
+    EntraId(Arc<EntraCredential>),
 }
 
 /// Azure Blob storage or Azurite, read through `azure_storage_blob`.
@@ -178,6 +194,9 @@ impl AzureBlobSource {
         let mut secrets = Vec::new();
         let mut per_try_policies: Vec<Arc<dyn Policy>> = Vec::new();
         let mut endpoint_from_sas = None;
+        // Storage clients must not decompress: a blob stored with `Content-Encoding: gzip`
+        // is exported as stored, byte for byte.
+        let transport = transport::transport(config.ssl_cert_file.as_deref())?;
         let auth = match &config.credential {
             AzureCredential::AccountKey(key) => {
                 let key = key.trim();
@@ -186,15 +205,21 @@ impl AzureBlobSource {
                 Auth::SharedKey
             }
             AzureCredential::Sas(text) => {
-                let (sas, endpoint) = parse_sas(text.trim())?;
-                secrets.extend(
-                    sas.params
-                        .iter()
-                        .filter(|(k, _)| k.eq_ignore_ascii_case("sig"))
-                        .map(|(_, v)| v.clone()),
-                );
-                endpoint_from_sas = endpoint;
+                let sas = Sas::parse(text)?;
+                secrets.extend(sas.signatures().map(str::to_owned));
+                endpoint_from_sas = sas.endpoint.clone();
                 Auth::Sas(sas)
+            }
+            AzureCredential::EntraId(method) => {
+                let sign_in_options = ClientOptions {
+                    transport: Some(transport.clone()),
+                    ..Default::default()
+                };
+                Auth::EntraId(Arc::new(EntraCredential::new(
+                    *method,
+                    &config.entra_environment,
+                    &sign_in_options,
+                )?))
             }
         };
         // An explicit endpoint wins over the one a full SAS URL implies.
@@ -220,12 +245,12 @@ impl AzureBlobSource {
                 "the blob endpoint must not carry a query; give a SAS as the credential".into(),
             ));
         }
-
-        // Storage clients must not decompress: a blob stored with `Content-Encoding: gzip`
-        // is exported as stored, byte for byte (the crate does the same for its default).
-        let transport = Transport::new(new_http_client(Some(HttpClientOptions {
-            automatic_decompression: false,
-        })));
+        if matches!(auth, Auth::EntraId(_)) && endpoint.scheme() != "https" {
+            return Err(SourceError::Config(format!(
+                "Entra ID tokens are only sent over HTTPS, and the blob endpoint {endpoint} is \
+                 not; give an https:// endpoint, or the account key or a SAS"
+            )));
+        }
         let client_options = ClientOptions {
             per_try_policies,
             retry: RetryOptions::none(),
@@ -288,8 +313,18 @@ impl AzureBlobSource {
             client_options: self.client_options.clone(),
             ..Default::default()
         };
-        BlobClient::new(self.blob_url(blob)?, None, Some(options))
+        BlobClient::new(self.blob_url(blob)?, self.token_credential(), Some(options))
             .map_err(|e| SourceError::Config(self.redact(&e.to_string())))
+    }
+
+    /// The Entra ID credential the crate's clients send tokens of, when signed in that way.
+    fn token_credential(&self) -> Option<Arc<dyn azure_core::credentials::TokenCredential>> {
+        match &self.auth {
+            Auth::EntraId(credential) => {
+                Some(Arc::clone(credential) as Arc<dyn azure_core::credentials::TokenCredential>)
+            }
+            Auth::SharedKey | Auth::Sas(_) => None,
+        }
     }
 
     /// Waits before attempt `failures + 1`: exponential, jittered, at least the server's
@@ -432,6 +467,25 @@ impl AzureBlobSource {
         Ok(())
     }
 
+    /// What an error body says: the first line of its `<Message>` (later lines carry request
+    /// ids or quote the string-to-sign); under Entra ID followed by the
+    /// `<AuthenticationErrorDetail>` ("The token is expired", "Invalid token audience"). Under
+    /// Shared Key that detail quotes the request's signature, so it is left out.
+    fn service_message(&self, body: &[u8]) -> Option<String> {
+        let message = error_body_text(body, "Message")?;
+        let first_line = message.lines().next().unwrap_or_default().trim();
+        let detail = match self.auth {
+            Auth::EntraId(_) => error_body_text(body, "AuthenticationErrorDetail"),
+            Auth::SharedKey | Auth::Sas(_) => None,
+        };
+        Some(match detail.as_deref().and_then(|d| d.lines().next()) {
+            Some(detail) if !detail.trim().is_empty() => {
+                format!("{first_line} ({})", detail.trim())
+            }
+            _ => first_line.to_owned(),
+        })
+    }
+
     /// Turns a crate error into a retry decision or a final [`SourceError`].
     fn classify(&self, e: azure_core::Error, blob: &BlobRef, range: Option<(u64, u64)>) -> Failure {
         let (status, code, retry_after, service_message) = match e.kind() {
@@ -443,7 +497,9 @@ impl AzureBlobSource {
                 u16::from(*status),
                 error_code.clone(),
                 raw_response.as_ref().and_then(|r| retry_after(r.headers())),
-                raw_response.as_ref().and_then(|r| xml_message(r.body())),
+                raw_response
+                    .as_ref()
+                    .and_then(|r| self.service_message(r.body())),
             ),
             ErrorKind::Io | ErrorKind::Connection => {
                 return Failure::Retry {
@@ -451,12 +507,16 @@ impl AzureBlobSource {
                     retry_after: None,
                 };
             }
+            // No token: signing in (again) failed.
+            ErrorKind::Credential => {
+                return Failure::Fatal(SourceError::SignIn {
+                    message: self.redact(&error_chain(&e)),
+                });
+            }
             _ => {
                 return Failure::Fatal(protocol(blob, self.redact(&error_chain(&e))));
             }
         };
-        // The first line of the service's <Message> (later lines carry request ids or quote
-        // the string-to-sign), else the first line of the crate's text.
         let message = service_message.unwrap_or_else(|| e.to_string());
         let message = self.redact(message.lines().next().unwrap_or_default().trim());
         let message = match &code {
@@ -464,7 +524,19 @@ impl AzureBlobSource {
             _ => message,
         };
         match status {
-            401 | 403 => Failure::Fatal(SourceError::Auth { status, message }),
+            401 | 403 => Failure::Fatal(SourceError::Auth {
+                status,
+                message: match &self.auth {
+                    Auth::EntraId(credential) => format!(
+                        "{message}; signed in with {}: the identity needs the \"Storage Blob \
+                         Data Reader\" role on the storage account or the container (the Azure \
+                         portal: Access control (IAM) › Add role assignment), or give the \
+                         account key or a SAS instead",
+                        credential.describe()
+                    ),
+                    Auth::SharedKey | Auth::Sas(_) => message,
+                },
+            }),
             404 => Failure::Fatal(SourceError::NotFound {
                 blob: blob.to_string(),
             }),
@@ -689,6 +761,19 @@ impl BlobSource for AzureBlobSource {
         }
     }
 
+    /// With Entra ID, gets a token now ([`SourceError::SignIn`] when none can be had).
+    async fn sign_in(&self) -> Result<(), SourceError> {
+        match &self.auth {
+            Auth::EntraId(credential) => credential.sign_in().await.map_err(|error| match error {
+                SourceError::SignIn { message } => SourceError::SignIn {
+                    message: self.redact(&message),
+                },
+                other => other,
+            }),
+            Auth::SharedKey | Auth::Sas(_) => Ok(()),
+        }
+    }
+
     fn describe(&self) -> String {
         let auth = match &self.auth {
             Auth::SharedKey => "account key".to_owned(),
@@ -698,6 +783,7 @@ impl BlobSource for AzureBlobSource {
             Auth::Sas(Sas {
                 container: None, ..
             }) => "SAS".to_owned(),
+            Auth::EntraId(credential) => credential.describe(),
         };
         format!(
             "Azure {} ({auth})",
@@ -732,18 +818,36 @@ fn properties_from(
     })
 }
 
-/// The `<Message>` of a storage error body (`<Error><Code/><Message/></Error>`).
-fn xml_message(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let start = text.find("<Message>")? + "<Message>".len();
-    let end = start + text[start..].find("</Message>")?;
-    let message = text[start..end]
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&");
-    Some(message)
+/// The text of `<Error><{child}>` in a storage error body (`<Error><Code/><Message/>…</Error>`),
+/// read with quick-xml: entities and character references decoded, CDATA taken as it is.
+fn error_body_text(body: &[u8], child: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let body = std::str::from_utf8(body).ok()?;
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let inside = |path: &[String]| matches!(path, [root, name] if root == "Error" && name == child);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) => {
+                path.push(start.local_name().as_ref().to_string());
+            }
+            Event::End(_) => {
+                if inside(&path) {
+                    return Some(text);
+                }
+                path.pop();
+            }
+            Event::Text(part) if inside(&path) => text.push_str(&part.xml10_content()),
+            Event::CData(data) if inside(&path) => text.push_str(&data),
+            Event::GeneralRef(reference) if inside(&path) => match reference.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                _ => text.push_str(quick_xml::escape::resolve_predefined_entity(&reference)?),
+            },
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
 fn header<'a>(headers: &'a Headers, name: &'static str) -> Option<&'a str> {
@@ -795,7 +899,7 @@ fn protocol(blob: &BlobRef, message: String) -> SourceError {
 }
 
 /// The error with its causes, `a: b: c` (the crate puts the useful part in the source).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -807,105 +911,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Percent-encodes a container or blob name for a URL path, keeping `/` and RFC 3986's
-/// unreserved characters (as the Azure SDKs do).
-fn encode_path(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for &b in name.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/' | b'$') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Percent-decodes a SAS component. `+` stays `+`: in a pasted SAS it is part of a base64
-/// signature, not an encoded space.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Parses the SAS forms of [`AzureCredential::Sas`]; returns the endpoint a full URL implies.
-fn parse_sas(text: &str) -> Result<(Sas, Option<String>), SourceError> {
-    let (container, query, endpoint) = if text.starts_with("http://")
-        || text.starts_with("https://")
-    {
-        let url = Url::parse(text).map_err(|e| {
-            SourceError::Config(format!("invalid SAS URL {:?}: {e}", redact_url_text(text)))
-        })?;
-        let query = url.query().unwrap_or_default().to_owned();
-        let mut segments: Vec<String> = url
-            .path_segments()
-            .map(|s| s.filter(|s| !s.is_empty()).map(percent_decode).collect())
-            .unwrap_or_default();
-        let container = segments.pop().ok_or_else(|| {
-            SourceError::Config("a SAS URL must name the container: https://<account>.blob.core.windows.net/<container>?<sas>".into())
-        })?;
-        let mut endpoint = url.clone();
-        endpoint.set_query(None);
-        endpoint.set_fragment(None);
-        endpoint.set_path(
-            &segments
-                .iter()
-                .map(|s| encode_path(s))
-                .collect::<Vec<_>>()
-                .join("/"),
-        );
-        (
-            Some(container),
-            query,
-            Some(endpoint.as_str().trim_end_matches('/').to_owned()),
-        )
-    } else if let Some((container, query)) = text.split_once('?') {
-        let container = container.trim().trim_matches('/');
-        (
-            (!container.is_empty()).then(|| container.to_owned()),
-            query.to_owned(),
-            None,
-        )
-    } else {
-        (None, text.to_owned(), None)
-    };
-    let params: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect();
-    if !params
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("sig") && !v.is_empty())
-    {
-        return Err(SourceError::Config(
-            "the SAS has no signature (sig=); expected <container>?sv=…&sig=… or a container URL with the SAS".into(),
-        ));
-    }
-    Ok((Sas { container, params }, endpoint))
 }
 
 /// A per-try pipeline policy that authorizes each request with Shared Key: it stamps
@@ -1083,7 +1088,7 @@ pub fn string_to_sign(
 
 /// A URL-ish string for an error message, secrets masked.
 fn redact_url_text(text: &str) -> String {
-    redact_secrets(text)
+    crate::sanitize::redact_secrets(text)
 }
 
 #[cfg(test)]
@@ -1169,39 +1174,38 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_three_sas_forms() {
-        let (sas, endpoint) =
-            parse_sas("mycontainer?sv=2021-08-06&sr=c&sp=rl&sig=a%2Bb%2Fc%3D").unwrap();
-        assert_eq!(sas.container.as_deref(), Some("mycontainer"));
-        assert_eq!(endpoint, None);
-        assert!(sas.params.contains(&("sig".into(), "a+b/c=".into())));
-
-        let (sas, endpoint) =
-            parse_sas("http://127.0.0.1:10000/devstoreaccount1/mycontainer?sv=2021-08-06&sig=a+b")
-                .unwrap();
-        assert_eq!(sas.container.as_deref(), Some("mycontainer"));
+    fn error_bodies_are_read_as_xml_not_searched_as_text() {
+        let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<Error><Code>AuthenticationFailed</Code>
+<!-- <Message>a comment, not the message</Message> -->
+<Detail><Message>nested, not the message</Message></Detail>
+<Message>Tom &amp; Jerry &#x41;&#66; <![CDATA[<raw>]]>
+RequestId:1</Message>
+<AuthenticationErrorDetail>Lifetime validation failed. The token is expired.</AuthenticationErrorDetail>
+</Error>"#;
         assert_eq!(
-            endpoint.as_deref(),
-            Some("http://127.0.0.1:10000/devstoreaccount1")
+            error_body_text(body, "Message").as_deref(),
+            Some("Tom & Jerry AB <raw>\nRequestId:1")
         );
-        // A raw `+` in a pasted signature is kept, not turned into a space.
-        assert!(sas.params.contains(&("sig".into(), "a+b".into())));
-
-        let (sas, _) = parse_sas("?sv=1&sig=x").unwrap();
-        assert_eq!(sas.container, None);
-        assert!(matches!(
-            parse_sas("c?sv=1&sp=r"),
-            Err(SourceError::Config(_))
-        ));
+        assert_eq!(
+            error_body_text(body, "AuthenticationErrorDetail").as_deref(),
+            Some("Lifetime validation failed. The token is expired.")
+        );
+        assert_eq!(error_body_text(body, "Missing"), None);
+        assert_eq!(error_body_text(b"<Error><Message>cut", "Message"), None);
+        assert_eq!(error_body_text(b"not xml at all", "Message"), None);
+        assert_eq!(error_body_text(&[0xff, 0xfe], "Message"), None);
     }
 
     #[test]
     fn blob_urls_encode_names_and_carry_the_sas() {
         let source = AzureBlobSource::new(AzureSourceConfig {
-            account: "devstoreaccount1".into(),
             endpoint: Some("http://127.0.0.1:10000/devstoreaccount1/".into()),
-            credential: AzureCredential::Sas("c1x?sv=2021-08-06&sp=r&sig=a%2Bb%3D".into()),
             retry: RetrySettings::default(),
+            ..AzureSourceConfig::new(
+                "devstoreaccount1",
+                AzureCredential::Sas("c1x?sv=2021-08-06&sp=r&sig=a%2Bb%3D".into()),
+            )
         })
         .unwrap();
         let blob = BlobRef::parse("c1x/dir/ünï cödé#1?.bin", None).unwrap();

@@ -174,6 +174,12 @@ pub trait BlobSource: Send + Sync {
     /// A short description without secrets, e.g.
     /// `Azure http://127.0.0.1:10000/devstoreaccount1 (account key)`.
     fn describe(&self) -> String;
+
+    /// Gets whatever credential the source needs before the first read (an Entra ID token),
+    /// so that one that cannot be had stops a run before it starts. Most sources need none.
+    async fn sign_in(&self) -> Result<(), SourceError> {
+        Ok(())
+    }
 }
 
 /// Why a source could not deliver. Messages never contain an account key or SAS signature.
@@ -183,6 +189,12 @@ pub enum SourceError {
     /// permission). Never retried; the CLI maps it to exit code 3.
     #[error("storage refused the credentials (HTTP {status}): {message}")]
     Auth { status: u16, message: String },
+
+    /// Signing in with Entra ID gave no token (not signed in to the Azure CLI, a service
+    /// principal's secret refused, no managed identity). Never retried; exit code 3 as a
+    /// refusal.
+    #[error("cannot sign in with Entra ID: {message}")]
+    SignIn { message: String },
 
     /// 404: the blob, its snapshot or its container does not exist (any more).
     #[error("blob {blob} not found")]
@@ -244,6 +256,14 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl SourceError {
+    /// The storage refused the credentials, or signing in gave none: a rerun with other
+    /// credentials resumes the run.
+    pub fn refuses_credentials(&self) -> bool {
+        matches!(self, SourceError::Auth { .. } | SourceError::SignIn { .. })
+    }
 }
 
 #[cfg(test)]

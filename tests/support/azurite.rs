@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use azure_core::http::{ClientOptions, RequestContent, Url, policies::Policy};
+use azure_core::http::{ClientOptions, RequestContent, Transport, Url, policies::Policy};
 use azure_storage_blob::{
     BlobClient, BlobClientOptions, BlobContainerClient, BlobContainerClientOptions,
     models::{BlobClientCreateSnapshotResultHeaders, BlockBlobClientUploadOptions},
@@ -38,7 +38,58 @@ pub const KEY: &str =
 pub struct Azurite {
     child: Child,
     port: u16,
+    /// Set when it serves HTTPS ([`Azurite::start_https_oauth`]).
+    tls: Option<Tls>,
 }
+
+/// The self-signed certificate an HTTPS Azurite serves, made for it by `openssl`.
+pub struct Tls {
+    dir: tempfile::TempDir,
+}
+
+impl Tls {
+    /// The certificate (PEM): what a client is told to trust (`SSL_CERT_FILE`).
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    /// A certificate for 127.0.0.1 and its key, valid for a day; `None` without `openssl`.
+    fn make() -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = Self { dir };
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            // A server's certificate, not a CA's (TLS clients refuse a CA as the server).
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(tls.key())
+            .arg("-out")
+            .arg(tls.certificate())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output();
+        match made {
+            Ok(output) if output.status.success() => Some(tls),
+            Ok(output) => panic!(
+                "openssl could not make a certificate: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(_) => None,
+        }
+    }
+}
+
+/// Why a test that needs an HTTPS Azurite cannot run.
+pub const MISSING_HTTPS: &str =
+    "needs Azurite (`npm ci`) and openssl (Debian package openssl) for a test certificate";
 
 /// Why a test that needs Azurite cannot run.
 pub const MISSING: &str = "needs Azurite (run `npm ci` at the top of the repository)";
@@ -72,6 +123,21 @@ impl Azurite {
     /// Starts an own instance (most tests should use [`shared`]); `None` when Azurite is not
     /// installed ([`MISSING`]).
     pub fn start() -> Option<Self> {
+        Self::launch(None)
+    }
+
+    /// Starts an own instance over HTTPS that also takes Entra ID tokens (`--oauth basic`: a
+    /// JWT for `https://storage.azure.com` from `https://sts.windows.net/<tenant>/`, current
+    /// `nbf`/`exp`, signature unchecked; 403 for a wrong or expired one). Its certificate is
+    /// [`Azurite::certificate`]. `None` without Azurite or openssl ([`MISSING_HTTPS`]).
+    pub fn start_https_oauth() -> Option<Self> {
+        if !azurite_bin().exists() {
+            return None;
+        }
+        Self::launch(Some(Tls::make()?))
+    }
+
+    fn launch(tls: Option<Tls>) -> Option<Self> {
         let bin = azurite_bin();
         if !bin.exists() {
             return None;
@@ -90,6 +156,19 @@ impl Azurite {
                 "--disableTelemetry".to_owned(),
                 "--silent".to_owned(),
             ];
+            let tls_args: Vec<String> = tls
+                .iter()
+                .flat_map(|tls| {
+                    [
+                        "--oauth".to_owned(),
+                        "basic".to_owned(),
+                        "--cert".to_owned(),
+                        tls.certificate().display().to_string(),
+                        "--key".to_owned(),
+                        tls.key().display().to_string(),
+                    ]
+                })
+                .collect();
             let mut command = if cfg!(unix) {
                 // Watchdog: Azurite dies when our end of the pipe closes, also if this
                 // process is killed or ends without dropping a static.
@@ -97,11 +176,12 @@ impl Azurite {
                 c.arg("-c")
                     .arg(r#""$0" "$@" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid"#)
                     .arg(&bin)
-                    .args(&args);
+                    .args(&args)
+                    .args(&tls_args);
                 c
             } else {
                 let mut c = Command::new(&bin);
-                c.args(&args);
+                c.args(&args).args(&tls_args);
                 c
             };
             let mut child = command
@@ -113,7 +193,7 @@ impl Azurite {
             let deadline = Instant::now() + Duration::from_secs(90);
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(Self { child, port });
+                    return Some(Self { child, port, tls });
                 }
                 if let Ok(Some(status)) = child.try_wait() {
                     last_error = format!("azurite-blob exited with {status}");
@@ -135,24 +215,49 @@ impl Azurite {
         self.port
     }
 
-    /// `http://127.0.0.1:<port>/devstoreaccount1`, the `/BlobEndpoint` for this instance.
+    /// `http://127.0.0.1:<port>/devstoreaccount1` (`https://` for an HTTPS instance), the
+    /// `/BlobEndpoint` for this instance.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+        self.endpoint_on(self.port)
+    }
+
+    /// The endpoint as seen through something listening on `port` (a relay).
+    pub fn endpoint_on(&self, port: u16) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{port}/{ACCOUNT}")
+    }
+
+    /// The certificate an HTTPS instance serves (panics for a plain one).
+    pub fn certificate(&self) -> PathBuf {
+        self.tls.as_ref().expect("an HTTPS Azurite").certificate()
     }
 
     /// The product's Azure source for this instance: the well-known key, default retries.
     pub fn key_source(&self) -> AzureBlobSource {
         let mut config = AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(KEY.into()));
         config.endpoint = Some(self.endpoint());
+        if let Some(tls) = &self.tls {
+            config.ssl_cert_file = Some(tls.certificate());
+        }
         AzureBlobSource::new(config).unwrap()
     }
 
-    /// Client options that sign with the well-known key.
-    pub fn client_options() -> ClientOptions {
+    /// Client options that sign with the well-known key (and trust an HTTPS instance's
+    /// certificate).
+    pub fn client_options(&self) -> ClientOptions {
         let policy: Arc<dyn Policy> =
             Arc::new(SharedKeyPolicy::new(ACCOUNT, KEY).expect("the dev key is base64"));
+        let transport = self.tls.as_ref().map(|tls| {
+            let pem = std::fs::read(tls.certificate()).unwrap();
+            let client = reqwest::Client::builder()
+                .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+                .build()
+                .unwrap();
+            Transport::new(Arc::new(client))
+        });
         ClientOptions {
             per_try_policies: vec![policy],
+            transport,
             ..Default::default()
         }
     }
@@ -164,7 +269,7 @@ impl Azurite {
 
     pub fn blob_client(&self, container: &str, name: &str) -> BlobClient {
         let options = BlobClientOptions {
-            client_options: Self::client_options(),
+            client_options: self.client_options(),
             ..Default::default()
         };
         BlobClient::new(self.blob_url(container, name), None, Some(options)).unwrap()
@@ -173,7 +278,7 @@ impl Azurite {
     pub async fn create_container(&self, container: &str) {
         let url = Url::parse(&format!("{}/{container}", self.endpoint())).unwrap();
         let options = BlobContainerClientOptions {
-            client_options: Self::client_options(),
+            client_options: self.client_options(),
             ..Default::default()
         };
         BlobContainerClient::new(url, None, Some(options))
@@ -245,6 +350,7 @@ impl Azurite {
     /// library between the test and the answer. Names lower-cased, in the order sent.
     pub fn raw_properties(&self, container: &str, name: &str) -> Vec<(String, String)> {
         use std::io::{BufRead, BufReader, Write};
+        assert!(self.tls.is_none(), "raw_properties speaks plain HTTP");
         let url = self.blob_url(container, name);
         let sas = container_sas(container, "r");
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use export_repair::demo::{SampleBlob, SampleDrive, file_path_for, local_path};
@@ -15,8 +16,9 @@ use export_repair::format::copylog::{CopyLog, LogBlob};
 use export_repair::format::manifest::RangeKind;
 use export_repair::format::side_files::PropertiesFile;
 use export_repair::format::status::{BlobStatus, DriveStatus};
+use export_repair::report::ReportFormat;
 
-use super::azurite::Azurite;
+use super::azurite::{ACCOUNT, Azurite};
 
 /// One export: the blobs as uploaded, the drive as the service wrote it, the copy log, and
 /// (after [`Export::seal`]) the drive's bytes before any repair.
@@ -71,6 +73,73 @@ impl Export {
             .iter_mut()
             .find(|b| b.blob_path == blob_path)
             .unwrap()
+    }
+
+    /// `repair` of this export from `endpoint` (the account's), with `extra` (a credential,
+    /// flags) after the account; the log in [`Export::logs`], every report.
+    pub fn repair_args(&self, endpoint: &str, extra: &[&str]) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["repair".into(), "--repair-file".into()];
+        args.push(self.repair_file().into());
+        args.push("--target".into());
+        args.push(self.drive().into());
+        args.extend(["--account", ACCOUNT].map(OsString::from));
+        args.extend(extra.iter().map(OsString::from));
+        args.extend(["--blob-endpoint", endpoint].map(OsString::from));
+        args.push("--copy-log".into());
+        args.push(self.copy_log_path().into());
+        args.push("--manifest".into());
+        args.push(self.manifest().into());
+        args.push("--log-dir".into());
+        args.push(self.logs().into());
+        for report in self.reports() {
+            args.push("--report".into());
+            args.push(report.into());
+        }
+        args
+    }
+
+    /// A report in every format, `report.json` first.
+    pub fn reports(&self) -> Vec<PathBuf> {
+        ReportFormat::ALL
+            .iter()
+            .map(|format| self.dir.path().join(format!("report.{}", format.as_str())))
+            .collect()
+    }
+
+    /// No secret anywhere the tool writes or prints: stdout and stderr (the summary, or the
+    /// NDJSON event stream with `--json`), every file of the log directory, the repair file and
+    /// its SQLite side files, the report in every format; nor anywhere else under the export's
+    /// directory.
+    pub fn assert_no_secret(&self, outputs: &[&[u8]], secrets: &[&str]) {
+        let mut places: Vec<(String, Vec<u8>)> = outputs
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| (format!("output {i}"), bytes.to_vec()))
+            .collect();
+        let written = super::files::files(self.dir.path());
+        for required in [self.repair_file()].into_iter().chain(self.reports()) {
+            let relative = required.strip_prefix(self.dir.path()).unwrap();
+            assert!(
+                written.contains_key(relative),
+                "{} was not written",
+                relative.display()
+            );
+        }
+        assert!(
+            written.keys().any(|path| path.starts_with("logs")),
+            "no log was written"
+        );
+        places.extend(
+            written
+                .into_iter()
+                .map(|(path, bytes)| (path.display().to_string(), bytes)),
+        );
+        for (place, bytes) in &places {
+            let text = String::from_utf8_lossy(bytes);
+            for secret in secrets {
+                assert!(!text.contains(secret), "a secret appears in {place}");
+            }
+        }
     }
 
     pub fn write_copy_log(&self) {

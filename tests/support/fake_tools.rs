@@ -78,3 +78,76 @@ pub fn fake_volume(path: &Path) {
     sector[3..11].copy_from_slice(b"-FVE-FS-");
     std::fs::write(path, sector).unwrap();
 }
+
+/// What a fake `az` answers to `az account get-access-token`.
+pub enum AzAnswer {
+    /// A token the way `az account get-access-token --output json` prints it: a JWT for
+    /// `audience` from `https://sts.windows.net/<tenant>/`, valid from now for `life_seconds`.
+    Token {
+        tenant: &'static str,
+        audience: &'static str,
+        life_seconds: u64,
+    },
+    /// Not signed in: the message `az` prints, exit status 1.
+    NotSignedIn,
+}
+
+/// The tenant of the fake `az`'s tokens.
+pub const TENANT: &str = "8b3c6ad1-2f64-4c2a-9d0e-5a7f1e2b3c4d";
+
+impl FakeTools {
+    /// Installs a fake Azure CLI, `az`: records its argv like [`FakeTools::install`] and
+    /// appends each token it prints to `log/az.tokens` (`<exp> <token>` a line).
+    pub fn install_az(&self, answer: AzAnswer) {
+        let log = self.dir.path().join("log");
+        let argv = format!(
+            "for a in \"$@\"; do printf '%s\\n' \"$a\" >> '{log}/az.argv'; done\n\
+             echo --end-- >> '{log}/az.argv'\n",
+            log = log.display()
+        );
+        let answer = match answer {
+            AzAnswer::NotSignedIn => {
+                "echo \"ERROR: Please run 'az login' to setup account.\" >&2\n\
+                                      exit 1\n"
+                    .to_string()
+            }
+            AzAnswer::Token {
+                tenant,
+                audience,
+                life_seconds,
+            } => format!(
+                r#"b64() {{ base64 -w0 | tr '+/' '-_' | tr -d '='; }}
+tokens='{log}/az.tokens'
+n=0; [ -f "$tokens" ] && n=$(wc -l < "$tokens")
+now=$(date +%s); exp=$((now + {life_seconds}))
+header=$(printf '{{"alg":"RS256","typ":"JWT","kid":"fake"}}' | b64)
+claims=$(printf '{{"aud":"{audience}","iss":"https://sts.windows.net/{tenant}/","tid":"{tenant}","iat":%s,"nbf":%s,"exp":%s,"oid":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","uti":"call-%s"}}' "$now" "$now" "$exp" "$n" | b64)
+signature=$(printf 'not-a-real-signature-%s-%s' "$now" "$n" | b64)
+token="$header.$claims.$signature"
+printf '%s %s\n' "$exp" "$token" >> "$tokens"
+printf '{{\n  "accessToken": "%s",\n  "expiresOn": "%s",\n  "expires_on": %s,\n  "subscription": "00000000-1111-2222-3333-444444444444",\n  "tenant": "{tenant}",\n  "tokenType": "Bearer"\n}}\n' "$token" "$(date -d "@$exp" '+%Y-%m-%d %H:%M:%S.000000')" "$exp"
+"#,
+                log = log.display()
+            ),
+        };
+        let path = self.bin().join("az");
+        std::fs::write(&path, format!("#!/bin/sh\n{argv}{answer}")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+
+    /// The tokens the fake `az` printed, oldest first, each with its expiry (Unix seconds).
+    pub fn az_tokens(&self) -> Vec<(i64, String)> {
+        std::fs::read_to_string(self.dir.path().join("log").join("az.tokens"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let (exp, token) = line.split_once(' ')?;
+                Some((exp.parse().ok()?, token.to_string()))
+            })
+            .collect()
+    }
+}

@@ -36,7 +36,7 @@ use crate::source::{BlobSource, ReadConditions, SourceError};
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
 use fetch::{MAX_COMPONENT_IN_MEMORY, Part};
-use plan::{Job, component_ids, needs_copy_log_repair, plan_jobs, with_chunk_sets};
+use plan::{Job, component_ids, download_plan, needs_copy_log_repair, plan_jobs, with_chunk_sets};
 pub(crate) use sources::SourceSlot;
 
 /// Tuning for a repair.
@@ -51,6 +51,10 @@ pub struct RepairOptions {
     /// (the console); a refusal of the credentials then waits for new ones instead of
     /// ending the run.
     pub stay_open: bool,
+    /// Verify and plan, then stop: the plan is the `WouldDownload` event. Nothing is
+    /// downloaded and nothing on the drive changes (the caller gives a repair file that is
+    /// not written back).
+    pub dry_run: bool,
 }
 
 impl Default for RepairOptions {
@@ -60,6 +64,7 @@ impl Default for RepairOptions {
             max_request_bytes: 8 * 1024 * 1024,
             verify: VerifyOptions::default(),
             stay_open: false,
+            dry_run: false,
         }
     }
 }
@@ -239,6 +244,9 @@ impl Repairer {
             })
             .map(|(id, _, _)| id)
             .collect();
+        if self.options.dry_run {
+            return self.dry_run(&finished, copy_log_set).await;
+        }
         self.plan(Work::Download, &copy_log_set).await;
         let pass_one = {
             let this = Arc::clone(&self);
@@ -286,6 +294,34 @@ impl Repairer {
             }
         }
         !self.cancelled()
+    }
+
+    /// Verifies what the repair file does not settle, then says what a repair would download:
+    /// the copy log's failures and whatever does not verify.
+    async fn dry_run(
+        self: Arc<Self>,
+        finished: &HashSet<ComponentId>,
+        copy_log_set: Vec<ComponentId>,
+    ) -> bool {
+        let to_verify: Vec<ComponentId> = self
+            .drive
+            .components()
+            .map(|(id, _, _)| id)
+            .filter(|id| !finished.contains(id))
+            .collect();
+        self.plan(Work::Verify, &to_verify).await;
+        let mut planned = Arc::clone(&self).verify(to_verify).await;
+        if self.cancelled() {
+            return false;
+        }
+        planned.extend(copy_log_set);
+        planned.sort_unstable();
+        planned.dedup();
+        let jobs = plan_jobs(&self.drive, &planned, self.options.max_request_bytes);
+        let source = self.sources.get().source.describe();
+        let plan = download_plan(&self.drive, &jobs, source);
+        let _ = self.out.send(WorkerMessage::WouldDownload(plan)).await;
+        true
     }
 
     /// Tells the progress meter what a kind of work now has to do on top of its plan.
@@ -527,7 +563,7 @@ impl Repairer {
     /// Turns a source error into the component's verdict; a refusal of the credentials
     /// leaves the components unsettled (a rerun, or new credentials, picks them up).
     async fn source_failed(&self, ids: &[ComponentId], error: SourceError) -> JobEnd {
-        if let SourceError::Auth { .. } = error {
+        if error.refuses_credentials() {
             return JobEnd::Refused(error.to_string());
         }
         let reason = match &error {

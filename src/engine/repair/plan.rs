@@ -1,7 +1,9 @@
 //! What to download: components grouped into jobs, adjacent ranges of one blob coalesced into
 //! larger requests.
 
+use crate::engine::{DownloadPlan, PlannedDownload, PlannedKind};
 use crate::model::{Blob, Component, ComponentId, ComponentKind, Drive};
+use crate::source::BlobRef;
 
 /// One download (or, for a file's length, one change of size).
 #[derive(Debug, Clone, PartialEq)]
@@ -217,6 +219,50 @@ fn reported_only(blob: &Blob) -> bool {
         .is_some_and(|record| record.reported_only(blob).is_some())
 }
 
+/// The requests `jobs` would make, for a dry run's `WouldDownload` event.
+pub(crate) fn download_plan(drive: &Drive, jobs: &[Job], source: String) -> DownloadPlan {
+    let downloads = jobs
+        .iter()
+        .filter_map(|job| {
+            let blob = &drive.blobs[job.blob() as usize];
+            let components: Vec<&Component> = job
+                .components()
+                .iter()
+                .map(|&index| &blob.components[index as usize])
+                .collect();
+            let (what, offset, length) = match job {
+                Job::Ranges { .. } => {
+                    let start = components.first().map_or(0, |c| c.offset);
+                    let end = components.last().map_or(0, |c| c.offset + c.length);
+                    (PlannedKind::Range, start, end - start)
+                }
+                Job::WholeFile { .. } => (PlannedKind::WholeFile, 0, blob.length),
+                Job::Chunks { .. } => (PlannedKind::Chunks, 0, blob.length),
+                Job::SideFile { .. } => (PlannedKind::SideFile, 0, 0),
+                Job::Length { .. } => (PlannedKind::Length, 0, 0),
+                // A recheck reads the drive, not the storage.
+                Job::Recheck { .. } => return None,
+            };
+            let file_path = match job {
+                Job::SideFile { .. } => components
+                    .first()
+                    .and_then(|c| blob.component_file_path(c))
+                    .unwrap_or(&blob.file_path),
+                _ => &blob.file_path,
+            };
+            Some(PlannedDownload {
+                what,
+                file_path: file_path.to_string(),
+                blob: BlobRef::parse(&blob.blob_path, blob.snapshot.as_deref())
+                    .map_or_else(|_| blob.blob_path.clone(), |blob| blob.to_string()),
+                offset,
+                length,
+            })
+        })
+        .collect();
+    DownloadPlan { source, downloads }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +315,31 @@ mod tests {
         );
         let jobs = plan_jobs(&drive, &[id(0), id(1), id(2)], 20);
         assert_eq!(jobs.len(), 2, "{jobs:?}");
+    }
+
+    #[test]
+    fn the_dry_run_plan_names_each_request_and_its_bytes() {
+        let drive = drive();
+        let jobs = plan_jobs(&drive, &[id(0), id(1), id(3), id(4), id(5)], 20);
+        let plan = download_plan(&drive, &jobs, "Azure x".into());
+        let shown: Vec<(PlannedKind, &str, u64, u64)> = plan
+            .downloads
+            .iter()
+            .map(|d| (d.what, d.file_path.as_str(), d.offset, d.length))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (PlannedKind::Range, r"\c\a", 0, 20),
+                (PlannedKind::Range, r"\c\a", 30, 10),
+                (PlannedKind::Length, r"\c\a", 0, 0),
+                (PlannedKind::SideFile, r"\c\a.properties", 0, 0),
+            ]
+        );
+        assert_eq!(plan.bytes(), 30);
+        assert_eq!(plan.files(), 2);
+        assert_eq!(plan.reads().count(), 2);
+        assert!(plan.downloads.iter().all(|d| d.blob == "c/a"));
     }
 
     #[test]

@@ -66,8 +66,10 @@ impl Repairer {
         if entries.is_empty() {
             return Resumed::default();
         }
-        let this = Arc::clone(&self);
-        let _ = tokio::task::spawn_blocking(move || this.remove_stale_temporaries()).await;
+        if !self.options.dry_run {
+            let this = Arc::clone(&self);
+            let _ = tokio::task::spawn_blocking(move || this.remove_stale_temporaries()).await;
+        }
         let recorded = entries.len() as u64;
         let this = Arc::clone(&self);
         let resumed = tokio::task::spawn_blocking(move || this.trusted(entries))

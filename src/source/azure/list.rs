@@ -130,7 +130,7 @@ impl AzureBlobSource {
             client_options: self.client_options.clone(),
             ..Default::default()
         };
-        BlobContainerClient::new(url, None, Some(options))
+        BlobContainerClient::new(url, self.token_credential(), Some(options))
             .map_err(|e| SourceError::Config(self.redact(&e.to_string())))
     }
 

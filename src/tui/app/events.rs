@@ -96,7 +96,11 @@ impl App {
                     (false, Outcome::Damaged) => "finished: damage remains".into(),
                 });
             }
-            Event::Planned { .. } | Event::Working { .. } | Event::Progress(_) => {}
+            // A dry run never opens the console.
+            Event::Planned { .. }
+            | Event::Working { .. }
+            | Event::Progress(_)
+            | Event::WouldDownload(_) => {}
         }
     }
 

@@ -1,0 +1,291 @@
+//! Errors that say what to do: each mistake a new user makes on the command line, the exit
+//! code, and a message that names the fix. Nothing is created or changed by a refused run.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use export_repair::demo::{SampleBlob, SampleDrive, pseudo_random_bytes};
+use support::files::files;
+
+fn tool() -> Command {
+    let mut command = Command::cargo_bin("export-repair").unwrap();
+    command
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS");
+    command
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The v1 command line for a repair of the drive in `dir`, followed by `extra`.
+fn repair_export(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "RepairExport".to_string(),
+        format!("/r:{}", dir.join("drive.rep").display()),
+        format!("/d:{}", dir.join("drive").display()),
+        "/sn:myaccount".to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+#[test]
+fn a_missing_manifest_says_where_it_usually_is_and_how_to_fetch_the_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drive")).unwrap();
+    let manifest = dir.path().join("drive").join("9WM35C3U.manifest");
+    let verify = tool()
+        .args(["verify", "--target"])
+        .arg(dir.path().join("drive"))
+        .arg("--manifest")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let mirror = dir.path().display().to_string();
+    let repair = tool()
+        .args(repair_export(
+            dir.path(),
+            &[
+                &format!("/ManifestFile:{}", manifest.display()),
+                "--source-dir",
+                &mirror,
+            ],
+        ))
+        .output()
+        .unwrap();
+    for output in [&verify, &repair] {
+        let stderr = stderr(output);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the manifest {} does not exist",
+                manifest.display()
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("<DriveId>.manifest in the drive's root"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("export-repair logs --account <name> --drive-id <DriveId>"),
+            "how to fetch the backup: {stderr}"
+        );
+    }
+    assert!(!dir.path().join("drive.rep").exists());
+}
+
+#[test]
+fn a_key_that_is_no_key_says_what_a_key_looks_like_and_where_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drive")).unwrap();
+    let copy_log = format!("/CopyLogFile:{}", dir.path().join("copy.xml").display());
+    let from_switch = tool()
+        .args(repair_export(dir.path(), &["/sk:abc", &copy_log]))
+        .output()
+        .unwrap();
+    let from_environment = tool()
+        .args(repair_export(dir.path(), &[&copy_log]))
+        .env("AZURE_STORAGE_KEY", "not a key!")
+        .output()
+        .unwrap();
+    for output in [&from_switch, &from_environment] {
+        let stderr = stderr(output);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        for words in [
+            "/sk:",
+            "--account-key",
+            "AZURE_STORAGE_KEY",
+            "the base64 of 64 bytes (88 characters ending in ==)",
+            "Access keys",
+            "/csas:",
+            "--auth",
+        ] {
+            assert!(stderr.contains(words), "{words:?} missing: {stderr}");
+        }
+        assert!(!stderr.contains("abc") && !stderr.contains("not a key!"));
+    }
+    // A SAS given as the key is recognised as one.
+    let sas = tool()
+        .args(repair_export(
+            dir.path(),
+            &["/sk:c1?sv=2021-08-06&sig=abc%2B", &copy_log],
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(sas.status.code(), Some(2));
+    assert!(
+        stderr(&sas).contains("This looks like a SAS: give it with /csas: or --sas."),
+        "{}",
+        stderr(&sas)
+    );
+    assert!(!dir.path().join("drive.rep").exists());
+}
+
+/// `--auth` with a key in the environment: the message says where the key came from (the
+/// key is not on the command line).
+#[test]
+fn auth_with_a_key_in_the_environment_says_the_environment_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drive")).unwrap();
+    let repair_file = dir.path().join("drive.rep").display().to_string();
+    let target = dir.path().join("drive").display().to_string();
+    let copy_log = dir.path().join("copy.xml").display().to_string();
+    let repair = [
+        "repair",
+        "--repair-file",
+        &repair_file,
+        "--target",
+        &target,
+        "--account",
+        "acct",
+        "--copy-log",
+        &copy_log,
+        "--auth",
+        "azure-cli",
+    ];
+    let logs = [
+        "logs",
+        "--account",
+        "acct",
+        "--drive-id",
+        "D1",
+        "--list",
+        "--auth",
+        "azure-cli",
+    ];
+    for args in [&repair[..], &logs[..]] {
+        let command = args[0];
+        let output = tool()
+            .args(args)
+            .env("AZURE_STORAGE_KEY", "a2V5")
+            .output()
+            .unwrap();
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("--auth signs in with Entra ID instead of a key or SAS")
+                && stderr.contains("AZURE_STORAGE_KEY and AZURE_STORAGE_SAS in the environment"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_report_of_a_missing_repair_file_says_it_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("9WM35C3U.rep");
+    let output = tool()
+        .args(["report", "--repair-file"])
+        .arg(&missing)
+        .arg("-o")
+        .arg(dir.path().join("report.json"))
+        .output()
+        .unwrap();
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: {} is not an export-repair repair file (it does not exist)\n",
+            missing.display()
+        )
+    );
+    assert!(!missing.exists() && !dir.path().join("report.json").exists());
+}
+
+#[test]
+fn an_unknown_v1_switch_is_named_on_a_line_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tool()
+        .args(repair_export(dir.path(), &["/ReportFle:r.json"]))
+        .output()
+        .unwrap();
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: unknown RepairExport switch /ReportFle:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/CopyLogFile:"),
+        "the known switches as v1 spells them: {stderr}"
+    );
+    assert!(
+        stderr.contains("`export-repair RepairExport --help`"),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with(")\n"), "{stderr:?}");
+}
+
+#[test]
+fn repair_export_help_shows_each_v1_switch_with_its_modern_flag() {
+    let output = tool().args(["RepairExport", "--help"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (switch, flag) in [
+        ("/r:", "--repair-file"),
+        ("/d:", "--target"),
+        ("/sn:", "--account"),
+        ("/sk:", "--account-key"),
+        ("/csas:", "--sas"),
+        ("/CopyLogFile:", "--copy-log"),
+        ("/ManifestFile:", "--manifest"),
+        ("/VerboseLogFile:", "--verbose-log"),
+        ("/logdir:", "--log-dir"),
+        ("/bk:", "--bitlocker-key"),
+        ("/BlobEndpoint:", "--blob-endpoint"),
+        ("/ReportFile:", "--report"),
+    ] {
+        assert!(
+            help.lines().any(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                words == [switch, flag]
+            }),
+            "{switch} → {flag} missing:\n{help}"
+        );
+    }
+    assert!(help.contains("Exit codes:"), "{help}");
+}
+
+/// `RepairExport … --source-dir /abs/path`: the value of a modern flag is a value, even when
+/// it starts with `/` like a v1 switch.
+#[test]
+fn a_modern_flag_after_the_v1_switches_takes_an_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = SampleDrive {
+        drive_id: "SLASH001".into(),
+        blobs: vec![SampleBlob::block(
+            "cc1/data.bin",
+            pseudo_random_bytes(3, 64 * 1024),
+            16 * 1024,
+        )],
+    };
+    let drive = dir.path().join("drive");
+    let mirror = dir.path().join("mirror");
+    let manifest = sample.write(&drive).unwrap();
+    sample.write_mirror(&mirror).unwrap();
+    let intact = files(&drive);
+    std::fs::write(drive.join("cc1/data.bin"), vec![0u8; 64 * 1024]).unwrap();
+    let output = tool()
+        .args(repair_export(
+            dir.path(),
+            &[
+                &format!("/ManifestFile:{}", manifest.display()),
+                &format!("/logdir:{}", dir.path().join("logs").display()),
+                "--source-dir",
+                &mirror.display().to_string(),
+                "--headless",
+            ],
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(files(&drive), intact);
+}
