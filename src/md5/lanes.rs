@@ -12,9 +12,9 @@ pub struct Md5Lanes<M> {
 
 enum Set<M> {
     #[cfg(target_arch = "x86_64")]
-    Avx512(LaneSet<M, { super::kernel::avx512::LANES }>),
+    Avx512(LaneSet<Lane<M>, { super::kernel::avx512::LANES }>),
     #[cfg(target_arch = "x86_64")]
-    Avx2(LaneSet<M, { super::kernel::avx2::LANES }>),
+    Avx2(LaneSet<Lane<M>, { super::kernel::avx2::LANES }>),
     /// One message at a time, on AWS-LC's one-stream MD5.
     Scalar(Option<M>),
 }
@@ -24,17 +24,9 @@ impl<M: AsRef<[u8]>> Md5Lanes<M> {
     pub fn new(path: Md5Path) -> Self {
         let set = match path {
             #[cfg(target_arch = "x86_64")]
-            Md5Path::Avx512 if path.is_supported() => {
-                use super::kernel::avx512;
-                // SAFETY: the CPU supports AVX-512F (checked by the guard above).
-                Set::Avx512(unsafe { LaneSet::new(avx512::compress) })
-            }
+            Md5Path::Avx512 if path.is_supported() => Set::Avx512(avx512_lanes()),
             #[cfg(target_arch = "x86_64")]
-            Md5Path::Avx2 if path.is_supported() => {
-                use super::kernel::avx2;
-                // SAFETY: the CPU supports AVX2 (checked by the guard above).
-                Set::Avx2(unsafe { LaneSet::new(avx2::compress) })
-            }
+            Md5Path::Avx2 if path.is_supported() => Set::Avx2(avx2_lanes()),
             _ => Set::Scalar(None),
         };
         Self { set }
@@ -93,9 +85,9 @@ impl<M: AsRef<[u8]>> Md5Lanes<M> {
     pub fn run(&mut self, max_bytes: usize, done: &mut Vec<(M, Md5)>) {
         match &mut self.set {
             #[cfg(target_arch = "x86_64")]
-            Set::Avx512(set) => set.run(max_bytes, done),
+            Set::Avx512(set) => set.finish_into(max_bytes, done),
             #[cfg(target_arch = "x86_64")]
-            Set::Avx2(set) => set.run(max_bytes, done),
+            Set::Avx2(set) => set.finish_into(max_bytes, done),
             Set::Scalar(slot) => {
                 if let Some(message) = slot.take() {
                     let digest = Md5::of(message.as_ref());
@@ -141,16 +133,60 @@ pub fn hash_many(messages: &[&[u8]]) -> Vec<Md5> {
 }
 
 /// A kernel: compresses `count` blocks of N lanes (see `kernel::avx512::compress`).
-type Kernel<const N: usize> = unsafe fn(&mut LaneState<N>, [*const u8; N], [usize; N], usize);
+pub(super) type Kernel<const N: usize> =
+    unsafe fn(&mut LaneState<N>, [*const u8; N], [usize; N], usize);
 
 /// What an idle lane hashes (its result is thrown away).
 static IDLE_BLOCK: [u8; 64] = [0; 64];
 
+/// What a lane hashes: a whole message (`Lane`) or a stream of chunks (`streams`).
+pub(super) trait LaneInput {
+    /// Where the lane's next blocks are and how many follow there contiguously, or `None`
+    /// while it waits for more bytes. The pointer stays valid until the lane is next touched.
+    fn next_run(&mut self) -> Option<(*const u8, usize)>;
+    /// Moves past `blocks` compressed blocks (at most the run given); true once the message,
+    /// padding included, is compressed.
+    fn advance(&mut self, blocks: usize) -> bool;
+}
+
+/// 16 lanes of AVX-512, with the 8-lane AVX-512VL kernel beside them where the CPU has it.
+/// The caller has checked that the CPU supports AVX-512F.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn avx512_lanes<L: LaneInput>() -> LaneSet<L, { super::kernel::avx512::LANES }> {
+    use super::kernel::avx512;
+    let narrow: Option<Kernel<{ avx512::LANES }>> =
+        std::arch::is_x86_feature_detected!("avx512vl").then_some(avx512::compress_low_half);
+    // SAFETY: the CPU supports AVX-512F (the caller's check) and, when `narrow` is given,
+    // AVX-512VL (checked just above).
+    unsafe { LaneSet::new(avx512::compress, narrow) }
+}
+
+/// 8 lanes of AVX2. The caller has checked that the CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn avx2_lanes<L: LaneInput>() -> LaneSet<L, { super::kernel::avx2::LANES }> {
+    // SAFETY: the CPU supports AVX2 (the caller's check).
+    unsafe { LaneSet::new(super::kernel::avx2::compress, None) }
+}
+
+/// RFC 1321's padding after the message's last `rest` bytes, which are already at the start of
+/// `block`: the 0x80 byte, zeros, and the bit length. Returns where the padded tail ends (one
+/// block, or two when fewer than 9 bytes are left in the first).
+pub(super) fn pad(block: &mut [u8; 128], rest: usize, length: u64) -> usize {
+    block[rest..].fill(0);
+    block[rest] = 0x80;
+    let end = if rest < 56 { 64 } else { 128 };
+    block[end - 8..end].copy_from_slice(&length.wrapping_mul(8).to_le_bytes());
+    end
+}
+
 /// N lanes of one kernel.
-struct LaneSet<M, const N: usize> {
+pub(super) struct LaneSet<L, const N: usize> {
     state: LaneState<N>,
-    lanes: [Option<Lane<M>>; N],
+    pub(super) lanes: [Option<L>; N],
     compress: Kernel<N>,
+    /// A cheaper kernel for the lower half of the lanes alone, used when no lane of the upper
+    /// half has blocks (lanes are handed out lowest first).
+    narrow: Option<Kernel<N>>,
 }
 
 /// One message in a lane: its whole blocks, compressed in place from the message, then its
@@ -172,10 +208,7 @@ impl<M: AsRef<[u8]>> Lane<M> {
         let rest = &bytes[body..];
         let mut tail = [0u8; 128];
         tail[..rest.len()].copy_from_slice(rest);
-        tail[rest.len()] = 0x80;
-        let tail_end = if rest.len() < 56 { 64 } else { 128 };
-        let bits = (bytes.len() as u64).wrapping_mul(8);
-        tail[tail_end - 8..tail_end].copy_from_slice(&bits.to_le_bytes());
+        let tail_end = pad(&mut tail, rest.len(), bytes.len() as u64);
         Self {
             message,
             body,
@@ -185,21 +218,21 @@ impl<M: AsRef<[u8]>> Lane<M> {
             tail_end,
         }
     }
+}
 
-    /// Where the lane's next blocks are, and how many follow there contiguously.
-    fn next_run(&self) -> (*const u8, usize) {
+impl<M: AsRef<[u8]>> LaneInput for Lane<M> {
+    fn next_run(&mut self) -> Option<(*const u8, usize)> {
         if self.done < self.body {
             // Sliced again each time (and bounds-checked): the pointer is valid for the
             // blocks counted, whatever `as_ref` returns.
             let rest = &self.message.as_ref()[self.done..self.body];
-            (rest.as_ptr(), rest.len() / 64)
+            Some((rest.as_ptr(), rest.len() / 64))
         } else {
             let rest = &self.tail[self.tail_at..self.tail_end];
-            (rest.as_ptr(), rest.len() / 64)
+            Some((rest.as_ptr(), rest.len() / 64))
         }
     }
 
-    /// Moves past `blocks` compressed blocks; true once the message is finished.
     fn advance(&mut self, blocks: usize) -> bool {
         if self.done < self.body {
             self.done += blocks * 64;
@@ -210,67 +243,115 @@ impl<M: AsRef<[u8]>> Lane<M> {
     }
 }
 
-impl<M: AsRef<[u8]>, const N: usize> LaneSet<M, N> {
+impl<L: LaneInput, const N: usize> LaneSet<L, N> {
     /// # Safety
-    /// The CPU supports the instructions `compress` is compiled for.
-    unsafe fn new(compress: Kernel<N>) -> Self {
+    /// The CPU supports the instructions `compress` and `narrow` are compiled for.
+    pub(super) unsafe fn new(compress: Kernel<N>, narrow: Option<Kernel<N>>) -> Self {
         Self {
             state: [[0; N]; 4],
             lanes: std::array::from_fn(|_| None),
             compress,
+            narrow,
         }
     }
 
-    fn free_lane(&self) -> Option<usize> {
+    pub(super) fn free_lane(&self) -> Option<usize> {
         self.lanes.iter().position(Option::is_none)
     }
 
+    /// Puts `lane` in lane `index` (free or not), from RFC 1321's initial state.
+    pub(super) fn start(&mut self, index: usize, lane: L) {
+        self.lanes[index] = Some(lane);
+        for (row, initial) in self.state.iter_mut().zip(IV) {
+            row[index] = initial;
+        }
+    }
+
+    /// Runs the kernel over every lane that has blocks, each advancing at most about
+    /// `max_bytes`, until a lane finishes or one of them has to wait for bytes; a lane that
+    /// waits keeps its state. Hands each finished lane, its index and digest to `done`.
+    pub(super) fn run(&mut self, max_bytes: usize, done: &mut impl FnMut(usize, L, Md5)) {
+        let mut budget = (max_bytes / 64).max(1);
+        let mut included = [false; N];
+        loop {
+            let mut blocks = [IDLE_BLOCK.as_ptr(); N];
+            let mut strides = [0usize; N];
+            let mut count = budget;
+            let mut waiting = [false; N];
+            for (index, slot) in self.lanes.iter_mut().enumerate() {
+                let Some(lane) = slot else { continue };
+                match lane.next_run() {
+                    Some((at, run)) => {
+                        blocks[index] = at;
+                        strides[index] = 64;
+                        count = count.min(run);
+                    }
+                    None => waiting[index] = true,
+                }
+            }
+            let running = strides.map(|stride| stride != 0);
+            // Stop when nothing has blocks, or when a lane of the last call ran dry (the
+            // caller decides whether to wait for its bytes).
+            if !running.contains(&true) || included.iter().zip(&waiting).any(|(&i, &w)| i && w) {
+                return;
+            }
+            let saved = self.state;
+            let kernel = match self.narrow {
+                Some(narrow) if !running[N / 2..].contains(&true) => narrow,
+                _ => self.compress,
+            };
+            // SAFETY: the CPU supports the kernels (`new`'s contract). Every running lane's
+            // pointer starts `count` or more whole blocks that the lane owns (its message, a
+            // chunk it holds, or its own block buffer), and nothing touches the lanes during
+            // the call; other lanes repeat IDLE_BLOCK (stride 0). The narrow kernel runs only
+            // when every running lane is in the lower half, the half it hashes.
+            unsafe { kernel(&mut self.state, blocks, strides, count) };
+            for (index, _) in waiting.iter().enumerate().filter(|(_, w)| **w) {
+                for (row, before) in self.state.iter_mut().zip(&saved) {
+                    row[index] = before[index];
+                }
+            }
+            budget -= count;
+            let mut finished = false;
+            for (index, slot) in self.lanes.iter_mut().enumerate() {
+                if running[index]
+                    && slot.as_mut().is_some_and(|lane| lane.advance(count))
+                    && let Some(lane) = slot.take()
+                {
+                    done(index, lane, digest(&self.state, index));
+                    finished = true;
+                }
+            }
+            if finished || budget == 0 {
+                return;
+            }
+            included = running;
+        }
+    }
+}
+
+/// Lane `index`'s digest: its chaining values, little-endian.
+fn digest<const N: usize>(state: &LaneState<N>, index: usize) -> Md5 {
+    let mut digest = [0u8; 16];
+    for (word, row) in digest.chunks_exact_mut(4).zip(state) {
+        word.copy_from_slice(&row[index].to_le_bytes());
+    }
+    Md5(digest)
+}
+
+impl<M: AsRef<[u8]>, const N: usize> LaneSet<Lane<M>, N> {
     fn push(&mut self, message: M) -> Result<(), M> {
         let Some(index) = self.free_lane() else {
             return Err(message);
         };
-        self.lanes[index] = Some(Lane::new(message));
-        for (row, initial) in self.state.iter_mut().zip(IV) {
-            row[index] = initial;
-        }
+        self.start(index, Lane::new(message));
         Ok(())
     }
 
-    /// Runs the kernel for as many blocks as every busy lane has contiguously (at most
-    /// `max_bytes` worth), then hands over the messages that are finished.
-    fn run(&mut self, max_bytes: usize, done: &mut Vec<(M, Md5)>) {
-        let mut blocks = [IDLE_BLOCK.as_ptr(); N];
-        let mut strides = [0usize; N];
-        let mut count = (max_bytes / 64).max(1);
-        let mut busy = false;
-        for (index, lane) in self.lanes.iter().enumerate() {
-            if let Some(lane) = lane {
-                let (at, run) = lane.next_run();
-                blocks[index] = at;
-                strides[index] = 64;
-                count = count.min(run);
-                busy = true;
-            }
-        }
-        if !busy {
-            return;
-        }
-        // SAFETY: the CPU supports the kernel (`new`'s contract). Every busy lane's pointer
-        // starts `count` or more whole blocks of its message or of its tail, both owned by
-        // the lane, which nothing touches during the call; idle lanes repeat IDLE_BLOCK
-        // (stride 0).
-        unsafe { (self.compress)(&mut self.state, blocks, strides, count) };
-        for (index, slot) in self.lanes.iter_mut().enumerate() {
-            if slot.as_mut().is_some_and(|lane| lane.advance(count))
-                && let Some(lane) = slot.take()
-            {
-                let mut digest = [0u8; 16];
-                for (word, row) in digest.chunks_exact_mut(4).zip(&self.state) {
-                    word.copy_from_slice(&row[index].to_le_bytes());
-                }
-                done.push((lane.message, Md5(digest)));
-            }
-        }
+    fn finish_into(&mut self, max_bytes: usize, done: &mut Vec<(M, Md5)>) {
+        self.run(max_bytes, &mut |_, lane: Lane<M>, digest| {
+            done.push((lane.message, digest));
+        });
     }
 }
 

@@ -1,5 +1,6 @@
 //! MD5: the digest type, one-stream hashing, and multi-buffer hashing of many independent
-//! messages at once (the drive's blocks are thousands of independent MD5 streams).
+//! messages at once (the drive's blocks are thousands of independent MD5 streams), whole
+//! (`Md5Lanes`, verification) or as their bytes arrive (`Md5Streams`, downloads).
 //!
 //! `unsafe` is allowed in this module and nowhere else in the crate, because hashing at
 //! memory speed needs it twice over: the one-stream fallback calls AWS-LC's assembly by FFI,
@@ -12,8 +13,10 @@ mod kernel;
 mod lanes;
 mod path;
 mod stream;
+mod streams;
 
 pub use digest::{InvalidMd5, Md5};
 pub use lanes::{Md5Lanes, hash_many};
 pub use path::Md5Path;
 pub use stream::Md5Stream;
+pub use streams::Md5Streams;

@@ -82,7 +82,7 @@ pub(in crate::md5) unsafe fn compress(
 
 /// Row `l` holds 8 words of lane `l`; the result's vector `w` holds word `w` of every lane.
 #[target_feature(enable = "avx2")]
-fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
+pub(super) fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
     // Within each 128-bit half q, u[4k + j] holds word 4q + j of rows 4k … 4k + 3.
     let mut t = [_mm256_setzero_si256(); 8];
     for k in 0..4 {
