@@ -344,7 +344,7 @@ impl AzureBlobSource {
         }
     }
 
-    /// One Get Blob for `[pos, end)`, appending what arrives to `buf` (also when it fails).
+    /// One Get Blob for `[pos, end)`, handing what arrives to `sink` (also when it fails).
     async fn read_once(
         &self,
         client: &BlobClient,
@@ -352,9 +352,13 @@ impl AzureBlobSource {
         pos: u64,
         end: u64,
         conditions: &ReadConditions,
-        progress: &mut Progress,
+        progress: &mut Progress<'_>,
     ) -> Result<(), Failure> {
-        let Progress { etag_lock, buf } = progress;
+        let Progress {
+            etag_lock,
+            delivered,
+            sink,
+        } = progress;
         let remaining = end - pos;
         let partition = usize::try_from(remaining)
             .ok()
@@ -442,7 +446,11 @@ impl AzureBlobSource {
                         )));
                     }
                     received += chunk.len() as u64;
-                    buf.extend_from_slice(&chunk);
+                    *delivered += chunk.len() as u64;
+                    if !chunk.is_empty() {
+                        // The body's own buffers, handed on without a copy.
+                        sink(chunk);
+                    }
                     if window.is_over() {
                         window.check(received)?;
                     }
@@ -660,10 +668,12 @@ struct Budget {
     total: u32,
 }
 
-/// What a range read has so far: the bytes, and the ETag that continuations must match.
-struct Progress {
+/// How far a range read is: the ETag that continuations must match, the bytes handed on so
+/// far, and where they go.
+struct Progress<'a> {
     etag_lock: Option<String>,
-    buf: BytesMut,
+    delivered: u64,
+    sink: &'a mut (dyn FnMut(Bytes) + Send),
 }
 
 /// Outcome of one attempt.
@@ -681,6 +691,52 @@ enum Failure {
     },
 }
 
+impl AzureBlobSource {
+    /// `[offset, offset + length)`, handed to `sink` as it arrives; a body that breaks is
+    /// resumed from the byte where it stopped, pinned to the version first read.
+    async fn read_into(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+        sink: &mut (dyn FnMut(Bytes) + Send),
+    ) -> Result<(), SourceError> {
+        if length == 0 {
+            return Ok(());
+        }
+        let end = offset
+            .checked_add(length)
+            .ok_or_else(|| out_of_range(blob, offset, u64::MAX, None))?;
+        let client = self.blob_client(blob)?;
+        let mut progress = Progress {
+            etag_lock: conditions.if_match.clone(),
+            delivered: 0,
+            sink,
+        };
+        let what = format!("read {blob} [{offset}, {end})");
+        let mut budget = Budget::default();
+        loop {
+            let before = progress.delivered;
+            let pos = offset + before;
+            match self
+                .read_once(&client, blob, pos, end, conditions, &mut progress)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(failure) => {
+                    let progressed = match &failure {
+                        Failure::TooSlow { at_rate, .. } => *at_rate > 0,
+                        _ => progress.delivered > before,
+                    };
+                    self.after_failure(&mut budget, &what, failure, progressed)
+                        .await?;
+                }
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl BlobSource for AzureBlobSource {
     async fn read_range(
@@ -690,39 +746,28 @@ impl BlobSource for AzureBlobSource {
         length: u64,
         conditions: &ReadConditions,
     ) -> Result<Bytes, SourceError> {
-        if length == 0 {
-            return Ok(Bytes::new());
-        }
         let end = offset
             .checked_add(length)
             .ok_or_else(|| out_of_range(blob, offset, u64::MAX, None))?;
         let capacity =
             usize::try_from(length).map_err(|_| out_of_range(blob, offset, end, None))?;
-        let client = self.blob_client(blob)?;
-        let mut progress = Progress {
-            etag_lock: conditions.if_match.clone(),
-            buf: BytesMut::with_capacity(capacity),
-        };
-        let what = format!("read {blob} [{offset}, {end})");
-        let mut budget = Budget::default();
-        loop {
-            let before = progress.buf.len();
-            let pos = offset + before as u64;
-            match self
-                .read_once(&client, blob, pos, end, conditions, &mut progress)
-                .await
-            {
-                Ok(()) => return Ok(progress.buf.freeze()),
-                Err(failure) => {
-                    let progressed = match &failure {
-                        Failure::TooSlow { at_rate, .. } => *at_rate > 0,
-                        _ => progress.buf.len() > before,
-                    };
-                    self.after_failure(&mut budget, &what, failure, progressed)
-                        .await?;
-                }
-            }
-        }
+        let mut buf = BytesMut::with_capacity(capacity);
+        self.read_into(blob, offset, length, conditions, &mut |chunk| {
+            buf.extend_from_slice(&chunk);
+        })
+        .await?;
+        Ok(buf.freeze())
+    }
+
+    async fn read_range_to(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+        sink: &mut (dyn FnMut(Bytes) + Send),
+    ) -> Result<(), SourceError> {
+        self.read_into(blob, offset, length, conditions, sink).await
     }
 
     async fn properties(

@@ -164,6 +164,25 @@ pub trait BlobSource: Send + Sync {
         conditions: &ReadConditions,
     ) -> Result<bytes::Bytes, SourceError>;
 
+    /// [`Self::read_range`], the bytes handed to `sink` in order as they arrive (in pieces of
+    /// any size, together exactly `length` bytes when it succeeds), so that they can be
+    /// checked while the rest is on its way and kept without being copied. On an error `sink`
+    /// may have had some of them. The default reads the range whole, then hands it over.
+    async fn read_range_to(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+        sink: &mut (dyn FnMut(bytes::Bytes) + Send),
+    ) -> Result<(), SourceError> {
+        let bytes = self.read_range(blob, offset, length, conditions).await?;
+        if !bytes.is_empty() {
+            sink(bytes);
+        }
+        Ok(())
+    }
+
     /// Properties and metadata of the blob (or its snapshot), honouring the conditions.
     async fn properties(
         &self,
