@@ -6,10 +6,13 @@
 //! cancelled, retries and backoff sleeps included.
 
 use bytes::Bytes;
+use tokio::sync::oneshot;
 
+use super::hasher::{HashStream, Hasher};
 use super::{Repairer, Stop};
 use crate::engine::verify::{SideFile, read_side_file};
 use crate::format::Md5;
+use crate::format::md5::Md5Stream;
 use crate::format::side_files::PropertiesFile;
 use crate::model::{Blob, ComponentId, ComponentKind};
 use crate::source::{
@@ -20,11 +23,24 @@ use crate::source::{
 /// (a manifest's blocks and page ranges are at most 4 MiB).
 pub(super) const MAX_COMPONENT_IN_MEMORY: u64 = 256 * 1024 * 1024;
 
-/// Downloaded bytes of one component with their MD5, already compared with the manifest's.
+/// Downloaded bytes of one component with their MD5, already compared with the manifest's:
+/// the receive buffers themselves, in order, never copied into one.
 pub(crate) struct Part {
     pub id: ComponentId,
     pub offset: u64,
-    pub bytes: Bytes,
+    pub pieces: Vec<Bytes>,
+    pub md5: Md5,
+}
+
+impl Part {
+    pub(crate) fn len(&self) -> u64 {
+        self.pieces.iter().map(|piece| piece.len() as u64).sum()
+    }
+}
+
+/// One component's downloaded bytes, in the pieces they arrived in, and their MD5.
+pub(super) struct Received {
+    pub pieces: Vec<Bytes>,
     pub md5: Md5,
 }
 
@@ -98,6 +114,29 @@ impl Repairer {
         stopped_on(retrying_until(self.control.token(), read).await)
     }
 
+    /// `[offset, offset + Σ lengths)` of the blob, whose consecutive spans of `lengths` bytes
+    /// are components: each component's bytes are hashed while they arrive, beside those of
+    /// the other downloads (`hasher`). Returns each component's bytes and MD5, or the run's
+    /// stop (as [`Self::read_range`]).
+    pub(super) async fn read_hashed(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        offset: u64,
+        lengths: &[u64],
+        conditions: &ReadConditions,
+    ) -> Result<Vec<Received>, Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let mut split = Split::new(&self.hasher, lengths);
+        let total = lengths.iter().sum();
+        let mut sink = |chunk| split.take(chunk);
+        let read = source.read_range_to(blob, offset, total, conditions, &mut sink);
+        stopped_on(retrying_until(self.control.token(), read).await)?;
+        split.finish(blob).await.map_err(Stop::Source)
+    }
+
     /// The blob's properties, or the run's stop (as [`Self::read_range`]).
     pub(super) async fn properties(
         &self,
@@ -110,6 +149,109 @@ impl Repairer {
         }
         let read = source.properties(blob, conditions);
         stopped_on(retrying_until(self.control.token(), read).await)
+    }
+}
+
+/// A range's bytes cut into its components as they arrive, each component's on its way to the
+/// hashing thread.
+struct Split<'a> {
+    hasher: &'a Hasher,
+    parts: Vec<Receiving>,
+    /// The component the next byte belongs to.
+    current: usize,
+}
+
+struct Receiving {
+    length: u64,
+    received: u64,
+    pieces: Vec<Bytes>,
+    /// Open from the first byte to the last.
+    stream: Option<HashStream>,
+    digest: Option<oneshot::Receiver<Md5>>,
+}
+
+impl<'a> Split<'a> {
+    fn new(hasher: &'a Hasher, lengths: &[u64]) -> Self {
+        let parts = lengths
+            .iter()
+            .map(|&length| Receiving {
+                length,
+                received: 0,
+                pieces: Vec::new(),
+                stream: None,
+                digest: None,
+            })
+            .collect();
+        Self {
+            hasher,
+            parts,
+            current: 0,
+        }
+    }
+
+    fn take(&mut self, mut chunk: Bytes) {
+        while !chunk.is_empty() {
+            // Bytes past the last component: the source never hands them on.
+            let Some(part) = self.parts.get_mut(self.current) else {
+                return;
+            };
+            let left = part.length - part.received;
+            if left == 0 {
+                self.current += 1;
+                continue;
+            }
+            let piece =
+                chunk.split_to(chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX)));
+            if part.digest.is_none() {
+                let (stream, digest) = self.hasher.stream();
+                part.stream = Some(stream);
+                part.digest = Some(digest);
+            }
+            if let Some(stream) = &part.stream {
+                stream.push(piece.clone());
+            }
+            part.received += piece.len() as u64;
+            part.pieces.push(piece);
+            if part.received == part.length
+                && let Some(stream) = part.stream.take()
+            {
+                stream.close();
+            }
+        }
+    }
+
+    /// Every component's bytes and MD5, once the read has handed all of them on.
+    async fn finish(self, blob: &BlobRef) -> Result<Vec<Received>, SourceError> {
+        let mut received = Vec::with_capacity(self.parts.len());
+        for part in self.parts {
+            if part.received != part.length {
+                return Err(SourceError::Protocol {
+                    blob: blob.to_string(),
+                    message: format!(
+                        "{} of a component's {} bytes came",
+                        part.received, part.length
+                    ),
+                });
+            }
+            let digest = match part.digest {
+                Some(digest) => digest.await.ok(),
+                None => None,
+            };
+            // Without a digest from the lanes (no bytes, or the hashing thread is gone), the
+            // bytes are hashed here: none is written unhashed.
+            let md5 = digest.unwrap_or_else(|| {
+                let mut hasher = Md5Stream::new();
+                for piece in &part.pieces {
+                    hasher.update(piece);
+                }
+                hasher.finish()
+            });
+            received.push(Received {
+                pieces: part.pieces,
+                md5,
+            });
+        }
+        Ok(received)
     }
 }
 

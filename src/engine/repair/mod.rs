@@ -2,13 +2,14 @@
 //! manifest and re-download whatever does not match.
 //!
 //! `plan` groups components into downloads, `fetch` gets their bytes pinned to the export and
-//! checked, `commit` is the one write protocol, `chunks` repairs files checked by CRC-64 chunk
-//! by chunk, `resume` decides what a rerun may take from the repair file, `sources` holds the
-//! source new credentials replace.
+//! checked (`hasher` hashes them on SIMD lanes as they arrive), `commit` is the one write
+//! protocol, `chunks` repairs files checked by CRC-64 chunk by chunk, `resume` decides what a
+//! rerun may take from the repair file, `sources` holds the source new credentials replace.
 
 mod chunks;
 mod commit;
 mod fetch;
+mod hasher;
 mod plan;
 mod resume;
 mod sources;
@@ -28,6 +29,7 @@ use super::{
 use crate::format::Md5;
 use crate::format::side_files::MetadataFile;
 use crate::journal::{Done, JournalError, JournalWriter, RepairFile};
+use crate::md5::Md5Path;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
@@ -36,6 +38,7 @@ use crate::source::{BlobSource, ReadConditions, SourceError};
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
 use fetch::{MAX_COMPONENT_IN_MEMORY, Part};
+use hasher::Hasher;
 use plan::{Job, component_ids, download_plan, needs_copy_log_repair, plan_jobs, with_chunk_sets};
 pub(crate) use sources::SourceSlot;
 
@@ -111,7 +114,7 @@ pub fn start_repair(
     };
     let worker = tokio::spawn(async move {
         let prepared = prepare(&drive, &target, repair_file);
-        let (root, journal, entries) = match prepared {
+        let (root, journal, entries, hasher) = match prepared {
             Ok(prepared) => prepared,
             Err(message) => {
                 let _ = messages_tx
@@ -132,6 +135,7 @@ pub fn start_repair(
             conditions: Mutex::new(HashMap::new()),
             verdicts: Mutex::new(HashMap::new()),
             earlier: Mutex::new(HashMap::new()),
+            hasher,
         });
         let completed = Arc::clone(&repairer).run(entries, requests).await;
         repairer.journal.close().await;
@@ -144,12 +148,13 @@ pub fn start_repair(
     }
 }
 
-/// Opens the target and hands the repair file to its writer, after reading what it holds.
+/// Opens the target and hands the repair file to its writer, after reading what it holds;
+/// starts the thread that hashes downloads.
 fn prepare(
     drive: &Arc<Drive>,
     target: &std::path::Path,
     repair_file: RepairFile,
-) -> Result<(RootedDir, JournalWriter, Vec<crate::journal::Entry>), String> {
+) -> Result<(RootedDir, JournalWriter, Vec<crate::journal::Entry>, Hasher), String> {
     let root = RootedDir::open(target).map_err(|error| {
         format!(
             "cannot open the target {}: {error}",
@@ -162,7 +167,9 @@ fn prepare(
     let path = repair_file.path().to_string();
     let journal = JournalWriter::spawn(repair_file, Arc::clone(drive))
         .map_err(|error| format!("repair file {path}: cannot start its writer: {error}"))?;
-    Ok((root, journal, entries))
+    let hasher = Hasher::spawn(Md5Path::active())
+        .map_err(|error| format!("cannot start the thread that hashes downloads: {error}"))?;
+    Ok((root, journal, entries, hasher))
 }
 
 pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,6 +209,8 @@ pub(crate) struct Repairer {
     /// Earlier runs' repairs whose files changed since: verified again, and kept as repairs
     /// when the drive still holds what they wrote.
     earlier: Mutex<HashMap<ComponentId, resume::Earlier>>,
+    /// Hashes downloaded components while they arrive.
+    hasher: Hasher,
 }
 
 impl Repairer {
@@ -666,21 +675,23 @@ impl Repairer {
             Err(error) => return self.source_failed(&ids, error).await,
         };
         let conditions = self.conditions(blob_index);
-        let bytes = match self
-            .read_range(source, &source_blob, start, end - start, &conditions)
+        let lengths: Vec<u64> = ids
+            .iter()
+            .map(|&id| self.drive.component(id).length)
+            .collect();
+        let received = match self
+            .read_hashed(source, &source_blob, start, &lengths, &conditions)
             .await
         {
-            Ok(bytes) => bytes,
+            Ok(received) => received,
             Err(stop) => return self.stopped(&ids, stop).await,
         };
-        // Split per component; bytes that fail the manifest hash are never written.
+        // Bytes that fail the manifest hash are never written.
         let mut writes = Vec::new();
         let mut refused = Vec::new();
-        for &id in &ids {
+        for (&id, received) in ids.iter().zip(received) {
             let component = self.drive.component(id);
-            let at = (component.offset - start) as usize;
-            let part = bytes.slice(at..at + component.length as usize);
-            let actual = Md5::of(&part);
+            let actual = received.md5;
             match component.expected_md5 {
                 Some(expected) if expected != actual => refused.push(Done {
                     id,
@@ -696,7 +707,7 @@ impl Repairer {
                 _ => writes.push(Part {
                     id,
                     offset: component.offset,
-                    bytes: part,
+                    pieces: received.pieces,
                     md5: actual,
                 }),
             }
