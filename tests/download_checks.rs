@@ -5,9 +5,17 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use export_repair::demo::{SampleBlob, pseudo_random_bytes};
+use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
+use export_repair::engine::{self, Event, RepairOptions};
+use export_repair::format::manifest::Manifest;
+use export_repair::journal::{self, Binding, RepairFile};
+use export_repair::model::{ComponentKind, ComponentStatus, Drive};
+use export_repair::source::mirror::MirrorSource;
+use export_repair::source::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 use support::azurite::{self, KEY};
 use support::export::{export, in_container};
 use support::hostile::{components, read_json, run};
@@ -97,4 +105,153 @@ async fn blocks_hashed_side_by_side_are_each_checked_before_any_byte_is_written(
             }
         }
     }
+}
+
+/// A mirror that keeps each read open a while and watches how many bytes are being read at
+/// once.
+struct Watched {
+    mirror: MirrorSource,
+    reading: Mutex<(usize, u64)>,
+    most_at_once: AtomicU64,
+    overlapped: AtomicBool,
+    budget: u64,
+    over_budget: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl BlobSource for Watched {
+    async fn read_range(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<bytes::Bytes, SourceError> {
+        {
+            let mut reading = self.reading.lock().unwrap();
+            reading.0 += 1;
+            reading.1 += length;
+            self.most_at_once.fetch_max(reading.1, Ordering::SeqCst);
+            if reading.0 > 1 {
+                self.overlapped.store(true, Ordering::SeqCst);
+                if reading.1 > self.budget {
+                    self.over_budget.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let read = self.mirror.read_range(blob, offset, length, conditions).await;
+        let mut reading = self.reading.lock().unwrap();
+        reading.0 -= 1;
+        reading.1 -= length;
+        read
+    }
+
+    async fn properties(
+        &self,
+        blob: &BlobRef,
+        conditions: &ReadConditions,
+    ) -> Result<BlobProperties, SourceError> {
+        self.mirror.properties(blob, conditions).await
+    }
+
+    fn describe(&self) -> String {
+        "a watched mirror".into()
+    }
+}
+
+/// Downloaded bytes held in memory are bounded whatever the number of downloads allowed:
+/// six missing files (five of 256 KiB, one of 1 MiB, each one request), eight downloads
+/// allowed, room for 512 KiB. Downloads overlap, but never beyond the room; the 1 MiB one,
+/// larger than all of it, waits for all of it and goes alone; every block is repaired.
+///
+/// Seen failing with the room not asked for (all six read at once, 2.25 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_in_memory_stay_within_their_room_whatever_the_concurrency() {
+    const KIB: usize = 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let blobs: Vec<SampleBlob> = (0..6)
+        .map(|i| {
+            let length = if i == 3 { 1024 * KIB } else { 256 * KIB };
+            let content = pseudo_random_bytes(90 + i, length);
+            SampleBlob::block(&format!("room/f{i}.bin"), content, 64 * KIB as u64)
+        })
+        .collect();
+    let sample = SampleDrive {
+        drive_id: "DRV-ROOM".into(),
+        blobs,
+    };
+    let target = dir.path().join("drive");
+    let manifest_path = sample.write(&target).unwrap();
+    sample.write_mirror(&dir.path().join("mirror")).unwrap();
+    for blob in &sample.blobs {
+        std::fs::remove_file(local_path(&target, &blob.file_path).unwrap()).unwrap();
+    }
+    let drive = Arc::new(
+        Drive::build(Some(Manifest::from_file(&manifest_path).unwrap()), None).unwrap(),
+    );
+    let binding = Binding {
+        drive_id: drive.drive_id.clone(),
+        manifest_md5: Some(journal::file_md5(&manifest_path).unwrap()),
+        copy_log_md5: None,
+    };
+    let (mut repair_file, _) =
+        RepairFile::open_or_create(&dir.path().join("drive.rep"), &binding).unwrap();
+    repair_file.record_drive(&drive).unwrap();
+    let budget = 512 * KIB as u64;
+    let source = Arc::new(Watched {
+        mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),
+        reading: Mutex::new((0, 0)),
+        most_at_once: AtomicU64::new(0),
+        overlapped: AtomicBool::new(false),
+        budget,
+        over_budget: AtomicBool::new(false),
+    });
+    let options = RepairOptions {
+        concurrency: 8,
+        max_buffered_bytes: budget,
+        ..RepairOptions::default()
+    };
+    let mut handle = engine::start_repair(
+        Arc::clone(&drive),
+        target.clone(),
+        Arc::clone(&source) as Arc<dyn BlobSource>,
+        repair_file,
+        options,
+    );
+    let mut events = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(event) = handle.events.recv().await {
+            events.push(event);
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the run never ended: {events:#?}");
+    // Each block's last verdict (the verification found it missing first).
+    let mut last = std::collections::BTreeMap::new();
+    for event in &events {
+        if let Event::Component(c) = event
+            && c.kind == ComponentKind::Block
+        {
+            last.insert((c.id.blob, c.id.component), c.status);
+        }
+    }
+    assert_eq!(last.len(), 5 * 4 + 16);
+    assert!(
+        last.values().all(|status| *status == ComponentStatus::Repaired),
+        "{last:?}"
+    );
+    for blob in &sample.blobs {
+        let on_drive = std::fs::read(local_path(&target, &blob.file_path).unwrap()).unwrap();
+        assert!(on_drive == blob.content, "{} is its blob", blob.blob_path);
+    }
+    assert!(
+        source.overlapped.load(Ordering::SeqCst),
+        "downloads ran side by side"
+    );
+    assert!(
+        !source.over_budget.load(Ordering::SeqCst),
+        "never more than {budget} bytes read at once by several downloads (at most {} at once)",
+        source.most_at_once.load(Ordering::SeqCst)
+    );
 }

@@ -6,7 +6,7 @@
 //! cancelled, retries and backoff sleeps included.
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
+use tokio::sync::{SemaphorePermit, oneshot};
 
 use super::hasher::{HashStream, Hasher};
 use super::{Repairer, Stop};
@@ -137,6 +137,16 @@ impl Repairer {
         split.finish(blob).await.map_err(Stop::Source)
     }
 
+    /// Waits for room to hold `bytes` downloaded bytes (`max_buffered_bytes`); the room is
+    /// given back when the permit is dropped. The run's stop when it is cancelled first.
+    pub(super) async fn room_for(&self, bytes: u64) -> Result<SemaphorePermit<'_>, Stop> {
+        let units = buffer_units(bytes).min(buffer_units(self.options.max_buffered_bytes));
+        tokio::select! {
+            _ = self.control.cancelled() => Err(Stop::Cancelled),
+            room = self.buffers.acquire_many(units) => room.map_err(|_| Stop::Cancelled),
+        }
+    }
+
     /// The blob's properties, or the run's stop (as [`Self::read_range`]).
     pub(super) async fn properties(
         &self,
@@ -253,6 +263,13 @@ impl<'a> Split<'a> {
         }
         Ok(received)
     }
+}
+
+/// `bytes` in the units of the buffer budget (KiB), at least one.
+pub(super) fn buffer_units(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .max(1)
 }
 
 fn stopped_on<T>(read: Result<T, SourceError>) -> Result<T, Stop> {
