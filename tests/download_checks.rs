@@ -140,7 +140,10 @@ impl BlobSource for Watched {
             }
         }
         tokio::time::sleep(Duration::from_millis(40)).await;
-        let read = self.mirror.read_range(blob, offset, length, conditions).await;
+        let read = self
+            .mirror
+            .read_range(blob, offset, length, conditions)
+            .await;
         let mut reading = self.reading.lock().unwrap();
         reading.0 -= 1;
         reading.1 -= length;
@@ -187,9 +190,8 @@ async fn downloads_in_memory_stay_within_their_room_whatever_the_concurrency() {
     for blob in &sample.blobs {
         std::fs::remove_file(local_path(&target, &blob.file_path).unwrap()).unwrap();
     }
-    let drive = Arc::new(
-        Drive::build(Some(Manifest::from_file(&manifest_path).unwrap()), None).unwrap(),
-    );
+    let drive =
+        Arc::new(Drive::build(Some(Manifest::from_file(&manifest_path).unwrap()), None).unwrap());
     let binding = Binding {
         drive_id: drive.drive_id.clone(),
         manifest_md5: Some(journal::file_md5(&manifest_path).unwrap()),
@@ -238,7 +240,8 @@ async fn downloads_in_memory_stay_within_their_room_whatever_the_concurrency() {
     }
     assert_eq!(last.len(), 5 * 4 + 16);
     assert!(
-        last.values().all(|status| *status == ComponentStatus::Repaired),
+        last.values()
+            .all(|status| *status == ComponentStatus::Repaired),
         "{last:?}"
     );
     for blob in &sample.blobs {
