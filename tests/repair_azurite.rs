@@ -413,7 +413,7 @@ async fn the_v1_command_line_works_and_another_drives_repair_file_is_refused() {
     assert_eq!(snapshot(&other.drive()), before);
 }
 
-/// Three `kill -9`s while a missing 48 MiB file is downloaded, each right after the run
+/// Three `kill -9`s while a missing 96 MiB file is downloaded, each right after the run
 /// reports another third of what is left repaired; the repair file read after each must
 /// record some blocks repaired and not all, every block it records repaired holds the blob's
 /// bytes, and every other block the blob's bytes or zeros (the file is created at its
@@ -425,7 +425,8 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
     };
     let big = SampleBlob::block(
         "killed/big.bin",
-        pseudo_random_bytes(41, 48 * 1024 * KIB as usize),
+        // Six requests of 16 MiB: each third of what is left is more than one.
+        pseudo_random_bytes(41, 96 * 1024 * KIB as usize),
         256 * KIB,
     );
     let mut export = export(azurite, "killed", vec![big]).await;

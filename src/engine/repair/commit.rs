@@ -15,6 +15,8 @@ use std::future::Future;
 use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop};
 use crate::engine::verify::Crc64s;
@@ -53,6 +55,31 @@ impl Repairer {
         if let Err(error) = self.journal.intent(ids.to_vec()).await {
             return self.journal_failed(error).await;
         }
+        self.commit_recorded(ids, write, crc64).await
+    }
+
+    /// Step 2 while `meanwhile` runs (a download: the repair file's syncs are then off the
+    /// critical path); its result once both are done, or the job's end when the intent
+    /// cannot be recorded. Nothing may be written before this returns.
+    pub(super) async fn recording_intent<T>(
+        &self,
+        ids: &[ComponentId],
+        meanwhile: impl Future<Output = T>,
+    ) -> Result<T, JobEnd> {
+        let (intent, result) = tokio::join!(self.journal.intent(ids.to_vec()), meanwhile);
+        match intent {
+            Ok(()) => Ok(result),
+            Err(error) => Err(self.journal_failed(error).await),
+        }
+    }
+
+    /// Steps 3–5, for components whose intent is already recorded.
+    async fn commit_recorded(
+        &self,
+        ids: &[ComponentId],
+        write: impl Future<Output = Written>,
+        crc64: impl Fn(ComponentId) -> Crc64s,
+    ) -> JobEnd {
         match write.await {
             Written::Done(done) => self.settle_with(done, crc64).await,
             Written::Stopped(stop) => self.stopped(ids, stop).await,
@@ -76,16 +103,27 @@ impl Repairer {
         }
     }
 
-    /// Writes checked parts of one blob's file in place.
-    pub(super) async fn commit_parts(&self, blob_index: u32, parts: Vec<Part>) -> JobEnd {
+    /// Writes checked parts of one blob's file in place, their intent already recorded
+    /// ([`Self::recording_intent`]); their `room` is given back as soon as they are read back.
+    pub(super) async fn commit_parts(
+        &self,
+        blob_index: u32,
+        parts: Vec<Part>,
+        room: OwnedSemaphorePermit,
+    ) -> JobEnd {
         let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
         let blob = self.drive.blobs[blob_index as usize].clone_facts();
         let write = self.on_drive(
             &ids,
-            move |root| write_parts(root, &blob, &parts),
+            move |root| {
+                let done = write_parts(root, &blob, &parts);
+                drop((parts, room));
+                done
+            },
             |ids, reason| failed_all(&ids, reason),
         );
-        self.commit(&ids, async { Written::Done(write.await) })
+        let written = async { Written::Done(write.await) };
+        self.commit_recorded(&ids, written, |_| Crc64s::default())
             .await
     }
 }

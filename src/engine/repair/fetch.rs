@@ -5,8 +5,10 @@
 //! drive's verified properties file), and every source call ends at once when the run is
 //! cancelled, retries and backoff sleeps included.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use tokio::sync::{SemaphorePermit, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use super::hasher::{HashStream, Hasher};
 use super::{Repairer, Stop};
@@ -139,11 +141,12 @@ impl Repairer {
 
     /// Waits for room to hold `bytes` downloaded bytes (`max_buffered_bytes`); the room is
     /// given back when the permit is dropped. The run's stop when it is cancelled first.
-    pub(super) async fn room_for(&self, bytes: u64) -> Result<SemaphorePermit<'_>, Stop> {
+    pub(super) async fn room_for(&self, bytes: u64) -> Result<OwnedSemaphorePermit, Stop> {
         let units = buffer_units(bytes).min(buffer_units(self.options.max_buffered_bytes));
+        let buffers = Arc::clone(&self.buffers);
         tokio::select! {
             _ = self.control.cancelled() => Err(Stop::Cancelled),
-            room = self.buffers.acquire_many(units) => room.map_err(|_| Stop::Cancelled),
+            room = buffers.acquire_many_owned(units) => room.map_err(|_| Stop::Cancelled),
         }
     }
 

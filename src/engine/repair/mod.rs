@@ -70,7 +70,8 @@ impl Default for RepairOptions {
             // Fewer, larger requests: Azurite took a quarter to a third less CPU serving a
             // blob in 16 MiB ranges than in 8 MiB ones (BENCHMARKS.md).
             max_request_bytes: 16 * 1024 * 1024,
-            max_buffered_bytes: 64 * 1024 * 1024,
+            // As many downloads as `concurrency` allows at the largest request size.
+            max_buffered_bytes: 128 * 1024 * 1024,
             verify: VerifyOptions::default(),
             stay_open: false,
             dry_run: false,
@@ -129,7 +130,9 @@ pub fn start_repair(
                 return false;
             }
         };
-        let buffers = Semaphore::new(buffer_units(options.max_buffered_bytes) as usize);
+        let buffers = Arc::new(Semaphore::new(
+            buffer_units(options.max_buffered_bytes) as usize
+        ));
         let repairer = Arc::new(Repairer {
             drive,
             root: Arc::new(root),
@@ -220,7 +223,7 @@ pub(crate) struct Repairer {
     /// Hashes downloaded components while they arrive.
     hasher: Hasher,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
-    buffers: Semaphore,
+    buffers: Arc<Semaphore>,
 }
 
 impl Repairer {
@@ -685,20 +688,22 @@ impl Repairer {
             Err(error) => return self.source_failed(&ids, error).await,
         };
         let conditions = self.conditions(blob_index);
-        let _room = match self.room_for(end - start).await {
+        let room = match self.room_for(end - start).await {
             Ok(room) => room,
             Err(stop) => return self.stopped(&ids, stop).await,
         };
+        if self.cancelled() {
+            return JobEnd::Settled;
+        }
         let lengths: Vec<u64> = ids
             .iter()
             .map(|&id| self.drive.component(id).length)
             .collect();
-        let received = match self
-            .read_hashed(source, &source_blob, start, &lengths, &conditions)
-            .await
-        {
-            Ok(received) => received,
-            Err(stop) => return self.stopped(&ids, stop).await,
+        let download = self.read_hashed(source, &source_blob, start, &lengths, &conditions);
+        let received = match self.recording_intent(&ids, download).await {
+            Ok(Ok(received)) => received,
+            Ok(Err(stop)) => return self.stopped(&ids, stop).await,
+            Err(end) => return end,
         };
         // Bytes that fail the manifest hash are never written.
         let mut writes = Vec::new();
@@ -730,7 +735,7 @@ impl Repairer {
             self.settle(refused).await;
         }
         if !writes.is_empty() {
-            self.commit_parts(blob_index, writes).await;
+            self.commit_parts(blob_index, writes, room).await;
         }
         JobEnd::Settled
     }
