@@ -289,7 +289,7 @@ pub fn summary(ledger: &Ledger) -> String {
         human::bytes(totals.bytes),
         counts.join(", ")
     ));
-    if ledger.run().is_some() {
+    if ledger.run().is_some() && ledger.did_work() {
         text.push_str(&format!(
             "worked {} of {} wall time\n",
             human::duration(ledger.active_seconds()),

@@ -295,6 +295,12 @@ impl Ledger {
         &self.download
     }
 
+    /// Whether the run verified or downloaded anything itself: a rerun may take every verdict
+    /// from its repair file and end within a millisecond, its times saying nothing.
+    pub fn did_work(&self) -> bool {
+        self.verify.components_total > 0 || self.download.components_total > 0
+    }
+
     /// Seconds the engine worked: not paused, not waiting for the technician.
     pub fn active_seconds(&self) -> f64 {
         self.active_seconds
