@@ -25,10 +25,11 @@ use export_repair::format::status::BlobStatus;
 use export_repair::source::azure::entra::ENVIRONMENT_VARIABLES;
 use fake_tools::{AzAnswer, FakeTools, TENANT};
 use relay::Relay;
-use support::azurite::{ACCOUNT, Azurite, MISSING_HTTPS};
+use support::azurite::{ACCOUNT, Azurite, KEY, MISSING_HTTPS};
 use support::export::{Export, export, in_container};
 use support::files::files_with_times as snapshot;
 use support::skip::skip;
+use support::tmux::{boxed_text, exit_code, keys, start, tmux, tmux_present, wait_for};
 
 const KIB: u64 = 1024;
 
@@ -228,6 +229,13 @@ async fn a_403_under_entra_id_names_the_role_and_changes_nothing() {
     );
     assert!(stderr.contains("account key or a SAS"), "{stderr}");
     assert!(stderr.contains("(Invalid token audience.)"), "{stderr}");
+    // How to go on says how to switch to a key or SAS, in the v1 switches as in the flags,
+    // not "rerun with a valid key or SAS" as if a key had been refused.
+    assert!(
+        stderr.contains("or switch to a key or SAS: rerun with the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a SAS (/csas:, --sas or AZURE_STORAGE_SAS) in place of the Entra ID sign-in"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("valid key or SAS"), "{stderr}");
     assert_eq!(snapshot(&export.drive()), before);
     let tokens: Vec<String> = az.az_tokens().into_iter().map(|(_, t)| t).collect();
     assert!(!tokens.is_empty());
@@ -328,4 +336,75 @@ async fn logs_signs_in_the_same_way() {
         content
     );
     assert_eq!(az.calls("az").len(), 1);
+}
+
+/// The console signed in with Entra ID: the storage refuses the identity (403), the console
+/// says which role it needs and offers to switch to a key or SAS; the account key typed there
+/// (Azurite takes Shared Key beside OAuth) finishes the repair.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_names_the_role_and_a_key_typed_there_finishes_the_repair() {
+    if !tmux_present() {
+        return;
+    }
+    let Some(azurite) = azurite() else { return };
+    let export = damaged_export(azurite, "console").await;
+    let az = FakeTools::new();
+    az.install_az(AzAnswer::Token {
+        tenant: TENANT,
+        audience: "https://someoneelse.blob.core.windows.net",
+        life_seconds: 3600,
+    });
+    let quote = |text: &std::ffi::OsStr| format!("'{}'", text.to_string_lossy());
+    let args: Vec<String> = export
+        .repair_args(&azurite.endpoint(), &["--auth", "azure-cli"])
+        .iter()
+        .map(|arg| quote(arg))
+        .collect();
+    let unset: Vec<String> = ENVIRONMENT_VARIABLES
+        .iter()
+        .chain(MORE_AZURE_VARIABLES)
+        .map(|name| format!("-u {name}"))
+        .collect();
+    let done = export.dir.path().join("exit-code");
+    let command = format!(
+        "cd {dir} && env {unset} PATH={path} SSL_CERT_FILE={cert} NO_COLOR=1 {bin} {args}; \
+         echo $? > {done}; sleep 60",
+        dir = quote(export.dir.path().as_os_str()),
+        unset = unset.join(" "),
+        path = quote(&az.path_env()),
+        cert = quote(azurite.certificate().as_os_str()),
+        bin = quote(std::path::Path::new(env!("CARGO_BIN_EXE_export-repair")).as_os_str()),
+        args = args.join(" "),
+        done = quote(done.as_os_str()),
+    );
+    let name = format!("er-entra-{}", std::process::id());
+    let session = start(&name, &command);
+    let asked = wait_for(&name, " new credentials ");
+    let offer = boxed_text(&asked, " new credentials ");
+    assert!(
+        offer.starts_with(
+            "The storage refused the Entra ID sign-in: the identity needs the \"Storage Blob \
+             Data Reader\" role on the storage account or the container"
+        ),
+        "{asked}"
+    );
+    assert!(
+        offer.contains("To switch to a key or SAS, type or paste the account key or a SAS"),
+        "{asked}"
+    );
+    assert!(asked.contains("waiting for a new key or SAS"), "{asked}");
+    tmux(&["send-keys", "-t", &name, "-l", KEY]);
+    wait_for(&name, &format!("({} characters)", KEY.len()));
+    keys(&name, &["Enter"]);
+    let repaired = wait_for(&name, "done: all damage repaired");
+    // The header names the source as it reads now: with the key.
+    assert!(
+        repaired.contains("devstoreaccount1 (account key)"),
+        "{repaired}"
+    );
+    keys(&name, &["q"]);
+    wait_for(&name, "REPAIRED: all damage was repaired");
+    assert_eq!(exit_code(&done), "0");
+    export.assert_drive_matches_blobs();
+    drop(session);
 }

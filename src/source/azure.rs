@@ -42,7 +42,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use hmac::{KeyInit as _, Mac as _};
 
-use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
+use super::{BlobProperties, BlobRef, BlobSource, CredentialKind, ReadConditions, SourceError};
 use crate::sanitize::redact_secrets_with;
 
 pub mod entra;
@@ -526,6 +526,10 @@ impl AzureBlobSource {
         match status {
             401 | 403 => Failure::Fatal(SourceError::Auth {
                 status,
+                credentials: match &self.auth {
+                    Auth::EntraId(_) => CredentialKind::EntraId,
+                    Auth::SharedKey | Auth::Sas(_) => CredentialKind::KeyOrSas,
+                },
                 message: match &self.auth {
                     Auth::EntraId(credential) => format!(
                         "{message}; signed in with {}: the identity needs the \"Storage Blob \

@@ -31,7 +31,7 @@ use crate::journal::{Done, JournalError, JournalWriter, RepairFile};
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
-use crate::source::{BlobSource, ReadConditions, SourceError};
+use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
 
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
@@ -181,7 +181,7 @@ enum JobEnd {
     /// Its components have verdicts (or the run was stopped).
     Settled,
     /// The source refused the credentials; the components have no verdict.
-    Refused(String),
+    Refused(String, CredentialKind),
 }
 
 pub(crate) struct Repairer {
@@ -536,14 +536,14 @@ impl Repairer {
                 }
                 Job::Recheck { blob, component } => self.recheck_crc(*blob, *component).await,
             };
-            let JobEnd::Refused(message) = ended else {
+            let JobEnd::Refused(message, credentials) = ended else {
                 return;
             };
             let generation = current.generation;
             if self.refused_generation.swap(generation, Ordering::Relaxed) != generation {
                 let _ = self
                     .out
-                    .send(WorkerMessage::CredentialsRefused(message))
+                    .send(WorkerMessage::CredentialsRefused(message, credentials))
                     .await;
             }
             if !self.options.stay_open || !self.sources.wait_past(generation, &self.control).await {
@@ -563,8 +563,8 @@ impl Repairer {
     /// Turns a source error into the component's verdict; a refusal of the credentials
     /// leaves the components unsettled (a rerun, or new credentials, picks them up).
     async fn source_failed(&self, ids: &[ComponentId], error: SourceError) -> JobEnd {
-        if error.refuses_credentials() {
-            return JobEnd::Refused(error.to_string());
+        if let Some(credentials) = error.refused_credentials() {
+            return JobEnd::Refused(error.to_string(), credentials);
         }
         let reason = match &error {
             SourceError::Changed { .. } => {
