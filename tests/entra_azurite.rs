@@ -13,6 +13,8 @@ mod fake_tools;
 #[path = "support/relay.rs"]
 mod relay;
 mod support;
+#[path = "support/token_server.rs"]
+mod token_server;
 
 use std::ffi::OsString;
 use std::process::{Output, Stdio};
@@ -30,6 +32,7 @@ use support::export::{Export, export, in_container};
 use support::files::files_with_times as snapshot;
 use support::skip::skip;
 use support::tmux::{boxed_text, exit_code, keys, start, tmux, tmux_present, wait_for};
+use token_server::{Secrets, TokenServer};
 
 const KIB: u64 = 1024;
 
@@ -407,4 +410,162 @@ async fn the_console_names_the_role_and_a_key_typed_there_finishes_the_repair() 
     assert_eq!(exit_code(&done), "0");
     export.assert_drive_matches_blobs();
     drop(session);
+}
+
+/// The secrets of the token service's sign-ins (none of them ever printed or written).
+fn token_secrets() -> Secrets {
+    Secrets {
+        tenant: TENANT.into(),
+        client_id: "5d1c9a7e-3b2f-4e6a-8c0d-9f8e7d6c5b4a".into(),
+        client_secret: "Xq8~client-secret-never-printed.Zr4vT2mK".into(),
+        identity_header: "identity-header-never-printed-7f3e9b1c".into(),
+    }
+}
+
+/// Every token the service handed out, whole and by its signature.
+fn issued(server: &TokenServer) -> Vec<String> {
+    let tokens = server.tokens();
+    assert!(!tokens.is_empty(), "no token was issued");
+    tokens
+        .iter()
+        .flat_map(|token| [token.clone(), token.rsplit('.').next().unwrap().to_string()])
+        .collect()
+}
+
+/// A service principal with a client secret (`--auth env`), signing in at a local token
+/// service over HTTPS (`AZURE_AUTHORITY_HOST`): a wrong secret is refused before anything
+/// starts (exit 3), the right one repairs the drive; the secret and the tokens are nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_signed_in_as_a_service_principal_with_a_client_secret() {
+    let Some(azurite) = azurite() else { return };
+    let export = damaged_export(azurite, "principal").await;
+    let before = snapshot(&export.drive());
+    let secrets = token_secrets();
+    let server = TokenServer::start(
+        &azurite.certificate(),
+        &azurite.certificate_key(),
+        secrets.clone(),
+    );
+    // Not signed in to the Azure CLI: the token can only come from the service.
+    let az = FakeTools::new();
+    az.install_az(AzAnswer::NotSignedIn);
+    let principal = |secret: &str| {
+        let mut command = tool(
+            &az,
+            azurite,
+            export.repair_args(&azurite.endpoint(), &["--auth", "env"]),
+        );
+        command
+            .env("AZURE_TENANT_ID", &secrets.tenant)
+            .env("AZURE_CLIENT_ID", &secrets.client_id)
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("AZURE_AUTHORITY_HOST", server.authority());
+        command
+    };
+
+    let wrong = "Xq8~a-wrong-secret-never-printed.Qw3e";
+    let refused = run(principal(wrong));
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cannot sign in with Entra ID"), "{stderr}");
+    assert!(
+        stderr.contains("service principal (AZURE_CLIENT_SECRET)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(wrong) && !text(&refused.stdout).contains(wrong));
+    assert!(server.tokens().is_empty());
+    assert_eq!(snapshot(&export.drive()), before);
+
+    let output = run(principal(&secrets.client_secret));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    export.assert_drive_matches_blobs();
+    // Each request went to the tenant's token endpoint, for the storage scope.
+    let requests = server.requests();
+    assert!(requests.len() >= 2, "{requests:?}");
+    for request in &requests {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.target, format!("/{TENANT}/oauth2/v2.0/token"));
+        assert!(
+            request
+                .body
+                .contains("scope=https%3A%2F%2Fstorage.azure.com%2F.default"),
+            "{}",
+            request.body
+        );
+    }
+    assert!(az.calls("az").is_empty(), "the Azure CLI was asked");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.report()).unwrap()).unwrap();
+    assert!(
+        report
+            .to_string()
+            .contains("Entra ID: service principal (AZURE_CLIENT_SECRET)"),
+        "the report names how the run signed in: {report}"
+    );
+    let mut secret_texts = issued(&server);
+    secret_texts.extend([secrets.client_secret.clone(), wrong.to_string()]);
+    let secret_texts: Vec<&str> = secret_texts.iter().map(String::as_str).collect();
+    export.assert_no_secret(
+        &[
+            &output.stdout,
+            &output.stderr,
+            &refused.stdout,
+            &refused.stderr,
+        ],
+        &secret_texts,
+    );
+}
+
+/// An App Service managed identity (`--auth managed-identity`): the token comes from the
+/// endpoint `IDENTITY_ENDPOINT` names, asked with `IDENTITY_HEADER`, so the instance metadata
+/// address is never asked. The repair succeeds with it; the header and the tokens are nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_signed_in_as_an_app_service_managed_identity() {
+    let Some(azurite) = azurite() else { return };
+    let export = damaged_export(azurite, "managed").await;
+    let secrets = token_secrets();
+    let server = TokenServer::start(
+        &azurite.certificate(),
+        &azurite.certificate_key(),
+        secrets.clone(),
+    );
+    let az = FakeTools::new();
+    az.install_az(AzAnswer::NotSignedIn);
+    let mut command = tool(
+        &az,
+        azurite,
+        export.repair_args(&azurite.endpoint(), &["--auth", "managed-identity"]),
+    );
+    command
+        .env("IDENTITY_ENDPOINT", server.identity_endpoint())
+        .env("IDENTITY_HEADER", &secrets.identity_header);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    export.assert_drive_matches_blobs();
+    // The token Azurite took came from here: App Service's protocol, its secret header, the
+    // storage as the resource, a system-assigned identity.
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    for request in &requests {
+        assert_eq!(request.method, "GET");
+        assert_eq!(
+            request.target,
+            "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com"
+        );
+        assert_eq!(
+            request.headers.get("x-identity-header"),
+            Some(&secrets.identity_header)
+        );
+    }
+    assert!(az.calls("az").is_empty(), "the Azure CLI was asked");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.report()).unwrap()).unwrap();
+    assert!(
+        report.to_string().contains("Entra ID: managed identity"),
+        "{report}"
+    );
+    let mut secret_texts = issued(&server);
+    secret_texts.push(secrets.identity_header.clone());
+    let secret_texts: Vec<&str> = secret_texts.iter().map(String::as_str).collect();
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &secret_texts);
 }
