@@ -788,7 +788,7 @@ async fn a_file_changed_while_its_chunks_are_compared_gets_nothing_written() {
     let stalling = FaultProxy::start(azurite.port(), plan);
     let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
     command.args(era.args(&stalling.endpoint(), 1));
-    let mut run = Watched::start(&mut command);
+    let run = Watched::start(&mut command);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while stalling.injected() == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
