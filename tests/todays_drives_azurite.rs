@@ -452,8 +452,30 @@ async fn a_damaged_2021_drive_is_repaired_chunk_by_chunk_and_a_rerun_changes_not
         "{reason}"
     );
 
-    // The repair, through a proxy that counts the reads.
+    // A dry run plans the chunk-wise repair and sends nothing to the storage.
     let proxy = FaultProxy::start(azurite.port(), Plan::new(1, 0, &[]));
+    let dry_run = Command::cargo_bin("export-repair")
+        .unwrap()
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .args(era.args(&proxy.endpoint(), 8))
+        .arg("--dry-run")
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let planned = text(&dry_run.stdout);
+    assert_eq!(dry_run.status.code(), Some(1), "{planned}");
+    assert_eq!(proxy.requests(), 0, "a dry run sent {:?}", proxy.seen());
+    assert_eq!(fingerprint(&era.drive()), before, "a dry run wrote nothing");
+    assert!(
+        planned.contains(
+            "\\era21\\photos\\2024\\big.raw: read the whole blob (16.0 MiB) chunk by chunk \
+             from era21/photos/2024/big.raw, writing only the chunks that differ"
+        ),
+        "{planned}"
+    );
+
+    // The repair, through a proxy that counts the reads.
     let output = era.repair_through(&proxy.endpoint());
     let stdout = text(&output.stdout);
     assert_eq!(
