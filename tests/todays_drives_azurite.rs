@@ -8,6 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::time::Duration;
@@ -451,8 +452,30 @@ async fn a_damaged_2021_drive_is_repaired_chunk_by_chunk_and_a_rerun_changes_not
         "{reason}"
     );
 
-    // The repair, through a proxy that counts the reads.
+    // A dry run plans the chunk-wise repair and sends nothing to the storage.
     let proxy = FaultProxy::start(azurite.port(), Plan::new(1, 0, &[]));
+    let dry_run = Command::cargo_bin("export-repair")
+        .unwrap()
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .args(era.args(&proxy.endpoint(), 8))
+        .arg("--dry-run")
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let planned = text(&dry_run.stdout);
+    assert_eq!(dry_run.status.code(), Some(1), "{planned}");
+    assert_eq!(proxy.requests(), 0, "a dry run sent {:?}", proxy.seen());
+    assert_eq!(fingerprint(&era.drive()), before, "a dry run wrote nothing");
+    assert!(
+        planned.contains(
+            "\\era21\\photos\\2024\\big.raw: read the whole blob (16.0 MiB) chunk by chunk \
+             from era21/photos/2024/big.raw, writing only the chunks that differ"
+        ),
+        "{planned}"
+    );
+
+    // The repair, through a proxy that counts the reads.
     let output = era.repair_through(&proxy.endpoint());
     let stdout = text(&output.stdout);
     assert_eq!(
@@ -760,6 +783,66 @@ async fn no_chunk_is_written_unless_the_blob_combines_to_the_logs_crc64() {
                 "{blob_path}: {reason}"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The file compared is the file written: one changed on the drive while its chunks were
+// being compared gets nothing written.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_changed_while_its_chunks_are_compared_gets_nothing_written() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blob = Blob::block("vhd/moving.bin", pseudo_random_bytes(60, 3 * CHUNK));
+    let era = Era::export(azurite, "era21moving", vec![blob], vec![], vec![]).await;
+    let path = era.file("vhd/moving.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[CHUNK + 3] ^= 0x11;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // The third chunk's read stalls for a while; meanwhile something else writes the file.
+    let mut plan = Plan::new(9, 100, &[support::fault_proxy::Fault::Stall]);
+    plan.only_from_byte = Some(2 * CHUNK as u64);
+    plan.max_faults = Some(1);
+    plan.stall = Duration::from_secs(3);
+    let stalling = FaultProxy::start(azurite.port(), plan);
+    let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    command.args(era.args(&stalling.endpoint(), 1));
+    let run = Watched::start(&mut command);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while stalling.injected() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        stalling.injected(),
+        1,
+        "the third chunk's read never stalled"
+    );
+    bytes[7] ^= 0x22;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .write_all_at(&bytes[..CHUNK], 0)
+        .unwrap();
+    let changed = bytes;
+    let ended = run.end();
+    assert_eq!(ended.status.code(), Some(1), "{}", ended.stderr);
+    assert!(
+        std::fs::read(&path).unwrap() == changed,
+        "nothing is written into a file that changed after its chunks were compared"
+    );
+    let report = era.report_json();
+    let entry = file_entry(&report, "era21moving/vhd/moving.bin");
+    for component in entry["components"].as_array().unwrap() {
+        assert_eq!(component["status"], "failed", "{component}");
+        let reason = component["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("the file changed while its chunks were compared"),
+            "{reason}"
+        );
     }
 }
 
