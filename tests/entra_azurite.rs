@@ -412,14 +412,24 @@ async fn the_console_names_the_role_and_a_key_typed_there_finishes_the_repair() 
     drop(session);
 }
 
-/// The secrets of the token service's sign-ins (none of them ever printed or written).
-fn token_secrets() -> Secrets {
-    Secrets {
+/// A token service on Azurite's certificate, the secrets of its sign-ins (none of them ever
+/// printed or written), and an Azure CLI that is signed out: a token can only come from the
+/// service.
+fn token_service(azurite: &Azurite) -> (TokenServer, Secrets, FakeTools) {
+    let secrets = Secrets {
         tenant: TENANT.into(),
         client_id: "5d1c9a7e-3b2f-4e6a-8c0d-9f8e7d6c5b4a".into(),
         client_secret: "Xq8~client-secret-never-printed.Zr4vT2mK".into(),
         identity_header: "identity-header-never-printed-7f3e9b1c".into(),
-    }
+    };
+    let server = TokenServer::start(
+        &azurite.certificate(),
+        &azurite.certificate_key(),
+        secrets.clone(),
+    );
+    let az = FakeTools::new();
+    az.install_az(AzAnswer::NotSignedIn);
+    (server, secrets, az)
 }
 
 /// Every token the service handed out, whole and by its signature.
@@ -440,15 +450,7 @@ async fn repairs_signed_in_as_a_service_principal_with_a_client_secret() {
     let Some(azurite) = azurite() else { return };
     let export = damaged_export(azurite, "principal").await;
     let before = snapshot(&export.drive());
-    let secrets = token_secrets();
-    let server = TokenServer::start(
-        &azurite.certificate(),
-        &azurite.certificate_key(),
-        secrets.clone(),
-    );
-    // Not signed in to the Azure CLI: the token can only come from the service.
-    let az = FakeTools::new();
-    az.install_az(AzAnswer::NotSignedIn);
+    let (server, secrets, az) = token_service(azurite);
     let principal = |secret: &str| {
         let mut command = tool(
             &az,
@@ -523,14 +525,7 @@ async fn repairs_signed_in_as_a_service_principal_with_a_client_secret() {
 async fn repairs_signed_in_as_an_app_service_managed_identity() {
     let Some(azurite) = azurite() else { return };
     let export = damaged_export(azurite, "managed").await;
-    let secrets = token_secrets();
-    let server = TokenServer::start(
-        &azurite.certificate(),
-        &azurite.certificate_key(),
-        secrets.clone(),
-    );
-    let az = FakeTools::new();
-    az.install_az(AzAnswer::NotSignedIn);
+    let (server, secrets, az) = token_service(azurite);
     let mut command = tool(
         &az,
         azurite,

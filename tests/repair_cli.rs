@@ -68,16 +68,22 @@ fn the_demo_repairs_every_kind_of_damage() {
     );
 }
 
-#[test]
-fn reports_in_every_format_from_the_run_and_from_the_repair_file_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("demo");
+/// The demo, built and repaired in `<dir>/demo`; returns that folder.
+fn demo(dir: &Path) -> PathBuf {
+    let root = dir.join("demo");
     Command::cargo_bin("export-repair")
         .unwrap()
         .args(["demo", "--headless", "--dir"])
         .arg(&root)
         .assert()
         .code(0);
+    root
+}
+
+#[test]
+fn reports_in_every_format_from_the_run_and_from_the_repair_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo(dir.path());
     // The demo writes JSON and HTML reports.
     let html = std::fs::read_to_string(root.join("report.html")).unwrap();
     assert!(html.contains("DEMO0001"), "the HTML report names the drive");
@@ -359,13 +365,7 @@ fn the_read_timeout_is_documented_and_checked() {
 #[test]
 fn a_dry_run_tells_its_times_only_when_it_did_work() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("demo");
-    Command::cargo_bin("export-repair")
-        .unwrap()
-        .args(["demo", "--headless", "--dir"])
-        .arg(&root)
-        .assert()
-        .code(0);
+    let root = demo(dir.path());
     let repair = |extra: &[&str]| {
         let output = Command::cargo_bin("export-repair")
             .unwrap()

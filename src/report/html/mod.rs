@@ -94,25 +94,15 @@ impl<'a> Page<'a> {
 mod tests {
     use super::*;
     use crate::engine::RunMode;
-    use crate::ledger::human::duration;
     use crate::model::{ComponentKind, ComponentStatus, FileVerdict, Outcome};
     use crate::report::ComponentReport;
     use time::OffsetDateTime;
 
     const STYLE: &str = include_str!("../../../templates/report/style.css");
 
-    #[test]
-    fn formats_numbers_for_people() {
-        assert_eq!(count(0), "0");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(1000), "1,000");
-        assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(10_884), "10.6 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
-        assert_eq!(duration(0.25), "250 ms");
-        assert_eq!(duration(75.0), "1 min 15 s");
-        assert_eq!(duration(7260.0), "2 h 01 min");
+    /// A component of ten bytes with no checksum, reason or side file.
+    fn component(kind: ComponentKind, offset: u64, status: ComponentStatus) -> ComponentReport {
+        ComponentReport::bare(kind, offset, 10, status)
     }
 
     #[test]
@@ -186,8 +176,7 @@ mod tests {
     /// visibly, in every place the page shows a value.
     #[test]
     fn every_value_is_escaped_markup_quotes_and_control_characters() {
-        use crate::model::{ComponentKind, ComponentStatus, FileVerdict};
-        use crate::report::{ComponentReport, ExportReport};
+        use crate::report::ExportReport;
         let hostile =
             |place: &str| format!("<script>{place}(\"x\")</script> & 'q' \u{7}\u{1b}[2J\n\u{202e}");
         let shown = |place: &str| {
@@ -195,23 +184,6 @@ mod tests {
                 "&lt;script&gt;{place}(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39; \\u{{7}}\\u{{1b}}[2J\\n\\u{{202e}}"
             )
         };
-        let component =
-            |kind, offset, status, reason: &str, file_path: Option<String>| ComponentReport {
-                kind,
-                offset,
-                length: 10,
-                status,
-                expected_md5: None,
-                actual_md5: None,
-                storage_md5: None,
-                expected_crc64: None,
-                actual_crc64: None,
-                storage_crc64: None,
-                reason: Some(hostile(reason)),
-                verified_again: None,
-                file_path,
-                block_id: None,
-            };
         let report = crate::report::Report {
             schema: crate::report::SCHEMA.into(),
             tool_version: "9.9.9".into(),
@@ -250,20 +222,15 @@ mod tests {
                     new_name: Some(hostile("name")),
                 }),
                 components: vec![
-                    component(
-                        ComponentKind::Block,
-                        0,
-                        ComponentStatus::Failed,
-                        "reason",
-                        None,
-                    ),
-                    component(
-                        ComponentKind::Properties,
-                        20,
-                        ComponentStatus::Corrupt,
-                        "side",
-                        Some(hostile("side_file")),
-                    ),
+                    ComponentReport {
+                        reason: Some(hostile("reason")),
+                        ..component(ComponentKind::Block, 0, ComponentStatus::Failed)
+                    },
+                    ComponentReport {
+                        reason: Some(hostile("side")),
+                        file_path: Some(hostile("side_file")),
+                        ..component(ComponentKind::Properties, 20, ComponentStatus::Corrupt)
+                    },
                 ],
             }],
         };
@@ -339,22 +306,7 @@ mod tests {
                 components: [ComponentStatus::Failed, ComponentStatus::Repaired]
                     .iter()
                     .enumerate()
-                    .map(|(i, status)| ComponentReport {
-                        kind: ComponentKind::Block,
-                        offset: i as u64 * 10,
-                        length: 10,
-                        status: *status,
-                        expected_md5: None,
-                        actual_md5: None,
-                        storage_md5: None,
-                        expected_crc64: None,
-                        actual_crc64: None,
-                        storage_crc64: None,
-                        reason: None,
-                        verified_again: None,
-                        file_path: None,
-                        block_id: None,
-                    })
+                    .map(|(i, status)| component(ComponentKind::Block, i as u64 * 10, *status))
                     .collect(),
             }],
         };
