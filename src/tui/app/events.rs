@@ -31,14 +31,13 @@ impl App {
                     self.push_log(
                         match credentials {
                             CredentialKind::KeyOrSas => {
-                                "downloads wait for a new account key or SAS \
-                                                     (a gives one); verification goes on"
+                                "downloads wait for a new account key or SAS (a gives one); \
+                                 verification goes on"
                             }
                             CredentialKind::EntraId => {
-                                "downloads wait: the signed-in identity needs \
-                                                    the \"Storage Blob Data Reader\" role, or \
-                                                    switch to an account key or SAS (a gives \
-                                                    one); verification goes on"
+                                "downloads wait: the signed-in identity needs the \"Storage \
+                                 Blob Data Reader\" role, or switch to an account key or SAS \
+                                 (a gives one); verification goes on"
                             }
                         }
                         .into(),
