@@ -937,3 +937,59 @@ async fn repair_fetch_logs_takes_the_drives_newest_logs_from_the_account_and_rep
     assert!(stderr.contains("no logs of drive SERIAL99"), "{stderr}");
     assert!(stderr.contains("OTHER9"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------
+// An empty file of the verbose log (Size 0, CRC-64 0): one missing and one holding bytes are
+// both repaired to the empty file, and a later verify agrees.
+//
+// Seen failing before the fix: an empty file had no chunk, so no chunk-wise repair was
+// planned; the repair only checked it again and failed it ("after the repair of its blocks
+// the file is 1 bytes with CRC-64 0 … the manifest and the verbose log do not describe the
+// same bytes", with no manifest given; "the file is still not on the drive"), exit 1.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_files_of_the_verbose_log_are_repaired_missing_or_too_long() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blobs = vec![
+        Blob::block("e/gone.empty", Vec::new()),
+        Blob::block("e/grown.empty", Vec::new()),
+        Blob::block("e/right.empty", Vec::new()),
+    ];
+    let era = Era::export(azurite, "era21empty", blobs, vec![], vec![]).await;
+    std::fs::remove_file(era.file("e/gone.empty")).unwrap();
+    std::fs::write(era.file("e/grown.empty"), b"bytes past the end").unwrap();
+
+    let output = era.repair();
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    era.assert_drive_is_the_blobs(&[]);
+    let report = era.report_json();
+    assert_eq!(report["outcome"], "repaired");
+    for (blob_path, status) in [
+        ("era21empty/e/gone.empty", "repaired"),
+        ("era21empty/e/grown.empty", "repaired"),
+        ("era21empty/e/right.empty", "verified"),
+    ] {
+        assert_eq!(
+            shape(file_entry(&report, blob_path)),
+            pairs(&[("crc64", status)]),
+            "{blob_path}"
+        );
+    }
+    let verify = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["verify", "--target"])
+        .arg(era.drive())
+        .arg("--verbose-log")
+        .arg(era.verbose_log())
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
