@@ -76,6 +76,11 @@ fn bad_verbose_logs_are_refused_with_exit_2_and_a_precise_message() {
             "crc64 \"18446744073709551616\" is too large",
         ),
         (
+            "size_past_any_drive.xml",
+            "4:1: in <File[2]>: ",
+            "Size 18446744073709551615 brings the files listed to more than any export drive holds (32 TiB): is it the right log?",
+        ),
+        (
             "crc64_missing.xml",
             "2:1: in <File[1]>: ",
             "the attribute crc64 is missing",

@@ -24,11 +24,6 @@ use crate::format::verbose_log::{VerboseFile, VerboseLog};
 use super::{Blob, Component, ComponentKind, ComponentStatus, Drive, ModelError};
 use crate::sanitize::escape_controls;
 
-/// More than any export drive holds (the largest disks hold about 27 TiB): a verbose log
-/// listing more is refused rather than cut into millions of chunks (at most 4 Mi chunks, some
-/// 350 MB of components; hostile input must not exhaust memory).
-pub const MAX_TOTAL_SIZE: u64 = 32 << 40;
-
 /// The length of a chunk of a file checked by CRC-64: the unit of a chunk-wise repair and of
 /// its progress in the repair file. Changing it changes the components of existing repairs.
 pub const CHUNK_LENGTH: u64 = 8 * 1024 * 1024;
@@ -309,15 +304,8 @@ pub(crate) fn merge(
             by_path.insert(blob.blob_path.clone(), index);
         }
     }
+    // The verbose log's parser refused files adding up to more than any drive holds.
     if let Some(log) = verbose_log {
-        let total = log
-            .files
-            .iter()
-            .try_fold(0u64, |total, file| total.checked_add(file.size))
-            .unwrap_or(u64::MAX);
-        if total > MAX_TOTAL_SIZE {
-            return Err(ModelError::TooLarge { total });
-        }
         for file in log.files {
             merge_verbose_file(drive, &mut by_path, file)?;
         }
