@@ -993,3 +993,84 @@ async fn empty_files_of_the_verbose_log_are_repaired_missing_or_too_long() {
         .unwrap();
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
 }
+
+// ---------------------------------------------------------------------------------------
+// kill -9 while a chunk-wise repair writes its chunks into the file (after every chunk was
+// compared and the blob proven), then a rerun: the file ends byte-identical to the blob, no
+// staging file is left, and a later verify agrees.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunk_wise_repair_killed_while_writing_resumes_byte_identical() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let big = Blob::block("w/big.bin", pseudo_random_bytes(70, 8 * CHUNK));
+    let blob = big.content.clone();
+    let era = Era::export(azurite, "era21write", vec![big], vec![], vec![]).await;
+    let path = era.file("w/big.bin");
+    // The first chunk is right; the seven others differ, so they are written in place.
+    let at = |chunk: usize| chunk * CHUNK + 100;
+    let mut damaged = blob.clone();
+    for chunk in 1..8 {
+        damaged[at(chunk)] ^= 0xff;
+    }
+    let byte = |file: &std::fs::File, offset: usize| {
+        let mut one = [0u8];
+        file.read_exact_at(&mut one, offset as u64).unwrap();
+        one[0]
+    };
+    // The kill is timed by the file: as soon as the first differing chunk holds the blob's
+    // byte. A run that wrote every chunk before the kill landed (a loaded machine can pause
+    // this test that long) proves nothing about a kill mid-write: it is run again.
+    let mut mid_write = false;
+    for _attempt in 0..3 {
+        std::fs::write(&path, &damaged).unwrap();
+        let _ = std::fs::remove_file(era.repair_file());
+        let file = std::fs::File::open(&path).unwrap();
+        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        command.args(era.args(&era.endpoint, 1));
+        let mut run = Watched::start(&mut command);
+        let deadline = std::time::Instant::now() + Duration::from_secs(240);
+        while byte(&file, at(1)) == damaged[at(1)]
+            && run.running()
+            && std::time::Instant::now() < deadline
+        {
+            std::hint::spin_loop();
+        }
+        let killed = run.kill();
+        run.end();
+        assert!(killed, "the run ended before it wrote a chunk");
+        mid_write = byte(&file, at(7)) == damaged[at(7)];
+        if mid_write {
+            break;
+        }
+    }
+    assert!(
+        mid_write,
+        "no kill landed before the last chunk was written"
+    );
+    assert!(
+        files(&era.drive()).len() > 1,
+        "the killed run left its staging file beside the file"
+    );
+
+    let output = era.repair();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    era.assert_drive_is_the_blobs(&[]);
+    assert_eq!(era.report_json()["outcome"], "repaired");
+    let verify = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["verify", "--target"])
+        .arg(era.drive())
+        .arg("--verbose-log")
+        .arg(era.verbose_log())
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
