@@ -1074,3 +1074,56 @@ async fn a_chunk_wise_repair_killed_while_writing_resumes_byte_identical() {
         .unwrap();
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
 }
+
+// ---------------------------------------------------------------------------------------
+// A copy-log entry without an ETag: nothing pins its download to the exported version, and
+// the report says so instead of passing the current blob off as the exported file.
+//
+// Seen failing before the fix: the reason was "downloaded whole and checked against the
+// blob's Content-MD5", as for an entry pinned to its ETag.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_log_entry_without_an_etag_is_said_to_be_the_blobs_current_version() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let unpinned = Blob::block("u/no-etag.bin", pseudo_random_bytes(80, 10 * 1024));
+    let errored = vec![Errored {
+        name: unpinned.name.clone(),
+        category: "UploadErrorWin32",
+    }];
+    let kept = vec![Blob::block("u/kept.bin", pseudo_random_bytes(81, 1024))];
+    let era = Era::export(azurite, "era21noetag", kept, vec![unpinned], errored).await;
+    let log = std::fs::read_to_string(era.copy_log()).unwrap();
+    let etag_line = log
+        .lines()
+        .find(|line| line.trim_start().starts_with("<ETag>"))
+        .unwrap();
+    std::fs::write(era.copy_log(), log.replace(&format!("{etag_line}\r\n"), "")).unwrap();
+    assert!(
+        !std::fs::read_to_string(era.copy_log())
+            .unwrap()
+            .contains("ETag")
+    );
+
+    let output = era.repair();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let unpinned = Blob::block("u/no-etag.bin", pseudo_random_bytes(80, 10 * 1024));
+    era.assert_drive_is_the_blobs(&[&unpinned]);
+    let report = era.report_json();
+    let entry = file_entry(&report, "era21noetag/u/no-etag.bin");
+    let reason = entry["components"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "the copy log gives no ETag: this is the blob's current version, which nothing \
+             proves to be the exported one"
+        ),
+        "{reason}"
+    );
+}
