@@ -182,6 +182,22 @@ pub(crate) mod tests {
         assert_eq!(log.files[1].crc64, 1_410_470_866_535_975_213);
     }
 
+    #[test]
+    fn files_adding_up_to_more_than_any_drive_are_refused_where_they_do() {
+        let twenty_tib = 20u64 << 40;
+        let text = format!(
+            "<File CloudFormat=\"PageBlob\" Path=\"c/a\" Size=\"{twenty_tib}\" crc64=\"0\"/>\n\
+             <File CloudFormat=\"PageBlob\" Path=\"c/b\" Size=\"{twenty_tib}\" crc64=\"0\"/>"
+        );
+        assert_eq!(
+            error(&text),
+            format!(
+                "<input>:2:1: in <File[2]>: Size {twenty_tib} brings the files listed to more \
+                 than any export drive holds (32 TiB): is it the right log?"
+            )
+        );
+    }
+
     fn error(text: &str) -> String {
         VerboseLog::parse_str(text).unwrap_err().to_string()
     }

@@ -667,19 +667,6 @@ mod tests {
     }
 
     #[test]
-    fn a_verbose_log_larger_than_any_drive_is_refused_not_chunked() {
-        let text = "<File CloudFormat=\"BlockBlob\" Path=\"c/a\" Size=\"18446744073709551615\" crc64=\"0\"/>\
-                    <File CloudFormat=\"BlockBlob\" Path=\"c/b\" Size=\"2\" crc64=\"0\"/>";
-        let log = VerboseLog::parse_str(text).unwrap();
-        let error = Drive::build(None, logs(None, Some(log))).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "the verbose log's files add up to more than 18446744073709551615 bytes, more than any \
-             export drive holds (32 TiB at most): is it the right log?"
-        );
-    }
-
-    #[test]
     fn every_known_category_has_exactly_one_rule() {
         for category in ErrorCategory::KNOWN {
             let matching = RULES
