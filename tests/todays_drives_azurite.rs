@@ -230,6 +230,31 @@ impl Era {
             .unwrap()
     }
 
+    /// A repair through `endpoint` exits 0 (everything repaired).
+    fn assert_repaired_through(&self, endpoint: &str) {
+        let output = self.repair_through(endpoint);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
+
+    /// `verify` by the verbose log alone finds the drive right.
+    fn assert_a_later_verify_agrees(&self) {
+        let verify = Command::cargo_bin("export-repair")
+            .unwrap()
+            .args(["verify", "--target"])
+            .arg(self.drive())
+            .arg("--verbose-log")
+            .arg(self.verbose_log())
+            .output()
+            .unwrap();
+        assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    }
+
     /// Every blob on the drive holds the blob's bytes, and nothing else is there.
     fn assert_drive_is_the_blobs(&self, also: &[&Blob]) {
         let on_drive = files(&self.drive());
@@ -697,14 +722,7 @@ async fn a_chunk_wise_repair_killed_mid_way_resumes_byte_identical() {
 
     // The rerun reads only the chunks it has not compared, and the file is the blob's.
     let counting = FaultProxy::start(azurite.port(), Plan::new(8, 0, &[]));
-    let output = era.repair_through(&counting.endpoint());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
+    era.assert_repaired_through(&counting.endpoint());
     era.assert_drive_is_the_blobs(&[]);
     let starts: Vec<u64> = counting
         .seen()
@@ -961,14 +979,7 @@ async fn empty_files_of_the_verbose_log_are_repaired_missing_or_too_long() {
     std::fs::remove_file(era.file("e/gone.empty")).unwrap();
     std::fs::write(era.file("e/grown.empty"), b"bytes past the end").unwrap();
 
-    let output = era.repair();
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&output.stderr)
-    );
+    era.assert_repaired_through(&era.endpoint);
     era.assert_drive_is_the_blobs(&[]);
     let report = era.report_json();
     assert_eq!(report["outcome"], "repaired");
@@ -983,15 +994,7 @@ async fn empty_files_of_the_verbose_log_are_repaired_missing_or_too_long() {
             "{blob_path}"
         );
     }
-    let verify = Command::cargo_bin("export-repair")
-        .unwrap()
-        .args(["verify", "--target"])
-        .arg(era.drive())
-        .arg("--verbose-log")
-        .arg(era.verbose_log())
-        .output()
-        .unwrap();
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    era.assert_a_later_verify_agrees();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1054,25 +1057,10 @@ async fn a_chunk_wise_repair_killed_while_writing_resumes_byte_identical() {
         "the killed run left its staging file beside the file"
     );
 
-    let output = era.repair();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
+    era.assert_repaired_through(&era.endpoint);
     era.assert_drive_is_the_blobs(&[]);
     assert_eq!(era.report_json()["outcome"], "repaired");
-    let verify = Command::cargo_bin("export-repair")
-        .unwrap()
-        .args(["verify", "--target"])
-        .arg(era.drive())
-        .arg("--verbose-log")
-        .arg(era.verbose_log())
-        .output()
-        .unwrap();
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    era.assert_a_later_verify_agrees();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1106,14 +1094,7 @@ async fn a_copy_log_entry_without_an_etag_is_said_to_be_the_blobs_current_versio
             .contains("ETag")
     );
 
-    let output = era.repair();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
+    era.assert_repaired_through(&era.endpoint);
     let unpinned = Blob::block("u/no-etag.bin", pseudo_random_bytes(80, 10 * 1024));
     era.assert_drive_is_the_blobs(&[&unpinned]);
     let report = era.report_json();
