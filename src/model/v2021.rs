@@ -375,6 +375,16 @@ fn merge_verbose_file(
     blob.length = file.size;
     if !blob.in_manifest {
         blob.components.extend(chunks(file.size));
+        if file.path.ends_with('/') {
+            blob.refusal.get_or_insert_with(|| {
+                format!(
+                    "refused: the verbose log's Path \"{}\" ends in '/', a name no file can have \
+                     (the service reports such blobs as FileNameTrailsWithSlash); nothing is \
+                     read or written for it",
+                    file.path
+                )
+            });
+        }
     }
     blob.components
         .push(component(ComponentKind::Crc64, 0, file.size));
@@ -546,6 +556,21 @@ mod tests {
 <Blob><BlobPath>photos/a#1.jpg</BlobPath><FilePath>\photos\a_1.jpg</FilePath><Length>8</Length>
 <BlockList><Block Offset="0" Length="8" Hash="00000000000000000000000000000001"/></BlockList></Blob>
 </BlobList></Drive></DriveManifest>"#;
+
+    #[test]
+    fn a_verbose_log_path_ending_in_a_slash_is_refused_not_taken_for_the_file_without_it() {
+        let log = verbose(&[
+            ("c/a.bin/", "BlockBlob", b"data"),
+            ("c/b.bin", "BlockBlob", b"x"),
+        ]);
+        let drive = Drive::build(None, logs(None, Some(log))).unwrap();
+        let refusal = drive.blobs[0].refusal.as_deref().unwrap_or_default();
+        assert!(
+            refusal.contains("\"c/a.bin/\" ends in '/', a name no file can have"),
+            "{refusal}"
+        );
+        assert_eq!(drive.blobs[1].refusal, None);
+    }
 
     #[test]
     fn with_a_manifest_its_file_path_wins_and_its_blocks_stay_the_repair_units() {
