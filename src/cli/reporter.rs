@@ -289,7 +289,7 @@ pub fn summary(ledger: &Ledger) -> String {
             }
             line
         }
-        (false, Outcome::Clean) => "VERIFIED: every component matches the manifest".into(),
+        (false, Outcome::Clean) => "VERIFIED: every component matches its expected hash".into(),
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
     };

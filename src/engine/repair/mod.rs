@@ -733,17 +733,25 @@ impl Repairer {
             Err(stop) => return self.stopped(&ids, stop).await,
         };
         let length = properties.content_length;
+        let no_export_etag = conditions.if_match.is_none();
         let pinned = ReadConditions {
             if_unmodified_since: conditions.if_unmodified_since,
             if_match: properties.etag.clone().or(conditions.if_match),
         };
         let content_md5 = properties.content_md5.as_deref().and_then(Md5::from_base64);
-        let copy_log_note = match blob.copy_log_length() {
+        let mut copy_log_note = match blob.copy_log_length() {
             Some(listed) if listed != length => {
                 format!(" (the copy log said {listed} bytes; the storage's {length} were taken)")
             }
             _ => String::new(),
         };
+        // A 2021 entry is pinned by its ETag alone: without one, any version would do.
+        if blob.export.is_some() && no_export_etag {
+            copy_log_note.push_str(
+                "; the copy log gives no ETag: this is the blob's current version, which \
+                 nothing proves to be the exported one",
+            );
+        }
         let file_path = blob.file_path.clone();
         let write = async {
             let created = self
