@@ -103,7 +103,7 @@ pub fn banner(report: &Report, verdict: Verdict, damaged_files: u64) -> (String,
     let (skipped, _) = tally(report, ComponentStatus::Skipped);
     let headline = match verdict {
         Verdict::Clean => format!(
-            "Every component matches the manifest: {} verified.",
+            "Every component matches its expected hash: {} verified.",
             plural(totals.components, "component", "components")
         ),
         Verdict::Repaired => format!(
