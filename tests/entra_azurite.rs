@@ -13,6 +13,8 @@ mod fake_tools;
 #[path = "support/relay.rs"]
 mod relay;
 mod support;
+#[path = "support/token_server.rs"]
+mod token_server;
 
 use std::ffi::OsString;
 use std::process::{Output, Stdio};
@@ -25,10 +27,12 @@ use export_repair::format::status::BlobStatus;
 use export_repair::source::azure::entra::ENVIRONMENT_VARIABLES;
 use fake_tools::{AzAnswer, FakeTools, TENANT};
 use relay::Relay;
-use support::azurite::{ACCOUNT, Azurite, MISSING_HTTPS};
+use support::azurite::{ACCOUNT, Azurite, KEY, MISSING_HTTPS};
 use support::export::{Export, export, in_container};
 use support::files::files_with_times as snapshot;
 use support::skip::skip;
+use support::tmux::{boxed_text, exit_code, keys, start, tmux, tmux_present, wait_for};
+use token_server::{Secrets, TokenServer};
 
 const KIB: u64 = 1024;
 
@@ -228,6 +232,13 @@ async fn a_403_under_entra_id_names_the_role_and_changes_nothing() {
     );
     assert!(stderr.contains("account key or a SAS"), "{stderr}");
     assert!(stderr.contains("(Invalid token audience.)"), "{stderr}");
+    // How to go on says how to switch to a key or SAS, in the v1 switches as in the flags,
+    // not "rerun with a valid key or SAS" as if a key had been refused.
+    assert!(
+        stderr.contains("or switch to a key or SAS: rerun with the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a SAS (/csas:, --sas or AZURE_STORAGE_SAS) in place of the Entra ID sign-in"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("valid key or SAS"), "{stderr}");
     assert_eq!(snapshot(&export.drive()), before);
     let tokens: Vec<String> = az.az_tokens().into_iter().map(|(_, t)| t).collect();
     assert!(!tokens.is_empty());
@@ -328,4 +339,228 @@ async fn logs_signs_in_the_same_way() {
         content
     );
     assert_eq!(az.calls("az").len(), 1);
+}
+
+/// The console signed in with Entra ID: the storage refuses the identity (403), the console
+/// says which role it needs and offers to switch to a key or SAS; the account key typed there
+/// (Azurite takes Shared Key beside OAuth) finishes the repair.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_names_the_role_and_a_key_typed_there_finishes_the_repair() {
+    if !tmux_present() {
+        return;
+    }
+    let Some(azurite) = azurite() else { return };
+    let export = damaged_export(azurite, "console").await;
+    let az = FakeTools::new();
+    az.install_az(AzAnswer::Token {
+        tenant: TENANT,
+        audience: "https://someoneelse.blob.core.windows.net",
+        life_seconds: 3600,
+    });
+    let quote = |text: &std::ffi::OsStr| format!("'{}'", text.to_string_lossy());
+    let args: Vec<String> = export
+        .repair_args(&azurite.endpoint(), &["--auth", "azure-cli"])
+        .iter()
+        .map(|arg| quote(arg))
+        .collect();
+    let unset: Vec<String> = ENVIRONMENT_VARIABLES
+        .iter()
+        .chain(MORE_AZURE_VARIABLES)
+        .map(|name| format!("-u {name}"))
+        .collect();
+    let done = export.dir.path().join("exit-code");
+    let command = format!(
+        "cd {dir} && env {unset} PATH={path} SSL_CERT_FILE={cert} NO_COLOR=1 {bin} {args}; \
+         echo $? > {done}; sleep 60",
+        dir = quote(export.dir.path().as_os_str()),
+        unset = unset.join(" "),
+        path = quote(&az.path_env()),
+        cert = quote(azurite.certificate().as_os_str()),
+        bin = quote(std::path::Path::new(env!("CARGO_BIN_EXE_export-repair")).as_os_str()),
+        args = args.join(" "),
+        done = quote(done.as_os_str()),
+    );
+    let name = format!("er-entra-{}", std::process::id());
+    let session = start(&name, &command);
+    let asked = wait_for(&name, " new credentials ");
+    let offer = boxed_text(&asked, " new credentials ");
+    assert!(
+        offer.starts_with(
+            "The storage refused the Entra ID sign-in: the identity needs the \"Storage Blob \
+             Data Reader\" role on the storage account or the container"
+        ),
+        "{asked}"
+    );
+    assert!(
+        offer.contains("To switch to a key or SAS, type or paste the account key or a SAS"),
+        "{asked}"
+    );
+    assert!(asked.contains("waiting for a new key or SAS"), "{asked}");
+    tmux(&["send-keys", "-t", &name, "-l", KEY]);
+    wait_for(&name, &format!("({} characters)", KEY.len()));
+    keys(&name, &["Enter"]);
+    let repaired = wait_for(&name, "done: all damage repaired");
+    // The header names the source as it reads now: with the key.
+    assert!(
+        repaired.contains("devstoreaccount1 (account key)"),
+        "{repaired}"
+    );
+    keys(&name, &["q"]);
+    wait_for(&name, "REPAIRED: all damage was repaired");
+    assert_eq!(exit_code(&done), "0");
+    export.assert_drive_matches_blobs();
+    drop(session);
+}
+
+/// A token service on Azurite's certificate, the secrets of its sign-ins (none of them ever
+/// printed or written), and an Azure CLI that is signed out: a token can only come from the
+/// service.
+fn token_service(azurite: &Azurite) -> (TokenServer, Secrets, FakeTools) {
+    let secrets = Secrets {
+        tenant: TENANT.into(),
+        client_id: "5d1c9a7e-3b2f-4e6a-8c0d-9f8e7d6c5b4a".into(),
+        client_secret: "Xq8~client-secret-never-printed.Zr4vT2mK".into(),
+        identity_header: "identity-header-never-printed-7f3e9b1c".into(),
+    };
+    let server = TokenServer::start(
+        &azurite.certificate(),
+        &azurite.certificate_key(),
+        secrets.clone(),
+    );
+    let az = FakeTools::new();
+    az.install_az(AzAnswer::NotSignedIn);
+    (server, secrets, az)
+}
+
+/// Every token the service handed out, whole and by its signature.
+fn issued(server: &TokenServer) -> Vec<String> {
+    let tokens = server.tokens();
+    assert!(!tokens.is_empty(), "no token was issued");
+    tokens
+        .iter()
+        .flat_map(|token| [token.clone(), token.rsplit('.').next().unwrap().to_string()])
+        .collect()
+}
+
+/// A service principal with a client secret (`--auth env`), signing in at a local token
+/// service over HTTPS (`AZURE_AUTHORITY_HOST`): a wrong secret is refused before anything
+/// starts (exit 3), the right one repairs the drive; the secret and the tokens are nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_signed_in_as_a_service_principal_with_a_client_secret() {
+    let Some(azurite) = azurite() else { return };
+    let export = damaged_export(azurite, "principal").await;
+    let before = snapshot(&export.drive());
+    let (server, secrets, az) = token_service(azurite);
+    let principal = |secret: &str| {
+        let mut command = tool(
+            &az,
+            azurite,
+            export.repair_args(&azurite.endpoint(), &["--auth", "env"]),
+        );
+        command
+            .env("AZURE_TENANT_ID", &secrets.tenant)
+            .env("AZURE_CLIENT_ID", &secrets.client_id)
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("AZURE_AUTHORITY_HOST", server.authority());
+        command
+    };
+
+    let wrong = "Xq8~a-wrong-secret-never-printed.Qw3e";
+    let refused = run(principal(wrong));
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cannot sign in with Entra ID"), "{stderr}");
+    assert!(
+        stderr.contains("service principal (AZURE_CLIENT_SECRET)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(wrong) && !text(&refused.stdout).contains(wrong));
+    assert!(server.tokens().is_empty());
+    assert_eq!(snapshot(&export.drive()), before);
+
+    let output = run(principal(&secrets.client_secret));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    export.assert_drive_matches_blobs();
+    // Each request went to the tenant's token endpoint, for the storage scope.
+    let requests = server.requests();
+    assert!(requests.len() >= 2, "{requests:?}");
+    for request in &requests {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.target, format!("/{TENANT}/oauth2/v2.0/token"));
+        assert!(
+            request
+                .body
+                .contains("scope=https%3A%2F%2Fstorage.azure.com%2F.default"),
+            "{}",
+            request.body
+        );
+    }
+    assert!(az.calls("az").is_empty(), "the Azure CLI was asked");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.report()).unwrap()).unwrap();
+    assert!(
+        report
+            .to_string()
+            .contains("Entra ID: service principal (AZURE_CLIENT_SECRET)"),
+        "the report names how the run signed in: {report}"
+    );
+    let mut secret_texts = issued(&server);
+    secret_texts.extend([secrets.client_secret.clone(), wrong.to_string()]);
+    let secret_texts: Vec<&str> = secret_texts.iter().map(String::as_str).collect();
+    export.assert_no_secret(
+        &[
+            &output.stdout,
+            &output.stderr,
+            &refused.stdout,
+            &refused.stderr,
+        ],
+        &secret_texts,
+    );
+}
+
+/// An App Service managed identity (`--auth managed-identity`): the token comes from the
+/// endpoint `IDENTITY_ENDPOINT` names, asked with `IDENTITY_HEADER`, so the instance metadata
+/// address is never asked. The repair succeeds with it; the header and the tokens are nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_signed_in_as_an_app_service_managed_identity() {
+    let Some(azurite) = azurite() else { return };
+    let export = damaged_export(azurite, "managed").await;
+    let (server, secrets, az) = token_service(azurite);
+    let mut command = tool(
+        &az,
+        azurite,
+        export.repair_args(&azurite.endpoint(), &["--auth", "managed-identity"]),
+    );
+    command
+        .env("IDENTITY_ENDPOINT", server.identity_endpoint())
+        .env("IDENTITY_HEADER", &secrets.identity_header);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    export.assert_drive_matches_blobs();
+    // The token Azurite took came from here: App Service's protocol, its secret header, the
+    // storage as the resource, a system-assigned identity.
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    for request in &requests {
+        assert_eq!(request.method, "GET");
+        assert_eq!(
+            request.target,
+            "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fstorage.azure.com"
+        );
+        assert_eq!(
+            request.headers.get("x-identity-header"),
+            Some(&secrets.identity_header)
+        );
+    }
+    assert!(az.calls("az").is_empty(), "the Azure CLI was asked");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.report()).unwrap()).unwrap();
+    assert!(
+        report.to_string().contains("Entra ID: managed identity"),
+        "{report}"
+    );
+    let mut secret_texts = issued(&server);
+    secret_texts.push(secrets.identity_header.clone());
+    let secret_texts: Vec<&str> = secret_texts.iter().map(String::as_str).collect();
+    export.assert_no_secret(&[&output.stdout, &output.stderr], &secret_texts);
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use export_repair::cli::reporter;
 use export_repair::demo::scenario;
 use export_repair::engine::{
-    Activity, ComponentEvent, Event, Finding, Progress, Progression, RunMode, Work,
+    Activity, ComponentEvent, CredentialKind, Event, Finding, Progress, Progression, RunMode, Work,
 };
 use export_repair::ledger::Ledger;
 use export_repair::model::{ComponentId, ComponentStatus, Drive, Outcome};
@@ -118,6 +118,7 @@ fn events(drive: &Drive, steps: &[Step], ending: Option<bool>) -> Vec<Event> {
             Step::Continue => Event::Continued,
             Step::Refuse => Event::CredentialsRefused {
                 message: "storage refused the credentials (HTTP 403)".into(),
+                credentials: CredentialKind::KeyOrSas,
             },
             Step::NewSource => Event::SourceChanged {
                 source: "Azure http://127.0.0.1:1/a (account key)".into(),

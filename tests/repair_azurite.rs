@@ -366,6 +366,10 @@ async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
         String::from_utf8_lossy(&output.stdout).contains("credentials_refused"),
         "the refusal is an event of the stream"
     );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(r#""credentials":"key_or_sas""#),
+        "the event says a key was refused"
+    );
     export.assert_no_secret(&[&output.stdout, &output.stderr], &[wrong]);
     // The right key then resumes and finishes.
     export.command(&["--account-key", KEY]).assert().code(0);

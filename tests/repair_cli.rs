@@ -68,16 +68,22 @@ fn the_demo_repairs_every_kind_of_damage() {
     );
 }
 
-#[test]
-fn reports_in_every_format_from_the_run_and_from_the_repair_file_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("demo");
+/// The demo, built and repaired in `<dir>/demo`; returns that folder.
+fn demo(dir: &Path) -> PathBuf {
+    let root = dir.join("demo");
     Command::cargo_bin("export-repair")
         .unwrap()
         .args(["demo", "--headless", "--dir"])
         .arg(&root)
         .assert()
         .code(0);
+    root
+}
+
+#[test]
+fn reports_in_every_format_from_the_run_and_from_the_repair_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo(dir.path());
     // The demo writes JSON and HTML reports.
     let html = std::fs::read_to_string(root.join("report.html")).unwrap();
     assert!(html.contains("DEMO0001"), "the HTML report names the drive");
@@ -351,4 +357,57 @@ fn the_read_timeout_is_documented_and_checked() {
         .clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+/// A dry run's closing summary tells its times only when it did work of its own: one whose
+/// verdicts all come from the repair file verified and downloaded nothing, and "worked 0 ms of
+/// 0 ms" would say nothing. One that verifies tells them.
+#[test]
+fn a_dry_run_tells_its_times_only_when_it_did_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo(dir.path());
+    let repair = |extra: &[&str]| {
+        let output = Command::cargo_bin("export-repair")
+            .unwrap()
+            .arg("repair")
+            .arg("--repair-file")
+            .arg(root.join(format!("{DRIVE_ID}.rep")))
+            .arg("--target")
+            .arg(root.join("drive"))
+            .arg("--manifest")
+            .arg(root.join("drive").join(format!("{DRIVE_ID}.manifest")))
+            .arg("--copy-log")
+            .arg(root.join(format!("{DRIVE_ID}_error.xml")))
+            .arg("--source-dir")
+            .arg(root.join("mirror"))
+            .arg("--log-dir")
+            .arg(&root)
+            .args(["--headless"])
+            .args(extra)
+            .assert()
+            .code(0)
+            .get_output()
+            .clone();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // Verdicts reached in the second their file was written are checked again by a rerun
+    // (racy-clean): a second later, a rerun records verdicts that the next run takes.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let rerun = repair(&[]);
+    assert!(rerun.contains(" wall time\n"), "{rerun}");
+    let dry_run = repair(&["--dry-run"]);
+    assert!(
+        dry_run.starts_with("nothing to repair: 34 components verified"),
+        "{dry_run}"
+    );
+    assert!(!dry_run.contains("worked"), "{dry_run}");
+    assert!(
+        dry_run.ends_with("a repair would download nothing\n"),
+        "{dry_run}"
+    );
+    // With its verdicts gone, a dry run verifies the drive again, and says how long it took.
+    std::fs::remove_file(root.join(format!("{DRIVE_ID}.rep"))).unwrap();
+    let verifying = repair(&["--dry-run"]);
+    assert!(verifying.contains("worked "), "{verifying}");
+    assert!(verifying.contains(" wall time\n"), "{verifying}");
 }

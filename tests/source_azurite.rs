@@ -324,7 +324,10 @@ async fn wrong_key_is_auth_at_once_without_retries() {
         "took {:?}",
         started.elapsed()
     );
-    let SourceError::Auth { status, message } = &err else {
+    let SourceError::Auth {
+        status, message, ..
+    } = &err
+    else {
         panic!("expected Auth, got {err:?}")
     };
     assert_eq!(*status, 403);

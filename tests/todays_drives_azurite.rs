@@ -8,6 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::time::Duration;
@@ -227,6 +228,31 @@ impl Era {
             .timeout(Duration::from_secs(300))
             .output()
             .unwrap()
+    }
+
+    /// A repair through `endpoint` exits 0 (everything repaired).
+    fn assert_repaired_through(&self, endpoint: &str) {
+        let output = self.repair_through(endpoint);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
+
+    /// `verify` by the verbose log alone finds the drive right.
+    fn assert_a_later_verify_agrees(&self) {
+        let verify = Command::cargo_bin("export-repair")
+            .unwrap()
+            .args(["verify", "--target"])
+            .arg(self.drive())
+            .arg("--verbose-log")
+            .arg(self.verbose_log())
+            .output()
+            .unwrap();
+        assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
     }
 
     /// Every blob on the drive holds the blob's bytes, and nothing else is there.
@@ -451,8 +477,30 @@ async fn a_damaged_2021_drive_is_repaired_chunk_by_chunk_and_a_rerun_changes_not
         "{reason}"
     );
 
-    // The repair, through a proxy that counts the reads.
+    // A dry run plans the chunk-wise repair and sends nothing to the storage.
     let proxy = FaultProxy::start(azurite.port(), Plan::new(1, 0, &[]));
+    let dry_run = Command::cargo_bin("export-repair")
+        .unwrap()
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .args(era.args(&proxy.endpoint(), 8))
+        .arg("--dry-run")
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let planned = text(&dry_run.stdout);
+    assert_eq!(dry_run.status.code(), Some(1), "{planned}");
+    assert_eq!(proxy.requests(), 0, "a dry run sent {:?}", proxy.seen());
+    assert_eq!(fingerprint(&era.drive()), before, "a dry run wrote nothing");
+    assert!(
+        planned.contains(
+            "\\era21\\photos\\2024\\big.raw: read the whole blob (16.0 MiB) chunk by chunk \
+             from era21/photos/2024/big.raw, writing only the chunks that differ"
+        ),
+        "{planned}"
+    );
+
+    // The repair, through a proxy that counts the reads.
     let output = era.repair_through(&proxy.endpoint());
     let stdout = text(&output.stdout);
     assert_eq!(
@@ -674,14 +722,7 @@ async fn a_chunk_wise_repair_killed_mid_way_resumes_byte_identical() {
 
     // The rerun reads only the chunks it has not compared, and the file is the blob's.
     let counting = FaultProxy::start(azurite.port(), Plan::new(8, 0, &[]));
-    let output = era.repair_through(&counting.endpoint());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
+    era.assert_repaired_through(&counting.endpoint());
     era.assert_drive_is_the_blobs(&[]);
     let starts: Vec<u64> = counting
         .seen()
@@ -760,6 +801,66 @@ async fn no_chunk_is_written_unless_the_blob_combines_to_the_logs_crc64() {
                 "{blob_path}: {reason}"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The file compared is the file written: one changed on the drive while its chunks were
+// being compared gets nothing written.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_changed_while_its_chunks_are_compared_gets_nothing_written() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blob = Blob::block("vhd/moving.bin", pseudo_random_bytes(60, 3 * CHUNK));
+    let era = Era::export(azurite, "era21moving", vec![blob], vec![], vec![]).await;
+    let path = era.file("vhd/moving.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[CHUNK + 3] ^= 0x11;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // The third chunk's read stalls for a while; meanwhile something else writes the file.
+    let mut plan = Plan::new(9, 100, &[support::fault_proxy::Fault::Stall]);
+    plan.only_from_byte = Some(2 * CHUNK as u64);
+    plan.max_faults = Some(1);
+    plan.stall = Duration::from_secs(3);
+    let stalling = FaultProxy::start(azurite.port(), plan);
+    let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    command.args(era.args(&stalling.endpoint(), 1));
+    let run = Watched::start(&mut command);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while stalling.injected() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        stalling.injected(),
+        1,
+        "the third chunk's read never stalled"
+    );
+    bytes[7] ^= 0x22;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .write_all_at(&bytes[..CHUNK], 0)
+        .unwrap();
+    let changed = bytes;
+    let ended = run.end();
+    assert_eq!(ended.status.code(), Some(1), "{}", ended.stderr);
+    assert!(
+        std::fs::read(&path).unwrap() == changed,
+        "nothing is written into a file that changed after its chunks were compared"
+    );
+    let report = era.report_json();
+    let entry = file_entry(&report, "era21moving/vhd/moving.bin");
+    for component in entry["components"].as_array().unwrap() {
+        assert_eq!(component["status"], "failed", "{component}");
+        let reason = component["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("the file changed while its chunks were compared"),
+            "{reason}"
+        );
     }
 }
 
@@ -853,4 +954,157 @@ async fn repair_fetch_logs_takes_the_drives_newest_logs_from_the_account_and_rep
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no logs of drive SERIAL99"), "{stderr}");
     assert!(stderr.contains("OTHER9"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------
+// An empty file of the verbose log (Size 0, CRC-64 0): one missing and one holding bytes are
+// both repaired to the empty file, and a later verify agrees.
+//
+// Seen failing before the fix: an empty file had no chunk, so no chunk-wise repair was
+// planned; the repair only checked it again and failed it ("after the repair of its blocks
+// the file is 1 bytes with CRC-64 0 … the manifest and the verbose log do not describe the
+// same bytes", with no manifest given; "the file is still not on the drive"), exit 1.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_files_of_the_verbose_log_are_repaired_missing_or_too_long() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blobs = vec![
+        Blob::block("e/gone.empty", Vec::new()),
+        Blob::block("e/grown.empty", Vec::new()),
+        Blob::block("e/right.empty", Vec::new()),
+    ];
+    let era = Era::export(azurite, "era21empty", blobs, vec![], vec![]).await;
+    std::fs::remove_file(era.file("e/gone.empty")).unwrap();
+    std::fs::write(era.file("e/grown.empty"), b"bytes past the end").unwrap();
+
+    era.assert_repaired_through(&era.endpoint);
+    era.assert_drive_is_the_blobs(&[]);
+    let report = era.report_json();
+    assert_eq!(report["outcome"], "repaired");
+    for (blob_path, status) in [
+        ("era21empty/e/gone.empty", "repaired"),
+        ("era21empty/e/grown.empty", "repaired"),
+        ("era21empty/e/right.empty", "verified"),
+    ] {
+        assert_eq!(
+            shape(file_entry(&report, blob_path)),
+            pairs(&[("crc64", status)]),
+            "{blob_path}"
+        );
+    }
+    era.assert_a_later_verify_agrees();
+}
+
+// ---------------------------------------------------------------------------------------
+// kill -9 while a chunk-wise repair writes its chunks into the file (after every chunk was
+// compared and the blob proven), then a rerun: the file ends byte-identical to the blob, no
+// staging file is left, and a later verify agrees.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunk_wise_repair_killed_while_writing_resumes_byte_identical() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let big = Blob::block("w/big.bin", pseudo_random_bytes(70, 8 * CHUNK));
+    let blob = big.content.clone();
+    let era = Era::export(azurite, "era21write", vec![big], vec![], vec![]).await;
+    let path = era.file("w/big.bin");
+    // The first chunk is right; the seven others differ, so they are written in place.
+    let at = |chunk: usize| chunk * CHUNK + 100;
+    let mut damaged = blob.clone();
+    for chunk in 1..8 {
+        damaged[at(chunk)] ^= 0xff;
+    }
+    let byte = |file: &std::fs::File, offset: usize| {
+        let mut one = [0u8];
+        file.read_exact_at(&mut one, offset as u64).unwrap();
+        one[0]
+    };
+    // The kill is timed by the file: as soon as the first differing chunk holds the blob's
+    // byte. A run that wrote every chunk before the kill landed (a loaded machine can pause
+    // this test that long) proves nothing about a kill mid-write: it is run again.
+    let mut mid_write = false;
+    for _attempt in 0..3 {
+        std::fs::write(&path, &damaged).unwrap();
+        let _ = std::fs::remove_file(era.repair_file());
+        let file = std::fs::File::open(&path).unwrap();
+        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        command.args(era.args(&era.endpoint, 1));
+        let mut run = Watched::start(&mut command);
+        let deadline = std::time::Instant::now() + Duration::from_secs(240);
+        while byte(&file, at(1)) == damaged[at(1)]
+            && run.running()
+            && std::time::Instant::now() < deadline
+        {
+            std::hint::spin_loop();
+        }
+        let killed = run.kill();
+        run.end();
+        assert!(killed, "the run ended before it wrote a chunk");
+        mid_write = byte(&file, at(7)) == damaged[at(7)];
+        if mid_write {
+            break;
+        }
+    }
+    assert!(
+        mid_write,
+        "no kill landed before the last chunk was written"
+    );
+    assert!(
+        files(&era.drive()).len() > 1,
+        "the killed run left its staging file beside the file"
+    );
+
+    era.assert_repaired_through(&era.endpoint);
+    era.assert_drive_is_the_blobs(&[]);
+    assert_eq!(era.report_json()["outcome"], "repaired");
+    era.assert_a_later_verify_agrees();
+}
+
+// ---------------------------------------------------------------------------------------
+// A copy-log entry without an ETag: nothing pins its download to the exported version, and
+// the report says so instead of passing the current blob off as the exported file.
+//
+// Seen failing before the fix: the reason was "downloaded whole and checked against the
+// blob's Content-MD5", as for an entry pinned to its ETag.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_log_entry_without_an_etag_is_said_to_be_the_blobs_current_version() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let unpinned = Blob::block("u/no-etag.bin", pseudo_random_bytes(80, 10 * 1024));
+    let errored = vec![Errored {
+        name: unpinned.name.clone(),
+        category: "UploadErrorWin32",
+    }];
+    let kept = vec![Blob::block("u/kept.bin", pseudo_random_bytes(81, 1024))];
+    let era = Era::export(azurite, "era21noetag", kept, vec![unpinned], errored).await;
+    let log = std::fs::read_to_string(era.copy_log()).unwrap();
+    let etag_line = log
+        .lines()
+        .find(|line| line.trim_start().starts_with("<ETag>"))
+        .unwrap();
+    std::fs::write(era.copy_log(), log.replace(&format!("{etag_line}\r\n"), "")).unwrap();
+    assert!(
+        !std::fs::read_to_string(era.copy_log())
+            .unwrap()
+            .contains("ETag")
+    );
+
+    era.assert_repaired_through(&era.endpoint);
+    let unpinned = Blob::block("u/no-etag.bin", pseudo_random_bytes(80, 10 * 1024));
+    era.assert_drive_is_the_blobs(&[&unpinned]);
+    let report = era.report_json();
+    let entry = file_entry(&report, "era21noetag/u/no-etag.bin");
+    let reason = entry["components"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "the copy log gives no ETag: this is the blob's current version, which nothing \
+             proves to be the exported one"
+        ),
+        "{reason}"
+    );
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use export_repair::demo::scenario;
-use export_repair::engine::{self, Command, Event, RepairOptions, VerifyOptions};
+use export_repair::engine::{self, Command, CredentialKind, Event, RepairOptions, VerifyOptions};
 use export_repair::format::copylog::CopyLog;
 use export_repair::format::manifest::Manifest;
 use export_repair::journal::{self, Binding, RepairFile};
@@ -433,6 +433,7 @@ fn the_credentials_prompt_masks_what_is_typed() {
     // The refusal as the Azure source words it (tests/tui_pty.rs sees it from Azurite).
     app.on_event(&Event::CredentialsRefused {
         message: "storage refused the credentials (HTTP 403): AuthenticationFailed".into(),
+        credentials: CredentialKind::KeyOrSas,
     });
     for c in "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6".chars() {
         app.text_input(TextInput::char(c));

@@ -289,3 +289,37 @@ fn a_modern_flag_after_the_v1_switches_takes_an_absolute_path() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(files(&drive), intact);
 }
+
+#[test]
+fn a_dry_run_that_would_fetch_logs_says_to_fetch_them_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drive")).unwrap();
+    let output = tool()
+        .args([
+            "repair",
+            "--dry-run",
+            "--fetch-logs",
+            "--account",
+            "myaccount",
+        ])
+        .args(["--account-key", "a2V5"])
+        .arg("--target")
+        .arg(dir.path().join("drive"))
+        .arg("--repair-file")
+        .arg(dir.path().join("drive.rep"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message
+            .contains("--dry-run downloads nothing, and --fetch-logs downloads the drive's logs")
+            && message.contains("export-repair logs --account NAME --target DIR --into DIR"),
+        "{message}"
+    );
+    assert_eq!(
+        files(dir.path()).keys().collect::<Vec<_>>(),
+        Vec::<&std::path::PathBuf>::new(),
+        "nothing created"
+    );
+}

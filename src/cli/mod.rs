@@ -115,7 +115,7 @@ impl CliError {
             | CliError::Usage(_)
             // The run is over and its summary printed; the report it was asked for is missing.
             | CliError::Report(_) => ExitStatus::Usage,
-            CliError::Source(error) if error.refuses_credentials() => ExitStatus::AuthRefused,
+            CliError::Source(error) if error.refused_credentials().is_some() => ExitStatus::AuthRefused,
             // Storage unreachable, a log that vanished or changed: nothing was fetched.
             CliError::Source(_) => ExitStatus::Damaged,
         }

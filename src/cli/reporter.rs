@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{DownloadPlan, Event, PlannedKind, Progression, RunMode, Work};
+use crate::engine::{CredentialKind, DownloadPlan, Event, PlannedKind, Progression, RunMode, Work};
 use crate::ledger::{Ledger, human};
 use crate::model::{ComponentStatus, Outcome};
 
@@ -161,9 +161,12 @@ impl Reporter {
                 ));
             }
             Event::Warning { message } => self.note(&format!("warning: {message}")),
-            Event::CredentialsRefused { message } => self.note(&format!(
-                "error: {message}\n  the repair stopped; what was done is recorded in the repair file. \
-                 Rerun with a valid key or SAS to resume."
+            Event::CredentialsRefused {
+                message,
+                credentials,
+            } => self.note(&format!(
+                "error: {message}\n  the repair stopped; what was done is recorded in the repair file. {}",
+                after_refusal(*credentials)
             )),
             Event::Resumed {
                 components,
@@ -247,6 +250,20 @@ impl Reporter {
     }
 }
 
+/// How to go on after the storage refused the credentials.
+fn after_refusal(credentials: CredentialKind) -> &'static str {
+    match credentials {
+        CredentialKind::KeyOrSas => "Rerun with a valid key or SAS to resume.",
+        // The message before says what the identity lacks (the role, or a sign-in).
+        CredentialKind::EntraId => {
+            "Rerun the same command to resume once the identity may read the blobs (a new role \
+             assignment can take a few minutes to apply), or switch to a key or SAS: rerun with \
+             the account key (/sk:, --account-key or AZURE_STORAGE_KEY) or a SAS (/csas:, --sas \
+             or AZURE_STORAGE_SAS) in place of the Entra ID sign-in."
+        }
+    }
+}
+
 /// The closing summary: the verdict, the counts by status, the damage that remains.
 pub fn summary(ledger: &Ledger) -> String {
     let mut text = String::new();
@@ -272,7 +289,7 @@ pub fn summary(ledger: &Ledger) -> String {
             }
             line
         }
-        (false, Outcome::Clean) => "VERIFIED: every component matches the manifest".into(),
+        (false, Outcome::Clean) => "VERIFIED: every component matches its expected hash".into(),
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
     };
@@ -289,7 +306,7 @@ pub fn summary(ledger: &Ledger) -> String {
         human::bytes(totals.bytes),
         counts.join(", ")
     ));
-    if ledger.run().is_some() {
+    if ledger.run().is_some() && ledger.did_work() {
         text.push_str(&format!(
             "worked {} of {} wall time\n",
             human::duration(ledger.active_seconds()),

@@ -222,7 +222,7 @@ fn log_event(event: &Event) {
     match event {
         Event::Progress(_) => {}
         Event::Warning { message } => tracing::warn!("{message}"),
-        Event::CredentialsRefused { message } => tracing::error!("{message}"),
+        Event::CredentialsRefused { message, .. } => tracing::error!("{message}"),
         other => {
             if let Ok(line) = serde_json::to_string(other) {
                 tracing::info!(target: "export_repair::event", "{line}");

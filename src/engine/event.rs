@@ -12,7 +12,7 @@ use super::verify::Finding;
 use crate::format::Md5;
 use crate::format::crc64::as_text;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive, Outcome};
-use crate::source::BlobSource;
+use crate::source::{BlobSource, CredentialKind};
 
 /// Requests into a running engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,10 +106,14 @@ pub enum Event {
     Warning {
         message: String,
     },
-    /// The storage refused the credentials (wrong or rotated key, expired SAS): the run
-    /// stops; what was done is recorded and a rerun with new credentials resumes.
+    /// The storage refused the credentials (wrong or rotated key, expired SAS, an Entra ID
+    /// identity without a data role): the run stops; what was done is recorded and a rerun
+    /// with new credentials (or the role given) resumes.
     CredentialsRefused {
         message: String,
+        /// A key or SAS, or an Entra ID sign-in.
+        #[serde(default)]
+        credentials: CredentialKind,
     },
     /// Downloads read from a new source from now on (new credentials were given).
     SourceChanged {
@@ -403,6 +407,7 @@ mod tests {
             },
             Some(Event::Warning { .. }) => Event::CredentialsRefused {
                 message: "403".into(),
+                credentials: CredentialKind::EntraId,
             },
             Some(Event::CredentialsRefused { .. }) => Event::SourceChanged {
                 source: "Azure http://127.0.0.1:1/a (account key)".into(),

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+/// What a `CredentialsRefused` event says was refused.
+pub use crate::source::CredentialKind;
 pub use event::{
     Activity, Command, ComponentEvent, DownloadPlan, Event, PlannedDownload, PlannedKind, Progress,
     Progression, RunMode, SourceHandle, Tally, Totals, Work, resumed_text,
@@ -166,7 +168,7 @@ pub(crate) enum WorkerMessage {
     },
     /// The source refused the credentials: the run stops, resumable (or, kept open, waits
     /// for new ones).
-    CredentialsRefused(String),
+    CredentialsRefused(String, CredentialKind),
     /// A run kept open has nothing left to do.
     Idle,
     /// A dry run's plan.
@@ -425,11 +427,11 @@ pub(crate) async fn dispatch(
                         Event::Resumed { components, repaired, verified, checked_again }
                     }
                     Some(WorkerMessage::WouldDownload(plan)) => Event::WouldDownload(plan),
-                    Some(WorkerMessage::CredentialsRefused(message)) => {
+                    Some(WorkerMessage::CredentialsRefused(message, credentials)) => {
                         if run.open.is_none() {
                             run.cancel();
                         }
-                        Event::CredentialsRefused { message }
+                        Event::CredentialsRefused { message, credentials }
                     }
                     Some(WorkerMessage::RepairFileFailed(message)) => {
                         run.cancel();

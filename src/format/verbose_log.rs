@@ -17,6 +17,11 @@ use super::xml::{
     self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attributes, parse_u64,
 };
 
+/// More than any export drive holds (the largest disks hold about 27 TiB): a verbose log whose
+/// files add up to more is refused where it does so, rather than cut into millions of chunks
+/// (at most 4 Mi chunks, some 350 MB of components; hostile input must not exhaust memory).
+pub const MAX_TOTAL_SIZE: u64 = 32 << 40;
+
 /// A parsed verbose log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerboseLog {
@@ -65,6 +70,8 @@ struct Builder {
     files: Vec<VerboseFile>,
     /// Path → 1-based index of the `File` that listed it.
     seen: HashMap<String, usize>,
+    /// The sizes of the files so far.
+    total: u64,
 }
 
 impl Handler for Builder {
@@ -97,6 +104,16 @@ impl Handler for Builder {
             .ok_or_else(|| missing("CloudFormat"))?;
         let size = parse_u64("Size", &size.ok_or_else(|| missing("Size"))?)?;
         let crc64 = parse_u64("crc64", &crc64.ok_or_else(|| missing("crc64"))?)?;
+        self.total = self
+            .total
+            .checked_add(size)
+            .filter(|&total| total <= MAX_TOTAL_SIZE)
+            .ok_or_else(|| {
+                FormatErrorKind::Invalid(format!(
+                    "Size {size} brings the files listed to more than any export drive holds \
+                     (32 TiB): is it the right log?"
+                ))
+            })?;
         let index = self.files.len() + 1;
         if let Some(first) = self.seen.insert(file_path.clone(), index) {
             return Err(FormatErrorKind::Invalid(format!(
@@ -163,6 +180,22 @@ pub(crate) mod tests {
         assert_eq!(log.files[0].cloud_format, CloudFormat::PageBlob);
         assert_eq!(log.files[1].cloud_format, CloudFormat::AzureFile);
         assert_eq!(log.files[1].crc64, 1_410_470_866_535_975_213);
+    }
+
+    #[test]
+    fn files_adding_up_to_more_than_any_drive_are_refused_where_they_do() {
+        let twenty_tib = 20u64 << 40;
+        let text = format!(
+            "<File CloudFormat=\"PageBlob\" Path=\"c/a\" Size=\"{twenty_tib}\" crc64=\"0\"/>\n\
+             <File CloudFormat=\"PageBlob\" Path=\"c/b\" Size=\"{twenty_tib}\" crc64=\"0\"/>"
+        );
+        assert_eq!(
+            error(&text),
+            format!(
+                "<input>:2:1: in <File[2]>: Size {twenty_tib} brings the files listed to more \
+                 than any export drive holds (32 TiB): is it the right log?"
+            )
+        );
     }
 
     fn error(text: &str) -> String {

@@ -27,12 +27,15 @@ impl Ledger {
                 });
             }
             Event::Warning { message } => self.warnings.push(message.clone()),
-            Event::CredentialsRefused { message } => {
+            Event::CredentialsRefused {
+                message,
+                credentials,
+            } => {
                 self.warnings.push(message.clone());
-                self.awaiting_credentials = true;
+                self.awaiting_credentials = Some(*credentials);
             }
             Event::SourceChanged { source } => {
-                self.awaiting_credentials = false;
+                self.awaiting_credentials = None;
                 if let Some(run) = &mut self.run {
                     run.source = Some(source.clone());
                 }

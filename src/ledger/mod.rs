@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::engine::{Activity, Progression, RunMode, Tally, Totals};
+use crate::engine::{Activity, CredentialKind, Progression, RunMode, Tally, Totals};
 use crate::model::{ComponentId, ComponentStatus, Drive, FileVerdict, Outcome};
 
 pub use history::{Details, Step};
@@ -186,7 +186,8 @@ pub struct Ledger {
     bytes_moved: u64,
     paused: bool,
     idle: bool,
-    awaiting_credentials: bool,
+    /// What the storage refused, while downloads wait for other credentials.
+    awaiting_credentials: Option<CredentialKind>,
     ending: Option<Ending>,
     /// Why the repair file stopped the run, when it did.
     repair_file_error: Option<String>,
@@ -230,7 +231,7 @@ impl Ledger {
             bytes_moved: 0,
             paused: false,
             idle: false,
-            awaiting_credentials: false,
+            awaiting_credentials: None,
             ending: None,
             repair_file_error: None,
             warnings: Vec::new(),
@@ -295,6 +296,12 @@ impl Ledger {
         &self.download
     }
 
+    /// Whether the run verified or downloaded anything itself: a rerun may take every verdict
+    /// from its repair file and end within a millisecond, its times saying nothing.
+    pub fn did_work(&self) -> bool {
+        self.verify.components_total > 0 || self.download.components_total > 0
+    }
+
     /// Seconds the engine worked: not paused, not waiting for the technician.
     pub fn active_seconds(&self) -> f64 {
         self.active_seconds
@@ -325,6 +332,12 @@ impl Ledger {
     }
 
     pub fn awaiting_credentials(&self) -> bool {
+        self.awaiting_credentials.is_some()
+    }
+
+    /// What the storage refused (a key or SAS, or an Entra ID identity), while downloads wait
+    /// for other credentials.
+    pub fn refused_credentials(&self) -> Option<CredentialKind> {
         self.awaiting_credentials
     }
 
@@ -363,7 +376,7 @@ impl Ledger {
         // Waiting for credentials comes first: it needs the technician, paused or not.
         if self.run.is_none() {
             Phase::Starting
-        } else if self.awaiting_credentials {
+        } else if self.awaiting_credentials.is_some() {
             Phase::AwaitingCredentials
         } else if self.paused {
             Phase::Paused

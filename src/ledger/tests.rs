@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::engine::verify::Finding;
-use crate::engine::{ComponentEvent, Event, Progress, Work};
+use crate::engine::{ComponentEvent, CredentialKind, Event, Progress, Work};
 use crate::model::Drive;
 
 fn demo_drive() -> Arc<Drive> {
@@ -143,6 +143,7 @@ fn pause_idle_refusal_and_ending_set_the_phase() {
     ledger.apply(&Event::Continued);
     ledger.apply(&Event::CredentialsRefused {
         message: "403".into(),
+        credentials: CredentialKind::KeyOrSas,
     });
     assert_eq!(ledger.phase(), Phase::AwaitingCredentials);
     ledger.apply(&Event::SourceChanged {

@@ -39,12 +39,6 @@ pub enum ModelError {
         manifest: u64,
         verbose_log: u64,
     },
-    #[error(
-        "the verbose log's files add up to {} bytes, more than any export drive holds \
-         (32 TiB at most): is it the right log?",
-        if *total == u64::MAX { "more than 18446744073709551615".to_string() } else { total.to_string() }
-    )]
-    TooLarge { total: u64 },
     /// A copy log read as a stream could not be read (`Drive::read`).
     #[error(transparent)]
     Format(#[from] FormatError),

@@ -77,7 +77,7 @@ pub(crate) fn refuse_shared_claims(blobs: &mut [Blob]) {
                     .unwrap_or_default();
                     let why = format!(
                         "refused: the {} {} of {} and the {} {} of {} are one file on the drive; \
-                         neither entry is read or written (correct the manifest or copy log)",
+                         neither entry is read or written (correct the manifest or log that lists them)",
                         other_role.as_str(),
                         quoted(first_path),
                         quoted(&first.blob_path),

@@ -190,23 +190,14 @@ mod tests {
     use crate::report::{RunInfo, SCHEMA, Throughput};
 
     fn component(kind: ComponentKind, offset: u64, status: ComponentStatus) -> ComponentReport {
+        let length = if kind.is_side_file() { 0 } else { 512 };
         ComponentReport {
-            kind,
-            offset,
-            length: if kind.is_side_file() { 0 } else { 512 },
-            status,
             expected_md5: Some(Md5::of(&offset.to_le_bytes())),
-            actual_md5: None,
-            storage_md5: None,
-            expected_crc64: None,
-            actual_crc64: None,
-            storage_crc64: None,
-            reason: None,
-            verified_again: None,
             file_path: kind
                 .is_side_file()
                 .then(|| format!(r"\c\a & <b>.bin.{}", kind.as_str())),
             block_id: (kind == ComponentKind::Block).then(|| "AAAAAA==".to_string()),
+            ..ComponentReport::bare(kind, offset, length, status)
         }
     }
 

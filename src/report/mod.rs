@@ -164,6 +164,34 @@ pub struct ComponentReport {
     pub block_id: Option<String>,
 }
 
+#[cfg(test)]
+impl ComponentReport {
+    /// A component with no checksum, reason, side file or block ID.
+    pub(crate) fn bare(
+        kind: ComponentKind,
+        offset: u64,
+        length: u64,
+        status: ComponentStatus,
+    ) -> Self {
+        Self {
+            kind,
+            offset,
+            length,
+            status,
+            expected_md5: None,
+            actual_md5: None,
+            storage_md5: None,
+            expected_crc64: None,
+            actual_crc64: None,
+            storage_crc64: None,
+            reason: None,
+            verified_again: None,
+            file_path: None,
+            block_id: None,
+        }
+    }
+}
+
 /// What a run was given: the inputs' MD5s and its options. Filled by the command line;
 /// every value passes through redaction on the way in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

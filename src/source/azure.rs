@@ -42,7 +42,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use hmac::{KeyInit as _, Mac as _};
 
-use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
+use super::{BlobProperties, BlobRef, BlobSource, CredentialKind, ReadConditions, SourceError};
 use crate::sanitize::redact_secrets_with;
 
 pub mod entra;
@@ -532,19 +532,26 @@ impl AzureBlobSource {
             _ => message,
         };
         match status {
-            401 | 403 => Failure::Fatal(SourceError::Auth {
-                status,
-                message: match &self.auth {
-                    Auth::EntraId(credential) => format!(
-                        "{message}; signed in with {}: the identity needs the \"Storage Blob \
-                         Data Reader\" role on the storage account or the container (the Azure \
-                         portal: Access control (IAM) › Add role assignment), or give the \
-                         account key or a SAS instead",
-                        credential.describe()
+            401 | 403 => {
+                let (credentials, message) = match &self.auth {
+                    Auth::EntraId(credential) => (
+                        CredentialKind::EntraId,
+                        format!(
+                            "{message}; signed in with {}: the identity needs the \"Storage \
+                             Blob Data Reader\" role on the storage account or the container \
+                             (the Azure portal: Access control (IAM) › Add role assignment), or \
+                             give the account key or a SAS instead",
+                            credential.describe()
+                        ),
                     ),
-                    Auth::SharedKey | Auth::Sas(_) => message,
-                },
-            }),
+                    Auth::SharedKey | Auth::Sas(_) => (CredentialKind::KeyOrSas, message),
+                };
+                Failure::Fatal(SourceError::Auth {
+                    status,
+                    message,
+                    credentials,
+                })
+            }
             404 => Failure::Fatal(SourceError::NotFound {
                 blob: blob.to_string(),
             }),

@@ -207,7 +207,12 @@ pub enum SourceError {
     /// 401/403: the storage refused the credentials (wrong or rotated key, expired SAS, missing
     /// permission). Never retried; the CLI maps it to exit code 3.
     #[error("storage refused the credentials (HTTP {status}): {message}")]
-    Auth { status: u16, message: String },
+    Auth {
+        status: u16,
+        message: String,
+        /// What was refused: a key or SAS, or an Entra ID identity (which needs a data role).
+        credentials: CredentialKind,
+    },
 
     /// Signing in with Entra ID gave no token (not signed in to the Azure CLI, a service
     /// principal's secret refused, no managed identity). Never retried; exit code 3 as a
@@ -278,11 +283,27 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// The storage refused the credentials, or signing in gave none: a rerun with other
-    /// credentials resumes the run.
-    pub fn refuses_credentials(&self) -> bool {
-        matches!(self, SourceError::Auth { .. } | SourceError::SignIn { .. })
+    /// The credentials the storage refused, or that gave no token: a rerun with other
+    /// credentials (or the same identity, given the role it lacks) resumes the run.
+    pub fn refused_credentials(&self) -> Option<CredentialKind> {
+        match self {
+            SourceError::Auth { credentials, .. } => Some(*credentials),
+            SourceError::SignIn { .. } => Some(CredentialKind::EntraId),
+            _ => None,
+        }
     }
+}
+
+/// The kind of credentials a source reads with, as a refusal names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// An account key or a SAS (or none, for a public container).
+    #[default]
+    KeyOrSas,
+    /// A Microsoft Entra ID sign-in: a refusal means the identity lacks a data role, or signing
+    /// in failed.
+    EntraId,
 }
 
 #[cfg(test)]

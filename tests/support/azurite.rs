@@ -53,7 +53,8 @@ impl Tls {
         self.dir.path().join("cert.pem")
     }
 
-    fn key(&self) -> PathBuf {
+    /// The certificate's private key (PEM), for another test server on 127.0.0.1.
+    pub fn key(&self) -> PathBuf {
         self.dir.path().join("key.pem")
     }
 
@@ -230,6 +231,11 @@ impl Azurite {
     /// The certificate an HTTPS instance serves (panics for a plain one).
     pub fn certificate(&self) -> PathBuf {
         self.tls.as_ref().expect("an HTTPS Azurite").certificate()
+    }
+
+    /// The private key of [`Azurite::certificate`] (panics for a plain instance).
+    pub fn certificate_key(&self) -> PathBuf {
+        self.tls.as_ref().expect("an HTTPS Azurite").key()
     }
 
     /// The product's Azure source for this instance: the well-known key, default retries.

@@ -79,3 +79,35 @@ pub fn exit_code(done: &Path) -> String {
         .trim()
         .to_string()
 }
+
+/// The text inside the box titled `title` on `screen`, its lines joined by single spaces
+/// (wrapping moves words from line to line; the words stay in order).
+pub fn boxed_text(screen: &str, title: &str) -> String {
+    let lines: Vec<Vec<char>> = screen.lines().map(|line| line.chars().collect()).collect();
+    let corner: Vec<char> = format!("┌{title}").chars().collect();
+    let Some((top, left)) = lines.iter().enumerate().find_map(|(row, line)| {
+        line.windows(corner.len())
+            .position(|w| w == corner.as_slice())
+            .map(|column| (row, column))
+    }) else {
+        return String::new();
+    };
+    let right = left
+        + lines[top][left..]
+            .iter()
+            .position(|c| *c == '┐')
+            .unwrap_or(lines[top].len() - left);
+    let mut words = Vec::new();
+    for line in &lines[top + 1..] {
+        if line.get(left) == Some(&'└') {
+            break;
+        }
+        let inside: String = line
+            .get(left + 1..right.min(line.len()))
+            .unwrap_or_default()
+            .iter()
+            .collect();
+        words.extend(inside.split_whitespace().map(str::to_owned));
+    }
+    words.join(" ")
+}

@@ -100,6 +100,8 @@ enum Halt {
 struct DriveFile {
     file: File,
     length: u64,
+    /// Which file it was when opened: the one whose chunks are compared.
+    identity: FileIdentity,
 }
 
 /// The differing chunks' bytes, written beside the file as they arrive, before the whole
@@ -162,8 +164,12 @@ fn open_drive_file(root: &RootedDir, file_path: &str) -> Result<Option<DriveFile
         return Ok(None);
     }
     let file = located.open_read().map_err(|error| text(&error))?;
-    let length = file.metadata().map_err(|error| text(&error))?.len();
-    Ok(Some(DriveFile { file, length }))
+    let identity = FileIdentity::of(&file).map_err(|error| text(&error))?;
+    Ok(Some(DriveFile {
+        file,
+        length: identity.length,
+        identity,
+    }))
 }
 
 /// What a chunk-wise repair works from, the same for each of its chunks.
@@ -445,10 +451,9 @@ impl Repairer {
                     let Some(drive) = open_drive_file(root, &file_path)? else {
                         return Ok(None);
                     };
-                    let identity = FileIdentity::of(&drive.file).map_err(|e| e.to_string())?;
                     let crc = crc_at(&drive.file, 0, drive.length.min(check.size))
                         .map_err(|e| e.to_string())?;
-                    Ok(Some((drive.length, crc, identity)))
+                    Ok(Some((drive.length, crc, drive.identity)))
                 },
                 |_, reason| Err(reason),
             )
@@ -567,10 +572,9 @@ impl WritePlan {
             })
             .collect();
         let whole_file = drive.is_none() || differing.len() == self.chunks.len();
-        let written = if whole_file {
-            self.replace(staging, &differing)
-        } else {
-            self.write_in_place(root, staging, &differing)
+        let written = match drive {
+            Some(drive) if !whole_file => self.write_in_place(root, drive, staging, &differing),
+            _ => self.replace(staging, &differing),
         };
         let (identity, read_back) = match written {
             Ok(written) => written,
@@ -715,10 +719,13 @@ impl WritePlan {
             .map_err(|e| escape_controls(&e.to_string()).into_owned())
     }
 
-    /// Copies the staged chunks into the file at their offsets, sets its size, syncs.
+    /// Copies the staged chunks into the file at their offsets, sets its size, syncs. The file
+    /// must still be the one whose chunks were compared, and each staged chunk must still have
+    /// the blob's CRC-64 before a byte of it goes into the file.
     fn write_in_place(
         &self,
         root: &RootedDir,
+        compared: &DriveFile,
         staging: &Staging,
         differing: &[(Chunk, u64)],
     ) -> Result<(Option<FileIdentity>, HashMap<u32, u64>), String> {
@@ -728,25 +735,32 @@ impl WritePlan {
             .and_then(|located| located.open_or_create())
             .map_err(|e| text(&e))?;
         let file = &opened.file;
+        if FileIdentity::of(file).ok() != Some(compared.identity) {
+            return Err(
+                "the file changed while its chunks were compared; nothing was written".into(),
+            );
+        }
         let staged = staging.take();
         if !differing.is_empty() {
             let Some(staged) = &staged else {
                 return Err("the staged chunks are gone".into());
             };
-            let mut buffer = vec![0u8; READ_PIECE];
-            for (chunk, _) in differing {
-                let mut done = 0u64;
-                while done < chunk.length {
-                    let take = (chunk.length - done).min(buffer.len() as u64) as usize;
-                    let at = chunk.offset + done;
-                    staged
-                        .file
-                        .read_exact_at(&mut buffer[..take], at)
-                        .map_err(|e| text(&e))?;
-                    file.write_all_at(&buffer[..take], at)
-                        .map_err(|e| text(&e))?;
-                    done += take as u64;
+            let mut buffer = Vec::new();
+            for &(chunk, storage) in differing {
+                buffer.resize(chunk.length as usize, 0);
+                staged
+                    .file
+                    .read_exact_at(&mut buffer, chunk.offset)
+                    .map_err(|e| text(&e))?;
+                if Crc64::of(&buffer) != storage {
+                    return Err(format!(
+                        "the chunk at byte {} did not read back from the staging file as \
+                         downloaded; chunks before it were written",
+                        chunk.offset
+                    ));
                 }
+                file.write_all_at(&buffer, chunk.offset)
+                    .map_err(|e| text(&e))?;
             }
         }
         // Every chunk is the blob's now: bytes past the end go, a short file is complete.

@@ -33,7 +33,7 @@ use crate::md5::Md5Path;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
-use crate::source::{BlobSource, ReadConditions, SourceError};
+use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
 
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
@@ -199,7 +199,7 @@ enum JobEnd {
     /// Its components have verdicts (or the run was stopped).
     Settled,
     /// The source refused the credentials; the components have no verdict.
-    Refused(String),
+    Refused(String, CredentialKind),
 }
 
 pub(crate) struct Repairer {
@@ -558,14 +558,14 @@ impl Repairer {
                 }
                 Job::Recheck { blob, component } => self.recheck_crc(*blob, *component).await,
             };
-            let JobEnd::Refused(message) = ended else {
+            let JobEnd::Refused(message, credentials) = ended else {
                 return;
             };
             let generation = current.generation;
             if self.refused_generation.swap(generation, Ordering::Relaxed) != generation {
                 let _ = self
                     .out
-                    .send(WorkerMessage::CredentialsRefused(message))
+                    .send(WorkerMessage::CredentialsRefused(message, credentials))
                     .await;
             }
             if !self.options.stay_open || !self.sources.wait_past(generation, &self.control).await {
@@ -585,8 +585,8 @@ impl Repairer {
     /// Turns a source error into the component's verdict; a refusal of the credentials
     /// leaves the components unsettled (a rerun, or new credentials, picks them up).
     async fn source_failed(&self, ids: &[ComponentId], error: SourceError) -> JobEnd {
-        if error.refuses_credentials() {
-            return JobEnd::Refused(error.to_string());
+        if let Some(credentials) = error.refused_credentials() {
+            return JobEnd::Refused(error.to_string(), credentials);
         }
         let reason = match &error {
             SourceError::Changed { .. } => {
@@ -763,17 +763,25 @@ impl Repairer {
             Err(stop) => return self.stopped(&ids, stop).await,
         };
         let length = properties.content_length;
+        let no_export_etag = conditions.if_match.is_none();
         let pinned = ReadConditions {
             if_unmodified_since: conditions.if_unmodified_since,
             if_match: properties.etag.clone().or(conditions.if_match),
         };
         let content_md5 = properties.content_md5.as_deref().and_then(Md5::from_base64);
-        let copy_log_note = match blob.copy_log_length() {
+        let mut copy_log_note = match blob.copy_log_length() {
             Some(listed) if listed != length => {
                 format!(" (the copy log said {listed} bytes; the storage's {length} were taken)")
             }
             _ => String::new(),
         };
+        // A 2021 entry is pinned by its ETag alone: without one, any version would do.
+        if blob.export.is_some() && no_export_etag {
+            copy_log_note.push_str(
+                "; the copy log gives no ETag: this is the blob's current version, which \
+                 nothing proves to be the exported one",
+            );
+        }
         let file_path = blob.file_path.clone();
         let write = async {
             let created = self

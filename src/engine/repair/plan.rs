@@ -82,8 +82,9 @@ pub(crate) fn needs_copy_log_repair(blob: &Blob, component: &Component) -> bool 
     whole_file_failed && !blob.in_manifest && !component.kind.is_side_file()
 }
 
-/// The chunks and whole-file check of a blob checked by CRC-64 chunk by chunk, when it has
-/// chunks: what one chunk-wise repair settles.
+/// The chunks and whole-file check of a blob checked by CRC-64 chunk by chunk: what one
+/// chunk-wise repair settles. None for a manifest's blob, whose blocks are its repair units
+/// (its whole-file check is only checked again); an empty file has no chunk, only its check.
 pub(crate) fn chunk_set(blob: &Blob) -> Option<Vec<u32>> {
     let set: Vec<u32> = blob
         .components
@@ -92,10 +93,7 @@ pub(crate) fn chunk_set(blob: &Blob) -> Option<Vec<u32>> {
         .filter(|(_, c)| matches!(c.kind, ComponentKind::Chunk | ComponentKind::Crc64))
         .map(|(index, _)| index as u32)
         .collect();
-    let has_chunks = set
-        .iter()
-        .any(|&c| blob.components[c as usize].kind == ComponentKind::Chunk);
-    has_chunks.then_some(set)
+    (!blob.in_manifest && !set.is_empty()).then_some(set)
 }
 
 /// `ids` with, for every blob repaired chunk by chunk, all its chunks and its whole-file

@@ -261,13 +261,20 @@ impl EntraCredential {
         }
         Err(azure_core::Error::with_message(
             ErrorKind::Credential,
-            format!(
-                "{}. Sign in with `az login`, set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-                 AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) for a service principal, \
-                 or give the account key (--account-key) or a SAS (--sas)",
-                failures.join("; ")
-            ),
+            format!("{}. {}", failures.join("; "), self.advice()),
         ))
+    }
+
+    /// What to do when no link gave a token.
+    fn advice(&self) -> &'static str {
+        if self.links.iter().all(|link| link.name == MANAGED_IDENTITY) {
+            "Run this on a machine whose managed identity has a role on the account (AZURE_CLIENT_ID \
+             names a user-assigned one), or give the account key (--account-key) or a SAS (--sas)"
+        } else {
+            "Sign in with `az login`, set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET \
+             (or AZURE_CLIENT_CERTIFICATE_PATH) for a service principal, or give the account key \
+             (--account-key) or a SAS (--sas)"
+        }
     }
 }
 
@@ -384,6 +391,8 @@ fn environment_link(env: &EntraEnvironment, client_options: &ClientOptions) -> O
     Some(Link { name, credential })
 }
 
+const MANAGED_IDENTITY: &str = "managed identity";
+
 /// The machine's managed identity; `AZURE_CLIENT_ID` names a user-assigned one.
 fn managed_identity_link(env: &EntraEnvironment, client_options: &ClientOptions) -> Link {
     let options = ManagedIdentityCredentialOptions {
@@ -393,7 +402,7 @@ fn managed_identity_link(env: &EntraEnvironment, client_options: &ClientOptions)
         client_options: client_options.clone(),
     };
     Link {
-        name: "managed identity",
+        name: MANAGED_IDENTITY,
         credential: ManagedIdentityCredential::new(Some(options))
             .map(|c| c as Arc<dyn TokenCredential>)
             .map_err(|e| format!("managed identity: {e}")),
@@ -551,9 +560,13 @@ mod tests {
     }
 
     fn single(link: Arc<Counting>) -> EntraCredential {
+        named("counting", link)
+    }
+
+    fn named(name: &'static str, link: Arc<Counting>) -> EntraCredential {
         EntraCredential {
             links: vec![Link {
-                name: "counting",
+                name,
                 credential: Ok(link),
             }],
             chosen: AtomicUsize::new(usize::MAX),
@@ -604,5 +617,21 @@ mod tests {
         let error = credential.sign_in().await.unwrap_err();
         assert!(error.to_string().contains("offline"), "{error}");
         assert!(error.to_string().contains("az login"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_managed_identity_that_gives_no_token_is_not_told_to_run_az_login() {
+        let link = Arc::new(Counting {
+            calls: AtomicUsize::new(1),
+            life: Duration::minutes(60),
+            fail: true,
+        });
+        let error = named(MANAGED_IDENTITY, link).sign_in().await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("managed identity has a role on the account"),
+            "{message}"
+        );
+        assert!(!message.contains("az login"), "{message}");
     }
 }

@@ -1,7 +1,7 @@
 //! Engine events: into the ledger first, then what the console does about them (badges of
 //! folders, the log, the first damage, the credentials prompt).
 
-use crate::engine::{ComponentEvent, Event, RunMode};
+use crate::engine::{ComponentEvent, CredentialKind, Event, RunMode};
 use crate::ledger::human;
 use crate::model::{ComponentStatus, Outcome};
 
@@ -22,12 +22,25 @@ impl App {
         match event {
             Event::RunStarted { .. } => {}
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
-            Event::CredentialsRefused { message } => {
+            Event::CredentialsRefused {
+                message,
+                credentials,
+            } => {
                 self.push_log(format!("error: {message}"));
                 if self.ledger.mode() == Some(RunMode::Repair) && !self.ledger.finished() {
                     self.push_log(
-                        "downloads wait for a new account key or SAS (a gives one); verification goes on"
-                            .into(),
+                        match credentials {
+                            CredentialKind::KeyOrSas => {
+                                "downloads wait for a new account key or SAS (a gives one); \
+                                 verification goes on"
+                            }
+                            CredentialKind::EntraId => {
+                                "downloads wait: the signed-in identity needs the \"Storage \
+                                 Blob Data Reader\" role, or switch to an account key or SAS \
+                                 (a gives one); verification goes on"
+                            }
+                        }
+                        .into(),
                     );
                     self.ask_for_credentials();
                 }

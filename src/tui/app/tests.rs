@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::engine::verify::Finding;
-use crate::engine::{Activity, ComponentEvent, Event, RunMode};
+use crate::engine::{Activity, ComponentEvent, CredentialKind, Event, RunMode};
 use crate::ledger::ComponentState;
 use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive, Outcome};
 
@@ -403,6 +403,7 @@ fn a_refusal_opens_a_masked_prompt_and_the_answer_goes_out_once() {
     repairing(&mut app);
     app.on_event(&Event::CredentialsRefused {
         message: "403 AuthenticationFailed".into(),
+        credentials: CredentialKind::KeyOrSas,
     });
     assert!(app.ledger.awaiting_credentials());
     assert!(matches!(&app.mode, Mode::Prompt(p) if p.kind == PromptKind::Credentials));

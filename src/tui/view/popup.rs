@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use crate::engine::CredentialKind;
 use crate::ledger::ComponentState;
 use crate::model::ComponentStatus;
 
@@ -23,13 +24,10 @@ fn boxed(
     width: u16,
 ) {
     let inner_width = width.min(area.width).saturating_sub(2) as usize;
+    // Wrapped between words, as the paragraph wraps them.
     let rows: usize = lines
         .iter()
-        .map(|line| {
-            text::width(&line.to_string())
-                .div_ceil(inner_width.max(1))
-                .max(1)
-        })
+        .map(|line| text::wrap(&line.to_string(), inner_width).len())
         .sum();
     let popup = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, popup);
@@ -122,10 +120,19 @@ pub fn prompt(frame: &mut Frame, area: Rect, app: &App, prompt: &Prompt, theme: 
     let mut lines: Vec<Line> = Vec::new();
     let title = match prompt.kind {
         PromptKind::Credentials => {
-            lines.push(Line::from(
-                "The storage refused the credentials (a rotated key or an expired SAS?). \
-                 Type or paste the account key or a SAS; downloads go on from where they stopped.",
-            ));
+            lines.push(Line::from(match app.ledger.refused_credentials() {
+                Some(CredentialKind::EntraId) => {
+                    "The storage refused the Entra ID sign-in: the identity needs the \
+                     \"Storage Blob Data Reader\" role on the storage account or the container \
+                     (Access control (IAM) in the Azure portal). To switch to a key or SAS, type \
+                     or paste the account key or a SAS; downloads go on from where they stopped."
+                }
+                Some(CredentialKind::KeyOrSas) | None => {
+                    "The storage refused the credentials (a rotated key or an expired SAS?). \
+                     Type or paste the account key or a SAS; downloads go on from where they \
+                     stopped."
+                }
+            }));
             " new credentials "
         }
         PromptKind::Export { .. } => {

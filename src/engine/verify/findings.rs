@@ -1,0 +1,116 @@
+//! Verdicts reached without hashing: read errors, lengths, refused paths, components with
+//! nothing to hash.
+
+use std::io;
+
+use super::Finding;
+use crate::model::v2021::RepairAction;
+use crate::model::{Blob, Component, ComponentId, ComponentStatus};
+use crate::rooted::RootedError;
+use crate::sanitize::escape_controls;
+
+pub(super) fn read_error(id: ComponentId, component: &Component, error: &io::Error) -> Finding {
+    Finding::new(
+        id,
+        ComponentStatus::Corrupt,
+        Some(format!(
+            "read error in this {} at byte {}: {error}",
+            component.kind.as_str(),
+            component.offset
+        )),
+    )
+}
+
+/// A whole-file component: its length; for a file known only from the copy log, whose bytes
+/// nothing else checks, the copy log's word when it reports a failure.
+pub(super) fn length_check(
+    id: ComponentId,
+    blob: &Blob,
+    component: &Component,
+    file_length: u64,
+) -> Finding {
+    if let Some(error) = blob.export.as_deref().and_then(|e| e.error.as_ref())
+        && !blob.in_manifest
+        && error.action == RepairAction::DownloadWhole
+    {
+        // The 2021 copy log names no size and no checksum: nothing proves such a file right.
+        return Finding::new(
+            id,
+            ComponentStatus::Corrupt,
+            Some(format!(
+                "{}; nothing on the drive proves the file right (the copy log lists no size or \
+                 checksum for it)",
+                error.describe()
+            )),
+        );
+    }
+    if !blob.in_manifest
+        && component
+            .copy_log_status
+            .as_ref()
+            .is_some_and(|status| !status.is_completed())
+    {
+        return unhashed(id, component);
+    }
+    match file_length.cmp(&blob.length) {
+        std::cmp::Ordering::Equal => Finding::new(id, ComponentStatus::Verified, None),
+        std::cmp::Ordering::Less => Finding::new(
+            id,
+            ComponentStatus::Missing,
+            Some(format!(
+                "the file is {file_length} bytes long, shorter than the blob's Length {}",
+                blob.length
+            )),
+        ),
+        std::cmp::Ordering::Greater => Finding::new(
+            id,
+            ComponentStatus::Corrupt,
+            Some(format!(
+                "bytes past the end: the file is {file_length} bytes long, {} more than the \
+                 blob's Length {}",
+                file_length - blob.length,
+                blob.length
+            )),
+        ),
+    }
+}
+
+/// What the copy log reports about the file, to follow a verdict: ` (the copy log reports …)`.
+pub(super) fn reported(blob: &Blob) -> String {
+    blob.export
+        .as_deref()
+        .and_then(|record| record.error.as_ref())
+        .map(|error| format!(" ({})", error.describe()))
+        .unwrap_or_default()
+}
+
+pub(super) fn refused(id: ComponentId, error: &RootedError) -> Finding {
+    Finding::new(
+        id,
+        ComponentStatus::Failed,
+        Some(escape_controls(&format!("refused: {error}")).into_owned()),
+    )
+}
+
+/// A component with no expected hash: only the copy log's word is known.
+pub(super) fn unhashed(id: ComponentId, component: &Component) -> Finding {
+    match &component.copy_log_status {
+        Some(status) if !status.is_completed() => Finding::new(
+            id,
+            ComponentStatus::Corrupt,
+            Some(format!(
+                "the copy log reports {}; there is no manifest hash to check this {} against",
+                status.as_str(),
+                component.kind.as_str()
+            )),
+        ),
+        _ => Finding::new(
+            id,
+            ComponentStatus::Skipped,
+            Some(format!(
+                "no hash to check this {} against",
+                component.kind.as_str()
+            )),
+        ),
+    }
+}

@@ -1,0 +1,460 @@
+//! The reader: walks the drive file by file, each front to back in large sequential reads,
+//! and hands the components each read holds to the hashing threads.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::crc::{CrcFile, PieceResult};
+use super::findings::{length_check, read_error, refused, reported, unhashed};
+use super::hashing::{Check, HashJob, Part, verdict};
+use super::side_file::{SideFile, SideFileError, read_side_file};
+use super::{Control, Finding, MAX_BUFFERED, VerifySink, WINDOW_BYTES, WINDOW_PARTS};
+use crate::format::Md5;
+use crate::md5::Md5Stream;
+use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::rooted::{FileIdentity, RootedDir};
+use crate::sanitize::escape_controls;
+
+pub(super) struct Reader<'a> {
+    pub(super) root: &'a RootedDir,
+    pub(super) control: &'a Control,
+    pub(super) report: &'a dyn VerifySink,
+    pub(super) job_tx: Sender<HashJob>,
+    pub(super) buffer_tx: Sender<Vec<u8>>,
+    pub(super) buffer_rx: Receiver<Vec<u8>>,
+}
+
+impl Reader<'_> {
+    pub(super) fn run(&self, drive: &Drive, only: Option<&[ComponentId]>) {
+        let mut wanted: Option<Vec<Vec<u32>>> = only.map(|ids| {
+            let mut per_blob = vec![Vec::new(); drive.blobs.len()];
+            for id in ids {
+                if let Some(list) = per_blob.get_mut(id.blob as usize) {
+                    list.push(id.component);
+                }
+            }
+            per_blob
+        });
+        for (blob_index, blob) in drive.blobs.iter().enumerate() {
+            let selected: Vec<u32> = match wanted.as_mut() {
+                Some(per_blob) => {
+                    let mut list = std::mem::take(&mut per_blob[blob_index]);
+                    list.sort_unstable();
+                    list.dedup();
+                    list
+                }
+                None => (0..blob.components.len() as u32).collect(),
+            };
+            if selected.is_empty() {
+                continue;
+            }
+            self.report.started(blob_index as u32, &selected);
+            if !self.verify_blob(blob_index as u32, blob, &selected) {
+                return;
+            }
+        }
+    }
+
+    /// Verifies the selected components of one blob; false once cancelled.
+    pub(super) fn verify_blob(&self, blob_index: u32, blob: &Blob, selected: &[u32]) -> bool {
+        let id = |component: u32| ComponentId {
+            blob: blob_index,
+            component,
+        };
+        if let Some(reason) = &blob.refusal {
+            for &c in selected {
+                self.emit(Finding::new(
+                    id(c),
+                    ComponentStatus::Failed,
+                    Some(reason.clone()),
+                ));
+            }
+            return true;
+        }
+        if let Some((status, reason)) = blob.export.as_deref().and_then(|e| e.reported_only(blob)) {
+            // Nothing a download can bring: the copy log's word is the verdict, and the drive
+            // is not looked at (a name ending in a slash is no file's name).
+            for &c in selected {
+                self.emit(Finding::new(id(c), status, Some(reason.clone())));
+            }
+            return true;
+        }
+        let (side, data): (Vec<u32>, Vec<u32>) = selected
+            .iter()
+            .partition(|&&c| blob.components[c as usize].kind.is_side_file());
+        if !data.is_empty() {
+            match self.open_data_file(blob) {
+                Err(finding) => {
+                    for &c in &data {
+                        self.emit(Finding {
+                            id: id(c),
+                            ..(*finding).clone()
+                        });
+                    }
+                }
+                Ok((file, identity)) => {
+                    if !self.verify_data(blob_index, blob, &data, file, identity) {
+                        return false;
+                    }
+                }
+            }
+        }
+        for &c in &side {
+            if !self.control.proceed() {
+                return false;
+            }
+            self.verify_side_file(id(c), blob, &blob.components[c as usize]);
+        }
+        true
+    }
+
+    /// The blob's data file, or the verdict every data component gets without it (the id is
+    /// filled in by the caller).
+    pub(super) fn open_data_file(&self, blob: &Blob) -> Result<(File, FileIdentity), Box<Finding>> {
+        let placeholder = ComponentId {
+            blob: 0,
+            component: 0,
+        };
+        let located = self
+            .root
+            .locate_file_path(&blob.file_path)
+            .map_err(|error| refused(placeholder, &error))?;
+        if !located.exists() {
+            return Err(Box::new(Finding::new(
+                placeholder,
+                ComponentStatus::Missing,
+                Some(format!(
+                    "the file {} is not on the drive{}",
+                    escape_controls(&blob.file_path),
+                    reported(blob)
+                )),
+            )));
+        }
+        let file = located
+            .open_read()
+            .map_err(|error| refused(placeholder, &error))?;
+        let identity = FileIdentity::of(&file).map_err(|error| {
+            Box::new(Finding::new(
+                placeholder,
+                ComponentStatus::Corrupt,
+                Some(format!(
+                    "cannot read {}: {error}",
+                    escape_controls(&blob.file_path)
+                )),
+            ))
+        })?;
+        Ok((file, identity))
+    }
+
+    pub(super) fn verify_data(
+        &self,
+        blob_index: u32,
+        blob: &Blob,
+        data: &[u32],
+        mut file: File,
+        identity: FileIdentity,
+    ) -> bool {
+        let id = |component: u32| ComponentId {
+            blob: blob_index,
+            component,
+        };
+        // Read front to back: a wider readahead on cold data (advice only; may be refused).
+        #[cfg(target_os = "linux")]
+        let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::Sequential);
+        let on = Some(identity);
+        let file_length = identity.length;
+        let mut position = 0u64;
+        let mut window = Window::default();
+        let (by_crc, data): (Vec<u32>, Vec<u32>) = data.iter().partition(|&&c| {
+            matches!(
+                blob.components[c as usize].kind,
+                ComponentKind::Chunk | ComponentKind::Crc64
+            )
+        });
+        for &c in &data {
+            if !self.control.proceed() {
+                return false;
+            }
+            let component = &blob.components[c as usize];
+            if component.kind == ComponentKind::File {
+                self.emit(length_check(id(c), blob, component, file_length).on(on));
+                continue;
+            }
+            let Some(expected) = component.expected_md5 else {
+                self.emit(unhashed(id(c), component).on(on));
+                continue;
+            };
+            let end = component.offset + component.length;
+            if end > file_length {
+                self.emit(
+                    Finding::new(
+                        id(c),
+                        ComponentStatus::Missing,
+                        Some(format!(
+                            "the file is {file_length} bytes long, shorter than this {}'s end at byte {end}",
+                            component.kind.as_str()
+                        )),
+                    )
+                    .on(on),
+                );
+                continue;
+            }
+            if component.length <= MAX_BUFFERED {
+                if !window.accepts(component.offset, component.length)
+                    && !self.flush(&mut file, &mut position, &mut window, blob)
+                {
+                    return false;
+                }
+                let check = Check::Md5 {
+                    id: id(c),
+                    expected,
+                };
+                window.push(check, component.offset, component.length, on);
+                continue;
+            }
+            if !self.flush(&mut file, &mut position, &mut window, blob) {
+                return false;
+            }
+            let streamed = seek_to(&mut file, &mut position, component.offset)
+                .and_then(|()| stream_hash(&mut file, component.length));
+            match streamed {
+                Ok(actual) => {
+                    position = end;
+                    self.emit(verdict(id(c), expected, actual, component.length).on(on));
+                }
+                Err(error) => {
+                    // The position is unknown after a failed read: seek before the next one.
+                    position = u64::MAX;
+                    self.emit(read_error(id(c), component, &error));
+                }
+            }
+        }
+        if !self.flush(&mut file, &mut position, &mut window, blob) {
+            return false;
+        }
+        by_crc.is_empty() || self.verify_crc(blob_index, blob, &by_crc, &mut file, identity)
+    }
+
+    /// Reads every piece of a file checked by CRC-64 and hands them to the hashers, which
+    /// give the verdicts once the last is in; false once cancelled.
+    pub(super) fn verify_crc(
+        &self,
+        blob_index: u32,
+        blob: &Blob,
+        selected: &[u32],
+        file: &mut File,
+        identity: FileIdentity,
+    ) -> bool {
+        let Some(crc_file) = CrcFile::new(blob_index, blob, selected, identity.length, identity)
+        else {
+            for &c in selected {
+                let id = ComponentId {
+                    blob: blob_index,
+                    component: c,
+                };
+                self.emit(unhashed(id, &blob.components[c as usize]));
+            }
+            return true;
+        };
+        let crc_file = Arc::new(crc_file);
+        for finding in crc_file.verdicts_now() {
+            self.emit(finding);
+        }
+        let mut position = u64::MAX;
+        let mut window = Window::default();
+        for (index, piece) in crc_file.pieces().iter().enumerate() {
+            if !self.control.proceed() {
+                return false;
+            }
+            if piece.end() > crc_file.file_length() {
+                for finding in crc_file.record(index, PieceResult::Missing) {
+                    self.emit(finding);
+                }
+                continue;
+            }
+            if !window.accepts(piece.offset, piece.length)
+                && !self.flush(file, &mut position, &mut window, blob)
+            {
+                return false;
+            }
+            let check = Check::Crc {
+                file: Arc::clone(&crc_file),
+                piece: index,
+            };
+            window.push(check, piece.offset, piece.length, Some(identity));
+        }
+        self.flush(file, &mut position, &mut window, blob)
+    }
+
+    /// Reads the window's bytes in one sequential read and hands its components to the
+    /// hashers; false once they are gone. A failed read is retried component by component,
+    /// so that only the components it touches are reported unreadable.
+    pub(super) fn flush(
+        &self,
+        file: &mut File,
+        position: &mut u64,
+        window: &mut Window,
+        blob: &Blob,
+    ) -> bool {
+        if window.parts.is_empty() {
+            return true;
+        }
+        // The pool and the hashers outlive the reader unless a hasher panicked.
+        let Ok(mut buffer) = self.buffer_rx.recv() else {
+            return false;
+        };
+        let length = (window.end - window.start) as usize;
+        if buffer.len() < length {
+            buffer.resize(length, 0);
+        }
+        let mut parts = std::mem::take(&mut window.parts);
+        let read = seek_to(file, position, window.start)
+            .and_then(|()| file.read_exact(&mut buffer[..length]));
+        match read {
+            Ok(()) => *position = window.end,
+            Err(_) => {
+                *position = u64::MAX;
+                parts.retain(|part| {
+                    let offset = window.start + part.bytes.start as u64;
+                    let read = seek_to(file, position, offset)
+                        .and_then(|()| file.read_exact(&mut buffer[part.bytes.clone()]));
+                    match read {
+                        Ok(()) => {
+                            *position = offset + part.bytes.len() as u64;
+                            true
+                        }
+                        Err(error) => {
+                            *position = u64::MAX;
+                            self.unreadable(&part.check, blob, &error);
+                            false
+                        }
+                    }
+                });
+            }
+        }
+        let job = HashJob {
+            buffer,
+            parts,
+            pool: Some(self.buffer_tx.clone()),
+        };
+        self.job_tx.send(job).is_ok()
+    }
+
+    pub(super) fn verify_side_file(&self, id: ComponentId, blob: &Blob, component: &Component) {
+        let Some(file_path) = blob.component_file_path(component) else {
+            self.emit(unhashed(id, component));
+            return;
+        };
+        let Some(expected) = component.expected_md5 else {
+            self.emit(unhashed(id, component));
+            return;
+        };
+        match read_side_file(self.root, file_path, component.kind) {
+            Ok(SideFile::Missing) => self.emit(Finding::new(
+                id,
+                ComponentStatus::Missing,
+                Some(format!(
+                    "the file {} is not on the drive",
+                    escape_controls(file_path)
+                )),
+            )),
+            Ok(SideFile::Read { bytes, identity }) => {
+                let job = HashJob {
+                    parts: vec![Part {
+                        check: Check::Md5 { id, expected },
+                        bytes: 0..bytes.len(),
+                        identity: Some(identity),
+                    }],
+                    buffer: bytes,
+                    pool: None,
+                };
+                // Only a hasher's panic closes the channel; the run then ends unfinished.
+                let _ = self.job_tx.send(job);
+            }
+            Err(SideFileError::Refused(error)) => self.emit(refused(id, &error)),
+            Err(SideFileError::Read(error)) => self.emit(read_error(id, component, &error)),
+        }
+    }
+
+    pub(super) fn emit(&self, finding: Finding) {
+        self.report.finding(finding);
+    }
+
+    /// A part the drive could not read.
+    pub(super) fn unreadable(&self, check: &Check, blob: &Blob, error: &io::Error) {
+        match check {
+            Check::Md5 { id, .. } => {
+                let component = &blob.components[id.component as usize];
+                self.emit(read_error(*id, component, error));
+            }
+            Check::Crc { file, piece } => {
+                for finding in file.record(*piece, PieceResult::Unreadable(error.to_string())) {
+                    self.emit(finding);
+                }
+            }
+        }
+    }
+}
+
+/// Consecutive components of one file that one read covers.
+#[derive(Debug, Default)]
+pub(super) struct Window {
+    pub(super) start: u64,
+    pub(super) end: u64,
+    pub(super) parts: Vec<Part>,
+}
+
+impl Window {
+    /// Whether `[offset, offset + length)` continues this window without making it too large.
+    pub(super) fn accepts(&self, offset: u64, length: u64) -> bool {
+        self.parts.is_empty()
+            || (offset == self.end
+                && self.end + length - self.start <= WINDOW_BYTES
+                && self.parts.len() < WINDOW_PARTS)
+    }
+
+    pub(super) fn push(
+        &mut self,
+        check: Check,
+        offset: u64,
+        length: u64,
+        identity: Option<FileIdentity>,
+    ) {
+        if self.parts.is_empty() {
+            self.start = offset;
+            self.end = offset;
+        }
+        let from = (self.end - self.start) as usize;
+        self.end += length;
+        self.parts.push(Part {
+            check,
+            bytes: from..from + length as usize,
+            identity,
+        });
+    }
+}
+
+/// Seeks unless the file is already there (`u64::MAX`: unknown after a failed read).
+pub(super) fn seek_to(file: &mut File, position: &mut u64, offset: u64) -> io::Result<()> {
+    if *position != offset {
+        file.seek(SeekFrom::Start(offset))?;
+        *position = offset;
+    }
+    Ok(())
+}
+
+pub(super) fn stream_hash(file: &mut File, length: u64) -> io::Result<Md5> {
+    let mut hasher = Md5Stream::new();
+    let mut chunk = vec![0u8; 1024 * 1024];
+    let mut left = length;
+    while left > 0 {
+        let take = left.min(chunk.len() as u64) as usize;
+        file.read_exact(&mut chunk[..take])?;
+        hasher.update(&chunk[..take]);
+        left -= take as u64;
+    }
+    Ok(hasher.finish())
+}
