@@ -15,9 +15,7 @@ use std::future::Future;
 use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
-use tokio::sync::OwnedSemaphorePermit;
-
-use super::fetch::Part;
+use super::fetch::{Part, Room};
 use super::{JobEnd, Repairer, Stop};
 use crate::engine::verify::Crc64s;
 use crate::format::Md5;
@@ -109,7 +107,7 @@ impl Repairer {
         &self,
         blob_index: u32,
         parts: Vec<Part>,
-        room: OwnedSemaphorePermit,
+        room: Room,
     ) -> JobEnd {
         let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
         let blob = self.drive.blobs[blob_index as usize].clone_facts();

@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use bytes::BytesMut;
 use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -147,6 +148,7 @@ pub fn start_repair(
             earlier: Mutex::new(HashMap::new()),
             hasher,
             buffers,
+            receive_buffers: Arc::default(),
         });
         let completed = Arc::clone(&repairer).run(entries, requests).await;
         repairer.journal.close().await;
@@ -224,6 +226,8 @@ pub(crate) struct Repairer {
     hasher: Hasher,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
     buffers: Arc<Semaphore>,
+    /// Receive buffers of downloads that ended, for the next ones.
+    receive_buffers: Arc<Mutex<Vec<BytesMut>>>,
 }
 
 impl Repairer {
@@ -524,6 +528,8 @@ impl Repairer {
                 .await;
             }
         }
+        // Nothing is downloading: the receive buffers kept for the next download go.
+        locked(&self.receive_buffers).clear();
     }
 
     async fn working(&self, job: &Job, activity: Activity) {
@@ -688,7 +694,7 @@ impl Repairer {
             Err(error) => return self.source_failed(&ids, error).await,
         };
         let conditions = self.conditions(blob_index);
-        let room = match self.room_for(end - start).await {
+        let mut room = match self.room_for(end - start).await {
             Ok(room) => room,
             Err(stop) => return self.stopped(&ids, stop).await,
         };
@@ -699,7 +705,14 @@ impl Repairer {
             .iter()
             .map(|&id| self.drive.component(id).length)
             .collect();
-        let download = self.read_hashed(source, &source_blob, start, &lengths, &conditions);
+        let download = self.read_hashed(
+            source,
+            &source_blob,
+            start,
+            &lengths,
+            &conditions,
+            &mut room,
+        );
         let received = match self.recording_intent(&ids, download).await {
             Ok(Ok(received)) => received,
             Ok(Err(stop)) => return self.stopped(&ids, stop).await,
