@@ -15,7 +15,9 @@ use std::future::Future;
 use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
-use super::fetch::{Part, Room};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop};
 use crate::engine::verify::Crc64s;
 use crate::format::Md5;
@@ -107,7 +109,7 @@ impl Repairer {
         &self,
         blob_index: u32,
         parts: Vec<Part>,
-        room: Room,
+        room: OwnedSemaphorePermit,
     ) -> JobEnd {
         let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
         let blob = self.drive.blobs[blob_index as usize].clone_facts();

@@ -5,13 +5,13 @@
 //! drive's verified properties file), and every source call ends at once when the run is
 //! cancelled, retries and backoff sleeps included.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use super::hasher::{HashStream, Hasher};
-use super::{Repairer, Stop, locked};
+use super::{Repairer, Stop};
 use crate::engine::verify::{SideFile, read_side_file};
 use crate::format::Md5;
 use crate::format::md5::Md5Stream;
@@ -127,13 +127,12 @@ impl Repairer {
         offset: u64,
         lengths: &[u64],
         conditions: &ReadConditions,
-        room: &mut Room,
     ) -> Result<Vec<Received>, Stop> {
         if self.cancelled() {
             return Err(Stop::Cancelled);
         }
+        let mut split = Split::new(&self.hasher, lengths);
         let total = lengths.iter().sum();
-        let mut split = Split::new(&self.hasher, lengths, room.buffer(total));
         let mut sink = |chunk| split.take(chunk);
         let read = source.read_range_to(blob, offset, total, conditions, &mut sink);
         stopped_on(retrying_until(self.control.token(), read).await)?;
@@ -141,19 +140,14 @@ impl Repairer {
     }
 
     /// Waits for room to hold `bytes` downloaded bytes (`max_buffered_bytes`); the room is
-    /// given back when it is dropped. The run's stop when it is cancelled first.
-    pub(super) async fn room_for(&self, bytes: u64) -> Result<Room, Stop> {
+    /// given back when the permit is dropped. The run's stop when it is cancelled first.
+    pub(super) async fn room_for(&self, bytes: u64) -> Result<OwnedSemaphorePermit, Stop> {
         let units = buffer_units(bytes).min(buffer_units(self.options.max_buffered_bytes));
-        let budget = Arc::clone(&self.buffers);
-        let permit = tokio::select! {
-            _ = self.control.cancelled() => return Err(Stop::Cancelled),
-            permit = budget.acquire_many_owned(units) => permit.map_err(|_| Stop::Cancelled)?,
-        };
-        Ok(Room {
-            _permit: permit,
-            buffer: None,
-            pool: Arc::clone(&self.receive_buffers),
-        })
+        let buffers = Arc::clone(&self.buffers);
+        tokio::select! {
+            _ = self.control.cancelled() => Err(Stop::Cancelled),
+            room = buffers.acquire_many_owned(units) => room.map_err(|_| Stop::Cancelled),
+        }
     }
 
     /// The blob's properties, or the run's stop (as [`Self::read_range`]).
@@ -171,43 +165,10 @@ impl Repairer {
     }
 }
 
-/// Room for one download's bytes in memory: its share of `max_buffered_bytes`, and a receive
-/// buffer kept from an earlier download (its pages are mapped already: fresh ones cost a page
-/// fault per 4 KiB). Both are given back when it is dropped, after the bytes it held.
-pub(crate) struct Room {
-    _permit: OwnedSemaphorePermit,
-    buffer: Option<BytesMut>,
-    pool: Arc<Mutex<Vec<BytesMut>>>,
-}
-
-impl Room {
-    /// The receive buffer, empty, with room for `bytes` (the whole of an earlier download's
-    /// buffer once nothing holds its bytes any more).
-    fn buffer(&mut self, bytes: u64) -> &mut BytesMut {
-        let pool = &self.pool;
-        let buffer = self
-            .buffer
-            .get_or_insert_with(|| locked(pool).pop().unwrap_or_default());
-        buffer.clear();
-        buffer.reserve(usize::try_from(bytes).unwrap_or(0));
-        buffer
-    }
-}
-
-impl Drop for Room {
-    fn drop(&mut self) {
-        if let Some(buffer) = self.buffer.take() {
-            locked(&self.pool).push(buffer);
-        }
-    }
-}
-
 /// A range's bytes cut into its components as they arrive, each component's on its way to the
-/// hashing thread. The body's chunks are copied into the room's receive buffer and given
-/// back to the HTTP client at once, which then reads into the same memory again.
+/// hashing thread.
 struct Split<'a> {
     hasher: &'a Hasher,
-    buffer: &'a mut BytesMut,
     parts: Vec<Receiving>,
     /// The component the next byte belongs to.
     current: usize,
@@ -223,7 +184,7 @@ struct Receiving {
 }
 
 impl<'a> Split<'a> {
-    fn new(hasher: &'a Hasher, lengths: &[u64], buffer: &'a mut BytesMut) -> Self {
+    fn new(hasher: &'a Hasher, lengths: &[u64]) -> Self {
         let parts = lengths
             .iter()
             .map(|&length| Receiving {
@@ -236,14 +197,12 @@ impl<'a> Split<'a> {
             .collect();
         Self {
             hasher,
-            buffer,
             parts,
             current: 0,
         }
     }
 
-    fn take(&mut self, chunk: Bytes) {
-        let mut chunk = &chunk[..];
+    fn take(&mut self, mut chunk: Bytes) {
         while !chunk.is_empty() {
             // Bytes past the last component: the source never hands them on.
             let Some(part) = self.parts.get_mut(self.current) else {
@@ -254,11 +213,8 @@ impl<'a> Split<'a> {
                 self.current += 1;
                 continue;
             }
-            let (now, rest) =
-                chunk.split_at(chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX)));
-            chunk = rest;
-            self.buffer.extend_from_slice(now);
-            let piece = self.buffer.split().freeze();
+            let piece =
+                chunk.split_to(chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX)));
             if part.digest.is_none() {
                 let (stream, digest) = self.hasher.stream();
                 part.stream = Some(stream);
@@ -355,44 +311,6 @@ pub fn properties_file(properties: &BlobProperties) -> PropertiesFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn room(pool: &Arc<Mutex<Vec<BytesMut>>>) -> Room {
-        let budget = Arc::new(tokio::sync::Semaphore::new(1));
-        Room {
-            _permit: budget.try_acquire_owned().unwrap(),
-            buffer: None,
-            pool: Arc::clone(pool),
-        }
-    }
-
-    /// A receive buffer goes back to the pool with its room; the next download writes into
-    /// its memory again, but only once nothing holds the bytes received into it.
-    #[test]
-    fn a_receive_buffer_is_used_again_only_once_its_bytes_are_gone() {
-        let pool = Arc::default();
-        let mut first = room(&pool);
-        let buffer = first.buffer(1000);
-        buffer.extend_from_slice(&[1; 1000]);
-        let held = buffer.split().freeze();
-        drop(first);
-        let mut second = room(&pool);
-        let buffer = second.buffer(1000);
-        buffer.extend_from_slice(&[2; 1000]);
-        let memory = buffer.as_ptr();
-        assert_ne!(
-            memory,
-            held.as_ptr(),
-            "bytes still held are not written over"
-        );
-        assert!(held.iter().all(|&byte| byte == 1));
-        drop(second);
-        let mut third = room(&pool);
-        assert_eq!(
-            third.buffer(1000).as_ptr(),
-            memory,
-            "a buffer nothing holds is used again"
-        );
-    }
 
     #[test]
     fn properties_file_uses_the_documented_forms() {

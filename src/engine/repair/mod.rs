@@ -18,7 +18,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bytes::BytesMut;
 use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -148,7 +147,6 @@ pub fn start_repair(
             earlier: Mutex::new(HashMap::new()),
             hasher,
             buffers,
-            receive_buffers: Arc::default(),
         });
         let completed = Arc::clone(&repairer).run(entries, requests).await;
         repairer.journal.close().await;
@@ -226,8 +224,6 @@ pub(crate) struct Repairer {
     hasher: Hasher,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
     buffers: Arc<Semaphore>,
-    /// Receive buffers of downloads that ended, for the next ones.
-    receive_buffers: Arc<Mutex<Vec<BytesMut>>>,
 }
 
 impl Repairer {
@@ -528,8 +524,6 @@ impl Repairer {
                 .await;
             }
         }
-        // Nothing is downloading: the receive buffers kept for the next download go.
-        locked(&self.receive_buffers).clear();
     }
 
     async fn working(&self, job: &Job, activity: Activity) {
@@ -694,7 +688,7 @@ impl Repairer {
             Err(error) => return self.source_failed(&ids, error).await,
         };
         let conditions = self.conditions(blob_index);
-        let mut room = match self.room_for(end - start).await {
+        let room = match self.room_for(end - start).await {
             Ok(room) => room,
             Err(stop) => return self.stopped(&ids, stop).await,
         };
@@ -705,14 +699,7 @@ impl Repairer {
             .iter()
             .map(|&id| self.drive.component(id).length)
             .collect();
-        let download = self.read_hashed(
-            source,
-            &source_blob,
-            start,
-            &lengths,
-            &conditions,
-            &mut room,
-        );
+        let download = self.read_hashed(source, &source_blob, start, &lengths, &conditions);
         let received = match self.recording_intent(&ids, download).await {
             Ok(Ok(received)) => received,
             Ok(Err(stop)) => return self.stopped(&ids, stop).await,
