@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
-use export_repair::engine::{self, Event, RepairOptions};
-use export_repair::format::manifest::Manifest;
-use export_repair::journal::{self, Binding, RepairFile};
-use export_repair::model::{ComponentKind, ComponentStatus, Drive};
+use export_repair::engine::{Event, RepairOptions};
+use export_repair::model::{ComponentKind, ComponentStatus};
 use export_repair::source::mirror::MirrorSource;
 use export_repair::source::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 use support::azurite::{self, KEY};
+use support::engine_run;
 use support::export::{export, in_container};
 use support::hostile::{components, read_json, run};
 
@@ -190,16 +189,8 @@ async fn downloads_in_memory_stay_within_their_room_whatever_the_concurrency() {
     for blob in &sample.blobs {
         std::fs::remove_file(local_path(&target, &blob.file_path).unwrap()).unwrap();
     }
-    let drive =
-        Arc::new(Drive::build(Some(Manifest::from_file(&manifest_path).unwrap()), None).unwrap());
-    let binding = Binding {
-        drive_id: drive.drive_id.clone(),
-        manifest_md5: Some(journal::file_md5(&manifest_path).unwrap()),
-        copy_log_md5: None,
-    };
-    let (mut repair_file, _) =
-        RepairFile::open_or_create(&dir.path().join("drive.rep"), &binding).unwrap();
-    repair_file.record_drive(&drive).unwrap();
+    let (drive, repair_file) =
+        engine_run::prepare(&manifest_path, None, &dir.path().join("drive.rep"));
     let budget = 512 * KIB as u64;
     let source = Arc::new(Watched {
         mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),
@@ -214,21 +205,9 @@ async fn downloads_in_memory_stay_within_their_room_whatever_the_concurrency() {
         max_buffered_bytes: budget,
         ..RepairOptions::default()
     };
-    let mut handle = engine::start_repair(
-        Arc::clone(&drive),
-        target.clone(),
-        Arc::clone(&source) as Arc<dyn BlobSource>,
-        repair_file,
-        options,
-    );
-    let mut events = Vec::new();
-    let ended = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(event) = handle.events.recv().await {
-            events.push(event);
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the run never ended: {events:#?}");
+    let source_for_run = Arc::clone(&source) as Arc<dyn BlobSource>;
+    let events =
+        engine_run::repair(&drive, target.clone(), source_for_run, repair_file, options).await;
     // Each block's last verdict (the verification found it missing first).
     let mut last = std::collections::BTreeMap::new();
     for event in &events {

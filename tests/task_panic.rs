@@ -3,15 +3,14 @@
 //! never settle.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
+#[path = "support/engine_run.rs"]
+mod engine_run;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use export_repair::demo::scenario;
-use export_repair::engine::{self, Event, RepairOptions};
-use export_repair::format::copylog::CopyLog;
-use export_repair::format::manifest::Manifest;
-use export_repair::journal::{self, Binding, RepairFile};
-use export_repair::model::{ComponentStatus, Drive};
+use export_repair::engine::{Event, RepairOptions};
+use export_repair::model::ComponentStatus;
 use export_repair::source::mirror::MirrorSource;
 use export_repair::source::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 
@@ -51,32 +50,17 @@ impl BlobSource for PanicsOnCanyon {
 async fn a_panicking_download_fails_its_components_and_the_run_ends() {
     let dir = tempfile::tempdir().unwrap();
     let paths = scenario::build(dir.path()).unwrap();
-    let manifest = Manifest::from_file(&paths.manifest).unwrap();
-    let copy_log = CopyLog::from_file(&paths.copy_log).unwrap();
-    let drive = Arc::new(Drive::build(Some(manifest), Some(copy_log.into())).unwrap());
-    let binding = Binding {
-        drive_id: drive.drive_id.clone(),
-        manifest_md5: Some(journal::file_md5(&paths.manifest).unwrap()),
-        copy_log_md5: Some(journal::file_md5(&paths.copy_log).unwrap()),
-    };
-    let (mut repair_file, _) = RepairFile::open_or_create(&paths.repair_file, &binding).unwrap();
-    repair_file.record_drive(&drive).unwrap();
+    let (drive, repair_file) =
+        engine_run::prepare(&paths.manifest, Some(&paths.copy_log), &paths.repair_file);
     let source = Arc::new(PanicsOnCanyon(MirrorSource::new(&paths.mirror).unwrap()));
-    let mut handle = engine::start_repair(
-        Arc::clone(&drive),
+    let events = engine_run::repair(
+        &drive,
         paths.drive.clone(),
         source,
         repair_file,
         RepairOptions::default(),
-    );
-    let mut events = Vec::new();
-    let ended = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(event) = handle.events.recv().await {
-            events.push(event);
-        }
-    })
+    )
     .await;
-    assert!(ended.is_ok(), "the run never ended: {events:#?}");
     let Some(Event::RunFinished { interrupted, .. }) = events.last() else {
         panic!("no RunFinished: {events:#?}");
     };

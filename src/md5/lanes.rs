@@ -356,17 +356,17 @@ impl<M: AsRef<[u8]>, const N: usize> LaneSet<Lane<M>, N> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::md5::Md5Path;
     use proptest::prelude::*;
     use reference_md5::{Digest, Md5 as Reference};
 
-    fn reference(bytes: &[u8]) -> Md5 {
+    pub(in crate::md5) fn reference(bytes: &[u8]) -> Md5 {
         Md5(Reference::digest(bytes).into())
     }
 
-    fn supported() -> Vec<Md5Path> {
+    pub(in crate::md5) fn supported() -> Vec<Md5Path> {
         let paths: Vec<Md5Path> = Md5Path::ALL
             .into_iter()
             .filter(|path| path.is_supported())
@@ -390,7 +390,7 @@ mod tests {
     }
 
     /// Bytes that differ by position and seed, so that no two messages share a digest.
-    fn bytes(seed: u64, length: usize) -> Vec<u8> {
+    pub(in crate::md5) fn bytes(seed: u64, length: usize) -> Vec<u8> {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..length)
             .map(|_| {

@@ -336,31 +336,8 @@ impl<C: AsRef<[u8]>> ScalarLane<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::md5::lanes::tests::{bytes, reference, supported};
     use proptest::prelude::*;
-    use reference_md5::{Digest, Md5 as Reference};
-
-    fn reference(bytes: &[u8]) -> Md5 {
-        Md5(Reference::digest(bytes).into())
-    }
-
-    fn supported() -> Vec<Md5Path> {
-        Md5Path::ALL
-            .into_iter()
-            .filter(|path| path.is_supported())
-            .collect()
-    }
-
-    fn bytes(seed: u64, length: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..length)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
 
     /// Feeds `messages` cut at `cuts` (chunk lengths taken in turn), one chunk of one stream
     /// per step in round-robin order, running the lanes every `run_every` steps with

@@ -698,10 +698,31 @@ enum Failure {
     },
 }
 
-impl AzureBlobSource {
-    /// `[offset, offset + length)`, handed to `sink` as it arrives; a body that breaks is
-    /// resumed from the byte where it stopped, pinned to the version first read.
-    async fn read_into(
+#[async_trait::async_trait]
+impl BlobSource for AzureBlobSource {
+    async fn read_range(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<Bytes, SourceError> {
+        let end = offset
+            .checked_add(length)
+            .ok_or_else(|| out_of_range(blob, offset, u64::MAX, None))?;
+        let capacity =
+            usize::try_from(length).map_err(|_| out_of_range(blob, offset, end, None))?;
+        let mut buf = BytesMut::with_capacity(capacity);
+        self.read_range_to(blob, offset, length, conditions, &mut |chunk| {
+            buf.extend_from_slice(&chunk);
+        })
+        .await?;
+        Ok(buf.freeze())
+    }
+
+    /// The body's own buffers handed to `sink` as they arrive; a body that breaks is resumed
+    /// from the byte where it stopped, pinned to the version first read.
+    async fn read_range_to(
         &self,
         blob: &BlobRef,
         offset: u64,
@@ -741,40 +762,6 @@ impl AzureBlobSource {
                 }
             }
         }
-    }
-}
-
-#[async_trait::async_trait]
-impl BlobSource for AzureBlobSource {
-    async fn read_range(
-        &self,
-        blob: &BlobRef,
-        offset: u64,
-        length: u64,
-        conditions: &ReadConditions,
-    ) -> Result<Bytes, SourceError> {
-        let end = offset
-            .checked_add(length)
-            .ok_or_else(|| out_of_range(blob, offset, u64::MAX, None))?;
-        let capacity =
-            usize::try_from(length).map_err(|_| out_of_range(blob, offset, end, None))?;
-        let mut buf = BytesMut::with_capacity(capacity);
-        self.read_into(blob, offset, length, conditions, &mut |chunk| {
-            buf.extend_from_slice(&chunk);
-        })
-        .await?;
-        Ok(buf.freeze())
-    }
-
-    async fn read_range_to(
-        &self,
-        blob: &BlobRef,
-        offset: u64,
-        length: u64,
-        conditions: &ReadConditions,
-        sink: &mut (dyn FnMut(Bytes) + Send),
-    ) -> Result<(), SourceError> {
-        self.read_into(blob, offset, length, conditions, sink).await
     }
 
     async fn properties(

@@ -1,4 +1,5 @@
 pub mod azurite;
+pub mod engine_run;
 pub mod export;
 pub mod fault_proxy;
 pub mod files;

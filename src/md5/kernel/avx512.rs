@@ -108,24 +108,13 @@ pub(in crate::md5) unsafe fn compress_low_half(
     strides: [usize; LANES],
     count: usize,
 ) {
-    const HALF: usize = LANES / 2;
     // SAFETY: each row of `state` is 16 u32s; its first 8 are one unaligned 256-bit load.
     let [mut a, mut b, mut c, mut d] =
         state.map(|row| unsafe { _mm256_loadu_si256(row.as_ptr().cast()) });
     for _ in 0..count {
-        let mut low = [_mm256_setzero_si256(); HALF];
-        let mut high = [_mm256_setzero_si256(); HALF];
-        for lane in 0..HALF {
-            // SAFETY: the caller guarantees 64 readable bytes at lanes 0 to 7's next block.
-            unsafe {
-                low[lane] = _mm256_loadu_si256(blocks[lane].cast());
-                high[lane] = _mm256_loadu_si256(blocks[lane].add(32).cast());
-            }
-            blocks[lane] = blocks[lane].wrapping_add(strides[lane]);
-        }
-        let (low, high) = (avx2::transpose(low), avx2::transpose(high));
-        let m: [__m256i; 16] =
-            std::array::from_fn(|w| if w < HALF { low[w] } else { high[w - HALF] });
+        // SAFETY: AVX-512F implies AVX2; the caller guarantees 64 readable bytes at lanes 0 to
+        // 7's next block.
+        let m = unsafe { avx2::message_words!(blocks, strides) };
         let (a0, b0, c0, d0) = (a, b, c, d);
         md5_rounds!(step256, m, a, b, c, d);
         a = _mm256_add_epi32(a, a0);
