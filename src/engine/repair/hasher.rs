@@ -3,8 +3,8 @@
 //! hashed together, and a component's digest is ready soon after its last byte.
 //!
 //! A kernel step costs the same whatever number of lanes has bytes, so the thread lets bytes
-//! gather until every open stream has some (or one has plenty, or a stream is complete and
-//! someone waits for its digest) before it hashes.
+//! gather until half of the lanes have some, one stream has plenty, or a complete stream (whose
+//! digest a download waits for) has waited `MAX_WAIT` for company.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

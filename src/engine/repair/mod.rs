@@ -693,6 +693,7 @@ impl Repairer {
             Err(stop) => return self.stopped(&ids, stop).await,
         };
         if self.cancelled() {
+            // Cancelled while waiting for room: no intent for a download that never starts.
             return JobEnd::Settled;
         }
         let lengths: Vec<u64> = ids
