@@ -306,3 +306,75 @@ async fn logs_finds_the_drives_logs_newest_first_and_fetches_them_not_the_decoys
     );
     assert!(!stderr.contains(wrong), "{stderr}");
 }
+
+/// A log far larger than the memory the command holds goes to the file as it arrives: the
+/// process's peak resident memory (read from /proc while it runs) stays well below the
+/// log's size, and the file is the blob byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_log_is_saved_as_it_arrives_not_held_in_memory() {
+    const LOG_MIB: usize = 160;
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    // A container of its own: the other test lists the drives in the documented ones.
+    azurite.create_container("bigdiag").await;
+    let name = "waies/job9_BIG1_20240101-101010-100_verbose.xml";
+    let data: Vec<u8> = (0..LOG_MIB * 1024 * 1024)
+        .map(|i| (i % 251) as u8 ^ (i >> 20) as u8)
+        .collect();
+    azurite
+        .put_block_blob("bigdiag", name, &data, None, &[])
+        .await;
+    let into = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("logs")
+        .args(["--account", ACCOUNT, "--blob-endpoint", &azurite.endpoint()])
+        .args([
+            "--account-key",
+            KEY,
+            "--drive-id",
+            "BIG1",
+            "--container",
+            "bigdiag",
+        ])
+        .arg("--into")
+        .arg(into.path())
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let started = std::time::Instant::now();
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "logs did not end"
+        );
+        // The high-water mark only grows: the last reading is the closest to the peak.
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        {
+            peak_kib = kib;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let stderr = child.wait_with_output().unwrap().stderr;
+    assert!(status.success(), "{status}: {}", text(&stderr));
+    assert!(peak_kib > 0, "the process's memory was read while it ran");
+    let saved = std::fs::read(into.path().join(name.rsplit('/').next().unwrap())).unwrap();
+    assert!(saved == data, "the saved log is the blob byte for byte");
+    assert!(
+        peak_kib < (LOG_MIB as u64 * 1024) / 2,
+        "peak resident memory {peak_kib} KiB for a {LOG_MIB} MiB log"
+    );
+    assert_eq!(files_in(into.path()).len(), 1, "no partial file is left");
+}

@@ -8,6 +8,7 @@
 //! SAS reaches only its container; the v1 logs of a SAS job live under `waimportexport/waies/`
 //! inside it.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::format::log_names::{LogKind, LogName};
@@ -323,7 +324,8 @@ fn newest_of_each_kind(found: &[Found]) -> Vec<&Found> {
 }
 
 /// Downloads one log, pinned to the listed ETag, into `directory` under its own name; the
-/// file appears whole or not at all.
+/// file appears whole and synced, or not at all. The bytes go to the file as they arrive: a
+/// verbose log of millions of files is gigabytes, never held in memory.
 async fn save(
     source: &AzureBlobSource,
     blob: &ListedBlob,
@@ -333,19 +335,39 @@ async fn save(
         if_match: blob.etag.clone(),
         ..ReadConditions::default()
     };
-    let bytes = source
-        .read_range(&blob.blob_ref(), 0, blob.length, &conditions)
-        .await?;
     let file_name = blob.name.rsplit('/').next().unwrap_or(&blob.name);
     let path = directory.join(file_name);
     let partial = directory.join(format!(".{file_name}.part"));
-    let written = std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path));
-    if let Err(error) = written {
+    let cannot_write = |error: std::io::Error| {
+        CliError::Usage(format!("cannot write {}: {error}", path.display()))
+    };
+    let mut file = std::fs::File::create(&partial).map_err(cannot_write)?;
+    let mut write_failed = None;
+    let read = source
+        .read_range_to(
+            &blob.blob_ref(),
+            0,
+            blob.length,
+            &conditions,
+            &mut |chunk| {
+                if write_failed.is_none()
+                    && let Err(error) = file.write_all(&chunk)
+                {
+                    write_failed = Some(error);
+                }
+            },
+        )
+        .await;
+    let saved = match (read, write_failed) {
+        (Err(error), _) => Err(error.into()),
+        (Ok(()), Some(error)) => Err(cannot_write(error)),
+        (Ok(()), None) => file
+            .sync_all()
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(cannot_write),
+    };
+    if saved.is_err() {
         let _ = std::fs::remove_file(&partial);
-        return Err(CliError::Usage(format!(
-            "cannot write {}: {error}",
-            path.display()
-        )));
     }
-    Ok(path)
+    saved.map(|()| path)
 }
