@@ -674,6 +674,112 @@ async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
     );
 }
 
+/// A file only the copy log names (absent from the manifest) is downloaded whole by the
+/// repair (exit 0); `verify` alone cannot prove it (exit 1, saying how it can be), `verify
+/// --repair-file` checks it against the MD5 recorded when it was downloaded (exit 0), and a
+/// byte changed since makes that check fail (exit 1). A repair file that is not there is a
+/// usage error (exit 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_with_the_repair_file_proves_a_file_only_the_copy_log_names() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let container = "afterrepair";
+    let gone_content = pseudo_random_bytes(31, 300 * KIB as usize + 7);
+    let blobs = in_container(
+        container,
+        vec![
+            SampleBlob::block(
+                "kept.bin",
+                pseudo_random_bytes(30, 200 * KIB as usize),
+                64 * KIB,
+            ),
+            SampleBlob::block("gone.bin", gone_content.clone(), 64 * KIB),
+        ],
+    );
+    let mut export = export(azurite, container, blobs).await;
+    let gone = format!("{container}/gone.bin");
+    // The manifest names only the file that was written; the copy log names both.
+    let mut manifest = export.sample.manifest();
+    manifest.blobs.retain(|blob| blob.blob_path != gone);
+    std::fs::write(export.manifest(), manifest.to_xml()).unwrap();
+    std::fs::remove_file(export.file(&gone)).unwrap();
+    let entry = export.log_entry(&gone);
+    entry.status = BlobStatus::FileNotFound;
+    entry.kind = None;
+    export.write_copy_log();
+
+    export.command(&["--account-key", KEY]).assert().code(0);
+    assert!(std::fs::read(export.file(&gone)).unwrap() == gone_content);
+
+    let verify = |repair_file: Option<&std::path::Path>| {
+        let mut command = Command::cargo_bin("export-repair").unwrap();
+        command
+            .arg("verify")
+            .arg("--target")
+            .arg(export.drive())
+            .arg("--manifest")
+            .arg(export.manifest())
+            .arg("--copy-log")
+            .arg(export.copy_log_path())
+            .timeout(Duration::from_secs(60));
+        if let Some(path) = repair_file {
+            command.arg("--repair-file").arg(path);
+        }
+        command.output().unwrap()
+    };
+    let text = |output: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    let repair_file_before = std::fs::read(export.repair_file()).unwrap();
+
+    let alone = verify(None);
+    assert_eq!(alone.status.code(), Some(1), "{}", text(&alone));
+    assert!(
+        text(&alone).contains("verify --repair-file FILE"),
+        "says how the file can be proven: {}",
+        text(&alone)
+    );
+
+    let with_record = verify(Some(&export.repair_file()));
+    assert_eq!(with_record.status.code(), Some(0), "{}", text(&with_record));
+    assert_eq!(
+        std::fs::read(export.repair_file()).unwrap(),
+        repair_file_before,
+        "verify reads the repair file, never writes it"
+    );
+
+    let mut changed = gone_content.clone();
+    changed[150_000] ^= 0x20;
+    std::fs::write(export.file(&gone), &changed).unwrap();
+    let after_change = verify(Some(&export.repair_file()));
+    assert_eq!(
+        after_change.status.code(),
+        Some(1),
+        "{}",
+        text(&after_change)
+    );
+    assert!(
+        text(&after_change).contains("changed since"),
+        "{}",
+        text(&after_change)
+    );
+
+    let nowhere = export.dir.path().join("no-such.rep");
+    let missing = verify(Some(&nowhere));
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("there is no repair file at"),
+        "{}",
+        text(&missing)
+    );
+    assert!(!nowhere.exists(), "no repair file is made");
+}
+
 /// `repair --dry-run` through a proxy that counts what reaches the storage: the drive's
 /// verification runs, nothing is downloaded or written (the drive byte for byte and to the
 /// modification time, no repair file), the exit code is `verify`'s, and the output ends with

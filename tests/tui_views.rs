@@ -51,7 +51,10 @@ async fn record() -> Vec<Event> {
     let options = RepairOptions {
         concurrency: 1,
         stay_open: true,
-        verify: VerifyOptions { hash_threads: 1 },
+        verify: VerifyOptions {
+            hash_threads: 1,
+            ..VerifyOptions::default()
+        },
         ..RepairOptions::default()
     };
     let mut handle = engine::start_repair(

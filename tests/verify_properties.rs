@@ -615,7 +615,10 @@ proptest! {
             &drive,
             target,
             None,
-            &VerifyOptions { hash_threads: 2 },
+            &VerifyOptions {
+                hash_threads: 2,
+                ..VerifyOptions::default()
+            },
             &Control::default(),
             &|finding| findings.lock().unwrap().push(finding),
         );

@@ -278,7 +278,8 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     })
 }
 
-fn md5_of(path: &Path) -> Result<crate::format::Md5, CliError> {
+/// The MD5 of an input file (the manifest, the copy log), for the run's record and binding.
+pub(super) fn md5_of(path: &Path) -> Result<crate::format::Md5, CliError> {
     journal::file_md5(path)
         .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
 }

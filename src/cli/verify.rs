@@ -1,5 +1,7 @@
 //! `export-repair verify`: offline verification against the manifest (and the logs).
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::engine::{self, VerifyOptions};
@@ -8,6 +10,9 @@ use super::args::VerifyArgs;
 use super::report_paths::Protected;
 use super::session::{Reports, exit_status, run_headless};
 use super::{CliError, ExitStatus};
+use crate::format::Md5;
+use crate::journal::{Binding, EntryState, JournalError, RepairFile};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::report::RunInfo;
 
 pub async fn run(mut args: VerifyArgs) -> Result<ExitStatus, CliError> {
@@ -28,15 +33,14 @@ async fn verify(
         args.copy_log.as_deref(),
         args.verbose_log.as_deref(),
     )?);
-    let md5 = |path: &std::path::Path| {
-        crate::journal::file_md5(path)
-            .map_err(|error| CliError::Usage(format!("cannot read {}: {error}", path.display())))
+    let md5 = super::repair::md5_of;
+    let binding = Binding {
+        drive_id: drive.drive_id.clone(),
+        manifest_md5: args.manifest.as_deref().map(md5).transpose()?,
+        copy_log_md5: args.copy_log.as_deref().map(md5).transpose()?,
     };
     let mut run = RunInfo::default()
-        .with_inputs(
-            args.manifest.as_deref().map(md5).transpose()?,
-            args.copy_log.as_deref().map(md5).transpose()?,
-        )
+        .with_inputs(binding.manifest_md5, binding.copy_log_md5)
         .with_option("target", args.target.display());
     if let Some(manifest) = &args.manifest {
         run = run.with_option("manifest", manifest.display());
@@ -63,10 +67,46 @@ async fn verify(
     if let Some(threads) = args.threads {
         options.hash_threads = threads.max(1);
     }
+    if let Some(repair_file) = &args.repair_file {
+        options.downloaded = Arc::new(downloaded_by(repair_file, &drive, &binding)?);
+    }
     drop(interrupts);
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
     let finished = run_headless(handle, drive, args.json, &reports).await?;
     Ok(exit_status(&finished))
+}
+
+/// What the repair file at `path` (made for these inputs) recorded for the files a repair
+/// downloaded whole that nothing but the copy log names: their MD5 as written. The file is
+/// read into memory, never written or locked.
+fn downloaded_by(
+    path: &Path,
+    drive: &Drive,
+    binding: &Binding,
+) -> Result<HashMap<ComponentId, Md5>, CliError> {
+    let unusable = |error: JournalError| CliError::Usage(super::chain(&error));
+    let (repair_file, existed) = RepairFile::in_memory_copy(path, binding).map_err(unusable)?;
+    if !existed {
+        return Err(CliError::Usage(format!(
+            "there is no repair file at {}: pass the one the repair wrote (--repair-file of \
+             `repair`), or leave --repair-file out",
+            path.display()
+        )));
+    }
+    let entries = repair_file.entries(drive).map_err(unusable)?;
+    Ok(entries
+        .into_iter()
+        .filter(|entry| {
+            let blob = &drive.blobs[entry.id.blob as usize];
+            // Verified: a rerun found the download still whole.
+            matches!(
+                entry.state,
+                EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified)
+            ) && !blob.in_manifest
+                && drive.component(entry.id).kind == ComponentKind::File
+        })
+        .filter_map(|entry| Some((entry.id, entry.actual_md5?)))
+        .collect())
 }
 
 /// The target must be a folder the run can open (`flag` names where it comes from).

@@ -21,6 +21,10 @@ pub(super) fn read_error(id: ComponentId, component: &Component, error: &io::Err
     )
 }
 
+/// How a file that only the copy log names is proven once a repair has downloaded it.
+const AFTER_A_REPAIR: &str = "; once a repair has downloaded it, `verify --repair-file FILE` \
+                              checks it against the MD5 recorded then";
+
 /// A whole-file component: its length; for a file known only from the copy log, whose bytes
 /// nothing else checks, the copy log's word when it reports a failure.
 pub(super) fn length_check(
@@ -39,7 +43,7 @@ pub(super) fn length_check(
             ComponentStatus::Corrupt,
             Some(format!(
                 "{}; nothing on the drive proves the file right (the copy log lists no size or \
-                 checksum for it)",
+                 checksum for it){AFTER_A_REPAIR}",
                 error.describe()
             )),
         );
@@ -50,7 +54,11 @@ pub(super) fn length_check(
             .as_ref()
             .is_some_and(|status| !status.is_completed())
     {
-        return unhashed(id, component);
+        let mut finding = unhashed(id, component);
+        if let Some(reason) = &mut finding.reason {
+            reason.push_str(AFTER_A_REPAIR);
+        }
+        return finding;
     }
     match file_length.cmp(&blob.length) {
         std::cmp::Ordering::Equal => Finding::new(id, ComponentStatus::Verified, None),

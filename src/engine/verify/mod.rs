@@ -23,7 +23,9 @@ use hashing::{HashJob, hash_worker};
 use reader::Reader;
 pub(crate) use side_file::{SideFile, read_side_file};
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::bounded;
@@ -54,6 +56,9 @@ const MAX_SIDE_FILE: u64 = 64 * 1024 * 1024;
 pub struct VerifyOptions {
     /// Hashing threads; see `default`.
     pub hash_threads: usize,
+    /// Files an earlier repair downloaded whole that nothing else describes (known only from
+    /// the copy log), with the MD5 the repair file recorded for them: checked against it.
+    pub downloaded: Arc<HashMap<ComponentId, Md5>>,
 }
 
 impl Default for VerifyOptions {
@@ -66,7 +71,10 @@ impl Default for VerifyOptions {
         } else {
             cores
         };
-        Self { hash_threads }
+        Self {
+            hash_threads,
+            downloaded: Arc::default(),
+        }
     }
 }
 
@@ -260,6 +268,7 @@ pub(crate) fn verify_in(
         drop(job_rx);
         let reader = Reader {
             root,
+            downloaded: &options.downloaded,
             control,
             report,
             job_tx,
@@ -333,6 +342,7 @@ mod tests {
         let root = RootedDir::open(dir.path()).unwrap();
         let reader = Reader {
             root: &root,
+            downloaded: &HashMap::new(),
             control: &control,
             report: &sink,
             job_tx,

@@ -1,6 +1,7 @@
 //! The reader: walks the drive file by file, each front to back in large sequential reads,
 //! and hands the components each read holds to the hashing threads.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use crate::sanitize::escape_controls;
 
 pub(super) struct Reader<'a> {
     pub(super) root: &'a RootedDir,
+    /// See [`super::VerifyOptions::downloaded`].
+    pub(super) downloaded: &'a HashMap<ComponentId, Md5>,
     pub(super) control: &'a Control,
     pub(super) report: &'a dyn VerifySink,
     pub(super) job_tx: Sender<HashJob>,
@@ -180,7 +183,14 @@ impl Reader<'_> {
             }
             let component = &blob.components[c as usize];
             if component.kind == ComponentKind::File {
-                self.emit(length_check(id(c), blob, component, file_length).on(on));
+                let finding = match self.downloaded.get(&id(c)) {
+                    Some(&recorded) if !blob.in_manifest => {
+                        position = u64::MAX;
+                        as_downloaded(id(c), component, &mut file, file_length, recorded)
+                    }
+                    _ => length_check(id(c), blob, component, file_length),
+                };
+                self.emit(finding.on(on));
                 continue;
             }
             let Some(expected) = component.expected_md5 else {
@@ -434,6 +444,32 @@ impl Window {
             bytes: from..from + length as usize,
             identity,
         });
+    }
+}
+
+/// A file known only from the copy log, which an earlier repair downloaded whole: right when
+/// all of it still hashes to the MD5 recorded then (the length alone proves nothing).
+fn as_downloaded(
+    id: ComponentId,
+    component: &Component,
+    file: &mut File,
+    file_length: u64,
+    recorded: Md5,
+) -> Finding {
+    let hashed = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| stream_hash(file, file_length));
+    match hashed {
+        Ok(md5) if md5 == recorded => Finding::new(id, ComponentStatus::Verified, None),
+        Ok(md5) => Finding::new(
+            id,
+            ComponentStatus::Corrupt,
+            Some(format!(
+                "the file hashes to {md5}, not to the MD5 {recorded} the repair file recorded \
+                 when it was downloaded: it changed since"
+            )),
+        ),
+        Err(error) => read_error(id, component, &error),
     }
 }
 
