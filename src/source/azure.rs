@@ -8,9 +8,9 @@
 //!   the token.
 //! - **Trust**: HTTPS through the system store plus `SSL_CERT_FILE` ([`transport`]).
 //! - **Resuming broken bodies**: the crate retries status codes and failed connections, not a
-//!   body that breaks half-way. [`AzureBlobSource::read_range`] keeps the bytes it got and asks
-//!   for the rest, pinned with `If-Match` to the ETag of the first answer so that two versions
-//!   are never mixed.
+//!   body that breaks half-way. [`AzureBlobSource::read_range_to`] hands the bytes on as they
+//!   arrive and asks for the rest from where a body broke, pinned with `If-Match` to the ETag of
+//!   the first answer so that two versions are never mixed.
 //! - **Timeouts** tuned for a repair (the crate's transport waits 60 s on a silent socket).
 //!
 //! One retry budget covers everything (the crate's own retry policy is switched off): status
@@ -18,42 +18,42 @@
 //! backoff, jitter and `Retry-After`. Stacking two retry loops would multiply the attempts and
 //! make [`SourceError::Transient`]'s count meaningless. 401/403 are never retried.
 //!
-//! All requests of one source share one HTTP client, so connections are reused.
+//! All requests of one source share one HTTP client, so connections are reused. The storage's
+//! answers (property headers, error bodies, `Retry-After`) are read in `responses`.
 
 use std::{fmt, num::NonZero, sync::Arc, time::Duration};
 
 use azure_core::{
     error::ErrorKind,
-    http::{
-        ClientOptions, Context, Etag, NoFormat, Request, Response, RetryOptions, Url,
-        headers::{HeaderName, Headers},
-        policies::{Policy, PolicyResult},
-    },
+    http::{ClientOptions, Etag, RetryOptions, Url, policies::Policy},
 };
 use azure_storage_blob::{
     BlobClient, BlobClientOptions,
-    models::{
-        BlobClientDownloadOptions, BlobClientGetPropertiesOptions, BlobClientGetPropertiesResult,
-        BlobClientGetPropertiesResultHeaders,
-    },
+    models::{BlobClientDownloadOptions, BlobClientGetPropertiesOptions},
 };
-use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
-use hmac::{KeyInit as _, Mac as _};
 
 use super::{BlobProperties, BlobRef, BlobSource, CredentialKind, ReadConditions, SourceError};
 use crate::sanitize::redact_secrets_with;
 
 pub mod entra;
 mod list;
+mod responses;
 pub mod sas;
+mod shared_key;
 mod transport;
 
 use entra::EntraCredential;
 pub use entra::{EntraEnvironment, EntraMethod};
 pub use list::ListedBlob;
+pub(crate) use responses::error_chain;
+use responses::{
+    error_body_text, header, out_of_range, parse_content_range, properties_from, protocol,
+    retry_after,
+};
 use sas::{Sas, encode_path};
+pub use shared_key::{SharedKeyPolicy, string_to_sign};
 
 /// How the source proves who it is. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -831,300 +831,6 @@ impl BlobSource for AzureBlobSource {
     }
 }
 
-/// Maps Get Blob Properties' headers to [`BlobProperties`].
-fn properties_from(
-    response: &Response<BlobClientGetPropertiesResult, NoFormat>,
-    blob: &BlobRef,
-) -> Result<BlobProperties, SourceError> {
-    let bad = |e: azure_core::Error| protocol(blob, format!("bad property header: {e}"));
-    let headers = response.headers();
-    let mut metadata: Vec<(String, String)> =
-        response.metadata().map_err(bad)?.into_iter().collect();
-    // HTTP header names arrive lower-cased (the transport normalises them), so metadata names
-    // do too; sorting gives a stable order (the service does not promise one either).
-    metadata.sort();
-    Ok(BlobProperties {
-        last_modified: response.last_modified().map_err(bad)?,
-        etag: header(headers, "etag").map(str::to_owned),
-        content_length: response.content_length().map_err(bad)?.unwrap_or_default(),
-        content_type: response.content_type().map_err(bad)?,
-        // Kept as the header's base64, as the properties file writes it.
-        content_md5: header(headers, "content-md5").map(str::to_owned),
-        content_encoding: response.content_encoding().map_err(bad)?,
-        content_language: response.content_language().map_err(bad)?,
-        cache_control: response.cache_control().map_err(bad)?,
-        metadata,
-    })
-}
-
-/// The text of `<Error><{child}>` in a storage error body (`<Error><Code/><Message/>…</Error>`),
-/// read with quick-xml: entities and character references decoded, CDATA taken as it is.
-fn error_body_text(body: &[u8], child: &str) -> Option<String> {
-    use quick_xml::events::Event;
-    let body = std::str::from_utf8(body).ok()?;
-    let mut reader = quick_xml::Reader::from_str(body);
-    let mut path: Vec<String> = Vec::new();
-    let mut text = String::new();
-    let inside = |path: &[String]| matches!(path, [root, name] if root == "Error" && name == child);
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(start) => {
-                path.push(start.local_name().as_ref().to_string());
-            }
-            Event::End(_) => {
-                if inside(&path) {
-                    return Some(text);
-                }
-                path.pop();
-            }
-            Event::Text(part) if inside(&path) => text.push_str(&part.xml10_content()),
-            Event::CData(data) if inside(&path) => text.push_str(&data),
-            Event::GeneralRef(reference) if inside(&path) => match reference.resolve_char_ref() {
-                Ok(Some(c)) => text.push(c),
-                _ => text.push_str(quick_xml::escape::resolve_predefined_entity(&reference)?),
-            },
-            Event::Eof => return None,
-            _ => {}
-        }
-    }
-}
-
-fn header<'a>(headers: &'a Headers, name: &'static str) -> Option<&'a str> {
-    headers.get_optional_str(&HeaderName::from_static(name))
-}
-
-/// `Retry-After` (seconds or HTTP date), or Azure's `x-ms-retry-after-ms` / `retry-after-ms`.
-fn retry_after(headers: &Headers) -> Option<Duration> {
-    for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
-        if let Some(ms) = header(headers, name).and_then(|v| v.trim().parse::<u64>().ok()) {
-            return Some(Duration::from_millis(ms));
-        }
-    }
-    let value = header(headers, "retry-after")?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = azure_core::time::parse_rfc7231(value).ok()?;
-    let wait = when - time::OffsetDateTime::now_utc();
-    Some(Duration::try_from(wait).unwrap_or_default())
-}
-
-/// `bytes <first>-<last>/<total>` → (first, Some(total)); `*` totals give `None`.
-fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
-    let rest = value.trim().strip_prefix("bytes")?.trim_start();
-    let (range, total) = rest.split_once('/')?;
-    let (first, _last) = range.split_once('-')?;
-    let total = match total.trim() {
-        "*" => None,
-        t => Some(t.parse().ok()?),
-    };
-    Some((first.trim().parse().ok()?, total))
-}
-
-fn out_of_range(blob: &BlobRef, offset: u64, end: u64, available: Option<u64>) -> SourceError {
-    SourceError::OutOfRange {
-        blob: blob.to_string(),
-        offset,
-        end,
-        available,
-    }
-}
-
-fn protocol(blob: &BlobRef, message: String) -> SourceError {
-    SourceError::Protocol {
-        blob: blob.to_string(),
-        message,
-    }
-}
-
-/// The error with its causes, `a: b: c` (the crate puts the useful part in the source).
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// A per-try pipeline policy that authorizes each request with Shared Key: it stamps
-/// `x-ms-date` and adds `Authorization: SharedKey <account>:<signature>`, where the signature
-/// is base64(HMAC-SHA256(base64-decoded key, [`string_to_sign`])). Per try, because a retried
-/// request needs a fresh date. `Debug` shows the account only.
-#[derive(Clone)]
-pub struct SharedKeyPolicy {
-    account: String,
-    key: Arc<[u8]>,
-}
-
-impl fmt::Debug for SharedKeyPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedKeyPolicy")
-            .field("account", &self.account)
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
-
-impl SharedKeyPolicy {
-    /// `key_base64` is the account key as the portal shows it.
-    pub fn new(account: &str, key_base64: &str) -> Result<Self, SourceError> {
-        let key = BASE64.decode(key_base64.trim()).map_err(|_| {
-            SourceError::Config("the storage account key is not valid base64".into())
-        })?;
-        if key.is_empty() {
-            return Err(SourceError::Config(
-                "the storage account key is empty".into(),
-            ));
-        }
-        Ok(Self {
-            account: account.to_owned(),
-            key: key.into(),
-        })
-    }
-
-    /// base64(HMAC-SHA256(key, string_to_sign)).
-    #[expect(
-        clippy::expect_used,
-        reason = "HMAC-SHA256 accepts keys of any length: new_from_slice cannot fail"
-    )]
-    pub fn sign(&self, string_to_sign: &str) -> String {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key)
-            .expect("HMAC accepts keys of any length");
-        mac.update(string_to_sign.as_bytes());
-        BASE64.encode(mac.finalize().into_bytes())
-    }
-
-    /// Stamps `x-ms-date` and `Authorization` on `request`.
-    pub fn authorize(&self, request: &mut Request) {
-        let now = time::OffsetDateTime::now_utc();
-        request.insert_header("x-ms-date", azure_core::time::to_rfc7231(&now));
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
-            .collect();
-        let body_len = request.body().len().unwrap_or(0);
-        let sts = string_to_sign(
-            request.method().as_str(),
-            request.url(),
-            &headers,
-            body_len,
-            &self.account,
-        );
-        let signature = self.sign(&sts);
-        request.insert_header(
-            "authorization",
-            format!("SharedKey {}:{signature}", self.account),
-        );
-    }
-}
-
-#[async_trait::async_trait]
-impl Policy for SharedKeyPolicy {
-    async fn send(
-        &self,
-        ctx: &Context,
-        request: &mut Request,
-        next: &[Arc<dyn Policy>],
-    ) -> PolicyResult {
-        self.authorize(request);
-        next[0].send(ctx, request, &next[1..]).await
-    }
-}
-
-/// The Shared Key string-to-sign for Blob service version 2015-02-21 and later:
-///
-/// ```text
-/// VERB \n Content-Encoding \n Content-Language \n Content-Length (empty when 0) \n Content-MD5 \n
-/// Content-Type \n Date \n If-Modified-Since \n If-Match \n If-None-Match \n If-Unmodified-Since \n
-/// Range \n CanonicalizedHeaders CanonicalizedResource
-/// ```
-///
-/// CanonicalizedHeaders: every `x-ms-*` header, name lower-cased, value trimmed, sorted by name,
-/// each `name:value\n`. CanonicalizedResource: `/<account><encoded URL path>`, then for each
-/// query parameter, sorted by lower-cased name, `\nname:value[,value…]` with values decoded.
-/// `headers` are (name, value) pairs; names are matched case-insensitively.
-pub fn string_to_sign(
-    method: &str,
-    url: &Url,
-    headers: &[(String, String)],
-    body_len: u64,
-    account: &str,
-) -> String {
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let content_length = match get("content-length") {
-        "" if body_len > 0 => body_len.to_string(),
-        "" | "0" => String::new(),
-        n => n.to_owned(),
-    };
-    let mut out = String::new();
-    for part in [
-        method,
-        get("content-encoding"),
-        get("content-language"),
-        &content_length,
-        get("content-md5"),
-        get("content-type"),
-        get("date"),
-        get("if-modified-since"),
-        get("if-match"),
-        get("if-none-match"),
-        get("if-unmodified-since"),
-        get("range"),
-    ] {
-        out.push_str(part);
-        out.push('\n');
-    }
-    let mut ms_headers: Vec<(String, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim()))
-        .filter(|(k, _)| k.starts_with("x-ms-"))
-        .collect();
-    ms_headers.sort();
-    for (k, v) in ms_headers {
-        out.push_str(&k);
-        out.push(':');
-        out.push_str(v);
-        out.push('\n');
-    }
-    out.push('/');
-    out.push_str(account);
-    out.push_str(if url.path().is_empty() {
-        "/"
-    } else {
-        url.path()
-    });
-    let mut params: Vec<(String, Vec<String>)> = Vec::new();
-    for (k, v) in url.query_pairs() {
-        let k = k.to_ascii_lowercase();
-        match params.iter_mut().find(|(name, _)| *name == k) {
-            Some((_, values)) => values.push(v.into_owned()),
-            None => params.push((k, vec![v.into_owned()])),
-        }
-    }
-    params.sort();
-    for (k, mut values) in params {
-        values.sort();
-        out.push('\n');
-        out.push_str(&k);
-        out.push(':');
-        out.push_str(&values.join(","));
-    }
-    out
-}
-
 /// A URL-ish string for an error message, secrets masked.
 fn redact_url_text(text: &str) -> String {
     crate::sanitize::redact_secrets(text)
@@ -1136,105 +842,6 @@ mod tests {
 
     const DEV_KEY: &str =
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    /// A ranged, conditional read of a snapshot on Azurite's path-style URL: every slot of the
-    /// string-to-sign filled in by hand from the documented layout.
-    #[test]
-    fn string_to_sign_for_a_conditional_ranged_snapshot_read() {
-        let url = Url::parse(
-            "http://127.0.0.1:10000/devstoreaccount1/pictures/wild/desert%20one.jpg?snapshot=2024-01-02T03%3A04%3A05.1234567Z&Timeout=30",
-        )
-        .unwrap();
-        let headers = pairs(&[
-            ("x-ms-version", "2025-11-05"),
-            ("X-MS-Date", "Sun, 11 Oct 2009 21:49:13 GMT"),
-            ("range", "bytes=65536-131071"),
-            ("if-unmodified-since", "Tue, 18 Sep 2012 23:47:08 GMT"),
-            ("if-match", "\"0x8CF2A5B1F6A3E4C\""),
-            ("x-ms-client-request-id", "  abc  "),
-            ("accept", "application/octet-stream"),
-            ("user-agent", "azsdk-rust"),
-        ]);
-        let sts = string_to_sign("GET", &url, &headers, 0, "devstoreaccount1");
-        let expected = "GET\n\n\n\n\n\n\n\n\"0x8CF2A5B1F6A3E4C\"\n\nTue, 18 Sep 2012 23:47:08 GMT\nbytes=65536-131071\n\
-            x-ms-client-request-id:abc\n\
-            x-ms-date:Sun, 11 Oct 2009 21:49:13 GMT\n\
-            x-ms-version:2025-11-05\n\
-            /devstoreaccount1/devstoreaccount1/pictures/wild/desert%20one.jpg\n\
-            snapshot:2024-01-02T03:04:05.1234567Z\n\
-            timeout:30";
-        assert_eq!(sts, expected);
-    }
-
-    /// A PUT with a body: Content-Length and Content-Type take their slots; a zero length would
-    /// leave the slot empty (service version 2015-02-21+).
-    #[test]
-    fn string_to_sign_content_length_slot() {
-        let url =
-            Url::parse("https://acct.blob.core.windows.net/c1x/b?comp=metadata&restype=container")
-                .unwrap();
-        let headers = pairs(&[("content-type", "text/plain"), ("x-ms-date", "D")]);
-        let sts = string_to_sign("PUT", &url, &headers, 11, "acct");
-        assert_eq!(
-            sts,
-            "PUT\n\n\n11\n\ntext/plain\n\n\n\n\n\n\nx-ms-date:D\n/acct/c1x/b\ncomp:metadata\nrestype:container"
-        );
-        let headers = pairs(&[("content-length", "0"), ("x-ms-date", "D")]);
-        let sts = string_to_sign("PUT", &url, &headers, 0, "acct");
-        assert!(sts.starts_with("PUT\n\n\n\n\n\n"), "{sts:?}");
-    }
-
-    /// HMAC-SHA256 with the dev account key, checked against Python's `hmac` module:
-    /// `base64(hmac.new(base64.b64decode(KEY), b"GET\n...", hashlib.sha256).digest())`.
-    #[test]
-    fn signature_matches_an_independent_hmac() {
-        let policy = SharedKeyPolicy::new("devstoreaccount1", DEV_KEY).unwrap();
-        let sts = "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:Sun, 11 Oct 2009 21:49:13 GMT\nx-ms-version:2009-09-19\n/devstoreaccount1/devstoreaccount1/mycontainer\ncomp:list\nrestype:container";
-        assert_eq!(
-            policy.sign(sts),
-            "LKjIS6gQn7zKkHJRhUiEuHkaomzSNDddMkUJXn/olrE="
-        );
-        assert!(!format!("{policy:?}").contains("Eby8"));
-    }
-
-    #[test]
-    fn key_that_is_not_base64_is_a_config_error_without_the_key() {
-        let err = SharedKeyPolicy::new("a", "not base64 !!").unwrap_err();
-        assert!(
-            matches!(&err, SourceError::Config(m) if !m.contains("not base64 !!")),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn error_bodies_are_read_as_xml_not_searched_as_text() {
-        let body = br#"<?xml version="1.0" encoding="utf-8"?>
-<Error><Code>AuthenticationFailed</Code>
-<!-- <Message>a comment, not the message</Message> -->
-<Detail><Message>nested, not the message</Message></Detail>
-<Message>Tom &amp; Jerry &#x41;&#66; <![CDATA[<raw>]]>
-RequestId:1</Message>
-<AuthenticationErrorDetail>Lifetime validation failed. The token is expired.</AuthenticationErrorDetail>
-</Error>"#;
-        assert_eq!(
-            error_body_text(body, "Message").as_deref(),
-            Some("Tom & Jerry AB <raw>\nRequestId:1")
-        );
-        assert_eq!(
-            error_body_text(body, "AuthenticationErrorDetail").as_deref(),
-            Some("Lifetime validation failed. The token is expired.")
-        );
-        assert_eq!(error_body_text(body, "Missing"), None);
-        assert_eq!(error_body_text(b"<Error><Message>cut", "Message"), None);
-        assert_eq!(error_body_text(b"not xml at all", "Message"), None);
-        assert_eq!(error_body_text(&[0xff, 0xfe], "Message"), None);
-    }
 
     #[test]
     fn blob_urls_encode_names_and_carry_the_sas() {
@@ -1279,22 +886,6 @@ RequestId:1</Message>
         );
         assert!(!format!("{source:?}").contains("Eby8"));
         assert_eq!(source.redact(&format!("x {DEV_KEY} y")), "x <redacted> y");
-    }
-
-    #[test]
-    fn content_range_and_retry_after_parsing() {
-        assert_eq!(
-            parse_content_range("bytes 10-19/100"),
-            Some((10, Some(100)))
-        );
-        assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, None)));
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-        let mut headers = Headers::new();
-        headers.insert("retry-after", "3");
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        let mut headers = Headers::new();
-        headers.insert("x-ms-retry-after-ms", "1500");
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
     }
 
     #[test]
