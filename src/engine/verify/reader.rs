@@ -186,7 +186,12 @@ impl Reader<'_> {
                 let finding = match self.downloaded.get(&id(c)) {
                     Some(&recorded) if !blob.in_manifest => {
                         position = u64::MAX;
-                        as_downloaded(id(c), component, &mut file, file_length, recorded)
+                        let hashed =
+                            self.as_downloaded(id(c), component, &mut file, file_length, recorded);
+                        let Some(finding) = hashed else {
+                            return false;
+                        };
+                        finding
                     }
                     _ => length_check(id(c), blob, component, file_length),
                 };
@@ -229,9 +234,10 @@ impl Reader<'_> {
                 return false;
             }
             let streamed = seek_to(&mut file, &mut position, component.offset)
-                .and_then(|()| stream_hash(&mut file, component.length));
+                .and_then(|()| self.stream_hash(&mut file, component.length));
             match streamed {
-                Ok(actual) => {
+                Ok(None) => return false,
+                Ok(Some(actual)) => {
                     position = end;
                     self.emit(verdict(id(c), expected, actual, component.length).on(on));
                 }
@@ -389,6 +395,42 @@ impl Reader<'_> {
         }
     }
 
+    /// The verdict on a whole file an earlier repair downloaded ([`as_downloaded_verdict`]),
+    /// its `length` bytes read front to back; `None` when the run is cancelled meanwhile (the
+    /// file may be huge).
+    fn as_downloaded(
+        &self,
+        id: ComponentId,
+        component: &Component,
+        file: &mut File,
+        length: u64,
+        recorded: Md5,
+    ) -> Option<Finding> {
+        let hashed = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.stream_hash(file, length))
+            .transpose()?;
+        Some(as_downloaded_verdict(id, component, hashed, recorded))
+    }
+
+    /// The MD5 of the next `length` bytes of `file`, read a MiB at a time; `Ok(None)` when the
+    /// run is cancelled meanwhile (a component or file may be huge).
+    fn stream_hash(&self, file: &mut File, length: u64) -> io::Result<Option<Md5>> {
+        let mut hasher = Md5Stream::new();
+        let mut chunk = vec![0u8; 1024 * 1024];
+        let mut left = length;
+        while left > 0 {
+            if !self.control.proceed() {
+                return Ok(None);
+            }
+            let take = left.min(chunk.len() as u64) as usize;
+            file.read_exact(&mut chunk[..take])?;
+            hasher.update(&chunk[..take]);
+            left -= take as u64;
+        }
+        Ok(Some(hasher.finish()))
+    }
+
     pub(super) fn emit(&self, finding: Finding) {
         self.report.finding(finding);
     }
@@ -449,16 +491,12 @@ impl Window {
 
 /// A file known only from the copy log, which an earlier repair downloaded whole: right when
 /// all of it still hashes to the MD5 recorded then (the length alone proves nothing).
-fn as_downloaded(
+fn as_downloaded_verdict(
     id: ComponentId,
     component: &Component,
-    file: &mut File,
-    file_length: u64,
+    hashed: io::Result<Md5>,
     recorded: Md5,
 ) -> Finding {
-    let hashed = file
-        .seek(SeekFrom::Start(0))
-        .and_then(|_| stream_hash(file, file_length));
     match hashed {
         Ok(md5) if md5 == recorded => Finding::new(id, ComponentStatus::Verified, None),
         Ok(md5) => Finding::new(
@@ -480,17 +518,4 @@ pub(super) fn seek_to(file: &mut File, position: &mut u64, offset: u64) -> io::R
         *position = offset;
     }
     Ok(())
-}
-
-pub(super) fn stream_hash(file: &mut File, length: u64) -> io::Result<Md5> {
-    let mut hasher = Md5Stream::new();
-    let mut chunk = vec![0u8; 1024 * 1024];
-    let mut left = length;
-    while left > 0 {
-        let take = left.min(chunk.len() as u64) as usize;
-        file.read_exact(&mut chunk[..take])?;
-        hasher.update(&chunk[..take]);
-        left -= take as u64;
-    }
-    Ok(hasher.finish())
 }
