@@ -618,11 +618,17 @@ impl Repairer {
         }
         for d in done {
             let component = self.drive.component(d.id);
-            // Bytes moved: what a repair wrote (for progress); nothing for a failure.
-            let bytes = match d.status {
-                ComponentStatus::Repaired => {
-                    self.drive.blobs[d.id.blob as usize].data_bytes_of(component)
+            // Bytes moved: what a repair wrote (for progress); nothing for a failure. A file
+            // only the copy log names is as long as the storage's blob, whatever Length the
+            // copy log claims.
+            let blob = &self.drive.blobs[d.id.blob as usize];
+            let bytes = match (d.status, &d.identity) {
+                (ComponentStatus::Repaired, Some(identity))
+                    if component.kind == ComponentKind::File && !blob.in_manifest =>
+                {
+                    identity.length
                 }
+                (ComponentStatus::Repaired, _) => blob.data_bytes_of(component),
                 _ => 0,
             };
             self.emit(Finding {
