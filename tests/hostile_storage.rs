@@ -141,6 +141,78 @@ async fn a_copy_log_range_across_blocks_writes_only_bytes_that_pass_their_hash()
     }
 }
 
+/// Without a manifest, a failed copy-log range that names no hash (Microsoft's own example of
+/// a copy log) is downloaded pinned to the copy log's `LastModified` and written: the file is
+/// the blob (exit 0). When the copy log gives no `LastModified` either, nothing checks the
+/// storage's bytes and nothing pins them to the exported version: they are not written (the
+/// blob here changed since the export, and the range would mix two versions in one file), the
+/// range fails saying why (exit 1), and the file stays as it was.
+///
+/// Seen failing without the check: the changed blob's bytes were written and the run said
+/// "REPAIRED: all damage was repaired".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_export() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    for (container, pinned) in [("nohash-pinned", true), ("nohash-unpinned", false)] {
+        let content = pseudo_random_bytes(44, 4 * 4096);
+        let blob_path = format!("{container}/data.bin");
+        let mut export = export(
+            azurite,
+            container,
+            in_container(
+                container,
+                vec![SampleBlob::block("data.bin", content.clone(), 4096)],
+            ),
+        )
+        .await;
+        let file = export.file(&blob_path);
+        let mut damaged = content.clone();
+        damaged[4096..8192].fill(0);
+        std::fs::write(&file, &damaged).unwrap();
+        if !pinned {
+            // The blob changed since the export, inside the failed range.
+            let mut other = content.clone();
+            other[5000] ^= 0x20;
+            azurite
+                .put_block_blob(container, "data.bin", &other, None, &[])
+                .await;
+        }
+        let entry = export.log_entry(&blob_path);
+        entry.status = BlobStatus::CompletedWithErrors;
+        if !pinned {
+            entry.last_modified = None;
+        }
+        entry.ranges.push(LogRange {
+            offset: 4096,
+            length: 4096,
+            id: None,
+            hash: None,
+            status: RangeStatus::Failed,
+        });
+        export.write_copy_log();
+
+        let seen = repair(&export, false);
+        let on_drive = std::fs::read(&file).unwrap();
+        let report = read_json(&export.report());
+        let blocks = components(&report, &export.blob(&blob_path).file_path, "block");
+        if pinned {
+            assert_eq!(seen.code, Some(0), "{}", seen.text());
+            assert!(on_drive == content, "the file is the blob");
+            assert_eq!(blocks[0]["status"], "repaired", "{}", blocks[0]);
+            continue;
+        }
+        assert_eq!(seen.code, Some(1), "{}", seen.text());
+        assert!(on_drive == damaged, "nothing was written");
+        assert!(!seen.text().contains("REPAIRED"), "{}", seen.text());
+        assert_eq!(blocks[0]["status"], "failed", "{}", blocks[0]);
+        let reason = blocks[0]["reason"].as_str().unwrap();
+        assert!(reason.contains("could mix two versions"), "{reason}");
+        assert!(reason.contains("--manifest"), "{reason}");
+    }
+}
+
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from
 /// the storage, never from the copy log's `Length` (absent, or 5 for a 300 KiB blob). Both
 /// files are the blobs byte for byte (exit 0), and the report says what the copy log claimed.

@@ -42,6 +42,13 @@ use hasher::Hasher;
 use plan::{Job, component_ids, download_plan, needs_copy_log_repair, plan_jobs, with_chunk_sets};
 pub(crate) use sources::SourceSlot;
 
+/// Why a copy-log range without a hash (and no manifest) is not written when nothing pins the
+/// read to the exported version.
+const UNCHECKED_AND_UNPINNED: &str = "nothing checks these bytes (no manifest hash; the copy \
+    log gives none) and nothing pins them to the exported version (the copy log gives no \
+    usable LastModified): written into the file they could mix two versions of the blob; \
+    nothing was written. Pass the drive's manifest (--manifest) to check them";
+
 /// Tuning for a repair.
 #[derive(Debug, Clone)]
 pub struct RepairOptions {
@@ -712,25 +719,35 @@ impl Repairer {
             Ok(Err(stop)) => return self.stopped(&ids, stop).await,
             Err(end) => return end,
         };
-        // Bytes that fail the manifest hash are never written.
+        // Bytes that fail the manifest hash are never written; nor are bytes that nothing
+        // checks (a copy-log range without a hash, no manifest) when nothing pins the read to
+        // the exported version either: they could mix two versions of the blob in one file.
+        let unpinned = blob.snapshot.is_none()
+            && conditions.if_unmodified_since.is_none()
+            && conditions.if_match.is_none();
         let mut writes = Vec::new();
         let mut refused = Vec::new();
         for (&id, received) in ids.iter().zip(received) {
             let component = self.drive.component(id);
             let actual = received.md5;
-            match component.expected_md5 {
-                Some(expected) if expected != actual => refused.push(Done {
+            let refusal = match component.expected_md5 {
+                Some(expected) if expected != actual => Some(format!(
+                    "the storage's bytes hash to {actual}, not the manifest's {expected}: the \
+                     blob probably changed since export; nothing was written"
+                )),
+                None if unpinned => Some(UNCHECKED_AND_UNPINNED.to_string()),
+                _ => None,
+            };
+            match refusal {
+                Some(reason) => refused.push(Done {
                     id,
                     status: ComponentStatus::Failed,
                     actual_md5: None,
                     storage_md5: Some(actual),
-                    reason: Some(format!(
-                        "the storage's bytes hash to {actual}, not the manifest's {expected}: \
-                         the blob probably changed since export; nothing was written"
-                    )),
+                    reason: Some(reason),
                     identity: None,
                 }),
-                _ => writes.push(Part {
+                None => writes.push(Part {
                     id,
                     offset: component.offset,
                     pieces: received.pieces,
