@@ -215,7 +215,8 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
 
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from
 /// the storage, never from the copy log's `Length` (absent, or 5 for a 300 KiB blob). Both
-/// files are the blobs byte for byte (exit 0), and the report says what the copy log claimed.
+/// files are the blobs byte for byte (exit 0), and the report says what the copy log claimed;
+/// for the one without a `LastModified`, that nothing pins it to the exported version.
 ///
 /// Seen failing with the length taken from the copy log: exit 1 ("the downloaded bytes hash
 /// to …, not the blob's Content-MD5"), neither file written. (Before the storage was asked at
@@ -246,6 +247,10 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
         entry.status = BlobStatus::FileNotFound;
         entry.kind = None;
         entry.length = length;
+        if length.is_none() {
+            // Nothing pins this one to the exported version: its verdict says so.
+            entry.last_modified = None;
+        }
     }
     export.write_copy_log();
 
@@ -263,6 +268,13 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
     assert_eq!(five[0]["status"], "repaired");
     let reason = five[0]["reason"].as_str().unwrap();
     assert!(reason.contains("the copy log said 5 bytes"), "{reason}");
+    assert!(!reason.contains("current version"), "{reason}");
+    let absent = components(&report, r"\notfound\absent.bin", "file");
+    let reason = absent[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no usable LastModified: this is the blob's current version"),
+        "{reason}"
+    );
 }
 
 /// A copy log claiming a `Length` of 10^18 bytes for a missing file: no abort (it once asked

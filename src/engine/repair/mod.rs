@@ -799,11 +799,21 @@ impl Repairer {
             }
             _ => String::new(),
         };
-        // A 2021 entry is pinned by its ETag alone: without one, any version would do.
+        // A 2021 entry is pinned by its ETag alone, a v1 one by its LastModified: without
+        // it, any version would do.
         if blob.export.is_some() && no_export_etag {
             copy_log_note.push_str(
                 "; the copy log gives no ETag: this is the blob's current version, which \
                  nothing proves to be the exported one",
+            );
+        } else if blob.export.is_none()
+            && blob.snapshot.is_none()
+            && no_export_etag
+            && conditions.if_unmodified_since.is_none()
+        {
+            copy_log_note.push_str(
+                "; the copy log gives no usable LastModified: this is the blob's current \
+                 version, which nothing proves to be the exported one",
             );
         }
         let file_path = blob.file_path.clone();
