@@ -769,6 +769,35 @@ async fn verify_with_the_repair_file_proves_a_file_only_the_copy_log_names() {
         text(&after_change)
     );
 
+    // A report named like the repair file would destroy it: refused, the file as it was.
+    let onto_record = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("verify")
+        .arg("--target")
+        .arg(export.drive())
+        .arg("--manifest")
+        .arg(export.manifest())
+        .arg("--copy-log")
+        .arg(export.copy_log_path())
+        .arg("--repair-file")
+        .arg(export.repair_file())
+        .arg("--report")
+        .arg(export.repair_file())
+        .args(["--report-format", "json"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(onto_record.status.code(), Some(2), "{}", text(&onto_record));
+    assert!(
+        text(&onto_record).contains("is the repair file of this run"),
+        "{}",
+        text(&onto_record)
+    );
+    assert_eq!(
+        std::fs::read(export.repair_file()).unwrap(),
+        repair_file_before
+    );
+
     let nowhere = export.dir.path().join("no-such.rep");
     let missing = verify(Some(&nowhere));
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));

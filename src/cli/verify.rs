@@ -49,8 +49,12 @@ async fn verify(
         run = run.with_option("copy_log", copy_log.display());
     }
     let protected = Protected {
+        files: args
+            .repair_file
+            .iter()
+            .map(|path| ("repair file", path.as_path()))
+            .collect(),
         read_only_target: Some(&args.target),
-        ..Protected::default()
     }
     .with_logs(
         args.manifest.as_ref(),
