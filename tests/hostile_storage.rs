@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use export_repair::demo::{SampleBlob, pseudo_random_bytes};
 use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
-use support::azurite::{self, ACCOUNT, KEY};
+use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
 use support::hostile::{Hostile, Seen, components, peak_rss, read_json, run};
 
@@ -61,6 +61,66 @@ fn repair(export: &Export, manifest: bool) -> Seen {
     run(command, TIMEOUT)
 }
 
+/// A one-blob export whose file has the bytes of `failed` zeroed on the drive, reported by the
+/// copy log as one failed range without a hash.
+struct FailedRange {
+    export: Export,
+    blob_path: String,
+    content: Vec<u8>,
+    damaged: Vec<u8>,
+}
+
+/// [`FailedRange`] for a block blob of `blocks` blocks of `block` bytes (`seed` for its
+/// content). With `changed_at`, the storage's blob differs at that byte; it is uploaded again
+/// after the export, so the copy log gives no `LastModified` (it would refuse every read as
+/// "changed since export").
+async fn failed_range(
+    azurite: &Azurite,
+    container: &str,
+    (seed, blocks, block): (u64, usize, usize),
+    failed: std::ops::Range<usize>,
+    changed_at: Option<usize>,
+) -> FailedRange {
+    let content = pseudo_random_bytes(seed, blocks * block);
+    let blob_path = format!("{container}/data.bin");
+    let mut export = export(
+        azurite,
+        container,
+        in_container(
+            container,
+            vec![SampleBlob::block("data.bin", content.clone(), block as u64)],
+        ),
+    )
+    .await;
+    let mut damaged = content.clone();
+    damaged[failed.clone()].fill(0);
+    std::fs::write(export.file(&blob_path), &damaged).unwrap();
+    let entry = export.log_entry(&blob_path);
+    entry.status = BlobStatus::CompletedWithErrors;
+    entry.ranges.push(LogRange {
+        offset: failed.start as u64,
+        length: failed.len() as u64,
+        id: None,
+        hash: None,
+        status: RangeStatus::Failed,
+    });
+    if let Some(at) = changed_at {
+        let mut other = content.clone();
+        other[at] ^= 0x20;
+        azurite
+            .put_block_blob(container, "data.bin", &other, None, &[])
+            .await;
+        export.log_entry(&blob_path).last_modified = None;
+    }
+    export.write_copy_log();
+    FailedRange {
+        export,
+        blob_path,
+        content,
+        damaged,
+    }
+}
+
 /// A copy-log range that does not line up with the manifest's blocks (`Offset 0 Length 5000`
 /// over 2721-byte blocks) is repaired through the blocks it touches, each checked against the
 /// manifest before it is written. With the storage right the file is right (exit 0); with a
@@ -77,41 +137,15 @@ async fn a_copy_log_range_across_blocks_writes_only_bytes_that_pass_their_hash()
         return;
     };
     for (container, storage_right) in [("misaligned-wrong", false), ("misaligned", true)] {
-        let content = pseudo_random_bytes(40, 5 * 2721);
-        let blob_path = format!("{container}/data.bin");
-        let mut export = export(
-            azurite,
-            container,
-            in_container(
-                container,
-                vec![SampleBlob::block("data.bin", content.clone(), 2721)],
-            ),
-        )
-        .await;
+        // The storage holds another byte in the second block when it is wrong.
+        let changed_at = (!storage_right).then_some(3000);
+        let FailedRange {
+            export,
+            blob_path,
+            content,
+            damaged,
+        } = failed_range(azurite, container, (40, 5, 2721), 0..5000, changed_at).await;
         let file = export.file(&blob_path);
-        let mut damaged = content.clone();
-        damaged[..5000].fill(0);
-        std::fs::write(&file, &damaged).unwrap();
-        let entry = export.log_entry(&blob_path);
-        entry.status = BlobStatus::CompletedWithErrors;
-        entry.ranges.push(LogRange {
-            offset: 0,
-            length: 5000,
-            id: None,
-            hash: None,
-            status: RangeStatus::Failed,
-        });
-        if !storage_right {
-            // The storage holds another byte in the second block. (Uploaded again: the export's
-            // Last-Modified would refuse every read as "changed since export".)
-            let mut other = content.clone();
-            other[3000] ^= 0x20;
-            azurite
-                .put_block_blob(container, "data.bin", &other, None, &[])
-                .await;
-            export.log_entry(&blob_path).last_modified = None;
-        }
-        export.write_copy_log();
 
         let seen = repair(&export, true);
         let on_drive = std::fs::read(&file).unwrap();
@@ -156,42 +190,16 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
         return;
     };
     for (container, pinned) in [("nohash-pinned", true), ("nohash-unpinned", false)] {
-        let content = pseudo_random_bytes(44, 4 * 4096);
-        let blob_path = format!("{container}/data.bin");
-        let mut export = export(
-            azurite,
-            container,
-            in_container(
-                container,
-                vec![SampleBlob::block("data.bin", content.clone(), 4096)],
-            ),
-        )
-        .await;
+        // Unpinned: the blob changed since the export, inside the failed range, and the copy
+        // log gives no LastModified.
+        let changed_at = (!pinned).then_some(5000);
+        let FailedRange {
+            export,
+            blob_path,
+            content,
+            damaged,
+        } = failed_range(azurite, container, (44, 4, 4096), 4096..8192, changed_at).await;
         let file = export.file(&blob_path);
-        let mut damaged = content.clone();
-        damaged[4096..8192].fill(0);
-        std::fs::write(&file, &damaged).unwrap();
-        if !pinned {
-            // The blob changed since the export, inside the failed range.
-            let mut other = content.clone();
-            other[5000] ^= 0x20;
-            azurite
-                .put_block_blob(container, "data.bin", &other, None, &[])
-                .await;
-        }
-        let entry = export.log_entry(&blob_path);
-        entry.status = BlobStatus::CompletedWithErrors;
-        if !pinned {
-            entry.last_modified = None;
-        }
-        entry.ranges.push(LogRange {
-            offset: 4096,
-            length: 4096,
-            id: None,
-            hash: None,
-            status: RangeStatus::Failed,
-        });
-        export.write_copy_log();
 
         let seen = repair(&export, false);
         let on_drive = std::fs::read(&file).unwrap();
