@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -16,6 +16,7 @@ use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
 use support::fault_proxy::{FaultProxy, Plan};
 use support::files::files_with_times as snapshot;
+use support::hostile::run;
 use support::runs::{kill_after_repaired, repair_progress};
 
 const KIB: u64 = 1024;
@@ -712,7 +713,8 @@ async fn verify_with_the_repair_file_proves_a_file_only_the_copy_log_names() {
     export.command(&["--account-key", KEY]).assert().code(0);
     assert!(std::fs::read(export.file(&gone)).unwrap() == gone_content);
 
-    let verify = |repair_file: Option<&std::path::Path>| {
+    // `verify` of the export's drive and logs, with `extra` arguments.
+    let verify = |extra: &[&std::ffi::OsStr]| {
         let mut command = Command::cargo_bin("export-repair").unwrap();
         command
             .arg("verify")
@@ -722,33 +724,25 @@ async fn verify_with_the_repair_file_proves_a_file_only_the_copy_log_names() {
             .arg(export.manifest())
             .arg("--copy-log")
             .arg(export.copy_log_path())
-            .timeout(Duration::from_secs(60));
-        if let Some(path) = repair_file {
-            command.arg("--repair-file").arg(path);
-        }
-        command.output().unwrap()
+            .args(extra);
+        run(command, Duration::from_secs(60))
     };
-    let text = |output: &std::process::Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    };
-    let repair_file_before = std::fs::read(export.repair_file()).unwrap();
+    let repair_file = export.repair_file();
+    let with_record = [OsStr::new("--repair-file"), repair_file.as_os_str()];
+    let repair_file_before = std::fs::read(&repair_file).unwrap();
 
-    let alone = verify(None);
-    assert_eq!(alone.status.code(), Some(1), "{}", text(&alone));
+    let alone = verify(&[]);
+    assert_eq!(alone.code, Some(1), "{}", alone.text());
     assert!(
-        text(&alone).contains("verify --repair-file FILE"),
+        alone.text().contains("verify --repair-file FILE"),
         "says how the file can be proven: {}",
-        text(&alone)
+        alone.text()
     );
 
-    let with_record = verify(Some(&export.repair_file()));
-    assert_eq!(with_record.status.code(), Some(0), "{}", text(&with_record));
+    let proven = verify(&with_record);
+    assert_eq!(proven.code, Some(0), "{}", proven.text());
     assert_eq!(
-        std::fs::read(export.repair_file()).unwrap(),
+        std::fs::read(&repair_file).unwrap(),
         repair_file_before,
         "verify reads the repair file, never writes it"
     );
@@ -756,55 +750,39 @@ async fn verify_with_the_repair_file_proves_a_file_only_the_copy_log_names() {
     let mut changed = gone_content.clone();
     changed[150_000] ^= 0x20;
     std::fs::write(export.file(&gone), &changed).unwrap();
-    let after_change = verify(Some(&export.repair_file()));
-    assert_eq!(
-        after_change.status.code(),
-        Some(1),
-        "{}",
-        text(&after_change)
-    );
+    let after_change = verify(&with_record);
+    assert_eq!(after_change.code, Some(1), "{}", after_change.text());
     assert!(
-        text(&after_change).contains("changed since"),
+        after_change.text().contains("changed since"),
         "{}",
-        text(&after_change)
+        after_change.text()
     );
 
     // A report named like the repair file would destroy it: refused, the file as it was.
-    let onto_record = Command::cargo_bin("export-repair")
-        .unwrap()
-        .arg("verify")
-        .arg("--target")
-        .arg(export.drive())
-        .arg("--manifest")
-        .arg(export.manifest())
-        .arg("--copy-log")
-        .arg(export.copy_log_path())
-        .arg("--repair-file")
-        .arg(export.repair_file())
-        .arg("--report")
-        .arg(export.repair_file())
-        .args(["--report-format", "json"])
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    assert_eq!(onto_record.status.code(), Some(2), "{}", text(&onto_record));
+    let report_onto_record = [
+        OsStr::new("--report"),
+        repair_file.as_os_str(),
+        OsStr::new("--report-format"),
+        OsStr::new("json"),
+    ];
+    let onto_record = verify(&[&with_record[..], &report_onto_record[..]].concat());
+    assert_eq!(onto_record.code, Some(2), "{}", onto_record.text());
     assert!(
-        text(&onto_record).contains("is the repair file of this run"),
+        onto_record
+            .text()
+            .contains("is the repair file of this run"),
         "{}",
-        text(&onto_record)
+        onto_record.text()
     );
-    assert_eq!(
-        std::fs::read(export.repair_file()).unwrap(),
-        repair_file_before
-    );
+    assert_eq!(std::fs::read(&repair_file).unwrap(), repair_file_before);
 
     let nowhere = export.dir.path().join("no-such.rep");
-    let missing = verify(Some(&nowhere));
-    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    let missing = verify(&[OsStr::new("--repair-file"), nowhere.as_os_str()]);
+    assert_eq!(missing.code, Some(2), "{}", missing.text());
     assert!(
-        text(&missing).contains("there is no repair file at"),
+        missing.text().contains("there is no repair file at"),
         "{}",
-        text(&missing)
+        missing.text()
     );
     assert!(!nowhere.exists(), "no repair file is made");
 }
