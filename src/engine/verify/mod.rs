@@ -389,6 +389,71 @@ mod tests {
         assert!(window.parts.is_empty());
     }
 
+    /// A file an earlier repair downloaded whole is hashed from front to back, however large:
+    /// cancelling the run stops that read within a MiB, with no verdict for the file.
+    #[test]
+    fn hashing_a_downloaded_file_stops_when_the_run_is_cancelled() {
+        const LENGTH: u64 = 16 << 30;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.bin");
+        // Sparse: 16 GiB of zeros that take no room.
+        File::create(&path).unwrap().set_len(LENGTH).unwrap();
+        let id = ComponentId {
+            blob: 0,
+            component: 0,
+        };
+        let blob = Blob {
+            blob_path: "c/huge.bin".into(),
+            file_path: "\\c\\huge.bin".into(),
+            snapshot: None,
+            length: LENGTH,
+            last_modified: None,
+            kind: None,
+            in_manifest: false,
+            copy_log_status: None,
+            metadata_path: None,
+            properties_path: None,
+            refusal: None,
+            components: vec![Component {
+                kind: ComponentKind::File,
+                offset: 0,
+                length: LENGTH,
+                expected_md5: None,
+                block_id: None,
+                copy_log_status: None,
+            }],
+            export: None,
+            block_ids: Default::default(),
+        };
+        let findings = Mutex::new(Vec::new());
+        let sink = |finding: Finding| findings.lock().unwrap().push(finding);
+        let (job_tx, _job_rx) = bounded(1);
+        let (buffer_tx, buffer_rx) = bounded(1);
+        let control = Control::default();
+        let root = RootedDir::open(dir.path()).unwrap();
+        let downloaded = HashMap::from([(id, Md5::of(b"recorded"))]);
+        let reader = Reader {
+            root: &root,
+            downloaded: &downloaded,
+            control: &control,
+            report: &sink,
+            job_tx,
+            buffer_tx,
+            buffer_rx,
+        };
+        let file = File::open(&path).unwrap();
+        let identity = FileIdentity::of(&file).unwrap();
+        let went_on = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                control.cancel();
+            });
+            reader.verify_data(0, &blob, &[0], file, identity)
+        });
+        assert!(!went_on, "the reader stops");
+        assert!(findings.into_inner().unwrap().is_empty(), "no verdict");
+    }
+
     #[test]
     fn a_window_takes_contiguous_components_up_to_its_size() {
         let mut window = Window::default();
