@@ -223,8 +223,9 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
 
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from
 /// the storage, never from the copy log's `Length` (absent, or 5 for a 300 KiB blob). Both
-/// files are the blobs byte for byte (exit 0), and the report says what the copy log claimed;
-/// for the one without a `LastModified`, that nothing pins it to the exported version.
+/// files are the blobs byte for byte (exit 0), the report's lengths and totals are the
+/// storage's, and its reasons say what the copy log claimed; for the one without a
+/// `LastModified`, that nothing pins it to the exported version.
 ///
 /// Seen failing with the length taken from the copy log: exit 1 ("the downloaded bytes hash
 /// to …, not the blob's Content-MD5"), neither file written. (Before the storage was asked at
@@ -272,6 +273,12 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
         );
     }
     let report = read_json(&export.report());
+    // The report's lengths are the files' (the storage's), not what the copy log claimed.
+    for file in report["files"].as_array().unwrap() {
+        assert_eq!(file["length"], 300 * KIB as u64, "{file}");
+        assert_eq!(file["components"][0]["length"], 300 * KIB as u64, "{file}");
+    }
+    assert_eq!(report["totals"]["bytes"], 2 * 300 * KIB as u64);
     let five = components(&report, r"\notfound\five.bin", "file");
     assert_eq!(five[0]["status"], "repaired");
     let reason = five[0]["reason"].as_str().unwrap();
@@ -325,6 +332,39 @@ async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memor
     assert_eq!(throughput["bytes"], content.len() as u64, "{throughput}");
     let rate = throughput["bytes_per_second"].as_u64().unwrap_or(0);
     assert!(rate < u64::MAX, "{throughput}");
+    // Once the storage has answered, every length and total the run shows is the storage's
+    // too (only the plan, made before, can take the copy log's word): the progress and the
+    // summary, the report's file, component and totals.
+    let length = content.len() as u64;
+    let text = seen.text();
+    assert!(
+        text.contains("1 components (100.0 KiB): 1 repaired"),
+        "{text}"
+    );
+    let last_progress = text.lines().rfind(|l| l.starts_with("download:")).unwrap();
+    assert!(
+        last_progress.starts_with("download: 100.0 KiB of 100.0 KiB (100%)"),
+        "{text}"
+    );
+    let file = &report["files"][0];
+    assert_eq!(file["length"], length, "{file}");
+    assert_eq!(file["components"][0]["length"], length, "{file}");
+    assert_eq!(report["totals"]["bytes"], length, "{report}");
+    assert_eq!(report["totals"]["by_status"]["repaired"]["bytes"], length);
+    // A report made later from the repair file says the same.
+    let later = export.report().with_file_name("later.json");
+    let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+    command
+        .arg("report")
+        .arg("--repair-file")
+        .arg(export.repair_file())
+        .arg("-o")
+        .arg(&later);
+    let made = run(command, TIMEOUT);
+    assert_eq!(made.code, Some(0), "{}", made.text());
+    let later = read_json(&later);
+    assert_eq!(later["files"][0]["length"], length, "{later}");
+    assert_eq!(later["totals"], report["totals"]);
 }
 
 /// How a [`Misbehaving`] endpoint answers.

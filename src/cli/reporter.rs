@@ -190,6 +190,7 @@ impl Reporter {
             },
             Event::WouldDownload(plan) => self.plan = Some(plan.clone()),
             Event::Working { .. }
+            | Event::StorageLength { .. }
             | Event::Component(_)
             | Event::Idle { .. }
             | Event::SourceChanged { .. } => {}
@@ -324,7 +325,7 @@ pub fn summary(ledger: &Ledger) -> String {
             format!(
                 " bytes {}..{}",
                 component.offset,
-                component.offset + component.length
+                component.offset + ledger.length(id)
             )
         };
         let status = ledger.status(id).map_or("", |s| s.as_str());

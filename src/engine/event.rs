@@ -141,6 +141,12 @@ pub enum Event {
         components: Vec<u32>,
         activity: Activity,
     },
+    /// The storage gave the length of a file only the copy log lists, and it is not the
+    /// copy log's `Length` (which may lie): every count of bytes takes it from here.
+    StorageLength {
+        id: ComponentId,
+        length: u64,
+    },
     /// A component reached a verdict.
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
@@ -301,7 +307,9 @@ impl ComponentEvent {
                 .to_string(),
             kind: component.kind,
             offset: component.offset,
-            length: component.length,
+            length: finding
+                .proven_file_length(drive)
+                .unwrap_or(component.length),
             status: finding.status,
             expected_md5: component.expected_md5,
             drive_md5: finding.actual_md5,
@@ -428,7 +436,14 @@ mod tests {
                 components: vec![0],
                 activity: Activity::Queued,
             },
-            Some(Event::Working { .. }) => Event::Component(ComponentEvent {
+            Some(Event::Working { .. }) => Event::StorageLength {
+                id: ComponentId {
+                    blob: 0,
+                    component: 0,
+                },
+                length: 5,
+            },
+            Some(Event::StorageLength { .. }) => Event::Component(ComponentEvent {
                 id: ComponentId {
                     blob: 0,
                     component: 0,
@@ -497,6 +512,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 14);
+        assert_eq!(kinds, 15);
     }
 }

@@ -152,6 +152,8 @@ pub(crate) enum WorkerMessage {
         components: Vec<u32>,
         activity: Activity,
     },
+    /// The storage's length of a file only the copy log lists, where it differs.
+    StorageLength { id: ComponentId, length: u64 },
     /// Work planned: it joins that work's totals.
     Planned {
         work: Work,
@@ -419,6 +421,9 @@ pub(crate) async fn dispatch(
                     Some(WorkerMessage::Finding(finding)) => component_event(&drive, finding),
                     Some(WorkerMessage::Working { blob, components, activity }) => {
                         Event::Working { blob, components, activity }
+                    }
+                    Some(WorkerMessage::StorageLength { id, length }) => {
+                        Event::StorageLength { id, length }
                     }
                     Some(WorkerMessage::Planned { work, components, bytes }) => {
                         Event::Planned { work, components, bytes }

@@ -1,7 +1,7 @@
 //! Folding one event into the ledger.
 
 use crate::engine::{Activity, ComponentEvent, Event, Work};
-use crate::model::{ComponentId, ComponentStatus};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus};
 
 use super::{Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index};
 
@@ -77,6 +77,7 @@ impl Ledger {
                 }
                 self.idle = false;
             }
+            Event::StorageLength { id, length } => self.learn_length(*id, *length),
             Event::Component(verdict) => self.verdict(verdict),
             Event::Progress(progress) => {
                 self.verify.bytes_per_second = progress.verify.bytes_per_second;
@@ -153,18 +154,12 @@ impl Ledger {
         let Some(index) = self.index(id) else {
             return;
         };
-        let bytes = {
-            let blob = &self.drive.blobs[id.blob as usize];
-            blob.data_bytes_of(&blob.components[id.component as usize])
-        };
+        self.learn_length(id, event.length);
+        let bytes = self.data_bytes(id);
         self.bytes_moved += event.bytes;
         let record = self.records[index];
         // The work that reached the verdict is the work the component was going through.
-        let work = match record.activity {
-            Some(Activity::Verifying) => Some(Work::Verify),
-            Some(Activity::Queued | Activity::Downloading) => Some(Work::Download),
-            None => None,
-        };
+        let work = work_of(record.activity);
         if let Some(work) = work {
             let progression = self.progression(work);
             progression.components_done += 1;
@@ -199,6 +194,42 @@ impl Ledger {
         }
     }
 
+    /// Takes the length the storage gave for a file only the copy log lists (the copy log's
+    /// `Length` may lie): the bytes it stands for move to it in every count they are in.
+    /// Lengths of anything else are the drive's description, not news.
+    fn learn_length(&mut self, id: ComponentId, length: u64) {
+        let Some(index) = self.index(id) else {
+            return;
+        };
+        let blob = &self.drive.blobs[id.blob as usize];
+        let component = &blob.components[id.component as usize];
+        // A whole file that is not its blob's only data (ranges count its bytes) stays as is.
+        let whole_file_only = !blob.in_manifest
+            && component.kind == ComponentKind::File
+            && blob.components.iter().all(|c| {
+                !matches!(
+                    c.kind,
+                    ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk
+                )
+            });
+        if !whole_file_only || length == self.length(id) {
+            return;
+        }
+        let before = self.data_bytes(id);
+        self.storage_lengths.insert(id, length);
+        let after = self.data_bytes(id);
+        let record = self.records[index];
+        let settled = match record.status {
+            Some(status) => &mut self.by_status[status_index(status)],
+            None => &mut self.unsettled,
+        };
+        settled.bytes = settled.bytes.saturating_sub(before) + after;
+        if let Some(work) = work_of(record.activity) {
+            let progression = self.progression(work);
+            progression.bytes_total = progression.bytes_total.saturating_sub(before) + after;
+        }
+    }
+
     /// Moves a component's shown verdict from `before` to `after` in every count.
     fn show(
         &mut self,
@@ -226,5 +257,14 @@ impl Ledger {
         total.components += 1;
         total.bytes += bytes;
         self.records[index].status = Some(after);
+    }
+}
+
+/// The work a component going through `activity` is part of.
+fn work_of(activity: Option<Activity>) -> Option<Work> {
+    match activity {
+        Some(Activity::Verifying) => Some(Work::Verify),
+        Some(Activity::Queued | Activity::Downloading) => Some(Work::Download),
+        None => None,
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::engine::{Activity, CredentialKind, Progression, RunMode, Tally, Totals};
-use crate::model::{ComponentId, ComponentStatus, Drive, FileVerdict, Outcome};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive, FileVerdict, Outcome};
 
 pub use history::{Details, Step};
 pub use state::ComponentState;
@@ -175,6 +175,9 @@ pub struct Ledger {
     blob_start: Vec<usize>,
     records: Vec<Record>,
     details: HashMap<ComponentId, Details>,
+    /// Lengths the storage gave for files only the copy log lists, where they differ from
+    /// the copy log's `Length` (which may lie): every count of bytes takes these.
+    storage_lengths: HashMap<ComponentId, u64>,
     blobs: Vec<BlobTally>,
     /// Components and bytes by shown verdict; the rest have none yet.
     by_status: [Tally; 7],
@@ -221,6 +224,7 @@ impl Ledger {
             blob_start,
             records: vec![Record::default(); next],
             details: HashMap::new(),
+            storage_lengths: HashMap::new(),
             blobs,
             by_status: [Tally::default(); 7],
             unsettled,
@@ -260,6 +264,44 @@ impl Ledger {
             let record = self.records[i];
             ComponentState::of(record.activity, record.status)
         })
+    }
+
+    /// A component's length: the drive's description of it, or for a file only the copy log
+    /// lists, the length the storage gave once it did.
+    pub fn length(&self, id: ComponentId) -> u64 {
+        match self.storage_lengths.get(&id) {
+            Some(&length) => length,
+            None => self.drive.component(id).length,
+        }
+    }
+
+    /// A file's length, as [`Ledger::length`] knows its whole-file component.
+    pub fn file_length(&self, blob: usize) -> u64 {
+        let described = &self.drive.blobs[blob];
+        if described.in_manifest || self.storage_lengths.is_empty() {
+            return described.length;
+        }
+        described
+            .components
+            .iter()
+            .position(|c| c.kind == ComponentKind::File)
+            .and_then(|component| {
+                self.storage_lengths.get(&ComponentId {
+                    blob: blob as u32,
+                    component: component as u32,
+                })
+            })
+            .map_or(described.length, |&length| length)
+    }
+
+    /// The bytes a component stands for in the totals, with the length the storage gave.
+    fn data_bytes(&self, id: ComponentId) -> u64 {
+        let blob = &self.drive.blobs[id.blob as usize];
+        if blob.counts_data(self.drive.component(id)) {
+            self.length(id)
+        } else {
+            0
+        }
     }
 
     /// Downloads started for a component in this run.

@@ -199,3 +199,112 @@ fn events_about_unknown_components_are_ignored() {
     assert_eq!(ledger.damaged(), 0);
     assert_eq!(ledger.unsettled(), drive.component_count() as u64);
 }
+
+/// A drive of one file only the copy log lists, missing, whose `Length` the copy log gives
+/// as `claimed`.
+fn copy_log_only(claimed: u64) -> Arc<Drive> {
+    let log = format!(
+        r#"<DriveLog><DriveId>D</DriveId>
+<Blob Status="FileNotFound"><BlobPath>c/gone.bin</BlobPath><FilePath>\c\gone.bin</FilePath><Length>{claimed}</Length></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#
+    );
+    let log = crate::format::copylog::CopyLog::parse_str(&log).unwrap();
+    Arc::new(Drive::build(None, Some(log.into())).unwrap())
+}
+
+/// The verdict of a whole file downloaded and checked: `length` bytes on the drive now.
+fn downloaded_whole(drive: &Drive, id: ComponentId, length: u64) -> Event {
+    let finding = Finding {
+        bytes: length,
+        identity: Some(crate::rooted::FileIdentity {
+            length,
+            modified_ns: 0,
+            inode: 1,
+            device: 1,
+        }),
+        ..Finding::new(id, ComponentStatus::Repaired, None)
+    };
+    Event::Component(ComponentEvent::new(drive, finding, at(2)))
+}
+
+/// The copy log may lie about a missing file's length: once the storage has told it (before
+/// the download, or with the verdict), the plan, the totals and every length take the
+/// storage's.
+#[test]
+fn the_storage_s_length_of_a_copy_log_only_file_replaces_the_copy_log_s_everywhere() {
+    const CLAIMED: u64 = 1_000_000_000_000_000_000;
+    const STORED: u64 = 102_400;
+    let gone = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let drive = copy_log_only(CLAIMED);
+    let mut told_first = Ledger::new(Arc::clone(&drive));
+    let mut told_with_verdict = Ledger::new(Arc::clone(&drive));
+    for ledger in [&mut told_first, &mut told_with_verdict] {
+        ledger.apply(&started(&drive));
+        ledger.apply(&Event::Planned {
+            work: Work::Download,
+            components: 1,
+            bytes: CLAIMED,
+        });
+        ledger.apply(&working(gone, Activity::Downloading));
+        assert_eq!(
+            ledger.totals().bytes,
+            CLAIMED,
+            "the copy log's word until then"
+        );
+    }
+    told_first.apply(&Event::StorageLength {
+        id: gone,
+        length: STORED,
+    });
+    assert_eq!(told_first.download().bytes_total, STORED);
+    assert_eq!(told_first.totals().bytes, STORED);
+    assert_eq!(told_first.length(gone), STORED);
+    assert_eq!(told_first.file_length(0), STORED);
+    for ledger in [&mut told_first, &mut told_with_verdict] {
+        ledger.apply(&downloaded_whole(&drive, gone, STORED));
+        assert_eq!(ledger.download().bytes_done, STORED);
+        assert_eq!(ledger.download().bytes_total, STORED);
+        let totals = ledger.totals();
+        assert_eq!(totals.bytes, STORED);
+        assert_eq!(totals.by_status[&ComponentStatus::Repaired].bytes, STORED);
+        assert_eq!(ledger.length(gone), STORED);
+        assert_eq!(ledger.file_length(0), STORED);
+    }
+    // A copy log without a length: the file's bytes count once the storage gave them.
+    let no_length = copy_log_only(0);
+    let mut ledger = Ledger::new(Arc::clone(&no_length));
+    assert_eq!(ledger.totals().bytes, 0);
+    ledger.apply(&downloaded_whole(&no_length, gone, STORED));
+    assert_eq!(ledger.totals().bytes, STORED);
+}
+
+/// A manifest's lengths are the drive's description: a component event cannot change them.
+#[test]
+fn a_manifest_blob_keeps_its_lengths() {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    let bytes = ledger.totals().bytes;
+    ledger.apply(&Event::StorageLength {
+        id: CANYON_1,
+        length: 1,
+    });
+    let file = drive.blobs[0]
+        .components
+        .iter()
+        .position(|c| c.kind == ComponentKind::File)
+        .unwrap();
+    let file = ComponentId {
+        blob: 0,
+        component: file as u32,
+    };
+    ledger.apply(&Event::StorageLength {
+        id: file,
+        length: 1,
+    });
+    assert_eq!(ledger.totals().bytes, bytes);
+    assert_eq!(ledger.length(CANYON_1), drive.component(CANYON_1).length);
+    assert_eq!(ledger.file_length(0), drive.blobs[0].length);
+}

@@ -246,10 +246,19 @@ impl Blob {
     /// component only when it is the blob's sole data (a copy-log-only download), since a
     /// manifest blob's length check covers bytes its ranges already count.
     pub fn data_bytes_of(&self, component: &Component) -> u64 {
+        if self.counts_data(component) {
+            component.length
+        } else {
+            0
+        }
+    }
+
+    /// Whether a component's bytes count in totals (see [`Blob::data_bytes_of`]).
+    pub fn counts_data(&self, component: &Component) -> bool {
         match component.kind {
-            ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk => component.length,
-            ComponentKind::File if !self.in_manifest => component.length,
-            _ => 0,
+            ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk => true,
+            ComponentKind::File => !self.in_manifest,
+            _ => false,
         }
     }
 

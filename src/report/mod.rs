@@ -328,7 +328,7 @@ impl Report {
                         ComponentReport {
                             kind: component.kind,
                             offset: component.offset,
-                            length: component.length,
+                            length: ledger.length(id),
                             status: status.unwrap_or(ComponentStatus::Skipped),
                             expected_md5: component.expected_md5,
                             actual_md5: match details {
@@ -371,7 +371,7 @@ impl Report {
                     file_path: blob.file_path.clone(),
                     blob_path: blob.blob_path.clone(),
                     snapshot: blob.snapshot.clone(),
-                    length: blob.length,
+                    length: ledger.file_length(b),
                     last_modified: blob.last_modified.clone(),
                     status: ledger.blob(b).verdict(),
                     export: blob.export.as_deref().map(ExportReport::of),

@@ -624,31 +624,26 @@ impl Repairer {
             return self.journal_failed(error).await;
         }
         for d in done {
-            let component = self.drive.component(d.id);
-            // Bytes moved: what a repair wrote (for progress); nothing for a failure. A file
-            // only the copy log names is as long as the storage's blob, whatever Length the
-            // copy log claims.
-            let blob = &self.drive.blobs[d.id.blob as usize];
-            let bytes = match (d.status, &d.identity) {
-                (ComponentStatus::Repaired, Some(identity))
-                    if component.kind == ComponentKind::File && !blob.in_manifest =>
-                {
-                    identity.length
-                }
-                (ComponentStatus::Repaired, _) => blob.data_bytes_of(component),
-                _ => 0,
-            };
-            self.emit(Finding {
+            let mut finding = Finding {
                 id: d.id,
                 status: d.status,
                 actual_md5: d.actual_md5,
                 storage_md5: d.storage_md5,
                 crc64: crc64(d.id),
                 reason: d.reason,
-                bytes,
+                bytes: 0,
                 identity: d.identity,
-            })
-            .await;
+            };
+            // Bytes moved: what a repair wrote (for progress); nothing for a failure. A file
+            // only the copy log names is as long as the storage's blob, whatever Length the
+            // copy log claims.
+            if finding.status == ComponentStatus::Repaired {
+                let blob = &self.drive.blobs[d.id.blob as usize];
+                finding.bytes = finding
+                    .proven_file_length(&self.drive)
+                    .unwrap_or_else(|| blob.data_bytes_of(self.drive.component(d.id)));
+            }
+            self.emit(finding).await;
         }
         JobEnd::Settled
     }
@@ -787,6 +782,12 @@ impl Repairer {
             Err(stop) => return self.stopped(&ids, stop).await,
         };
         let length = properties.content_length;
+        if Some(length) != blob.copy_log_length() {
+            let _ = self
+                .out
+                .send(WorkerMessage::StorageLength { id: ids[0], length })
+                .await;
+        }
         let no_export_etag = conditions.if_match.is_none();
         let pinned = ReadConditions {
             if_unmodified_since: conditions.if_unmodified_since,

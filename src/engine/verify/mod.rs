@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::format::Md5;
 use crate::md5::Md5Path;
-use crate::model::{ComponentId, ComponentStatus, Drive};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::{FileIdentity, RootedDir};
 use crate::sanitize::escape_controls;
 
@@ -167,6 +167,21 @@ impl Finding {
             reason: entry.reason,
             bytes: 0,
             identity: entry.identity,
+        }
+    }
+
+    /// The length of a file only the copy log lists, as a verdict that proved its bytes
+    /// (repaired, or verified) found it: the storage's, whatever `Length` the copy log claims.
+    pub(crate) fn proven_file_length(&self, drive: &Drive) -> Option<u64> {
+        let blob = &drive.blobs[self.id.blob as usize];
+        let whole_file = drive.component(self.id).kind == ComponentKind::File && !blob.in_manifest;
+        match (self.status, &self.identity) {
+            (ComponentStatus::Repaired | ComponentStatus::Verified, Some(identity))
+                if whole_file =>
+            {
+                Some(identity.length)
+            }
+            _ => None,
         }
     }
 

@@ -20,7 +20,8 @@ impl App {
         };
         self.ledger.apply(event);
         match event {
-            Event::RunStarted { .. } => {}
+            // The ledger took what they tell.
+            Event::RunStarted { .. } | Event::StorageLength { .. } => {}
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
             Event::CredentialsRefused {
                 message,

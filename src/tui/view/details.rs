@@ -61,6 +61,7 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
         };
         let state = app.ledger.state(id);
         let details = app.ledger.details(id);
+        let length = app.ledger.length(id);
         let place = match component.kind {
             ComponentKind::Properties | ComponentKind::Metadata => blob
                 .component_file_path(component)
@@ -69,8 +70,8 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
             _ => format!(
                 "bytes {}–{} ({})",
                 human::count(component.offset),
-                human::count(component.offset + component.length),
-                human::bytes(component.length)
+                human::count(component.offset + length),
+                human::bytes(length)
             ),
         };
         let mut head = format!(
@@ -183,7 +184,7 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
         "Length",
         &format!(
             "{} · modified {} · copy log {}",
-            human::exact_bytes(blob.length),
+            human::exact_bytes(app.ledger.file_length(index)),
             blob.last_modified.as_deref().unwrap_or("unknown"),
             blob.copy_log_status
                 .as_ref()
@@ -249,7 +250,7 @@ fn folder_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     } else {
         format!("{}/", app.tree.nodes[node].name)
     };
-    let bytes: u64 = blobs.iter().map(|&b| app.drive().blobs[b].length).sum();
+    let bytes: u64 = blobs.iter().map(|&b| app.ledger.file_length(b)).sum();
     let mut damaged = 0u64;
     let mut damaged_blobs = 0u64;
     let mut repaired = 0u64;
