@@ -238,6 +238,77 @@ fn a_rerun_checks_again_what_changed_since_the_repair_file_recorded_it() {
     );
 }
 
+/// A file rewritten in place between runs, its size kept and its modification time set back
+/// (`touch -d`): the rerun sees the change (the status change time moved, which nothing can
+/// set back) and checks the file again instead of taking the recorded verdicts; the file is
+/// right again (exit 0).
+///
+/// Seen failing with identities of size, modification time and inode alone: the rerun took
+/// every verdict ("nothing to repair", exit 0) and the file kept its flipped byte.
+#[test]
+fn a_rerun_sees_a_file_rewritten_with_its_modification_time_set_back() {
+    let hostile = Hostile::new(
+        "SETBACK1",
+        vec![SampleBlob::block(
+            "box/a.bin",
+            pseudo_random_bytes(26, 12 * KIB),
+            4 * KIB as u64,
+        )],
+    );
+    let path = hostile.file("box/a.bin");
+    // Written well before the verdicts are recorded, so that they are trusted by time.
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let set_modified = |at| {
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(at)
+            .unwrap()
+    };
+    set_modified(long_ago);
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        seen.stdout.starts_with("nothing to repair"),
+        "{}",
+        seen.text()
+    );
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[5000] ^= 1;
+    std::os::unix::fs::FileExt::write_all_at(
+        &std::fs::File::options().write(true).open(&path).unwrap(),
+        &bytes[5000..5001],
+        5000,
+    )
+    .unwrap();
+    set_modified(long_ago);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        long_ago
+    );
+    let mut command = hostile.repair();
+    command.arg("--json");
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    let resumed: serde_json::Value = seen
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|event| event["event"] == "resumed")
+        .unwrap_or_else(|| panic!("no resumed event: {}", seen.text()));
+    assert_eq!(resumed["components"], 0, "nothing taken: {resumed}");
+    assert!(
+        std::fs::read(&path).unwrap() == hostile.sample.blobs[0].content,
+        "the flipped byte is repaired"
+    );
+    assert_eq!(
+        components(&hostile.report_json(), r"\box\a.bin", "block")[1]["status"],
+        "repaired"
+    );
+}
+
 /// `--report` naming one of the run's inputs, or a file inside the drive `verify` must not
 /// write to: refused before the run (exit 2) with a message saying what it is; every input is
 /// unchanged byte for byte.

@@ -28,7 +28,9 @@ pub use writer::JournalWriter;
 
 /// Bumped whenever the tables change in a way older versions cannot read.
 /// 1: rows keyed by (blob, component) position. 2: keyed by identity, with file identities.
-const SCHEMA_VERSION: i64 = 2;
+/// 3: file identities with the change time (a file of 2 is read for reports as it is, and
+/// converted by a resume: its verdicts are then checked again once).
+const SCHEMA_VERSION: i64 = 3;
 /// The `application_id` SQLite stores in the header: "ERPR".
 const APPLICATION_ID: i64 = 0x4552_5052;
 
@@ -304,8 +306,10 @@ impl RepairFile {
                 });
             }
         }
-        if version < SCHEMA_VERSION {
+        if version < 2 {
             self.migrate_from_position_keys()?;
+        } else if version < SCHEMA_VERSION {
+            self.add_change_times()?;
         }
         // Find out now, not at the first write of the repair, whether the file can be
         // written and its rows read.
@@ -365,7 +369,7 @@ impl RepairFile {
                 found: version,
             });
         }
-        if version < SCHEMA_VERSION {
+        if version < 2 {
             return Err(JournalError::NotARepairFile {
                 path: file.path.clone(),
                 reason: "it was made by an older export-repair; resume the repair once with this \
@@ -415,6 +419,7 @@ const COMPONENT_TABLE: &str = "CREATE TABLE component (
                  file_modified_ns INTEGER,
                  file_inode INTEGER,
                  file_device INTEGER,
+                 file_changed_ns INTEGER,
                  PRIMARY KEY (file_key, kind, offset, length)
              ) WITHOUT ROWID;";
 
@@ -430,7 +435,8 @@ const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
     OR typeof(file_length) NOT IN ('integer', 'null')
     OR typeof(file_modified_ns) NOT IN ('integer', 'null')
     OR typeof(file_inode) NOT IN ('integer', 'null')
-    OR typeof(file_device) NOT IN ('integer', 'null')";
+    OR typeof(file_device) NOT IN ('integer', 'null')
+    OR typeof(file_changed_ns) NOT IN ('integer', 'null')";
 
 fn classify(path: &str, source: rusqlite::Error) -> JournalError {
     match source.sqlite_error_code() {

@@ -133,16 +133,17 @@ impl RepairFile {
                     "INSERT INTO component
                          (file_key, kind, offset, length, blob, component, file_path, expected_md5,
                           state, status, actual_md5, reason, updated, recorded_ns,
-                          file_length, file_modified_ns, file_inode, file_device)
+                          file_length, file_modified_ns, file_inode, file_device, file_changed_ns)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'done', ?9, ?10, ?11, ?12, ?13,
-                             ?14, ?15, ?16, ?17)
+                             ?14, ?15, ?16, ?17, ?18)
                      ON CONFLICT (file_key, kind, offset, length) DO UPDATE SET
                          expected_md5 = excluded.expected_md5, state = 'done',
                          status = excluded.status, actual_md5 = excluded.actual_md5,
                          reason = excluded.reason, updated = excluded.updated,
                          recorded_ns = excluded.recorded_ns, file_length = excluded.file_length,
                          file_modified_ns = excluded.file_modified_ns,
-                         file_inode = excluded.file_inode, file_device = excluded.file_device",
+                         file_inode = excluded.file_inode, file_device = excluded.file_device,
+                         file_changed_ns = excluded.file_changed_ns",
                 )
                 .map_err(error)?;
             let updated = now();
@@ -163,6 +164,7 @@ impl RepairFile {
                         &identity.map(|i| i.modified_ns),
                         &identity.map(|i| i.inode as i64),
                         &identity.map(|i| i.device as i64),
+                        &identity.and_then(|i| i.changed_ns),
                     ],
                 )
                 .map_err(error)?;
@@ -178,14 +180,21 @@ impl RepairFile {
         for (id, blob, component) in drive.components() {
             by_key.insert(Key::of(blob, component), id);
         }
+        // A file of schema 2 (read for a report) has no change times: its identities then
+        // hold none, which no file's identity now equals.
+        let changed_ns = if self.schema_version()? >= 3 {
+            "file_changed_ns"
+        } else {
+            "NULL"
+        };
         let mut statement = self
             .connection
-            .prepare(
+            .prepare(&format!(
                 "SELECT file_key, kind, offset, length, expected_md5, state, status, actual_md5,
                         reason, attempts, recorded_ns, file_length, file_modified_ns,
-                        file_inode, file_device
-                 FROM component WHERE state != 'pending'",
-            )
+                        file_inode, file_device, {changed_ns}
+                 FROM component WHERE state != 'pending'"
+            ))
             .map_err(self.sqlite())?;
         let mut rows = statement.query([]).map_err(self.sqlite())?;
         let mut entries = Vec::new();
@@ -228,6 +237,7 @@ impl RepairFile {
                             modified_ns,
                             inode: inode as u64,
                             device: device as u64,
+                            changed_ns: row.get(15)?,
                         })
                     }
                     _ => None,
@@ -378,6 +388,21 @@ impl RepairFile {
             warnings: Vec::new(),
         };
         Ok((drive, binding))
+    }
+
+    /// Converts a file of schema 2: its file identities gain a change time, unknown for the
+    /// verdicts already recorded (which no file's identity then equals: checked again once).
+    pub(super) fn add_change_times(&mut self) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        transaction
+            .execute_batch(&format!(
+                "ALTER TABLE component ADD COLUMN file_changed_ns INTEGER;
+                 PRAGMA user_version = {SCHEMA_VERSION};"
+            ))
+            .map_err(error)?;
+        transaction.commit().map_err(error)
     }
 
     /// Converts a file of schema 1 (rows keyed by position) to identity keys, in one

@@ -42,6 +42,7 @@ fn done(id: ComponentId, status: ComponentStatus) -> Done {
             modified_ns: 1,
             inode: 2,
             device: 3,
+            changed_ns: Some(4),
         }),
     }
 }
@@ -73,6 +74,7 @@ fn creates_then_resumes_with_in_flight_and_done_components() {
         EntryState::Done(ComponentStatus::Repaired)
     );
     assert_eq!(entries[0].identity.unwrap().inode, 2);
+    assert_eq!(entries[0].identity.unwrap().changed_ns, Some(4));
     assert!(entries[0].recorded_ns.is_some());
     assert_eq!(entries[1].id, id(1, 0));
     assert_eq!(entries[1].state, EntryState::InFlight);
@@ -291,4 +293,46 @@ fn a_second_run_on_the_same_file_is_refused() {
     let (_first, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
     let error = RepairFile::open_or_create(&path, &binding()).err().unwrap();
     assert!(matches!(error, JournalError::InUse { .. }), "{error}");
+}
+
+/// A file of schema 2 (identities without a change time) is read for a report as it is, and
+/// converted by a resume; its verdicts keep their identities, whose change time is unknown.
+#[test]
+fn a_file_without_change_times_is_read_and_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.rep");
+    let drive = drive_of(&[BLOB_A]);
+    {
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&drive).unwrap();
+        file.record_done(&drive, &[done(id(0, 1), ComponentStatus::Repaired)])
+            .unwrap();
+    }
+    // What version 2 wrote: no change time column.
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "ALTER TABLE component DROP COLUMN file_changed_ns; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    drop(connection);
+    let read_only = RepairFile::open_read_only(&path).unwrap();
+    let entries = read_only.entries(&drive).unwrap();
+    assert_eq!(entries[0].identity.unwrap().length, 8);
+    assert_eq!(entries[0].identity.unwrap().changed_ns, None);
+    drop(read_only);
+    let (mut file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    assert!(resumed);
+    let entries = file.entries(&drive).unwrap();
+    assert_eq!(
+        entries[0].state,
+        EntryState::Done(ComponentStatus::Repaired)
+    );
+    assert_eq!(entries[0].identity.unwrap().changed_ns, None);
+    // Converted: a new verdict keeps its change time.
+    file.record_done(&drive, &[done(id(0, 0), ComponentStatus::Verified)])
+        .unwrap();
+    let entries = file.entries(&drive).unwrap();
+    let verified = entries.iter().find(|e| e.id == id(0, 0)).unwrap();
+    assert_eq!(verified.identity.unwrap().changed_ns, Some(4));
 }

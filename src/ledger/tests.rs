@@ -221,6 +221,7 @@ fn downloaded_whole(drive: &Drive, id: ComponentId, length: u64) -> Event {
             modified_ns: 0,
             inode: 1,
             device: 1,
+            changed_ns: Some(0),
         }),
         ..Finding::new(id, ComponentStatus::Repaired, None)
     };

@@ -74,6 +74,10 @@ pub struct FileIdentity {
     pub modified_ns: i64,
     pub inode: u64,
     pub device: u64,
+    /// Status change time, nanoseconds since the epoch: it moves on every write and every
+    /// change of the file's metadata, a modification time set back by hand included, and
+    /// cannot itself be set. None when a repair file from before it was read.
+    pub changed_ns: Option<i64>,
 }
 
 impl FileIdentity {
@@ -87,6 +91,12 @@ impl FileIdentity {
                 .saturating_add(metadata.mtime_nsec()),
             inode: metadata.ino(),
             device: metadata.dev(),
+            changed_ns: Some(
+                metadata
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(metadata.ctime_nsec()),
+            ),
         })
     }
 }

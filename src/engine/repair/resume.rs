@@ -205,6 +205,7 @@ mod tests {
             modified_ns,
             inode: 7,
             device: 1,
+            changed_ns: Some(modified_ns),
         }
     }
 
@@ -220,6 +221,21 @@ mod tests {
         assert!(!unchanged(Some(old), Some(other_inode), Some(recorded)));
         let longer = FileIdentity { length: 11, ..old };
         assert!(!unchanged(Some(old), Some(longer), Some(recorded)));
+        // Written since and its modification time set back: the change time tells.
+        let set_back = FileIdentity {
+            changed_ns: Some(200 * NANOS),
+            ..old
+        };
+        assert!(!unchanged(Some(old), Some(set_back), Some(recorded)));
+        let recorded_before_change_times = FileIdentity {
+            changed_ns: None,
+            ..old
+        };
+        assert!(!unchanged(
+            Some(recorded_before_change_times),
+            Some(old),
+            Some(recorded)
+        ));
         assert!(!unchanged(Some(old), None, Some(recorded)), "deleted since");
         assert!(
             !unchanged(None, Some(old), Some(recorded)),

@@ -315,6 +315,7 @@ mod tests {
             modified_ns: 0,
             inode: 1,
             device: 1,
+            changed_ns: Some(0),
         }
     }
 
