@@ -367,6 +367,99 @@ async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memor
     assert_eq!(later["totals"], report["totals"]);
 }
 
+/// The same lying `Length` in a run kept open (the console's): the file is downloaded, then
+/// retried. Once the storage told the length, the retry plans with it: the download's progress
+/// ends complete, never at 102,400 of 10^18 bytes.
+///
+/// Seen failing with the plan taken from the copy log: the retry's download total was
+/// 1000000000000102400 bytes, its progress stuck near 0 %.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_plans_with_the_storage_s_length_not_the_copy_log_s() {
+    use export_repair::engine::{self, Command, Event, RepairOptions};
+    use export_repair::format::copylog::CopyLog;
+    use export_repair::journal::{Binding, RepairFile};
+    use export_repair::model::{ComponentId, Drive};
+
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let container = "retrylength";
+    let content = pseudo_random_bytes(44, 100 * KIB);
+    let blobs = vec![SampleBlob::block(
+        "claim.bin",
+        content.clone(),
+        64 * KIB as u64,
+    )];
+    let mut export = export(azurite, container, in_container(container, blobs)).await;
+    let blob_path = format!("{container}/claim.bin");
+    std::fs::remove_file(export.file(&blob_path)).unwrap();
+    let entry = export.log_entry(&blob_path);
+    entry.status = BlobStatus::FileNotFound;
+    entry.kind = None;
+    entry.length = Some(1_000_000_000_000_000_000);
+    export.write_copy_log();
+    let drive = Arc::new(
+        Drive::build(
+            None,
+            Some(CopyLog::from_file(&export.copy_log_path()).unwrap().into()),
+        )
+        .unwrap(),
+    );
+    let binding = Binding {
+        drive_id: drive.drive_id.clone(),
+        manifest_md5: None,
+        copy_log_md5: None,
+    };
+    let (mut repair_file, _) = RepairFile::open_or_create(&export.repair_file(), &binding).unwrap();
+    repair_file.record_drive(&drive).unwrap();
+    let options = RepairOptions {
+        stay_open: true,
+        ..RepairOptions::default()
+    };
+    let mut handle = engine::start_repair(
+        Arc::clone(&drive),
+        export.drive(),
+        Arc::new(azurite.key_source()),
+        repair_file,
+        options,
+    );
+    let file = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let mut idles = 0;
+    let mut last_progress = None;
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(event) = handle.events.recv().await {
+            match event {
+                Event::Progress(progress) => last_progress = Some(progress),
+                Event::Idle { .. } => {
+                    idles += 1;
+                    handle.send(if idles == 1 {
+                        Command::Retry(vec![file])
+                    } else {
+                        Command::Finish
+                    });
+                }
+                Event::RunFinished { .. } => return,
+                _ => {}
+            }
+        }
+        panic!("the event stream ended without RunFinished");
+    })
+    .await
+    .expect("the run kept open finished in time");
+    let download = last_progress.unwrap().download;
+    assert_eq!(download.components_done, 2, "{download:?}");
+    assert_eq!(
+        download.bytes_done,
+        2 * content.len() as u64,
+        "{download:?}"
+    );
+    assert_eq!(download.bytes_total, download.bytes_done, "{download:?}");
+    assert!(std::fs::read(export.file(&blob_path)).unwrap() == content);
+}
+
 /// How a [`Misbehaving`] endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Misbehaviour {

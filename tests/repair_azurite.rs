@@ -675,6 +675,68 @@ async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
     );
 }
 
+/// A repair file of the previous schema (file identities without a change time) is
+/// converted by a rerun; a file an earlier run downloaded whole is then taken by its bytes
+/// (hashed again against the recorded MD5), not downloaded again.
+///
+/// Seen failing with the identity compared whole: the rerun took nothing from the repair file
+/// ("checked_again": 1) and checked the file all over again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_converted_repair_file_keeps_a_whole_download_without_downloading_it_again() {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let content = pseudo_random_bytes(27, 300 * KIB as usize);
+    let blobs = in_container(
+        "converted",
+        vec![SampleBlob::block("a/file.bin", content.clone(), 64 * KIB)],
+    );
+    let mut export = export(azurite, "converted", blobs).await;
+    let blob_path = "converted/a/file.bin";
+    std::fs::remove_file(export.file(blob_path)).unwrap();
+    let entry = export.log_entry(blob_path);
+    entry.status = BlobStatus::FileNotFound;
+    entry.kind = None;
+    export.write_copy_log();
+    let mut args = export.args(&["--account-key", KEY]);
+    let manifest = args.iter().position(|a| a == "--manifest").unwrap();
+    args.drain(manifest..manifest + 2);
+    let repair = |extra: &[&str]| {
+        let mut command = Command::cargo_bin("export-repair").unwrap();
+        command
+            .env_remove("AZURE_STORAGE_KEY")
+            .args(&args)
+            .args(extra);
+        run(command, Duration::from_secs(120))
+    };
+    let first = repair(&[]);
+    assert_eq!(first.code, Some(0), "{}", first.text());
+    let inode = std::fs::metadata(export.file(blob_path)).unwrap().ino();
+    // What the previous version wrote: no change times.
+    rusqlite::Connection::open(export.repair_file())
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE component DROP COLUMN file_changed_ns; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    let again = repair(&["--json"]);
+    assert_eq!(again.code, Some(0), "{}", again.text());
+    let resumed: Value = again
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|event| event["event"] == "resumed")
+        .unwrap_or_else(|| panic!("no resumed event: {}", again.text()));
+    assert_eq!(resumed["repaired"], 1, "{resumed}");
+    assert_eq!(
+        std::fs::metadata(export.file(blob_path)).unwrap().ino(),
+        inode,
+        "not downloaded again"
+    );
+    assert!(std::fs::read(export.file(blob_path)).unwrap() == content);
+}
+
 /// A file only the copy log names (absent from the manifest) is downloaded whole by the
 /// repair (exit 0); `verify` alone cannot prove it (exit 1, saying how it can be), `verify
 /// --repair-file` checks it against the MD5 recorded when it was downloaded (exit 0), and a

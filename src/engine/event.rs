@@ -235,7 +235,7 @@ impl DownloadPlan {
 
     /// The bytes those requests read.
     pub fn bytes(&self) -> u64 {
-        self.reads().map(|d| d.length).sum()
+        self.reads().map(|d| d.length).fold(0, u64::saturating_add)
     }
 
     /// The drive files the plan touches, each once.
@@ -370,10 +370,10 @@ pub struct Tally {
 impl Totals {
     pub fn add(&mut self, status: ComponentStatus, bytes: u64) {
         self.components += 1;
-        self.bytes += bytes;
+        self.bytes = self.bytes.saturating_add(bytes);
         let tally = self.by_status.entry(status).or_default();
         tally.components += 1;
-        tally.bytes += bytes;
+        tally.bytes = tally.bytes.saturating_add(bytes);
     }
 
     pub fn count(&self, status: ComponentStatus) -> u64 {

@@ -227,7 +227,7 @@ async fn dispatch_verify(
         bytes: drive
             .components()
             .map(|(_, blob, component)| blob.data_bytes_of(component))
-            .sum(),
+            .fold(0, u64::saturating_add),
     });
     let target_text = target.display().to_string();
     let worker = {

@@ -1,7 +1,7 @@
 //! Folding one event into the ledger.
 
 use crate::engine::{Activity, ComponentEvent, Event, Work};
-use crate::model::{ComponentId, ComponentKind, ComponentStatus};
+use crate::model::{ComponentId, ComponentStatus};
 
 use super::{Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index};
 
@@ -60,7 +60,7 @@ impl Ledger {
             } => {
                 let progression = self.progression(*work);
                 progression.components_total += components;
-                progression.bytes_total += bytes;
+                progression.bytes_total = progression.bytes_total.saturating_add(*bytes);
                 self.idle = false;
             }
             Event::Working {
@@ -154,16 +154,20 @@ impl Ledger {
         let Some(index) = self.index(id) else {
             return;
         };
-        self.learn_length(id, event.length);
+        // A verdict tells a length only when it is not the drive's description (a file the
+        // copy log alone lists, downloaded or proven whole); a failure keeps what was learned.
+        if event.length != self.drive.component(id).length {
+            self.learn_length(id, event.length);
+        }
         let bytes = self.data_bytes(id);
-        self.bytes_moved += event.bytes;
+        self.bytes_moved = self.bytes_moved.saturating_add(event.bytes);
         let record = self.records[index];
         // The work that reached the verdict is the work the component was going through.
         let work = work_of(record.activity);
         if let Some(work) = work {
             let progression = self.progression(work);
             progression.components_done += 1;
-            progression.bytes_done += bytes;
+            progression.bytes_done = progression.bytes_done.saturating_add(bytes);
         }
         self.set_activity(id, None);
         let repaired = record.repaired || event.status == ComponentStatus::Repaired;
@@ -202,17 +206,9 @@ impl Ledger {
             return;
         };
         let blob = &self.drive.blobs[id.blob as usize];
-        let component = &blob.components[id.component as usize];
-        // A whole file that is not its blob's only data (ranges count its bytes) stays as is.
-        let whole_file_only = !blob.in_manifest
-            && component.kind == ComponentKind::File
-            && blob.components.iter().all(|c| {
-                !matches!(
-                    c.kind,
-                    ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk
-                )
-            });
-        if !whole_file_only || length == self.length(id) {
+        if !blob.is_sole_whole_file(&blob.components[id.component as usize])
+            || length == self.length(id)
+        {
             return;
         }
         let before = self.data_bytes(id);
@@ -223,10 +219,13 @@ impl Ledger {
             Some(status) => &mut self.by_status[status_index(status)],
             None => &mut self.unsettled,
         };
-        settled.bytes = settled.bytes.saturating_sub(before) + after;
+        settled.bytes = settled.bytes.saturating_sub(before).saturating_add(after);
         if let Some(work) = work_of(record.activity) {
             let progression = self.progression(work);
-            progression.bytes_total = progression.bytes_total.saturating_sub(before) + after;
+            progression.bytes_total = progression
+                .bytes_total
+                .saturating_sub(before)
+                .saturating_add(after);
         }
     }
 
@@ -245,17 +244,17 @@ impl Ledger {
                 tally.by_status[status_index(before)] -= 1;
                 let total = &mut self.by_status[status_index(before)];
                 total.components -= 1;
-                total.bytes -= bytes;
+                total.bytes = total.bytes.saturating_sub(bytes);
             }
             None => {
                 self.unsettled.components -= 1;
-                self.unsettled.bytes -= bytes;
+                self.unsettled.bytes = self.unsettled.bytes.saturating_sub(bytes);
             }
         }
         tally.by_status[status_index(after)] += 1;
         let total = &mut self.by_status[status_index(after)];
         total.components += 1;
-        total.bytes += bytes;
+        total.bytes = total.bytes.saturating_add(bytes);
         self.records[index].status = Some(after);
     }
 }

@@ -211,7 +211,10 @@ impl Ledger {
                 next += blob.components.len();
                 for component in &blob.components {
                     unsettled.components += 1;
-                    unsettled.bytes += blob.data_bytes_of(component);
+                    // Saturating: a hostile copy log's lengths may add up past 2^64.
+                    unsettled.bytes = unsettled
+                        .bytes
+                        .saturating_add(blob.data_bytes_of(component));
                 }
                 BlobTally {
                     components: blob.components.len() as u32,
@@ -455,10 +458,10 @@ impl Ledger {
             let mut tally = self.by_status[status_index(status)];
             if status == ComponentStatus::Skipped {
                 tally.components += self.unsettled.components;
-                tally.bytes += self.unsettled.bytes;
+                tally.bytes = tally.bytes.saturating_add(self.unsettled.bytes);
             }
             totals.components += tally.components;
-            totals.bytes += tally.bytes;
+            totals.bytes = totals.bytes.saturating_add(tally.bytes);
             if tally.components > 0 {
                 totals.by_status.insert(status, tally);
             }

@@ -274,6 +274,19 @@ fn the_storage_s_length_of_a_copy_log_only_file_replaces_the_copy_log_s_everywhe
         assert_eq!(ledger.length(gone), STORED);
         assert_eq!(ledger.file_length(0), STORED);
     }
+    // A download that fails after the storage told the length: the storage's stays.
+    let mut failed = Ledger::new(Arc::clone(&drive));
+    failed.apply(&working(gone, Activity::Downloading));
+    failed.apply(&Event::StorageLength {
+        id: gone,
+        length: STORED,
+    });
+    failed.apply(&verdict(&drive, gone, ComponentStatus::Failed, 2));
+    assert_eq!(
+        failed.totals().by_status[&ComponentStatus::Failed].bytes,
+        STORED
+    );
+    assert_eq!(failed.length(gone), STORED);
     // A copy log without a length: the file's bytes count once the storage gave them.
     let no_length = copy_log_only(0);
     let mut ledger = Ledger::new(Arc::clone(&no_length));
@@ -308,4 +321,49 @@ fn a_manifest_blob_keeps_its_lengths() {
     assert_eq!(ledger.totals().bytes, bytes);
     assert_eq!(ledger.length(CANYON_1), drive.component(CANYON_1).length);
     assert_eq!(ledger.file_length(0), drive.blobs[0].length);
+}
+
+/// Copy-log lengths that add up past 2^64 (each a claim of a hostile copy log): the totals stop
+/// at the largest count instead of panicking or wrapping.
+#[test]
+fn claimed_lengths_past_u64_saturate() {
+    let log = r#"<DriveLog><DriveId>D</DriveId>
+<Blob Status="FileNotFound"><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>18446744073709551615</Length></Blob>
+<Blob Status="FileNotFound"><BlobPath>c/b</BlobPath><FilePath>\c\b</FilePath><Length>18446744073709551615</Length></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#;
+    let log = crate::format::copylog::CopyLog::parse_str(log).unwrap();
+    let drive = Arc::new(Drive::build(None, Some(log.into())).unwrap());
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    assert_eq!(ledger.totals().bytes, u64::MAX);
+    ledger.apply(&started(&drive));
+    for _ in 0..2 {
+        ledger.apply(&Event::Planned {
+            work: Work::Download,
+            components: 1,
+            bytes: u64::MAX,
+        });
+    }
+    assert_eq!(ledger.download().bytes_total, u64::MAX);
+    for blob in 0..2 {
+        let id = ComponentId { blob, component: 0 };
+        ledger.apply(&working(id, Activity::Downloading));
+        ledger.apply(&verdict(&drive, id, ComponentStatus::Failed, 1));
+    }
+    assert_eq!(ledger.totals().bytes, u64::MAX);
+    assert_eq!(ledger.download().bytes_done, u64::MAX);
+    assert_eq!(ledger.bytes_moved(), u64::MAX);
+    // Every report format takes them too.
+    let report = crate::report::Report::of(&ledger, Default::default());
+    for format in [
+        crate::report::ReportFormat::Json,
+        crate::report::ReportFormat::Html,
+        crate::report::ReportFormat::Csv,
+        crate::report::ReportFormat::DriveLog,
+    ] {
+        let text = crate::report::render_to_string(&report, format);
+        assert!(
+            text.contains("18446744073709551615") || text.contains("16.0 EiB"),
+            "{format:?}"
+        );
+    }
 }

@@ -215,7 +215,7 @@ impl Drive {
                 )
             })
             .map(|component| component.length)
-            .sum()
+            .fold(0, u64::saturating_add)
     }
 }
 
@@ -257,9 +257,22 @@ impl Blob {
     pub fn counts_data(&self, component: &Component) -> bool {
         match component.kind {
             ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk => true,
-            ComponentKind::File => !self.in_manifest,
-            _ => false,
+            _ => self.is_sole_whole_file(component),
         }
+    }
+
+    /// Whether a component is the whole file of a blob that only the copy log lists and no
+    /// range describes: downloaded whole, its length the storage's, whatever the copy log's
+    /// `Length` claims.
+    pub fn is_sole_whole_file(&self, component: &Component) -> bool {
+        component.kind == ComponentKind::File
+            && !self.in_manifest
+            && !self.components.iter().any(|c| {
+                matches!(
+                    c.kind,
+                    ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk
+                )
+            })
     }
 
     /// The Length a copy-log-only entry lists (a manifest blob's length is the manifest's).

@@ -76,7 +76,7 @@ pub struct FileIdentity {
     pub device: u64,
     /// Status change time, nanoseconds since the epoch: it moves on every write and every
     /// change of the file's metadata, a modification time set back by hand included, and
-    /// cannot itself be set. None when a repair file from before it was read.
+    /// `touch`, `cp -p` or `tar` cannot set it. None when a repair file from before it was read.
     pub changed_ns: Option<i64>,
 }
 

@@ -151,6 +151,7 @@ pub fn start_repair(
             out: messages_tx,
             conditions: Mutex::new(HashMap::new()),
             verdicts: Mutex::new(HashMap::new()),
+            storage_lengths: Mutex::new(HashMap::new()),
             earlier: Mutex::new(HashMap::new()),
             hasher,
             buffers,
@@ -224,6 +225,9 @@ pub(crate) struct Repairer {
     /// The latest verdict of every component that has one (a length is truncated only once the
     /// rest of its file is right).
     verdicts: Mutex<HashMap<ComponentId, ComponentStatus>>,
+    /// The storage's lengths of files only the copy log lists, once known (what later work
+    /// on them plans with, whatever the copy log's `Length` claims).
+    storage_lengths: Mutex<HashMap<ComponentId, u64>>,
     /// Earlier runs' repairs whose files changed since: verified again, and kept as repairs
     /// when the drive still holds what they wrote.
     earlier: Mutex<HashMap<ComponentId, resume::Earlier>>,
@@ -358,13 +362,19 @@ impl Repairer {
         if ids.is_empty() {
             return;
         }
-        let bytes = ids
-            .iter()
-            .map(|id| {
-                let blob = &self.drive.blobs[id.blob as usize];
-                blob.data_bytes_of(self.drive.component(*id))
-            })
-            .sum();
+        let bytes = {
+            let storage_lengths = locked(&self.storage_lengths);
+            ids.iter()
+                .map(|id| {
+                    let blob = &self.drive.blobs[id.blob as usize];
+                    let component = self.drive.component(*id);
+                    match storage_lengths.get(id) {
+                        Some(&length) if blob.counts_data(component) => length,
+                        _ => blob.data_bytes_of(component),
+                    }
+                })
+                .fold(0u64, u64::saturating_add)
+        };
         let message = WorkerMessage::Planned {
             work,
             components: ids.len() as u64,
@@ -392,6 +402,9 @@ impl Repairer {
 
     async fn emit(&self, finding: Finding) {
         locked(&self.verdicts).insert(finding.id, finding.status);
+        if let Some(length) = finding.proven_file_length(&self.drive) {
+            locked(&self.storage_lengths).insert(finding.id, length);
+        }
         let _ = self.out.send(WorkerMessage::Finding(finding)).await;
     }
 
@@ -782,6 +795,7 @@ impl Repairer {
             Err(stop) => return self.stopped(&ids, stop).await,
         };
         let length = properties.content_length;
+        locked(&self.storage_lengths).insert(ids[0], length);
         if Some(length) != blob.copy_log_length() {
             let _ = self
                 .out

@@ -11,7 +11,7 @@ use super::Repairer;
 use crate::engine::verify::Finding;
 use crate::format::md5::Md5Stream;
 use crate::journal::{Entry, EntryState};
-use crate::model::{ComponentId, ComponentKind, ComponentStatus};
+use crate::model::{ComponentId, ComponentStatus};
 use crate::rooted::FileIdentity;
 
 const NANOS: i64 = 1_000_000_000;
@@ -160,8 +160,14 @@ impl Repairer {
         let (Some(recorded), Some(now)) = (entry.actual_md5, now) else {
             return false;
         };
-        if component.kind != ComponentKind::File || blob.in_manifest || entry.identity != Some(now)
-        {
+        // A repair file from before change times were recorded has none: the bytes decide.
+        let same_file = entry.identity.is_some_and(|then| {
+            FileIdentity {
+                changed_ns: then.changed_ns.or(now.changed_ns),
+                ..then
+            } == now
+        });
+        if !blob.is_sole_whole_file(component) || !same_file {
             return false;
         }
         let hashed = self

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::format::Md5;
 use crate::md5::Md5Path;
-use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::model::{ComponentId, ComponentStatus, Drive};
 use crate::rooted::{FileIdentity, RootedDir};
 use crate::sanitize::escape_controls;
 
@@ -174,7 +174,7 @@ impl Finding {
     /// (repaired, or verified) found it: the storage's, whatever `Length` the copy log claims.
     pub(crate) fn proven_file_length(&self, drive: &Drive) -> Option<u64> {
         let blob = &drive.blobs[self.id.blob as usize];
-        let whole_file = drive.component(self.id).kind == ComponentKind::File && !blob.in_manifest;
+        let whole_file = blob.is_sole_whole_file(drive.component(self.id));
         match (self.status, &self.identity) {
             (ComponentStatus::Repaired | ComponentStatus::Verified, Some(identity))
                 if whole_file =>

@@ -123,7 +123,10 @@ fn merge_segments(
     if segments.len() <= max {
         return segments;
     }
-    let total: u64 = segments.iter().map(|(_, bytes)| bytes).sum();
+    let total: u64 = segments
+        .iter()
+        .map(|(_, bytes)| *bytes)
+        .fold(0, u64::saturating_add);
     let bucket = total.div_ceil(max as u64).max(1);
     let mut out: Vec<(Option<ComponentStatus>, u64)> = Vec::new();
     let mut current: Option<(Option<ComponentStatus>, u64)> = None;

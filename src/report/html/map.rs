@@ -28,7 +28,8 @@ pub struct Cell {
 
 impl DriveMap {
     pub fn of(report: &Report) -> Self {
-        let total: u64 = report.files.iter().map(|f| f.length).sum();
+        // In u128: a hostile copy log's lengths may add up past 2^64.
+        let total: u128 = report.files.iter().map(|f| u128::from(f.length)).sum();
         if total == 0 {
             return Self {
                 caption: "no data bytes".to_string(),
@@ -37,33 +38,36 @@ impl DriveMap {
             };
         }
         let mut cells: Vec<Option<ComponentStatus>> = vec![None; MAP_CELLS as usize];
-        let cell_of = |byte: u64| {
-            ((byte as u128 * MAP_CELLS as u128 / total as u128) as usize)
-                .min(MAP_CELLS as usize - 1)
+        let cell_of = |byte: u128| {
+            ((byte * u128::from(MAP_CELLS) / total) as usize).min(MAP_CELLS as usize - 1)
         };
-        let mut start = 0u64;
+        let mut start = 0u128;
         for file in &report.files {
             let ranged = has_ranges(file);
+            let length = u128::from(file.length);
             for component in &file.components {
                 let (first, last) = if !spans_bytes(ranged, component) || component.length == 0 {
-                    let at = cell_of((start + file.length).saturating_sub(1));
+                    let at = cell_of((start + length).saturating_sub(1));
                     (at, at)
                 } else {
-                    let from = start + component.offset.min(file.length);
-                    let to = start + (component.offset + component.length).min(file.length);
+                    let offset = u128::from(component.offset);
+                    let from = start + offset.min(length);
+                    let to = start + (offset + u128::from(component.length)).min(length);
                     (cell_of(from), cell_of(to.saturating_sub(1).max(from)))
                 };
                 for cell in &mut cells[first..=last] {
                     *cell = worst(*cell, Some(component.status));
                 }
             }
-            start += file.length;
+            start += length;
         }
         Self {
             caption: format!(
                 "{} cells of {} each, files in order",
                 MAP_CELLS,
-                human_bytes(total.div_ceil(MAP_CELLS))
+                human_bytes(
+                    u64::try_from(total.div_ceil(u128::from(MAP_CELLS))).unwrap_or(u64::MAX)
+                )
             ),
             cells: cells
                 .into_iter()
@@ -72,7 +76,10 @@ impl DriveMap {
                     class: class(status),
                     glyph: glyph(status),
                     label: label_or_unlisted(status),
-                    from: count((index as u128 * total as u128 / MAP_CELLS as u128) as u64),
+                    from: count(
+                        u64::try_from(index as u128 * total / u128::from(MAP_CELLS))
+                            .unwrap_or(u64::MAX),
+                    ),
                 })
                 .collect(),
             legend: Look::legend(),

@@ -97,7 +97,7 @@ pub fn banner(report: &Report, verdict: Verdict, damaged_files: u64) -> (String,
         .iter()
         .filter(|s| s.is_damage())
         .map(|s| tally(report, *s).1)
-        .sum();
+        .fold(0, u64::saturating_add);
     let (repaired, repaired_bytes) = tally(report, ComponentStatus::Repaired);
     let (regenerated, _) = tally(report, ComponentStatus::Regenerated);
     let (skipped, _) = tally(report, ComponentStatus::Skipped);

@@ -250,7 +250,10 @@ fn folder_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     } else {
         format!("{}/", app.tree.nodes[node].name)
     };
-    let bytes: u64 = blobs.iter().map(|&b| app.ledger.file_length(b)).sum();
+    let bytes: u64 = blobs
+        .iter()
+        .map(|&b| app.ledger.file_length(b))
+        .fold(0, u64::saturating_add);
     let mut damaged = 0u64;
     let mut damaged_blobs = 0u64;
     let mut repaired = 0u64;
