@@ -366,13 +366,18 @@ fn plan_text(plan: &DownloadPlan) -> String {
             PlannedKind::Range => format!(
                 "download bytes {}..{} ({}) from {blob}",
                 download.offset,
-                download.offset + download.length,
+                download.offset.saturating_add(download.length),
                 human::bytes(download.length)
             ),
-            PlannedKind::WholeFile => format!(
-                "download the whole file ({}) from {blob}",
+            // A dry run does not ask the storage: the length is the copy log's claim.
+            PlannedKind::WholeFile if download.length > 0 => format!(
+                "download the whole file from {blob} ({} by the copy log; a repair takes the \
+                 storage's length)",
                 human::bytes(download.length)
             ),
+            PlannedKind::WholeFile => {
+                format!("download the whole file from {blob} (as long as the storage says)")
+            }
             PlannedKind::SideFile => format!("regenerate it from the properties of {blob}"),
             PlannedKind::Length => format!("set its length to that of {blob}"),
             PlannedKind::Chunks => format!(
@@ -390,9 +395,18 @@ fn plan_text(plan: &DownloadPlan) -> String {
         ));
     }
     let reads = plan.reads().count();
+    let whole_files = plan
+        .downloads
+        .iter()
+        .any(|d| d.what == PlannedKind::WholeFile);
     text.push_str(&format!(
-        "in all {} in {} request{} for {} file{}, from {}\n",
+        "in all {}{} in {} request{} for {} file{}, from {}\n",
         human::bytes(plan.bytes()),
+        if whole_files {
+            " (whole files as the copy log says)"
+        } else {
+            ""
+        },
         human::count(reads as u64),
         if reads == 1 { "" } else { "s" },
         human::count(plan.files() as u64),
@@ -481,6 +495,38 @@ mod tests {
                 .ends_with("download: 0 B of 2.0 KiB (0%), 0 of 2 components, 1.0 KiB/s · ETA 2 s"),
             "{}",
             progress_line(&ledger)
+        );
+    }
+
+    /// A dry run never asks the storage: a whole file's length is the copy log's word, and
+    /// the plan says so (a hostile copy log's 10^18 is not passed off as a fact).
+    #[test]
+    fn a_whole_file_s_length_is_said_to_be_the_copy_log_s() {
+        let whole = |file: &str, length| crate::engine::PlannedDownload {
+            what: PlannedKind::WholeFile,
+            file_path: file.into(),
+            blob: format!("c{}", file.replace('\\', "/")),
+            offset: 0,
+            length,
+        };
+        let plan = DownloadPlan {
+            source: "local mirror /m".into(),
+            downloads: vec![whole(r"\a", 1_000_000_000_000_000_000), whole(r"\b", 0)],
+        };
+        let text = plan_text(&plan);
+        assert!(
+            text.contains(
+                r"  \a: download the whole file from c/a (888.2 PiB by the copy log; a repair takes the storage's length)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r"  \b: download the whole file from c/b (as long as the storage says)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("in all 888.2 PiB (whole files as the copy log says) in 2 requests"),
+            "{text}"
         );
     }
 }

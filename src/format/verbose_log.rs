@@ -237,7 +237,10 @@ pub(crate) mod tests {
             "{e}"
         );
         assert!(e.contains("pass it with --copy-log"), "{e}");
-        assert!(error("").ends_with("the document is empty"));
+        assert!(error("").ends_with(
+            "the document is empty (as a copy or download cut short leaves it): copy or fetch it \
+             again"
+        ));
         assert!(
             error(&format!("{file}\n----------CUT----------\n{file}"))
                 .contains("not well-formed XML: text outside any element")

@@ -81,7 +81,10 @@ pub enum FormatErrorKind {
          UTF-16 with a byte-order mark (\"Unicode\" in Notepad)"
     )]
     Utf16WithoutBom(&'static str),
-    #[error("the document is empty")]
+    #[error(
+        "the document is empty (as a copy or download cut short leaves it): copy or fetch it \
+         again"
+    )]
     Empty,
     #[error("{0}")]
     Invalid(String),
