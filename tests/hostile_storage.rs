@@ -19,6 +19,7 @@ use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
+use support::fault_proxy::{FaultProxy, Plan};
 use support::hostile::{Hostile, Seen, components, peak_rss, read_json, run};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -183,7 +184,8 @@ async fn a_copy_log_range_across_blocks_writes_only_bytes_that_pass_their_hash()
 /// range fails saying why (exit 1), and the file stays as it was.
 ///
 /// Seen failing without the check: the changed blob's bytes were written and the run said
-/// "REPAIRED: all damage was repaired".
+/// "REPAIRED: all damage was repaired". (And, with the check made after the download, the
+/// range was downloaded before it was refused.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_export() {
     let Some(azurite) = azurite::shared() else {
@@ -201,7 +203,14 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
         } = failed_range(azurite, container, (44, 4, 4096), 4096..8192, changed_at).await;
         let file = export.file(&blob_path);
 
-        let seen = repair(&export, false);
+        // Through a proxy that only counts: what was read from the storage.
+        let proxy = FaultProxy::start(azurite.port(), Plan::new(0, 0, &[]));
+        let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+        command
+            .env_remove("AZURE_STORAGE_KEY")
+            .env_remove("AZURE_STORAGE_SAS")
+            .args(repair_args(&export, &proxy.endpoint(), false));
+        let seen = run(command, TIMEOUT);
         let on_drive = std::fs::read(&file).unwrap();
         let report = read_json(&export.report());
         let blocks = components(&report, &export.blob(&blob_path).file_path, "block");
@@ -218,6 +227,13 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
         let reason = blocks[0]["reason"].as_str().unwrap();
         assert!(reason.contains("could mix two versions"), "{reason}");
         assert!(reason.contains("--manifest"), "{reason}");
+        // Bytes that could not be written were not downloaded either.
+        let reads: Vec<_> = proxy
+            .seen()
+            .into_iter()
+            .filter(|request| request.method == "GET" && request.path.contains(&blob_path))
+            .collect();
+        assert!(reads.is_empty(), "{reads:?}");
     }
 }
 

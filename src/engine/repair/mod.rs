@@ -709,6 +709,22 @@ impl Repairer {
             Err(error) => return self.source_failed(&ids, error).await,
         };
         let conditions = self.conditions(blob_index);
+        // Bytes that fail the manifest hash are never written; nor are bytes that nothing
+        // checks (a copy-log range without a hash, no manifest) when nothing pins the read to
+        // the exported version either: they could mix two versions of the blob in one file.
+        let unpinned = blob.snapshot.is_none()
+            && conditions.if_unmodified_since.is_none()
+            && conditions.if_match.is_none();
+        if unpinned
+            && ids
+                .iter()
+                .all(|&id| self.drive.component(id).expected_md5.is_none())
+        {
+            // Nothing of it could be written: not even read.
+            return self
+                .settle(failed_all(&ids, UNCHECKED_AND_UNPINNED.to_string()))
+                .await;
+        }
         let room = match self.room_for(end - start).await {
             Ok(room) => room,
             Err(stop) => return self.stopped(&ids, stop).await,
@@ -727,12 +743,6 @@ impl Repairer {
             Ok(Err(stop)) => return self.stopped(&ids, stop).await,
             Err(end) => return end,
         };
-        // Bytes that fail the manifest hash are never written; nor are bytes that nothing
-        // checks (a copy-log range without a hash, no manifest) when nothing pins the read to
-        // the exported version either: they could mix two versions of the blob in one file.
-        let unpinned = blob.snapshot.is_none()
-            && conditions.if_unmodified_since.is_none()
-            && conditions.if_match.is_none();
         let mut writes = Vec::new();
         let mut refused = Vec::new();
         for (&id, received) in ids.iter().zip(received) {
