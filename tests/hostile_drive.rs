@@ -212,12 +212,7 @@ fn a_rerun_checks_again_what_changed_since_the_repair_file_recorded_it() {
     command.arg("--json");
     let seen = run(command, TIMEOUT);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
-    let resumed: serde_json::Value = seen
-        .stdout
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .find(|event| event["event"] == "resumed")
-        .unwrap_or_else(|| panic!("no resumed event: {}", seen.text()));
+    let resumed = seen.event("resumed");
     assert_eq!(resumed["checked_again"], 0, "{resumed}");
     assert_eq!(
         resumed["components"].as_u64(),
@@ -292,12 +287,7 @@ fn a_rerun_sees_a_file_rewritten_with_its_modification_time_set_back() {
     command.arg("--json");
     let seen = run(command, TIMEOUT);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
-    let resumed: serde_json::Value = seen
-        .stdout
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .find(|event| event["event"] == "resumed")
-        .unwrap_or_else(|| panic!("no resumed event: {}", seen.text()));
+    let resumed = seen.event("resumed");
     assert_eq!(resumed["components"], 0, "nothing taken: {resumed}");
     assert!(
         std::fs::read(&path).unwrap() == hostile.sample.blobs[0].content,

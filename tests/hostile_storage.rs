@@ -267,10 +267,7 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
     let mut export = export(azurite, container, in_container(container, blobs)).await;
     for (name, length) in [("absent.bin", None), ("five.bin", Some(5))] {
         let blob_path = format!("{container}/{name}");
-        std::fs::remove_file(export.file(&blob_path)).unwrap();
-        let entry = export.log_entry(&blob_path);
-        entry.status = BlobStatus::FileNotFound;
-        entry.kind = None;
+        let entry = export.lose_file(&blob_path);
         entry.length = length;
         if length.is_none() {
             // Nothing pins this one to the exported version: its verdict says so.
@@ -308,6 +305,21 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
     );
 }
 
+/// An export of one 100 KiB blob in `container` whose file the copy log reports missing
+/// (`FileNotFound`), claiming a `Length` of 10^18 bytes; and the blob's path.
+async fn claimed_quintillion(azurite: &Azurite, container: &str) -> (Export, String) {
+    let blobs = vec![SampleBlob::block(
+        "claim.bin",
+        pseudo_random_bytes(43, 100 * KIB),
+        64 * KIB as u64,
+    )];
+    let mut export = export(azurite, container, in_container(container, blobs)).await;
+    let blob_path = format!("{container}/claim.bin");
+    export.lose_file(&blob_path).length = Some(1_000_000_000_000_000_000);
+    export.write_copy_log();
+    (export, blob_path)
+}
+
 /// A copy log claiming a `Length` of 10^18 bytes for a missing file: no abort (it once asked
 /// for 1.9 TB up front), the file is the blob (exit 0) and the run stays within 256 MiB.
 ///
@@ -318,20 +330,7 @@ async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memor
     let Some(azurite) = azurite::shared() else {
         return;
     };
-    let container = "quintillion";
-    let blobs = vec![SampleBlob::block(
-        "claim.bin",
-        pseudo_random_bytes(43, 100 * KIB),
-        64 * KIB as u64,
-    )];
-    let mut export = export(azurite, container, in_container(container, blobs)).await;
-    let blob_path = format!("{container}/claim.bin");
-    std::fs::remove_file(export.file(&blob_path)).unwrap();
-    let entry = export.log_entry(&blob_path);
-    entry.status = BlobStatus::FileNotFound;
-    entry.kind = None;
-    entry.length = Some(1_000_000_000_000_000_000);
-    export.write_copy_log();
+    let (export, blob_path) = claimed_quintillion(azurite, "quintillion").await;
 
     let Some((seen, kib)) = peak_rss(&repair_args(&export, &azurite.endpoint(), false), TIMEOUT)
     else {
@@ -392,42 +391,14 @@ async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memor
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retry_plans_with_the_storage_s_length_not_the_copy_log_s() {
     use export_repair::engine::{self, Command, Event, RepairOptions};
-    use export_repair::format::copylog::CopyLog;
-    use export_repair::journal::{Binding, RepairFile};
-    use export_repair::model::{ComponentId, Drive};
+    use export_repair::model::ComponentId;
 
     let Some(azurite) = azurite::shared() else {
         return;
     };
-    let container = "retrylength";
-    let content = pseudo_random_bytes(44, 100 * KIB);
-    let blobs = vec![SampleBlob::block(
-        "claim.bin",
-        content.clone(),
-        64 * KIB as u64,
-    )];
-    let mut export = export(azurite, container, in_container(container, blobs)).await;
-    let blob_path = format!("{container}/claim.bin");
-    std::fs::remove_file(export.file(&blob_path)).unwrap();
-    let entry = export.log_entry(&blob_path);
-    entry.status = BlobStatus::FileNotFound;
-    entry.kind = None;
-    entry.length = Some(1_000_000_000_000_000_000);
-    export.write_copy_log();
-    let drive = Arc::new(
-        Drive::build(
-            None,
-            Some(CopyLog::from_file(&export.copy_log_path()).unwrap().into()),
-        )
-        .unwrap(),
-    );
-    let binding = Binding {
-        drive_id: drive.drive_id.clone(),
-        manifest_md5: None,
-        copy_log_md5: None,
-    };
-    let (mut repair_file, _) = RepairFile::open_or_create(&export.repair_file(), &binding).unwrap();
-    repair_file.record_drive(&drive).unwrap();
+    let (export, blob_path) = claimed_quintillion(azurite, "retrylength").await;
+    let content = export.blob(&blob_path).content.clone();
+    let (drive, repair_file) = export.engine_inputs(false);
     let options = RepairOptions {
         stay_open: true,
         ..RepairOptions::default()

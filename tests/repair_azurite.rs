@@ -96,10 +96,7 @@ async fn damaged_export(azurite: &Azurite, container: &str) -> Export {
     bytes[(1024 * KIB + 7) as usize] ^= 0x40;
     std::fs::write(&path, bytes).unwrap();
     // A file the service could not write.
-    std::fs::remove_file(export.file(&gone)).unwrap();
-    let entry = export.log_entry(&gone);
-    entry.status = BlobStatus::FileNotFound;
-    entry.kind = None;
+    export.lose_file(&gone);
     // A properties file that failed.
     let props_path = export.blob(&props).properties_path();
     std::fs::remove_file(local_path(&export.drive(), &props_path).unwrap()).unwrap();
@@ -435,10 +432,7 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
         256 * KIB,
     );
     let mut export = export(azurite, "killed", vec![big]).await;
-    std::fs::remove_file(export.file("killed/big.bin")).unwrap();
-    let entry = export.log_entry("killed/big.bin");
-    entry.status = BlobStatus::FileNotFound;
-    entry.kind = None;
+    export.lose_file("killed/big.bin");
     export.write_copy_log();
     let blob = export.blob("killed/big.bin").clone();
     let blocks = blob.layout.len() as u64;
@@ -497,10 +491,7 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
 async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
     use export_repair::engine::SourceHandle;
     use export_repair::engine::{self, Activity, Command as EngineCommand, Event, RepairOptions};
-    use export_repair::format::copylog::CopyLog;
-    use export_repair::format::manifest::Manifest;
-    use export_repair::journal::{Binding, RepairFile};
-    use export_repair::model::{ComponentId, ComponentStatus, Drive};
+    use export_repair::model::{ComponentId, ComponentStatus};
     use export_repair::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
     use std::sync::Arc;
 
@@ -508,20 +499,7 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
         return;
     };
     let export = damaged_export(azurite, "keptopen").await;
-    let drive = Arc::new(
-        Drive::build(
-            Some(Manifest::from_file(&export.manifest()).unwrap()),
-            Some(CopyLog::from_file(&export.copy_log_path()).unwrap().into()),
-        )
-        .unwrap(),
-    );
-    let binding = Binding {
-        drive_id: drive.drive_id.clone(),
-        manifest_md5: None,
-        copy_log_md5: None,
-    };
-    let (mut repair_file, _) = RepairFile::open_or_create(&export.repair_file(), &binding).unwrap();
-    repair_file.record_drive(&drive).unwrap();
+    let (drive, repair_file) = export.engine_inputs(true);
     let mut wrong = AzureSourceConfig::new(
         ACCOUNT,
         AzureCredential::AccountKey(
@@ -644,10 +622,7 @@ async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
     );
     let mut export = export(azurite, "wholefile", blobs).await;
     let blob_path = "wholefile/big/file.bin";
-    std::fs::remove_file(export.file(blob_path)).unwrap();
-    let entry = export.log_entry(blob_path);
-    entry.status = BlobStatus::FileNotFound;
-    entry.kind = None;
+    export.lose_file(blob_path);
     export.write_copy_log();
     let mut args = export.args(&["--account-key", KEY]);
     let manifest = args.iter().position(|a| a == "--manifest").unwrap();
@@ -694,10 +669,7 @@ async fn a_converted_repair_file_keeps_a_whole_download_without_downloading_it_a
     );
     let mut export = export(azurite, "converted", blobs).await;
     let blob_path = "converted/a/file.bin";
-    std::fs::remove_file(export.file(blob_path)).unwrap();
-    let entry = export.log_entry(blob_path);
-    entry.status = BlobStatus::FileNotFound;
-    entry.kind = None;
+    export.lose_file(blob_path);
     export.write_copy_log();
     let mut args = export.args(&["--account-key", KEY]);
     let manifest = args.iter().position(|a| a == "--manifest").unwrap();
@@ -722,12 +694,7 @@ async fn a_converted_repair_file_keeps_a_whole_download_without_downloading_it_a
         .unwrap();
     let again = repair(&["--json"]);
     assert_eq!(again.code, Some(0), "{}", again.text());
-    let resumed: Value = again
-        .stdout
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .find(|event| event["event"] == "resumed")
-        .unwrap_or_else(|| panic!("no resumed event: {}", again.text()));
+    let resumed = again.event("resumed");
     assert_eq!(resumed["repaired"], 1, "{resumed}");
     assert_eq!(
         std::fs::metadata(export.file(blob_path)).unwrap().ino(),
@@ -766,10 +733,7 @@ async fn verify_with_the_repair_file_proves_a_file_only_the_copy_log_names() {
     let mut manifest = export.sample.manifest();
     manifest.blobs.retain(|blob| blob.blob_path != gone);
     std::fs::write(export.manifest(), manifest.to_xml()).unwrap();
-    std::fs::remove_file(export.file(&gone)).unwrap();
-    let entry = export.log_entry(&gone);
-    entry.status = BlobStatus::FileNotFound;
-    entry.kind = None;
+    export.lose_file(&gone);
     export.write_copy_log();
 
     export.command(&["--account-key", KEY]).assert().code(0);

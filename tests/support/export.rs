@@ -74,6 +74,44 @@ impl Export {
             .find(|b| b.blob_path == blob_path)
             .unwrap()
     }
+    /// The drive the tool models from this export's logs (with the manifest unless `manifest`
+    /// is false) and a new repair file recording it: what an engine-level test starts with.
+    pub fn engine_inputs(
+        &self,
+        manifest: bool,
+    ) -> (
+        std::sync::Arc<export_repair::model::Drive>,
+        export_repair::journal::RepairFile,
+    ) {
+        use export_repair::journal::{Binding, RepairFile};
+        let drive = std::sync::Arc::new(
+            export_repair::model::Drive::build(
+                manifest.then(|| {
+                    export_repair::format::manifest::Manifest::from_file(&self.manifest()).unwrap()
+                }),
+                Some(CopyLog::from_file(&self.copy_log_path()).unwrap().into()),
+            )
+            .unwrap(),
+        );
+        let binding = Binding {
+            drive_id: drive.drive_id.clone(),
+            manifest_md5: None,
+            copy_log_md5: None,
+        };
+        let (mut repair_file, _) =
+            RepairFile::open_or_create(&self.repair_file(), &binding).unwrap();
+        repair_file.record_drive(&drive).unwrap();
+        (drive, repair_file)
+    }
+    /// Takes a blob's file off the drive, as a copy log reporting it `FileNotFound` says (the
+    /// copy log is written by the caller, after any other change to the entry returned).
+    pub fn lose_file(&mut self, blob_path: &str) -> &mut LogBlob {
+        std::fs::remove_file(self.file(blob_path)).unwrap();
+        let entry = self.log_entry(blob_path);
+        entry.status = BlobStatus::FileNotFound;
+        entry.kind = None;
+        entry
+    }
 
     /// `repair` of this export from `endpoint` (the account's), with `extra` (a credential,
     /// flags) after the account; the log in [`Export::logs`], every report.

@@ -24,6 +24,16 @@ impl Seen {
     pub fn text(&self) -> String {
         format!("exit {:?}\n{}\n{}", self.code, self.stdout, self.stderr)
     }
+
+    /// The first event named `name` a `--json` run wrote to stdout.
+    #[allow(dead_code)] // Not every test binary that shares this module reads events.
+    pub fn event(&self, name: &str) -> Value {
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .find(|event| event["event"] == name)
+            .unwrap_or_else(|| panic!("no {name} event: {}", self.text()))
+    }
 }
 
 /// Runs `command` to its end (at most `timeout`: a run that hangs is killed and seen with no
