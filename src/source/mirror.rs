@@ -29,6 +29,46 @@ use super::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 /// Suffix of the optional properties sidecar next to a mirrored blob.
 pub const SIDECAR_SUFFIX: &str = ".blobprops.json";
 
+/// A sidecar larger than this is refused unread (a real one is a few hundred bytes).
+const MAX_SIDECAR: u64 = 1024 * 1024;
+
+/// Opens `path` for reading without waiting: a FIFO would block the open until a writer came
+/// (and no signal stops a thread blocked there), a device may never end. The caller checks
+/// the kind it got.
+fn open_regular(path: &Path) -> std::io::Result<(File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    Ok((file, metadata))
+}
+
+/// A sidecar's bytes; `None` when it is not a regular file.
+fn read_sidecar(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let (file, metadata) = open_regular(path)?;
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let mut text = Vec::new();
+    file.take(MAX_SIDECAR + 1).read_to_end(&mut text)?;
+    if text.len() as u64 > MAX_SIDECAR {
+        return Err(std::io::ErrorKind::FileTooLarge.into());
+    }
+    Ok(Some(text))
+}
+
+/// A blob (or its sidecar) that is a FIFO, a device or a socket in the mirror.
+fn not_regular(blob: &BlobRef) -> SourceError {
+    SourceError::InvalidPath {
+        path: blob.to_string(),
+        reason: "the mirrored file or its sidecar is not a regular file (a FIFO, a device or a \
+                 socket): replace it by the blob's bytes",
+    }
+}
+
 /// A directory of blobs, `<root>/<container>/<blob name>`.
 #[derive(Debug, Clone)]
 pub struct MirrorSource {
@@ -106,10 +146,12 @@ impl MirrorSource {
                 reason: "the mirrored file resolves outside the mirror",
             });
         }
-        let file = File::open(&resolved).map_err(io)?;
-        let metadata = file.metadata().map_err(io)?;
-        if !metadata.is_file() {
+        let (file, metadata) = open_regular(&resolved).map_err(io)?;
+        if metadata.is_dir() {
             return Err(not_found());
+        }
+        if !metadata.is_file() {
+            return Err(not_regular(blob));
         }
         Ok((path, file, metadata))
     }
@@ -134,19 +176,23 @@ impl MirrorSource {
         let mut sidecar_path = path.as_os_str().to_owned();
         sidecar_path.push(SIDECAR_SUFFIX);
         let sidecar_path = PathBuf::from(sidecar_path);
-        let text = match std::fs::read(&sidecar_path) {
-            Ok(text) => text,
+        let bad = |message: String| SourceError::Protocol {
+            blob: blob.to_string(),
+            message: format!("{}: {message}", sidecar_path.display()),
+        };
+        let text = match read_sidecar(&sidecar_path) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Err(not_regular(blob)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(props),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                return Err(bad(format!("larger than {MAX_SIDECAR} bytes")));
+            }
             Err(source) => {
                 return Err(SourceError::Io {
                     path: sidecar_path,
                     source,
                 });
             }
-        };
-        let bad = |message: String| SourceError::Protocol {
-            blob: blob.to_string(),
-            message: format!("{}: {message}", sidecar_path.display()),
         };
         let sidecar: Sidecar = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
         if let Some(text) = sidecar.last_modified {
@@ -371,6 +417,50 @@ mod tests {
 
     fn data(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    /// A FIFO (or a device) where a blob or its sidecar should be is refused at once, saying
+    /// what it is: opening a FIFO for reading waits for a writer that never comes, and once
+    /// blocked there no signal stops the run.
+    #[test]
+    fn a_fifo_in_the_mirror_is_refused_without_a_hang() {
+        let (dir, source) = mirror_with(&[("box/sidecar.bin", b"abc")]);
+        let fifo = |path: &str| {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                dir.path().join(path),
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                0,
+            )
+            .unwrap()
+        };
+        fifo("box/fifo.bin");
+        fifo(&format!("box/sidecar.bin{SIDECAR_SUFFIX}"));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let none = ReadConditions::default();
+            let errors: Vec<String> = ["box/fifo.bin", "box/sidecar.bin"]
+                .iter()
+                .map(|path| {
+                    let path = blob(path, None);
+                    match runtime.block_on(source.read_range(&path, 0, 3, &none)) {
+                        Ok(_) => "read".to_string(),
+                        Err(error) => error.to_string(),
+                    }
+                })
+                .collect();
+            let _ = done.send(errors);
+        });
+        let errors = finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("refused within seconds, not blocked on the FIFO");
+        for error in &errors {
+            assert!(error.contains("not a regular file"), "{errors:?}");
+        }
     }
 
     #[tokio::test]
