@@ -17,8 +17,8 @@ use super::manifest::{RangeKind, RangeLike, check_ranges};
 use super::md5::{Md5, shorten};
 use super::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
 use super::xml::{
-    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_u64,
-    required_attribute,
+    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_blob_length,
+    parse_u64, required_attribute,
 };
 
 /// A parsed copy log.
@@ -447,7 +447,7 @@ impl Handler for Builder<'_> {
             (3, "BlobPath") => blob.blob_path = Some(value()),
             (3, "FilePath") => blob.file_path = Some(value()),
             (3, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
-            (3, "Length") => blob.length = Some(parse_u64("Length", text)?),
+            (3, "Length") => blob.length = Some(parse_blob_length(text)?),
             (3, "LastModified") => blob.last_modified = Some(value()).filter(|s| !s.is_empty()),
             (4, "Path") if matches!(path.parent(), "Metadata" | "Properties") => {
                 if let Some(side) = self.side.as_mut() {
@@ -683,6 +683,50 @@ mod tests {
         );
         assert!(
             error.to_string().contains("Blob[1]/BlockList/Block[1]"),
+            "{error}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod length_tests {
+    use super::*;
+
+    /// A `Length` no file can have (past 2^63 − 1, the largest file offset; nor can the
+    /// repair file record it) is refused where it is written, in the copy log and in the
+    /// manifest alike; the largest possible one is read.
+    #[test]
+    fn a_blob_length_past_the_largest_file_is_refused_where_it_is_written() {
+        let log = |length: u64| {
+            format!(
+                r#"<DriveLog><DriveId>D</DriveId>
+<Blob Status="FileNotFound"><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>{length}</Length></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#
+            )
+        };
+        let manifest = |length: u64| {
+            format!(
+                r#"<DriveManifest><Drive><DriveId>D</DriveId><BlobList>
+<Blob><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>{length}</Length><BlockList></BlockList></Blob>
+</BlobList></Drive></DriveManifest>"#
+            )
+        };
+        let largest = i64::MAX as u64;
+        assert!(CopyLog::parse_str(&log(largest)).is_ok());
+        assert!(crate::format::manifest::Manifest::parse_str(&manifest(largest)).is_ok());
+        let error = CopyLog::parse_str(&log(largest + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("2:105: in <DriveLog/Blob[1]/Length>")
+                && error.contains("Length 9223372036854775808 is more than any file can hold"),
+            "{error}"
+        );
+        let error = crate::format::manifest::Manifest::parse_str(&manifest(u64::MAX))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("Length 18446744073709551615 is more than any file can hold"),
             "{error}"
         );
     }

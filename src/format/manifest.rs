@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::md5::{Md5, shorten};
 use super::xml::{
-    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_u64,
-    required_attribute,
+    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_blob_length,
+    parse_u64, required_attribute,
 };
 
 /// A parsed drive manifest. Import-only elements are accepted and dropped; a
@@ -332,7 +332,7 @@ impl Handler for Builder {
             (5, "FilePath") => blob.file_path = Some(value()),
             (5, "ClientData") => blob.client_data = Some(text.to_string()),
             (5, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
-            (5, "Length") => blob.length = Some(parse_u64("Length", text)?),
+            (5, "Length") => blob.length = Some(parse_blob_length(text)?),
             (5, side @ ("MetadataPath" | "PropertiesPath")) => {
                 let Some(hash) = self.side_hash.take() else {
                     return Err(invalid(format!("{side} has no Hash")));

@@ -600,6 +600,19 @@ pub(crate) fn parse_u64(what: &str, text: &str) -> Result<u64, FormatErrorKind> 
     })
 }
 
+/// A blob's `Length`: at most 2^63 − 1, the largest offset a file can have (and the largest
+/// length the repair file can record).
+pub(crate) fn parse_blob_length(text: &str) -> Result<u64, FormatErrorKind> {
+    let length = parse_u64("Length", text)?;
+    if length > i64::MAX as u64 {
+        return Err(FormatErrorKind::Invalid(format!(
+            "Length {length} is more than any file can hold (at most {} bytes)",
+            i64::MAX
+        )));
+    }
+    Ok(length)
+}
+
 /// A required attribute.
 pub(crate) fn required_attribute<'a>(
     element: &'a BytesStart<'_>,

@@ -323,13 +323,14 @@ fn a_manifest_blob_keeps_its_lengths() {
     assert_eq!(ledger.file_length(0), drive.blobs[0].length);
 }
 
-/// Copy-log lengths that add up past 2^64 (each a claim of a hostile copy log): the totals stop
-/// at the largest count instead of panicking or wrapping.
+/// Copy-log lengths that add up past 2^64 (each the largest a file can have, claimed by a
+/// hostile copy log): the totals stop at the largest count instead of panicking or wrapping.
 #[test]
 fn claimed_lengths_past_u64_saturate() {
     let log = r#"<DriveLog><DriveId>D</DriveId>
-<Blob Status="FileNotFound"><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>18446744073709551615</Length></Blob>
-<Blob Status="FileNotFound"><BlobPath>c/b</BlobPath><FilePath>\c\b</FilePath><Length>18446744073709551615</Length></Blob>
+<Blob Status="FileNotFound"><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>9223372036854775807</Length></Blob>
+<Blob Status="FileNotFound"><BlobPath>c/b</BlobPath><FilePath>\c\b</FilePath><Length>9223372036854775807</Length></Blob>
+<Blob Status="FileNotFound"><BlobPath>c/c</BlobPath><FilePath>\c\c</FilePath><Length>9223372036854775807</Length></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#;
     let log = crate::format::copylog::CopyLog::parse_str(log).unwrap();
     let drive = Arc::new(Drive::build(None, Some(log.into())).unwrap());
@@ -344,7 +345,7 @@ fn claimed_lengths_past_u64_saturate() {
         });
     }
     assert_eq!(ledger.download().bytes_total, u64::MAX);
-    for blob in 0..2 {
+    for blob in 0..3 {
         let id = ComponentId { blob, component: 0 };
         ledger.apply(&working(id, Activity::Downloading));
         ledger.apply(&verdict(&drive, id, ComponentStatus::Failed, 1));
@@ -362,7 +363,7 @@ fn claimed_lengths_past_u64_saturate() {
     ] {
         let text = crate::report::render_to_string(&report, format);
         assert!(
-            text.contains("18446744073709551615") || text.contains("16.0 EiB"),
+            text.contains("9223372036854775807") || text.contains("8.0 EiB"),
             "{format:?}"
         );
     }
