@@ -299,6 +299,46 @@ fn a_rerun_sees_a_file_rewritten_with_its_modification_time_set_back() {
     );
 }
 
+/// A copy log that reports a file missing (`FileNotFound`) while the drive holds it whole and
+/// right: the repair finds nothing to do and says so (exit 0, never REPAIRED), writes nothing,
+/// and the file's length component is verified, not repaired.
+///
+/// Seen failing with a length left as it was always called repaired: "REPAIRED: all damage
+/// was repaired" for a drive with no damage.
+#[test]
+fn a_copy_log_calling_an_intact_file_missing_gets_no_repair_claimed() {
+    let hostile = Hostile::new(
+        "LIAR0001",
+        vec![SampleBlob::block(
+            "box/here.bin",
+            pseudo_random_bytes(28, 8 * KIB),
+            4 * KIB as u64,
+        )],
+    );
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>LIAR0001</DriveId>
+<Blob Status="FileNotFound"><BlobPath>box/here.bin</BlobPath><FilePath>\box\here.bin</FilePath><LastModified>2012-09-18T23:47:08Z</LastModified></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let before = files_with_times(&hostile.drive());
+    let mut command = hostile.repair();
+    command.arg("--copy-log").arg(hostile.copy_log());
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(!seen.stdout.contains("REPAIRED"), "{}", seen.text());
+    assert!(seen.stdout.contains(": 3 verified"), "{}", seen.text());
+    assert_eq!(
+        files_with_times(&hostile.drive()),
+        before,
+        "nothing written"
+    );
+    let report = hostile.report_json();
+    let file = components(&report, r"\box\here.bin", "file");
+    assert_eq!(file[0]["status"], "verified", "{}", file[0]);
+}
+
 /// `--report` naming one of the run's inputs, or a file inside the drive `verify` must not
 /// write to: refused before the run (exit 2) with a message saying what it is; every input is
 /// unchanged byte for byte.

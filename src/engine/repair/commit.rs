@@ -432,7 +432,8 @@ pub(super) fn write_length(
     may_change: Result<(), String>,
 ) -> Done {
     let path = escape_controls(&blob.file_path).into_owned();
-    let result = (|| -> Result<(u64, Option<FileIdentity>), String> {
+    // The length after, the file's identity, and whether anything had to change.
+    let result = (|| -> Result<(u64, Option<FileIdentity>, bool), String> {
         let located = root
             .locate_file_path(&blob.file_path)
             .map_err(|error| escape_controls(&error.to_string()).into_owned())?;
@@ -460,6 +461,7 @@ pub(super) fn write_length(
                 )
             })?;
         }
+        let changed = opened.created || before != blob.length;
         if before != blob.length {
             file.set_len(blob.length).map_err(|e| e.to_string())?;
         }
@@ -467,10 +469,19 @@ pub(super) fn write_length(
             .and_then(|()| opened.sync_new_entries())
             .map_err(|e| e.to_string())?;
         let after = file.metadata().map_err(|e| e.to_string())?.len();
-        Ok((after, FileIdentity::of(file).ok()))
+        Ok((after, FileIdentity::of(file).ok(), changed))
     })();
     match result {
-        Ok((after, identity)) if after == blob.length => Done {
+        // Nothing to repair: the copy log's word against a file that has its length.
+        Ok((after, identity, false)) if after == blob.length => Done {
+            id,
+            status: ComponentStatus::Verified,
+            actual_md5: None,
+            storage_md5: None,
+            reason: Some("the file already has the blob's Length; nothing was changed".into()),
+            identity,
+        },
+        Ok((after, identity, true)) if after == blob.length => Done {
             id,
             status: ComponentStatus::Repaired,
             actual_md5: None,
@@ -478,7 +489,7 @@ pub(super) fn write_length(
             reason: None,
             identity,
         },
-        Ok((after, identity)) => Done {
+        Ok((after, identity, _)) => Done {
             id,
             status: ComponentStatus::Failed,
             actual_md5: None,

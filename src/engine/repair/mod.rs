@@ -988,9 +988,29 @@ impl Repairer {
         };
         let facts = blob.clone_facts();
         let ids = [id];
+        // A length found wrong, or set by writing the file's blocks (a file gone), is
+        // repaired; a right length the copy log alone called wrong was never damage.
+        let mended = {
+            let verdicts = locked(&self.verdicts);
+            verdicts.get(&id).is_some_and(|status| status.is_damage())
+                || (0..blob.components.len() as u32).any(|index| {
+                    let sibling = ComponentId {
+                        blob: blob_index,
+                        component: index,
+                    };
+                    verdicts.get(&sibling) == Some(&ComponentStatus::Repaired)
+                })
+        };
         let write = self.on_drive(
             &ids,
-            move |root| vec![write_length(root, id, &facts, may_change)],
+            move |root| {
+                let mut done = write_length(root, id, &facts, may_change);
+                if mended && done.status == ComponentStatus::Verified {
+                    done.status = ComponentStatus::Repaired;
+                    done.reason = None;
+                }
+                vec![done]
+            },
             |ids, reason| failed_all(&ids, reason),
         );
         self.commit(&ids, async { Written::Done(write.await) })
