@@ -686,11 +686,6 @@ mod tests {
             "{error}"
         );
     }
-}
-
-#[cfg(test)]
-mod length_tests {
-    use super::*;
 
     /// A `Length` no file can have (past 2^63 − 1, the largest file offset; nor can the
     /// repair file record it) is refused where it is written, in the copy log and in the

@@ -35,7 +35,7 @@ const MAX_SIDECAR: u64 = 1024 * 1024;
 /// Opens `path` for reading without waiting: a FIFO would block the open until a writer came
 /// (and no signal stops a thread blocked there), a device may never end. The caller checks
 /// the kind it got.
-fn open_regular(path: &Path) -> std::io::Result<(File, std::fs::Metadata)> {
+fn open_without_waiting(path: &Path) -> std::io::Result<(File, std::fs::Metadata)> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -48,7 +48,7 @@ fn open_regular(path: &Path) -> std::io::Result<(File, std::fs::Metadata)> {
 /// A sidecar's bytes; `None` when it is not a regular file.
 fn read_sidecar(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read as _;
-    let (file, metadata) = open_regular(path)?;
+    let (file, metadata) = open_without_waiting(path)?;
     if !metadata.is_file() {
         return Ok(None);
     }
@@ -146,7 +146,7 @@ impl MirrorSource {
                 reason: "the mirrored file resolves outside the mirror",
             });
         }
-        let (file, metadata) = open_regular(&resolved).map_err(io)?;
+        let (file, metadata) = open_without_waiting(&resolved).map_err(io)?;
         if metadata.is_dir() {
             return Err(not_found());
         }
