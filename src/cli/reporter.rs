@@ -386,7 +386,13 @@ fn plan_text(plan: &DownloadPlan) -> String {
             ),
         };
         let file = escape_controls(&download.file_path);
-        text.push_str(&format!("  {file}: {what}\n"));
+        match &download.refused {
+            Some(reason) => text.push_str(&format!(
+                "  {file}: would not {what}, refused: {}\n",
+                escape_controls(reason)
+            )),
+            None => text.push_str(&format!("  {file}: {what}\n")),
+        }
     }
     if plan.downloads.len() > LISTED_DOWNLOADS {
         text.push_str(&format!(
@@ -508,10 +514,21 @@ mod tests {
             blob: format!("c{}", file.replace('\\', "/")),
             offset: 0,
             length,
+            refused: None,
         };
         let plan = DownloadPlan {
             source: "local mirror /m".into(),
-            downloads: vec![whole(r"\a", 1_000_000_000_000_000_000), whole(r"\b", 0)],
+            downloads: vec![
+                whole(r"\a", 1_000_000_000_000_000_000),
+                whole(r"\b", 0),
+                crate::engine::PlannedDownload {
+                    what: PlannedKind::Range,
+                    offset: 0,
+                    length: 1 << 30,
+                    refused: Some("too large to check".into()),
+                    ..whole(r"\c", 0)
+                },
+            ],
         };
         let text = plan_text(&plan);
         assert!(
@@ -525,7 +542,16 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("in all 888.2 PiB (whole files as the copy log says) in 2 requests"),
+            text.contains(
+                r"  \c: would not download bytes 0..1073741824 (1.0 GiB) from c/c, refused: too large to check"
+            ),
+            "{text}"
+        );
+        // What a repair would refuse is neither read nor counted.
+        assert!(
+            text.contains(
+                "in all 888.2 PiB (whole files as the copy log says) in 2 requests for 2 files"
+            ),
             "{text}"
         );
     }

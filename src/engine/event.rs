@@ -203,6 +203,10 @@ pub struct PlannedDownload {
     /// gives it); none for a properties or metadata file or a length.
     pub offset: u64,
     pub length: u64,
+    /// Why a repair would refuse it before reading anything (a component too large to check
+    /// in memory, bytes nothing could let be written); absent when it would be made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// Kinds of [`PlannedDownload`].
@@ -223,13 +227,14 @@ pub enum PlannedKind {
 }
 
 impl DownloadPlan {
-    /// Requests that read bytes (ranges and whole files).
+    /// Requests that read bytes (ranges and whole files), less those a repair would refuse.
     pub fn reads(&self) -> impl Iterator<Item = &PlannedDownload> {
         self.downloads.iter().filter(|d| {
-            matches!(
-                d.what,
-                PlannedKind::Range | PlannedKind::WholeFile | PlannedKind::Chunks
-            )
+            d.refused.is_none()
+                && matches!(
+                    d.what,
+                    PlannedKind::Range | PlannedKind::WholeFile | PlannedKind::Chunks
+                )
         })
     }
 
@@ -243,6 +248,7 @@ impl DownloadPlan {
         let mut files: Vec<&str> = self
             .downloads
             .iter()
+            .filter(|d| d.refused.is_none())
             .map(|d| d.file_path.as_str())
             .collect();
         files.sort_unstable();
@@ -479,6 +485,7 @@ mod tests {
                     blob: "c/a".into(),
                     offset: 0,
                     length: 1,
+                    refused: Some("too large".into()),
                 }],
             }),
             Some(Event::WouldDownload(_)) => Event::RunFinished {

@@ -30,7 +30,7 @@ use crate::format::Md5;
 use crate::format::side_files::MetadataFile;
 use crate::journal::{Done, JournalError, JournalWriter, RepairFile};
 use crate::md5::Md5Path;
-use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::model::{Blob, ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
 use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
@@ -48,6 +48,16 @@ const UNCHECKED_AND_UNPINNED: &str = "nothing checks these bytes (no manifest ha
     log gives none) and nothing pins them to the exported version (the copy log gives no \
     usable LastModified): written into the file they could mix two versions of the blob; \
     nothing was written. Pass the drive's manifest (--manifest) to check them";
+
+/// Whether nothing pins a read of `blob` to its exported version (no snapshot, no
+/// Last-Modified, no ETag). Bytes that fail the manifest hash are never written; nor are bytes
+/// nothing checks (a copy-log range without a hash) when nothing pins them either: they could
+/// mix two versions of the blob in one file.
+fn is_unpinned(blob: &Blob, conditions: &ReadConditions) -> bool {
+    blob.snapshot.is_none()
+        && conditions.if_unmodified_since.is_none()
+        && conditions.if_match.is_none()
+}
 
 /// Tuning for a repair.
 #[derive(Debug, Clone)]
@@ -352,7 +362,12 @@ impl Repairer {
         planned.dedup();
         let jobs = plan_jobs(&self.drive, &planned, self.options.max_request_bytes);
         let source = self.sources.get().source.describe();
-        let plan = download_plan(&self.drive, &jobs, source);
+        let plan = download_plan(&self.drive, &jobs, source, |job| match job {
+            Job::Ranges { blob, components } => {
+                self.range_refusal(*blob, components, &self.conditions(*blob))
+            }
+            _ => None,
+        });
         let _ = self.out.send(WorkerMessage::WouldDownload(plan)).await;
         true
     }
@@ -692,39 +707,15 @@ impl Repairer {
         let start = blob.components[first as usize].offset;
         let last = &blob.components[last as usize];
         let end = last.offset + last.length;
-        if end - start > MAX_COMPONENT_IN_MEMORY.max(self.options.max_request_bytes) {
-            return self
-                .settle(failed_all(
-                    &ids,
-                    format!(
-                        "a {}-byte component is too large to check in memory before writing; \
-                         nothing was written",
-                        end - start
-                    ),
-                ))
-                .await;
+        let conditions = self.conditions(blob_index);
+        if let Some(reason) = self.range_refusal(blob_index, components, &conditions) {
+            return self.settle(failed_all(&ids, reason)).await;
         }
         let source_blob = match self.blob_ref(blob) {
             Ok(source_blob) => source_blob,
             Err(error) => return self.source_failed(&ids, error).await,
         };
-        let conditions = self.conditions(blob_index);
-        // Bytes that fail the manifest hash are never written; nor are bytes that nothing
-        // checks (a copy-log range without a hash, no manifest) when nothing pins the read to
-        // the exported version either: they could mix two versions of the blob in one file.
-        let unpinned = blob.snapshot.is_none()
-            && conditions.if_unmodified_since.is_none()
-            && conditions.if_match.is_none();
-        if unpinned
-            && ids
-                .iter()
-                .all(|&id| self.drive.component(id).expected_md5.is_none())
-        {
-            // Nothing of it could be written: not even read.
-            return self
-                .settle(failed_all(&ids, UNCHECKED_AND_UNPINNED.to_string()))
-                .await;
-        }
+        let unpinned = is_unpinned(blob, &conditions);
         let room = match self.room_for(end - start).await {
             Ok(room) => room,
             Err(stop) => return self.stopped(&ids, stop).await,
@@ -780,6 +771,32 @@ impl Repairer {
             self.commit_parts(blob_index, writes, room).await;
         }
         JobEnd::Settled
+    }
+
+    /// Why a range job is refused before anything is read, if it is: a span too large to
+    /// check in memory before writing, or bytes nothing could let be written (no hash, and
+    /// nothing pinning the read to the exported version).
+    fn range_refusal(
+        &self,
+        blob_index: u32,
+        components: &[u32],
+        conditions: &ReadConditions,
+    ) -> Option<String> {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let (&first, &last) = (components.first()?, components.last()?);
+        let start = blob.components[first as usize].offset;
+        let last = &blob.components[last as usize];
+        let span = last.offset + last.length - start;
+        if span > MAX_COMPONENT_IN_MEMORY.max(self.options.max_request_bytes) {
+            return Some(format!(
+                "a {span}-byte component is too large to check in memory before writing; \
+                 nothing was written"
+            ));
+        }
+        let unchecked = components
+            .iter()
+            .all(|&index| blob.components[index as usize].expected_md5.is_none());
+        (unchecked && is_unpinned(blob, conditions)).then(|| UNCHECKED_AND_UNPINNED.to_string())
     }
 
     async fn download_whole_file(

@@ -218,7 +218,14 @@ fn reported_only(blob: &Blob) -> bool {
 }
 
 /// The requests `jobs` would make, for a dry run's `WouldDownload` event.
-pub(crate) fn download_plan(drive: &Drive, jobs: &[Job], source: String) -> DownloadPlan {
+/// What a dry run says a repair would download; `refusal` says why a repair would refuse a
+/// job before reading it.
+pub(crate) fn download_plan(
+    drive: &Drive,
+    jobs: &[Job],
+    source: String,
+    refusal: impl Fn(&Job) -> Option<String>,
+) -> DownloadPlan {
     let downloads = jobs
         .iter()
         .filter_map(|job| {
@@ -255,6 +262,7 @@ pub(crate) fn download_plan(drive: &Drive, jobs: &[Job], source: String) -> Down
                     .map_or_else(|_| blob.blob_path.clone(), |blob| blob.to_string()),
                 offset,
                 length,
+                refused: refusal(job),
             })
         })
         .collect();
@@ -319,7 +327,9 @@ mod tests {
     fn the_dry_run_plan_names_each_request_and_its_bytes() {
         let drive = drive();
         let jobs = plan_jobs(&drive, &[id(0), id(1), id(3), id(4), id(5)], 20);
-        let plan = download_plan(&drive, &jobs, "Azure x".into());
+        let plan = download_plan(&drive, &jobs, "Azure x".into(), |job| {
+            (job.components() == [3]).then(|| "too large".to_string())
+        });
         let shown: Vec<(PlannedKind, &str, u64, u64)> = plan
             .downloads
             .iter()
@@ -334,9 +344,11 @@ mod tests {
                 (PlannedKind::SideFile, r"\c\a.properties", 0, 0),
             ]
         );
-        assert_eq!(plan.bytes(), 30);
+        // What a repair would refuse reads nothing.
+        assert_eq!(plan.downloads[1].refused.as_deref(), Some("too large"));
+        assert_eq!(plan.bytes(), 20);
         assert_eq!(plan.files(), 2);
-        assert_eq!(plan.reads().count(), 2);
+        assert_eq!(plan.reads().count(), 1);
         assert!(plan.downloads.iter().all(|d| d.blob == "c/a"));
     }
 
