@@ -390,7 +390,7 @@ async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memor
 /// 1000000000000102400 bytes, its progress stuck near 0 %.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retry_plans_with_the_storage_s_length_not_the_copy_log_s() {
-    use export_repair::engine::{self, Command, Event, RepairOptions};
+    use export_repair::engine::{Command, Event};
     use export_repair::model::ComponentId;
 
     let Some(azurite) = azurite::shared() else {
@@ -398,18 +398,7 @@ async fn a_retry_plans_with_the_storage_s_length_not_the_copy_log_s() {
     };
     let (export, blob_path) = claimed_quintillion(azurite, "retrylength").await;
     let content = export.blob(&blob_path).content.clone();
-    let (drive, repair_file) = export.engine_inputs(false);
-    let options = RepairOptions {
-        stay_open: true,
-        ..RepairOptions::default()
-    };
-    let mut handle = engine::start_repair(
-        Arc::clone(&drive),
-        export.drive(),
-        Arc::new(azurite.key_source()),
-        repair_file,
-        options,
-    );
+    let (_, mut handle) = export.start_kept_open(false, Arc::new(azurite.key_source()));
     let file = ComponentId {
         blob: 0,
         component: 0,

@@ -26,6 +26,14 @@ impl Export {
         self.repair_args(&azurite::shared().unwrap().endpoint(), credential)
     }
 
+    /// [`Export::args`] without `--manifest`: the copy log alone (v1's usual case).
+    fn args_without_manifest(&self, credential: &[&str]) -> Vec<OsString> {
+        let mut args = self.args(credential);
+        let manifest = args.iter().position(|a| a == "--manifest").unwrap();
+        args.drain(manifest..manifest + 2);
+        args
+    }
+
     fn command(&self, credential: &[&str]) -> Command {
         let mut command = Command::cargo_bin("export-repair").unwrap();
         command
@@ -490,7 +498,7 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
     use export_repair::engine::SourceHandle;
-    use export_repair::engine::{self, Activity, Command as EngineCommand, Event, RepairOptions};
+    use export_repair::engine::{Activity, Command as EngineCommand, Event};
     use export_repair::model::{ComponentId, ComponentStatus};
     use export_repair::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
     use std::sync::Arc;
@@ -499,7 +507,6 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
         return;
     };
     let export = damaged_export(azurite, "keptopen").await;
-    let (drive, repair_file) = export.engine_inputs(true);
     let mut wrong = AzureSourceConfig::new(
         ACCOUNT,
         AzureCredential::AccountKey(
@@ -507,17 +514,8 @@ async fn a_run_kept_open_waits_for_new_credentials_then_takes_more_work() {
         ),
     );
     wrong.endpoint = Some(azurite.endpoint());
-    let options = RepairOptions {
-        stay_open: true,
-        ..RepairOptions::default()
-    };
-    let mut handle = engine::start_repair(
-        Arc::clone(&drive),
-        export.drive(),
-        Arc::new(AzureBlobSource::new(wrong).unwrap()),
-        repair_file,
-        options,
-    );
+    let (drive, mut handle) =
+        export.start_kept_open(true, Arc::new(AzureBlobSource::new(wrong).unwrap()));
     let pdf = drive
         .blobs
         .iter()
@@ -624,9 +622,7 @@ async fn the_copy_log_alone_repairs_a_missing_file_by_downloading_it_whole() {
     let blob_path = "wholefile/big/file.bin";
     export.lose_file(blob_path);
     export.write_copy_log();
-    let mut args = export.args(&["--account-key", KEY]);
-    let manifest = args.iter().position(|a| a == "--manifest").unwrap();
-    args.drain(manifest..manifest + 2);
+    let args = export.args_without_manifest(&["--account-key", KEY]);
     Command::cargo_bin("export-repair")
         .unwrap()
         .env_remove("AZURE_STORAGE_KEY")
@@ -671,9 +667,7 @@ async fn a_converted_repair_file_keeps_a_whole_download_without_downloading_it_a
     let blob_path = "converted/a/file.bin";
     export.lose_file(blob_path);
     export.write_copy_log();
-    let mut args = export.args(&["--account-key", KEY]);
-    let manifest = args.iter().position(|a| a == "--manifest").unwrap();
-    args.drain(manifest..manifest + 2);
+    let args = export.args_without_manifest(&["--account-key", KEY]);
     let repair = |extra: &[&str]| {
         let mut command = Command::cargo_bin("export-repair").unwrap();
         command

@@ -10,13 +10,19 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use export_repair::demo::{SampleBlob, SampleDrive, file_path_for, local_path};
+use export_repair::engine::{self, EngineHandle, RepairOptions};
 use export_repair::format::copylog::{CopyLog, LogBlob};
+use export_repair::format::manifest::Manifest;
 use export_repair::format::manifest::RangeKind;
 use export_repair::format::side_files::PropertiesFile;
 use export_repair::format::status::{BlobStatus, DriveStatus};
+use export_repair::journal::{Binding, RepairFile};
+use export_repair::model::Drive;
 use export_repair::report::ReportFormat;
+use export_repair::source::BlobSource;
 
 use super::azurite::{ACCOUNT, Azurite};
 
@@ -74,21 +80,17 @@ impl Export {
             .find(|b| b.blob_path == blob_path)
             .unwrap()
     }
-    /// The drive the tool models from this export's logs (with the manifest unless `manifest`
-    /// is false) and a new repair file recording it: what an engine-level test starts with.
-    pub fn engine_inputs(
+    /// A repair of this export kept open (as the console's is), reading `source`: the drive
+    /// the tool models from the logs (with the manifest unless `manifest` is false), recorded
+    /// in a new repair file, and the engine's handle.
+    pub fn start_kept_open(
         &self,
         manifest: bool,
-    ) -> (
-        std::sync::Arc<export_repair::model::Drive>,
-        export_repair::journal::RepairFile,
-    ) {
-        use export_repair::journal::{Binding, RepairFile};
-        let drive = std::sync::Arc::new(
-            export_repair::model::Drive::build(
-                manifest.then(|| {
-                    export_repair::format::manifest::Manifest::from_file(&self.manifest()).unwrap()
-                }),
+        source: Arc<dyn BlobSource>,
+    ) -> (Arc<Drive>, EngineHandle) {
+        let drive = Arc::new(
+            Drive::build(
+                manifest.then(|| Manifest::from_file(&self.manifest()).unwrap()),
                 Some(CopyLog::from_file(&self.copy_log_path()).unwrap().into()),
             )
             .unwrap(),
@@ -101,7 +103,18 @@ impl Export {
         let (mut repair_file, _) =
             RepairFile::open_or_create(&self.repair_file(), &binding).unwrap();
         repair_file.record_drive(&drive).unwrap();
-        (drive, repair_file)
+        let options = RepairOptions {
+            stay_open: true,
+            ..RepairOptions::default()
+        };
+        let handle = engine::start_repair(
+            Arc::clone(&drive),
+            self.drive(),
+            source,
+            repair_file,
+            options,
+        );
+        (drive, handle)
     }
     /// Takes a blob's file off the drive, as a copy log reporting it `FileNotFound` says (the
     /// copy log is written by the caller, after any other change to the entry returned).

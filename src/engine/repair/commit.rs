@@ -424,15 +424,18 @@ pub(super) fn write_side_file(
 /// Brings a manifest blob's file to its length, only when `may_change` (every block and page
 /// of the file is right): extends a short file (bytes no range lists are zeros in a page
 /// blob) or truncates bytes past the end. A file whose blocks could not be repaired is left
-/// as it is, not created or padded with bytes nobody checked.
+/// as it is, not created or padded with bytes nobody checked. A length already right is
+/// verified, not repaired, unless the run `mended` the file (found the length wrong, or wrote
+/// its blocks).
 pub(super) fn write_length(
     root: &RootedDir,
     id: ComponentId,
     blob: &BlobFacts,
     may_change: Result<(), String>,
+    mended: bool,
 ) -> Done {
     let path = escape_controls(&blob.file_path).into_owned();
-    // The length after, the file's identity, and whether anything had to change.
+    // The length after, the file's identity, and whether the file was mended.
     let result = (|| -> Result<(u64, Option<FileIdentity>, bool), String> {
         let located = root
             .locate_file_path(&blob.file_path)
@@ -461,7 +464,7 @@ pub(super) fn write_length(
                 )
             })?;
         }
-        let changed = opened.created || before != blob.length;
+        let changed = mended || opened.created || before != blob.length;
         if before != blob.length {
             file.set_len(blob.length).map_err(|e| e.to_string())?;
         }
@@ -703,6 +706,7 @@ mod tests {
             id,
             &facts(50),
             Err("block 0 is still corrupt".into()),
+            false,
         );
         assert_eq!(done.status, ComponentStatus::Failed);
         assert!(
@@ -716,7 +720,7 @@ mod tests {
             std::fs::metadata(dir.path().join("long")).unwrap().len(),
             100
         );
-        let done = write_length(&root, id, &facts(50), Ok(()));
+        let done = write_length(&root, id, &facts(50), Ok(()), false);
         assert_eq!(done.status, ComponentStatus::Repaired, "{done:?}");
         assert_eq!(
             std::fs::read(dir.path().join("long")).unwrap(),
@@ -737,7 +741,7 @@ mod tests {
         let not_right = || Err("the block at byte 0 is failed".to_string());
         let mut absent = facts(50);
         absent.file_path = "\\absent".into();
-        let done = write_length(&root, id, &absent, not_right());
+        let done = write_length(&root, id, &absent, not_right(), false);
         assert_eq!(done.status, ComponentStatus::Failed);
         assert!(
             done.reason
@@ -748,7 +752,7 @@ mod tests {
         );
         assert!(!dir.path().join("absent").exists());
         std::fs::write(dir.path().join("long"), vec![7u8; 10]).unwrap();
-        let done = write_length(&root, id, &facts(50), not_right());
+        let done = write_length(&root, id, &facts(50), not_right(), false);
         assert_eq!(done.status, ComponentStatus::Failed, "{done:?}");
         assert_eq!(
             std::fs::read(dir.path().join("long")).unwrap(),

@@ -967,33 +967,38 @@ impl Repairer {
             blob: blob_index,
             component: component_index,
         };
-        let not_right: Vec<String> = {
+        // Siblings not right yet; and whether this run found the length wrong or wrote the
+        // file's blocks (a file gone), which makes a right length now a repair.
+        let (not_right, mended): (Vec<String>, bool) = {
             let verdicts = locked(&self.verdicts);
-            blob.components
+            let sibling = |index: usize| ComponentId {
+                blob: blob_index,
+                component: index as u32,
+            };
+            let mended = verdicts.get(&id).is_some_and(|status| status.is_damage())
+                || (0..blob.components.len())
+                    .any(|index| verdicts.get(&sibling(index)) == Some(&ComponentStatus::Repaired));
+            let not_right = blob
+                .components
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-                .filter_map(|(index, c)| {
-                    let sibling = ComponentId {
-                        blob: blob_index,
-                        component: index as u32,
-                    };
-                    match verdicts.get(&sibling) {
-                        Some(ComponentStatus::Verified | ComponentStatus::Repaired) => None,
-                        Some(status) => Some(format!(
-                            "the {} at byte {} is {}",
-                            c.kind.as_str(),
-                            c.offset,
-                            status.as_str()
-                        )),
-                        None => Some(format!(
-                            "the {} at byte {} is not verified",
-                            c.kind.as_str(),
-                            c.offset
-                        )),
-                    }
+                .filter_map(|(index, c)| match verdicts.get(&sibling(index)) {
+                    Some(ComponentStatus::Verified | ComponentStatus::Repaired) => None,
+                    Some(status) => Some(format!(
+                        "the {} at byte {} is {}",
+                        c.kind.as_str(),
+                        c.offset,
+                        status.as_str()
+                    )),
+                    None => Some(format!(
+                        "the {} at byte {} is not verified",
+                        c.kind.as_str(),
+                        c.offset
+                    )),
                 })
-                .collect()
+                .collect();
+            (not_right, mended)
         };
         let may_change = match not_right.as_slice() {
             [] => Ok(()),
@@ -1005,29 +1010,9 @@ impl Repairer {
         };
         let facts = blob.clone_facts();
         let ids = [id];
-        // A length found wrong, or set by writing the file's blocks (a file gone), is
-        // repaired; a right length the copy log alone called wrong was never damage.
-        let mended = {
-            let verdicts = locked(&self.verdicts);
-            verdicts.get(&id).is_some_and(|status| status.is_damage())
-                || (0..blob.components.len() as u32).any(|index| {
-                    let sibling = ComponentId {
-                        blob: blob_index,
-                        component: index,
-                    };
-                    verdicts.get(&sibling) == Some(&ComponentStatus::Repaired)
-                })
-        };
         let write = self.on_drive(
             &ids,
-            move |root| {
-                let mut done = write_length(root, id, &facts, may_change);
-                if mended && done.status == ComponentStatus::Verified {
-                    done.status = ComponentStatus::Repaired;
-                    done.reason = None;
-                }
-                vec![done]
-            },
+            move |root| vec![write_length(root, id, &facts, may_change, mended)],
             |ids, reason| failed_all(&ids, reason),
         );
         self.commit(&ids, async { Written::Done(write.await) })
