@@ -305,6 +305,136 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
     );
 }
 
+/// Without a manifest, a file the copy log describes by ranges has a length too: the copy log's
+/// `Length`, the storage's once asked. Its bytes no range lists come from the drive or, pinned
+/// to the export like the ranges, from the storage; never zeros nobody vouched for. A file cut
+/// short (before or inside the failed range), one with bytes past the end, one gone, one whose
+/// copy log claims a wrong `Length`: each ends as the blob byte for byte (exit 0). Unpinned
+/// (no `LastModified`), nothing is written and the run says why (exit 1).
+///
+/// Seen failing without the length check: the short files were grown with zeros to the copy
+/// log's `Length` (8 KiB of data, then zeros) and the long one kept its extra bytes, each run
+/// saying "REPAIRED: all damage was repaired".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    struct Case {
+        container: &'static str,
+        failed: std::ops::Range<usize>,
+        /// The drive file's bytes from the damaged ones (`None`: the file is gone).
+        drive: fn(&[u8]) -> Option<Vec<u8>>,
+        claimed_length: Option<u64>,
+        pinned: bool,
+    }
+    let cases = [
+        Case {
+            container: "ranged-short",
+            failed: 4096..8192,
+            drive: |damaged| Some(damaged[..6000].to_vec()),
+            claimed_length: None,
+            pinned: true,
+        },
+        Case {
+            container: "ranged-hole",
+            failed: 12288..16384,
+            drive: |damaged| Some(damaged[..2000].to_vec()),
+            claimed_length: None,
+            pinned: true,
+        },
+        Case {
+            container: "ranged-long",
+            failed: 4096..8192,
+            drive: |damaged| Some([damaged, &[7u8; 100][..]].concat()),
+            claimed_length: None,
+            pinned: true,
+        },
+        Case {
+            container: "ranged-gone",
+            failed: 4096..8192,
+            drive: |_| None,
+            claimed_length: None,
+            pinned: true,
+        },
+        Case {
+            container: "ranged-lying",
+            failed: 4096..8192,
+            drive: |damaged| Some(damaged.to_vec()),
+            claimed_length: Some(20000),
+            pinned: true,
+        },
+        Case {
+            container: "ranged-unpinned",
+            failed: 4096..8192,
+            drive: |damaged| Some(damaged[..6000].to_vec()),
+            claimed_length: None,
+            pinned: false,
+        },
+    ];
+    for case in cases {
+        let FailedRange {
+            mut export,
+            blob_path,
+            content,
+            damaged,
+        } = failed_range(azurite, case.container, (45, 4, 4096), case.failed, None).await;
+        let file = export.file(&blob_path);
+        let before = (case.drive)(&damaged);
+        match &before {
+            Some(bytes) => std::fs::write(&file, bytes).unwrap(),
+            None => std::fs::remove_file(&file).unwrap(),
+        }
+        let entry = export.log_entry(&blob_path);
+        if let Some(length) = case.claimed_length {
+            entry.length = Some(length);
+        }
+        if !case.pinned {
+            entry.last_modified = None;
+        }
+        export.write_copy_log();
+        let name = case.container;
+        let seen = repair(&export, false);
+        let report = read_json(&export.report());
+        let length = components(&report, &export.blob(&blob_path).file_path, "file");
+        assert_eq!(length.len(), 1, "{name}: {report}");
+        if !case.pinned {
+            assert_eq!(seen.code, Some(1), "{name}: {}", seen.text());
+            assert!(!seen.text().contains("REPAIRED"), "{name}: {}", seen.text());
+            assert!(
+                std::fs::read(&file).unwrap() == before.unwrap(),
+                "{name}: nothing was written"
+            );
+            assert_eq!(length[0]["status"], "failed", "{name}: {}", length[0]);
+            let reason = length[0]["reason"].as_str().unwrap();
+            assert!(reason.contains("LastModified"), "{name}: {reason}");
+            continue;
+        }
+        assert_eq!(seen.code, Some(0), "{name}: {}", seen.text());
+        let on_drive = std::fs::read(&file).unwrap();
+        assert_eq!(on_drive.len(), content.len(), "{name}: the blob's length");
+        assert!(
+            on_drive == content,
+            "{name}: the file is the blob, byte for byte"
+        );
+        assert_eq!(report["outcome"], "repaired", "{name}: {report}");
+        assert_eq!(report["files"][0]["length"], content.len(), "{name}");
+        let status = length[0]["status"].as_str().unwrap();
+        assert!(
+            ["repaired", "verified"].contains(&status),
+            "{name}: {}",
+            length[0]
+        );
+        if name == "ranged-lying" {
+            let reason = length[0]["reason"].as_str().unwrap_or_default();
+            assert!(
+                reason.contains("has the storage's length (the copy log said 20000"),
+                "{name}: {reason}"
+            );
+        }
+    }
+}
+
 /// An export of one 100 KiB blob in `container` whose file the copy log reports missing
 /// (`FileNotFound`), claiming a `Length` of 10^18 bytes; and the blob's path.
 async fn claimed_quintillion(azurite: &Azurite, container: &str) -> (Export, String) {

@@ -379,6 +379,11 @@ fn plan_text(plan: &DownloadPlan) -> String {
                 format!("download the whole file from {blob} (as long as the storage says)")
             }
             PlannedKind::SideFile => format!("regenerate it from the properties of {blob}"),
+            PlannedKind::Length if download.length > 0 => format!(
+                "set its length to that of {blob} ({} by the copy log; a repair takes the \
+                 storage's length and downloads a missing end, pinned to the export)",
+                human::bytes(download.length)
+            ),
             PlannedKind::Length => format!("set its length to that of {blob}"),
             PlannedKind::Chunks => format!(
                 "read the whole blob ({}) chunk by chunk from {blob}, writing only the chunks that differ",

@@ -122,7 +122,7 @@ impl Drive {
                                 escape_controls(&log_blob.blob_path)
                             ));
                         }
-                        blobs.push(blob_from_log(log_blob));
+                        blobs.push(blob_from_log(log_blob, &mut warnings));
                     }
                 }
             }
@@ -417,20 +417,39 @@ fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
     }
 }
 
-fn blob_from_log(log: LogBlob) -> Blob {
+fn blob_from_log(log: LogBlob, warnings: &mut Vec<String>) -> Blob {
     let kind = log
         .kind
         .map(ComponentKind::from)
         .unwrap_or(ComponentKind::Block);
     let mut block_ids = BlockIds::default();
-    let mut components: Vec<Component> = log
-        .ranges
+    let listed_ranges = !log.ranges.is_empty();
+    let (ranges, empty): (Vec<LogRange>, Vec<LogRange>) =
+        log.ranges.into_iter().partition(|range| range.length > 0);
+    if let Some(range) = empty.first() {
+        // Nothing to check or write: not a component (it would count as one repaired).
+        warnings.push(format!(
+            "the copy log lists {} range(s) of 0 bytes in {} (the first at Offset {}, {}); \
+             there is nothing to check or rewrite there",
+            empty.len(),
+            escape_controls(&log.file_path),
+            range.offset,
+            range.status.as_str()
+        ));
+    }
+    let mut components: Vec<Component> = ranges
         .into_iter()
         .map(|range| log_component(kind, range, &mut block_ids))
         .collect();
     let length = log.length.unwrap_or(0);
-    if components.is_empty() && is_whole_file_failure(&log.status) {
-        components.push(whole_file(length, Some(LogStatus::blob(&log.status))));
+    if !listed_ranges {
+        if is_whole_file_failure(&log.status) {
+            components.push(whole_file(length, Some(LogStatus::blob(&log.status))));
+        }
+    } else if log.length.is_some() {
+        // As a manifest blob's, the file's length is a component of its own: a file cut short
+        // or with bytes past the end is found, whatever its ranges say.
+        components.push(whole_file(length, None));
     }
     let mut blob = Blob {
         blob_path: log.blob_path,
@@ -472,6 +491,41 @@ mod tests {
 <BlockList><Block Offset="4" Length="4" Status="Failed"/></BlockList><Properties Status="Failed"/></Blob>
 <Blob Status="FileNotFound"><BlobPath>c/gone.bin</BlobPath><FilePath>\c\gone.bin</FilePath><Length>30310</Length></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#;
+
+    /// A file only the copy log describes, by ranges, has its length checked too; a range of
+    /// 0 bytes is no component (a warning says so).
+    ///
+    /// Seen failing with ranges taken as they came: no length component, and the empty range
+    /// one component of 0 bytes (which a repair counted as repaired).
+    #[test]
+    fn a_copy_log_only_file_listed_by_ranges_has_a_length_and_no_empty_range() {
+        let log = r#"<DriveLog><DriveId>D1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/x.bin</BlobPath><FilePath>\c\x.bin</FilePath><Length>16</Length>
+<BlockList><Block Offset="4" Length="4" Status="Failed"/><Block Offset="16" Length="0" Status="Failed"/></BlockList></Blob>
+<Blob Status="CompletedWithErrors"><BlobPath>c/y.bin</BlobPath><FilePath>\c\y.bin</FilePath><Length>8</Length>
+<BlockList><Block Offset="8" Length="0" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#;
+        let drive = Drive::build(None, Some(CopyLog::parse_str(log).unwrap().into())).unwrap();
+        let kinds = |blob: &Blob| {
+            blob.components
+                .iter()
+                .map(|c| (c.kind, c.offset, c.length))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(&drive.blobs[0]),
+            [(ComponentKind::Block, 4, 4), (ComponentKind::File, 0, 16)]
+        );
+        assert_eq!(kinds(&drive.blobs[1]), [(ComponentKind::File, 0, 8)]);
+        assert!(
+            drive
+                .warnings
+                .iter()
+                .any(|w| w.contains("1 range(s) of 0 bytes") && w.contains(r"\c\x.bin")),
+            "{:?}",
+            drive.warnings
+        );
+    }
 
     #[test]
     fn merges_copy_log_statuses_by_file_offset_and_length() {

@@ -160,9 +160,9 @@ pub(super) fn failed_all(ids: &[ComponentId], reason: String) -> Vec<Done> {
     ids.iter().map(|&id| failed(id, reason.clone())).collect()
 }
 
-/// Writes each part at its offset (creating the file and its folders at the blob's length
-/// when missing), syncs, reads every part back, syncs new folders.
-fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) -> Vec<Done> {
+/// Writes each part at its offset (creating the file and its folders, at a manifest blob's
+/// length, when missing), syncs, reads every part back, syncs new folders.
+pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) -> Vec<Done> {
     let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
     let path = escape_controls(&blob.file_path).into_owned();
     let nothing_written = |error: &dyn std::fmt::Display| {
@@ -180,16 +180,30 @@ fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) -> Vec<Done> 
     };
     let file = &opened.file;
     // Never shrink a longer file here (bytes past the end are the length check's, once the
-    // rest verifies); a missing or short file is brought to its length.
-    let grown = file.metadata().and_then(|m| {
-        if m.len() < blob.length {
-            file.set_len(blob.length)
-        } else {
-            Ok(())
+    // rest verifies). A manifest blob's missing or short file is brought to its length: every
+    // byte has a hash that zeros fail. A file only the copy log lists never gets bytes nobody
+    // vouched for: a range past its end waits for the end of the file (`tail`).
+    let end = match file.metadata() {
+        Ok(metadata) => metadata.len(),
+        Err(error) => return nothing_written(&error),
+    };
+    if blob.has_hashes && end < blob.length {
+        if let Err(error) = file.set_len(blob.length) {
+            return nothing_written(&error);
         }
-    });
-    if let Err(error) = grown {
-        return nothing_written(&error);
+    } else if let Some(first) = parts.first()
+        && !blob.has_hashes
+        && first.offset > end
+    {
+        return failed_all(
+            &ids,
+            format!(
+                "the file ends at byte {end}, before this range at byte {}: the bytes between \
+                 are missing too, and writing past them would leave zeros nobody vouched for; \
+                 nothing was written (the file's length brings them with the rest of its end)",
+                first.offset
+            ),
+        );
     }
     for (index, part) in parts.iter().enumerate() {
         if let Err(error) = write_pieces(file, part) {

@@ -13,6 +13,7 @@ mod hasher;
 mod plan;
 mod resume;
 mod sources;
+mod tail;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +36,7 @@ use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
 use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
 
-use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
+use commit::{BlobFacts, WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
 use fetch::{MAX_COMPONENT_IN_MEMORY, Part, buffer_units};
 use hasher::Hasher;
@@ -366,6 +367,7 @@ impl Repairer {
             Job::Ranges { blob, components } => {
                 self.range_refusal(*blob, components, &self.conditions(*blob))
             }
+            Job::Length { blob, .. } => self.logged_length_refusal(*blob),
             _ => None,
         });
         let _ = self.out.send(WorkerMessage::WouldDownload(plan)).await;
@@ -587,7 +589,9 @@ impl Repairer {
                 Job::WholeFile { blob, component } => {
                     self.download_whole_file(source, *blob, *component).await
                 }
-                Job::Length { blob, component } => self.restore_length(*blob, *component).await,
+                Job::Length { blob, component } => {
+                    self.restore_length(source, *blob, *component).await
+                }
                 Job::Chunks { blob, components } => {
                     self.repair_chunks(source, *blob, components).await
                 }
@@ -799,6 +803,19 @@ impl Repairer {
         (unchecked && is_unpinned(blob, conditions)).then(|| UNCHECKED_AND_UNPINNED.to_string())
     }
 
+    /// Keeps the storage's length of a file only the copy log lists (what later plans use)
+    /// and tells it when the copy log claimed another.
+    async fn learn_storage_length(&self, id: ComponentId, length: u64) {
+        locked(&self.storage_lengths).insert(id, length);
+        let blob = &self.drive.blobs[id.blob as usize];
+        if Some(length) != blob.copy_log_length() {
+            let _ = self
+                .out
+                .send(WorkerMessage::StorageLength { id, length })
+                .await;
+        }
+    }
+
     async fn download_whole_file(
         &self,
         source: &dyn BlobSource,
@@ -822,25 +839,14 @@ impl Repairer {
             Err(stop) => return self.stopped(&ids, stop).await,
         };
         let length = properties.content_length;
-        locked(&self.storage_lengths).insert(ids[0], length);
-        if Some(length) != blob.copy_log_length() {
-            let _ = self
-                .out
-                .send(WorkerMessage::StorageLength { id: ids[0], length })
-                .await;
-        }
+        self.learn_storage_length(ids[0], length).await;
         let no_export_etag = conditions.if_match.is_none();
         let pinned = ReadConditions {
             if_unmodified_since: conditions.if_unmodified_since,
             if_match: properties.etag.clone().or(conditions.if_match),
         };
         let content_md5 = properties.content_md5.as_deref().and_then(Md5::from_base64);
-        let mut copy_log_note = match blob.copy_log_length() {
-            Some(listed) if listed != length => {
-                format!(" (the copy log said {listed} bytes; the storage's {length} were taken)")
-            }
-            _ => String::new(),
-        };
+        let mut copy_log_note = copy_log_note(blob, length);
         // A 2021 entry is pinned by its ETag alone, a v1 one by its LastModified: without
         // it, any version would do.
         if blob.export.is_some() && no_export_etag {
@@ -959,20 +965,42 @@ impl Repairer {
         self.commit(&ids, write).await
     }
 
-    /// Brings a manifest blob's file to its length: extends a missing or short one, and
-    /// truncates bytes past the end once every other component of the file is right.
-    async fn restore_length(&self, blob_index: u32, component_index: u32) -> JobEnd {
+    /// Brings a file to its length: a manifest blob's to the manifest's (extended when short,
+    /// truncated once its other components are right); one only the copy log lists to the
+    /// storage's ([`Self::restore_logged_length`]).
+    async fn restore_length(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        component_index: u32,
+    ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
+        if !blob.in_manifest {
+            return self
+                .restore_logged_length(source, blob_index, component_index)
+                .await;
+        }
         let id = ComponentId {
             blob: blob_index,
             component: component_index,
         };
-        // Siblings not right yet; and whether this run found the length wrong or wrote the
-        // file's blocks (a file gone), which makes a right length now a repair.
+        // Inside the commit: the intent is recorded before the length changes.
+        let set = async { Written::Done(vec![self.set_length(id, blob.length).await]) };
+        self.commit(&[id], set).await
+    }
+
+    /// Sets a file's length to `length` once every range of the file is right (bytes past
+    /// the end are cut only then); a right length is verified, or repaired when this run
+    /// found it wrong or wrote the file's ranges.
+    async fn set_length(&self, id: ComponentId, length: u64) -> Done {
+        let blob = &self.drive.blobs[id.blob as usize];
+        // Ranges not right yet; and whether this run found the length wrong or wrote the
+        // file's ranges (a file gone), which makes a right length now a repair. A range of a
+        // file only the copy log lists has no hash: unchecked ("skipped") is as good as it gets.
         let (not_right, mended): (Vec<String>, bool) = {
             let verdicts = locked(&self.verdicts);
             let sibling = |index: usize| ComponentId {
-                blob: blob_index,
+                blob: id.blob,
                 component: index as u32,
             };
             let mended = verdicts.get(&id).is_some_and(|status| status.is_damage())
@@ -985,6 +1013,7 @@ impl Repairer {
                 .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
                 .filter_map(|(index, c)| match verdicts.get(&sibling(index)) {
                     Some(ComponentStatus::Verified | ComponentStatus::Repaired) => None,
+                    Some(ComponentStatus::Skipped) if !blob.in_manifest => None,
                     Some(status) => Some(format!(
                         "the {} at byte {} is {}",
                         c.kind.as_str(),
@@ -1008,15 +1037,16 @@ impl Repairer {
                 rest.len()
             )),
         };
-        let facts = blob.clone_facts();
-        let ids = [id];
-        let write = self.on_drive(
-            &ids,
-            move |root| vec![write_length(root, id, &facts, may_change, mended)],
-            |ids, reason| failed_all(&ids, reason),
-        );
-        self.commit(&ids, async { Written::Done(write.await) })
-            .await
+        let facts = BlobFacts {
+            length,
+            ..blob.clone_facts()
+        };
+        self.on_drive(
+            &[id],
+            move |root| write_length(root, id, &facts, may_change, mended),
+            |ids, reason| failed(ids[0], reason),
+        )
+        .await
     }
 
     async fn regenerate_side_file(
@@ -1084,6 +1114,17 @@ impl Repairer {
         );
         self.commit(&ids, async { Written::Done(write.await) })
             .await
+    }
+}
+
+/// What the copy log claimed of a file's length, when the storage's differs: ` (the copy log
+/// said N bytes; the storage's M were taken)`.
+fn copy_log_note(blob: &Blob, length: u64) -> String {
+    match blob.copy_log_length() {
+        Some(listed) if listed != length => {
+            format!(" (the copy log said {listed} bytes; the storage's {length} were taken)")
+        }
+        _ => String::new(),
     }
 }
 

@@ -16,8 +16,9 @@ pub(crate) enum Job {
     /// A blob known only from a copy-log failure: downloaded whole beside its file, checked,
     /// then renamed into place.
     WholeFile { blob: u32, component: u32 },
-    /// A manifest blob's file brought to its length: extended when short, truncated when it
-    /// holds bytes past the end (after its other components are right).
+    /// A file brought to its length, once its ranges are settled: truncated when it holds
+    /// bytes past the end (and its ranges are right); when short, a manifest blob's extended,
+    /// a copy-log-only blob's completed from the storage (`tail`).
     Length { blob: u32, component: u32 },
     /// A file checked by CRC-64, repaired chunk by chunk: every chunk of the blob and its
     /// whole-file check (`chunks`).
@@ -172,11 +173,13 @@ pub(crate) fn plan_jobs(drive: &Drive, ids: &[ComponentId], max_request: u64) ->
                 blob,
                 component: index,
             }),
-            ComponentKind::File if drive.blobs[blob as usize].in_manifest => Some(Job::Length {
-                blob,
-                component: index,
-            }),
-            ComponentKind::File => Some(Job::WholeFile {
+            ComponentKind::File if drive.blobs[blob as usize].is_sole_whole_file(component) => {
+                Some(Job::WholeFile {
+                    blob,
+                    component: index,
+                })
+            }
+            ComponentKind::File => Some(Job::Length {
                 blob,
                 component: index,
             }),
@@ -244,7 +247,9 @@ pub(crate) fn download_plan(
                 Job::WholeFile { .. } => (PlannedKind::WholeFile, 0, blob.length),
                 Job::Chunks { .. } => (PlannedKind::Chunks, 0, blob.length),
                 Job::SideFile { .. } => (PlannedKind::SideFile, 0, 0),
-                Job::Length { .. } => (PlannedKind::Length, 0, 0),
+                // A file only the copy log lists: the copy log's claim (a repair takes the
+                // storage's, downloading a missing end).
+                Job::Length { .. } => (PlannedKind::Length, 0, blob.copy_log_length().unwrap_or(0)),
                 // A recheck reads the drive, not the storage.
                 Job::Recheck { .. } => return None,
             };
