@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use export_repair::demo::{SampleBlob, pseudo_random_bytes};
 use export_repair::format::Md5;
-use support::hostile::{Hostile, Seen, run, verdicts};
+use support::hostile::{Hostile, Seen, read_json, run, verdicts};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 const KIB: usize = 1024;
@@ -45,6 +45,7 @@ fn tree(dir: &Path) -> Vec<(String, String)> {
 
 fn assert_refused_naming(seen: &Seen, report: &serde_json::Value, file_path: &str, words: &[&str]) {
     let found = verdicts(report, file_path);
+    assert!(!found.is_empty(), "{file_path} has components: {report}");
     assert!(
         found.iter().all(|(status, _)| status == "failed"),
         "every component of {file_path} is refused: {found:?}"
@@ -202,7 +203,10 @@ fn a_link_planted_at_the_log_name_is_not_followed() {
 
 /// Two entries with different blobs whose FilePaths name one file on NTFS. Writing either
 /// would overwrite the other's bytes; both are refused naming both (exit 1) and the file is
-/// unchanged.
+/// unchanged; so says a report made later from the repair file.
+///
+/// Seen failing with the repair file keying both entries' components alike: its report showed
+/// the second entry verified, with no components.
 fn two_claims_on_one_file(drive_id: &str, second_path: &str) {
     let first = pseudo_random_bytes(7, 8 * KIB);
     let second = SampleBlob {
@@ -245,6 +249,22 @@ fn two_claims_on_one_file(drive_id: &str, second_path: &str) {
             &[r"\box\x.bin", second_path, "one file"],
         );
     }
+    let later = hostile.dir.path().join("later.json");
+    let mut report_command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+    report_command
+        .arg("report")
+        .arg("--repair-file")
+        .arg(hostile.repair_file())
+        .arg("-o")
+        .arg(&later);
+    let made = run(report_command, TIMEOUT);
+    assert_eq!(made.code, Some(1), "damage remains: {}", made.text());
+    let later = read_json(&later);
+    for path in [r"\box\x.bin", second_path] {
+        assert_refused_naming(&seen, &later, path, &["one file"]);
+    }
+    assert_eq!(later["outcome"], report["outcome"], "{later}");
+
     let seen = run(hostile.verify(), TIMEOUT);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
     assert_refused_naming(&seen, &hostile.report_json(), second_path, &["one file"]);

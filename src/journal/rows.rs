@@ -15,6 +15,9 @@ use crate::format::drive_path::claim_key;
 use crate::model::{Blob, Component, ComponentId, ComponentKind, Drive};
 use crate::rooted::FileIdentity;
 
+/// How the key of a refused entry's component begins.
+const REFUSED_KEY: &str = "\0refused ";
+
 /// What identifies a component across runs and versions of the tool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -25,13 +28,20 @@ struct Key {
 }
 
 impl Key {
-    fn of(blob: &Blob, component: &Component) -> Self {
+    fn of(id: ComponentId, blob: &Blob, component: &Component) -> Self {
         let file_path = blob
             .component_file_path(component)
             .unwrap_or(&blob.file_path);
+        // An unsafe path has no NTFS name; its text keeps it apart from every other. A refused
+        // entry (one of two that name one file) is kept apart by its place in the inputs,
+        // which the repair file's binding fixes: twins must not share rows.
+        let file_key = match (&blob.refusal, claim_key(file_path)) {
+            (Some(_), _) => format!("{REFUSED_KEY}{}\0{file_path}", id.blob),
+            (None, Ok(key)) => key,
+            (None, Err(_)) => format!("\0{file_path}"),
+        };
         Self {
-            // An unsafe path has no NTFS name; its text keeps it apart from every other.
-            file_key: claim_key(file_path).unwrap_or_else(|_| format!("\0{file_path}")),
+            file_key,
             kind: component.kind.as_str(),
             offset: component.offset as i64,
             length: component.length as i64,
@@ -178,7 +188,7 @@ impl RepairFile {
     pub fn entries(&self, drive: &Drive) -> Result<Vec<Entry>, JournalError> {
         let mut by_key: HashMap<Key, ComponentId> = HashMap::new();
         for (id, blob, component) in drive.components() {
-            by_key.insert(Key::of(blob, component), id);
+            by_key.insert(Key::of(id, blob, component), id);
         }
         // A file of schema 2 (read for a report) has no change times: its identities then
         // hold none, which no file's identity now equals.
@@ -330,13 +340,13 @@ impl RepairFile {
         let mut statement = self
             .connection
             .prepare(
-                "SELECT blob, component, kind, offset, length, expected_md5 FROM component
-                 ORDER BY blob, component",
+                "SELECT blob, component, kind, offset, length, expected_md5, file_key
+                 FROM component ORDER BY blob, component",
             )
             .map_err(self.sqlite())?;
         let mut rows = statement.query([]).map_err(self.sqlite())?;
         while let Some(row) = rows.next().map_err(self.sqlite())? {
-            let (blob_index, component, kind, offset, length, expected) =
+            let (blob_index, component, kind, offset, length, expected, file_key) =
                 (|| -> rusqlite::Result<_> {
                     Ok((
                         row.get::<_, i64>(0)?,
@@ -345,6 +355,7 @@ impl RepairFile {
                         row.get::<_, i64>(3)?,
                         row.get::<_, i64>(4)?,
                         row.get::<_, Option<String>>(5)?,
+                        row.get::<_, String>(6)?,
                     ))
                 })()
                 .map_err(self.sqlite())?;
@@ -371,6 +382,11 @@ impl RepairFile {
                 return Err(not_ours(format!(
                     "it records a component at offset {offset} with length {length}"
                 )));
+            }
+            // Its rows are keyed as a refused entry's (`Key::of`): so must its components be.
+            if file_key.starts_with(REFUSED_KEY) {
+                blob.refusal
+                    .get_or_insert_with(|| "refused by the run that recorded it".into());
             }
             blob.components.push(Component {
                 kind,
@@ -474,7 +490,7 @@ fn insert(
 ) -> rusqlite::Result<usize> {
     let blob = &drive.blobs[id.blob as usize];
     let component = &blob.components[id.component as usize];
-    let key = Key::of(blob, component);
+    let key = Key::of(id, blob, component);
     let file_path = blob
         .component_file_path(component)
         .unwrap_or(&blob.file_path);
