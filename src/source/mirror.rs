@@ -18,6 +18,7 @@
 use std::{
     fs::File,
     path::{Path, PathBuf},
+    sync::Mutex,
 };
 
 use bytes::Bytes;
@@ -303,6 +304,57 @@ fn parse_time(text: &str) -> Option<OffsetDateTime> {
         .map(|t| t.assume_utc())
 }
 
+/// Read buffers given back by downloads already written, for the next reads. A whole-file
+/// download reads piece after piece of one size; handing each to the allocator and taking a
+/// new one made glibc keep them in its per-thread arenas (a 2 GiB file peaked at 240 MB).
+static SPARE_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Spare buffers kept at most, and the largest kept.
+const SPARE_COUNT: usize = 4;
+const SPARE_LARGEST: usize = 64 * 1024 * 1024;
+
+/// A read's bytes, in a buffer that goes back to the spares when the last `Bytes` of it is
+/// dropped.
+struct ReadBuffer(Vec<u8>);
+
+impl ReadBuffer {
+    fn take(len: usize) -> Self {
+        let spare = SPARE_BUFFERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut buffer = spare.unwrap_or_default();
+        // Only bytes it never held are zeroed; the read overwrites all of them.
+        buffer.resize(len.max(buffer.len()), 0);
+        buffer.truncate(len);
+        Self(buffer)
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl AsRef<[u8]> for ReadBuffer {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.0);
+        if buffer.capacity() > SPARE_LARGEST {
+            return;
+        }
+        let mut spares = SPARE_BUFFERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if spares.len() < SPARE_COUNT {
+            spares.push(buffer);
+        }
+    }
+}
+
 #[cfg(unix)]
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
@@ -353,8 +405,8 @@ impl BlobSource for MirrorSource {
                 .filter(|end| *end <= props.content_length)
                 .ok_or_else(|| out_of_range(Some(props.content_length)))?;
             let len = usize::try_from(end - offset).map_err(|_| out_of_range(None))?;
-            let mut buf = vec![0u8; len];
-            read_at(&file, &mut buf, offset).map_err(|source| {
+            let mut buf = ReadBuffer::take(len);
+            read_at(&file, buf.bytes_mut(), offset).map_err(|source| {
                 if source.kind() == std::io::ErrorKind::UnexpectedEof {
                     // Truncated between the length check and the read.
                     out_of_range(None)
@@ -365,7 +417,7 @@ impl BlobSource for MirrorSource {
                     }
                 }
             })?;
-            Ok(Bytes::from(buf))
+            Ok(Bytes::from_owner(buf))
         })
         .await
         .map_err(|e| SourceError::Io {
