@@ -645,6 +645,32 @@ fn a_copy_log_contradicting_the_manifest_is_refused_with_exit_2() {
     assert_eq!(fixture.snapshot(), before);
 }
 
+/// Lengths that add up past 2^64 - 1 bytes (three copy-log files of 2^63 - 1 each) describe no
+/// drive: refused naming the entry where the sum overflows (the second, after the manifest's
+/// few bytes), exit 2, nothing changed.
+///
+/// Seen failing with the sums saturating: the run went on and its totals said 16.0 EiB.
+#[test]
+fn lengths_adding_up_past_any_drive_are_refused_with_exit_2() {
+    let fixture = Fixture::new();
+    let before = fixture.snapshot();
+    let output = fixture.verify(
+        &corpus("valid.manifest.xml"),
+        Some(&corpus("copylog/lengths_past_any_drive.xml")),
+        false,
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains("more than 2^64 - 1 bytes in all at")
+            && stderr.contains(r#"huge2.bin" (the copy log's)"#),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(fixture.snapshot(), before);
+}
+
 // ---------------------------------------------------------------------------------------
 // Unsafe FilePaths: the manifest parses, the entry is refused, nothing outside is followed
 
@@ -900,6 +926,7 @@ fn every_corpus_file_has_a_case_and_a_readme_entry() {
             "manifest/no_drive.xml",
             "copylog/unsafe_dotdot.xml",
             "copylog/length_mismatch.xml",
+            "copylog/lengths_past_any_drive.xml",
             "copylog/copylog_2021_summary.xml",
         ]
         .map(String::from),

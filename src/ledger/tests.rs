@@ -323,17 +323,21 @@ fn a_manifest_blob_keeps_its_lengths() {
     assert_eq!(ledger.file_length(0), drive.blobs[0].length);
 }
 
-/// Copy-log lengths that add up past 2^64 (each the largest a file can have, claimed by a
-/// hostile copy log): the totals stop at the largest count instead of panicking or wrapping.
+/// Copy-log lengths that add up past 2^64 (each the largest a file can have): inputs that
+/// claim them are refused, but a repair file an older version recorded may hold them. The
+/// totals stop at the largest count instead of panicking or wrapping.
 #[test]
 fn claimed_lengths_past_u64_saturate() {
     let log = r#"<DriveLog><DriveId>D</DriveId>
 <Blob Status="FileNotFound"><BlobPath>c/a</BlobPath><FilePath>\c\a</FilePath><Length>9223372036854775807</Length></Blob>
 <Blob Status="FileNotFound"><BlobPath>c/b</BlobPath><FilePath>\c\b</FilePath><Length>9223372036854775807</Length></Blob>
-<Blob Status="FileNotFound"><BlobPath>c/c</BlobPath><FilePath>\c\c</FilePath><Length>9223372036854775807</Length></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#;
     let log = crate::format::copylog::CopyLog::parse_str(log).unwrap();
-    let drive = Arc::new(Drive::build(None, Some(log.into())).unwrap());
+    let mut drive = Drive::build(None, Some(log.into())).unwrap();
+    let mut third = drive.blobs[1].clone();
+    (third.blob_path, third.file_path) = ("c/c".into(), r"\c\c".into());
+    drive.blobs.push(third);
+    let drive = Arc::new(drive);
     let mut ledger = Ledger::new(Arc::clone(&drive));
     assert_eq!(ledger.totals().bytes, u64::MAX);
     ledger.apply(&started(&drive));

@@ -39,6 +39,15 @@ pub enum ModelError {
         manifest: u64,
         verbose_log: u64,
     },
+    #[error(
+        "the files and ranges listed add up to more than 2^64 - 1 bytes in all at {file_path:?} \
+         (the {listed_by}'s), more than any drive holds: check that the {listed_by} is this \
+         drive's and whole"
+    )]
+    PastAnyDrive {
+        file_path: String,
+        listed_by: &'static str,
+    },
     /// A copy log read as a stream could not be read (`Drive::read`).
     #[error(transparent)]
     Format(#[from] FormatError),
@@ -135,8 +144,31 @@ impl Drive {
         };
         super::v2021::merge(&mut drive, copy_log_2021, logs.verbose_log)?;
         super::claims::refuse_shared_claims(&mut drive.blobs);
+        check_total(&drive)?;
         Ok(drive)
     }
+}
+
+/// The bytes every count sums fit in 64 bits: lengths past that are no drive's.
+fn check_total(drive: &Drive) -> Result<(), ModelError> {
+    let mut total = 0u64;
+    for blob in &drive.blobs {
+        for component in &blob.components {
+            total = total
+                .checked_add(blob.data_bytes_of(component))
+                .ok_or_else(|| ModelError::PastAnyDrive {
+                    file_path: blob.file_path.clone(),
+                    listed_by: if blob.in_manifest {
+                        "manifest"
+                    } else if blob.export.is_some() {
+                        "verbose log"
+                    } else {
+                        "copy log"
+                    },
+                })?;
+        }
+    }
+    Ok(())
 }
 
 fn from_manifest(manifest: Option<Manifest>) -> (Option<String>, Vec<Blob>) {
