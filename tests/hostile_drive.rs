@@ -516,6 +516,111 @@ fn a_fifo_in_place_of_a_file_is_refused_without_a_hang() {
     }
 }
 
+/// Without a manifest entry, what a repair writes into a file the copy log describes by
+/// ranges (a failed range, and the missing end holding another) is proven afterwards by what
+/// it wrote: `verify --repair-file` finds every range verified (exit 0), and a rerun finds
+/// nothing to write (the file is not touched), even with the file's times changed since.
+///
+/// Seen failing with such ranges taken on the copy log's word: `verify --repair-file` called
+/// the repaired range corrupt ("the copy log reports Failed; there is no manifest hash") and
+/// exited 1 after a repair that said REPAIRED, and a rerun downloaded it again.
+#[test]
+fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
+    let content = pseudo_random_bytes(12, 16 * KIB);
+    let mut hostile = Hostile::new(
+        "RANGED01",
+        vec![
+            SampleBlob::block(
+                "box/keep.bin",
+                pseudo_random_bytes(13, 4 * KIB),
+                4 * KIB as u64,
+            ),
+            // Properties give the mirror its export time (the copy log's LastModified).
+            SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64)
+                .with_properties("application/octet-stream"),
+        ],
+    );
+    hostile
+        .sample
+        .blobs
+        .retain(|blob| blob.blob_path != "box/x.bin");
+    hostile.write_manifest();
+    let file = hostile.file("box/x.bin");
+    let mut damaged = content[..10 * KIB].to_vec();
+    damaged[4 * KIB..8 * KIB].fill(0);
+    std::fs::write(&file, &damaged).unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>RANGED01</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>16384</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="12288" Length="4096" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let repair = || {
+        let mut command = hostile.repair();
+        command.arg("--copy-log").arg(hostile.copy_log());
+        run(command, TIMEOUT)
+    };
+    let seen = repair();
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content,
+        "the file is the blob"
+    );
+
+    let verify = || {
+        let mut command = hostile.verify();
+        command.arg("--copy-log").arg(hostile.copy_log());
+        command.arg("--repair-file").arg(hostile.repair_file());
+        run(command, TIMEOUT)
+    };
+    let seen = verify();
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    let report = hostile.report_json();
+    let blocks = components(&report, r"\box\x.bin", "block");
+    assert_eq!(blocks.len(), 2);
+    for block in &blocks {
+        assert_eq!(block["status"], "verified", "{block}");
+    }
+
+    // The file's times move (as a copy or a backup tool would move them): the repair file no
+    // longer vouches for it, its bytes do.
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let before = files_with_times(&hostile.drive());
+    let seen = repair();
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert_eq!(
+        files_with_times(&hostile.drive()),
+        before,
+        "nothing was written"
+    );
+    let report = hostile.report_json();
+    let blocks = components(&report, r"\box\x.bin", "block");
+    for block in &blocks {
+        assert_eq!(block["status"], "repaired", "{block}");
+        let reason = block["reason"].as_str().unwrap();
+        assert!(reason.contains("verified again"), "{block}");
+    }
+    // A byte changed since: the range is corrupt again, named as such.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[13 * KIB] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let seen = verify();
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let report = hostile.report_json();
+    let blocks = components(&report, r"\box\x.bin", "block");
+    assert_eq!(blocks[1]["status"], "corrupt", "{}", blocks[1]);
+    let reason = blocks[1]["reason"].as_str().unwrap();
+    assert!(reason.contains("recorded when it was written"), "{reason}");
+}
+
 /// A file only the copy log names is downloaded whole from a local mirror in 16 MiB pieces,
 /// a few at a time: a 1 GiB one lands byte for byte (exit 0) and the run stays within
 /// 160 MiB of memory.

@@ -120,8 +120,9 @@ pub struct VerifyArgs {
     /// The 2021 verbose log: every file it lists is checked by size and CRC-64.
     #[arg(long, value_name = "FILE")]
     pub verbose_log: Option<PathBuf>,
-    /// The repair file of an earlier repair (read, never written): a file it downloaded whole
-    /// that only the copy log names is checked against the MD5 recorded then.
+    /// The repair file of an earlier repair (read, never written): what it wrote that only
+    /// the copy log names (a file downloaded whole, a range) is checked against the MD5
+    /// recorded then.
     #[arg(long, value_name = "FILE")]
     pub repair_file: Option<PathBuf>,
     #[command(flatten)]

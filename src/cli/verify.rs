@@ -12,7 +12,7 @@ use super::session::{Reports, exit_status, run_headless};
 use super::{CliError, ExitStatus};
 use crate::format::Md5;
 use crate::journal::{Binding, EntryState, JournalError, RepairFile};
-use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
+use crate::model::{ComponentId, ComponentStatus, Drive};
 use crate::report::RunInfo;
 
 pub async fn run(mut args: VerifyArgs) -> Result<ExitStatus, CliError> {
@@ -80,8 +80,8 @@ async fn verify(
     Ok(exit_status(&finished))
 }
 
-/// What the repair file at `path` (made for these inputs) recorded for the files a repair
-/// downloaded whole that nothing but the copy log names: their MD5 as written. The file is
+/// What the repair file at `path` (made for these inputs) recorded for what a repair wrote
+/// that nothing but the copy log names (files downloaded whole, ranges): their MD5 as written. The file is
 /// read into memory, never written or locked.
 fn downloaded_by(
     path: &Path,
@@ -106,8 +106,7 @@ fn downloaded_by(
             matches!(
                 entry.state,
                 EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified)
-            ) && !blob.in_manifest
-                && drive.component(entry.id).kind == ComponentKind::File
+            ) && blob.written_unchecked(drive.component(entry.id))
         })
         .filter_map(|entry| Some((entry.id, entry.actual_md5?)))
         .collect())

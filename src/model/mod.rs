@@ -275,6 +275,16 @@ impl Blob {
             })
     }
 
+    /// Whether a repair writes a component's bytes with nothing to check them against but the
+    /// storage (a copy-log range without a hash, a file only the copy log lists downloaded
+    /// whole): what it wrote is then all a later check can compare them with.
+    pub fn written_unchecked(&self, component: &Component) -> bool {
+        match component.kind {
+            ComponentKind::Block | ComponentKind::Page => component.expected_md5.is_none(),
+            _ => self.is_sole_whole_file(component),
+        }
+    }
+
     /// Whether a component is the length of a file only the copy log lists (whole, or by
     /// ranges): the storage's, once asked, whatever the copy log's `Length` claims.
     pub fn takes_storage_length(&self, component: &Component) -> bool {

@@ -473,11 +473,24 @@ impl Repairer {
                 findings,
                 messages: &this.out,
             };
+            // What earlier runs wrote unchecked, in files changed since: still there?
+            let downloaded = locked(&this.earlier)
+                .iter()
+                .filter(|(id, _)| {
+                    let blob = &this.drive.blobs[id.blob as usize];
+                    blob.written_unchecked(this.drive.component(**id))
+                })
+                .filter_map(|(&id, earlier)| Some((id, earlier.actual_md5?)))
+                .collect();
+            let options = VerifyOptions {
+                downloaded: Arc::new(downloaded),
+                ..this.options.verify.clone()
+            };
             verify::verify_in(
                 &this.drive,
                 &this.root,
                 Some(&ids),
-                &this.options.verify,
+                &options,
                 &this.control,
                 &report,
             );

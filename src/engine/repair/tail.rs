@@ -9,7 +9,8 @@ use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop, copy_log_note, is_unpinned};
 use crate::format::Md5;
 use crate::journal::Done;
-use crate::model::{ComponentId, ComponentKind, ComponentStatus};
+use crate::md5::Md5Stream;
+use crate::model::{Component, ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::{FileIdentity, RootedError};
 use crate::sanitize::escape_controls;
 use crate::source::{BlobSource, ReadConditions};
@@ -101,9 +102,12 @@ impl Repairer {
             let chunk = self.options.max_request_bytes.max(1);
             let mut at = start;
             let mut identity = None;
-            let ended = |at: u64, reason: String, identity| {
-                Written::Done(self.tail_verdicts(id, &covered, start, at, Err(reason), identity))
-            };
+            // Each covered range's MD5 as written: what a later check compares it with.
+            let mut hashes: Vec<RangeHash> = covered
+                .iter()
+                .map(|&range| RangeHash::new(range, self.drive.component(range)))
+                .collect();
+            let mut failure = None;
             while at < length {
                 let size = chunk.min(length - at);
                 let read = async {
@@ -120,16 +124,19 @@ impl Repairer {
                     Err(Stop::Source(error))
                         if at > start && error.refused_credentials().is_none() =>
                     {
-                        let reason = escape_controls(&error.to_string()).into_owned();
-                        return ended(at, reason, identity);
+                        failure = Some(escape_controls(&error.to_string()).into_owned());
+                        break;
                     }
                     Err(stop) => return Written::Stopped(stop),
                 };
                 let facts = blob.clone_facts();
-                let written = self
+                let (written, hashed) = self
                     .on_drive(
                         &[id],
                         move |root| {
+                            for hash in &mut hashes {
+                                hash.take(at, &bytes);
+                            }
                             let part = Part {
                                 id,
                                 offset: at,
@@ -138,23 +145,26 @@ impl Repairer {
                             };
                             let done = write_parts(root, &facts, std::slice::from_ref(&part));
                             drop(room);
-                            done
+                            (done, hashes)
                         },
-                        |ids, reason| vec![failed(ids[0], reason)],
+                        |ids, reason| (vec![failed(ids[0], reason)], Vec::new()),
                     )
                     .await;
+                hashes = hashed;
                 match written.into_iter().next() {
                     Some(done) if done.status == ComponentStatus::Repaired => {
                         identity = done.identity;
                         at += size;
                     }
                     other => {
-                        let reason = other.and_then(|done| done.reason).unwrap_or_default();
-                        return ended(at, reason, identity);
+                        failure = Some(other.and_then(|done| done.reason).unwrap_or_default());
+                        break;
                     }
                 }
             }
-            Written::Done(self.tail_verdicts(id, &covered, start, at, Ok(note), identity))
+            let end = Ended { at, identity };
+            let ended = failure.map_or(Ok(note), Err);
+            Written::Done(self.tail_verdicts(id, start, end, ended, &covered, hashes))
         };
         self.commit(&ids, write).await
     }
@@ -167,62 +177,97 @@ impl Repairer {
             .then(|| UNPINNED.to_string())
     }
 
-    /// The verdicts of a missing end downloaded up to `at`: the file's (repaired, or failed
-    /// with `ended`'s reason) and those of the ranges it covers (repaired when written whole).
+    /// The verdicts of a missing end downloaded from `start` to where it `ended`: the file's
+    /// (repaired, or failed with the reason) and those of the ranges it `covered`: repaired,
+    /// with the MD5s they were written with (`hashes`), when written whole; failed otherwise.
     fn tail_verdicts(
         &self,
         id: ComponentId,
-        covered: &[ComponentId],
         start: u64,
-        at: u64,
+        end: Ended,
         ended: Result<String, String>,
-        identity: Option<FileIdentity>,
+        covered: &[ComponentId],
+        hashes: Vec<RangeHash>,
     ) -> Vec<Done> {
-        let verdict = |id, status, reason: String| Done {
-            id,
-            status,
-            actual_md5: None,
-            storage_md5: None,
-            reason: Some(reason),
-            identity,
+        let Ended { at, identity } = end;
+        let mut hashes: std::collections::HashMap<ComponentId, RangeHash> =
+            hashes.into_iter().map(|hash| (hash.id, hash)).collect();
+        let not_written = match &ended {
+            Ok(_) => String::new(),
+            Err(reason) => {
+                format!("the file's missing end, which holds it, was not written whole: {reason}")
+            }
         };
-        let file = match &ended {
-            Ok(note) => verdict(
+        let file = match ended {
+            Ok(note) => Done {
                 id,
-                ComponentStatus::Repaired,
-                format!(
+                status: ComponentStatus::Repaired,
+                actual_md5: None,
+                storage_md5: None,
+                reason: Some(format!(
                     "the file ended at byte {start}: its missing end ({start}..{at}) was \
                      downloaded, {NO_HASH}{note}"
-                ),
-            ),
-            Err(reason) => verdict(
+                )),
+                identity,
+            },
+            Err(reason) => failed(
                 id,
-                ComponentStatus::Failed,
                 format!(
                     "the file ended at byte {start}; its missing end was written up to byte \
                      {at} ({NO_HASH}), then: {reason}; a rerun goes on from there"
                 ),
             ),
         };
-        let ranges = covered.iter().map(|&range| {
-            let component = self.drive.component(range);
-            if component.offset + component.length <= at {
-                verdict(
-                    range,
-                    ComponentStatus::Repaired,
-                    format!("written with the file's missing end, {NO_HASH}"),
-                )
-            } else {
-                failed(
-                    range,
-                    format!(
-                        "the file's missing end, which holds it, was not written whole: {}",
-                        ended.clone().err().unwrap_or_default()
-                    ),
-                )
+        let ranges = covered.iter().map(|&range| match hashes.remove(&range) {
+            Some(hash) if hash.end <= at => {
+                let md5 = hash.hash.finish();
+                Done {
+                    id: range,
+                    status: ComponentStatus::Repaired,
+                    actual_md5: Some(md5),
+                    storage_md5: Some(md5),
+                    reason: Some(format!("written with the file's missing end, {NO_HASH}")),
+                    identity,
+                }
             }
+            _ => failed(range, not_written.clone()),
         });
         std::iter::once(file).chain(ranges).collect()
+    }
+}
+
+/// Where a missing end's download stopped: the byte it reached, the file's identity then.
+struct Ended {
+    at: u64,
+    identity: Option<FileIdentity>,
+}
+
+/// A covered range's MD5, taken from the pieces of the missing end as they pass.
+struct RangeHash {
+    id: ComponentId,
+    offset: u64,
+    end: u64,
+    hash: Md5Stream,
+}
+
+impl RangeHash {
+    fn new(id: ComponentId, component: &Component) -> Self {
+        Self {
+            id,
+            offset: component.offset,
+            end: component.offset + component.length,
+            hash: Md5Stream::new(),
+        }
+    }
+
+    /// Takes the range's bytes out of a piece of the file at `at`.
+    fn take(&mut self, at: u64, piece: &[u8]) {
+        let from = self.offset.max(at);
+        let to = self.end.min(at + piece.len() as u64);
+        if from < to {
+            self.hash
+                .update(&piece[(from - at) as usize..(to - at) as usize]);
+        }
     }
 }
 

@@ -198,11 +198,15 @@ impl Reader<'_> {
                 self.emit(finding.on(on));
                 continue;
             }
-            let Some(expected) = component.expected_md5 else {
-                self.emit(unhashed(id(c), component).on(on));
-                continue;
-            };
             let end = component.offset + component.length;
+            let expected = match (component.expected_md5, self.downloaded.get(&id(c))) {
+                (Some(expected), _) => Expected::Manifest(expected),
+                (None, Some(&written)) => Expected::Written(written),
+                (None, None) => {
+                    self.emit(unhashed(id(c), component).on(on));
+                    continue;
+                }
+            };
             if end > file_length {
                 self.emit(
                     Finding::new(
@@ -217,6 +221,23 @@ impl Reader<'_> {
                 );
                 continue;
             }
+            let expected = match expected {
+                Expected::Manifest(expected) => expected,
+                // Few and small (a copy log's failures): hashed on their own.
+                Expected::Written(written) => {
+                    if !self.flush(&mut file, &mut position, &mut window, blob) {
+                        return false;
+                    }
+                    let hashed = seek_to(&mut file, &mut position, component.offset)
+                        .and_then(|()| self.stream_hash(&mut file, component.length));
+                    position = u64::MAX;
+                    let Some(hashed) = hashed.transpose() else {
+                        return false;
+                    };
+                    self.emit(as_downloaded_verdict(id(c), component, hashed, written).on(on));
+                    continue;
+                }
+            };
             if component.length <= MAX_BUFFERED {
                 if !window.accepts(component.offset, component.length)
                     && !self.flush(&mut file, &mut position, &mut window, blob)
@@ -489,25 +510,48 @@ impl Window {
     }
 }
 
-/// A file known only from the copy log, which an earlier repair downloaded whole: right when
-/// all of it still hashes to the MD5 recorded then (the length alone proves nothing).
+/// What a data component's bytes must hash to.
+enum Expected {
+    /// The manifest's MD5.
+    Manifest(Md5),
+    /// What an earlier repair wrote, as the repair file recorded it (a copy-log range the
+    /// manifest does not describe).
+    Written(Md5),
+}
+
+/// A file known only from the copy log, which an earlier repair downloaded whole, or a range
+/// of one that a repair wrote: right when all of it still hashes to the MD5 recorded then (the
+/// length alone proves nothing).
 fn as_downloaded_verdict(
     id: ComponentId,
     component: &Component,
     hashed: io::Result<Md5>,
     recorded: Md5,
 ) -> Finding {
-    match hashed {
-        Ok(md5) if md5 == recorded => Finding::new(id, ComponentStatus::Verified, None),
-        Ok(md5) => Finding::new(
+    let md5 = match hashed {
+        Ok(md5) => md5,
+        Err(error) => return read_error(id, component, &error),
+    };
+    // The MD5 goes with the verdict: a rerun records it again, for the next check.
+    let finding = if md5 == recorded {
+        Finding::new(id, ComponentStatus::Verified, None)
+    } else {
+        Finding::new(
             id,
             ComponentStatus::Corrupt,
             Some(format!(
-                "the file hashes to {md5}, not to the MD5 {recorded} the repair file recorded \
-                 when it was downloaded: it changed since"
+                "{} hashes to {md5}, not to the MD5 {recorded} the repair file recorded when \
+                 it was written: it changed since",
+                match component.kind {
+                    ComponentKind::File => "the file".to_string(),
+                    kind => format!("this {}", kind.as_str()),
+                }
             )),
-        ),
-        Err(error) => read_error(id, component, &error),
+        )
+    };
+    Finding {
+        actual_md5: Some(md5),
+        ..finding
     }
 }
 
