@@ -519,11 +519,14 @@ fn a_fifo_in_place_of_a_file_is_refused_without_a_hang() {
 /// Without a manifest entry, what a repair writes into a file the copy log describes by
 /// ranges (a failed range, and the missing end holding another) is proven afterwards by what
 /// it wrote: `verify --repair-file` finds every range verified (exit 0), and a rerun finds
-/// nothing to write (the file is not touched), even with the file's times changed since.
+/// nothing to write (the file is not touched), even with the file's times changed since. The
+/// copy log's `Length` lies (20000 for 16384 bytes): the file's length is the storage's, and
+/// so is what the later checks hold it to.
 ///
 /// Seen failing with such ranges taken on the copy log's word: `verify --repair-file` called
 /// the repaired range corrupt ("the copy log reports Failed; there is no manifest hash") and
-/// exited 1 after a repair that said REPAIRED, and a rerun downloaded it again.
+/// exited 1 after a repair that said REPAIRED, and a rerun downloaded it again. And with the
+/// length held to the copy log's: "shorter than the blob's Length 20000" after the repair.
 #[test]
 fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     let content = pseudo_random_bytes(12, 16 * KIB);
@@ -552,7 +555,7 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     std::fs::write(
         hostile.copy_log(),
         r#"<DriveLog Version="2014-11-01"><DriveId>RANGED01</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>16384</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>20000</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
 <BlockList><Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="12288" Length="4096" Status="Failed"/></BlockList></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#,
     )
@@ -583,6 +586,8 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     for block in &blocks {
         assert_eq!(block["status"], "verified", "{block}");
     }
+    let length = components(&report, r"\box\x.bin", "file");
+    assert_eq!(length[0]["status"], "verified", "{}", length[0]);
 
     // The file's times move (as a copy or a backup tool would move them): the repair file no
     // longer vouches for it, its bytes do.
@@ -619,6 +624,136 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     assert_eq!(blocks[1]["status"], "corrupt", "{}", blocks[1]);
     let reason = blocks[1]["reason"].as_str().unwrap();
     assert!(reason.contains("recorded when it was written"), "{reason}");
+}
+
+/// A range the copy log gives a hash for, inside the missing end of a file only the copy log
+/// describes: written with the end only when the storage's bytes hash to it. With the right
+/// hash the file ends as the blob (exit 0); with another, nothing of the end is written (the
+/// file keeps its length, no gap, no zeros) and the range says why (exit 1).
+///
+/// Seen failing with the missing end written as it came: the range with the wrong hash was
+/// written and called repaired ("the copy log lists no hash to check it against").
+#[test]
+fn a_hashed_range_in_a_missing_end_is_checked_before_it_is_written() {
+    let content = pseudo_random_bytes(14, 16 * KIB);
+    for right in [true, false] {
+        let mut hostile = Hostile::new(
+            "HASHEND1",
+            vec![
+                SampleBlob::block(
+                    "box/keep.bin",
+                    pseudo_random_bytes(15, 4 * KIB),
+                    4 * KIB as u64,
+                ),
+                SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64)
+                    .with_properties("application/octet-stream"),
+            ],
+        );
+        hostile
+            .sample
+            .blobs
+            .retain(|blob| blob.blob_path != "box/x.bin");
+        hostile.write_manifest();
+        let file = hostile.file("box/x.bin");
+        std::fs::write(&file, &content[..2000]).unwrap();
+        let hashed = if right {
+            &content[8 * KIB..12 * KIB]
+        } else {
+            &b"other bytes"[..]
+        };
+        let hash = export_repair::format::Md5::of(hashed);
+        std::fs::write(
+            hostile.copy_log(),
+            format!(
+                r#"<DriveLog Version="2014-11-01"><DriveId>HASHEND1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>16384</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="8192" Length="4096" Hash="{hash}" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#
+            ),
+        )
+        .unwrap();
+        let mut command = hostile.repair();
+        command.arg("--copy-log").arg(hostile.copy_log());
+        let seen = run(command, TIMEOUT);
+        let report = hostile.report_json();
+        let block = components(&report, r"\box\x.bin", "block")[0].clone();
+        let reason = block["reason"].as_str().unwrap_or_default().to_string();
+        if right {
+            assert_eq!(seen.code, Some(0), "{}", seen.text());
+            assert!(
+                std::fs::read(&file).unwrap() == content,
+                "the file is the blob"
+            );
+            assert_eq!(block["status"], "repaired", "{block}");
+            assert!(
+                reason.contains("checked against the copy log's MD5"),
+                "{reason}"
+            );
+        } else {
+            assert_eq!(seen.code, Some(1), "{}", seen.text());
+            assert!(
+                std::fs::read(&file).unwrap() == content[..2000],
+                "nothing was written"
+            );
+            assert_eq!(block["status"], "failed", "{block}");
+            assert!(reason.contains("not to the copy log's MD5"), "{reason}");
+        }
+    }
+}
+
+/// A file the copy log describes by ranges but gives no `Length` for (so no missing end can be
+/// brought), gone from the drive: a failed range past its start is not written across the gap,
+/// and the file is not created either (exit 1, the reason says what would bring the bytes).
+///
+/// Seen failing with the file opened before the check: an empty file was left behind while the
+/// range said "nothing was written".
+#[test]
+fn a_range_past_the_start_of_a_missing_copy_log_file_creates_nothing() {
+    let mut hostile = Hostile::new(
+        "NOLENGTH",
+        vec![
+            SampleBlob::block(
+                "box/keep.bin",
+                pseudo_random_bytes(16, 4 * KIB),
+                4 * KIB as u64,
+            ),
+            SampleBlob::block(
+                "box/x.bin",
+                pseudo_random_bytes(17, 16 * KIB),
+                4 * KIB as u64,
+            )
+            .with_properties("application/octet-stream"),
+        ],
+    );
+    hostile
+        .sample
+        .blobs
+        .retain(|blob| blob.blob_path != "box/x.bin");
+    hostile.write_manifest();
+    let file = hostile.file("box/x.bin");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>NOLENGTH</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="4096" Length="4096" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let mut command = hostile.repair();
+    command.arg("--copy-log").arg(hostile.copy_log());
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(!file.exists(), "no file was created");
+    let report = hostile.report_json();
+    let block = components(&report, r"\box\x.bin", "block")[0].clone();
+    assert_eq!(block["status"], "failed", "{block}");
+    let reason = block["reason"].as_str().unwrap();
+    assert!(reason.contains("nothing was written"), "{reason}");
+    assert!(
+        reason.contains("when the copy log gives its Length"),
+        "{reason}"
+    );
 }
 
 /// A file only the copy log names is downloaded whole from a local mirror in 16 MiB pieces,

@@ -171,39 +171,52 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
             format!("cannot write {path}: {error}; nothing was written"),
         )
     };
-    let opened = match root
-        .locate_file_path(&blob.file_path)
-        .and_then(|located| located.open_or_create())
+    // A file only the copy log lists never gets bytes nobody vouched for: a range past its end
+    // (or past the start of a missing one, which is then not created) waits for the end of
+    // the file (`tail`).
+    let past_end = |end: u64| {
+        let first = parts.first().map_or(0, |part| part.offset);
+        (!blob.has_hashes && first > end).then(|| {
+            failed_all(
+                &ids,
+                format!(
+                    "the file ends at byte {end}, before this range at byte {first}: the bytes \
+                     between are missing too, and writing past them would leave zeros nobody \
+                     vouched for; nothing was written (a repair brings them with the file's \
+                     missing end when the copy log gives its Length)"
+                ),
+            )
+        })
+    };
+    let located = match root.locate_file_path(&blob.file_path) {
+        Ok(located) => located,
+        Err(error) => return nothing_written(&escape_controls(&error.to_string())),
+    };
+    if !located.exists()
+        && let Some(refused) = past_end(0)
     {
+        return refused;
+    }
+    let opened = match located.open_or_create() {
         Ok(opened) => opened,
         Err(error) => return nothing_written(&escape_controls(&error.to_string())),
     };
     let file = &opened.file;
     // Never shrink a longer file here (bytes past the end are the length check's, once the
     // rest verifies). A manifest blob's missing or short file is brought to its length: every
-    // byte has a hash that zeros fail. A file only the copy log lists never gets bytes nobody
-    // vouched for: a range past its end waits for the end of the file (`tail`).
+    // byte has a hash that zeros fail.
     let end = match file.metadata() {
         Ok(metadata) => metadata.len(),
         Err(error) => return nothing_written(&error),
     };
-    if blob.has_hashes && end < blob.length {
-        if let Err(error) = file.set_len(blob.length) {
-            return nothing_written(&error);
-        }
-    } else if let Some(first) = parts.first()
-        && !blob.has_hashes
-        && first.offset > end
+    if let Some(refused) = past_end(end) {
+        return refused;
+    }
+    if blob.has_hashes
+        && end < blob.length
+        && let Err(error) = file.set_len(blob.length)
     {
-        return failed_all(
-            &ids,
-            format!(
-                "the file ends at byte {end}, before this range at byte {}: the bytes between \
-                 are missing too, and writing past them would leave zeros nobody vouched for; \
-                 nothing was written (the file's length brings them with the rest of its end)",
-                first.offset
-            ),
-        );
+        return nothing_written(&error);
     }
     for (index, part) in parts.iter().enumerate() {
         if let Err(error) = write_pieces(file, part) {

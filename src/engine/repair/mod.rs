@@ -164,6 +164,7 @@ pub fn start_repair(
             verdicts: Mutex::new(HashMap::new()),
             storage_lengths: Mutex::new(HashMap::new()),
             earlier: Mutex::new(HashMap::new()),
+            written_md5s: Mutex::new(HashMap::new()),
             hasher,
             buffers,
         });
@@ -242,6 +243,10 @@ pub(crate) struct Repairer {
     /// Earlier runs' repairs whose files changed since: verified again, and kept as repairs
     /// when the drive still holds what they wrote.
     earlier: Mutex<HashMap<ComponentId, resume::Earlier>>,
+    /// What this run and earlier ones wrote with nothing but the storage to check it
+    /// (copy-log ranges without a hash, files downloaded whole), as written: what verifying
+    /// them again compares them with.
+    written_md5s: Mutex<HashMap<ComponentId, Md5>>,
     /// Hashes downloaded components while they arrive.
     hasher: Hasher,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
@@ -258,6 +263,10 @@ impl Repairer {
     ) -> bool {
         let resumed = Arc::clone(&self).resume(entries).await;
         *locked(&self.earlier) = resumed.earlier;
+        *locked(&self.written_md5s) = resumed.written_md5s;
+        for (id, length) in resumed.lengths {
+            self.learn_storage_length(id, length).await;
+        }
         let finished: HashSet<ComponentId> =
             resumed.taken.iter().map(|finding| finding.id).collect();
         if resumed.recorded > 0 {
@@ -473,17 +482,11 @@ impl Repairer {
                 findings,
                 messages: &this.out,
             };
-            // What earlier runs wrote unchecked, in files changed since: still there?
-            let downloaded = locked(&this.earlier)
-                .iter()
-                .filter(|(id, _)| {
-                    let blob = &this.drive.blobs[id.blob as usize];
-                    blob.written_unchecked(this.drive.component(**id))
-                })
-                .filter_map(|(&id, earlier)| Some((id, earlier.actual_md5?)))
-                .collect();
+            // What was written unchecked is checked against what was written; lengths the
+            // storage gave, against those.
             let options = VerifyOptions {
-                downloaded: Arc::new(downloaded),
+                downloaded: Arc::new(locked(&this.written_md5s).clone()),
+                lengths: Arc::new(locked(&this.storage_lengths).clone()),
                 ..this.options.verify.clone()
             };
             verify::verify_in(
@@ -668,6 +671,7 @@ impl Repairer {
         if let Err(error) = self.journal.done(done.clone()).await {
             return self.journal_failed(error).await;
         }
+        self.remember_written(&done);
         for d in done {
             let mut finding = Finding {
                 id: d.id,
@@ -814,6 +818,20 @@ impl Repairer {
             .iter()
             .all(|&index| blob.components[index as usize].expected_md5.is_none());
         (unchecked && is_unpinned(blob, conditions)).then(|| UNCHECKED_AND_UNPINNED.to_string())
+    }
+
+    /// Keeps what was written unchecked (see `written_md5s`), for verifying it again.
+    fn remember_written(&self, done: &[Done]) {
+        let mut written = locked(&self.written_md5s);
+        for d in done {
+            let blob = &self.drive.blobs[d.id.blob as usize];
+            if d.status == ComponentStatus::Repaired
+                && blob.written_unchecked(self.drive.component(d.id))
+                && let Some(md5) = d.actual_md5
+            {
+                written.insert(d.id, md5);
+            }
+        }
     }
 
     /// Keeps the storage's length of a file only the copy log lists (what later plans use)

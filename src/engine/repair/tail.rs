@@ -102,14 +102,15 @@ impl Repairer {
             let chunk = self.options.max_request_bytes.max(1);
             let mut at = start;
             let mut identity = None;
-            // Each covered range's MD5 as written: what a later check compares it with.
+            // Each covered range's MD5 as written: what a later check compares it with, and
+            // for a range the copy log gives a hash, what is checked before it is written.
             let mut hashes: Vec<RangeHash> = covered
                 .iter()
                 .map(|&range| RangeHash::new(range, self.drive.component(range)))
                 .collect();
             let mut failure = None;
             while at < length {
-                let size = chunk.min(length - at);
+                let size = piece_size(at, chunk.min(length - at), &hashes);
                 let read = async {
                     let room = self.room_for(size).await?;
                     let bytes = self
@@ -119,13 +120,17 @@ impl Repairer {
                 };
                 let (room, bytes) = match read.await {
                     Ok(read) => read,
-                    // A refusal of the credentials waits for new ones; the job then goes on
-                    // from where the file ends.
-                    Err(Stop::Source(error))
-                        if at > start && error.refused_credentials().is_none() =>
-                    {
-                        failure = Some(escape_controls(&error.to_string()).into_owned());
-                        break;
+                    Err(Stop::Source(error)) if at > start => {
+                        if error.refused_credentials().is_none() {
+                            failure = Some(escape_controls(&error.to_string()).into_owned());
+                            break;
+                        }
+                        // New credentials are awaited, then the job goes on from where the
+                        // file ends: the ranges written so far keep what they were written
+                        // with.
+                        let written = range_verdicts(&covered, hashes, at, identity, "");
+                        let _ = self.settle(written).await;
+                        return Written::Stopped(Stop::Source(error));
                     }
                     Err(stop) => return Written::Stopped(stop),
                 };
@@ -137,6 +142,9 @@ impl Repairer {
                             for hash in &mut hashes {
                                 hash.take(at, &bytes);
                             }
+                            if let Some(wrong) = hashes.iter().find_map(RangeHash::mismatch) {
+                                return (Err(wrong), hashes);
+                            }
                             let part = Part {
                                 id,
                                 offset: at,
@@ -145,26 +153,56 @@ impl Repairer {
                             };
                             let done = write_parts(root, &facts, std::slice::from_ref(&part));
                             drop(room);
-                            (done, hashes)
+                            (Ok(done), hashes)
                         },
-                        |ids, reason| (vec![failed(ids[0], reason)], Vec::new()),
+                        |_, reason| (Err(reason), Vec::new()),
                     )
                     .await;
                 hashes = hashed;
-                match written.into_iter().next() {
-                    Some(done) if done.status == ComponentStatus::Repaired => {
+                match written.map(|done| done.into_iter().next()) {
+                    Ok(Some(done)) if done.status == ComponentStatus::Repaired => {
                         identity = done.identity;
                         at += size;
                     }
-                    other => {
+                    Ok(other) => {
                         failure = Some(other.and_then(|done| done.reason).unwrap_or_default());
+                        break;
+                    }
+                    Err(reason) => {
+                        failure = Some(reason);
                         break;
                     }
                 }
             }
-            let end = Ended { at, identity };
-            let ended = failure.map_or(Ok(note), Err);
-            Written::Done(self.tail_verdicts(id, start, end, ended, &covered, hashes))
+            let not_written = match &failure {
+                Some(reason) => format!(
+                    "the file's missing end, which holds it, was not written whole: {reason}"
+                ),
+                None => String::new(),
+            };
+            let file = match failure {
+                None => Done {
+                    id,
+                    status: ComponentStatus::Repaired,
+                    actual_md5: None,
+                    storage_md5: None,
+                    reason: Some(format!(
+                        "the file ended at byte {start}: its missing end ({start}..{at}) was \
+                         downloaded, {NO_HASH}{note}"
+                    )),
+                    identity,
+                },
+                Some(reason) => failed(
+                    id,
+                    format!(
+                        "the file ended at byte {start}; its missing end was written up to \
+                         byte {at} ({NO_HASH}), then: {reason}; a rerun tries again from there"
+                    ),
+                ),
+            };
+            let mut verdicts = vec![file];
+            verdicts.extend(range_verdicts(&covered, hashes, at, identity, &not_written));
+            Written::Done(verdicts)
         };
         self.commit(&ids, write).await
     }
@@ -176,70 +214,69 @@ impl Repairer {
         (!blob.in_manifest && is_unpinned(blob, &self.conditions(blob_index)))
             .then(|| UNPINNED.to_string())
     }
-
-    /// The verdicts of a missing end downloaded from `start` to where it `ended`: the file's
-    /// (repaired, or failed with the reason) and those of the ranges it `covered`: repaired,
-    /// with the MD5s they were written with (`hashes`), when written whole; failed otherwise.
-    fn tail_verdicts(
-        &self,
-        id: ComponentId,
-        start: u64,
-        end: Ended,
-        ended: Result<String, String>,
-        covered: &[ComponentId],
-        hashes: Vec<RangeHash>,
-    ) -> Vec<Done> {
-        let Ended { at, identity } = end;
-        let mut hashes: std::collections::HashMap<ComponentId, RangeHash> =
-            hashes.into_iter().map(|hash| (hash.id, hash)).collect();
-        let not_written = match &ended {
-            Ok(_) => String::new(),
-            Err(reason) => {
-                format!("the file's missing end, which holds it, was not written whole: {reason}")
-            }
-        };
-        let file = match ended {
-            Ok(note) => Done {
-                id,
-                status: ComponentStatus::Repaired,
-                actual_md5: None,
-                storage_md5: None,
-                reason: Some(format!(
-                    "the file ended at byte {start}: its missing end ({start}..{at}) was \
-                     downloaded, {NO_HASH}{note}"
-                )),
-                identity,
-            },
-            Err(reason) => failed(
-                id,
-                format!(
-                    "the file ended at byte {start}; its missing end was written up to byte \
-                     {at} ({NO_HASH}), then: {reason}; a rerun goes on from there"
-                ),
-            ),
-        };
-        let ranges = covered.iter().map(|&range| match hashes.remove(&range) {
-            Some(hash) if hash.end <= at => {
-                let md5 = hash.hash.finish();
-                Done {
-                    id: range,
-                    status: ComponentStatus::Repaired,
-                    actual_md5: Some(md5),
-                    storage_md5: Some(md5),
-                    reason: Some(format!("written with the file's missing end, {NO_HASH}")),
-                    identity,
-                }
-            }
-            _ => failed(range, not_written.clone()),
-        });
-        std::iter::once(file).chain(ranges).collect()
-    }
 }
 
-/// Where a missing end's download stopped: the byte it reached, the file's identity then.
-struct Ended {
+/// The verdicts of the ranges a missing end `covered`, written up to `at`: repaired, with the
+/// MD5 they were written with, when written whole; otherwise failed saying why (`not_written`,
+/// or none while the download waits to go on).
+fn range_verdicts(
+    covered: &[ComponentId],
+    hashes: Vec<RangeHash>,
     at: u64,
     identity: Option<FileIdentity>,
+    not_written: &str,
+) -> Vec<Done> {
+    let mut hashes: std::collections::HashMap<ComponentId, RangeHash> =
+        hashes.into_iter().map(|hash| (hash.id, hash)).collect();
+    covered
+        .iter()
+        .filter_map(|&range| match hashes.remove(&range) {
+            Some(RangeHash {
+                end,
+                expected,
+                md5: Some(md5),
+                ..
+            }) if end <= at => Some(Done {
+                id: range,
+                status: ComponentStatus::Repaired,
+                actual_md5: Some(md5),
+                storage_md5: Some(md5),
+                reason: Some(match expected {
+                    Some(_) => "written with the file's missing end, checked against the copy \
+                                log's MD5"
+                        .to_string(),
+                    None => format!("written with the file's missing end, {NO_HASH}"),
+                }),
+                identity,
+            }),
+            // Still to come: no verdict yet.
+            Some(_) if not_written.is_empty() => None,
+            Some(RangeHash {
+                expected: Some(expected),
+                md5: Some(md5),
+                ..
+            }) if md5 != expected => Some(Done {
+                actual_md5: None,
+                storage_md5: Some(md5),
+                ..failed(range, not_written.to_string())
+            }),
+            _ => Some(failed(range, not_written.to_string())),
+        })
+        .collect()
+}
+
+/// How much of the missing end to read next from `at`: `most`, cut so that a range the copy
+/// log gives a hash for is read whole in one piece (checked before any of it is written).
+fn piece_size(at: u64, most: u64, hashes: &[RangeHash]) -> u64 {
+    let end = at + most;
+    match hashes
+        .iter()
+        .find(|hash| hash.expected.is_some() && hash.offset < end && hash.end > end)
+    {
+        Some(hash) if hash.offset > at => hash.offset - at,
+        Some(hash) => hash.end - at,
+        None => most,
+    }
 }
 
 /// A covered range's MD5, taken from the pieces of the missing end as they pass.
@@ -247,7 +284,11 @@ struct RangeHash {
     id: ComponentId,
     offset: u64,
     end: u64,
-    hash: Md5Stream,
+    /// The copy log's MD5 for it, if it gives one.
+    expected: Option<Md5>,
+    hashing: Md5Stream,
+    /// Once all of it has passed.
+    md5: Option<Md5>,
 }
 
 impl RangeHash {
@@ -256,17 +297,36 @@ impl RangeHash {
             id,
             offset: component.offset,
             end: component.offset + component.length,
-            hash: Md5Stream::new(),
+            expected: component.expected_md5,
+            hashing: Md5Stream::new(),
+            md5: None,
         }
     }
 
     /// Takes the range's bytes out of a piece of the file at `at`.
     fn take(&mut self, at: u64, piece: &[u8]) {
-        let from = self.offset.max(at);
-        let to = self.end.min(at + piece.len() as u64);
-        if from < to {
-            self.hash
-                .update(&piece[(from - at) as usize..(to - at) as usize]);
+        let piece_end = at + piece.len() as u64;
+        let (from, to) = (self.offset.max(at), self.end.min(piece_end));
+        if self.md5.is_some() || from >= to {
+            return;
+        }
+        self.hashing
+            .update(&piece[(from - at) as usize..(to - at) as usize]);
+        if self.end <= piece_end {
+            let done = std::mem::take(&mut self.hashing);
+            self.md5 = Some(done.finish());
+        }
+    }
+
+    /// Why the range may not be written: its bytes are not the copy log's.
+    fn mismatch(&self) -> Option<String> {
+        match (self.expected, self.md5) {
+            (Some(expected), Some(md5)) if md5 != expected => Some(format!(
+                "the storage's bytes {}..{} hash to {md5}, not to the copy log's MD5 {expected}: \
+                 the blob probably changed since export; nothing of them was written",
+                self.offset, self.end
+            )),
+            _ => None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub(super) struct Reader<'a> {
     pub(super) root: &'a RootedDir,
     /// See [`super::VerifyOptions::downloaded`].
     pub(super) downloaded: &'a HashMap<ComponentId, Md5>,
+    /// See [`super::VerifyOptions::lengths`].
+    pub(super) lengths: &'a HashMap<ComponentId, u64>,
     pub(super) control: &'a Control,
     pub(super) report: &'a dyn VerifySink,
     pub(super) job_tx: Sender<HashJob>,
@@ -193,7 +195,10 @@ impl Reader<'_> {
                         };
                         finding
                     }
-                    _ => length_check(id(c), blob, component, file_length),
+                    _ => {
+                        let expected = self.lengths.get(&id(c)).copied();
+                        length_check(id(c), blob, component, file_length, expected)
+                    }
                 };
                 self.emit(finding.on(on));
                 continue;
