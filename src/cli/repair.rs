@@ -209,9 +209,10 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     };
     let (mut repair_file, resumed) =
         opened.map_err(|error| CliError::Usage(super::chain(&error)))?;
+    // A file made by another version may number the drive's components otherwise.
     let recorded = resumed
         && repair_file
-            .has_drive()
+            .holds_drive(&drive)
             .map_err(|error| CliError::Usage(super::chain(&error)))?;
     if !recorded {
         repair_file

@@ -50,31 +50,33 @@ impl Key {
 }
 
 impl RepairFile {
-    /// Whether the drive was recorded (a run killed right after creating the file has not).
-    pub fn has_drive(&self) -> Result<bool, JournalError> {
-        let blobs: i64 = self
-            .connection
-            .query_row("SELECT count(*) FROM blob", [], |row| row.get(0))
-            .map_err(self.sqlite())?;
-        Ok(blobs > 0)
-    }
-
     /// Records the drive itself (every blob and component), so that a report can be made
-    /// from the repair file alone. Done once, when the file is created.
+    /// from the repair file alone: when the file is created, and again when the drive it
+    /// holds is numbered otherwise (made by another version of the tool, which models some
+    /// entries with other components). Rows keep their verdicts and take this drive's
+    /// numbers; rows of components it no longer has are dropped.
     pub fn record_drive(&mut self, drive: &Drive) -> Result<(), JournalError> {
         let path = self.path.clone();
         let error = |source| classify(&path, source);
         let transaction = self.connection.transaction().map_err(error)?;
         {
+            // Every row is unclaimed (negative) until a component of this drive claims it.
+            transaction
+                .execute_batch("DELETE FROM blob; UPDATE component SET blob = -1 - blob;")
+                .map_err(error)?;
             let mut blobs = transaction
                 .prepare("INSERT INTO blob VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
                 .map_err(error)?;
             let mut components = transaction
                 .prepare(
-                    "INSERT OR IGNORE INTO component
+                    "INSERT INTO component
                          (file_key, kind, offset, length, blob, component, file_path, expected_md5,
                           state, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)
+                     ON CONFLICT (file_key, kind, offset, length) DO UPDATE SET
+                         blob = excluded.blob, component = excluded.component,
+                         file_path = excluded.file_path
+                     WHERE component.blob < 0",
                 )
                 .map_err(error)?;
             let updated = now();
@@ -99,8 +101,61 @@ impl RepairFile {
                     insert(&mut components, drive, id, &[&updated]).map_err(error)?;
                 }
             }
+            transaction
+                .execute("DELETE FROM component WHERE blob < 0", [])
+                .map_err(error)?;
         }
         transaction.commit().map_err(error)
+    }
+
+    /// Whether the file holds this drive numbered as this version models it: every component
+    /// row where this drive has the component (else `record_drive` numbers them again).
+    pub fn holds_drive(&self, drive: &Drive) -> Result<bool, JournalError> {
+        let blobs: i64 = self
+            .connection
+            .query_row("SELECT count(*) FROM blob", [], |row| row.get(0))
+            .map_err(self.sqlite())?;
+        if blobs != drive.blobs.len() as i64 {
+            return Ok(false);
+        }
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT blob, component, kind, offset, length FROM component
+                 ORDER BY blob, component",
+            )
+            .map_err(self.sqlite())?;
+        let mut rows = statement.query([]).map_err(self.sqlite())?;
+        let mut components = drive.components();
+        loop {
+            let row = rows.next().map_err(self.sqlite())?;
+            let (row, component) = match (row, components.next()) {
+                (None, None) => return Ok(true),
+                (Some(row), Some(component)) => (row, component),
+                _ => return Ok(false),
+            };
+            let (id, _, component) = component;
+            let recorded = (|| -> rusqlite::Result<_> {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })()
+            .map_err(self.sqlite())?;
+            let current = (
+                i64::from(id.blob),
+                i64::from(id.component),
+                component.kind.as_str().to_string(),
+                component.offset as i64,
+                component.length as i64,
+            );
+            if recorded != current {
+                return Ok(false);
+            }
+        }
     }
 
     /// Records that these components are about to be written: durable before the write.

@@ -2,7 +2,7 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::format::manifest::Manifest;
-use crate::model::{Blob, ComponentKind, Drive};
+use crate::model::{Blob, Component, ComponentKind, Drive};
 
 fn binding() -> Binding {
     Binding {
@@ -335,4 +335,62 @@ fn a_file_without_change_times_is_read_and_converted() {
     let entries = file.entries(&drive).unwrap();
     let verified = entries.iter().find(|e| e.id == id(0, 0)).unwrap();
     assert_eq!(verified.identity.unwrap().changed_ns, Some(4));
+}
+
+/// A repair file whose drive another version numbered otherwise (here: a component it did not
+/// have, before the others, and one it had that this version drops) is numbered again on
+/// resume: verdicts stay with their components, a report can be made from it, and the row
+/// no component has any more is gone.
+///
+/// Seen failing with the drive recorded once: `stored_drive` refused the file ("numbered with
+/// a gap or a duplicate") after a run of the new version added its row.
+#[test]
+fn a_drive_numbered_by_another_version_is_numbered_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("9WM35C3U.rep");
+    let drive = drive_of(&[BLOB_A, BLOB_B]);
+    // The older layout: b's length check first, a's first block gone, an extra stray row.
+    let mut older = drive.clone();
+    older.blobs[1].components.reverse();
+    older.blobs[0].components.remove(0);
+    let stray = Component {
+        offset: 100,
+        ..older.blobs[0].components[0].clone()
+    };
+    older.blobs[0].components.push(stray);
+    {
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&older).unwrap();
+        // a's second block (0/0 then), b's block (1/1 then).
+        file.record_done(
+            &older,
+            &[
+                done(id(0, 0), ComponentStatus::Repaired),
+                done(id(1, 1), ComponentStatus::Verified),
+            ],
+        )
+        .unwrap();
+    }
+    let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    assert!(file.holds_drive(&older).unwrap());
+    assert!(!file.holds_drive(&drive).unwrap());
+    file.record_drive(&drive).unwrap();
+    assert!(file.holds_drive(&drive).unwrap());
+    let (stored, _) = file.stored_drive().unwrap();
+    let layout = |drive: &Drive| {
+        drive
+            .components()
+            .map(|(id, _, c)| (id, c.kind, c.offset, c.length))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(layout(&stored), layout(&drive));
+    let entries = file.entries(&drive).unwrap();
+    let verdicts: Vec<_> = entries.iter().map(|e| (e.id, e.state.clone())).collect();
+    assert_eq!(
+        verdicts,
+        [
+            (id(0, 1), EntryState::Done(ComponentStatus::Repaired)),
+            (id(1, 0), EntryState::Done(ComponentStatus::Verified)),
+        ]
+    );
 }

@@ -872,10 +872,7 @@ impl Repairer {
         let length = properties.content_length;
         self.learn_storage_length(ids[0], length).await;
         let no_export_etag = conditions.if_match.is_none();
-        let pinned = ReadConditions {
-            if_unmodified_since: conditions.if_unmodified_since,
-            if_match: properties.etag.clone().or(conditions.if_match),
-        };
+        let pinned = pinned_to(&conditions, &properties);
         let content_md5 = properties.content_md5.as_deref().and_then(Md5::from_base64);
         let mut copy_log_note = copy_log_note(blob, length);
         // A 2021 entry is pinned by its ETag alone, a v1 one by its LastModified: without
@@ -1145,6 +1142,18 @@ impl Repairer {
         );
         self.commit(&ids, async { Written::Done(write.await) })
             .await
+    }
+}
+
+/// Reads of a blob pinned to the version whose properties were read (its ETag), besides the
+/// export's conditions.
+fn pinned_to(
+    conditions: &ReadConditions,
+    properties: &crate::source::BlobProperties,
+) -> ReadConditions {
+    ReadConditions {
+        if_unmodified_since: conditions.if_unmodified_since,
+        if_match: properties.etag.clone().or(conditions.if_match.clone()),
     }
 }
 

@@ -6,14 +6,14 @@
 
 use super::commit::{Written, failed, write_parts};
 use super::fetch::Part;
-use super::{JobEnd, Repairer, Stop, copy_log_note, is_unpinned};
+use super::{JobEnd, Repairer, Stop, copy_log_note, is_unpinned, pinned_to};
 use crate::format::Md5;
 use crate::journal::Done;
 use crate::md5::Md5Stream;
 use crate::model::{Component, ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::{FileIdentity, RootedError};
 use crate::sanitize::escape_controls;
-use crate::source::{BlobSource, ReadConditions};
+use crate::source::BlobSource;
 
 const UNPINNED: &str = "the copy log gives no usable LastModified: nothing pins the storage's \
     length, or bytes it would add to the file, to the exported version; nothing was changed. \
@@ -94,10 +94,7 @@ impl Repairer {
             })
             .collect();
         let ids: Vec<ComponentId> = std::iter::once(id).chain(covered.iter().copied()).collect();
-        let pinned = ReadConditions {
-            if_unmodified_since: conditions.if_unmodified_since,
-            if_match: properties.etag.clone().or(conditions.if_match),
-        };
+        let pinned = pinned_to(&conditions, &properties);
         let write = async {
             let chunk = self.options.max_request_bytes.max(1);
             let mut at = start;

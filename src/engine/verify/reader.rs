@@ -188,8 +188,8 @@ impl Reader<'_> {
                 let finding = match self.downloaded.get(&id(c)) {
                     Some(&recorded) if !blob.in_manifest => {
                         position = u64::MAX;
-                        let hashed =
-                            self.as_downloaded(id(c), component, &mut file, file_length, recorded);
+                        let whole = (0, file_length);
+                        let hashed = self.as_written(id(c), component, &mut file, whole, recorded);
                         let Some(finding) = hashed else {
                             return false;
                         };
@@ -233,13 +233,13 @@ impl Reader<'_> {
                     if !self.flush(&mut file, &mut position, &mut window, blob) {
                         return false;
                     }
-                    let hashed = seek_to(&mut file, &mut position, component.offset)
-                        .and_then(|()| self.stream_hash(&mut file, component.length));
                     position = u64::MAX;
-                    let Some(hashed) = hashed.transpose() else {
+                    let range = (component.offset, component.length);
+                    let hashed = self.as_written(id(c), component, &mut file, range, written);
+                    let Some(finding) = hashed else {
                         return false;
                     };
-                    self.emit(as_downloaded_verdict(id(c), component, hashed, written).on(on));
+                    self.emit(finding.on(on));
                     continue;
                 }
             };
@@ -421,22 +421,22 @@ impl Reader<'_> {
         }
     }
 
-    /// The verdict on a whole file an earlier repair downloaded ([`as_downloaded_verdict`]),
-    /// its `length` bytes read front to back; `None` when the run is cancelled meanwhile (the
-    /// file may be huge).
-    fn as_downloaded(
+    /// The verdict on what an earlier repair wrote unchecked ([`as_written_verdict`]): the
+    /// `(offset, length)` bytes of `file` read front to back (a whole file, or a range);
+    /// `None` when the run is cancelled meanwhile (a file may be huge).
+    fn as_written(
         &self,
         id: ComponentId,
         component: &Component,
         file: &mut File,
-        length: u64,
+        (offset, length): (u64, u64),
         recorded: Md5,
     ) -> Option<Finding> {
         let hashed = file
-            .seek(SeekFrom::Start(0))
+            .seek(SeekFrom::Start(offset))
             .and_then(|_| self.stream_hash(file, length))
             .transpose()?;
-        Some(as_downloaded_verdict(id, component, hashed, recorded))
+        Some(as_written_verdict(id, component, hashed, recorded))
     }
 
     /// The MD5 of the next `length` bytes of `file`, read a MiB at a time; `Ok(None)` when the
@@ -527,7 +527,7 @@ enum Expected {
 /// A file known only from the copy log, which an earlier repair downloaded whole, or a range
 /// of one that a repair wrote: right when all of it still hashes to the MD5 recorded then (the
 /// length alone proves nothing).
-fn as_downloaded_verdict(
+fn as_written_verdict(
     id: ComponentId,
     component: &Component,
     hashed: io::Result<Md5>,
