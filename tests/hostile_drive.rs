@@ -519,14 +519,11 @@ fn a_fifo_in_place_of_a_file_is_refused_without_a_hang() {
 /// Without a manifest entry, what a repair writes into a file the copy log describes by
 /// ranges (a failed range, and the missing end holding another) is proven afterwards by what
 /// it wrote: `verify --repair-file` finds every range verified (exit 0), and a rerun finds
-/// nothing to write (the file is not touched), even with the file's times changed since. The
-/// copy log's `Length` lies (20000 for 16384 bytes): the file's length is the storage's, and
-/// so is what the later checks hold it to.
+/// nothing to write (the file is not touched), even with the file's times changed since.
 ///
 /// Seen failing with such ranges taken on the copy log's word: `verify --repair-file` called
 /// the repaired range corrupt ("the copy log reports Failed; there is no manifest hash") and
-/// exited 1 after a repair that said REPAIRED, and a rerun downloaded it again. And with the
-/// length held to the copy log's: "shorter than the blob's Length 20000" after the repair.
+/// exited 1 after a repair that said REPAIRED, and a rerun downloaded it again.
 #[test]
 fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     let content = pseudo_random_bytes(12, 16 * KIB);
@@ -555,7 +552,7 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     std::fs::write(
         hostile.copy_log(),
         r#"<DriveLog Version="2014-11-01"><DriveId>RANGED01</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>20000</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>16384</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
 <BlockList><Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="12288" Length="4096" Status="Failed"/></BlockList></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#,
     )

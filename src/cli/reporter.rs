@@ -380,8 +380,8 @@ fn plan_text(plan: &DownloadPlan) -> String {
             }
             PlannedKind::SideFile => format!("regenerate it from the properties of {blob}"),
             PlannedKind::Length if download.length > 0 => format!(
-                "set its length to that of {blob} ({} by the copy log; a repair takes the \
-                 storage's length and downloads a missing end, pinned to the export)",
+                "set its length to that of {blob} ({} by the copy log, if the storage agrees; \
+                 a missing end is downloaded, pinned to the export)",
                 human::bytes(download.length)
             ),
             PlannedKind::Length => format!("set its length to that of {blob}"),

@@ -72,8 +72,7 @@ async fn verify(
         options.hash_threads = threads.max(1);
     }
     if let Some(repair_file) = &args.repair_file {
-        let (downloaded, lengths) = recorded_by(repair_file, &drive, &binding)?;
-        (options.downloaded, options.lengths) = (Arc::new(downloaded), Arc::new(lengths));
+        options.downloaded = Arc::new(written_by(repair_file, &drive, &binding)?);
     }
     drop(interrupts);
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
@@ -81,14 +80,14 @@ async fn verify(
     Ok(exit_status(&finished))
 }
 
-/// MD5s of what a repair wrote unchecked, and the lengths it left files at.
-type Recorded = (HashMap<ComponentId, Md5>, HashMap<ComponentId, u64>);
-
 /// What the repair file at `path` (made for these inputs) recorded for what a repair wrote
-/// that nothing but the copy log names: the MD5s of files downloaded whole and of ranges as
-/// written, and the lengths files the copy log describes by ranges were left at (the
-/// storage's). The file is read into memory, never written or locked.
-fn recorded_by(path: &Path, drive: &Drive, binding: &Binding) -> Result<Recorded, CliError> {
+/// that nothing but the copy log names: the MD5s of files downloaded whole and of ranges, as
+/// written. The file is read into memory, never written or locked.
+fn written_by(
+    path: &Path,
+    drive: &Drive,
+    binding: &Binding,
+) -> Result<HashMap<ComponentId, Md5>, CliError> {
     let unusable = |error: JournalError| CliError::Usage(super::chain(&error));
     let (repair_file, existed) = RepairFile::in_memory_copy(path, binding).map_err(unusable)?;
     if !existed {
@@ -98,24 +97,19 @@ fn recorded_by(path: &Path, drive: &Drive, binding: &Binding) -> Result<Recorded
             path.display()
         )));
     }
-    let (mut md5s, mut lengths) = (HashMap::new(), HashMap::new());
-    for entry in repair_file.entries(drive).map_err(unusable)? {
-        // Verified: a rerun found what was written still there.
-        if !matches!(
-            entry.state,
-            EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified)
-        ) {
-            continue;
-        }
-        let blob = &drive.blobs[entry.id.blob as usize];
-        let component = drive.component(entry.id);
-        if blob.written_unchecked(component) {
-            md5s.extend(entry.actual_md5.map(|md5| (entry.id, md5)));
-        } else if blob.takes_storage_length(component) {
-            lengths.extend(entry.identity.map(|identity| (entry.id, identity.length)));
-        }
-    }
-    Ok((md5s, lengths))
+    let entries = repair_file.entries(drive).map_err(unusable)?;
+    Ok(entries
+        .into_iter()
+        .filter(|entry| {
+            let blob = &drive.blobs[entry.id.blob as usize];
+            // Verified: a rerun found what was written still there.
+            matches!(
+                entry.state,
+                EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified)
+            ) && blob.written_unchecked(drive.component(entry.id))
+        })
+        .filter_map(|entry| Some((entry.id, entry.actual_md5?)))
+        .collect())
 }
 
 /// The target must be a folder the run can open (`flag` names where it comes from).

@@ -206,7 +206,7 @@ impl Ledger {
             return;
         };
         let blob = &self.drive.blobs[id.blob as usize];
-        if !blob.takes_storage_length(&blob.components[id.component as usize])
+        if !blob.is_sole_whole_file(&blob.components[id.component as usize])
             || length == self.length(id)
         {
             return;

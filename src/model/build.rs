@@ -474,13 +474,11 @@ fn blob_from_log(log: LogBlob, warnings: &mut Vec<String>) -> Blob {
         .map(|range| log_component(kind, range, &mut block_ids))
         .collect();
     let length = log.length.unwrap_or(0);
-    if !listed_ranges {
-        if is_whole_file_failure(&log.status) {
-            components.push(whole_file(length, Some(LogStatus::blob(&log.status))));
-        }
+    if !listed_ranges && is_whole_file_failure(&log.status) {
+        components.push(whole_file(length, Some(LogStatus::blob(&log.status))));
     } else if log.length.is_some() {
         // As a manifest blob's, the file's length is a component of its own: a file cut short
-        // or with bytes past the end is found, whatever its ranges say.
+        // or with bytes past the end is found, whatever its ranges say (or with none listed).
         components.push(whole_file(length, None));
     }
     let mut blob = Blob {
@@ -524,11 +522,12 @@ mod tests {
 <Blob Status="FileNotFound"><BlobPath>c/gone.bin</BlobPath><FilePath>\c\gone.bin</FilePath><Length>30310</Length></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#;
 
-    /// A file only the copy log describes, by ranges, has its length checked too; a range of
-    /// 0 bytes is no component (a warning says so).
+    /// A file only the copy log describes, by ranges or none, has its length checked too; a
+    /// range of 0 bytes is no component (a warning says so).
     ///
     /// Seen failing with ranges taken as they came: no length component, and the empty range
-    /// one component of 0 bytes (which a repair counted as repaired).
+    /// one component of 0 bytes (which a repair counted as repaired); and with an empty list,
+    /// no component at all (a file cut short was "verified").
     #[test]
     fn a_copy_log_only_file_listed_by_ranges_has_a_length_and_no_empty_range() {
         let log = r#"<DriveLog><DriveId>D1</DriveId>
@@ -536,6 +535,7 @@ mod tests {
 <BlockList><Block Offset="4" Length="4" Status="Failed"/><Block Offset="16" Length="0" Status="Failed"/></BlockList></Blob>
 <Blob Status="CompletedWithErrors"><BlobPath>c/y.bin</BlobPath><FilePath>\c\y.bin</FilePath><Length>8</Length>
 <BlockList><Block Offset="8" Length="0" Status="Failed"/></BlockList></Blob>
+<Blob Status="CompletedWithErrors"><BlobPath>c/z.bin</BlobPath><FilePath>\c\z.bin</FilePath><Length>64</Length><BlockList></BlockList></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#;
         let drive = Drive::build(None, Some(CopyLog::parse_str(log).unwrap().into())).unwrap();
         let kinds = |blob: &Blob| {
@@ -549,6 +549,8 @@ mod tests {
             [(ComponentKind::Block, 4, 4), (ComponentKind::File, 0, 16)]
         );
         assert_eq!(kinds(&drive.blobs[1]), [(ComponentKind::File, 0, 8)]);
+        // No range listed at all: the length still.
+        assert_eq!(kinds(&drive.blobs[2]), [(ComponentKind::File, 0, 64)]);
         assert!(
             drive
                 .warnings

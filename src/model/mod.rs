@@ -285,12 +285,6 @@ impl Blob {
         }
     }
 
-    /// Whether a component is the length of a file only the copy log lists (whole, or by
-    /// ranges): the storage's, once asked, whatever the copy log's `Length` claims.
-    pub fn takes_storage_length(&self, component: &Component) -> bool {
-        component.kind == ComponentKind::File && !self.in_manifest
-    }
-
     /// The Length a copy-log-only entry lists (a manifest blob's length is the manifest's).
     pub fn copy_log_length(&self) -> Option<u64> {
         (!self.in_manifest && self.length > 0).then_some(self.length)

@@ -9,7 +9,9 @@
 //!   `content_encoding`, `content_language`, `cache_control`, and `metadata` (an object, or a
 //!   list of `[name, value]` pairs). `content_length` is always the file's.
 //! - Conditions behave as on Azure: `if_unmodified_since` against `last_modified` (whole
-//!   seconds, as HTTP dates have), `if_match` against the sidecar's `etag`. A blob without a
+//!   seconds, as HTTP dates have), `if_match` against the sidecar's `etag`; and since a mirror,
+//!   unlike Azure, can hold a copy older than the export, a `last_modified` seconds before the
+//!   export's is another version too. A blob without a
 //!   recorded ETag cannot contradict `if_match`, so the condition is then taken as met; copy a
 //!   mirror with its times (`cp -p`, `rsync -a`) or give sidecars.
 //! - Blob names with `..`, empty segments, absolute forms or backslashes are refused, and so is
@@ -233,8 +235,10 @@ impl MirrorSource {
         let changed = || SourceError::Changed {
             blob: blob.to_string(),
         };
+        // Azure's blobs only move forward in time; a mirror can hold an older copy, which is
+        // no more the exported version than a newer one.
         if let (Some(limit), Some(modified)) = (conditions.if_unmodified_since, props.last_modified)
-            && modified > whole_seconds(limit)
+            && (modified > whole_seconds(limit) || whole_seconds(modified) < whole_seconds(limit))
         {
             return Err(changed());
         }
@@ -631,6 +635,14 @@ mod tests {
         };
         let err = source.read_range(&b, 0, 1, &earlier).await.unwrap_err();
         assert_eq!(err.to_string(), "blob c1x/p.bin changed since export");
+        // A copy older than the export (seconds before it) is not the exported version either.
+        // Seen failing with the condition taken as Azure's: the older bytes were read.
+        let later = ReadConditions {
+            if_unmodified_since: Some(datetime!(2012-09-18 23:47:09 UTC)),
+            ..Default::default()
+        };
+        let err = source.read_range(&b, 0, 1, &later).await.unwrap_err();
+        assert!(matches!(err, SourceError::Changed { .. }), "{err}");
         let other_etag = ReadConditions {
             if_match: Some("\"0x99\"".into()),
             ..Default::default()

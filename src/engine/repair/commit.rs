@@ -462,8 +462,8 @@ pub(super) fn write_length(
     mended: bool,
 ) -> Done {
     let path = escape_controls(&blob.file_path).into_owned();
-    // The length after, the file's identity, and whether the file was mended.
-    let result = (|| -> Result<(u64, Option<FileIdentity>, bool), String> {
+    // The length before and after, the file's identity, and whether the file was mended.
+    let result = (|| -> Result<(u64, u64, Option<FileIdentity>, bool), String> {
         let located = root
             .locate_file_path(&blob.file_path)
             .map_err(|error| escape_controls(&error.to_string()).into_owned())?;
@@ -499,11 +499,11 @@ pub(super) fn write_length(
             .and_then(|()| opened.sync_new_entries())
             .map_err(|e| e.to_string())?;
         let after = file.metadata().map_err(|e| e.to_string())?.len();
-        Ok((after, FileIdentity::of(file).ok(), changed))
+        Ok((before, after, FileIdentity::of(file).ok(), changed))
     })();
     match result {
         // Nothing to repair: the copy log's word against a file that has its length.
-        Ok((after, identity, false)) if after == blob.length => Done {
+        Ok((_, after, identity, false)) if after == blob.length => Done {
             id,
             status: ComponentStatus::Verified,
             actual_md5: None,
@@ -511,15 +511,20 @@ pub(super) fn write_length(
             reason: Some("the file already has the blob's Length; nothing was changed".into()),
             identity,
         },
-        Ok((after, identity, true)) if after == blob.length => Done {
+        Ok((before, after, identity, true)) if after == blob.length => Done {
             id,
             status: ComponentStatus::Repaired,
             actual_md5: None,
             storage_md5: None,
-            reason: None,
+            reason: (before > after).then(|| {
+                format!(
+                    "{} bytes past the end were cut (the file was {before} bytes)",
+                    before - after
+                )
+            }),
             identity,
         },
-        Ok((after, identity, _)) => Done {
+        Ok((_, after, identity, _)) => Done {
             id,
             status: ComponentStatus::Failed,
             actual_md5: None,

@@ -48,7 +48,7 @@ pub(crate) use sources::SourceSlot;
 const UNCHECKED_AND_UNPINNED: &str = "nothing checks these bytes (no manifest hash; the copy \
     log gives none) and nothing pins them to the exported version (the copy log gives no \
     usable LastModified): written into the file they could mix two versions of the blob; \
-    nothing was written. Pass the drive's manifest (--manifest) to check them";
+    nothing was written. Pass a manifest that lists the file (--manifest) to check them";
 
 /// Whether nothing pins a read of `blob` to its exported version (no snapshot, no
 /// Last-Modified, no ETag). Bytes that fail the manifest hash are never written; nor are bytes
@@ -264,9 +264,6 @@ impl Repairer {
         let resumed = Arc::clone(&self).resume(entries).await;
         *locked(&self.earlier) = resumed.earlier;
         *locked(&self.written_md5s) = resumed.written_md5s;
-        for (id, length) in resumed.lengths {
-            self.learn_storage_length(id, length).await;
-        }
         let finished: HashSet<ComponentId> =
             resumed.taken.iter().map(|finding| finding.id).collect();
         if resumed.recorded > 0 {
@@ -482,11 +479,9 @@ impl Repairer {
                 findings,
                 messages: &this.out,
             };
-            // What was written unchecked is checked against what was written; lengths the
-            // storage gave, against those.
+            // What was written unchecked is checked against what was written.
             let options = VerifyOptions {
                 downloaded: Arc::new(locked(&this.written_md5s).clone()),
-                lengths: Arc::new(locked(&this.storage_lengths).clone()),
                 ..this.options.verify.clone()
             };
             verify::verify_in(

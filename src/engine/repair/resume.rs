@@ -32,8 +32,6 @@ pub(super) struct Resumed {
     /// What earlier runs wrote with nothing but the storage to check it (copy-log ranges
     /// without a hash, files downloaded whole), as written: what a check compares it with.
     pub written_md5s: HashMap<ComponentId, crate::format::Md5>,
-    /// The lengths files only the copy log lists were left at (the storage's).
-    pub lengths: HashMap<ComponentId, u64>,
 }
 
 /// A verdict of an earlier run that a new verification may confirm.
@@ -101,16 +99,11 @@ impl Repairer {
             if matches!(
                 status,
                 ComponentStatus::Repaired | ComponentStatus::Verified
-            ) {
-                if blob.written_unchecked(component) {
-                    resumed
-                        .written_md5s
-                        .extend(entry.actual_md5.map(|md5| (entry.id, md5)));
-                } else if blob.takes_storage_length(component) {
-                    resumed
-                        .lengths
-                        .extend(entry.identity.map(|i| (entry.id, i.length)));
-                }
+            ) && blob.written_unchecked(component)
+            {
+                resumed
+                    .written_md5s
+                    .extend(entry.actual_md5.map(|md5| (entry.id, md5)));
             }
             let file_path = blob
                 .component_file_path(component)

@@ -6,7 +6,7 @@
 
 use super::commit::{Written, failed, write_parts};
 use super::fetch::Part;
-use super::{JobEnd, Repairer, Stop, copy_log_note, is_unpinned, pinned_to};
+use super::{JobEnd, Repairer, Stop, is_unpinned, pinned_to};
 use crate::format::Md5;
 use crate::journal::Done;
 use crate::md5::Md5Stream;
@@ -17,7 +17,7 @@ use crate::source::BlobSource;
 
 const UNPINNED: &str = "the copy log gives no usable LastModified: nothing pins the storage's \
     length, or bytes it would add to the file, to the exported version; nothing was changed. \
-    Pass the drive's manifest (--manifest) to check the file";
+    Pass a manifest that lists the file (--manifest) to check it";
 
 const NO_HASH: &str = "pinned to the export; the copy log lists no hash to check it against";
 
@@ -50,8 +50,17 @@ impl Repairer {
             Err(stop) => return self.stopped(&[id], stop).await,
         };
         let length = properties.content_length;
-        self.learn_storage_length(id, length).await;
-        let note = copy_log_note(blob, length);
+        if length != blob.length {
+            // Not one version: the ranges, and the bytes the drive holds, are laid out by the
+            // copy log's Length; neither may be cut or extended to another.
+            let reason = format!(
+                "the storage's blob is {length} bytes, but the copy log's Length is {}: they \
+                 do not describe one version of the blob; nothing was changed (check that the \
+                 copy log is this export's and that the storage still holds the exported blob)",
+                blob.length
+            );
+            return self.settle(vec![failed(id, reason)]).await;
+        }
         let file_path = blob.file_path.clone();
         let end = self
             .on_drive(
@@ -64,16 +73,7 @@ impl Repairer {
             Ok(end) if end < length => end,
             Ok(_) => {
                 // Inside the commit: the intent is recorded before the length changes.
-                let set = async {
-                    let mut done = self.set_length(id, length).await;
-                    if !note.is_empty() {
-                        let reason = done
-                            .reason
-                            .get_or_insert_with(|| "the file has the storage's length".into());
-                        reason.push_str(&note);
-                    }
-                    Written::Done(vec![done])
-                };
+                let set = async { Written::Done(vec![self.set_length(id, length).await]) };
                 return self.commit(&[id], set).await;
             }
             Err(reason) => {
@@ -185,10 +185,14 @@ impl Repairer {
                     storage_md5: None,
                     reason: Some(format!(
                         "the file ended at byte {start}: its missing end ({start}..{at}) was \
-                         downloaded, {NO_HASH}{note}"
+                         downloaded, {NO_HASH}"
                     )),
                     identity,
                 },
+                Some(reason) if at == start => failed(
+                    id,
+                    format!("the file ends at byte {start}; its missing end: {reason}"),
+                ),
                 Some(reason) => failed(
                     id,
                     format!(

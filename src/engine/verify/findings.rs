@@ -25,15 +25,13 @@ pub(super) fn read_error(id: ComponentId, component: &Component, error: &io::Err
 const AFTER_A_REPAIR: &str = "; once a repair has downloaded it, `verify --repair-file FILE` \
                               checks it against the MD5 recorded then";
 
-/// A whole-file component: its length (`storage_length` when a repair recorded it for a file
-/// only the copy log describes, whose `Length` may lie); for a file known only from the copy
-/// log, whose bytes nothing else checks, the copy log's word when it reports a failure.
+/// A whole-file component: its length; for a file known only from the copy log, whose bytes
+/// nothing else checks, the copy log's word when it reports a failure.
 pub(super) fn length_check(
     id: ComponentId,
     blob: &Blob,
     component: &Component,
     file_length: u64,
-    storage_length: Option<u64>,
 ) -> Finding {
     if let Some(error) = blob.export.as_deref().and_then(|e| e.error.as_ref())
         && !blob.in_manifest
@@ -62,25 +60,22 @@ pub(super) fn length_check(
         }
         return finding;
     }
-    let (length, whose) = match storage_length {
-        Some(length) => (length, "the storage's length, as a repair found it,"),
-        None => (blob.length, "the blob's Length"),
-    };
+    let length = blob.length;
     match file_length.cmp(&length) {
         std::cmp::Ordering::Equal => Finding::new(id, ComponentStatus::Verified, None),
         std::cmp::Ordering::Less => Finding::new(
             id,
             ComponentStatus::Missing,
             Some(format!(
-                "the file is {file_length} bytes long, shorter than {whose} {length}"
+                "the file is {file_length} bytes long, shorter than the blob's Length {length}"
             )),
         ),
         std::cmp::Ordering::Greater => Finding::new(
             id,
             ComponentStatus::Corrupt,
             Some(format!(
-                "bytes past the end: the file is {file_length} bytes long, {} more than \
-                 {whose} {length}",
+                "bytes past the end: the file is {file_length} bytes long, {} more than the \
+                 blob's Length {length}",
                 file_length - length,
             )),
         ),

@@ -59,10 +59,6 @@ pub struct VerifyOptions {
     /// Files an earlier repair downloaded whole that nothing else describes (known only from
     /// the copy log), with the MD5 the repair file recorded for them: checked against it.
     pub downloaded: Arc<HashMap<ComponentId, Md5>>,
-    /// The lengths of files only the copy log describes by ranges, as an earlier repair
-    /// found them in the storage (the length it left each file at): checked against instead
-    /// of the copy log's `Length` claim.
-    pub lengths: Arc<HashMap<ComponentId, u64>>,
 }
 
 impl Default for VerifyOptions {
@@ -78,7 +74,6 @@ impl Default for VerifyOptions {
         Self {
             hash_threads,
             downloaded: Arc::default(),
-            lengths: Arc::default(),
         }
     }
 }
@@ -289,7 +284,6 @@ pub(crate) fn verify_in(
         let reader = Reader {
             root,
             downloaded: &options.downloaded,
-            lengths: &options.lengths,
             control,
             report,
             job_tx,
@@ -364,7 +358,6 @@ mod tests {
         let reader = Reader {
             root: &root,
             downloaded: &HashMap::new(),
-            lengths: &HashMap::new(),
             control: &control,
             report: &sink,
             job_tx,
@@ -457,7 +450,6 @@ mod tests {
         let reader = Reader {
             root: &root,
             downloaded: &downloaded,
-            lengths: &HashMap::new(),
             control: &control,
             report: &sink,
             job_tx,

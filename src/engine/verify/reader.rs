@@ -23,8 +23,6 @@ pub(super) struct Reader<'a> {
     pub(super) root: &'a RootedDir,
     /// See [`super::VerifyOptions::downloaded`].
     pub(super) downloaded: &'a HashMap<ComponentId, Md5>,
-    /// See [`super::VerifyOptions::lengths`].
-    pub(super) lengths: &'a HashMap<ComponentId, u64>,
     pub(super) control: &'a Control,
     pub(super) report: &'a dyn VerifySink,
     pub(super) job_tx: Sender<HashJob>,
@@ -195,10 +193,7 @@ impl Reader<'_> {
                         };
                         finding
                     }
-                    _ => {
-                        let expected = self.lengths.get(&id(c)).copied();
-                        length_check(id(c), blob, component, file_length, expected)
-                    }
+                    _ => length_check(id(c), blob, component, file_length),
                 };
                 self.emit(finding.on(on));
                 continue;
