@@ -293,6 +293,9 @@ pub fn summary(ledger: &Ledger) -> String {
         (false, Outcome::Clean) => "VERIFIED: every component matches its expected hash".into(),
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
+        (false, Outcome::Incomplete) => "INCOMPLETE: not every component was checked (a rerun \
+                                         with the same repair file checks the rest)"
+            .into(),
     };
     text.push_str(&verdict);
     text.push('\n');

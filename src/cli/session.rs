@@ -28,6 +28,9 @@ pub fn exit_status(ledger: &Ledger) -> ExitStatus {
         ExitStatus::Interrupted
     } else if ledger.damaged() > 0 {
         ExitStatus::Damaged
+    } else if ledger.outcome() == crate::model::Outcome::Incomplete {
+        // Stopped short however it stopped: what a rerun resumes.
+        ExitStatus::Interrupted
     } else {
         ExitStatus::Verified
     }

@@ -143,13 +143,20 @@ impl BlobTally {
         }
     }
 
-    /// The file's verdict in a report (components without a verdict count as skipped).
+    /// The file's verdict in a report: unchecked when some component has no verdict and
+    /// nothing is found wrong.
     pub fn verdict(&self) -> FileVerdict {
-        FileVerdict::of(
+        let verdict = FileVerdict::of(
             ComponentStatus::ALL
                 .into_iter()
                 .filter(|s| self.count(*s) > 0),
-        )
+        );
+        match verdict {
+            FileVerdict::Verified | FileVerdict::Repaired if self.settled() < self.components => {
+                FileVerdict::Unchecked
+            }
+            verdict => verdict,
+        }
     }
 }
 
@@ -469,13 +476,19 @@ impl Ledger {
         totals
     }
 
-    /// The run's verdict so far.
+    /// The run's verdict so far: incomplete while some component has no verdict and nothing
+    /// is found wrong.
     pub fn outcome(&self) -> Outcome {
-        Outcome::of(
+        match Outcome::of(
             ComponentStatus::ALL
                 .into_iter()
                 .filter(|s| self.count(*s) > 0),
-        )
+        ) {
+            Outcome::Clean | Outcome::Repaired if self.unsettled.components > 0 => {
+                Outcome::Incomplete
+            }
+            outcome => outcome,
+        }
     }
 
     /// Damaged components in drive order.

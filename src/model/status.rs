@@ -68,6 +68,8 @@ pub enum FileVerdict {
     Damaged,
     /// A repair was attempted and something could not be fixed.
     Failed,
+    /// Nothing found wrong, but not every component was checked (the run stopped first).
+    Unchecked,
 }
 
 impl FileVerdict {
@@ -104,6 +106,8 @@ pub enum Outcome {
     Repaired,
     /// Damage remains.
     Damaged,
+    /// Nothing found wrong, but not every component was checked (the run stopped first).
+    Incomplete,
 }
 
 impl Outcome {
@@ -112,6 +116,7 @@ impl Outcome {
             FileVerdict::Verified => Outcome::Clean,
             FileVerdict::Repaired => Outcome::Repaired,
             FileVerdict::Damaged | FileVerdict::Failed => Outcome::Damaged,
+            FileVerdict::Unchecked => Outcome::Incomplete,
         }
     }
 }

@@ -24,7 +24,8 @@ pub fn in_order(files: &[FileReport]) -> Vec<&FileReport> {
         FileVerdict::Failed => 0,
         FileVerdict::Damaged => 1,
         FileVerdict::Repaired => 2,
-        FileVerdict::Verified => 3,
+        FileVerdict::Unchecked => 3,
+        FileVerdict::Verified => 4,
     };
     let mut files: Vec<&FileReport> = files.iter().collect();
     files.sort_by_key(rank);

@@ -38,6 +38,7 @@ impl Look {
             FileVerdict::Repaired => ("s-repaired", "repaired", ComponentStatus::Repaired),
             FileVerdict::Damaged => ("s-damaged", "damaged", ComponentStatus::Corrupt),
             FileVerdict::Failed => ("s-failed", "failed", ComponentStatus::Failed),
+            FileVerdict::Unchecked => return Self::of(ComponentStatus::Skipped),
         };
         Self {
             class,

@@ -33,6 +33,8 @@ impl Verdict {
             Outcome::Clean => Verdict::Clean,
             Outcome::Repaired => Verdict::Repaired,
             Outcome::Damaged => Verdict::Damaged,
+            // Stopped before every component was looked at, however it stopped.
+            Outcome::Incomplete => Verdict::Interrupted,
         }
     }
 

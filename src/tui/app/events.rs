@@ -97,6 +97,9 @@ impl App {
                          or selected blobs · R retries all · q finishes"
                     ),
                     Outcome::Clean => "done: every component verified · q finishes".into(),
+                    Outcome::Incomplete => {
+                        "done: not every component was checked · q finishes".into()
+                    }
                     _ => "done: all damage repaired · q finishes".into(),
                 });
             }
@@ -108,6 +111,9 @@ impl App {
                     (false, Outcome::Clean) => "finished: every component verified".into(),
                     (false, Outcome::Repaired) => "finished: all damage repaired".into(),
                     (false, Outcome::Damaged) => "finished: damage remains".into(),
+                    (false, Outcome::Incomplete) => {
+                        "finished: not every component was checked".into()
+                    }
                 });
             }
             // A dry run never opens the console.

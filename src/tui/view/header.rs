@@ -40,6 +40,7 @@ pub fn phase_words(app: &App) -> String {
             Outcome::Clean => "verified".into(),
             Outcome::Repaired => "repaired".into(),
             Outcome::Damaged => "damage remains".into(),
+            Outcome::Incomplete => "not every component checked".into(),
         },
         Phase::Paused => "paused".into(),
         Phase::AwaitingCredentials => "waiting for a new key or SAS".into(),
