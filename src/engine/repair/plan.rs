@@ -247,8 +247,8 @@ pub(crate) fn download_plan(
                 Job::WholeFile { .. } => (PlannedKind::WholeFile, 0, blob.length),
                 Job::Chunks { .. } => (PlannedKind::Chunks, 0, blob.length),
                 Job::SideFile { .. } => (PlannedKind::SideFile, 0, 0),
-                // A file only the copy log lists: the copy log's claim (a repair takes the
-                // storage's, downloading a missing end).
+                // A file only the copy log lists: the copy log's Length (a repair checks that
+                // the storage agrees, and downloads a missing end).
                 Job::Length { .. } => (PlannedKind::Length, 0, blob.copy_log_length().unwrap_or(0)),
                 // A recheck reads the drive, not the storage.
                 Job::Recheck { .. } => return None,

@@ -1,8 +1,8 @@
 //! The length of a file only the copy log describes, by ranges. Nothing holds a hash of its
 //! bytes: those the copy log does not list are the drive's, as the export wrote them, and
 //! when the file is cut short, the storage's, read pinned to the exported version as its ranges
-//! are. Its length is the storage's, whatever the copy log's `Length` claims. Bytes nobody
-//! vouched for (zeros) are never written.
+//! are. Its length is the copy log's `Length`, which the storage's must match (else they are not
+//! one version and nothing changes). Bytes nobody vouched for (zeros) are never written.
 
 use super::commit::{Written, failed, write_parts};
 use super::fetch::Part;
@@ -22,10 +22,11 @@ const UNPINNED: &str = "the copy log gives no usable LastModified: nothing pins 
 const NO_HASH: &str = "pinned to the export; the copy log lists no hash to check it against";
 
 impl Repairer {
-    /// Brings a file only the copy log lists by ranges to the storage's length: bytes past
-    /// the end are cut once its ranges are right; a missing end is downloaded, in order from
-    /// where the file ends (so that no byte is left unwritten before another), and settles
-    /// the ranges it covers. Nothing changes unless the reads are pinned to the export.
+    /// Brings a file only the copy log lists by ranges to its length, once the storage agrees
+    /// with it: bytes past the end are cut once its ranges are right; a missing end is
+    /// downloaded, in order from where the file ends (so that no byte is left unwritten before
+    /// another), and settles the ranges it covers. Nothing changes unless the reads are
+    /// pinned to the export.
     pub(super) async fn restore_logged_length(
         &self,
         source: &dyn BlobSource,

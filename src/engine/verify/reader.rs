@@ -223,7 +223,7 @@ impl Reader<'_> {
             }
             let expected = match expected {
                 Expected::Manifest(expected) => expected,
-                // Few and small (a copy log's failures): hashed on their own.
+                // Hashed on their own: usually a copy log's few failures.
                 Expected::Written(written) => {
                     if !self.flush(&mut file, &mut position, &mut window, blob) {
                         return false;
