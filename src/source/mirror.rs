@@ -295,7 +295,7 @@ fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// RFC 3339 (`2012-09-18T23:47:08Z`) or an HTTP date (`Tue, 18 Sep 2012 23:47:08 GMT`).
-fn parse_time(text: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse_time(text: &str) -> Option<OffsetDateTime> {
     let text = text.trim();
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Some(t);

@@ -283,8 +283,10 @@ fn stopped_on<T>(read: Result<T, SourceError>) -> Result<T, Stop> {
 }
 
 /// Parses the copy log's LastModified (ISO-8601 UTC in every sample).
+/// A copy log's LastModified: RFC 3339 as Microsoft's samples write it, or an HTTP date as
+/// the blob's properties give it.
 fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
+    crate::source::mirror::parse_time(text)
 }
 
 /// The properties file from Get Blob Properties, in the documented element set.
@@ -311,6 +313,16 @@ pub fn properties_file(properties: &BlobProperties) -> PropertiesFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seen failing with RFC 3339 only: an HTTP-date LastModified pinned nothing ("no usable
+    /// LastModified").
+    #[test]
+    fn a_last_modified_reads_in_either_form() {
+        let at = Some(time::macros::datetime!(2012-09-18 23:47:08 UTC));
+        assert_eq!(parse_timestamp("2012-09-18T23:47:08Z"), at);
+        assert_eq!(parse_timestamp(" Tue, 18 Sep 2012 23:47:08 GMT "), at);
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
 
     #[test]
     fn properties_file_uses_the_documented_forms() {
