@@ -176,17 +176,7 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
     // the file (`tail`).
     let past_end = |end: u64| {
         let first = parts.first().map_or(0, |part| part.offset);
-        (!blob.has_hashes && first > end).then(|| {
-            failed_all(
-                &ids,
-                format!(
-                    "the file ends at byte {end}, before this range at byte {first}: the bytes \
-                     between are missing too, and writing past them would leave zeros nobody \
-                     vouched for; nothing was written (a repair brings them with the file's \
-                     missing end when the copy log gives its Length)"
-                ),
-            )
-        })
+        (!blob.has_hashes && first > end).then(|| failed_all(&ids, past_end_reason(end, first)))
     };
     let located = match root.locate_file_path(&blob.file_path) {
         Ok(located) => located,
@@ -291,6 +281,17 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
             }
         })
         .collect()
+}
+
+/// Why a range at `first` of a file only the copy log lists, which ends at `end`, is not
+/// written now.
+pub(super) fn past_end_reason(end: u64, first: u64) -> String {
+    format!(
+        "the file ends at byte {end}, before this range at byte {first}: the bytes between are \
+         missing too, and writing past them would leave zeros nobody vouched for; nothing was \
+         written (a repair brings them with the file's missing end when the copy log gives its \
+         Length)"
+    )
 }
 
 /// Writes a part's pieces one after the other from its offset.

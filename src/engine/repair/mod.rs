@@ -727,6 +727,24 @@ impl Repairer {
         if let Some(reason) = self.range_refusal(blob_index, components, &conditions) {
             return self.settle(failed_all(&ids, reason)).await;
         }
+        // A file only the copy log lists that ends before these ranges: the write would be
+        // refused (no gap), so nothing is downloaded for it; the file's missing end brings them.
+        if !blob.in_manifest {
+            let file_path = blob.file_path.clone();
+            let file_end = self
+                .on_drive(
+                    &ids,
+                    move |root| tail::file_end(root, &file_path).ok(),
+                    |_, _| None,
+                )
+                .await;
+            if let Some(file_end) = file_end
+                && start > file_end
+            {
+                let reason = commit::past_end_reason(file_end, start);
+                return self.settle(failed_all(&ids, reason)).await;
+            }
+        }
         let source_blob = match self.blob_ref(blob) {
             Ok(source_blob) => source_blob,
             Err(error) => return self.source_failed(&ids, error).await,

@@ -334,7 +334,7 @@ impl RangeHash {
 }
 
 /// Where a file ends on the drive: 0 when it is not there.
-fn file_end(root: &crate::rooted::RootedDir, file_path: &str) -> Result<u64, String> {
+pub(super) fn file_end(root: &crate::rooted::RootedDir, file_path: &str) -> Result<u64, String> {
     let located = root
         .locate_file_path(file_path)
         .map_err(|error| error.to_string())?;
