@@ -36,7 +36,7 @@ use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
 use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
 
-use commit::{BlobFacts, WholeFile, Written, failed, failed_all, write_length, write_side_file};
+use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
 use fetch::{MAX_COMPONENT_IN_MEMORY, Part, buffer_units};
 use hasher::Hasher;
@@ -1006,9 +1006,9 @@ impl Repairer {
         self.commit(&ids, write).await
     }
 
-    /// Brings a file to its length: a manifest blob's to the manifest's (extended when short,
-    /// truncated once its other components are right); one only the copy log lists to the
-    /// storage's ([`Self::restore_logged_length`]).
+    /// Brings a file to its blob's length: a manifest blob's extended when short, truncated
+    /// once its other components are right; one only the copy log lists once the storage
+    /// agrees ([`Self::restore_logged_length`]).
     async fn restore_length(
         &self,
         source: &dyn BlobSource,
@@ -1026,14 +1026,14 @@ impl Repairer {
             component: component_index,
         };
         // Inside the commit: the intent is recorded before the length changes.
-        let set = async { Written::Done(vec![self.set_length(id, blob.length).await]) };
+        let set = async { Written::Done(vec![self.set_length(id).await]) };
         self.commit(&[id], set).await
     }
 
-    /// Sets a file's length to `length` once every range of the file is right (bytes past
+    /// Sets a file's length to its blob's once every range of the file is right (bytes past
     /// the end are cut only then); a right length is verified, or repaired when this run
     /// found it wrong or wrote the file's ranges.
-    async fn set_length(&self, id: ComponentId, length: u64) -> Done {
+    async fn set_length(&self, id: ComponentId) -> Done {
         let blob = &self.drive.blobs[id.blob as usize];
         // Ranges not right yet; and whether this run found the length wrong or wrote the
         // file's ranges (a file gone), which makes a right length now a repair. A range of a
@@ -1078,10 +1078,7 @@ impl Repairer {
                 rest.len()
             )),
         };
-        let facts = BlobFacts {
-            length,
-            ..blob.clone_facts()
-        };
+        let facts = blob.clone_facts();
         self.on_drive(
             &[id],
             move |root| write_length(root, id, &facts, may_change, mended),

@@ -74,7 +74,7 @@ impl Repairer {
             Ok(end) if end < length => end,
             Ok(_) => {
                 // Inside the commit: the intent is recorded before the length changes.
-                let set = async { Written::Done(vec![self.set_length(id, length).await]) };
+                let set = async { Written::Done(vec![self.set_length(id).await]) };
                 return self.commit(&[id], set).await;
             }
             Err(reason) => {
