@@ -753,6 +753,83 @@ fn a_range_past_the_start_of_a_missing_copy_log_file_creates_nothing() {
     );
 }
 
+/// A dry run says which downloads a repair would refuse because of the drive: a directory
+/// where a file goes, and a FIFO, are named in the plan as refused (nothing read, nothing
+/// written), not listed as downloads.
+///
+/// Seen failing with the plan made from the drive's description alone: both were listed as
+/// downloads a repair would make, which the repair then refused ("cannot write").
+#[test]
+fn a_dry_run_names_downloads_the_drive_would_refuse() {
+    let hostile = Hostile::new(
+        "DRYPATH1",
+        vec![
+            SampleBlob::block(
+                "box/dir.bin",
+                pseudo_random_bytes(18, 8 * KIB),
+                4 * KIB as u64,
+            ),
+            SampleBlob::block(
+                "box/fifo.bin",
+                pseudo_random_bytes(19, 8 * KIB),
+                4 * KIB as u64,
+            ),
+        ],
+    );
+    let dir = hostile.file("box/dir.bin");
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    let fifo = hostile.file("box/fifo.bin");
+    std::fs::remove_file(&fifo).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>DRYPATH1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/dir.bin</BlobPath><FilePath>\box\dir.bin</FilePath><Length>8192</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="0" Length="4096" Status="Failed"/></BlockList></Blob>
+<Blob Status="CompletedWithErrors"><BlobPath>box/fifo.bin</BlobPath><FilePath>\box\fifo.bin</FilePath><Length>8192</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="4096" Length="4096" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let mut command = hostile.repair();
+    command
+        .args(["--dry-run", "--json", "--copy-log"])
+        .arg(hostile.copy_log());
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let plan = seen.event("would_download");
+    let downloads = plan["downloads"].as_array().unwrap();
+    for (name, what) in [(r"\box\dir.bin", "directory"), (r"\box\fifo.bin", "FIFO")] {
+        let mine: Vec<_> = downloads
+            .iter()
+            .filter(|d| d["file_path"] == name && d["what"] == "range")
+            .collect();
+        assert!(!mine.is_empty(), "{name}: {plan}");
+        for download in mine {
+            let refused = download["refused"].as_str().unwrap_or_default();
+            assert!(refused.contains("cannot write"), "{name}: {download}");
+            assert!(
+                refused.to_lowercase().contains(&what.to_lowercase()),
+                "{name}: {download}"
+            );
+        }
+    }
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "the folder stays empty"
+    );
+    let fifo_type = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(fifo_type.is_fifo(), "the FIFO stays a FIFO");
+}
+
 /// A file only the copy log names is downloaded whole from a local mirror in 16 MiB pieces,
 /// a few at a time: a 1 GiB one lands byte for byte (exit 0) and the run stays within
 /// 160 MiB of memory.

@@ -40,7 +40,10 @@ use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_fi
 pub use fetch::properties_file;
 use fetch::{MAX_COMPONENT_IN_MEMORY, Part, buffer_units};
 use hasher::Hasher;
-use plan::{Job, component_ids, download_plan, needs_copy_log_repair, plan_jobs, with_chunk_sets};
+use plan::{
+    Job, component_ids, download_plan, job_file_path, needs_copy_log_repair, plan_jobs,
+    with_chunk_sets,
+};
 pub(crate) use sources::SourceSlot;
 
 /// Why a copy-log range without a hash (and no manifest) is not written when nothing pins the
@@ -368,13 +371,37 @@ impl Repairer {
         planned.sort_unstable();
         planned.dedup();
         let jobs = plan_jobs(&self.drive, &planned, self.options.max_request_bytes);
+        // What the drive would refuse before anything is read: a directory or a FIFO where
+        // a file goes, a link on the way.
+        let paths: Vec<String> = jobs
+            .iter()
+            .map(|job| job_file_path(&self.drive, job).to_string())
+            .collect();
+        let root = Arc::clone(&self.root);
+        let unwritable: HashMap<String, String> = tokio::task::spawn_blocking(move || {
+            paths
+                .into_iter()
+                .filter_map(|path| unwritable(&root, &path).map(|why| (path, why)))
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
         let source = self.sources.get().source.describe();
-        let plan = download_plan(&self.drive, &jobs, source, |job| match job {
-            Job::Ranges { blob, components } => {
-                self.range_refusal(*blob, components, &self.conditions(*blob))
+        let plan = download_plan(&self.drive, &jobs, source, |job| {
+            let blob = &self.drive.blobs[job.blob() as usize];
+            if let Err(error) = self.blob_ref(blob) {
+                return Some(escape_controls(&error.to_string()).into_owned());
             }
-            Job::Length { blob, .. } => self.logged_length_refusal(*blob),
-            _ => None,
+            if let Some(why) = unwritable.get(job_file_path(&self.drive, job)) {
+                return Some(why.clone());
+            }
+            match job {
+                Job::Ranges { blob, components } => {
+                    self.range_refusal(*blob, components, &self.conditions(*blob))
+                }
+                Job::Length { blob, .. } => self.logged_length_refusal(*blob),
+                _ => None,
+            }
         });
         let _ = self.out.send(WorkerMessage::WouldDownload(plan)).await;
         true
@@ -1164,6 +1191,23 @@ fn pinned_to(
     ReadConditions {
         if_unmodified_since: conditions.if_unmodified_since,
         if_match: properties.etag.clone().or(conditions.if_match.clone()),
+    }
+}
+
+/// Why a drive file cannot be written, if the drive says so before anything is read (a
+/// directory, a FIFO or a device where it goes, a link on the way).
+fn unwritable(root: &RootedDir, file_path: &str) -> Option<String> {
+    let cannot = |error: crate::rooted::RootedError| {
+        format!(
+            "cannot write {}: {}",
+            escape_controls(file_path),
+            escape_controls(&error.to_string())
+        )
+    };
+    match root.locate_file_path(file_path) {
+        Err(error) => Some(cannot(error)),
+        Ok(located) if located.exists() => located.open_read().err().map(cannot),
+        Ok(_) => None,
     }
 }
 

@@ -253,13 +253,7 @@ pub(crate) fn download_plan(
                 // A recheck reads the drive, not the storage.
                 Job::Recheck { .. } => return None,
             };
-            let file_path = match job {
-                Job::SideFile { .. } => components
-                    .first()
-                    .and_then(|c| blob.component_file_path(c))
-                    .unwrap_or(&blob.file_path),
-                _ => &blob.file_path,
-            };
+            let file_path = job_file_path(drive, job);
             Some(PlannedDownload {
                 what,
                 file_path: file_path.to_string(),
@@ -272,6 +266,17 @@ pub(crate) fn download_plan(
         })
         .collect();
     DownloadPlan { source, downloads }
+}
+
+/// The drive file a job writes: the blob's, or a side file's own.
+pub(crate) fn job_file_path<'d>(drive: &'d Drive, job: &Job) -> &'d str {
+    let blob = &drive.blobs[job.blob() as usize];
+    match job {
+        Job::SideFile { component, .. } => blob
+            .component_file_path(&blob.components[*component as usize])
+            .unwrap_or(&blob.file_path),
+        _ => &blob.file_path,
+    }
 }
 
 #[cfg(test)]
