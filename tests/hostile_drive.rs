@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use export_repair::demo::{SampleBlob, pseudo_random_bytes};
 use support::files::{files, files_with_times};
-use support::hostile::{Hostile, components, peak_rss, read_json, run, verdicts};
+use support::hostile::{Hostile, Seen, components, peak_rss, read_json, run, verdicts};
 use support::runs::{Watched, is_repaired};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -324,9 +324,7 @@ fn a_copy_log_calling_an_intact_file_missing_gets_no_repair_claimed() {
     )
     .unwrap();
     let before = files_with_times(&hostile.drive());
-    let mut command = hostile.repair();
-    command.arg("--copy-log").arg(hostile.copy_log());
-    let seen = run(command, TIMEOUT);
+    let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     assert!(!seen.stdout.contains("REPAIRED"), "{}", seen.text());
     assert!(seen.stdout.contains(": 3 verified"), "{}", seen.text());
@@ -516,6 +514,33 @@ fn a_fifo_in_place_of_a_file_is_refused_without_a_hang() {
     }
 }
 
+/// A drive whose manifest lists only `box/keep.bin` (its bytes from `seed`): `blob` is on the
+/// drive and in the mirror (its properties give the mirror its export time, the copy logs'
+/// LastModified), known only to the copy log the test writes.
+fn copy_log_only(drive_id: &str, seed: u64, blob: SampleBlob) -> Hostile {
+    let only_logged = blob.blob_path.clone();
+    let keep = SampleBlob::block(
+        "box/keep.bin",
+        pseudo_random_bytes(seed, 4 * KIB),
+        4 * KIB as u64,
+    );
+    let blob = blob.with_properties("application/octet-stream");
+    let mut hostile = Hostile::new(drive_id, vec![keep, blob]);
+    hostile
+        .sample
+        .blobs
+        .retain(|blob| blob.blob_path != only_logged);
+    hostile.write_manifest();
+    hostile
+}
+
+/// `repair --headless` from the mirror with the manifest and the copy log.
+fn repair_with_copy_log(hostile: &Hostile) -> Seen {
+    let mut command = hostile.repair();
+    command.arg("--copy-log").arg(hostile.copy_log());
+    run(command, TIMEOUT)
+}
+
 /// Without a manifest entry, what a repair writes into a file the copy log describes by
 /// ranges (a failed range, and the missing end holding another) is proven afterwards by what
 /// it wrote: `verify --repair-file` finds every range verified (exit 0), and a rerun finds
@@ -527,24 +552,11 @@ fn a_fifo_in_place_of_a_file_is_refused_without_a_hang() {
 #[test]
 fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     let content = pseudo_random_bytes(12, 16 * KIB);
-    let mut hostile = Hostile::new(
+    let hostile = copy_log_only(
         "RANGED01",
-        vec![
-            SampleBlob::block(
-                "box/keep.bin",
-                pseudo_random_bytes(13, 4 * KIB),
-                4 * KIB as u64,
-            ),
-            // Properties give the mirror its export time (the copy log's LastModified).
-            SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64)
-                .with_properties("application/octet-stream"),
-        ],
+        13,
+        SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
     );
-    hostile
-        .sample
-        .blobs
-        .retain(|blob| blob.blob_path != "box/x.bin");
-    hostile.write_manifest();
     let file = hostile.file("box/x.bin");
     let mut damaged = content[..10 * KIB].to_vec();
     damaged[4 * KIB..8 * KIB].fill(0);
@@ -557,12 +569,7 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
 <Status>CompletedWithErrors</Status></DriveLog>"#,
     )
     .unwrap();
-    let repair = || {
-        let mut command = hostile.repair();
-        command.arg("--copy-log").arg(hostile.copy_log());
-        run(command, TIMEOUT)
-    };
-    let seen = repair();
+    let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     assert!(
         std::fs::read(&file).unwrap() == content,
@@ -596,7 +603,7 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
         .set_modified(later)
         .unwrap();
     let before = files_with_times(&hostile.drive());
-    let seen = repair();
+    let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     assert_eq!(
         files_with_times(&hostile.drive()),
@@ -634,23 +641,11 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
 fn a_hashed_range_in_a_missing_end_is_checked_before_it_is_written() {
     let content = pseudo_random_bytes(14, 16 * KIB);
     for right in [true, false] {
-        let mut hostile = Hostile::new(
+        let hostile = copy_log_only(
             "HASHEND1",
-            vec![
-                SampleBlob::block(
-                    "box/keep.bin",
-                    pseudo_random_bytes(15, 4 * KIB),
-                    4 * KIB as u64,
-                ),
-                SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64)
-                    .with_properties("application/octet-stream"),
-            ],
+            15,
+            SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
         );
-        hostile
-            .sample
-            .blobs
-            .retain(|blob| blob.blob_path != "box/x.bin");
-        hostile.write_manifest();
         let file = hostile.file("box/x.bin");
         std::fs::write(&file, &content[..2000]).unwrap();
         let hashed = if right {
@@ -669,9 +664,7 @@ fn a_hashed_range_in_a_missing_end_is_checked_before_it_is_written() {
             ),
         )
         .unwrap();
-        let mut command = hostile.repair();
-        command.arg("--copy-log").arg(hostile.copy_log());
-        let seen = run(command, TIMEOUT);
+        let seen = repair_with_copy_log(&hostile);
         let report = hostile.report_json();
         let block = components(&report, r"\box\x.bin", "block")[0].clone();
         let reason = block["reason"].as_str().unwrap_or_default().to_string();
@@ -706,27 +699,15 @@ fn a_hashed_range_in_a_missing_end_is_checked_before_it_is_written() {
 /// range said "nothing was written".
 #[test]
 fn a_range_past_the_start_of_a_missing_copy_log_file_creates_nothing() {
-    let mut hostile = Hostile::new(
+    let hostile = copy_log_only(
         "NOLENGTH",
-        vec![
-            SampleBlob::block(
-                "box/keep.bin",
-                pseudo_random_bytes(16, 4 * KIB),
-                4 * KIB as u64,
-            ),
-            SampleBlob::block(
-                "box/x.bin",
-                pseudo_random_bytes(17, 16 * KIB),
-                4 * KIB as u64,
-            )
-            .with_properties("application/octet-stream"),
-        ],
+        16,
+        SampleBlob::block(
+            "box/x.bin",
+            pseudo_random_bytes(17, 16 * KIB),
+            4 * KIB as u64,
+        ),
     );
-    hostile
-        .sample
-        .blobs
-        .retain(|blob| blob.blob_path != "box/x.bin");
-    hostile.write_manifest();
     let file = hostile.file("box/x.bin");
     std::fs::remove_file(&file).unwrap();
     std::fs::write(
@@ -737,9 +718,7 @@ fn a_range_past_the_start_of_a_missing_copy_log_file_creates_nothing() {
 <Status>CompletedWithErrors</Status></DriveLog>"#,
     )
     .unwrap();
-    let mut command = hostile.repair();
-    command.arg("--copy-log").arg(hostile.copy_log());
-    let seen = run(command, TIMEOUT);
+    let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
     assert!(!file.exists(), "no file was created");
     let report = hostile.report_json();
@@ -838,22 +817,11 @@ fn a_dry_run_names_downloads_the_drive_would_refuse() {
 /// per-thread arenas kept the 16 MiB buffers each read handed back).
 #[test]
 fn a_whole_file_download_from_a_local_mirror_stays_within_bounded_memory() {
-    let mut hostile = Hostile::new(
+    let hostile = copy_log_only(
         "MIRRSS01",
-        vec![
-            SampleBlob::block(
-                "box/keep.bin",
-                pseudo_random_bytes(3, 4 * KIB),
-                4 * KIB as u64,
-            ),
-            SampleBlob::block("box/big.bin", b"big".to_vec(), 4),
-        ],
+        3,
+        SampleBlob::block("box/big.bin", b"big".to_vec(), 4),
     );
-    hostile
-        .sample
-        .blobs
-        .retain(|blob| blob.blob_path != "box/big.bin");
-    hostile.write_manifest();
     std::fs::remove_file(hostile.file("box/big.bin")).unwrap();
     let mirrored = hostile.mirror().join("box/big.bin");
     let file = std::fs::File::options()

@@ -50,15 +50,16 @@ fn repair_args(export: &Export, endpoint: &str, manifest: bool) -> Vec<OsString>
 }
 
 fn repair(export: &Export, manifest: bool) -> Seen {
+    repair_from(export, &azurite::shared().unwrap().endpoint(), manifest)
+}
+
+/// [`repair`] from `endpoint` (a proxy in front of Azurite).
+fn repair_from(export: &Export, endpoint: &str, manifest: bool) -> Seen {
     let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
     command
         .env_remove("AZURE_STORAGE_KEY")
         .env_remove("AZURE_STORAGE_SAS")
-        .args(repair_args(
-            export,
-            &azurite::shared().unwrap().endpoint(),
-            manifest,
-        ));
+        .args(repair_args(export, endpoint, manifest));
     run(command, TIMEOUT)
 }
 
@@ -205,12 +206,7 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
 
         // Through a proxy that only counts: what was read from the storage.
         let proxy = FaultProxy::start(azurite.port(), Plan::new(0, 0, &[]));
-        let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
-        command
-            .env_remove("AZURE_STORAGE_KEY")
-            .env_remove("AZURE_STORAGE_SAS")
-            .args(repair_args(&export, &proxy.endpoint(), false));
-        let seen = run(command, TIMEOUT);
+        let seen = repair_from(&export, &proxy.endpoint(), false);
         let on_drive = std::fs::read(&file).unwrap();
         let report = read_json(&export.report());
         let blocks = components(&report, &export.blob(&blob_path).file_path, "block");
@@ -398,12 +394,7 @@ async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
         let name = case.container;
         // Through a proxy that only counts: what was read from the storage.
         let proxy = FaultProxy::start(azurite.port(), Plan::new(0, 0, &[]));
-        let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
-        command
-            .env_remove("AZURE_STORAGE_KEY")
-            .env_remove("AZURE_STORAGE_SAS")
-            .args(repair_args(&export, &proxy.endpoint(), false));
-        let seen = run(command, TIMEOUT);
+        let seen = repair_from(&export, &proxy.endpoint(), false);
         let report = read_json(&export.report());
         if name == "ranged-hole" {
             // The range past the file's end comes with the missing end, read once.
