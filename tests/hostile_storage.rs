@@ -363,6 +363,13 @@ async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
             pinned: true,
         },
         Case {
+            container: "ranged-hole-lying",
+            failed: 12288..16384,
+            drive: |damaged| Some(damaged[..2000].to_vec()),
+            claimed_length: Some(20000),
+            pinned: true,
+        },
+        Case {
             container: "ranged-unpinned",
             failed: 4096..8192,
             drive: |damaged| Some(damaged[..6000].to_vec()),
@@ -425,6 +432,26 @@ async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
             );
             continue;
         }
+        if name == "ranged-hole-lying" {
+            // The range past the file's end waited for a missing end that was not downloaded:
+            // it fails saying so (not left unchecked, not written).
+            assert_eq!(seen.code, Some(1), "{name}: {}", seen.text());
+            assert_eq!(report["outcome"], "damaged", "{name}: {report}");
+            assert!(
+                std::fs::read(&file).unwrap() == before.unwrap(),
+                "{name}: nothing was written"
+            );
+            let file_path = &export.blob(&blob_path).file_path;
+            let range = components(&report, file_path, "block");
+            assert_eq!(range.len(), 1, "{name}: {report}");
+            assert_eq!(range[0]["status"], "failed", "{name}: {}", range[0]);
+            let reason = range[0]["reason"].as_str().unwrap();
+            assert!(
+                reason.contains("missing end, which was not downloaded: the storage's blob is"),
+                "{name}: {reason}"
+            );
+            continue;
+        }
         if !case.pinned {
             assert_eq!(seen.code, Some(1), "{name}: {}", seen.text());
             assert!(!seen.text().contains("REPAIRED"), "{name}: {}", seen.text());
@@ -438,6 +465,18 @@ async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
             continue;
         }
         assert_eq!(seen.code, Some(0), "{name}: {}", seen.text());
+        // Nothing said failed on the way to that: a range past the file's end waits for the
+        // missing end that brings it, it does not fail first.
+        let log: String = std::fs::read_dir(export.logs())
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        let failed: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains(r#""event":"component""#))
+            .filter(|line| line.contains(r#""status":"failed""#))
+            .collect();
+        assert!(failed.is_empty(), "{name}: {failed:#?}");
         let on_drive = std::fs::read(&file).unwrap();
         assert_eq!(on_drive.len(), content.len(), "{name}: the blob's length");
         assert!(

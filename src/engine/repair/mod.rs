@@ -168,6 +168,7 @@ pub fn start_repair(
             storage_lengths: Mutex::new(HashMap::new()),
             earlier: Mutex::new(HashMap::new()),
             written_md5s: Mutex::new(HashMap::new()),
+            awaiting_end: Mutex::new(HashMap::new()),
             hasher,
             buffers,
         });
@@ -250,6 +251,9 @@ pub(crate) struct Repairer {
     /// (copy-log ranges without a hash, files downloaded whole), as written: what verifying
     /// them again compares them with.
     written_md5s: Mutex<HashMap<ComponentId, Md5>>,
+    /// Per blob only the copy log lists: ranges past the end of its short file, which wait for
+    /// the missing end (its length job) to bring them instead of failing first.
+    awaiting_end: Mutex<HashMap<u32, Vec<tail::AwaitingEnd>>>,
     /// Hashes downloaded components while they arrive.
     hasher: Hasher,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
@@ -557,6 +561,18 @@ impl Repairer {
             .into_iter()
             .partition(|job| matches!(job, Job::Length { .. }));
         self.run_jobs(lengths).await;
+        // Ranges whose missing end no length job came for (their file's length was settled
+        // by an earlier run) fail as the write would have.
+        if !self.cancelled() {
+            let left: Vec<Done> = std::mem::take(&mut *locked(&self.awaiting_end))
+                .into_values()
+                .flatten()
+                .flat_map(|awaiting| awaiting.past_end())
+                .collect();
+            if !left.is_empty() {
+                self.settle(left).await;
+            }
+        }
         self.run_jobs(rechecks).await;
     }
 
@@ -768,8 +784,32 @@ impl Repairer {
             if let Some(file_end) = file_end
                 && start > file_end
             {
-                let reason = commit::past_end_reason(file_end, start);
-                return self.settle(failed_all(&ids, reason)).await;
+                // Short of the copy log's Length, the file's length job follows (it runs once
+                // every download is settled) and brings them, or says why not.
+                let awaiting = tail::AwaitingEnd {
+                    ids,
+                    file_end,
+                    start,
+                };
+                if blob
+                    .copy_log_length()
+                    .is_some_and(|length| end <= length && file_end < length)
+                {
+                    locked(&self.awaiting_end)
+                        .entry(blob_index)
+                        .or_default()
+                        .push(awaiting);
+                    let _ = self
+                        .out
+                        .send(WorkerMessage::Working {
+                            blob: blob_index,
+                            components: components.to_vec(),
+                            activity: Activity::Queued,
+                        })
+                        .await;
+                    return JobEnd::Settled;
+                }
+                return self.settle(awaiting.past_end()).await;
             }
         }
         let source_blob = match self.blob_ref(blob) {

@@ -4,9 +4,9 @@
 //! are. Its length is the copy log's `Length`, which the storage's must match (else they are not
 //! one version and nothing changes). Bytes nobody vouched for (zeros) are never written.
 
-use super::commit::{Written, failed, write_parts};
+use super::commit::{Written, failed, failed_all, past_end_reason, write_parts};
 use super::fetch::Part;
-use super::{JobEnd, Repairer, Stop, is_unpinned, pinned_to};
+use super::{JobEnd, Repairer, Stop, is_unpinned, locked, pinned_to};
 use crate::format::Md5;
 use crate::journal::Done;
 use crate::md5::Md5Stream;
@@ -21,34 +21,99 @@ const UNPINNED: &str = "the copy log gives no usable LastModified: nothing pins 
 
 const NO_HASH: &str = "pinned to the export; the copy log lists no hash to check it against";
 
+/// Ranges past the end of a short file only the copy log lists (from `file_end`): their
+/// download waits for the file's missing end, which brings them (`repair_ranges`).
+pub(super) struct AwaitingEnd {
+    pub ids: Vec<ComponentId>,
+    pub file_end: u64,
+    pub start: u64,
+}
+
+impl AwaitingEnd {
+    /// The ranges' verdicts when no missing end came for them: as the write would have been
+    /// refused.
+    pub(super) fn past_end(&self) -> Vec<Done> {
+        failed_all(&self.ids, past_end_reason(self.file_end, self.start))
+    }
+
+    /// The ranges' verdicts when the missing end was not downloaded, `why`.
+    fn not_brought(&self, why: &str) -> impl Iterator<Item = Done> {
+        let reason = format!(
+            "the file ends at byte {}, before this range at byte {}: it comes with the file's \
+             missing end, which was not downloaded: {why}",
+            self.file_end, self.start
+        );
+        self.ids.iter().map(move |&id| failed(id, reason.clone()))
+    }
+}
+
 impl Repairer {
     /// Brings a file only the copy log lists by ranges to its length, once the storage agrees
     /// with it: bytes past the end are cut once its ranges are right; a missing end is
     /// downloaded, in order from where the file ends (so that no byte is left unwritten before
-    /// another), and settles the ranges it covers. Nothing changes unless the reads are
-    /// pinned to the export.
+    /// another), and settles the ranges it covers, those that waited for it among them.
+    /// Nothing changes unless the reads are pinned to the export.
     pub(super) async fn restore_logged_length(
         &self,
         source: &dyn BlobSource,
         blob_index: u32,
         component_index: u32,
     ) -> JobEnd {
+        let waiting = locked(&self.awaiting_end)
+            .remove(&blob_index)
+            .unwrap_or_default();
+        let ended = self
+            .bring_to_length(source, blob_index, component_index, &waiting)
+            .await;
+        if matches!(ended, JobEnd::Refused(..)) {
+            // Tried again with new credentials: they still wait.
+            locked(&self.awaiting_end)
+                .entry(blob_index)
+                .or_default()
+                .extend(waiting);
+        }
+        ended
+    }
+
+    async fn bring_to_length(
+        &self,
+        source: &dyn BlobSource,
+        blob_index: u32,
+        component_index: u32,
+        waiting: &[AwaitingEnd],
+    ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
         let id = ComponentId {
             blob: blob_index,
             component: component_index,
         };
+        let with_waiting: Vec<ComponentId> = std::iter::once(id)
+            .chain(
+                waiting
+                    .iter()
+                    .flat_map(|awaiting| awaiting.ids.iter().copied()),
+            )
+            .collect();
+        // The file's verdict, and those of the ranges that waited for its missing end.
+        let refused = |reason: String| {
+            let not_brought = waiting
+                .iter()
+                .flat_map(|awaiting| awaiting.not_brought(&reason));
+            let mut done: Vec<Done> = not_brought.collect();
+            done.insert(0, failed(id, reason));
+            done
+        };
         let source_blob = match self.blob_ref(blob) {
             Ok(source_blob) => source_blob,
-            Err(error) => return self.source_failed(&[id], error).await,
+            Err(error) => return self.source_failed(&with_waiting, error).await,
         };
         if let Some(refusal) = self.logged_length_refusal(blob_index) {
-            return self.settle(vec![failed(id, refusal)]).await;
+            return self.settle(refused(refusal)).await;
         }
         let conditions = self.conditions(blob_index);
         let properties = match self.properties(source, &source_blob, &conditions).await {
             Ok(properties) => properties,
-            Err(stop) => return self.stopped(&[id], stop).await,
+            Err(stop) => return self.stopped(&with_waiting, stop).await,
         };
         let length = properties.content_length;
         if length != blob.length {
@@ -60,7 +125,7 @@ impl Repairer {
                  copy log is this export's and that the storage still holds the exported blob)",
                 blob.length
             );
-            return self.settle(vec![failed(id, reason)]).await;
+            return self.settle(refused(reason)).await;
         }
         let file_path = blob.file_path.clone();
         let end = self
@@ -70,16 +135,26 @@ impl Repairer {
                 |_, reason| Err(reason),
             )
             .await;
+        const GREW: &str = "the file changed during the run (it is no longer that short); a \
+            rerun repairs the range";
         let start = match end {
             Ok(end) if end < length => end,
             Ok(_) => {
                 // Inside the commit: the intent is recorded before the length changes.
-                let set = async { Written::Done(vec![self.set_length(id).await]) };
-                return self.commit(&[id], set).await;
+                let set = async {
+                    let mut done = vec![self.set_length(id).await];
+                    done.extend(
+                        waiting
+                            .iter()
+                            .flat_map(|awaiting| awaiting.not_brought(GREW)),
+                    );
+                    Written::Done(done)
+                };
+                return self.commit(&with_waiting, set).await;
             }
             Err(reason) => {
                 let reason = format!("cannot read {}: {reason}", escape_controls(&blob.file_path));
-                return self.settle(vec![failed(id, reason)]).await;
+                return self.settle(refused(reason)).await;
             }
         };
         // The ranges the missing end holds: written with it.
@@ -204,6 +279,16 @@ impl Repairer {
             };
             let mut verdicts = vec![file];
             verdicts.extend(range_verdicts(&covered, hashes, at, identity, &not_written));
+            // Ranges that waited for a missing end that, the file having grown since, does not
+            // hold them.
+            verdicts.extend(waiting.iter().flat_map(|awaiting| {
+                let left = awaiting.ids.iter().filter(|id| !covered.contains(id));
+                let left = AwaitingEnd {
+                    ids: left.copied().collect(),
+                    ..*awaiting
+                };
+                left.not_brought(GREW).collect::<Vec<_>>()
+            }));
             Written::Done(verdicts)
         };
         self.commit(&ids, write).await
