@@ -190,7 +190,7 @@ async fn downloads_in_memory_stay_within_their_room_whatever_the_concurrency() {
         std::fs::remove_file(local_path(&target, &blob.file_path).unwrap()).unwrap();
     }
     let (drive, repair_file) =
-        engine_run::prepare(&manifest_path, None, &dir.path().join("drive.rep"));
+        engine_run::prepare(Some(&manifest_path), None, &dir.path().join("drive.rep"));
     let budget = 512 * KIB as u64;
     let source = Arc::new(Watched {
         mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),

@@ -50,8 +50,11 @@ impl BlobSource for PanicsOnCanyon {
 async fn a_panicking_download_fails_its_components_and_the_run_ends() {
     let dir = tempfile::tempdir().unwrap();
     let paths = scenario::build(dir.path()).unwrap();
-    let (drive, repair_file) =
-        engine_run::prepare(&paths.manifest, Some(&paths.copy_log), &paths.repair_file);
+    let (drive, repair_file) = engine_run::prepare(
+        Some(&paths.manifest),
+        Some(&paths.copy_log),
+        &paths.repair_file,
+    );
     let source = Arc::new(PanicsOnCanyon(MirrorSource::new(&paths.mirror).unwrap()));
     let events = engine_run::repair(
         &drive,

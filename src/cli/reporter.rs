@@ -191,6 +191,7 @@ impl Reporter {
             Event::WouldDownload(plan) => self.plan = Some(plan.clone()),
             Event::Working { .. }
             | Event::StorageLength { .. }
+            | Event::Transferred { .. }
             | Event::Component(_)
             | Event::Idle { .. }
             | Event::SourceChanged { .. } => {}

@@ -147,6 +147,12 @@ pub enum Event {
         id: ComponentId,
         length: u64,
     },
+    /// Bytes of a long download (a file downloaded whole, a file's missing end) written for a
+    /// component so far, before its verdict: they count as done from here.
+    Transferred {
+        id: ComponentId,
+        bytes: u64,
+    },
     /// A component reached a verdict.
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
@@ -449,7 +455,14 @@ mod tests {
                 },
                 length: 5,
             },
-            Some(Event::StorageLength { .. }) => Event::Component(ComponentEvent {
+            Some(Event::StorageLength { .. }) => Event::Transferred {
+                id: ComponentId {
+                    blob: 0,
+                    component: 0,
+                },
+                bytes: 3,
+            },
+            Some(Event::Transferred { .. }) => Event::Component(ComponentEvent {
                 id: ComponentId {
                     blob: 0,
                     component: 0,

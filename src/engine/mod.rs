@@ -154,6 +154,8 @@ pub(crate) enum WorkerMessage {
     },
     /// The storage's length of a file only the copy log lists, where it differs.
     StorageLength { id: ComponentId, length: u64 },
+    /// Bytes of a long download written for a component before its verdict.
+    Transferred { id: ComponentId, bytes: u64 },
     /// Work planned: it joins that work's totals.
     Planned {
         work: Work,
@@ -424,6 +426,9 @@ pub(crate) async fn dispatch(
                     }
                     Some(WorkerMessage::StorageLength { id, length }) => {
                         Event::StorageLength { id, length }
+                    }
+                    Some(WorkerMessage::Transferred { id, bytes }) => {
+                        Event::Transferred { id, bytes }
                     }
                     Some(WorkerMessage::Planned { work, components, bytes }) => {
                         Event::Planned { work, components, bytes }

@@ -78,6 +78,7 @@ impl Ledger {
                 self.idle = false;
             }
             Event::StorageLength { id, length } => self.learn_length(*id, *length),
+            Event::Transferred { id, bytes } => self.transferred(*id, *bytes),
             Event::Component(verdict) => self.verdict(verdict),
             Event::Progress(progress) => {
                 self.verify.bytes_per_second = progress.verify.bytes_per_second;
@@ -164,10 +165,16 @@ impl Ledger {
         let record = self.records[index];
         // The work that reached the verdict is the work the component was going through.
         let work = work_of(record.activity);
+        // Bytes written before the verdict were counted as they came.
+        let counted = self.in_transit.remove(&id).unwrap_or(0);
         if let Some(work) = work {
             let progression = self.progression(work);
             progression.components_done += 1;
-            progression.bytes_done = progression.bytes_done.saturating_add(bytes);
+            let rest = match work {
+                Work::Download => bytes.saturating_sub(counted),
+                Work::Verify => bytes,
+            };
+            progression.bytes_done = progression.bytes_done.saturating_add(rest);
         }
         self.set_activity(id, None);
         let repaired = record.repaired || event.status == ComponentStatus::Repaired;
@@ -201,6 +208,19 @@ impl Ledger {
     /// Takes the length the storage gave for a file only the copy log lists (the copy log's
     /// `Length` may lie): the bytes it stands for move to it in every count they are in.
     /// Lengths of anything else are the drive's description, not news.
+    /// Bytes of a component's download written before its verdict: done from here.
+    fn transferred(&mut self, id: ComponentId, bytes: u64) {
+        let Some(index) = self.index(id) else {
+            return;
+        };
+        if work_of(self.records[index].activity) != Some(Work::Download) {
+            return;
+        }
+        self.download.bytes_done = self.download.bytes_done.saturating_add(bytes);
+        let counted = self.in_transit.entry(id).or_default();
+        *counted = counted.saturating_add(bytes);
+    }
+
     fn learn_length(&mut self, id: ComponentId, length: u64) {
         let Some(index) = self.index(id) else {
             return;

@@ -185,6 +185,8 @@ pub struct Ledger {
     /// Lengths the storage gave for files only the copy log lists, where they differ from
     /// the copy log's `Length` (which may lie): every count of bytes takes these.
     storage_lengths: HashMap<ComponentId, u64>,
+    /// Bytes of downloads under way already counted as done, by component.
+    in_transit: HashMap<ComponentId, u64>,
     blobs: Vec<BlobTally>,
     /// Components and bytes by shown verdict; the rest have none yet.
     by_status: [Tally; 7],
@@ -235,6 +237,7 @@ impl Ledger {
             records: vec![Record::default(); next],
             details: HashMap::new(),
             storage_lengths: HashMap::new(),
+            in_transit: HashMap::new(),
             blobs,
             by_status: [Tally::default(); 7],
             unsettled,

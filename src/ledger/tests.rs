@@ -296,6 +296,61 @@ fn the_storage_s_length_of_a_copy_log_only_file_replaces_the_copy_log_s_everywhe
 }
 
 /// A manifest's lengths are the drive's description: a component event cannot change them.
+/// A long download's progress moves while it is written, not only at its verdict, and the
+/// verdict adds only the rest: done ends at the total, not past it. Bytes told for a
+/// component that is not being downloaded count nowhere.
+///
+/// Seen failing without `transferred`: a whole file's download stood at 0 bytes done until
+/// its verdict (a 500 GB file: hours at 0 %).
+#[test]
+fn bytes_written_before_a_verdict_count_once() {
+    const LENGTH: u64 = 100;
+    let gone = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let drive = copy_log_only(LENGTH);
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    ledger.apply(&started(&drive));
+    ledger.apply(&Event::Transferred {
+        id: gone,
+        bytes: 10,
+    });
+    assert_eq!(ledger.download().bytes_done, 0, "not being downloaded yet");
+    ledger.apply(&Event::Planned {
+        work: Work::Download,
+        components: 1,
+        bytes: LENGTH,
+    });
+    ledger.apply(&working(gone, Activity::Downloading));
+    for _ in 0..3 {
+        ledger.apply(&Event::Transferred {
+            id: gone,
+            bytes: 30,
+        });
+    }
+    assert_eq!(ledger.download().bytes_done, 90);
+    assert_eq!(ledger.download().components_done, 0);
+    ledger.apply(&downloaded_whole(&drive, gone, LENGTH));
+    assert_eq!(ledger.download().bytes_done, LENGTH);
+    assert_eq!(ledger.download().bytes_total, LENGTH);
+    assert_eq!(ledger.download().components_done, 1);
+    // Downloaded again (a retry): counted from nothing again.
+    ledger.apply(&Event::Planned {
+        work: Work::Download,
+        components: 1,
+        bytes: LENGTH,
+    });
+    ledger.apply(&working(gone, Activity::Downloading));
+    ledger.apply(&Event::Transferred {
+        id: gone,
+        bytes: 60,
+    });
+    assert_eq!(ledger.download().bytes_done, LENGTH + 60);
+    ledger.apply(&downloaded_whole(&drive, gone, LENGTH));
+    assert_eq!(ledger.download().bytes_done, 2 * LENGTH);
+}
+
 #[test]
 fn a_manifest_blob_keeps_its_lengths() {
     let drive = demo_drive();

@@ -14,18 +14,19 @@ use export_repair::journal::{self, Binding, RepairFile};
 use export_repair::model::Drive;
 use export_repair::source::BlobSource;
 
-/// The drive of `manifest` (and `copy_log`), and a new repair file at `repair_file` bound to
-/// them.
+/// The drive of `manifest` and `copy_log` (one at least), and a new repair file at
+/// `repair_file` bound to them.
 pub fn prepare(
-    manifest: &Path,
+    manifest: Option<&Path>,
     copy_log: Option<&Path>,
     repair_file: &Path,
 ) -> (Arc<Drive>, RepairFile) {
     let logs = copy_log.map(|path| CopyLog::from_file(path).unwrap().into());
-    let drive = Arc::new(Drive::build(Some(Manifest::from_file(manifest).unwrap()), logs).unwrap());
+    let parsed = manifest.map(|path| Manifest::from_file(path).unwrap());
+    let drive = Arc::new(Drive::build(parsed, logs).unwrap());
     let binding = Binding {
         drive_id: drive.drive_id.clone(),
-        manifest_md5: Some(journal::file_md5(manifest).unwrap()),
+        manifest_md5: manifest.map(|path| journal::file_md5(path).unwrap()),
         copy_log_md5: copy_log.map(|path| journal::file_md5(path).unwrap()),
     };
     let (mut file, _) = RepairFile::open_or_create(repair_file, &binding).unwrap();

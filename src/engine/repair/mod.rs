@@ -411,6 +411,27 @@ impl Repairer {
         true
     }
 
+    /// Tells the progress meter that `bytes` of a long download were written for `id`.
+    async fn transferred(&self, id: ComponentId, bytes: u64) {
+        let _ = self
+            .out
+            .send(WorkerMessage::Transferred { id, bytes })
+            .await;
+    }
+
+    /// Tells the progress meter that a kind of work has `bytes` more to do, in components
+    /// already planned.
+    async fn plan_bytes(&self, work: Work, bytes: u64) {
+        if bytes > 0 {
+            let planned = WorkerMessage::Planned {
+                work,
+                components: 0,
+                bytes,
+            };
+            let _ = self.out.send(planned).await;
+        }
+    }
+
     /// Tells the progress meter what a kind of work now has to do on top of its plan.
     async fn plan(&self, work: Work, ids: &[ComponentId]) {
         if ids.is_empty() {
@@ -1024,13 +1045,14 @@ impl Repairer {
                         tokio::task::spawn_blocking(move || file.write_at(&bytes, offset))
                             .await
                             .map_err(|e| Ok(e.to_string()))?
-                            .map_err(|e| Ok(e.to_string()))
+                            .map_err(|e| Ok(e.to_string()))?;
+                        Ok(size)
                     }
                 })
                 .buffer_unordered(parallel);
             while let Some(piece) = written.next().await {
                 match piece {
-                    Ok(()) => {}
+                    Ok(size) => self.transferred(ids[0], size).await,
                     Err(Err(stop)) => return Written::Stopped(stop),
                     Err(Ok(reason)) => {
                         return Written::Done(failed_all(

@@ -7,6 +7,7 @@
 use super::commit::{Written, failed, failed_all, past_end_reason, write_parts};
 use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop, is_unpinned, locked, pinned_to};
+use crate::engine::Work;
 use crate::format::Md5;
 use crate::journal::Done;
 use crate::md5::Md5Stream;
@@ -182,6 +183,11 @@ impl Repairer {
                 .map(|&range| RangeHash::new(range, self.drive.component(range)))
                 .collect();
             let mut failure = None;
+            // The bytes no covered range holds join the download's totals (the ranges' are
+            // planned with them).
+            let in_ranges: u64 = hashes.iter().map(|hash| hash.end - hash.offset).sum();
+            self.plan_bytes(Work::Download, (length - start).saturating_sub(in_ranges))
+                .await;
             while at < length {
                 let size = piece_size(at, chunk.min(length - at), &hashes);
                 let read = async {
@@ -235,6 +241,9 @@ impl Repairer {
                 match written.map(|done| done.into_iter().next()) {
                     Ok(Some(done)) if done.status == ComponentStatus::Repaired => {
                         identity = done.identity;
+                        for (component, bytes) in written_for(id, at, size, &hashes) {
+                            self.transferred(component, bytes).await;
+                        }
                         at += size;
                     }
                     Ok(other) => {
@@ -350,6 +359,32 @@ fn range_verdicts(
             _ => Some(failed(range, not_written.to_string())),
         })
         .collect()
+}
+
+/// Which components the `size` bytes written at `at` were for: the covered ranges they
+/// overlap, the rest the file's (`id`).
+fn written_for(
+    id: ComponentId,
+    at: u64,
+    size: u64,
+    hashes: &[RangeHash],
+) -> Vec<(ComponentId, u64)> {
+    let end = at + size;
+    let mut written: Vec<(ComponentId, u64)> = hashes
+        .iter()
+        .map(|hash| {
+            (
+                hash.id,
+                hash.end.min(end).saturating_sub(hash.offset.max(at)),
+            )
+        })
+        .filter(|&(_, bytes)| bytes > 0)
+        .collect();
+    let in_ranges: u64 = written.iter().map(|&(_, bytes)| bytes).sum();
+    if size > in_ranges {
+        written.push((id, size - in_ranges));
+    }
+    written
 }
 
 /// How much of the missing end to read next from `at`: `most`, cut so that a range the copy

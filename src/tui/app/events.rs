@@ -21,7 +21,7 @@ impl App {
         self.ledger.apply(event);
         match event {
             // The ledger took what they tell.
-            Event::RunStarted { .. } | Event::StorageLength { .. } => {}
+            Event::RunStarted { .. } | Event::StorageLength { .. } | Event::Transferred { .. } => {}
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
             Event::CredentialsRefused {
                 message,
