@@ -338,12 +338,14 @@ fn a_copy_log_calling_an_intact_file_missing_gets_no_repair_claimed() {
     assert_eq!(file[0]["status"], "verified", "{}", file[0]);
 }
 
-/// `--report` naming one of the run's inputs, or a file inside the drive `verify` must not
-/// write to: refused before the run (exit 2) with a message saying what it is; every input is
-/// unchanged byte for byte.
+/// `--report` naming one of the run's inputs, or a file inside the drive (which neither
+/// `verify` nor `repair` writes anything to but the files the drive's logs list): refused
+/// before the run (exit 2) with a message saying what it is; every input is unchanged byte
+/// for byte.
 ///
 /// Seen failing with the report path check off: the manifest was overwritten by the JSON
-/// report (and the runs exited 0).
+/// report (and the runs exited 0); and, for `repair`, with the drive unchecked: a repair
+/// that said REPAIRED then wrote its report over a file it had just verified.
 #[test]
 fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
     let hostile = Hostile::new(
@@ -428,15 +430,39 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             repair(&hostile.manifest()),
             "manifest",
         ),
+        (
+            "repair, a file the manifest lists",
+            repair(&hostile.drive().join("box/a.bin")),
+            "inside the drive",
+        ),
+        (
+            "repair, inside the drive",
+            repair(&hostile.drive().join("box/report.json")),
+            "inside the drive",
+        ),
+        (
+            "repair, its repair file inside the drive",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--repair-file").unwrap();
+                let mut args = args.clone();
+                args[at + 1] = hostile.drive().join("box/b.bin").into_os_string();
+                command.args(args);
+                command
+            },
+            "inside the drive",
+        ),
     ];
     for (case, command, what) in cases {
         let seen = run(command, TIMEOUT);
         assert_eq!(seen.code, Some(2), "{case}: {}", seen.text());
-        assert!(
-            seen.stderr.contains("the report"),
-            "{case}: {}",
-            seen.text()
-        );
+        let about = if case.contains("its repair file") {
+            "the repair file"
+        } else {
+            "the report"
+        };
+        assert!(seen.stderr.contains(about), "{case}: {}", seen.text());
         assert!(
             seen.stderr.contains(what),
             "{case}: {what:?} in {}",
@@ -445,6 +471,7 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
         assert!(inputs(&hostile) == before, "{case}: an input changed");
     }
     assert!(!hostile.drive().join("box/report.json").exists());
+    assert!(!hostile.drive().join("box/b.bin").exists());
 }
 
 /// A FIFO where a data file and a properties file should be: opening it must not block

@@ -134,7 +134,7 @@ fn damage_of_every_kind_is_found_with_exit_1() {
     .get_output()
     .clone();
     assert!(
-        String::from_utf8_lossy(&inside.stderr).contains("verify writes nothing on the drive"),
+        String::from_utf8_lossy(&inside.stderr).contains("is inside the drive"),
         "{}",
         String::from_utf8_lossy(&inside.stderr)
     );

@@ -201,6 +201,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
         copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
     };
+    super::report_paths::repair_file_outside(&args.repair_file, &args.target)?;
     // A dry run reads the repair file into memory and records there: the file is not touched.
     let opened = if args.dry_run {
         RepairFile::in_memory_copy(&args.repair_file, &binding)
@@ -255,7 +256,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let protected = Protected {
         files: vec![("repair file", args.repair_file.as_path())],
-        ..Protected::default()
+        target: Some(&args.target),
     }
     .with_logs(
         args.manifest.as_ref(),

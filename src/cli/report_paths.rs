@@ -1,6 +1,7 @@
 //! Report paths, checked before a run starts: a report must never overwrite the run's own
-//! inputs (the manifest, the copy log, the repair file), `verify` writes nothing inside the
-//! drive, and a folder that cannot take the report is found now, not after hours of work.
+//! inputs (the manifest, the copy log, the repair file) nor land inside the drive (where a run
+//! writes only the files the drive's logs list, through its own checks), and a folder that
+//! cannot take the report is found now, not after hours of work.
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +13,8 @@ use crate::rooted::RootedDir;
 pub struct Protected<'a> {
     /// Inputs by what they are to the user ("manifest", "copy log", "repair file").
     pub files: Vec<(&'static str, &'a Path)>,
-    /// A folder no report may be written into (the drive of a `verify`).
-    pub read_only_target: Option<&'a Path>,
+    /// The drive: no report is written into it.
+    pub target: Option<&'a Path>,
 }
 
 impl<'a> Protected<'a> {
@@ -35,6 +36,41 @@ impl<'a> Protected<'a> {
             }
         }
         self
+    }
+}
+
+/// The drive, as the user should read it, when `path` (or the file it leads to,
+/// `resolved`) is inside it.
+fn inside_drive(path: &Path, resolved: Option<&Path>, target: &Path) -> Option<String> {
+    let target = target.canonicalize().ok()?;
+    (path.starts_with(&target) || resolved.is_some_and(|r| r.starts_with(&target)))
+        .then(|| target.display().to_string())
+}
+
+/// Refuses a repair file inside the drive: its database could take the place of a file the
+/// drive's logs list, which the run would then write into.
+pub fn repair_file_outside(repair_file: &Path, target: &Path) -> Result<(), CliError> {
+    let absolute = match (repair_file.parent(), repair_file.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            parent.canonicalize().ok().map(|folder| folder.join(name))
+        }
+        _ => None,
+    };
+    let Some(absolute) = absolute else {
+        return Ok(());
+    };
+    match inside_drive(&absolute, absolute.canonicalize().ok().as_deref(), target) {
+        Some(drive) => Err(CliError::Usage(format!(
+            "the repair file {} is inside the drive {drive}; a repair writes nothing on the \
+             drive but the files its logs list: keep the repair file beside the drive",
+            repair_file.display()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -77,13 +113,12 @@ pub fn check(report: &Path, protected: &Protected<'_>) -> Result<(), CliError> {
             )));
         }
     }
-    if let Some(target) = protected.read_only_target
-        && let Ok(target) = target.canonicalize()
-        && (lexical.starts_with(&target) || resolved.is_some_and(|r| r.starts_with(&target)))
+    if let Some(target) = protected.target
+        && let Some(drive) = inside_drive(&lexical, resolved.as_deref(), target)
     {
         return Err(refuse(format!(
-            "is inside the drive {}; verify writes nothing on the drive",
-            target.display()
+            "is inside the drive {drive}; a run writes nothing on the drive but the files its \
+             logs list (verify not even those)"
         )));
     }
     // Whether the folder takes a file now: a temporary made and removed.

@@ -54,7 +54,7 @@ async fn verify(
             .iter()
             .map(|path| ("repair file", path.as_path()))
             .collect(),
-        read_only_target: Some(&args.target),
+        target: Some(&args.target),
     }
     .with_logs(
         args.manifest.as_ref(),
