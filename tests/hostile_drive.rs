@@ -1140,3 +1140,65 @@ fn a_repair_file_with_a_missing_or_stray_component_row_is_refused_by_report() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// A manifest block blob whose BlockList names no block (a blob written without named
+/// blocks): nothing on the drive holds a hash of its bytes, so a missing or short file is
+/// downloaded whole, as one version of the blob (checked against its Content-MD5 when it has
+/// one), never brought to its Length with zeros; `verify --repair-file` then proves the file
+/// by the MD5 recorded when it was written (exit 0). A rerun writes nothing.
+///
+/// Seen failing with the length set as for any manifest blob: the missing file was made of
+/// 16 KiB of zeros, the short one got zeros after its 6,000 bytes, and the runs said
+/// "REPAIRED: all damage was repaired" (exit 0), `verify --repair-file` "VERIFIED".
+#[test]
+fn a_block_blob_the_manifest_names_no_block_of_is_downloaded_never_padded() {
+    for (drive_id, kept) in [("NOBLOCK1", None), ("NOBLOCK2", Some(6000))] {
+        let content = pseudo_random_bytes(31, 16 * KIB);
+        let keep = SampleBlob::block(
+            "box/keep.bin",
+            pseudo_random_bytes(32, 4 * KIB),
+            4 * KIB as u64,
+        );
+        let blob = SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64)
+            .with_properties("application/octet-stream");
+        let hostile = Hostile::new(drive_id, vec![keep, blob]);
+        let mut manifest = hostile.sample.manifest();
+        let listed = manifest
+            .blobs
+            .iter_mut()
+            .find(|blob| blob.blob_path == "box/x.bin")
+            .unwrap();
+        listed.ranges.clear();
+        std::fs::write(hostile.manifest(), manifest.to_xml()).unwrap();
+        let file = hostile.file("box/x.bin");
+        match kept {
+            Some(kept) => std::fs::write(&file, &content[..kept]).unwrap(),
+            None => std::fs::remove_file(&file).unwrap(),
+        }
+
+        let seen = run(hostile.repair(), TIMEOUT);
+        assert_eq!(seen.code, Some(0), "{drive_id}: {}", seen.text());
+        assert!(
+            std::fs::read(&file).unwrap() == content,
+            "{drive_id}: the file is the blob, byte for byte"
+        );
+        let report = hostile.report_json();
+        let length = components(&report, r"\box\x.bin", "file");
+        assert_eq!(length[0]["status"], "repaired", "{drive_id}: {}", length[0]);
+        let reason = length[0]["reason"].as_str().unwrap();
+        assert!(reason.contains("downloaded whole"), "{drive_id}: {reason}");
+
+        let mut verify = hostile.verify();
+        verify.arg("--repair-file").arg(hostile.repair_file());
+        let verified = run(verify, TIMEOUT);
+        assert_eq!(verified.code, Some(0), "{drive_id}: {}", verified.text());
+        let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+        let rerun = run(hostile.repair(), TIMEOUT);
+        assert_eq!(rerun.code, Some(0), "{drive_id}: {}", rerun.text());
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().modified().unwrap(),
+            before,
+            "{drive_id}: the rerun wrote nothing"
+        );
+    }
+}

@@ -373,10 +373,10 @@ fn plan_text(plan: &DownloadPlan) -> String {
                 download.offset.saturating_add(download.length),
                 human::bytes(download.length)
             ),
-            // A dry run does not ask the storage: the length is the copy log's claim.
+            // A dry run does not ask the storage: the length is the drive's logs' claim.
             PlannedKind::WholeFile if download.length > 0 => format!(
-                "download the whole file from {blob} ({} by the copy log; a repair takes the \
-                 storage's length)",
+                "download the whole file from {blob} ({} as listed; a repair asks the storage \
+                 for its length first)",
                 human::bytes(download.length)
             ),
             PlannedKind::WholeFile => {
@@ -418,7 +418,7 @@ fn plan_text(plan: &DownloadPlan) -> String {
         "in all {}{} in {} request{} for {} file{}, from {}\n",
         human::bytes(plan.bytes()),
         if whole_files {
-            " (whole files as the copy log says)"
+            " (whole files as listed)"
         } else {
             ""
         },
@@ -542,7 +542,7 @@ mod tests {
         let text = plan_text(&plan);
         assert!(
             text.contains(
-                r"  \a: download the whole file from c/a (888.2 PiB by the copy log; a repair takes the storage's length)"
+                r"  \a: download the whole file from c/a (888.2 PiB as listed; a repair asks the storage for its length first)"
             ),
             "{text}"
         );
@@ -558,9 +558,7 @@ mod tests {
         );
         // What a repair would refuse is neither read nor counted.
         assert!(
-            text.contains(
-                "in all 888.2 PiB (whole files as the copy log says) in 2 requests for 2 files"
-            ),
+            text.contains("in all 888.2 PiB (whole files as listed) in 2 requests for 2 files"),
             "{text}"
         );
     }

@@ -532,6 +532,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 15);
+        assert_eq!(kinds, 16);
     }
 }

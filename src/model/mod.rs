@@ -261,12 +261,19 @@ impl Blob {
         }
     }
 
-    /// Whether a component is the whole file of a blob that only the copy log lists and no
-    /// range describes: downloaded whole, its length the storage's, whatever the copy log's
-    /// `Length` claims.
+    /// Whether a component is the whole file of a blob no range describes, with bytes no
+    /// hash covers: one only the copy log lists (its length the storage's, whatever the copy
+    /// log's `Length` claims), or a manifest block blob whose BlockList names no block. It is
+    /// downloaded whole, never brought to its length with zeros. (A page blob without ranges
+    /// holds zeros: its length says it all.)
     pub fn is_sole_whole_file(&self, component: &Component) -> bool {
+        let hashless = if self.in_manifest {
+            self.kind != Some(RangeKind::Page) && self.length > 0
+        } else {
+            true
+        };
         component.kind == ComponentKind::File
-            && !self.in_manifest
+            && hashless
             && !self.components.iter().any(|c| {
                 matches!(
                     c.kind,

@@ -971,6 +971,14 @@ impl Repairer {
             Err(stop) => return self.stopped(&ids, stop).await,
         };
         let length = properties.content_length;
+        if blob.in_manifest && length != blob.length {
+            let reason = format!(
+                "the storage's blob is {length} bytes, but the manifest's Length is {}: it is \
+                 not the exported version; nothing was written",
+                blob.length
+            );
+            return self.settle(failed_all(&ids, reason)).await;
+        }
         self.learn_storage_length(ids[0], length).await;
         let no_export_etag = conditions.if_match.is_none();
         let pinned = pinned_to(&conditions, &properties);

@@ -48,7 +48,7 @@ pub(super) fn length_check(
             )),
         );
     }
-    if !blob.in_manifest
+    if (!blob.in_manifest || blob.is_sole_whole_file(component))
         && component
             .copy_log_status
             .as_ref()

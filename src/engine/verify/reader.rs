@@ -184,7 +184,7 @@ impl Reader<'_> {
             let component = &blob.components[c as usize];
             if component.kind == ComponentKind::File {
                 let finding = match self.downloaded.get(&id(c)) {
-                    Some(&recorded) if !blob.in_manifest => {
+                    Some(&recorded) if blob.is_sole_whole_file(component) => {
                         position = u64::MAX;
                         let whole = (0, file_length);
                         let hashed = self.as_written(id(c), component, &mut file, whole, recorded);
