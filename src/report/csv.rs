@@ -1,7 +1,8 @@
-//! The CSV report: one row per component, RFC 4180 (CRLF line ends; a field holding a comma,
-//! a quote, CR or LF is quoted, its quotes doubled), UTF-8 without a byte-order mark. A field
-//! a spreadsheet would take for a formula (it begins with `=`, `+`, `-`, `@`, a tab or CR) is
-//! written with a `'` before it, as OWASP's advice on CSV injection asks.
+//! The CSV report: one row per component, RFC 4180 (CRLF line ends; a field holding a comma
+//! or a quote is quoted, its quotes doubled), UTF-8 without a byte-order mark. Control
+//! characters are written as visible escapes (`\n`, `\u{1b}`), as in every report. A field a
+//! spreadsheet would take for a formula (it begins with `=`, `+`, `-` or `@`) is written with a
+//! `'` before it, as OWASP's advice on CSV injection asks.
 
 use std::io::{self, Write};
 
@@ -88,6 +89,8 @@ fn write_row<'a>(out: &mut dyn Write, fields: impl IntoIterator<Item = &'a str>)
 }
 
 fn write_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
+    let field = crate::sanitize::escape_controls(field);
+    let field = field.as_ref();
     let guarded;
     let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         guarded = format!("'{field}");
@@ -119,8 +122,16 @@ mod tests {
         assert_eq!(field(r"\c\plain name.bin"), r"\c\plain name.bin");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("two\r\nlines"), "\"two\r\nlines\"");
+        assert_eq!(field("a\nb"), "a\\nb", "line breaks are escaped, not kept");
         assert_eq!(field(""), "");
+    }
+
+    /// Seen failing with names written as they are: a raw ESC reached the CSV (the console
+    /// and the HTML report escape it).
+    #[test]
+    fn control_characters_are_escaped_as_in_every_report() {
+        assert_eq!(field("\\c\\a\u{1b}[31mRED.bin"), "\\c\\a\\u{1b}[31mRED.bin");
+        assert_eq!(field("left\u{202e}right"), "left\\u{202e}right");
     }
 
     #[test]
@@ -132,7 +143,7 @@ mod tests {
         assert_eq!(field("+1"), "'+1");
         assert_eq!(field("-2"), "'-2");
         assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(field("\tcmd"), "'\tcmd");
+        assert_eq!(field("\tcmd"), "\\tcmd", "no tab is left to run");
         assert_eq!(field("a=b"), "a=b");
         assert_eq!(field("\\c\\-x"), "\\c\\-x");
     }

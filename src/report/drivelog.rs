@@ -8,6 +8,7 @@ use crate::format::copylog::{CopyLog, LogBlob, LogRange, LogSideFile};
 use crate::format::manifest::RangeKind;
 use crate::format::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
 use crate::model::{ComponentKind, ComponentStatus};
+use crate::sanitize::escape_controls;
 
 use super::{ComponentReport, FileReport, Report};
 
@@ -52,7 +53,7 @@ fn provenance(report: &Report) -> String {
         md5(report.run.copy_log_md5),
     );
     for (name, value) in &report.run.options {
-        let _ = writeln!(text, "  option {name}: {value}");
+        let _ = writeln!(text, "  option {}: {}", escaped(name), escaped(value));
     }
     // A comment may not hold `--` nor end with `-`.
     let mut text = text.replace("--", "- -");
@@ -72,7 +73,7 @@ pub fn copy_log(report: &Report) -> CopyLog {
     };
     CopyLog {
         version: Some(VERSION.to_string()),
-        drive_id: report.drive_id.clone(),
+        drive_id: escaped(&report.drive_id),
         blobs,
         status: Some(status),
     }
@@ -111,6 +112,12 @@ fn is_good(status: ComponentStatus) -> bool {
     )
 }
 
+/// `text` as XML 1.0 can hold it: control characters (which it cannot write, not even as
+/// references) as the visible escapes every report uses.
+fn escaped(text: &str) -> String {
+    escape_controls(text).into_owned()
+}
+
 fn log_blob(file: &FileReport) -> LogBlob {
     let ranges: Vec<&ComponentReport> = file
         .components
@@ -133,7 +140,7 @@ fn log_blob(file: &FileReport) -> LogBlob {
             .find(|c| c.kind == kind)
             .map(|c| LogSideFile {
                 status: side_file_status(c.status),
-                path: c.file_path.clone(),
+                path: c.file_path.as_deref().map(escaped),
                 // A regenerated file is complete but holds the blob's current properties:
                 // its hash is the one on the drive now, not the manifest's.
                 hash: if c.status == ComponentStatus::Regenerated {
@@ -161,18 +168,18 @@ fn log_blob(file: &FileReport) -> LogBlob {
     };
     LogBlob {
         status,
-        blob_path: file.blob_path.clone(),
-        file_path: file.file_path.clone(),
-        snapshot: file.snapshot.clone(),
+        blob_path: escaped(&file.blob_path),
+        file_path: escaped(&file.file_path),
+        snapshot: file.snapshot.as_deref().map(escaped),
         length: Some(file.length),
-        last_modified: file.last_modified.clone(),
+        last_modified: file.last_modified.as_deref().map(escaped),
         kind,
         ranges: ranges
             .iter()
             .map(|c| LogRange {
                 offset: c.offset,
                 length: c.length,
-                id: c.block_id.clone(),
+                id: c.block_id.as_deref().map(escaped),
                 hash: c.expected_md5,
                 status: range_status(c.status),
             })
@@ -230,6 +237,40 @@ mod tests {
             export: None,
             components,
         }
+    }
+
+    /// XML 1.0 has no way to write most control characters, not even as references: a name
+    /// holding one is written escaped as every report does, so that the DriveLog stays
+    /// well-formed.
+    ///
+    /// Seen failing with names written as they are: a raw ESC in a BlobPath (an XML parser
+    /// rejects the file: "not well-formed (invalid token)").
+    #[test]
+    fn names_with_control_characters_keep_the_drive_log_well_formed() {
+        let mut named = file(
+            "\\c\\a\u{1b}[31mRED.bin",
+            vec![component(ComponentKind::Block, 0, ComponentStatus::Corrupt)],
+        );
+        named.snapshot = Some("2024\u{7}".into());
+        let mut properties = component(ComponentKind::Properties, 0, ComponentStatus::Missing);
+        properties.file_path = Some("\\c\\p\u{1}.properties".into());
+        named.components.push(properties);
+        let mut report = report(vec![named]);
+        report.drive_id = "D\u{8}".into();
+        report
+            .run
+            .options
+            .insert("target".into(), "/mnt/\u{1b}drive".into());
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        let raw: Vec<char> = xml
+            .chars()
+            .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} in {xml}");
+        assert!(xml.contains("a\\u{1b}[31mRED.bin"), "{xml}");
+        assert!(xml.contains("p\\u{1}.properties"), "{xml}");
     }
 
     #[test]
