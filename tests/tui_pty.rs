@@ -519,3 +519,35 @@ fn a_signal_closes_the_console_and_the_run_ends_interrupted() {
         drop(session);
     }
 }
+
+/// A cancel while downloads are in flight: the header says the run is stopping (not
+/// "repairing") until they finish, a retry asked meanwhile is refused saying why, and the run
+/// ends interrupted (exit 4).
+///
+/// Seen failing without the run's `stopping` event: the header said "repairing", with its
+/// rate and time left, until the run ended, and `R` logged "retrying every damaged
+/// component" though nothing was retried.
+#[test]
+fn a_cancelled_run_says_it_is_stopping_until_it_ends() {
+    if !tmux_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("er-stop-{}", std::process::id());
+    // Paced to 2 MiB/s: the 24 MiB archive is still downloading when the cancel comes.
+    let session = start_demo(dir.path(), &name, Some(2048), (120, 40));
+    wait_for(&name, "repairing");
+    keys(&name, &["c"]);
+    wait_for(&name, "Cancel");
+    keys(&name, &["c"]);
+    let stopping = wait_for(&name, "stopping: finishing what is in flight");
+    assert!(!stopping.contains("repairing"), "{stopping}");
+    keys(&name, &["R"]);
+    let refused = wait_for(&name, "the run is stopping");
+    assert!(!refused.contains("retrying every damaged"), "{refused}");
+    wait_for(&name, "interrupted");
+    keys(&name, &["q"]);
+    assert_eq!(exit_code(&dir.path().join("exit-code")), "4");
+    assert_eq!(report(dir.path())["interrupted"], true);
+    drop(session);
+}

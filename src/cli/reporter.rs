@@ -179,7 +179,11 @@ impl Reporter {
                 *verified,
                 *checked_again,
             )),
-            Event::Progress(_) | Event::Planned { .. } | Event::Paused | Event::Continued => {
+            Event::Progress(_)
+            | Event::Planned { .. }
+            | Event::Paused
+            | Event::Continued
+            | Event::Stopping => {
                 self.progress(ledger)
             }
             Event::RunFinished { .. } => match self.bars.take() {

@@ -157,6 +157,9 @@ pub enum Event {
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
     Progress(Progress),
+    /// The run was told to stop (a cancel, a quit, a signal): nothing new starts; the work in
+    /// flight finishes, then `run_finished` comes.
+    Stopping,
     /// No new work starts until `continued`; work in flight finishes.
     Paused,
     Continued,
@@ -483,7 +486,8 @@ mod tests {
                 at,
             }),
             Some(Event::Component(_)) => Event::Progress(Progress::default()),
-            Some(Event::Progress(_)) => Event::Paused,
+            Some(Event::Progress(_)) => Event::Stopping,
+            Some(Event::Stopping) => Event::Paused,
             Some(Event::Paused) => Event::Continued,
             Some(Event::Continued) => Event::Idle {
                 outcome: Outcome::Clean,
@@ -532,6 +536,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 16);
+        assert_eq!(kinds, 17);
     }
 }

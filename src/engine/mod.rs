@@ -387,7 +387,7 @@ pub(crate) async fn dispatch(
                     }
                     Some(Command::Cancel) => {
                         run.cancel();
-                        None
+                        (!out.ledger.stopping()).then_some(Event::Stopping)
                     }
                     Some(Command::Retry(ids)) => run.request(WorkRequest::Retry(ids)),
                     Some(Command::Verify(ids)) => run.request(WorkRequest::Verify(ids)),

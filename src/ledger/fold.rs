@@ -91,6 +91,7 @@ impl Ledger {
             Event::WouldDownload(_) => {}
             Event::Paused => self.paused = true,
             Event::Continued => self.paused = false,
+            Event::Stopping => self.stopping = true,
             Event::Idle { active_seconds, .. } => {
                 self.idle = true;
                 self.active_seconds = self.active_seconds.max(*active_seconds);

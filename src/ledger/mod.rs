@@ -59,6 +59,8 @@ pub enum Phase {
     /// No event yet.
     Starting,
     Working,
+    /// Told to stop: nothing new starts; work in flight finishes, then the run ends.
+    Stopping,
     /// No new work starts; work in flight finishes.
     Paused,
     /// The storage refused the credentials; downloads wait for new ones.
@@ -198,6 +200,8 @@ pub struct Ledger {
     bytes_moved: u64,
     paused: bool,
     idle: bool,
+    /// Told to stop: the run ends once the work in flight is done.
+    stopping: bool,
     /// What the storage refused, while downloads wait for other credentials.
     awaiting_credentials: Option<CredentialKind>,
     ending: Option<Ending>,
@@ -248,6 +252,7 @@ impl Ledger {
             bytes_moved: 0,
             paused: false,
             idle: false,
+            stopping: false,
             awaiting_credentials: None,
             ending: None,
             repair_file_error: None,
@@ -421,6 +426,11 @@ impl Ledger {
         self.resumed
     }
 
+    /// Whether the run was told to stop and has not ended yet.
+    pub fn stopping(&self) -> bool {
+        self.stopping && self.ending.is_none()
+    }
+
     pub fn phase(&self) -> Phase {
         if self.ending.is_some() {
             return Phase::Finished {
@@ -431,6 +441,8 @@ impl Ledger {
         // Waiting for credentials comes first: it needs the technician, paused or not.
         if self.run.is_none() {
             Phase::Starting
+        } else if self.stopping {
+            Phase::Stopping
         } else if self.awaiting_credentials.is_some() {
             Phase::AwaitingCredentials
         } else if self.paused {

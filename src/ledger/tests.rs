@@ -163,6 +163,11 @@ fn pause_idle_refusal_and_ending_set_the_phase() {
         active_seconds: 2.0,
     });
     assert_eq!(ledger.phase(), Phase::Idle);
+    // Stopping outranks every other state but the end: nothing new starts from there.
+    ledger.apply(&Event::Stopping);
+    assert_eq!(ledger.phase(), Phase::Stopping);
+    ledger.apply(&Event::Paused);
+    assert_eq!(ledger.phase(), Phase::Stopping);
     ledger.apply(&Event::RunFinished {
         outcome: Outcome::Clean,
         totals: Default::default(),

@@ -89,6 +89,11 @@ impl App {
                 self.push_log("paused: work in flight finishes, nothing new starts".into())
             }
             Event::Continued => self.push_log("going on".into()),
+            Event::Stopping => self.push_log(
+                "stopping: nothing new starts; what is in flight finishes, then the run ends \
+                 (rerun with the same repair file to go on)"
+                    .into(),
+            ),
             Event::Idle { .. } => {
                 let damaged = self.ledger.damaged();
                 self.push_log(match self.ledger.outcome() {

@@ -250,7 +250,7 @@ impl App {
 
     /// Whether work is under way (not idle, not finished).
     pub fn busy(&self) -> bool {
-        !self.ledger.finished() && !self.ledger.idle()
+        !self.ledger.finished() && !self.ledger.idle() && !self.ledger.stopping()
     }
 
     /// Whether the tree lists a subset (a filter or a search).
@@ -394,10 +394,7 @@ impl App {
         if !self.busy() {
             return Vec::new();
         }
-        self.push_log(
-            "cancelling: the writes in flight finish; rerun with the same repair file to resume"
-                .into(),
-        );
+        // The run's `stopping` event says what happens next.
         vec![Effect::Send(Command::Cancel)]
     }
 
@@ -411,6 +408,10 @@ impl App {
 
     fn toggle_pause(&mut self) -> Vec<Effect> {
         if self.ledger.finished() {
+            return Vec::new();
+        }
+        if self.ledger.stopping() {
+            self.push_log(work::STOPPING.into());
             return Vec::new();
         }
         let command = if self.ledger.paused() {

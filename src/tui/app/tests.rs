@@ -257,6 +257,53 @@ fn quit_asks_while_running_and_a_run_that_finished_behind_the_question_is_not_ca
     assert_eq!(done.update(Action::Cancel), []);
 }
 
+/// Once the run stops (a cancel, a quit, a signal), the console says so until the run ends,
+/// and refuses work that would never start instead of logging it as started.
+///
+/// Seen failing without the `stopping` event: the header said "repairing" (and its rate) for
+/// the half minute the downloads in flight took, and `R` logged "retrying every damaged
+/// component (5)" though nothing was retried.
+#[test]
+fn a_stopping_run_says_so_and_takes_no_new_work() {
+    let mut app = demo_app();
+    repairing(&mut app);
+    app.update(Action::Cancel);
+    assert_eq!(app.update(Action::Cancel), [Effect::Send(Command::Cancel)]);
+    app.on_event(&Event::Stopping);
+    assert!(
+        crate::tui::view::header::phase_words(&app).starts_with("stopping"),
+        "{}",
+        crate::tui::view::header::phase_words(&app)
+    );
+    for action in [
+        Action::RetryFailed,
+        Action::Retry,
+        Action::VerifyAgain,
+        Action::Pause,
+    ] {
+        assert_eq!(app.update(action), [], "{action:?}");
+    }
+    assert!(
+        app.log.back().unwrap().contains("the run is stopping"),
+        "{:?}",
+        app.log
+    );
+    let hints: Vec<Action> = crate::tui::view::hints::actions(&app)
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect();
+    for offered in [
+        Action::Retry,
+        Action::VerifyAgain,
+        Action::Pause,
+        Action::Cancel,
+    ] {
+        assert!(!hints.contains(&offered), "{offered:?} offered: {hints:?}");
+    }
+    app.on_event(&finished(true));
+    assert_eq!(crate::tui::view::header::phase_words(&app), "interrupted");
+}
+
 #[test]
 fn cancel_asks_first() {
     let mut app = demo_app();

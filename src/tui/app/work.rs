@@ -5,8 +5,13 @@ use crate::model::{ComponentId, ComponentStatus};
 
 use super::{App, Effect};
 
+/// Why work asked for while the run stops is not started.
+pub(super) const STOPPING: &str =
+    "the run is stopping: nothing new starts; rerun with the same repair file to go on";
+
 impl App {
     /// Whether the run can still take retries, verifications and credentials.
+    /// Whether the run takes new work now; if not, the log says why.
     pub(super) fn takes_work(&mut self) -> bool {
         if self.ledger.mode() != Some(RunMode::Repair) {
             self.push_log(
@@ -17,6 +22,10 @@ impl App {
         }
         if self.ledger.finished() {
             self.push_log("the run has ended: rerun with the same repair file to go on".into());
+            return false;
+        }
+        if self.ledger.stopping() {
+            self.push_log(STOPPING.into());
             return false;
         }
         true

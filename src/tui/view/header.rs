@@ -42,6 +42,7 @@ pub fn phase_words(app: &App) -> String {
             Outcome::Damaged => "damage remains".into(),
             Outcome::Incomplete => "not every component checked".into(),
         },
+        Phase::Stopping => "stopping: finishing what is in flight".into(),
         Phase::Paused => "paused".into(),
         Phase::AwaitingCredentials => "waiting for a new key or SAS".into(),
         Phase::Idle => "done, waiting for you".into(),

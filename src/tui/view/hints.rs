@@ -16,7 +16,7 @@ use super::text;
 /// The actions that make sense in the app's state, most wanted first.
 pub fn actions(app: &App) -> Vec<(Action, &'static str)> {
     let ledger = &app.ledger;
-    let repair = ledger.mode() == Some(RunMode::Repair) && !ledger.finished();
+    let repair = ledger.mode() == Some(RunMode::Repair) && !ledger.finished() && !ledger.stopping();
     let damaged = ledger.damaged() > 0;
     let mut out: Vec<(Action, &'static str)> = Vec::new();
     match ledger.phase() {
@@ -48,7 +48,7 @@ pub fn actions(app: &App) -> Vec<(Action, &'static str)> {
         out.push((Action::DamagedOnly, "damaged only"));
     }
     out.push((Action::Focus, "next pane"));
-    if !ledger.finished() && ledger.phase() != Phase::Paused {
+    if !ledger.finished() && !ledger.stopping() && ledger.phase() != Phase::Paused {
         out.push((Action::Pause, "pause"));
     }
     if app.busy() {

@@ -1,8 +1,8 @@
 //! Drawing: the whole screen from the app state, nothing else.
 
 mod details;
-mod header;
-mod hints;
+pub(crate) mod header;
+pub(crate) mod hints;
 mod log;
 mod map;
 mod popup;
