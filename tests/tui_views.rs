@@ -315,6 +315,9 @@ fn a_failed_block_shows_its_whole_reason_and_the_hashes_by_name() {
         assert!(small.contains(name), "{small}");
     }
     for screen in [&small, &large] {
+        // The download line does not pass failed downloads off as done work.
+        let download = screen.lines().find(|l| l.starts_with(" download")).unwrap();
+        assert!(download.contains(" failed"), "{download}");
         assert!(screen.contains("failed · bytes 0–4,194,304"), "{screen}");
         assert!(screen.contains("backups/2012/archive.bin not"), "{screen}");
     }

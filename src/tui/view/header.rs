@@ -178,11 +178,21 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
             ),
         ]);
     }
-    let mut facts = vec![format!(
+    // Failed downloads are done work, not repairs: the line says how many first, in their
+    // colour.
+    let failed = match work {
+        Work::Download => ledger.count(ComponentStatus::Failed),
+        Work::Verify => 0,
+    };
+    let mut facts = Vec::new();
+    if failed > 0 {
+        facts.push(format!("{} failed", human::count(failed)));
+    }
+    facts.push(format!(
         "{} of {}",
         human::bytes(progression.bytes_done),
         human::bytes(progression.bytes_total)
-    )];
+    ));
     facts.push(format!(
         "{} of {} components",
         human::count(progression.components_done),
@@ -192,7 +202,7 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
         facts.push("done".into());
     } else if ledger.paused() {
         facts.push("paused".into());
-    } else if !ledger.finished() && !ledger.idle() {
+    } else if !ledger.finished() && !ledger.idle() && !ledger.stopping() {
         match progression.bytes_per_second {
             Some(rate) => {
                 facts.push(human::rate(rate));
@@ -213,7 +223,12 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
     }
     .min(1.0);
     let filled = (ratio * bar_width as f64).round() as usize;
-    let style = theme.status(ComponentState::Done(ComponentStatus::Verified));
+    let shown = if failed > 0 {
+        ComponentStatus::Failed
+    } else {
+        ComponentStatus::Verified
+    };
+    let style = theme.status(ComponentState::Done(shown));
     Line::from(vec![
         Span::styled(name, theme.title()),
         Span::styled("█".repeat(filled), style),
