@@ -147,8 +147,8 @@ pub enum Event {
         id: ComponentId,
         length: u64,
     },
-    /// Bytes of a long download (a file downloaded whole, a file's missing end) written for a
-    /// component so far, before its verdict: they count as done from here.
+    /// Bytes of a component's download that came before its verdict (a range's as they
+    /// arrive; a whole file's or a missing end's as written): they count as done from here.
     Transferred {
         id: ComponentId,
         bytes: u64,

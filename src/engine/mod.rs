@@ -154,7 +154,7 @@ pub(crate) enum WorkerMessage {
     },
     /// The storage's length of a file only the copy log lists, where it differs.
     StorageLength { id: ComponentId, length: u64 },
-    /// Bytes of a long download written for a component before its verdict.
+    /// Bytes of a component's download that came before its verdict.
     Transferred { id: ComponentId, bytes: u64 },
     /// Work planned: it joins that work's totals.
     Planned {

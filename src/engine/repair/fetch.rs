@@ -116,22 +116,28 @@ impl Repairer {
         stopped_on(retrying_until(self.control.token(), read).await)
     }
 
-    /// `[offset, offset + Σ lengths)` of the blob, whose consecutive spans of `lengths` bytes
-    /// are components: each component's bytes are hashed while they arrive, beside those of
-    /// the other downloads (`hasher`). Returns each component's bytes and MD5, or the run's
-    /// stop (as [`Self::read_range`]).
+    /// `[offset, offset + Σ lengths)` of the blob, whose consecutive spans are the
+    /// components `ids` (of `lengths` bytes): each component's bytes are hashed while they
+    /// arrive, beside those of the other downloads (`hasher`), and told to the progress meter
+    /// as they come. Returns each component's bytes and MD5, or the run's stop (as
+    /// [`Self::read_range`]).
     pub(super) async fn read_hashed(
         &self,
         source: &dyn BlobSource,
         blob: &BlobRef,
         offset: u64,
-        lengths: &[u64],
+        (ids, lengths): (&[ComponentId], &[u64]),
         conditions: &ReadConditions,
     ) -> Result<Vec<Received>, Stop> {
         if self.cancelled() {
             return Err(Stop::Cancelled);
         }
         let mut split = Split::new(&self.hasher, lengths);
+        split.progress = Some(Progress {
+            ids,
+            out: &self.out,
+            untold: 0,
+        });
         let total = lengths.iter().sum();
         let mut sink = |chunk| split.take(chunk);
         let read = source.read_range_to(blob, offset, total, conditions, &mut sink);
@@ -172,6 +178,38 @@ struct Split<'a> {
     parts: Vec<Receiving>,
     /// The component the next byte belongs to.
     current: usize,
+    progress: Option<Progress<'a>>,
+}
+
+/// Bytes received, told to the progress meter 256 KiB at a time (and at each component's
+/// end), so that a slow download moves the progress, and its rate, before its verdict.
+struct Progress<'a> {
+    ids: &'a [ComponentId],
+    out: &'a tokio::sync::mpsc::Sender<super::WorkerMessage>,
+    /// Received for the current component and not told yet.
+    untold: u64,
+}
+
+impl Progress<'_> {
+    const TELL_EVERY: u64 = 256 * 1024;
+
+    fn received(&mut self, component: usize, bytes: u64, component_done: bool) {
+        self.untold += bytes;
+        if self.untold < Self::TELL_EVERY && !component_done {
+            return;
+        }
+        let Some(&id) = self.ids.get(component) else {
+            return;
+        };
+        // Never waits: when the channel is full the bytes are told later, or by the verdict.
+        let told = self.out.try_send(super::WorkerMessage::Transferred {
+            id,
+            bytes: self.untold,
+        });
+        if told.is_ok() || component_done {
+            self.untold = 0;
+        }
+    }
 }
 
 struct Receiving {
@@ -199,6 +237,7 @@ impl<'a> Split<'a> {
             hasher,
             parts,
             current: 0,
+            progress: None,
         }
     }
 
@@ -223,12 +262,15 @@ impl<'a> Split<'a> {
             if let Some(stream) = &part.stream {
                 stream.push(piece.clone());
             }
-            part.received += piece.len() as u64;
+            let length = piece.len() as u64;
+            part.received += length;
             part.pieces.push(piece);
-            if part.received == part.length
-                && let Some(stream) = part.stream.take()
-            {
+            let complete = part.received == part.length;
+            if complete && let Some(stream) = part.stream.take() {
                 stream.close();
+            }
+            if let Some(progress) = &mut self.progress {
+                progress.received(self.current, length, complete);
             }
         }
     }

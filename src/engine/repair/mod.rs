@@ -850,7 +850,7 @@ impl Repairer {
             .iter()
             .map(|&id| self.drive.component(id).length)
             .collect();
-        let download = self.read_hashed(source, &source_blob, start, &lengths, &conditions);
+        let download = self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
         let received = match self.recording_intent(&ids, download).await {
             Ok(Ok(received)) => received,
             Ok(Err(stop)) => return self.stopped(&ids, stop).await,
