@@ -644,6 +644,33 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
         let reason = block["reason"].as_str().unwrap();
         assert!(reason.contains("verified again"), "{block}");
     }
+    // Times moved back (verified again), then once more with nothing changed: the verdicts
+    // are taken from the repair file, and say so (seen failing: they said "verified again",
+    // though that run verified nothing).
+    let earlier = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(earlier)
+        .unwrap();
+    assert_eq!(repair_with_copy_log(&hostile).code, Some(0));
+    let report = hostile.report_json();
+    for block in components(&report, r"\box\x.bin", "block") {
+        assert!(
+            block["reason"].as_str().unwrap().contains("verified again"),
+            "{block}"
+        );
+    }
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    let report = hostile.report_json();
+    for block in components(&report, r"\box\x.bin", "block") {
+        assert_eq!(block["status"], "repaired", "{block}");
+        let reason = block["reason"].as_str().unwrap();
+        assert!(!reason.contains("verified again"), "{block}");
+        assert!(reason.contains("unchanged since"), "{block}");
+    }
     // A byte changed since: the range is corrupt again, named as such.
     let mut bytes = std::fs::read(&file).unwrap();
     bytes[13 * KIB] ^= 1;

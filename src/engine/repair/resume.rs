@@ -34,6 +34,11 @@ pub(super) struct Resumed {
     pub written_md5s: HashMap<ComponentId, crate::format::Md5>,
 }
 
+/// Why a repair of an earlier run that this run verified again is still a repair.
+const VERIFIED_AGAIN: &str = "repaired in an earlier run; verified again";
+/// The same, taken again from the repair file by a later run.
+const TAKEN_AGAIN: &str = "repaired in an earlier run; its file is unchanged since";
+
 /// A verdict of an earlier run that a new verification may confirm.
 #[derive(Debug, Clone)]
 pub(crate) struct Earlier {
@@ -49,7 +54,7 @@ impl Earlier {
         match (self.status, finding.status) {
             (ComponentStatus::Repaired, ComponentStatus::Verified) => Finding {
                 status: ComponentStatus::Repaired,
-                reason: Some("repaired in an earlier run; verified again".into()),
+                reason: Some(VERIFIED_AGAIN.into()),
                 ..finding
             },
             (ComponentStatus::Regenerated, ComponentStatus::Corrupt) if same_bytes => Finding {
@@ -130,7 +135,13 @@ impl Repairer {
                 }
                 continue;
             }
-            resumed.taken.push(Finding::recorded(entry, status));
+            // Taken as it is: a reason that told of that run's verification does not tell of
+            // this one's.
+            let mut taken = Finding::recorded(entry, status);
+            if taken.reason.as_deref() == Some(VERIFIED_AGAIN) {
+                taken.reason = Some(TAKEN_AGAIN.into());
+            }
+            resumed.taken.push(taken);
         }
         resumed
     }
