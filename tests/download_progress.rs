@@ -1,8 +1,10 @@
-//! A long download moves the run's progress while it is written, not only at its verdict: a
-//! file downloaded whole, piece by piece, and the missing end of a file cut short. The bytes
-//! told as they come add up to what was written, come before the verdict, and the progress
-//! ends with every planned byte done, none counted twice. In-process (small requests, so that
-//! a small file takes several), from a local mirror; the bytes on the drive are the blob's.
+//! What a run says of its downloads. A download moves the run's progress while it comes, not
+//! only at its verdict: a range as it arrives, a file downloaded whole piece by piece, the
+//! missing end of a file cut short. The bytes told as they come add up to what was written,
+//! come before the verdict, and the progress ends with every planned byte done, none counted
+//! twice. And a run stopped while its last download is in flight, which then finishes, is not
+//! called interrupted. In-process (small requests, so that a small file takes several), from
+//! a local mirror; the bytes on the drive are the blob's.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
 mod support;
@@ -11,24 +13,27 @@ use std::path::Path;
 use std::sync::Arc;
 
 use export_repair::demo::pseudo_random_bytes;
-use export_repair::engine::{Event, RepairOptions};
-use export_repair::model::{ComponentId, ComponentStatus};
+use export_repair::engine::{self, Command, Event, RepairOptions};
+use export_repair::journal::RepairFile;
+use export_repair::model::{ComponentId, ComponentStatus, Drive, Outcome};
 use export_repair::source::mirror::MirrorSource;
+use export_repair::source::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 use support::engine_run;
+use tokio::sync::Notify;
 
 const LENGTH: usize = 40_000;
 const PIECE: u64 = 4096;
 const LAST_MODIFIED: &str = "2012-09-18T23:47:08Z";
 
 /// A drive whose one file `cont/x.bin` only the copy log lists (`entry`: the `<Blob>` element's
-/// inner XML after the paths), holding `on_drive` (`None`: missing); the mirror holds the
-/// blob. Runs a repair with requests of `PIECE` bytes; returns the events and the blob.
-async fn repair(
+/// inner XML after the paths), holding `on_drive` (`None`: missing), its repair file, and a
+/// mirror of the blob. Returns the drive's model, the repair file and the blob.
+fn export(
     dir: &Path,
     status: &str,
     entry: &str,
     on_drive: Option<usize>,
-) -> (Vec<Event>, Vec<u8>) {
+) -> (Arc<Drive>, RepairFile, Vec<u8>) {
     let blob = pseudo_random_bytes(17, LENGTH);
     let mirror = dir.join("mirror/cont");
     std::fs::create_dir_all(&mirror).unwrap();
@@ -54,22 +59,38 @@ async fn repair(
     )
     .unwrap();
     let (model, repair_file) = engine_run::prepare(None, Some(&copy_log), &dir.join("drive.rep"));
-    let options = RepairOptions {
+    (model, repair_file, blob)
+}
+
+/// Requests of `PIECE` bytes: a small file takes several.
+fn options() -> RepairOptions {
+    RepairOptions {
         max_request_bytes: PIECE,
         ..RepairOptions::default()
-    };
-    let source = Arc::new(MirrorSource::new(dir.join("mirror")).unwrap());
-    let events = engine_run::repair(&model, drive.clone(), source, repair_file, options).await;
+    }
+}
+
+/// Asserts that the drive's file is `blob`, byte for byte.
+fn assert_repaired(dir: &Path, blob: &[u8], events: &[Event]) {
     let verdicts: Vec<&Event> = events
         .iter()
         .filter(|event| matches!(event, Event::Component(_)))
         .collect();
-    let on_drive = std::fs::read(drive.join("cont/x.bin")).ok();
+    let on_drive = std::fs::read(dir.join("drive/cont/x.bin")).ok();
     assert!(
-        on_drive.as_ref() == Some(&blob),
+        on_drive.as_deref() == Some(blob),
         "not the blob: {verdicts:#?}"
     );
-    (events, blob)
+}
+
+/// [`export`], repaired from the mirror: the events.
+async fn repair(dir: &Path, status: &str, entry: &str, on_drive: Option<usize>) -> Vec<Event> {
+    let (model, repair_file, blob) = export(dir, status, entry, on_drive);
+    let source = Arc::new(MirrorSource::new(dir.join("mirror")).unwrap());
+    let events =
+        engine_run::repair(&model, dir.join("drive"), source, repair_file, options()).await;
+    assert_repaired(dir, &blob, &events);
+    events
 }
 
 /// Bytes told for `id`, in how many events, all before its last verdict; and that verdict.
@@ -111,7 +132,7 @@ fn last_download_progress(events: &[Event]) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_whole_file_download_moves_the_progress_piece_by_piece() {
     let dir = tempfile::tempdir().unwrap();
-    let (events, _) = repair(dir.path(), "FileNotFound", "", None).await;
+    let events = repair(dir.path(), "FileNotFound", "", None).await;
     let file = ComponentId {
         blob: 0,
         component: 0,
@@ -136,7 +157,7 @@ async fn a_whole_file_download_moves_the_progress_piece_by_piece() {
 async fn a_missing_end_moves_the_progress_and_joins_the_totals() {
     let dir = tempfile::tempdir().unwrap();
     let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
-    let (events, _) = repair(dir.path(), "CompletedWithErrors", failed, Some(2000)).await;
+    let events = repair(dir.path(), "CompletedWithErrors", failed, Some(2000)).await;
     let range = ComponentId {
         blob: 0,
         component: 0,
@@ -166,7 +187,7 @@ async fn a_missing_end_moves_the_progress_and_joins_the_totals() {
 async fn a_range_download_is_told_before_its_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
-    let (events, _) = repair(dir.path(), "CompletedWithErrors", failed, Some(LENGTH)).await;
+    let events = repair(dir.path(), "CompletedWithErrors", failed, Some(LENGTH)).await;
     let range = ComponentId {
         blob: 0,
         component: 0,
@@ -175,4 +196,116 @@ async fn a_range_download_is_told_before_its_verdict() {
     assert_eq!((told, status), (4000, ComponentStatus::Repaired));
     assert!(count >= 1);
     assert_eq!(last_download_progress(&events), (4000, 4000));
+}
+
+/// A mirror whose reads start only when the test lets them, and say when one is waiting.
+struct Gated {
+    mirror: MirrorSource,
+    waiting: Notify,
+    open: Notify,
+}
+
+#[async_trait::async_trait]
+impl BlobSource for Gated {
+    async fn read_range(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<bytes::Bytes, SourceError> {
+        self.waiting.notify_one();
+        self.open.notified().await;
+        self.mirror
+            .read_range(blob, offset, length, conditions)
+            .await
+    }
+
+    async fn properties(
+        &self,
+        blob: &BlobRef,
+        conditions: &ReadConditions,
+    ) -> Result<BlobProperties, SourceError> {
+        self.mirror.properties(blob, conditions).await
+    }
+
+    fn describe(&self) -> String {
+        "a gated mirror".into()
+    }
+}
+
+/// Stopped (a cancel, as Ctrl-C sends) while its only download is in flight, the run lets
+/// it finish: every component then has its verdict and nothing is wrong, so the run ends
+/// repaired, not interrupted (nothing was left for a rerun).
+///
+/// Seen failing with "interrupted" taken from the stop alone: `interrupted: true` (exit 4,
+/// INTERRUPTED) over a drive a later `verify` found whole, and a report whose HTML said "the
+/// run stopped before every component was checked: 0 not checked".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_that_leaves_nothing_undone_is_not_an_interruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
+    let (model, repair_file, blob) =
+        export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
+    let source = Arc::new(Gated {
+        mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),
+        waiting: Notify::new(),
+        open: Notify::new(),
+    });
+    let mut handle = engine::start_repair(
+        Arc::clone(&model),
+        dir.path().join("drive"),
+        Arc::clone(&source) as Arc<dyn BlobSource>,
+        repair_file,
+        options(),
+    );
+    let length = ComponentId {
+        blob: 0,
+        component: 1,
+    };
+    let mut events = Vec::new();
+    let run = async {
+        // The file's length verified, and the range's read waiting: then the stop.
+        let mut reading = false;
+        let mut length_verified = false;
+        while !(reading && length_verified) {
+            tokio::select! {
+                () = source.waiting.notified(), if !reading => reading = true,
+                event = handle.events.recv() => {
+                    let event = event.expect("the run goes on");
+                    if matches!(&event, Event::Component(c) if c.id == length) {
+                        length_verified = true;
+                    }
+                    events.push(event);
+                }
+            }
+        }
+        handle.send(Command::Cancel);
+        loop {
+            let event = handle.events.recv().await.expect("the run goes on");
+            let stopping = event == Event::Stopping;
+            events.push(event);
+            if stopping {
+                break;
+            }
+        }
+        source.open.notify_one();
+        while let Some(event) = handle.events.recv().await {
+            events.push(event);
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the run ended");
+    assert_repaired(dir.path(), &blob, &events);
+    let Some(Event::RunFinished {
+        outcome,
+        interrupted,
+        ..
+    }) = events.last()
+    else {
+        panic!("no ending: {events:#?}");
+    };
+    assert_eq!(*outcome, Outcome::Repaired, "{events:#?}");
+    assert!(!interrupted, "{events:#?}");
 }

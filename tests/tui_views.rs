@@ -115,7 +115,8 @@ fn recorded() -> Vec<Event> {
 }
 
 /// What a stream says, without its timing: each component's verdicts in order, and how
-/// many events of each kind (progress ticks aside).
+/// many events of each kind (progress ticks, work started and bytes told as they came
+/// aside: how often they come depends on timing).
 fn facts(events: &[Event]) -> (BTreeMap<ComponentId, Vec<String>>, BTreeMap<String, usize>) {
     let mut verdicts: BTreeMap<ComponentId, Vec<String>> = BTreeMap::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
@@ -131,7 +132,10 @@ fn facts(events: &[Event]) -> (BTreeMap<ComponentId, Vec<String>>, BTreeMap<Stri
                 component.reason
             ));
         }
-        if !matches!(event, Event::Progress(_) | Event::Working { .. }) {
+        if !matches!(
+            event,
+            Event::Progress(_) | Event::Working { .. } | Event::Transferred { .. }
+        ) {
             *kinds.entry(kind).or_default() += 1;
         }
     }

@@ -480,9 +480,12 @@ pub(crate) async fn dispatch(
     let completed = worker.await.unwrap_or(false);
     out.clock.run(false);
     out.progress().await;
-    let interrupted =
-        !completed || out.ledger.awaiting_credentials() || repair_file_error.is_some();
     let outcome = out.ledger.outcome();
+    // A stop after which every component has its verdict and nothing is wrong left nothing
+    // undone (the last downloads finished after it): not an interruption.
+    let stopped_short = !completed && !matches!(outcome, Outcome::Clean | Outcome::Repaired);
+    let interrupted =
+        stopped_short || out.ledger.awaiting_credentials() || repair_file_error.is_some();
     let finished = Event::RunFinished {
         outcome,
         totals: out.ledger.totals(),
