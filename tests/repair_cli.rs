@@ -10,7 +10,7 @@ use export_repair::demo::scenario::{self, DRIVE_ID};
 use export_repair::demo::{SampleBlob, SampleDrive, pseudo_random_bytes};
 use serde_json::Value;
 use support::files::files;
-use support::runs::{Watched, is_repaired, repair_progress};
+use support::runs::{Watched, is_downloading, is_repaired, repair_progress};
 
 #[test]
 fn the_demo_repairs_every_kind_of_damage() {
@@ -410,4 +410,81 @@ fn a_dry_run_tells_its_times_only_when_it_did_work() {
     let verifying = repair(&["--dry-run"]);
     assert!(verifying.contains("worked "), "{verifying}");
     assert!(verifying.contains(" wall time\n"), "{verifying}");
+}
+
+/// Stopped once the verification has found damage and the downloads have started, the run's
+/// report and the one `report --repair-file` renders later say the same: each component's
+/// verdict, the outcome and whether the run was interrupted.
+///
+/// Seen failing with only good verdicts recorded during the verification: the later report
+/// called the damage found "skipped" and the run "incomplete" (exit 4), where the run's own
+/// report said "damaged" with the components corrupt.
+#[test]
+fn an_interrupted_runs_report_and_the_repair_file_s_say_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
+    let report = dir.path().join("run.json");
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    command
+        .arg("repair")
+        .arg("--headless")
+        .arg("--repair-file")
+        .arg(&paths.repair_file)
+        .arg("--target")
+        .arg(&paths.drive)
+        .arg("--manifest")
+        .arg(&paths.manifest)
+        .arg("--copy-log")
+        .arg(&paths.copy_log)
+        .arg("--source-dir")
+        .arg(&paths.mirror)
+        .arg("--report")
+        .arg(&report)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .args(["--concurrency", "1", "--pace", "256"]);
+    let mut run = Watched::start(&mut command);
+    assert!(
+        run.wait_for(|event| event["event"] == "component" && event["status"] == "corrupt"),
+        "no damage found: {}",
+        run.stderr()
+    );
+    assert!(run.wait_for(is_downloading), "{}", run.stderr());
+    run.interrupt();
+    let ended = run.end();
+    assert_eq!(ended.status.code(), Some(4), "{}", ended.stderr);
+    let later = dir.path().join("later.json");
+    let rendered = assert_cmd::Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("report")
+        .arg("--repair-file")
+        .arg(&paths.repair_file)
+        .arg("-o")
+        .arg(&later)
+        .output()
+        .unwrap();
+    let read = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (run_report, later_report) = (read(&report), read(&later));
+    assert_eq!(rendered.status.code(), ended.status.code());
+    for field in ["outcome", "interrupted"] {
+        assert_eq!(run_report[field], later_report[field], "{field}");
+    }
+    let verdicts = |report: &serde_json::Value| -> Vec<(String, String, u64, String)> {
+        let mut all = Vec::new();
+        for file in report["files"].as_array().unwrap() {
+            for component in file["components"].as_array().unwrap() {
+                all.push((
+                    file["file_path"].as_str().unwrap().to_string(),
+                    component["kind"].as_str().unwrap().to_string(),
+                    component["offset"].as_u64().unwrap(),
+                    component["status"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        all.sort();
+        all
+    };
+    assert_eq!(verdicts(&run_report), verdicts(&later_report));
 }

@@ -510,19 +510,20 @@ impl Repairer {
                     ComponentStatus::Corrupt | ComponentStatus::Missing
                 ) {
                     locked(&damaged).push(finding.id);
-                } else {
-                    let mut batch = locked(&pending);
-                    batch.push(Done {
-                        id: finding.id,
-                        status: finding.status,
-                        actual_md5: finding.actual_md5,
-                        storage_md5: None,
-                        reason: finding.reason.clone(),
-                        identity: finding.identity,
-                    });
-                    if batch.len() >= VERIFIED_BATCH {
-                        flush(&mut batch);
-                    }
+                }
+                // Damage found is recorded too: a run stopped before repairing it leaves a
+                // repair file that says what was found, as the run's report does.
+                let mut batch = locked(&pending);
+                batch.push(Done {
+                    id: finding.id,
+                    status: finding.status,
+                    actual_md5: finding.actual_md5,
+                    storage_md5: None,
+                    reason: finding.reason.clone(),
+                    identity: finding.identity,
+                });
+                if batch.len() >= VERIFIED_BATCH {
+                    flush(&mut batch);
                 }
                 locked(&this.verdicts).insert(finding.id, finding.status);
                 let _ = this.out.blocking_send(WorkerMessage::Finding(finding));

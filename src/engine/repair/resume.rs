@@ -97,7 +97,8 @@ impl Repairer {
                 continue;
             };
             let blob = &self.drive.blobs[entry.id.blob as usize];
-            if status == ComponentStatus::Failed || blob.refusal.is_some() {
+            // Damage (found, or a repair that failed) is looked at again.
+            if status.is_damage() || blob.refusal.is_some() {
                 continue;
             }
             let component = self.drive.component(entry.id);
