@@ -1229,3 +1229,68 @@ fn a_block_blob_the_manifest_names_no_block_of_is_downloaded_never_padded() {
         );
     }
 }
+
+/// A properties file regenerated from the blob's current properties that no longer match the
+/// manifest's MD5 (`regenerated`, a warning): the repair says so beside its verdict, a rerun
+/// does not count it among the verified or repaired, and `verify --repair-file` proves it by
+/// the MD5 recorded when it was written (exit 0, as the repair's), where a plain `verify`
+/// can only call it corrupt.
+///
+/// Seen failing before: the repair said "REPAIRED: all damage was repaired" with no warning,
+/// the rerun "nothing to repair: 4 components verified (1 repaired in earlier runs)", and
+/// `verify --repair-file` "1 corrupt" (exit 1) after both had exited 0.
+#[test]
+fn a_regenerated_side_file_is_a_warning_everywhere_and_proven_by_what_was_written() {
+    let blob = SampleBlob::block(
+        "box/x.bin",
+        pseudo_random_bytes(41, 8 * KIB),
+        4 * KIB as u64,
+    )
+    .with_properties("application/octet-stream");
+    let hostile = Hostile::new("REGEN001", vec![blob]);
+    let properties = hostile.local(&hostile.blob("box/x.bin").properties_path());
+    std::fs::write(&properties, b"<Properties>not these</Properties>").unwrap();
+    // The storage's properties changed since the export: regenerating cannot match.
+    let sidecar = hostile.mirror().join("box/x.bin.blobprops.json");
+    let mut props: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    props["content_type"] = "text/plain".into();
+    std::fs::write(&sidecar, serde_json::to_vec(&props).unwrap()).unwrap();
+
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(seen.text().contains("1 regenerated"), "{}", seen.text());
+    assert!(
+        seen.text()
+            .contains("warning: 1 properties or metadata file"),
+        "{}",
+        seen.text()
+    );
+    let rerun = run(hostile.repair(), TIMEOUT);
+    assert_eq!(rerun.code, Some(0), "{}", rerun.text());
+    assert!(
+        rerun
+            .stdout
+            .contains("nothing to repair: 3 components verified, 1 regenerated"),
+        "{}",
+        rerun.text()
+    );
+    assert_eq!(
+        run(hostile.verify(), TIMEOUT).code,
+        Some(1),
+        "without the repair file"
+    );
+    let mut proven = hostile.verify();
+    proven.arg("--repair-file").arg(hostile.repair_file());
+    let seen = run(proven, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    let report = hostile.report_json();
+    let side = components(&report, r"\box\x.bin", "properties");
+    let reason = side[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("regenerated"), "{reason}");
+    // Changed since: the recorded MD5 no longer vouches for it.
+    std::fs::write(&properties, b"<Properties>changed</Properties>").unwrap();
+    let mut proven = hostile.verify();
+    proven.arg("--repair-file").arg(hostile.repair_file());
+    assert_eq!(run(proven, TIMEOUT).code, Some(1));
+}

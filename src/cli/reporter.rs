@@ -280,8 +280,7 @@ pub fn summary(ledger: &Ledger) -> String {
     let verdict = match (ledger.interrupted(), ledger.outcome()) {
         (true, _) => "INTERRUPTED: the run stopped before the end (a rerun resumes it)".into(),
         (false, Outcome::Clean | Outcome::Repaired) if nothing_downloaded => {
-            let earlier = totals.count(ComponentStatus::Repaired)
-                + totals.count(ComponentStatus::Regenerated);
+            let earlier = totals.count(ComponentStatus::Repaired);
             let right = totals.count(ComponentStatus::Verified) + earlier;
             let mut line = format!(
                 "nothing to repair: {} components verified",
@@ -292,6 +291,10 @@ pub fn summary(ledger: &Ledger) -> String {
                     " ({} repaired in earlier runs)",
                     human::count(earlier)
                 ));
+            }
+            let regenerated = totals.count(ComponentStatus::Regenerated);
+            if regenerated > 0 {
+                line.push_str(&format!(", {} regenerated", human::count(regenerated)));
             }
             line
         }
@@ -315,6 +318,16 @@ pub fn summary(ledger: &Ledger) -> String {
         human::bytes(totals.bytes),
         counts.join(", ")
     ));
+    let regenerated = totals.count(ComponentStatus::Regenerated);
+    if regenerated > 0 {
+        text.push_str(&format!(
+            "warning: {} properties or metadata file(s) regenerated from the blob's current \
+             properties do not match the manifest's MD5 (the service's exact form is not \
+             documented): `verify` calls them corrupt, `verify --repair-file` checks them \
+             against what was written\n",
+            human::count(regenerated)
+        ));
+    }
     if ledger.run().is_some() && ledger.did_work() {
         text.push_str(&format!(
             "worked {} of {} wall time\n",

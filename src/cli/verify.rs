@@ -103,10 +103,15 @@ fn written_by(
         .filter(|entry| {
             let blob = &drive.blobs[entry.id.blob as usize];
             // Verified: a rerun found what was written still there.
-            matches!(
-                entry.state,
-                EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified)
-            ) && blob.written_unchecked(drive.component(entry.id))
+            let component = drive.component(entry.id);
+            match entry.state {
+                EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified) => {
+                    blob.written_unchecked(component)
+                }
+                // Regenerated from the blob's properties: what was written is the reference.
+                EntryState::Done(ComponentStatus::Regenerated) => component.kind.is_side_file(),
+                _ => false,
+            }
         })
         .filter_map(|entry| Some((entry.id, entry.actual_md5?)))
         .collect())

@@ -188,7 +188,10 @@ impl Ledger {
         };
         self.show(id, index, record.status, shown, bytes);
         self.records[index].repaired = repaired;
+        // A plain "verified" needs no details (a million of them must stay small); one that
+        // says why it is right keeps its reason.
         let keep_details = event.status != ComponentStatus::Verified
+            || event.reason.is_some()
             || record.repaired
             || self.details.contains_key(&id);
         if keep_details {
