@@ -534,3 +534,64 @@ async fn a_2021_file_shows_its_crc64s_chunk_map_and_category() {
         );
     }
 }
+
+/// A source shortened to fit keeps what follows its path whole: at 80 columns a paced mirror
+/// still reads "paced to 512.0 KiB/s" (seen failing: "source local mirror …0 KiB/s", a number
+/// cut into another).
+#[test]
+fn a_shortened_source_keeps_its_pace_whole() {
+    let mut events = recorded();
+    if let Some(Event::RunStarted { source, .. }) = events.first_mut() {
+        *source = Some(
+            "local mirror /demo/a/rather/long/path/to/the/mirror, paced to 512.0 KiB/s".into(),
+        );
+    }
+    let app = app_after(until(&events, |e| matches!(e, Event::Idle { .. })));
+    for (width, height) in [(80, 24), (120, 40)] {
+        let screen = render(&app, width, height);
+        let line = screen.lines().nth(1).unwrap();
+        assert!(line.contains(", paced to 512.0 KiB/s"), "{line}");
+        assert!(line.contains("source local mirror …"), "{line}");
+    }
+}
+
+/// A blob of 3,001 blocks, its map focused in a small console: the map's scale ("1 cell =
+/// 35") is shown whole or not at all, never cut by the border into another number (seen
+/// failing: "1 cell = 3╗").
+#[test]
+fn the_block_map_scale_is_whole_or_absent() {
+    let blob = export_repair::demo::SampleBlob::block(
+        "cont/big.bin",
+        export_repair::demo::pseudo_random_bytes(5, 3001 * 16),
+        16,
+    );
+    let sample = export_repair::demo::SampleDrive {
+        drive_id: "BIGMAP01".into(),
+        blobs: vec![blob],
+    };
+    let drive = Arc::new(Drive::build(Some(sample.manifest()), None).unwrap());
+    let mut app = App::with(
+        drive,
+        Surroundings {
+            takes_credentials: false,
+            log_file: None,
+            working_dir: PathBuf::from("/demo"),
+        },
+    );
+    app.update(Action::Top);
+    app.update(Action::Down);
+    app.update(Action::Down);
+    app.update(Action::Focus);
+    for (width, height) in [(80, 24), (100, 30), (120, 40)] {
+        let screen = render(&app, width, height);
+        let title = screen
+            .lines()
+            .find(|line| line.contains("block map"))
+            .unwrap();
+        if let Some((_, scale)) = title.split_once("1 cell = ") {
+            let digits: String = scale.chars().take_while(char::is_ascii_digit).collect();
+            let after = scale[digits.len()..].chars().next();
+            assert_eq!(after, Some(' '), "{width}×{height}: {title}");
+        }
+    }
+}

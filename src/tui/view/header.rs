@@ -110,19 +110,41 @@ fn where_line(app: &App, width: usize) -> String {
     if let Some(repair_file) = &run.repair_file {
         parts.push(("repair file", repair_file.clone()));
     }
+    // Each value is words, a path (shortened when room is short) and what follows the path
+    // ("…, paced to 512.0 KiB/s", " (account key)"), kept whole. A part that cannot fit even
+    // with its path at its shortest is left out, the last first.
+    let split: Vec<(&str, &str, &str)> =
+        parts.iter().map(|(_, value)| around_path(value)).collect();
+    let least = |count: usize| -> usize {
+        1 + 3 * count.saturating_sub(1)
+            + parts[..count]
+                .iter()
+                .zip(&split)
+                .map(|((name, _), (words, path, after))| {
+                    name.len()
+                        + 1
+                        + text::width(words)
+                        + text::width(path).min(8)
+                        + text::width(after)
+                })
+                .sum::<usize>()
+    };
+    let mut shown = parts.len();
+    while shown > 1 && least(shown) > width {
+        shown -= 1;
+    }
+    let parts = &parts[..shown];
     let fixed: usize =
         1 + parts.iter().map(|(name, _)| name.len() + 1).sum::<usize>() + 3 * (parts.len() - 1);
-    let words: Vec<&str> = parts
-        .iter()
-        .map(|(_, value)| words_before_path(value))
-        .collect();
+    let words: Vec<&str> = split[..shown].iter().map(|(words, _, _)| *words).collect();
+    let afters: Vec<&str> = split[..shown].iter().map(|(_, _, after)| *after).collect();
     let budget = width
         .saturating_sub(fixed)
-        .saturating_sub(words.iter().map(|w| text::width(w)).sum());
-    let mut paths: Vec<String> = parts
+        .saturating_sub(words.iter().map(|w| text::width(w)).sum())
+        .saturating_sub(afters.iter().map(|a| text::width(a)).sum());
+    let mut paths: Vec<String> = split[..shown]
         .iter()
-        .zip(&words)
-        .map(|((_, value), words)| value[words.len()..].to_string())
+        .map(|(_, path, _)| path.to_string())
         .collect();
     loop {
         let total: usize = paths.iter().map(|v| text::width(v)).sum();
@@ -146,7 +168,8 @@ fn where_line(app: &App, width: usize) -> String {
     let values: Vec<String> = words
         .iter()
         .zip(paths)
-        .map(|(w, p)| format!("{w}{p}"))
+        .zip(&afters)
+        .map(|((w, p), a)| format!("{w}{p}{a}"))
         .collect();
     let texts: Vec<String> = parts
         .iter()
@@ -237,10 +260,17 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
     ])
 }
 
-/// The words that name a source before its path or address ("local mirror " of "local
-/// mirror /d/m"); empty for a bare path.
-fn words_before_path(value: &str) -> &str {
+/// A value as the words that name it before its path or address ("local mirror " of "local
+/// mirror /d/m, paced to 1 MiB/s"; empty for a bare path), the path, and what follows it
+/// (", paced to 1 MiB/s", " (account key)"; empty when nothing does).
+fn around_path(value: &str) -> (&str, &str, &str) {
     let path_start = value.find(['/', '\\']).unwrap_or(0);
     let words_end = value[..path_start].rfind(' ').map_or(0, |space| space + 1);
-    &value[..words_end]
+    let rest = &value[words_end..];
+    let path_end = [", ", " ("]
+        .iter()
+        .filter_map(|mark| rest.find(mark))
+        .min()
+        .unwrap_or(rest.len());
+    (&value[..words_end], &rest[..path_end], &rest[path_end..])
 }

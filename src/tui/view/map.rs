@@ -187,6 +187,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         String::new()
     };
+    // Whole or not at all: a scale cut by the border reads as another number.
+    let room = (area.width as usize).saturating_sub(if is_focused { 5 } else { 3 });
+    let bucket = if super::text::width(&what) + super::text::width(&bucket) + 1 > room {
+        String::new()
+    } else {
+        bucket
+    };
     let block = pane(
         title(format!("{what}{bucket} "), is_focused, theme),
         is_focused,
