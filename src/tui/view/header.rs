@@ -56,11 +56,12 @@ pub fn phase_words(app: &App) -> String {
 
 fn title_line(app: &App, theme: &Theme, width: usize) -> Line<'static> {
     let ledger = &app.ledger;
-    let lead = format!(
-        " export-repair · drive {} · {}",
-        app.drive().drive_id,
-        phase_words(app)
-    );
+    let phase = phase_words(app);
+    let leads = [
+        format!(" export-repair · drive {} · {phase}", app.drive().drive_id),
+        format!(" drive {} · {phase}", app.drive().drive_id),
+        format!(" {phase}"),
+    ];
     // Labelled counters, most telling first; whole items only.
     let mut counts = Vec::new();
     for (status, word) in [
@@ -87,6 +88,14 @@ fn title_line(app: &App, theme: &Theme, width: usize) -> Line<'static> {
             human::count(resumed.components)
         ));
     }
+    // The counts matter more than the names: the lead gives up the program's, then the
+    // drive's, until the most telling count fits.
+    let first = counts.first().map_or(0, |count| text::width(count));
+    let lead = leads
+        .iter()
+        .find(|lead| text::width(lead) + 3 + first <= width)
+        .unwrap_or(&leads[leads.len() - 1])
+        .clone();
     let room = width.saturating_sub(text::width(&lead) + 3);
     let tail = text::fit_items(&counts, " · ", room);
     let mut spans = vec![Span::styled(lead, theme.title())];
