@@ -70,17 +70,27 @@ pub fn translate(args: &[OsString]) -> Option<Result<Vec<OsString>, String>> {
     Some(Ok(modern))
 }
 
-/// Whether `arg` is a modern flag of `repair` written without `=` that takes a value, so
-/// that the next argument is that value.
+/// Whether `arg` is a modern flag of `repair` written without `=` that takes a value (long,
+/// or a lone short one such as `-m`), so that the next argument is that value.
 fn takes_a_value(arg: &str) -> bool {
-    let Some(name) = arg.strip_prefix("--").filter(|name| !name.contains('=')) else {
+    let long = arg.strip_prefix("--").filter(|name| !name.contains('='));
+    let short = arg
+        .strip_prefix('-')
+        .filter(|name| !name.starts_with('-'))
+        .and_then(|name| {
+            let mut chars = name.chars();
+            chars.next().filter(|_| chars.next().is_none())
+        });
+    if long.is_none() && short.is_none() {
         return false;
-    };
+    }
     let command = super::Cli::command();
     command.find_subcommand("repair").is_some_and(|repair| {
-        repair
-            .get_arguments()
-            .any(|a| a.get_long() == Some(name) && a.get_action().takes_values())
+        repair.get_arguments().any(|a| {
+            let named = (long.is_some() && a.get_long() == long)
+                || (short.is_some() && a.get_short() == short);
+            named && a.get_action().takes_values()
+        })
     })
 }
 
@@ -144,6 +154,36 @@ mod tests {
                 "--blob-endpoint",
                 "http://127.0.0.1:10000/devstoreaccount1",
                 "--headless",
+            ]
+        );
+    }
+
+    /// Seen failing with long flags only: `-m /abs/manifest.xml` was read as a v1 switch
+    /// ("unknown RepairExport switch /abs/manifest.xml:").
+    #[test]
+    fn a_short_flag_s_value_that_starts_with_a_slash_is_its_value() {
+        let modern = translate(&args(&[
+            "x",
+            "RepairExport",
+            "/r:rep.db",
+            "-m",
+            "/tmp/m.xml",
+            "/d:drive",
+        ]))
+        .unwrap()
+        .unwrap();
+        let text: Vec<&str> = modern.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            text,
+            [
+                "x",
+                "repair",
+                "--repair-file",
+                "rep.db",
+                "-m",
+                "/tmp/m.xml",
+                "--target",
+                "drive"
             ]
         );
     }
