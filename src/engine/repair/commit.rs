@@ -165,12 +165,8 @@ pub(super) fn failed_all(ids: &[ComponentId], reason: String) -> Vec<Done> {
 pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) -> Vec<Done> {
     let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
     let path = escape_controls(&blob.file_path).into_owned();
-    let nothing_written = |error: &dyn std::fmt::Display| {
-        failed_all(
-            &ids,
-            format!("cannot write {path}: {error}; nothing was written"),
-        )
-    };
+    let nothing_written =
+        |error: &dyn std::fmt::Display| failed_all(&ids, cannot_write(&path, error));
     // A file only the copy log lists never gets bytes nobody vouched for: a range past its end
     // (or past the start of a missing one, which is then not created) waits for the end of
     // the file (`tail`).
@@ -281,6 +277,17 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
             }
         })
         .collect()
+}
+
+/// Why a write of `path` did not happen: `error`, saying that nothing was written (once: some
+/// errors say it themselves).
+pub(super) fn cannot_write(path: &str, error: &dyn std::fmt::Display) -> String {
+    let error = error.to_string();
+    if error.contains("nothing was written") {
+        format!("cannot write {path}: {error}")
+    } else {
+        format!("cannot write {path}: {error}; nothing was written")
+    }
 }
 
 /// Why a range at `first` of a file only the copy log lists, which ends at `end`, is not
@@ -640,6 +647,24 @@ mod tests {
         }
         pieces.push(rest);
         pieces
+    }
+
+    /// Seen failing with the phrase appended to any error: a hard-linked file's reason said
+    /// "nothing was written (copy the file to break the link, then rerun); nothing was
+    /// written".
+    #[test]
+    fn a_reason_says_nothing_was_written_once() {
+        let linked = crate::rooted::RootedError::HardLinked {
+            path: "a".into(),
+            links: 2,
+        };
+        let reason = cannot_write(r"\c\a", &linked);
+        assert_eq!(reason.matches("nothing was written").count(), 1, "{reason}");
+        let reason = cannot_write(r"\c\a", &"disk full");
+        assert!(
+            reason.ends_with("disk full; nothing was written"),
+            "{reason}"
+        );
     }
 
     #[test]

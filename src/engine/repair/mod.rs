@@ -1027,10 +1027,9 @@ impl Repairer {
                 Err(error) => {
                     return Written::Done(failed_all(
                         &ids,
-                        format!(
-                            "cannot write {}: {}; nothing was written",
-                            escape_controls(&blob.file_path),
-                            escape_controls(&error.to_string())
+                        commit::cannot_write(
+                            &escape_controls(&blob.file_path),
+                            &escape_controls(&error.to_string()),
                         ),
                     ));
                 }
