@@ -324,7 +324,6 @@ fn stopped_on<T>(read: Result<T, SourceError>) -> Result<T, Stop> {
     })
 }
 
-/// Parses the copy log's LastModified (ISO-8601 UTC in every sample).
 /// A copy log's LastModified: RFC 3339 as Microsoft's samples write it, or an HTTP date as
 /// the blob's properties give it.
 fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
