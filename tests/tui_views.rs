@@ -329,12 +329,16 @@ fn a_failed_block_shows_its_whole_reason_and_the_hashes_by_name() {
         let download = screen.lines().find(|l| l.starts_with(" download")).unwrap();
         assert!(download.contains(" failed"), "{download}");
         assert!(screen.contains("failed · bytes 0–4,194,304"), "{screen}");
+        // Downloaded, but the storage had nothing (seen failing: "not downloaded in this run"
+        // beside "· 1 download").
+        assert!(!screen.contains("not downloaded"), "{screen}");
         assert!(screen.contains("backups/2012/archive.bin not"), "{screen}");
     }
     assert!(
         large.contains("blob backups/2012/archive.bin not found"),
         "{large}"
     );
+    assert!(large.contains("nothing came from storage"), "{large}");
 }
 
 #[test]

@@ -108,6 +108,12 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
             lines.extend(labelled("why", reason, width));
         }
         let verified = state == ComponentState::Done(ComponentStatus::Verified);
+        // A download tried that brought nothing (a blob not found) is not "not downloaded".
+        let no_storage_value = if downloads > 0 {
+            "nothing came from storage"
+        } else {
+            "not downloaded in this run"
+        };
         // The three MD5s (CRC-64s for a file checked by CRC-64), named for what they are of;
         // short names when room is short.
         let long = width >= 21 + 32;
@@ -130,7 +136,7 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
                     crc_text(drive_crc, "not read yet"),
                     crc_text(
                         details.and_then(|d| d.storage_crc64),
-                        "not downloaded in this run",
+                        no_storage_value,
                     ),
                 ];
                 (if long { 21 } else { 10 }, names, values)
@@ -144,7 +150,7 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
                     md5_text(drive_md5, "not read yet"),
                     md5_text(
                         details.and_then(|d| d.storage_md5),
-                        "not downloaded in this run",
+                        no_storage_value,
                     ),
                 ];
                 if long {
