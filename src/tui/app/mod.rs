@@ -26,6 +26,8 @@ pub use prompt::{Prompt, PromptKind, TextInput, next_format};
 
 /// Log lines kept for the log pane.
 const LOG_LINES: usize = 500;
+/// Components a page key moves the block map's cursor by.
+const MAP_PAGE: usize = 64;
 
 /// Which pane keys move in; Tab goes round them in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,6 +320,17 @@ impl App {
             }
             (Focus::Map, Action::Down | Action::Expand) if self.selected_blob().is_some() => {
                 self.move_map(1);
+            }
+            // Within the blob too: the focused pane is the one that moves.
+            (Focus::Map, Action::Top) if self.selected_blob().is_some() => self.map_cursor = 0,
+            (Focus::Map, Action::Bottom) if self.selected_blob().is_some() => {
+                self.move_map(usize::MAX / 2);
+            }
+            (Focus::Map, Action::PageUp) if self.selected_blob().is_some() => {
+                self.map_cursor = self.map_cursor.saturating_sub(MAP_PAGE);
+            }
+            (Focus::Map, Action::PageDown) if self.selected_blob().is_some() => {
+                self.move_map(MAP_PAGE);
             }
             (_, Action::Up) => self.move_tree(-1),
             (_, Action::Down) => self.move_tree(1),

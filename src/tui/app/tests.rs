@@ -334,6 +334,18 @@ fn the_map_cursor_moves_within_the_selected_blob_and_tab_goes_round_three_panes(
         app.drive().blobs[4].components[app.map_cursor].kind,
         ComponentKind::Properties
     );
+    // Home, End and the page keys move within the blob too, not to another blob (seen
+    // failing: they moved the tree's cursor, and the map showed another blob).
+    for (action, at) in [
+        (Action::Bottom, total - 1),
+        (Action::Top, 0),
+        (Action::PageDown, total - 1),
+        (Action::PageUp, 0),
+    ] {
+        app.update(action);
+        assert_eq!(app.selected_blob(), Some(4), "{action:?}");
+        assert_eq!(app.map_cursor, at, "{action:?}");
+    }
     app.update(Action::Focus);
     assert_eq!(app.focus, Focus::Log);
     app.update(Action::Focus);

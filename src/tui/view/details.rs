@@ -134,10 +134,7 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
                 let values = [
                     crc_text(expected, "none: a chunk is checked with its whole file"),
                     crc_text(drive_crc, "not read yet"),
-                    crc_text(
-                        details.and_then(|d| d.storage_crc64),
-                        no_storage_value,
-                    ),
+                    crc_text(details.and_then(|d| d.storage_crc64), no_storage_value),
                 ];
                 (if long { 21 } else { 10 }, names, values)
             } else {
@@ -148,10 +145,7 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
                 let values = [
                     md5_text(component.expected_md5, "none: the manifest gives no MD5"),
                     md5_text(drive_md5, "not read yet"),
-                    md5_text(
-                        details.and_then(|d| d.storage_md5),
-                        no_storage_value,
-                    ),
+                    md5_text(details.and_then(|d| d.storage_md5), no_storage_value),
                 ];
                 if long {
                     (
