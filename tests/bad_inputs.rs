@@ -645,6 +645,31 @@ fn a_copy_log_contradicting_the_manifest_is_refused_with_exit_2() {
     assert_eq!(fixture.snapshot(), before);
 }
 
+/// A copy log that names a snapshot of a file the manifest lists as the base blob describes
+/// another blob: refused (exit 2) naming both, nothing changed.
+///
+/// Seen failing with the copy log's snapshot taken silently: a repair read the snapshot, whose
+/// bytes are not the manifest's, and failed "the blob probably changed since export".
+#[test]
+fn a_copy_log_naming_another_snapshot_is_refused_with_exit_2() {
+    let fixture = Fixture::new();
+    let before = fixture.snapshot();
+    let output = fixture.verify(
+        &corpus("valid.manifest.xml"),
+        Some(&corpus("copylog/snapshot_mismatch.xml")),
+        false,
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            r#"the copy log lists "\\c\\good.bin" as snapshot 2020-01-01T00:00:00.0000000Z of c/good.bin, but the manifest as the base blob"#
+        ),
+        "{stderr}"
+    );
+    assert_eq!(fixture.snapshot(), before);
+}
+
 /// Lengths that add up past 2^64 - 1 bytes (three copy-log files of 2^63 - 1 each) describe no
 /// drive: refused naming the entry where the sum overflows (the second, after the manifest's
 /// few bytes), exit 2, nothing changed.
@@ -926,6 +951,7 @@ fn every_corpus_file_has_a_case_and_a_readme_entry() {
             "manifest/no_drive.xml",
             "copylog/unsafe_dotdot.xml",
             "copylog/length_mismatch.xml",
+            "copylog/snapshot_mismatch.xml",
             "copylog/lengths_past_any_drive.xml",
             "copylog/copylog_2021_summary.xml",
         ]

@@ -32,6 +32,16 @@ pub enum ModelError {
         log: u64,
     },
     #[error(
+        "the copy log lists {file_path:?} as {log} of {blob_path}, but the manifest as {manifest}: \
+         they describe different blobs (check that the copy log is this export's)"
+    )]
+    SnapshotMismatch {
+        file_path: String,
+        blob_path: String,
+        manifest: String,
+        log: String,
+    },
+    #[error(
         "the verbose log lists {file_path:?} with Size {verbose_log} but the manifest says {manifest}"
     )]
     SizeMismatch {
@@ -358,10 +368,19 @@ fn merge_log_blob(
             log: length,
         });
     }
-    blob.last_modified = log.last_modified;
-    if blob.snapshot.is_none() {
-        blob.snapshot = log.snapshot;
+    if log.snapshot.is_some() && log.snapshot != blob.snapshot {
+        let describe = |snapshot: &Option<String>| match snapshot {
+            Some(snapshot) => format!("snapshot {snapshot}"),
+            None => "the base blob".to_string(),
+        };
+        return Err(ModelError::SnapshotMismatch {
+            file_path: blob.file_path.clone(),
+            blob_path: blob.blob_path.clone(),
+            manifest: describe(&blob.snapshot),
+            log: describe(&log.snapshot),
+        });
     }
+    blob.last_modified = log.last_modified;
     for range in &log.ranges {
         merge_range(blob, range, warnings);
     }
