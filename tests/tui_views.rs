@@ -565,7 +565,7 @@ fn a_shortened_source_keeps_its_pace_whole() {
     }
 }
 
-/// A blob of 3,001 blocks, its map focused in a small console: the map's scale ("1 cell =
+/// A blob of 3,001 blocks (3,002 components with its length), its map focused in a small console: the map's scale ("1 cell =
 /// 35") is shown whole or not at all, never cut by the border into another number (seen
 /// failing: "1 cell = 3╗").
 #[test]
@@ -592,18 +592,25 @@ fn the_block_map_scale_is_whole_or_absent() {
     app.update(Action::Down);
     app.update(Action::Down);
     app.update(Action::Focus);
-    for (width, height) in [(80, 24), (100, 30), (120, 40)] {
+    let mut scales = 0;
+    for (width, height) in [(80, 24), (100, 30), (120, 40), (160, 50)] {
         let screen = render(&app, width, height);
         let title = screen
             .lines()
             .find(|line| line.contains("block map"))
             .unwrap();
+        assert!(
+            title.contains("3,002 components"),
+            "{width}×{height}: {title}"
+        );
         if let Some((_, scale)) = title.split_once("1 cell = ") {
             let digits: String = scale.chars().take_while(char::is_ascii_digit).collect();
             let after = scale[digits.len()..].chars().next();
             assert_eq!(after, Some(' '), "{width}×{height}: {title}");
+            scales += 1;
         }
     }
+    assert!(scales > 0, "no size showed the scale");
 }
 
 /// At the smallest size the console draws (60×16), the header still counts the damage: the

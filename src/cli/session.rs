@@ -220,10 +220,10 @@ pub fn console_wanted(headless: bool, json: bool) -> bool {
     !headless && !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
-/// The verbose log gets every fact but progress ticks.
+/// The verbose log gets every fact but progress ticks (and the bytes told as they come).
 fn log_event(event: &Event) {
     match event {
-        Event::Progress(_) => {}
+        Event::Progress(_) | Event::Transferred { .. } => {}
         Event::Warning { message } => tracing::warn!("{message}"),
         Event::CredentialsRefused { message, .. } => tracing::error!("{message}"),
         other => {

@@ -81,8 +81,9 @@ async fn verify(
 }
 
 /// What the repair file at `path` (made for these inputs) recorded for what a repair wrote
-/// that nothing but the copy log names: the MD5s of files downloaded whole and of ranges, as
-/// written. The file is read into memory, never written or locked.
+/// that nothing but the storage vouched for: the MD5s of files downloaded whole, of ranges
+/// without a hash and of regenerated properties and metadata files, as written. The file is
+/// read into memory, never written or locked.
 fn written_by(
     path: &Path,
     drive: &Drive,
@@ -102,9 +103,9 @@ fn written_by(
         .into_iter()
         .filter(|entry| {
             let blob = &drive.blobs[entry.id.blob as usize];
-            // Verified: a rerun found what was written still there.
             let component = drive.component(entry.id);
             match entry.state {
+                // Verified: a rerun found what was written still there.
                 EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified) => {
                     blob.written_unchecked(component)
                 }

@@ -73,6 +73,12 @@ impl Ledger {
                         blob: *blob,
                         component,
                     };
+                    // A download started again counts its bytes from nothing again.
+                    if *activity == Activity::Downloading
+                        && let Some(counted) = self.in_transit.remove(&id)
+                    {
+                        self.download.bytes_done = self.download.bytes_done.saturating_sub(counted);
+                    }
                     self.set_activity(id, Some(*activity));
                 }
                 self.idle = false;
@@ -209,10 +215,7 @@ impl Ledger {
         }
     }
 
-    /// Takes the length the storage gave for a file only the copy log lists (the copy log's
-    /// `Length` may lie): the bytes it stands for move to it in every count they are in.
-    /// Lengths of anything else are the drive's description, not news.
-    /// Bytes of a component's download written before its verdict: done from here.
+    /// Bytes of a component's download that came before its verdict: done from here.
     fn transferred(&mut self, id: ComponentId, bytes: u64) {
         let Some(index) = self.index(id) else {
             return;
@@ -225,6 +228,9 @@ impl Ledger {
         *counted = counted.saturating_add(bytes);
     }
 
+    /// Takes the length the storage gave for a file only the copy log lists (the copy log's
+    /// `Length` may lie): the bytes it stands for move to it in every count they are in.
+    /// Lengths of anything else are the drive's description, not news.
     fn learn_length(&mut self, id: ComponentId, length: u64) {
         let Some(index) = self.index(id) else {
             return;

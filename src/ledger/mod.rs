@@ -438,7 +438,8 @@ impl Ledger {
                 interrupted: self.interrupted(),
             };
         }
-        // Waiting for credentials comes first: it needs the technician, paused or not.
+        // Stopping outranks the rest (nothing new starts); then waiting for credentials, which
+        // needs the technician, paused or not.
         if self.run.is_none() {
             Phase::Starting
         } else if self.stopping {

@@ -300,10 +300,9 @@ fn the_storage_s_length_of_a_copy_log_only_file_replaces_the_copy_log_s_everywhe
     assert_eq!(ledger.totals().bytes, STORED);
 }
 
-/// A manifest's lengths are the drive's description: a component event cannot change them.
-/// A long download's progress moves while it is written, not only at its verdict, and the
-/// verdict adds only the rest: done ends at the total, not past it. Bytes told for a
-/// component that is not being downloaded count nowhere.
+/// A download's progress moves while its bytes come, not only at its verdict, and the
+/// verdict adds only the rest: done ends at the total, not past it, also when the download
+/// starts again. Bytes told for a component that is not being downloaded count nowhere.
 ///
 /// Seen failing without `transferred`: a whole file's download stood at 0 bytes done until
 /// its verdict (a 500 GB file: hours at 0 %).
@@ -352,10 +351,18 @@ fn bytes_written_before_a_verdict_count_once() {
         bytes: 60,
     });
     assert_eq!(ledger.download().bytes_done, LENGTH + 60);
+    // Started again before its verdict (new credentials): its bytes count from nothing.
+    ledger.apply(&working(gone, Activity::Downloading));
+    assert_eq!(ledger.download().bytes_done, LENGTH);
+    ledger.apply(&Event::Transferred {
+        id: gone,
+        bytes: 100,
+    });
     ledger.apply(&downloaded_whole(&drive, gone, LENGTH));
     assert_eq!(ledger.download().bytes_done, 2 * LENGTH);
 }
 
+/// A manifest's lengths are the drive's description: a component event cannot change them.
 #[test]
 fn a_manifest_blob_keeps_its_lengths() {
     let drive = demo_drive();

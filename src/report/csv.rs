@@ -92,13 +92,13 @@ fn write_field(out: &mut dyn Write, field: &str) -> io::Result<()> {
     let field = crate::sanitize::escape_controls(field);
     let field = field.as_ref();
     let guarded;
-    let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let field = if field.starts_with(['=', '+', '-', '@']) {
         guarded = format!("'{field}");
         guarded.as_str()
     } else {
         field
     };
-    if field.contains([',', '"', '\r', '\n']) {
+    if field.contains([',', '"']) {
         out.write_all(b"\"")?;
         out.write_all(field.replace('"', "\"\"").as_bytes())?;
         out.write_all(b"\"")

@@ -137,6 +137,7 @@ impl Repairer {
             ids,
             out: &self.out,
             untold: 0,
+            told_at: std::time::Instant::now(),
         });
         let total = lengths.iter().sum();
         let mut sink = |chunk| split.take(chunk);
@@ -181,21 +182,27 @@ struct Split<'a> {
     progress: Option<Progress<'a>>,
 }
 
-/// Bytes received, told to the progress meter 256 KiB at a time (and at each component's
-/// end), so that a slow download moves the progress, and its rate, before its verdict.
+/// Bytes received, told to the progress meter at most four times a second per download (so
+/// that a slow download moves the progress, and its rate, before its verdict, and a fast one
+/// does not flood the event stream); a component's last bytes are its verdict's to count.
 struct Progress<'a> {
     ids: &'a [ComponentId],
     out: &'a tokio::sync::mpsc::Sender<super::WorkerMessage>,
     /// Received for the current component and not told yet.
     untold: u64,
+    told_at: std::time::Instant,
 }
 
 impl Progress<'_> {
-    const TELL_EVERY: u64 = 256 * 1024;
+    const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
     fn received(&mut self, component: usize, bytes: u64, component_done: bool) {
+        if component_done {
+            self.untold = 0;
+            return;
+        }
         self.untold += bytes;
-        if self.untold < Self::TELL_EVERY && !component_done {
+        if self.told_at.elapsed() < Self::TELL_EVERY {
             return;
         }
         let Some(&id) = self.ids.get(component) else {
@@ -206,8 +213,9 @@ impl Progress<'_> {
             id,
             bytes: self.untold,
         });
-        if told.is_ok() || component_done {
+        if told.is_ok() {
             self.untold = 0;
+            self.told_at = std::time::Instant::now();
         }
     }
 }

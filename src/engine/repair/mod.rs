@@ -169,6 +169,7 @@ pub fn start_repair(
             earlier: Mutex::new(HashMap::new()),
             written_md5s: Mutex::new(HashMap::new()),
             awaiting_end: Mutex::new(HashMap::new()),
+            planned_ends: Mutex::new(HashMap::new()),
             hasher,
             buffers,
         });
@@ -254,6 +255,9 @@ pub(crate) struct Repairer {
     /// Per blob only the copy log lists: ranges past the end of its short file, which wait for
     /// the missing end (its length job) to bring them instead of failing first.
     awaiting_end: Mutex<HashMap<u32, Vec<tail::AwaitingEnd>>>,
+    /// Per file only the copy log lists: where its missing end started when its bytes were
+    /// planned (an attempt after new credentials plans none again).
+    planned_ends: Mutex<HashMap<ComponentId, u64>>,
     /// Hashes downloaded components while they arrive.
     hasher: Hasher,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
@@ -651,8 +655,10 @@ impl Repairer {
     /// Runs one job; when the credentials are refused, either stops the run or (kept open)
     /// waits for new ones and runs the job again.
     async fn run_job(&self, job: Job) {
-        self.working(&job, Activity::Downloading).await;
         loop {
+            // Each attempt starts its downloads again (bytes told by an earlier one are not
+            // counted twice).
+            self.working(&job, Activity::Downloading).await;
             let current = self.sources.get();
             let source = current.source.as_ref();
             let ended = match &job {
@@ -941,7 +947,8 @@ impl Repairer {
     async fn learn_storage_length(&self, id: ComponentId, length: u64) {
         locked(&self.storage_lengths).insert(id, length);
         let blob = &self.drive.blobs[id.blob as usize];
-        if Some(length) != blob.copy_log_length() {
+        // A manifest blob's length is the manifest's (a download refuses any other).
+        if !blob.in_manifest && Some(length) != blob.copy_log_length() {
             let _ = self
                 .out
                 .send(WorkerMessage::StorageLength { id, length })

@@ -67,11 +67,24 @@ impl Repairer {
             .bring_to_length(source, blob_index, component_index, &waiting)
             .await;
         if matches!(ended, JobEnd::Refused(..)) {
-            // Tried again with new credentials: they still wait.
+            // Tried again with new credentials: those the part written so far did not settle
+            // still wait.
+            let settled = locked(&self.verdicts);
+            let still: Vec<AwaitingEnd> = waiting
+                .into_iter()
+                .map(|awaiting| AwaitingEnd {
+                    ids: (awaiting.ids.iter().copied())
+                        .filter(|id| settled.get(id) != Some(&ComponentStatus::Repaired))
+                        .collect(),
+                    ..awaiting
+                })
+                .filter(|awaiting| !awaiting.ids.is_empty())
+                .collect();
+            drop(settled);
             locked(&self.awaiting_end)
                 .entry(blob_index)
                 .or_default()
-                .extend(waiting);
+                .extend(still);
         }
         ended
     }
@@ -184,10 +197,17 @@ impl Repairer {
                 .collect();
             let mut failure = None;
             // The bytes no covered range holds join the download's totals (the ranges' are
-            // planned with them).
-            let in_ranges: u64 = hashes.iter().map(|hash| hash.end - hash.offset).sum();
-            self.plan_bytes(Work::Download, (length - start).saturating_sub(in_ranges))
-                .await;
+            // planned with them), once: an attempt after new credentials tells again what
+            // the earlier ones wrote, which its start counted out.
+            let planned = *locked(&self.planned_ends).entry(id).or_insert(start);
+            if planned == start {
+                let in_ranges: u64 = hashes.iter().map(|hash| hash.end - hash.offset).sum();
+                self.plan_bytes(Work::Download, (length - start).saturating_sub(in_ranges))
+                    .await;
+            } else {
+                let told = unlisted_bytes(blob, planned, start, length);
+                self.transferred(id, told).await;
+            }
             while at < length {
                 let size = piece_size(at, chunk.min(length - at), &hashes);
                 let read = async {
@@ -385,6 +405,24 @@ fn written_for(
         written.push((id, size - in_ranges));
     }
     written
+}
+
+/// The bytes of `[from, to)` that no range of `blob` within `[from, length)` holds: what a
+/// missing end that started at `from` told for the file itself up to `to`.
+fn unlisted_bytes(blob: &crate::model::Blob, from: u64, to: u64, length: u64) -> u64 {
+    let in_ranges: u64 = blob
+        .components
+        .iter()
+        .filter(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+        .filter(|c| c.offset >= from && c.offset.saturating_add(c.length) <= length)
+        .map(|c| {
+            c.offset
+                .saturating_add(c.length)
+                .min(to)
+                .saturating_sub(c.offset.max(from))
+        })
+        .sum();
+    to.saturating_sub(from).saturating_sub(in_ranges)
 }
 
 /// How much of the missing end to read next from `at`: `most`, cut so that a range the copy

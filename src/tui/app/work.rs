@@ -10,8 +10,7 @@ pub(super) const STOPPING: &str =
     "the run is stopping: nothing new starts; rerun with the same repair file to go on";
 
 impl App {
-    /// Whether the run can still take retries, verifications and credentials.
-    /// Whether the run takes new work now; if not, the log says why.
+    /// Whether the run takes new work now (retries, verifications); if not, the log says why.
     pub(super) fn takes_work(&mut self) -> bool {
         if self.ledger.mode() != Some(RunMode::Repair) {
             self.push_log(

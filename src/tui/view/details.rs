@@ -108,11 +108,14 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
             lines.extend(labelled("why", reason, width));
         }
         let verified = state == ComponentState::Done(ComponentStatus::Verified);
-        // A download tried that brought nothing (a blob not found) is not "not downloaded".
-        let no_storage_value = if downloads > 0 {
-            "nothing came from storage"
-        } else {
-            "not downloaded in this run"
+        // Without a storage MD5: a download that failed bringing nothing (a blob not found) is
+        // not "not downloaded"; one under way has none yet; one that ended well without an MD5
+        // of its own (a file's missing end) has none to show.
+        let no_storage_value = match state {
+            _ if downloads == 0 => "not downloaded in this run",
+            ComponentState::Done(ComponentStatus::Failed) => "nothing came from storage",
+            ComponentState::Done(_) => "none recorded for it",
+            _ => "not downloaded yet",
         };
         // The three MD5s (CRC-64s for a file checked by CRC-64), named for what they are of;
         // short names when room is short.

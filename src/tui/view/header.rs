@@ -232,9 +232,11 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
     ));
     if progression.is_complete() {
         facts.push("done".into());
+    } else if ledger.stopping() {
+        // Stopping outranks a pause: what is in flight finishes, then the run ends.
     } else if ledger.paused() {
         facts.push("paused".into());
-    } else if !ledger.finished() && !ledger.idle() && !ledger.stopping() {
+    } else if !ledger.finished() && !ledger.idle() {
         match progression.bytes_per_second {
             Some(rate) => {
                 facts.push(human::rate(rate));
