@@ -393,6 +393,31 @@ fn the_export_prompt_edits_asks_before_overwriting_and_keeps_its_errors() {
         error.contains("export the report"),
         "the prompt stays open: {error}"
     );
+    // A file on the drive (one the run verified): refused, the file as it was (seen failing:
+    // replaced by the report after a second Enter).
+    keys(&name, &["Escape"]);
+    let on_drive = dir.path().join("demo/drive/photos/wild/canyon.jpg");
+    let before = std::fs::read(&on_drive).unwrap();
+    keys(&name, &["e", "C-u"]);
+    tmux(&[
+        "send-keys",
+        "-t",
+        &name,
+        "-l",
+        &on_drive.display().to_string(),
+    ]);
+    keys(&name, &["Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    keys(&name, &["Enter"]);
+    let error = wait_for(&name, "inside the drive");
+    assert!(
+        error.contains("export the report"),
+        "the prompt stays open: {error}"
+    );
+    assert!(
+        std::fs::read(&on_drive).unwrap() == before,
+        "the drive file changed"
+    );
     keys(&name, &["Escape", "q"]);
     wait_for(&name, "REPAIRED: all damage was repaired");
     assert_eq!(exit_code(&dir.path().join("exit-code")), "0");

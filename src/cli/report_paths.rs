@@ -74,6 +74,40 @@ pub fn repair_file_outside(repair_file: &Path, target: &Path) -> Result<(), CliE
     }
 }
 
+/// The paths no report may be written to, owned (for reports asked for during a run).
+#[derive(Debug, Default, Clone)]
+pub struct ProtectedPaths {
+    files: Vec<(&'static str, PathBuf)>,
+    target: Option<PathBuf>,
+}
+
+impl ProtectedPaths {
+    pub fn of(protected: &Protected<'_>) -> Self {
+        Self {
+            files: (protected.files.iter())
+                .map(|(what, path)| (*what, path.to_path_buf()))
+                .collect(),
+            target: protected.target.map(Path::to_path_buf),
+        }
+    }
+
+    /// Why `report` may not be written, if it may not: one of the run's inputs, or inside
+    /// the drive (its folder is not made).
+    pub fn refusal(&self, report: &Path) -> Option<String> {
+        let protected = Protected {
+            files: self.files.iter().map(|(w, p)| (*w, p.as_path())).collect(),
+            target: self.target.as_deref(),
+        };
+        let folder = match report.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let folder = folder.canonicalize().ok()?;
+        let refused = refused(&folder, report.file_name()?, &protected)?;
+        Some(format!("the report {} {refused}", report.display()))
+    }
+}
+
 /// Checks a report path and makes its folder when missing.
 pub fn check(report: &Path, protected: &Protected<'_>) -> Result<(), CliError> {
     let refuse = |why: String| {
@@ -97,29 +131,8 @@ pub fn check(report: &Path, protected: &Protected<'_>) -> Result<(), CliError> {
     let folder = folder
         .canonicalize()
         .map_err(|error| refuse(format!("cannot be written: {error}")))?;
-    let lexical = folder.join(name);
-    // A report that exists may be a link: what it leads to counts too.
-    let resolved = lexical.canonicalize().ok();
-    if lexical.is_dir() {
-        return Err(refuse("is a folder".into()));
-    }
-    for (what, input) in &protected.files {
-        let Ok(input) = input.canonicalize() else {
-            continue;
-        };
-        if lexical == input || resolved.as_ref() == Some(&input) {
-            return Err(refuse(format!(
-                "is the {what} of this run; writing it would destroy the run's input"
-            )));
-        }
-    }
-    if let Some(target) = protected.target
-        && let Some(drive) = inside_drive(&lexical, resolved.as_deref(), target)
-    {
-        return Err(refuse(format!(
-            "is inside the drive {drive}; a run writes nothing on the drive but the files its \
-             logs list (verify not even those)"
-        )));
+    if let Some(why) = refused(&folder, name, protected) {
+        return Err(refuse(why));
     }
     // Whether the folder takes a file now: a temporary made and removed.
     RootedDir::open(&folder)
@@ -131,4 +144,30 @@ pub fn check(report: &Path, protected: &Protected<'_>) -> Result<(), CliError> {
                 .map_err(|error| error.to_string())
         })
         .map_err(|error| refuse(format!("cannot be written: {error}")))
+}
+
+/// Why the report `name` in the (resolved) `folder` may not be written: it is a folder, one
+/// of the run's inputs, or inside the drive.
+fn refused(folder: &Path, name: &std::ffi::OsStr, protected: &Protected<'_>) -> Option<String> {
+    let lexical = folder.join(name);
+    // A report that exists may be a link: what it leads to counts too.
+    let resolved = lexical.canonicalize().ok();
+    if lexical.is_dir() {
+        return Some("is a folder".into());
+    }
+    for (what, input) in &protected.files {
+        let Ok(input) = input.canonicalize() else {
+            continue;
+        };
+        if lexical == input || resolved.as_ref() == Some(&input) {
+            return Some(format!(
+                "is the {what} of this run; writing it would destroy the run's input"
+            ));
+        }
+    }
+    let drive = inside_drive(&lexical, resolved.as_deref(), protected.target?)?;
+    Some(format!(
+        "is inside the drive {drive}; a run writes nothing on the drive but the files its \
+         logs list (verify not even those)"
+    ))
 }

@@ -71,6 +71,8 @@ fn finish(
 pub struct Reports {
     targets: Vec<(PathBuf, ReportFormat)>,
     run: RunInfo,
+    /// What no report may be written over, also one asked for during the run.
+    protected: report_paths::ProtectedPaths,
 }
 
 impl Reports {
@@ -94,7 +96,11 @@ impl Reports {
                     })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { targets, run })
+        Ok(Self {
+            targets,
+            run,
+            protected: report_paths::ProtectedPaths::of(protected),
+        })
     }
 
     /// The report of the run as the ledger holds it.
@@ -157,6 +163,9 @@ impl crate::tui::Host for ConsoleHost<'_> {
     }
 
     fn export(&mut self, ledger: &Ledger, path: &Path, format: ReportFormat) -> Result<(), String> {
+        if let Some(refused) = self.reports.protected.refusal(path) {
+            return Err(refused);
+        }
         report::write_report(&self.reports.report(ledger), path, Some(format))
             .map_err(|error| super::chain(&error))
     }
