@@ -414,13 +414,23 @@ fn a_dry_run_tells_its_times_only_when_it_did_work() {
 
 /// Stopped once the verification has found damage and the downloads have started, the run's
 /// report and the one `report --repair-file` renders later say the same: each component's
-/// verdict, the outcome and whether the run was interrupted.
+/// verdict, the outcome and whether the run was interrupted; with the copy log (whose
+/// failures the run had not all reached) and without it (every component had a verdict when
+/// it stopped, some of them damage not yet repaired).
 ///
 /// Seen failing with only good verdicts recorded during the verification: the later report
 /// called the damage found "skipped" and the run "incomplete" (exit 4), where the run's own
-/// report said "damaged" with the components corrupt.
+/// report said "damaged" with the components corrupt. And without the copy log, once the
+/// damage was recorded: the later report said "not interrupted" (exit 1) where the run said
+/// interrupted (exit 4).
 #[test]
 fn an_interrupted_runs_report_and_the_repair_file_s_say_the_same() {
+    for with_copy_log in [true, false] {
+        interrupted_then_reported(with_copy_log);
+    }
+}
+
+fn interrupted_then_reported(with_copy_log: bool) {
     let dir = tempfile::tempdir().unwrap();
     let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
     let report = dir.path().join("run.json");
@@ -434,8 +444,6 @@ fn an_interrupted_runs_report_and_the_repair_file_s_say_the_same() {
         .arg(&paths.drive)
         .arg("--manifest")
         .arg(&paths.manifest)
-        .arg("--copy-log")
-        .arg(&paths.copy_log)
         .arg("--source-dir")
         .arg(&paths.mirror)
         .arg("--report")
@@ -443,6 +451,9 @@ fn an_interrupted_runs_report_and_the_repair_file_s_say_the_same() {
         .arg("--log-dir")
         .arg(dir.path().join("logs"))
         .args(["--concurrency", "1", "--pace", "256"]);
+    if with_copy_log {
+        command.arg("--copy-log").arg(&paths.copy_log);
+    }
     let mut run = Watched::start(&mut command);
     assert!(
         run.wait_for(|event| event["event"] == "component" && event["status"] == "corrupt"),
@@ -467,9 +478,16 @@ fn an_interrupted_runs_report_and_the_repair_file_s_say_the_same() {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     };
     let (run_report, later_report) = (read(&report), read(&later));
-    assert_eq!(rendered.status.code(), ended.status.code());
+    assert_eq!(
+        rendered.status.code(),
+        ended.status.code(),
+        "copy log: {with_copy_log}"
+    );
     for field in ["outcome", "interrupted"] {
-        assert_eq!(run_report[field], later_report[field], "{field}");
+        assert_eq!(
+            run_report[field], later_report[field],
+            "{field}, copy log: {with_copy_log}"
+        );
     }
     let verdicts = |report: &serde_json::Value| -> Vec<(String, String, u64, String)> {
         let mut all = Vec::new();

@@ -47,8 +47,9 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             recorded_at,
         )));
     }
-    // A repair file with components never settled records a run that did not finish.
-    let interrupted = ledger.unsettled() > 0;
+    // A repair file with components never settled records a run that did not finish, and so
+    // does one whose last run said it stopped short (with damage found and not yet repaired).
+    let interrupted = ledger.unsettled() > 0 || file.stopped_short().map_err(usage)? == Some(true);
     ledger.apply(&Event::RunFinished {
         outcome: ledger.outcome(),
         totals: ledger.totals(),

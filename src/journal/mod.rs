@@ -14,6 +14,7 @@
 
 mod chunks;
 mod rows;
+mod run_state;
 mod writer;
 
 use std::path::Path;
@@ -150,6 +151,7 @@ impl RepairFile {
             self.create_tables(binding)?;
         }
         self.ensure_chunk_table()?;
+        self.ensure_run_state_table()?;
         Ok((self, resumed))
     }
 

@@ -24,6 +24,8 @@ enum Message {
         u32,
         oneshot::Sender<Result<HashMap<u32, u64>, JournalError>>,
     ),
+    /// Whether the run stopped short (see `RepairFile::record_stopped_short`).
+    StoppedShort(bool, oneshot::Sender<Result<(), JournalError>>),
     /// Close the file (its lock and rollback journal go with it) and answer.
     Close(oneshot::Sender<()>),
 }
@@ -72,6 +74,12 @@ impl JournalWriter {
                                 |file| file.chunk_crcs(&drive, blob),
                             );
                             let _ = reply.send(known);
+                        }
+                        Message::StoppedShort(stopped_short, reply) => {
+                            let recorded = file.as_mut().map_or_else(closed, |file| {
+                                file.record_stopped_short(stopped_short)
+                            });
+                            let _ = reply.send(recorded);
                         }
                         Message::Close(reply) => {
                             drop(file.take());
@@ -122,6 +130,13 @@ impl JournalWriter {
     pub async fn known_chunk_crcs(&self, blob: u32) -> Result<HashMap<u32, u64>, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.send(Message::KnownChunkCrcs(blob, reply))?;
+        answer.await.map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// Records whether the run stopped short; returns once that is durable.
+    pub async fn stopped_short(&self, stopped_short: bool) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::StoppedShort(stopped_short, reply))?;
         answer.await.map_err(|_| JournalError::WriterGone)?
     }
 

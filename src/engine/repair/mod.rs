@@ -173,7 +173,14 @@ pub fn start_repair(
             hasher,
             buffers,
         });
+        // Stopped short until it ends otherwise: a run killed outright leaves it so.
+        let started =
+            repairer.options.dry_run || repairer.journal.stopped_short(true).await.is_ok();
         let completed = Arc::clone(&repairer).run(entries, requests).await;
+        if started && !repairer.options.dry_run {
+            let stopped_short = !completed && repairer.left_undone();
+            let _ = repairer.journal.stopped_short(stopped_short).await;
+        }
         repairer.journal.close().await;
         completed
     });
@@ -477,6 +484,18 @@ impl Repairer {
 
     fn cancelled(&self) -> bool {
         self.control.is_cancelled()
+    }
+
+    /// Whether a component has no verdict, or one a rerun would see to: what makes a stop an
+    /// interruption (as the run's ledger reckons it).
+    fn left_undone(&self) -> bool {
+        let verdicts = locked(&self.verdicts);
+        self.drive
+            .components()
+            .any(|(id, _, _)| match verdicts.get(&id) {
+                None => true,
+                Some(status) => status.is_damage() || *status == ComponentStatus::Skipped,
+            })
     }
 
     async fn emit(&self, finding: Finding) {
