@@ -201,9 +201,8 @@ impl Repairer {
             // the earlier ones wrote, which its start counted out.
             let planned = *locked(&self.planned_ends).entry(id).or_insert(start);
             if planned == start {
-                let in_ranges: u64 = hashes.iter().map(|hash| hash.end - hash.offset).sum();
-                self.plan_bytes(Work::Download, (length - start).saturating_sub(in_ranges))
-                    .await;
+                let unlisted = unlisted_bytes(blob, start, length, length);
+                self.plan_bytes(Work::Download, unlisted).await;
             } else {
                 let told = unlisted_bytes(blob, planned, start, length);
                 self.transferred(id, told).await;
@@ -408,7 +407,8 @@ fn written_for(
 }
 
 /// The bytes of `[from, to)` that no range of `blob` within `[from, length)` holds: what a
-/// missing end that started at `from` told for the file itself up to `to`.
+/// missing end that starts at `from` tells for the file itself up to `to` (all of it: up to
+/// `length`).
 fn unlisted_bytes(blob: &crate::model::Blob, from: u64, to: u64, length: u64) -> u64 {
     let in_ranges: u64 = blob
         .components
