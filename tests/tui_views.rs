@@ -627,3 +627,44 @@ fn the_smallest_console_still_counts_the_damage() {
         assert!(title.contains("failed"), "{width}: {title}");
     }
 }
+
+/// Help at the smallest size the console draws (60×16): every binding whole, its box inside
+/// the screen (seen failing: "R  retry all fai", the closing line gone below the screen).
+#[test]
+fn help_fits_the_smallest_console() {
+    let events = recorded();
+    let mut app = app_after(&events);
+    app.update(Action::Help);
+    let labels = [
+        "retry all failed",
+        "open all folders",
+        "previous damage",
+        "quit",
+    ];
+    for (width, height) in [(60, 16), (70, 20), (80, 24)] {
+        let screen = drawn(&app, width, height);
+        for label in labels {
+            assert!(
+                screen.contains(label),
+                "{width}×{height}: {label}\n{screen}"
+            );
+        }
+        // The box closes on the screen: below its top corner, a bottom corner.
+        let lines: Vec<Vec<char>> = screen.lines().map(|line| line.chars().collect()).collect();
+        let (top, column) = lines
+            .iter()
+            .enumerate()
+            .find_map(|(row, line)| {
+                let text: String = line.iter().collect();
+                let at = text.find("┌ keys")?;
+                Some((row, text[..at].chars().count()))
+            })
+            .unwrap();
+        assert!(
+            lines[top + 1..]
+                .iter()
+                .any(|line| line.get(column) == Some(&'└')),
+            "{width}×{height}\n{screen}"
+        );
+    }
+}

@@ -43,24 +43,54 @@ fn boxed(
 }
 
 pub fn help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
-    // Two columns, so that every binding fits a 24-line terminal.
-    let entries: Vec<String> = keymap
+    // Two columns, so that every binding fits a 24-line terminal; as narrow as the longest
+    // binding when the terminal is (every binding whole).
+    let bindings: Vec<(String, &str)> = keymap
         .all()
         .filter(|(_, keys)| !keys.is_empty())
-        .map(|(action, keys)| format!("{keys:>11}  {:<19}", action.label()))
+        .map(|(action, keys)| (keys, action.label()))
+        .collect();
+    let keys_width = bindings
+        .iter()
+        .map(|(keys, _)| text::width(keys))
+        .max()
+        .unwrap_or(0);
+    let label_width = bindings
+        .iter()
+        .map(|(_, label)| text::width(label))
+        .max()
+        .unwrap_or(0);
+    let roomy = area.width >= 72;
+    let (keys_width, label_width, gap) = if roomy {
+        (keys_width.max(11), label_width.max(19), "  ")
+    } else {
+        (keys_width, label_width, " ")
+    };
+    let entries: Vec<String> = bindings
+        .iter()
+        .map(|(keys, label)| format!("{keys:>keys_width$}{gap}{label:<label_width$}"))
         .collect();
     let half = entries.len().div_ceil(2);
+    let column_gap = if roomy { "" } else { " " };
     let mut lines: Vec<Line> = (0..half)
         .map(|row| {
             let right = entries.get(row + half).map_or("", String::as_str);
-            Line::from(format!("{}{right}", entries[row]))
+            Line::from(format!("{}{column_gap}{right}", entries[row]))
         })
         .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(
-        "  any key closes this help · shift+drag selects text",
-    ));
-    let popup = centered(area, 72, lines.len() as u16 + 2);
+    // The closing words only when there is room for them below every binding.
+    if lines.len() + 4 <= area.height as usize {
+        lines.push(Line::from(""));
+        lines.push(Line::from(
+            "  any key closes this help · shift+drag selects text",
+        ));
+    }
+    let width = if roomy {
+        72
+    } else {
+        (2 * (keys_width + 1 + label_width) + 1 + 2).max(56) as u16
+    };
+    let popup = centered(area, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(
