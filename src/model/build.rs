@@ -541,6 +541,24 @@ mod tests {
 <Blob Status="FileNotFound"><BlobPath>c/gone.bin</BlobPath><FilePath>\c\gone.bin</FilePath><Length>30310</Length></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#;
 
+    /// An unsafe path of a properties file (here the copy log's `<Properties><Path>`) is
+    /// refused naming what it is the path of (seen failing: "FilePath \"..\\outside…\" is
+    /// unsafe", the entry's FilePath being safe).
+    #[test]
+    fn an_unsafe_side_file_path_is_named_as_such() {
+        let log = r#"<DriveLog><DriveId>D1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/x.bin</BlobPath><FilePath>\c\x.bin</FilePath><Length>16</Length>
+<BlockList><Block Offset="4" Length="4" Status="Failed"/></BlockList><Properties Status="Failed"><Path>..\..\outside\p.xml</Path></Properties></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#;
+        let drive = Drive::build(None, Some(CopyLog::parse_str(log).unwrap().into())).unwrap();
+        let refusal = drive.blobs[0].refusal.as_deref().unwrap();
+        assert!(
+            refusal.contains(r#"its properties file path "..\\..\\outside\\p.xml" is unsafe"#),
+            "{refusal}"
+        );
+        assert!(!refusal.contains("FilePath"), "{refusal}");
+    }
+
     /// A file only the copy log describes, by ranges or none, has its length checked too; a
     /// range of 0 bytes is no component (a warning says so).
     ///

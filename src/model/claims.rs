@@ -45,9 +45,16 @@ pub(crate) fn refuse_shared_claims(blobs: &mut [Blob]) {
             let key = match claim_key(path) {
                 Ok(key) => key,
                 Err(error) => {
+                    // Named as what it is the path of: a side file's is not the FilePath.
+                    let why = match (role, &error) {
+                        (Role::Data, _) => error.to_string(),
+                        (_, crate::format::drive_path::DrivePathError::Unsafe { path, reason }) => {
+                            format!("its {} path {path:?} is unsafe: {reason}", role.as_str())
+                        }
+                    };
                     refusals.push((
                         index,
-                        format!("refused: {error}; nothing is read or written for this entry"),
+                        format!("refused: {why}; nothing is read or written for this entry"),
                     ));
                     continue;
                 }
