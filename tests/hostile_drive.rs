@@ -1294,3 +1294,38 @@ fn a_regenerated_side_file_is_a_warning_everywhere_and_proven_by_what_was_writte
     proven.arg("--repair-file").arg(hostile.repair_file());
     assert_eq!(run(proven, TIMEOUT).code, Some(1));
 }
+
+/// A range whose hash only the copy log gives, wrong on the drive: `verify` says whose hash it
+/// is (seen failing: "the manifest expects …", for a file no manifest lists).
+#[test]
+fn a_copy_log_hash_is_named_as_the_copy_log_s() {
+    let content = pseudo_random_bytes(14, 8 * KIB);
+    let hostile = copy_log_only(
+        "LOGHASH1",
+        15,
+        SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
+    );
+    let expected = export_repair::format::Md5::of(&content[..4 * KIB]);
+    let mut damaged = content.clone();
+    damaged[100] ^= 1;
+    std::fs::write(hostile.file("box/x.bin"), &damaged).unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        format!(
+            r#"<DriveLog Version="2014-11-01"><DriveId>LOGHASH1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>8192</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="0" Length="4096" Hash="{expected}" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#
+        ),
+    )
+    .unwrap();
+    let mut verify = hostile.verify();
+    verify.arg("--copy-log").arg(hostile.copy_log());
+    let seen = run(verify, TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let report = hostile.report_json();
+    let block = &components(&report, r"\box\x.bin", "block")[0];
+    let reason = block["reason"].as_str().unwrap();
+    assert!(reason.contains("the copy log expects"), "{reason}");
+    assert!(!reason.contains("manifest"), "{reason}");
+}

@@ -396,14 +396,15 @@ impl<'a> WrittenBytes<'a> {
     }
 }
 
-/// Replaces a side file whole with `bytes`; its verdict against `expected`.
+/// Replaces a side file whole with `bytes`; its verdict against `expected` (and whose MD5
+/// that is: "manifest", "copy log").
 pub(super) fn write_side_file(
     root: &RootedDir,
     id: ComponentId,
     kind: ComponentKind,
     file_path: &str,
     bytes: &[u8],
-    expected: Option<Md5>,
+    (expected, whose): (Option<Md5>, &str),
 ) -> Done {
     let path = escape_controls(file_path).into_owned();
     let actual = Md5::of(bytes);
@@ -439,7 +440,7 @@ pub(super) fn write_side_file(
                 storage_md5: Some(actual),
                 reason: Some(format!(
                     "rewritten from the blob's current {}; its MD5 {actual} differs from the \
-                     manifest's {expected} (the service's exact layout is not documented)",
+                     {whose}'s {expected} (the service's exact layout is not documented)",
                     kind.as_str()
                 )),
                 identity,

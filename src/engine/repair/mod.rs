@@ -889,8 +889,13 @@ impl Repairer {
             let actual = received.md5;
             let refusal = match component.expected_md5 {
                 Some(expected) if expected != actual => Some(format!(
-                    "the storage's bytes hash to {actual}, not the manifest's {expected}: the \
-                     blob probably changed since export; nothing was written"
+                    "the storage's bytes hash to {actual}, not {} {expected}: the blob probably \
+                     changed since export; nothing was written",
+                    if blob.in_manifest {
+                        "the manifest's"
+                    } else {
+                        "the copy log's"
+                    }
                 )),
                 None if unpinned => Some(UNCHECKED_AND_UNPINNED.to_string()),
                 _ => None,
@@ -1258,6 +1263,11 @@ impl Repairer {
             },
         };
         let (kind, expected) = (component.kind, component.expected_md5);
+        let whose = if blob.in_manifest {
+            "manifest"
+        } else {
+            "copy log"
+        };
         let ids = [id];
         let write = self.on_drive(
             &ids,
@@ -1268,7 +1278,7 @@ impl Repairer {
                     kind,
                     &file_path,
                     text.as_bytes(),
-                    expected,
+                    (expected, whose),
                 )]
             },
             |ids, reason| failed_all(&ids, reason),

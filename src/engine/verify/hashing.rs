@@ -66,8 +66,13 @@ pub(super) struct Part {
 /// What a part's bytes are checked against.
 #[derive(Debug, Clone)]
 pub(super) enum Check {
-    /// A component's expected MD5 (one SIMD lane).
-    Md5 { id: ComponentId, expected: Md5 },
+    /// A component's expected MD5 (one SIMD lane), the manifest's or, for a file only the
+    /// copy log lists, the copy log's.
+    Md5 {
+        id: ComponentId,
+        expected: Md5,
+        by_copy_log: bool,
+    },
     /// A piece of a file checked by CRC-64.
     Crc { file: Arc<CrcFile>, piece: usize },
 }
@@ -124,20 +129,38 @@ pub(super) fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, pat
                 ref bytes,
                 identity,
             } = *part.part();
-            if let Check::Md5 { id, expected } = *check {
-                report.finding(verdict(id, expected, actual, bytes.len() as u64).on(identity));
+            if let Check::Md5 {
+                id,
+                expected,
+                by_copy_log,
+            } = *check
+            {
+                let finding = verdict(id, (expected, by_copy_log), actual, bytes.len() as u64);
+                report.finding(finding.on(identity));
             }
         }
     }
 }
 
-pub(super) fn verdict(id: ComponentId, expected: Md5, actual: Md5, bytes: u64) -> Finding {
+/// The verdict on bytes that hash to `actual`, against the `expected` MD5 (and whether the
+/// copy log, not the manifest, gives it).
+pub(super) fn verdict(
+    id: ComponentId,
+    (expected, by_copy_log): (Md5, bool),
+    actual: Md5,
+    bytes: u64,
+) -> Finding {
     let (status, reason) = if actual == expected {
         (ComponentStatus::Verified, None)
     } else {
+        let whose = if by_copy_log {
+            "the copy log"
+        } else {
+            "the manifest"
+        };
         (
             ComponentStatus::Corrupt,
-            Some(format!("MD5 is {actual}, the manifest expects {expected}")),
+            Some(format!("MD5 is {actual}, {whose} expects {expected}")),
         )
     };
     Finding {
