@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{JournalError, RepairFile, classify};
 use crate::format::drive_path::claim_key;
@@ -37,16 +37,7 @@ impl RepairFile {
     /// Adds the chunk table to a repair file that lacks it (one made before chunk-wise
     /// repairs, or a new one).
     pub(super) fn ensure_chunk_table(&self) -> Result<(), JournalError> {
-        let exists: Option<i64> = self
-            .connection
-            .query_row(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunk_crc'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(self.sqlite())?;
-        if exists.is_none() {
+        if !self.has_table("chunk_crc")? {
             self.connection
                 .execute_batch(CHUNK_TABLE)
                 .map_err(self.sqlite())?;

@@ -180,6 +180,19 @@ impl RepairFile {
         file.bind(exists, binding)
     }
 
+    /// Whether the file has the table `name` (tables added by later versions may be absent).
+    fn has_table(&self, name: &str) -> Result<bool, JournalError> {
+        self.connection
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(self.sqlite())
+    }
+
     fn sqlite(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
         |source| classify(&self.path, source)
     }

@@ -38,16 +38,7 @@ impl RepairFile {
     /// Whether the last run stopped short; `None` when no run recorded it (a file of an
     /// older version).
     pub fn stopped_short(&self) -> Result<Option<bool>, JournalError> {
-        let exists: Option<i64> = self
-            .connection
-            .query_row(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_state'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(self.sqlite())?;
-        if exists.is_none() {
+        if !self.has_table("run_state")? {
             return Ok(None);
         }
         self.connection

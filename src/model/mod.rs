@@ -159,6 +159,12 @@ impl ComponentKind {
     }
 }
 
+/// Whose MD5s the components of a blob carry: "manifest", or "copy log" for a file only the
+/// copy log lists.
+pub fn hash_source(in_manifest: bool) -> &'static str {
+    if in_manifest { "manifest" } else { "copy log" }
+}
+
 impl From<RangeKind> for ComponentKind {
     fn from(kind: RangeKind) -> Self {
         match kind {
@@ -290,6 +296,12 @@ impl Blob {
             ComponentKind::Block | ComponentKind::Page => component.expected_md5.is_none(),
             _ => self.is_sole_whole_file(component),
         }
+    }
+
+    /// Whose MD5s its components carry: "manifest", or "copy log" for a file only the copy
+    /// log lists (for messages).
+    pub fn hash_source(&self) -> &'static str {
+        hash_source(self.in_manifest)
     }
 
     /// The Length a copy-log-only entry lists (a manifest blob's length is the manifest's).

@@ -889,13 +889,9 @@ impl Repairer {
             let actual = received.md5;
             let refusal = match component.expected_md5 {
                 Some(expected) if expected != actual => Some(format!(
-                    "the storage's bytes hash to {actual}, not {} {expected}: the blob probably \
-                     changed since export; nothing was written",
-                    if blob.in_manifest {
-                        "the manifest's"
-                    } else {
-                        "the copy log's"
-                    }
+                    "the storage's bytes hash to {actual}, not the {}'s {expected}: the blob \
+                     probably changed since export; nothing was written",
+                    blob.hash_source()
                 )),
                 None if unpinned => Some(UNCHECKED_AND_UNPINNED.to_string()),
                 _ => None,
@@ -1263,11 +1259,7 @@ impl Repairer {
             },
         };
         let (kind, expected) = (component.kind, component.expected_md5);
-        let whose = if blob.in_manifest {
-            "manifest"
-        } else {
-            "copy log"
-        };
+        let whose = blob.hash_source();
         let ids = [id];
         let write = self.on_drive(
             &ids,

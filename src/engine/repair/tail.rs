@@ -37,6 +37,14 @@ impl AwaitingEnd {
         failed_all(&self.ids, past_end_reason(self.file_end, self.start))
     }
 
+    /// The same but only the ranges `keep` accepts.
+    fn only(&self, keep: impl Fn(&ComponentId) -> bool) -> Self {
+        Self {
+            ids: self.ids.iter().copied().filter(|id| keep(id)).collect(),
+            ..*self
+        }
+    }
+
     /// The ranges' verdicts when the missing end was not downloaded, `why`.
     fn not_brought(&self, why: &str) -> impl Iterator<Item = Done> {
         let reason = format!(
@@ -71,12 +79,9 @@ impl Repairer {
             // still wait.
             let settled = locked(&self.verdicts);
             let still: Vec<AwaitingEnd> = waiting
-                .into_iter()
-                .map(|awaiting| AwaitingEnd {
-                    ids: (awaiting.ids.iter().copied())
-                        .filter(|id| settled.get(id) != Some(&ComponentStatus::Repaired))
-                        .collect(),
-                    ..awaiting
+                .iter()
+                .map(|awaiting| {
+                    awaiting.only(|id| settled.get(id) != Some(&ComponentStatus::Repaired))
                 })
                 .filter(|awaiting| !awaiting.ids.is_empty())
                 .collect();
@@ -310,11 +315,7 @@ impl Repairer {
             // Ranges that waited for a missing end that, the file having grown since, does not
             // hold them.
             verdicts.extend(waiting.iter().flat_map(|awaiting| {
-                let left = awaiting.ids.iter().filter(|id| !covered.contains(id));
-                let left = AwaitingEnd {
-                    ids: left.copied().collect(),
-                    ..*awaiting
-                };
+                let left = awaiting.only(|id| !covered.contains(id));
                 left.not_brought(GREW).collect::<Vec<_>>()
             }));
             Written::Done(verdicts)

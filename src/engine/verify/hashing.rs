@@ -71,7 +71,7 @@ pub(super) enum Check {
     Md5 {
         id: ComponentId,
         expected: Md5,
-        by_copy_log: bool,
+        in_manifest: bool,
     },
     /// A piece of a file checked by CRC-64.
     Crc { file: Arc<CrcFile>, piece: usize },
@@ -132,10 +132,10 @@ pub(super) fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, pat
             if let Check::Md5 {
                 id,
                 expected,
-                by_copy_log,
+                in_manifest,
             } = *check
             {
-                let finding = verdict(id, (expected, by_copy_log), actual, bytes.len() as u64);
+                let finding = verdict(id, (expected, in_manifest), actual, bytes.len() as u64);
                 report.finding(finding.on(identity));
             }
         }
@@ -143,24 +143,20 @@ pub(super) fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, pat
 }
 
 /// The verdict on bytes that hash to `actual`, against the `expected` MD5 (and whether the
-/// copy log, not the manifest, gives it).
+/// manifest, not the copy log, gives it).
 pub(super) fn verdict(
     id: ComponentId,
-    (expected, by_copy_log): (Md5, bool),
+    (expected, in_manifest): (Md5, bool),
     actual: Md5,
     bytes: u64,
 ) -> Finding {
     let (status, reason) = if actual == expected {
         (ComponentStatus::Verified, None)
     } else {
-        let whose = if by_copy_log {
-            "the copy log"
-        } else {
-            "the manifest"
-        };
+        let whose = crate::model::hash_source(in_manifest);
         (
             ComponentStatus::Corrupt,
-            Some(format!("MD5 is {actual}, {whose} expects {expected}")),
+            Some(format!("MD5 is {actual}, the {whose} expects {expected}")),
         )
     };
     Finding {

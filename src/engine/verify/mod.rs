@@ -374,7 +374,7 @@ mod tests {
             let check = Check::Md5 {
                 id,
                 expected: component.expected_md5.unwrap(),
-                by_copy_log: false,
+                in_manifest: true,
             };
             window.push(check, component.offset, component.length, None);
         }
@@ -476,7 +476,7 @@ mod tests {
         let md5 = |component| Check::Md5 {
             id: ComponentId { blob: 0, component },
             expected: Md5::of(b""),
-            by_copy_log: false,
+            in_manifest: true,
         };
         const MIB: u64 = 1024 * 1024;
         window.push(md5(0), 0, 3 * MIB, None);
