@@ -434,22 +434,12 @@ fn interrupted_then_reported(with_copy_log: bool) {
     let dir = tempfile::tempdir().unwrap();
     let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
     let report = dir.path().join("run.json");
+    let args = repair_args(dir.path(), &paths.drive, &paths.mirror, &paths.manifest);
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
     command
-        .arg("repair")
-        .arg("--headless")
-        .arg("--repair-file")
-        .arg(&paths.repair_file)
-        .arg("--target")
-        .arg(&paths.drive)
-        .arg("--manifest")
-        .arg(&paths.manifest)
-        .arg("--source-dir")
-        .arg(&paths.mirror)
+        .args(&args)
         .arg("--report")
         .arg(&report)
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
         .args(["--concurrency", "1", "--pace", "256"]);
     if with_copy_log {
         command.arg("--copy-log").arg(&paths.copy_log);
@@ -469,7 +459,7 @@ fn interrupted_then_reported(with_copy_log: bool) {
         .unwrap()
         .arg("report")
         .arg("--repair-file")
-        .arg(&paths.repair_file)
+        .arg(dir.path().join("r.rep"))
         .arg("-o")
         .arg(&later)
         .output()
