@@ -1176,7 +1176,8 @@ fn a_repair_file_with_a_missing_or_stray_component_row_is_refused_by_report() {
 ///
 /// Seen failing with the length set as for any manifest blob: the missing file was made of
 /// 16 KiB of zeros, the short one got zeros after its 6,000 bytes, and the runs said
-/// "REPAIRED: all damage was repaired" (exit 0), `verify --repair-file` "VERIFIED".
+/// "REPAIRED: all damage was repaired" (exit 0), `verify --repair-file` "VERIFIED"; and
+/// with a `storage_length` event for it, which only a file the copy log alone lists has.
 #[test]
 fn a_block_blob_the_manifest_names_no_block_of_is_downloaded_never_padded() {
     for (drive_id, kept) in [("NOBLOCK1", None), ("NOBLOCK2", Some(6000))] {
@@ -1203,11 +1204,20 @@ fn a_block_blob_the_manifest_names_no_block_of_is_downloaded_never_padded() {
             None => std::fs::remove_file(&file).unwrap(),
         }
 
-        let seen = run(hostile.repair(), TIMEOUT);
+        let mut repair = hostile.repair();
+        repair.arg("--json");
+        let seen = run(repair, TIMEOUT);
         assert_eq!(seen.code, Some(0), "{drive_id}: {}", seen.text());
         assert!(
             std::fs::read(&file).unwrap() == content,
             "{drive_id}: the file is the blob, byte for byte"
+        );
+        // Its length is the manifest's (a download refuses any other): no news to tell.
+        assert!(
+            seen.stdout.contains(r#""event":"component""#)
+                && !seen.stdout.contains(r#""event":"storage_length""#),
+            "{drive_id}: {}",
+            seen.stdout
         );
         let report = hostile.report_json();
         let length = components(&report, r"\box\x.bin", "file");

@@ -496,3 +496,72 @@ fn interrupted_then_reported(with_copy_log: bool) {
     };
     assert_eq!(verdicts(&run_report), verdicts(&later_report));
 }
+
+/// The verbose log keeps every fact of the run but the progress: a file downloaded whole in
+/// pieces tells each piece on the `--json` stream, and the log file has the file's verdicts
+/// and none of those ticks.
+#[test]
+fn the_log_file_keeps_the_verdicts_and_leaves_out_the_bytes_told_as_they_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = pseudo_random_bytes(9, 40 << 20);
+    let mirror = dir.path().join("mirror/cont");
+    std::fs::create_dir_all(&mirror).unwrap();
+    std::fs::write(mirror.join("x.bin"), &content).unwrap();
+    std::fs::write(
+        mirror.join("x.bin.blobprops.json"),
+        r#"{"last_modified": "2012-09-18T23:47:08Z"}"#,
+    )
+    .unwrap();
+    let drive = dir.path().join("drive");
+    std::fs::create_dir_all(&drive).unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        format!(
+            r#"<DriveLog><DriveId>LOGTICKS</DriveId>
+<Blob Status="FileNotFound"><BlobPath>cont/x.bin</BlobPath><FilePath>\cont\x.bin</FilePath><Length>{}</Length><LastModified>2012-09-18T23:47:08Z</LastModified></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+            content.len()
+        ),
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("repair")
+        .arg("--repair-file")
+        .arg(dir.path().join("r.rep"))
+        .arg("--target")
+        .arg(&drive)
+        .arg("--copy-log")
+        .arg(&copy_log)
+        .arg("--source-dir")
+        .arg(dir.path().join("mirror"))
+        .arg("--log-dir")
+        .arg(&logs)
+        .args(["--headless", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    assert!(std::fs::read(drive.join("cont/x.bin")).unwrap() == content);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let told = stdout
+        .lines()
+        .filter(|line| line.contains(r#""event":"transferred""#))
+        .count();
+    assert!(told >= 2, "the pieces are told on the stream: {stdout}");
+
+    let names: Vec<PathBuf> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let log = std::fs::read_to_string(&names[0]).unwrap();
+    assert!(
+        log.contains(r#""event":"component""#) && log.contains(r#""status":"repaired""#),
+        "the verdicts are in the log: {log}"
+    );
+    assert!(!log.contains("transferred"), "{log}");
+    assert!(!log.contains(r#""event":"progress""#), "{log}");
+}

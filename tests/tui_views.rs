@@ -12,10 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use export_repair::demo::scenario;
-use export_repair::engine::{self, Command, CredentialKind, Event, RepairOptions, VerifyOptions};
+use export_repair::engine::{
+    self, Activity, Command, CredentialKind, Event, RepairOptions, VerifyOptions,
+};
 use export_repair::format::copylog::CopyLog;
 use export_repair::format::manifest::Manifest;
 use export_repair::journal::{self, Binding, RepairFile};
+use export_repair::model::tree::NodeKind;
 use export_repair::model::{ComponentId, Drive};
 use export_repair::source::mirror::MirrorSource;
 use export_repair::tui::action::Action;
@@ -275,6 +278,35 @@ fn paused_shows_paused_and_no_rate() {
     }
 }
 
+/// A run stopped while paused: what is in flight finishes, then it ends, so the download line
+/// no longer says "paused" (nor shows a rate) once the header says it is stopping.
+#[test]
+fn stopping_outranks_paused() {
+    let events = recorded();
+    let paused = events.iter().position(|e| *e == Event::Paused).unwrap();
+    let progress = paused
+        + events[paused..]
+            .iter()
+            .position(|e| matches!(e, Event::Progress(_)))
+            .unwrap();
+    let mut app = app_after(&events[..=progress]);
+    app.on_event(&Event::Stopping);
+    app.on_event(&events[progress]);
+    for screen in [render(&app, 80, 24), render(&app, 120, 40)] {
+        assert!(
+            screen.contains("stopping: finishing what is in flight"),
+            "{screen}"
+        );
+        let download = screen
+            .lines()
+            .find(|line| line.starts_with(" download"))
+            .unwrap();
+        assert!(!download.contains("paused"), "{screen}");
+        assert!(!download.contains("B/s"), "{screen}");
+        assert!(!screen.contains("p resume"), "{screen}");
+    }
+}
+
 #[test]
 fn the_first_screen_leads_to_the_damage() {
     let events = recorded();
@@ -339,6 +371,55 @@ fn a_failed_block_shows_its_whole_reason_and_the_hashes_by_name() {
         "{large}"
     );
     assert!(large.contains("nothing came from storage"), "{large}");
+}
+
+/// Focuses component `component` of blob `blob` in the block map.
+fn focus_component(app: &mut App, blob: usize, component: u32) {
+    app.update(Action::ExpandAll);
+    let row = app
+        .visible
+        .iter()
+        .position(|&n| app.tree.nodes[n].kind == NodeKind::Blob(blob))
+        .unwrap();
+    app.update(Action::Top);
+    for _ in 0..row {
+        app.update(Action::Down);
+    }
+    app.update(Action::Focus);
+    for _ in 0..component {
+        app.update(Action::Down);
+    }
+}
+
+/// A component being downloaded has no storage MD5 yet: the details say so, not that nothing
+/// came from storage (which only a failed download means).
+#[test]
+fn a_download_under_way_has_no_storage_md5_yet() {
+    let events = recorded();
+    let downloading = events
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::Working {
+                    activity: Activity::Downloading,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    let Event::Working {
+        blob, components, ..
+    } = &events[downloading]
+    else {
+        unreachable!()
+    };
+    let mut app = app_after(&events[..=downloading]);
+    focus_component(&mut app, *blob as usize, components[0]);
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("downloading"), "{screen}");
+    assert!(screen.contains("not downloaded yet"), "{screen}");
+    assert!(!screen.contains("nothing came from storage"), "{screen}");
 }
 
 #[test]
