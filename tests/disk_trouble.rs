@@ -166,7 +166,9 @@ impl Setup {
         assert_eq!(files(&self.drive), expected, "the drive is not as exported");
     }
 
-    /// Every byte of every range is the blob's or the one the drive held before.
+    /// Every byte of every range is the blob's or the one the drive held before (zero where
+    /// the file was missing or ended: a file brought to its length); no file that was there
+    /// is gone.
     fn assert_no_wrong_byte(&self, before: &BTreeMap<PathBuf, Vec<u8>>) {
         for blob in &self.sample.blobs {
             let relative = self
@@ -174,16 +176,18 @@ impl Setup {
                 .strip_prefix(&self.drive)
                 .unwrap()
                 .to_path_buf();
+            let old = before.get(&relative);
             let Ok(now) = std::fs::read(self.local(&blob.file_path)) else {
+                assert!(old.is_none(), "{} is gone", blob.file_path);
                 continue;
             };
-            let old = before.get(&relative);
             for &(offset, length) in &blob.layout {
                 for i in offset as usize..(offset + length) as usize {
                     let byte = now.get(i).copied();
-                    let previous = old.map_or(Some(0), |old| old.get(i).copied());
+                    let previous =
+                        old.map_or(Some(0), |old| Some(old.get(i).copied().unwrap_or(0)));
                     assert!(
-                        byte == Some(blob.content[i]) || byte == previous || byte == Some(0),
+                        byte == Some(blob.content[i]) || byte == previous,
                         "{} byte {i}: {byte:?} is neither the blob's nor the old one",
                         blob.file_path
                     );

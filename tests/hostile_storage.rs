@@ -534,8 +534,14 @@ async fn a_copy_log_length_of_a_quintillion_bytes_neither_aborts_nor_fills_memor
         serde_json::from_slice(&std::fs::read(export.report()).unwrap()).unwrap();
     let throughput = &report["throughput"];
     assert_eq!(throughput["bytes"], content.len() as u64, "{throughput}");
-    let rate = throughput["bytes_per_second"].as_u64().unwrap_or(0);
-    assert!(rate < u64::MAX, "{throughput}");
+    let active = throughput["active_seconds"]
+        .as_f64()
+        .expect("active seconds");
+    let rate = throughput["bytes_per_second"].as_u64().expect("a rate");
+    assert!(
+        active > 0.0 && rate == (content.len() as f64 / active) as u64,
+        "the rate is the blob's bytes over the time worked: {throughput}"
+    );
     // Once the storage has answered, every length and total the run shows is the storage's
     // too (only the plan, made before, can take the copy log's word): the progress and the
     // summary, the report's file, component and totals.

@@ -259,16 +259,39 @@ fn both_sizes(name: &str, app: &App) -> (String, String) {
     (small, large)
 }
 
-#[test]
-fn paused_shows_paused_and_no_rate() {
-    let events = recorded();
+/// The recording up to its first progress while paused (the demo starts paused), that
+/// progress telling a rate and a time left for both kinds of work.
+fn paused_with_rates() -> Vec<Event> {
+    let mut events = recorded();
     let paused = events.iter().position(|e| *e == Event::Paused).unwrap();
     let progress = paused
         + events[paused..]
             .iter()
             .position(|e| matches!(e, Event::Progress(_)))
             .unwrap();
-    let app = app_after(&events[..=progress]);
+    events.truncate(progress + 1);
+    let Some(Event::Progress(last)) = events.last_mut() else {
+        unreachable!()
+    };
+    for work in [&mut last.verify, &mut last.download] {
+        work.bytes_per_second = Some(5_000_000);
+        work.eta_seconds = Some(90);
+    }
+    events
+}
+
+/// Seen failing without the pause's branch: the rate and the time left showed beside "paused"
+/// (the same events unpaused show both).
+#[test]
+fn paused_shows_paused_and_no_rate() {
+    let events = paused_with_rates();
+    let mut unpaused = events.clone();
+    unpaused.retain(|e| *e != Event::Paused);
+    let running = app_after(&unpaused);
+    let (small, large) = (render(&running, 80, 24), render(&running, 120, 40));
+    assert!(small.contains("MiB/s"), "{small}");
+    assert!(large.contains("MiB/s") && large.contains("ETA"), "{large}");
+    let app = app_after(&events);
     let (small, large) = both_sizes("paused", &app);
     for screen in [&small, &large] {
         assert!(screen.contains("· paused"), "{screen}");
@@ -282,16 +305,10 @@ fn paused_shows_paused_and_no_rate() {
 /// no longer says "paused" (nor shows a rate) once the header says it is stopping.
 #[test]
 fn stopping_outranks_paused() {
-    let events = recorded();
-    let paused = events.iter().position(|e| *e == Event::Paused).unwrap();
-    let progress = paused
-        + events[paused..]
-            .iter()
-            .position(|e| matches!(e, Event::Progress(_)))
-            .unwrap();
-    let mut app = app_after(&events[..=progress]);
+    let events = paused_with_rates();
+    let mut app = app_after(&events);
     app.on_event(&Event::Stopping);
-    app.on_event(&events[progress]);
+    app.on_event(events.last().unwrap());
     for screen in [render(&app, 80, 24), render(&app, 120, 40)] {
         assert!(
             screen.contains("stopping: finishing what is in flight"),
@@ -302,7 +319,8 @@ fn stopping_outranks_paused() {
             .find(|line| line.starts_with(" download"))
             .unwrap();
         assert!(!download.contains("paused"), "{screen}");
-        assert!(!download.contains("B/s"), "{screen}");
+        assert!(!screen.contains("B/s"), "{screen}");
+        assert!(!screen.contains("ETA"), "{screen}");
         assert!(!screen.contains("p resume"), "{screen}");
     }
 }

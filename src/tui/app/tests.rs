@@ -265,8 +265,24 @@ fn quit_asks_while_running_and_a_run_that_finished_behind_the_question_is_not_ca
 /// component (5)" though nothing was retried.
 #[test]
 fn a_stopping_run_says_so_and_takes_no_new_work() {
-    let mut app = demo_app();
-    repairing(&mut app);
+    // Damage to retry: without the stop, retrying it is work sent to the engine.
+    let with_damage = || {
+        let mut app = demo_app();
+        repairing(&mut app);
+        for (component, status) in [(0, ComponentStatus::Failed), (1, ComponentStatus::Corrupt)] {
+            let event = verdict(&app, 0, component, status);
+            app.on_event(&event);
+        }
+        app
+    };
+    let mut running = with_damage();
+    for action in [Action::RetryFailed, Action::Retry] {
+        assert!(
+            matches!(running.update(action).as_slice(), [Effect::Send(_)]),
+            "{action:?}"
+        );
+    }
+    let mut app = with_damage();
     app.update(Action::Cancel);
     assert_eq!(app.update(Action::Cancel), [Effect::Send(Command::Cancel)]);
     app.on_event(&Event::Stopping);
@@ -281,13 +297,14 @@ fn a_stopping_run_says_so_and_takes_no_new_work() {
         Action::VerifyAgain,
         Action::Pause,
     ] {
+        let logged = app.log.len();
         assert_eq!(app.update(action), [], "{action:?}");
+        assert!(
+            app.log.len() == logged + 1 && app.log.back().unwrap().contains("the run is stopping"),
+            "{action:?}: {:?}",
+            app.log
+        );
     }
-    assert!(
-        app.log.back().unwrap().contains("the run is stopping"),
-        "{:?}",
-        app.log
-    );
     let hints: Vec<Action> = crate::tui::view::hints::actions(&app)
         .into_iter()
         .map(|(action, _)| action)
