@@ -15,7 +15,7 @@ use std::sync::Arc;
 use export_repair::demo::pseudo_random_bytes;
 use export_repair::engine::{self, Command, Event, RepairOptions};
 use export_repair::journal::RepairFile;
-use export_repair::model::{ComponentId, ComponentStatus, Drive, Outcome};
+use export_repair::model::{ComponentId, ComponentKind, ComponentStatus, Drive, Outcome};
 use export_repair::source::mirror::MirrorSource;
 use export_repair::source::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 use support::engine_run;
@@ -296,16 +296,19 @@ impl BlobSource for Gated {
 }
 
 /// Stopped (a cancel, as Ctrl-C sends) while its only download is in flight, the run lets
-/// it finish: every component then has its verdict and nothing is wrong, so the run ends
-/// repaired, not interrupted (nothing was left for a rerun).
+/// it finish: every component then has its verdict and nothing is wrong (a range without a
+/// hash is skipped for good: no rerun checks it either), so the run ends repaired, not
+/// interrupted (nothing was left for a rerun), and its repair file says the same.
 ///
 /// Seen failing with "interrupted" taken from the stop alone: `interrupted: true` (exit 4,
 /// INTERRUPTED) over a drive a later `verify` found whole, and a report whose HTML said "the
-/// run stopped before every component was checked: 0 not checked".
+/// run stopped before every component was checked: 0 not checked". And with the skipped
+/// range counted as left undone: the repair file said the run stopped short, so `report
+/// --repair-file` called it interrupted (exit 4).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_that_leaves_nothing_undone_is_not_an_interruption() {
     let dir = tempfile::tempdir().unwrap();
-    let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
+    let failed = r#"<BlockList><Block Offset="0" Length="4000" Id="AQ==" Status="Completed" /><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
     let (model, repair_file, blob) =
         export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
     let source = Arc::new(Gated {
@@ -320,9 +323,14 @@ async fn a_stop_that_leaves_nothing_undone_is_not_an_interruption() {
         repair_file,
         options(),
     );
+    let file = model.blobs[0]
+        .components
+        .iter()
+        .position(|c| c.kind == ComponentKind::File)
+        .unwrap();
     let length = ComponentId {
         blob: 0,
-        component: 1,
+        component: file as u32,
     };
     let mut events = Vec::new();
     let run = async {
@@ -369,4 +377,13 @@ async fn a_stop_that_leaves_nothing_undone_is_not_an_interruption() {
     };
     assert_eq!(*outcome, Outcome::Repaired, "{events:#?}");
     assert!(!interrupted, "{events:#?}");
+    assert!(
+        events.iter().any(|event| matches!(
+            event,
+            Event::Component(c) if c.status == ComponentStatus::Skipped
+        )),
+        "the range without a hash is skipped: {events:#?}"
+    );
+    let journal = RepairFile::open_read_only(&dir.path().join("drive.rep")).unwrap();
+    assert_eq!(journal.stopped_short().unwrap(), Some(false));
 }

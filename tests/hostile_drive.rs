@@ -345,7 +345,9 @@ fn a_copy_log_calling_an_intact_file_missing_gets_no_repair_claimed() {
 ///
 /// Seen failing with the report path check off: the manifest was overwritten by the JSON
 /// report (and the runs exited 0); and, for `repair`, with the drive unchecked: a repair
-/// that said REPAIRED then wrote its report over a file it had just verified.
+/// that said REPAIRED then wrote its report over a file it had just verified. And with the
+/// check made after the report's folders were made: the refused runs had made them on the
+/// drive; a log folder inside the drive (given, or the current folder) was written to.
 #[test]
 fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
     let hostile = Hostile::new(
@@ -453,12 +455,48 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             },
             "inside the drive",
         ),
+        (
+            "verify, in folders not made yet inside the drive",
+            verify(&hostile.drive().join("reports/today/v.json")),
+            "inside the drive",
+        ),
+        (
+            "repair, in folders not made yet inside the drive",
+            repair(&hostile.drive().join("box/new/r.json")),
+            "inside the drive",
+        ),
+        (
+            "repair, its log folder inside the drive",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--log-dir").unwrap();
+                args[at + 1] = hostile.drive().join("logs").into_os_string();
+                command.args(args);
+                command
+            },
+            "inside the drive",
+        ),
+        (
+            "repair, its log folder the current one, inside the drive",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--log-dir").unwrap();
+                args.drain(at..at + 2);
+                command.args(args).current_dir(hostile.drive().join("box"));
+                command
+            },
+            "--log-dir",
+        ),
     ];
     for (case, command, what) in cases {
         let seen = run(command, TIMEOUT);
         assert_eq!(seen.code, Some(2), "{case}: {}", seen.text());
         let about = if case.contains("its repair file") {
             "the repair file"
+        } else if case.contains("its log folder") {
+            "the log folder"
         } else {
             "the report"
         };
@@ -472,6 +510,10 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
     }
     assert!(!hostile.drive().join("box/report.json").exists());
     assert!(!hostile.drive().join("box/b.bin").exists());
+    // No folder was made on the drive either.
+    for folder in ["reports", "box/new", "logs"] {
+        assert!(!hostile.drive().join(folder).exists(), "{folder}");
+    }
 }
 
 /// A FIFO where a data file and a properties file should be: opening it must not block
@@ -685,23 +727,31 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
 }
 
 /// A range the copy log gives a hash for, inside the missing end of a file only the copy log
-/// describes: written with the end only when the storage's bytes hash to it. With the right
-/// hash the file ends as the blob (exit 0); with another, nothing of the end is written (the
-/// file keeps its length, no gap, no zeros) and the range says why (exit 1).
+/// describes (or cut short by the file's end): written with the end only when the storage's
+/// bytes hash to it. With the right hash the file ends as the blob (exit 0); with another,
+/// nothing of the end is written (the file keeps its length, no gap, no zeros) and the range
+/// says why (exit 1).
 ///
 /// Seen failing with the missing end written as it came: the range with the wrong hash was
-/// written and called repaired ("the copy log lists no hash to check it against").
+/// written and called repaired ("the copy log lists no hash to check it against"). And, for
+/// the file ending inside the range: the range's own download was refused, then the missing
+/// end was written from the file's end, the bytes that had failed the hash among them.
 #[test]
 fn a_hashed_range_in_a_missing_end_is_checked_before_it_is_written() {
     let content = pseudo_random_bytes(14, 16 * KIB);
-    for right in [true, false] {
+    for (right, kept) in [
+        (true, 2000),
+        (false, 2000),
+        (true, 10 * KIB),
+        (false, 10 * KIB),
+    ] {
         let hostile = copy_log_only(
             "HASHEND1",
             15,
             SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
         );
         let file = hostile.file("box/x.bin");
-        std::fs::write(&file, &content[..2000]).unwrap();
+        std::fs::write(&file, &content[..kept]).unwrap();
         let hashed = if right {
             &content[8 * KIB..12 * KIB]
         } else {
@@ -734,14 +784,63 @@ fn a_hashed_range_in_a_missing_end_is_checked_before_it_is_written() {
                 "{reason}"
             );
         } else {
-            assert_eq!(seen.code, Some(1), "{}", seen.text());
+            assert_eq!(seen.code, Some(1), "{kept}: {}", seen.text());
             assert!(
-                std::fs::read(&file).unwrap() == content[..2000],
-                "nothing was written"
+                std::fs::read(&file).unwrap() == content[..kept],
+                "{kept}: nothing was written"
             );
             assert_eq!(block["status"], "failed", "{block}");
             assert!(reason.contains("not to the copy log's MD5"), "{reason}");
+            let length = components(&report, r"\box\x.bin", "file")[0].clone();
+            assert_eq!(length["status"], "failed", "{length}");
         }
+    }
+}
+
+/// A file only the copy log describes, cut short inside a failed range, whose storage blob is
+/// longer than the copy log's `Length` (not one version): nothing is written, not even the
+/// range the file's end cuts short (exit 1), and neither `verify --repair-file` nor a rerun
+/// then calls the file good.
+///
+/// Seen failing: the range was downloaded and written before the length was checked (the file
+/// grew from 6 to 8 KiB while its verdict said "nothing was changed"), and `verify
+/// --repair-file` then said VERIFIED (exit 0).
+#[test]
+fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length() {
+    let content = pseudo_random_bytes(18, 16 * KIB);
+    let hostile = copy_log_only(
+        "CUTSHORT",
+        19,
+        SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
+    );
+    let file = hostile.file("box/x.bin");
+    std::fs::write(&file, &content[..6 * KIB]).unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>CUTSHORT</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>12288</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="8192" Length="4096" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let seen = repair_with_copy_log(&hostile);
+        assert_eq!(seen.code, Some(1), "{}", seen.text());
+        assert!(
+            std::fs::read(&file).unwrap() == content[..6 * KIB],
+            "nothing was written"
+        );
+        let report = hostile.report_json();
+        for block in components(&report, r"\box\x.bin", "block") {
+            assert_eq!(block["status"], "failed", "{block}");
+            let reason = block["reason"].as_str().unwrap();
+            assert!(reason.contains("not downloaded"), "{reason}");
+        }
+        let mut verify = hostile.verify();
+        verify.arg("--copy-log").arg(hostile.copy_log());
+        verify.arg("--repair-file").arg(hostile.repair_file());
+        let verified = run(verify, TIMEOUT);
+        assert_eq!(verified.code, Some(1), "{}", verified.text());
     }
 }
 

@@ -111,8 +111,9 @@ async fn repair(
     volume: &crate::bitlocker::UnlockedVolume,
     interrupts: super::signals::Interrupts,
 ) -> Result<ExitStatus, CliError> {
-    let plan = prepare(args)?;
     let log_dir = args.log_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    super::report_paths::log_dir_outside(&log_dir, &args.target)?;
+    let plan = prepare(args)?;
     let log =
         logging::start(&log_dir, &plan.drive.drive_id, plan.secrets.clone()).map_err(|error| {
             CliError::Usage(format!(

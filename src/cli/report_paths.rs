@@ -47,6 +47,34 @@ fn inside_drive(path: &Path, resolved: Option<&Path>, target: &Path) -> Option<S
         .then(|| target.display().to_string())
 }
 
+/// The drive, when `path` (which may not exist yet) would be inside it: judged by the deepest
+/// of its folders that exists, resolved, with the rest (folders still to be made, never links)
+/// joined as written.
+fn would_be_inside_drive(path: &Path, target: &Path) -> Option<String> {
+    let absolute = std::path::absolute(path).ok()?;
+    let (existing, rest) = absolute.ancestors().find_map(|ancestor| {
+        let resolved = ancestor.canonicalize().ok()?;
+        let rest = absolute.strip_prefix(ancestor).ok()?.to_path_buf();
+        Some((resolved, rest))
+    })?;
+    let joined = existing.join(&rest);
+    inside_drive(&joined, Some(&existing), target)
+}
+
+/// Refuses a log folder inside the drive (the log is written there as the run goes), before
+/// the folder is made.
+pub fn log_dir_outside(log_dir: &Path, target: &Path) -> Result<(), CliError> {
+    match would_be_inside_drive(log_dir, target) {
+        Some(drive) => Err(CliError::Usage(format!(
+            "the log folder {} is inside the drive {drive}; a repair writes nothing on the \
+             drive but the files its logs list: choose a folder beside the drive with --log-dir \
+             (the current folder is the default)",
+            log_dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a repair file inside the drive: its database could take the place of a file the
 /// drive's logs list, which the run would then write into.
 pub fn repair_file_outside(repair_file: &Path, target: &Path) -> Result<(), CliError> {
@@ -123,6 +151,12 @@ pub fn check(report: &Path, protected: &Protected<'_>) -> Result<(), CliError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Before its folder is made: a folder made inside the drive would already change it.
+    if let Some(target) = protected.target
+        && let Some(drive) = would_be_inside_drive(&folder, target)
+    {
+        return Err(refuse(inside_drive_reason(&drive)));
+    }
     std::fs::create_dir_all(&folder).map_err(|error| {
         refuse(format!(
             "cannot be written: its folder cannot be made ({error})"
@@ -166,8 +200,12 @@ fn refused(folder: &Path, name: &std::ffi::OsStr, protected: &Protected<'_>) -> 
         }
     }
     let drive = inside_drive(&lexical, resolved.as_deref(), protected.target?)?;
-    Some(format!(
-        "is inside the drive {drive}; a run writes nothing on the drive but the files its \
-         logs list (verify not even those)"
-    ))
+    Some(inside_drive_reason(&drive))
+}
+
+fn inside_drive_reason(drive: &str) -> String {
+    format!(
+        "is inside the drive {drive}; a run writes nothing on the drive but the files its logs \
+         list (verify not even those)"
+    )
 }

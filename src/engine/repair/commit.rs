@@ -293,12 +293,29 @@ pub(super) fn cannot_write(path: &str, error: &dyn std::fmt::Display) -> String 
 /// Why a range at `first` of a file only the copy log lists, which ends at `end`, is not
 /// written now.
 pub(super) fn past_end_reason(end: u64, first: u64) -> String {
+    if first < end {
+        return format!(
+            "{}: nothing past it is written before the storage's length is known to agree with \
+             the copy log's; nothing was written (a repair brings the range with the file's \
+             missing end when the copy log gives its Length)",
+            file_end_and_range(end, first)
+        );
+    }
     format!(
-        "the file ends at byte {end}, before this range at byte {first}: the bytes between are \
-         missing too, and writing past them would leave zeros nobody vouched for; nothing was \
-         written (a repair brings them with the file's missing end when the copy log gives its \
-         Length)"
+        "{}: the bytes between are missing too, and writing past them would leave zeros nobody \
+         vouched for; nothing was written (a repair brings them with the file's missing end \
+         when the copy log gives its Length)",
+        file_end_and_range(end, first)
     )
+}
+
+/// Where a file cut short ends, against a range that reaches past it from `first`.
+pub(super) fn file_end_and_range(end: u64, first: u64) -> String {
+    if first < end {
+        format!("the file ends at byte {end}, inside this range (from byte {first})")
+    } else {
+        format!("the file ends at byte {end}, before this range at byte {first}")
+    }
 }
 
 /// Writes a part's pieces one after the other from its offset.

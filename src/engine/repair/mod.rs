@@ -487,15 +487,13 @@ impl Repairer {
     }
 
     /// Whether a component has no verdict, or one a rerun would see to: what makes a stop an
-    /// interruption (as the run's ledger reckons it).
+    /// interruption (as the run's ledger reckons it: a component skipped for want of a hash
+    /// is skipped by every run).
     fn left_undone(&self) -> bool {
         let verdicts = locked(&self.verdicts);
         self.drive
             .components()
-            .any(|(id, _, _)| match verdicts.get(&id) {
-                None => true,
-                Some(status) => status.is_damage() || *status == ComponentStatus::Skipped,
-            })
+            .any(|(id, _, _)| verdicts.get(&id).is_none_or(|status| status.is_damage()))
     }
 
     async fn emit(&self, finding: Finding) {
@@ -799,6 +797,66 @@ impl Repairer {
             .blocking_send(WorkerMessage::RepairFileFailed(error.to_string()));
     }
 
+    /// Of a job's ranges (in order, one after another) of a file only the copy log lists, those
+    /// within the file as the drive holds it. The others reach past its end: nothing is
+    /// downloaded for them here (nor written before the storage's length is known to agree with
+    /// the copy log's); they wait for the file's missing end, which its length job (run once
+    /// every download is settled) brings from where the first of them starts, or says why not.
+    async fn within_file_end<'a>(&self, blob_index: u32, components: &'a [u32]) -> &'a [u32] {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let file_path = blob.file_path.clone();
+        let ids = component_ids(blob_index, components);
+        let file_end = self
+            .on_drive(
+                &ids,
+                move |root| tail::file_end(root, &file_path).ok(),
+                |_, _| None,
+            )
+            .await;
+        let Some(file_end) = file_end else {
+            return components;
+        };
+        let reaching = components
+            .iter()
+            .position(|&index| {
+                let range = &blob.components[index as usize];
+                range.offset.saturating_add(range.length) > file_end
+            })
+            .unwrap_or(components.len());
+        let (within, beyond) = components.split_at(reaching);
+        let (Some(&first), Some(&last)) = (beyond.first(), beyond.last()) else {
+            return within;
+        };
+        let start = blob.components[first as usize].offset;
+        let last = &blob.components[last as usize];
+        let end = last.offset + last.length;
+        let awaiting = tail::AwaitingEnd {
+            ids: component_ids(blob_index, beyond),
+            file_end,
+            start,
+        };
+        if blob
+            .copy_log_length()
+            .is_some_and(|length| end <= length && file_end < length)
+        {
+            locked(&self.awaiting_end)
+                .entry(blob_index)
+                .or_default()
+                .push(awaiting);
+            let _ = self
+                .out
+                .send(WorkerMessage::Working {
+                    blob: blob_index,
+                    components: beyond.to_vec(),
+                    activity: Activity::Queued,
+                })
+                .await;
+        } else {
+            self.settle(awaiting.past_end()).await;
+        }
+        within
+    }
+
     async fn repair_ranges(
         &self,
         source: &dyn BlobSource,
@@ -806,6 +864,16 @@ impl Repairer {
         components: &[u32],
     ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
+        let conditions = self.conditions(blob_index);
+        if let Some(reason) = self.range_refusal(blob_index, components, &conditions) {
+            let ids = component_ids(blob_index, components);
+            return self.settle(failed_all(&ids, reason)).await;
+        }
+        let components = if blob.in_manifest {
+            components
+        } else {
+            self.within_file_end(blob_index, components).await
+        };
         let ids = component_ids(blob_index, components);
         let (Some(&first), Some(&last)) = (components.first(), components.last()) else {
             return JobEnd::Settled;
@@ -813,52 +881,6 @@ impl Repairer {
         let start = blob.components[first as usize].offset;
         let last = &blob.components[last as usize];
         let end = last.offset + last.length;
-        let conditions = self.conditions(blob_index);
-        if let Some(reason) = self.range_refusal(blob_index, components, &conditions) {
-            return self.settle(failed_all(&ids, reason)).await;
-        }
-        // A file only the copy log lists that ends before these ranges: the write would be
-        // refused (no gap), so nothing is downloaded for it; the file's missing end brings them.
-        if !blob.in_manifest {
-            let file_path = blob.file_path.clone();
-            let file_end = self
-                .on_drive(
-                    &ids,
-                    move |root| tail::file_end(root, &file_path).ok(),
-                    |_, _| None,
-                )
-                .await;
-            if let Some(file_end) = file_end
-                && start > file_end
-            {
-                // Short of the copy log's Length, the file's length job follows (it runs once
-                // every download is settled) and brings them, or says why not.
-                let awaiting = tail::AwaitingEnd {
-                    ids,
-                    file_end,
-                    start,
-                };
-                if blob
-                    .copy_log_length()
-                    .is_some_and(|length| end <= length && file_end < length)
-                {
-                    locked(&self.awaiting_end)
-                        .entry(blob_index)
-                        .or_default()
-                        .push(awaiting);
-                    let _ = self
-                        .out
-                        .send(WorkerMessage::Working {
-                            blob: blob_index,
-                            components: components.to_vec(),
-                            activity: Activity::Queued,
-                        })
-                        .await;
-                    return JobEnd::Settled;
-                }
-                return self.settle(awaiting.past_end()).await;
-            }
-        }
         let source_blob = match self.blob_ref(blob) {
             Ok(source_blob) => source_blob,
             Err(error) => return self.source_failed(&ids, error).await,

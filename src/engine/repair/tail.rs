@@ -4,7 +4,9 @@
 //! are. Its length is the copy log's `Length`, which the storage's must match (else they are not
 //! one version and nothing changes). Bytes nobody vouched for (zeros) are never written.
 
-use super::commit::{Written, failed, failed_all, past_end_reason, write_parts};
+use super::commit::{
+    Written, failed, failed_all, file_end_and_range, past_end_reason, write_parts,
+};
 use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop, is_unpinned, locked, pinned_to};
 use crate::engine::Work;
@@ -48,9 +50,8 @@ impl AwaitingEnd {
     /// The ranges' verdicts when the missing end was not downloaded, `why`.
     fn not_brought(&self, why: &str) -> impl Iterator<Item = Done> {
         let reason = format!(
-            "the file ends at byte {}, before this range at byte {}: it comes with the file's \
-             missing end, which was not downloaded: {why}",
-            self.file_end, self.start
+            "{}: it comes with the file's missing end, which was not downloaded: {why}",
+            file_end_and_range(self.file_end, self.start)
         );
         self.ids.iter().map(move |&id| failed(id, reason.clone()))
     }
@@ -176,23 +177,33 @@ impl Repairer {
                 return self.settle(refused(reason)).await;
             }
         };
-        // The ranges the missing end holds: written with it.
-        let covered: Vec<ComponentId> = blob
+        // The ranges the missing end holds, whole or in part: written with it, from where the
+        // first of them starts (the drive's bytes of a range cut short are rewritten with the
+        // rest, so that it is checked whole).
+        let covered: Vec<(ComponentId, u64)> = blob
             .components
             .iter()
             .enumerate()
             .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-            .filter(|(_, c)| c.offset >= start && c.offset.saturating_add(c.length) <= length)
-            .map(|(index, _)| ComponentId {
-                blob: blob_index,
-                component: index as u32,
+            .filter(|(_, c)| reaches_into(c, start, length))
+            .map(|(index, c)| {
+                let range = ComponentId {
+                    blob: blob_index,
+                    component: index as u32,
+                };
+                (range, c.offset)
             })
             .collect();
+        let from = covered
+            .iter()
+            .map(|&(_, offset)| offset)
+            .fold(start, u64::min);
+        let covered: Vec<ComponentId> = covered.into_iter().map(|(range, _)| range).collect();
         let ids: Vec<ComponentId> = std::iter::once(id).chain(covered.iter().copied()).collect();
         let pinned = pinned_to(&conditions, &properties);
         let write = async {
             let chunk = self.options.max_request_bytes.max(1);
-            let mut at = start;
+            let mut at = from;
             let mut identity = None;
             // Each covered range's MD5 as written: what a later check compares it with, and
             // for a range the copy log gives a hash, what is checked before it is written.
@@ -294,11 +305,16 @@ impl Repairer {
                     storage_md5: None,
                     reason: Some(format!(
                         "the file ended at byte {start}: its missing end ({start}..{at}) was \
-                         downloaded, {NO_HASH}"
+                         downloaded{}, {NO_HASH}",
+                        if from < start {
+                            format!(" with the range it cut short, from byte {from}")
+                        } else {
+                            String::new()
+                        }
                     )),
                     identity,
                 },
-                Some(reason) if at == start => failed(
+                Some(reason) if at <= start => failed(
                     id,
                     format!("the file ends at byte {start}; its missing end: {reason}"),
                 ),
@@ -415,7 +431,7 @@ fn unlisted_bytes(blob: &crate::model::Blob, from: u64, to: u64, length: u64) ->
         .components
         .iter()
         .filter(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-        .filter(|c| c.offset >= from && c.offset.saturating_add(c.length) <= length)
+        .filter(|c| reaches_into(c, from, length))
         .map(|c| {
             c.offset
                 .saturating_add(c.length)
@@ -424,6 +440,13 @@ fn unlisted_bytes(blob: &crate::model::Blob, from: u64, to: u64, length: u64) ->
         })
         .sum();
     to.saturating_sub(from).saturating_sub(in_ranges)
+}
+
+/// Whether a range holds bytes of a missing end from `start` (and lies within the file's
+/// `length`).
+fn reaches_into(range: &Component, start: u64, length: u64) -> bool {
+    let end = range.offset.saturating_add(range.length);
+    end > start && end <= length
 }
 
 /// How much of the missing end to read next from `at`: `most`, cut so that a range the copy
