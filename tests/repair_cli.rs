@@ -423,18 +423,37 @@ fn a_dry_run_tells_its_times_only_when_it_did_work() {
 /// report said "damaged" with the components corrupt. And without the copy log, once the
 /// damage was recorded: the later report said "not interrupted" (exit 1) where the run said
 /// interrupted (exit 4).
+///
+/// And after an earlier run whose every download failed (its source had none of the blobs):
+/// seen failing with the earlier run's verdicts kept for what this run had not reached yet:
+/// the later report called them "failed" (and the run "damaged") where the run's said
+/// "skipped" (and "incomplete").
 #[test]
 fn an_interrupted_runs_report_and_the_repair_file_s_say_the_same() {
-    for with_copy_log in [true, false] {
-        interrupted_then_reported(with_copy_log);
+    for (with_copy_log, after_failed_run) in [(true, false), (false, false), (true, true)] {
+        interrupted_then_reported(with_copy_log, after_failed_run);
     }
 }
 
-fn interrupted_then_reported(with_copy_log: bool) {
+fn interrupted_then_reported(with_copy_log: bool, after_failed_run: bool) {
     let dir = tempfile::tempdir().unwrap();
     let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
     let report = dir.path().join("run.json");
     let args = repair_args(dir.path(), &paths.drive, &paths.mirror, &paths.manifest);
+    if after_failed_run {
+        let empty = dir.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let mut args = args.clone();
+        let at = args.iter().position(|arg| arg == "--source-dir").unwrap();
+        args[at + 1] = empty.into_os_string();
+        Command::cargo_bin("export-repair")
+            .unwrap()
+            .args(&args)
+            .arg("--copy-log")
+            .arg(&paths.copy_log)
+            .assert()
+            .code(1);
+    }
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
     command
         .args(&args)
@@ -471,12 +490,12 @@ fn interrupted_then_reported(with_copy_log: bool) {
     assert_eq!(
         rendered.status.code(),
         ended.status.code(),
-        "copy log: {with_copy_log}"
+        "copy log: {with_copy_log}, after a failed run: {after_failed_run}"
     );
     for field in ["outcome", "interrupted"] {
         assert_eq!(
             run_report[field], later_report[field],
-            "{field}, copy log: {with_copy_log}"
+            "{field}, copy log: {with_copy_log}, after a failed run: {after_failed_run}"
         );
     }
     let verdicts = |report: &serde_json::Value| -> Vec<(String, String, u64, String)> {
@@ -494,7 +513,11 @@ fn interrupted_then_reported(with_copy_log: bool) {
         all.sort();
         all
     };
-    assert_eq!(verdicts(&run_report), verdicts(&later_report));
+    assert_eq!(
+        verdicts(&run_report),
+        verdicts(&later_report),
+        "after a failed run: {after_failed_run}"
+    );
 }
 
 /// The verbose log keeps every fact of the run but the progress: a file downloaded whole in

@@ -187,6 +187,43 @@ impl RepairFile {
         transaction.commit().map_err(error)
     }
 
+    /// Takes back the verdicts of components a run looks at again (damage found, or a repair
+    /// that failed): until it gives them new ones the file holds none for them, as the run's
+    /// own report holds none (a report made from the file then says what the run's said).
+    pub fn record_reopened(
+        &mut self,
+        drive: &Drive,
+        ids: &[ComponentId],
+    ) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let error = |source| classify(&path, source);
+        let transaction = self.connection.transaction().map_err(error)?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "UPDATE component SET state = 'pending', updated = ?5
+                     WHERE file_key = ?1 AND kind = ?2 AND offset = ?3 AND length = ?4
+                       AND state = 'done'",
+                )
+                .map_err(error)?;
+            let updated = now();
+            for &id in ids {
+                let blob = &drive.blobs[id.blob as usize];
+                let key = Key::of(id, blob, &blob.components[id.component as usize]);
+                statement
+                    .execute(rusqlite::params![
+                        key.file_key,
+                        key.kind,
+                        key.offset,
+                        key.length,
+                        updated
+                    ])
+                    .map_err(error)?;
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
     /// Records finished components (verified, repaired, failed, …) with their file's identity.
     pub fn record_done(&mut self, drive: &Drive, done: &[Done]) -> Result<(), JournalError> {
         let path = self.path.clone();

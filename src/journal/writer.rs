@@ -24,6 +24,8 @@ enum Message {
         u32,
         oneshot::Sender<Result<HashMap<u32, u64>, JournalError>>,
     ),
+    /// Verdicts taken back (see `RepairFile::record_reopened`).
+    Reopen(Vec<ComponentId>, oneshot::Sender<Result<(), JournalError>>),
     /// Whether the run stopped short (see `RepairFile::record_stopped_short`).
     StoppedShort(bool, oneshot::Sender<Result<(), JournalError>>),
     /// Close the file (its lock and rollback journal go with it) and answer.
@@ -74,6 +76,12 @@ impl JournalWriter {
                                 |file| file.chunk_crcs(&drive, blob),
                             );
                             let _ = reply.send(known);
+                        }
+                        Message::Reopen(ids, reply) => {
+                            let recorded = file
+                                .as_mut()
+                                .map_or_else(closed, |file| file.record_reopened(&drive, &ids));
+                            let _ = reply.send(recorded);
                         }
                         Message::StoppedShort(stopped_short, reply) => {
                             let recorded = file.as_mut().map_or_else(closed, |file| {
@@ -130,6 +138,14 @@ impl JournalWriter {
     pub async fn known_chunk_crcs(&self, blob: u32) -> Result<HashMap<u32, u64>, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.send(Message::KnownChunkCrcs(blob, reply))?;
+        answer.await.map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// Takes back the verdicts of components this run looks at again; returns once that is
+    /// durable.
+    pub async fn reopen(&self, ids: Vec<ComponentId>) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::Reopen(ids, reply))?;
         answer.await.map_err(|_| JournalError::WriterGone)?
     }
 

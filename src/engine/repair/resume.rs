@@ -32,6 +32,8 @@ pub(super) struct Resumed {
     /// What earlier runs wrote with nothing but the storage to check it (copy-log ranges
     /// without a hash, files downloaded whole), as written: what a check compares it with.
     pub written_md5s: HashMap<ComponentId, crate::format::Md5>,
+    /// Recorded as damage (found, or a repair that failed): looked at again.
+    pub reopened: Vec<ComponentId>,
 }
 
 /// Why a repair of an earlier run that this run verified again is still a repair.
@@ -83,6 +85,11 @@ impl Repairer {
         let resumed = tokio::task::spawn_blocking(move || this.trusted(entries))
             .await
             .unwrap_or_default();
+        if !self.options.dry_run
+            && let Err(error) = self.journal.reopen(resumed.reopened.clone()).await
+        {
+            self.journal_failed(error).await;
+        }
         Resumed {
             recorded,
             ..resumed
@@ -99,6 +106,7 @@ impl Repairer {
             let blob = &self.drive.blobs[entry.id.blob as usize];
             // Damage (found, or a repair that failed) is looked at again.
             if status.is_damage() || blob.refusal.is_some() {
+                resumed.reopened.push(entry.id);
                 continue;
             }
             let component = self.drive.component(entry.id);
