@@ -401,7 +401,7 @@ fn kill_9_at_seeded_points_then_a_rerun_is_byte_identical_seeds_11_to_20() {
 
 /// A repair file as a crash leaves it: a run killed after a third of its repairs (and its
 /// rollback journal, if one was left). Returns the drive's state at that moment too.
-fn half_done_repair_file(dir: &Path) -> (Scenario, Vec<u8>, Option<Vec<u8>>) {
+fn half_done_repair_file(dir: &Path) -> (Scenario, Vec<u8>, Vec<u8>) {
     let (_, repairs) = full_run();
     let scenario = Scenario::new(&dir.join("base"));
     let (_, progress) = scenario.kill(1, Some(repairs / 3), Duration::ZERO);
@@ -409,9 +409,39 @@ fn half_done_repair_file(dir: &Path) -> (Scenario, Vec<u8>, Option<Vec<u8>>) {
         progress.repaired > 0 && progress.repaired < repairs,
         "killed with {progress:?}, not part-way"
     );
-    let rep = std::fs::read(scenario.repair_file()).unwrap();
-    let journal = std::fs::read(scenario.dir.join("drive.rep-journal")).ok();
-    (scenario, rep, journal)
+    // The file and its rollback journal as the kill left them, when it came inside a
+    // transaction; otherwise as a crash inside one would leave them.
+    match std::fs::read(scenario.dir.join("drive.rep-journal")) {
+        Ok(journal) => {
+            let rep = std::fs::read(scenario.repair_file()).unwrap();
+            (scenario, rep, journal)
+        }
+        Err(_) => {
+            let (rep, journal) = mid_transaction(&scenario.repair_file(), dir);
+            (scenario, rep, journal)
+        }
+    }
+}
+
+/// A copy of the repair file `rep`, and its hot rollback journal, taken in the middle of a
+/// transaction that changed every component row (pages spilled to the file before commit).
+fn mid_transaction(rep: &Path, scratch: &Path) -> (Vec<u8>, Vec<u8>) {
+    let copy = scratch.join("mid-transaction.rep");
+    std::fs::copy(rep, &copy).unwrap();
+    let mut db = rusqlite::Connection::open(&copy).unwrap();
+    db.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    db.pragma_update(None, "cache_size", 1).unwrap();
+    let transaction = db.transaction().unwrap();
+    let changed = transaction
+        .execute("UPDATE component SET reason = printf('%.500c', 'x')", [])
+        .unwrap();
+    assert!(changed > 0, "no component rows to change");
+    let taken = (
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(scratch.join("mid-transaction.rep-journal")).expect("a rollback journal"),
+    );
+    drop(transaction);
+    taken
 }
 
 /// One mangled repair file: exit 2 with a clear message naming it, or exit 0 with the drive
@@ -546,19 +576,22 @@ fn an_unwritable_repair_file_is_exit_2() {
 }
 
 /// Truncations at many lengths, a torn hot journal, and bit flips in the header and anywhere.
-fn mangled_cases(rep: &[u8], journal: Option<&[u8]>) -> Vec<(String, Vec<u8>, Option<Vec<u8>>)> {
+fn mangled_cases(rep: &[u8], journal: &[u8]) -> Vec<(String, Vec<u8>, Option<Vec<u8>>)> {
     let len = rep.len();
     let mut cases: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     for cut in [0, 1, 15, 100, 512, 1024, 4095, 4096, len / 2, len - 1] {
         cases.push((format!("truncated to {cut}"), rep[..cut].to_vec(), None));
     }
-    if let Some(journal) = journal {
-        cases.push((
-            "torn: the hot journal cut in half".into(),
-            rep.to_vec(),
-            Some(journal[..journal.len() / 2].to_vec()),
-        ));
-    }
+    cases.push((
+        "torn: the hot journal cut in half".into(),
+        rep.to_vec(),
+        Some(journal[..journal.len() / 2].to_vec()),
+    ));
+    cases.push((
+        "a whole hot journal: rolled back".into(),
+        rep.to_vec(),
+        Some(journal.to_vec()),
+    ));
     let mut rng = Rng::new(77);
     // Header fields (page size, counts, schema cookie), then anywhere.
     let mut positions: Vec<usize> = vec![16, 18, 21, 28, 40, 56, 60, 68, 100, 4096 + 3];
@@ -577,11 +610,11 @@ fn a_torn_truncated_or_flipped_repair_file_is_a_clear_error_or_recovers() {
     let (base, rep, journal) = half_done_repair_file(dir.path());
     assert!(rep.len() >= 4096, "a repair file of {} bytes", rep.len());
     println!(
-        "repair file of {} bytes, rollback journal left: {}",
+        "repair file of {} bytes, rollback journal of {} bytes",
         rep.len(),
-        journal.is_some()
+        journal.len()
     );
-    let cases = mangled_cases(&rep, journal.as_deref());
+    let cases = mangled_cases(&rep, &journal);
     let problems: Vec<String> = cases
         .iter()
         .enumerate()

@@ -540,7 +540,17 @@ async fn a_key_rotated_mid_run_is_exit_3_and_a_healthy_rerun_completes() {
         forbidden.is_some_and(|n| (1..=4).contains(&n)),
         "403s seen: {forbidden:?}"
     );
-    // Components that were repaired before the 403 are not fetched again.
+    // Components that were repaired before the 403 are not fetched again (some were: the
+    // check below is not empty).
+    let repaired_before = support::runs::repair_progress(&export.repair_file()).repaired;
+    assert!(repaired_before > 0, "nothing was repaired before the 403");
+    assert!(
+        proxy
+            .seen()
+            .iter()
+            .any(|s| s.fault.is_none() && s.method == "GET" && s.range.is_some()),
+        "no range was downloaded before the 403"
+    );
     let through_proxy: HashSet<(String, Option<String>)> = proxy
         .seen()
         .iter()

@@ -478,6 +478,32 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             "inside the drive",
         ),
         (
+            "repair, its report inside the drive, with a new repair file",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--repair-file").unwrap();
+                args[at + 1] = hostile.dir.path().join("new.rep").into_os_string();
+                let at = args.iter().position(|arg| arg == "--report").unwrap();
+                args[at + 1] = hostile.drive().join("box/new/r.json").into_os_string();
+                command.args(args);
+                command
+            },
+            "inside the drive",
+        ),
+        (
+            "repair, its repair file in a folder that does not exist",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--repair-file").unwrap();
+                args[at + 1] = hostile.dir.path().join("nowhere/r.rep").into_os_string();
+                command.args(args);
+                command
+            },
+            "does not exist",
+        ),
+        (
             "repair, its log folder the current one, inside the drive",
             {
                 let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
@@ -510,10 +536,12 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
     }
     assert!(!hostile.drive().join("box/report.json").exists());
     assert!(!hostile.drive().join("box/b.bin").exists());
-    // No folder was made on the drive either.
+    // No folder was made on the drive either, and no repair file for a refused run.
     for folder in ["reports", "box/new", "logs"] {
         assert!(!hostile.drive().join(folder).exists(), "{folder}");
     }
+    assert!(!hostile.dir.path().join("new.rep").exists());
+    assert!(!hostile.dir.path().join("nowhere").exists());
 }
 
 /// A FIFO where a data file and a properties file should be: opening it must not block
@@ -551,6 +579,8 @@ fn a_fifo_in_place_of_a_file_is_refused_without_a_hang() {
         .unwrap();
     }
     for (command, what) in [(hostile.verify(), "verify"), (hostile.repair(), "repair")] {
+        // Each run's own report, not the one before it.
+        let _ = std::fs::remove_file(hostile.report());
         let seen = run(command, Duration::from_secs(60));
         assert_eq!(
             seen.code,

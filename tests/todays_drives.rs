@@ -234,9 +234,16 @@ fn verify_by_the_verbose_log_alone_checks_size_and_crc64_offline() {
     // A short file misses its tail, a long one has bytes past the end.
     let verdicts_of = |bytes: &[u8]| {
         std::fs::write(drive.path().join("c/good.bin"), bytes).unwrap();
-        verify(
+        let _ = std::fs::remove_file(&report);
+        let output = verify(
             drive.path(),
             &[("--verbose-log", &log), ("--report", &report)],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
         );
         let found = components(&report_of(&report));
         (found[0].1.clone(), found[1].1.clone(), found[1].2.clone())

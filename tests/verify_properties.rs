@@ -239,9 +239,9 @@ enum Damage {
 
 fn which() -> impl Strategy<Value = Which> {
     prop_oneof![
-        2 => Just(Which::Data),
-        1 => Just(Which::Properties),
-        1 => Just(Which::Metadata),
+        Just(Which::Data),
+        Just(Which::Properties),
+        Just(Which::Metadata),
     ]
 }
 
@@ -519,6 +519,69 @@ fn config(cases: u32) -> Config {
     }
 }
 
+/// The test's model of every file of `sample` as written under `target` (from the sample,
+/// not from the tool).
+fn models_of(sample: &SampleDrive, target: &Path) -> Vec<BlobModel> {
+    sample
+        .blobs
+        .iter()
+        .map(|blob| {
+            let side = |present: bool, path: String| {
+                present.then(|| {
+                    let local = local_path(target, &path).unwrap();
+                    let bytes = std::fs::read(&local).unwrap();
+                    FileModel::new(local, bytes)
+                })
+            };
+            BlobModel {
+                data: FileModel::new(
+                    local_path(target, &blob.file_path).unwrap(),
+                    blob.content.clone(),
+                ),
+                layout: blob.layout.clone(),
+                properties: side(blob.properties.is_some(), blob.properties_path()),
+                metadata: side(blob.metadata.is_some(), blob.metadata_path()),
+            }
+        })
+        .collect()
+}
+
+/// The verdict every component must get, by the models (damage applied).
+fn expected_verdicts(sample: &SampleDrive, models: &[BlobModel]) -> BTreeMap<Key, ComponentStatus> {
+    let mut expected: BTreeMap<Key, ComponentStatus> = BTreeMap::new();
+    for (b, model) in models.iter().enumerate() {
+        let kind = match sample.blobs[b].kind {
+            export_repair::format::manifest::RangeKind::Block => ComponentKind::Block,
+            export_repair::format::manifest::RangeKind::Page => ComponentKind::Page,
+        };
+        for &(offset, length) in &model.layout {
+            expected.insert(
+                key(b, kind, offset, length),
+                model.data.data_status(offset, length),
+            );
+        }
+        // The file's length is a component of every blob: short or missing is missing,
+        // bytes past the end are corrupt.
+        let original = model.data.original.len() as u64;
+        let status = match model.data.length.cmp(&original) {
+            _ if !model.data.exists => ComponentStatus::Missing,
+            std::cmp::Ordering::Equal => ComponentStatus::Verified,
+            std::cmp::Ordering::Less => ComponentStatus::Missing,
+            std::cmp::Ordering::Greater => ComponentStatus::Corrupt,
+        };
+        expected.insert(key(b, ComponentKind::File, 0, original), status);
+        for (kind, file) in [
+            (ComponentKind::Properties, &model.properties),
+            (ComponentKind::Metadata, &model.metadata),
+        ] {
+            if let Some(file) = file {
+                expected.insert(key(b, kind, 0, 0), file.side_status());
+            }
+        }
+    }
+    expected
+}
+
 // ---------------------------------------------------------------------------------------
 // The property
 
@@ -540,28 +603,7 @@ proptest! {
         let manifest_path = sample.write(target).unwrap();
 
         // The test's model of every file, from the sample (not from the tool).
-        let mut models: Vec<BlobModel> = sample
-            .blobs
-            .iter()
-            .map(|blob| {
-                let side = |present: bool, path: String| {
-                    present.then(|| {
-                        let local = local_path(target, &path).unwrap();
-                        let bytes = std::fs::read(&local).unwrap();
-                        FileModel::new(local, bytes)
-                    })
-                };
-                BlobModel {
-                    data: FileModel::new(
-                        local_path(target, &blob.file_path).unwrap(),
-                        blob.content.clone(),
-                    ),
-                    layout: blob.layout.clone(),
-                    properties: side(blob.properties.is_some(), blob.properties_path()),
-                    metadata: side(blob.metadata.is_some(), blob.metadata_path()),
-                }
-            })
-            .collect();
+        let mut models = models_of(&sample, target);
         for model in &models {
             prop_assert_eq!(&std::fs::read(&model.data.path).unwrap(), &model.data.original);
         }
@@ -569,38 +611,17 @@ proptest! {
             let index = damage_blob(damage).index(models.len());
             models[index].apply(damage);
         }
-
-        // The expected verdict of every component.
-        let mut expected: BTreeMap<Key, ComponentStatus> = BTreeMap::new();
+        let expected = expected_verdicts(&sample, &models);
+        // A self-check of the model: a side file it calls intact is intact.
         for (b, model) in models.iter().enumerate() {
-            let kind = match sample.blobs[b].kind {
-                export_repair::format::manifest::RangeKind::Block => ComponentKind::Block,
-                export_repair::format::manifest::RangeKind::Page => ComponentKind::Page,
-            };
-            for &(offset, length) in &model.layout {
-                expected.insert(key(b, kind, offset, length), model.data.data_status(offset, length));
-            }
-            // The file's length is a component of every blob: short or missing is missing,
-            // bytes past the end are corrupt.
-            let original = model.data.original.len() as u64;
-            let status = match model.data.length.cmp(&original) {
-                _ if !model.data.exists => ComponentStatus::Missing,
-                std::cmp::Ordering::Equal => ComponentStatus::Verified,
-                std::cmp::Ordering::Less => ComponentStatus::Missing,
-                std::cmp::Ordering::Greater => ComponentStatus::Corrupt,
-            };
-            expected.insert(key(b, ComponentKind::File, 0, original), status);
             for (kind, file) in [
                 (ComponentKind::Properties, &model.properties),
                 (ComponentKind::Metadata, &model.metadata),
             ] {
-                if let Some(file) = file {
-                    let status = file.side_status();
-                    // A self-check of the model: a side file it calls intact is intact.
-                    if status == ComponentStatus::Verified {
-                        prop_assert_eq!(&std::fs::read(&file.path).unwrap(), &file.original);
-                    }
-                    expected.insert(key(b, kind, 0, 0), status);
+                if let Some(file) = file
+                    && expected[&key(b, kind, 0, 0)] == ComponentStatus::Verified
+                {
+                    prop_assert_eq!(&std::fs::read(&file.path).unwrap(), &file.original);
                 }
             }
         }
@@ -690,7 +711,8 @@ proptest! {
 }
 
 /// The sample's generators reach what the property is about: a guard against a strategy
-/// change that would quietly stop producing sparse page blobs, empty blobs or damage.
+/// change that would quietly stop producing sparse page blobs, empty blobs or damage of
+/// every kind the property checks (ranges, lengths and side files, corrupt and missing).
 #[test]
 fn the_generators_cover_the_interesting_cases() {
     use proptest::strategy::ValueTree;
@@ -740,6 +762,52 @@ fn the_generators_cover_the_interesting_cases() {
         ("blobs with both side files", sides),
     ] {
         assert!(count >= 10, "only {count} {what} in 300 generated blobs");
+    }
+
+    // Drives and their damage, as the property draws them: the damage reaches every kind of
+    // verdict the property checks.
+    let mut seen: BTreeMap<(&'static str, ComponentStatus), usize> = BTreeMap::new();
+    let drive_specs = prop::collection::vec(blob_spec(), 1..6);
+    let damages = prop::collection::vec(damage(), 0..4);
+    for _ in 0..400 {
+        let specs = drive_specs.new_tree(&mut runner).unwrap().current();
+        let damages = damages.new_tree(&mut runner).unwrap().current();
+        let dir = tempfile::tempdir().unwrap();
+        let sample = SampleDrive {
+            drive_id: "COVERAGE".into(),
+            blobs: specs
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| sample_blob(i, spec))
+                .collect(),
+        };
+        sample.write(dir.path()).unwrap();
+        let mut models = models_of(&sample, dir.path());
+        for damage in &damages {
+            let index = damage_blob(damage).index(models.len());
+            models[index].apply(damage);
+        }
+        for ((_, kind, _, _), status) in expected_verdicts(&sample, &models) {
+            *seen.entry((kind, status)).or_default() += 1;
+        }
+    }
+    for wanted in [
+        ("block", ComponentStatus::Corrupt),
+        ("block", ComponentStatus::Missing),
+        ("page", ComponentStatus::Corrupt),
+        ("page", ComponentStatus::Missing),
+        ("file", ComponentStatus::Missing),
+        ("file", ComponentStatus::Corrupt),
+        ("properties", ComponentStatus::Corrupt),
+        ("properties", ComponentStatus::Missing),
+        ("metadata", ComponentStatus::Corrupt),
+        ("metadata", ComponentStatus::Missing),
+    ] {
+        let count = seen.get(&wanted).copied().unwrap_or(0);
+        assert!(
+            count >= 5,
+            "only {count} {wanted:?} in 200 damaged drives: {seen:?}"
+        );
     }
 }
 

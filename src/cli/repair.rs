@@ -203,23 +203,16 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
     };
     super::report_paths::repair_file_outside(&args.repair_file, &args.target)?;
-    // A dry run reads the repair file into memory and records there: the file is not touched.
-    let opened = if args.dry_run {
-        RepairFile::in_memory_copy(&args.repair_file, &binding)
-    } else {
-        RepairFile::open_or_create(&args.repair_file, &binding)
-    };
-    let (mut repair_file, resumed) =
-        opened.map_err(|error| CliError::Usage(super::chain(&error)))?;
-    // A file made by another version may number the drive's components otherwise.
-    let recorded = resumed
-        && repair_file
-            .holds_drive(&drive)
-            .map_err(|error| CliError::Usage(super::chain(&error)))?;
-    if !recorded {
-        repair_file
-            .record_drive(&drive)
-            .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    if let Some(folder) = args.repair_file.parent()
+        && !folder.as_os_str().is_empty()
+        && !folder.is_dir()
+    {
+        return Err(CliError::Usage(format!(
+            "the repair file {} cannot be made: its folder {} does not exist (make it, or \
+             name a repair file in a folder that does)",
+            args.repair_file.display(),
+            folder.display()
+        )));
     }
     let mut run = RunInfo::default()
         .with_inputs(binding.manifest_md5, binding.copy_log_md5)
@@ -264,12 +257,32 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         args.copy_log.as_ref(),
         args.verbose_log.as_ref(),
     );
+    // The reports are checked before the repair file is made: a run refused for its report
+    // leaves no repair file behind.
     let reports = Reports::new(
         &args.reports.report,
         args.reports.report_format,
         run.scrubbed(&secret_refs),
         &protected,
     )?;
+    // A dry run reads the repair file into memory and records there: the file is not touched.
+    let opened = if args.dry_run {
+        RepairFile::in_memory_copy(&args.repair_file, &binding)
+    } else {
+        RepairFile::open_or_create(&args.repair_file, &binding)
+    };
+    let (mut repair_file, resumed) =
+        opened.map_err(|error| CliError::Usage(super::chain(&error)))?;
+    // A file made by another version may number the drive's components otherwise.
+    let recorded = resumed
+        && repair_file
+            .holds_drive(&drive)
+            .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    if !recorded {
+        repair_file
+            .record_drive(&drive)
+            .map_err(|error| CliError::Usage(super::chain(&error)))?;
+    }
     Ok(RepairPlan {
         drive: Arc::new(drive),
         target: args.target.clone(),

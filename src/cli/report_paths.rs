@@ -75,21 +75,19 @@ pub fn log_dir_outside(log_dir: &Path, target: &Path) -> Result<(), CliError> {
     }
 }
 
+/// Where a file not made yet will be: its folder resolved, its name joined.
+fn to_be_made(path: &Path) -> Option<PathBuf> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    Some(folder.canonicalize().ok()?.join(path.file_name()?))
+}
+
 /// Refuses a repair file inside the drive: its database could take the place of a file the
 /// drive's logs list, which the run would then write into.
 pub fn repair_file_outside(repair_file: &Path, target: &Path) -> Result<(), CliError> {
-    let absolute = match (repair_file.parent(), repair_file.file_name()) {
-        (Some(parent), Some(name)) => {
-            let parent = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            parent.canonicalize().ok().map(|folder| folder.join(name))
-        }
-        _ => None,
-    };
-    let Some(absolute) = absolute else {
+    let Some(absolute) = to_be_made(repair_file) else {
         return Ok(());
     };
     match inside_drive(&absolute, absolute.canonicalize().ok().as_deref(), target) {
@@ -190,7 +188,8 @@ fn refused(folder: &Path, name: &std::ffi::OsStr, protected: &Protected<'_>) -> 
         return Some("is a folder".into());
     }
     for (what, input) in &protected.files {
-        let Ok(input) = input.canonicalize() else {
+        // An input not made yet (a new repair file) is where it will be made.
+        let Some(input) = input.canonicalize().ok().or_else(|| to_be_made(input)) else {
             continue;
         };
         if lexical == input || resolved.as_ref() == Some(&input) {

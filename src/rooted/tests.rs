@@ -241,12 +241,27 @@ fn a_new_file_syncs_every_folder_that_gained_an_entry() {
         .unwrap()
         .open_or_create()
         .unwrap();
+    // Which folders they are, by inode.
+    let inodes = |opened: &super::Opened| {
+        let mut inodes: Vec<u64> = (opened.new_entries.iter())
+            .map(|fd| rustix::fs::fstat(fd).unwrap().st_ino)
+            .collect();
+        inodes.sort_unstable();
+        inodes
+    };
+    let inode_of = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).unwrap().ino()
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("a/b"));
     // The root gained `a`, `a` gained `b`, `b` gained the file.
-    assert_eq!(opened.new_entries.len(), 3);
+    let mut gained = vec![inode_of(dir.path()), inode_of(&a), inode_of(&b)];
+    gained.sort_unstable();
+    assert_eq!(inodes(&opened), gained);
     let again = root
         .locate("n", &["a", "b", "other.bin"])
         .unwrap()
         .open_or_create()
         .unwrap();
-    assert_eq!(again.new_entries.len(), 1, "only `b` gained an entry");
+    assert_eq!(inodes(&again), [inode_of(&b)], "only `b` gained an entry");
 }

@@ -237,13 +237,17 @@ pub fn repair_progress(path: &Path) -> Progress {
     if Path::new(&journal).exists() {
         std::fs::copy(&journal, copy.path().join("copy.rep-journal")).unwrap();
     }
-    let Ok(db) = rusqlite::Connection::open(&rep) else {
-        return Progress::default();
-    };
+    let db = rusqlite::Connection::open(&rep).unwrap();
     let count = |sql: &str| {
         db.query_row(sql, [], |row| row.get::<_, i64>(0))
-            .unwrap_or(0) as u64
+            .unwrap_or_else(|error| panic!("{sql}: {error}")) as u64
     };
+    // Killed before the drive was recorded: nothing to read yet. Past that, a query that
+    // fails is a failed test, not "nothing repaired".
+    if count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'component'") == 0
+    {
+        return Progress::default();
+    }
     const REPAIRED: &str = "state = 'done' AND status = 'repaired'";
     let repaired_ranges = db
         .prepare(&format!(
@@ -261,7 +265,7 @@ pub fn repair_progress(path: &Path) -> Progress {
                 })?
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap();
     Progress {
         repaired: count(&format!("SELECT count(*) FROM component WHERE {REPAIRED}")),
         repaired_ranges,
