@@ -314,3 +314,58 @@ fn help_documents_the_exit_codes() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("4  interrupted"), "{stdout}");
 }
+
+/// A drive whose copy log lists a file the manifest does not, by a range with no hash: that
+/// range cannot be checked (skipped), so the verdict claims only what was checked, in the
+/// summary and in the HTML report's headline; with nothing skipped the claim is whole.
+///
+/// Seen failing with the claim made of every component: "VERIFIED: every component matches
+/// its expected hash" above "… 1 skipped".
+#[test]
+fn a_clean_verdict_claims_only_the_components_it_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("drive");
+    let manifest = sample().write(&target).unwrap();
+    std::fs::create_dir_all(target.join("extra")).unwrap();
+    std::fs::write(target.join("extra/x.bin"), pseudo_random_bytes(4, 8192)).unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        r#"<DriveLog Version="2014-11-01"><DriveId>9WM35C3U</DriveId>
+<Blob Status="Completed"><BlobPath>extra/x.bin</BlobPath><FilePath>\extra\x.bin</FilePath><Length>8192</Length>
+<BlockList><Block Offset="0" Length="8192" Status="Completed"/></BlockList></Blob>
+<Status>Completed</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let html = dir.path().join("report.html");
+    for (with_copy_log, claim) in [
+        (
+            true,
+            "VERIFIED: every component that has an expected hash matches it (1 without one not \
+             checked)",
+        ),
+        (false, "VERIFIED: every component matches its expected hash"),
+    ] {
+        let mut extra = vec!["--report", html.to_str().unwrap()];
+        if with_copy_log {
+            extra.extend(["--copy-log", copy_log.to_str().unwrap()]);
+        }
+        let output = verify(&target, &manifest, &extra)
+            .code(0)
+            .get_output()
+            .clone();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(stdout.contains(claim), "{stdout}");
+        assert_eq!(stdout.contains(" skipped"), with_copy_log, "{stdout}");
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert_eq!(
+            page.contains("Every component matches its expected hash"),
+            !with_copy_log,
+            "{page}"
+        );
+        assert_eq!(
+            page.contains("Every component that has an expected hash matches it"),
+            with_copy_log
+        );
+    }
+}

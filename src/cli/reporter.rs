@@ -298,7 +298,15 @@ pub fn summary(ledger: &Ledger) -> String {
             }
             line
         }
-        (false, Outcome::Clean) => "VERIFIED: every component matches its expected hash".into(),
+        (false, Outcome::Clean) => match totals.count(ComponentStatus::Skipped) {
+            0 => "VERIFIED: every component matches its expected hash".into(),
+            // Components with no hash to check (copy-log ranges without one) are not claimed.
+            skipped => format!(
+                "VERIFIED: every component that has an expected hash matches it ({} without one \
+                 not checked)",
+                human::count(skipped)
+            ),
+        },
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
         (false, Outcome::Incomplete) => "INCOMPLETE: not every component was checked (a rerun \

@@ -133,7 +133,8 @@ mod tests {
                 false,
                 "clean",
                 "CLEAN",
-                "Every component matches",
+                // One was skipped: the claim is of those with a hash.
+                "Every component that has an expected hash matches it",
             ),
             (
                 Outcome::Repaired,

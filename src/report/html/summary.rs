@@ -104,6 +104,12 @@ pub fn banner(report: &Report, verdict: Verdict, damaged_files: u64) -> (String,
     let (regenerated, _) = tally(report, ComponentStatus::Regenerated);
     let (skipped, _) = tally(report, ComponentStatus::Skipped);
     let headline = match verdict {
+        Verdict::Clean if skipped > 0 => format!(
+            "Every component that has an expected hash matches it: {} verified, {} without one \
+             not checked.",
+            plural(totals.components - skipped, "component", "components"),
+            count(skipped)
+        ),
         Verdict::Clean => format!(
             "Every component matches its expected hash: {} verified.",
             plural(totals.components, "component", "components")
@@ -146,7 +152,7 @@ pub fn banner(report: &Report, verdict: Verdict, damaged_files: u64) -> (String,
             plural(regenerated, "side file", "side files")
         ));
     }
-    if skipped > 0 && verdict != Verdict::Interrupted {
+    if skipped > 0 && !matches!(verdict, Verdict::Interrupted | Verdict::Clean) {
         sub.push(format!("{} not checked", count(skipped)));
     }
     (headline, sub.join(" · "))
