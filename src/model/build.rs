@@ -384,8 +384,8 @@ fn merge_log_blob(
     for range in &log.ranges {
         merge_range(blob, range, warnings);
     }
-    merge_side(blob, ComponentKind::Properties, log.properties);
-    merge_side(blob, ComponentKind::Metadata, log.metadata);
+    merge_side(blob, ComponentKind::Properties, log.properties, warnings);
+    merge_side(blob, ComponentKind::Metadata, log.metadata, warnings);
     if is_whole_file_failure(&log.status)
         && let Some(file) = blob
             .components
@@ -441,14 +441,37 @@ fn merge_range(blob: &mut Blob, range: &LogRange, warnings: &mut Vec<String>) {
     }
 }
 
-fn merge_side(blob: &mut Blob, kind: ComponentKind, side: Option<LogSideFile>) {
+/// Whether two `FilePath`s name one file on the drive (an unsafe one only itself).
+fn same_file(a: &str, b: &str) -> bool {
+    match (claim_key(a), claim_key(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn merge_side(
+    blob: &mut Blob,
+    kind: ComponentKind,
+    side: Option<LogSideFile>,
+    warnings: &mut Vec<String>,
+) {
     let Some(side) = side else { return };
     let path_slot = match kind {
         ComponentKind::Properties => &mut blob.properties_path,
         _ => &mut blob.metadata_path,
     };
-    if path_slot.is_none() {
-        *path_slot = side.path.clone();
+    match (&*path_slot, &side.path) {
+        (None, _) => *path_slot = side.path.clone(),
+        // Another file than the manifest's: the manifest's is the one checked, and said so.
+        (Some(listed), Some(logged)) if !same_file(listed, logged) => warnings.push(format!(
+            "the copy log names {} as the {} file of {}, the manifest {}: the manifest's is \
+             the one checked",
+            escape_controls(logged),
+            kind.as_str(),
+            escape_controls(&blob.file_path),
+            escape_controls(listed)
+        )),
+        _ => {}
     }
     let status = LogStatus::file(&side.status);
     match blob.components.iter_mut().find(|c| c.kind == kind) {
@@ -516,8 +539,13 @@ fn blob_from_log(log: LogBlob, warnings: &mut Vec<String>) -> Blob {
         export: None,
         block_ids,
     };
-    merge_side(&mut blob, ComponentKind::Properties, log.properties);
-    merge_side(&mut blob, ComponentKind::Metadata, log.metadata);
+    merge_side(
+        &mut blob,
+        ComponentKind::Properties,
+        log.properties,
+        warnings,
+    );
+    merge_side(&mut blob, ComponentKind::Metadata, log.metadata, warnings);
     blob
 }
 
@@ -540,6 +568,48 @@ mod tests {
 <BlockList><Block Offset="4" Length="4" Status="Failed"/></BlockList><Properties Status="Failed"/></Blob>
 <Blob Status="FileNotFound"><BlobPath>c/gone.bin</BlobPath><FilePath>\c\gone.bin</FilePath><Length>30310</Length></Blob>
 <Status>CompletedWithErrors</Status></DriveLog>"#;
+
+    /// A copy log naming another properties file than the manifest's for the same blob: the
+    /// manifest's is checked, and a warning says so (seen failing: the copy log's path was
+    /// dropped without a word). The same file written otherwise (case, separators) is no news.
+    #[test]
+    fn a_copy_log_side_file_path_other_than_the_manifest_s_is_a_warning() {
+        let with_path = |path: &str| {
+            format!(
+                r#"<DriveLog><DriveId>D1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/a.bin</BlobPath><FilePath>\c\a.bin</FilePath><Length>8</Length>
+<Properties Status="Failed"><Path>{path}</Path></Properties></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#
+            )
+        };
+        let build = |log: &str| {
+            Drive::build(
+                Some(Manifest::parse_str(MANIFEST).unwrap()),
+                Some(CopyLog::parse_str(log).unwrap().into()),
+            )
+            .unwrap()
+        };
+        let drive = build(&with_path(r"\c\other.properties"));
+        assert_eq!(
+            drive.blobs[0].properties_path.as_deref(),
+            Some(r"\c\a.bin.properties")
+        );
+        assert!(
+            drive
+                .warnings
+                .iter()
+                .any(|w| w.contains(r"\c\other.properties")
+                    && w.contains("the manifest's is the one checked")),
+            "{:?}",
+            drive.warnings
+        );
+        let drive = build(&with_path(r"\C\A.BIN.properties"));
+        assert!(
+            !drive.warnings.iter().any(|w| w.contains("properties file")),
+            "{:?}",
+            drive.warnings
+        );
+    }
 
     /// An unsafe path of a properties file (here the copy log's `<Properties><Path>`) is
     /// refused naming what it is the path of (seen failing: "FilePath \"..\\outside…\" is
