@@ -478,6 +478,27 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             "inside the drive",
         ),
         (
+            "verify, through a folder not made yet and `..`, inside the drive",
+            verify(&hostile.dir.path().join("new1/../drive/vrep/v.json")),
+            "inside the drive",
+        ),
+        (
+            "repair, its log folder through a folder not made yet and `..`, inside the drive",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--log-dir").unwrap();
+                args[at + 1] = hostile
+                    .dir
+                    .path()
+                    .join("new2/../drive/logs2")
+                    .into_os_string();
+                command.args(args);
+                command
+            },
+            "inside the drive",
+        ),
+        (
             "repair, its report inside the drive, with a new repair file",
             {
                 let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
@@ -537,7 +558,7 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
     assert!(!hostile.drive().join("box/report.json").exists());
     assert!(!hostile.drive().join("box/b.bin").exists());
     // No folder was made on the drive either, and no repair file for a refused run.
-    for folder in ["reports", "box/new", "logs"] {
+    for folder in ["reports", "box/new", "logs", "vrep", "logs2"] {
         assert!(!hostile.drive().join(folder).exists(), "{folder}");
     }
     assert!(!hostile.dir.path().join("new.rep").exists());
@@ -861,10 +882,16 @@ fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length()
             "nothing was written"
         );
         let report = hostile.report_json();
-        for block in components(&report, r"\box\x.bin", "block") {
+        // Each range is placed against the file's end by its own start.
+        let blocks = components(&report, r"\box\x.bin", "block");
+        for (block, place) in blocks.iter().zip([
+            "the file ends at byte 6144, inside this range (from byte 4096)",
+            "the file ends at byte 6144, before this range at byte 8192",
+        ]) {
             assert_eq!(block["status"], "failed", "{block}");
             let reason = block["reason"].as_str().unwrap();
             assert!(reason.contains("not downloaded"), "{reason}");
+            assert!(reason.starts_with(place), "{reason}");
         }
         let mut verify = hostile.verify();
         verify.arg("--copy-log").arg(hostile.copy_log());
@@ -990,6 +1017,93 @@ fn a_dry_run_names_downloads_the_drive_would_refuse() {
     );
     let fifo_type = std::fs::symlink_metadata(&fifo).unwrap().file_type();
     assert!(fifo_type.is_fifo(), "the FIFO stays a FIFO");
+}
+
+/// A dry run plans a file only the copy log lists, cut short, as a repair then goes: a range
+/// within the file is downloaded on its own; those past its end (or cut short by it) come with
+/// its missing end, planned from where the first of them starts to the copy log's Length; and
+/// the bytes the plan adds up to are the bytes the repair downloads.
+///
+/// Seen failing with the plan made of the copy log's ranges alone: it listed a request for
+/// the ranges past the end (which the repair never makes), left the missing end out, and added
+/// up to 24 B where the repair downloaded 42.
+#[test]
+fn a_dry_run_plans_a_missing_end_as_the_repair_downloads_it() {
+    let content = pseudo_random_bytes(20, 64);
+    let hostile = copy_log_only(
+        "DRYEND01",
+        21,
+        SampleBlob::block("box/x.bin", content.clone(), 16),
+    );
+    let file = hostile.file("box/x.bin");
+    let mut damaged = content[..30].to_vec();
+    damaged[2] ^= 1;
+    std::fs::write(&file, &damaged).unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>DRYEND01</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>64</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="0" Length="8" Status="Failed"/><Block Offset="24" Length="16" Status="Failed"/><Block Offset="48" Length="16" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let mut command = hostile.repair();
+    command
+        .args(["--dry-run", "--json", "--copy-log"])
+        .arg(hostile.copy_log());
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let plan = seen.event("would_download");
+    let mine: Vec<(String, u64, u64)> = (plan["downloads"].as_array().unwrap().iter())
+        .filter(|d| d["file_path"] == r"\box\x.bin")
+        .map(|d| {
+            (
+                d["what"].as_str().unwrap().to_string(),
+                d["offset"].as_u64().unwrap(),
+                d["length"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // The range 24..40 is cut short by the end at 30: the missing end starts with it.
+    assert_eq!(
+        mine,
+        [
+            ("range".to_string(), 0, 8),
+            ("missing_end".to_string(), 24, 40)
+        ],
+        "{plan}"
+    );
+    assert!(
+        seen.stderr
+            .contains("download its missing end, bytes 24..64")
+            || seen
+                .stdout
+                .contains("download its missing end, bytes 24..64"),
+        "{}",
+        seen.text()
+    );
+    assert!(
+        seen.text().contains("in all 48 B in 2 requests"),
+        "{}",
+        seen.text()
+    );
+
+    let mut command = hostile.repair();
+    command
+        .args(["--json", "--copy-log"])
+        .arg(hostile.copy_log());
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(std::fs::read(&file).unwrap() == content);
+    let finished = seen.event("run_finished");
+    let last_progress = (seen.stdout.lines().rev())
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|event| event["event"] == "progress")
+        .unwrap();
+    assert_eq!(
+        last_progress["download"]["bytes_total"], 48,
+        "{last_progress} {finished}"
+    );
 }
 
 /// A file only the copy log names is downloaded whole from a local mirror in 16 MiB pieces,

@@ -47,18 +47,33 @@ fn inside_drive(path: &Path, resolved: Option<&Path>, target: &Path) -> Option<S
         .then(|| target.display().to_string())
 }
 
-/// The drive, when `path` (which may not exist yet) would be inside it: judged by the deepest
-/// of its folders that exists, resolved, with the rest (folders still to be made, never links)
-/// joined as written.
+/// The drive, when `path` (which may not exist yet) would be inside it, as making its folders
+/// would resolve it: its deepest existing folder resolved, then the rest (folders still to be
+/// made, never links) taken in turn, a `..` among them climbing back out of the folder made
+/// before it; and that resolved again, since the climb may land among folders that exist.
 fn would_be_inside_drive(path: &Path, target: &Path) -> Option<String> {
-    let absolute = std::path::absolute(path).ok()?;
-    let (existing, rest) = absolute.ancestors().find_map(|ancestor| {
+    let (existing, rest) = deepest_existing(&std::path::absolute(path).ok()?)?;
+    let mut walked = existing;
+    for part in rest.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                walked.pop();
+            }
+            std::path::Component::Normal(name) => walked.push(name),
+            _ => {}
+        }
+    }
+    let (existing, rest) = deepest_existing(&walked)?;
+    inside_drive(&existing.join(rest), Some(&existing), target)
+}
+
+/// The deepest folder of `absolute` that exists, resolved, and the rest of it.
+fn deepest_existing(absolute: &Path) -> Option<(PathBuf, PathBuf)> {
+    absolute.ancestors().find_map(|ancestor| {
         let resolved = ancestor.canonicalize().ok()?;
         let rest = absolute.strip_prefix(ancestor).ok()?.to_path_buf();
         Some((resolved, rest))
-    })?;
-    let joined = existing.join(&rest);
-    inside_drive(&joined, Some(&existing), target)
+    })
 }
 
 /// Refuses a log folder inside the drive (the log is written there as the run goes), before

@@ -414,6 +414,13 @@ fn plan_text(plan: &DownloadPlan) -> String {
                 human::bytes(download.length)
             ),
             PlannedKind::Length => format!("set its length to that of {blob}"),
+            PlannedKind::MissingEnd => format!(
+                "download its missing end, bytes {}..{} ({}), from {blob}, pinned to the export, \
+                 if the storage agrees with the copy log's Length (the ranges in it come with it)",
+                download.offset,
+                download.offset.saturating_add(download.length),
+                human::bytes(download.length)
+            ),
             PlannedKind::Chunks => format!(
                 "read the whole blob ({}) chunk by chunk from {blob}, writing only the chunks that differ",
                 human::bytes(download.length)

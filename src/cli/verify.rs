@@ -11,7 +11,7 @@ use super::report_paths::Protected;
 use super::session::{Reports, exit_status, run_headless};
 use super::{CliError, ExitStatus};
 use crate::format::Md5;
-use crate::journal::{Binding, EntryState, JournalError, RepairFile};
+use crate::journal::{Binding, JournalError, RepairFile};
 use crate::model::{ComponentId, ComponentStatus, Drive};
 use crate::report::RunInfo;
 
@@ -104,13 +104,14 @@ fn written_by(
         .filter(|entry| {
             let blob = &drive.blobs[entry.id.blob as usize];
             let component = drive.component(entry.id);
-            match entry.state {
+            // What a repair wrote stays known when a later run took its verdict back.
+            match entry.state.recorded_status() {
                 // Verified: a rerun found what was written still there.
-                EntryState::Done(ComponentStatus::Repaired | ComponentStatus::Verified) => {
+                Some(ComponentStatus::Repaired | ComponentStatus::Verified) => {
                     blob.written_unchecked(component)
                 }
                 // Regenerated from the blob's properties: what was written is the reference.
-                EntryState::Done(ComponentStatus::Regenerated) => component.kind.is_side_file(),
+                Some(ComponentStatus::Regenerated) => component.kind.is_side_file(),
                 _ => false,
             }
         })

@@ -230,6 +230,10 @@ pub enum PlannedKind {
     SideFile,
     /// A file brought to its length (extended, or truncated once the rest is right): no read.
     Length,
+    /// The missing end of a file only the copy log lists, cut short: its bytes from where it
+    /// ends (or from where the first range it cuts short starts) to its `Length`, read pinned
+    /// to the export once the storage's length agrees; the ranges in it come with it.
+    MissingEnd,
     /// A file checked by CRC-64 (drives from 2021 on): the whole blob read chunk by chunk,
     /// only the chunks that differ written.
     Chunks,
@@ -242,7 +246,10 @@ impl DownloadPlan {
             d.refused.is_none()
                 && matches!(
                     d.what,
-                    PlannedKind::Range | PlannedKind::WholeFile | PlannedKind::Chunks
+                    PlannedKind::Range
+                        | PlannedKind::WholeFile
+                        | PlannedKind::Chunks
+                        | PlannedKind::MissingEnd
                 )
         })
     }

@@ -79,6 +79,20 @@ pub enum EntryState {
     InFlight,
     /// Finished with this status.
     Done(ComponentStatus),
+    /// Finished with this status, then taken back by a later run that looks at it again and
+    /// had not when it stopped: no report takes it for the drive as it is now; a rerun checks
+    /// it first (what it wrote is still known).
+    Reopened(ComponentStatus),
+}
+
+impl EntryState {
+    /// The status recorded last, whether or not it still stands.
+    pub fn recorded_status(&self) -> Option<ComponentStatus> {
+        match *self {
+            EntryState::Done(status) | EntryState::Reopened(status) => Some(status),
+            EntryState::InFlight => None,
+        }
+    }
 }
 
 /// One component's record, matched to a component of the drive it was read for.

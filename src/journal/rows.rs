@@ -187,9 +187,10 @@ impl RepairFile {
         transaction.commit().map_err(error)
     }
 
-    /// Takes back the verdicts of components a run looks at again (damage found, or a repair
-    /// that failed): until it gives them new ones the file holds none for them, as the run's
-    /// own report holds none (a report made from the file then says what the run's said).
+    /// Takes back the verdicts of components a run looks at again (damage found or a repair
+    /// that failed, or a verdict whose file changed since): until it gives them new ones no
+    /// report takes them, as the run's own report has none (a report made from the file then
+    /// says what the run's said). What they record stays, for the run after.
     pub fn record_reopened(
         &mut self,
         drive: &Drive,
@@ -201,7 +202,7 @@ impl RepairFile {
         {
             let mut statement = transaction
                 .prepare_cached(
-                    "UPDATE component SET state = 'pending', updated = ?5
+                    "UPDATE component SET state = 'reopened', updated = ?5
                      WHERE file_key = ?1 AND kind = ?2 AND offset = ?3 AND length = ?4
                        AND state = 'done'",
                 )
@@ -324,6 +325,7 @@ impl RepairFile {
                 let status: Option<String> = row.get(6)?;
                 let state = match (state.as_str(), status.as_deref().map(parse_status)) {
                     ("done", Some(Some(status))) => EntryState::Done(status),
+                    ("reopened", Some(Some(status))) => EntryState::Reopened(status),
                     _ => EntryState::InFlight,
                 };
                 let actual: Option<String> = row.get(7)?;

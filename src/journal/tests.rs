@@ -80,6 +80,30 @@ fn creates_then_resumes_with_in_flight_and_done_components() {
     assert_eq!(entries[1].state, EntryState::InFlight);
 }
 
+/// A verdict taken back by a run that looks at it again is read back as taken back, with
+/// what it recorded (status, MD5, file identity) kept; a row never finished is not touched.
+#[test]
+fn a_verdict_taken_back_keeps_what_it_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("9WM35C3U.rep");
+    let drive = drive_of(&[BLOB_A, BLOB_B]);
+    let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    file.record_drive(&drive).unwrap();
+    file.record_intent(&drive, &[id(1, 0)]).unwrap();
+    let repaired = done(id(0, 1), ComponentStatus::Repaired);
+    file.record_done(&drive, std::slice::from_ref(&repaired))
+        .unwrap();
+    file.record_reopened(&drive, &[id(0, 1), id(1, 0)]).unwrap();
+    let entries = file.entries(&drive).unwrap();
+    assert_eq!(
+        entries[0].state,
+        EntryState::Reopened(ComponentStatus::Repaired)
+    );
+    assert_eq!(entries[0].actual_md5, repaired.actual_md5);
+    assert_eq!(entries[0].identity, repaired.identity);
+    assert_eq!(entries[1].state, EntryState::InFlight);
+}
+
 #[test]
 fn rows_are_found_by_what_they_are_not_where_they_were() {
     let dir = tempfile::tempdir().unwrap();

@@ -387,22 +387,50 @@ impl Repairer {
         planned.dedup();
         let jobs = plan_jobs(&self.drive, &planned, self.options.max_request_bytes);
         // What the drive would refuse before anything is read: a directory or a FIFO where
-        // a file goes, a link on the way.
+        // a file goes, a link on the way. And where the files only the copy log lists end.
         let paths: Vec<String> = jobs
             .iter()
             .map(|job| job_file_path(&self.drive, job).to_string())
             .collect();
+        let logged_only: Vec<(u32, String)> = (jobs.iter().map(Job::blob))
+            .filter(|&blob| !self.drive.blobs[blob as usize].in_manifest)
+            .map(|blob| (blob, self.drive.blobs[blob as usize].file_path.clone()))
+            .collect();
         let root = Arc::clone(&self.root);
-        let unwritable: HashMap<String, String> = tokio::task::spawn_blocking(move || {
-            paths
-                .into_iter()
-                .filter_map(|path| unwritable(&root, &path).map(|why| (path, why)))
-                .collect()
-        })
-        .await
-        .unwrap_or_default();
+        let (unwritable, file_ends): (HashMap<String, String>, HashMap<u32, u64>) =
+            tokio::task::spawn_blocking(move || {
+                let unwritable = (paths.into_iter())
+                    .filter_map(|path| unwritable(&root, &path).map(|why| (path, why)))
+                    .collect();
+                let file_ends = (logged_only.into_iter())
+                    .filter_map(|(blob, path)| Some((blob, tail::file_end(&root, &path).ok()?)))
+                    .collect();
+                (unwritable, file_ends)
+            })
+            .await
+            .unwrap_or_default();
+        // As a repair goes: ranges past the end of such a file come with its missing end.
+        let jobs: Vec<Job> = (jobs.into_iter())
+            .filter_map(|job| match job {
+                Job::Ranges { blob, components } if file_ends.contains_key(&blob) => {
+                    let drive_blob = &self.drive.blobs[blob as usize];
+                    let within = tail::within_end(drive_blob, &components, file_ends[&blob]);
+                    (within > 0).then(|| Job::Ranges {
+                        blob,
+                        components: components[..within].to_vec(),
+                    })
+                }
+                other => Some(other),
+            })
+            .collect();
+        let missing_end = |blob: u32| {
+            let drive_blob = &self.drive.blobs[blob as usize];
+            let file_end = *file_ends.get(&blob)?;
+            (file_end < drive_blob.copy_log_length()?)
+                .then(|| tail::missing_end_start(drive_blob, file_end))
+        };
         let source = self.sources.get().source.describe();
-        let plan = download_plan(&self.drive, &jobs, source, |job| {
+        let plan = download_plan(&self.drive, &jobs, source, missing_end, |job| {
             let blob = &self.drive.blobs[job.blob() as usize];
             if let Err(error) = self.blob_ref(blob) {
                 return Some(escape_controls(&error.to_string()).into_owned());
@@ -816,24 +844,17 @@ impl Repairer {
         let Some(file_end) = file_end else {
             return components;
         };
-        let reaching = components
-            .iter()
-            .position(|&index| {
-                let range = &blob.components[index as usize];
-                range.offset.saturating_add(range.length) > file_end
-            })
-            .unwrap_or(components.len());
-        let (within, beyond) = components.split_at(reaching);
-        let (Some(&first), Some(&last)) = (beyond.first(), beyond.last()) else {
+        let (within, beyond) = components.split_at(tail::within_end(blob, components, file_end));
+        let Some(&last) = beyond.last() else {
             return within;
         };
-        let start = blob.components[first as usize].offset;
         let last = &blob.components[last as usize];
         let end = last.offset + last.length;
         let awaiting = tail::AwaitingEnd {
-            ids: component_ids(blob_index, beyond),
+            ranges: (component_ids(blob_index, beyond).into_iter())
+                .map(|id| (id, self.drive.component(id).offset))
+                .collect(),
             file_end,
-            start,
         };
         if blob
             .copy_log_length()

@@ -227,6 +227,7 @@ pub(crate) fn download_plan(
     drive: &Drive,
     jobs: &[Job],
     source: String,
+    missing_end: impl Fn(u32) -> Option<u64>,
     refusal: impl Fn(&Job) -> Option<String>,
 ) -> DownloadPlan {
     let downloads = jobs
@@ -247,8 +248,15 @@ pub(crate) fn download_plan(
                 Job::WholeFile { .. } => (PlannedKind::WholeFile, 0, blob.length),
                 Job::Chunks { .. } => (PlannedKind::Chunks, 0, blob.length),
                 Job::SideFile { .. } => (PlannedKind::SideFile, 0, 0),
-                // A file only the copy log lists: the copy log's Length (a repair checks that
-                // the storage agrees, and downloads a missing end).
+                // A file only the copy log lists, cut short: its missing end, from where it
+                // starts (a repair checks first that the storage agrees with the Length).
+                Job::Length { blob: index, .. } if let Some(from) = missing_end(*index) => (
+                    PlannedKind::MissingEnd,
+                    from,
+                    blob.length.saturating_sub(from),
+                ),
+                // Otherwise the copy log's Length, for such a file (a repair checks that the
+                // storage agrees).
                 Job::Length { .. } => (PlannedKind::Length, 0, blob.copy_log_length().unwrap_or(0)),
                 // A recheck reads the drive, not the storage.
                 Job::Recheck { .. } => return None,
@@ -337,9 +345,13 @@ mod tests {
     fn the_dry_run_plan_names_each_request_and_its_bytes() {
         let drive = drive();
         let jobs = plan_jobs(&drive, &[id(0), id(1), id(3), id(4), id(5)], 20);
-        let plan = download_plan(&drive, &jobs, "Azure x".into(), |job| {
-            (job.components() == [3]).then(|| "too large".to_string())
-        });
+        let plan = download_plan(
+            &drive,
+            &jobs,
+            "Azure x".into(),
+            |_| None,
+            |job| (job.components() == [3]).then(|| "too large".to_string()),
+        );
         let shown: Vec<(PlannedKind, &str, u64, u64)> = plan
             .downloads
             .iter()

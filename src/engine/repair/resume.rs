@@ -32,7 +32,8 @@ pub(super) struct Resumed {
     /// What earlier runs wrote with nothing but the storage to check it (copy-log ranges
     /// without a hash, files downloaded whole), as written: what a check compares it with.
     pub written_md5s: HashMap<ComponentId, crate::format::Md5>,
-    /// Recorded as damage (found, or a repair that failed): looked at again.
+    /// Verdicts this run reaches again (damage found or a repair that failed, or right but
+    /// its file changed since): taken back in the repair file until it does.
     pub reopened: Vec<ComponentId>,
 }
 
@@ -100,8 +101,11 @@ impl Repairer {
         let mut identities: HashMap<String, Option<FileIdentity>> = HashMap::new();
         let mut resumed = Resumed::default();
         for entry in entries {
-            let EntryState::Done(status) = entry.state else {
-                continue;
+            // Taken back by a run that stopped before it looked again: looked at first.
+            let (status, reopened) = match entry.state {
+                EntryState::Done(status) => (status, false),
+                EntryState::Reopened(status) => (status, true),
+                EntryState::InFlight => continue,
             };
             let blob = &self.drive.blobs[entry.id.blob as usize];
             // Damage (found, or a repair that failed) is looked at again.
@@ -125,10 +129,12 @@ impl Repairer {
             let now = *identities
                 .entry(file_path.to_string())
                 .or_insert_with(|| self.identity_now(file_path));
-            if !unchanged(entry.identity, now, entry.recorded_ns)
-                && !self.same_whole_download(&entry, now)
+            if reopened
+                || !unchanged(entry.identity, now, entry.recorded_ns)
+                    && !self.same_whole_download(&entry, now)
             {
                 resumed.verify_first.insert(entry.id);
+                resumed.reopened.push(entry.id);
                 if matches!(
                     status,
                     ComponentStatus::Repaired | ComponentStatus::Regenerated

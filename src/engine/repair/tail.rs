@@ -4,16 +4,14 @@
 //! are. Its length is the copy log's `Length`, which the storage's must match (else they are not
 //! one version and nothing changes). Bytes nobody vouched for (zeros) are never written.
 
-use super::commit::{
-    Written, failed, failed_all, file_end_and_range, past_end_reason, write_parts,
-};
+use super::commit::{Written, failed, file_end_and_range, past_end_reason, write_parts};
 use super::fetch::Part;
 use super::{JobEnd, Repairer, Stop, is_unpinned, locked, pinned_to};
 use crate::engine::Work;
 use crate::format::Md5;
 use crate::journal::Done;
 use crate::md5::Md5Stream;
-use crate::model::{Component, ComponentId, ComponentKind, ComponentStatus};
+use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::{FileIdentity, RootedError};
 use crate::sanitize::escape_controls;
 use crate::source::BlobSource;
@@ -24,36 +22,48 @@ const UNPINNED: &str = "the copy log gives no usable LastModified: nothing pins 
 
 const NO_HASH: &str = "pinned to the export; the copy log lists no hash to check it against";
 
-/// Ranges past the end of a short file only the copy log lists (from `file_end`): their
-/// download waits for the file's missing end, which brings them (`repair_ranges`).
+/// Ranges reaching past the end of a short file only the copy log lists (from `file_end`):
+/// their download waits for the file's missing end, which brings them (`repair_ranges`).
 pub(super) struct AwaitingEnd {
-    pub ids: Vec<ComponentId>,
+    /// Each range, with the byte it starts at.
+    pub ranges: Vec<(ComponentId, u64)>,
     pub file_end: u64,
-    pub start: u64,
 }
 
 impl AwaitingEnd {
+    pub(super) fn ids(&self) -> impl Iterator<Item = ComponentId> + '_ {
+        self.ranges.iter().map(|&(id, _)| id)
+    }
+
     /// The ranges' verdicts when no missing end came for them: as the write would have been
     /// refused.
     pub(super) fn past_end(&self) -> Vec<Done> {
-        failed_all(&self.ids, past_end_reason(self.file_end, self.start))
+        (self.ranges.iter())
+            .map(|&(id, offset)| failed(id, past_end_reason(self.file_end, offset)))
+            .collect()
     }
 
     /// The same but only the ranges `keep` accepts.
     fn only(&self, keep: impl Fn(&ComponentId) -> bool) -> Self {
         Self {
-            ids: self.ids.iter().copied().filter(|id| keep(id)).collect(),
+            ranges: (self.ranges.iter().copied())
+                .filter(|(id, _)| keep(id))
+                .collect(),
             ..*self
         }
     }
 
     /// The ranges' verdicts when the missing end was not downloaded, `why`.
     fn not_brought(&self, why: &str) -> impl Iterator<Item = Done> {
-        let reason = format!(
-            "{}: it comes with the file's missing end, which was not downloaded: {why}",
-            file_end_and_range(self.file_end, self.start)
-        );
-        self.ids.iter().map(move |&id| failed(id, reason.clone()))
+        self.ranges.iter().map(move |&(id, offset)| {
+            failed(
+                id,
+                format!(
+                    "{}: it comes with the file's missing end, which was not downloaded: {why}",
+                    file_end_and_range(self.file_end, offset)
+                ),
+            )
+        })
     }
 }
 
@@ -84,7 +94,7 @@ impl Repairer {
                 .map(|awaiting| {
                     awaiting.only(|id| settled.get(id) != Some(&ComponentStatus::Repaired))
                 })
-                .filter(|awaiting| !awaiting.ids.is_empty())
+                .filter(|awaiting| !awaiting.ranges.is_empty())
                 .collect();
             drop(settled);
             locked(&self.awaiting_end)
@@ -108,11 +118,7 @@ impl Repairer {
             component: component_index,
         };
         let with_waiting: Vec<ComponentId> = std::iter::once(id)
-            .chain(
-                waiting
-                    .iter()
-                    .flat_map(|awaiting| awaiting.ids.iter().copied()),
-            )
+            .chain(waiting.iter().flat_map(AwaitingEnd::ids))
             .collect();
         // The file's verdict, and those of the ranges that waited for its missing end.
         let refused = |reason: String| {
@@ -180,25 +186,13 @@ impl Repairer {
         // The ranges the missing end holds, whole or in part: written with it, from where the
         // first of them starts (the drive's bytes of a range cut short are rewritten with the
         // rest, so that it is checked whole).
-        let covered: Vec<(ComponentId, u64)> = blob
-            .components
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-            .filter(|(_, c)| reaches_into(c, start, length))
-            .map(|(index, c)| {
-                let range = ComponentId {
-                    blob: blob_index,
-                    component: index as u32,
-                };
-                (range, c.offset)
+        let covered: Vec<ComponentId> = missing_end_ranges(blob, start)
+            .map(|index| ComponentId {
+                blob: blob_index,
+                component: index as u32,
             })
             .collect();
-        let from = covered
-            .iter()
-            .map(|&(_, offset)| offset)
-            .fold(start, u64::min);
-        let covered: Vec<ComponentId> = covered.into_iter().map(|(range, _)| range).collect();
+        let from = missing_end_start(blob, start);
         let ids: Vec<ComponentId> = std::iter::once(id).chain(covered.iter().copied()).collect();
         let pinned = pinned_to(&conditions, &properties);
         let write = async {
@@ -447,6 +441,34 @@ fn unlisted_bytes(blob: &crate::model::Blob, from: u64, to: u64, length: u64) ->
 fn reaches_into(range: &Component, start: u64, length: u64) -> bool {
     let end = range.offset.saturating_add(range.length);
     end > start && end <= length
+}
+
+/// The ranges (by index) of a file only the copy log lists that hold bytes of its missing end
+/// from `file_end`, whole or in part.
+fn missing_end_ranges(blob: &Blob, file_end: u64) -> impl Iterator<Item = usize> + '_ {
+    (blob.components.iter().enumerate())
+        .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+        .filter(move |(_, c)| reaches_into(c, file_end, blob.length))
+        .map(|(index, _)| index)
+}
+
+/// Where the download of a missing end from `file_end` starts: there, or where the first range
+/// it cuts short starts (so that the range is written, and checked, whole).
+pub(super) fn missing_end_start(blob: &Blob, file_end: u64) -> u64 {
+    missing_end_ranges(blob, file_end)
+        .map(|index| blob.components[index].offset)
+        .fold(file_end, u64::min)
+}
+
+/// Of a job's ranges (in order, one after another) of a file that ends at `file_end`, how many
+/// lie within it: the rest reach past its end.
+pub(super) fn within_end(blob: &Blob, components: &[u32], file_end: u64) -> usize {
+    (components.iter())
+        .position(|&index| {
+            let range = &blob.components[index as usize];
+            range.offset.saturating_add(range.length) > file_end
+        })
+        .unwrap_or(components.len())
 }
 
 /// How much of the missing end to read next from `at`: `most`, cut so that a range the copy
