@@ -302,8 +302,8 @@ pub fn summary(ledger: &Ledger) -> String {
             0 => "VERIFIED: every component matches its expected hash".into(),
             // Components with no hash to check (copy-log ranges without one) are not claimed.
             skipped => format!(
-                "VERIFIED: every component that has an expected hash matches it ({} without one \
-                 not checked)",
+                "VERIFIED: every component that has an expected hash matches it ({} not \
+                 checked)",
                 human::count(skipped)
             ),
         },
@@ -409,8 +409,7 @@ fn plan_text(plan: &DownloadPlan) -> String {
             }
             PlannedKind::SideFile => format!("regenerate it from the properties of {blob}"),
             PlannedKind::Length if download.length > 0 => format!(
-                "set its length to that of {blob} ({} by the copy log, if the storage agrees; \
-                 a missing end is downloaded, pinned to the export)",
+                "set its length to that of {blob} ({} by the copy log, if the storage agrees)",
                 human::bytes(download.length)
             ),
             PlannedKind::Length => format!("set its length to that of {blob}"),

@@ -462,15 +462,19 @@ fn merge_side(
     };
     match (&*path_slot, &side.path) {
         (None, _) => *path_slot = side.path.clone(),
-        // Another file than the manifest's: the manifest's is the one checked, and said so.
-        (Some(listed), Some(logged)) if !same_file(listed, logged) => warnings.push(format!(
-            "the copy log names {} as the {} file of {}, the manifest {}: the manifest's is \
-             the one checked",
-            escape_controls(logged),
-            kind.as_str(),
-            escape_controls(&blob.file_path),
-            escape_controls(listed)
-        )),
+        // Another file than the manifest's: what the copy log says of it is not said of the
+        // manifest's, which is checked as the manifest describes it; and said so.
+        (Some(listed), Some(logged)) if !same_file(listed, logged) => {
+            warnings.push(format!(
+                "the copy log names {} as the {} file of {}, the manifest {}: the manifest's is \
+                 the one checked, and the copy log's word on the other is not taken for it",
+                escape_controls(logged),
+                kind.as_str(),
+                escape_controls(&blob.file_path),
+                escape_controls(listed)
+            ));
+            return;
+        }
         _ => {}
     }
     let status = LogStatus::file(&side.status);
@@ -594,6 +598,11 @@ mod tests {
             drive.blobs[0].properties_path.as_deref(),
             Some(r"\c\a.bin.properties")
         );
+        // The copy log's "Failed" was of the other file.
+        let properties = (drive.blobs[0].components.iter())
+            .find(|c| c.kind == ComponentKind::Properties)
+            .unwrap();
+        assert_eq!(properties.copy_log_status, None);
         assert!(
             drive
                 .warnings

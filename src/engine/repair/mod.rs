@@ -626,6 +626,10 @@ impl Repairer {
         lengths
     }
 
+    /// Why ranges waiting for a missing end no length job came for fail.
+    const NO_LENGTH_JOB: &'static str = "the file's length was not looked at in this run (an \
+        earlier run settled it, or it was not retried); a rerun brings the range";
+
     /// The deferred jobs: lengths, then the whole-file checks that read the files they set.
     async fn run_lengths(self: &Arc<Self>, deferred: Vec<Job>) {
         let (lengths, rechecks): (Vec<Job>, Vec<Job>) = deferred
@@ -638,7 +642,11 @@ impl Repairer {
             let left: Vec<Done> = std::mem::take(&mut *locked(&self.awaiting_end))
                 .into_values()
                 .flatten()
-                .flat_map(|awaiting| awaiting.past_end())
+                .flat_map(|awaiting| {
+                    awaiting
+                        .not_brought(Self::NO_LENGTH_JOB)
+                        .collect::<Vec<_>>()
+                })
                 .collect();
             if !left.is_empty() {
                 self.settle(left).await;
@@ -886,16 +894,17 @@ impl Repairer {
     ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
         let conditions = self.conditions(blob_index);
-        if let Some(reason) = self.range_refusal(blob_index, components, &conditions) {
-            let ids = component_ids(blob_index, components);
-            return self.settle(failed_all(&ids, reason)).await;
-        }
+        // Ranges past the end of a file only the copy log lists wait for its length job,
+        // which judges them; those within it are judged here.
         let components = if blob.in_manifest {
             components
         } else {
             self.within_file_end(blob_index, components).await
         };
         let ids = component_ids(blob_index, components);
+        if let Some(reason) = self.range_refusal(blob_index, components, &conditions) {
+            return self.settle(failed_all(&ids, reason)).await;
+        }
         let (Some(&first), Some(&last)) = (components.first(), components.last()) else {
             return JobEnd::Settled;
         };

@@ -5,7 +5,7 @@
 //! one version and nothing changes). Bytes nobody vouched for (zeros) are never written.
 
 use super::commit::{Written, failed, file_end_and_range, past_end_reason, write_parts};
-use super::fetch::Part;
+use super::fetch::{MAX_COMPONENT_IN_MEMORY, Part};
 use super::{JobEnd, Repairer, Stop, is_unpinned, locked, pinned_to};
 use crate::engine::Work;
 use crate::format::Md5;
@@ -23,7 +23,7 @@ const UNPINNED: &str = "the copy log gives no usable LastModified: nothing pins 
 const NO_HASH: &str = "pinned to the export; the copy log lists no hash to check it against";
 
 /// Ranges reaching past the end of a short file only the copy log lists (from `file_end`):
-/// their download waits for the file's missing end, which brings them (`repair_ranges`).
+/// their download waits for the file's missing end, which brings them (`bring_to_length`).
 pub(super) struct AwaitingEnd {
     /// Each range, with the byte it starts at.
     pub ranges: Vec<(ComponentId, u64)>,
@@ -54,7 +54,7 @@ impl AwaitingEnd {
     }
 
     /// The ranges' verdicts when the missing end was not downloaded, `why`.
-    fn not_brought(&self, why: &str) -> impl Iterator<Item = Done> {
+    pub(super) fn not_brought(&self, why: &str) -> impl Iterator<Item = Done> {
         self.ranges.iter().map(move |&(id, offset)| {
             failed(
                 id,
@@ -70,8 +70,9 @@ impl AwaitingEnd {
 impl Repairer {
     /// Brings a file only the copy log lists by ranges to its length, once the storage agrees
     /// with it: bytes past the end are cut once its ranges are right; a missing end is
-    /// downloaded, in order from where the file ends (so that no byte is left unwritten before
-    /// another), and settles the ranges it covers, those that waited for it among them.
+    /// downloaded in order, from where the file ends or the first range it cuts short starts
+    /// (so that no byte is left unwritten before another, and that range is checked whole),
+    /// and settles the ranges it covers, those that waited for it among them.
     /// Nothing changes unless the reads are pinned to the export.
     pub(super) async fn restore_logged_length(
         &self,
@@ -193,6 +194,18 @@ impl Repairer {
             })
             .collect();
         let from = missing_end_start(blob, start);
+        // A range the copy log gives a hash for is read whole before any of it is written.
+        let most = MAX_COMPONENT_IN_MEMORY.max(self.options.max_request_bytes);
+        if let Some(large) = (covered.iter().map(|&range| self.drive.component(range)))
+            .find(|range| range.expected_md5.is_some() && range.length > most)
+        {
+            let reason = format!(
+                "the {}-byte range at byte {} is too large to check in memory before writing; \
+                 nothing was written",
+                large.length, large.offset
+            );
+            return self.settle(refused(reason)).await;
+        }
         let ids: Vec<ComponentId> = std::iter::once(id).chain(covered.iter().copied()).collect();
         let pinned = pinned_to(&conditions, &properties);
         let write = async {
@@ -209,13 +222,17 @@ impl Repairer {
             // The bytes no covered range holds join the download's totals (the ranges' are
             // planned with them), once: an attempt after new credentials tells again what
             // the earlier ones wrote, which its start counted out.
-            let planned = *locked(&self.planned_ends).entry(id).or_insert(start);
-            if planned == start {
-                let unlisted = unlisted_bytes(blob, start, length, length);
-                self.plan_bytes(Work::Download, unlisted).await;
-            } else {
-                let told = unlisted_bytes(blob, planned, start, length);
-                self.transferred(id, told).await;
+            let planned_from = locked(&self.planned_ends).get(&id).copied();
+            match planned_from {
+                None => {
+                    locked(&self.planned_ends).insert(id, start);
+                    let unlisted = unlisted_bytes(blob, start, length, length);
+                    self.plan_bytes(Work::Download, unlisted).await;
+                }
+                Some(planned) => {
+                    let told = unlisted_bytes(blob, planned, start, length);
+                    self.transferred(id, told).await;
+                }
             }
             while at < length {
                 let size = piece_size(at, chunk.min(length - at), &hashes);
@@ -228,7 +245,7 @@ impl Repairer {
                 };
                 let (room, bytes) = match read.await {
                     Ok(read) => read,
-                    Err(Stop::Source(error)) if at > start => {
+                    Err(Stop::Source(error)) if at > from => {
                         if error.refused_credentials().is_none() {
                             failure = Some(escape_controls(&error.to_string()).into_owned());
                             break;
@@ -308,15 +325,16 @@ impl Repairer {
                     )),
                     identity,
                 },
-                Some(reason) if at <= start => failed(
+                Some(reason) if at == from => failed(
                     id,
                     format!("the file ends at byte {start}; its missing end: {reason}"),
                 ),
                 Some(reason) => failed(
                     id,
                     format!(
-                        "the file ended at byte {start}; its missing end was written up to \
-                         byte {at} ({NO_HASH}), then: {reason}; a rerun tries again from there"
+                        "the file ended at byte {start}; its missing end was written from byte \
+                         {from} up to byte {at} ({NO_HASH}), then: {reason}; a rerun tries again \
+                         from where the file ends"
                     ),
                 ),
             };

@@ -105,8 +105,8 @@ pub fn banner(report: &Report, verdict: Verdict, damaged_files: u64) -> (String,
     let (skipped, _) = tally(report, ComponentStatus::Skipped);
     let headline = match verdict {
         Verdict::Clean if skipped > 0 => format!(
-            "Every component that has an expected hash matches it: {} verified, {} without one \
-             not checked.",
+            "Every component that has an expected hash matches it: {} verified, {} not \
+             checked.",
             plural(totals.components - skipped, "component", "components"),
             count(skipped)
         ),

@@ -101,7 +101,7 @@ impl App {
                         "done for now: {damaged} component(s) still damaged · r retries the marked \
                          or selected blobs · R retries all · q finishes"
                     ),
-                    Outcome::Clean => "done: every component verified · q finishes".into(),
+                    Outcome::Clean => format!("done: {} · q finishes", self.clean_words()),
                     Outcome::Incomplete => {
                         "done: not every component was checked · q finishes".into()
                     }
@@ -113,7 +113,7 @@ impl App {
                     (true, _) => {
                         "run interrupted: rerun with the same repair file to resume".into()
                     }
-                    (false, Outcome::Clean) => "finished: every component verified".into(),
+                    (false, Outcome::Clean) => format!("finished: {}", self.clean_words()),
                     (false, Outcome::Repaired) => "finished: all damage repaired".into(),
                     (false, Outcome::Damaged) => "finished: damage remains".into(),
                     (false, Outcome::Incomplete) => {
@@ -131,6 +131,18 @@ impl App {
 
     /// A log line for a verdict worth a line: damage with its reason, a repair, a repair
     /// verified again.
+    /// What a clean run may claim: every component verified, or, with some not checked (no
+    /// hash to check them against), only those that have one.
+    fn clean_words(&self) -> String {
+        match self.ledger.count(ComponentStatus::Skipped) {
+            0 => "every component verified".into(),
+            skipped => format!(
+                "every component that has an expected hash matches it ({} not checked)",
+                human::count(skipped)
+            ),
+        }
+    }
+
     fn log_verdict(&mut self, component: &ComponentEvent) {
         let shown = self.ledger.status(component.id);
         let what = match (component.status, shown) {
