@@ -513,6 +513,49 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             "inside the drive",
         ),
         (
+            "repair, its repair file a link leading nowhere into the drive",
+            {
+                let link = hostile.dir.path().join("link.rep");
+                std::os::unix::fs::symlink(hostile.drive().join("box/made.rep"), &link).unwrap();
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--repair-file").unwrap();
+                args[at + 1] = link.into_os_string();
+                command.args(args);
+                command
+            },
+            "inside the drive",
+        ),
+        (
+            "repair, its repair file inside the drive, fetching the logs beside it",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--repair-file").unwrap();
+                args[at + 1] = hostile.drive().join("fetched/r.rep").into_os_string();
+                let at = args.iter().position(|arg| arg == "--source-dir").unwrap();
+                args.drain(at..at + 2);
+                command
+                    .args(args)
+                    .args(["--fetch-logs", "--account", "devstoreaccount1"]);
+                command
+            },
+            "inside the drive",
+        ),
+        (
+            "logs, its folder inside the drive",
+            {
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                command
+                    .args(["logs", "--account", "devstoreaccount1", "--target"])
+                    .arg(hostile.drive())
+                    .arg("--into")
+                    .arg(hostile.drive().join("saved"));
+                command
+            },
+            "inside the drive",
+        ),
+        (
             "repair, its repair file in a folder that does not exist",
             {
                 let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
@@ -544,6 +587,8 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             "the repair file"
         } else if case.contains("its log folder") {
             "the log folder"
+        } else if case.starts_with("logs") {
+            "the folder the logs go to"
         } else {
             "the report"
         };
@@ -558,7 +603,16 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
     assert!(!hostile.drive().join("box/report.json").exists());
     assert!(!hostile.drive().join("box/b.bin").exists());
     // No folder was made on the drive either, and no repair file for a refused run.
-    for folder in ["reports", "box/new", "logs", "vrep", "logs2"] {
+    for folder in [
+        "reports",
+        "box/new",
+        "box/made.rep",
+        "logs",
+        "vrep",
+        "logs2",
+        "fetched",
+        "saved",
+    ] {
         assert!(!hostile.drive().join(folder).exists(), "{folder}");
     }
     assert!(!hostile.dir.path().join("new.rep").exists());

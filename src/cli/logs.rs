@@ -34,6 +34,14 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
         None => drive_id_on_target(args.target.as_deref(), args.manifest.as_deref())?,
     };
     let destination = destination(&args)?;
+    if let (Some(destination), Some(target)) = (&destination, &args.target) {
+        super::report_paths::outside_drive(
+            destination,
+            target,
+            "the folder the logs go to",
+            "save them beside the drive (--into, or beside --repair-file)",
+        )?;
+    }
     let source = open_source(
         &args.account,
         args.account_key.as_deref(),

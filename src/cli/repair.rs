@@ -13,7 +13,7 @@ use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::{AuthMethod, RepairArgs};
-use super::report_paths::Protected;
+use super::report_paths::{self, Protected};
 use super::session::{
     Reports, SourceFactory, console_wanted, exit_status, run_console, run_headless,
 };
@@ -38,11 +38,36 @@ pub async fn run(mut args: RepairArgs) -> Result<ExitStatus, CliError> {
     let read_only = args.dry_run;
     let volume =
         super::bitlocker::open_target(&mut args.target, &mut args.bitlocker_key, read_only)?;
-    let result = match fetch_logs(&mut args).await {
-        Ok(()) => repair(&args, &volume, interrupts).await,
+    let result = match beside_the_drive(&args) {
+        Ok(()) => match fetch_logs(&mut args).await {
+            Ok(()) => repair(&args, &volume, interrupts).await,
+            Err(error) => Err(error),
+        },
         Err(error) => Err(error),
     };
     super::bitlocker::finish(volume, &mut args.bitlocker_key, result)
+}
+
+/// The repair file (and the logs `--fetch-logs` saves beside it) and the log folder are
+/// beside the drive, never in it: checked before anything is made or fetched.
+fn beside_the_drive(args: &RepairArgs) -> Result<(), CliError> {
+    report_paths::outside_drive(
+        &args.repair_file,
+        &args.target,
+        "the repair file",
+        "keep the repair file beside the drive",
+    )?;
+    report_paths::outside_drive(
+        &log_dir(args),
+        &args.target,
+        "the log folder",
+        "choose a folder beside the drive with --log-dir (the current folder is the default)",
+    )
+}
+
+/// Where the run's log goes.
+fn log_dir(args: &RepairArgs) -> PathBuf {
+    args.log_dir.clone().unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// `--fetch-logs`: the drive's newest logs from the account, saved beside the repair file,
@@ -111,9 +136,8 @@ async fn repair(
     volume: &crate::bitlocker::UnlockedVolume,
     interrupts: super::signals::Interrupts,
 ) -> Result<ExitStatus, CliError> {
-    let log_dir = args.log_dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    super::report_paths::log_dir_outside(&log_dir, &args.target)?;
     let plan = prepare(args)?;
+    let log_dir = log_dir(args);
     let log =
         logging::start(&log_dir, &plan.drive.drive_id, plan.secrets.clone()).map_err(|error| {
             CliError::Usage(format!(
@@ -202,7 +226,6 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
         copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
     };
-    super::report_paths::repair_file_outside(&args.repair_file, &args.target)?;
     if let Some(folder) = args.repair_file.parent()
         && !folder.as_os_str().is_empty()
         && !folder.is_dir()

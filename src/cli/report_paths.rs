@@ -76,15 +76,27 @@ fn deepest_existing(absolute: &Path) -> Option<(PathBuf, PathBuf)> {
     })
 }
 
-/// Refuses a log folder inside the drive (the log is written there as the run goes), before
-/// the folder is made.
-pub fn log_dir_outside(log_dir: &Path, target: &Path) -> Result<(), CliError> {
-    match would_be_inside_drive(log_dir, target) {
+/// Refuses `path` (`what` it is: "the log folder", "the repair file") inside the drive, before
+/// anything is made there; `instead` says what to do. A link counts where it leads, even one
+/// that leads nowhere yet (what opens it would make the file there).
+pub fn outside_drive(
+    path: &Path,
+    target: &Path,
+    what: &str,
+    instead: &str,
+) -> Result<(), CliError> {
+    let leads_to = std::fs::read_link(path).ok().map(|to| {
+        path.parent()
+            .map_or_else(|| to.clone(), |folder| folder.join(&to))
+    });
+    let inside = std::iter::once(path.to_path_buf())
+        .chain(leads_to)
+        .find_map(|path| would_be_inside_drive(&path, target));
+    match inside {
         Some(drive) => Err(CliError::Usage(format!(
-            "the log folder {} is inside the drive {drive}; a repair writes nothing on the \
-             drive but the files its logs list: choose a folder beside the drive with --log-dir \
-             (the current folder is the default)",
-            log_dir.display()
+            "{what} {} is inside the drive {drive}; a run writes nothing on the drive but the \
+             files its logs list: {instead}",
+            path.display()
         ))),
         None => Ok(()),
     }
@@ -97,22 +109,6 @@ fn to_be_made(path: &Path) -> Option<PathBuf> {
         _ => Path::new("."),
     };
     Some(folder.canonicalize().ok()?.join(path.file_name()?))
-}
-
-/// Refuses a repair file inside the drive: its database could take the place of a file the
-/// drive's logs list, which the run would then write into.
-pub fn repair_file_outside(repair_file: &Path, target: &Path) -> Result<(), CliError> {
-    let Some(absolute) = to_be_made(repair_file) else {
-        return Ok(());
-    };
-    match inside_drive(&absolute, absolute.canonicalize().ok().as_deref(), target) {
-        Some(drive) => Err(CliError::Usage(format!(
-            "the repair file {} is inside the drive {drive}; a repair writes nothing on the \
-             drive but the files its logs list: keep the repair file beside the drive",
-            repair_file.display()
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// The paths no report may be written to, owned (for reports asked for during a run).
