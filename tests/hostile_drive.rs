@@ -527,6 +527,52 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             "inside the drive",
         ),
         (
+            "repair, its repair file through two links leading nowhere into the drive",
+            {
+                let (first, second) =
+                    (hostile.dir.path().join("L1"), hostile.dir.path().join("L2"));
+                std::os::unix::fs::symlink("L2", &first).unwrap();
+                std::os::unix::fs::symlink(hostile.drive().join("chain.rep"), &second).unwrap();
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--repair-file").unwrap();
+                args[at + 1] = first.into_os_string();
+                command.args(args);
+                command
+            },
+            "inside the drive",
+        ),
+        (
+            "repair, its log folder through a link into the drive, then `..`",
+            {
+                std::os::unix::fs::symlink(
+                    hostile.drive().join("box"),
+                    hostile.dir.path().join("lnk"),
+                )
+                .unwrap();
+                let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+                let mut args = hostile.repair_args();
+                let at = args.iter().position(|arg| arg == "--log-dir").unwrap();
+                args[at + 1] = hostile
+                    .dir
+                    .path()
+                    .join("new5/../lnk/../logs3")
+                    .into_os_string();
+                command.args(args);
+                command
+            },
+            "inside the drive",
+        ),
+        (
+            "repair, a report that is a link beside the drive",
+            {
+                let link = hostile.dir.path().join("linked.json");
+                std::os::unix::fs::symlink(hostile.dir.path().join("real.json"), &link).unwrap();
+                repair(&link)
+            },
+            "symbolic link",
+        ),
+        (
             "repair, its repair file inside the drive, fetching the logs beside it",
             {
                 let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
@@ -599,6 +645,12 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
             seen.text()
         );
         assert!(inputs(&hostile) == before, "{case}: an input changed");
+        // Refused before the run, not after it.
+        assert!(
+            !seen.stdout.contains(" components ("),
+            "{case}: {}",
+            seen.text()
+        );
     }
     assert!(!hostile.drive().join("box/report.json").exists());
     assert!(!hostile.drive().join("box/b.bin").exists());
@@ -610,6 +662,8 @@ fn a_report_path_naming_an_input_or_inside_the_verified_drive_is_refused() {
         "logs",
         "vrep",
         "logs2",
+        "logs3",
+        "chain.rep",
         "fetched",
         "saved",
     ] {

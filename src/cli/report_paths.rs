@@ -47,33 +47,28 @@ fn inside_drive(path: &Path, resolved: Option<&Path>, target: &Path) -> Option<S
         .then(|| target.display().to_string())
 }
 
-/// The drive, when `path` (which may not exist yet) would be inside it, as making its folders
-/// would resolve it: its deepest existing folder resolved, then the rest (folders still to be
-/// made, never links) taken in turn, a `..` among them climbing back out of the folder made
-/// before it; and that resolved again, since the climb may land among folders that exist.
+/// The drive, when `path` (which may not exist yet) would be inside it, as the kernel would
+/// resolve it while its folders are made: each part that exists resolved as it is reached
+/// (links followed, so that a `..` after a link climbs out of where it leads), each that does
+/// not taken as the folder it will be.
 fn would_be_inside_drive(path: &Path, target: &Path) -> Option<String> {
-    let (existing, rest) = deepest_existing(&std::path::absolute(path).ok()?)?;
-    let mut walked = existing;
-    for part in rest.components() {
+    let mut walked = PathBuf::new();
+    for part in std::path::absolute(path).ok()?.components() {
         match part {
             std::path::Component::ParentDir => {
                 walked.pop();
             }
-            std::path::Component::Normal(name) => walked.push(name),
-            _ => {}
+            std::path::Component::CurDir => {}
+            std::path::Component::Normal(name) => {
+                walked.push(name);
+                if let Ok(resolved) = walked.canonicalize() {
+                    walked = resolved;
+                }
+            }
+            root => walked.push(root),
         }
     }
-    let (existing, rest) = deepest_existing(&walked)?;
-    inside_drive(&existing.join(rest), Some(&existing), target)
-}
-
-/// The deepest folder of `absolute` that exists, resolved, and the rest of it.
-fn deepest_existing(absolute: &Path) -> Option<(PathBuf, PathBuf)> {
-    absolute.ancestors().find_map(|ancestor| {
-        let resolved = ancestor.canonicalize().ok()?;
-        let rest = absolute.strip_prefix(ancestor).ok()?.to_path_buf();
-        Some((resolved, rest))
-    })
+    inside_drive(&walked, Some(&walked), target)
 }
 
 /// Refuses `path` (`what` it is: "the log folder", "the repair file") inside the drive, before
@@ -85,13 +80,18 @@ pub fn outside_drive(
     what: &str,
     instead: &str,
 ) -> Result<(), CliError> {
-    let leads_to = std::fs::read_link(path).ok().map(|to| {
-        path.parent()
-            .map_or_else(|| to.clone(), |folder| folder.join(&to))
-    });
-    let inside = std::iter::once(path.to_path_buf())
-        .chain(leads_to)
-        .find_map(|path| would_be_inside_drive(&path, target));
+    // The link and each link it leads to in turn (as the kernel follows them, at most 40).
+    let mut chain = vec![path.to_path_buf()];
+    while chain.len() <= 40
+        && let Some(last) = chain.last()
+        && let Ok(to) = std::fs::read_link(last)
+    {
+        let next = last
+            .parent()
+            .map_or_else(|| to.clone(), |folder| folder.join(&to));
+        chain.push(next);
+    }
+    let inside = (chain.iter()).find_map(|path| would_be_inside_drive(path, target));
     match inside {
         Some(drive) => Err(CliError::Usage(format!(
             "{what} {} is inside the drive {drive}; a run writes nothing on the drive but the \
@@ -209,8 +209,19 @@ fn refused(folder: &Path, name: &std::ffi::OsStr, protected: &Protected<'_>) -> 
             ));
         }
     }
-    let drive = inside_drive(&lexical, resolved.as_deref(), protected.target?)?;
-    Some(inside_drive_reason(&drive))
+    if let Some(drive) = protected
+        .target
+        .and_then(|target| inside_drive(&lexical, resolved.as_deref(), target))
+    {
+        return Some(inside_drive_reason(&drive));
+    }
+    // Found now, not after the run: a report is written as a file of its own.
+    let is_link = std::fs::symlink_metadata(&lexical).is_ok_and(|m| m.file_type().is_symlink());
+    is_link.then(|| {
+        "is a symbolic link: a report is written as a file of its own, never through a link; \
+         name the file itself"
+            .into()
+    })
 }
 
 fn inside_drive_reason(drive: &str) -> String {
