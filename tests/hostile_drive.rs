@@ -904,6 +904,65 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     assert!(reason.contains("recorded when it was written"), "{reason}");
 }
 
+/// What a repair wrote into a range nothing holds a hash of (written with a missing end, from
+/// storage pinned to the export) is remembered whatever follows: the range damaged since, and
+/// a rerun whose download of it fails (the storage gone for a while), a third run still knows
+/// the bytes are wrong and repairs them (exit 0, the file the blob's); `verify --repair-file`
+/// calls them corrupt until then.
+///
+/// Seen failing with what was written kept only in the last verdict: the failed rerun's
+/// verdict replaced it, and the third run said "nothing to repair … (3 repaired in earlier
+/// runs)" (exit 0) over the damaged bytes, `verify --repair-file` "VERIFIED".
+#[test]
+fn what_a_repair_wrote_without_a_hash_is_remembered_after_a_failed_rerun() {
+    let content = pseudo_random_bytes(24, 64 * KIB);
+    let hostile = copy_log_only(
+        "WRITTEN1",
+        25,
+        SampleBlob::block("box/x.bin", content.clone(), 16 * KIB as u64),
+    );
+    let file = hostile.file("box/x.bin");
+    std::fs::write(&file, &content[..20 * KIB]).unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>WRITTEN1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>65536</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList><Block Offset="16384" Length="16384" Status="Completed"/><Block Offset="32768" Length="32768" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let verify = || {
+        let mut command = hostile.verify();
+        command.arg("--copy-log").arg(hostile.copy_log());
+        command.arg("--repair-file").arg(hostile.repair_file());
+        run(command, TIMEOUT)
+    };
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(std::fs::read(&file).unwrap() == content);
+
+    // Damaged since, in the range written with the missing end; and the storage gone.
+    let mut bytes = content.clone();
+    bytes[16 * KIB..16 * KIB + 8].fill(0xEE);
+    std::fs::write(&file, &bytes).unwrap();
+    let mirrored = hostile.mirror().join("box/x.bin");
+    let away = hostile.dir.path().join("x.bin.away");
+    std::fs::rename(&mirrored, &away).unwrap();
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert_eq!(verify().code, Some(1), "the range is still damaged");
+
+    std::fs::rename(&away, &mirrored).unwrap();
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content,
+        "the damaged range is the blob's again: {}",
+        seen.text()
+    );
+    assert_eq!(verify().code, Some(0));
+}
+
 /// A range the copy log gives a hash for, inside the missing end of a file only the copy log
 /// describes (or cut short by the file's end): written with the end only when the storage's
 /// bytes hash to it. With the right hash the file ends as the blob (exit 0); with another,

@@ -101,21 +101,19 @@ fn written_by(
     let entries = repair_file.entries(drive).map_err(unusable)?;
     Ok(entries
         .into_iter()
-        .filter(|entry| {
+        .filter_map(|entry| {
             let blob = &drive.blobs[entry.id.blob as usize];
             let component = drive.component(entry.id);
-            // What a repair wrote stays known when a later run took its verdict back.
-            match entry.state.recorded_status() {
-                // Verified: a rerun found what was written still there.
-                Some(ComponentStatus::Repaired | ComponentStatus::Verified) => {
-                    blob.written_unchecked(component)
-                }
-                // Regenerated from the blob's properties: what was written is the reference.
-                Some(ComponentStatus::Regenerated) => component.kind.is_side_file(),
-                _ => false,
+            if blob.written_unchecked(component) {
+                // What a repair last wrote, whatever verdicts followed.
+                return Some((entry.id, entry.written_md5?));
             }
+            // Regenerated from the blob's properties: what was written is the reference (also
+            // when a later run took the verdict back).
+            let regenerated = entry.state.recorded_status() == Some(ComponentStatus::Regenerated)
+                && component.kind.is_side_file();
+            regenerated.then_some((entry.id, entry.actual_md5?))
         })
-        .filter_map(|entry| Some((entry.id, entry.actual_md5?)))
         .collect())
 }
 

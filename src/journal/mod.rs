@@ -31,7 +31,7 @@ pub use writer::JournalWriter;
 /// 1: rows keyed by (blob, component) position. 2: keyed by identity, with file identities.
 /// 3: file identities with the change time (a file of 2 is read for reports as it is, and
 /// converted by a resume: its verdicts are then checked again once).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 /// The `application_id` SQLite stores in the header: "ERPR".
 const APPLICATION_ID: i64 = 0x4552_5052;
 
@@ -107,6 +107,10 @@ pub struct Entry {
     pub identity: Option<FileIdentity>,
     /// When the verdict was recorded, nanoseconds since the epoch.
     pub recorded_ns: Option<i64>,
+    /// The MD5 of what a repair last wrote for a component nothing else holds a hash of (a
+    /// copy-log range without one, a file downloaded whole): kept whatever verdicts follow,
+    /// so that it is never forgotten what the bytes should be.
+    pub written_md5: Option<Md5>,
 }
 
 /// A finished component to record.
@@ -338,7 +342,7 @@ impl RepairFile {
         if version < 2 {
             self.migrate_from_position_keys()?;
         } else if version < SCHEMA_VERSION {
-            self.add_change_times()?;
+            self.add_columns(version)?;
         }
         // Find out now, not at the first write of the repair, whether the file can be
         // written and its rows read.
@@ -449,6 +453,7 @@ const COMPONENT_TABLE: &str = "CREATE TABLE component (
                  file_inode INTEGER,
                  file_device INTEGER,
                  file_changed_ns INTEGER,
+                 written_md5 TEXT,
                  PRIMARY KEY (file_key, kind, offset, length)
              ) WITHOUT ROWID;";
 

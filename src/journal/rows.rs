@@ -12,7 +12,7 @@ use super::{
 };
 use crate::format::Md5;
 use crate::format::drive_path::claim_key;
-use crate::model::{Blob, Component, ComponentId, ComponentKind, Drive};
+use crate::model::{Blob, Component, ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::rooted::FileIdentity;
 
 /// How the key of a refused entry's component begins.
@@ -236,9 +236,10 @@ impl RepairFile {
                     "INSERT INTO component
                          (file_key, kind, offset, length, blob, component, file_path, expected_md5,
                           state, status, actual_md5, reason, updated, recorded_ns,
-                          file_length, file_modified_ns, file_inode, file_device, file_changed_ns)
+                          file_length, file_modified_ns, file_inode, file_device, file_changed_ns,
+                          written_md5)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'done', ?9, ?10, ?11, ?12, ?13,
-                             ?14, ?15, ?16, ?17, ?18)
+                             ?14, ?15, ?16, ?17, ?18, ?19)
                      ON CONFLICT (file_key, kind, offset, length) DO UPDATE SET
                          expected_md5 = excluded.expected_md5, state = 'done',
                          status = excluded.status, actual_md5 = excluded.actual_md5,
@@ -246,13 +247,24 @@ impl RepairFile {
                          recorded_ns = excluded.recorded_ns, file_length = excluded.file_length,
                          file_modified_ns = excluded.file_modified_ns,
                          file_inode = excluded.file_inode, file_device = excluded.file_device,
-                         file_changed_ns = excluded.file_changed_ns",
+                         file_changed_ns = excluded.file_changed_ns,
+                         written_md5 = coalesce(excluded.written_md5, component.written_md5)",
                 )
                 .map_err(error)?;
             let updated = now();
             let recorded_ns = now_ns();
             for done in done {
                 let identity = done.identity;
+                // What was written, for a component nothing else holds a hash of: its MD5 as
+                // repaired or verified.
+                let written = matches!(
+                    done.status,
+                    ComponentStatus::Repaired | ComponentStatus::Verified
+                ) && {
+                    let blob = &drive.blobs[done.id.blob as usize];
+                    blob.written_unchecked(drive.component(done.id))
+                };
+                let written_md5 = done.actual_md5.filter(|_| written).map(|m| m.to_string());
                 insert(
                     &mut statement,
                     drive,
@@ -268,6 +280,7 @@ impl RepairFile {
                         &identity.map(|i| i.inode as i64),
                         &identity.map(|i| i.device as i64),
                         &identity.and_then(|i| i.changed_ns),
+                        &written_md5,
                     ],
                 )
                 .map_err(error)?;
@@ -285,17 +298,24 @@ impl RepairFile {
         }
         // A file of schema 2 (read for a report) has no change times: its identities then
         // hold none, which no file's identity now equals.
-        let changed_ns = if self.schema_version()? >= 3 {
+        let version = self.schema_version()?;
+        let changed_ns = if version >= 3 {
             "file_changed_ns"
         } else {
             "NULL"
+        };
+        // Before schema 4, what was written is what a repaired or verified verdict recorded.
+        let written_md5 = if version >= 4 {
+            "written_md5"
+        } else {
+            "CASE WHEN state = 'done' AND status IN ('repaired', 'verified') THEN actual_md5 END"
         };
         let mut statement = self
             .connection
             .prepare(&format!(
                 "SELECT file_key, kind, offset, length, expected_md5, state, status, actual_md5,
                         reason, attempts, recorded_ns, file_length, file_modified_ns,
-                        file_inode, file_device, {changed_ns}
+                        file_inode, file_device, {changed_ns}, {written_md5}
                  FROM component WHERE state != 'pending'"
             ))
             .map_err(self.sqlite())?;
@@ -354,6 +374,9 @@ impl RepairFile {
                     attempts: row.get(9)?,
                     identity,
                     recorded_ns: row.get(10)?,
+                    written_md5: row
+                        .get::<_, Option<String>>(16)?
+                        .and_then(|md5| Md5::from_str(&md5).ok()),
                 }))
             };
             if let Some(entry) = read(row).map_err(self.sqlite())? {
@@ -500,15 +523,25 @@ impl RepairFile {
         Ok((drive, binding))
     }
 
-    /// Converts a file of schema 2: its file identities gain a change time, unknown for the
-    /// verdicts already recorded (which no file's identity then equals: checked again once).
-    pub(super) fn add_change_times(&mut self) -> Result<(), JournalError> {
+    /// Converts a file of schema 2 or 3 (`from`). Schema 3: file identities gain a change
+    /// time, unknown for the verdicts already recorded (which no file's identity then equals:
+    /// checked again once). Schema 4: what was written is kept apart from the verdicts (the MD5
+    /// of a repaired or verified component, as its verdict recorded it).
+    pub(super) fn add_columns(&mut self, from: i64) -> Result<(), JournalError> {
         let path = self.path.clone();
         let error = |source| classify(&path, source);
         let transaction = self.connection.transaction().map_err(error)?;
+        let change_times = if from < 3 {
+            "ALTER TABLE component ADD COLUMN file_changed_ns INTEGER;"
+        } else {
+            ""
+        };
         transaction
             .execute_batch(&format!(
-                "ALTER TABLE component ADD COLUMN file_changed_ns INTEGER;
+                "{change_times}
+                 ALTER TABLE component ADD COLUMN written_md5 TEXT;
+                 UPDATE component SET written_md5 = actual_md5
+                     WHERE state = 'done' AND status IN ('repaired', 'verified');
                  PRAGMA user_version = {SCHEMA_VERSION};"
             ))
             .map_err(error)?;

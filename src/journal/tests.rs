@@ -319,8 +319,9 @@ fn a_second_run_on_the_same_file_is_refused() {
     assert!(matches!(error, JournalError::InUse { .. }), "{error}");
 }
 
-/// A file of schema 2 (identities without a change time) is read for a report as it is, and
-/// converted by a resume; its verdicts keep their identities, whose change time is unknown.
+/// A file of schema 2 (identities without a change time, what was written only in verdicts)
+/// is read for a report as it is, and converted by a resume; its verdicts keep their
+/// identities, whose change time is unknown, and what they say was written.
 #[test]
 fn a_file_without_change_times_is_read_and_converted() {
     let dir = tempfile::tempdir().unwrap();
@@ -332,11 +333,12 @@ fn a_file_without_change_times_is_read_and_converted() {
         file.record_done(&drive, &[done(id(0, 1), ComponentStatus::Repaired)])
             .unwrap();
     }
-    // What version 2 wrote: no change time column.
+    // What version 2 wrote: no change time column, no column of what was written.
     let connection = Connection::open(&path).unwrap();
     connection
         .execute_batch(
-            "ALTER TABLE component DROP COLUMN file_changed_ns; PRAGMA user_version = 2;",
+            "ALTER TABLE component DROP COLUMN file_changed_ns;
+             ALTER TABLE component DROP COLUMN written_md5; PRAGMA user_version = 2;",
         )
         .unwrap();
     drop(connection);
@@ -344,6 +346,8 @@ fn a_file_without_change_times_is_read_and_converted() {
     let entries = read_only.entries(&drive).unwrap();
     assert_eq!(entries[0].identity.unwrap().length, 8);
     assert_eq!(entries[0].identity.unwrap().changed_ns, None);
+    // What was written, before it was kept apart: the repaired verdict's MD5.
+    assert_eq!(entries[0].written_md5, Some(Md5::of(b"x")));
     drop(read_only);
     let (mut file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
     assert!(resumed);
@@ -353,12 +357,43 @@ fn a_file_without_change_times_is_read_and_converted() {
         EntryState::Done(ComponentStatus::Repaired)
     );
     assert_eq!(entries[0].identity.unwrap().changed_ns, None);
+    assert_eq!(entries[0].written_md5, Some(Md5::of(b"x")));
     // Converted: a new verdict keeps its change time.
     file.record_done(&drive, &[done(id(0, 0), ComponentStatus::Verified)])
         .unwrap();
     let entries = file.entries(&drive).unwrap();
     let verified = entries.iter().find(|e| e.id == id(0, 0)).unwrap();
     assert_eq!(verified.identity.unwrap().changed_ns, Some(4));
+}
+
+/// A file of schema 3 (what was written only in verdicts) is converted by a resume: what its
+/// repaired verdicts recorded is kept as what was written, and stays when a later verdict (a
+/// repair that failed) replaces them.
+#[test]
+fn a_file_of_schema_3_keeps_what_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.rep");
+    let drive = drive_of(&[BLOB_A]);
+    {
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&drive).unwrap();
+        file.record_done(&drive, &[done(id(0, 1), ComponentStatus::Repaired)])
+            .unwrap();
+    }
+    let connection = Connection::open(&path).unwrap();
+    connection
+        .execute_batch("ALTER TABLE component DROP COLUMN written_md5; PRAGMA user_version = 3;")
+        .unwrap();
+    drop(connection);
+    let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    let failed = Done {
+        actual_md5: Some(Md5::of(b"other")),
+        ..done(id(0, 1), ComponentStatus::Failed)
+    };
+    file.record_done(&drive, &[failed]).unwrap();
+    let entries = file.entries(&drive).unwrap();
+    assert_eq!(entries[0].state, EntryState::Done(ComponentStatus::Failed));
+    assert_eq!(entries[0].written_md5, Some(Md5::of(b"x")));
 }
 
 /// A repair file whose drive another version numbered otherwise (here: a component it did not

@@ -101,6 +101,14 @@ impl Repairer {
         let mut identities: HashMap<String, Option<FileIdentity>> = HashMap::new();
         let mut resumed = Resumed::default();
         for entry in entries {
+            // What a repair last wrote, whatever became of it since (damage found, a repair
+            // that failed or was cut short): what a check compares those bytes with.
+            let component = self.drive.component(entry.id);
+            if let Some(md5) = entry.written_md5
+                && self.drive.blobs[entry.id.blob as usize].written_unchecked(component)
+            {
+                resumed.written_md5s.insert(entry.id, md5);
+            }
             // Taken back by a run that stopped before it looked again: looked at first.
             let (status, reopened) = match entry.state {
                 EntryState::Done(status) => (status, false),
@@ -112,16 +120,6 @@ impl Repairer {
             if status.is_damage() || blob.refusal.is_some() {
                 resumed.reopened.push(entry.id);
                 continue;
-            }
-            let component = self.drive.component(entry.id);
-            if matches!(
-                status,
-                ComponentStatus::Repaired | ComponentStatus::Verified
-            ) && blob.written_unchecked(component)
-            {
-                resumed
-                    .written_md5s
-                    .extend(entry.actual_md5.map(|md5| (entry.id, md5)));
             }
             let file_path = blob
                 .component_file_path(component)
