@@ -342,7 +342,7 @@ impl RepairFile {
         if version < 2 {
             self.migrate_from_position_keys()?;
         } else if version < SCHEMA_VERSION {
-            self.add_columns(version)?;
+            self.add_columns()?;
         }
         // Find out now, not at the first write of the repair, whether the file can be
         // written and its rows read.

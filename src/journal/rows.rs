@@ -523,28 +523,35 @@ impl RepairFile {
         Ok((drive, binding))
     }
 
-    /// Converts a file of schema 2 or 3 (`from`). Schema 3: file identities gain a change
-    /// time, unknown for the verdicts already recorded (which no file's identity then equals:
-    /// checked again once). Schema 4: what was written is kept apart from the verdicts (the MD5
-    /// of a repaired or verified component, as its verdict recorded it).
-    pub(super) fn add_columns(&mut self, from: i64) -> Result<(), JournalError> {
+    /// Converts a file of schema 2 or 3: the component rows gain the columns they lack. Schema
+    /// 3: file identities gain a change time, unknown for the verdicts already recorded (which
+    /// no file's identity then equals: checked again once). Schema 4: what was written is kept
+    /// apart from the verdicts (the MD5 of a repaired or verified component, as its verdict
+    /// recorded it).
+    pub(super) fn add_columns(&mut self) -> Result<(), JournalError> {
         let path = self.path.clone();
         let error = |source| classify(&path, source);
         let transaction = self.connection.transaction().map_err(error)?;
-        let change_times = if from < 3 {
-            "ALTER TABLE component ADD COLUMN file_changed_ns INTEGER;"
-        } else {
-            ""
+        let has = |column: &str| {
+            transaction.query_row(
+                "SELECT count(*) FROM pragma_table_info('component') WHERE name = ?1",
+                [column],
+                |row| row.get::<_, i64>(0),
+            )
         };
-        transaction
-            .execute_batch(&format!(
-                "{change_times}
-                 ALTER TABLE component ADD COLUMN written_md5 TEXT;
+        let mut batch = String::new();
+        if has("file_changed_ns").map_err(error)? == 0 {
+            batch.push_str("ALTER TABLE component ADD COLUMN file_changed_ns INTEGER;");
+        }
+        if has("written_md5").map_err(error)? == 0 {
+            batch.push_str(
+                "ALTER TABLE component ADD COLUMN written_md5 TEXT;
                  UPDATE component SET written_md5 = actual_md5
-                     WHERE state = 'done' AND status IN ('repaired', 'verified');
-                 PRAGMA user_version = {SCHEMA_VERSION};"
-            ))
-            .map_err(error)?;
+                     WHERE state = 'done' AND status IN ('repaired', 'verified');",
+            );
+        }
+        batch.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};"));
+        transaction.execute_batch(&batch).map_err(error)?;
         transaction.commit().map_err(error)
     }
 
