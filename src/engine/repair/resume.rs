@@ -103,9 +103,10 @@ impl Repairer {
         for entry in entries {
             // What a repair last wrote, whatever became of it since (damage found, a repair
             // that failed or was cut short): what a check compares those bytes with.
+            let blob = &self.drive.blobs[entry.id.blob as usize];
             let component = self.drive.component(entry.id);
             if let Some(md5) = entry.written_md5
-                && self.drive.blobs[entry.id.blob as usize].written_unchecked(component)
+                && blob.written_unchecked(component)
             {
                 resumed.written_md5s.insert(entry.id, md5);
             }
@@ -115,7 +116,6 @@ impl Repairer {
                 EntryState::Reopened(status) => (status, true),
                 EntryState::InFlight => continue,
             };
-            let blob = &self.drive.blobs[entry.id.blob as usize];
             // Damage (found, or a repair that failed) is looked at again.
             if status.is_damage() || blob.refusal.is_some() {
                 resumed.reopened.push(entry.id);
