@@ -1,9 +1,11 @@
-//! The target disk misbehaves: it is full, it is read-only, a file is a directory. Each must
+//! The target disk misbehaves: it is full, it is read-only, a file is a directory, it is
+//! reached under another name. Each must
 //! be a clear error naming the file (exit 1: the component failed with a reason), no wrong
 //! byte on the drive, and the repair file still usable: a rerun after fixing the condition
 //! completes the repair.
 //!
-//! A full and a read-only disk are small tmpfs mounts (the tests run as root). Where mounting
+//! A full and a read-only disk are small tmpfs mounts, the drive under another name a bind
+//! mount (the tests run as root). Where mounting
 //! is not possible the test is skipped, saying why (tests/support/skip.rs); with `CI` set it
 //! fails. The source
 //! is a local mirror (`--source-dir`), so Azurite is not needed.
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
-use tmpfs::Tmpfs;
+use tmpfs::{Bind, Tmpfs};
 
 const KIB: usize = 1024;
 
@@ -73,6 +75,21 @@ impl Setup {
     }
 
     fn run(&self) -> Output {
+        let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+            .args(self.args())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("panicked") && output.status.code() != Some(101),
+            "the tool panicked: {stderr}"
+        );
+        output
+    }
+
+    /// `repair --headless` of the drive from the mirror, with its log and report beside it.
+    fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["repair".into(), "--headless".into()];
         for (flag, value) in [
             ("--repair-file", self.dir.join("drive.rep")),
@@ -85,17 +102,7 @@ impl Setup {
             args.push(flag.into());
             args.push(value.into());
         }
-        let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            !stderr.contains("panicked") && output.status.code() != Some(101),
-            "the tool panicked: {stderr}"
-        );
-        output
+        args
     }
 
     fn report(&self) -> serde_json::Value {
@@ -303,4 +310,48 @@ fn a_file_replaced_by_a_directory_fails_naming_it_and_a_rerun_after_removing_it_
 
     std::fs::remove_dir_all(&path).unwrap();
     setup.assert_repaired(&setup.run());
+}
+
+/// The drive reached under another name (bind-mounted elsewhere) is still the drive: a log
+/// folder or a report there is refused (exit 2) and nothing is written on the drive.
+///
+/// Seen failing with paths compared by name only: the repair wrote its log and its report into
+/// the drive through the other name (exit 0).
+#[test]
+fn the_drive_under_another_name_is_still_the_drive() {
+    let dir = tempfile::tempdir().unwrap();
+    let drive = dir.path().join("drive");
+    let setup = Setup::new(
+        dir.path(),
+        &drive,
+        "BINDDRV1",
+        vec![SampleBlob::block(
+            "disk/data.bin",
+            pseudo_random_bytes(6, 64 * KIB),
+            16384,
+        )],
+    );
+    let Some(bind) = Bind::mount(&drive, &dir.path().join("elsewhere")) else {
+        return;
+    };
+    let before = files(&drive);
+    for (flag, path) in [
+        ("--log-dir", bind.path.join("logs")),
+        ("--report", bind.path.join("report.json")),
+    ] {
+        let mut args = setup.args();
+        let at = args.iter().position(|arg| arg == flag).unwrap();
+        args[at + 1] = path.into_os_string();
+        let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains("inside the drive"), "{flag}: {stderr}");
+        assert_eq!(files(&drive), before, "{flag}: the drive changed");
+        assert!(!drive.join("logs").exists(), "{flag}");
+    }
+    drop(bind);
 }

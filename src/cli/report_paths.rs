@@ -40,11 +40,23 @@ impl<'a> Protected<'a> {
 }
 
 /// The drive, as the user should read it, when `path` (or the file it leads to,
-/// `resolved`) is inside it.
+/// `resolved`) is inside it: under its name, or under a folder that is the drive by another
+/// name (a bind mount: the same device and inode).
 fn inside_drive(path: &Path, resolved: Option<&Path>, target: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
     let target = target.canonicalize().ok()?;
-    (path.starts_with(&target) || resolved.is_some_and(|r| r.starts_with(&target)))
-        .then(|| target.display().to_string())
+    let named = path.starts_with(&target) || resolved.is_some_and(|r| r.starts_with(&target));
+    let mounted_elsewhere = || {
+        let drive = std::fs::metadata(&target).ok()?;
+        (path
+            .ancestors()
+            .chain(resolved.into_iter().flat_map(Path::ancestors)))
+        .find(|folder| {
+            std::fs::metadata(folder)
+                .is_ok_and(|m| m.dev() == drive.dev() && m.ino() == drive.ino())
+        })
+    };
+    (named || mounted_elsewhere().is_some()).then(|| target.display().to_string())
 }
 
 /// The drive, when `path` (which may not exist yet) would be inside it, as the kernel would

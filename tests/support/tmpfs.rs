@@ -1,4 +1,5 @@
-//! A tmpfs mounted for one test: a small disk that fills up, or that is made read-only.
+//! A tmpfs mounted for one test: a small disk that fills up, or that is made read-only; and a
+//! folder bind-mounted elsewhere (one folder under two names).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,45 @@ impl Tmpfs {
 }
 
 impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// A folder bind-mounted at another path for one test; unmounted on drop.
+pub struct Bind {
+    pub path: PathBuf,
+}
+
+impl Bind {
+    /// Mounts `source` at `path` too; `None` when this machine cannot (the test is skipped,
+    /// with `CI` set it fails).
+    pub fn mount(source: &Path, path: &Path) -> Option<Self> {
+        std::fs::create_dir_all(path).unwrap();
+        let output = Command::new("mount")
+            .arg("--bind")
+            .arg(source)
+            .arg(path)
+            .output();
+        match output {
+            Ok(output) if output.status.success() => Some(Self {
+                path: path.to_path_buf(),
+            }),
+            other => {
+                let why = match other {
+                    Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_string(),
+                    Err(error) => error.to_string(),
+                };
+                skip::skip(&format!(
+                    "needs to bind-mount a folder, which failed here ({why}): run as root"
+                ));
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Bind {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
