@@ -762,6 +762,33 @@ fn copy_log_only(drive_id: &str, seed: u64, blob: SampleBlob) -> Hostile {
     hostile
 }
 
+/// `verify` with the manifest, the copy log and the repair file (what a repair wrote proven by
+/// what it recorded).
+fn verify_with_repair_file(hostile: &Hostile) -> Seen {
+    let mut command = hostile.verify();
+    command.arg("--copy-log").arg(hostile.copy_log());
+    command.arg("--repair-file").arg(hostile.repair_file());
+    run(command, TIMEOUT)
+}
+
+/// Writes a copy log in which `box/x.bin` (which only the copy log lists, pinned to the
+/// export's Last-Modified) was copied with errors in the ranges `blocks` (`<Block>` elements),
+/// with `length` as its `Length` (none: no `Length` at all).
+fn log_x_bin(hostile: &Hostile, length: Option<u64>, blocks: &str) {
+    let length = length.map_or_else(String::new, |length| format!("<Length>{length}</Length>"));
+    std::fs::write(
+        hostile.copy_log(),
+        format!(
+            r#"<DriveLog Version="2014-11-01"><DriveId>{}</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath>{length}<LastModified>2012-09-18T23:47:08Z</LastModified>
+<BlockList>{blocks}</BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+            hostile.sample.drive_id
+        ),
+    )
+    .unwrap();
+}
+
 /// `repair --headless` from the mirror with the manifest and the copy log.
 fn repair_with_copy_log(hostile: &Hostile) -> Seen {
     let mut command = hostile.repair();
@@ -789,14 +816,11 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     let mut damaged = content[..10 * KIB].to_vec();
     damaged[4 * KIB..8 * KIB].fill(0);
     std::fs::write(&file, &damaged).unwrap();
-    std::fs::write(
-        hostile.copy_log(),
-        r#"<DriveLog Version="2014-11-01"><DriveId>RANGED01</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>16384</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="12288" Length="4096" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#,
-    )
-    .unwrap();
+    log_x_bin(
+        &hostile,
+        Some(16384),
+        r#"<Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="12288" Length="4096" Status="Failed"/>"#,
+    );
     let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     assert!(
@@ -804,13 +828,7 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
         "the file is the blob"
     );
 
-    let verify = || {
-        let mut command = hostile.verify();
-        command.arg("--copy-log").arg(hostile.copy_log());
-        command.arg("--repair-file").arg(hostile.repair_file());
-        run(command, TIMEOUT)
-    };
-    let seen = verify();
+    let seen = verify_with_repair_file(&hostile);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     // Taken back by a rerun that stopped before it looked again: what was written is still
     // known, and proves the ranges.
@@ -823,7 +841,7 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
         )
         .unwrap();
     assert_eq!(taken_back, 2);
-    let seen = verify();
+    let seen = verify_with_repair_file(&hostile);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     db.execute(
         "UPDATE component SET state = 'done' WHERE state = 'reopened'",
@@ -895,7 +913,7 @@ fn ranges_a_repair_wrote_without_a_hash_are_proven_by_what_it_wrote() {
     let mut bytes = std::fs::read(&file).unwrap();
     bytes[13 * KIB] ^= 1;
     std::fs::write(&file, &bytes).unwrap();
-    let seen = verify();
+    let seen = verify_with_repair_file(&hostile);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
     let report = hostile.report_json();
     let blocks = components(&report, r"\box\x.bin", "block");
@@ -923,20 +941,11 @@ fn what_a_repair_wrote_without_a_hash_is_remembered_after_a_failed_rerun() {
     );
     let file = hostile.file("box/x.bin");
     std::fs::write(&file, &content[..20 * KIB]).unwrap();
-    std::fs::write(
-        hostile.copy_log(),
-        r#"<DriveLog Version="2014-11-01"><DriveId>WRITTEN1</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>65536</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="16384" Length="16384" Status="Completed"/><Block Offset="32768" Length="32768" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#,
-    )
-    .unwrap();
-    let verify = || {
-        let mut command = hostile.verify();
-        command.arg("--copy-log").arg(hostile.copy_log());
-        command.arg("--repair-file").arg(hostile.repair_file());
-        run(command, TIMEOUT)
-    };
+    log_x_bin(
+        &hostile,
+        Some(65536),
+        r#"<Block Offset="16384" Length="16384" Status="Completed"/><Block Offset="32768" Length="32768" Status="Failed"/>"#,
+    );
     let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     assert!(std::fs::read(&file).unwrap() == content);
@@ -950,7 +959,11 @@ fn what_a_repair_wrote_without_a_hash_is_remembered_after_a_failed_rerun() {
     std::fs::rename(&mirrored, &away).unwrap();
     let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
-    assert_eq!(verify().code, Some(1), "the range is still damaged");
+    assert_eq!(
+        verify_with_repair_file(&hostile).code,
+        Some(1),
+        "the range is still damaged"
+    );
 
     std::fs::rename(&away, &mirrored).unwrap();
     let seen = repair_with_copy_log(&hostile);
@@ -960,7 +973,7 @@ fn what_a_repair_wrote_without_a_hash_is_remembered_after_a_failed_rerun() {
         "the damaged range is the blob's again: {}",
         seen.text()
     );
-    assert_eq!(verify().code, Some(0));
+    assert_eq!(verify_with_repair_file(&hostile).code, Some(0));
 }
 
 /// A range the copy log gives a hash for, inside the missing end of a file only the copy log
@@ -995,16 +1008,11 @@ fn a_hashed_range_in_a_missing_end_is_checked_before_it_is_written() {
             &b"other bytes"[..]
         };
         let hash = export_repair::format::Md5::of(hashed);
-        std::fs::write(
-            hostile.copy_log(),
-            format!(
-                r#"<DriveLog Version="2014-11-01"><DriveId>HASHEND1</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>16384</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="8192" Length="4096" Hash="{hash}" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#
-            ),
-        )
-        .unwrap();
+        log_x_bin(
+            &hostile,
+            Some(16384),
+            &format!(r#"<Block Offset="8192" Length="4096" Hash="{hash}" Status="Failed"/>"#),
+        );
         let seen = repair_with_copy_log(&hostile);
         let report = hostile.report_json();
         let block = components(&report, r"\box\x.bin", "block")[0].clone();
@@ -1052,14 +1060,11 @@ fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length()
     );
     let file = hostile.file("box/x.bin");
     std::fs::write(&file, &content[..6 * KIB]).unwrap();
-    std::fs::write(
-        hostile.copy_log(),
-        r#"<DriveLog Version="2014-11-01"><DriveId>CUTSHORT</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>12288</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="8192" Length="4096" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#,
-    )
-    .unwrap();
+    log_x_bin(
+        &hostile,
+        Some(12288),
+        r#"<Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="8192" Length="4096" Status="Failed"/>"#,
+    );
     for _ in 0..2 {
         let seen = repair_with_copy_log(&hostile);
         assert_eq!(seen.code, Some(1), "{}", seen.text());
@@ -1079,10 +1084,7 @@ fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length()
             assert!(reason.contains("not downloaded"), "{reason}");
             assert!(reason.starts_with(place), "{reason}");
         }
-        let mut verify = hostile.verify();
-        verify.arg("--copy-log").arg(hostile.copy_log());
-        verify.arg("--repair-file").arg(hostile.repair_file());
-        let verified = run(verify, TIMEOUT);
+        let verified = verify_with_repair_file(&hostile);
         assert_eq!(verified.code, Some(1), "{}", verified.text());
     }
 }
@@ -1114,16 +1116,11 @@ fn a_hashed_range_too_large_to_check_in_memory_is_refused_with_its_missing_end()
     let file = hostile.file("box/x.bin");
     std::fs::remove_file(&file).unwrap();
     let hash = export_repair::format::Md5::of(b"the exported bytes");
-    std::fs::write(
-        hostile.copy_log(),
-        format!(
-            r#"<DriveLog Version="2014-11-01"><DriveId>TOOLARGE</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>{LENGTH}</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="0" Length="{LENGTH}" Hash="{hash}" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#
-        ),
-    )
-    .unwrap();
+    log_x_bin(
+        &hostile,
+        Some(LENGTH),
+        &format!(r#"<Block Offset="0" Length="{LENGTH}" Hash="{hash}" Status="Failed"/>"#),
+    );
     let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
     assert!(!file.exists(), "nothing was created");
@@ -1157,14 +1154,11 @@ fn a_range_past_the_start_of_a_missing_copy_log_file_creates_nothing() {
     );
     let file = hostile.file("box/x.bin");
     std::fs::remove_file(&file).unwrap();
-    std::fs::write(
-        hostile.copy_log(),
-        r#"<DriveLog Version="2014-11-01"><DriveId>NOLENGTH</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="4096" Length="4096" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#,
-    )
-    .unwrap();
+    log_x_bin(
+        &hostile,
+        None,
+        r#"<Block Offset="4096" Length="4096" Status="Failed"/>"#,
+    );
     let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
     assert!(!file.exists(), "no file was created");
@@ -1276,14 +1270,11 @@ fn a_dry_run_plans_a_missing_end_as_the_repair_downloads_it() {
     let mut damaged = content[..30].to_vec();
     damaged[2] ^= 1;
     std::fs::write(&file, &damaged).unwrap();
-    std::fs::write(
-        hostile.copy_log(),
-        r#"<DriveLog Version="2014-11-01"><DriveId>DRYEND01</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>64</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="0" Length="8" Status="Failed"/><Block Offset="24" Length="16" Status="Failed"/><Block Offset="48" Length="16" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#,
-    )
-    .unwrap();
+    log_x_bin(
+        &hostile,
+        Some(64),
+        r#"<Block Offset="0" Length="8" Status="Failed"/><Block Offset="24" Length="16" Status="Failed"/><Block Offset="48" Length="16" Status="Failed"/>"#,
+    );
     let mut command = hostile.repair();
     command
         .args(["--dry-run", "--json", "--copy-log"])
@@ -1799,16 +1790,11 @@ fn a_copy_log_hash_is_named_as_the_copy_log_s() {
     let mut damaged = content.clone();
     damaged[100] ^= 1;
     std::fs::write(hostile.file("box/x.bin"), &damaged).unwrap();
-    std::fs::write(
-        hostile.copy_log(),
-        format!(
-            r#"<DriveLog Version="2014-11-01"><DriveId>LOGHASH1</DriveId>
-<Blob Status="CompletedWithErrors"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>8192</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
-<BlockList><Block Offset="0" Length="4096" Hash="{expected}" Status="Failed"/></BlockList></Blob>
-<Status>CompletedWithErrors</Status></DriveLog>"#
-        ),
-    )
-    .unwrap();
+    log_x_bin(
+        &hostile,
+        Some(8192),
+        &format!(r#"<Block Offset="0" Length="4096" Hash="{expected}" Status="Failed"/>"#),
+    );
     let mut verify = hostile.verify();
     verify.arg("--copy-log").arg(hostile.copy_log());
     let seen = run(verify, TIMEOUT);
