@@ -164,27 +164,17 @@ impl RepairFile {
         drive: &Drive,
         ids: &[ComponentId],
     ) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let error = |source| classify(&path, source);
-        let transaction = self.connection.transaction().map_err(error)?;
-        {
-            let mut statement = transaction
-                .prepare_cached(
-                    "INSERT INTO component
-                         (file_key, kind, offset, length, blob, component, file_path, expected_md5,
-                          state, attempts, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 1, ?9)
-                     ON CONFLICT (file_key, kind, offset, length) DO UPDATE SET
-                         expected_md5 = excluded.expected_md5, state = 'in_flight',
-                         attempts = attempts + 1, updated = excluded.updated",
-                )
-                .map_err(error)?;
-            let updated = now();
-            for &id in ids {
-                insert(&mut statement, drive, id, &[&updated]).map_err(error)?;
-            }
-        }
-        transaction.commit().map_err(error)
+        self.stamp(
+            drive,
+            ids,
+            "INSERT INTO component
+                 (file_key, kind, offset, length, blob, component, file_path, expected_md5,
+                  state, attempts, updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 1, ?9)
+             ON CONFLICT (file_key, kind, offset, length) DO UPDATE SET
+                 expected_md5 = excluded.expected_md5, state = 'in_flight',
+                 attempts = attempts + 1, updated = excluded.updated",
+        )
     }
 
     /// Takes back the verdicts of components a run looks at again (damage found or a repair
@@ -196,30 +186,26 @@ impl RepairFile {
         drive: &Drive,
         ids: &[ComponentId],
     ) -> Result<(), JournalError> {
+        self.stamp(
+            drive,
+            ids,
+            "UPDATE component SET state = 'reopened', updated = ?9
+             WHERE file_key = ?1 AND kind = ?2 AND offset = ?3 AND length = ?4
+               AND state = 'done'",
+        )
+    }
+
+    /// Runs `sql` for each of `ids`, in one transaction, durable when it returns: its
+    /// parameters are the component's identity and facts (see [`insert`]), then the time (?9).
+    fn stamp(&mut self, drive: &Drive, ids: &[ComponentId], sql: &str) -> Result<(), JournalError> {
         let path = self.path.clone();
         let error = |source| classify(&path, source);
         let transaction = self.connection.transaction().map_err(error)?;
         {
-            let mut statement = transaction
-                .prepare_cached(
-                    "UPDATE component SET state = 'reopened', updated = ?5
-                     WHERE file_key = ?1 AND kind = ?2 AND offset = ?3 AND length = ?4
-                       AND state = 'done'",
-                )
-                .map_err(error)?;
+            let mut statement = transaction.prepare_cached(sql).map_err(error)?;
             let updated = now();
             for &id in ids {
-                let blob = &drive.blobs[id.blob as usize];
-                let key = Key::of(id, blob, &blob.components[id.component as usize]);
-                statement
-                    .execute(rusqlite::params![
-                        key.file_key,
-                        key.kind,
-                        key.offset,
-                        key.length,
-                        updated
-                    ])
-                    .map_err(error)?;
+                insert(&mut statement, drive, id, &[&updated]).map_err(error)?;
             }
         }
         transaction.commit().map_err(error)
@@ -613,9 +599,9 @@ impl RepairFile {
     }
 }
 
-/// Runs a component INSERT whose first eight parameters are the component's identity and
-/// facts (`file_key, kind, offset, length, blob, component, file_path, expected_md5`),
-/// followed by `rest`.
+/// Runs a component statement whose first eight parameters are the component's identity and
+/// facts (`file_key, kind, offset, length, blob, component, file_path, expected_md5`; an
+/// UPDATE may use only some of them), followed by `rest`.
 fn insert(
     statement: &mut rusqlite::Statement<'_>,
     drive: &Drive,
