@@ -319,6 +319,21 @@ fn a_second_run_on_the_same_file_is_refused() {
     assert!(matches!(error, JournalError::InUse { .. }), "{error}");
 }
 
+/// A repair file at `path` of `drive` with one component repaired, then made as an older
+/// version wrote it by `downgrade` (SQL).
+fn one_repaired_as_older_versions_wrote(path: &Path, drive: &Drive, downgrade: &str) {
+    {
+        let (mut file, _) = RepairFile::open_or_create(path, &binding()).unwrap();
+        file.record_drive(drive).unwrap();
+        file.record_done(drive, &[done(id(0, 1), ComponentStatus::Repaired)])
+            .unwrap();
+    }
+    Connection::open(path)
+        .unwrap()
+        .execute_batch(downgrade)
+        .unwrap();
+}
+
 /// A file of schema 2 (identities without a change time, what was written only in verdicts)
 /// is read for a report as it is, and converted by a resume; its verdicts keep their
 /// identities, whose change time is unknown, and what they say was written.
@@ -327,21 +342,13 @@ fn a_file_without_change_times_is_read_and_converted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v2.rep");
     let drive = drive_of(&[BLOB_A]);
-    {
-        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
-        file.record_drive(&drive).unwrap();
-        file.record_done(&drive, &[done(id(0, 1), ComponentStatus::Repaired)])
-            .unwrap();
-    }
     // What version 2 wrote: no change time column, no column of what was written.
-    let connection = Connection::open(&path).unwrap();
-    connection
-        .execute_batch(
-            "ALTER TABLE component DROP COLUMN file_changed_ns;
-             ALTER TABLE component DROP COLUMN written_md5; PRAGMA user_version = 2;",
-        )
-        .unwrap();
-    drop(connection);
+    one_repaired_as_older_versions_wrote(
+        &path,
+        &drive,
+        "ALTER TABLE component DROP COLUMN file_changed_ns;
+         ALTER TABLE component DROP COLUMN written_md5; PRAGMA user_version = 2;",
+    );
     let read_only = RepairFile::open_read_only(&path).unwrap();
     let entries = read_only.entries(&drive).unwrap();
     assert_eq!(entries[0].identity.unwrap().length, 8);
@@ -374,17 +381,11 @@ fn a_file_of_schema_3_keeps_what_was_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v3.rep");
     let drive = drive_of(&[BLOB_A]);
-    {
-        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
-        file.record_drive(&drive).unwrap();
-        file.record_done(&drive, &[done(id(0, 1), ComponentStatus::Repaired)])
-            .unwrap();
-    }
-    let connection = Connection::open(&path).unwrap();
-    connection
-        .execute_batch("ALTER TABLE component DROP COLUMN written_md5; PRAGMA user_version = 3;")
-        .unwrap();
-    drop(connection);
+    one_repaired_as_older_versions_wrote(
+        &path,
+        &drive,
+        "ALTER TABLE component DROP COLUMN written_md5; PRAGMA user_version = 3;",
+    );
     let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
     let failed = Done {
         actual_md5: Some(Md5::of(b"other")),
