@@ -59,11 +59,17 @@ fn inside_drive(path: &Path, resolved: Option<&Path>, target: &Path) -> Option<S
     (named || mounted_elsewhere().is_some()).then(|| target.display().to_string())
 }
 
-/// The drive, when `path` (which may not exist yet) would be inside it, as the kernel would
-/// resolve it while its folders are made: each part that exists resolved as it is reached
-/// (links followed, so that a `..` after a link climbs out of where it leads), each that does
-/// not taken as the folder it will be.
+/// The drive, when `path` (which may not exist yet) would be inside it.
 fn would_be_inside_drive(path: &Path, target: &Path) -> Option<String> {
+    let resolved = as_it_will_resolve(path)?;
+    inside_drive(&resolved, Some(&resolved), target)
+}
+
+/// Where `path` (which may not exist yet) is, as the kernel would resolve it while its
+/// folders are made: each part that exists resolved as it is reached (links followed, so that
+/// a `..` after a link climbs out of where it leads), each that does not taken as the folder
+/// or file it will be.
+fn as_it_will_resolve(path: &Path) -> Option<PathBuf> {
     let mut walked = PathBuf::new();
     for part in std::path::absolute(path).ok()?.components() {
         match part {
@@ -80,7 +86,7 @@ fn would_be_inside_drive(path: &Path, target: &Path) -> Option<String> {
             root => walked.push(root),
         }
     }
-    inside_drive(&walked, Some(&walked), target)
+    Some(walked)
 }
 
 /// Refuses `path` (`what` it is: "the log folder", "the repair file") inside the drive, before
@@ -112,15 +118,6 @@ pub fn outside_drive(
         ))),
         None => Ok(()),
     }
-}
-
-/// Where a file not made yet will be: its folder resolved, its name joined.
-fn to_be_made(path: &Path) -> Option<PathBuf> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    Some(folder.canonicalize().ok()?.join(path.file_name()?))
 }
 
 /// The paths no report may be written to, owned (for reports asked for during a run).
@@ -212,7 +209,7 @@ fn refused(folder: &Path, name: &std::ffi::OsStr, protected: &Protected<'_>) -> 
     }
     for (what, input) in &protected.files {
         // An input not made yet (a new repair file) is where it will be made.
-        let Some(input) = input.canonicalize().ok().or_else(|| to_be_made(input)) else {
+        let Some(input) = as_it_will_resolve(input) else {
             continue;
         };
         if lexical == input || resolved.as_ref() == Some(&input) {
