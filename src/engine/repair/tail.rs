@@ -226,11 +226,11 @@ impl Repairer {
             match planned_from {
                 None => {
                     locked(&self.planned_ends).insert(id, start);
-                    let unlisted = unlisted_bytes(blob, start, length, length);
+                    let unlisted = unlisted_bytes(blob, start, length);
                     self.plan_bytes(Work::Download, unlisted).await;
                 }
                 Some(planned) => {
-                    let told = unlisted_bytes(blob, planned, start, length);
+                    let told = unlisted_bytes(blob, planned, start);
                     self.transferred(id, told).await;
                 }
             }
@@ -435,15 +435,11 @@ fn written_for(
     written
 }
 
-/// The bytes of `[from, to)` that no range of `blob` within `[from, length)` holds: what a
-/// missing end that starts at `from` tells for the file itself up to `to` (all of it: up to
-/// `length`).
-fn unlisted_bytes(blob: &crate::model::Blob, from: u64, to: u64, length: u64) -> u64 {
-    let in_ranges: u64 = blob
-        .components
-        .iter()
-        .filter(|c| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-        .filter(|c| reaches_into(c, from, length))
+/// The bytes of `[from, to)` that no range of the missing end from `from` holds: what that
+/// missing end tells for the file itself up to `to` (all of it: up to the file's length).
+fn unlisted_bytes(blob: &Blob, from: u64, to: u64) -> u64 {
+    let in_ranges: u64 = missing_end_ranges(blob, from)
+        .map(|index| &blob.components[index])
         .map(|c| {
             c.offset
                 .saturating_add(c.length)
