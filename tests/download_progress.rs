@@ -181,6 +181,37 @@ async fn a_missing_end_moves_the_progress_and_joins_the_totals() {
     assert_eq!(last_download_progress(&events), (missing_end, missing_end));
 }
 
+/// A missing end that holds a range the copy log says was copied: that range was planned by
+/// nothing (verified as skipped: no hash), comes with the missing end, and joins the totals
+/// with it, so the progress ends with every byte downloaded, counted once.
+///
+/// Seen failing without it: the progress ended at 34,000 of 34,000 bytes, the 4000 bytes of
+/// the copied range downloaded but counted nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_end_counts_the_copied_ranges_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let ranges = r#"<BlockList><Block Offset="8000" Length="4000" Id="AA==" Status="Completed" /><Block Offset="20000" Length="4000" Id="AQ==" Status="Failed" /></BlockList>"#;
+    let events = repair(dir.path(), "CompletedWithErrors", ranges, Some(2000)).await;
+    let copied = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let (copied_told, _, copied_status) = told_before_verdict(&events, copied);
+    assert_eq!(
+        (copied_told, copied_status),
+        (4000, ComponentStatus::Repaired)
+    );
+    let missing_end = (LENGTH - 2000) as u64;
+    assert_eq!(last_download_progress(&events), (missing_end, missing_end));
+    let told: u64 = (events.iter())
+        .filter_map(|event| match event {
+            Event::Transferred { bytes, .. } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(told, missing_end, "every byte of the missing end told once");
+}
+
 /// A range the copy log says failed is told to the progress meter while it arrives, before
 /// its verdict (a slow link moves the progress and its rate within a request); the verdict
 /// adds the rest, none twice.
