@@ -1527,6 +1527,71 @@ fn sigterm_and_sighup_stop_a_repair_with_exit_4_and_a_report() {
     }
 }
 
+/// A second Ctrl-C stops at once, with no report: it says so and how to write one from the
+/// repair file, and that command writes the report of the run that was stopped.
+///
+/// Seen failing before: "stopped at once; rerun with the same repair file to resume", nothing
+/// said of the report asked for, which was missing.
+#[test]
+fn a_second_ctrl_c_says_how_to_write_the_report_it_did_not_write() {
+    // The second signal has to come before the first stop's report: tried again when not.
+    for _ in 0..3 {
+        let hostile = long_repair();
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        command
+            .args(hostile.repair_args())
+            .args(["--concurrency", "1"]);
+        let mut watched = Watched::start(&mut command);
+        assert!(
+            watched.wait_for(is_repaired),
+            "the run ended before it wrote a block: {}",
+            watched.stderr()
+        );
+        watched.interrupt();
+        assert!(
+            watched.wait_for_stderr("a second signal stops at once"),
+            "{}",
+            watched.stderr()
+        );
+        if !watched.running() {
+            continue;
+        }
+        watched.interrupt();
+        let ended = watched.end();
+        assert_eq!(ended.status.code(), Some(4), "{}", ended.stderr);
+        if hostile.report().exists() {
+            continue;
+        }
+        let hint = format!(
+            "again: stopped at once; rerun with the same repair file to resume; no report was \
+             written; `{} report --repair-file {} --output {}` writes it from the repair file",
+            assert_cmd::cargo::cargo_bin("export-repair").display(),
+            hostile.repair_file().display(),
+            hostile.report().display()
+        );
+        assert!(ended.stderr.contains(&hint), "{}", ended.stderr);
+        let mut report = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+        report
+            .arg("report")
+            .arg("--repair-file")
+            .arg(hostile.repair_file())
+            .arg("--output")
+            .arg(hostile.report());
+        let seen = run(report, TIMEOUT);
+        assert_eq!(seen.code, Some(4), "{}", seen.text());
+        let written = hostile.report_json();
+        assert_eq!(written["interrupted"], true, "{written}");
+        assert!(
+            components(&written, r"\big\file.bin", "block")
+                .iter()
+                .any(|block| block["status"] == "repaired"),
+            "{written}"
+        );
+        return;
+    }
+    panic!("the first stop wrote its report before the second signal, three times");
+}
+
 /// A report that cannot be written at the end (its disk is full) turns a verified drive into
 /// exit 2 with a message of its own naming the report, never exit 1 "damage remains".
 ///

@@ -288,6 +288,11 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         run.scrubbed(&secret_refs),
         &protected,
     )?;
+    // A dry run's reports are not the repair file's (it records in a copy in memory).
+    let reports = match args.dry_run {
+        true => reports,
+        false => reports.of_repair(&args.repair_file),
+    };
     // A dry run reads the repair file into memory and records there: the file is not touched.
     let opened = if args.dry_run {
         RepairFile::in_memory_copy(&args.repair_file, &binding)

@@ -16,7 +16,7 @@ use crate::report::{self, Report, ReportFormat, RunInfo};
 
 use super::report_paths::{self, Protected};
 use super::reporter::Reporter;
-use super::{CliError, ExitStatus, signals};
+use super::{CliError, ExitStatus, rerun, signals};
 
 /// The exit status a run's ledger calls for.
 pub fn exit_status(ledger: &Ledger) -> ExitStatus {
@@ -73,6 +73,8 @@ pub struct Reports {
     run: RunInfo,
     /// What no report may be written over, also one asked for during the run.
     protected: report_paths::ProtectedPaths,
+    /// A repair's: its reports can also be written from its repair file.
+    repair_file: Option<PathBuf>,
 }
 
 impl Reports {
@@ -100,7 +102,55 @@ impl Reports {
             targets,
             run,
             protected: report_paths::ProtectedPaths::of(protected),
+            repair_file: None,
         })
+    }
+
+    /// A repair's reports: a run stopped before writing them can have them from `repair_file`.
+    pub fn of_repair(self, repair_file: &Path) -> Self {
+        Self {
+            repair_file: Some(repair_file.to_path_buf()),
+            ..self
+        }
+    }
+
+    /// What a run stopped at once (a second signal) leaves to do: resume, and write the
+    /// reports it did not write, from the repair file when there is one.
+    pub fn after_stopping_at_once(&self) -> String {
+        let Some(repair_file) = &self.repair_file else {
+            return match self.targets.is_empty() {
+                true => "nothing was recorded".to_string(),
+                false => "no report was written".to_string(),
+            };
+        };
+        let resume = "rerun with the same repair file to resume";
+        if self.targets.is_empty() {
+            return resume.to_string();
+        }
+        let commands: Vec<String> = (self.targets.iter())
+            .map(|(path, format)| {
+                let named = ReportFormat::resolve(path, None).ok() == Some(*format);
+                format!(
+                    "`{} report --repair-file {} --output {}{}`",
+                    rerun::program(),
+                    rerun::path(repair_file),
+                    rerun::path(path),
+                    if named {
+                        String::new()
+                    } else {
+                        format!(" --format {}", format.as_str())
+                    }
+                )
+            })
+            .collect();
+        let (what, verb) = match commands.len() {
+            1 => ("it", "writes"),
+            _ => ("them", "write"),
+        };
+        format!(
+            "{resume}; no report was written; {} {verb} {what} from the repair file",
+            commands.join(" and ")
+        )
     }
 
     /// The report of the run as the ledger holds it.
@@ -129,7 +179,7 @@ pub async fn run_headless(
     json: bool,
     reports: &Reports,
 ) -> Result<Ledger, CliError> {
-    let interrupts = signals::stop_run(handle.commands(), None);
+    let interrupts = signals::stop_run(handle.commands(), None, reports.after_stopping_at_once());
     let mut reporter = Reporter::new(json);
     let mut ledger = Ledger::new(drive);
     let mut reader_gone = false;
@@ -216,7 +266,11 @@ pub async fn run_console(
     };
     // A signal (SIGTERM; SIGHUP when the terminal closed) stops the run as in a headless one,
     // and the console closes once the run has ended.
-    let interrupts = signals::stop_run(handle.commands(), Some(host.close.clone()));
+    let interrupts = signals::stop_run(
+        handle.commands(),
+        Some(host.close.clone()),
+        reports.after_stopping_at_once(),
+    );
     let ran = crate::tui::run(handle, drive, keymap, theme, &mut host).await;
     drop(interrupts);
     let ledger = ran.map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;

@@ -67,11 +67,12 @@ pub fn before_run() -> Interrupts {
 }
 
 /// During a run: the first signal asks the engine to finish what is in flight and stop; a
-/// second stops at once. Under the console (`console` given) the word goes to its log (the
+/// second stops at once, saying what is then left `to_do`. Under the console (`console` given) the word goes to its log (the
 /// screen is the console's) and the console is told to close once the run has ended.
 pub fn stop_run(
     commands: UnboundedSender<Command>,
     console: Option<CancellationToken>,
+    to_do: String,
 ) -> Interrupts {
     let mut signals = StopSignals::install();
     Interrupts(Some(tokio::spawn(async move {
@@ -89,7 +90,7 @@ pub fn stop_run(
         }
         let _ = commands.send(Command::Cancel);
         let what = signals.next().await;
-        eprintln!("{what} again: stopped at once; rerun with the same repair file to resume");
+        eprintln!("{what} again: stopped at once; {to_do}");
         crate::bitlocker::emergency_cleanup();
         std::process::exit(ExitStatus::Interrupted as i32);
     })))
