@@ -1089,6 +1089,66 @@ fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length()
     }
 }
 
+/// A range the copy log says was copied, but whose bytes the drive's file does not reach, is
+/// missing, hash or none: without a `Length` nothing may be written past the end, and the
+/// run says damage remains (exit 1), never "nothing to repair"; with one, the repair brings
+/// the ranges with the file's missing end, and the file is the blob.
+///
+/// Seen failing with such ranges skipped ("no hash to check this block against"): without a
+/// `Length` the repair said "nothing to repair" (exit 0) over a file 2 KiB long where the copy
+/// log listed 12 KiB copied.
+#[test]
+fn copied_ranges_past_the_end_of_the_file_are_missing_not_skipped() {
+    let content = pseudo_random_bytes(31, 12 * KIB);
+    let hostile = copy_log_only(
+        "PASTEND1",
+        32,
+        SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
+    );
+    let file = hostile.file("box/x.bin");
+    let copied = r#"<Block Offset="0" Length="4096" Status="Completed"/><Block Offset="4096" Length="4096" Status="Completed"/><Block Offset="8192" Length="4096" Status="Completed"/>"#;
+    std::fs::write(&file, &content[..2 * KIB]).unwrap();
+    log_x_bin(&hostile, None, copied);
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(
+        !seen.stdout.contains("nothing to repair"),
+        "{}",
+        seen.text()
+    );
+    assert!(
+        std::fs::read(&file).unwrap() == content[..2 * KIB],
+        "nothing was written"
+    );
+    let report = hostile.report_json();
+    let blocks = components(&report, r"\box\x.bin", "block");
+    assert_eq!(blocks.len(), 3, "{report}");
+    for block in blocks {
+        assert_eq!(block["status"], "failed", "{block}");
+        let reason = block["reason"].as_str().unwrap();
+        assert!(reason.starts_with("the file ends at byte 2048"), "{reason}");
+    }
+
+    log_x_bin(&hostile, Some(12 * KIB as u64), copied);
+    std::fs::remove_file(hostile.repair_file()).unwrap();
+    let mut verify = hostile.verify();
+    verify.arg("--copy-log").arg(hostile.copy_log());
+    let seen = run(verify, TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let report = hostile.report_json();
+    let blocks = components(&report, r"\box\x.bin", "block");
+    for block in &blocks {
+        assert_eq!(block["status"], "missing", "{block}");
+    }
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(std::fs::read(&file).unwrap() == content, "the blob, whole");
+    let report = hostile.report_json();
+    for block in components(&report, r"\box\x.bin", "block") {
+        assert_eq!(block["status"], "repaired", "{block}");
+    }
+}
+
 /// A range the copy log gives a hash for is checked whole before any of it is written; one
 /// too large to hold in memory (here 300 MiB, in the missing end of a file gone from the
 /// drive) is refused with the missing end before anything is read: nothing is created.

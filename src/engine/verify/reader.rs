@@ -199,14 +199,7 @@ impl Reader<'_> {
                 continue;
             }
             let end = component.offset + component.length;
-            let expected = match (component.expected_md5, self.downloaded.get(&id(c))) {
-                (Some(expected), _) => Expected::Manifest(expected),
-                (None, Some(&written)) => Expected::Written(written),
-                (None, None) => {
-                    self.emit(unhashed(id(c), component).on(on));
-                    continue;
-                }
-            };
+            // Bytes the file does not reach are missing, whether or not a hash would check them.
             if end > file_length {
                 self.emit(
                     Finding::new(
@@ -221,10 +214,14 @@ impl Reader<'_> {
                 );
                 continue;
             }
-            let expected = match expected {
-                Expected::Manifest(expected) => expected,
+            let expected = match (component.expected_md5, self.downloaded.get(&id(c))) {
+                (Some(expected), _) => expected,
+                (None, None) => {
+                    self.emit(unhashed(id(c), component).on(on));
+                    continue;
+                }
                 // Hashed on their own: usually a copy log's few failures.
-                Expected::Written(written) => {
+                (None, Some(&written)) => {
                     if !self.flush(&mut file, &mut position, &mut window, blob) {
                         return false;
                     }
@@ -542,15 +539,6 @@ impl Window {
             identity,
         });
     }
-}
-
-/// What a data component's bytes must hash to.
-enum Expected {
-    /// The manifest's MD5.
-    Manifest(Md5),
-    /// What an earlier repair wrote, as the repair file recorded it (a copy-log range the
-    /// manifest does not describe).
-    Written(Md5),
 }
 
 /// A file known only from the copy log, which an earlier repair downloaded whole, or a range
