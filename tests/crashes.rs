@@ -496,6 +496,68 @@ fn check_mangled(
     }
 }
 
+/// A repair killed inside a transaction leaves a hot rollback journal beside its repair file.
+/// `report --repair-file` and `verify --repair-file` read the file as last committed (what
+/// SQLite rolls back to) and leave both files as they found them: the report says the run was
+/// interrupted (exit 4); verify judges the drive (exit 1: damage remains).
+///
+/// Seen failing: both refused with exit 2, "attempt to write a readonly database" (SQLite
+/// rolls a hot journal back before reading, which a read-only connection cannot).
+#[test]
+fn a_hot_journal_is_read_as_committed_by_report_and_verify_which_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _, _) = half_done_repair_file(dir.path());
+    let (rep, journal) = mid_transaction(&base.repair_file(), dir.path());
+    let case = dir.path().join("hot");
+    copy_tree(&base.dir, &case);
+    let repair_file = case.join("drive.rep");
+    let hot_journal = case.join("drive.rep-journal");
+    std::fs::write(&repair_file, &rep).unwrap();
+    std::fs::write(&hot_journal, &journal).unwrap();
+    let unchanged = || {
+        assert!(
+            std::fs::read(&repair_file).unwrap() == rep,
+            "the repair file was written"
+        );
+        assert!(
+            std::fs::read(&hot_journal).unwrap() == journal,
+            "the journal was changed"
+        );
+    };
+
+    let report = case.join("from-repair-file.json");
+    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("report")
+        .arg("--repair-file")
+        .arg(&repair_file)
+        .arg("--output")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(written["interrupted"], true, "{written}");
+    unchanged();
+
+    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("verify")
+        .arg("--target")
+        .arg(case.join("drive"))
+        .arg("--manifest")
+        .arg(case.join(format!("drive/{DRIVE_ID}.manifest")))
+        .arg("--copy-log")
+        .arg(case.join("copy.xml"))
+        .arg("--repair-file")
+        .arg(&repair_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    unchanged();
+}
+
 /// Regression: `kill -9` while the repair file was being created left a file every later run
 /// refused; now the file is created in one transaction and an empty one is taken as new.
 #[test]

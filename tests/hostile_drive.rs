@@ -1652,6 +1652,53 @@ fn a_second_ctrl_c_says_how_to_write_the_report_it_did_not_write() {
     panic!("the first stop wrote its report before the second signal, three times");
 }
 
+/// `report --repair-file` and `verify --repair-file` on the repair file of a repair still
+/// running are refused at once, saying the file is in use (exit 2), while the repair goes on.
+///
+/// Seen failing: each waited silently for the repair to end (5 s per read, then the report).
+#[test]
+fn reading_the_repair_file_of_a_running_repair_is_refused_at_once() {
+    let hostile = long_repair();
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    command
+        .args(hostile.repair_args())
+        .args(["--concurrency", "1", "--pace", "8192"]);
+    let mut watched = Watched::start(&mut command);
+    assert!(
+        watched.wait_for(is_repaired),
+        "the run ended before it wrote a block: {}",
+        watched.stderr()
+    );
+    let mut report = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+    report
+        .arg("report")
+        .arg("--repair-file")
+        .arg(hostile.repair_file())
+        .arg("--output")
+        .arg(hostile.dir.path().join("meanwhile.json"));
+    let mut verify = hostile.verify();
+    verify.arg("--repair-file").arg(hostile.repair_file());
+    for command in [report, verify] {
+        let started = std::time::Instant::now();
+        let seen = run(command, TIMEOUT);
+        // Not a speed bound: waiting for the lock took SQLite's 5 s per read.
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+        assert_eq!(seen.code, Some(2), "{}", seen.text());
+        let in_use = format!(
+            "the repair file {} is in use by another run",
+            hostile.repair_file().display()
+        );
+        assert!(seen.stderr.contains(&in_use), "{}", seen.text());
+        assert!(
+            watched.running(),
+            "the repair ended first: not refused at once"
+        );
+    }
+    watched.interrupt();
+    assert_eq!(watched.end().status.code(), Some(4));
+}
+
 /// A report that cannot be written at the end (its disk is full) turns a verified drive into
 /// exit 2 with a message of its own naming the report, never exit 1 "damage remains".
 ///

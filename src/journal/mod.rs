@@ -182,11 +182,7 @@ impl RepairFile {
         let mut connection = Connection::open_in_memory().map_err(sqlite)?;
         let exists = path.exists();
         if exists {
-            let original = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(sqlite)?;
+            let original = open_committed(path, &display)?;
             rusqlite::backup::Backup::new(&original, &mut connection)
                 .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
                 .map_err(sqlite)?;
@@ -216,9 +212,8 @@ impl RepairFile {
     }
 
     fn configure(&mut self) -> Result<(), JournalError> {
-        // Another run holding the lock is not going to let go soon: say so at once.
         self.connection
-            .busy_timeout(std::time::Duration::from_millis(200))
+            .busy_timeout(BUSY_TIMEOUT)
             .map_err(self.sqlite())?;
         // A rollback journal, not WAL: WAL needs shared memory, which network shares lack.
         self.connection
@@ -380,11 +375,7 @@ impl RepairFile {
                 reason: "it does not exist".into(),
             });
         }
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| classify(&display, source))?;
+        let connection = open_committed(path, &display)?;
         let file = RepairFile {
             connection,
             path: display,
@@ -471,6 +462,82 @@ const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
     OR typeof(file_inode) NOT IN ('integer', 'null')
     OR typeof(file_device) NOT IN ('integer', 'null')
     OR typeof(file_changed_ns) NOT IN ('integer', 'null')";
+
+/// Another run holding the repair file is not going to let go soon: say so at once.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A connection that reads the repair file at `path` as last committed, and never writes it.
+/// A run killed inside a transaction leaves a hot rollback journal beside the file, which
+/// SQLite rolls back before anything is read, and a read-only connection cannot: the file and
+/// its journal are then copied aside, rolled back there, and read into memory.
+fn open_committed(path: &Path, display: &str) -> Result<Connection, JournalError> {
+    let sqlite = |source| classify(display, source);
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+    match connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())) {
+        Err(rusqlite::Error::SqliteFailure(error, _))
+            if error.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
+        {
+            drop(connection);
+            rolled_back_copy(path, display)
+        }
+        Err(error) => Err(sqlite(error)),
+        Ok(()) => Ok(connection),
+    }
+}
+
+/// The repair file at `path` with its hot journal rolled back, in memory: both are copied to a
+/// private folder of their own, where SQLite rolls the copy back; the folder is then removed.
+fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, JournalError> {
+    let sqlite = |source| classify(display, source);
+    let aside = |error: std::io::Error| JournalError::Sqlite {
+        path: display.to_string(),
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!(
+                "cannot copy it and its rollback journal aside to read them: {error}"
+            )),
+        ),
+    };
+    let folder = Aside::make().map_err(aside)?;
+    let copy = folder.path.join("repair-file");
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-journal");
+    std::fs::copy(path, &copy).map_err(aside)?;
+    std::fs::copy(&journal, folder.path.join("repair-file-journal")).map_err(aside)?;
+    let rolled_back =
+        Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(sqlite)?;
+    let mut in_memory = Connection::open_in_memory().map_err(sqlite)?;
+    rusqlite::backup::Backup::new(&rolled_back, &mut in_memory)
+        .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
+        .map_err(sqlite)?;
+    Ok(in_memory)
+}
+
+/// A folder of this process's own under the temporary folder, removed when dropped.
+struct Aside {
+    path: std::path::PathBuf,
+}
+
+impl Aside {
+    fn make() -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let path =
+            std::env::temp_dir().join(format!("export-repair-{}-{}", std::process::id(), now_ns()));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for Aside {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
 
 fn classify(path: &str, source: rusqlite::Error) -> JournalError {
     match source.sqlite_error_code() {
