@@ -91,6 +91,8 @@ pub fn stop_run(
         let _ = commands.send(Command::Cancel);
         let what = signals.next().await;
         eprintln!("{what} again: stopped at once; {to_do}");
+        // Held to the exit: an NDJSON line being printed is finished, no other begun.
+        let _whole_lines = std::io::stdout().lock();
         crate::bitlocker::emergency_cleanup();
         std::process::exit(ExitStatus::Interrupted as i32);
     })))
