@@ -181,12 +181,12 @@ async fn a_missing_end_moves_the_progress_and_joins_the_totals() {
     assert_eq!(last_download_progress(&events), (missing_end, missing_end));
 }
 
-/// A missing end that holds a range the copy log says was copied: that range was planned by
-/// nothing (verified as skipped: no hash), comes with the missing end, and joins the totals
-/// with it, so the progress ends with every byte downloaded, counted once.
+/// A missing end that holds a range the copy log says was copied: the range is missing (the
+/// file ends before it), so it is planned, comes with the missing end, and joins the totals
+/// with it; the progress ends with every byte downloaded, counted once.
 ///
-/// Seen failing without it: the progress ended at 34,000 of 34,000 bytes, the 4000 bytes of
-/// the copied range downloaded but counted nowhere.
+/// Seen failing with such a range skipped for want of a hash: it was planned by nothing, and
+/// the progress ended at 34,000 of 34,000 bytes, its 4000 bytes downloaded but counted nowhere.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_end_counts_the_copied_ranges_it_holds() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,13 +4,10 @@
 //! are. Its length is the copy log's `Length`, which the storage's must match (else they are not
 //! one version and nothing changes). Bytes nobody vouched for (zeros) are never written.
 
-use std::collections::HashSet;
-
 use super::commit::{Written, failed, file_end_and_range, past_end_reason, write_parts};
 use super::fetch::{MAX_COMPONENT_IN_MEMORY, Part};
-use super::{JobEnd, Repairer, Stop, WorkerMessage, is_unpinned, locked, pinned_to};
-
-use crate::engine::{Activity, Work};
+use super::{JobEnd, Repairer, Stop, is_unpinned, locked, pinned_to};
+use crate::engine::Work;
 use crate::format::Md5;
 use crate::journal::Done;
 use crate::md5::Md5Stream;
@@ -83,11 +80,11 @@ impl Repairer {
         blob_index: u32,
         component_index: u32,
     ) -> JobEnd {
-        let mut waiting = locked(&self.awaiting_end)
+        let waiting = locked(&self.awaiting_end)
             .remove(&blob_index)
             .unwrap_or_default();
         let ended = self
-            .bring_to_length(source, blob_index, component_index, &mut waiting)
+            .bring_to_length(source, blob_index, component_index, &waiting)
             .await;
         if matches!(ended, JobEnd::Refused(..)) {
             // Tried again with new credentials: those the part written so far did not settle
@@ -114,7 +111,7 @@ impl Repairer {
         source: &dyn BlobSource,
         blob_index: u32,
         component_index: u32,
-        waiting: &mut Vec<AwaitingEnd>,
+        waiting: &[AwaitingEnd],
     ) -> JobEnd {
         let blob = &self.drive.blobs[blob_index as usize];
         let id = ComponentId {
@@ -209,9 +206,6 @@ impl Repairer {
             );
             return self.settle(refused(reason)).await;
         }
-        self.plan_unplanned(blob_index, &covered, start, waiting)
-            .await;
-        let waiting = &*waiting;
         let ids: Vec<ComponentId> = std::iter::once(id).chain(covered.iter().copied()).collect();
         let pinned = pinned_to(&conditions, &properties);
         let write = async {
@@ -355,41 +349,6 @@ impl Repairer {
             Written::Done(verdicts)
         };
         self.commit(&ids, write).await
-    }
-
-    /// Plans the download of the ranges a missing end from `start` holds that nothing planned
-    /// (the copy log says they were copied, but the file ends before them): they come with it,
-    /// so the progress counts their bytes, and should the download stop part-way they wait
-    /// for the next attempt with the others.
-    async fn plan_unplanned(
-        &self,
-        blob_index: u32,
-        covered: &[ComponentId],
-        start: u64,
-        waiting: &mut Vec<AwaitingEnd>,
-    ) {
-        let planned: HashSet<ComponentId> = waiting.iter().flat_map(AwaitingEnd::ids).collect();
-        let unplanned: Vec<ComponentId> = (covered.iter().copied())
-            .filter(|id| !planned.contains(id))
-            .collect();
-        if unplanned.is_empty() {
-            return;
-        }
-        self.plan(Work::Download, &unplanned).await;
-        let _ = self
-            .out
-            .send(WorkerMessage::Working {
-                blob: blob_index,
-                components: unplanned.iter().map(|id| id.component).collect(),
-                activity: Activity::Downloading,
-            })
-            .await;
-        waiting.push(AwaitingEnd {
-            ranges: (unplanned.into_iter())
-                .map(|id| (id, self.drive.component(id).offset))
-                .collect(),
-            file_end: start,
-        });
     }
 
     /// Why the length of a file only the copy log lists may not be changed, if it may not:
