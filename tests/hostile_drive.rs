@@ -1587,6 +1587,55 @@ fn sigterm_and_sighup_stop_a_repair_with_exit_4_and_a_report() {
     }
 }
 
+/// A run stopped part-way, then a rerun, tells the same story as one run: the file that was
+/// gone is repaired, its length too (set by the blocks the stopped run wrote, before anything
+/// looked at it again), and every component is counted repaired once.
+///
+/// Seen failing: the rerun found the length right and called it verified (256 repaired, 1
+/// verified, where one run says 257 repaired).
+#[test]
+fn a_stopped_run_and_its_rerun_count_what_was_repaired_as_one_run_does() {
+    let hostile = long_repair();
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    command
+        .args(hostile.repair_args())
+        .args(["--concurrency", "1"]);
+    let mut watched = Watched::start(&mut command);
+    assert!(
+        watched.wait_for(is_repaired),
+        "the run ended before it wrote a block: {}",
+        watched.stderr()
+    );
+    watched.interrupt();
+    let ended = watched.end();
+    assert_eq!(ended.status.code(), Some(4), "{}", ended.stderr);
+    let stopped = hostile.report_json();
+    assert_eq!(
+        components(&stopped, r"\big\file.bin", "file")[0]["status"],
+        "missing",
+        "{stopped}"
+    );
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    let report = hostile.report_json();
+    assert_eq!(
+        report["files"][0]["components"].as_array().unwrap().len(),
+        257
+    );
+    let not_repaired: Vec<&serde_json::Value> = report["files"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|component| component["status"] != "repaired")
+        .collect();
+    assert!(not_repaired.is_empty(), "{not_repaired:#?}");
+    assert!(
+        seen.stdout.contains("257 repaired") && !seen.stdout.contains("verified"),
+        "{}",
+        seen.text()
+    );
+}
+
 /// A second Ctrl-C stops at once, with no report: it says so and how to write one from the
 /// repair file, and that command writes the report of the run that was stopped.
 ///

@@ -26,8 +26,9 @@ pub(super) struct Resumed {
     /// Recorded as right, but their files changed since: verified again (the copy log's word
     /// on them is already acted on).
     pub verify_first: HashSet<ComponentId>,
-    /// What earlier runs repaired or regenerated among those: a verification that finds the
-    /// same bytes keeps that history.
+    /// What earlier runs repaired or regenerated among those, and the damage they found: a
+    /// verification that finds the same bytes keeps that history, one that finds the damage
+    /// gone calls it repaired.
     pub earlier: HashMap<ComponentId, Earlier>,
     /// What earlier runs wrote with nothing but the storage to check it (copy-log ranges
     /// without a hash, files downloaded whole), as written: what a check compares it with.
@@ -51,6 +52,14 @@ pub(crate) struct Earlier {
 }
 
 impl Earlier {
+    fn of(entry: &Entry, status: ComponentStatus) -> Self {
+        Self {
+            status,
+            actual_md5: entry.actual_md5,
+            reason: entry.reason.clone(),
+        }
+    }
+
     /// `finding` with the earlier verdict kept when it finds what the earlier run left.
     pub(crate) fn confirm(&self, finding: Finding) -> Finding {
         let same_bytes = finding.actual_md5 == self.actual_md5;
@@ -58,6 +67,17 @@ impl Earlier {
             (ComponentStatus::Repaired, ComponentStatus::Verified) => Finding {
                 status: ComponentStatus::Repaired,
                 reason: Some(VERIFIED_AGAIN.into()),
+                ..finding
+            },
+            // Damage an earlier run found that is right now was mended meanwhile: by a write
+            // that run did not live to record, or with another component's (a file's length,
+            // set by its blocks). One run would have called it repaired.
+            (found, ComponentStatus::Verified) if found.is_damage() => Finding {
+                status: ComponentStatus::Repaired,
+                reason: Some(format!(
+                    "found {} by an earlier run; verified now",
+                    found.as_str()
+                )),
                 ..finding
             },
             (ComponentStatus::Regenerated, ComponentStatus::Corrupt) if same_bytes => Finding {
@@ -119,6 +139,11 @@ impl Repairer {
             // Damage (found, or a repair that failed) is looked at again.
             if status.is_damage() || blob.refusal.is_some() {
                 resumed.reopened.push(entry.id);
+                if status.is_damage() {
+                    resumed
+                        .earlier
+                        .insert(entry.id, Earlier::of(&entry, status));
+                }
                 continue;
             }
             let file_path = blob
@@ -137,14 +162,9 @@ impl Repairer {
                     status,
                     ComponentStatus::Repaired | ComponentStatus::Regenerated
                 ) {
-                    resumed.earlier.insert(
-                        entry.id,
-                        Earlier {
-                            status,
-                            actual_md5: entry.actual_md5,
-                            reason: entry.reason,
-                        },
-                    );
+                    resumed
+                        .earlier
+                        .insert(entry.id, Earlier::of(&entry, status));
                 }
                 continue;
             }
