@@ -212,6 +212,40 @@ async fn a_missing_end_counts_the_copied_ranges_it_holds() {
     assert_eq!(told, missing_end, "every byte of the missing end told once");
 }
 
+/// A download that fails brings no bytes: they leave the download's total instead of joining
+/// what was done, so the progress ends at what came (here nothing), not at "100%".
+///
+/// Seen failing: the progress ended at 4000 of 4000 bytes, 1 of 1 components, after a
+/// download refused because the blob changed since export.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_download_is_not_counted_as_downloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
+    let (model, repair_file, _) = export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
+    // The storage holds another version now: the download is refused.
+    std::fs::write(
+        dir.path().join("mirror/cont/x.bin.blobprops.json"),
+        r#"{"last_modified": "2020-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let source = Arc::new(MirrorSource::new(dir.path().join("mirror")).unwrap());
+    let events = engine_run::repair(
+        &model,
+        dir.path().join("drive"),
+        source,
+        repair_file,
+        options(),
+    )
+    .await;
+    let range = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let (_, _, status) = told_before_verdict(&events, range);
+    assert_eq!(status, ComponentStatus::Failed);
+    assert_eq!(last_download_progress(&events), (0, 0));
+}
+
 /// A range the copy log says failed is told to the progress meter while it arrives, before
 /// its verdict (a slow link moves the progress and its rate within a request); the verdict
 /// adds the rest, none twice.

@@ -177,11 +177,21 @@ impl Ledger {
         if let Some(work) = work {
             let progression = self.progression(work);
             progression.components_done += 1;
-            let rest = match work {
-                Work::Download => bytes.saturating_sub(counted),
-                Work::Verify => bytes,
-            };
-            progression.bytes_done = progression.bytes_done.saturating_add(rest);
+            match work {
+                Work::Verify => {
+                    progression.bytes_done = progression.bytes_done.saturating_add(bytes)
+                }
+                // A download that did not bring its bytes (failed, refused, stopped): they
+                // leave the total rather than count as downloaded.
+                Work::Download if !event.status.is_right() => {
+                    let missed = bytes.saturating_sub(counted);
+                    progression.bytes_total = progression.bytes_total.saturating_sub(missed);
+                }
+                Work::Download => {
+                    let rest = bytes.saturating_sub(counted);
+                    progression.bytes_done = progression.bytes_done.saturating_add(rest);
+                }
+            }
         }
         self.set_activity(id, None);
         let repaired = record.repaired || event.status == ComponentStatus::Repaired;

@@ -419,7 +419,7 @@ fn claimed_lengths_past_u64_saturate() {
     for blob in 0..3 {
         let id = ComponentId { blob, component: 0 };
         ledger.apply(&working(id, Activity::Downloading));
-        ledger.apply(&verdict(&drive, id, ComponentStatus::Failed, 1));
+        ledger.apply(&verdict(&drive, id, ComponentStatus::Repaired, 1));
     }
     assert_eq!(ledger.totals().bytes, u64::MAX);
     assert_eq!(ledger.download().bytes_done, u64::MAX);

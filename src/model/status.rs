@@ -43,6 +43,14 @@ impl ComponentStatus {
         )
     }
 
+    /// Right after this verdict: checked and found right, or made right.
+    pub fn is_right(self) -> bool {
+        matches!(
+            self,
+            ComponentStatus::Verified | ComponentStatus::Repaired | ComponentStatus::Regenerated
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ComponentStatus::Verified => "verified",
