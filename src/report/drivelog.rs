@@ -80,8 +80,11 @@ pub fn copy_log(report: &Report) -> CopyLog {
 }
 
 /// A block's or page range's status after the run.
-pub fn range_status(status: ComponentStatus) -> RangeStatus {
-    match status {
+fn range_status(component: &ComponentReport) -> RangeStatus {
+    if stands_complete(component) {
+        return RangeStatus::Completed;
+    }
+    match component.status {
         ComponentStatus::Verified | ComponentStatus::Repaired | ComponentStatus::Regenerated => {
             RangeStatus::Completed
         }
@@ -93,8 +96,11 @@ pub fn range_status(status: ComponentStatus) -> RangeStatus {
 }
 
 /// A properties or metadata file's status after the run.
-pub fn side_file_status(status: ComponentStatus) -> FileStatus {
-    match status {
+fn side_file_status(component: &ComponentReport) -> FileStatus {
+    if stands_complete(component) {
+        return FileStatus::Completed;
+    }
+    match component.status {
         ComponentStatus::Verified | ComponentStatus::Repaired | ComponentStatus::Regenerated => {
             FileStatus::Completed
         }
@@ -105,11 +111,15 @@ pub fn side_file_status(status: ComponentStatus) -> FileStatus {
     }
 }
 
-fn is_good(status: ComponentStatus) -> bool {
-    matches!(
-        status,
-        ComponentStatus::Verified | ComponentStatus::Repaired | ComponentStatus::Regenerated
-    )
+/// Whether the DriveLog calls a component complete: right after the run, or skipped for want
+/// of anything to check it against (the copy log's word that it was copied stands: nothing
+/// confirmed or contradicted it; `Cancelled` would have a repair fetch it again each time).
+/// One skipped with a hash was not checked: the run stopped first.
+fn stands_complete(component: &ComponentReport) -> bool {
+    component.status.is_right()
+        || component.status == ComponentStatus::Skipped
+            && component.expected_md5.is_none()
+            && component.expected_crc64.is_none()
 }
 
 /// `text` as XML 1.0 can hold it: control characters (which it cannot write, not even as
@@ -139,7 +149,7 @@ fn log_blob(file: &FileReport) -> LogBlob {
             .iter()
             .find(|c| c.kind == kind)
             .map(|c| LogSideFile {
-                status: side_file_status(c.status),
+                status: side_file_status(c),
                 path: c.file_path.as_deref().map(escaped),
                 // A regenerated file is complete but holds the blob's current properties:
                 // its hash is the one on the drive now, not the manifest's.
@@ -150,13 +160,13 @@ fn log_blob(file: &FileReport) -> LogBlob {
                 },
             })
     };
-    let all_good = file.components.iter().all(|c| is_good(c.status));
+    let all_good = file.components.iter().all(stands_complete);
     let status = if all_good {
         BlobStatus::Completed
     } else if let Some(whole) = whole_file.filter(|c| {
         // A bad whole file, unless listed ranges are intact: then only its length is wrong,
         // which the format has no code for.
-        !is_good(c.status) && ranges.iter().all(|r| !is_good(r.status))
+        !stands_complete(c) && ranges.iter().all(|r| !stands_complete(r))
     }) {
         if whole.status == ComponentStatus::Missing {
             BlobStatus::FileNotFound
@@ -181,7 +191,7 @@ fn log_blob(file: &FileReport) -> LogBlob {
                 length: c.length,
                 id: c.block_id.as_deref().map(escaped),
                 hash: c.expected_md5,
-                status: range_status(c.status),
+                status: range_status(c),
             })
             .collect(),
         metadata: side(ComponentKind::Metadata),
@@ -245,6 +255,43 @@ mod tests {
     ///
     /// Seen failing with names written as they are: a raw ESC in a BlobPath (an XML parser
     /// rejects the file: "not well-formed (invalid token)").
+    /// A range skipped for want of a hash keeps the copy log's word (`Completed`), so a run
+    /// that checked everything it could is `Completed`; one skipped with a hash was not checked
+    /// (the run stopped first) and is `Cancelled`.
+    ///
+    /// Seen failing: the hashless range was `Cancelled` and the drive `CompletedWithErrors`
+    /// after a run that exited 0, and given back as a copy log the range was downloaded again.
+    #[test]
+    fn a_range_with_nothing_to_check_it_keeps_the_copy_log_s_word() {
+        use ComponentStatus::{Repaired, Skipped};
+        let hashless = ComponentReport {
+            expected_md5: None,
+            ..component(ComponentKind::Block, 512, Skipped)
+        };
+        let clean = file(
+            r"\c.bin",
+            vec![component(ComponentKind::Block, 0, Repaired), hashless],
+        );
+        let log = CopyLog::parse_str(&copy_log(&report(vec![clean])).to_xml()).unwrap();
+        assert_eq!(log.status, Some(DriveStatus::Completed));
+        assert_eq!(log.blobs[0].status, BlobStatus::Completed);
+        assert!(
+            log.blobs[0]
+                .ranges
+                .iter()
+                .all(|r| r.status == RangeStatus::Completed)
+        );
+        assert!(!log.blobs[0].needs_repair());
+
+        let unchecked = file(
+            r"\c.bin",
+            vec![component(ComponentKind::Block, 0, Skipped)],
+        );
+        let log = CopyLog::parse_str(&copy_log(&report(vec![unchecked])).to_xml()).unwrap();
+        assert_eq!(log.blobs[0].ranges[0].status, RangeStatus::Cancelled);
+        assert_eq!(log.status, Some(DriveStatus::CompletedWithErrors));
+    }
+
     #[test]
     fn names_with_control_characters_keep_the_drive_log_well_formed() {
         let mut named = file(
