@@ -355,7 +355,8 @@ pub(crate) async fn dispatch(
         drive_id: drive.drive_id.clone(),
         blobs: drive.blobs.len(),
         components: drive.component_count(),
-        bytes: drive.data_bytes(),
+        // What the ledger counts, as the summary does (a file the copy log alone lists too).
+        bytes: out.ledger.totals().bytes,
         started: OffsetDateTime::now_utc(),
         target: run.target.clone(),
         source: run.source.clone(),
