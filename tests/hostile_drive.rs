@@ -1089,6 +1089,60 @@ fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length()
     }
 }
 
+/// After a clean repair of a file only the copy log lists, the DriveLog report keeps the copy
+/// log's `Completed` for the ranges it lists without a hash (skipped: nothing to check them
+/// against), and calls the drive `Completed`, as the exit code does; given back as the copy
+/// log, it leaves nothing to download.
+///
+/// Seen failing: those ranges were `Cancelled` and the drive `CompletedWithErrors` after exit
+/// 0, and a repair with that copy log downloaded them again.
+#[test]
+fn a_clean_repair_s_drive_log_keeps_the_copy_log_s_word_on_hashless_ranges() {
+    let content = pseudo_random_bytes(35, 12 * KIB);
+    let hostile = copy_log_only(
+        "XMLWORD1",
+        36,
+        SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
+    );
+    let mut damaged = content.clone();
+    damaged[5000] ^= 1;
+    std::fs::write(hostile.file("box/x.bin"), &damaged).unwrap();
+    log_x_bin(
+        &hostile,
+        Some(12 * KIB as u64),
+        r#"<Block Offset="0" Length="4096" Status="Completed"/><Block Offset="4096" Length="4096" Status="Failed"/><Block Offset="8192" Length="4096" Status="Completed"/>"#,
+    );
+    let drive_log = hostile.dir.path().join("state.xml");
+    let mut command = hostile.repair();
+    command
+        .arg("--copy-log")
+        .arg(hostile.copy_log())
+        .arg("--report")
+        .arg(&drive_log);
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(std::fs::read(hostile.file("box/x.bin")).unwrap() == content);
+    let xml = std::fs::read_to_string(&drive_log).unwrap();
+    assert!(!xml.contains("Cancelled"), "{xml}");
+    assert!(
+        xml.trim_end()
+            .ends_with("<Status>Completed</Status>\n</DriveLog>"),
+        "{xml}"
+    );
+
+    // A new repair file: the old one is bound to the first copy log.
+    std::fs::remove_file(hostile.repair_file()).unwrap();
+    let mut again = hostile.repair();
+    again.arg("--copy-log").arg(&drive_log).arg("--dry-run");
+    let seen = run(again, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        seen.stdout.contains("a repair would download nothing"),
+        "{}",
+        seen.text()
+    );
+}
+
 /// The size a run starts with is the size its summary ends with, a file only the copy log
 /// lists included.
 ///
@@ -1635,9 +1689,10 @@ fn sigterm_and_sighup_stop_a_repair_with_exit_4_and_a_report() {
 fn a_stopped_run_and_its_rerun_count_what_was_repaired_as_one_run_does() {
     let hostile = long_repair();
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    // Paced: the stop comes long before the last block.
     command
         .args(hostile.repair_args())
-        .args(["--concurrency", "1"]);
+        .args(["--concurrency", "1", "--pace", "32768"]);
     let mut watched = Watched::start(&mut command);
     assert!(
         watched.wait_for(is_repaired),

@@ -112,14 +112,11 @@ fn side_file_status(component: &ComponentReport) -> FileStatus {
 }
 
 /// Whether the DriveLog calls a component complete: right after the run, or skipped for want
-/// of anything to check it against (the copy log's word that it was copied stands: nothing
-/// confirmed or contradicted it; `Cancelled` would have a repair fetch it again each time).
-/// One skipped with a hash was not checked: the run stopped first.
+/// of anything to check it against where the copy log says it was copied (that word stands:
+/// nothing confirmed or contradicted it; `Cancelled` would have a repair fetch it again each
+/// time). One the run did not reach, or that the copy log does not call copied, is not.
 fn stands_complete(component: &ComponentReport) -> bool {
-    component.status.is_right()
-        || component.status == ComponentStatus::Skipped
-            && component.expected_md5.is_none()
-            && component.expected_crc64.is_none()
+    component.status.is_right() || component.copied_unchecked
 }
 
 /// `text` as XML 1.0 can hold it: control characters (which it cannot write, not even as
@@ -249,28 +246,24 @@ mod tests {
         }
     }
 
-    /// XML 1.0 has no way to write most control characters, not even as references: a name
-    /// holding one is written escaped as every report does, so that the DriveLog stays
-    /// well-formed.
-    ///
-    /// Seen failing with names written as they are: a raw ESC in a BlobPath (an XML parser
-    /// rejects the file: "not well-formed (invalid token)").
-    /// A range skipped for want of a hash keeps the copy log's word (`Completed`), so a run
-    /// that checked everything it could is `Completed`; one skipped with a hash was not checked
-    /// (the run stopped first) and is `Cancelled`.
+    /// A range skipped for want of a hash, which the copy log says was copied, keeps that word
+    /// (`Completed`), so a run that checked everything it could is `Completed`. One the run
+    /// did not reach (no verdict), or skipped with a hash, was not checked and is `Cancelled`;
+    /// a whole file not reached is not complete either.
     ///
     /// Seen failing: the hashless range was `Cancelled` and the drive `CompletedWithErrors`
     /// after a run that exited 0, and given back as a copy log the range was downloaded again.
     #[test]
     fn a_range_with_nothing_to_check_it_keeps_the_copy_log_s_word() {
         use ComponentStatus::{Repaired, Skipped};
-        let hashless = ComponentReport {
+        let copied = ComponentReport {
             expected_md5: None,
+            copied_unchecked: true,
             ..component(ComponentKind::Block, 512, Skipped)
         };
         let clean = file(
-            r"\c.bin",
-            vec![component(ComponentKind::Block, 0, Repaired), hashless],
+            r"\c.bin",
+            vec![component(ComponentKind::Block, 0, Repaired), copied],
         );
         let log = CopyLog::parse_str(&copy_log(&report(vec![clean])).to_xml()).unwrap();
         assert_eq!(log.status, Some(DriveStatus::Completed));
@@ -283,15 +276,39 @@ mod tests {
         );
         assert!(!log.blobs[0].needs_repair());
 
+        let not_reached = ComponentReport {
+            expected_md5: None,
+            ..component(ComponentKind::Block, 512, Skipped)
+        };
+        let whole_not_reached = ComponentReport {
+            expected_md5: None,
+            ..component(ComponentKind::File, 0, Skipped)
+        };
         let unchecked = file(
-            r"\c.bin",
-            vec![component(ComponentKind::Block, 0, Skipped)],
+            r"\c.bin",
+            vec![
+                component(ComponentKind::Block, 0, Skipped),
+                not_reached,
+                whole_not_reached,
+            ],
         );
         let log = CopyLog::parse_str(&copy_log(&report(vec![unchecked])).to_xml()).unwrap();
-        assert_eq!(log.blobs[0].ranges[0].status, RangeStatus::Cancelled);
+        assert!(
+            log.blobs[0]
+                .ranges
+                .iter()
+                .all(|r| r.status == RangeStatus::Cancelled)
+        );
+        assert!(log.blobs[0].needs_repair());
         assert_eq!(log.status, Some(DriveStatus::CompletedWithErrors));
     }
 
+    /// XML 1.0 has no way to write most control characters, not even as references: a name
+    /// holding one is written escaped as every report does, so that the DriveLog stays
+    /// well-formed.
+    ///
+    /// Seen failing with names written as they are: a raw ESC in a BlobPath (an XML parser
+    /// rejects the file: "not well-formed (invalid token)").
     #[test]
     fn names_with_control_characters_keep_the_drive_log_well_formed() {
         let mut named = file(

@@ -162,6 +162,10 @@ pub struct ComponentReport {
     /// Blocks: the block ID (Base64) from the manifest or copy log.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub block_id: Option<String>,
+    /// Skipped with nothing to check it against, where the copy log says it was copied: the
+    /// DriveLog keeps the copy log's `Completed` (the JSON's `status` and `reason` tell it).
+    #[serde(skip)]
+    pub copied_unchecked: bool,
 }
 
 #[cfg(test)]
@@ -188,6 +192,7 @@ impl ComponentReport {
             verified_again: None,
             file_path: None,
             block_id: None,
+            copied_unchecked: false,
         }
     }
 }
@@ -364,6 +369,15 @@ impl Report {
                                 .then(|| blob.component_file_path(component).map(str::to_string))
                                 .flatten(),
                             block_id: blob.block_id(component).map(str::to_string),
+                            copied_unchecked: status == Some(ComponentStatus::Skipped)
+                                && component.expected_md5.is_none()
+                                && (component.kind.is_side_file()
+                                    || matches!(
+                                        component.kind,
+                                        ComponentKind::Block | ComponentKind::Page
+                                    ))
+                                && (component.copy_log_status.as_ref())
+                                    .is_some_and(|logged| logged.is_completed()),
                         }
                     })
                     .collect();
