@@ -298,11 +298,28 @@ impl Rng {
     }
 }
 
-/// How long an uninterrupted repair of the scenario takes here, and how many components it
-/// repairs (measured once).
-fn full_run() -> (Duration, u64) {
-    static TOOK: OnceLock<(Duration, u64)> = OnceLock::new();
-    *TOOK.get_or_init(|| {
+/// Each component's status in the report of a run in `dir`: file, kind and offset → status.
+fn statuses(dir: &Path) -> BTreeMap<String, String> {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let mut statuses = BTreeMap::new();
+    for file in report["files"].as_array().unwrap() {
+        for component in file["components"].as_array().unwrap() {
+            let key = format!(
+                "{} {} {}",
+                file["file_path"], component["kind"], component["offset"]
+            );
+            statuses.insert(key, component["status"].as_str().unwrap().to_string());
+        }
+    }
+    statuses
+}
+
+/// How long an uninterrupted repair of the scenario takes here, how many components it
+/// repairs, and each component's status at its end (measured once).
+fn full_run() -> (Duration, u64, &'static BTreeMap<String, String>) {
+    static TOOK: OnceLock<(Duration, u64, BTreeMap<String, String>)> = OnceLock::new();
+    let (took, repairs, statuses) = TOOK.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let scenario = Scenario::new(dir.path());
         let started = Instant::now();
@@ -321,18 +338,20 @@ fn full_run() -> (Duration, u64) {
             "the scenario repairs only {repairs} components"
         );
         println!("an uninterrupted repair takes {took:?} and repairs {repairs} components");
-        (took, repairs)
-    })
+        (took, repairs, statuses(&scenario.dir))
+    });
+    (*took, *repairs, statuses)
 }
 
 /// Seeded trials: one to three kills, each followed by the no-wrong-byte check, then a rerun
-/// to completion and a byte-for-byte comparison. The first kill of a trial lands right after
+/// to completion, a byte-for-byte comparison, and the rerun's report against one run's
+/// (every component's status the same). The first kill of a trial lands right after
 /// the run reports a seeded number of repairs (at most half of them): mid-write by
 /// construction, which the repair file must confirm (some components repaired, not all).
 /// Later kills land at seeded times, anywhere from the resumed run's start-up to near its
 /// end.
 fn kill_trials(seeds: std::ops::Range<u64>) {
-    let (full, repairs) = full_run();
+    let (full, repairs, uninterrupted) = full_run();
     let mut mid_write = 0;
     let mut kills = 0;
     for seed in seeds {
@@ -380,6 +399,17 @@ fn kill_trials(seeds: std::ops::Range<u64>) {
             String::from_utf8_lossy(&output.stderr)
         );
         scenario.assert_identical_to_blobs(&format!("seed {seed}, kills at {points:?}"));
+        // And the rerun's report tells what one run would have: what was damaged, repaired.
+        let told = statuses(&scenario.dir);
+        let differ: Vec<String> = (uninterrupted.iter())
+            .filter(|&(key, status)| told.get(key) != Some(status))
+            .map(|(key, status)| format!("{key}: {status} in one run, {:?} here", told.get(key)))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "seed {seed}, kills at {points:?}:\n{}",
+            differ.join("\n")
+        );
         println!(
             "seed {seed}: concurrency {concurrency}, kills at {points:?} (when, repaired by then)"
         );
@@ -402,7 +432,7 @@ fn kill_9_at_seeded_points_then_a_rerun_is_byte_identical_seeds_11_to_20() {
 /// A repair file as a crash leaves it: a run killed after a third of its repairs (and its
 /// rollback journal, if one was left). Returns the drive's state at that moment too.
 fn half_done_repair_file(dir: &Path) -> (Scenario, Vec<u8>, Vec<u8>) {
-    let (_, repairs) = full_run();
+    let (_, repairs, _) = full_run();
     let scenario = Scenario::new(&dir.join("base"));
     let (_, progress) = scenario.kill(1, Some(repairs / 3), Duration::ZERO);
     assert!(
@@ -539,6 +569,11 @@ fn a_hot_journal_is_read_as_committed_by_report_and_verify_which_write_nothing()
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(written["interrupted"], true, "{written}");
+    // The transaction rolled back changed every reason: none of its text is read.
+    assert!(
+        !written.to_string().contains("xxxxxxxxxx"),
+        "uncommitted rows read"
+    );
     unchanged();
 
     let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
