@@ -9,6 +9,7 @@ pub mod journal;
 pub mod ledger;
 pub mod md5;
 pub mod model;
+pub mod private_dir;
 pub mod report;
 pub mod rooted;
 pub mod sanitize;

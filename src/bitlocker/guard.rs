@@ -3,7 +3,6 @@
 //! half-way (or a panic, or an exit on a second Ctrl-C) undoes exactly what was done.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -114,21 +113,8 @@ impl UnlockedVolume {
 
     /// Creates a private, empty directory for a mount point (removed again on close).
     pub(crate) fn mount_point(&mut self, label: &str) -> Result<PathBuf, BitLockerError> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "export-repair-{}-{}-{label}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut builder = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(&path)
-            .map_err(|source| BitLockerError::MountPoint {
-                path: path.clone(),
-                source,
-            })?;
+        let path = crate::private_dir::make(label)
+            .map_err(|(path, source)| BitLockerError::MountPoint { path, source })?;
         self.push(Undo::RemoveDir(path.clone()));
         Ok(path)
     }

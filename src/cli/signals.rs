@@ -67,8 +67,9 @@ pub fn before_run() -> Interrupts {
 }
 
 /// During a run: the first signal asks the engine to finish what is in flight and stop; a
-/// second stops at once, saying what is then left `to_do`. Under the console (`console` given) the word goes to its log (the
-/// screen is the console's) and the console is told to close once the run has ended.
+/// second stops at once, saying what is then left `to_do`. Under the console (`console`
+/// given) the word goes to its log (the screen is the console's) and the console is told to
+/// close once the run has ended.
 pub fn stop_run(
     commands: UnboundedSender<Command>,
     console: Option<CancellationToken>,
@@ -91,9 +92,23 @@ pub fn stop_run(
         let _ = commands.send(Command::Cancel);
         let what = signals.next().await;
         eprintln!("{what} again: stopped at once; {to_do}");
-        // Held to the exit: an NDJSON line being printed is finished, no other begun.
-        let _whole_lines = std::io::stdout().lock();
+        hold_stdout();
         crate::bitlocker::emergency_cleanup();
         std::process::exit(ExitStatus::Interrupted as i32);
     })))
+}
+
+/// Takes stdout for good before the program exits at once, so that an NDJSON line being
+/// printed is finished and no other begun; waits a second at most (a reader that stopped
+/// reading must not keep the program from stopping).
+fn hold_stdout() {
+    let (taken, held) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _whole_lines = std::io::stdout().lock();
+        let _ = taken.send(());
+        loop {
+            std::thread::park();
+        }
+    });
+    let _ = held.recv_timeout(std::time::Duration::from_secs(1));
 }

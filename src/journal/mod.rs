@@ -472,43 +472,77 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 /// its journal are then copied aside, rolled back there, and read into memory.
 fn open_committed(path: &Path, display: &str) -> Result<Connection, JournalError> {
     let sqlite = |source| classify(display, source);
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite)?;
-    connection.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
-    match connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())) {
-        Err(rusqlite::Error::SqliteFailure(error, _))
-            if error.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
-        {
-            drop(connection);
-            rolled_back_copy(path, display)
+    // Twice at most: a run that rolls the journal back meanwhile takes it away.
+    for _ in 0..2 {
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+        match connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())) {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
+            {
+                drop(connection);
+                match rolled_back_copy(path, display) {
+                    Err(CopyAside::Gone) => continue,
+                    Err(CopyAside::Failed(error)) => return Err(error),
+                    Ok(connection) => return Ok(connection),
+                }
+            }
+            Err(error) => return Err(sqlite(error)),
+            Ok(()) => return Ok(connection),
         }
-        Err(error) => Err(sqlite(error)),
-        Ok(()) => Ok(connection),
     }
+    Err(JournalError::InUse {
+        path: display.to_string(),
+    })
+}
+
+/// Why a repair file was not read through a copy aside.
+enum CopyAside {
+    /// Its journal went away before it was copied (another run rolled it back).
+    Gone,
+    Failed(JournalError),
 }
 
 /// The repair file at `path` with its hot journal rolled back, in memory: both are copied to a
-/// private folder of their own, where SQLite rolls the copy back; the folder is then removed.
-fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, JournalError> {
-    let sqlite = |source| classify(display, source);
-    let aside = |error: std::io::Error| JournalError::Sqlite {
-        path: display.to_string(),
-        source: rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-            Some(format!(
-                "cannot copy it and its rollback journal aside to read them: {error}"
-            )),
-        ),
+/// private folder (writable copies, whatever the originals' modes), where SQLite rolls the
+/// copy back; the folder is then removed.
+fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, CopyAside> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sqlite = |source| CopyAside::Failed(classify(display, source));
+    let aside = |error: std::io::Error| {
+        CopyAside::Failed(JournalError::Sqlite {
+            path: display.to_string(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!(
+                    "cannot copy it and its rollback journal aside to read them: {error}"
+                )),
+            ),
+        })
     };
-    let folder = Aside::make().map_err(aside)?;
-    let copy = folder.path.join("repair-file");
+    let folder = Aside(crate::private_dir::make("repair-file").map_err(|(_, error)| aside(error))?);
+    let copy = folder.0.join("repair-file");
     let mut journal = path.as_os_str().to_owned();
     journal.push("-journal");
-    std::fs::copy(path, &copy).map_err(aside)?;
-    std::fs::copy(&journal, folder.path.join("repair-file-journal")).map_err(aside)?;
+    let copies = [
+        (path.into(), copy.clone()),
+        (journal.into(), folder.0.join("repair-file-journal")),
+    ];
+    for (from, to) in copies {
+        let from: std::path::PathBuf = from;
+        match std::fs::copy(&from, &to) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CopyAside::Gone);
+            }
+            Err(error) => return Err(aside(error)),
+            Ok(_) => std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                .map_err(aside)?,
+        }
+    }
     let rolled_back =
         Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(sqlite)?;
     let mut in_memory = Connection::open_in_memory().map_err(sqlite)?;
@@ -518,24 +552,12 @@ fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, JournalErr
     Ok(in_memory)
 }
 
-/// A folder of this process's own under the temporary folder, removed when dropped.
-struct Aside {
-    path: std::path::PathBuf,
-}
-
-impl Aside {
-    fn make() -> std::io::Result<Self> {
-        use std::os::unix::fs::DirBuilderExt as _;
-        let path =
-            std::env::temp_dir().join(format!("export-repair-{}-{}", std::process::id(), now_ns()));
-        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(Self { path })
-    }
-}
+/// A private folder, removed with what it holds when dropped.
+struct Aside(std::path::PathBuf);
 
 impl Drop for Aside {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
