@@ -1089,6 +1089,54 @@ fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length()
     }
 }
 
+/// A range without a hash that an earlier run found missing stays damaged when something
+/// else fills it before the rerun (zeros a tool padded the file with): nothing checks those
+/// bytes, so the rerun downloads the range instead of taking them; the file ends as the blob.
+///
+/// Seen failing: the padded range was skipped ("no hash to check this block against") and the
+/// rerun said REPAIRED (exit 0) over 4 KiB of zeros.
+#[test]
+fn a_range_found_missing_is_not_taken_as_right_once_zeros_fill_it() {
+    let content = pseudo_random_bytes(37, 12 * KIB);
+    let hostile = copy_log_only(
+        "ZEROPAD1",
+        38,
+        SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
+    );
+    let file = hostile.file("box/x.bin");
+    std::fs::write(&file, &content[..8 * KIB]).unwrap();
+    log_x_bin(
+        &hostile,
+        Some(12 * KIB as u64),
+        r#"<Block Offset="8192" Length="4096" Status="Completed"/>"#,
+    );
+    // The storage lacks the blob: the first run finds the range missing and cannot bring it.
+    let mirrored = hostile.mirror().join("box/x.bin");
+    let aside = hostile.dir.path().join("x.bin.aside");
+    std::fs::rename(&mirrored, &aside).unwrap();
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    std::fs::rename(&aside, &mirrored).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(12 * KIB as u64)
+        .unwrap();
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content,
+        "the blob, not zeros"
+    );
+    let report = hostile.report_json();
+    assert_eq!(
+        components(&report, r"\box\x.bin", "block")[0]["status"],
+        "repaired",
+        "{report}"
+    );
+}
+
 /// After a clean repair of a file only the copy log lists, the DriveLog report keeps the copy
 /// log's `Completed` for the ranges it lists without a hash (skipped: nothing to check them
 /// against), and calls the drive `Completed`, as the exit code does; given back as the copy

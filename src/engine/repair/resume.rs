@@ -52,9 +52,12 @@ pub(crate) enum Earlier {
         actual_md5: Option<crate::format::Md5>,
         reason: Option<String>,
     },
-    /// Damage an earlier run found, where that run then wrote (into the component's file, a
-    /// write recorded or in flight, or the file changed since).
-    DamagedThenWritten(ComponentStatus),
+    /// Damage an earlier run found; `written`: that run then wrote into the component's file
+    /// (a write recorded or in flight), or the file changed since.
+    Damaged {
+        found: ComponentStatus,
+        written: bool,
+    },
     /// Being written when an earlier run stopped (its intent is all the repair file holds).
     Writing,
 }
@@ -74,10 +77,30 @@ impl Earlier {
                 repaired(VERIFIED_AGAIN.into())
             }
             // Right now, after that run's writes: one run would have called it repaired.
-            (Self::DamagedThenWritten(found), ComponentStatus::Verified) => repaired(format!(
+            (
+                Self::Damaged {
+                    found,
+                    written: true,
+                },
+                ComponentStatus::Verified,
+            ) => repaired(format!(
                 "found {} by an earlier run, which then wrote into its file; verified now",
                 found.as_str()
             )),
+            // Nothing checks what it holds now (no hash): whatever filled it since (zeros a
+            // tool padded the file with) is not taken for the bytes that were missing.
+            (Self::Damaged { found, .. }, ComponentStatus::Skipped) => Finding {
+                status: match found {
+                    ComponentStatus::Missing => ComponentStatus::Missing,
+                    _ => ComponentStatus::Corrupt,
+                },
+                reason: Some(format!(
+                    "found {} by an earlier run; no hash checks what it holds now, so it is \
+                     not taken as right",
+                    found.as_str()
+                )),
+                ..finding
+            },
             (Self::Writing, ComponentStatus::Verified) => repaired(
                 "written by an earlier run that stopped before recording it; verified now".into(),
             ),
@@ -170,10 +193,13 @@ impl Repairer {
                 resumed.reopened.push(entry.id);
                 let changed = matches!((entry.identity, now), (Some(_), Some(_)))
                     && !unchanged(entry.identity, now, entry.recorded_ns);
-                if status.is_damage() && (written.contains(&entry.id.blob) || changed) {
-                    resumed
-                        .earlier
-                        .insert(entry.id, Earlier::DamagedThenWritten(status));
+                if status.is_damage() {
+                    let written = written.contains(&entry.id.blob) || changed;
+                    let damaged = Earlier::Damaged {
+                        found: status,
+                        written,
+                    };
+                    resumed.earlier.insert(entry.id, damaged);
                 }
                 continue;
             }
