@@ -593,6 +593,83 @@ fn a_hot_journal_is_read_as_committed_by_report_and_verify_which_write_nothing()
     unchanged();
 }
 
+/// A rollback journal beside the repair file that is a FIFO or a folder is refused at once
+/// (exit 2, naming it), by every command that opens the repair file; nothing changes.
+///
+/// Seen failing: with a FIFO every command waited forever; with a folder each said "disk I/O
+/// error: Error code 266", naming neither the journal nor what was wrong.
+#[test]
+fn a_journal_that_is_a_fifo_or_a_folder_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    let journal = scenario.dir.join("drive.rep-journal");
+    let rep = std::fs::read(scenario.repair_file()).unwrap();
+    for kind in ["fifo", "folder"] {
+        let _ = std::fs::remove_dir(&journal);
+        let _ = std::fs::remove_file(&journal);
+        if kind == "fifo" {
+            let made = Command::new("mkfifo").arg(&journal).status().unwrap();
+            assert!(made.success());
+        } else {
+            std::fs::create_dir(&journal).unwrap();
+        }
+        let mut report = Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        report
+            .arg("report")
+            .arg("--repair-file")
+            .arg(scenario.repair_file())
+            .arg("--output")
+            .arg(scenario.dir.join("again.json"));
+        let mut repair = Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        repair.args(scenario.args(1));
+        for command in [&mut report, &mut repair] {
+            let (output, timed_out) = output_within(command, Duration::from_secs(60));
+            assert!(!timed_out, "{kind}: still waiting after a minute");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{kind}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "its rollback journal {} is not a regular file",
+                    journal.display()
+                )),
+                "{kind}: {stderr}"
+            );
+        }
+        assert!(
+            std::fs::read(scenario.repair_file()).unwrap() == rep,
+            "{kind}"
+        );
+    }
+}
+
+/// Runs `command` to its end, or kills it after `limit`: its output, and whether it was killed.
+fn output_within(command: &mut Command, limit: Duration) -> (Output, bool) {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    let started = Instant::now();
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output().unwrap();
+        let _ = done.send(());
+        output
+    });
+    let timed_out = loop {
+        if finished.recv_timeout(Duration::from_millis(100)).is_ok() {
+            break false;
+        }
+        if started.elapsed() > limit {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            break true;
+        }
+    };
+    (waiter.join().unwrap(), timed_out)
+}
+
 /// Regression: `kill -9` while the repair file was being created left a file every later run
 /// refused; now the file is created in one transaction and an empty one is taken as new.
 #[test]

@@ -137,6 +137,7 @@ impl RepairFile {
     /// an existing file was opened (a resumed repair).
     pub fn open_or_create(path: &Path, binding: &Binding) -> Result<(Self, bool), JournalError> {
         let display = path.display().to_string();
+        check_journal(path, &display)?;
         let exists = path.exists();
         let flags = if exists {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -463,6 +464,29 @@ const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
     OR typeof(file_device) NOT IN ('integer', 'null')
     OR typeof(file_changed_ns) NOT IN ('integer', 'null')";
 
+/// Where SQLite keeps the rollback journal of the repair file at `path`.
+fn journal_path(path: &Path) -> std::path::PathBuf {
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-journal");
+    journal.into()
+}
+
+/// Refuses a rollback journal beside the repair file that is not a regular file: SQLite would
+/// wait forever on a FIFO, and give "disk I/O error" for a folder.
+fn check_journal(path: &Path, display: &str) -> Result<(), JournalError> {
+    let journal = journal_path(path);
+    match std::fs::metadata(&journal) {
+        Ok(found) if !found.is_file() => Err(JournalError::NotARepairFile {
+            path: display.to_string(),
+            reason: format!(
+                "its rollback journal {} is not a regular file; move it away",
+                journal.display()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Another run holding the repair file is not going to let go soon: say so at once.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -472,6 +496,7 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 /// its journal are then copied aside, rolled back there, and read into memory.
 fn open_committed(path: &Path, display: &str) -> Result<Connection, JournalError> {
     let sqlite = |source| classify(display, source);
+    check_journal(path, display)?;
     // Twice at most: a run that rolls the journal back meanwhile takes it away.
     for _ in 0..2 {
         let connection = Connection::open_with_flags(
@@ -526,8 +551,7 @@ fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, CopyAside>
     };
     let folder = Aside(crate::private_dir::make("repair-file").map_err(|(_, error)| aside(error))?);
     let copy = folder.0.join("repair-file");
-    let mut journal = path.as_os_str().to_owned();
-    journal.push("-journal");
+    let journal = journal_path(path);
     let copies = [
         (path.into(), copy.clone()),
         (journal.into(), folder.0.join("repair-file-journal")),
