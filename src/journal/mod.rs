@@ -553,11 +553,10 @@ fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, CopyAside>
     let copy = folder.0.join("repair-file");
     let journal = journal_path(path);
     let copies = [
-        (path.into(), copy.clone()),
-        (journal.into(), folder.0.join("repair-file-journal")),
+        (path.to_path_buf(), copy.clone()),
+        (journal, folder.0.join("repair-file-journal")),
     ];
     for (from, to) in copies {
-        let from: std::path::PathBuf = from;
         match std::fs::copy(&from, &to) {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CopyAside::Gone);
