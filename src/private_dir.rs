@@ -21,3 +21,63 @@ pub fn make(label: &str) -> Result<PathBuf, (PathBuf, std::io::Error)> {
         Err(error) => Err((path, error)),
     }
 }
+
+/// Scratch folders alive now: an exit at once (a signal) removes them first.
+static SCRATCH: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A private folder for scratch copies, removed with what it holds when dropped, or by
+/// [`remove_scratch`] when the program exits at once.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// A new scratch folder (see [`make`]).
+    pub fn make(label: &str) -> Result<Self, (PathBuf, std::io::Error)> {
+        let path = make(label)?;
+        scratch().push(path.clone());
+        Ok(Self(path))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        scratch().retain(|path| *path != self.0);
+    }
+}
+
+/// Removes every scratch folder alive, for a program about to exit at once.
+pub fn remove_scratch() {
+    for path in scratch().drain(..) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
+fn scratch() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    SCRATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch folder is gone once dropped, and all of them once the program exits at once.
+    #[test]
+    fn scratch_folders_are_removed_when_dropped_or_on_an_exit_at_once() {
+        let dropped = Scratch::make("test").unwrap();
+        let first = dropped.path().to_path_buf();
+        std::fs::write(first.join("copy"), b"bytes").unwrap();
+        drop(dropped);
+        assert!(!first.exists());
+        let kept = Scratch::make("test").unwrap();
+        std::fs::write(kept.path().join("copy"), b"bytes").unwrap();
+        remove_scratch();
+        assert!(!kept.path().exists());
+        drop(kept);
+    }
+}

@@ -11,6 +11,8 @@ use super::args::ReportArgs;
 use super::{CliError, ExitStatus};
 
 pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
+    // A signal exits 4, leaving no copy of the repair file behind.
+    let _interrupts = super::signals::before_run();
     let format = ReportFormat::resolve(&args.output, args.format).map_err(|error| {
         CliError::Usage(format!(
             "{error}: name the output .json, .html, .csv or .xml, or give --format"

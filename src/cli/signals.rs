@@ -62,6 +62,7 @@ pub fn before_run() -> Interrupts {
         let what = signals.next().await;
         eprintln!("{what} before the run started; nothing was written");
         crate::bitlocker::emergency_cleanup();
+        crate::private_dir::remove_scratch();
         std::process::exit(ExitStatus::Interrupted as i32);
     })))
 }
@@ -94,6 +95,7 @@ pub fn stop_run(
         eprintln!("{what} again: stopped at once; {to_do}");
         hold_stdout();
         crate::bitlocker::emergency_cleanup();
+        crate::private_dir::remove_scratch();
         std::process::exit(ExitStatus::Interrupted as i32);
     })))
 }

@@ -549,12 +549,13 @@ fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, CopyAside>
             ),
         })
     };
-    let folder = Aside(crate::private_dir::make("repair-file").map_err(|(_, error)| aside(error))?);
-    let copy = folder.0.join("repair-file");
+    let folder =
+        crate::private_dir::Scratch::make("repair-file").map_err(|(_, error)| aside(error))?;
+    let copy = folder.path().join("repair-file");
     let journal = journal_path(path);
     let copies = [
         (path.to_path_buf(), copy.clone()),
-        (journal, folder.0.join("repair-file-journal")),
+        (journal, folder.path().join("repair-file-journal")),
     ];
     for (from, to) in copies {
         match std::fs::copy(&from, &to) {
@@ -573,15 +574,6 @@ fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, CopyAside>
         .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
         .map_err(sqlite)?;
     Ok(in_memory)
-}
-
-/// A private folder, removed with what it holds when dropped.
-struct Aside(std::path::PathBuf);
-
-impl Drop for Aside {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn classify(path: &str, source: rusqlite::Error) -> JournalError {
