@@ -1137,6 +1137,42 @@ fn a_range_found_missing_is_not_taken_as_right_once_zeros_fill_it() {
     );
 }
 
+/// A dry run whose plan downloads something (a block the copy log says failed, although it
+/// verifies) does not say "nothing to repair": its headline is what it found, the plan what a
+/// repair would do.
+///
+/// Seen failing: "nothing to repair: 3 components verified", then "A repair would: download
+/// bytes 4096..8192".
+#[test]
+fn a_dry_run_that_plans_a_download_does_not_say_nothing_to_repair() {
+    let hostile = Hostile::new(
+        "DRYPLAN1",
+        vec![SampleBlob::block(
+            "box/a.bin",
+            pseudo_random_bytes(39, 8 * KIB),
+            4 * KIB as u64,
+        )],
+    );
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>DRYPLAN1</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>box/a.bin</BlobPath><FilePath>\box\a.bin</FilePath><Length>8192</Length>
+<BlockList><Block Offset="4096" Length="4096" Status="Failed"/></BlockList></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let mut command = hostile.repair();
+    command
+        .arg("--copy-log")
+        .arg(hostile.copy_log())
+        .arg("--dry-run");
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(seen.stdout.contains("download bytes 4096..8192"), "{}", seen.text());
+    assert!(!seen.stdout.contains("nothing to repair"), "{}", seen.text());
+    assert!(seen.stdout.starts_with("VERIFIED: "), "{}", seen.text());
+}
+
 /// After a clean repair of a file only the copy log lists, the DriveLog report keeps the copy
 /// log's `Completed` for the ranges it lists without a hash (skipped: nothing to check them
 /// against), and calls the drive `Completed`, as the exit code does; given back as the copy

@@ -201,7 +201,7 @@ const DEMO_COMPONENTS: usize = 34;
 
 /// The headless summary's count line: "29 components (27.3 MiB): 17 verified, 12 repaired".
 fn summary_counts(ledger: &Ledger) -> BTreeMap<String, u64> {
-    let text = reporter::summary(ledger);
+    let text = reporter::summary(ledger, None);
     let line = text.lines().nth(1).unwrap();
     let (_, list) = line.split_once("): ").unwrap();
     list.split(", ")
@@ -253,7 +253,7 @@ proptest! {
         // Whether the run finished, and how.
         let interrupted = ending == Some(true);
         prop_assert_eq!(json["interrupted"].as_bool(), Some(interrupted));
-        let verdict = reporter::summary(&headless);
+        let verdict = reporter::summary(&headless, None);
         prop_assert_eq!(verdict.starts_with("INTERRUPTED"), interrupted, "{}", verdict);
         let damaged = ["corrupt", "missing", "failed"]
             .iter()

@@ -241,7 +241,7 @@ impl Reporter {
         if let Some(bars) = self.bars.take() {
             bars.clear();
         }
-        let mut text = summary(ledger);
+        let mut text = summary(ledger, self.plan.as_ref());
         if let Some(plan) = &self.plan {
             text.push_str(&plan_text(plan));
         }
@@ -270,13 +270,16 @@ fn after_refusal(credentials: CredentialKind) -> &'static str {
     }
 }
 
-/// The closing summary: the verdict, the counts by status, the damage that remains.
-pub fn summary(ledger: &Ledger) -> String {
+/// The closing summary: the verdict, the counts by status, the damage that remains. A dry
+/// run's `plan` is what a repair would do.
+pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
     let mut text = String::new();
     let totals = ledger.totals();
-    // A repair that had nothing to download says so, with what earlier runs did.
-    let nothing_downloaded =
-        ledger.mode() == Some(RunMode::Repair) && ledger.download().components_total == 0;
+    // A repair that had nothing to download (a dry run: would have) says so, with what
+    // earlier runs did.
+    let nothing_downloaded = ledger.mode() == Some(RunMode::Repair)
+        && ledger.download().components_total == 0
+        && plan.is_none_or(|plan| plan.downloads.is_empty());
     let verdict = match (ledger.interrupted(), ledger.outcome()) {
         (true, _) => "INTERRUPTED: the run stopped before the end (a rerun resumes it)".into(),
         (false, Outcome::Clean | Outcome::Repaired) if nothing_downloaded => {
