@@ -1168,8 +1168,16 @@ fn a_dry_run_that_plans_a_download_does_not_say_nothing_to_repair() {
         .arg("--dry-run");
     let seen = run(command, TIMEOUT);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
-    assert!(seen.stdout.contains("download bytes 4096..8192"), "{}", seen.text());
-    assert!(!seen.stdout.contains("nothing to repair"), "{}", seen.text());
+    assert!(
+        seen.stdout.contains("download bytes 4096..8192"),
+        "{}",
+        seen.text()
+    );
+    assert!(
+        !seen.stdout.contains("nothing to repair"),
+        "{}",
+        seen.text()
+    );
     assert!(seen.stdout.starts_with("VERIFIED: "), "{}", seen.text());
 }
 
@@ -1267,8 +1275,9 @@ fn the_start_line_counts_the_bytes_the_summary_counts() {
 
 /// A range the copy log says was copied, but whose bytes the drive's file does not reach, is
 /// missing, hash or none: without a `Length` nothing may be written past the end, and the
-/// run says damage remains (exit 1), never "nothing to repair"; with one, the repair brings
-/// the ranges with the file's missing end, and the file is the blob.
+/// run says damage remains (exit 1), never "nothing to repair" (its dry run plans the ranges
+/// refused, saying why); with one, the repair brings the ranges with the file's missing end,
+/// and the file is the blob.
 ///
 /// Seen failing with such ranges skipped ("no hash to check this block against"): without a
 /// `Length` the repair said "nothing to repair" (exit 0) over a file 2 KiB long where the copy
@@ -1285,6 +1294,18 @@ fn copied_ranges_past_the_end_of_the_file_are_missing_not_skipped() {
     let copied = r#"<Block Offset="0" Length="4096" Status="Completed"/><Block Offset="4096" Length="4096" Status="Completed"/><Block Offset="8192" Length="4096" Status="Completed"/>"#;
     std::fs::write(&file, &content[..2 * KIB]).unwrap();
     log_x_bin(&hostile, None, copied);
+    // The dry run plans them refused, saying why, as the repair then refuses them.
+    let mut dry = hostile.repair();
+    dry.arg("--copy-log")
+        .arg(hostile.copy_log())
+        .arg("--dry-run");
+    let seen = run(dry, TIMEOUT);
+    assert!(
+        seen.stdout
+            .contains("would not download bytes 0..12288 (12.0 KiB) from box/x.bin, refused: the file ends at byte 2048"),
+        "{}",
+        seen.text()
+    );
     let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
     assert!(

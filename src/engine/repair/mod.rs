@@ -409,25 +409,42 @@ impl Repairer {
             })
             .await
             .unwrap_or_default();
-        // As a repair goes: ranges past the end of such a file come with its missing end.
-        let jobs: Vec<Job> = (jobs.into_iter())
-            .filter_map(|job| match job {
-                Job::Ranges { blob, components } if file_ends.contains_key(&blob) => {
-                    let drive_blob = &self.drive.blobs[blob as usize];
-                    let within = tail::within_end(drive_blob, &components, file_ends[&blob]);
-                    (within > 0).then(|| Job::Ranges {
-                        blob,
-                        components: components[..within].to_vec(),
-                    })
-                }
-                other => Some(other),
-            })
-            .collect();
         let missing_end = |blob: u32| {
             let drive_blob = &self.drive.blobs[blob as usize];
             let file_end = *file_ends.get(&blob)?;
             (file_end < drive_blob.copy_log_length()?)
                 .then(|| tail::missing_end_start(drive_blob, file_end))
+        };
+        // As a repair goes: ranges past the end of such a file come with its missing end, or
+        // without one (no Length) are refused.
+        let jobs: Vec<Job> = (jobs.into_iter())
+            .flat_map(|job| match job {
+                Job::Ranges { blob, components } if file_ends.contains_key(&blob) => {
+                    let drive_blob = &self.drive.blobs[blob as usize];
+                    let within = tail::within_end(drive_blob, &components, file_ends[&blob]);
+                    let (inside, beyond) = components.split_at(within);
+                    let beyond = match missing_end(blob) {
+                        Some(_) => &[][..],
+                        None => beyond,
+                    };
+                    [inside, beyond]
+                        .into_iter()
+                        .filter(|part| !part.is_empty())
+                        .map(|part| Job::Ranges {
+                            blob,
+                            components: part.to_vec(),
+                        })
+                        .collect::<Vec<_>>()
+                }
+                other => vec![other],
+            })
+            .collect();
+        // A part past the end that no missing end brings: refused as the write would be.
+        let past_end = |blob: u32, components: &[u32]| {
+            let file_end = *file_ends.get(&blob)?;
+            let first = &self.drive.blobs[blob as usize].components[*components.first()? as usize];
+            (first.offset.saturating_add(first.length) > file_end)
+                .then(|| commit::past_end_reason(file_end, first.offset))
         };
         let source = self.sources.get().source.describe();
         let plan = download_plan(&self.drive, &jobs, source, missing_end, |job| {
@@ -439,9 +456,8 @@ impl Repairer {
                 return Some(why.clone());
             }
             match job {
-                Job::Ranges { blob, components } => {
-                    self.range_refusal(*blob, components, &self.conditions(*blob))
-                }
+                Job::Ranges { blob, components } => past_end(*blob, components)
+                    .or_else(|| self.range_refusal(*blob, components, &self.conditions(*blob))),
                 Job::Length { blob, .. } => self.logged_length_refusal(*blob),
                 _ => None,
             }
