@@ -1089,14 +1089,23 @@ fn a_range_cut_short_waits_for_the_storage_to_agree_with_the_copy_log_s_length()
     }
 }
 
-/// A range without a hash that an earlier run found missing stays damaged when something
-/// else fills it before the rerun (zeros a tool padded the file with): nothing checks those
-/// bytes, so the rerun downloads the range instead of taking them; the file ends as the blob.
+/// A range without a hash that an earlier run found missing, or was writing when it stopped,
+/// stays damaged when something else fills it before the rerun (zeros a tool padded the file
+/// with): nothing checks those bytes, so the rerun downloads the range instead of taking them;
+/// the file ends as the blob.
 ///
 /// Seen failing: the padded range was skipped ("no hash to check this block against") and the
 /// rerun said REPAIRED (exit 0) over 4 KiB of zeros.
 #[test]
 fn a_range_found_missing_is_not_taken_as_right_once_zeros_fill_it() {
+    for in_flight in [false, true] {
+        range_filled_with_zeros_since(in_flight);
+    }
+}
+
+/// [`a_range_found_missing_is_not_taken_as_right_once_zeros_fill_it`], with the range found
+/// missing, or (`in_flight`) being written when the first run stopped.
+fn range_filled_with_zeros_since(in_flight: bool) {
     let content = pseudo_random_bytes(37, 12 * KIB);
     let hostile = copy_log_only(
         "ZEROPAD1",
@@ -1117,6 +1126,18 @@ fn a_range_found_missing_is_not_taken_as_right_once_zeros_fill_it() {
     let seen = repair_with_copy_log(&hostile);
     assert_eq!(seen.code, Some(1), "{}", seen.text());
     std::fs::rename(&aside, &mirrored).unwrap();
+    if in_flight {
+        // As the intent of a write that a kill cut short leaves it.
+        let db = rusqlite::Connection::open(hostile.repair_file()).unwrap();
+        let marked = db
+            .execute(
+                "UPDATE component SET state = 'in_flight' WHERE kind = 'block' \
+                 AND file_path = ?1",
+                [r"\box\x.bin"],
+            )
+            .unwrap();
+        assert_eq!(marked, 1);
+    }
     std::fs::File::options()
         .write(true)
         .open(&file)
@@ -1127,7 +1148,7 @@ fn a_range_found_missing_is_not_taken_as_right_once_zeros_fill_it() {
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     assert!(
         std::fs::read(&file).unwrap() == content,
-        "the blob, not zeros"
+        "the blob, not zeros (in flight: {in_flight})"
     );
     let report = hostile.report_json();
     assert_eq!(

@@ -104,6 +104,16 @@ impl Earlier {
             (Self::Writing, ComponentStatus::Verified) => repaired(
                 "written by an earlier run that stopped before recording it; verified now".into(),
             ),
+            // Whether that write landed, nothing checks (no hash): written again.
+            (Self::Writing, ComponentStatus::Skipped) => Finding {
+                status: ComponentStatus::Corrupt,
+                reason: Some(
+                    "being written when an earlier run stopped; no hash checks what it holds \
+                     now, so it is not taken as right"
+                        .into(),
+                ),
+                ..finding
+            },
             (
                 Self::Mended {
                     status: ComponentStatus::Regenerated,
