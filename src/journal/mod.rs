@@ -60,6 +60,11 @@ pub enum JournalError {
     NotARepairFile { path: String, reason: String },
     #[error("the repair file {path} is in use by another run")]
     InUse { path: String },
+    #[error(
+        "the repair file {path} cannot be read: its rollback journal {journal} is not a regular \
+         file (a FIFO, a folder…); move it away"
+    )]
+    JournalNotAFile { path: String, journal: String },
     #[error("the repair file {path} was written by a newer export-repair (schema {found})")]
     NewerSchema { path: String, found: i64 },
     #[error("repair file {path}: {source}")]
@@ -476,12 +481,9 @@ fn journal_path(path: &Path) -> std::path::PathBuf {
 fn check_journal(path: &Path, display: &str) -> Result<(), JournalError> {
     let journal = journal_path(path);
     match std::fs::metadata(&journal) {
-        Ok(found) if !found.is_file() => Err(JournalError::NotARepairFile {
+        Ok(found) if !found.is_file() => Err(JournalError::JournalNotAFile {
             path: display.to_string(),
-            reason: format!(
-                "its rollback journal {} is not a regular file; move it away",
-                journal.display()
-            ),
+            journal: journal.display().to_string(),
         }),
         _ => Ok(()),
     }
