@@ -181,8 +181,8 @@ impl Ledger {
                 Work::Verify => {
                     progression.bytes_done = progression.bytes_done.saturating_add(bytes)
                 }
-                // A download that did not bring its bytes (failed, refused, stopped): they
-                // leave the total rather than count as downloaded.
+                // A download that did not bring its bytes (it failed): they leave the total
+                // rather than count as downloaded.
                 Work::Download if !event.status.is_right() => {
                     let missed = bytes.saturating_sub(counted);
                     progression.bytes_total = progression.bytes_total.saturating_sub(missed);
