@@ -710,21 +710,45 @@ fn assert_refused_clearly(scenario: &Scenario) {
     assert_eq!(files(&scenario.drive()), before);
 }
 
-/// A repair file that opens but whose rows cannot be read (here a BLOB where the `state`
-/// text belongs, as a flipped type byte gives) is refused when opened: exit 2, not a run
-/// that ends "interrupted" for ever.
+/// A repair file that opens but whose rows cannot be read (a BLOB where the `state` text
+/// belongs, as a flipped type byte gives; a state or status no run writes) is refused when
+/// opened, by a repair and by `report --repair-file`: exit 2 naming it, not a run or a report
+/// that says "interrupted" for ever.
+///
+/// Seen failing for the values: `report` exited 4 with the row "not checked: the run ended
+/// before it got here".
 #[test]
 fn unreadable_repair_file_rows_are_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = finished_repair(dir.path());
-    let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
-    db.execute(
-        "UPDATE component SET state = x'00ff' WHERE blob = 0 AND component = 0",
-        [],
-    )
-    .unwrap();
-    drop(db);
-    assert_refused_clearly(&scenario);
+    let finished = std::fs::read(scenario.repair_file()).unwrap();
+    for change in [
+        "state = x'00ff'",
+        "state = 'bogus'",
+        "status = 'bogus'",
+        "status = NULL",
+    ] {
+        std::fs::write(scenario.repair_file(), &finished).unwrap();
+        let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
+        db.execute(
+            &format!("UPDATE component SET {change} WHERE blob = 0 AND component = 0"),
+            [],
+        )
+        .unwrap();
+        drop(db);
+        let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+            .arg("report")
+            .arg("--repair-file")
+            .arg(scenario.repair_file())
+            .arg("--output")
+            .arg(scenario.dir.join("again.json"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{change}: {stderr}");
+        assert!(stderr.contains("drive.rep"), "{change}: {stderr}");
+        assert_refused_clearly(&scenario);
+    }
 }
 
 /// A repair file whose header says it may only be read (byte 18, the write version, above

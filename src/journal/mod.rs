@@ -350,18 +350,27 @@ impl RepairFile {
         self.connection
             .execute("UPDATE binding SET tool_version = tool_version", [])
             .map_err(self.sqlite())?;
-        let unreadable: i64 = self
-            .connection
-            .query_row(UNREADABLE_ROWS, [], |row| row.get(0))
-            .map_err(self.sqlite())?;
+        self.check_rows(&[UNREADABLE_ROWS, UNKNOWN_VALUES])
+    }
+
+    /// Refuses rows a run could not read back (`queries`: each counts such rows).
+    fn check_rows(&self, queries: &[&str]) -> Result<(), JournalError> {
+        let mut unreadable: i64 = 0;
+        for query in queries {
+            let count: i64 = self
+                .connection
+                .query_row(query, [], |row| row.get(0))
+                .map_err(self.sqlite())?;
+            unreadable += count;
+        }
         if unreadable > 0 {
-            return Err(not_ours(
-                &self.path,
-                &format!(
-                    "{unreadable} of its component rows are damaged (values of the wrong type); \
-                     start over with a new repair file"
+            return Err(JournalError::NotARepairFile {
+                path: self.path.clone(),
+                reason: format!(
+                    "{unreadable} of its component rows are damaged (values of the wrong type, \
+                     or a state or status no run writes); start over with a new repair file"
                 ),
-            ));
+            });
         }
         Ok(())
     }
@@ -407,6 +416,7 @@ impl RepairFile {
                     .into(),
             });
         }
+        file.check_rows(&[UNKNOWN_VALUES])?;
         Ok(file)
     }
 
@@ -468,6 +478,12 @@ const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
     OR typeof(file_inode) NOT IN ('integer', 'null')
     OR typeof(file_device) NOT IN ('integer', 'null')
     OR typeof(file_changed_ns) NOT IN ('integer', 'null')";
+
+/// Rows holding a state or status no run writes (columns every schema has).
+const UNKNOWN_VALUES: &str = "SELECT count(*) FROM component WHERE
+    state NOT IN ('done', 'in_flight', 'reopened')
+    OR state != 'in_flight' AND (status IS NULL OR status NOT IN
+        ('verified', 'repaired', 'regenerated', 'corrupt', 'missing', 'failed', 'skipped'))";
 
 /// Where SQLite keeps the rollback journal of the repair file at `path`.
 fn journal_path(path: &Path) -> std::path::PathBuf {
