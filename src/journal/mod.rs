@@ -481,9 +481,11 @@ const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
 
 /// Rows holding a state or status no run writes (columns every schema has).
 const UNKNOWN_VALUES: &str = "SELECT count(*) FROM component WHERE
-    state NOT IN ('done', 'in_flight', 'reopened')
-    OR state != 'in_flight' AND (status IS NULL OR status NOT IN
-        ('verified', 'repaired', 'regenerated', 'corrupt', 'missing', 'failed', 'skipped'))";
+    state NOT IN ('pending', 'in_flight', 'done', 'reopened')
+    OR state IN ('done', 'reopened') AND (status IS NULL OR status NOT IN
+        ('verified', 'repaired', 'regenerated', 'corrupt', 'missing', 'failed', 'skipped'))
+    OR status IS NOT NULL AND status NOT IN
+        ('verified', 'repaired', 'regenerated', 'corrupt', 'missing', 'failed', 'skipped')";
 
 /// Where SQLite keeps the rollback journal of the repair file at `path`.
 fn journal_path(path: &Path) -> std::path::PathBuf {

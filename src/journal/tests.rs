@@ -170,7 +170,8 @@ fn a_stray_component_row_is_an_error_naming_the_file_not_a_panic() {
         .unwrap()
         .execute(
             "INSERT INTO component (file_key, kind, offset, length, blob, component, file_path,
-                 state, updated) VALUES ('X', 'block', 0, 1, 7, 0, 'x', 'done', 'now')",
+                 state, status, updated)
+             VALUES ('X', 'block', 0, 1, 7, 0, 'x', 'done', 'verified', 'now')",
             [],
         )
         .unwrap();
