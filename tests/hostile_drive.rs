@@ -1256,6 +1256,51 @@ fn a_clean_repair_s_drive_log_keeps_the_copy_log_s_word_on_hashless_ranges() {
     );
 }
 
+/// A file only the copy log lists, copied by its word (no ranges, no hash), of the right
+/// length: nothing checks its bytes, so it is skipped saying so, never called verified; the
+/// DriveLog keeps the copy log's `Completed` for it.
+///
+/// Seen failing: its one component was `verified` (no MD5, no reason) with a byte flipped.
+#[test]
+fn a_copied_file_with_only_its_length_right_is_skipped_not_verified() {
+    let content = pseudo_random_bytes(41, 12 * KIB);
+    let hostile = copy_log_only(
+        "LENONLY1",
+        42,
+        SampleBlob::block("box/x.bin", content.clone(), 4 * KIB as u64),
+    );
+    let mut flipped = content;
+    flipped[10] ^= 1;
+    std::fs::write(hostile.file("box/x.bin"), &flipped).unwrap();
+    std::fs::write(
+        hostile.copy_log(),
+        r#"<DriveLog Version="2014-11-01"><DriveId>LENONLY1</DriveId>
+<Blob Status="Completed"><BlobPath>box/x.bin</BlobPath><FilePath>\box\x.bin</FilePath><Length>12288</Length><LastModified>2012-09-18T23:47:08Z</LastModified></Blob>
+<Status>Completed</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let seen = repair_with_copy_log(&hostile);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    let report = hostile.report_json();
+    let file = &components(&report, r"\box\x.bin", "file")[0];
+    assert_eq!(file["status"], "skipped", "{file}");
+    let reason = file["reason"].as_str().unwrap();
+    assert!(reason.contains("only its length"), "{reason}");
+    // The DriveLog keeps the copy log's word on it: given back, nothing is downloaded.
+    let drive_log = hostile.dir.path().join("state.xml");
+    let mut command = hostile.verify();
+    command
+        .arg("--copy-log")
+        .arg(hostile.copy_log())
+        .arg("--report")
+        .arg(&drive_log);
+    let seen = run(command, TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    let xml = std::fs::read_to_string(&drive_log).unwrap();
+    assert!(xml.contains(r#"<Blob Status="Completed">"#), "{xml}");
+    assert!(!xml.contains("Failed"), "{xml}");
+}
+
 /// The size a run starts with is the size its summary ends with, a file only the copy log
 /// lists included.
 ///

@@ -369,15 +369,27 @@ impl Report {
                                 .then(|| blob.component_file_path(component).map(str::to_string))
                                 .flatten(),
                             block_id: blob.block_id(component).map(str::to_string),
+                            // A whole file has the copy log's word on its blob.
                             copied_unchecked: status == Some(ComponentStatus::Skipped)
                                 && component.expected_md5.is_none()
-                                && (component.kind.is_side_file()
-                                    || matches!(
-                                        component.kind,
-                                        ComponentKind::Block | ComponentKind::Page
-                                    ))
-                                && (component.copy_log_status.as_ref())
-                                    .is_some_and(|logged| logged.is_completed()),
+                                && match component.kind {
+                                    ComponentKind::File => blob
+                                        .copy_log_status
+                                        .as_ref()
+                                        .is_some_and(|l| l.is_completed()),
+                                    kind if kind.is_side_file()
+                                        || matches!(
+                                            kind,
+                                            ComponentKind::Block | ComponentKind::Page
+                                        ) =>
+                                    {
+                                        component
+                                            .copy_log_status
+                                            .as_ref()
+                                            .is_some_and(|l| l.is_completed())
+                                    }
+                                    _ => false,
+                                },
                         }
                     })
                     .collect();

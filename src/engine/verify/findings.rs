@@ -62,6 +62,17 @@ pub(super) fn length_check(
     }
     let length = blob.length;
     match file_length.cmp(&length) {
+        // Of a file only the copy log lists, nothing checks the bytes: the length is not them.
+        std::cmp::Ordering::Equal if !blob.in_manifest && blob.is_sole_whole_file(component) => {
+            Finding::new(
+                id,
+                ComponentStatus::Skipped,
+                Some(format!(
+                    "no hash to check this file against: only its length ({length} bytes, the \
+                     copy log's Length) is right{AFTER_A_REPAIR}"
+                )),
+            )
+        }
         std::cmp::Ordering::Equal => Finding::new(id, ComponentStatus::Verified, None),
         std::cmp::Ordering::Less => Finding::new(
             id,
