@@ -185,14 +185,12 @@ impl RepairFile {
     pub fn in_memory_copy(path: &Path, binding: &Binding) -> Result<(Self, bool), JournalError> {
         let display = path.display().to_string();
         let sqlite = |source| classify(&display, source);
-        let mut connection = Connection::open_in_memory().map_err(sqlite)?;
         let exists = path.exists();
-        if exists {
-            let original = open_committed(path, &display)?;
-            rusqlite::backup::Backup::new(&original, &mut connection)
-                .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
-                .map_err(sqlite)?;
-        }
+        let connection = if exists {
+            in_memory(&open_committed(path, &display)?).map_err(sqlite)?
+        } else {
+            Connection::open_in_memory().map_err(sqlite)?
+        };
         let file = RepairFile {
             connection,
             path: display,
@@ -589,11 +587,18 @@ fn rolled_back_copy(path: &Path, display: &str) -> Result<Connection, CopyAside>
     }
     let rolled_back =
         Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(sqlite)?;
-    let mut in_memory = Connection::open_in_memory().map_err(sqlite)?;
-    rusqlite::backup::Backup::new(&rolled_back, &mut in_memory)
-        .and_then(|backup| backup.run_to_completion(1024, std::time::Duration::ZERO, None))
-        .map_err(sqlite)?;
-    Ok(in_memory)
+    in_memory(&rolled_back).map_err(sqlite)
+}
+
+/// A copy in memory of the database `connection` reads.
+fn in_memory(connection: &Connection) -> rusqlite::Result<Connection> {
+    let mut copy = Connection::open_in_memory()?;
+    rusqlite::backup::Backup::new(connection, &mut copy)?.run_to_completion(
+        1024,
+        std::time::Duration::ZERO,
+        None,
+    )?;
+    Ok(copy)
 }
 
 fn classify(path: &str, source: rusqlite::Error) -> JournalError {
