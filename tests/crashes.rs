@@ -22,6 +22,7 @@ use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_byt
 use export_repair::format::copylog::{CopyLog, LogBlob};
 use export_repair::format::status::{BlobStatus, DriveStatus};
 use support::files::files;
+use support::hostile::run;
 use support::runs::{Progress, kill_repair, repair_progress};
 
 const KIB: usize = 1024;
@@ -613,26 +614,26 @@ fn a_journal_that_is_a_fifo_or_a_folder_is_refused_naming_it() {
         } else {
             std::fs::create_dir(&journal).unwrap();
         }
-        let mut report = Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        let mut report = assert_cmd::Command::cargo_bin("export-repair").unwrap();
         report
             .arg("report")
             .arg("--repair-file")
             .arg(scenario.repair_file())
             .arg("--output")
             .arg(scenario.dir.join("again.json"));
-        let mut repair = Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        let mut repair = assert_cmd::Command::cargo_bin("export-repair").unwrap();
         repair.args(scenario.args(1));
-        for command in [&mut report, &mut repair] {
-            let (output, timed_out) = output_within(command, Duration::from_secs(60));
-            assert!(!timed_out, "{kind}: still waiting after a minute");
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert_eq!(output.status.code(), Some(2), "{kind}: {stderr}");
+        for command in [report, repair] {
+            let seen = run(command, Duration::from_secs(60));
+            assert!(seen.code.is_some(), "{kind}: still waiting after a minute");
+            assert_eq!(seen.code, Some(2), "{kind}: {}", seen.text());
             assert!(
-                stderr.contains(&format!(
+                seen.stderr.contains(&format!(
                     "its rollback journal {} is not a regular file",
                     journal.display()
                 )),
-                "{kind}: {stderr}"
+                "{kind}: {}",
+                seen.text()
             );
         }
         assert!(
@@ -640,34 +641,6 @@ fn a_journal_that_is_a_fifo_or_a_folder_is_refused_naming_it() {
             "{kind}"
         );
     }
-}
-
-/// Runs `command` to its end, or kills it after `limit`: its output, and whether it was killed.
-fn output_within(command: &mut Command, limit: Duration) -> (Output, bool) {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let id = child.id();
-    let started = Instant::now();
-    let (done, finished) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let output = child.wait_with_output().unwrap();
-        let _ = done.send(());
-        output
-    });
-    let timed_out = loop {
-        if finished.recv_timeout(Duration::from_millis(100)).is_ok() {
-            break false;
-        }
-        if started.elapsed() > limit {
-            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
-            break true;
-        }
-    };
-    (waiter.join().unwrap(), timed_out)
 }
 
 /// Regression: `kill -9` while the repair file was being created left a file every later run
