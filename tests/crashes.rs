@@ -684,30 +684,32 @@ fn assert_refused_clearly(scenario: &Scenario) {
 }
 
 /// A repair file that opens but whose rows cannot be read (a BLOB where the `state` text
-/// belongs, as a flipped type byte gives; a state or status no run writes) is refused when
+/// belongs, as a flipped type byte gives; text where a number belongs; a negative count; a
+/// state or status no run writes) is refused when
 /// opened, by a repair and by `report --repair-file`: exit 2 naming it, not a run or a report
 /// that says "interrupted" for ever.
 ///
 /// Seen failing for the values: `report` exited 4 with the row "not checked: the run ended
-/// before it got here".
+/// before it got here"; for the types and the negative count it gave SQLite's own words.
 #[test]
 fn unreadable_repair_file_rows_are_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = finished_repair(dir.path());
     let finished = std::fs::read(scenario.repair_file()).unwrap();
     for change in [
-        "state = x'00ff'",
-        "state = 'bogus'",
-        "status = 'bogus'",
-        "status = NULL",
+        "component SET state = x'00ff' WHERE blob = 0 AND component = 0",
+        "component SET state = 'bogus' WHERE blob = 0 AND component = 0",
+        "component SET status = 'bogus' WHERE blob = 0 AND component = 0",
+        "component SET status = NULL WHERE blob = 0 AND component = 0",
+        "component SET attempts = 'x' WHERE blob = 0 AND component = 0",
+        "component SET attempts = -3 WHERE blob = 0 AND component = 0",
+        "component SET offset = 'a' WHERE blob = 0 AND component = 0",
+        "component SET file_inode = 'q' WHERE blob = 0 AND component = 0",
+        "blob SET length = 'x' WHERE blob = 0",
     ] {
         std::fs::write(scenario.repair_file(), &finished).unwrap();
         let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
-        db.execute(
-            &format!("UPDATE component SET {change} WHERE blob = 0 AND component = 0"),
-            [],
-        )
-        .unwrap();
+        db.execute(&format!("UPDATE {change}"), []).unwrap();
         drop(db);
         let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
             .arg("report")
@@ -720,6 +722,12 @@ fn unreadable_repair_file_rows_are_exit_2() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{change}: {stderr}");
         assert!(stderr.contains("drive.rep"), "{change}: {stderr}");
+        // What is wrong and what to do, not SQLite's words ("Invalid column type Text at
+        // index: 9", "Integer -3 out of range").
+        assert!(
+            stderr.contains("start over with a new repair file"),
+            "{change}: {stderr}"
+        );
         assert_refused_clearly(&scenario);
     }
 }

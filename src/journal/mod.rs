@@ -348,7 +348,7 @@ impl RepairFile {
         self.connection
             .execute("UPDATE binding SET tool_version = tool_version", [])
             .map_err(self.sqlite())?;
-        self.check_rows(&[UNREADABLE_ROWS, UNKNOWN_VALUES])
+        self.check_rows(&[UNREADABLE_BLOBS, UNREADABLE_ROWS, UNKNOWN_VALUES])
     }
 
     /// Refuses rows a run could not read back (`queries`: each counts such rows).
@@ -365,8 +365,9 @@ impl RepairFile {
             return Err(JournalError::NotARepairFile {
                 path: self.path.clone(),
                 reason: format!(
-                    "{unreadable} of its component rows are damaged (values of the wrong type, \
-                     or a state or status no run writes); start over with a new repair file"
+                    "{unreadable} of its rows are damaged (values of the wrong type, a negative \
+                     number, or a state or status no run writes); start over with a new repair \
+                     file"
                 ),
             });
         }
@@ -414,7 +415,12 @@ impl RepairFile {
                     .into(),
             });
         }
-        file.check_rows(&[UNKNOWN_VALUES])?;
+        // Schema 2 has no change times, which the check of every column's type reads.
+        if version >= 3 {
+            file.check_rows(&[UNREADABLE_BLOBS, UNREADABLE_ROWS, UNKNOWN_VALUES])?;
+        } else {
+            file.check_rows(&[UNREADABLE_BLOBS, UNKNOWN_VALUES])?;
+        }
         Ok(file)
     }
 
@@ -467,7 +473,7 @@ const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
     typeof(file_key) != 'text' OR typeof(kind) != 'text' OR typeof(offset) != 'integer'
     OR typeof(length) != 'integer' OR typeof(blob) != 'integer'
     OR typeof(component) != 'integer' OR typeof(file_path) != 'text'
-    OR typeof(state) != 'text' OR typeof(attempts) != 'integer'
+    OR typeof(state) != 'text' OR typeof(attempts) != 'integer' OR attempts < 0
     OR typeof(expected_md5) NOT IN ('text', 'null') OR typeof(status) NOT IN ('text', 'null')
     OR typeof(actual_md5) NOT IN ('text', 'null') OR typeof(reason) NOT IN ('text', 'null')
     OR typeof(recorded_ns) NOT IN ('integer', 'null')
@@ -476,6 +482,13 @@ const UNREADABLE_ROWS: &str = "SELECT count(*) FROM component WHERE
     OR typeof(file_inode) NOT IN ('integer', 'null')
     OR typeof(file_device) NOT IN ('integer', 'null')
     OR typeof(file_changed_ns) NOT IN ('integer', 'null')";
+
+/// Blob rows whose values a run could not read back.
+const UNREADABLE_BLOBS: &str = "SELECT count(*) FROM blob WHERE
+    typeof(blob) != 'integer' OR typeof(blob_path) != 'text' OR typeof(file_path) != 'text'
+    OR typeof(snapshot) NOT IN ('text', 'null') OR typeof(length) != 'integer' OR length < 0
+    OR typeof(properties_path) NOT IN ('text', 'null')
+    OR typeof(metadata_path) NOT IN ('text', 'null') OR typeof(in_manifest) != 'integer'";
 
 /// Rows holding a state or status no run writes (columns every schema has).
 const UNKNOWN_VALUES: &str = "SELECT count(*) FROM component WHERE
@@ -602,6 +615,31 @@ fn in_memory(connection: &Connection) -> rusqlite::Result<Connection> {
 }
 
 fn classify(path: &str, source: rusqlite::Error) -> JournalError {
+    // A value no run writes (a foreign edit, a flipped bit) found while reading a row.
+    let damaged = |what: String| JournalError::NotARepairFile {
+        path: path.to_string(),
+        reason: format!("{what}, which no run writes; start over with a new repair file"),
+    };
+    match &source {
+        rusqlite::Error::InvalidColumnType(_, column, found) => {
+            return damaged(format!(
+                "a row holds a value of type {found} in its column `{column}`"
+            ));
+        }
+        rusqlite::Error::IntegralValueOutOfRange(index, value) => {
+            return damaged(format!(
+                "a row holds the number {value} in its column {} (counting from 1)",
+                index + 1
+            ));
+        }
+        rusqlite::Error::FromSqlConversionFailure(index, found, _) => {
+            return damaged(format!(
+                "a row holds a value of type {found} in its column {} (counting from 1)",
+                index + 1
+            ));
+        }
+        _ => {}
+    }
     match source.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => JournalError::NotARepairFile {
             path: path.to_string(),
