@@ -32,8 +32,10 @@ pub struct Scratch(PathBuf);
 impl Scratch {
     /// A new scratch folder (see [`make`]).
     pub fn make(label: &str) -> Result<Self, (PathBuf, std::io::Error)> {
+        // Made while the list is held: an exit at once meanwhile waits, then removes it too.
+        let mut alive = scratch();
         let path = make(label)?;
-        scratch().push(path.clone());
+        alive.push(path.clone());
         Ok(Self(path))
     }
 
