@@ -1,7 +1,7 @@
 //! The console, the headless summary and the JSON report say the same of any run: random
 //! event sequences over the demo drive (verdicts in any order, retries, verifying again,
 //! pauses, refused credentials and new ones, idle spells, cancel or finish) are fed to the
-//! console (its header is drawn and read back), to the headless summary and to the JSON
+//! console (its header and its tree's rows are drawn and read back), to the headless summary and to the JSON
 //! report, and all three are checked against a plain model of what the events say: the last
 //! verdict counts, except that a repaired component looked at again and found good stays
 //! repaired.
@@ -18,6 +18,7 @@ use export_repair::engine::{
 use export_repair::ledger::Ledger;
 use export_repair::model::{ComponentId, ComponentStatus, Drive, Outcome};
 use export_repair::report::{Report, RunInfo};
+use export_repair::tui::action::Action;
 use export_repair::tui::app::App;
 use export_repair::tui::keymap::Keymap;
 use export_repair::tui::theme::Theme;
@@ -196,6 +197,59 @@ fn console_counts(app: &App) -> BTreeMap<String, u64> {
     counts
 }
 
+/// The console's tree with every folder open, read back: each blob's row ends with its counts
+/// ("✗1 ◆2 ◇1 /7"); summed over the rows, by the status each glyph stands for.
+fn tree_counts(app: &mut App) -> BTreeMap<String, u64> {
+    app.update(Action::ExpandAll);
+    app.settle();
+    let mut terminal = Terminal::new(TestBackend::new(200, 80)).unwrap();
+    terminal
+        .draw(|frame| view::draw(frame, app, &Keymap::default_keys(), &Theme::monochrome()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut counts = BTreeMap::new();
+    let mut blob_rows = 0;
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        // The tree is the leftmost pane (its borders double when focused): its row lies
+        // between the first two borders.
+        let Some(row) = line.split(['│', '║']).nth(1) else {
+            continue;
+        };
+        let words: Vec<&str> = row.split_whitespace().collect();
+        let ends_with_total = words.last().is_some_and(|last| {
+            last.strip_prefix('/')
+                .is_some_and(|n| n.parse::<u64>().is_ok())
+        });
+        if !ends_with_total {
+            continue;
+        }
+        blob_rows += 1;
+        for word in words {
+            let mut chars = word.chars();
+            let glyph = chars.next();
+            let Ok(n) = chars.as_str().parse::<u64>() else {
+                continue;
+            };
+            let name = match glyph {
+                Some('✗') => "damaged",
+                Some('◆') => "repaired",
+                Some('◇') => "regenerated",
+                _ => continue,
+            };
+            *counts.entry(name.to_string()).or_default() += n;
+        }
+    }
+    assert_eq!(
+        blob_rows,
+        app.drive().blobs.len(),
+        "every blob's row is drawn"
+    );
+    counts
+}
+
 /// The demo drive's components: blocks, pages, side files and each file's length.
 const DEMO_COMPONENTS: usize = 34;
 
@@ -250,6 +304,16 @@ proptest! {
         prop_assert_eq!(&report, &expected, "JSON report");
         prop_assert_eq!(&summary_counts(&headless), &expected, "headless summary");
         prop_assert_eq!(&console_counts(&app), &expected, "console header");
+        let mut in_tree: BTreeMap<String, u64> = BTreeMap::new();
+        for (name, n) in &expected {
+            let row = match name.as_str() {
+                "corrupt" | "missing" | "failed" => "damaged",
+                "repaired" | "regenerated" => name.as_str(),
+                _ => continue,
+            };
+            *in_tree.entry(row.to_string()).or_default() += n;
+        }
+        prop_assert_eq!(&tree_counts(&mut app), &in_tree, "console tree");
         // Whether the run finished, and how.
         let interrupted = ending == Some(true);
         prop_assert_eq!(json["interrupted"].as_bool(), Some(interrupted));

@@ -114,7 +114,12 @@ impl BlobTally {
     }
 
     pub fn repaired(&self) -> u32 {
-        self.count(ComponentStatus::Repaired) + self.count(ComponentStatus::Regenerated)
+        self.count(ComponentStatus::Repaired)
+    }
+
+    /// Side files written again whose MD5 still differs from the manifest's (a warning).
+    pub fn regenerated(&self) -> u32 {
+        self.count(ComponentStatus::Regenerated)
     }
 
     /// The work under way in it, the most advanced first.

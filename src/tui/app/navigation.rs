@@ -19,7 +19,7 @@ impl App {
         let kept = match self.filter {
             Filter::All => true,
             Filter::Damaged => tally.damaged() > 0,
-            Filter::Repaired => tally.repaired() > 0,
+            Filter::Repaired => tally.repaired() + tally.regenerated() > 0,
         };
         kept && (search.is_empty() || self.lower_paths[blob].contains(search))
     }

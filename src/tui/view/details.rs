@@ -260,12 +260,14 @@ fn folder_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let mut damaged = 0u64;
     let mut damaged_blobs = 0u64;
     let mut repaired = 0u64;
+    let mut regenerated = 0u64;
     let mut to_check = 0u64;
     for &blob in &blobs {
         let tally = app.ledger.blob(blob);
         damaged += u64::from(tally.damaged());
         damaged_blobs += u64::from(tally.damaged() > 0);
         repaired += u64::from(tally.repaired());
+        regenerated += u64::from(tally.regenerated());
         to_check += u64::from(tally.components - tally.settled());
     }
     let mut lines = labelled(
@@ -287,6 +289,9 @@ fn folder_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     }
     if repaired > 0 {
         facts.push(format!("◆ {} repaired", human::count(repaired)));
+    }
+    if regenerated > 0 {
+        facts.push(format!("◇ {} regenerated", human::count(regenerated)));
     }
     if to_check > 0 {
         facts.push(format!("· {} still to check", human::count(to_check)));

@@ -65,8 +65,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     if tally.damaged() > 0 {
                         spans.push(Span::styled(format!("✗{} ", tally.damaged()), damage_style));
                     }
-                    if tally.repaired() > 0 {
-                        spans.push(Span::styled(format!("◆{} ", tally.repaired()), quiet));
+                    for (status, n) in [
+                        (ComponentStatus::Repaired, tally.repaired()),
+                        (ComponentStatus::Regenerated, tally.regenerated()),
+                    ] {
+                        if n > 0 {
+                            let glyph = ComponentState::Done(status).glyph();
+                            spans.push(Span::styled(format!("{glyph}{n} "), quiet));
+                        }
                     }
                     spans.push(Span::styled(format!("/{}", tally.components), quiet));
                     Line::from(spans).into()
@@ -90,7 +96,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     let is_focused = focused(app, Focus::Tree);
     // What the counts on each row mean, as much as fits.
-    let key: Vec<String> = ["✗ damaged", "◆ repaired", "/total"]
+    let key: Vec<String> = ["✗ damaged", "◆ repaired", "/total", "◇ regenerated"]
         .map(String::from)
         .to_vec();
     let key = super::text::fit_items(&key, "  ", area.width.saturating_sub(4) as usize);
