@@ -280,6 +280,27 @@ async fn failed_conditions_mean_changed_since_export() {
         Err(SourceError::Changed { .. })
     ));
 
+    // The same moments written with an offset from UTC, as RFC 3339 allows a copy log to:
+    // the same pins. (The offset was dropped: +02:00 pinned two hours late, -05:00 refused an
+    // unchanged blob.)
+    let east = time::UtcOffset::from_hms(2, 0, 0).unwrap();
+    let west = time::UtcOffset::from_hms(-5, 0, 0).unwrap();
+    let at_export_west = ReadConditions {
+        if_unmodified_since: Some(modified.to_offset(west)),
+        if_match: None,
+    };
+    let got = source.read_range(&b, 0, 10, &at_export_west).await.unwrap();
+    assert!(got[..] == content[..10]);
+    let before_east = ReadConditions {
+        if_unmodified_since: Some((modified - time::Duration::seconds(60)).to_offset(east)),
+        if_match: None,
+    };
+    let err = source
+        .read_range(&b, 0, 10, &before_east)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SourceError::Changed { .. }), "{err:?}");
+
     // Another ETag → changed.
     let other_etag = ReadConditions {
         if_unmodified_since: None,
@@ -427,6 +448,8 @@ async fn missing_blob_or_container_is_not_found() {
 enum Step {
     /// Serve the requested range, but send only `n` bytes of the body and close.
     Truncate(usize),
+    /// Announce a body longer than the range, send the range whole, and close.
+    Overpromise,
     /// Answer with this status (and `Retry-After` seconds, if given), empty body.
     Status(u16, Option<u32>),
     /// Accept and say nothing for this long.
@@ -533,6 +556,13 @@ fn answer(stream: &mut TcpStream, content: &[u8], range: &str, step: Step) -> bo
             let _ = stream.shutdown(std::net::Shutdown::Both);
             false
         }
+        Step::Overpromise => {
+            let _ = stream.write_all(head("206 Partial Content", "", body.len() + 10).as_bytes());
+            let _ = stream.write_all(body);
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            false
+        }
         Step::Status(code, retry_after) => {
             let extra = retry_after
                 .map(|s| format!("Retry-After: {s}\r\n"))
@@ -586,6 +616,24 @@ async fn a_body_that_breaks_is_resumed_from_where_it_stopped() {
     assert_eq!(seen[0].1, None);
     assert_eq!(seen[1].1.as_deref(), Some("\"E1\""));
     assert_eq!(seen[2].1.as_deref(), Some("\"E1\""));
+}
+
+/// A body that breaks after its last byte (it announced more) needs nothing more.
+///
+/// Seen failing: the read went on for the bytes [end, end) and failed for good ("has no bytes
+/// [91000, 91000)"), after every byte had come.
+#[tokio::test]
+async fn a_body_that_breaks_after_its_last_byte_is_whole() {
+    let content = data(100_000, 12);
+    let server = scripted_server(content.clone(), vec![Step::Overpromise]);
+    let source = scripted_source(&server, fast_retry());
+    let got = source
+        .read_range(&blob("c1x/f"), 1000, 90_000, &NONE)
+        .await
+        .unwrap();
+    assert!(got[..] == content[1000..91_000]);
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }
 
 #[tokio::test]

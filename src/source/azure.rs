@@ -369,7 +369,7 @@ impl AzureBlobSource {
             // like `x-ms-range` (which would only duplicate it).
             range: Some((pos..end).into()),
             if_match: etag_lock.clone().map(Etag::from),
-            if_unmodified_since: conditions.if_unmodified_since,
+            if_unmodified_since: conditions.if_unmodified_since.map(utc),
             snapshot: blob.snapshot.clone(),
             // One request for the whole range: the engine decides about parallelism.
             parallel: NonZero::new(1),
@@ -621,6 +621,12 @@ impl AzureBlobSource {
     }
 }
 
+/// `at` in UTC: the crate writes the HTTP date from the clock reading, labelled GMT whatever
+/// the offset (a copy log's `…+02:00` pinned the blob two hours late).
+fn utc(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    at.to_offset(time::UtcOffset::UTC)
+}
+
 /// The minimum rate of a body, judged over windows of `read_timeout`.
 struct RateWindow {
     length: Duration,
@@ -747,6 +753,11 @@ impl BlobSource for AzureBlobSource {
         loop {
             let before = progress.delivered;
             let pos = offset + before;
+            // Every byte came before the body broke (a Content-Length longer than the range,
+            // a chunked body without its last chunk): nothing is left to ask for.
+            if pos == end {
+                return Ok(());
+            }
             match self
                 .read_once(&client, blob, pos, end, conditions, &mut progress)
                 .await
@@ -775,7 +786,7 @@ impl BlobSource for AzureBlobSource {
         loop {
             let options = BlobClientGetPropertiesOptions {
                 if_match: conditions.if_match.clone().map(Etag::from),
-                if_unmodified_since: conditions.if_unmodified_since,
+                if_unmodified_since: conditions.if_unmodified_since.map(utc),
                 snapshot: blob.snapshot.clone(),
                 ..Default::default()
             };

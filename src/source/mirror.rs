@@ -298,7 +298,7 @@ fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
 pub(crate) fn parse_time(text: &str) -> Option<OffsetDateTime> {
     let text = text.trim();
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(t);
+        return Some(t.to_offset(time::UtcOffset::UTC));
     }
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
