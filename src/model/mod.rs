@@ -309,6 +309,15 @@ impl Blob {
         (!self.in_manifest && self.length > 0).then_some(self.length)
     }
 
+    /// The blob's length at the export, when the manifest or the copy log gives it.
+    pub fn exported_length(&self) -> Option<u64> {
+        if self.in_manifest {
+            Some(self.length)
+        } else {
+            self.copy_log_length()
+        }
+    }
+
     /// The container: the first segment of the blob path.
     pub fn container(&self) -> &str {
         self.blob_path.split('/').next().unwrap_or_default()

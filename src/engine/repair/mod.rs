@@ -778,12 +778,22 @@ impl Repairer {
         if let Some(credentials) = error.refused_credentials() {
             return JobEnd::Refused(error.to_string(), credentials);
         }
+        // A blob that no longer holds bytes the export had is another blob now.
+        let shorter_than_exported = |end: u64| {
+            ids.first()
+                .and_then(|id| self.drive.blobs[id.blob as usize].exported_length())
+                .is_some_and(|exported| end <= exported)
+        };
         let reason = match &error {
             SourceError::Changed { .. } => {
                 "blob changed since export: the storage no longer holds the exported version; \
                  nothing was written"
                     .to_string()
             }
+            SourceError::OutOfRange { end, .. } if shorter_than_exported(*end) => format!(
+                "blob changed since export: {}, which the export had; nothing was written",
+                escape_controls(&error.to_string())
+            ),
             other => format!(
                 "{}; nothing was written",
                 escape_controls(&other.to_string())
@@ -1311,6 +1321,18 @@ impl Repairer {
             Ok(properties) => properties,
             Err(stop) => return self.stopped(&[id], stop).await,
         };
+        // Unpinned (no LastModified, no ETag to trust), another version of the blob would give
+        // its own properties; its length tells it apart.
+        if let Some(exported) = blob.exported_length()
+            && properties.content_length != exported
+        {
+            let reason = format!(
+                "blob changed since export: the storage holds {} bytes, the export {exported}; \
+                 nothing was written",
+                properties.content_length
+            );
+            return self.settle(vec![failed(id, reason)]).await;
+        }
         let text = match component.kind {
             ComponentKind::Properties => properties_file(&properties).to_xml(),
             _ => match (MetadataFile {
