@@ -263,6 +263,28 @@ impl Repairer {
                 temporary: Mutex::new(None),
             }),
         };
+        // The blob under that ETag must be as long as the verbose log says: a shorter Size
+        // with the CRC of the blob's first bytes would otherwise cut good bytes off the file,
+        // and a Size of 0 (no chunk to read) would make a file for a blob that is not there.
+        let properties = match self
+            .properties(source, &pinned.blob, &pinned.conditions)
+            .await
+        {
+            Ok(properties) => properties,
+            Err(stop) => return self.stopped(&ids, stop).await,
+        };
+        if properties.content_length != check.size {
+            return self
+                .settle(failed_all(
+                    &ids,
+                    format!(
+                        "the blob (ETag {etag}) is {} bytes long, not the verbose log's Size \
+                         {}: they do not describe one version; nothing was written",
+                        properties.content_length, check.size
+                    ),
+                ))
+                .await;
+        }
         // Compare, and check that the blob's chunks make the exported file; hints that do not
         // combine to it are dropped and every chunk compared again.
         let mut hints = known;
