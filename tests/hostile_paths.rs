@@ -201,6 +201,43 @@ fn a_link_planted_at_the_log_name_is_not_followed() {
     assert_eq!(std::fs::read(&victim).unwrap(), b"not a log");
 }
 
+/// An entry whose FilePath is the manifest the run reads (kept on the drive, as export drives
+/// keep it): a repair would write the blob over it. The entry is refused naming it (exit 1),
+/// the manifest unchanged; the other entry is repaired.
+///
+/// Seen failing: the manifest was overwritten with the blob's bytes, exit 0.
+#[test]
+fn an_entry_whose_file_is_the_manifest_is_refused() {
+    let mut hostile = Hostile::new(
+        "ONINPUT1",
+        vec![
+            SampleBlob::block("box/x.bin", pseudo_random_bytes(71, 10 * KIB), 4096),
+            SampleBlob::block("box/y.bin", pseudo_random_bytes(72, 10 * KIB), 4096),
+        ],
+    );
+    hostile.sample.blobs[0].file_path = r"\ONINPUT1.manifest".into();
+    hostile.write_manifest();
+    let damaged = hostile.file("box/y.bin");
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    bytes[5] ^= 1;
+    std::fs::write(&damaged, &bytes).unwrap();
+    let manifest = std::fs::read(hostile.manifest()).unwrap();
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(
+        std::fs::read(hostile.manifest()).unwrap() == manifest,
+        "the manifest is unchanged: {}",
+        seen.text()
+    );
+    assert_refused_naming(
+        &seen,
+        &hostile.report_json(),
+        r"\ONINPUT1.manifest",
+        &["this run's manifest", "nothing is read or written"],
+    );
+    assert!(std::fs::read(&damaged).unwrap() == hostile.blob("box/y.bin").content);
+}
+
 /// Two entries with different blobs whose FilePaths name one file on NTFS. Writing either
 /// would overwrite the other's bytes; both are refused naming both (exit 1) and the file is
 /// unchanged; so says a report made later from the repair file.

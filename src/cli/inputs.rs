@@ -9,6 +9,8 @@ use crate::format::log_names::LogName;
 use crate::format::manifest::Manifest;
 use crate::format::verbose_log::VerboseLog;
 use crate::model::{Drive, Logs};
+use crate::rooted::RootedDir;
+use crate::sanitize::escape_controls;
 
 use super::CliError;
 
@@ -43,6 +45,48 @@ pub fn load(
 
 /// A document that is not where the command line says gets a message saying where it
 /// usually is and how to fetch the copy the service keeps.
+/// Refuses every entry whose data, properties or metadata file on the drive is one of the
+/// run's own files (`files`: what each is to the user, and its path), as a drive that keeps
+/// its manifest beside the data may list it: a repair would write the blob over it. (A second
+/// link to one is refused when written; this is the file itself.)
+pub fn refuse_entries_on_inputs(drive: &mut Drive, target: &Path, files: &[(&str, &Path)]) {
+    use std::os::unix::fs::MetadataExt as _;
+    let (Ok(root), Ok(on_drive)) = (RootedDir::open(target), std::fs::metadata(target)) else {
+        return;
+    };
+    // Only a file on the drive's file system can be one of its files.
+    let inputs: Vec<(&str, (u64, u64))> = files
+        .iter()
+        .filter_map(|&(what, path)| {
+            let found = std::fs::metadata(path).ok()?;
+            (found.dev() == on_drive.dev()).then(|| (what, (found.dev(), found.ino())))
+        })
+        .collect();
+    if inputs.is_empty() {
+        return;
+    }
+    for blob in drive.blobs.iter_mut().filter(|blob| blob.refusal.is_none()) {
+        let paths = [
+            ("data file", Some(&blob.file_path)),
+            ("properties file", blob.properties_path.as_ref()),
+            ("metadata file", blob.metadata_path.as_ref()),
+        ];
+        let on_an_input = paths.into_iter().find_map(|(role, path)| {
+            let path = path?;
+            let found = root.locate_file_path(path).ok()?.device_and_inode()?;
+            let (what, _) = inputs.iter().find(|(_, input)| *input == found)?;
+            Some(format!(
+                "refused: its {role} \"{}\" is this run's {what}, which a repair would \
+                 overwrite; nothing is read or written for this entry",
+                escape_controls(path)
+            ))
+        });
+        if on_an_input.is_some() {
+            blob.refusal = on_an_input;
+        }
+    }
+}
+
 fn check_exists(
     manifest: Option<&Path>,
     copy_log: Option<&Path>,

@@ -301,6 +301,9 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     };
     let (mut repair_file, resumed) =
         opened.map_err(|error| CliError::Usage(super::chain(&error)))?;
+    // Now that the repair file exists too.
+    let mut drive = drive;
+    super::inputs::refuse_entries_on_inputs(&mut drive, &args.target, &protected.files);
     // A file made by another version may number the drive's components otherwise.
     let recorded = resumed
         && repair_file

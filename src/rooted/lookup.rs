@@ -42,6 +42,15 @@ impl Located {
     pub fn name(&self) -> &OsStr {
         &self.name
     }
+
+    /// The device and inode of what is at the path now (a link itself, not where it leads).
+    pub fn device_and_inode(&self) -> Option<(u64, u64)> {
+        if !self.exists {
+            return None;
+        }
+        let stat = rustix::fs::statat(&self.parent, &self.name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        Some((stat.st_dev, stat.st_ino))
+    }
 }
 
 pub(super) fn locate(
