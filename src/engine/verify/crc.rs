@@ -73,7 +73,15 @@ impl CrcFile {
         identity: FileIdentity,
     ) -> Option<Self> {
         let expected = blob.export.as_deref()?.check?;
-        let is_selected = |c: usize| selected.contains(&(c as u32));
+        // Looked up once per chunk: a set, not a scan of `selected` (a file of millions of
+        // chunks took minutes).
+        let mut chosen = vec![false; blob.components.len()];
+        for &c in selected {
+            if let Some(slot) = chosen.get_mut(c as usize) {
+                *slot = true;
+            }
+        }
+        let is_selected = |c: usize| chosen[c];
         let whole = blob
             .components
             .iter()
