@@ -189,6 +189,20 @@ fn manifest_cases() -> Vec<Case> {
             "",
         ),
         case(
+            "manifest/cdata_after_root.xml",
+            "text outside the root element",
+            (17, 1),
+            "",
+        ),
+        // Held whole by the reader before this refusal, it filled memory (`/dev/zero` for
+        // ever).
+        case(
+            "manifest/nul_padding.xml",
+            "a NUL byte, which no XML document holds",
+            (9, 1),
+            "DriveManifest/Drive/BlobList[1]/Blob[1]",
+        ),
+        case(
             "manifest/offset_not_numeric.xml",
             NOT_NUMBER,
             (11, 11),
@@ -368,7 +382,7 @@ fn copy_log_cases() -> Vec<Case> {
         ),
         case(
             "copylog/garbage.xml",
-            "text outside the root element",
+            "a NUL byte, which no XML document holds",
             (1, 1),
             "",
         ),
@@ -913,6 +927,31 @@ fn huge_and_deep_generated_documents_are_refused_briefly() {
             stderr.len()
         );
         assert_eq!(fixture.snapshot(), before, "{name}");
+    }
+}
+
+/// A document that never ends (`/dev/zero`, a device named by mistake) is refused at its first
+/// byte, not read into memory for ever.
+#[test]
+fn a_document_that_never_ends_is_refused_at_once() {
+    let drive = tempfile::tempdir().unwrap();
+    for flag in ["--manifest", "--copy-log", "--verbose-log"] {
+        let mut command = Command::cargo_bin("export-repair").unwrap();
+        command.args(["verify", "--target"]).arg(drive.path());
+        if flag == "--copy-log" {
+            command.arg("--manifest").arg(corpus("valid.manifest.xml"));
+        }
+        let output = command
+            .args([flag, "/dev/zero"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains("/dev/zero:1:1: not well-formed XML: a NUL byte"),
+            "{flag}: {stderr}"
+        );
     }
 }
 

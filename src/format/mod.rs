@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod md5;
 pub mod side_files;
 pub mod status;
+mod text_guard;
 mod utf16;
 pub mod verbose_log;
 mod xml;

@@ -8,6 +8,7 @@ use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use super::text_guard::{self, TextGuard};
 use super::utf16::{self, Encoding, Utf16Decoder};
 
 use quick_xml::events::{BytesStart, Event};
@@ -376,7 +377,7 @@ fn walk_utf8<R: BufRead>(
     roots: Roots,
     handler: &mut impl Handler,
 ) -> Result<(), FormatError> {
-    let mut reader = Reader::from_reader(input);
+    let mut reader = Reader::from_reader(TextGuard::new(input));
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::with_capacity(4096);
     let mut path = ElementPath::default();
@@ -400,16 +401,21 @@ fn walk_utf8<R: BufRead>(
             Err(error) => {
                 let mut position = reader.error_position();
                 let kind = match error {
-                    quick_xml::Error::Io(io) => match utf16::decode_error(&io) {
-                        Some(bad) => {
+                    quick_xml::Error::Io(io) => {
+                        if let Some(bad) = utf16::decode_error(&io) {
                             position = bad.offset;
                             FormatErrorKind::Syntax(format!(
                                 "the file is not valid UTF-16 here: {}",
                                 bad.reason
                             ))
+                        } else if let Some(refused) = text_guard::refused(&io) {
+                            // The guard counts the byte-order mark the reader skips.
+                            position = refused.offset.saturating_sub(encoding.utf8_bom_length());
+                            FormatErrorKind::Syntax(refused.reason.to_string())
+                        } else {
+                            FormatErrorKind::Io(std::io::Error::new(io.kind(), io.to_string()))
                         }
-                        None => FormatErrorKind::Io(std::io::Error::new(io.kind(), io.to_string())),
-                    },
+                    }
                     quick_xml::Error::Encoding(_) => {
                         // The decoder's index is within one event: find the byte itself.
                         if let Some(absolute) = origin.first_invalid_utf8() {
@@ -473,15 +479,13 @@ fn walk_utf8<R: BufRead>(
             }
             Event::Text(content) => {
                 if path.depth() == 0 && !content.trim().is_empty() {
-                    Err(FormatErrorKind::Syntax(match roots {
-                        Roots::One => "text outside the root element".into(),
-                        Roots::Many => "text outside any element".into(),
-                    }))
+                    Err(text_outside(roots))
                 } else {
                     text.push_str(&content.xml10_content());
                     Ok(())
                 }
             }
+            Event::CData(_) | Event::GeneralRef(_) if path.depth() == 0 => Err(text_outside(roots)),
             Event::CData(content) => {
                 text.push_str(&content);
                 Ok(())
@@ -510,6 +514,13 @@ fn walk_utf8<R: BufRead>(
             return Err(fail(kind, event_start, &path));
         }
     }
+}
+
+fn text_outside(roots: Roots) -> FormatErrorKind {
+    FormatErrorKind::Syntax(match roots {
+        Roots::One => "text outside the root element".into(),
+        Roots::Many => "text outside any element".into(),
+    })
 }
 
 fn element_name(element: &BytesStart<'_>) -> String {
