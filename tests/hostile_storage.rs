@@ -19,7 +19,7 @@ use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
 use support::azurite::{self, ACCOUNT, Azurite, KEY};
 use support::export::{Export, export, in_container};
-use support::fault_proxy::{FaultProxy, Plan};
+use support::fault_proxy::{Fault, FaultProxy, Plan};
 use support::hostile::{Hostile, Seen, components, peak_rss, read_json, run};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -231,6 +231,50 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
             .collect();
         assert!(reads.is_empty(), "{reads:?}");
     }
+}
+
+/// Without a manifest, a failed copy-log range with no hash (pinned to the export by the copy
+/// log's `LastModified`) is checked against the MD5 the storage sends for it
+/// (`x-ms-range-get-content-md5`): with a bit flipped on the way, nothing is written and the
+/// range fails saying so (exit 1); a rerun, its bytes arriving whole, makes the file the blob
+/// (exit 0).
+///
+/// Seen failing without the check: the damaged bytes were written and the run said REPAIRED.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_log_range_without_a_hash_damaged_on_the_way_is_not_written() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let FailedRange {
+        export,
+        blob_path,
+        content,
+        damaged,
+    } = failed_range(azurite, "nohash-flipped", (46, 4, 4096), 4096..8192, None).await;
+    let file = export.file(&blob_path);
+    let mut plan = Plan::new(7, 100, &[Fault::FlipByte]);
+    plan.only_path = Some(blob_path.clone());
+    plan.max_faults = Some(1);
+    let proxy = FaultProxy::start(azurite.port(), plan);
+    let seen = repair_from(&export, &proxy.endpoint(), false);
+    assert_eq!(proxy.injected(), 1, "{:?}", proxy.seen());
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == damaged,
+        "nothing was written"
+    );
+    let report = read_json(&export.report());
+    let blocks = components(&report, &export.blob(&blob_path).file_path, "block");
+    assert_eq!(blocks[0]["status"], "failed", "{}", blocks[0]);
+    let reason = blocks[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("damaged on the way"), "{reason}");
+
+    let seen = repair_from(&export, &proxy.endpoint(), false);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content,
+        "the file is the blob"
+    );
 }
 
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from

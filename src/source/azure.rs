@@ -35,6 +35,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 
 use super::{BlobProperties, BlobRef, BlobSource, CredentialKind, ReadConditions, SourceError};
+use crate::md5::Md5;
 use crate::sanitize::redact_secrets_with;
 
 pub mod entra;
@@ -344,6 +345,59 @@ impl AzureBlobSource {
         }
     }
 
+    /// Reads `[offset, offset + length)` into `sink`, resuming a broken body from where it
+    /// stopped; with `ask_md5`, the MD5 the storage sent for the whole range (continuations,
+    /// which ask for the rest only, send none that counts).
+    async fn read_ranged(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+        sink: &mut (dyn FnMut(Bytes) + Send),
+        ask_md5: bool,
+    ) -> Result<Option<Md5>, SourceError> {
+        if length == 0 {
+            return Ok(None);
+        }
+        let end = offset
+            .checked_add(length)
+            .ok_or_else(|| out_of_range(blob, offset, u64::MAX, None))?;
+        let client = self.blob_client(blob)?;
+        let mut progress = Progress {
+            etag_lock: conditions.if_match.clone(),
+            delivered: 0,
+            sink,
+            ask_md5,
+            range_md5: None,
+        };
+        let what = format!("read {blob} [{offset}, {end})");
+        let mut budget = Budget::default();
+        loop {
+            let before = progress.delivered;
+            let pos = offset + before;
+            // Every byte came before the body broke (a Content-Length longer than the range,
+            // a chunked body without its last chunk): nothing is left to ask for.
+            if pos == end {
+                return Ok(progress.range_md5);
+            }
+            match self
+                .read_once(&client, blob, pos, end, conditions, &mut progress)
+                .await
+            {
+                Ok(()) => return Ok(progress.range_md5),
+                Err(failure) => {
+                    let progressed = match &failure {
+                        Failure::TooSlow { at_rate, .. } => *at_rate > 0,
+                        _ => progress.delivered > before,
+                    };
+                    self.after_failure(&mut budget, &what, failure, progressed)
+                        .await?;
+                }
+            }
+        }
+    }
+
     /// One Get Blob for `[pos, end)`, handing what arrives to `sink` (also when it fails).
     async fn read_once(
         &self,
@@ -358,7 +412,11 @@ impl AzureBlobSource {
             etag_lock,
             delivered,
             sink,
+            ask_md5,
+            range_md5,
         } = progress;
+        // The whole range's MD5 is asked for with its first request only.
+        let ask_md5 = *ask_md5 && *delivered == 0;
         let remaining = end - pos;
         let partition = usize::try_from(remaining)
             .ok()
@@ -371,6 +429,7 @@ impl AzureBlobSource {
             if_match: etag_lock.clone().map(Etag::from),
             if_unmodified_since: conditions.if_unmodified_since.map(utc),
             snapshot: blob.snapshot.clone(),
+            range_get_content_md5: ask_md5.then_some(true),
             // One request for the whole range: the engine decides about parallelism.
             parallel: NonZero::new(1),
             partition_size: Some(partition),
@@ -412,6 +471,9 @@ impl AzureBlobSource {
                 blob,
                 format!("asked for bytes from {pos}, got bytes from {start}"),
             )));
+        }
+        if ask_md5 {
+            *range_md5 = header(&response.headers, "content-md5").and_then(Md5::from_base64);
         }
         // Pin any continuation to this version of the blob.
         if etag_lock.is_none() {
@@ -687,6 +749,9 @@ struct Progress<'a> {
     etag_lock: Option<String>,
     delivered: u64,
     sink: &'a mut (dyn FnMut(Bytes) + Send),
+    /// Whether to ask the storage for its MD5 of the range, and the one it sent.
+    ask_md5: bool,
+    range_md5: Option<Md5>,
 }
 
 /// Outcome of one attempt.
@@ -736,43 +801,22 @@ impl BlobSource for AzureBlobSource {
         conditions: &ReadConditions,
         sink: &mut (dyn FnMut(Bytes) + Send),
     ) -> Result<(), SourceError> {
-        if length == 0 {
-            return Ok(());
-        }
-        let end = offset
-            .checked_add(length)
-            .ok_or_else(|| out_of_range(blob, offset, u64::MAX, None))?;
-        let client = self.blob_client(blob)?;
-        let mut progress = Progress {
-            etag_lock: conditions.if_match.clone(),
-            delivered: 0,
-            sink,
-        };
-        let what = format!("read {blob} [{offset}, {end})");
-        let mut budget = Budget::default();
-        loop {
-            let before = progress.delivered;
-            let pos = offset + before;
-            // Every byte came before the body broke (a Content-Length longer than the range,
-            // a chunked body without its last chunk): nothing is left to ask for.
-            if pos == end {
-                return Ok(());
-            }
-            match self
-                .read_once(&client, blob, pos, end, conditions, &mut progress)
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(failure) => {
-                    let progressed = match &failure {
-                        Failure::TooSlow { at_rate, .. } => *at_rate > 0,
-                        _ => progress.delivered > before,
-                    };
-                    self.after_failure(&mut budget, &what, failure, progressed)
-                        .await?;
-                }
-            }
-        }
+        self.read_ranged(blob, offset, length, conditions, sink, false)
+            .await
+            .map(|_| ())
+    }
+
+    async fn read_range_with_md5_to(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+        sink: &mut (dyn FnMut(Bytes) + Send),
+    ) -> Result<Option<Md5>, SourceError> {
+        let ask = length <= super::RANGE_MD5_LIMIT;
+        self.read_ranged(blob, offset, length, conditions, sink, ask)
+            .await
     }
 
     async fn properties(

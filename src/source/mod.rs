@@ -151,6 +151,9 @@ pub struct BlobProperties {
     pub metadata: Vec<(String, String)>,
 }
 
+/// The longest range the storage gives its MD5 of (`x-ms-range-get-content-md5`).
+pub const RANGE_MD5_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// A place to read exported blobs from again.
 #[async_trait::async_trait]
 pub trait BlobSource: Send + Sync {
@@ -181,6 +184,24 @@ pub trait BlobSource: Send + Sync {
             sink(bytes);
         }
         Ok(())
+    }
+
+    /// [`Self::read_range_to`], asking the storage for its own MD5 of the range (Azure's
+    /// `x-ms-range-get-content-md5`, for a range of at most [`RANGE_MD5_LIMIT`] bytes): the
+    /// MD5 the storage sent with the bytes, if it sent one. Bytes with no hash of their own
+    /// are checked against it, so that bytes damaged on the way are not written. The default
+    /// sends none.
+    async fn read_range_with_md5_to(
+        &self,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+        sink: &mut (dyn FnMut(bytes::Bytes) + Send),
+    ) -> Result<Option<crate::md5::Md5>, SourceError> {
+        self.read_range_to(blob, offset, length, conditions, sink)
+            .await
+            .map(|()| None)
     }
 
     /// Properties and metadata of the blob (or its snapshot), honouring the conditions.

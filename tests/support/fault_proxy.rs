@@ -34,12 +34,17 @@ pub enum Fault {
     Truncate,
     /// `403 AuthenticationFailed`: the key was rotated ([`Plan::forbid_after`]).
     Forbidden,
+    /// The whole answer, one bit of its body flipped on the way.
+    FlipByte,
 }
 
 impl Fault {
     /// Faults that need a response body to break.
     fn needs_body(self) -> bool {
-        matches!(self, Fault::DropMidBody | Fault::Stall | Fault::Truncate)
+        matches!(
+            self,
+            Fault::DropMidBody | Fault::Stall | Fault::Truncate | Fault::FlipByte
+        )
     }
 }
 
@@ -486,6 +491,12 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
             let missing = 1 + roll % length.clamp(1, 512).min(length - 1);
             client.write_all(&answer[..start + length - missing])?;
             client.flush()?;
+            return finish(client);
+        }
+        Fault::FlipByte => {
+            let mut damaged = answer;
+            damaged[start + roll % length] ^= 0x10;
+            client.write_all(&damaged)?;
             return finish(client);
         }
         Fault::Stall => {

@@ -129,6 +129,50 @@ impl Repairer {
         (ids, lengths): (&[ComponentId], &[u64]),
         conditions: &ReadConditions,
     ) -> Result<Vec<Received>, Stop> {
+        self.read_hashed_asking(source, blob, offset, (ids, lengths), conditions, false)
+            .await
+            .map(|(received, _)| received)
+    }
+
+    /// [`Self::read_hashed`] of components no hash checks, one request each: each with the
+    /// MD5 the storage sent for its bytes, if it sent one.
+    pub(super) async fn read_hashed_one_by_one(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        (ids, lengths): (&[ComponentId], &[u64]),
+        conditions: &ReadConditions,
+    ) -> Result<Vec<(Received, Option<Md5>)>, Stop> {
+        let mut all = Vec::with_capacity(ids.len());
+        for (index, &id) in ids.iter().enumerate() {
+            let offset = self.drive.component(id).offset;
+            let one = index..index + 1;
+            let (mut received, md5) = self
+                .read_hashed_asking(
+                    source,
+                    blob,
+                    offset,
+                    (&ids[one.clone()], &lengths[one]),
+                    conditions,
+                    true,
+                )
+                .await?;
+            all.extend(received.pop().map(|received| (received, md5)));
+        }
+        Ok(all)
+    }
+
+    /// [`Self::read_hashed`], with the storage's MD5 of the range when `ask_md5` and it sends
+    /// one.
+    async fn read_hashed_asking(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        offset: u64,
+        (ids, lengths): (&[ComponentId], &[u64]),
+        conditions: &ReadConditions,
+        ask_md5: bool,
+    ) -> Result<(Vec<Received>, Option<Md5>), Stop> {
         if self.cancelled() {
             return Err(Stop::Cancelled);
         }
@@ -141,9 +185,16 @@ impl Repairer {
         });
         let total = lengths.iter().sum();
         let mut sink = |chunk| split.take(chunk);
-        let read = source.read_range_to(blob, offset, total, conditions, &mut sink);
-        stopped_on(retrying_until(self.control.token(), read).await)?;
-        split.finish(blob).await.map_err(Stop::Source)
+        let storage_md5 = if ask_md5 {
+            let read = source.read_range_with_md5_to(blob, offset, total, conditions, &mut sink);
+            stopped_on(retrying_until(self.control.token(), read).await)?
+        } else {
+            let read = source.read_range_to(blob, offset, total, conditions, &mut sink);
+            stopped_on(retrying_until(self.control.token(), read).await)?;
+            None
+        };
+        let received = split.finish(blob).await.map_err(Stop::Source)?;
+        Ok((received, storage_md5))
     }
 
     /// Waits for room to hold `bytes` downloaded bytes (`max_buffered_bytes`); the room is

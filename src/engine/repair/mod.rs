@@ -954,7 +954,26 @@ impl Repairer {
             .iter()
             .map(|&id| self.drive.component(id).length)
             .collect();
-        let download = self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
+        // Bytes no hash checks are asked for one component at a time, each with the storage's
+        // own MD5 of it: bytes damaged on the way are then not written.
+        let hashless = ids
+            .iter()
+            .any(|&id| self.drive.component(id).expected_md5.is_none());
+        let download = async {
+            if hashless {
+                let ids_lengths = (&ids[..], &lengths[..]);
+                self.read_hashed_one_by_one(source, &source_blob, ids_lengths, &conditions)
+                    .await
+            } else {
+                let read =
+                    self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
+                Ok(read
+                    .await?
+                    .into_iter()
+                    .map(|received| (received, None))
+                    .collect())
+            }
+        };
         let received = match self.recording_intent(&ids, download).await {
             Ok(Ok(received)) => received,
             Ok(Err(stop)) => return self.stopped(&ids, stop).await,
@@ -962,16 +981,21 @@ impl Repairer {
         };
         let mut writes = Vec::new();
         let mut refused = Vec::new();
-        for (&id, received) in ids.iter().zip(received) {
+        for (&id, (received, storage_md5)) in ids.iter().zip(received) {
             let component = self.drive.component(id);
             let actual = received.md5;
-            let refusal = match component.expected_md5 {
-                Some(expected) if expected != actual => Some(format!(
+            let refusal = match (component.expected_md5, storage_md5) {
+                (Some(expected), _) if expected != actual => Some(format!(
                     "the storage's bytes hash to {actual}, not the {}'s {expected}: the blob \
                      probably changed since export; nothing was written",
                     blob.hash_source()
                 )),
-                None if unpinned => Some(UNCHECKED_AND_UNPINNED.to_string()),
+                (_, Some(sent)) if sent != actual => Some(format!(
+                    "the bytes received hash to {actual}, but the storage sent {sent} as their \
+                     MD5: they were damaged on the way; nothing was written (a rerun downloads \
+                     them again)"
+                )),
+                (None, _) if unpinned => Some(UNCHECKED_AND_UNPINNED.to_string()),
                 _ => None,
             };
             match refusal {
