@@ -669,3 +669,113 @@ fn a_verdict_taken_back_is_in_no_report_until_the_next_run_checks_it() {
         "{block}"
     );
 }
+
+/// A properties file only the copy log names (its blob is not in the manifest: no hash), which
+/// it reports failed: a repair writes it from the blob's properties (`repaired`, exit 0), and
+/// `verify --repair-file` right after proves it by what was written (exit 0); a rerun has
+/// nothing to do.
+///
+/// Seen failing: `verify --repair-file` called it corrupt ("there is no manifest hash to check
+/// this properties against", exit 1), and every rerun wrote it again.
+#[test]
+fn a_properties_file_only_the_copy_log_names_is_proven_by_what_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = SampleDrive {
+        drive_id: "PROPSONLY".into(),
+        blobs: vec![SampleBlob::block(
+            "cont/ok.bin",
+            pseudo_random_bytes(81, 3000),
+            4096,
+        )],
+    };
+    let drive = dir.path().join("drive");
+    sample.write(&drive).unwrap();
+    let mirror = dir.path().join("mirror");
+    sample.write_mirror(&mirror).unwrap();
+    let content = pseudo_random_bytes(82, 5000);
+    std::fs::write(drive.join("cont/a.bin"), &content).unwrap();
+    std::fs::write(mirror.join("cont/a.bin"), &content).unwrap();
+    std::fs::write(
+        mirror.join("cont/a.bin.blobprops.json"),
+        r#"{"content_type": "application/octet-stream", "etag": "\"0x8CF1\"", "last_modified": "Tue, 18 Sep 2012 23:47:08 GMT"}"#,
+    )
+    .unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        r#"<DriveLog Version="2014-11-01"><DriveId>PROPSONLY</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>cont/a.bin</BlobPath><FilePath>\cont\a.bin</FilePath><Length>5000</Length><LastModified>2012-09-18T23:47:08Z</LastModified>
+<Properties Status="Failed"><Path>\cont\a.bin.properties</Path></Properties></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#,
+    )
+    .unwrap();
+    let manifest = drive.join("PROPSONLY.manifest");
+    let repair_file = dir.path().join("r.rep");
+    let report = dir.path().join("verify.json");
+    let repair = || {
+        Command::cargo_bin("export-repair")
+            .unwrap()
+            .arg("repair")
+            .arg("--repair-file")
+            .arg(&repair_file)
+            .arg("--target")
+            .arg(&drive)
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("--copy-log")
+            .arg(&copy_log)
+            .arg("--source-dir")
+            .arg(&mirror)
+            .arg("--log-dir")
+            .arg(dir.path().join("logs"))
+            .arg("--headless")
+            .output()
+            .unwrap()
+    };
+    let first = repair();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(first.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 repaired"), "{stdout}");
+    let properties = drive.join("cont/a.bin.properties");
+    let written = std::fs::read(&properties).unwrap();
+
+    let verify = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("verify")
+        .arg("--target")
+        .arg(&drive)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--copy-log")
+        .arg(&copy_log)
+        .arg("--repair-file")
+        .arg(&repair_file)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(0), "{stdout}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let statuses: Vec<&str> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["components"].as_array().unwrap())
+        .filter(|c| c["kind"] == "properties")
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["verified"]);
+
+    let again = repair();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("nothing to repair"), "{stdout}");
+    assert!(std::fs::read(&properties).unwrap() == written);
+
+    // Changed since, it is found (it is what the repair file proves it by, not any bytes).
+    std::fs::write(&properties, b"<Properties/>").unwrap();
+    let changed = repair();
+    assert_eq!(changed.status.code(), Some(0));
+    assert!(std::fs::read(&properties).unwrap() == written);
+}

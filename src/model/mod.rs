@@ -289,11 +289,13 @@ impl Blob {
     }
 
     /// Whether a repair writes a component's bytes with nothing to check them against but the
-    /// storage (a copy-log range without a hash, a file only the copy log lists downloaded
-    /// whole): what it wrote is then all a later check can compare them with.
+    /// storage (a copy-log range without a hash, a side file no manifest hashes, a file only
+    /// the copy log lists downloaded whole): what it wrote is then all a later check can
+    /// compare them with.
     pub fn written_unchecked(&self, component: &Component) -> bool {
         match component.kind {
             ComponentKind::Block | ComponentKind::Page => component.expected_md5.is_none(),
+            ComponentKind::Properties | ComponentKind::Metadata => component.expected_md5.is_none(),
             _ => self.is_sole_whole_file(component),
         }
     }
