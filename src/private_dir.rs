@@ -32,8 +32,13 @@ pub struct Scratch(PathBuf);
 impl Scratch {
     /// A new scratch folder (see [`make`]).
     pub fn make(label: &str) -> Result<Self, (PathBuf, std::io::Error)> {
-        // Made while the list is held: an exit at once meanwhile waits, then removes it too.
+        // Made while the list is held: an exit at once meanwhile waits, then removes it too;
+        // none is made once it has begun.
         let mut alive = scratch();
+        if EXITING.load(std::sync::atomic::Ordering::SeqCst) {
+            let exiting = std::io::Error::other("the program is exiting");
+            return Err((std::env::temp_dir(), exiting));
+        }
         let path = make(label)?;
         alive.push(path.clone());
         Ok(Self(path))
@@ -51,9 +56,18 @@ impl Drop for Scratch {
     }
 }
 
+/// Set by [`remove_scratch`]: no scratch folder is made after it.
+static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Removes every scratch folder alive, for a program about to exit at once.
 pub fn remove_scratch() {
-    for path in scratch().drain(..) {
+    let mut alive = scratch();
+    EXITING.store(true, std::sync::atomic::Ordering::SeqCst);
+    remove_alive(&mut alive);
+}
+
+fn remove_alive(alive: &mut Vec<PathBuf>) {
+    for path in alive.drain(..) {
         let _ = std::fs::remove_dir_all(path);
     }
 }
@@ -78,7 +92,8 @@ mod tests {
         assert!(!first.exists());
         let kept = Scratch::make("test").unwrap();
         std::fs::write(kept.path().join("copy"), b"bytes").unwrap();
-        remove_scratch();
+        // What an exit at once does (without refusing the other tests' folders after it).
+        remove_alive(&mut scratch());
         assert!(!kept.path().exists());
         drop(kept);
     }

@@ -402,14 +402,19 @@ async fn blobs_replaced_by_other_lengths_are_changed_since_export() {
     );
     let report = export.report_json();
     for (file, kind) in [
-        (r"\resized\p.bin.properties", "properties"),
+        (r"\resized\p.bin", "properties"),
         (r"\resized\s.bin", "block"),
     ] {
-        let component = report["files"]
+        let entry = report["files"]
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|f| f["components"].as_array().unwrap())
+            .find(|f| f["file_path"] == file)
+            .unwrap_or_else(|| panic!("{file} is not in the report: {stdout}"));
+        let component = entry["components"]
+            .as_array()
+            .unwrap()
+            .iter()
             .find(|c| c["kind"] == kind && c["status"] == "failed")
             .unwrap_or_else(|| panic!("{file}: no failed {kind}: {stdout}"));
         let reason = component["reason"].as_str().unwrap();

@@ -43,8 +43,6 @@ pub fn load(
     })
 }
 
-/// A document that is not where the command line says gets a message saying where it
-/// usually is and how to fetch the copy the service keeps.
 /// Refuses every entry whose data, properties or metadata file on the drive is one of the
 /// run's own files (`files`: what each is to the user, and its path), as a drive that keeps
 /// its manifest beside the data may list it: a repair would write the blob over it. (A second
@@ -54,12 +52,20 @@ pub fn refuse_entries_on_inputs(drive: &mut Drive, target: &Path, files: &[(&str
     let (Ok(root), Ok(on_drive)) = (RootedDir::open(target), std::fs::metadata(target)) else {
         return;
     };
-    // Only a file on the drive's file system can be one of its files.
+    // Only a file on the drive's file system, or inside the drive (a file system mounted in
+    // it), can be one of its files.
+    let target_path = target.canonicalize().ok();
     let inputs: Vec<(&str, (u64, u64))> = files
         .iter()
         .filter_map(|&(what, path)| {
             let found = std::fs::metadata(path).ok()?;
-            (found.dev() == on_drive.dev()).then(|| (what, (found.dev(), found.ino())))
+            let inside = || {
+                let (Ok(path), Some(target)) = (path.canonicalize(), &target_path) else {
+                    return false;
+                };
+                path.starts_with(target)
+            };
+            (found.dev() == on_drive.dev() || inside()).then(|| (what, (found.dev(), found.ino())))
         })
         .collect();
     if inputs.is_empty() {
@@ -87,6 +93,8 @@ pub fn refuse_entries_on_inputs(drive: &mut Drive, target: &Path, files: &[(&str
     }
 }
 
+/// A document that is not where the command line says gets a message saying where it
+/// usually is and how to fetch the copy the service keeps.
 fn check_exists(
     manifest: Option<&Path>,
     copy_log: Option<&Path>,

@@ -626,16 +626,14 @@ fn classify(path: &str, source: rusqlite::Error) -> JournalError {
                 "a row holds a value of type {found} in its column `{column}`"
             ));
         }
-        rusqlite::Error::IntegralValueOutOfRange(index, value) => {
+        rusqlite::Error::IntegralValueOutOfRange(_, value) => {
             return damaged(format!(
-                "a row holds the number {value} in its column {} (counting from 1)",
-                index + 1
+                "a row holds the number {value} where a count belongs"
             ));
         }
-        rusqlite::Error::FromSqlConversionFailure(index, found, _) => {
+        rusqlite::Error::FromSqlConversionFailure(_, found, _) => {
             return damaged(format!(
-                "a row holds a value of type {found} in its column {} (counting from 1)",
-                index + 1
+                "a row holds a value of type {found} that cannot be read"
             ));
         }
         _ => {}

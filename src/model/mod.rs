@@ -311,13 +311,14 @@ impl Blob {
         (!self.in_manifest && self.length > 0).then_some(self.length)
     }
 
-    /// The blob's length at the export, when the manifest or the copy log gives it.
+    /// The blob's length at the export, when a document to trust gives it: the manifest's
+    /// `Length`, or the 2021 verbose log's `Size`. (A copy log's `Length` may lie: the storage's
+    /// length is taken over it.)
     pub fn exported_length(&self) -> Option<u64> {
         if self.in_manifest {
-            Some(self.length)
-        } else {
-            self.copy_log_length()
+            return Some(self.length);
         }
+        self.export.as_deref()?.check.map(|check| check.size)
     }
 
     /// The container: the first segment of the blob path.

@@ -278,9 +278,11 @@ impl Repairer {
                 .settle(failed_all(
                     &ids,
                     format!(
-                        "the blob (ETag {etag}) is {} bytes long, not the verbose log's Size \
-                         {}: they do not describe one version; nothing was written",
-                        properties.content_length, check.size
+                        "the blob (ETag {}) is {} bytes long, not the verbose log's Size {}: \
+                         they do not describe one version; nothing was written",
+                        escape_controls(&etag),
+                        properties.content_length,
+                        check.size
                     ),
                 ))
                 .await;

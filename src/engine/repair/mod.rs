@@ -990,7 +990,7 @@ impl Repairer {
                      probably changed since export; nothing was written",
                     blob.hash_source()
                 )),
-                (_, Some(sent)) if sent != actual => Some(format!(
+                (None, Some(sent)) if sent != actual => Some(format!(
                     "the bytes received hash to {actual}, but the storage sent {sent} as their \
                      MD5: they were damaged on the way; nothing was written (a rerun downloads \
                      them again)"
@@ -1345,8 +1345,8 @@ impl Repairer {
             Ok(properties) => properties,
             Err(stop) => return self.stopped(&[id], stop).await,
         };
-        // Unpinned (no LastModified, no ETag to trust), another version of the blob would give
-        // its own properties; its length tells it apart.
+        // Another version of the blob gives its own properties; unpinned (no LastModified, no
+        // ETag to trust), its length tells it apart.
         if let Some(exported) = blob.exported_length()
             && properties.content_length != exported
         {

@@ -244,14 +244,20 @@ pub fn verify(
                 "cannot open the target {}: {error}",
                 escape_controls(&target.display().to_string())
             );
-            for (id, _, _) in drive.components() {
-                if only.is_none_or(|ids| ids.contains(&id)) {
-                    report.finding(Finding::new(
-                        id,
-                        ComponentStatus::Failed,
-                        Some(reason.clone()),
-                    ));
+            let all: Vec<ComponentId>;
+            let ids = match only {
+                Some(ids) => ids,
+                None => {
+                    all = drive.components().map(|(id, _, _)| id).collect();
+                    &all
                 }
+            };
+            for &id in ids {
+                report.finding(Finding::new(
+                    id,
+                    ComponentStatus::Failed,
+                    Some(reason.clone()),
+                ));
             }
         }
     }

@@ -96,7 +96,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .collect();
     let is_focused = focused(app, Focus::Tree);
     // What the counts on each row mean, as much as fits.
-    let key: Vec<String> = ["✗ damaged", "◆ repaired", "/total", "◇ regenerated"]
+    let key: Vec<String> = ["✗ damaged", "◆ repaired", "◇ regenerated", "/total"]
         .map(String::from)
         .to_vec();
     let key = super::text::fit_items(&key, "  ", area.width.saturating_sub(4) as usize);
