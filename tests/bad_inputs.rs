@@ -930,6 +930,38 @@ fn huge_and_deep_generated_documents_are_refused_briefly() {
     }
 }
 
+/// Element names come from the file: an escape sequence in one (a terminal title, a screen
+/// clear) is shown escaped in the error, never sent to the terminal.
+///
+/// Seen failing: the element name was printed raw, twice.
+#[test]
+fn control_characters_in_an_element_name_are_escaped_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("esc.manifest");
+    std::fs::write(&manifest, b"<DriveManifest\x1b]0;pwned\x07\x1b[2J>").unwrap();
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["verify", "--target"])
+        .arg(dir.path())
+        .arg("--manifest")
+        .arg(&manifest)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        !output.stderr.iter().any(|&b| b == 0x1b || b == 0x07),
+        "{:?}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(r"DriveManifest\u{1b}]0;pwned\u{7}"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("pwned").count(), 2, "{stderr}");
+}
+
 /// A document that never ends (`/dev/zero`, a device named by mistake) is refused at its first
 /// byte, not read into memory for ever.
 #[test]

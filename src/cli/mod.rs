@@ -73,9 +73,11 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     let mut source = error.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
-        // thiserror messages often embed their source already; do not say it twice.
-        if !text.contains(&cause_text) {
-            let _ = write!(text, ": {cause_text}");
+        // A cause is told with its control characters escaped (it may quote a hostile file);
+        // thiserror messages often embed their source already (escaped or not): not twice.
+        let shown = crate::sanitize::escape_controls(&cause_text);
+        if !text.contains(&cause_text) && !text.contains(&*shown) {
+            let _ = write!(text, ": {shown}");
         }
         source = cause.source();
     }

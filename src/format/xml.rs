@@ -36,15 +36,18 @@ pub struct FormatError {
 }
 
 impl fmt::Display for FormatError {
+    /// Control characters escaped: element names and values come from a hostile file and must
+    /// not reach the terminal as escape sequences.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
+        let mut text = self.file.clone();
         if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
+            text.push_str(&format!(":{}:{}", self.line, self.column));
         }
         if !self.element.is_empty() {
-            write!(f, ": in <{}>", self.element)?;
+            text.push_str(&format!(": in <{}>", self.element));
         }
-        write!(f, ": {}", self.kind)
+        text.push_str(&format!(": {}", self.kind));
+        f.write_str(&crate::sanitize::escape_controls(&text))
     }
 }
 
