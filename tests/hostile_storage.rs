@@ -275,6 +275,15 @@ async fn a_copy_log_range_without_a_hash_damaged_on_the_way_is_not_written() {
         std::fs::read(&file).unwrap() == content,
         "the file is the blob"
     );
+    // Its verdict says what vouched for its bytes.
+    let report = read_json(&export.report());
+    let blocks = components(&report, &export.blob(&blob_path).file_path, "block");
+    assert_eq!(blocks[0]["status"], "repaired", "{}", blocks[0]);
+    let reason = blocks[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("checked against the MD5 the storage sent with it"),
+        "{reason}"
+    );
 }
 
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from

@@ -268,11 +268,7 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
                 status: ComponentStatus::Repaired,
                 actual_md5: Some(read_back),
                 storage_md5: Some(part.md5),
-                reason: (!blob.has_hashes).then(|| {
-                    "written from storage pinned to the export; the copy log lists no hash to \
-                     check it against"
-                        .to_string()
-                }),
+                reason: part.vouched.reason(),
                 identity,
             }
         })
@@ -633,6 +629,7 @@ impl WholeFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::repair::fetch::Vouched;
     use bytes::Bytes;
 
     fn facts(length: u64) -> BlobFacts {
@@ -652,6 +649,7 @@ mod tests {
             offset,
             pieces: vec![Bytes::from_static(bytes)],
             md5: Md5::of(bytes),
+            vouched: Vouched::Hash,
         }
     }
 
@@ -698,6 +696,7 @@ mod tests {
             offset: 1000,
             pieces: pieces_of(&data, &[1, READ_BACK - 2, 70_001, READ_BACK, 3]),
             md5: Md5::of(&data),
+            vouched: Vouched::Hash,
         };
         let done = write_parts(&root, &facts(1000 + data.len() as u64), &[part]);
         assert_eq!(done[0].status, ComponentStatus::Repaired, "{done:?}");
@@ -723,6 +722,7 @@ mod tests {
             offset: 10,
             pieces: pieces_of(&data, &[READ_BACK + 1, 99]),
             md5: written,
+            vouched: Vouched::Hash,
         };
         let path = dir.path().join("f");
         let mut on_disk = vec![0u8; 10];

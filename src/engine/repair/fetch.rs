@@ -32,6 +32,38 @@ pub(crate) struct Part {
     pub offset: u64,
     pub pieces: Vec<Bytes>,
     pub md5: Md5,
+    pub vouched: Vouched,
+}
+
+/// What vouched for a part's bytes before they were written (besides the pin to the exported
+/// version): said with its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vouched {
+    /// Its hash (the manifest's, or the copy log's).
+    Hash,
+    /// No hash of its own; the MD5 the storage sent with its bytes.
+    StorageMd5,
+    /// Nothing but the pin.
+    Pin,
+}
+
+impl Vouched {
+    /// What a repaired verdict says of the bytes, when more than "they match their hash".
+    pub(crate) fn reason(self) -> Option<String> {
+        match self {
+            Vouched::Hash => None,
+            Vouched::StorageMd5 => Some(
+                "written from storage pinned to the export, checked against the MD5 the storage \
+                 sent with it; the copy log lists no hash of its own"
+                    .to_string(),
+            ),
+            Vouched::Pin => Some(
+                "written from storage pinned to the export; the copy log lists no hash to check \
+                 it against"
+                    .to_string(),
+            ),
+        }
+    }
 }
 
 impl Part {

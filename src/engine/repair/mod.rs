@@ -38,7 +38,7 @@ use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
 
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
-use fetch::{MAX_COMPONENT_IN_MEMORY, Part, buffer_units};
+use fetch::{MAX_COMPONENT_IN_MEMORY, Part, Vouched, buffer_units};
 use hasher::Hasher;
 use plan::{
     Job, component_ids, download_plan, job_file_path, needs_copy_log_repair, plan_jobs,
@@ -1012,6 +1012,11 @@ impl Repairer {
                     offset: component.offset,
                     pieces: received.pieces,
                     md5: actual,
+                    vouched: match (component.expected_md5, storage_md5) {
+                        (Some(_), _) => Vouched::Hash,
+                        (None, Some(_)) => Vouched::StorageMd5,
+                        (None, None) => Vouched::Pin,
+                    },
                 }),
             }
         }

@@ -5,7 +5,7 @@
 //! one version and nothing changes). Bytes nobody vouched for (zeros) are never written.
 
 use super::commit::{Written, failed, file_end_and_range, past_end_reason, write_parts};
-use super::fetch::{MAX_COMPONENT_IN_MEMORY, Part};
+use super::fetch::{MAX_COMPONENT_IN_MEMORY, Part, Vouched};
 use super::{JobEnd, Repairer, Stop, is_unpinned, locked, pinned_to};
 use crate::engine::Work;
 use crate::format::Md5;
@@ -270,11 +270,16 @@ impl Repairer {
                             if let Some(wrong) = hashes.iter().find_map(RangeHash::mismatch) {
                                 return (Err(wrong), hashes);
                             }
+                            let vouched = match facts.has_hashes {
+                                true => Vouched::Hash,
+                                false => Vouched::Pin,
+                            };
                             let part = Part {
                                 id,
                                 offset: at,
                                 md5: Md5::of(&bytes),
                                 pieces: vec![bytes],
+                                vouched,
                             };
                             let done = write_parts(root, &facts, std::slice::from_ref(&part));
                             drop(room);
