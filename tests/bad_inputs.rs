@@ -189,6 +189,12 @@ fn manifest_cases() -> Vec<Case> {
             "",
         ),
         case(
+            "manifest/two_file_paths.xml",
+            "a second <FilePath> where one belongs",
+            (9, 31),
+            "DriveManifest/Drive/BlobList[1]/Blob[1]/FilePath[2]",
+        ),
+        case(
             "manifest/cdata_after_root.xml",
             "text outside the root element",
             (17, 1),
@@ -379,6 +385,12 @@ fn copy_log_cases() -> Vec<Case> {
             "expected `</Length>`, but `</length>` was found",
             (8, 14),
             "DriveLog/Blob[1]/Length",
+        ),
+        case(
+            "copylog/two_drive_ids.xml",
+            "a second <DriveId> where one belongs",
+            (4, 20),
+            "DriveLog/DriveId[2]",
         ),
         case(
             "copylog/garbage.xml",

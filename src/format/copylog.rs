@@ -18,7 +18,7 @@ use super::md5::{Md5, shorten};
 use super::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
 use super::xml::{
     self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_blob_length,
-    parse_u64, required_attribute,
+    parse_u64, required_attribute, set_once,
 };
 
 /// A parsed copy log.
@@ -424,8 +424,7 @@ impl Handler for Builder<'_> {
                 if id.is_empty() {
                     return Err(invalid("DriveId is empty"));
                 }
-                self.drive_id = Some(id.to_string());
-                return Ok(());
+                return set_once(&mut self.drive_id, id.to_string(), "DriveId");
             }
             (2, "Status") => {
                 self.status = Some(DriveStatus::parse(text));
@@ -444,10 +443,10 @@ impl Handler for Builder<'_> {
         };
         let value = || text.trim().to_string();
         match (depth, path.current()) {
-            (3, "BlobPath") => blob.blob_path = Some(value()),
-            (3, "FilePath") => blob.file_path = Some(value()),
+            (3, "BlobPath") => set_once(&mut blob.blob_path, value(), "BlobPath")?,
+            (3, "FilePath") => set_once(&mut blob.file_path, value(), "FilePath")?,
             (3, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
-            (3, "Length") => blob.length = Some(parse_blob_length(text)?),
+            (3, "Length") => set_once(&mut blob.length, parse_blob_length(text)?, "Length")?,
             (3, "LastModified") => blob.last_modified = Some(value()).filter(|s| !s.is_empty()),
             (4, "Path") if matches!(path.parent(), "Metadata" | "Properties") => {
                 if let Some(side) = self.side.as_mut() {
@@ -459,9 +458,9 @@ impl Handler for Builder<'_> {
                     return Ok(());
                 };
                 if side == "Metadata" {
-                    blob.metadata = Some(file);
+                    set_once(&mut blob.metadata, file, side)?;
                 } else {
-                    blob.properties = Some(file);
+                    set_once(&mut blob.properties, file, side)?;
                 }
             }
             (2, "Blob") => {

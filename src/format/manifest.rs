@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::md5::{Md5, shorten};
 use super::xml::{
     self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_blob_length,
-    parse_u64, required_attribute,
+    parse_u64, required_attribute, set_once,
 };
 
 /// A parsed drive manifest. Import-only elements are accepted and dropped; a
@@ -306,8 +306,7 @@ impl Handler for Builder {
             if id.is_empty() {
                 return Err(invalid("DriveId is empty"));
             }
-            self.drive_id = Some(id.to_string());
-            return Ok(());
+            return set_once(&mut self.drive_id, id.to_string(), "DriveId");
         }
         if depth == 3 && path.is(&["DriveManifest", "Drive", "ClientCreator"]) {
             self.client_creator = Some(text.trim().to_string());
@@ -328,11 +327,11 @@ impl Handler for Builder {
         };
         let value = || text.trim().to_string();
         match (depth, path.current()) {
-            (5, "BlobPath") => blob.blob_path = Some(value()),
-            (5, "FilePath") => blob.file_path = Some(value()),
+            (5, "BlobPath") => set_once(&mut blob.blob_path, value(), "BlobPath")?,
+            (5, "FilePath") => set_once(&mut blob.file_path, value(), "FilePath")?,
             (5, "ClientData") => blob.client_data = Some(text.to_string()),
             (5, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
-            (5, "Length") => blob.length = Some(parse_blob_length(text)?),
+            (5, "Length") => set_once(&mut blob.length, parse_blob_length(text)?, "Length")?,
             (5, side @ ("MetadataPath" | "PropertiesPath")) => {
                 let Some(hash) = self.side_hash.take() else {
                     return Err(invalid(format!("{side} has no Hash")));
@@ -345,9 +344,9 @@ impl Handler for Builder {
                     return Err(invalid(format!("{side} is empty")));
                 }
                 if side == "MetadataPath" {
-                    blob.metadata = Some(file);
+                    set_once(&mut blob.metadata, file, side)?;
                 } else {
-                    blob.properties = Some(file);
+                    set_once(&mut blob.properties, file, side)?;
                 }
             }
             (4, "Blob") => {

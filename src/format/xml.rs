@@ -599,6 +599,22 @@ pub(crate) fn attributes<'a, const N: usize>(
 }
 
 /// Parses a non-negative integer attribute or element text.
+/// Sets `slot` to `value`, refusing a second `<element>` in one entry: a document that names
+/// one fact twice (a second `FilePath`, `Length`, `DriveId`) is not taken at its last word.
+pub(crate) fn set_once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    element: &str,
+) -> Result<(), FormatErrorKind> {
+    if slot.is_some() {
+        return Err(FormatErrorKind::Invalid(format!(
+            "a second <{element}> where one belongs"
+        )));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
 pub(crate) fn parse_u64(what: &str, text: &str) -> Result<u64, FormatErrorKind> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
