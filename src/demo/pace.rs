@@ -4,12 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::source::{BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError};
 
-/// Reads no faster than `bytes_per_second` each (and a tenth of a second at least).
+/// Reads no faster than `bytes_per_second` in all, however many reads run at once (and each
+/// takes a tenth of a second at least).
 pub struct Paced {
     inner: Arc<dyn BlobSource>,
     bytes_per_second: u64,
+    /// When the bytes already promised to reads have all been handed over.
+    busy_until: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Paced {
@@ -17,12 +22,27 @@ impl Paced {
         Self {
             inner,
             bytes_per_second: bytes_per_second.max(1),
+            busy_until: std::sync::Mutex::new(None),
         }
     }
 
     fn delay(&self, bytes: u64) -> Duration {
         let seconds = bytes as f64 / self.bytes_per_second as f64;
         Duration::from_secs_f64(seconds.max(0.1))
+    }
+
+    /// When `bytes` more may be handed over: after every byte promised before them, at the
+    /// pace.
+    fn turn_for(&self, bytes: u64) -> Instant {
+        let mut busy = self
+            .busy_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let start = busy.map_or_else(Instant::now, |until| until.max(Instant::now()));
+        let seconds = bytes as f64 / self.bytes_per_second as f64;
+        let end = start + Duration::from_secs_f64(seconds);
+        *busy = Some(end);
+        end
     }
 }
 
@@ -35,14 +55,15 @@ impl BlobSource for Paced {
         length: u64,
         conditions: &ReadConditions,
     ) -> Result<bytes::Bytes, SourceError> {
-        tokio::time::sleep(self.delay(length)).await;
+        let started = Instant::now();
+        tokio::time::sleep_until(self.turn_for(length).max(started + self.delay(0))).await;
         self.inner
             .read_range(blob, offset, length, conditions)
             .await
     }
 
     /// The range read at once, then handed over in tenths of a second's worth, each when the
-    /// pace reaches its end: the progress moves while the range comes, as it does from Azure.
+    /// pace reaches it: the progress moves while the range comes, as it does from Azure.
     async fn read_range_to(
         &self,
         blob: &BlobRef,
@@ -51,7 +72,7 @@ impl BlobSource for Paced {
         conditions: &ReadConditions,
         sink: &mut (dyn FnMut(bytes::Bytes) + Send),
     ) -> Result<(), SourceError> {
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         let bytes = self
             .inner
             .read_range(blob, offset, length, conditions)
@@ -62,13 +83,11 @@ impl BlobSource for Paced {
         let mut handed = 0;
         while handed < bytes.len() {
             let end = bytes.len().min(handed.saturating_add(piece));
-            tokio::time::sleep_until(started + self.delay(end as u64)).await;
+            tokio::time::sleep_until(self.turn_for((end - handed) as u64)).await;
             sink(bytes.slice(handed..end));
             handed = end;
         }
-        if bytes.is_empty() {
-            tokio::time::sleep_until(started + self.delay(0)).await;
-        }
+        tokio::time::sleep_until(started + self.delay(0)).await;
         Ok(())
     }
 
@@ -153,5 +172,25 @@ mod tests {
         assert!(joined == blob, "the pieces are the range, in order");
         let moments: Vec<u128> = pieces.iter().map(|(at, _)| at.as_millis()).collect();
         assert_eq!(moments, [100, 200, 300, 400, 500]);
+
+        // Two reads at once share the pace: both done after a second, not half of one.
+        let started = tokio::time::Instant::now();
+        let read = || async {
+            let mut count = 0;
+            paced
+                .read_range_to(
+                    &reference,
+                    0,
+                    100_000,
+                    &ReadConditions::default(),
+                    &mut |piece| count += piece.len(),
+                )
+                .await
+                .unwrap();
+            (count, started.elapsed().as_millis())
+        };
+        let (first, second) = tokio::join!(read(), read());
+        assert_eq!((first.0, second.0), (100_000, 100_000));
+        assert_eq!(first.1.max(second.1), 1000);
     }
 }
