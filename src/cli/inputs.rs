@@ -23,12 +23,13 @@ pub fn load(
 ) -> Result<Drive, CliError> {
     check_exists(manifest, copy_log, verbose_log)?;
     let manifest = manifest.map(Manifest::from_file).transpose()?;
+    let manifest_drive = manifest.as_ref().map(|m| m.drive_id.clone());
     let logs = Logs {
         copy_log: None,
         verbose_log: verbose_log.map(VerboseLog::from_file).transpose()?,
         drive_id: verbose_log.map(drive_id_from_name),
     };
-    Ok(match copy_log {
+    let mut drive = match copy_log {
         // A DriveLog is merged as it is read: a verbose one of millions of ranges is never
         // held whole.
         Some(path) if !AnyCopyLog::is_2021(path) => Drive::read(manifest, path, logs)?,
@@ -40,7 +41,30 @@ pub fn load(
             }),
         )?,
         None => Drive::build(manifest, Some(logs))?,
-    })
+    };
+    // The verbose log's name (`<job>_<serial>_VerboseLog_<stamp>.xml`) carries the serial
+    // number the manifest names; a job name may hold `_`, so the name is matched, not split.
+    let name = verbose_log
+        .and_then(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .filter(|name| LogName::parse(name).is_some());
+    if let (Some(manifest_drive), Some(name)) = (manifest_drive, name)
+        && let Some((before, _)) = name.rsplit_once("_VerboseLog_")
+        && !before
+            .to_lowercase()
+            .ends_with(&format!("_{}", manifest_drive.to_lowercase()))
+    {
+        drive.warnings.insert(
+            0,
+            format!(
+                "the manifest is for drive {} but the verbose log's name {} is another drive's; \
+                 using the manifest's (check you have the right verbose log)",
+                escape_controls(&manifest_drive),
+                escape_controls(&name)
+            ),
+        );
+    }
+    Ok(drive)
 }
 
 /// Refuses every entry whose data, properties or metadata file on the drive is one of the
