@@ -568,3 +568,65 @@ async fn a_missing_end_refused_part_way_goes_on_with_new_credentials() {
     let missing_end = (LENGTH - 10_000) as u64;
     assert_eq!(last_download_progress(&events), (missing_end, missing_end));
 }
+
+/// Paused while a download is in flight, the run lets it finish: that time is work, and the
+/// run's active time (which its rate is reckoned from) counts it.
+///
+/// Seen failing: the clock stopped at the pause, and a download that took a second after it
+/// counted for nothing (the report's rate several times too high).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_finishing_after_a_pause_counts_as_active_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
+    let (model, repair_file, blob) =
+        export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
+    let source = Arc::new(Gated {
+        mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),
+        waiting: Notify::new(),
+        open: Notify::new(),
+    });
+    let mut handle = engine::start_repair(
+        Arc::clone(&model),
+        dir.path().join("drive"),
+        Arc::clone(&source) as Arc<dyn BlobSource>,
+        repair_file,
+        options(),
+    );
+    let mut events = Vec::new();
+    let run = async {
+        source.waiting.notified().await;
+        handle.send(Command::Pause);
+        loop {
+            let event = handle.events.recv().await.expect("the run goes on");
+            let paused = event == Event::Paused;
+            events.push(event);
+            if paused {
+                break;
+            }
+        }
+        // The download in flight takes a second more, paused.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        source.open.notify_one();
+        loop {
+            let event = handle.events.recv().await.expect("the run goes on");
+            let verdict =
+                matches!(&event, Event::Component(c) if c.status == ComponentStatus::Repaired);
+            events.push(event);
+            if verdict {
+                break;
+            }
+        }
+        handle.send(Command::Resume);
+        while let Some(event) = handle.events.recv().await {
+            events.push(event);
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the run ended");
+    assert_repaired(dir.path(), &blob, &events);
+    let Some(Event::RunFinished { active_seconds, .. }) = events.last() else {
+        panic!("no ending: {events:#?}");
+    };
+    assert!(*active_seconds >= 0.9, "{active_seconds} s active");
+}

@@ -326,9 +326,11 @@ impl Outbox {
         self.send(Event::Progress(progress)).await
     }
 
-    /// The clock runs while there is work and nothing holds it.
+    /// The clock runs while there is work and nothing holds it, or while a pause lets the
+    /// work in flight finish.
     fn tick_clock(&mut self) {
-        let running = !self.ledger.paused() && !self.ledger.idle() && !self.ledger.finished();
+        let held = self.ledger.paused() && !self.ledger.working();
+        let running = !held && !self.ledger.idle() && !self.ledger.finished();
         self.clock.run(running);
     }
 }
