@@ -326,11 +326,9 @@ impl Outbox {
         self.send(Event::Progress(progress)).await
     }
 
-    /// The clock runs while there is work and nothing holds it, or while a pause lets the
-    /// work in flight finish.
+    /// The clock runs while there is work and nothing holds it.
     fn tick_clock(&mut self) {
-        let held = self.ledger.paused() && !self.ledger.working();
-        let running = !held && !self.ledger.idle() && !self.ledger.finished();
+        let running = !self.ledger.paused() && !self.ledger.idle() && !self.ledger.finished();
         self.clock.run(running);
     }
 }

@@ -136,13 +136,6 @@ impl Ledger {
         };
         let record = &mut self.records[index];
         let tally = &mut self.blobs[id.blob as usize];
-        let works = |activity: Option<Activity>| {
-            u32::from(matches!(
-                activity,
-                Some(Activity::Verifying | Activity::Downloading)
-            ))
-        };
-        self.working = self.working.saturating_sub(works(record.activity)) + works(activity);
         if let Some(before) = record.activity {
             tally.by_activity[activity_index(before)] -= 1;
         }
@@ -156,7 +149,6 @@ impl Ledger {
     }
 
     fn clear_activity(&mut self) {
-        self.working = 0;
         for record in &mut self.records {
             record.activity = None;
         }

@@ -204,8 +204,6 @@ pub struct Ledger {
     active_seconds: f64,
     bytes_moved: u64,
     paused: bool,
-    /// Components being verified or downloaded now (work a pause lets finish).
-    working: u32,
     idle: bool,
     /// Told to stop: the run ends once the work in flight is done.
     stopping: bool,
@@ -258,7 +256,6 @@ impl Ledger {
             active_seconds: 0.0,
             bytes_moved: 0,
             paused: false,
-            working: 0,
             idle: false,
             stopping: false,
             awaiting_credentials: None,
@@ -393,11 +390,6 @@ impl Ledger {
 
     pub fn paused(&self) -> bool {
         self.paused
-    }
-
-    /// Whether any component is being verified or downloaded now.
-    pub fn working(&self) -> bool {
-        self.working > 0
     }
 
     pub fn idle(&self) -> bool {
