@@ -178,8 +178,7 @@ fn log_blob(file: &FileReport) -> LogBlob {
         blob_path: escaped(&file.blob_path),
         file_path: escaped(&file.file_path),
         snapshot: file.snapshot.as_deref().map(escaped),
-        // A Length nobody gave is left out: 0 read back would call the file too long.
-        length: file.length_known.then_some(file.length),
+        length: Some(file.length),
         last_modified: file.last_modified.as_deref().map(escaped),
         kind,
         ranges: ranges
@@ -240,7 +239,6 @@ mod tests {
             blob_path: path.trim_start_matches('\\').replace('\\', "/"),
             snapshot: None,
             length: 2048,
-            length_known: true,
             last_modified: Some("2012-09-18T23:47:08Z".into()),
             status: FileVerdict::of(components.iter().map(|c| c.status)),
             export: None,
@@ -303,27 +301,6 @@ mod tests {
         );
         assert!(log.blobs[0].needs_repair());
         assert_eq!(log.status, Some(DriveStatus::CompletedWithErrors));
-    }
-
-    /// A file whose length nobody gave (a copy-log entry without `Length` whose run never asked
-    /// the storage) has no `Length` in the DriveLog: read back, 0 called the file too long.
-    #[test]
-    fn an_unknown_length_is_left_out() {
-        let mut unknown = file(
-            "\\c\\a.bin",
-            vec![component(
-                ComponentKind::Properties,
-                0,
-                ComponentStatus::Repaired,
-            )],
-        );
-        unknown.length = 0;
-        unknown.length_known = false;
-        let log = CopyLog::parse_str(&copy_log(&report(vec![unknown.clone()])).to_xml()).unwrap();
-        assert_eq!(log.blobs[0].length, None);
-        unknown.length_known = true;
-        let log = CopyLog::parse_str(&copy_log(&report(vec![unknown])).to_xml()).unwrap();
-        assert_eq!(log.blobs[0].length, Some(0));
     }
 
     /// XML 1.0 has no way to write most control characters, not even as references: a name

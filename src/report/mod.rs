@@ -64,11 +64,6 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub snapshot: Option<String>,
     pub length: u64,
-    /// Whether `length` is known (a manifest's `Length`, a copy log's or a verbose log's, or
-    /// the storage's); 0 otherwise. Not in the JSON (a report read back takes its length as
-    /// known): for the DriveLog, which leaves out what it does not know.
-    #[serde(skip_serializing, default = "known")]
-    pub length_known: bool,
     /// From the copy log: the blob's Last-Modified at export time, as written.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub last_modified: Option<String>,
@@ -77,10 +72,6 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub export: Option<ExportReport>,
     pub components: Vec<ComponentReport>,
-}
-
-fn known() -> bool {
-    true
 }
 
 /// The 2021 logs' facts about a file: the verbose log's check, the copy log's error and what
@@ -407,10 +398,6 @@ impl Report {
                     blob_path: blob.blob_path.clone(),
                     snapshot: blob.snapshot.clone(),
                     length: ledger.file_length(b),
-                    length_known: blob.in_manifest
-                        || blob.copy_log_length().is_some()
-                        || blob.exported_length().is_some()
-                        || ledger.file_length(b) > 0,
                     last_modified: blob.last_modified.clone(),
                     status: ledger.blob(b).verdict(),
                     export: blob.export.as_deref().map(ExportReport::of),
