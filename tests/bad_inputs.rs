@@ -660,11 +660,11 @@ fn a_copy_log_contradicting_the_manifest_is_refused_with_exit_2() {
     let cases = [
         (
             "copylog/length_mismatch.xml",
-            r#"the copy log lists "\\c\\good.bin" with Length 5 but the manifest says 4"#,
+            r#"the copy log lists "\c\good.bin" with Length 5 but the manifest says 4"#,
         ),
         (
             "copylog/snapshot_mismatch.xml",
-            r#"the copy log lists "\\c\\good.bin" as snapshot 2020-01-01T00:00:00.0000000Z of c/good.bin, but the manifest as the base blob"#,
+            r#"the copy log lists "\c\good.bin" as snapshot 2020-01-01T00:00:00.0000000Z of c/good.bin, but the manifest as the base blob"#,
         ),
     ];
     for (copy_log, phrase) in cases {
@@ -679,6 +679,11 @@ fn a_copy_log_contradicting_the_manifest_is_refused_with_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{copy_log}: {stderr}");
         assert!(stderr.starts_with("error: "), "{copy_log}: {stderr}");
         assert!(stderr.contains(phrase), "{copy_log}: {stderr}");
+        // Which files disagree.
+        for file in [corpus("valid.manifest.xml"), corpus(copy_log)] {
+            let named = file.display().to_string();
+            assert!(stderr.contains(&named), "{copy_log}: {stderr}");
+        }
         assert!(!stderr.contains("panicked"), "{copy_log}: {stderr}");
         assert_eq!(fixture.snapshot(), before, "{copy_log}");
     }
@@ -900,6 +905,15 @@ fn huge_and_deep_generated_documents_are_refused_briefly() {
                 &format!(r"\c\{}&bad;<", "x".repeat(ten_mb)),
             ),
             "undefined entity &bad;".to_string(),
+            None,
+        ),
+        (
+            "huge_file_path.xml",
+            valid.replace(r"\c\good.bin<", &format!(r"\c\{}<", "x".repeat(ten_mb))),
+            format!(
+                "FilePath is {} characters long, more than any NTFS path (32767)",
+                ten_mb + 3
+            ),
             None,
         ),
         (

@@ -17,8 +17,8 @@ use super::manifest::{RangeKind, RangeLike, check_ranges};
 use super::md5::{Md5, shorten};
 use super::status::{BlobStatus, DriveStatus, FileStatus, RangeStatus};
 use super::xml::{
-    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_blob_length,
-    parse_u64, required_attribute, set_once,
+    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, checked_path,
+    parse_blob_length, parse_u64, required_attribute, set_once,
 };
 
 /// A parsed copy log.
@@ -443,14 +443,29 @@ impl Handler for Builder<'_> {
         };
         let value = || text.trim().to_string();
         match (depth, path.current()) {
-            (3, "BlobPath") => set_once(&mut blob.blob_path, value(), "BlobPath")?,
-            (3, "FilePath") => set_once(&mut blob.file_path, value(), "FilePath")?,
+            (3, "BlobPath") => {
+                set_once(
+                    &mut blob.blob_path,
+                    checked_path("BlobPath", value())?,
+                    "BlobPath",
+                )?;
+            }
+            (3, "FilePath") => {
+                set_once(
+                    &mut blob.file_path,
+                    checked_path("FilePath", value())?,
+                    "FilePath",
+                )?;
+            }
             (3, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
             (3, "Length") => set_once(&mut blob.length, parse_blob_length(text)?, "Length")?,
             (3, "LastModified") => blob.last_modified = Some(value()).filter(|s| !s.is_empty()),
             (4, "Path") if matches!(path.parent(), "Metadata" | "Properties") => {
                 if let Some(side) = self.side.as_mut() {
-                    side.path = Some(value()).filter(|s| !s.is_empty());
+                    let logged = checked_path("Path", value())?;
+                    if !logged.is_empty() {
+                        set_once(&mut side.path, logged, "Path")?;
+                    }
                 }
             }
             (3, side @ ("Metadata" | "Properties")) => {

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::md5::{Md5, shorten};
 use super::xml::{
-    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, parse_blob_length,
-    parse_u64, required_attribute, set_once,
+    self, ElementPath, FormatError, FormatErrorKind, Handler, Origin, attribute, checked_path,
+    parse_blob_length, parse_u64, required_attribute, set_once,
 };
 
 /// A parsed drive manifest. Import-only elements are accepted and dropped; a
@@ -327,8 +327,20 @@ impl Handler for Builder {
         };
         let value = || text.trim().to_string();
         match (depth, path.current()) {
-            (5, "BlobPath") => set_once(&mut blob.blob_path, value(), "BlobPath")?,
-            (5, "FilePath") => set_once(&mut blob.file_path, value(), "FilePath")?,
+            (5, "BlobPath") => {
+                set_once(
+                    &mut blob.blob_path,
+                    checked_path("BlobPath", value())?,
+                    "BlobPath",
+                )?;
+            }
+            (5, "FilePath") => {
+                set_once(
+                    &mut blob.file_path,
+                    checked_path("FilePath", value())?,
+                    "FilePath",
+                )?;
+            }
             (5, "ClientData") => blob.client_data = Some(text.to_string()),
             (5, "Snapshot") => blob.snapshot = Some(value()).filter(|s| !s.is_empty()),
             (5, "Length") => set_once(&mut blob.length, parse_blob_length(text)?, "Length")?,
@@ -337,7 +349,7 @@ impl Handler for Builder {
                     return Err(invalid(format!("{side} has no Hash")));
                 };
                 let file = SideFile {
-                    path: value(),
+                    path: checked_path(side, value())?,
                     hash,
                 };
                 if file.path.is_empty() {

@@ -93,7 +93,10 @@ impl Handler for Builder {
             attributes(element, ["Path", "CloudFormat", "ETag", "Size", "crc64"])?;
         let missing =
             |name: &str| FormatErrorKind::Invalid(format!("the attribute {name} is missing"));
-        let file_path = file_path.ok_or_else(|| missing("Path"))?.into_owned();
+        let file_path = xml::checked_path(
+            "Path",
+            file_path.ok_or_else(|| missing("Path"))?.into_owned(),
+        )?;
         if file_path.trim().is_empty() {
             return Err(FormatErrorKind::Invalid(
                 "the attribute Path is empty".into(),

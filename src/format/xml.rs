@@ -598,7 +598,21 @@ pub(crate) fn attributes<'a, const N: usize>(
     Ok(found)
 }
 
-/// Parses a non-negative integer attribute or element text.
+/// The longest path a drive's documents can name: NTFS allows 32,767 UTF-16 units.
+pub(crate) const LONGEST_PATH: usize = 32_767;
+
+/// `path` (of element or attribute `what`), refused when longer than any NTFS path: every
+/// message and report line would repeat it.
+pub(crate) fn checked_path(what: &str, path: String) -> Result<String, FormatErrorKind> {
+    let units = path.encode_utf16().count();
+    if units > LONGEST_PATH {
+        return Err(FormatErrorKind::Invalid(format!(
+            "{what} is {units} characters long, more than any NTFS path ({LONGEST_PATH})"
+        )));
+    }
+    Ok(path)
+}
+
 /// Sets `slot` to `value`, refusing a second `<element>` in one entry: a document that names
 /// one fact twice (a second `FilePath`, `Length`, `DriveId`) is not taken at its last word.
 pub(crate) fn set_once<T>(
@@ -615,6 +629,7 @@ pub(crate) fn set_once<T>(
     Ok(())
 }
 
+/// Parses a non-negative integer attribute or element text.
 pub(crate) fn parse_u64(what: &str, text: &str) -> Result<u64, FormatErrorKind> {
     let trimmed = text.trim();
     if trimmed.is_empty() {

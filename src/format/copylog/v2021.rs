@@ -180,7 +180,7 @@ impl Handler for Builder {
                     return Err(invalid("the attribute Path is empty"));
                 }
                 self.entity = Some(EntityBuilder {
-                    path: entity_path.into_owned(),
+                    path: xml::checked_path("Path", entity_path.into_owned())?,
                     cloud_format: attribute(element, "CloudFormat")?
                         .filter(|value| !value.trim().is_empty())
                         .map(|value| CloudFormat::parse(&value)),
@@ -262,7 +262,11 @@ impl Handler for Builder {
                 };
                 match child {
                     "DriveLogVersion" => summary.version = text_value(text),
-                    "DriveId" => summary.drive_id = text_value(text),
+                    "DriveId" => {
+                        if let Some(id) = text_value(text) {
+                            xml::set_once(&mut summary.drive_id, id, "DriveId")?;
+                        }
+                    }
                     "Status" => summary.status = text_value(text),
                     "TotalFiles_Blobs" => {
                         summary.total_files = Some(parse_u64("TotalFiles_Blobs", text)?);
