@@ -8,7 +8,7 @@ use crate::format::copylog::AnyCopyLog;
 use crate::format::log_names::LogName;
 use crate::format::manifest::Manifest;
 use crate::format::verbose_log::VerboseLog;
-use crate::model::{Drive, Logs};
+use crate::model::{Drive, Logs, ModelError};
 use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
 
@@ -22,6 +22,7 @@ pub fn load(
     verbose_log: Option<&Path>,
 ) -> Result<Drive, CliError> {
     check_exists(manifest, copy_log, verbose_log)?;
+    let manifest_path = manifest;
     let manifest = manifest.map(Manifest::from_file).transpose()?;
     let manifest_drive = manifest.as_ref().map(|m| m.drive_id.clone());
     let logs = Logs {
@@ -29,19 +30,35 @@ pub fn load(
         verbose_log: verbose_log.map(VerboseLog::from_file).transpose()?,
         drive_id: verbose_log.map(drive_id_from_name),
     };
-    let mut drive = match copy_log {
+    let given = [
+        ("manifest", manifest_path),
+        ("copy log", copy_log),
+        ("verbose log", verbose_log),
+    ];
+    let built = match copy_log {
         // A DriveLog is merged as it is read: a verbose one of millions of ranges is never
         // held whole.
-        Some(path) if !AnyCopyLog::is_2021(path) => Drive::read(manifest, path, logs)?,
+        Some(path) if !AnyCopyLog::is_2021(path) => Drive::read(manifest, path, logs),
         Some(path) => Drive::build(
             manifest,
             Some(Logs {
                 copy_log: Some(AnyCopyLog::from_file(path)?),
                 ..logs
             }),
-        )?,
-        None => Drive::build(manifest, Some(logs))?,
+        ),
+        None => Drive::build(manifest, Some(logs)),
     };
+    let mut drive = built.map_err(|error| match error {
+        ModelError::Format(error) => CliError::Format(error),
+        // Two documents disagree: which files they are.
+        error => {
+            let files: Vec<String> = given
+                .iter()
+                .filter_map(|&(what, path)| Some(format!("{what} {}", path?.display())))
+                .collect();
+            CliError::Usage(format!("{error} ({})", files.join(", ")))
+        }
+    })?;
     // The verbose log's name (`<job>_<serial>_VerboseLog_<stamp>.xml`) carries the serial
     // number the manifest names; a job name may hold `_`, so the name is matched, not split.
     let name = verbose_log

@@ -69,7 +69,7 @@ pub fn main() -> ExitStatus {
 
 /// An error and its causes, one line: "a: b: c".
 pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
+    let mut text = crate::sanitize::escape_controls(&error.to_string()).into_owned();
     let mut source = error.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();

@@ -25,15 +25,20 @@ pub enum ModelError {
         "neither a manifest nor a copy log was given: there is nothing to check the drive against"
     )]
     NothingToCheck,
-    #[error("the copy log lists {file_path:?} with Length {log} but the manifest says {manifest}")]
+    #[error(
+        "the copy log lists \"{}\" with Length {log} but the manifest says {manifest}",
+        escape_controls(file_path)
+    )]
     LengthMismatch {
         file_path: String,
         manifest: u64,
         log: u64,
     },
     #[error(
-        "the copy log lists {file_path:?} as {log} of {blob_path}, but the manifest as {manifest}: \
-         they describe different blobs (check that the copy log is this export's)"
+        "the copy log lists \"{}\" as {log} of {}, but the manifest as {manifest}: they \
+         describe different blobs (check that the copy log is this export's)",
+        escape_controls(file_path),
+        escape_controls(blob_path)
     )]
     SnapshotMismatch {
         file_path: String,
@@ -42,7 +47,8 @@ pub enum ModelError {
         log: String,
     },
     #[error(
-        "the verbose log lists {file_path:?} with Size {verbose_log} but the manifest says {manifest}"
+        "the verbose log lists \"{}\" with Size {verbose_log} but the manifest says {manifest}",
+        escape_controls(file_path)
     )]
     SizeMismatch {
         file_path: String,
@@ -50,9 +56,10 @@ pub enum ModelError {
         verbose_log: u64,
     },
     #[error(
-        "the files and ranges listed add up to more than 2^64 - 1 bytes in all at {file_path:?} \
+        "the files and ranges listed add up to more than 2^64 - 1 bytes in all at \"{}\" \
          (the {listed_by}'s), more than any drive holds: check that the {listed_by} is this \
-         drive's and whole"
+         drive's and whole",
+        escape_controls(file_path)
     )]
     PastAnyDrive {
         file_path: String,

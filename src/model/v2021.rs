@@ -601,7 +601,7 @@ mod tests {
         let error = Drive::build(Some(manifest), logs(None, Some(log))).unwrap_err();
         assert_eq!(
             error.to_string(),
-            r#"the verbose log lists "\\photos\\a_1.jpg" with Size 9 but the manifest says 8"#
+            r#"the verbose log lists "\photos\a_1.jpg" with Size 9 but the manifest says 8"#
         );
     }
 
