@@ -245,15 +245,35 @@ async fn a_copy_log_range_without_a_hash_damaged_on_the_way_is_not_written() {
     let Some(azurite) = azurite::shared() else {
         return;
     };
+    // A range of 4 KiB, and one of 6 MiB (read in requests of at most 4 MiB, the most the
+    // storage hashes) damaged in its second request.
+    const MIB: usize = 1 << 20;
+    let cases = [
+        ("nohash-flipped", (46, 4, 4096), 4096..8192),
+        ("nohash-flipped-big", (47, 2, 4 * MIB), MIB..7 * MIB),
+    ];
+    for (container, layout, failed) in cases {
+        flipped_on_the_way(azurite, container, layout, failed).await;
+    }
+}
+
+async fn flipped_on_the_way(
+    azurite: &Azurite,
+    container: &str,
+    layout: (u64, usize, usize),
+    failed: std::ops::Range<usize>,
+) {
+    let last_request = failed.start + (failed.len() - 1) / (4 << 20) * (4 << 20);
     let FailedRange {
         export,
         blob_path,
         content,
         damaged,
-    } = failed_range(azurite, "nohash-flipped", (46, 4, 4096), 4096..8192, None).await;
+    } = failed_range(azurite, container, layout, failed, None).await;
     let file = export.file(&blob_path);
     let mut plan = Plan::new(7, 100, &[Fault::FlipByte]);
     plan.only_path = Some(blob_path.clone());
+    plan.only_from_byte = Some(last_request as u64);
     plan.max_faults = Some(1);
     let proxy = FaultProxy::start(azurite.port(), plan);
     let seen = repair_from(&export, &proxy.endpoint(), false);

@@ -18,7 +18,8 @@ use crate::format::md5::Md5Stream;
 use crate::format::side_files::PropertiesFile;
 use crate::model::{Blob, ComponentId, ComponentKind};
 use crate::source::{
-    BlobProperties, BlobRef, BlobSource, ReadConditions, SourceError, retrying_until,
+    BlobProperties, BlobRef, BlobSource, RANGE_MD5_LIMIT, ReadConditions, SourceError,
+    retrying_until,
 };
 
 /// A single component larger than this is not held in memory to be checked before writing
@@ -70,6 +71,17 @@ impl Part {
     pub(crate) fn len(&self) -> u64 {
         self.pieces.iter().map(|piece| piece.len() as u64).sum()
     }
+}
+
+/// What the storage's own MD5s (`x-ms-range-get-content-md5`) said of a component's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InTransit {
+    /// Every request's bytes hash to the MD5 the storage sent with them.
+    Matched,
+    /// Some request came without one (a range the storage does not hash, a mirror).
+    Unchecked,
+    /// A request's bytes hash to `got`, the storage sent `sent`: damaged on the way.
+    Differs { sent: Md5, got: Md5 },
 }
 
 /// One component's downloaded bytes, in the pieces they arrived in, and their MD5.
@@ -166,30 +178,58 @@ impl Repairer {
             .map(|(received, _)| received)
     }
 
-    /// [`Self::read_hashed`] of components no hash checks, one request each: each with the
-    /// MD5 the storage sent for its bytes, if it sent one.
+    /// [`Self::read_hashed`] of components no hash checks, each in requests of at most
+    /// [`RANGE_MD5_LIMIT`] bytes with the storage's MD5 of each: what that check found.
     pub(super) async fn read_hashed_one_by_one(
         &self,
         source: &dyn BlobSource,
         blob: &BlobRef,
         (ids, lengths): (&[ComponentId], &[u64]),
         conditions: &ReadConditions,
-    ) -> Result<Vec<(Received, Option<Md5>)>, Stop> {
+    ) -> Result<Vec<(Received, InTransit)>, Stop> {
         let mut all = Vec::with_capacity(ids.len());
-        for (index, &id) in ids.iter().enumerate() {
-            let offset = self.drive.component(id).offset;
-            let one = index..index + 1;
-            let (mut received, md5) = self
-                .read_hashed_asking(
-                    source,
-                    blob,
-                    offset,
-                    (&ids[one.clone()], &lengths[one]),
-                    conditions,
-                    true,
-                )
-                .await?;
-            all.extend(received.pop().map(|received| (received, md5)));
+        for (&id, &length) in ids.iter().zip(lengths) {
+            let start = self.drive.component(id).offset;
+            let mut pieces = Vec::new();
+            let mut md5s = Vec::new();
+            let mut check = InTransit::Matched;
+            let mut at = start;
+            while at < start + length {
+                let take = (start + length - at).min(RANGE_MD5_LIMIT);
+                let (mut received, sent) = self
+                    .read_hashed_asking(source, blob, at, (&[id], &[take]), conditions, true)
+                    .await?;
+                let Some(received) = received.pop() else {
+                    break;
+                };
+                check = match (check, sent) {
+                    (InTransit::Differs { .. }, _) => check,
+                    (_, Some(sent)) if sent != received.md5 => InTransit::Differs {
+                        sent,
+                        got: received.md5,
+                    },
+                    (InTransit::Matched, Some(_)) => InTransit::Matched,
+                    _ => InTransit::Unchecked,
+                };
+                md5s.push(received.md5);
+                pieces.extend(received.pieces);
+                at += take;
+            }
+            if md5s.is_empty() {
+                check = InTransit::Unchecked;
+            }
+            // One request: its MD5 is the component's; several: hashed whole here (rare).
+            let md5 = match md5s.as_slice() {
+                [one] => *one,
+                _ => {
+                    let mut hasher = Md5Stream::new();
+                    for piece in &pieces {
+                        hasher.update(piece);
+                    }
+                    hasher.finish()
+                }
+            };
+            all.push((Received { pieces, md5 }, check));
         }
         Ok(all)
     }

@@ -38,7 +38,7 @@ use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
 
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
 pub use fetch::properties_file;
-use fetch::{MAX_COMPONENT_IN_MEMORY, Part, Vouched, buffer_units};
+use fetch::{InTransit, MAX_COMPONENT_IN_MEMORY, Part, Vouched, buffer_units};
 use hasher::Hasher;
 use plan::{
     Job, component_ids, download_plan, job_file_path, needs_copy_log_repair, plan_jobs,
@@ -967,11 +967,8 @@ impl Repairer {
             } else {
                 let read =
                     self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
-                Ok(read
-                    .await?
-                    .into_iter()
-                    .map(|received| (received, None))
-                    .collect())
+                let unchecked = |received| (received, InTransit::Unchecked);
+                Ok(read.await?.into_iter().map(unchecked).collect())
             }
         };
         let received = match self.recording_intent(&ids, download).await {
@@ -981,17 +978,17 @@ impl Repairer {
         };
         let mut writes = Vec::new();
         let mut refused = Vec::new();
-        for (&id, (received, storage_md5)) in ids.iter().zip(received) {
+        for (&id, (received, in_transit)) in ids.iter().zip(received) {
             let component = self.drive.component(id);
             let actual = received.md5;
-            let refusal = match (component.expected_md5, storage_md5) {
+            let refusal = match (component.expected_md5, in_transit) {
                 (Some(expected), _) if expected != actual => Some(format!(
                     "the storage's bytes hash to {actual}, not the {}'s {expected}: the blob \
                      probably changed since export; nothing was written",
                     blob.hash_source()
                 )),
-                (None, Some(sent)) if sent != actual => Some(format!(
-                    "the bytes received hash to {actual}, but the storage sent {sent} as their \
+                (None, InTransit::Differs { sent, got }) => Some(format!(
+                    "the bytes received hash to {got}, but the storage sent {sent} as their \
                      MD5: they were damaged on the way; nothing was written (a rerun downloads \
                      them again)"
                 )),
@@ -1012,10 +1009,10 @@ impl Repairer {
                     offset: component.offset,
                     pieces: received.pieces,
                     md5: actual,
-                    vouched: match (component.expected_md5, storage_md5) {
+                    vouched: match (component.expected_md5, in_transit) {
                         (Some(_), _) => Vouched::Hash,
-                        (None, Some(_)) => Vouched::StorageMd5,
-                        (None, None) => Vouched::Pin,
+                        (None, InTransit::Matched) => Vouched::StorageMd5,
+                        (None, _) => Vouched::Pin,
                     },
                 }),
             }
