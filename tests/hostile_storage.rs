@@ -306,6 +306,56 @@ async fn flipped_on_the_way(
     );
 }
 
+/// Without a manifest, a copy-log `FileNotFound` of a blob with no Content-MD5 (a page blob)
+/// is downloaded whole in requests each checked against the MD5 the storage sends with it: a
+/// bit flipped on the way leaves the file uncreated and says so (exit 1); a rerun makes the
+/// file the blob and says what checked it (exit 0).
+///
+/// Seen failing without the check: the damaged bytes were written, "no Content-MD5 to check
+/// it against", exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_file_without_a_content_md5_damaged_on_the_way_is_not_written() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let container = "whole-flipped";
+    let blob = SampleBlob::page("disk.vhd", 6 << 20, &[(0, 6 << 20)], 48);
+    let mut export = export(azurite, container, in_container(container, vec![blob])).await;
+    let blob_path = format!("{container}/disk.vhd");
+    let content = export.blob(&blob_path).content.clone();
+    export.lose_file(&blob_path);
+    export.write_copy_log();
+    let file = export.file(&blob_path);
+    let mut plan = Plan::new(9, 100, &[Fault::FlipByte]);
+    plan.only_path = Some(blob_path.clone());
+    plan.only_from_byte = Some(4 << 20);
+    plan.max_faults = Some(1);
+    let proxy = FaultProxy::start(azurite.port(), plan);
+    let seen = repair_from(&export, &proxy.endpoint(), false);
+    assert_eq!(proxy.injected(), 1, "{:?}", proxy.seen());
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(!file.exists(), "nothing was written");
+    assert!(
+        seen.text().contains("damaged on the way"),
+        "{}",
+        seen.text()
+    );
+
+    let seen = repair_from(&export, &proxy.endpoint(), false);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content,
+        "the file is the blob"
+    );
+    let report = read_json(&export.report());
+    let whole = components(&report, &export.blob(&blob_path).file_path, "file");
+    let reason = whole[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("each piece checked against the MD5 the storage sent with it"),
+        "{reason}"
+    );
+}
+
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from
 /// the storage, never from the copy log's `Length` (absent, or 5 for a 300 KiB blob). Both
 /// files are the blobs byte for byte (exit 0), the report's lengths and totals are the

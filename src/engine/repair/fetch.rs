@@ -160,6 +160,52 @@ impl Repairer {
         stopped_on(retrying_until(self.control.token(), read).await)
     }
 
+    /// [`Self::read_range`] in requests of at most [`RANGE_MD5_LIMIT`] bytes, each checked
+    /// against the MD5 the storage sends with it (for bytes nothing else checks): the bytes,
+    /// and whether every request had one; `Ok(Err(reason))` for bytes damaged on the way.
+    pub(super) async fn read_range_checked(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        offset: u64,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<Result<(Bytes, bool), String>, Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let mut out = bytes::BytesMut::with_capacity(usize::try_from(length).unwrap_or(0));
+        let mut every_one_checked = true;
+        let end = offset + length;
+        let mut at = offset;
+        while at < end {
+            let take = (end - at).min(RANGE_MD5_LIMIT);
+            let mut pieces = Vec::new();
+            let mut sink = |piece| pieces.push(piece);
+            let read = source.read_range_with_md5_to(blob, at, take, conditions, &mut sink);
+            let sent = stopped_on(retrying_until(self.control.token(), read).await)?;
+            let mut hasher = Md5Stream::new();
+            for piece in &pieces {
+                hasher.update(piece);
+                out.extend_from_slice(piece);
+            }
+            let got = hasher.finish();
+            match sent {
+                Some(sent) if sent != got => {
+                    return Ok(Err(format!(
+                        "the bytes received at [{at}, {}) hash to {got}, but the storage sent \
+                         {sent} as their MD5: they were damaged on the way",
+                        at + take
+                    )));
+                }
+                Some(_) => {}
+                None => every_one_checked = false,
+            }
+            at += take;
+        }
+        Ok(Ok((out.freeze(), every_one_checked)))
+    }
+
     /// `[offset, offset + Σ lengths)` of the blob, whose consecutive spans are the
     /// components `ids` (of `lengths` bytes): each component's bytes are hashed while they
     /// arrive, beside those of the other downloads (`hasher`), and told to the progress meter

@@ -1171,16 +1171,28 @@ impl Repairer {
             let pieces =
                 (0..length.div_ceil(chunk)).map(|i| (i * chunk, chunk.min(length - i * chunk)));
             let parallel = self.options.concurrency.clamp(1, WHOLE_FILE_STREAMS);
+            // Without a Content-MD5, each piece is checked against the storage's MD5 of it.
+            let every_piece_checked = &std::sync::atomic::AtomicBool::new(content_md5.is_none());
             let mut written = futures::stream::iter(pieces)
                 .map(|(offset, size)| {
                     let file = Arc::clone(&file);
                     let (source_blob, pinned) = (&source_blob, &pinned);
                     async move {
                         let _room = self.room_for(size).await.map_err(Err)?;
-                        let bytes = self
-                            .read_range(source, source_blob, offset, size, pinned)
-                            .await
-                            .map_err(Err)?;
+                        let bytes = if content_md5.is_none() {
+                            let read =
+                                self.read_range_checked(source, source_blob, offset, size, pinned);
+                            let (bytes, checked) = read.await.map_err(Err)?.map_err(Ok)?;
+                            if !checked {
+                                every_piece_checked
+                                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            bytes
+                        } else {
+                            self.read_range(source, source_blob, offset, size, pinned)
+                                .await
+                                .map_err(Err)?
+                        };
                         tokio::task::spawn_blocking(move || file.write_at(&bytes, offset))
                             .await
                             .map_err(|e| Ok(e.to_string()))?
@@ -1221,6 +1233,13 @@ impl Repairer {
                         Some(_) => format!(
                             "downloaded whole and checked against the blob's Content-MD5{copy_log_note}"
                         ),
+                        None if every_piece_checked.load(std::sync::atomic::Ordering::Relaxed) => {
+                            format!(
+                                "downloaded whole ({length} bytes, one version of the blob), \
+                                 each piece checked against the MD5 the storage sent with it; \
+                                 the blob has no Content-MD5{copy_log_note}"
+                            )
+                        }
                         None => format!(
                             "downloaded whole ({length} bytes, one version of the blob); the blob \
                              has no Content-MD5 to check it against{copy_log_note}"
