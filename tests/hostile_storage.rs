@@ -356,6 +356,60 @@ async fn a_whole_file_without_a_content_md5_damaged_on_the_way_is_not_written() 
     );
 }
 
+/// Without a manifest, a file cut short before a range the copy log says failed gets its
+/// missing end downloaded in requests each checked against the storage's MD5 of it (the bytes
+/// outside the range have no hash): a bit flipped on the way is not written (exit 1); a rerun
+/// completes the file (exit 0).
+///
+/// Seen failing without the check: the damaged bytes were written and the run said REPAIRED.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_end_damaged_on_the_way_is_not_written() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let container = "end-flipped";
+    let blob = SampleBlob::block("cut.bin", pseudo_random_bytes(49, 3 << 20), 1 << 20);
+    let mut export = export(azurite, container, in_container(container, vec![blob])).await;
+    let blob_path = format!("{container}/cut.bin");
+    let content = export.blob(&blob_path).content.clone();
+    let file = export.file(&blob_path);
+    std::fs::write(&file, &content[..1 << 20]).unwrap();
+    let entry = export.log_entry(&blob_path);
+    entry.status = BlobStatus::CompletedWithErrors;
+    entry.ranges.push(LogRange {
+        offset: 2 << 20,
+        length: 64 << 10,
+        id: None,
+        hash: None,
+        status: RangeStatus::Failed,
+    });
+    export.write_copy_log();
+    let mut plan = Plan::new(11, 100, &[Fault::FlipByte]);
+    plan.only_path = Some(blob_path.clone());
+    plan.only_from_byte = Some(1 << 20);
+    plan.max_faults = Some(1);
+    let proxy = FaultProxy::start(azurite.port(), plan);
+    let seen = repair_from(&export, &proxy.endpoint(), false);
+    assert_eq!(proxy.injected(), 1, "{:?}", proxy.seen());
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content[..1 << 20],
+        "nothing was written"
+    );
+    assert!(
+        seen.text().contains("damaged on the way"),
+        "{}",
+        seen.text()
+    );
+
+    let seen = repair_from(&export, &proxy.endpoint(), false);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content,
+        "the file is the blob"
+    );
+}
+
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from
 /// the storage, never from the copy log's `Length` (absent, or 5 for a 300 KiB blob). Both
 /// files are the blobs byte for byte (exit 0), the report's lengths and totals are the

@@ -184,22 +184,25 @@ impl Repairer {
             let mut sink = |piece| pieces.push(piece);
             let read = source.read_range_with_md5_to(blob, at, take, conditions, &mut sink);
             let sent = stopped_on(retrying_until(self.control.token(), read).await)?;
+            for piece in &pieces {
+                out.extend_from_slice(piece);
+            }
+            let Some(sent) = sent else {
+                every_one_checked = false;
+                at += take;
+                continue;
+            };
             let mut hasher = Md5Stream::new();
             for piece in &pieces {
                 hasher.update(piece);
-                out.extend_from_slice(piece);
             }
             let got = hasher.finish();
-            match sent {
-                Some(sent) if sent != got => {
-                    return Ok(Err(format!(
-                        "the bytes received at [{at}, {}) hash to {got}, but the storage sent \
-                         {sent} as their MD5: they were damaged on the way",
-                        at + take
-                    )));
-                }
-                Some(_) => {}
-                None => every_one_checked = false,
+            if sent != got {
+                return Ok(Err(format!(
+                    "the bytes received at [{at}, {}) hash to {got}, but the storage sent \
+                     {sent} as their MD5: they were damaged on the way",
+                    at + take
+                )));
             }
             at += take;
         }

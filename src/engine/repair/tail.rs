@@ -236,15 +236,21 @@ impl Repairer {
             }
             while at < length {
                 let size = piece_size(at, chunk.min(length - at), &hashes);
+                // Bytes outside the listed ranges have no hash: each request is checked
+                // against the storage's MD5 of it.
                 let read = async {
                     let room = self.room_for(size).await?;
                     let bytes = self
-                        .read_range(source, &source_blob, at, size, &pinned)
+                        .read_range_checked(source, &source_blob, at, size, &pinned)
                         .await?;
                     Ok::<_, Stop>((room, bytes))
                 };
                 let (room, bytes) = match read.await {
-                    Ok(read) => read,
+                    Ok((room, Ok((bytes, _)))) => (room, bytes),
+                    Ok((_, Err(damaged))) => {
+                        failure = Some(damaged);
+                        break;
+                    }
                     Err(Stop::Source(error)) if at > from => {
                         if error.refused_credentials().is_none() {
                             failure = Some(escape_controls(&error.to_string()).into_owned());
