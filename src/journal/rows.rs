@@ -419,6 +419,8 @@ impl RepairFile {
                         file_path: row.get(2)?,
                         snapshot: row.get(3)?,
                         length: row.get::<_, i64>(4)?.max(0) as u64,
+                        // Not recorded: a length of 0 outside the manifest is taken as none.
+                        length_given: row.get::<_, bool>(7)? || row.get::<_, i64>(4)? > 0,
                         last_modified: None,
                         kind: None,
                         in_manifest: row.get(7)?,

@@ -299,6 +299,22 @@ impl Ledger {
     }
 
     /// A file's length, as [`Ledger::length`] knows its whole-file component.
+    /// Whether [`Self::file_length`] is known: a document gave it, or the storage did.
+    pub fn file_length_known(&self, blob: usize) -> bool {
+        let described = &self.drive.blobs[blob];
+        described.length_given
+            || described
+                .components
+                .iter()
+                .position(|c| c.kind == ComponentKind::File)
+                .is_some_and(|component| {
+                    self.storage_lengths.contains_key(&ComponentId {
+                        blob: blob as u32,
+                        component: component as u32,
+                    })
+                })
+    }
+
     pub fn file_length(&self, blob: usize) -> u64 {
         let described = &self.drive.blobs[blob];
         if described.in_manifest || self.storage_lengths.is_empty() {

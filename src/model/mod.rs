@@ -64,6 +64,9 @@ pub struct Blob {
     pub file_path: String,
     pub snapshot: Option<String>,
     pub length: u64,
+    /// Whether a document gave `length` (a manifest's or a copy log's `Length`, a verbose
+    /// log's `Size`): a copy-log entry may name none, and its 0 is then unknown.
+    pub length_given: bool,
     /// From the copy log: the blob's Last-Modified at export time.
     pub last_modified: Option<String>,
     pub kind: Option<RangeKind>,

@@ -332,6 +332,7 @@ fn blob_for<'a>(
             file_path: default_file_path(path),
             snapshot: None,
             length: 0,
+            length_given: false,
             last_modified: None,
             kind: range_kind(cloud_format),
             in_manifest: false,
@@ -373,6 +374,7 @@ fn merge_verbose_file(
         });
     }
     blob.length = file.size;
+    blob.length_given = true;
     if !blob.in_manifest {
         blob.components.extend(chunks(file.size));
         if file.path.ends_with('/') {

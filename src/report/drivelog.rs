@@ -178,7 +178,8 @@ fn log_blob(file: &FileReport) -> LogBlob {
         blob_path: escaped(&file.blob_path),
         file_path: escaped(&file.file_path),
         snapshot: file.snapshot.as_deref().map(escaped),
-        length: Some(file.length),
+        // A Length nobody gave is left out: 0 read back would call the file too long.
+        length: file.length_known.then_some(file.length),
         last_modified: file.last_modified.as_deref().map(escaped),
         kind,
         ranges: ranges
@@ -239,6 +240,7 @@ mod tests {
             blob_path: path.trim_start_matches('\\').replace('\\', "/"),
             snapshot: None,
             length: 2048,
+            length_known: true,
             last_modified: Some("2012-09-18T23:47:08Z".into()),
             status: FileVerdict::of(components.iter().map(|c| c.status)),
             export: None,
@@ -301,6 +303,28 @@ mod tests {
         );
         assert!(log.blobs[0].needs_repair());
         assert_eq!(log.status, Some(DriveStatus::CompletedWithErrors));
+    }
+
+    /// A Length nobody gave (a copy-log entry without one, whose run never learned it from
+    /// the storage) is left out of the DriveLog; one given, 0 included, is kept.
+    ///
+    /// Seen failing: `<Length>0</Length>` for the first, which, given back as a copy log, made
+    /// `verify` call the intact file too long.
+    #[test]
+    fn only_a_length_somebody_gave_is_written() {
+        let log = r#"<DriveLog Version="2014-11-01"><DriveId>D</DriveId>
+<Blob Status="CompletedWithErrors"><BlobPath>c/a.bin</BlobPath><FilePath>\c\a.bin</FilePath>
+<Properties Status="Failed"><Path>\c\a.bin.properties</Path></Properties></Blob>
+<Blob Status="Completed"><BlobPath>c/empty.bin</BlobPath><FilePath>\c\empty.bin</FilePath><Length>0</Length></Blob>
+<Blob Status="Completed"><BlobPath>c/b.bin</BlobPath><FilePath>\c\b.bin</FilePath><Length>5</Length></Blob>
+<Status>CompletedWithErrors</Status></DriveLog>"#;
+        let drive = crate::model::Drive::build(None, Some(CopyLog::parse_str(log).unwrap().into()))
+            .unwrap();
+        let ledger = crate::ledger::Ledger::new(std::sync::Arc::new(drive));
+        let report = Report::of(&ledger, crate::report::RunInfo::default());
+        let back = CopyLog::parse_str(&copy_log(&report).to_xml()).unwrap();
+        let lengths: Vec<Option<u64>> = back.blobs.iter().map(|b| b.length).collect();
+        assert_eq!(lengths, [None, Some(0), Some(5)]);
     }
 
     /// XML 1.0 has no way to write most control characters, not even as references: a name

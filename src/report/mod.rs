@@ -64,6 +64,11 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub snapshot: Option<String>,
     pub length: u64,
+    /// Whether `length` is known (a document gave it, or the storage did); 0 otherwise. Not
+    /// in the JSON (a report read back takes it as known): for the DriveLog, which leaves out
+    /// what it does not know.
+    #[serde(skip_serializing, default = "known")]
+    pub length_known: bool,
     /// From the copy log: the blob's Last-Modified at export time, as written.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub last_modified: Option<String>,
@@ -72,6 +77,10 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub export: Option<ExportReport>,
     pub components: Vec<ComponentReport>,
+}
+
+fn known() -> bool {
+    true
 }
 
 /// The 2021 logs' facts about a file: the verbose log's check, the copy log's error and what
@@ -398,6 +407,7 @@ impl Report {
                     blob_path: blob.blob_path.clone(),
                     snapshot: blob.snapshot.clone(),
                     length: ledger.file_length(b),
+                    length_known: ledger.file_length_known(b),
                     last_modified: blob.last_modified.clone(),
                     status: ledger.blob(b).verdict(),
                     export: blob.export.as_deref().map(ExportReport::of),

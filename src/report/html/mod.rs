@@ -208,6 +208,7 @@ mod tests {
                 blob_path: hostile("blob"),
                 snapshot: Some(hostile("snapshot")),
                 length: 20,
+                length_known: true,
                 last_modified: None,
                 status: FileVerdict::Failed,
                 export: Some(ExportReport {
@@ -301,6 +302,7 @@ mod tests {
                 blob_path: "c/a".into(),
                 snapshot: None,
                 length: 20,
+                length_known: true,
                 last_modified: None,
                 status: FileVerdict::Failed,
                 export: None,
