@@ -298,39 +298,35 @@ impl Ledger {
         }
     }
 
-    /// A file's length, as [`Ledger::length`] knows its whole-file component.
     /// Whether [`Self::file_length`] is known: a document gave it, or the storage did.
     pub fn file_length_known(&self, blob: usize) -> bool {
-        let described = &self.drive.blobs[blob];
-        described.length_given
-            || described
-                .components
-                .iter()
-                .position(|c| c.kind == ComponentKind::File)
-                .is_some_and(|component| {
-                    self.storage_lengths.contains_key(&ComponentId {
-                        blob: blob as u32,
-                        component: component as u32,
-                    })
-                })
+        self.drive.blobs[blob].length_given || self.storage_file_length(blob).is_some()
     }
 
+    /// A file's length, as [`Ledger::length`] knows its whole-file component.
     pub fn file_length(&self, blob: usize) -> u64 {
         let described = &self.drive.blobs[blob];
-        if described.in_manifest || self.storage_lengths.is_empty() {
+        if described.in_manifest {
             return described.length;
         }
-        described
+        self.storage_file_length(blob).unwrap_or(described.length)
+    }
+
+    /// The length the storage gave for a file only the copy log lists, when it gave one.
+    fn storage_file_length(&self, blob: usize) -> Option<u64> {
+        if self.storage_lengths.is_empty() {
+            return None;
+        }
+        let component = self.drive.blobs[blob]
             .components
             .iter()
-            .position(|c| c.kind == ComponentKind::File)
-            .and_then(|component| {
-                self.storage_lengths.get(&ComponentId {
-                    blob: blob as u32,
-                    component: component as u32,
-                })
+            .position(|c| c.kind == ComponentKind::File)?;
+        self.storage_lengths
+            .get(&ComponentId {
+                blob: blob as u32,
+                component: component as u32,
             })
-            .map_or(described.length, |&length| length)
+            .copied()
     }
 
     /// The bytes a component stands for in the totals, with the length the storage gave.

@@ -806,6 +806,10 @@ impl BlobSource for AzureBlobSource {
             .map(|_| ())
     }
 
+    fn sends_range_md5(&self) -> bool {
+        true
+    }
+
     async fn read_range_with_md5_to(
         &self,
         blob: &BlobRef,

@@ -204,6 +204,12 @@ pub trait BlobSource: Send + Sync {
             .map(|()| None)
     }
 
+    /// Whether [`Self::read_range_with_md5_to`] sends the storage's MD5 (Azure does; a local
+    /// mirror has none to send, so its reads are not split for it).
+    fn sends_range_md5(&self) -> bool {
+        false
+    }
+
     /// Properties and metadata of the blob (or its snapshot), honouring the conditions.
     async fn properties(
         &self,

@@ -171,6 +171,13 @@ impl Repairer {
         length: u64,
         conditions: &ReadConditions,
     ) -> Result<Result<(Bytes, bool), String>, Stop> {
+        if !source.sends_range_md5() {
+            // Nothing to check against: one read, into the source's own buffer.
+            let bytes = self
+                .read_range(source, blob, offset, length, conditions)
+                .await?;
+            return Ok(Ok((bytes, false)));
+        }
         if self.cancelled() {
             return Err(Stop::Cancelled);
         }
