@@ -84,6 +84,38 @@ pub(super) enum InTransit {
     Differs { sent: Md5, got: Md5 },
 }
 
+impl InTransit {
+    /// What one request's bytes (hashing to `got`) say, with the MD5 the storage `sent`.
+    fn of(sent: Option<Md5>, got: Md5) -> Self {
+        match sent {
+            Some(sent) if sent != got => InTransit::Differs { sent, got },
+            Some(_) => InTransit::Matched,
+            None => InTransit::Unchecked,
+        }
+    }
+
+    /// This and the next request's verdict: damage stands, "matched" only if both are.
+    pub(super) fn and(self, next: Self) -> Self {
+        match (self, next) {
+            (InTransit::Differs { .. }, _) => self,
+            (_, InTransit::Differs { .. }) => next,
+            (InTransit::Matched, InTransit::Matched) => InTransit::Matched,
+            _ => InTransit::Unchecked,
+        }
+    }
+
+    /// Why the bytes are not written, when they were damaged on the way.
+    pub(super) fn damage(self) -> Option<String> {
+        match self {
+            InTransit::Differs { sent, got } => Some(format!(
+                "the bytes received hash to {got}, but the storage sent {sent} as their MD5: \
+                 they were damaged on the way"
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// One component's downloaded bytes, in the pieces they arrived in, and their MD5.
 pub(super) struct Received {
     pub pieces: Vec<Bytes>,
@@ -162,7 +194,7 @@ impl Repairer {
 
     /// [`Self::read_range`] in requests of at most [`RANGE_MD5_LIMIT`] bytes, each checked
     /// against the MD5 the storage sends with it (for bytes nothing else checks): the bytes,
-    /// and whether every request had one; `Ok(Err(reason))` for bytes damaged on the way.
+    /// and what the check found (it stops at the first request damaged on the way).
     pub(super) async fn read_range_checked(
         &self,
         source: &dyn BlobSource,
@@ -170,50 +202,36 @@ impl Repairer {
         offset: u64,
         length: u64,
         conditions: &ReadConditions,
-    ) -> Result<Result<(Bytes, bool), String>, Stop> {
+    ) -> Result<(Bytes, InTransit), Stop> {
         if !source.sends_range_md5() {
             // Nothing to check against: one read, into the source's own buffer.
             let bytes = self
                 .read_range(source, blob, offset, length, conditions)
                 .await?;
-            return Ok(Ok((bytes, false)));
+            return Ok((bytes, InTransit::Unchecked));
         }
         if self.cancelled() {
             return Err(Stop::Cancelled);
         }
         let mut out = bytes::BytesMut::with_capacity(usize::try_from(length).unwrap_or(0));
-        let mut every_one_checked = true;
+        let mut check = InTransit::Matched;
         let end = offset + length;
         let mut at = offset;
-        while at < end {
+        while at < end && check.damage().is_none() {
             let take = (end - at).min(RANGE_MD5_LIMIT);
             let mut pieces = Vec::new();
             let mut sink = |piece| pieces.push(piece);
             let read = source.read_range_with_md5_to(blob, at, take, conditions, &mut sink);
             let sent = stopped_on(retrying_until(self.control.token(), read).await)?;
-            for piece in &pieces {
-                out.extend_from_slice(piece);
-            }
-            let Some(sent) = sent else {
-                every_one_checked = false;
-                at += take;
-                continue;
-            };
             let mut hasher = Md5Stream::new();
             for piece in &pieces {
+                out.extend_from_slice(piece);
                 hasher.update(piece);
             }
-            let got = hasher.finish();
-            if sent != got {
-                return Ok(Err(format!(
-                    "the bytes received at [{at}, {}) hash to {got}, but the storage sent \
-                     {sent} as their MD5: they were damaged on the way",
-                    at + take
-                )));
-            }
+            check = check.and(InTransit::of(sent, hasher.finish()));
             at += take;
         }
-        Ok(Ok((out.freeze(), every_one_checked)))
+        Ok((out.freeze(), check))
     }
 
     /// `[offset, offset + Σ lengths)` of the blob, whose consecutive spans are the
@@ -243,6 +261,11 @@ impl Repairer {
         (ids, lengths): (&[ComponentId], &[u64]),
         conditions: &ReadConditions,
     ) -> Result<Vec<(Received, InTransit)>, Stop> {
+        // A source that sends no MD5 is read a component a request: nothing to split for.
+        let most = match source.sends_range_md5() {
+            true => RANGE_MD5_LIMIT,
+            false => u64::MAX,
+        };
         let mut all = Vec::with_capacity(ids.len());
         for (&id, &length) in ids.iter().zip(lengths) {
             let start = self.drive.component(id).offset;
@@ -251,22 +274,14 @@ impl Repairer {
             let mut check = InTransit::Matched;
             let mut at = start;
             while at < start + length {
-                let take = (start + length - at).min(RANGE_MD5_LIMIT);
+                let take = (start + length - at).min(most);
                 let (mut received, sent) = self
                     .read_hashed_asking(source, blob, at, (&[id], &[take]), conditions, true)
                     .await?;
                 let Some(received) = received.pop() else {
                     break;
                 };
-                check = match (check, sent) {
-                    (InTransit::Differs { .. }, _) => check,
-                    (_, Some(sent)) if sent != received.md5 => InTransit::Differs {
-                        sent,
-                        got: received.md5,
-                    },
-                    (InTransit::Matched, Some(_)) => InTransit::Matched,
-                    _ => InTransit::Unchecked,
-                };
+                check = check.and(InTransit::of(sent, received.md5));
                 md5s.push(received.md5);
                 pieces.extend(received.pieces);
                 at += take;

@@ -987,11 +987,9 @@ impl Repairer {
                      probably changed since export; nothing was written",
                     blob.hash_source()
                 )),
-                (None, InTransit::Differs { sent, got }) => Some(format!(
-                    "the bytes received hash to {got}, but the storage sent {sent} as their \
-                     MD5: they were damaged on the way; nothing was written (a rerun downloads \
-                     them again)"
-                )),
+                (None, InTransit::Differs { .. }) => in_transit.damage().map(|damage| {
+                    format!("{damage}; nothing was written (a rerun downloads them again)")
+                }),
                 (None, _) if unpinned => Some(UNCHECKED_AND_UNPINNED.to_string()),
                 _ => None,
             };
@@ -1171,39 +1169,40 @@ impl Repairer {
             let pieces =
                 (0..length.div_ceil(chunk)).map(|i| (i * chunk, chunk.min(length - i * chunk)));
             let parallel = self.options.concurrency.clamp(1, WHOLE_FILE_STREAMS);
-            // Without a Content-MD5, each piece is checked against the storage's MD5 of it.
-            let every_piece_checked = &std::sync::atomic::AtomicBool::new(content_md5.is_none());
             let mut written = futures::stream::iter(pieces)
                 .map(|(offset, size)| {
                     let file = Arc::clone(&file);
                     let (source_blob, pinned) = (&source_blob, &pinned);
                     async move {
                         let _room = self.room_for(size).await.map_err(Err)?;
-                        let bytes = if content_md5.is_none() {
+                        // Without a Content-MD5, each piece is checked against the storage's
+                        // MD5 of it.
+                        let (bytes, check) = if content_md5.is_none() {
                             let read =
                                 self.read_range_checked(source, source_blob, offset, size, pinned);
-                            let (bytes, checked) = read.await.map_err(Err)?.map_err(Ok)?;
-                            if !checked {
-                                every_piece_checked
-                                    .store(false, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            bytes
+                            read.await.map_err(Err)?
                         } else {
-                            self.read_range(source, source_blob, offset, size, pinned)
-                                .await
-                                .map_err(Err)?
+                            let read = self.read_range(source, source_blob, offset, size, pinned);
+                            (read.await.map_err(Err)?, InTransit::Unchecked)
                         };
+                        if let Some(damage) = check.damage() {
+                            return Err(Ok(damage));
+                        }
                         tokio::task::spawn_blocking(move || file.write_at(&bytes, offset))
                             .await
                             .map_err(|e| Ok(e.to_string()))?
                             .map_err(|e| Ok(e.to_string()))?;
-                        Ok(size)
+                        Ok((size, check))
                     }
                 })
                 .buffer_unordered(parallel);
+            let mut in_transit = InTransit::Matched;
             while let Some(piece) = written.next().await {
                 match piece {
-                    Ok(size) => self.transferred(ids[0], size).await,
+                    Ok((size, check)) => {
+                        in_transit = in_transit.and(check);
+                        self.transferred(ids[0], size).await;
+                    }
                     Err(Err(stop)) => return Written::Stopped(stop),
                     Err(Ok(reason)) => {
                         return Written::Done(failed_all(
@@ -1233,7 +1232,7 @@ impl Repairer {
                         Some(_) => format!(
                             "downloaded whole and checked against the blob's Content-MD5{copy_log_note}"
                         ),
-                        None if every_piece_checked.load(std::sync::atomic::Ordering::Relaxed) => {
+                        None if in_transit == InTransit::Matched => {
                             format!(
                                 "downloaded whole ({length} bytes, one version of the blob), \
                                  each piece checked against the MD5 the storage sent with it; \

@@ -246,11 +246,13 @@ impl Repairer {
                     Ok::<_, Stop>((room, bytes))
                 };
                 let (room, bytes) = match read.await {
-                    Ok((room, Ok((bytes, _)))) => (room, bytes),
-                    Ok((_, Err(damaged))) => {
-                        failure = Some(damaged);
-                        break;
-                    }
+                    Ok((room, (bytes, check))) => match check.damage() {
+                        None => (room, bytes),
+                        Some(damage) => {
+                            failure = Some(damage);
+                            break;
+                        }
+                    },
                     Err(Stop::Source(error)) if at > from => {
                         if error.refused_credentials().is_none() {
                             failure = Some(escape_controls(&error.to_string()).into_owned());
