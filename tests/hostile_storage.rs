@@ -240,6 +240,36 @@ async fn a_copy_log_range_without_a_hash_is_written_only_when_pinned_to_the_expo
 /// (exit 0).
 ///
 /// Seen failing without the check: the damaged bytes were written and the run said REPAIRED.
+/// A repair of `export` from Azurite through a proxy that flips one bit of the first answer
+/// for `blob_path` that starts at or after byte `from`: the run, which is refused (exit 1),
+/// and the proxy (for a rerun through it).
+fn repair_with_a_bit_flipped(
+    azurite: &Azurite,
+    export: &Export,
+    blob_path: &str,
+    from: u64,
+) -> (Seen, FaultProxy) {
+    let mut plan = Plan::new(7, 100, &[Fault::FlipByte]);
+    plan.only_path = Some(blob_path.to_string());
+    plan.only_from_byte = Some(from);
+    plan.max_faults = Some(1);
+    let proxy = FaultProxy::start(azurite.port(), plan);
+    let seen = repair_from(export, &proxy.endpoint(), false);
+    assert_eq!(proxy.injected(), 1, "{:?}", proxy.seen());
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    (seen, proxy)
+}
+
+/// A rerun through `proxy` (no more faults) makes `file` the blob's `content` (exit 0).
+fn rerun_makes_the_blob(export: &Export, proxy: &FaultProxy, file: &Path, content: &[u8]) {
+    let seen = repair_from(export, &proxy.endpoint(), false);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(file).unwrap() == content,
+        "the file is the blob"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_copy_log_range_without_a_hash_damaged_on_the_way_is_not_written() {
     let Some(azurite) = azurite::shared() else {
@@ -271,14 +301,7 @@ async fn flipped_on_the_way(
         damaged,
     } = failed_range(azurite, container, layout, failed, None).await;
     let file = export.file(&blob_path);
-    let mut plan = Plan::new(7, 100, &[Fault::FlipByte]);
-    plan.only_path = Some(blob_path.clone());
-    plan.only_from_byte = Some(last_request as u64);
-    plan.max_faults = Some(1);
-    let proxy = FaultProxy::start(azurite.port(), plan);
-    let seen = repair_from(&export, &proxy.endpoint(), false);
-    assert_eq!(proxy.injected(), 1, "{:?}", proxy.seen());
-    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let (_, proxy) = repair_with_a_bit_flipped(azurite, &export, &blob_path, last_request as u64);
     assert!(
         std::fs::read(&file).unwrap() == damaged,
         "nothing was written"
@@ -289,12 +312,7 @@ async fn flipped_on_the_way(
     let reason = blocks[0]["reason"].as_str().unwrap();
     assert!(reason.contains("damaged on the way"), "{reason}");
 
-    let seen = repair_from(&export, &proxy.endpoint(), false);
-    assert_eq!(seen.code, Some(0), "{}", seen.text());
-    assert!(
-        std::fs::read(&file).unwrap() == content,
-        "the file is the blob"
-    );
+    rerun_makes_the_blob(&export, &proxy, &file, &content);
     // Its verdict says what vouched for its bytes.
     let report = read_json(&export.report());
     let blocks = components(&report, &export.blob(&blob_path).file_path, "block");
@@ -326,14 +344,7 @@ async fn a_whole_file_without_a_content_md5_damaged_on_the_way_is_not_written() 
     export.lose_file(&blob_path);
     export.write_copy_log();
     let file = export.file(&blob_path);
-    let mut plan = Plan::new(9, 100, &[Fault::FlipByte]);
-    plan.only_path = Some(blob_path.clone());
-    plan.only_from_byte = Some(4 << 20);
-    plan.max_faults = Some(1);
-    let proxy = FaultProxy::start(azurite.port(), plan);
-    let seen = repair_from(&export, &proxy.endpoint(), false);
-    assert_eq!(proxy.injected(), 1, "{:?}", proxy.seen());
-    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let (seen, proxy) = repair_with_a_bit_flipped(azurite, &export, &blob_path, 4 << 20);
     assert!(!file.exists(), "nothing was written");
     assert!(
         seen.text().contains("damaged on the way"),
@@ -341,12 +352,7 @@ async fn a_whole_file_without_a_content_md5_damaged_on_the_way_is_not_written() 
         seen.text()
     );
 
-    let seen = repair_from(&export, &proxy.endpoint(), false);
-    assert_eq!(seen.code, Some(0), "{}", seen.text());
-    assert!(
-        std::fs::read(&file).unwrap() == content,
-        "the file is the blob"
-    );
+    rerun_makes_the_blob(&export, &proxy, &file, &content);
     let report = read_json(&export.report());
     let whole = components(&report, &export.blob(&blob_path).file_path, "file");
     let reason = whole[0]["reason"].as_str().unwrap();
@@ -384,14 +390,7 @@ async fn a_missing_end_damaged_on_the_way_is_not_written() {
         status: RangeStatus::Failed,
     });
     export.write_copy_log();
-    let mut plan = Plan::new(11, 100, &[Fault::FlipByte]);
-    plan.only_path = Some(blob_path.clone());
-    plan.only_from_byte = Some(1 << 20);
-    plan.max_faults = Some(1);
-    let proxy = FaultProxy::start(azurite.port(), plan);
-    let seen = repair_from(&export, &proxy.endpoint(), false);
-    assert_eq!(proxy.injected(), 1, "{:?}", proxy.seen());
-    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let (seen, proxy) = repair_with_a_bit_flipped(azurite, &export, &blob_path, 1 << 20);
     assert!(
         std::fs::read(&file).unwrap() == content[..1 << 20],
         "nothing was written"
@@ -402,12 +401,7 @@ async fn a_missing_end_damaged_on_the_way_is_not_written() {
         seen.text()
     );
 
-    let seen = repair_from(&export, &proxy.endpoint(), false);
-    assert_eq!(seen.code, Some(0), "{}", seen.text());
-    assert!(
-        std::fs::read(&file).unwrap() == content,
-        "the file is the blob"
-    );
+    rerun_makes_the_blob(&export, &proxy, &file, &content);
 }
 
 /// Without a manifest, a copy-log `FileNotFound` is downloaded whole; its length comes from
