@@ -435,6 +435,77 @@ async fn survives_a_stalled_body() {
     );
 }
 
+/// Ctrl-C while a body has stalled (a read timeout of 120 s, a stall far longer): the run gives
+/// the download a few seconds, then ends interrupted (exit 4) with the block's old bytes on
+/// the drive, and a rerun through a healthy path repairs it.
+///
+/// Seen failing with every download in flight let finish: the first Ctrl-C waited for the read
+/// timeout (the bound below, 20 s, was exceeded).
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_gives_up_a_stalled_body() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blob = SampleBlob::block(
+        "stopped.bin",
+        pseudo_random_bytes(10, 128 * KIB),
+        32 * KIB as u64,
+    );
+    let mut export = export(azurite, "faultstop", in_container("faultstop", vec![blob])).await;
+    let path = export.local(&export.sample.blobs[0].file_path);
+    let mut damaged = std::fs::read(&path).unwrap();
+    damaged[40 * KIB] ^= 0xFF;
+    std::fs::write(&path, &damaged).unwrap();
+    export.seal();
+    let mut plan = Plan::new(13, 100, &[Fault::Stall]);
+    plan.max_faults = Some(1);
+    plan.stall = Duration::from_secs(600);
+    let proxy = FaultProxy::start(azurite.port(), plan);
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+    command
+        .env_remove("AZURE_STORAGE_SAS")
+        .env("AZURE_STORAGE_KEY", KEY)
+        .args(export.args(&proxy.endpoint(), 1))
+        .args(["--read-timeout", "120"]);
+    let mut run = support::runs::Watched::start(&mut command);
+    let waiting = Instant::now();
+    while !proxy.injected_by_kind().contains_key(&Fault::Stall) {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30) && run.running(),
+            "no body stalled: {}",
+            run.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.interrupt();
+    let interrupted = Instant::now();
+    let ended = run.end();
+    let took = interrupted.elapsed();
+    assert_eq!(ended.status.code(), Some(4), "{}", ended.stderr);
+    assert!(
+        took < Duration::from_secs(20),
+        "the stop waited {took:?} for the stalled body"
+    );
+    assert!(
+        ended.stderr.contains("left for the rerun"),
+        "{}",
+        ended.stderr
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        damaged,
+        "nothing written from the download given up"
+    );
+    let rerun = export.run(&azurite.endpoint(), 1);
+    assert_eq!(
+        rerun.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rerun.stdout)
+    );
+    export.assert_drive_matches_blobs();
+}
+
 /// Everything but stalls, at random, over three seeds (the three repairs run side by side).
 #[tokio::test(flavor = "multi_thread")]
 async fn survives_a_mixed_seeded_storm() {

@@ -1,5 +1,6 @@
-//! SIGINT, SIGTERM and SIGHUP end a run the same way: the writes in flight finish, the repair
-//! file records them, the reports are written, a BitLocker volume is locked again, exit 4.
+//! SIGINT, SIGTERM and SIGHUP end a run the same way: the writes in flight finish (downloads
+//! under way get a few seconds), the repair file records them, the reports are written, a
+//! BitLocker volume is locked again, exit 4.
 //! A second signal stops at once (after locking the volume). Before the run starts (while a
 //! BitLocker drive is unlocked and the run prepared) any of them locks the drive and exits 4.
 
@@ -80,8 +81,10 @@ pub fn stop_run(
     Interrupts(Some(tokio::spawn(async move {
         let what = signals.next().await;
         let message = format!(
-            "{what}: finishing the writes in flight, then recording them and writing the reports \
-             (a second signal stops at once)"
+            "{what}: finishing the writes in flight (downloads not done in {grace} s are left for \
+             the rerun), then recording them and writing the reports (a second signal stops at \
+             once)",
+            grace = crate::engine::STOP_GRACE.as_secs()
         );
         match &console {
             Some(close) => {

@@ -18,7 +18,7 @@ pub use event::{
     Activity, Command, ComponentEvent, DownloadPlan, Event, PlannedDownload, PlannedKind, Progress,
     Progression, RunMode, SourceHandle, Tally, Totals, Work, resumed_text,
 };
-pub use repair::{RepairOptions, start_repair};
+pub use repair::{RepairOptions, STOP_GRACE, start_repair};
 pub use verify::{Control, Finding, VerifyOptions, VerifySink};
 
 use crate::ledger::Ledger;

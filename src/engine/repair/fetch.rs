@@ -2,10 +2,13 @@
 //!
 //! Every read is conditional on the blob's export-time state (a snapshot cannot change; a base
 //! blob must be unmodified since the copy log's `LastModified` and carry the ETag of the
-//! drive's verified properties file), and every source call ends at once when the run is
-//! cancelled, retries and backoff sleeps included.
+//! drive's verified properties file). Once the run is cancelled no request starts and no
+//! retry waits; a read under way gets [`STOP_GRACE`] to finish (its bytes are then written),
+//! after which it is given up and left for the rerun.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
@@ -25,6 +28,10 @@ use crate::source::{
 /// A single component larger than this is not held in memory to be checked before writing
 /// (a manifest's blocks and page ranges are at most 4 MiB).
 pub(super) const MAX_COMPONENT_IN_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// How long a read under way when the run is stopped may take to finish: a download nearly
+/// done is written, one that stalled (or would take minutes) does not hold the stop up.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Downloaded bytes of one component with their MD5, already compared with the manifest's:
 /// the receive buffers themselves, in order, never copied into one.
@@ -174,9 +181,7 @@ impl Repairer {
         })
     }
 
-    /// `[offset, offset + length)` of the blob, or the run's stop. Once the run is cancelled
-    /// no new request starts and no retry waits; a request under way finishes (its bytes are
-    /// written: "finish what is in flight").
+    /// `[offset, offset + length)` of the blob, or the run's stop (see the module's note).
     pub(super) async fn read_range(
         &self,
         source: &dyn BlobSource,
@@ -189,7 +194,7 @@ impl Repairer {
             return Err(Stop::Cancelled);
         }
         let read = source.read_range(blob, offset, length, conditions);
-        stopped_on(retrying_until(self.control.token(), read).await)
+        self.until_given_up(read).await
     }
 
     /// [`Self::read_range`] in requests of at most [`RANGE_MD5_LIMIT`] bytes, each checked
@@ -222,7 +227,7 @@ impl Repairer {
             let mut pieces = Vec::new();
             let mut sink = |piece| pieces.push(piece);
             let read = source.read_range_with_md5_to(blob, at, take, conditions, &mut sink);
-            let sent = stopped_on(retrying_until(self.control.token(), read).await)?;
+            let sent = self.until_given_up(read).await?;
             let mut hasher = Md5Stream::new();
             for piece in &pieces {
                 out.extend_from_slice(piece);
@@ -330,14 +335,31 @@ impl Repairer {
         let mut sink = |chunk| split.take(chunk);
         let storage_md5 = if ask_md5 {
             let read = source.read_range_with_md5_to(blob, offset, total, conditions, &mut sink);
-            stopped_on(retrying_until(self.control.token(), read).await)?
+            self.until_given_up(read).await?
         } else {
             let read = source.read_range_to(blob, offset, total, conditions, &mut sink);
-            stopped_on(retrying_until(self.control.token(), read).await)?;
+            self.until_given_up(read).await?;
             None
         };
         let received = split.finish(blob).await.map_err(Stop::Source)?;
         Ok((received, storage_md5))
+    }
+
+    /// `read`, its retries ending once the run is cancelled, or the run's stop when it is still
+    /// under way [`STOP_GRACE`] after that (dropped: nothing of it is written).
+    async fn until_given_up<T>(
+        &self,
+        read: impl Future<Output = Result<T, SourceError>>,
+    ) -> Result<T, Stop> {
+        let given_up = async {
+            self.control.cancelled().await;
+            tokio::time::sleep(STOP_GRACE).await;
+        };
+        tokio::select! {
+            biased;
+            read = retrying_until(self.control.token(), read) => stopped_on(read),
+            () = given_up => Err(Stop::Cancelled),
+        }
     }
 
     /// Waits for room to hold `bytes` downloaded bytes (`max_buffered_bytes`); the room is
@@ -362,7 +384,7 @@ impl Repairer {
             return Err(Stop::Cancelled);
         }
         let read = source.properties(blob, conditions);
-        stopped_on(retrying_until(self.control.token(), read).await)
+        self.until_given_up(read).await
     }
 }
 

@@ -37,8 +37,8 @@ use crate::sanitize::escape_controls;
 use crate::source::{BlobSource, CredentialKind, ReadConditions, SourceError};
 
 use commit::{WholeFile, Written, failed, failed_all, write_length, write_side_file};
-pub use fetch::properties_file;
 use fetch::{InTransit, MAX_COMPONENT_IN_MEMORY, Part, Vouched, buffer_units};
+pub use fetch::{STOP_GRACE, properties_file};
 use hasher::Hasher;
 use plan::{
     Job, component_ids, download_plan, job_file_path, needs_copy_log_repair, plan_jobs,
