@@ -445,6 +445,9 @@ fn issued(server: &TokenServer) -> Vec<String> {
 /// A service principal with a client secret (`--auth env`), signing in at a local token
 /// service over HTTPS (`AZURE_AUTHORITY_HOST`): a wrong secret is refused before anything
 /// starts (exit 3), the right one repairs the drive; the secret and the tokens are nowhere.
+///
+/// Seen failing with a token service whose refusal repeats the request: the wrong secret was
+/// printed (AZURE_CLIENT_SECRET was never among the secrets masked).
 #[tokio::test(flavor = "multi_thread")]
 async fn repairs_signed_in_as_a_service_principal_with_a_client_secret() {
     let Some(azurite) = azurite() else { return };

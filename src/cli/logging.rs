@@ -5,34 +5,13 @@
 use std::fs::File;
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::{Layer, Registry};
 
-use crate::sanitize::redact_secrets_with;
-
-/// The secrets of this process's runs; only ever grows.
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
-
-/// Masks `secret` in every log line from now on (too short a secret would mask noise).
-pub fn add_secret(secret: &str) {
-    let secret = secret.trim();
-    if secret.len() >= 4 {
-        let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-        if !secrets.iter().any(|s| s == secret) {
-            secrets.push(secret.to_string());
-        }
-    }
-}
-
-/// `text` with every known secret and SAS signature masked.
-pub fn redact(text: &str) -> String {
-    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    redact_secrets_with(text, &secrets)
-}
+use crate::sanitize::{redact_secrets, remember_secret};
 
 /// Writes log lines to a file with secrets masked.
 #[derive(Clone)]
@@ -49,7 +28,10 @@ impl Write for RedactingFile {
             Some(line) => (line, "\n"),
             None => (text.as_ref(), ""),
         };
-        let clean = format!("{}{end}", crate::sanitize::escape_controls(&redact(line)));
+        let clean = format!(
+            "{}{end}",
+            crate::sanitize::escape_controls(&redact_secrets(line))
+        );
         self.file
             .lock()
             .map_err(|_| io::Error::other("log lock poisoned"))?
@@ -94,7 +76,7 @@ pub fn start(directory: &Path, drive_id: &str, secrets: Vec<String>) -> io::Resu
         .file;
     file.seek(io::SeekFrom::End(0))?;
     for secret in &secrets {
-        add_secret(secret);
+        remember_secret(secret);
     }
     let writer = RedactingFile {
         file: Arc::new(Mutex::new(file)),
@@ -127,7 +109,7 @@ impl<S: tracing::Subscriber> Layer<S> for PaneLayer {
         let mut message = Message(String::new());
         event.record(&mut message);
         let level = metadata.level().as_str().to_ascii_lowercase();
-        crate::tui::log_pane::publish(redact(&format!("{level}: {}", message.0)));
+        crate::tui::log_pane::publish(redact_secrets(&format!("{level}: {}", message.0)));
     }
 }
 
@@ -156,7 +138,7 @@ mod tests {
     fn the_pane_gets_notes_and_retries_redacted_but_not_engine_events() {
         let subscriber = Registry::default().with(PaneLayer);
         let mut lines = crate::tui::log_pane::attach();
-        add_secret("pane-test-secret-4711");
+        remember_secret("pane-test-secret-4711");
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!("key pane-test-secret-4711 refused");
             tracing::info!(target: "export_repair::event", "{{\"event\":\"component\"}}");

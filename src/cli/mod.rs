@@ -14,6 +14,7 @@ mod report_command;
 mod report_paths;
 pub mod reporter;
 mod rerun;
+mod secrets;
 mod session;
 mod signals;
 mod verify;
@@ -25,16 +26,19 @@ use std::fmt::Write as _;
 
 /// Runs the program with the process's arguments and returns its exit status.
 pub fn main() -> ExitStatus {
-    let cli = match args::parse(std::env::args_os()) {
+    let arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Before parsing: a refused argument is echoed in the parser's error.
+    secrets::remember_given(&arguments);
+    let cli = match args::parse(arguments) {
         Ok(cli) => cli,
-        Err(error) => {
-            let status = if error.use_stderr() {
-                ExitStatus::Usage
-            } else {
-                ExitStatus::Verified
-            };
-            let _ = error.print();
-            return status;
+        Err(error) if error.use_stderr() => {
+            let shown = crate::sanitize::redact_secrets(&error.render().to_string());
+            eprint!("{shown}");
+            return ExitStatus::Usage;
+        }
+        Err(help) => {
+            let _ = help.print();
+            return ExitStatus::Verified;
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -67,7 +71,7 @@ pub fn main() -> ExitStatus {
     }
 }
 
-/// An error and its causes, one line: "a: b: c".
+/// An error and its causes, one line: "a: b: c", every secret masked.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = crate::sanitize::escape_controls(&error.to_string()).into_owned();
     let mut source = error.source();
@@ -81,7 +85,7 @@ pub fn chain(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    text
+    crate::sanitize::redact_secrets(&text)
 }
 
 /// Failures that end a run before or instead of a verdict.
@@ -118,6 +122,10 @@ impl CliError {
             // The run is over and its summary printed; the report it was asked for is missing.
             | CliError::Report(_) => ExitStatus::Usage,
             CliError::Source(error) if error.refused_credentials().is_some() => ExitStatus::AuthRefused,
+            // A configuration that cannot work (an account name that is none): usage.
+            CliError::Source(error) if matches!(**error, crate::source::SourceError::Config(_)) => {
+                ExitStatus::Usage
+            }
             // Storage unreachable, a log that vanished or changed: nothing was fetched.
             CliError::Source(_) => ExitStatus::Damaged,
         }

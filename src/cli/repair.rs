@@ -8,12 +8,12 @@ use crate::format::log_names::LogKind;
 use crate::journal::{self, Binding, RepairFile};
 use crate::model::Drive;
 use crate::source::BlobSource;
-use crate::source::azure::sas::Sas;
 use crate::source::azure::{AzureBlobSource, AzureCredential, AzureSourceConfig};
 use crate::source::mirror::MirrorSource;
 
 use super::args::{AuthMethod, RepairArgs};
 use super::report_paths::{self, Protected};
+use super::secrets::secrets_of;
 use super::session::{
     Reports, SourceFactory, console_wanted, exit_status, run_console, run_headless,
 };
@@ -27,6 +27,8 @@ pub struct RepairPlan {
     pub source: Arc<dyn BlobSource>,
     /// Builds a source from credentials typed into the console (Azure sources only).
     pub make_source: Option<SourceFactory>,
+    /// The credential last typed into the console.
+    pub typed: TypedCredential,
     pub repair_file: RepairFile,
     pub secrets: Vec<String>,
     pub reports: Reports,
@@ -198,7 +200,8 @@ pub async fn execute(
         run_headless(handle, plan.drive, args.json, &plan.reports).await?
     };
     if !args.dry_run {
-        super::rerun::tell(&ledger, args);
+        let typed = *plan.typed.lock().unwrap_or_else(|e| e.into_inner());
+        super::rerun::tell(&ledger, args, typed);
     }
     Ok(ledger)
 }
@@ -214,7 +217,8 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
                 .into(),
         ));
     }
-    let (source, make_source, mut secrets) = open_source(args)?;
+    let typed = TypedCredential::default();
+    let (source, make_source, mut secrets) = open_source(args, &typed)?;
     secrets.extend(super::bitlocker::secrets(args.bitlocker_key.as_deref()));
     let drive = super::inputs::load(
         args.manifest.as_deref(),
@@ -319,6 +323,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         target: args.target.clone(),
         source,
         make_source,
+        typed,
         repair_file,
         secrets,
         reports,
@@ -335,7 +340,11 @@ pub(super) fn md5_of(path: &Path) -> Result<crate::format::Md5, CliError> {
 /// must never show.
 type OpenedSource = (Arc<dyn BlobSource>, Option<SourceFactory>, Vec<String>);
 
-fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
+/// The environment variable of the credential last typed into the console (the one the run
+/// then goes on with), for the command that resumes the run.
+pub type TypedCredential = Arc<std::sync::Mutex<Option<&'static str>>>;
+
+fn open_source(args: &RepairArgs, typed: &TypedCredential) -> Result<OpenedSource, CliError> {
     if let Some(directory) = &args.source_dir {
         let mirror =
             MirrorSource::new(directory).map_err(|error| CliError::Usage(error.to_string()))?;
@@ -363,12 +372,19 @@ fn open_source(args: &RepairArgs) -> Result<OpenedSource, CliError> {
         AzureBlobSource::new(config).map(|source| Arc::new(source) as Arc<dyn BlobSource>)
     };
     let source = build(credential).map_err(|error| CliError::Usage(error.to_string()))?;
+    let last_typed = Arc::clone(typed);
     let make_source: SourceFactory = Box::new(move |typed: &str| {
         let credential = typed_credential(typed);
         for secret in secrets_of(&credential) {
-            logging::add_secret(&secret);
+            crate::sanitize::remember_secret(&secret);
         }
-        build(credential).map_err(|error| super::chain(&error))
+        let variable = match credential {
+            AzureCredential::Sas(_) => "AZURE_STORAGE_SAS",
+            _ => "AZURE_STORAGE_KEY",
+        };
+        let source = build(credential).map_err(|error| super::chain(&error))?;
+        *last_typed.lock().unwrap_or_else(|e| e.into_inner()) = Some(variable);
+        Ok(source)
     });
     Ok((source, Some(make_source), secrets))
 }
@@ -430,31 +446,5 @@ fn typed_credential(typed: &str) -> AzureCredential {
         AzureCredential::Sas(typed.to_string())
     } else {
         AzureCredential::AccountKey(typed.to_string())
-    }
-}
-
-/// The secrets of a credential, for redaction (an Entra ID token is masked as it is obtained).
-fn secrets_of(credential: &AzureCredential) -> Vec<String> {
-    match credential {
-        AzureCredential::AccountKey(key) => vec![key.trim().to_string()],
-        AzureCredential::Sas(text) => Sas::parse(text)
-            .map(|sas| sas.signatures().map(str::to_string).collect())
-            .unwrap_or_default(),
-        AzureCredential::EntraId(_) => Vec::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The command line masks the very signature the source sends: `+` is a `+`, `%2B` and
-    /// `%3D` decode (form decoding once turned the `+` into a space here).
-    #[test]
-    fn sas_secrets_are_the_signatures_the_source_reads() {
-        let text = "c1x?sv=2021-08-06&sig=a+b%2Bc%3D";
-        assert_eq!(secrets_of(&AzureCredential::Sas(text.into())), ["a+b+c="]);
-        let sas = Sas::parse(text).unwrap();
-        assert_eq!(sas.signatures().collect::<Vec<_>>(), ["a+b+c="]);
     }
 }

@@ -35,8 +35,14 @@ pub(super) fn program() -> String {
     }
 }
 
-/// The command line that resumes this repair with `program`, and where its secrets go.
-pub fn command(program: &str, args: &RepairArgs) -> (String, Vec<&'static str>) {
+/// The command line that resumes this repair with `program`, and where its secrets go. `typed`:
+/// the variable of the credential typed into the console that the run went on with, which
+/// replaces the one given (and `--auth`).
+pub fn command(
+    program: &str,
+    args: &RepairArgs,
+    typed: Option<&'static str>,
+) -> (String, Vec<&'static str>) {
     let mut words = vec![
         format!("{program} repair"),
         format!("--repair-file {}", path(&args.repair_file)),
@@ -46,7 +52,8 @@ pub fn command(program: &str, args: &RepairArgs) -> (String, Vec<&'static str>) 
     if let Some(account) = &args.account {
         words.push(format!("--account {}", quote(account)));
     }
-    if let Some(auth) = args.auth.and_then(|auth| auth.to_possible_value()) {
+    let auth = args.auth.filter(|_| typed.is_none());
+    if let Some(auth) = auth.and_then(|auth| auth.to_possible_value()) {
         words.push(format!("--auth {}", auth.get_name()));
     }
     if let Some(endpoint) = &args.blob_endpoint {
@@ -85,11 +92,9 @@ pub fn command(program: &str, args: &RepairArgs) -> (String, Vec<&'static str>) 
     if args.json {
         words.push("--json".into());
     }
-    if args.account_key.is_some() {
-        secrets.push("AZURE_STORAGE_KEY");
-    }
-    if args.sas.is_some() {
-        secrets.push("AZURE_STORAGE_SAS");
+    match typed {
+        Some(variable) => secrets.push(variable),
+        None => secrets.extend(given_secret(args)),
     }
     if args.bitlocker_key.is_some() {
         secrets.push("BITLOCKER_KEY");
@@ -97,22 +102,41 @@ pub fn command(program: &str, args: &RepairArgs) -> (String, Vec<&'static str>) 
     (words.join(" "), secrets)
 }
 
-/// After a run that did not finish everything (interrupted, refused, or damage left), says
-/// how to go on.
-pub fn tell(ledger: &Ledger, args: &RepairArgs) {
-    if !(ledger.interrupted() || ledger.awaiting_credentials() || ledger.damaged() > 0) {
-        return;
+/// The variable of the key or SAS the run was given.
+fn given_secret(args: &RepairArgs) -> Option<&'static str> {
+    match (&args.account_key, &args.sas) {
+        (Some(_), _) => Some("AZURE_STORAGE_KEY"),
+        (None, Some(_)) => Some("AZURE_STORAGE_SAS"),
+        (None, None) => None,
     }
-    let (line, secrets) = command(&program(), args);
-    let mut text = String::from("to go on, rerun with the same repair file:\n  ");
-    text.push_str(&line);
-    text.push('\n');
+}
+
+/// After a run that did not finish everything (interrupted, refused, or damage left), says
+/// how to go on; `typed` as for [`command`].
+pub fn tell(ledger: &Ledger, args: &RepairArgs, typed: Option<&'static str>) {
+    if ledger.interrupted() || ledger.awaiting_credentials() || ledger.damaged() > 0 {
+        eprint!("{}", how_to_go_on(&program(), args, typed));
+    }
+}
+
+/// The command that resumes the run, and where its secrets go.
+fn how_to_go_on(program: &str, args: &RepairArgs, typed: Option<&'static str>) -> String {
+    let (line, secrets) = command(program, args, typed);
+    let mut text = format!("to go on, rerun with the same repair file:\n  {line}\n");
     for name in secrets {
         text.push_str(&format!(
             "  (with the secret in the environment variable {name})\n"
         ));
     }
-    eprint!("{text}");
+    // The credential given was replaced in the console: it must not come back with the rerun.
+    if let (Some(given), Some(typed)) = (given_secret(args), typed)
+        && given != typed
+    {
+        text.push_str(&format!(
+            "  (and {given} unset: the run went on with the credentials typed in the console)\n"
+        ));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -145,7 +169,7 @@ mod tests {
         let Commands::Repair(args) = cli.command else {
             panic!("not a repair")
         };
-        let (line, secrets) = command("export-repair", &args);
+        let (line, secrets) = command("export-repair", &args, None);
         assert_eq!(
             line,
             "export-repair repair --repair-file '/r/D 1.rep' --target '/mnt/it'\\''s' \
@@ -174,12 +198,44 @@ mod tests {
         let Commands::Repair(args) = cli.command else {
             panic!("not a repair")
         };
-        let (line, secrets) = command("/opt/tools/export-repair", &args);
+        let (line, secrets) = command("/opt/tools/export-repair", &args, None);
         assert_eq!(
             line,
             "/opt/tools/export-repair repair --repair-file r.rep --target /mnt/d --account acct \
              --auth azure-cli"
         );
         assert!(secrets.is_empty());
+    }
+
+    /// Seen failing: after a SAS typed into the console replaced a refused key, the command
+    /// still named AZURE_STORAGE_KEY (the refused key) for the rerun.
+    #[test]
+    fn the_rerun_command_names_the_credential_typed_in_the_console() {
+        let cli = Cli::try_parse_from([
+            "export-repair",
+            "repair",
+            "--repair-file",
+            "r.rep",
+            "--target",
+            "/mnt/d",
+            "--account",
+            "acct",
+            "--account-key",
+            "c2VjcmV0",
+        ])
+        .unwrap();
+        let Commands::Repair(args) = cli.command else {
+            panic!("not a repair")
+        };
+        assert_eq!(
+            how_to_go_on("export-repair", &args, Some("AZURE_STORAGE_SAS")),
+            "to go on, rerun with the same repair file:\n  \
+             export-repair repair --repair-file r.rep --target /mnt/d --account acct\n  \
+             (with the secret in the environment variable AZURE_STORAGE_SAS)\n  \
+             (and AZURE_STORAGE_KEY unset: the run went on with the credentials typed in the \
+             console)\n"
+        );
+        let (_, secrets) = command("export-repair", &args, Some("AZURE_STORAGE_KEY"));
+        assert_eq!(secrets, ["AZURE_STORAGE_KEY"]);
     }
 }

@@ -6,4 +6,4 @@ mod controls;
 mod secrets;
 
 pub use controls::escape_controls;
-pub use secrets::{redact_secrets, redact_secrets_with, remember_secret};
+pub use secrets::{redact_secrets, redact_secrets_with, remember_secret, remember_token};

@@ -1,33 +1,61 @@
-//! Secrets out of text: SAS signatures, Shared Key signatures, connection-string keys, Entra ID
-//! tokens (bearer tokens and anything shaped like a JWT), any key the run was given and every
-//! token it obtained, raw or percent-encoded.
+//! Secrets out of text: SAS signatures (also percent-encoded, as an error page that repeats the
+//! request URL inside its own writes them), Shared Key signatures, connection-string keys,
+//! form-encoded client secrets, anything shaped like a storage account key, Entra ID tokens
+//! (bearer tokens and anything shaped like a JWT), and every secret the process was given or
+//! obtained, raw or percent-encoded.
 
+use std::collections::VecDeque;
 use std::sync::RwLock;
 
-/// Secrets learnt while the process runs (Entra ID tokens), newest last.
-static REMEMBERED: RwLock<Vec<String>> = RwLock::new(Vec::new());
-/// Tokens are renewed every hour or so; the last few are plenty to remember.
-const REMEMBERED_AT_MOST: usize = 32;
+/// The secrets this process knows: those it was given (keys, SAS, a client secret, a BitLocker
+/// key: kept until it ends) and the tokens it obtained (the newest few).
+struct Known {
+    given: Vec<String>,
+    tokens: VecDeque<String>,
+}
 
-/// Masks `secret` in everything redacted from now on (an Entra ID token the moment it is
-/// obtained). Too short a secret would mask noise and is ignored.
+static KNOWN: RwLock<Known> = RwLock::new(Known {
+    given: Vec::new(),
+    tokens: VecDeque::new(),
+});
+/// Tokens are renewed every hour or so; the last few are plenty to remember.
+const TOKENS_AT_MOST: usize = 32;
+/// Shorter text would mask noise; no real secret is that short.
+const SHORTEST_SECRET: usize = 8;
+
+/// Masks `secret` in everything redacted from now on, until the process ends: a key, a SAS, a
+/// client secret, a BitLocker key, as soon as the process learns it.
 pub fn remember_secret(secret: &str) {
     let secret = secret.trim();
-    if secret.len() < 8 {
+    if secret.len() < SHORTEST_SECRET {
         return;
     }
-    let mut remembered = REMEMBERED.write().unwrap_or_else(|e| e.into_inner());
-    if !remembered.iter().any(|known| known == secret) {
-        if remembered.len() >= REMEMBERED_AT_MOST {
-            remembered.remove(0);
+    let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
+    if !known.given.iter().any(|given| given == secret) {
+        known.given.push(secret.to_string());
+    }
+}
+
+/// Masks an Entra ID token in everything redacted from now on (the newest
+/// [`TOKENS_AT_MOST`] are remembered).
+pub fn remember_token(token: &str) {
+    let token = token.trim();
+    if token.len() < SHORTEST_SECRET {
+        return;
+    }
+    let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
+    if !known.tokens.iter().any(|known| known == token) {
+        if known.tokens.len() >= TOKENS_AT_MOST {
+            known.tokens.pop_front();
         }
-        remembered.push(secret.to_string());
+        known.tokens.push_back(token.to_string());
     }
 }
 
 /// Masks SAS signatures (`sig=…`), Shared Key signatures (`SharedKey account:…`),
-/// connection-string keys (`AccountKey=…`), bearer tokens, JWTs and every remembered secret in
-/// `text`. For use on anything that may be shown or logged: URLs, error messages, request dumps.
+/// connection-string keys (`AccountKey=…`), bearer tokens, JWTs, account keys and every
+/// remembered secret in `text`. For use on anything that may be shown or logged: URLs, error
+/// messages, request dumps.
 pub fn redact_secrets(text: &str) -> String {
     redact_secrets_with(text, &[])
 }
@@ -36,35 +64,58 @@ pub fn redact_secrets(text: &str) -> String {
 /// raw or percent-encoded.
 pub fn redact_secrets_with(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
-    let remembered = REMEMBERED.read().unwrap_or_else(|e| e.into_inner());
+    let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
     let all = secrets
         .iter()
         .copied()
-        .chain(remembered.iter().map(String::as_str));
-    for secret in all.map(|s| s.trim()).filter(|s| s.len() >= 4) {
-        out = out.replace(secret, "<redacted>");
-        let encoded: String = secret
-            .bytes()
+        .chain(known.given.iter().map(String::as_str))
+        .chain(known.tokens.iter().map(String::as_str));
+    for secret in all.map(str::trim).filter(|s| s.len() >= 4) {
+        for form in written_forms(secret) {
+            out = out.replace(&form, "<redacted>");
+        }
+    }
+    out = mask_sas_signatures(&out);
+    out = mask_after(&out, "accountkey=", |c| {
+        matches!(c, ';' | '"' | '\'') || c.is_whitespace()
+    });
+    out = mask_after(&out, "client_secret=", |c| {
+        matches!(c, '&' | '"' | '\'') || c.is_whitespace()
+    });
+    out = mask_bearer_tokens(&out);
+    out = mask_jwts(&out);
+    out = mask_account_keys(&out);
+    mask_shared_key_signatures(&out)
+}
+
+/// How `secret` may be written where it leaks: as it is; percent-encoded as in a URL (RFC 3986
+/// keeps `-._~`), as in a form (only letters and digits kept), and twice (an error page that
+/// repeats an encoded URL inside its own), each with upper- and lower-case hex.
+fn written_forms(secret: &str) -> Vec<String> {
+    let encode = |text: &str, keep: fn(u8) -> bool| -> String {
+        text.bytes()
             .map(|b| {
-                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                if keep(b) {
                     (b as char).to_string()
                 } else {
                     format!("%{b:02X}")
                 }
             })
-            .collect();
-        out = out.replace(&encoded, "<redacted>");
-        out = out.replace(&encoded.to_ascii_lowercase(), "<redacted>");
+            .collect()
+    };
+    let url = encode(secret, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    });
+    let form = encode(secret, |b| b.is_ascii_alphanumeric());
+    let twice = encode(&url, |b| b != b'%');
+    let mut forms = vec![secret.to_string()];
+    for encoded in [url, form, twice] {
+        if encoded != secret {
+            forms.push(encoded.to_ascii_lowercase());
+            forms.push(encoded);
+        }
     }
-    out = mask_after(&out, "sig=", |c| {
-        matches!(c, '&' | '"' | '\'' | '<' | '>' | ')' | ']') || c.is_whitespace()
-    });
-    out = mask_after(&out, "accountkey=", |c| {
-        matches!(c, ';' | '"' | '\'') || c.is_whitespace()
-    });
-    out = mask_bearer_tokens(&out);
-    out = mask_jwts(&out);
-    mask_shared_key_signatures(&out)
+    forms
 }
 
 /// Characters of a token in an `Authorization: Bearer` header (RFC 6750's b64token).
@@ -157,6 +208,96 @@ fn mask_after(text: &str, marker: &str, stop: impl Fn(char) -> bool) -> String {
     out
 }
 
+/// SAS signatures: the value of a `sig=` parameter, also when the URL it stands in was
+/// percent-encoded once or more (`%26sig%3D…`, `%2526sig%253D…`), up to the next parameter.
+fn mask_sas_signatures(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    // What separates parameters, as written and percent-encoded once or twice.
+    const SEPARATORS: [&str; 6] = ["%2526", "%253f", "%26", "%3f", "&amp;", "\\u0026"];
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let mut search = 0;
+    while let Some(found) = lower[search..].find("sig") {
+        let at = search + found;
+        search = at + 3;
+        let before = &lower[..at];
+        let starts_parameter = before
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+            || SEPARATORS
+                .iter()
+                .any(|separator| before.ends_with(separator));
+        // `=`, or `%3d` encoded any number of times more (`%253d`, `%25253d`).
+        let mut value_start = at + 3;
+        if lower[value_start..].starts_with('=') {
+            value_start += 1;
+        } else if lower[value_start..].starts_with('%') {
+            value_start += 1;
+            while lower[value_start..].starts_with("25") {
+                value_start += 2;
+            }
+            if !lower[value_start..].starts_with("3d") {
+                continue;
+            }
+            value_start += 2;
+        } else {
+            continue;
+        }
+        let rest = &lower[value_start..];
+        let stop = rest
+            .find(|c: char| {
+                matches!(c, '&' | '"' | '\'' | '<' | '>' | ')' | ']' | '\\') || c.is_whitespace()
+            })
+            .into_iter()
+            .chain(
+                SEPARATORS
+                    .iter()
+                    .filter_map(|separator| rest.find(separator)),
+            )
+            .min()
+            .unwrap_or(rest.len());
+        if starts_parameter && stop > 0 {
+            out.push_str(&text[last..value_start]);
+            out.push_str("<redacted>");
+            last = value_start + stop;
+        }
+        search = search.max(value_start + stop);
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// Anything shaped like a storage account key (64 bytes in base64: 86 characters and `==`),
+/// wherever it stands: a key typed where another argument was meant is echoed by whoever
+/// refuses it.
+fn mask_account_keys(text: &str) -> String {
+    let is_base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/');
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut last, mut at) = (0, 0);
+    while at < bytes.len() {
+        if !is_base64(bytes[at]) {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len() && is_base64(bytes[at]) {
+            at += 1;
+        }
+        let key_shaped =
+            at - start == 86 && text[at..].starts_with("==") && !text[at + 2..].starts_with('=');
+        if key_shaped {
+            out.push_str(&text[last..start]);
+            out.push_str("<redacted>");
+            at += 2;
+            last = at;
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// `SharedKey account:signature` → `SharedKey account:<redacted>`.
 fn mask_shared_key_signatures(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -220,7 +361,7 @@ mod tests {
             redact_secrets("keyJar.x.y eyJ eyJabc"),
             "keyJar.x.y eyJ eyJabc"
         );
-        remember_secret("an-opaque-token-from-a-managed-identity");
+        remember_token("an-opaque-token-from-a-managed-identity");
         assert_eq!(
             redact_secrets("token an-opaque-token-from-a-managed-identity!"),
             "token <redacted>!"
@@ -235,5 +376,58 @@ mod tests {
         );
         let redacted = redact_secrets_with(&text, &[DEV_KEY]);
         assert_eq!(redacted, "key <redacted> and encoded <redacted>");
+    }
+
+    /// Seen failing with `sig=` alone: an error page repeating the request URL encoded
+    /// (`?url=…%26sig%3D…`) showed the signature, encoded again.
+    #[test]
+    fn redacts_signatures_in_encoded_urls() {
+        let page = "blocked: /deny?url=http%3A%2F%2Fh%2Fc%2Fb%3Fsv%3D2021%26sig%3DZq3%252Babc%253D%26sp%3Dr";
+        assert_eq!(
+            redact_secrets(page),
+            "blocked: /deny?url=http%3A%2F%2Fh%2Fc%2Fb%3Fsv%3D2021%26sig%3D<redacted>%26sp%3Dr"
+        );
+        assert_eq!(
+            redact_secrets("u=x%253Fsig%253DAb%25252B%2526sp%253Dr"),
+            "u=x%253Fsig%253D<redacted>%2526sp%253Dr"
+        );
+        assert_eq!(
+            redact_secrets(r#"{"url":"h?sv=1\u0026sig=Ab%2B\u0026sp=r"}"#),
+            r#"{"url":"h?sv=1\u0026sig=<redacted>\u0026sp=r"}"#
+        );
+        // Words that merely contain "sig" are left alone.
+        assert_eq!(
+            redact_secrets("design=fine signal=ok xsig%3Dkeep"),
+            "design=fine signal=ok xsig%3Dkeep"
+        );
+    }
+
+    /// Seen failing: a client secret echoed in a form body (`client_secret=…%7E…`) or raw by
+    /// a sign-in endpoint's error was shown.
+    #[test]
+    fn redacts_given_secrets_in_every_encoding_and_form_bodies() {
+        remember_secret("cl13nt~s3cret.value+x/y");
+        assert_eq!(
+            redact_secrets(
+                "a cl13nt~s3cret.value+x/y b cl13nt%7Es3cret%2Evalue%2Bx%2Fy c cl13nt~s3cret.value%252Bx%252Fy"
+            ),
+            "a <redacted> b <redacted> c <redacted>"
+        );
+        assert_eq!(
+            redact_secrets("grant_type=client_credentials&client_secret=other%7Evalue&scope=x"),
+            "grant_type=client_credentials&client_secret=<redacted>&scope=x"
+        );
+    }
+
+    /// Anything shaped like an account key is masked, known or not (a key typed where another
+    /// argument was meant, echoed by whoever refuses it); base64 of another length is kept.
+    #[test]
+    fn redacts_anything_shaped_like_an_account_key() {
+        assert_eq!(
+            redact_secrets(&format!("unexpected argument 'sk:{DEV_KEY}' found")),
+            "unexpected argument 'sk:<redacted>' found"
+        );
+        let shorter = &DEV_KEY[4..];
+        assert_eq!(redact_secrets(shorter), shorter);
     }
 }

@@ -184,14 +184,33 @@ impl fmt::Debug for AzureBlobSource {
     }
 }
 
+/// A storage account's name is 3 to 24 lowercase letters and digits (it is a DNS label). A name
+/// of another shape is refused before anything is asked of the storage, and shown only when
+/// it is short enough to be a name (a key given in its place must not be echoed).
+fn check_account_name(account: &str) -> Result<(), SourceError> {
+    let is_name = (3..=24).contains(&account.len())
+        && account
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if is_name {
+        return Ok(());
+    }
+    let given = if account.chars().count() <= 24 {
+        format!("{:?}", crate::sanitize::escape_controls(account))
+    } else {
+        format!("given ({} characters)", account.chars().count())
+    };
+    Err(SourceError::Config(format!(
+        "the storage account name {given} is not one: a storage account's name is 3 to 24 \
+         lowercase letters and digits, as the Azure portal shows it (--account or /sn: takes \
+         the name, --account-key or /sk: the key)"
+    )))
+}
+
 impl AzureBlobSource {
     pub fn new(config: AzureSourceConfig) -> Result<Self, SourceError> {
         let account = config.account.trim();
-        if account.is_empty() || account.contains(['/', '?', '#', ':', '@']) {
-            return Err(SourceError::Config(format!(
-                "invalid storage account name {account:?}"
-            )));
-        }
+        check_account_name(account)?;
         let mut secrets = Vec::new();
         let mut per_try_policies: Vec<Arc<dyn Policy>> = Vec::new();
         let mut endpoint_from_sas = None;
@@ -949,7 +968,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_is_jittered_and_honours_retry_after() {
-        let mut config = AzureSourceConfig::new("a", AzureCredential::AccountKey(DEV_KEY.into()));
+        let mut config =
+            AzureSourceConfig::new("acct", AzureCredential::AccountKey(DEV_KEY.into()));
         config.retry.initial_backoff = Duration::from_millis(100);
         config.retry.max_backoff = Duration::from_millis(1000);
         config.retry.max_retry_after = Duration::from_secs(5);

@@ -204,7 +204,13 @@ fn answer(request: &TokenRequest, secrets: &Secrets, record: &Mutex<Record>) -> 
         if field("client_id") != Some(&secrets.client_id)
             || field("client_secret") != Some(&secrets.client_secret)
         {
-            return refused("401 Unauthorized", "invalid client id or secret");
+            // As careless services do: the refusal repeats what was sent, raw and encoded.
+            let why = format!(
+                "invalid client id or secret {:?} (request: {})",
+                field("client_secret").unwrap_or_default(),
+                request.body
+            );
+            return refused("401 Unauthorized", &why);
         }
         if field("grant_type") != Some("client_credentials")
             || field("scope") != Some(&format!("{STORAGE}/.default"))

@@ -11,7 +11,7 @@
 //!
 //! `--auth env|azure-cli|managed-identity` names one link instead ([`EntraMethod`]).
 //!
-//! Tokens are secrets: every token obtained is handed to [`crate::sanitize::remember_secret`],
+//! Tokens are secrets: every token obtained is handed to [`crate::sanitize::remember_token`],
 //! and none is logged. One cache serves every request of the run; a token is renewed before it
 //! expires (five minutes before, or half way through a shorter life), and a renewal that fails
 //! while the old token still holds keeps the old one.
@@ -296,7 +296,7 @@ impl TokenCredential for EntraCredential {
         }
         match self.fetch(scopes, options).await {
             Ok(token) => {
-                crate::sanitize::remember_secret(token.token.secret());
+                crate::sanitize::remember_token(token.token.secret());
                 tracing::debug!(
                     target: "export_repair::source",
                     "signed in with {}; the token expires at {}",
