@@ -597,11 +597,14 @@ fn write_atomically(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     // A temporary with a random name beside the report, renamed over it: a link planted at
-    // the report's name is replaced, never followed.
-    let temporary = crate::rooted::RootedDir::open(directory)
+    // the report's name is replaced, never followed. Those a killed run left are removed.
+    let located = crate::rooted::RootedDir::open(directory)
         .map_err(error)?
         .child(&name)
-        .and_then(|located| located.temporary())
+        .map_err(|e| error(std::io::Error::other(e)))?;
+    let _ = located.remove_stale_temporaries();
+    let temporary = located
+        .temporary()
         .map_err(|e| error(std::io::Error::other(e)))?;
     let mut out = std::io::BufWriter::new(temporary.file.try_clone().map_err(error)?);
     fill(&mut out).map_err(error)?;
@@ -692,5 +695,29 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A report temporary that a run killed while writing its report left beside it is removed
+    /// when a report is written there again; one another run is writing is not.
+    ///
+    /// Seen failing: a partial report of several MB stayed beside the reports for good.
+    #[test]
+    fn a_report_removes_the_temporary_a_killed_run_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".export-repair-00000000deadbeef.tmp");
+        std::fs::write(&stale, "{\"partial").unwrap();
+        let busy = dir.path().join(".export-repair-00000000cafef00d.tmp");
+        let held = std::fs::File::create(&busy).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        let drive = std::sync::Arc::new(crate::model::Drive {
+            drive_id: "D1".into(),
+            blobs: Vec::new(),
+            has_manifest: true,
+            warnings: Vec::new(),
+        });
+        let report = Report::of(&Ledger::new(drive), RunInfo::default());
+        write_report(&report, &dir.path().join("r.json"), None).unwrap();
+        assert!(!stale.exists(), "the stale temporary stayed");
+        assert!(busy.exists(), "a temporary being written was removed");
     }
 }

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
 use super::lookup::{Located, exists_exactly, step_into};
 use super::{RootedDir, RootedError};
@@ -282,6 +282,10 @@ impl Located {
                 Mode::from_raw_mode(0o644),
             ) {
                 Ok(fd) => {
+                    // Held while the temporary lives (and its process): a cleaner of stale
+                    // temporaries leaves a locked one alone. A folder without locks only
+                    // loses that protection.
+                    let _ = rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive);
                     return Ok(Temporary {
                         file: File::from(fd),
                         dir,
@@ -303,7 +307,8 @@ impl Located {
     }
 
     /// Removes temporaries a killed run left in this file's folder (regular files named as
-    /// [`Self::temporary`] names them); returns how many.
+    /// [`Self::temporary`] names them, whose lock no living process holds: another run's
+    /// temporary being written is left alone); returns how many.
     pub fn remove_stale_temporaries(&self) -> Result<usize, RootedError> {
         if !self.missing_dirs.is_empty() {
             return Ok(0);
@@ -318,6 +323,7 @@ impl Located {
                 && kind_at(self.parent.as_fd(), name)
                     .map_err(|e| RootedError::io(&self.display, e))?
                     == FileKind::File
+                && !is_held(self.parent.as_fd(), name)
             {
                 stale.push(name.to_os_string());
             }
@@ -353,6 +359,21 @@ fn is_temporary_name(name: &OsStr) -> bool {
         .and_then(|n| n.strip_prefix(TEMPORARY_PREFIX))
         .and_then(|n| n.strip_suffix(TEMPORARY_SUFFIX))
         .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether a living process holds the lock of the temporary `name` in `dir` (or whether that
+/// cannot be told: then it is left alone too).
+fn is_held(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
+    let opened = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    );
+    match opened {
+        Ok(fd) => rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err(),
+        Err(_) => true,
+    }
 }
 
 /// A file being written beside its final name; removed unless committed.
