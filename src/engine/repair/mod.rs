@@ -335,8 +335,8 @@ impl Repairer {
         if !self.cancelled() {
             self.plan(Work::Download, &damaged).await;
             lengths.extend(self.repair(&damaged).await);
-            self.run_lengths(lengths).await;
         }
+        self.run_lengths(lengths).await;
         if let Some(mut requests) = requests {
             while !self.cancelled() {
                 let _ = self.out.send(WorkerMessage::Idle).await;
@@ -647,11 +647,19 @@ impl Repairer {
         earlier run settled it, or it was not retried); a rerun brings the range";
 
     /// The deferred jobs: lengths, then the whole-file checks that read the files they set.
+    /// Once the run is stopped, only what its writes made right is told.
     async fn run_lengths(self: &Arc<Self>, deferred: Vec<Job>) {
         let (lengths, rechecks): (Vec<Job>, Vec<Job>) = deferred
             .into_iter()
             .partition(|job| matches!(job, Job::Length { .. }));
-        self.run_jobs(lengths).await;
+        if self.cancelled() {
+            self.lengths_made_right(&lengths).await;
+            return;
+        }
+        self.run_jobs(lengths.clone()).await;
+        if self.cancelled() {
+            self.lengths_made_right(&lengths).await;
+        }
         // Ranges whose missing end no length job came for (their file's length was settled
         // by an earlier run) fail as the write would have.
         if !self.cancelled() {
@@ -1276,10 +1284,42 @@ impl Repairer {
         self.commit(&[id], set).await
     }
 
+    /// A stopped run's last word on the lengths of manifest files it left damaged: one its
+    /// writes made right (a missing file its first block brought back at its length) is told
+    /// so, nothing changed; a length still wrong keeps its verdict for the rerun.
+    async fn lengths_made_right(&self, lengths: &[Job]) {
+        let mut made_right = Vec::new();
+        for job in lengths {
+            let &Job::Length { blob, component } = job else {
+                continue;
+            };
+            let id = ComponentId { blob, component };
+            let damaged = locked(&self.verdicts)
+                .get(&id)
+                .is_some_and(|status| status.is_damage());
+            if self.drive.blobs[blob as usize].in_manifest && damaged {
+                let checked = self
+                    .set_length_unless(id, Some("the run was stopped"))
+                    .await;
+                if checked.status.is_right() {
+                    made_right.push(checked);
+                }
+            }
+        }
+        if !made_right.is_empty() {
+            self.settle(made_right).await;
+        }
+    }
+
     /// Sets a file's length to its blob's once every range of the file is right (bytes past
     /// the end are cut only then); a right length is verified, or repaired when this run
     /// found it wrong or wrote the file's ranges.
     async fn set_length(&self, id: ComponentId) -> Done {
+        self.set_length_unless(id, None).await
+    }
+
+    /// [`Self::set_length`], changing nothing when `held_back` says why not.
+    async fn set_length_unless(&self, id: ComponentId, held_back: Option<&str>) -> Done {
         let blob = &self.drive.blobs[id.blob as usize];
         // Ranges not right yet; and whether this run found the length wrong or wrote the
         // file's ranges (a file gone), which makes a right length now a repair. A range of a
@@ -1317,6 +1357,7 @@ impl Repairer {
             (not_right, mended)
         };
         let may_change = match not_right.as_slice() {
+            _ if let Some(why) = held_back => Err(why.to_string()),
             [] => Ok(()),
             [one] => Err(format!("{one}; a rerun sets it once that is repaired")),
             [first, rest @ ..] => Err(format!(
