@@ -2,6 +2,7 @@
 //! generation, 2021 verbose log), read and merged into one `Drive`; shared by `verify` and
 //! `repair`.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::format::copylog::AnyCopyLog;
@@ -9,7 +10,7 @@ use crate::format::log_names::LogName;
 use crate::format::manifest::Manifest;
 use crate::format::verbose_log::VerboseLog;
 use crate::model::{Drive, Logs, ModelError};
-use crate::rooted::RootedDir;
+use crate::rooted::{PathIdentity, RootedDir};
 use crate::sanitize::escape_controls;
 
 use super::CliError;
@@ -131,6 +132,60 @@ pub fn refuse_entries_on_inputs(drive: &mut Drive, target: &Path, files: &[(&str
         if on_an_input.is_some() {
             blob.refusal = on_an_input;
         }
+    }
+}
+
+/// Refuses every two entries whose files on the drive are one file under two spellings the
+/// documents' names do not show (an 8.3 short name of the file or of a folder on its way, a
+/// second link): writing either would overwrite the other's bytes, or rename over them.
+/// (Spellings that fold to one name are refused with the model.)
+pub fn refuse_entries_sharing_a_file(drive: &mut Drive, target: &Path) {
+    let Ok(root) = RootedDir::open(target) else {
+        return;
+    };
+    let mut claims: HashMap<PathIdentity, (usize, &'static str, String)> = HashMap::new();
+    let mut refusals = Vec::new();
+    for (index, blob) in drive.blobs.iter().enumerate() {
+        if blob.refusal.is_some() {
+            continue;
+        }
+        let paths = [
+            ("data file", Some(&blob.file_path)),
+            ("properties file", blob.properties_path.as_ref()),
+            ("metadata file", blob.metadata_path.as_ref()),
+        ];
+        for (role, path) in paths {
+            let Some(path) = path else { continue };
+            let Some(identity) = root
+                .locate_file_path(path)
+                .ok()
+                .and_then(|located| located.identity())
+            else {
+                continue;
+            };
+            match claims.get(&identity) {
+                None => {
+                    claims.insert(identity, (index, role, path.clone()));
+                }
+                Some((other, other_role, other_path)) => {
+                    let why = format!(
+                        "refused: the {other_role} \"{}\" of \"{}\" and the {role} \"{}\" of \"{}\" \
+                         are one file on the drive (under another name: an 8.3 short name or a \
+                         second link); neither entry is read or written (correct the manifest or \
+                         log that lists them)",
+                        escape_controls(other_path),
+                        escape_controls(&drive.blobs[*other].blob_path),
+                        escape_controls(path),
+                        escape_controls(&blob.blob_path),
+                    );
+                    refusals.push((*other, why.clone()));
+                    refusals.push((index, why));
+                }
+            }
+        }
+    }
+    for (index, why) in refusals {
+        drive.blobs[index].refusal.get_or_insert(why);
     }
 }
 

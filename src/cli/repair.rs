@@ -308,6 +308,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
     // Now that the repair file exists too.
     let mut drive = drive;
     super::inputs::refuse_entries_on_inputs(&mut drive, &args.target, &protected.files);
+    super::inputs::refuse_entries_sharing_a_file(&mut drive, &args.target);
     // A file made by another version may number the drive's components otherwise.
     let recorded = resumed
         && repair_file

@@ -28,11 +28,13 @@ async fn verify(
     interrupts: super::signals::Interrupts,
 ) -> Result<ExitStatus, CliError> {
     check_target(&args.target, "--target")?;
-    let drive = Arc::new(super::inputs::load(
+    let mut drive = super::inputs::load(
         args.manifest.as_deref(),
         args.copy_log.as_deref(),
         args.verbose_log.as_deref(),
-    )?);
+    )?;
+    super::inputs::refuse_entries_sharing_a_file(&mut drive, &args.target);
+    let drive = Arc::new(drive);
     let md5 = super::repair::md5_of;
     let binding = Binding {
         drive_id: drive.drive_id.clone(),

@@ -602,7 +602,7 @@ fn write_atomically(
         .map_err(error)?
         .child(&name)
         .map_err(|e| error(std::io::Error::other(e)))?;
-    let _ = located.remove_stale_temporaries();
+    let _ = located.remove_stale_temporaries(|_| false);
     let temporary = located
         .temporary()
         .map_err(|e| error(std::io::Error::other(e)))?;

@@ -11,10 +11,17 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::format::drive_path::fold_name;
-use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
 
 use super::RootedError;
 use super::open::{FileKind, kind_at};
+
+/// See [`Located::identity`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathIdentity {
+    Existing((u64, u64)),
+    New { folder: (u64, u64), beneath: String },
+}
 
 /// Where a path lies beneath the root: the deepest existing folder on the way (open), the
 /// folders still to be made beneath it, and the file's name.
@@ -41,6 +48,28 @@ impl Located {
     /// The file's name on disk (the entry's own when it does not exist yet).
     pub fn name(&self) -> &OsStr {
         &self.name
+    }
+
+    /// What the path names on the drive, however it is spelt: what is there when something
+    /// is (its device and inode), else the deepest folder on the way that exists and the
+    /// folded names beneath it. Two spellings of one file (a case variant, an 8.3 short name
+    /// of it or of a folder on its way, a second link) have one identity.
+    pub fn identity(&self) -> Option<PathIdentity> {
+        if let Some(file) = self.device_and_inode() {
+            return Some(PathIdentity::Existing(file));
+        }
+        let folder = rustix::fs::fstat(&self.parent).ok()?;
+        let beneath = self
+            .missing_dirs
+            .iter()
+            .map(|name| fold_name(name))
+            .chain([fold_name(&self.name.to_string_lossy())])
+            .collect::<Vec<_>>()
+            .join("/");
+        Some(PathIdentity::New {
+            folder: (folder.st_dev, folder.st_ino),
+            beneath,
+        })
     }
 
     /// The device and inode of what is at the path now (a link itself, not where it leads).
@@ -95,6 +124,17 @@ pub(super) fn locate(
             link: actual.to_string_lossy().into_owned(),
         });
     }
+    if let Some(actual) = &found
+        && elsewhere(
+            mount_of(dir.as_fd(), actual),
+            mount_of(dir.as_fd(), OsStr::new("")),
+        )
+    {
+        return Err(RootedError::MountPoint {
+            path: display.to_string(),
+            name: actual.to_string_lossy().into_owned(),
+        });
+    }
     // `dir` is the file's folder: the walk above returned early otherwise.
     Ok(Located {
         display: display.to_string(),
@@ -120,7 +160,10 @@ fn open_exact_folders(root: BorrowedFd<'_>, folders: &[&str]) -> Option<OwnedFd>
             joined.as_str(),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+            ResolveFlags::BENEATH
+                | ResolveFlags::NO_SYMLINKS
+                | ResolveFlags::NO_MAGICLINKS
+                | ResolveFlags::NO_XDEV,
         )
         .ok()
     }
@@ -152,6 +195,17 @@ pub(super) fn step_into(
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     ) {
+        Ok(fd)
+            if elsewhere(
+                mount_of(fd.as_fd(), OsStr::new("")),
+                mount_of(dir, OsStr::new("")),
+            ) =>
+        {
+            Err(RootedError::MountPoint {
+                path: display.to_string(),
+                name: name.to_string_lossy().into_owned(),
+            })
+        }
         Ok(fd) => Ok(fd),
         Err(error) if error == rustix::io::Errno::LOOP || error == rustix::io::Errno::NOTDIR => {
             let kind = kind_at(dir, name).map_err(|e| RootedError::io(display, e))?;
@@ -170,6 +224,27 @@ pub(super) fn step_into(
         }
         Err(error) => Err(RootedError::io(display, error)),
     }
+}
+
+/// The mount `name` in `dir` (`""`: `dir` itself) lies on: its mount ID, or where the kernel
+/// gives none, its device (a file system mounted inside the drive, or a folder bound into it,
+/// is not the drive).
+fn mount_of(dir: BorrowedFd<'_>, name: &OsStr) -> Option<u64> {
+    let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH;
+    let found = rustix::fs::statx(dir, name, flags, StatxFlags::MNT_ID).ok()?;
+    if StatxFlags::from_bits_retain(found.stx_mask).contains(StatxFlags::MNT_ID) {
+        Some(found.stx_mnt_id)
+    } else {
+        Some(rustix::fs::makedev(
+            found.stx_dev_major,
+            found.stx_dev_minor,
+        ))
+    }
+}
+
+/// Whether two mounts are known to differ.
+fn elsewhere(one: Option<u64>, other: Option<u64>) -> bool {
+    matches!((one, other), (Some(one), Some(other)) if one != other)
 }
 
 /// Whether `name` exists in `dir` exactly as spelt (as anything, a link included).

@@ -29,7 +29,7 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::format::drive_path;
 
-pub use lookup::Located;
+pub use lookup::{Located, PathIdentity};
 pub use open::{FileIdentity, FileKind, Opened, Temporary};
 
 #[cfg(not(unix))]
@@ -48,6 +48,12 @@ pub enum RootedError {
          (remove the link, or put the real file or folder in its place, then rerun)"
     )]
     Symlink { path: String, link: String },
+    #[error(
+        "{path} passes through {name:?}, where another file system is mounted inside the drive; \
+         it is not part of the drive and nothing there is read or written (unmount it, then \
+         rerun)"
+    )]
+    MountPoint { path: String, name: String },
     #[error("{path} matches several names that differ only in case or Unicode form: {candidates}")]
     Ambiguous { path: String, candidates: String },
     #[error("{path} needs {name:?} to be a directory, but it is a {kind}")]

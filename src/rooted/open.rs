@@ -1,12 +1,12 @@
-//! Opening, creating and replacing files at a [`Located`] path: every open is `O_NOFOLLOW`,
-//! `O_NONBLOCK` until `fstat` has said it is a regular file, and relative to a folder already
-//! open.
+//! Opening, creating and replacing files at a [`Located`] path: every open is `O_NOFOLLOW`
+//! and relative to a folder already open; an existing file is first only looked at (`O_PATH`)
+//! and opened once `fstat` has said it is a regular file.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write as _};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 
@@ -144,13 +144,39 @@ impl Located {
                 io::Error::from(io::ErrorKind::NotFound),
             ));
         }
-        let fd = rustix::fs::openat(
+        // First only a handle on what is there (`O_PATH` opens nothing: no driver of a device
+        // node is called), its kind checked; then that same file opened through the handle.
+        let handle = rustix::fs::openat(
             self.parent.as_fd(),
             &self.name,
-            access | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )
         .map_err(|error| self.open_error(error))?;
+        let stat = rustix::fs::fstat(&handle).map_err(|e| RootedError::io(&self.display, e))?;
+        match FileKind::of(stat.st_mode as u32) {
+            FileKind::File => {}
+            FileKind::Symlink => return Err(self.open_error(rustix::io::Errno::LOOP)),
+            kind => {
+                return Err(RootedError::NotAFile {
+                    path: self.display.clone(),
+                    kind,
+                });
+            }
+        }
+        let flags = access | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let through_handle = format!("/proc/self/fd/{}", handle.as_raw_fd());
+        let fd = match rustix::fs::open(through_handle.as_str(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            // No /proc: by name again (what took the name since is checked below).
+            Err(_) => rustix::fs::openat(
+                self.parent.as_fd(),
+                &self.name,
+                flags | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )
+            .map_err(|error| self.open_error(error))?,
+        };
         self.checked_file(fd, writing)
     }
 
@@ -308,8 +334,12 @@ impl Located {
 
     /// Removes temporaries a killed run left in this file's folder (regular files named as
     /// [`Self::temporary`] names them, whose lock no living process holds: another run's
-    /// temporary being written is left alone); returns how many.
-    pub fn remove_stale_temporaries(&self) -> Result<usize, RootedError> {
+    /// temporary being written is left alone, and so is a file `claimed` by name, one an entry
+    /// of the drive names); returns how many.
+    pub fn remove_stale_temporaries(
+        &self,
+        claimed: impl Fn(&OsStr) -> bool,
+    ) -> Result<usize, RootedError> {
         if !self.missing_dirs.is_empty() {
             return Ok(0);
         }
@@ -320,6 +350,7 @@ impl Located {
             let entry = entry.map_err(io_error)?;
             let name = OsStr::from_bytes(entry.file_name().to_bytes());
             if is_temporary_name(name)
+                && !claimed(name)
                 && kind_at(self.parent.as_fd(), name)
                     .map_err(|e| RootedError::io(&self.display, e))?
                     == FileKind::File

@@ -229,13 +229,21 @@ fn stale_temporaries_are_removed_and_nothing_else() {
         dir.path().join(".export-repair-0123456789abcdef.tmp"),
     )
     .unwrap();
-    assert_eq!(located.remove_stale_temporaries().unwrap(), 1);
+    // A name an entry claims is never taken for a temporary.
+    std::fs::write(
+        dir.path().join(".export-repair-00000000c1a1c1a1.tmp"),
+        b"listed",
+    )
+    .unwrap();
+    let claimed = |name: &std::ffi::OsStr| name == ".export-repair-00000000c1a1c1a1.tmp";
+    assert_eq!(located.remove_stale_temporaries(claimed).unwrap(), 1);
     let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
     let mut kept = vec![
+        ".export-repair-00000000c1a1c1a1.tmp".to_string(),
         ".export-repair-0123456789abcdef.tmp".to_string(),
         ".export-repair-notahexname.tmp".to_string(),
         "file.bin".to_string(),

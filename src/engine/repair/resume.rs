@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::Repairer;
 use crate::engine::verify::Finding;
+use crate::format::drive_path::{claim_key, fold_name};
 use crate::format::md5::Md5Stream;
 use crate::journal::{Entry, EntryState};
 use crate::model::{ComponentId, ComponentStatus};
@@ -247,24 +248,47 @@ impl Repairer {
     /// else, in every folder the drive's files live in.
     fn remove_stale_temporaries(&self) {
         let mut folders = HashSet::new();
-        for blob in &self.drive.blobs {
-            if blob.refusal.is_some() {
-                continue;
-            }
-            let paths = [
-                Some(blob.file_path.as_str()),
-                blob.properties_path.as_deref(),
-                blob.metadata_path.as_deref(),
-            ];
-            for path in paths.into_iter().flatten() {
-                let Ok(key) = crate::format::drive_path::claim_key(path) else {
+        let paths_of = |blob: &'_ crate::model::Blob| {
+            [
+                Some(blob.file_path.clone()),
+                blob.properties_path.clone(),
+                blob.metadata_path.clone(),
+            ]
+            .into_iter()
+            .flatten()
+        };
+        // Every file an entry names, refused or not: never taken for a temporary.
+        let claimed: HashSet<String> = self
+            .drive
+            .blobs
+            .iter()
+            .flat_map(paths_of)
+            .filter_map(|path| claim_key(&path).ok())
+            .collect();
+        for blob in self
+            .drive
+            .blobs
+            .iter()
+            .filter(|blob| blob.refusal.is_none())
+        {
+            for path in paths_of(blob) {
+                let Ok(key) = claim_key(&path) else {
                     continue;
                 };
                 let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
                 if folders.insert(folder.to_string())
-                    && let Ok(located) = self.root.locate_file_path(path)
+                    && let Ok(located) = self.root.locate_file_path(&path)
                 {
-                    let _ = located.remove_stale_temporaries();
+                    let is_claimed = |name: &std::ffi::OsStr| {
+                        let name = fold_name(name.to_string_lossy().trim_end_matches(['.', ' ']));
+                        let key = if folder.is_empty() {
+                            name
+                        } else {
+                            format!("{folder}/{name}")
+                        };
+                        claimed.contains(&key)
+                    };
+                    let _ = located.remove_stale_temporaries(is_claimed);
                 }
             }
         }
