@@ -861,3 +861,61 @@ async fn a_stopped_run_says_a_missing_file_it_began_has_its_length() {
     engine_run::repair(&model, drive.clone(), mirror, repair_file, options).await;
     assert_eq!(std::fs::read(&file).unwrap(), sample.blobs[0].content);
 }
+
+/// A run kept open while its downloads wait for new credentials (the storage refused the key)
+/// does not count the wait as work: the technician is not the work (README: active time).
+///
+/// Seen failing: a 3 s wait for the key was counted whole ("worked 3.2 s of 3.3 s").
+#[tokio::test(flavor = "multi_thread")]
+async fn waiting_for_credentials_is_not_active_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
+    let (model, repair_file, _) = export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
+    let refusing = Arc::new(Rotated {
+        mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),
+        reads: std::sync::atomic::AtomicUsize::new(0),
+        refuse_from: 0,
+    });
+    let mut handle = engine::start_repair(
+        Arc::clone(&model),
+        dir.path().join("drive"),
+        refusing as Arc<dyn BlobSource>,
+        repair_file,
+        RepairOptions {
+            stay_open: true,
+            ..options()
+        },
+    );
+    let waited = std::time::Duration::from_secs(3);
+    let mut refused_at = None;
+    let mut finished = None;
+    let run = async {
+        loop {
+            let timeout = match refused_at {
+                Some(at) => waited.saturating_sub(std::time::Instant::now() - at),
+                None => std::time::Duration::from_secs(30),
+            };
+            match tokio::time::timeout(timeout, handle.events.recv()).await {
+                Ok(Some(Event::CredentialsRefused { .. })) => {
+                    refused_at = Some(std::time::Instant::now());
+                }
+                Ok(Some(Event::RunFinished { active_seconds, .. })) => {
+                    finished = Some(active_seconds);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                // The technician took `waited` to give up.
+                Err(_) => handle.send(Command::Cancel),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the run ended");
+    assert!(refused_at.is_some(), "the key was refused");
+    let active = finished.expect("the run finished");
+    assert!(
+        active < waited.as_secs_f64() / 2.0,
+        "{active} s of work counted for a {waited:?} wait for the key"
+    );
+}

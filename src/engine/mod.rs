@@ -26,6 +26,8 @@ use crate::model::{ComponentId, Drive, Outcome};
 
 /// How often progress is reported at most.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// How often progress is told when nothing moves (a stalled download's rate falling to none).
+const STILL_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A running engine: send commands, receive events. The event stream ends after
 /// `RunFinished`.
@@ -123,7 +125,19 @@ impl RateMeter {
     const WINDOW: Duration = Duration::from_secs(5);
 
     fn sample(&mut self, bytes_done: u64) -> u64 {
-        let now = Instant::now();
+        self.sample_at(Instant::now(), bytes_done)
+    }
+
+    fn sample_at(&mut self, now: Instant, bytes_done: u64) -> u64 {
+        // Fewer bytes done than before (a download begun again after new credentials takes
+        // its bytes back): the window starts again here.
+        if self
+            .samples
+            .back()
+            .is_some_and(|&(_, before)| bytes_done < before)
+        {
+            self.samples.clear();
+        }
         self.samples.push_back((now, bytes_done));
         while let Some(&(at, _)) = self.samples.front() {
             if now.duration_since(at) > Self::WINDOW && self.samples.len() > 2 {
@@ -131,6 +145,11 @@ impl RateMeter {
             } else {
                 break;
             }
+        }
+        // Nothing moved at the window's start (work not begun yet): it starts where the
+        // bytes last stood still, not seconds before.
+        while self.samples.len() > 2 && self.samples[0].1 == self.samples[1].1 {
+            self.samples.pop_front();
         }
         let Some(&(first_at, first_bytes)) = self.samples.front() else {
             return 0;
@@ -326,9 +345,14 @@ impl Outbox {
         self.send(Event::Progress(progress)).await
     }
 
-    /// The clock runs while there is work and nothing holds it.
+    /// The clock runs while there is work and nothing holds it: not while paused, idle, or
+    /// waiting for credentials with nothing left to verify (the downloads wait for the
+    /// technician, who is not the work).
     fn tick_clock(&mut self) {
-        let running = !self.ledger.paused() && !self.ledger.idle() && !self.ledger.finished();
+        let verify = self.ledger.verify();
+        let waiting = self.ledger.awaiting_credentials() && verify.bytes_done >= verify.bytes_total;
+        let running =
+            !self.ledger.paused() && !self.ledger.idle() && !self.ledger.finished() && !waiting;
         self.clock.run(running);
     }
 }
@@ -372,6 +396,7 @@ pub(crate) async fn dispatch(
     }
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     let mut reported = None;
+    let mut last_progress = Instant::now();
     let mut commands_open = true;
     let mut repair_file_error = None;
     loop {
@@ -471,8 +496,10 @@ pub(crate) async fn dispatch(
                     out.ledger.download().bytes_done,
                     out.ledger.paused(),
                 );
-                if reported != Some(now) {
+                // Also once a second when nothing moves: the rate falls as it does.
+                if reported != Some(now) || last_progress.elapsed() >= STILL_PROGRESS_INTERVAL {
                     reported = Some(now);
+                    last_progress = Instant::now();
                     out.progress().await;
                 }
             },
@@ -505,4 +532,35 @@ fn component_event(drive: &Drive, finding: Finding) -> Event {
         finding,
         OffsetDateTime::now_utc(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seen failing: bytes done going down (a download begun again) wrapped the rate to
+    /// 1.8 EiB/s; a rate measured after seconds of nothing moving (a long verify before the
+    /// first download) read a fraction of the real one.
+    #[test]
+    fn the_rate_starts_again_when_bytes_go_back_and_ignores_a_still_start() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let mut meter = RateMeter::default();
+        for ms in (0..=4000).step_by(100) {
+            assert_eq!(meter.sample_at(at(ms), 0), 0);
+        }
+        // 1 MB in the second after 4 s of nothing: 1 MB/s, not a fifth of it.
+        let rate = meter.sample_at(at(5000), 1_000_000);
+        assert!((900_000..=1_100_000).contains(&rate), "{rate}");
+        // A restart takes bytes back: no wrap, the window starts again.
+        assert_eq!(meter.sample_at(at(5100), 200_000), 0);
+        let rate = meter.sample_at(at(6100), 1_200_000);
+        assert!((900_000..=1_100_000).contains(&rate), "{rate}");
+        // Stalled: the rate falls to nothing once the window holds no movement.
+        let mut last = rate;
+        for ms in (6200..=12_000).step_by(1000) {
+            last = meter.sample_at(at(ms), 1_200_000);
+        }
+        assert_eq!(last, 0);
+    }
 }
