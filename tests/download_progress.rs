@@ -851,6 +851,36 @@ async fn a_stopped_run_says_a_missing_file_it_began_has_its_length() {
         panic!("no ending: {events:#?}");
     };
     assert!(interrupted);
+    // A report made from the repair file says what the run said of every component, the
+    // block whose download was given up included (it said "skipped: not checked").
+    let from_file = dir.path().join("from-file.json");
+    let made = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("report")
+        .arg("--repair-file")
+        .arg(dir.path().join("drive.rep"))
+        .arg("-o")
+        .arg(&from_file)
+        .output()
+        .unwrap();
+    assert_eq!(made.status.code(), Some(4), "{made:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&from_file).unwrap()).unwrap();
+    let statuses: Vec<String> = report["files"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|component| component["status"].as_str().unwrap().to_string())
+        .collect();
+    let said: Vec<String> = (0..model.blobs[0].components.len())
+        .map(|index| {
+            let id = ComponentId {
+                blob: 0,
+                component: index as u32,
+            };
+            last_word(id).map_or("none".into(), |status| status.as_str().to_string())
+        })
+        .collect();
+    assert_eq!(statuses, said, "the repair file's report against the run's");
 
     let (model, repair_file) = engine_run::prepare(
         Some(&manifest),

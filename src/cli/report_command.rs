@@ -36,8 +36,14 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     };
     let recorded_at = time::OffsetDateTime::now_utc();
     for entry in entries {
-        let EntryState::Done(status) = entry.state else {
-            continue;
+        let status = match entry.state {
+            EntryState::Done(status) => status,
+            // A repair under way when the run stopped: the damage found before it, as the
+            // run's own report says.
+            EntryState::InFlight {
+                found: Some(status),
+            } if status.is_damage() => status,
+            _ => continue,
         };
         if !known(entry.id) {
             continue;

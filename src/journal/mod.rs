@@ -80,8 +80,9 @@ pub enum JournalError {
 /// Where a component stands in the repair file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryState {
-    /// A write was about to happen or happening: look at it again.
-    InFlight,
+    /// A write was about to happen or happening: look at it again. `found`: what a check had
+    /// found before (the damage the write was to repair), when one had.
+    InFlight { found: Option<ComponentStatus> },
     /// Finished with this status.
     Done(ComponentStatus),
     /// Finished with this status, then taken back by a later run that looks at it again and
@@ -95,7 +96,7 @@ impl EntryState {
     pub fn recorded_status(&self) -> Option<ComponentStatus> {
         match *self {
             EntryState::Done(status) | EntryState::Reopened(status) => Some(status),
-            EntryState::InFlight => None,
+            EntryState::InFlight { .. } => None,
         }
     }
 }

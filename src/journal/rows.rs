@@ -332,7 +332,10 @@ impl RepairFile {
                 let state = match (state.as_str(), status.as_deref().map(parse_status)) {
                     ("done", Some(Some(status))) => EntryState::Done(status),
                     ("reopened", Some(Some(status))) => EntryState::Reopened(status),
-                    _ => EntryState::InFlight,
+                    // An intent keeps the status recorded before it.
+                    (_, status) => EntryState::InFlight {
+                        found: status.flatten(),
+                    },
                 };
                 let actual: Option<String> = row.get(7)?;
                 let identity = match (

@@ -167,7 +167,7 @@ impl Repairer {
             .filter(|entry| {
                 matches!(
                     entry.state,
-                    EntryState::InFlight
+                    EntryState::InFlight { .. }
                         | EntryState::Done(ComponentStatus::Repaired)
                         | EntryState::Reopened(ComponentStatus::Repaired)
                 )
@@ -188,7 +188,7 @@ impl Repairer {
             let (status, reopened) = match entry.state {
                 EntryState::Done(status) => (status, false),
                 EntryState::Reopened(status) => (status, true),
-                EntryState::InFlight => {
+                EntryState::InFlight { .. } => {
                     resumed.earlier.insert(entry.id, Earlier::Writing);
                     continue;
                 }
