@@ -194,6 +194,14 @@ impl Ledger {
             }
         }
         self.set_activity(id, None);
+        let failed_download =
+            work == Some(Work::Download) && event.status == ComponentStatus::Failed;
+        match (record.failed_download, failed_download) {
+            (false, true) => self.failed_downloads += 1,
+            (true, false) => self.failed_downloads -= 1,
+            _ => {}
+        }
+        self.records[index].failed_download = failed_download;
         let repaired = record.repaired || event.status == ComponentStatus::Repaired;
         // A repair stays a repair when a later look finds nothing wrong.
         let shown = match event.status {

@@ -84,6 +84,8 @@ struct Record {
     repaired: bool,
     /// Downloads started for it.
     downloads: u16,
+    /// Its latest verdict is a download that failed.
+    failed_download: bool,
 }
 
 /// Per blob: counts by shown verdict and by work under way.
@@ -201,6 +203,9 @@ pub struct Ledger {
     run: Option<RunFacts>,
     verify: Progression,
     download: Progression,
+    /// Components whose latest verdict is a download that failed (not damage a check found,
+    /// nor an entry refused before anything was downloaded).
+    failed_downloads: u64,
     active_seconds: f64,
     bytes_moved: u64,
     paused: bool,
@@ -253,6 +258,7 @@ impl Ledger {
             run: None,
             verify: Progression::default(),
             download: Progression::default(),
+            failed_downloads: 0,
             active_seconds: 0.0,
             bytes_moved: 0,
             paused: false,
@@ -406,6 +412,11 @@ impl Ledger {
 
     pub fn idle(&self) -> bool {
         self.idle
+    }
+
+    /// Components whose latest verdict is a download that failed.
+    pub fn failed_downloads(&self) -> u64 {
+        self.failed_downloads
     }
 
     pub fn awaiting_credentials(&self) -> bool {

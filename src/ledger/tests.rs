@@ -480,3 +480,31 @@ fn a_run_stopped_short_is_incomplete_not_clean() {
     assert_eq!(json["files"][0]["status"], "verified");
     assert_eq!(json["files"][1]["status"], "unchecked");
 }
+
+/// The download line's "failed" counts downloads that failed, not damage a check found or an
+/// entry refused before anything was downloaded; a download that later succeeds leaves it.
+///
+/// Seen failing: the line said "2 failed" of 1 download that succeeded (a FIFO refused
+/// at verification was counted).
+#[test]
+fn failed_downloads_are_downloads_that_failed() {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    ledger.apply(&started(&drive));
+    let refused = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    ledger.apply(&working(refused, Activity::Verifying));
+    ledger.apply(&verdict(&drive, refused, ComponentStatus::Failed, 1));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Corrupt, 1));
+    assert_eq!(ledger.count(ComponentStatus::Failed), 1);
+    assert_eq!(ledger.failed_downloads(), 0);
+    ledger.apply(&working(CANYON_1, Activity::Downloading));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Failed, 2));
+    assert_eq!(ledger.failed_downloads(), 1);
+    ledger.apply(&working(CANYON_1, Activity::Downloading));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Repaired, 3));
+    assert_eq!(ledger.failed_downloads(), 0);
+    assert_eq!(ledger.count(ComponentStatus::Failed), 1);
+}

@@ -213,7 +213,7 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
     // Failed downloads are done work, not repairs: the line says how many first, in their
     // colour.
     let failed = match work {
-        Work::Download => ledger.count(ComponentStatus::Failed),
+        Work::Download => ledger.failed_downloads(),
         Work::Verify => 0,
     };
     let mut facts = Vec::new();
