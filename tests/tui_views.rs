@@ -768,3 +768,61 @@ fn help_fits_the_smallest_console() {
         );
     }
 }
+
+/// A folder whose name is wider than the tree pane keeps its damage count in sight: the name
+/// is cut, not the "✗1" after it (folder rows have no status mark of their own).
+///
+/// Seen failing: the count was cut off with the name, and the folder looked clean.
+#[test]
+fn a_long_folder_name_keeps_its_damage_count() {
+    use export_repair::demo::{SampleBlob, SampleDrive};
+    use export_repair::engine::{ComponentEvent, Finding};
+    use export_repair::model::ComponentStatus;
+    let long = "a-folder-name-far-too-long-for-the-tree-pane-of-an-eighty-column-terminal";
+    let sample = SampleDrive {
+        drive_id: "LONGNAME".into(),
+        blobs: vec![SampleBlob::block(
+            &format!("cont/{long}/x.bin"),
+            export_repair::demo::pseudo_random_bytes(1, 4096),
+            4096,
+        )],
+    };
+    let drive = Arc::new(Drive::build(Some(sample.manifest()), None).unwrap());
+    let mut app = App::with(
+        Arc::clone(&drive),
+        Surroundings {
+            takes_credentials: false,
+            log_file: None,
+            working_dir: PathBuf::from("/tmp"),
+        },
+    );
+    let id = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let finding = Finding {
+        id,
+        status: ComponentStatus::Corrupt,
+        actual_md5: None,
+        storage_md5: None,
+        crc64: Default::default(),
+        reason: Some("bad".into()),
+        bytes: 4096,
+        identity: None,
+    };
+    app.on_event(&Event::Component(ComponentEvent::new(
+        &drive,
+        finding,
+        time::OffsetDateTime::UNIX_EPOCH,
+    )));
+    let screen = render(&app, 80, 24);
+    let row = screen
+        .lines()
+        .find(|line| line.contains("a-folder-name"))
+        .unwrap_or_else(|| panic!("no row for the folder:\n{screen}"));
+    assert!(
+        row.contains("✗1"),
+        "the folder's count is cut off: {row}\n{screen}"
+    );
+    assert!(row.contains('…'), "the name is shortened: {row}");
+}

@@ -72,6 +72,23 @@ pub fn fit_items(items: &[String], separator: &str, columns: usize) -> String {
     out
 }
 
+/// A name shortened at its end to fit: `longdirector…`.
+pub fn name_head(name: &str, columns: usize) -> String {
+    if width(name) <= columns {
+        return name.to_string();
+    }
+    let keep = columns.saturating_sub(1);
+    let mut end = 0;
+    for (index, c) in name.char_indices() {
+        let next = index + c.len_utf8();
+        if width(&name[..next]) > keep {
+            break;
+        }
+        end = next;
+    }
+    format!("{}…", &name[..end])
+}
+
 /// A path shortened from the left to fit: `…/wild/canyon.jpg`.
 pub fn path_tail(path: &str, columns: usize) -> String {
     if width(path) <= columns {
@@ -103,6 +120,13 @@ mod tests {
             ["MD5", "01234567", "89ABCDEF"]
         );
         assert_eq!(wrap("", 5), [""]);
+    }
+
+    #[test]
+    fn a_name_is_cut_at_its_end() {
+        assert_eq!(name_head("longdirectoryname", 8), "longdir…");
+        assert_eq!(name_head("short", 8), "short");
+        assert_eq!(name_head("日本語の名前", 7), "日本語…");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::model::tree::NodeKind;
 
 use super::super::app::{App, Filter, Focus, Mode, PaneRows};
 use super::super::theme::Theme;
+use super::text::width as text_width;
 use super::{focused, pane, title, window_start};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -40,6 +41,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let offset = window_start(app.tree_rows.get().offset, app.selected, rows);
     let quiet = Style::default().fg(Color::DarkGray);
     let damage_style = theme.status(ComponentState::Done(ComponentStatus::Corrupt));
+    // Inside the borders, a column short of the right one: a long name is cut, never the
+    // counts after it.
+    let inner = area.width.saturating_sub(3) as usize;
+    let fitted = |name: &str, taken: usize| {
+        let name = escape_controls(name);
+        super::text::name_head(&name, inner.saturating_sub(taken).max(1))
+    };
     let items: Vec<ListItem> = app
         .visible
         .iter()
@@ -57,13 +65,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     } else {
                         "  "
                     };
-                    let mut spans = vec![
-                        Span::raw(format!("{indent}{mark}")),
-                        Span::styled(state.glyph().to_string(), theme.status(state)),
-                        Span::raw(format!(" {} ", escape_controls(&n.name))),
-                    ];
+                    let mut counts = Vec::new();
                     if tally.damaged() > 0 {
-                        spans.push(Span::styled(format!("✗{} ", tally.damaged()), damage_style));
+                        counts.push(Span::styled(format!("✗{} ", tally.damaged()), damage_style));
                     }
                     for (status, n) in [
                         (ComponentStatus::Repaired, tally.repaired()),
@@ -71,24 +75,38 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     ] {
                         if n > 0 {
                             let glyph = ComponentState::Done(status).glyph();
-                            spans.push(Span::styled(format!("{glyph}{n} "), quiet));
+                            counts.push(Span::styled(format!("{glyph}{n} "), quiet));
                         }
                     }
-                    spans.push(Span::styled(format!("/{}", tally.components), quiet));
+                    counts.push(Span::styled(format!("/{}", tally.components), quiet));
+                    let lead = format!("{indent}{mark}");
+                    let taken =
+                        text_width(&lead) + 3 + counts.iter().map(|s| s.width()).sum::<usize>();
+                    let mut spans = vec![
+                        Span::raw(lead),
+                        Span::styled(state.glyph().to_string(), theme.status(state)),
+                        Span::raw(format!(" {} ", fitted(&n.name, taken))),
+                    ];
+                    spans.extend(counts);
                     Line::from(spans).into()
                 }
                 _ => {
                     let (bad, marked) = app.node_state(node);
                     let open = app.is_expanded(node) || app.filtering();
                     let arrow = if open { "▾" } else { "▸" };
-                    let name = escape_controls(&n.name);
-                    let mut spans = vec![Span::raw(format!("{indent}{arrow} {name}/"))];
+                    let mut counts = Vec::new();
                     if bad > 0 {
-                        spans.push(Span::styled(format!("  ✗{bad}"), damage_style));
+                        counts.push(Span::styled(format!("  ✗{bad}"), damage_style));
                     }
                     if marked > 0 {
-                        spans.push(Span::raw(format!("  +{marked}")));
+                        counts.push(Span::raw(format!("  +{marked}")));
                     }
+                    let lead = format!("{indent}{arrow} ");
+                    let taken =
+                        text_width(&lead) + 1 + counts.iter().map(|s| s.width()).sum::<usize>();
+                    let name = fitted(&n.name, taken);
+                    let mut spans = vec![Span::raw(format!("{lead}{name}/"))];
+                    spans.extend(counts);
                     Line::from(spans).into()
                 }
             }
