@@ -83,10 +83,7 @@ fn title_line(app: &App, theme: &Theme, width: usize) -> Line<'static> {
         counts.push(format!("{} to check", human::count(ledger.unsettled())));
     }
     if let Some(resumed) = ledger.resumed() {
-        counts.push(format!(
-            "resumed: {} done earlier",
-            human::count(resumed.components)
-        ));
+        counts.push(resumed_count(&resumed));
     }
     // The counts matter more than the names: the lead gives up the program's, then the
     // drive's, until the most telling count fits.
@@ -188,6 +185,20 @@ fn where_line(app: &App, width: usize) -> String {
     format!(" {}", texts.join(" · "))
 }
 
+/// What earlier runs did: everything they recorded, taken over or checked again (the closing
+/// line counts both among the verdicts).
+fn resumed_count(resumed: &crate::ledger::Resumed) -> String {
+    let earlier = resumed.components + resumed.checked_again;
+    let mut text = format!("resumed: {} done earlier", human::count(earlier));
+    if resumed.checked_again > 0 {
+        text.push_str(&format!(
+            ", {} checked again",
+            human::count(resumed.checked_again)
+        ));
+    }
+    text
+}
+
 /// One kind of work: a bar over its plan, then done of planned, rate and time left (or
 /// "paused", which has neither).
 fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'static> {
@@ -284,4 +295,32 @@ fn around_path(value: &str) -> (&str, &str, &str) {
         .min()
         .unwrap_or(rest.len());
     (&value[..words_end], &rest[..path_end], &rest[path_end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seen failing: a rerun whose earlier run had done all 7 components, all checked again
+    /// since, said "resumed: 0 done earlier" above "7 components verified (4 repaired in
+    /// earlier runs)".
+    #[test]
+    fn the_resumed_count_is_everything_earlier_runs_did() {
+        let resumed = crate::ledger::Resumed {
+            components: 0,
+            repaired: 0,
+            verified: 0,
+            checked_again: 7,
+        };
+        assert_eq!(
+            resumed_count(&resumed),
+            "resumed: 7 done earlier, 7 checked again"
+        );
+        let taken = crate::ledger::Resumed {
+            components: 5,
+            checked_again: 0,
+            ..resumed
+        };
+        assert_eq!(resumed_count(&taken), "resumed: 5 done earlier");
+    }
 }
