@@ -736,7 +736,7 @@ fn help_fits_the_smallest_console() {
     let mut app = app_after(&events);
     app.update(Action::Help);
     let labels = [
-        "retry all failed",
+        "retry damaged",
         "open all folders",
         "previous damage",
         "quit",

@@ -70,7 +70,7 @@ impl Action {
             Action::Search => "search",
             Action::Mark => "mark",
             Action::Retry => "retry marked",
-            Action::RetryFailed => "retry all failed",
+            Action::RetryFailed => "retry damaged",
             Action::VerifyAgain => "verify again",
             Action::Export => "export report",
             Action::Credentials => "new key/SAS",
