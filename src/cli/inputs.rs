@@ -136,13 +136,18 @@ pub fn refuse_entries_on_inputs(drive: &mut Drive, target: &Path, files: &[(&str
 }
 
 /// Refuses every two entries whose files on the drive are one file under two spellings the
-/// documents' names do not show (an 8.3 short name of the file or of a folder on its way, a
-/// second link): writing either would overwrite the other's bytes, or rename over them.
-/// (Spellings that fold to one name are refused with the model.)
+/// documents' names do not show (an 8.3 short name of the file or of a folder on its way; a
+/// second link too, met there): writing either would overwrite the other's bytes, or rename
+/// over them. Spellings that fold to one name are refused with the model; a file system with
+/// no short names is not looked at (every entry looked up costs time before the run starts,
+/// and writes already refuse a file with a second link).
 pub fn refuse_entries_sharing_a_file(drive: &mut Drive, target: &Path) {
     let Ok(root) = RootedDir::open(target) else {
         return;
     };
+    if !root.has_short_names() {
+        return;
+    }
     let mut claims: HashMap<PathIdentity, (usize, &'static str, String)> = HashMap::new();
     let mut refusals = Vec::new();
     for (index, blob) in drive.blobs.iter().enumerate() {

@@ -32,8 +32,13 @@ pub fn main() -> ExitStatus {
     let cli = match args::parse(arguments) {
         Ok(cli) => cli,
         Err(error) if error.use_stderr() => {
-            let shown = crate::sanitize::redact_secrets(&error.render().to_string());
-            eprint!("{shown}");
+            use std::io::IsTerminal as _;
+            let rendered = error.render();
+            let text = match std::io::stderr().is_terminal() {
+                true => rendered.ansi().to_string(),
+                false => rendered.to_string(),
+            };
+            eprint!("{}", crate::sanitize::redact_secrets(&text));
             return ExitStatus::Usage;
         }
         Err(help) => {

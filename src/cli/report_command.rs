@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::engine::{ComponentEvent, Event, Finding};
 use crate::journal::{EntryState, RepairFile};
 use crate::ledger::Ledger;
+use crate::model::ComponentStatus;
 use crate::report::{self, Report, ReportFormat, RunInfo};
 
 use super::args::ReportArgs;
@@ -41,8 +42,8 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             // A repair under way when the run stopped: the damage found before it, as the
             // run's own report says.
             EntryState::InFlight {
-                found: Some(status),
-            } if status.is_damage() => status,
+                found: Some(status @ (ComponentStatus::Corrupt | ComponentStatus::Missing)),
+            } => status,
             _ => continue,
         };
         if !known(entry.id) {

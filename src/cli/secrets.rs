@@ -38,7 +38,8 @@ pub fn remember_given(arguments: &[OsString]) {
         let lower = argument.to_ascii_lowercase();
         for flag in SECRET_FLAGS {
             if lower == flag {
-                if let Some(value) = arguments.get(index + 1) {
+                // A flag given no value is followed by the next flag, no secret.
+                if let Some(value) = arguments.get(index + 1).filter(|v| !v.starts_with('-')) {
                     remember(value);
                 }
             } else if let Some(value) = lower

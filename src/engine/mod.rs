@@ -119,6 +119,9 @@ impl Pace {
 #[derive(Default)]
 struct RateMeter {
     samples: std::collections::VecDeque<(Instant, u64)>,
+    /// Bytes moved since the window (re)started: before that, the wait for the first byte is
+    /// not part of any rate.
+    moved: bool,
 }
 
 impl RateMeter {
@@ -137,6 +140,7 @@ impl RateMeter {
             .is_some_and(|&(_, before)| bytes_done < before)
         {
             self.samples.clear();
+            self.moved = false;
         }
         self.samples.push_back((now, bytes_done));
         while let Some(&(at, _)) = self.samples.front() {
@@ -146,10 +150,16 @@ impl RateMeter {
                 break;
             }
         }
-        // Nothing moved at the window's start (work not begun yet): it starts where the
-        // bytes last stood still, not seconds before.
-        while self.samples.len() > 2 && self.samples[0].1 == self.samples[1].1 {
-            self.samples.pop_front();
+        // Nothing moved yet (work not begun): the window starts where the bytes last stood
+        // still, not seconds before. Later still stretches are part of the rate.
+        if !self.moved {
+            while self.samples.len() > 2 && self.samples[0].1 == self.samples[1].1 {
+                self.samples.pop_front();
+            }
+            self.moved = self
+                .samples
+                .front()
+                .is_some_and(|&(_, first)| first != bytes_done);
         }
         let Some(&(first_at, first_bytes)) = self.samples.front() else {
             return 0;
@@ -556,6 +566,18 @@ mod tests {
         assert_eq!(meter.sample_at(at(5100), 200_000), 0);
         let rate = meter.sample_at(at(6100), 1_200_000);
         assert!((900_000..=1_100_000).contains(&rate), "{rate}");
+        // Bytes that come in large steps (a 16 MiB piece at a time) keep a steady rate: 8 MB
+        // every 8 s reads about 1 MB/s between steps, never the step over one tick.
+        let mut stepped = RateMeter::default();
+        let mut rates = Vec::new();
+        for second in 0..=40u64 {
+            let done = (second / 8) * 8_000_000;
+            rates.push(stepped.sample_at(at(second * 1000), done));
+        }
+        assert!(
+            rates[17..].iter().all(|&rate| rate <= 2_000_000),
+            "{rates:?}"
+        );
         // Stalled: the rate falls to nothing once the window holds no movement.
         let mut last = rate;
         for ms in (6200..=12_000).step_by(1000) {

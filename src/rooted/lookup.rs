@@ -226,20 +226,16 @@ pub(super) fn step_into(
     }
 }
 
-/// The mount `name` in `dir` (`""`: `dir` itself) lies on: its mount ID, or where the kernel
-/// gives none, its device (a file system mounted inside the drive, or a folder bound into it,
-/// is not the drive).
+/// The mount `name` in `dir` (`""`: `dir` itself) lies on (a file system mounted inside the
+/// drive, or a folder bound into it, is not the drive); `None` where the kernel tells no mount
+/// ID (before Linux 5.8: devices would not do, as btrfs subvolumes and overlayfs files have
+/// their own).
 fn mount_of(dir: BorrowedFd<'_>, name: &OsStr) -> Option<u64> {
     let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH;
     let found = rustix::fs::statx(dir, name, flags, StatxFlags::MNT_ID).ok()?;
-    if StatxFlags::from_bits_retain(found.stx_mask).contains(StatxFlags::MNT_ID) {
-        Some(found.stx_mnt_id)
-    } else {
-        Some(rustix::fs::makedev(
-            found.stx_dev_major,
-            found.stx_dev_minor,
-        ))
-    }
+    StatxFlags::from_bits_retain(found.stx_mask)
+        .contains(StatxFlags::MNT_ID)
+        .then_some(found.stx_mnt_id)
 }
 
 /// Whether two mounts are known to differ.

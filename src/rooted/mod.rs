@@ -116,6 +116,21 @@ impl RootedDir {
         })
     }
 
+    /// Whether the root's file system may give a file a second name no folding shows: an
+    /// 8.3 short name (NTFS, through ntfs3 or FUSE's ntfs-3g, and FAT), or can tell nothing of
+    /// itself (FUSE).
+    pub fn has_short_names(&self) -> bool {
+        const NTFS: i64 = 0x5346_544e;
+        const NTFS3: i64 = 0x7366_746e;
+        const FUSE: i64 = 0x6573_5546;
+        const MSDOS: i64 = 0x4d44;
+        // `f_type`'s width differs by architecture.
+        #[allow(clippy::unnecessary_cast)]
+        rustix::fs::fstatfs(&self.fd).map_or(true, |stats| {
+            matches!(stats.f_type as i64, NTFS | NTFS3 | FUSE | MSDOS)
+        })
+    }
+
     /// The directory as the user named it, for messages.
     pub fn path(&self) -> &Path {
         &self.path

@@ -309,9 +309,13 @@ impl Located {
             ) {
                 Ok(fd) => {
                     // Held while the temporary lives (and its process): a cleaner of stale
-                    // temporaries leaves a locked one alone. A folder without locks only
-                    // loses that protection.
-                    let _ = rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive);
+                    // temporaries leaves a locked one alone. One that took the lock first (for
+                    // a moment) may have removed it: then another name. A folder without locks
+                    // only loses that protection.
+                    let _ = rustix::fs::flock(&fd, FlockOperation::LockExclusive);
+                    if rustix::fs::fstat(&fd).is_ok_and(|stat| stat.st_nlink == 0) {
+                        continue;
+                    }
                     return Ok(Temporary {
                         file: File::from(fd),
                         dir,

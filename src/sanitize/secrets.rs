@@ -89,33 +89,52 @@ pub fn redact_secrets_with(text: &str, secrets: &[&str]) -> String {
 }
 
 /// How `secret` may be written where it leaks: as it is; percent-encoded as in a URL (RFC 3986
-/// keeps `-._~`), as in a form (only letters and digits kept), and twice (an error page that
-/// repeats an encoded URL inside its own), each with upper- and lower-case hex.
+/// keeps `-._~`), as in a form (`application/x-www-form-urlencoded` keeps `*-._`, a space is
+/// `+`), and twice (an error page that repeats an encoded URL inside its own); the encoded
+/// forms with upper- and lower-case hex.
 fn written_forms(secret: &str) -> Vec<String> {
-    let encode = |text: &str, keep: fn(u8) -> bool| -> String {
+    let url = |text: &str, hex: fn(u8) -> String| -> String {
         text.bytes()
-            .map(|b| {
-                if keep(b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
+            .map(|b| match b {
+                b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                b if b.is_ascii_alphanumeric() => (b as char).to_string(),
+                b => hex(b),
             })
             .collect()
     };
-    let url = encode(secret, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-    });
-    let form = encode(secret, |b| b.is_ascii_alphanumeric());
-    let twice = encode(&url, |b| b != b'%');
-    let mut forms = vec![secret.to_string()];
-    for encoded in [url, form, twice] {
-        if encoded != secret {
-            forms.push(encoded.to_ascii_lowercase());
-            forms.push(encoded);
+    let upper = |b: u8| format!("%{b:02X}");
+    let lower = |b: u8| format!("%{b:02x}");
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut forms = vec![
+        secret.to_string(),
+        url(secret, upper),
+        url(secret, lower),
+        lowercase_hex(&form),
+        form,
+        url(&url(secret, upper), upper),
+        url(&url(secret, lower), lower),
+    ];
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// `text` with the two hex digits after each `%` in lower case (nothing else changed).
+fn lowercase_hex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut hex_left = 0;
+    for c in text.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            out.push(c);
+            if c == '%' {
+                hex_left = 2;
+            }
         }
     }
-    forms
+    out
 }
 
 /// Characters of a token in an `Authorization: Bearer` header (RFC 6750's b64token).
@@ -212,8 +231,6 @@ fn mask_after(text: &str, marker: &str, stop: impl Fn(char) -> bool) -> String {
 /// percent-encoded once or more (`%26sig%3D…`, `%2526sig%253D…`), up to the next parameter.
 fn mask_sas_signatures(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
-    // What separates parameters, as written and percent-encoded once or twice.
-    const SEPARATORS: [&str; 6] = ["%2526", "%253f", "%26", "%3f", "&amp;", "\\u0026"];
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     let mut search = 0;
@@ -225,38 +242,19 @@ fn mask_sas_signatures(text: &str) -> String {
             .chars()
             .next_back()
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
-            || SEPARATORS
-                .iter()
-                .any(|separator| before.ends_with(separator));
+            || ends_with_separator(before);
         // `=`, or `%3d` encoded any number of times more (`%253d`, `%25253d`).
-        let mut value_start = at + 3;
-        if lower[value_start..].starts_with('=') {
-            value_start += 1;
-        } else if lower[value_start..].starts_with('%') {
-            value_start += 1;
-            while lower[value_start..].starts_with("25") {
-                value_start += 2;
-            }
-            if !lower[value_start..].starts_with("3d") {
-                continue;
-            }
-            value_start += 2;
-        } else {
+        let Some(value_start) = after_encoded(&lower, at + 3, '=', "3d") else {
             continue;
-        }
+        };
         let rest = &lower[value_start..];
-        let stop = rest
+        let plain_stop = rest
             .find(|c: char| {
                 matches!(c, '&' | '"' | '\'' | '<' | '>' | ')' | ']' | '\\') || c.is_whitespace()
             })
-            .into_iter()
-            .chain(
-                SEPARATORS
-                    .iter()
-                    .filter_map(|separator| rest.find(separator)),
-            )
-            .min()
             .unwrap_or(rest.len());
+        // Within the value only: a long line of many signatures stays linear.
+        let stop = first_separator(&rest[..plain_stop]).unwrap_or(plain_stop);
         if starts_parameter && stop > 0 {
             out.push_str(&text[last..value_start]);
             out.push_str("<redacted>");
@@ -268,9 +266,52 @@ fn mask_sas_signatures(text: &str) -> String {
     out
 }
 
+/// Where `plain`, or its percent-encoding `%<hex>` encoded any number of times more
+/// (`%25<hex>`, `%2525<hex>`), stands at `at` in `lower`: the byte after it.
+fn after_encoded(lower: &str, at: usize, plain: char, hex: &str) -> Option<usize> {
+    if lower[at..].starts_with(plain) {
+        return Some(at + plain.len_utf8());
+    }
+    encoded_at(lower, at, hex)
+}
+
+/// Where `%<hex>`, encoded any number of times more, stands at `at` in `lower`: the byte
+/// after it.
+fn encoded_at(lower: &str, at: usize, hex: &str) -> Option<usize> {
+    let mut digits = lower[at..].strip_prefix('%')?;
+    while let Some(more) = digits.strip_prefix("25") {
+        digits = more;
+    }
+    digits
+        .starts_with(hex)
+        .then(|| lower.len() - digits.len() + hex.len())
+}
+
+/// Where the first percent-encoded `&` or `?` (encoded any number of times) starts in `text`.
+fn first_separator(text: &str) -> Option<usize> {
+    text.match_indices('%')
+        .map(|(at, _)| at)
+        .find(|&at| encoded_at(text, at, "26").is_some() || encoded_at(text, at, "3f").is_some())
+}
+
+/// Whether `before` ends with a percent-encoded `&` or `?`, or one written for HTML or JSON.
+fn ends_with_separator(before: &str) -> bool {
+    if before.ends_with("&amp;") || before.ends_with("\\u0026") {
+        return true;
+    }
+    let Some(trimmed) = before
+        .strip_suffix("26")
+        .or_else(|| before.strip_suffix("3f"))
+    else {
+        return false;
+    };
+    trimmed.trim_end_matches("25").ends_with('%')
+}
+
 /// Anything shaped like a storage account key (64 bytes in base64: 86 characters and `==`),
 /// wherever it stands: a key typed where another argument was meant is echoed by whoever
-/// refuses it.
+/// refuses it. A longer run of base64 characters before `==` (`/` is one: `https://KEY==`)
+/// keeps all but its last 86.
 fn mask_account_keys(text: &str) -> String {
     let is_base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/');
     let bytes = text.as_bytes();
@@ -286,9 +327,9 @@ fn mask_account_keys(text: &str) -> String {
             at += 1;
         }
         let key_shaped =
-            at - start == 86 && text[at..].starts_with("==") && !text[at + 2..].starts_with('=');
+            at - start >= 86 && text[at..].starts_with("==") && !text[at + 2..].starts_with('=');
         if key_shaped {
-            out.push_str(&text[last..start]);
+            out.push_str(&text[last..at - 86]);
             out.push_str("<redacted>");
             at += 2;
             last = at;
@@ -392,6 +433,16 @@ mod tests {
             "u=x%253Fsig%253D<redacted>%2526sp%253Dr"
         );
         assert_eq!(
+            redact_secrets("u=x%25253Fsv%25253D1%252526sig%25253DAb%2525252B%252526sp%25253Dr"),
+            "u=x%25253Fsv%25253D1%252526sig%25253D<redacted>%252526sp%25253Dr"
+        );
+        // Many signatures in one long line take linear time (each value ends where it ends).
+        let long = "sig=a&".repeat(100_000);
+        let started = std::time::Instant::now();
+        assert_eq!(redact_secrets(&long), "sig=<redacted>&".repeat(100_000));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+        assert_eq!(
             redact_secrets(r#"{"url":"h?sv=1\u0026sig=Ab%2B\u0026sp=r"}"#),
             r#"{"url":"h?sv=1\u0026sig=<redacted>\u0026sp=r"}"#
         );
@@ -406,13 +457,26 @@ mod tests {
     /// a sign-in endpoint's error was shown.
     #[test]
     fn redacts_given_secrets_in_every_encoding_and_form_bodies() {
-        remember_secret("cl13nt~s3cret.value+x/y");
-        assert_eq!(
-            redact_secrets(
-                "a cl13nt~s3cret.value+x/y b cl13nt%7Es3cret%2Evalue%2Bx%2Fy c cl13nt~s3cret.value%252Bx%252Fy"
-            ),
-            "a <redacted> b <redacted> c <redacted>"
-        );
+        let secret = "cl13nt~S3cret.value+x/y";
+        remember_secret(secret);
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        assert_eq!(form, "cl13nt%7ES3cret.value%2Bx%2Fy");
+        for written in [
+            secret.to_string(),
+            form.clone(),
+            form.replace("%7E", "%7e")
+                .replace("%2B", "%2b")
+                .replace("%2F", "%2f"),
+            "cl13nt~S3cret.value%2bx%2fy".to_string(),
+            "cl13nt~S3cret.value%252Bx%252Fy".to_string(),
+        ] {
+            assert_eq!(
+                redact_secrets(&format!("a {written} b")),
+                "a <redacted> b",
+                "{written}"
+            );
+        }
+
         assert_eq!(
             redact_secrets("grant_type=client_credentials&client_secret=other%7Evalue&scope=x"),
             "grant_type=client_credentials&client_secret=<redacted>&scope=x"
@@ -426,6 +490,10 @@ mod tests {
         assert_eq!(
             redact_secrets(&format!("unexpected argument 'sk:{DEV_KEY}' found")),
             "unexpected argument 'sk:<redacted>' found"
+        );
+        assert_eq!(
+            redact_secrets(&format!("invalid endpoint https://{DEV_KEY}")),
+            "invalid endpoint https://<redacted>"
         );
         let shorter = &DEV_KEY[4..];
         assert_eq!(redact_secrets(shorter), shorter);

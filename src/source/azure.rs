@@ -184,7 +184,7 @@ impl fmt::Debug for AzureBlobSource {
     }
 }
 
-/// A storage account's name is 3 to 24 lowercase letters and digits (it is a DNS label). A name
+/// A storage account's name is 3 to 24 lower-case letters and digits (it is a DNS label). A name
 /// of another shape is refused before anything is asked of the storage, and shown only when
 /// it is short enough to be a name (a key given in its place must not be echoed).
 fn check_account_name(account: &str) -> Result<(), SourceError> {
@@ -209,7 +209,9 @@ fn check_account_name(account: &str) -> Result<(), SourceError> {
 
 impl AzureBlobSource {
     pub fn new(config: AzureSourceConfig) -> Result<Self, SourceError> {
-        let account = config.account.trim();
+        // A name is lower case; one typed with capitals (`/sn:MyAccount`) is the same account.
+        let account = config.account.trim().to_ascii_lowercase();
+        let account = account.as_str();
         check_account_name(account)?;
         let mut secrets = Vec::new();
         let mut per_try_policies: Vec<Arc<dyn Policy>> = Vec::new();
@@ -953,8 +955,9 @@ mod tests {
 
     #[test]
     fn default_endpoint_and_description_for_an_account_key() {
+        // A name typed with capitals is the account's name in lower case.
         let source = AzureBlobSource::new(AzureSourceConfig::new(
-            "myacct",
+            "MyAcct",
             AzureCredential::AccountKey(DEV_KEY.into()),
         ))
         .unwrap();
@@ -964,6 +967,25 @@ mod tests {
         );
         assert!(!format!("{source:?}").contains("Eby8"));
         assert_eq!(source.redact(&format!("x {DEV_KEY} y")), "x <redacted> y");
+        // Anything else that is no account's name is refused, and a long one not shown.
+        for (name, shown) in [
+            ("my_acct", "\"my_acct\""),
+            ("ab", "\"ab\""),
+            (DEV_KEY, "given (88 characters)"),
+        ] {
+            let refused = AzureBlobSource::new(AzureSourceConfig::new(
+                name,
+                AzureCredential::AccountKey(DEV_KEY.into()),
+            ))
+            .err()
+            .unwrap()
+            .to_string();
+            assert!(
+                refused.contains(shown) && refused.contains("3 to 24"),
+                "{refused}"
+            );
+            assert!(!refused.contains("Eby8"), "{refused}");
+        }
     }
 
     #[test]

@@ -223,6 +223,10 @@ impl Repairer {
         let end = offset + length;
         let mut at = offset;
         while at < end && check.damage().is_none() {
+            // No request starts once the run is stopped.
+            if self.cancelled() {
+                return Err(Stop::Cancelled);
+            }
             let take = (end - at).min(RANGE_MD5_LIMIT);
             let mut pieces = Vec::new();
             let mut sink = |piece| pieces.push(piece);

@@ -78,13 +78,13 @@ pub fn name_head(name: &str, columns: usize) -> String {
         return name.to_string();
     }
     let keep = columns.saturating_sub(1);
-    let mut end = 0;
+    let (mut end, mut used) = (0, 0);
     for (index, c) in name.char_indices() {
-        let next = index + c.len_utf8();
-        if width(&name[..next]) > keep {
+        used += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used > keep {
             break;
         }
-        end = next;
+        end = index + c.len_utf8();
     }
     format!("{}…", &name[..end])
 }
