@@ -2,7 +2,6 @@
 //! generation, 2021 verbose log), read and merged into one `Drive`; shared by `verify` and
 //! `repair`.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::format::copylog::AnyCopyLog;
@@ -10,7 +9,7 @@ use crate::format::log_names::LogName;
 use crate::format::manifest::Manifest;
 use crate::format::verbose_log::VerboseLog;
 use crate::model::{Drive, Logs, ModelError};
-use crate::rooted::{PathIdentity, RootedDir};
+use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
 
 use super::CliError;
@@ -114,13 +113,8 @@ pub fn refuse_entries_on_inputs(drive: &mut Drive, target: &Path, files: &[(&str
         return;
     }
     for blob in drive.blobs.iter_mut().filter(|blob| blob.refusal.is_none()) {
-        let paths = [
-            ("data file", Some(&blob.file_path)),
-            ("properties file", blob.properties_path.as_ref()),
-            ("metadata file", blob.metadata_path.as_ref()),
-        ];
-        let on_an_input = paths.into_iter().find_map(|(role, path)| {
-            let path = path?;
+        let on_an_input = blob.files().find_map(|(role, path)| {
+            let role = role.as_str();
             let found = root.locate_file_path(path).ok()?.device_and_inode()?;
             let (what, _) = inputs.iter().find(|(_, input)| *input == found)?;
             Some(format!(
@@ -148,50 +142,15 @@ pub fn refuse_entries_sharing_a_file(drive: &mut Drive, target: &Path) {
     if !root.has_short_names() {
         return;
     }
-    let mut claims: HashMap<PathIdentity, (usize, &'static str, String)> = HashMap::new();
-    let mut refusals = Vec::new();
-    for (index, blob) in drive.blobs.iter().enumerate() {
-        if blob.refusal.is_some() {
-            continue;
-        }
-        let paths = [
-            ("data file", Some(&blob.file_path)),
-            ("properties file", blob.properties_path.as_ref()),
-            ("metadata file", blob.metadata_path.as_ref()),
-        ];
-        for (role, path) in paths {
-            let Some(path) = path else { continue };
-            let Some(identity) = root
-                .locate_file_path(path)
-                .ok()
-                .and_then(|located| located.identity())
-            else {
-                continue;
-            };
-            match claims.get(&identity) {
-                None => {
-                    claims.insert(identity, (index, role, path.clone()));
-                }
-                Some((other, other_role, other_path)) => {
-                    let why = format!(
-                        "refused: the {other_role} \"{}\" of \"{}\" and the {role} \"{}\" of \"{}\" \
-                         are one file on the drive (under another name: an 8.3 short name or a \
-                         second link); neither entry is read or written (correct the manifest or \
-                         log that lists them)",
-                        escape_controls(other_path),
-                        escape_controls(&drive.blobs[*other].blob_path),
-                        escape_controls(path),
-                        escape_controls(&blob.blob_path),
-                    );
-                    refusals.push((*other, why.clone()));
-                    refusals.push((index, why));
-                }
-            }
-        }
-    }
-    for (index, why) in refusals {
-        drive.blobs[index].refusal.get_or_insert(why);
-    }
+    let identity = |_, path: &str| {
+        let located = root.locate_file_path(path).ok();
+        Ok(located.and_then(|located| located.identity()))
+    };
+    crate::model::refuse_one_file_claimed_twice(
+        &mut drive.blobs,
+        identity,
+        " (under another name: an 8.3 short name or a second link)",
+    );
 }
 
 /// A document that is not where the command line says gets a message saying where it

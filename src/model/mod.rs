@@ -20,6 +20,7 @@ use crate::format::status::BlobStatus;
 pub use block_ids::{BlockIdRef, BlockIds};
 pub use build::ModelError;
 pub(crate) use build::is_whole_file_failure;
+pub use claims::refuse_one_file_claimed_twice;
 pub use log_status::LogStatus;
 pub use status::{ComponentStatus, FileVerdict, Outcome};
 pub use v2021::ExportRecord;
@@ -228,7 +229,36 @@ impl Drive {
     }
 }
 
+/// Which of a blob's files a drive path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    Data,
+    Properties,
+    Metadata,
+}
+
+impl FileRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileRole::Data => "data file",
+            FileRole::Properties => "properties file",
+            FileRole::Metadata => "metadata file",
+        }
+    }
+}
+
 impl Blob {
+    /// The drive paths of the blob's files: its data file, then its side files it has.
+    pub fn files(&self) -> impl Iterator<Item = (FileRole, &str)> {
+        [
+            (FileRole::Data, Some(self.file_path.as_str())),
+            (FileRole::Properties, self.properties_path.as_deref()),
+            (FileRole::Metadata, self.metadata_path.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(role, path)| Some((role, path?)))
+    }
+
     /// A component's block ID, as the manifest or the copy log wrote it.
     pub fn block_id(&self, component: &Component) -> Option<&str> {
         component.block_id.map(|id| self.block_ids.get(id))

@@ -652,13 +652,12 @@ impl Repairer {
         let (lengths, rechecks): (Vec<Job>, Vec<Job>) = deferred
             .into_iter()
             .partition(|job| matches!(job, Job::Length { .. }));
+        if !self.cancelled() {
+            self.run_jobs(lengths.clone()).await;
+        }
         if self.cancelled() {
             self.lengths_made_right(&lengths).await;
             return;
-        }
-        self.run_jobs(lengths.clone()).await;
-        if self.cancelled() {
-            self.lengths_made_right(&lengths).await;
         }
         // Ranges whose missing end no length job came for (their file's length was settled
         // by an earlier run) fail as the write would have.

@@ -248,22 +248,13 @@ impl Repairer {
     /// else, in every folder the drive's files live in.
     fn remove_stale_temporaries(&self) {
         let mut folders = HashSet::new();
-        let paths_of = |blob: &'_ crate::model::Blob| {
-            [
-                Some(blob.file_path.clone()),
-                blob.properties_path.clone(),
-                blob.metadata_path.clone(),
-            ]
-            .into_iter()
-            .flatten()
-        };
         // Every file an entry names, refused or not: never taken for a temporary.
         let claimed: HashSet<String> = self
             .drive
             .blobs
             .iter()
-            .flat_map(paths_of)
-            .filter_map(|path| claim_key(&path).ok())
+            .flat_map(|blob| blob.files())
+            .filter_map(|(_, path)| claim_key(path).ok())
             .collect();
         for blob in self
             .drive
@@ -271,13 +262,13 @@ impl Repairer {
             .iter()
             .filter(|blob| blob.refusal.is_none())
         {
-            for path in paths_of(blob) {
-                let Ok(key) = claim_key(&path) else {
+            for (_, path) in blob.files() {
+                let Ok(key) = claim_key(path) else {
                     continue;
                 };
                 let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
                 if folders.insert(folder.to_string())
-                    && let Ok(located) = self.root.locate_file_path(&path)
+                    && let Ok(located) = self.root.locate_file_path(path)
                 {
                     let is_claimed = |name: &std::ffi::OsStr| {
                         let name = fold_name(name.to_string_lossy().trim_end_matches(['.', ' ']));
