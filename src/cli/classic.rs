@@ -7,7 +7,7 @@ use std::ffi::{OsStr, OsString};
 use clap::CommandFactory as _;
 
 /// `/switch` as the v1 tool's documentation spells it (any case is taken) → the modern flag.
-const SWITCHES: &[(&str, &str)] = &[
+pub(super) const SWITCHES: &[(&str, &str)] = &[
     ("r", "--repair-file"),
     ("d", "--target"),
     ("sn", "--account"),

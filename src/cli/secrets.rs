@@ -9,53 +9,76 @@ use crate::sanitize::remember_secret;
 use crate::source::azure::AzureCredential;
 use crate::source::azure::sas::Sas;
 
-/// Environment variables that hold a secret.
-const SECRET_VARIABLES: [&str; 5] = [
-    "AZURE_STORAGE_KEY",
-    "AZURE_STORAGE_SAS",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-    "BITLOCKER_KEY",
-];
-
-/// Flags and v1 switches (without their `/`, lower case) whose value is a secret.
-const SECRET_FLAGS: [&str; 3] = ["--account-key", "--sas", "--bitlocker-key"];
-const SECRET_SWITCHES: [&str; 3] = ["sk:", "csas:", "bk:"];
+/// Secrets read from the environment by the Entra ID sign-in, not through a flag.
+const SIGN_IN_SECRETS: [&str; 2] = ["AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD"];
 
 /// Remembers every secret in the environment and in `arguments`, however they are written:
-/// `--flag VALUE`, `--flag=VALUE`, `/sk:VALUE`, and a v1 switch missing its `/`.
+/// `--flag VALUE`, `--flag=VALUE`, `/sk:VALUE`, and a v1 switch missing its `/`. The flags
+/// are those whose environment variable's value help hides (`--account-key`, `--sas`,
+/// `--bitlocker-key`), with their v1 switches.
 pub fn remember_given(arguments: &[OsString]) {
-    for variable in SECRET_VARIABLES {
+    let (flags, variables) = secret_flags();
+    let variables = variables.iter().map(String::as_str).chain(SIGN_IN_SECRETS);
+    for variable in variables {
         if let Some(value) = std::env::var_os(variable) {
             remember(&value.to_string_lossy());
         }
     }
+    let switches: Vec<String> = super::classic::SWITCHES
+        .iter()
+        .filter(|(_, flag)| flags.iter().any(|secret| secret == flag))
+        .map(|(switch, _)| format!("{}:", switch.to_ascii_lowercase()))
+        .collect();
     let arguments: Vec<String> = arguments
         .iter()
         .map(|argument| argument.to_string_lossy().into_owned())
         .collect();
     for (index, argument) in arguments.iter().enumerate() {
         let lower = argument.to_ascii_lowercase();
-        for flag in SECRET_FLAGS {
-            if lower == flag {
+        for flag in &flags {
+            if lower == *flag {
                 // A flag given no value is followed by the next flag, no secret.
                 if let Some(value) = arguments.get(index + 1).filter(|v| !v.starts_with('-')) {
                     remember(value);
                 }
             } else if let Some(value) = lower
-                .strip_prefix(flag)
+                .strip_prefix(flag.as_str())
                 .and_then(|rest| rest.strip_prefix('='))
             {
                 remember(&argument[argument.len() - value.len()..]);
             }
         }
         let switch = lower.trim_start_matches(['/', '-']);
-        for prefix in SECRET_SWITCHES {
-            if switch.starts_with(prefix) {
+        for prefix in &switches {
+            if switch.starts_with(prefix.as_str()) {
                 remember(&argument[argument.len() - (switch.len() - prefix.len())..]);
             }
         }
     }
+}
+
+/// The flags whose value is a secret and their environment variables, from the command
+/// line's own definitions.
+fn secret_flags() -> (Vec<String>, Vec<String>) {
+    let command = <super::Cli as clap::CommandFactory>::command();
+    let secret = command
+        .get_subcommands()
+        .flat_map(|subcommand| subcommand.get_arguments())
+        .filter(|argument| argument.is_hide_env_values_set());
+    let (mut flags, mut variables) = (Vec::new(), Vec::new());
+    for argument in secret {
+        flags.extend(argument.get_long().map(|long| format!("--{long}")));
+        variables.extend(
+            argument
+                .get_env()
+                .map(|env| env.to_string_lossy().into_owned()),
+        );
+    }
+    for list in [&mut flags, &mut variables] {
+        list.sort();
+        list.dedup();
+    }
+    (flags, variables)
 }
 
 /// A secret as given, and the SAS signatures it holds (a signature may be shown decoded).
@@ -95,6 +118,17 @@ mod tests {
         assert_eq!(secrets_of(&AzureCredential::Sas(text.into())), ["a+b+c="]);
         let sas = Sas::parse(text).unwrap();
         assert_eq!(sas.signatures().collect::<Vec<_>>(), ["a+b+c="]);
+    }
+
+    /// The secret flags come from the command line's definitions.
+    #[test]
+    fn the_secret_flags_are_the_command_line_s() {
+        let (flags, variables) = secret_flags();
+        assert_eq!(flags, ["--account-key", "--bitlocker-key", "--sas"]);
+        assert_eq!(
+            variables,
+            ["AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS", "BITLOCKER_KEY"]
+        );
     }
 
     /// Every way a secret can be written on the command line is remembered before parsing;
