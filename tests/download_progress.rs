@@ -949,3 +949,58 @@ async fn waiting_for_credentials_is_not_active_time() {
         "{active} s of work counted for a {waited:?} wait for the key"
     );
 }
+
+/// Paused while a download is under way: what is in flight finishes, and the time it takes is
+/// work (the run's rate is bytes over that time); only once nothing is in flight does the
+/// pause stop the clock.
+///
+/// Seen failing: the clock stopped at the pause, so the download's 0.8 s were not counted and
+/// the rate read several times the real one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_finishing_during_a_pause_is_active_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
+    let (model, repair_file, _) = export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
+    let source = Arc::new(Trickling(
+        MirrorSource::new(dir.path().join("mirror")).unwrap(),
+    ));
+    let mut handle = engine::start_repair(
+        Arc::clone(&model),
+        dir.path().join("drive"),
+        source as Arc<dyn BlobSource>,
+        repair_file,
+        options(),
+    );
+    let range = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let mut active = None;
+    let mut paused = false;
+    let run = async {
+        while let Some(event) = handle.events.recv().await {
+            match &event {
+                Event::Working {
+                    activity: engine::Activity::Downloading,
+                    ..
+                } if !paused => {
+                    paused = true;
+                    handle.send(Command::Pause);
+                }
+                // The download's verdict came while paused: go on.
+                Event::Component(verdict) if paused && verdict.id == range => {
+                    handle.send(Command::Resume);
+                }
+                Event::RunFinished { active_seconds, .. } => active = Some(*active_seconds),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the run ended");
+    assert!(paused, "no download began");
+    let active = active.expect("the run finished");
+    // The trickling range takes 0.8 s (eight pieces 100 ms apart).
+    assert!(active >= 0.6, "{active} s of work for a 0.8 s download");
+}

@@ -355,14 +355,16 @@ impl Outbox {
         self.send(Event::Progress(progress)).await
     }
 
-    /// The clock runs while there is work and nothing holds it: not while paused, idle, or
+    /// The clock runs while there is work and nothing holds it: not while idle, paused with
+    /// nothing in flight (a download under way at a pause finishes, and that is work), or
     /// waiting for credentials with nothing left to verify (the downloads wait for the
     /// technician, who is not the work).
     fn tick_clock(&mut self) {
-        let verify = self.ledger.verify();
-        let waiting = self.ledger.awaiting_credentials() && verify.bytes_done >= verify.bytes_total;
-        let running =
-            !self.ledger.paused() && !self.ledger.idle() && !self.ledger.finished() && !waiting;
+        let ledger = &self.ledger;
+        let held = ledger.paused() && ledger.downloading() == 0;
+        let verify = ledger.verify();
+        let waiting = ledger.awaiting_credentials() && verify.bytes_done >= verify.bytes_total;
+        let running = !held && !ledger.idle() && !ledger.finished() && !waiting;
         self.clock.run(running);
     }
 }

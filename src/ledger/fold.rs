@@ -138,9 +138,11 @@ impl Ledger {
         let tally = &mut self.blobs[id.blob as usize];
         if let Some(before) = record.activity {
             tally.by_activity[activity_index(before)] -= 1;
+            self.by_activity[activity_index(before)] -= 1;
         }
         if let Some(after) = activity {
             tally.by_activity[activity_index(after)] += 1;
+            self.by_activity[activity_index(after)] += 1;
             if after == Activity::Downloading {
                 record.downloads = record.downloads.saturating_add(1);
             }
@@ -155,6 +157,7 @@ impl Ledger {
         for tally in &mut self.blobs {
             tally.by_activity = [0; 3];
         }
+        self.by_activity = [0; 3];
     }
 
     fn verdict(&mut self, event: &ComponentEvent) {

@@ -206,6 +206,8 @@ pub struct Ledger {
     /// Components whose latest verdict is a download that failed (not damage a check found,
     /// nor an entry refused before anything was downloaded).
     failed_downloads: u64,
+    /// Components under way, by activity.
+    by_activity: [u64; 3],
     active_seconds: f64,
     bytes_moved: u64,
     paused: bool,
@@ -259,6 +261,7 @@ impl Ledger {
             verify: Progression::default(),
             download: Progression::default(),
             failed_downloads: 0,
+            by_activity: [0; 3],
             active_seconds: 0.0,
             bytes_moved: 0,
             paused: false,
@@ -417,6 +420,11 @@ impl Ledger {
     /// Components whose latest verdict is a download that failed.
     pub fn failed_downloads(&self) -> u64 {
         self.failed_downloads
+    }
+
+    /// Components being downloaded (and written) now.
+    pub fn downloading(&self) -> u64 {
+        self.by_activity[activity_index(Activity::Downloading)]
     }
 
     pub fn awaiting_credentials(&self) -> bool {
