@@ -424,6 +424,12 @@ impl Repairer {
             )
             .await
             .map_err(Halt::Stop)?;
+        // The chunk's bytes are here: the progress moves now, not once the whole file is.
+        let id = ComponentId {
+            blob: blob_index,
+            component: chunk.component,
+        };
+        self.transferred(id, chunk.length).await;
         let staging = Arc::clone(&pinned.staging);
         let staged = tokio::task::spawn_blocking(move || {
             let storage = Crc64::of(&bytes);
