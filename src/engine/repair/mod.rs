@@ -765,6 +765,8 @@ impl Repairer {
                     .send(WorkerMessage::CredentialsRefused(message, credentials))
                     .await;
             }
+            // Waiting for new credentials is not downloading (nor work for the clock).
+            self.working(&job, Activity::Queued).await;
             if !self.options.stay_open || !self.sources.wait_past(generation, &self.control).await {
                 return;
             }
