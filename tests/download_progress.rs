@@ -569,11 +569,24 @@ async fn a_missing_end_refused_part_way_goes_on_with_new_credentials() {
     assert_eq!(last_download_progress(&events), (missing_end, missing_end));
 }
 
-/// A mirror whose range reads hand over half their bytes, then stall (as a body whose sender
-/// went silent), saying when one has.
+/// A mirror whose first `whole` range reads come whole and whose later ones hand over half
+/// their bytes, then stall (as a body whose sender went silent), saying when one has.
 struct Stalling {
     mirror: MirrorSource,
+    whole: usize,
+    reads: std::sync::atomic::AtomicUsize,
     stalled: Notify,
+}
+
+impl Stalling {
+    fn new(mirror: &Path, whole: usize) -> Self {
+        Self {
+            mirror: MirrorSource::new(mirror).unwrap(),
+            whole,
+            reads: std::sync::atomic::AtomicUsize::new(0),
+            stalled: Notify::new(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -599,6 +612,10 @@ impl BlobSource for Stalling {
         sink: &mut (dyn FnMut(bytes::Bytes) + Send),
     ) -> Result<(), SourceError> {
         let mut bytes = self.read_range(blob, offset, length, conditions).await?;
+        if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < self.whole {
+            sink(bytes);
+            return Ok(());
+        }
         sink(bytes.split_to(bytes.len() / 2));
         self.stalled.notify_one();
         std::future::pending().await
@@ -633,10 +650,7 @@ async fn a_stop_gives_up_a_stalled_download_and_the_rerun_repairs_it() {
     let mut damaged = blob.clone();
     damaged[20_000..24_000].fill(0);
     std::fs::write(&file, &damaged).unwrap();
-    let source = Arc::new(Stalling {
-        mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),
-        stalled: Notify::new(),
-    });
+    let source = Arc::new(Stalling::new(&dir.path().join("mirror"), 0));
     let mut handle = engine::start_repair(
         Arc::clone(&model),
         dir.path().join("drive"),
@@ -690,58 +704,6 @@ async fn a_stop_gives_up_a_stalled_download_and_the_rerun_repairs_it() {
     assert_repaired(dir.path(), &blob, &events);
 }
 
-/// A mirror whose first range read comes whole and whose later ones stall part-way.
-struct StallingAfterOne {
-    mirror: MirrorSource,
-    reads: std::sync::atomic::AtomicUsize,
-    stalled: Notify,
-}
-
-#[async_trait::async_trait]
-impl BlobSource for StallingAfterOne {
-    async fn read_range(
-        &self,
-        blob: &BlobRef,
-        offset: u64,
-        length: u64,
-        conditions: &ReadConditions,
-    ) -> Result<bytes::Bytes, SourceError> {
-        self.mirror
-            .read_range(blob, offset, length, conditions)
-            .await
-    }
-
-    async fn read_range_to(
-        &self,
-        blob: &BlobRef,
-        offset: u64,
-        length: u64,
-        conditions: &ReadConditions,
-        sink: &mut (dyn FnMut(bytes::Bytes) + Send),
-    ) -> Result<(), SourceError> {
-        let mut bytes = self.read_range(blob, offset, length, conditions).await?;
-        if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            sink(bytes);
-            return Ok(());
-        }
-        sink(bytes.split_to(bytes.len() / 2));
-        self.stalled.notify_one();
-        std::future::pending().await
-    }
-
-    async fn properties(
-        &self,
-        blob: &BlobRef,
-        conditions: &ReadConditions,
-    ) -> Result<BlobProperties, SourceError> {
-        self.mirror.properties(blob, conditions).await
-    }
-
-    fn describe(&self) -> String {
-        "a mirror that stalls after one read".into()
-    }
-}
-
 /// Stopped once a missing file's first block is written (the next download stalled): the run
 /// created the file at its length, so its last word on that length is "repaired", not the
 /// "missing" it found before writing; the blocks not written stay damaged, and the rerun
@@ -776,11 +738,7 @@ async fn a_stopped_run_says_a_missing_file_it_began_has_its_length() {
         Some(&copy_log),
         &dir.path().join("drive.rep"),
     );
-    let source = Arc::new(StallingAfterOne {
-        mirror: MirrorSource::new(dir.path().join("mirror")).unwrap(),
-        reads: std::sync::atomic::AtomicUsize::new(0),
-        stalled: Notify::new(),
-    });
+    let source = Arc::new(Stalling::new(&dir.path().join("mirror"), 1));
     let options = RepairOptions {
         concurrency: 1,
         max_request_bytes: 16 * 1024,
