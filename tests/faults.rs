@@ -15,6 +15,7 @@ mod support;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -396,6 +397,35 @@ async fn survives_truncated_bodies() {
     survive("truncated bodies", "faulttrunc", plan, 4).await;
 }
 
+/// An export of one 128 KiB blob in `container` (content from `seed`) whose drive file has one
+/// byte flipped in its second block: the export, that file, and its damaged bytes.
+async fn one_damaged_block(
+    azurite: &Azurite,
+    container: &str,
+    seed: u64,
+) -> (Export, PathBuf, Vec<u8>) {
+    let blob = SampleBlob::block(
+        &format!("{container}.bin"),
+        pseudo_random_bytes(seed, 128 * KIB),
+        32 * KIB as u64,
+    );
+    let mut export = export(azurite, container, in_container(container, vec![blob])).await;
+    let path = export.local(&export.sample.blobs[0].file_path);
+    let mut damaged = std::fs::read(&path).unwrap();
+    damaged[40 * KIB] ^= 0xFF;
+    std::fs::write(&path, &damaged).unwrap();
+    export.seal();
+    (export, path, damaged)
+}
+
+/// One stalled body, silent for `stall`.
+fn one_stall(stall: Duration) -> Plan {
+    let mut plan = Plan::new(13, 100, &[Fault::Stall]);
+    plan.max_faults = Some(1);
+    plan.stall = stall;
+    plan
+}
+
 /// A body that stops mid-way and stays silent: the tool's read timeout (`--read-timeout`,
 /// here 3 s instead of the default 30 s) must fire and the rest be fetched again. One small
 /// blob, one stall, which would last far longer than the timeout.
@@ -404,26 +434,8 @@ async fn survives_a_stalled_body() {
     let Some(azurite) = azurite::shared() else {
         return;
     };
-    let blob = SampleBlob::block(
-        "stalled.bin",
-        pseudo_random_bytes(9, 128 * KIB),
-        32 * KIB as u64,
-    );
-    let mut export = export(
-        azurite,
-        "faultstall",
-        in_container("faultstall", vec![blob]),
-    )
-    .await;
-    let path = export.local(&export.sample.blobs[0].file_path);
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[40 * KIB] ^= 0xFF;
-    std::fs::write(&path, bytes).unwrap();
-    export.seal();
-    let mut plan = Plan::new(13, 100, &[Fault::Stall]);
-    plan.max_faults = Some(1);
-    plan.stall = Duration::from_secs(40);
-    let proxy = FaultProxy::start(azurite.port(), plan);
+    let (export, _, _) = one_damaged_block(azurite, "faultstall", 9).await;
+    let proxy = FaultProxy::start(azurite.port(), one_stall(Duration::from_secs(40)));
     let started = Instant::now();
     let output = export.run_with(&proxy.endpoint(), 1, &["--read-timeout", "3"]);
     let took = started.elapsed();
@@ -446,21 +458,8 @@ async fn ctrl_c_gives_up_a_stalled_body() {
     let Some(azurite) = azurite::shared() else {
         return;
     };
-    let blob = SampleBlob::block(
-        "stopped.bin",
-        pseudo_random_bytes(10, 128 * KIB),
-        32 * KIB as u64,
-    );
-    let mut export = export(azurite, "faultstop", in_container("faultstop", vec![blob])).await;
-    let path = export.local(&export.sample.blobs[0].file_path);
-    let mut damaged = std::fs::read(&path).unwrap();
-    damaged[40 * KIB] ^= 0xFF;
-    std::fs::write(&path, &damaged).unwrap();
-    export.seal();
-    let mut plan = Plan::new(13, 100, &[Fault::Stall]);
-    plan.max_faults = Some(1);
-    plan.stall = Duration::from_secs(600);
-    let proxy = FaultProxy::start(azurite.port(), plan);
+    let (export, path, damaged) = one_damaged_block(azurite, "faultstop", 10).await;
+    let proxy = FaultProxy::start(azurite.port(), one_stall(Duration::from_secs(600)));
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
     command
         .env_remove("AZURE_STORAGE_SAS")
