@@ -363,7 +363,7 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
         let status = ledger.status(id).map_or("", |s| s.as_str());
         let reason = ledger
             .details(id)
-            .and_then(|d| d.reason.as_deref())
+            .and_then(|d| d.reason())
             .unwrap_or_default();
         text.push_str(&format!(
             "  {status:<8} {} {}{place}: {}\n",
@@ -372,7 +372,7 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
                     .unwrap_or(&blob.file_path)
             ),
             component.kind.as_str(),
-            escape_controls(reason),
+            escape_controls(&reason),
         ));
     }
     if damaged > LISTED_DAMAGE as u64 {

@@ -381,7 +381,7 @@ pub(crate) async fn dispatch(
     let drive = Arc::clone(&run.drive);
     let mut out = Outbox {
         events,
-        ledger: Ledger::new(Arc::clone(&drive)),
+        ledger: Ledger::counting(Arc::clone(&drive)),
         clock: WorkClock::default(),
         verify: Pace::default(),
         download: Pace::default(),

@@ -3,7 +3,8 @@
 use crate::engine::{Activity, ComponentEvent, Event, Work};
 use crate::model::{ComponentId, ComponentStatus};
 
-use super::{Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index};
+use super::history::Verdict;
+use super::{Details, Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index};
 
 impl Ledger {
     /// Takes one event into account. Events that name components this drive does not have
@@ -217,22 +218,38 @@ impl Ledger {
         self.records[index].repaired = repaired;
         // A plain "verified" needs no details (a million of them must stay small); one that
         // says why it is right keeps its reason.
-        let keep_details = event.status != ComponentStatus::Verified
-            || event.reason.is_some()
-            || record.repaired
-            || self.details.contains_key(&id);
-        if keep_details {
-            let details = self.details.entry(id).or_default();
-            details.reason.clone_from(&event.reason);
-            details.drive_md5 = event.drive_md5.or(details.drive_md5);
-            details.storage_md5 = event.storage_md5.or(details.storage_md5);
-            details.drive_crc64 = event.drive_crc64.or(details.drive_crc64);
-            details.storage_crc64 = event.storage_crc64.or(details.storage_crc64);
-            details.history.push(Step {
+        let kept = self.details_of.get(&id).copied();
+        let plain = event.status == ComponentStatus::Verified
+            && event.reason.is_none()
+            && !record.repaired
+            && kept.is_none();
+        if plain || !self.keeps_details {
+            return;
+        }
+        let blob = &self.drive.blobs[id.blob as usize];
+        let verdict = Verdict {
+            step: Step {
                 status: event.status,
                 work,
                 at: event.at,
-            });
+            },
+            reason: event.reason.as_deref(),
+            drive_md5: event.drive_md5,
+            storage_md5: event.storage_md5,
+            drive_crc64: event.drive_crc64,
+            storage_crc64: event.storage_crc64,
+            expected: self
+                .drive
+                .component(id)
+                .expected_md5
+                .map(|md5| (md5, blob.in_manifest)),
+        };
+        match kept {
+            Some(kept) => self.details[kept].push(&verdict, &mut self.reasons),
+            None => {
+                self.details_of.insert(id, self.details.len());
+                self.details.push(Details::new(&verdict, &mut self.reasons));
+            }
         }
     }
 

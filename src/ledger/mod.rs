@@ -190,7 +190,13 @@ pub struct Ledger {
     /// Index of each blob's first component in `records`.
     blob_start: Vec<usize>,
     records: Vec<Record>,
-    details: HashMap<ComponentId, Details>,
+    /// Reasons, hashes and history of components that have more than "verified", and where
+    /// each component's are (a map: no bytes added to every record).
+    details: Vec<Details>,
+    details_of: HashMap<ComponentId, usize>,
+    reasons: history::Reasons,
+    /// False for a ledger that only counts (the dispatcher's): it keeps no details.
+    keeps_details: bool,
     /// Lengths the storage gave for files only the copy log lists, where they differ from
     /// the copy log's `Length` (which may lie): every count of bytes takes these.
     storage_lengths: HashMap<ComponentId, u64>,
@@ -224,6 +230,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// A ledger that counts, tells progress and outcome, but keeps no reasons, hashes or
+    /// histories (the dispatcher's, beside the one its events feed).
+    pub fn counting(drive: Arc<Drive>) -> Self {
+        Self {
+            keeps_details: false,
+            ..Self::new(drive)
+        }
+    }
+
     pub fn new(drive: Arc<Drive>) -> Self {
         let mut blob_start = Vec::with_capacity(drive.blobs.len());
         let mut next = 0;
@@ -251,7 +266,10 @@ impl Ledger {
             drive,
             blob_start,
             records: vec![Record::default(); next],
-            details: HashMap::new(),
+            details: Vec::new(),
+            details_of: HashMap::new(),
+            reasons: history::Reasons::default(),
+            keeps_details: true,
             storage_lengths: HashMap::new(),
             in_transit: HashMap::new(),
             blobs,
@@ -355,7 +373,8 @@ impl Ledger {
 
     /// Reasons, hashes and history, for components that have more than "verified".
     pub fn details(&self, id: ComponentId) -> Option<&Details> {
-        self.details.get(&id)
+        let kept = self.details_of.get(&id)?;
+        self.details.get(*kept)
     }
 
     pub fn blob(&self, blob: usize) -> &BlobTally {

@@ -508,3 +508,81 @@ fn failed_downloads_are_downloads_that_failed() {
     assert_eq!(ledger.failed_downloads(), 0);
     assert_eq!(ledger.count(ComponentStatus::Failed), 1);
 }
+
+/// A corrupt component's details are kept small, not in other words: verify's own reason for
+/// an MD5 that differs is not kept but told again, word for word, from the hashes it names;
+/// any other reason is kept as it came. A later verdict's reason replaces it.
+#[test]
+fn reasons_read_back_word_for_word_however_they_are_kept() {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    ledger.apply(&started(&drive));
+    let expected = drive.component(CANYON_1).expected_md5.unwrap();
+    let actual = crate::format::Md5([7; 16]);
+    let words = crate::model::md5_differs(actual, expected, true);
+    let found = Finding {
+        actual_md5: Some(actual),
+        reason: Some(words.clone()),
+        ..Finding::new(CANYON_1, ComponentStatus::Corrupt, None)
+    };
+    ledger.apply(&working(CANYON_1, Activity::Verifying));
+    ledger.apply(&Event::Component(ComponentEvent::new(&drive, found, at(1))));
+    let details = ledger.details(CANYON_1).unwrap();
+    assert_eq!(details.reason().as_deref(), Some(words.as_str()));
+    assert!(words.starts_with("MD5 is 0707"), "{words}");
+    assert_eq!(details.drive_md5, Some(actual));
+
+    // The same words with another MD5 than the drive's are not verify's: kept as they came.
+    let other = ComponentId {
+        blob: 0,
+        component: 2,
+    };
+    let odd = Finding {
+        actual_md5: Some(crate::format::Md5([9; 16])),
+        reason: Some(words.clone()),
+        ..Finding::new(other, ComponentStatus::Corrupt, None)
+    };
+    ledger.apply(&working(other, Activity::Verifying));
+    ledger.apply(&Event::Component(ComponentEvent::new(&drive, odd, at(1))));
+    assert_eq!(
+        ledger.details(other).unwrap().reason().as_deref(),
+        Some(words.as_str())
+    );
+
+    ledger.apply(&working(CANYON_1, Activity::Downloading));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Failed, 2));
+    let details = ledger.details(CANYON_1).unwrap();
+    assert_eq!(details.reason().as_deref(), Some("bad"));
+    assert_eq!(
+        details.drive_md5,
+        Some(actual),
+        "the drive's MD5 as last read"
+    );
+    assert_eq!(details.story(), "found corrupt 00:00:01 → failed 00:00:02");
+}
+
+/// The dispatcher's ledger only counts: the same counts, progress and outcome as a full one,
+/// and no details (a drive where everything is damaged would keep them twice).
+#[test]
+fn a_counting_ledger_counts_alike_and_keeps_no_details() {
+    let drive = demo_drive();
+    let mut full = Ledger::new(Arc::clone(&drive));
+    let mut counting = Ledger::counting(Arc::clone(&drive));
+    let events = [
+        started(&drive),
+        working(CANYON_1, Activity::Verifying),
+        verdict(&drive, CANYON_1, ComponentStatus::Corrupt, 1),
+        working(CANYON_1, Activity::Downloading),
+        verdict(&drive, CANYON_1, ComponentStatus::Repaired, 2),
+    ];
+    for event in &events {
+        full.apply(event);
+        counting.apply(event);
+    }
+    assert!(full.details(CANYON_1).is_some());
+    assert!(counting.details(CANYON_1).is_none());
+    assert_eq!(counting.status(CANYON_1), Some(ComponentStatus::Repaired));
+    assert_eq!(counting.totals(), full.totals());
+    assert_eq!(counting.outcome(), full.outcome());
+    assert_eq!(counting.download(), full.download());
+}

@@ -169,6 +169,15 @@ pub fn hash_source(in_manifest: bool) -> &'static str {
     if in_manifest { "manifest" } else { "copy log" }
 }
 
+/// Why bytes that hash to `actual` are corrupt, against the `expected` MD5 (and whether the
+/// manifest, not the copy log, gives it).
+pub fn md5_differs(actual: Md5, expected: Md5, in_manifest: bool) -> String {
+    format!(
+        "MD5 is {actual}, the {} expects {expected}",
+        hash_source(in_manifest)
+    )
+}
+
 impl From<RangeKind> for ComponentKind {
     fn from(kind: RangeKind) -> Self {
         match kind {

@@ -7,6 +7,7 @@ pub mod csv;
 pub mod drivelog;
 pub mod html;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
@@ -368,7 +369,7 @@ impl Report {
                             storage_crc64: details.and_then(|d| d.storage_crc64),
                             reason: match (status, details) {
                                 (None, _) => Some(not_reached.to_string()),
-                                (Some(_), Some(details)) => details.reason.clone(),
+                                (Some(_), Some(details)) => details.reason().map(Cow::into_owned),
                                 (Some(_), None) => None,
                             },
                             verified_again: details.and_then(|d| d.verified_again()),

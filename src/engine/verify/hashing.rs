@@ -153,10 +153,9 @@ pub(super) fn verdict(
     let (status, reason) = if actual == expected {
         (ComponentStatus::Verified, None)
     } else {
-        let whose = crate::model::hash_source(in_manifest);
         (
             ComponentStatus::Corrupt,
-            Some(format!("MD5 is {actual}, the {whose} expects {expected}")),
+            Some(crate::model::md5_differs(actual, expected, in_manifest)),
         )
     };
     Finding {

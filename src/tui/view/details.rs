@@ -104,8 +104,8 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
                 Line::from(part)
             });
         }
-        if let Some(reason) = details.and_then(|d| d.reason.as_deref()) {
-            lines.extend(labelled("why", reason, width));
+        if let Some(reason) = details.and_then(|d| d.reason()) {
+            lines.extend(labelled("why", &reason, width));
         }
         let verified = state == ComponentState::Done(ComponentStatus::Verified);
         // Without a storage MD5: a download that failed bringing nothing (a blob not found) is
@@ -163,7 +163,7 @@ fn blob_lines(app: &App, index: usize, width: usize, theme: &Theme) -> Vec<Line<
         for (name, value) in names.iter().zip(values) {
             lines.extend(aligned(name, &value, width, pad));
         }
-        if let Some(details) = details.filter(|d| d.history.len() > 1) {
+        if let Some(details) = details.filter(|d| d.verdicts() > 1) {
             lines.extend(labelled("history", &details.story(), width));
         }
     }
