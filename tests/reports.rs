@@ -1190,7 +1190,14 @@ async fn a_2021_drive_is_reported_with_its_crc64_checks_chunk_maps_and_categorie
     assert!(whole["expected_crc64"].is_string());
     let chunk = &big["components"][1];
     assert!(chunk["storage_crc64"].is_string() && chunk["actual_crc64"].is_string());
-    assert_ne!(chunk["storage_crc64"], chunk["actual_crc64"]);
+    // A repaired chunk's CRC-64 on the drive is the one read back after writing, the blob's
+    // (seen failing: the damaged bytes' CRC-64, from before the repair).
+    let on_disk = std::fs::read(dir.path().join("drive/c2021/big.bin")).unwrap();
+    let repaired_crc =
+        export_repair::format::Crc64::of(&on_disk[(8 * MIB) as usize..(16 * MIB) as usize]);
+    assert_eq!(chunk["actual_crc64"], repaired_crc.to_string());
+    assert_eq!(chunk["storage_crc64"], chunk["actual_crc64"]);
+    assert_eq!(whole["actual_crc64"], whole["expected_crc64"]);
     let slash = &json["files"][2];
     assert_eq!(slash["export"]["category"], "FileNameTrailsWithSlash");
     assert_eq!(slash["export"]["action"], "report");

@@ -338,20 +338,28 @@ impl Repairer {
         let drive = pinned.drive.clone();
         let staging = Arc::clone(&pinned.staging);
         drop(pinned);
-        let crcs = plan.crcs();
+        // The drive's CRC-64s as compared, then as read back where the write got that far.
+        let crcs = Arc::new(Mutex::new(plan.crcs(None)));
         let ids = plan.ids.clone();
         let write = async {
+            let told = Arc::clone(&crcs);
             let written = self
                 .on_drive(
                     &ids,
-                    move |root| plan.write(root, drive.as_deref(), &staging),
+                    move |root| {
+                        let (done, now) = plan.write(root, drive.as_deref(), &staging);
+                        *locked(&told) = now;
+                        done
+                    },
                     |ids, reason| failed_all(&ids, reason),
                 )
                 .await;
             Written::Done(written)
         };
-        self.commit_with(&ids, write, |id| crcs.get(&id).copied().unwrap_or_default())
-            .await
+        self.commit_with(&ids, write, |id| {
+            locked(&crcs).get(&id).copied().unwrap_or_default()
+        })
+        .await
     }
 
     /// Compares every chunk with the blob, a few at a time; the storage's CRC of each chunk
@@ -558,16 +566,24 @@ impl WritePlan {
         }
     }
 
-    /// The CRC-64s each verdict is told with.
-    fn crcs(&self) -> HashMap<ComponentId, Crc64s> {
+    /// The CRC-64s each verdict is told with: the drive's as compared, or as read back after
+    /// writing (`written`: the chunks read back, and the whole file's CRC-64 combined from
+    /// them when every written chunk was).
+    fn crcs(
+        &self,
+        written: Option<(&HashMap<u32, u64>, Option<u64>)>,
+    ) -> HashMap<ComponentId, Crc64s> {
         let mut crcs: HashMap<ComponentId, Crc64s> = self
             .chunks
             .iter()
             .zip(&self.compared)
             .map(|(chunk, compared)| {
-                let drive = match *compared {
-                    Compared::Same { crc, .. } => Some(crc),
-                    Compared::Differs { drive, .. } => drive,
+                let drive = match (*compared, written) {
+                    (Compared::Same { crc, .. }, _) => Some(crc),
+                    (Compared::Differs { .. }, Some((read_back, _))) => {
+                        read_back.get(&chunk.component).copied()
+                    }
+                    (Compared::Differs { drive, .. }, None) => drive,
                 };
                 let crcs = Crc64s {
                     drive,
@@ -580,7 +596,7 @@ impl WritePlan {
             crcs.insert(
                 self.id(whole),
                 Crc64s {
-                    drive: None,
+                    drive: written.and_then(|(_, whole)| whole),
                     storage: Some(self.check.crc64),
                 },
             );
@@ -590,7 +606,12 @@ impl WritePlan {
 
     /// Writes the differing chunks (in place, or the staging file renamed into place), brings
     /// the file to its size, reads every written chunk back; the verdicts.
-    fn write(&self, root: &RootedDir, drive: Option<&DriveFile>, staging: &Staging) -> Vec<Done> {
+    fn write(
+        &self,
+        root: &RootedDir,
+        drive: Option<&DriveFile>,
+        staging: &Staging,
+    ) -> (Vec<Done>, HashMap<ComponentId, Crc64s>) {
         let path = escape_controls(&self.file_path).into_owned();
         let differing: Vec<(Chunk, u64)> = self
             .chunks
@@ -609,10 +630,12 @@ impl WritePlan {
         let (identity, read_back) = match written {
             Ok(written) => written,
             Err(reason) => {
-                return failed_all(
+                let done = failed_all(
                     &self.ids,
                     format!("cannot write {path}: {reason}; a rerun compares its chunks again"),
                 );
+                // Some chunks may have been written: what the drive holds there is not known.
+                return (done, self.crcs(Some((&HashMap::new(), None))));
             }
         };
         let mut done = Vec::new();
@@ -707,7 +730,11 @@ impl WritePlan {
                 identity,
             });
         }
-        done
+        let all_read_back = differing
+            .iter()
+            .all(|(chunk, _)| read_back.contains_key(&chunk.component));
+        let crcs = self.crcs(Some((&read_back, all_read_back.then_some(now))));
+        (done, crcs)
     }
 
     /// The staging file holds every chunk: checked, sized and renamed over the file.
