@@ -122,6 +122,34 @@ struct EntityBuilder {
     error_code: Option<String>,
     error_message: Option<String>,
     entity_type: Option<String>,
+    /// Which of `ENTITY_FACTS` it had.
+    seen: u8,
+}
+
+/// An ErroredEntity's children that state one fact each.
+const ENTITY_FACTS: [&str; 5] = ["Category", "ETag", "ErrorCode", "ErrorMessage", "Type"];
+/// The summary's.
+const SUMMARY_FACTS: [&str; 5] = [
+    "DriveLogVersion",
+    "DriveId",
+    "Status",
+    "TotalFiles_Blobs",
+    "FilesErrored",
+];
+
+/// Refuses a second `<child>` where `facts` name it (`seen` keeps which came): a log that
+/// states one fact twice (two Categories decide two different repairs) is not taken at its
+/// last word.
+fn once(seen: &mut u8, facts: &[&str], child: &str) -> Result<(), FormatErrorKind> {
+    let Some(index) = facts.iter().position(|fact| *fact == child) else {
+        return Ok(());
+    };
+    let bit = 1 << index;
+    if *seen & bit != 0 {
+        return Err(invalid(format!("a second <{child}> where one belongs")));
+    }
+    *seen |= bit;
+    Ok(())
 }
 
 #[derive(Default)]
@@ -133,6 +161,8 @@ struct SummaryBuilder {
     files_errored: Option<u64>,
     validation_errors: Vec<CategoryCount>,
     copy_errors: Vec<CategoryCount>,
+    /// Which of `SUMMARY_FACTS` it had.
+    seen: u8,
 }
 
 fn invalid(message: impl Into<String>) -> FormatErrorKind {
@@ -227,6 +257,7 @@ impl Handler for Builder {
                 let Some(entity) = self.entity.as_mut() else {
                     return Ok(());
                 };
+                once(&mut entity.seen, &ENTITY_FACTS, child)?;
                 let value = text_value(text);
                 match child {
                     "Category" => {
@@ -260,13 +291,10 @@ impl Handler for Builder {
                 let Some(summary) = self.summary.as_mut() else {
                     return Ok(());
                 };
+                once(&mut summary.seen, &SUMMARY_FACTS, child)?;
                 match child {
                     "DriveLogVersion" => summary.version = text_value(text),
-                    "DriveId" => {
-                        if let Some(id) = text_value(text) {
-                            xml::set_once(&mut summary.drive_id, id, "DriveId")?;
-                        }
-                    }
+                    "DriveId" => summary.drive_id = text_value(text),
                     "Status" => summary.status = text_value(text),
                     "TotalFiles_Blobs" => {
                         summary.total_files = Some(parse_u64("TotalFiles_Blobs", text)?);
@@ -491,6 +519,42 @@ pub(crate) mod tests {
             "{summary}<File Path=\"c/a\" Size=\"1\" crc64=\"0\"/>"
         ));
         assert!(e.contains("pass it with --verbose-log"), "{e}");
+        // One fact stated twice decides nothing: two Categories ask for two different repairs.
+        for (twice, element) in [
+            (
+                "<Category>A</Category><Category>BlobRenamed</Category>",
+                "Category",
+            ),
+            ("<Category>A</Category><ETag>0x1</ETag><ETag/>", "ETag"),
+            (
+                "<Category>A</Category><Type>File</Type><Type>Dir</Type>",
+                "Type",
+            ),
+        ] {
+            let e = error(&format!(
+                "<ErroredEntity Path=\"a\">{twice}</ErroredEntity>{summary}"
+            ));
+            assert!(
+                e.contains(&format!(
+                    "in <ErroredEntity[1]/{element}[2]>: a second <{element}> where one belongs"
+                )),
+                "{e}"
+            );
+        }
+        for (first, second) in [
+            ("<DriveId>D</DriveId>", "<DriveId>E</DriveId>"),
+            (
+                "<DriveId>",
+                "<Status>Completed</Status><Status>Failed</Status><DriveId>",
+            ),
+            (
+                "<DriveId>",
+                "<FilesErrored>1</FilesErrored><FilesErrored>0</FilesErrored><DriveId>",
+            ),
+        ] {
+            let e = error(&summary.replace(first, &format!("{second}{first}")));
+            assert!(e.contains("a second <"), "{e}");
+        }
         let e = error(&format!("{summary}{summary}"));
         assert!(e.ends_with("a second CopyLog summary"), "{e}");
         let e = error(&format!("junk {summary}"));
