@@ -1,7 +1,8 @@
 //! Drives from 2021 on, offline: the 2021-08-01 copy log and the verbose log are read (every
 //! malformed one refused precisely), drives written the 2021 way are modelled with their real
 //! CRC-64s and verified by Size and CRC-64 without a manifest, the copy log's categories are
-//! the reasons of the files it names, and UTF-16 documents are read. Repairs against Azurite:
+//! the reasons of the files it names, and UTF-16 documents are read; a repair from a local
+//! mirror that writes nothing leaves nothing. Repairs against Azurite:
 //! tests/todays_drives_azurite.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
@@ -697,4 +698,101 @@ fn a_verbose_log_named_for_another_drive_is_warned_of() {
             "{name}: {all}"
         );
     }
+}
+
+/// A repair that writes nothing leaves the drive as it was: folders made for a temporary
+/// go with it. Two files in folders the drive lacks, repaired from a local mirror: one whose
+/// blob does not combine to the verbose log's CRC-64 (chunk-wise), one the copy log alone
+/// names whose download fails its Content-MD5 (whole file).
+///
+/// Seen failing: both said "nothing was written", and `cont/newdir/sub` and `cont/nd` stayed.
+#[test]
+fn a_repair_that_writes_nothing_leaves_no_new_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    for (root, path, bytes) in [
+        (&drive, "cont/ok.bin", &b"ok"[..]),
+        (&mirror, "cont/ok.bin", b"ok"),
+        (&mirror, "cont/newdir/sub/x.bin", b"WRONG"),
+        (&mirror, "cont/nd/y.bin", b"hello"),
+        (
+            &mirror,
+            "cont/nd/y.bin.blobprops.json",
+            br#"{"etag":"0x8D804D8840B92C9","content_md5":"AAAAAAAAAAAAAAAAAAAAAA=="}"#,
+        ),
+    ] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), bytes).unwrap();
+    }
+    let file = |path: &str, bytes: &[u8]| {
+        format!(
+            "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D804D87F976907\" Path=\"{path}\" \
+             Size=\"{}\" crc64=\"{}\"></File>\n",
+            bytes.len(),
+            Crc64::of(bytes)
+        )
+    };
+    let verbose_log = dir.path().join("verbose.xml");
+    std::fs::write(
+        &verbose_log,
+        file("cont/ok.bin", b"ok") + &file("cont/newdir/sub/x.bin", b"RIGHT"),
+    )
+    .unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"cont/nd/y.bin\">\
+         <Category>UploadErrorWin32</Category><ETag>0x8D804D8840B92C9</ETag><Type>File</Type>\
+         </ErroredEntity>\
+         <CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion>\
+         <DriveId>D2021</DriveId><Status>Failed</Status></CopyLog>",
+    )
+    .unwrap();
+    let output = run(&[
+        "repair".as_ref(),
+        "--headless".as_ref(),
+        "--repair-file".as_ref(),
+        dir.path().join("D.rep").as_os_str(),
+        "--target".as_ref(),
+        drive.as_os_str(),
+        "--verbose-log".as_ref(),
+        verbose_log.as_os_str(),
+        "--copy-log".as_ref(),
+        copy_log.as_os_str(),
+        "--source-dir".as_ref(),
+        mirror.as_os_str(),
+        "--log-dir".as_ref(),
+        dir.path().join("logs").as_os_str(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        stdout.matches("nothing was written").count(),
+        3,
+        "two components of x.bin, one of y.bin: {stdout}"
+    );
+    let mut left: Vec<_> = walk(&drive);
+    left.sort();
+    assert_eq!(left, ["cont", "cont/ok.bin"], "{stdout}");
+}
+
+/// Every path under `root`, relative to it.
+fn walk(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            found.push(path.strip_prefix(root).unwrap().display().to_string());
+            if path.is_dir() {
+                folders.push(path);
+            }
+        }
+    }
+    found
 }

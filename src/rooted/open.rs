@@ -220,22 +220,26 @@ impl Located {
         RootedError::io(&self.display, error)
     }
 
-    /// Makes the missing folders; returns the file's folder and the folders that gained an
-    /// entry, outermost first.
-    fn make_folders(&self) -> Result<(OwnedFd, Vec<OwnedFd>), RootedError> {
+    /// Makes the missing folders; returns the file's folder, the folders that gained an
+    /// entry (outermost first) and the names of the folders made in them.
+    fn make_folders(&self) -> Result<(OwnedFd, Vec<OwnedFd>, Vec<OsString>), RootedError> {
         let io_error = |e| RootedError::io(&self.display, e);
         let mut dir = reopen(self.parent.as_fd()).map_err(io_error)?;
         let mut new_entries = Vec::new();
+        let mut made = Vec::new();
         for name in &self.missing_dirs {
             match rustix::fs::mkdirat(dir.as_fd(), name.as_str(), Mode::from_raw_mode(0o755)) {
-                Ok(()) => new_entries.push(reopen(dir.as_fd()).map_err(io_error)?),
+                Ok(()) => {
+                    new_entries.push(reopen(dir.as_fd()).map_err(io_error)?);
+                    made.push(OsString::from(name));
+                }
                 // Made meanwhile by another job of this run: fine, if it is a folder.
                 Err(error) if error == rustix::io::Errno::EXIST => {}
                 Err(error) => return Err(io_error(error)),
             }
             dir = step_into(dir.as_fd(), &self.display, OsStr::new(name))?;
         }
-        Ok((dir, new_entries))
+        Ok((dir, new_entries, made))
     }
 
     /// Opens the file for writing in place, creating it (and its folders) when it is missing.
@@ -247,7 +251,8 @@ impl Located {
                 new_entries: Vec::new(),
             });
         }
-        let (dir, mut new_entries) = self.make_folders()?;
+        let _making = locked(&MAKING_ENTRIES);
+        let (dir, mut new_entries, _) = self.make_folders()?;
         let created = rustix::fs::openat(
             dir.as_fd(),
             &self.name,
@@ -290,7 +295,8 @@ impl Located {
     /// A temporary file with a random name in the file's folder (made when missing), to be
     /// renamed over the file by [`Temporary::commit`] once its bytes are right.
     pub fn temporary(&self) -> Result<Temporary, RootedError> {
-        let (dir, new_entries) = self.make_folders()?;
+        let _making = locked(&MAKING_ENTRIES);
+        let (dir, new_entries, made_folders) = self.make_folders()?;
         for _ in 0..16 {
             let name = OsString::from(format!(
                 "{TEMPORARY_PREFIX}{:016x}{TEMPORARY_SUFFIX}",
@@ -323,6 +329,7 @@ impl Located {
                         target: self.name.clone(),
                         display: self.display.clone(),
                         new_entries,
+                        made_folders,
                         committed: false,
                     });
                 }
@@ -420,6 +427,9 @@ pub struct Temporary {
     target: OsString,
     display: String,
     new_entries: Vec<OwnedFd>,
+    /// The folders made for it, each in the `new_entries` folder at the same place: removed
+    /// with it when it is not committed (a repair that writes nothing leaves no trace).
+    made_folders: Vec<OsString>,
     committed: bool,
 }
 
@@ -451,10 +461,29 @@ impl Temporary {
 
 impl Drop for Temporary {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = rustix::fs::unlinkat(self.dir.as_fd(), &self.name, AtFlags::empty());
+        if self.committed {
+            return;
+        }
+        let _making = locked(&MAKING_ENTRIES);
+        let _ = rustix::fs::unlinkat(self.dir.as_fd(), &self.name, AtFlags::empty());
+        // Innermost first; one that is not empty (another job's file is in it) stops it.
+        for (parent, name) in self.new_entries.iter().zip(&self.made_folders).rev() {
+            if rustix::fs::unlinkat(parent.as_fd(), name, AtFlags::REMOVEDIR).is_err() {
+                break;
+            }
         }
     }
+}
+
+/// Held while folders are made and an entry is created in them, and while a temporary is
+/// removed with the folders made for it: a folder another job of this run has just made (or
+/// found) is not removed before that job's entry is in it.
+static MAKING_ENTRIES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn locked(mutex: &std::sync::Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn reopen(dir: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {

@@ -186,6 +186,41 @@ fn creates_missing_folders_and_files_and_replaces_through_a_temporary() {
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
+/// A temporary dropped uncommitted takes the folders made for it along, innermost first,
+/// unless something else is in them; a committed one keeps them.
+///
+/// Seen failing: a failed repair ("nothing was written") left `a/b/c` on the drive.
+#[test]
+fn folders_made_for_a_temporary_go_with_it_unless_they_hold_something() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    std::fs::create_dir(dir.path().join("a")).unwrap();
+    let located = root.locate("x", &["a", "b", "c", "x.bin"]).unwrap();
+    drop(located.temporary().unwrap());
+    assert!(
+        dir.path().join("a").is_dir(),
+        "a folder that was there stays"
+    );
+    assert!(!dir.path().join("a/b").exists());
+
+    // Another temporary in the new folder keeps it (and those around it) until it goes.
+    let first = located.temporary().unwrap();
+    let second = root
+        .locate("y", &["a", "b", "c", "y.bin"])
+        .unwrap()
+        .temporary()
+        .unwrap();
+    drop(first);
+    assert!(dir.path().join("a/b/c").is_dir());
+    drop(second);
+    assert!(dir.path().join("a/b/c").is_dir(), "made by the first alone");
+
+    let located = root.locate("z", &["a", "new", "z.bin"]).unwrap();
+    let temporary = located.temporary().unwrap();
+    temporary.commit().unwrap();
+    assert!(dir.path().join("a/new/z.bin").is_file());
+}
+
 #[test]
 fn a_child_is_spelt_exactly_and_never_a_link() {
     let outside = tempfile::tempdir().unwrap();
