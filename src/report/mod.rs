@@ -21,7 +21,6 @@ use crate::engine::{RunMode, Totals};
 use crate::format::Md5;
 use crate::format::crc64::as_text;
 use crate::ledger::Ledger;
-use crate::model::v2021::rule;
 use crate::model::{
     ComponentId, ComponentKind, ComponentStatus, ExportRecord, FileVerdict, Outcome,
 };
@@ -128,7 +127,7 @@ impl ExportReport {
             error_code: error.and_then(|e| e.code.clone()),
             error_message: error.and_then(|e| e.message.clone()),
             action: error.map(|e| e.action.as_str().to_string()),
-            advice: error.map(|e| rule(&e.category).advice.to_string()),
+            advice: record.advice().map(str::to_string),
             new_name: error.and_then(|e| e.new_name.clone()),
         }
     }

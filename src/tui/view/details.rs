@@ -227,8 +227,7 @@ fn export_lines(record: &crate::model::ExportRecord, width: usize) -> Vec<Line<'
         facts.push(format!("ETag {etag}"));
     }
     let mut lines = labelled("Verbose", &facts.join(" · "), width);
-    if let Some(error) = &record.error {
-        let rule = crate::model::v2021::rule(&error.category);
+    if let (Some(error), Some(advice)) = (&record.error, record.advice()) {
         let renamed = error
             .new_name
             .as_deref()
@@ -238,7 +237,7 @@ fn export_lines(record: &crate::model::ExportRecord, width: usize) -> Vec<Line<'
             "{}{renamed} · {}: {}",
             error.describe().trim_start_matches("the copy log reports "),
             error.action.as_str(),
-            rule.advice
+            advice
         );
         lines.extend(labelled("Copy log", &text, width));
     }
