@@ -10,7 +10,8 @@
 //! 3. scale: one blob of 1,000,000 small blocks (a sparse file) verified with its manifest and
 //!    a verbose copy log listing every block, against the manifest alone (target ≤ 1.5 ×),
 //!    peak RSS of parse + build + verify for it (≤ 128 MiB) and for 5,000,000 blocks
-//!    (≤ 512 MiB);
+//!    (≤ 512 MiB), and the whole tool's (`export-repair verify`) on it intact and with every
+//!    block corrupt;
 //! 4. parse: a 1,000,000-block manifest of 1,000 blobs (target ≤ 1 s) and the peak RSS of
 //!    parse + build (≤ 128 MiB).
 //!
@@ -67,9 +68,10 @@ const SMALL_BLOCK: u64 = 512;
 const PARSE_CHILD: &str = "--parse-child";
 const VERIFY_CHILD: &str = "--verify-child";
 const VERIFY_CRC_CHILD: &str = "--verify-crc-child";
+const TOOL_CHILD: &str = "--tool-child";
 /// The flags that make this executable one of its own measurements' children (also when it
 /// is compiled into the smoke test).
-pub const CHILD_FLAGS: [&str; 3] = [PARSE_CHILD, VERIFY_CHILD, VERIFY_CRC_CHILD];
+pub const CHILD_FLAGS: [&str; 4] = [PARSE_CHILD, VERIFY_CHILD, VERIFY_CRC_CHILD, TOOL_CHILD];
 
 pub fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -79,6 +81,10 @@ pub fn main() {
     }
     if let Some(at) = args.iter().position(|a| a == VERIFY_CRC_CHILD) {
         verify_crc_child(Path::new(&args[at + 1]), Path::new(&args[at + 2]));
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == TOOL_CHILD) {
+        tool_child(Path::new(&args[at + 1]), Path::new(&args[at + 2]));
         return;
     }
     if let Some(at) = args.iter().position(|a| a == VERIFY_CHILD) {
@@ -608,6 +614,7 @@ fn bench_scale() {
         verdict(peak(&alone) <= RSS_1M_TARGET_MIB),
         peak(&logged)
     );
+    tool_memory(&one, blocks);
     drop(one);
 
     let generated = Instant::now();
@@ -636,6 +643,65 @@ fn bench_scale() {
         report.peak_mib,
         verdict(report.peak_mib <= RSS_5M_TARGET_MIB)
     );
+}
+
+/// The whole tool as a technician runs it (`export-repair verify`: the run's ledger, its
+/// events and the headless reporter besides the verification), on the drive intact and with
+/// every block corrupt (a manifest whose hashes the zeros do not have): its peak RSS, and what
+/// each damaged block adds.
+fn tool_memory(drive: &ScaleDrive, blocks: u64) {
+    let zeros = Md5::of(&[0u8; SMALL_BLOCK as usize]).to_string();
+    let corrupt = drive.root.join("SCALE-corrupt.manifest");
+    let text = std::fs::read_to_string(&drive.manifest).expect("the manifest");
+    std::fs::write(&corrupt, text.replace(&zeros, &"0".repeat(32))).expect("write");
+    let intact = tool_peak_mib(&drive.root, &drive.manifest, 0);
+    let damaged = tool_peak_mib(&drive.root, &corrupt, 1);
+    println!(
+        "  the tool (`export-repair verify`), peak RSS, {blocks} blocks: intact {intact:.0} MiB, \
+         every block corrupt {damaged:.0} MiB ({:.0} bytes per damaged block)",
+        (damaged - intact) * MIB as f64 / blocks as f64
+    );
+}
+
+/// Peak RSS of one `export-repair verify` of `root` with `manifest` (the tool's own code in
+/// a child of its own: this bench again, `--tool-child`), which must exit `code`.
+fn tool_peak_mib(root: &Path, manifest: &Path, code: u8) -> f64 {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let output = Command::new(exe)
+        .arg(TOOL_CHILD)
+        .arg(root)
+        .arg(manifest)
+        .stderr(Stdio::null())
+        .output()
+        .expect("the bench re-runs itself");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    let fields: Vec<&str> = last.split_whitespace().collect();
+    let [exit, peak_kib] = fields[..] else {
+        panic!("unexpected child output {text:?}");
+    };
+    assert_eq!(exit, code.to_string(), "the tool's exit code");
+    peak_kib.parse::<f64>().expect("the child prints numbers") / 1024.0
+}
+
+/// The child: `export-repair verify --target ROOT --manifest MANIFEST`, then its exit code and
+/// peak RSS (KiB) on a line of their own.
+fn tool_child(root: &Path, manifest: &Path) {
+    let arguments = [
+        "export-repair".as_ref(),
+        "verify".as_ref(),
+        "--target".as_ref(),
+    ]
+    .into_iter()
+    .chain([
+        root.as_os_str(),
+        "--manifest".as_ref(),
+        manifest.as_os_str(),
+    ])
+    .map(std::ffi::OsStr::to_os_string)
+    .collect();
+    let status = export_repair::cli::run(arguments);
+    println!("\n{} {}", status as u8, vm_hwm_kib());
 }
 
 fn print_child(run: usize, what: &str, m: &Measured, report: ChildReport) {

@@ -26,7 +26,11 @@ use std::fmt::Write as _;
 
 /// Runs the program with the process's arguments and returns its exit status.
 pub fn main() -> ExitStatus {
-    let arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    run(std::env::args_os().collect())
+}
+
+/// Runs the program with `arguments` (the program's name first), as `main` does.
+pub fn run(arguments: Vec<std::ffi::OsString>) -> ExitStatus {
     // Before parsing: a refused argument is echoed in the parser's error.
     secrets::remember_given(&arguments);
     let cli = match args::parse(arguments) {
