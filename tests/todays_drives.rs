@@ -796,3 +796,105 @@ fn walk(root: &Path) -> Vec<String> {
     }
     found
 }
+
+/// A report made later from the repair file alone says what the run's report said about a
+/// 2021 drive: every file's export record (ETag, Size, CRC-64, the copy log's category and
+/// advice) and the CRC-64s of the chunks and files the repair compared or wrote.
+///
+/// Seen failing: no `export` and no CRC-64 at all in the later report.
+#[test]
+fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    for (root, path, bytes) in [
+        (&drive, "cont/a.bin", &b"the damaged  bytes"[..]),
+        (&mirror, "cont/a.bin", b"the exported bytes"),
+        (&drive, "cont/b.bin", b"intact"),
+        (&mirror, "cont/b.bin", b"intact"),
+        (&mirror, "cont/c.bin", b"renamed"),
+    ] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), bytes).unwrap();
+    }
+    let verbose_log = dir.path().join("verbose.xml");
+    let files: String = [
+        ("cont/a.bin", &b"the exported bytes"[..]),
+        ("cont/b.bin", b"intact"),
+    ]
+    .iter()
+    .map(|(path, bytes)| {
+        format!(
+            "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D1\" Path=\"{path}\" Size=\"{}\" \
+                 crc64=\"{}\"></File>\n",
+            bytes.len(),
+            Crc64::of(bytes)
+        )
+    })
+    .collect();
+    std::fs::write(&verbose_log, files).unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"cont/c.bin\"><Category>BlobRenamed</Category>\
+         <ETag>0x8D2</ETag><ErrorCode>1</ErrorCode><ErrorMessage>renamed to: DataBox-1 :from: c.bin</ErrorMessage>\
+         <Type>File</Type></ErroredEntity>\
+         <CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion>\
+         <DriveId>D2021</DriveId><Status>Failed</Status></CopyLog>",
+    )
+    .unwrap();
+    let repair_file = dir.path().join("D.rep");
+    let output = run(&[
+        "repair".as_ref(),
+        "--headless".as_ref(),
+        "--repair-file".as_ref(),
+        repair_file.as_os_str(),
+        "--target".as_ref(),
+        drive.as_os_str(),
+        "--verbose-log".as_ref(),
+        verbose_log.as_os_str(),
+        "--copy-log".as_ref(),
+        copy_log.as_os_str(),
+        "--source-dir".as_ref(),
+        mirror.as_os_str(),
+        "--log-dir".as_ref(),
+        dir.path().join("logs").as_os_str(),
+        "--report".as_ref(),
+        dir.path().join("run.json").as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let later = dir.path().join("later.json");
+    let output = run(&[
+        "report".as_ref(),
+        "--repair-file".as_ref(),
+        repair_file.as_os_str(),
+        "-o".as_ref(),
+        later.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (run_report, later_report) = (read(dir.path().join("run.json")), read(later));
+    let files = |report: &serde_json::Value| report["files"].as_array().unwrap().clone();
+    let (run_files, later_files) = (files(&run_report), files(&later_report));
+    assert_eq!(run_files.len(), 3);
+    assert_eq!(later_files.len(), run_files.len());
+    for (ran, later) in run_files.iter().zip(&later_files) {
+        let name = &ran["blob_path"];
+        assert!(ran["export"].is_object(), "{name}: {ran}");
+        assert_eq!(ran["export"], later["export"], "{name}");
+        let parts = |file: &serde_json::Value| file["components"].as_array().unwrap().clone();
+        for (a, b) in parts(ran).iter().zip(&parts(later)) {
+            for field in ["status", "expected_crc64", "actual_crc64", "storage_crc64"] {
+                assert_eq!(a[field], b[field], "{name} {} {field}", a["kind"]);
+            }
+        }
+    }
+    // What the comparison stands on: the repaired chunk's CRC-64s are there in both.
+    let chunk = &later_files[0]["components"][0];
+    assert_eq!(chunk["status"], "repaired");
+    assert_eq!(
+        chunk["actual_crc64"],
+        Crc64::of(b"the exported bytes").to_string()
+    );
+}

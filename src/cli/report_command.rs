@@ -1,11 +1,13 @@
 //! `export-repair report --repair-file F -o out.html`: a report from a repair file alone.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::engine::verify::Crc64s;
 use crate::engine::{ComponentEvent, Event, Finding};
 use crate::journal::{EntryState, RepairFile};
 use crate::ledger::Ledger;
-use crate::model::ComponentStatus;
+use crate::model::{ComponentId, ComponentKind, ComponentStatus, Drive};
 use crate::report::{self, Report, ReportFormat, RunInfo};
 
 use super::args::ReportArgs;
@@ -36,6 +38,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             .is_some_and(|blob| (id.component as usize) < blob.components.len())
     };
     let recorded_at = time::OffsetDateTime::now_utc();
+    let mut chunk_crcs = HashMap::new();
     for entry in entries {
         let status = match entry.state {
             EntryState::Done(status) => status,
@@ -49,7 +52,12 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
         if !known(entry.id) {
             continue;
         }
-        let finding = Finding::recorded(entry, status);
+        let blob = entry.id.blob;
+        let chunks = chunk_crcs
+            .entry(blob)
+            .or_insert_with(|| file.chunk_crcs(&drive, blob).unwrap_or_default());
+        let mut finding = Finding::recorded(entry, status);
+        finding.crc64 = recorded_crc64s(&drive, finding.id, status, chunks);
         ledger.apply(&Event::Component(ComponentEvent::new(
             &drive,
             finding,
@@ -75,4 +83,35 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
         args.output.display()
     );
     Ok(super::session::exit_status(&ledger))
+}
+
+/// The CRC-64s a run told with a verdict the repair file recorded, where the verdict implies
+/// them: a chunk verified or repaired by comparing it with the blob holds the blob's bytes
+/// (`chunks`: the CRC-64s recorded when the blob was read), and a whole file repaired has the
+/// verbose log's CRC-64. Anything else the file does not know.
+fn recorded_crc64s(
+    drive: &Drive,
+    id: ComponentId,
+    status: ComponentStatus,
+    chunks: &HashMap<u32, u64>,
+) -> Crc64s {
+    let blob = &drive.blobs[id.blob as usize];
+    let component = &blob.components[id.component as usize];
+    match (component.kind, status) {
+        (ComponentKind::Chunk, ComponentStatus::Verified | ComponentStatus::Repaired) => {
+            let storage = chunks.get(&id.component).copied();
+            Crc64s {
+                drive: storage,
+                storage,
+            }
+        }
+        (ComponentKind::Crc64, ComponentStatus::Repaired) => {
+            let expected = blob.expected_crc64(component);
+            Crc64s {
+                drive: expected,
+                storage: expected,
+            }
+        }
+        _ => Crc64s::default(),
+    }
 }

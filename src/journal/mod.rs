@@ -13,6 +13,7 @@
 //! only while the file is unchanged (see `engine::repair::resume`).
 
 mod chunks;
+mod export;
 mod rows;
 mod run_state;
 mod writer;
@@ -31,7 +32,7 @@ pub use writer::JournalWriter;
 /// 1: rows keyed by (blob, component) position. 2: keyed by identity, with file identities.
 /// 3: file identities with the change time (a file of 2 is read for reports as it is, and
 /// converted by a resume: its verdicts are then checked again once).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 /// The `application_id` SQLite stores in the header: "ERPR".
 const APPLICATION_ID: i64 = 0x4552_5052;
 
@@ -438,7 +439,8 @@ const BLOB_TABLE: &str = "CREATE TABLE blob (
                  length INTEGER NOT NULL,
                  properties_path TEXT,
                  metadata_path TEXT,
-                 in_manifest INTEGER NOT NULL DEFAULT 1
+                 in_manifest INTEGER NOT NULL DEFAULT 1,
+                 export TEXT
              );";
 
 /// Components by identity: the file as NTFS names it (`file_key`), kind, offset, length.

@@ -65,7 +65,7 @@ impl RepairFile {
                 .execute_batch("DELETE FROM blob; UPDATE component SET blob = -1 - blob;")
                 .map_err(error)?;
             let mut blobs = transaction
-                .prepare("INSERT INTO blob VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .prepare("INSERT INTO blob VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
                 .map_err(error)?;
             let mut components = transaction
                 .prepare(
@@ -91,6 +91,7 @@ impl RepairFile {
                         blob.properties_path,
                         blob.metadata_path,
                         blob.in_manifest,
+                        blob.export.as_deref().map(super::export::to_json),
                     ])
                     .map_err(error)?;
                 for c in 0..blob.components.len() {
@@ -399,13 +400,18 @@ impl RepairFile {
             .map_err(self.sqlite())?;
         let mut blobs: Vec<Blob> = Vec::new();
         {
+            // A file of schema 4 or before has no export records.
+            let export = match has_column(&self.connection, "blob", "export") {
+                Ok(true) => "export",
+                _ => "NULL",
+            };
             let mut statement = self
                 .connection
-                .prepare(
+                .prepare(&format!(
                     "SELECT blob, blob_path, file_path, snapshot, length, properties_path,
-                            metadata_path, in_manifest
-                     FROM blob ORDER BY blob",
-                )
+                            metadata_path, in_manifest, {export}
+                     FROM blob ORDER BY blob"
+                ))
                 .map_err(self.sqlite())?;
             let mut rows = statement.query([]).map_err(self.sqlite())?;
             while let Some(row) = rows.next().map_err(self.sqlite())? {
@@ -432,7 +438,11 @@ impl RepairFile {
                         metadata_path: row.get(6)?,
                         refusal: None,
                         components: Vec::new(),
-                        export: None,
+                        export: row
+                            .get::<_, Option<String>>(8)?
+                            .as_deref()
+                            .and_then(super::export::from_json)
+                            .map(Box::new),
                         block_ids: Default::default(),
                     })
                 })()
@@ -523,18 +533,15 @@ impl RepairFile {
         let path = self.path.clone();
         let error = |source| classify(&path, source);
         let transaction = self.connection.transaction().map_err(error)?;
-        let has = |column: &str| {
-            transaction.query_row(
-                "SELECT count(*) FROM pragma_table_info('component') WHERE name = ?1",
-                [column],
-                |row| row.get::<_, i64>(0),
-            )
-        };
+        let has = |column: &str| has_column(&transaction, "component", column);
         let mut batch = String::new();
-        if has("file_changed_ns").map_err(error)? == 0 {
+        if !has_column(&transaction, "blob", "export").map_err(error)? {
+            batch.push_str("ALTER TABLE blob ADD COLUMN export TEXT;");
+        }
+        if !has("file_changed_ns").map_err(error)? {
             batch.push_str("ALTER TABLE component ADD COLUMN file_changed_ns INTEGER;");
         }
-        if has("written_md5").map_err(error)? == 0 {
+        if !has("written_md5").map_err(error)? {
             batch.push_str(
                 "ALTER TABLE component ADD COLUMN written_md5 TEXT;
                  UPDATE component SET written_md5 = actual_md5
@@ -557,6 +564,7 @@ impl RepairFile {
             transaction
                 .execute_batch(&format!(
                     "ALTER TABLE blob ADD COLUMN in_manifest INTEGER NOT NULL DEFAULT 1;
+                     ALTER TABLE blob ADD COLUMN export TEXT;
                      ALTER TABLE component RENAME TO component_v1;
                      {}",
                     super::COMPONENT_TABLE
@@ -633,4 +641,17 @@ fn insert(
     ];
     values.extend_from_slice(rest);
     statement.execute(values.as_slice())
+}
+
+/// Whether `table` has `column` (files of older schemas lack some).
+fn has_column(
+    connection: &rusqlite::Connection,
+    table: &str,
+    column: &str,
+) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |row| row.get(0),
+    )
 }
