@@ -5,10 +5,13 @@
 //! name is matched exactly first, then by that folding; two candidates are an ambiguity, never a
 //! guess.
 
+use std::collections::{HashMap, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::format::drive_path::fold_name;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
@@ -84,6 +87,7 @@ impl Located {
 
 pub(super) fn locate(
     root: BorrowedFd<'_>,
+    folded: &FoldedNames,
     display: &str,
     names: &[&str],
 ) -> Result<Located, RootedError> {
@@ -98,7 +102,7 @@ pub(super) fn locate(
         None => {
             let mut dir = reopen(root, display)?;
             for (depth, name) in folders.iter().enumerate() {
-                match find(dir.as_fd(), display, name)? {
+                match find(dir.as_fd(), Some(folded), display, name)? {
                     Some(actual) => dir = step_into(dir.as_fd(), display, &actual)?,
                     None => {
                         return Ok(Located {
@@ -114,7 +118,7 @@ pub(super) fn locate(
             dir
         }
     };
-    let found = find(dir.as_fd(), display, last)?;
+    let found = find(dir.as_fd(), Some(folded), display, last)?;
     if let Some(actual) = &found
         && kind_at(dir.as_fd(), actual).map_err(|e| RootedError::io(display, e))?
             == FileKind::Symlink
@@ -256,29 +260,32 @@ pub(super) fn exists_exactly(
     }
 }
 
-/// The name in `dir` that `wanted` stands for: itself, or the one name it folds onto.
-fn find(dir: BorrowedFd<'_>, display: &str, wanted: &str) -> Result<Option<OsString>, RootedError> {
+/// The name in `dir` that `wanted` stands for: itself, or the one name it folds onto (by
+/// `folded`'s names of the folder, or by reading it now when none are given).
+pub(super) fn find(
+    dir: BorrowedFd<'_>,
+    folded: Option<&FoldedNames>,
+    display: &str,
+    wanted: &str,
+) -> Result<Option<OsString>, RootedError> {
     if exists_exactly(dir, display, wanted)? {
         return Ok(Some(OsString::from(wanted)));
     }
-    let key = fold_name(wanted);
-    let mut found = Vec::new();
-    let mut entries = rustix::fs::Dir::read_from(dir).map_err(|e| RootedError::io(display, e))?;
-    while let Some(entry) = entries.read() {
-        let entry = entry.map_err(|e| RootedError::io(display, io::Error::from(e)))?;
-        let name = OsStr::from_bytes(entry.file_name().to_bytes());
-        if matches!(name.as_bytes(), b"." | b"..") {
-            continue;
-        }
-        if let Some(text) = name.to_str()
-            && fold_name(text) == key
-        {
-            found.push(name.to_os_string());
-        }
-    }
-    match found.len() {
-        0 => Ok(None),
-        1 => Ok(found.pop()),
+    let folder = match folded {
+        Some(folded) => folded.of(dir, display)?,
+        None => Arc::new(FoldedFolder::read(
+            dir,
+            display,
+            FolderStamp::of(dir, display)?,
+        )?),
+    };
+    let found = folder
+        .names
+        .get(&fold_name(wanted))
+        .map_or(&[][..], Vec::as_slice);
+    match found {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
         _ => Err(RootedError::Ambiguous {
             path: display.to_string(),
             candidates: found
@@ -288,4 +295,118 @@ fn find(dir: BorrowedFd<'_>, display: &str, wanted: &str) -> Result<Option<OsStr
                 .join(", "),
         }),
     }
+}
+
+/// The folded names of the folders looked into by folding last: a folder is read and every
+/// name in it folded once, not at every lookup (which made a folder of many files missing or
+/// spelt otherwise quadratic: 40,000 files took minutes). A folder changed since (another
+/// modification time, change time, size or link count) is read again once it has served an
+/// eighth of its names' worth of lookups: the time stays linear while a repair fills the
+/// folder, and a name another program gives a file meanwhile is seen soon after. (What this
+/// run creates it finds by its exact name; a folder is made only after reading its parent
+/// afresh, see `Located::make_folders`.)
+#[derive(Debug, Default)]
+pub(super) struct FoldedNames {
+    recent: Mutex<VecDeque<Arc<FoldedFolder>>>,
+}
+
+#[derive(Debug)]
+struct FoldedFolder {
+    stamp: FolderStamp,
+    /// Folded name → the names in the folder that fold to it.
+    names: HashMap<String, Vec<OsString>>,
+    /// Lookups it answered after its folder changed.
+    stale_lookups: AtomicUsize,
+}
+
+/// A folder's identity and what changes whenever an entry is added, removed or renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FolderStamp {
+    device: u64,
+    inode: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+    size: i64,
+    links: u64,
+}
+
+impl FolderStamp {
+    fn of(dir: BorrowedFd<'_>, display: &str) -> Result<Self, RootedError> {
+        let stat = rustix::fs::fstat(dir).map_err(|e| RootedError::io(display, e))?;
+        #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
+        Ok(Self {
+            device: stat.st_dev as u64,
+            inode: stat.st_ino as u64,
+            modified: (stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+            changed: (stat.st_ctime as i64, stat.st_ctime_nsec as i64),
+            size: stat.st_size as i64,
+            links: stat.st_nlink as u64,
+        })
+    }
+
+    fn same_folder(&self, other: &Self) -> bool {
+        (self.device, self.inode) == (other.device, other.inode)
+    }
+}
+
+impl FoldedFolder {
+    fn read(dir: BorrowedFd<'_>, display: &str, stamp: FolderStamp) -> Result<Self, RootedError> {
+        let mut names: HashMap<String, Vec<OsString>> = HashMap::new();
+        let mut entries =
+            rustix::fs::Dir::read_from(dir).map_err(|e| RootedError::io(display, e))?;
+        while let Some(entry) = entries.read() {
+            let entry = entry.map_err(|e| RootedError::io(display, io::Error::from(e)))?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            if matches!(name.as_bytes(), b"." | b"..") {
+                continue;
+            }
+            if let Some(text) = name.to_str() {
+                names
+                    .entry(fold_name(text))
+                    .or_default()
+                    .push(name.to_os_string());
+            }
+        }
+        Ok(Self {
+            stamp,
+            names,
+            stale_lookups: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// How many folders' names are kept (work goes folder by folder).
+const FOLDERS_KEPT: usize = 8;
+
+impl FoldedNames {
+    fn of(&self, dir: BorrowedFd<'_>, display: &str) -> Result<Arc<FoldedFolder>, RootedError> {
+        let stamp = FolderStamp::of(dir, display)?;
+        let kept = lock(&self.recent)
+            .iter()
+            .find(|folder| folder.stamp.same_folder(&stamp))
+            .cloned();
+        if let Some(folder) = kept {
+            if folder.stamp == stamp {
+                return Ok(folder);
+            }
+            let served = folder.stale_lookups.fetch_add(1, Ordering::Relaxed);
+            if served < folder.names.len() / 8 {
+                return Ok(folder);
+            }
+        }
+        let folder = Arc::new(FoldedFolder::read(dir, display, stamp)?);
+        let mut recent = lock(&self.recent);
+        recent.retain(|kept| !kept.stamp.same_folder(&stamp));
+        if recent.len() == FOLDERS_KEPT {
+            recent.pop_front();
+        }
+        recent.push_back(Arc::clone(&folder));
+        Ok(folder)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -99,6 +99,7 @@ pub struct RootedDir {
     fd: OwnedFd,
     /// For messages only; never used to reach a file.
     path: PathBuf,
+    folded: lookup::FoldedNames,
 }
 
 impl RootedDir {
@@ -113,6 +114,7 @@ impl RootedDir {
         Ok(Self {
             fd,
             path: path.to_path_buf(),
+            folded: lookup::FoldedNames::default(),
         })
     }
 
@@ -139,7 +141,7 @@ impl RootedDir {
     /// Finds `names` beneath the root: each existing name exactly, else by NTFS's case folding
     /// and Unicode form (NFC/NFD). Nothing is created.
     pub fn locate(&self, display: &str, names: &[&str]) -> Result<Located, RootedError> {
-        lookup::locate(self.fd.as_fd(), display, names)
+        lookup::locate(self.fd.as_fd(), &self.folded, display, names)
     }
 
     /// Finds a drive `FilePath` (`\`-separated, drive-relative) beneath the root; an unsafe one

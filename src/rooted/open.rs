@@ -12,7 +12,7 @@ use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
-use super::lookup::{Located, exists_exactly, step_into};
+use super::lookup::{Located, exists_exactly, find, step_into};
 use super::{RootedDir, RootedError};
 
 /// What a directory entry is.
@@ -228,6 +228,12 @@ impl Located {
         let mut new_entries = Vec::new();
         let mut made = Vec::new();
         for name in &self.missing_dirs {
+            // Looked for again, the folder read now: another entry may have made it since,
+            // spelt otherwise (`\Cont\a` and `\cont\b`): one folder, not two.
+            if let Some(actual) = find(dir.as_fd(), None, &self.display, name)? {
+                dir = step_into(dir.as_fd(), &self.display, &actual)?;
+                continue;
+            }
             match rustix::fs::mkdirat(dir.as_fd(), name.as_str(), Mode::from_raw_mode(0o755)) {
                 Ok(()) => {
                     new_entries.push(reopen(dir.as_fd()).map_err(io_error)?);
