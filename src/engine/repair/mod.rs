@@ -688,14 +688,22 @@ impl Repairer {
             if self.cancelled() {
                 break;
             }
+            // A job's task starts once it has its turn: a task takes the room of the largest
+            // repair it might run (about 13 KB), and a drive of many damaged files had one
+            // for each of them, waiting, from the start.
+            let permit = tokio::select! {
+                _ = self.control.cancelled() => break,
+                permit = Arc::clone(&semaphore).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            while let Some(joined) = running.try_join_next_with_id() {
+                self.settle_panic(joined, &mut owners).await;
+            }
             let ids = job.ids();
             let this = Arc::clone(self);
-            let semaphore = Arc::clone(&semaphore);
             let handle = running.spawn(async move {
-                let permit = tokio::select! {
-                    _ = this.control.cancelled() => return,
-                    permit = semaphore.acquire_owned() => permit,
-                };
                 if !this.control.proceed_async().await {
                     return;
                 }
@@ -705,17 +713,30 @@ impl Repairer {
             owners.insert(handle.id(), ids);
         }
         while let Some(joined) = running.join_next_with_id().await {
-            if let Err(error) = joined
-                && error.is_panic()
-            {
-                let ids = owners.remove(&error.id()).unwrap_or_default();
-                let message = panic_message(error.into_panic());
-                self.settle(failed_all(
-                    &ids,
-                    format!("the repair of this component stopped on an internal error: {message}"),
-                ))
-                .await;
-            }
+            self.settle_panic(joined, &mut owners).await;
+        }
+    }
+
+    /// A job's task that panicked: its components fail with the panic's message.
+    async fn settle_panic(
+        &self,
+        joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+        owners: &mut HashMap<tokio::task::Id, Vec<ComponentId>>,
+    ) {
+        let id = match &joined {
+            Ok((id, ())) => *id,
+            Err(error) => error.id(),
+        };
+        let ids = owners.remove(&id).unwrap_or_default();
+        if let Err(error) = joined
+            && error.is_panic()
+        {
+            let message = panic_message(error.into_panic());
+            self.settle(failed_all(
+                &ids,
+                format!("the repair of this component stopped on an internal error: {message}"),
+            ))
+            .await;
         }
     }
 
