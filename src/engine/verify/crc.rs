@@ -143,29 +143,28 @@ impl CrcFile {
         self.file_length
     }
 
-    /// Records a piece's result; the verdicts once it was the last piece.
-    pub fn record(&self, piece: usize, result: PieceResult) -> Vec<Finding> {
+    /// Records a piece's result; once it was the last piece, hands each verdict to `emit`
+    /// (one at a time: a file of a million chunks has as many).
+    pub fn record(&self, piece: usize, result: PieceResult, emit: &mut dyn FnMut(Finding)) {
         let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(slot) = results.of.get_mut(piece) else {
-            return Vec::new();
+            return;
         };
         if slot.replace(result).is_none() {
             results.left -= 1;
         }
         if results.left > 0 {
-            return Vec::new();
+            return;
         }
         let of: Vec<PieceResult> = results.of.iter().flatten().cloned().collect();
         drop(results);
-        self.verdicts(&of)
+        self.verdicts(&of, emit);
     }
 
     /// The verdicts of a file with no piece at all (an empty file).
-    pub fn verdicts_now(&self) -> Vec<Finding> {
+    pub fn verdicts_now(&self, emit: &mut dyn FnMut(Finding)) {
         if self.pieces.is_empty() {
-            self.verdicts(&[])
-        } else {
-            Vec::new()
+            self.verdicts(&[], emit);
         }
     }
 
@@ -176,7 +175,7 @@ impl CrcFile {
         }
     }
 
-    fn verdicts(&self, results: &[PieceResult]) -> Vec<Finding> {
+    fn verdicts(&self, results: &[PieceResult], emit: &mut dyn FnMut(Finding)) {
         let whole_crc = results
             .iter()
             .zip(&self.pieces)
@@ -186,17 +185,16 @@ impl CrcFile {
             });
         let right = whole_crc == Some(self.expected.crc64);
         let on = Some(self.identity);
-        let mut findings = Vec::new();
         for (piece, result) in self.pieces.iter().zip(results) {
             let Some(chunk) = piece.chunk else { continue };
             let finding = match result {
+                // The same words for every chunk past the end (they are kept once).
                 PieceResult::Missing => Finding::new(
                     self.id(chunk),
                     ComponentStatus::Missing,
                     Some(format!(
-                        "the file is {} bytes long, shorter than this chunk's end at byte {}",
-                        self.file_length,
-                        piece.end()
+                        "the file is {} bytes long: it ends before this chunk does",
+                        self.file_length
                     )),
                 ),
                 PieceResult::Unreadable(error) => Finding::new(
@@ -232,7 +230,7 @@ impl CrcFile {
                     )
                 },
             };
-            findings.push(finding.on(on));
+            emit(finding.on(on));
         }
         if let Some(whole) = self.whole {
             let read: u64 = if self.pieces.iter().any(|p| p.chunk.is_some()) {
@@ -241,7 +239,7 @@ impl CrcFile {
                 self.pieces.iter().map(|p| p.length).sum()
             };
             let (status, reason) = self.whole_verdict(results, whole_crc);
-            findings.push(
+            emit(
                 Finding {
                     bytes: read,
                     crc64: super::Crc64s {
@@ -253,7 +251,6 @@ impl CrcFile {
                 .on(on),
             );
         }
-        findings
     }
 
     fn whole_verdict(
@@ -355,7 +352,7 @@ mod tests {
                     &data[piece.offset as usize..piece.end() as usize],
                 ))
             };
-            findings.extend(file.record(index, result));
+            file.record(index, result, &mut |finding| findings.push(finding));
         }
         findings
     }
@@ -438,7 +435,8 @@ mod tests {
         let blob = blob(b"");
         let file = CrcFile::new(0, &blob, &all(&blob), 0, identity()).unwrap();
         assert!(file.pieces().is_empty());
-        let findings = file.verdicts_now();
+        let mut findings = Vec::new();
+        file.verdicts_now(&mut |finding| findings.push(finding));
         assert_eq!(statuses(&findings), [(0, ComponentStatus::Verified)]);
     }
 }

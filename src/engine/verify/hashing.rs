@@ -111,9 +111,9 @@ pub(super) fn hash_worker(jobs: &Receiver<HashJob>, report: &dyn VerifySink, pat
                 if let Check::Crc { file, piece } = &part.part().check {
                     // A CRC-64 runs at memory speed on its own: no lane needed.
                     let crc = Crc64::of(part.bytes());
-                    for finding in file.record(*piece, PieceResult::Crc(crc)) {
-                        report.finding(finding);
-                    }
+                    file.record(*piece, PieceResult::Crc(crc), &mut |finding| {
+                        report.finding(finding)
+                    });
                 } else {
                     waiting.push_back(part);
                 }

@@ -296,9 +296,7 @@ impl Reader<'_> {
             return true;
         };
         let crc_file = Arc::new(crc_file);
-        for finding in crc_file.verdicts_now() {
-            self.emit(finding);
-        }
+        crc_file.verdicts_now(&mut |finding| self.emit(finding));
         let mut position = u64::MAX;
         let mut window = Window::default();
         for (index, piece) in crc_file.pieces().iter().enumerate() {
@@ -306,9 +304,9 @@ impl Reader<'_> {
                 return false;
             }
             if piece.end() > crc_file.file_length() {
-                for finding in crc_file.record(index, PieceResult::Missing) {
-                    self.emit(finding);
-                }
+                crc_file.record(index, PieceResult::Missing, &mut |finding| {
+                    self.emit(finding)
+                });
                 continue;
             }
             if !window.accepts(piece.offset, piece.length)
@@ -501,9 +499,8 @@ impl Reader<'_> {
                 self.emit(read_error(*id, component, error));
             }
             Check::Crc { file, piece } => {
-                for finding in file.record(*piece, PieceResult::Unreadable(error.to_string())) {
-                    self.emit(finding);
-                }
+                let unreadable = PieceResult::Unreadable(error.to_string());
+                file.record(*piece, unreadable, &mut |finding| self.emit(finding));
             }
         }
     }
