@@ -884,6 +884,7 @@ fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
         assert!(ran["export"].is_object(), "{name}: {ran}");
         assert_eq!(ran["export"], later["export"], "{name}");
         let parts = |file: &serde_json::Value| file["components"].as_array().unwrap().clone();
+        assert_eq!(parts(ran).len(), parts(later).len(), "{name}");
         for (a, b) in parts(ran).iter().zip(&parts(later)) {
             for field in ["status", "expected_crc64", "actual_crc64", "storage_crc64"] {
                 assert_eq!(a[field], b[field], "{name} {} {field}", a["kind"]);

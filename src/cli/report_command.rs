@@ -1,6 +1,7 @@
 //! `export-repair report --repair-file F -o out.html`: a report from a repair file alone.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::engine::verify::Crc64s;
@@ -53,9 +54,10 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             continue;
         }
         let blob = entry.id.blob;
-        let chunks = chunk_crcs
-            .entry(blob)
-            .or_insert_with(|| file.chunk_crcs(&drive, blob).unwrap_or_default());
+        let chunks = match chunk_crcs.entry(blob) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(file.chunk_crcs(&drive, blob).map_err(usage)?),
+        };
         let mut finding = Finding::recorded(entry, status);
         finding.crc64 = recorded_crc64s(&drive, finding.id, status, chunks);
         ledger.apply(&Event::Component(ComponentEvent::new(
@@ -88,7 +90,8 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
 /// The CRC-64s a run told with a verdict the repair file recorded, where the verdict implies
 /// them: a chunk verified or repaired by comparing it with the blob holds the blob's bytes
 /// (`chunks`: the CRC-64s recorded when the blob was read), and a whole file repaired has the
-/// verbose log's CRC-64. Anything else the file does not know.
+/// verbose log's CRC-64 (and, repaired chunk by chunk, so had the blob's bytes). Anything
+/// else the file does not know.
 fn recorded_crc64s(
     drive: &Drive,
     id: ComponentId,
@@ -109,7 +112,8 @@ fn recorded_crc64s(
             let expected = blob.expected_crc64(component);
             Crc64s {
                 drive: expected,
-                storage: expected,
+                // Its manifest blocks repaired instead, the run read no blob as a whole.
+                storage: expected.filter(|_| !chunks.is_empty()),
             }
         }
         _ => Crc64s::default(),

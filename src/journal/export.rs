@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::format::status::{CloudFormat, ErrorCategory};
-use crate::model::v2021::{EntityError, ExportRecord, RepairAction, WholeFileCheck};
+use crate::model::v2021::{EntityError, ExportRecord, WholeFileCheck, action_of};
 
 /// The record as JSON in the blob table's `export` column.
 #[derive(Serialize, Deserialize)]
@@ -18,20 +18,15 @@ struct Stored {
     error: Option<StoredError>,
 }
 
+/// The copy log's entry; what a repair does about it follows from its category and the
+/// CloudFormat, as when the log is read.
 #[derive(Serialize, Deserialize)]
 struct StoredError {
     category: String,
     code: Option<String>,
     message: Option<String>,
-    action: String,
     new_name: Option<String>,
 }
-
-const ACTIONS: [RepairAction; 3] = [
-    RepairAction::DownloadWhole,
-    RepairAction::Report,
-    RepairAction::ReportRename,
-];
 
 pub(super) fn to_json(record: &ExportRecord) -> String {
     let stored = Stored {
@@ -43,7 +38,6 @@ pub(super) fn to_json(record: &ExportRecord) -> String {
             category: error.category.as_str().to_string(),
             code: error.code.clone(),
             message: error.message.clone(),
-            action: error.action.as_str().to_string(),
             new_name: error.new_name.clone(),
         }),
     };
@@ -60,18 +54,19 @@ pub(super) fn from_json(text: &str) -> Option<ExportRecord> {
         }),
         _ => None,
     };
-    let error = match stored.error {
-        Some(error) => Some(EntityError {
-            category: ErrorCategory::parse(&error.category),
+    let cloud_format = stored.cloud_format.as_deref().map(CloudFormat::parse);
+    let error = stored.error.map(|error| {
+        let category = ErrorCategory::parse(&error.category);
+        EntityError {
+            action: action_of(&category, cloud_format.as_ref()),
+            category,
             code: error.code,
             message: error.message,
-            action: *ACTIONS.iter().find(|a| a.as_str() == error.action)?,
             new_name: error.new_name,
-        }),
-        None => None,
-    };
+        }
+    });
     Some(ExportRecord {
-        cloud_format: stored.cloud_format.as_deref().map(CloudFormat::parse),
+        cloud_format,
         etag: stored.etag,
         check,
         error,
@@ -81,6 +76,7 @@ pub(super) fn from_json(text: &str) -> Option<ExportRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::v2021::RepairAction;
 
     #[test]
     fn a_record_reads_back_as_written() {

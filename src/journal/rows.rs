@@ -119,6 +119,15 @@ impl RepairFile {
         if blobs != drive.blobs.len() as i64 {
             return Ok(false);
         }
+        // A file made before the blobs' export records were kept (schema 4 or before) takes
+        // them when the drive is recorded again.
+        let records: i64 = self
+            .connection
+            .query_row("SELECT count(export) FROM blob", [], |row| row.get(0))
+            .map_err(self.sqlite())?;
+        if records != drive.blobs.iter().filter(|b| b.export.is_some()).count() as i64 {
+            return Ok(false);
+        }
         let mut statement = self
             .connection
             .prepare(
@@ -438,8 +447,11 @@ impl RepairFile {
                         metadata_path: row.get(6)?,
                         refusal: None,
                         components: Vec::new(),
+                        // A record that cannot be read is left out (the report lacks it).
                         export: row
-                            .get::<_, Option<String>>(8)?
+                            .get::<_, Option<String>>(8)
+                            .ok()
+                            .flatten()
                             .as_deref()
                             .and_then(super::export::from_json)
                             .map(Box::new),

@@ -249,10 +249,15 @@ const AZURE_FILES_ADVICE: &str = "an Azure Files share cannot be read through th
 /// What a repair does about `entity`: its category's rule, except that an Azure Files entry
 /// cannot be read through the Blob service at all.
 pub fn action_for(entity: &ErroredEntity) -> RepairAction {
-    if entity.cloud_format == Some(CloudFormat::AzureFile) {
+    action_of(&entity.category, entity.cloud_format.as_ref())
+}
+
+/// What a repair does about an entry of `category` and `cloud_format` (see [`action_for`]).
+pub fn action_of(category: &ErrorCategory, cloud_format: Option<&CloudFormat>) -> RepairAction {
+    if cloud_format == Some(&CloudFormat::AzureFile) {
         return RepairAction::Report;
     }
-    rule(&entity.category).action
+    rule(category).action
 }
 
 /// The name a rename message gives: "… renamed to: DataBox-<GUID> :from: <old> …".

@@ -338,8 +338,9 @@ impl Repairer {
         let drive = pinned.drive.clone();
         let staging = Arc::clone(&pinned.staging);
         drop(pinned);
-        // The drive's CRC-64s as compared, then as read back where the write got that far.
-        let crcs = Arc::new(Mutex::new(plan.crcs(None)));
+        // What the drive holds where the write may have gone (unknown until it is read back;
+        // a write that stops unexpectedly leaves it so).
+        let crcs = Arc::new(Mutex::new(plan.crcs(&HashMap::new(), None)));
         let ids = plan.ids.clone();
         let write = async {
             let told = Arc::clone(&crcs);
@@ -566,24 +567,22 @@ impl WritePlan {
         }
     }
 
-    /// The CRC-64s each verdict is told with: the drive's as compared, or as read back after
-    /// writing (`written`: the chunks read back, and the whole file's CRC-64 combined from
-    /// them when every written chunk was).
+    /// The CRC-64s each verdict is told with: the storage's, and the drive's where known (a
+    /// chunk found right as compared; one written as `read_back` gave it; the whole file's
+    /// as combined from them, `whole`, when every written chunk was read back).
     fn crcs(
         &self,
-        written: Option<(&HashMap<u32, u64>, Option<u64>)>,
+        read_back: &HashMap<u32, u64>,
+        whole: Option<u64>,
     ) -> HashMap<ComponentId, Crc64s> {
         let mut crcs: HashMap<ComponentId, Crc64s> = self
             .chunks
             .iter()
             .zip(&self.compared)
             .map(|(chunk, compared)| {
-                let drive = match (*compared, written) {
-                    (Compared::Same { crc, .. }, _) => Some(crc),
-                    (Compared::Differs { .. }, Some((read_back, _))) => {
-                        read_back.get(&chunk.component).copied()
-                    }
-                    (Compared::Differs { drive, .. }, None) => drive,
+                let drive = match compared {
+                    Compared::Same { crc, .. } => Some(*crc),
+                    Compared::Differs { .. } => read_back.get(&chunk.component).copied(),
                 };
                 let crcs = Crc64s {
                     drive,
@@ -592,11 +591,11 @@ impl WritePlan {
                 (self.id(chunk.component), crcs)
             })
             .collect();
-        if let Some(whole) = self.whole {
+        if let Some(component) = self.whole {
             crcs.insert(
-                self.id(whole),
+                self.id(component),
                 Crc64s {
-                    drive: written.and_then(|(_, whole)| whole),
+                    drive: whole,
                     storage: Some(self.check.crc64),
                 },
             );
@@ -635,7 +634,7 @@ impl WritePlan {
                     format!("cannot write {path}: {reason}; a rerun compares its chunks again"),
                 );
                 // Some chunks may have been written: what the drive holds there is not known.
-                return (done, self.crcs(Some((&HashMap::new(), None))));
+                return (done, self.crcs(&HashMap::new(), None));
             }
         };
         let mut done = Vec::new();
@@ -733,7 +732,7 @@ impl WritePlan {
         let all_read_back = differing
             .iter()
             .all(|(chunk, _)| read_back.contains_key(&chunk.component));
-        let crcs = self.crcs(Some((&read_back, all_read_back.then_some(now))));
+        let crcs = self.crcs(&read_back, all_read_back.then_some(now));
         (done, crcs)
     }
 
