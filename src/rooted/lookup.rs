@@ -102,7 +102,7 @@ pub(super) fn locate(
         None => {
             let mut dir = reopen(root, display)?;
             for (depth, name) in folders.iter().enumerate() {
-                match find(dir.as_fd(), Some(folded), display, name)? {
+                match find(dir.as_fd(), folded, display, name)? {
                     Some(actual) => dir = step_into(dir.as_fd(), display, &actual)?,
                     None => {
                         return Ok(Located {
@@ -118,7 +118,7 @@ pub(super) fn locate(
             dir
         }
     };
-    let found = find(dir.as_fd(), Some(folded), display, last)?;
+    let found = find(dir.as_fd(), folded, display, last)?;
     if let Some(actual) = &found
         && kind_at(dir.as_fd(), actual).map_err(|e| RootedError::io(display, e))?
             == FileKind::Symlink
@@ -260,30 +260,28 @@ pub(super) fn exists_exactly(
     }
 }
 
-/// The name in `dir` that `wanted` stands for: itself, or the one name it folds onto (by
-/// `folded`'s names of the folder, or by reading it now when none are given).
-pub(super) fn find(
+/// The name in `dir` that `wanted` stands for: itself, or the one name it folds onto.
+fn find(
     dir: BorrowedFd<'_>,
-    folded: Option<&FoldedNames>,
+    folded: &FoldedNames,
     display: &str,
     wanted: &str,
 ) -> Result<Option<OsString>, RootedError> {
     if exists_exactly(dir, display, wanted)? {
         return Ok(Some(OsString::from(wanted)));
     }
-    let folder = match folded {
-        Some(folded) => folded.of(dir, display)?,
-        None => Arc::new(FoldedFolder::read(
-            dir,
-            display,
-            FolderStamp::of(dir, display)?,
-        )?),
-    };
-    let found = folder
-        .names
-        .get(&fold_name(wanted))
-        .map_or(&[][..], Vec::as_slice);
-    match found {
+    let key = fold_name(wanted);
+    let candidates = |folder: &FoldedFolder| folder.names.get(&key).cloned().unwrap_or_default();
+    let mut found = candidates(&*folded.of(dir, display)?);
+    // Names kept from before the folder changed: one that is gone sends for a fresh read.
+    let mut gone = false;
+    for name in &found {
+        gone |= rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_err();
+    }
+    if gone {
+        found = candidates(&*folded.read(dir, display)?);
+    }
+    match found.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one.clone())),
         _ => Err(RootedError::Ambiguous {
@@ -300,11 +298,12 @@ pub(super) fn find(
 /// The folded names of the folders looked into by folding last: a folder is read and every
 /// name in it folded once, not at every lookup (which made a folder of many files missing or
 /// spelt otherwise quadratic: 40,000 files took minutes). A folder changed since (another
-/// modification time, change time, size or link count) is read again once it has served an
-/// eighth of its names' worth of lookups: the time stays linear while a repair fills the
-/// folder, and a name another program gives a file meanwhile is seen soon after. (What this
-/// run creates it finds by its exact name; a folder is made only after reading its parent
-/// afresh, see `Located::make_folders`.)
+/// modification time, change time, size or link count, or a stamp too recent to trust: the
+/// clock file times come from is coarse) is read again once it has served an eighth of its
+/// names' worth of lookups: the time stays linear while a repair fills the folder, and a name
+/// another program gives a file meanwhile is seen soon after; a name kept that is gone is
+/// read again at once. (What this run creates it finds by its exact name, and the folders it
+/// makes it remembers: see `Located::make_folders`.)
 #[derive(Debug, Default)]
 pub(super) struct FoldedNames {
     recent: Mutex<VecDeque<Arc<FoldedFolder>>>,
@@ -317,6 +316,9 @@ struct FoldedFolder {
     names: HashMap<String, Vec<OsString>>,
     /// Lookups it answered after its folder changed.
     stale_lookups: AtomicUsize,
+    /// Read within a second of the folder's last change: a change in the same tick of the
+    /// file-time clock would leave the stamp as it is.
+    racy: bool,
 }
 
 /// A folder's identity and what changes whenever an entry is added, removed or renamed.
@@ -367,10 +369,14 @@ impl FoldedFolder {
                     .push(name.to_os_string());
             }
         }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() as i64);
         Ok(Self {
             stamp,
             names,
             stale_lookups: AtomicUsize::new(0),
+            racy: stamp.modified.0.max(stamp.changed.0) >= now - 1,
         })
     }
 }
@@ -381,12 +387,18 @@ const FOLDERS_KEPT: usize = 8;
 impl FoldedNames {
     fn of(&self, dir: BorrowedFd<'_>, display: &str) -> Result<Arc<FoldedFolder>, RootedError> {
         let stamp = FolderStamp::of(dir, display)?;
-        let kept = lock(&self.recent)
-            .iter()
-            .find(|folder| folder.stamp.same_folder(&stamp))
-            .cloned();
+        let kept = {
+            let mut recent = lock(&self.recent);
+            let at = recent.iter().position(|f| f.stamp.same_folder(&stamp));
+            // The folder used last goes to the back: the front is evicted first.
+            let kept = at.and_then(|at| recent.remove(at));
+            if let Some(folder) = &kept {
+                recent.push_back(Arc::clone(folder));
+            }
+            kept
+        };
         if let Some(folder) = kept {
-            if folder.stamp == stamp {
+            if folder.stamp == stamp && !folder.racy {
                 return Ok(folder);
             }
             let served = folder.stale_lookups.fetch_add(1, Ordering::Relaxed);
@@ -394,6 +406,12 @@ impl FoldedNames {
                 return Ok(folder);
             }
         }
+        self.read(dir, display)
+    }
+
+    /// Reads the folder now and keeps its names.
+    fn read(&self, dir: BorrowedFd<'_>, display: &str) -> Result<Arc<FoldedFolder>, RootedError> {
+        let stamp = FolderStamp::of(dir, display)?;
         let folder = Arc::new(FoldedFolder::read(dir, display, stamp)?);
         let mut recent = lock(&self.recent);
         recent.retain(|kept| !kept.stamp.same_folder(&stamp));

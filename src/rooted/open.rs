@@ -2,6 +2,7 @@
 //! and relative to a folder already open; an existing file is first only looked at (`O_PATH`)
 //! and opened once `fstat` has said it is a regular file.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
@@ -12,8 +13,9 @@ use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
-use super::lookup::{Located, exists_exactly, find, step_into};
+use super::lookup::{Located, exists_exactly, step_into};
 use super::{RootedDir, RootedError};
+use crate::format::drive_path::fold_name;
 
 /// What a directory entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,24 +222,34 @@ impl Located {
         RootedError::io(&self.display, error)
     }
 
-    /// Makes the missing folders; returns the file's folder, the folders that gained an
-    /// entry (outermost first) and the names of the folders made in them.
-    fn make_folders(&self) -> Result<(OwnedFd, Vec<OwnedFd>, Vec<OsString>), RootedError> {
+    /// Makes the missing folders (`making`: the folders this run made, held while the
+    /// caller creates its entry); returns the file's folder, the folders that gained an entry
+    /// (outermost first) and the names of the folders made in them.
+    fn make_folders(
+        &self,
+        making: &mut MadeFolders,
+    ) -> Result<(OwnedFd, Vec<OwnedFd>, Vec<OsString>), RootedError> {
         let io_error = |e| RootedError::io(&self.display, e);
         let mut dir = reopen(self.parent.as_fd()).map_err(io_error)?;
         let mut new_entries = Vec::new();
         let mut made = Vec::new();
         for name in &self.missing_dirs {
-            // Looked for again, the folder read now: another entry may have made it since,
-            // spelt otherwise (`\Cont\a` and `\cont\b`): one folder, not two.
-            if let Some(actual) = find(dir.as_fd(), None, &self.display, name)? {
-                dir = step_into(dir.as_fd(), &self.display, &actual)?;
+            let stat = rustix::fs::fstat(&dir).map_err(io_error)?;
+            #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
+            let key = (stat.st_dev as u64, stat.st_ino as u64, fold_name(name));
+            // Another entry of this run may have made it since it was looked for, spelt
+            // otherwise (`\Cont\a` and `\cont\b`): one folder, not two.
+            if let Some(actual) = making.get(&key)
+                && exists_exactly(dir.as_fd(), &self.display, &actual.to_string_lossy())?
+            {
+                dir = step_into(dir.as_fd(), &self.display, actual)?;
                 continue;
             }
             match rustix::fs::mkdirat(dir.as_fd(), name.as_str(), Mode::from_raw_mode(0o755)) {
                 Ok(()) => {
                     new_entries.push(reopen(dir.as_fd()).map_err(io_error)?);
                     made.push(OsString::from(name));
+                    making.insert(key, OsString::from(name));
                 }
                 // Made meanwhile by another job of this run: fine, if it is a folder.
                 Err(error) if error == rustix::io::Errno::EXIST => {}
@@ -257,8 +269,8 @@ impl Located {
                 new_entries: Vec::new(),
             });
         }
-        let _making = locked(&MAKING_ENTRIES);
-        let (dir, mut new_entries, _) = self.make_folders()?;
+        let mut making = locked(&MAKING_ENTRIES);
+        let (dir, mut new_entries, _) = self.make_folders(&mut making)?;
         let created = rustix::fs::openat(
             dir.as_fd(),
             &self.name,
@@ -301,8 +313,8 @@ impl Located {
     /// A temporary file with a random name in the file's folder (made when missing), to be
     /// renamed over the file by [`Temporary::commit`] once its bytes are right.
     pub fn temporary(&self) -> Result<Temporary, RootedError> {
-        let _making = locked(&MAKING_ENTRIES);
-        let (dir, new_entries, made_folders) = self.make_folders()?;
+        let mut making = locked(&MAKING_ENTRIES);
+        let (dir, new_entries, made_folders) = self.make_folders(&mut making)?;
         for _ in 0..16 {
             let name = OsString::from(format!(
                 "{TEMPORARY_PREFIX}{:016x}{TEMPORARY_SUFFIX}",
@@ -481,12 +493,17 @@ impl Drop for Temporary {
     }
 }
 
-/// Held while folders are made and an entry is created in them, and while a temporary is
-/// removed with the folders made for it: a folder another job of this run has just made (or
-/// found) is not removed before that job's entry is in it.
-static MAKING_ENTRIES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// The folders this run made: (device, inode of the folder made in, folded name) → name.
+type MadeFolders = BTreeMap<(u64, u64, String), OsString>;
 
-fn locked(mutex: &std::sync::Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+/// Held while folders are made and an entry is created in them, and while a temporary is
+/// removed with the folders made for it: a folder another job of this run has made is not
+/// removed between the moment that job makes (or finds) it and the moment its entry is in it.
+/// (A job that found the folder when it looked the path up, before taking this, is not
+/// covered: its entry then fails, and a rerun makes the folder again.)
+static MAKING_ENTRIES: std::sync::Mutex<MadeFolders> = std::sync::Mutex::new(BTreeMap::new());
+
+fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -203,7 +203,8 @@ fn folders_made_for_a_temporary_go_with_it_unless_they_hold_something() {
     );
     assert!(!dir.path().join("a/b").exists());
 
-    // Another temporary in the new folder keeps it (and those around it) until it goes.
+    // Another temporary in the new folder keeps it (and those around it) from going with the
+    // first. Only the temporary that made a folder removes it: here it stays (a known limit).
     let first = located.temporary().unwrap();
     let second = root
         .locate("y", &["a", "b", "c", "y.bin"])
@@ -213,7 +214,10 @@ fn folders_made_for_a_temporary_go_with_it_unless_they_hold_something() {
     drop(first);
     assert!(dir.path().join("a/b/c").is_dir());
     drop(second);
-    assert!(dir.path().join("a/b/c").is_dir(), "made by the first alone");
+    assert!(
+        dir.path().join("a/b/c").is_dir(),
+        "made by the first, not the second"
+    );
 
     let located = root.locate("z", &["a", "new", "z.bin"]).unwrap();
     let temporary = located.temporary().unwrap();
@@ -240,6 +244,31 @@ fn a_missing_folder_spelt_otherwise_by_two_entries_is_made_once() {
         .collect();
     assert_eq!(folders, ["Cont"]);
     assert_eq!(std::fs::read(dir.path().join("Cont/b.bin")).unwrap(), b"b");
+}
+
+/// A folder's folded names are kept while it changes (read again after an eighth of its
+/// names in lookups): a file another program adds is found by folding within that many
+/// lookups, and a name kept that is gone is never given.
+#[test]
+fn folded_names_kept_follow_a_folder_that_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    std::fs::create_dir(dir.path().join("c")).unwrap();
+    for n in 0..32 {
+        std::fs::write(dir.path().join(format!("c/f{n:02}")), b"").unwrap();
+    }
+    std::fs::write(dir.path().join("c/x.bin"), b"x").unwrap();
+    assert_eq!(root.locate("X", &["c", "X.BIN"]).unwrap().name(), "x.bin");
+    // Gone since the names were read: not found, though the folder is not read yet again.
+    std::fs::remove_file(dir.path().join("c/x.bin")).unwrap();
+    assert!(!root.locate("X", &["c", "X.BIN"]).unwrap().exists());
+    // Added since: found within an eighth of the folder's names in lookups (33 / 8).
+    std::fs::write(dir.path().join("c/y.bin"), b"y").unwrap();
+    let found = (0..5).any(|_| root.locate("Y", &["c", "Y.BIN"]).unwrap().exists());
+    assert!(
+        found,
+        "a name added is seen within the folder's eighth of lookups"
+    );
 }
 
 /// Names are folded once per folder, and a folder that changed is read again: a file

@@ -541,19 +541,26 @@ pub(crate) mod tests {
                 "{e}"
             );
         }
-        for (first, second) in [
-            ("<DriveId>D</DriveId>", "<DriveId>E</DriveId>"),
+        for (first, second, element) in [
+            ("<DriveId>D</DriveId>", "<DriveId>E</DriveId>", "DriveId"),
             (
                 "<DriveId>",
-                "<Status>Completed</Status><Status>Failed</Status><DriveId>",
+                "<Status>A</Status><Status>B</Status>",
+                "Status",
             ),
             (
                 "<DriveId>",
-                "<FilesErrored>1</FilesErrored><FilesErrored>0</FilesErrored><DriveId>",
+                "<FilesErrored>1</FilesErrored><FilesErrored>0</FilesErrored>",
+                "FilesErrored",
             ),
         ] {
             let e = error(&summary.replace(first, &format!("{second}{first}")));
-            assert!(e.contains("a second <"), "{e}");
+            assert!(
+                e.contains(&format!(
+                    "/{element}[2]>: a second <{element}> where one belongs"
+                )),
+                "{e}"
+            );
         }
         let e = error(&format!("{summary}{summary}"));
         assert!(e.ends_with("a second CopyLog summary"), "{e}");
