@@ -455,3 +455,32 @@ fn a_drive_numbered_by_another_version_is_numbered_again() {
         ]
     );
 }
+
+/// A drive's export records (2021 logs) are kept with its blobs, read back by a report, and a
+/// file that lacks them (made before schema 5) is not taken to hold the drive: the run records
+/// the drive again, records included.
+#[test]
+fn export_records_are_kept_and_a_file_without_them_records_the_drive_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("9WM35C3U.rep");
+    let mut drive = drive_of(&[BLOB_A, BLOB_B]);
+    drive.blobs[1].export = Some(Box::new(crate::model::v2021::ExportRecord {
+        cloud_format: None,
+        etag: Some("\"0x8D1\"".into()),
+        check: None,
+        error: None,
+    }));
+    let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+    file.record_drive(&drive).unwrap();
+    assert!(file.holds_drive(&drive).unwrap());
+    let (stored, _) = file.stored_drive().unwrap();
+    assert_eq!(stored.blobs[1].export, drive.blobs[1].export);
+    assert_eq!(stored.blobs[0].export, None);
+
+    file.connection
+        .execute("UPDATE blob SET export = NULL", [])
+        .unwrap();
+    assert!(!file.holds_drive(&drive).unwrap(), "records missing");
+    file.record_drive(&drive).unwrap();
+    assert!(file.holds_drive(&drive).unwrap());
+}
