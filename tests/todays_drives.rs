@@ -700,10 +700,10 @@ fn a_verbose_log_named_for_another_drive_is_warned_of() {
     }
 }
 
-/// A repair that writes nothing leaves the drive as it was: folders made for a temporary
-/// go with it. Two files in folders the drive lacks, repaired from a local mirror: one whose
-/// blob does not combine to the verbose log's CRC-64 (chunk-wise), one the copy log alone
-/// names whose download fails its Content-MD5 (whole file).
+/// A repair that writes nothing leaves the drive as it was: folders made for temporaries go
+/// with the last of them. Files in folders the drive lacks, repaired from a local mirror: two
+/// in one new folder whose blobs do not combine to the verbose log's CRC-64 (chunk-wise), one
+/// the copy log alone names whose download fails its Content-MD5 (whole file).
 ///
 /// Seen failing: both said "nothing was written", and `cont/newdir/sub` and `cont/nd` stayed.
 #[test]
@@ -714,6 +714,7 @@ fn a_repair_that_writes_nothing_leaves_no_new_folder() {
         (&drive, "cont/ok.bin", &b"ok"[..]),
         (&mirror, "cont/ok.bin", b"ok"),
         (&mirror, "cont/newdir/sub/x.bin", b"WRONG"),
+        (&mirror, "cont/newdir/sub/w.bin", b"WRONG TOO"),
         (&mirror, "cont/nd/y.bin", b"hello"),
         (
             &mirror,
@@ -735,7 +736,9 @@ fn a_repair_that_writes_nothing_leaves_no_new_folder() {
     let verbose_log = dir.path().join("verbose.xml");
     std::fs::write(
         &verbose_log,
-        file("cont/ok.bin", b"ok") + &file("cont/newdir/sub/x.bin", b"RIGHT"),
+        file("cont/ok.bin", b"ok")
+            + &file("cont/newdir/sub/x.bin", b"RIGHT")
+            + &file("cont/newdir/sub/w.bin", b"RIGHT TOO"),
     )
     .unwrap();
     let copy_log = dir.path().join("copy.xml");
@@ -773,8 +776,8 @@ fn a_repair_that_writes_nothing_leaves_no_new_folder() {
     );
     assert_eq!(
         stdout.matches("nothing was written").count(),
-        3,
-        "two components of x.bin, one of y.bin: {stdout}"
+        5,
+        "two components each of x.bin and w.bin (one new folder), one of y.bin: {stdout}"
     );
     let mut left: Vec<_> = walk(&drive);
     left.sort();

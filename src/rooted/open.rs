@@ -10,6 +10,7 @@ use std::io::{self, Write as _};
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
@@ -222,42 +223,41 @@ impl Located {
         RootedError::io(&self.display, error)
     }
 
-    /// Makes the missing folders (`making`: the folders this run made, held while the
-    /// caller creates its entry); returns the file's folder, the folders that gained an entry
-    /// (outermost first) and the names of the folders made in them.
-    fn make_folders(
-        &self,
-        making: &mut MadeFolders,
-    ) -> Result<(OwnedFd, Vec<OwnedFd>, Vec<OsString>), RootedError> {
+    /// Makes the missing folders (`made`: the folders this run made, held while the caller
+    /// creates its entry); returns the file's folder and the folders that gained an entry,
+    /// outermost first.
+    fn make_folders(&self, made: &mut MadeFolders) -> Result<(OwnedFd, Vec<OwnedFd>), RootedError> {
         let io_error = |e| RootedError::io(&self.display, e);
         let mut dir = reopen(self.parent.as_fd()).map_err(io_error)?;
         let mut new_entries = Vec::new();
-        let mut made = Vec::new();
         for name in &self.missing_dirs {
-            let stat = rustix::fs::fstat(&dir).map_err(io_error)?;
-            #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
-            let key = (stat.st_dev as u64, stat.st_ino as u64, fold_name(name));
+            let key = (identity(&dir).map_err(io_error)?, fold_name(name));
             // Another entry of this run may have made it since it was looked for, spelt
             // otherwise (`\Cont\a` and `\cont\b`): one folder, not two.
-            if let Some(actual) = making.get(&key)
+            if let Some(actual) = made.by_name.get(&key)
                 && exists_exactly(dir.as_fd(), &self.display, &actual.to_string_lossy())?
             {
                 dir = step_into(dir.as_fd(), &self.display, actual)?;
                 continue;
             }
-            match rustix::fs::mkdirat(dir.as_fd(), name.as_str(), Mode::from_raw_mode(0o755)) {
-                Ok(()) => {
-                    new_entries.push(reopen(dir.as_fd()).map_err(io_error)?);
-                    made.push(OsString::from(name));
-                    making.insert(key, OsString::from(name));
-                }
-                // Made meanwhile by another job of this run: fine, if it is a folder.
-                Err(error) if error == rustix::io::Errno::EXIST => {}
-                Err(error) => return Err(io_error(error)),
-            }
+            let parent =
+                match rustix::fs::mkdirat(dir.as_fd(), name.as_str(), Mode::from_raw_mode(0o755)) {
+                    Ok(()) => {
+                        new_entries.push(reopen(dir.as_fd()).map_err(io_error)?);
+                        Some(Arc::new(reopen(dir.as_fd()).map_err(io_error)?))
+                    }
+                    // Made meanwhile by another job of this run: fine, if it is a folder.
+                    Err(error) if error == rustix::io::Errno::EXIST => None,
+                    Err(error) => return Err(io_error(error)),
+                };
             dir = step_into(dir.as_fd(), &self.display, OsStr::new(name))?;
+            if let Some(parent) = parent {
+                let folder = identity(&dir).map_err(io_error)?;
+                made.by_name.insert(key.clone(), OsString::from(name));
+                made.by_folder.insert(folder, (parent, key));
+            }
         }
-        Ok((dir, new_entries, made))
+        Ok((dir, new_entries))
     }
 
     /// Opens the file for writing in place, creating it (and its folders) when it is missing.
@@ -269,8 +269,8 @@ impl Located {
                 new_entries: Vec::new(),
             });
         }
-        let mut making = locked(&MAKING_ENTRIES);
-        let (dir, mut new_entries, _) = self.make_folders(&mut making)?;
+        let mut made = locked(&MAKING_ENTRIES);
+        let (dir, mut new_entries) = self.make_folders(&mut made)?;
         let created = rustix::fs::openat(
             dir.as_fd(),
             &self.name,
@@ -313,8 +313,8 @@ impl Located {
     /// A temporary file with a random name in the file's folder (made when missing), to be
     /// renamed over the file by [`Temporary::commit`] once its bytes are right.
     pub fn temporary(&self) -> Result<Temporary, RootedError> {
-        let mut making = locked(&MAKING_ENTRIES);
-        let (dir, new_entries, made_folders) = self.make_folders(&mut making)?;
+        let mut made = locked(&MAKING_ENTRIES);
+        let (dir, new_entries) = self.make_folders(&mut made)?;
         for _ in 0..16 {
             let name = OsString::from(format!(
                 "{TEMPORARY_PREFIX}{:016x}{TEMPORARY_SUFFIX}",
@@ -347,7 +347,6 @@ impl Located {
                         target: self.name.clone(),
                         display: self.display.clone(),
                         new_entries,
-                        made_folders,
                         committed: false,
                     });
                 }
@@ -445,9 +444,6 @@ pub struct Temporary {
     target: OsString,
     display: String,
     new_entries: Vec<OwnedFd>,
-    /// The folders made for it, each in the `new_entries` folder at the same place: removed
-    /// with it when it is not committed (a repair that writes nothing leaves no trace).
-    made_folders: Vec<OsString>,
     committed: bool,
 }
 
@@ -482,26 +478,58 @@ impl Drop for Temporary {
         if self.committed {
             return;
         }
-        let _making = locked(&MAKING_ENTRIES);
+        let mut made = locked(&MAKING_ENTRIES);
         let _ = rustix::fs::unlinkat(self.dir.as_fd(), &self.name, AtFlags::empty());
-        // Innermost first; one that is not empty (another job's file is in it) stops it.
-        for (parent, name) in self.new_entries.iter().zip(&self.made_folders).rev() {
+        // The folders this run made around it, innermost first, while they are empty: a
+        // repair that writes nothing leaves no trace, whichever temporary goes last.
+        let mut folder = identity(&self.dir).ok();
+        while let Some((parent, key)) = folder.and_then(|f| made.by_folder.get(&f)) {
+            let Some(name) = made.by_name.get(key) else {
+                break;
+            };
             if rustix::fs::unlinkat(parent.as_fd(), name, AtFlags::REMOVEDIR).is_err() {
                 break;
             }
+            let next = identity(parent).ok();
+            let key = key.clone();
+            made.by_name.remove(&key);
+            if let Some(removed) = folder {
+                made.by_folder.remove(&removed);
+            }
+            folder = next;
         }
     }
 }
 
-/// The folders this run made: (device, inode of the folder made in, folded name) → name.
-type MadeFolders = BTreeMap<(u64, u64, String), OsString>;
+/// A folder's device and inode.
+fn identity(folder: &OwnedFd) -> rustix::io::Result<FolderId> {
+    let stat = rustix::fs::fstat(folder)?;
+    #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
+    Ok((stat.st_dev as u64, stat.st_ino as u64))
+}
+
+/// A folder by device and inode.
+type FolderId = (u64, u64);
+/// A folder made: the folder it was made in, and its name there folded.
+type MadeKey = (FolderId, String);
+
+/// The folders this run made, while it runs.
+struct MadeFolders {
+    /// Its name, by where it was made: found again by another spelling.
+    by_name: BTreeMap<MadeKey, OsString>,
+    /// A folder made → the folder it was made in (open) and its key in `by_name`.
+    by_folder: BTreeMap<FolderId, (Arc<OwnedFd>, MadeKey)>,
+}
 
 /// Held while folders are made and an entry is created in them, and while a temporary is
 /// removed with the folders made for it: a folder another job of this run has made is not
 /// removed between the moment that job makes (or finds) it and the moment its entry is in it.
 /// (A job that found the folder when it looked the path up, before taking this, is not
 /// covered: its entry then fails, and a rerun makes the folder again.)
-static MAKING_ENTRIES: std::sync::Mutex<MadeFolders> = std::sync::Mutex::new(BTreeMap::new());
+static MAKING_ENTRIES: std::sync::Mutex<MadeFolders> = std::sync::Mutex::new(MadeFolders {
+    by_name: BTreeMap::new(),
+    by_folder: BTreeMap::new(),
+});
 
 fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex

@@ -204,7 +204,7 @@ fn folders_made_for_a_temporary_go_with_it_unless_they_hold_something() {
     assert!(!dir.path().join("a/b").exists());
 
     // Another temporary in the new folder keeps it (and those around it) from going with the
-    // first. Only the temporary that made a folder removes it: here it stays (a known limit).
+    // first; the folders go with the last of them, whichever made them.
     let first = located.temporary().unwrap();
     let second = root
         .locate("y", &["a", "b", "c", "y.bin"])
@@ -215,9 +215,10 @@ fn folders_made_for_a_temporary_go_with_it_unless_they_hold_something() {
     assert!(dir.path().join("a/b/c").is_dir());
     drop(second);
     assert!(
-        dir.path().join("a/b/c").is_dir(),
-        "made by the first, not the second"
+        !dir.path().join("a/b").exists(),
+        "made by the first, gone with the second"
     );
+    assert!(dir.path().join("a").is_dir());
 
     let located = root.locate("z", &["a", "new", "z.bin"]).unwrap();
     let temporary = located.temporary().unwrap();
