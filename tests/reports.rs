@@ -185,6 +185,7 @@ async fn repair_report(scenario: &Scenario) -> Report {
         drive_id: drive.drive_id.clone(),
         manifest_md5: Some(journal::file_md5(&scenario.manifest).unwrap()),
         copy_log_md5: None,
+        verbose_log_md5: None,
     };
     let (repair_file, _) =
         RepairFile::open_or_create(&scenario.root.join("RPT0001.rep"), &binding).unwrap();
@@ -1147,6 +1148,7 @@ async fn report_2021() -> (tempfile::TempDir, Report, Report) {
         drive_id: drive.drive_id.clone(),
         manifest_md5: None,
         copy_log_md5: None,
+        verbose_log_md5: None,
     };
     let (repair_file, _) =
         RepairFile::open_or_create(&dir.path().join("RPT2021.rep"), &binding).unwrap();

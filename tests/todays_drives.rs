@@ -902,3 +902,68 @@ fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
         Crc64::of(b"the exported bytes").to_string()
     );
 }
+
+/// The repair file is bound to the verbose log as to the manifest: a rerun with another
+/// verbose log (a file's CRC-64 differs) is refused, naming it, and nothing is written.
+///
+/// Seen failing: the rerun took the first run's verdicts, said "verified" and exited 0 for a
+/// file that `verify` with the new log calls corrupt.
+#[test]
+fn a_repair_file_is_bound_to_its_verbose_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    for root in [&drive, &mirror] {
+        std::fs::create_dir_all(root.join("cont")).unwrap();
+        std::fs::write(root.join("cont/a.bin"), b"the exported bytes").unwrap();
+    }
+    // One name (the DriveId of a drive without a manifest comes from it), two contents.
+    let log = |folder: &str, crc: u64| {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        let path = dir.path().join(folder).join("D2021_VerboseLog.xml");
+        std::fs::write(
+            &path,
+            format!(
+                "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D1\" Path=\"cont/a.bin\" Size=\"18\" \
+                 crc64=\"{crc}\"></File>\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let right = log("first", Crc64::of(b"the exported bytes"));
+    let other = log("second", 12345);
+    let repair_file = dir.path().join("D.rep");
+    let repair = |verbose_log: &Path| {
+        run(&[
+            "repair".as_ref(),
+            "--headless".as_ref(),
+            "--repair-file".as_ref(),
+            repair_file.as_os_str(),
+            "--target".as_ref(),
+            drive.as_os_str(),
+            "--verbose-log".as_ref(),
+            verbose_log.as_os_str(),
+            "--source-dir".as_ref(),
+            mirror.as_os_str(),
+            "--log-dir".as_ref(),
+            dir.path().join("logs").as_os_str(),
+        ])
+    };
+    let first = repair(&right);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    let before = std::fs::read(drive.join("cont/a.bin")).unwrap();
+    let again = repair(&other);
+    let stderr = text(&again.stderr);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{}{stderr}",
+        text(&again.stdout)
+    );
+    assert!(
+        stderr.contains("its verbose log MD5 is")
+            && stderr.contains(&repair_file.display().to_string()),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(drive.join("cont/a.bin")).unwrap(), before);
+}

@@ -47,6 +47,7 @@ async fn record() -> Vec<Event> {
         drive_id: drive.drive_id.clone(),
         manifest_md5: Some(journal::file_md5(&paths.manifest).unwrap()),
         copy_log_md5: Some(journal::file_md5(&paths.copy_log).unwrap()),
+        verbose_log_md5: None,
     };
     let (mut repair_file, _) = RepairFile::open_or_create(&paths.repair_file, &binding).unwrap();
     repair_file.record_drive(&drive).unwrap();

@@ -91,6 +91,7 @@ fn repair_drive() -> &'static (Drive, Binding) {
             drive_id: manifest.drive_id.clone(),
             manifest_md5: Some(Md5::of(VALID_MANIFEST.as_bytes())),
             copy_log_md5: None,
+            verbose_log_md5: None,
         };
         let drive = Drive::build(Some(manifest), None).expect("the valid manifest builds");
         (drive, binding)

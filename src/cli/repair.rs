@@ -229,6 +229,7 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         drive_id: drive.drive_id.clone(),
         manifest_md5: args.manifest.as_deref().map(md5_of).transpose()?,
         copy_log_md5: args.copy_log.as_deref().map(md5_of).transpose()?,
+        verbose_log_md5: args.verbose_log.as_deref().map(md5_of).transpose()?,
     };
     if let Some(folder) = args.repair_file.parent()
         && !folder.as_os_str().is_empty()

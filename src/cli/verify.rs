@@ -40,6 +40,7 @@ async fn verify(
         drive_id: drive.drive_id.clone(),
         manifest_md5: args.manifest.as_deref().map(md5).transpose()?,
         copy_log_md5: args.copy_log.as_deref().map(md5).transpose()?,
+        verbose_log_md5: args.verbose_log.as_deref().map(md5).transpose()?,
     };
     let mut run = RunInfo::default()
         .with_inputs(binding.manifest_md5, binding.copy_log_md5)

@@ -42,6 +42,8 @@ pub struct Binding {
     pub drive_id: String,
     pub manifest_md5: Option<Md5>,
     pub copy_log_md5: Option<Md5>,
+    /// A 2021 verbose log: it describes the files (Size, CRC-64) as a manifest does.
+    pub verbose_log_md5: Option<Md5>,
 }
 
 /// Repair-file failures.
@@ -263,7 +265,8 @@ impl RepairFile {
                  manifest_md5 TEXT,
                  copy_log_md5 TEXT,
                  created TEXT NOT NULL,
-                 tool_version TEXT NOT NULL
+                 tool_version TEXT NOT NULL,
+                 verbose_log_md5 TEXT
              );
              {BLOB_TABLE}
              {COMPONENT_TABLE}
@@ -273,13 +276,14 @@ impl RepairFile {
         self.connection.execute_batch(&sql).map_err(self.sqlite())?;
         self.connection
             .execute(
-                "INSERT INTO binding VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO binding VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     binding.drive_id,
                     binding.manifest_md5.map(|m| m.to_string()),
                     binding.copy_log_md5.map(|m| m.to_string()),
                     now(),
                     env!("CARGO_PKG_VERSION"),
+                    binding.verbose_log_md5.map(|m| m.to_string()),
                 ],
             )
             .map_err(self.sqlite())?;
@@ -317,7 +321,17 @@ impl RepairFile {
             .map_err(self.sqlite())?
             .ok_or_else(|| not_ours(&self.path, "it records no drive"))?;
         let text = |md5: Option<Md5>| md5.map_or_else(|| "(none)".to_string(), |m| m.to_string());
-        let checks = [
+        // A file made before the verbose log was bound (schema 4 or before) does not know it.
+        let binds_verbose_log = rows::has_column(&self.connection, "binding", "verbose_log_md5")
+            .map_err(self.sqlite())?;
+        let recorded_verbose_log: Option<String> = if binds_verbose_log {
+            self.connection
+                .query_row("SELECT verbose_log_md5 FROM binding", [], |row| row.get(0))
+                .map_err(self.sqlite())?
+        } else {
+            None
+        };
+        let mut checks = vec![
             ("DriveId", recorded.0, binding.drive_id.clone()),
             (
                 "manifest MD5",
@@ -330,6 +344,13 @@ impl RepairFile {
                 text(binding.copy_log_md5),
             ),
         ];
+        if binds_verbose_log {
+            checks.push((
+                "verbose log MD5",
+                recorded_verbose_log.unwrap_or_else(|| "(none)".into()),
+                text(binding.verbose_log_md5),
+            ));
+        }
         for (what, recorded, current) in checks {
             if !recorded.eq_ignore_ascii_case(&current) {
                 return Err(JournalError::OtherDrive {
@@ -344,6 +365,18 @@ impl RepairFile {
             self.migrate_from_position_keys()?;
         } else if version < SCHEMA_VERSION {
             self.add_columns()?;
+        }
+        if !binds_verbose_log {
+            // Bound from now on to the verbose log it is resumed with.
+            self.connection
+                .execute_batch("ALTER TABLE binding ADD COLUMN verbose_log_md5 TEXT;")
+                .map_err(self.sqlite())?;
+            self.connection
+                .execute(
+                    "UPDATE binding SET verbose_log_md5 = ?1",
+                    [binding.verbose_log_md5.map(|m| m.to_string())],
+                )
+                .map_err(self.sqlite())?;
         }
         // Find out now, not at the first write of the repair, whether the file can be
         // written and its rows read.

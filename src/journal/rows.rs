@@ -392,10 +392,14 @@ impl RepairFile {
             path: self.path.clone(),
             reason,
         };
+        let verbose_log = match has_column(&self.connection, "binding", "verbose_log_md5") {
+            Ok(true) => "verbose_log_md5",
+            _ => "NULL",
+        };
         let binding: Binding = self
             .connection
             .query_row(
-                "SELECT drive_id, manifest_md5, copy_log_md5 FROM binding",
+                &format!("SELECT drive_id, manifest_md5, copy_log_md5, {verbose_log} FROM binding"),
                 [],
                 |row| {
                     let md5 = |text: Option<String>| text.and_then(|t| Md5::from_str(&t).ok());
@@ -403,6 +407,7 @@ impl RepairFile {
                         drive_id: row.get(0)?,
                         manifest_md5: md5(row.get(1)?),
                         copy_log_md5: md5(row.get(2)?),
+                        verbose_log_md5: md5(row.get(3)?),
                     })
                 },
             )
@@ -656,7 +661,7 @@ fn insert(
 }
 
 /// Whether `table` has `column` (files of older schemas lack some).
-fn has_column(
+pub(super) fn has_column(
     connection: &rusqlite::Connection,
     table: &str,
     column: &str,

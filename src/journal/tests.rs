@@ -9,6 +9,7 @@ fn binding() -> Binding {
         drive_id: "9WM35C3U".into(),
         manifest_md5: Some(Md5::of(b"manifest")),
         copy_log_md5: None,
+        verbose_log_md5: None,
     }
 }
 

@@ -28,6 +28,7 @@ pub fn prepare(
         drive_id: drive.drive_id.clone(),
         manifest_md5: manifest.map(|path| journal::file_md5(path).unwrap()),
         copy_log_md5: copy_log.map(|path| journal::file_md5(path).unwrap()),
+        verbose_log_md5: None,
     };
     let (mut file, _) = RepairFile::open_or_create(repair_file, &binding).unwrap();
     file.record_drive(&drive).unwrap();

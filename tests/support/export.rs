@@ -99,6 +99,7 @@ impl Export {
             drive_id: drive.drive_id.clone(),
             manifest_md5: None,
             copy_log_md5: None,
+            verbose_log_md5: None,
         };
         let (mut repair_file, _) =
             RepairFile::open_or_create(&self.repair_file(), &binding).unwrap();
