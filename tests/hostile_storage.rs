@@ -476,14 +476,16 @@ async fn a_copy_log_only_file_takes_its_length_from_the_storage_not_the_copy_log
 /// `Length`, the storage's once asked. Its bytes no range lists come from the drive or, pinned
 /// to the export like the ranges, from the storage; never zeros nobody vouched for. A file cut
 /// short (before or inside the failed range), one with bytes past the end, one gone: each
-/// ends as the blob byte for byte (exit 0). Unpinned (no `LastModified`), or with a copy log
-/// `Length` the storage contradicts, the length is not changed and the run says why (exit 1;
-/// the range, pinned, is still repaired).
+/// ends as the blob byte for byte (exit 0). Unpinned (no `LastModified`), the length is not
+/// changed and the run says why (exit 1; the range, pinned, is still repaired). With a copy
+/// log `Length` the storage contradicts, nothing is written, the range neither (they are not
+/// one version), whether or not the drive's file has the claimed length (exit 1).
 ///
 /// Seen failing without the length check: the short files were grown with zeros to the copy
 /// log's `Length` (8 KiB of data, then zeros) and the long one kept its extra bytes, each run
 /// saying "REPAIRED: all damage was repaired". And with a range past the file's end read on
-/// its own before the missing end: the same bytes downloaded twice.
+/// its own before the missing end: the same bytes downloaded twice. And with the drive's file
+/// as long as the lying `Length`: the range written from the other version, exit 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
     let Some(azurite) = azurite::shared() else {
@@ -530,6 +532,13 @@ async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
             container: "ranged-lying",
             failed: 4096..8192,
             drive: |damaged| Some(damaged.to_vec()),
+            claimed_length: Some(20000),
+            pinned: true,
+        },
+        Case {
+            container: "ranged-lying-long-enough",
+            failed: 4096..8192,
+            drive: |damaged| Some([damaged, &[0u8; 20000 - 16384][..]].concat()),
             claimed_length: Some(20000),
             pinned: true,
         },
@@ -586,21 +595,30 @@ async fn a_file_only_copy_log_ranges_describe_ends_as_the_blob_never_padded() {
         }
         let length = components(&report, &export.blob(&blob_path).file_path, "file");
         assert_eq!(length.len(), 1, "{name}: {report}");
-        if name == "ranged-lying" {
+        if name.starts_with("ranged-lying") {
             assert_eq!(seen.code, Some(1), "{name}: {}", seen.text());
             assert!(!seen.text().contains("REPAIRED"), "{name}: {}", seen.text());
             assert!(
-                std::fs::read(&file).unwrap() == content,
-                "{name}: the range"
+                std::fs::read(&file).unwrap() == before.unwrap(),
+                "{name}: nothing was written"
             );
-            assert_eq!(length[0]["status"], "failed", "{name}: {}", length[0]);
-            let reason = length[0]["reason"].as_str().unwrap();
-            assert!(
-                reason.contains(
-                    "the storage's blob is 16384 bytes, but the copy log's Length is 20000"
-                ),
-                "{name}: {reason}"
-            );
+            let range = components(&report, &export.blob(&blob_path).file_path, "block");
+            let judged = [&length[0], &range[0]];
+            let judged = if name == "ranged-lying" {
+                &judged[..]
+            } else {
+                &judged[1..]
+            };
+            for component in judged {
+                assert_eq!(component["status"], "failed", "{name}: {component}");
+                let reason = component["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains(
+                        "the storage's blob is 16384 bytes, but the copy log's Length is 20000"
+                    ),
+                    "{name}: {reason}"
+                );
+            }
             continue;
         }
         if name == "ranged-hole-lying" {

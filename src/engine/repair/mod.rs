@@ -971,6 +971,18 @@ impl Repairer {
             Ok(source_blob) => source_blob,
             Err(error) => return self.source_failed(&ids, error).await,
         };
+        // A file only the copy log lists: its ranges are laid out by the copy log's Length,
+        // which the storage's blob must have, or they are not one version of it.
+        if let Some(logged) = blob.copy_log_length() {
+            let stored = match self.properties(source, &source_blob, &conditions).await {
+                Ok(properties) => properties.content_length,
+                Err(stop) => return self.stopped(&ids, stop).await,
+            };
+            if stored != logged {
+                let reason = tail::not_one_version(stored, logged);
+                return self.settle(failed_all(&ids, reason)).await;
+            }
+        }
         let unpinned = is_unpinned(blob, &conditions);
         let room = match self.room_for(end - start).await {
             Ok(room) => room,

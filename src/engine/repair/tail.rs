@@ -146,13 +146,9 @@ impl Repairer {
         if length != blob.length {
             // Not one version: the ranges, and the bytes the drive holds, are laid out by the
             // copy log's Length; neither may be cut or extended to another.
-            let reason = format!(
-                "the storage's blob is {length} bytes, but the copy log's Length is {}: they \
-                 do not describe one version of the blob; nothing was changed (check that the \
-                 copy log is this export's and that the storage still holds the exported blob)",
-                blob.length
-            );
-            return self.settle(refused(reason)).await;
+            return self
+                .settle(refused(not_one_version(length, blob.length)))
+                .await;
         }
         let file_path = blob.file_path.clone();
         let end = self
@@ -578,4 +574,14 @@ pub(super) fn file_end(root: &crate::rooted::RootedDir, file_path: &str) -> Resu
     file.metadata()
         .map(|metadata| metadata.len())
         .map_err(|error| error.to_string())
+}
+
+/// Why nothing is written for a file whose storage's blob is not as long as the copy log's
+/// `Length` says.
+pub(super) fn not_one_version(stored: u64, logged: u64) -> String {
+    format!(
+        "the storage's blob is {stored} bytes, but the copy log's Length is {logged}: they do \
+         not describe one version of the blob; nothing was changed (check that the copy log is \
+         this export's and that the storage still holds the exported blob)"
+    )
 }
