@@ -779,3 +779,84 @@ fn a_properties_file_only_the_copy_log_names_is_proven_by_what_was_written() {
     assert_eq!(changed.status.code(), Some(0));
     assert!(std::fs::read(&properties).unwrap() == written);
 }
+
+/// A properties file regenerated from the blob's properties whose MD5 is not the manifest's
+/// (the blob's properties changed since the export) is `regenerated` for the repair, and for
+/// `verify --repair-file` afterwards too: never "verified", which the file is not.
+///
+/// Seen failing: `verify --repair-file` said "VERIFIED: every component matches its expected
+/// hash" and reported the file verified with an MD5 other than the manifest's.
+#[test]
+fn a_regenerated_side_file_stays_regenerated_for_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo(dir.path());
+    let props = root.join("mirror/photos/wild/canyon.jpg.blobprops.json");
+    let text = std::fs::read_to_string(&props).unwrap();
+    std::fs::write(&props, text.replace("image/jpeg", "image/png")).unwrap();
+    let on_drive = root.join("drive/photos/wild/canyon.jpg.properties");
+    let mut bytes = std::fs::read(&on_drive).unwrap();
+    bytes[60] ^= 0x20;
+    std::fs::write(&on_drive, bytes).unwrap();
+    let manifest = root.join(format!("drive/{DRIVE_ID}.manifest"));
+    let repair_file = dir.path().join("r.rep");
+    let repaired = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("repair")
+        .arg("--headless")
+        .arg("--repair-file")
+        .arg(&repair_file)
+        .arg("--target")
+        .arg(root.join("drive"))
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--source-dir")
+        .arg(root.join("mirror"))
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&repaired.stdout);
+    assert_eq!(repaired.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 regenerated"), "{stdout}");
+    let report = dir.path().join("verify.json");
+    let verified = Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("verify")
+        .arg("--target")
+        .arg(root.join("drive"))
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--repair-file")
+        .arg(&repair_file)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert_eq!(verified.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("VERIFIED, with 1 side file regenerated"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("REPAIRED"),
+        "a verify repairs nothing: {stdout}"
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let properties = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|file| file["blob_path"] == "photos/wild/canyon.jpg")
+        .and_then(|file| {
+            file["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["kind"] == "properties")
+                .cloned()
+        })
+        .unwrap();
+    assert_eq!(properties["status"], "regenerated", "{properties}");
+    assert_ne!(properties["actual_md5"], properties["expected_md5"]);
+}

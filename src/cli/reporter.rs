@@ -310,6 +310,16 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
                 human::count(skipped)
             ),
         },
+        // A verify repairs nothing: what it found "repaired" is a side file a repair regenerated.
+        (false, Outcome::Repaired) if ledger.mode() == Some(RunMode::Verify) => format!(
+            "VERIFIED, with {} regenerated: what a repair wrote from the blob's properties, \
+             whose MD5 is not the manifest's (see the report)",
+            human::plural(
+                totals.count(ComponentStatus::Regenerated),
+                "side file",
+                "side files"
+            )
+        ),
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
         (false, Outcome::Incomplete) => "INCOMPLETE: not every component was checked (a rerun \
