@@ -415,13 +415,12 @@ impl Repairer {
                 downloaded: false,
             });
         }
-        let _ = self
-            .out
-            .send(WorkerMessage::Working {
-                blob: blob_index,
-                components: vec![chunk.component],
-                activity: Activity::Downloading,
-            })
+        // A pause holds the chunks not read yet: a large file is one job, which would otherwise
+        // go on reading for as long as the file takes.
+        if !self.control.proceed_async().await {
+            return Err(Halt::Stop(Stop::Cancelled));
+        }
+        self.chunk_activity(blob_index, chunk, Activity::Downloading)
             .await;
         let bytes = self
             .read_range(
@@ -468,7 +467,20 @@ impl Repairer {
             .chunk_crcs(blob_index, vec![(chunk.component, staged.storage())])
             .await
             .map_err(|error| Halt::Local(error.to_string()))?;
+        // Read: it waits for the file's other chunks and the write, downloading no more (a
+        // pause stops the clock once the reads in flight are done).
+        self.chunk_activity(blob_index, chunk, Activity::Queued)
+            .await;
         Ok(staged)
+    }
+
+    async fn chunk_activity(&self, blob: u32, chunk: Chunk, activity: Activity) {
+        let message = WorkerMessage::Working {
+            blob,
+            components: vec![chunk.component],
+            activity,
+        };
+        let _ = self.out.send(message).await;
     }
 
     /// Checks the whole-file CRC-64 of a file whose manifest blocks are its repair units,
