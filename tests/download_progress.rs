@@ -1007,6 +1007,9 @@ async fn a_pause_holds_the_chunks_of_a_file_repaired_chunk_by_chunk() {
     );
     let (mut asked, mut paused, mut started_while_paused) = (false, false, 0);
     let mut pauses = 0;
+    let mut reads: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut active = None;
+    let started = std::time::Instant::now();
     let mut reasons = Vec::new();
     let mut outcome = None;
     let run = async {
@@ -1018,7 +1021,18 @@ async fn a_pause_holds_the_chunks_of_a_file_repaired_chunk_by_chunk() {
                 None => std::time::Duration::from_secs(60),
             };
             let next = tokio::time::timeout(wait, handle.events.recv());
-            match next.await {
+            let event = next.await;
+            if let Ok(Some(Event::Working {
+                activity: engine::Activity::Downloading,
+                components,
+                ..
+            })) = &event
+            {
+                for component in components {
+                    *reads.entry(*component).or_default() += 1;
+                }
+            }
+            match event {
                 Ok(Some(Event::Working {
                     activity: engine::Activity::Downloading,
                     ..
@@ -1035,7 +1049,14 @@ async fn a_pause_holds_the_chunks_of_a_file_repaired_chunk_by_chunk() {
                     activity: engine::Activity::Downloading,
                     ..
                 })) if paused => started_while_paused += 1,
-                Ok(Some(Event::RunFinished { outcome: done, .. })) => outcome = Some(done),
+                Ok(Some(Event::RunFinished {
+                    outcome: done,
+                    active_seconds,
+                    ..
+                })) => {
+                    outcome = Some(done);
+                    active = Some(active_seconds);
+                }
                 Ok(Some(Event::Component(verdict))) if verdict.status.is_damage() => {
                     reasons.push(verdict.reason.clone());
                 }
@@ -1059,5 +1080,16 @@ async fn a_pause_holds_the_chunks_of_a_file_repaired_chunk_by_chunk() {
         "{started_while_paused} chunks started downloading while paused"
     );
     assert_eq!(outcome, Some(Outcome::Repaired), "{reasons:?}");
+    // Each chunk downloaded once, and told so once (the job's start is not a download).
+    let chunks = model.blobs[0].components.len() - 1;
+    assert_eq!(reads.len(), chunks, "{reads:?}");
+    assert!(reads.values().all(|&n| n == 1), "{reads:?}");
+    // The two seconds paused, once the reads in flight were done, are not work.
+    let wall = started.elapsed().as_secs_f64();
+    let active = active.expect("the run finished");
+    assert!(
+        active < wall - 1.0,
+        "worked {active} s of {wall} s with 2 s paused"
+    );
     assert!(std::fs::read(drive_dir.join("cont/big.bin")).unwrap() == data);
 }

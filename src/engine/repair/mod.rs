@@ -754,8 +754,12 @@ impl Repairer {
     async fn run_job(&self, job: Job) {
         loop {
             // Each attempt starts its downloads again (bytes told by an earlier one are not
-            // counted twice).
-            self.working(&job, Activity::Downloading).await;
+            // counted twice). A file repaired chunk by chunk tells each chunk as it is read.
+            let starting = match job {
+                Job::Chunks { .. } => Activity::Queued,
+                _ => Activity::Downloading,
+            };
+            self.working(&job, starting).await;
             let current = self.sources.get();
             let source = current.source.as_ref();
             let ended = match &job {
