@@ -185,9 +185,10 @@ impl Ledger {
                 Work::Verify => {
                     progression.bytes_done = progression.bytes_done.saturating_add(bytes)
                 }
-                // A download that did not bring its bytes (it failed): they leave the total
+                // A download that did not bring its bytes (it failed), or none that was needed
+                // (a chunk the repair file already proves, never read): they leave the total
                 // rather than count as downloaded.
-                Work::Download if !event.status.is_right() => {
+                Work::Download if !event.status.is_right() || record.downloads == 0 => {
                     let missed = bytes.saturating_sub(counted);
                     progression.bytes_total = progression.bytes_total.saturating_sub(missed);
                 }
