@@ -96,6 +96,9 @@ enum Halt {
     Local(String),
 }
 
+/// How often a chunk being read tells its bytes.
+const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The drive's file as it was when the repair started: none when it is not there.
 struct DriveFile {
     file: File,
@@ -422,22 +425,14 @@ impl Repairer {
         }
         self.chunk_activity(blob_index, chunk, Activity::Downloading)
             .await;
-        let bytes = self
-            .read_range(
-                pinned.source,
-                &pinned.blob,
-                chunk.offset,
-                chunk.length,
-                &pinned.conditions,
-            )
-            .await
-            .map_err(Halt::Stop)?;
-        // The chunk's bytes are here: the progress moves now, not once the whole file is.
         let id = ComponentId {
             blob: blob_index,
             component: chunk.component,
         };
-        self.transferred(id, chunk.length).await;
+        let bytes = self
+            .read_chunk(pinned, id, chunk)
+            .await
+            .map_err(Halt::Stop)?;
         let staging = Arc::clone(&pinned.staging);
         let staged = tokio::task::spawn_blocking(move || {
             let storage = Crc64::of(&bytes);
@@ -472,6 +467,52 @@ impl Repairer {
         self.chunk_activity(blob_index, chunk, Activity::Queued)
             .await;
         Ok(staged)
+    }
+
+    /// A chunk's bytes, told to the progress as they arrive (at most four times a second: a
+    /// chunk is 8 MiB, minutes on a slow link), the rest once all are here.
+    async fn read_chunk(
+        &self,
+        pinned: &Pinned<'_>,
+        id: ComponentId,
+        chunk: Chunk,
+    ) -> Result<bytes::Bytes, Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let mut received =
+            bytes::BytesMut::with_capacity(usize::try_from(chunk.length).unwrap_or(0));
+        let mut told = 0u64;
+        {
+            let out = &self.out;
+            let mut told_at = std::time::Instant::now();
+            let mut sink = |piece: bytes::Bytes| {
+                received.extend_from_slice(&piece);
+                if told_at.elapsed() >= TELL_EVERY {
+                    let now = received.len() as u64;
+                    // Never waits: when the channel is full the bytes are told later.
+                    let message = WorkerMessage::Transferred {
+                        id,
+                        bytes: now - told,
+                    };
+                    if out.try_send(message).is_ok() {
+                        told = now;
+                    }
+                    told_at = std::time::Instant::now();
+                }
+            };
+            let read = pinned.source.read_range_to(
+                &pinned.blob,
+                chunk.offset,
+                chunk.length,
+                &pinned.conditions,
+                &mut sink,
+            );
+            self.until_given_up(read).await?;
+        }
+        self.transferred(id, chunk.length.saturating_sub(told))
+            .await;
+        Ok(received.freeze())
     }
 
     async fn chunk_activity(&self, blob: u32, chunk: Chunk, activity: Activity) {

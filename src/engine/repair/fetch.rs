@@ -351,7 +351,7 @@ impl Repairer {
 
     /// `read`, its retries ending once the run is cancelled, or the run's stop when it is still
     /// under way [`STOP_GRACE`] after that (dropped: nothing of it is written).
-    async fn until_given_up<T>(
+    pub(super) async fn until_given_up<T>(
         &self,
         read: impl Future<Output = Result<T, SourceError>>,
     ) -> Result<T, Stop> {
