@@ -32,8 +32,8 @@ use futures::StreamExt;
 use super::commit::{Written, failed, failed_all};
 use super::plan::component_ids;
 use super::{JobEnd, Repairer, Stop, WHOLE_FILE_STREAMS, locked};
+use crate::engine::Activity;
 use crate::engine::verify::Crc64s;
-use crate::engine::{Activity, WorkerMessage};
 use crate::format::Crc64;
 use crate::journal::Done;
 use crate::model::v2021::WholeFileCheck;
@@ -95,9 +95,6 @@ enum Halt {
     /// The staging file could not be written (or the repair file could not record).
     Local(String),
 }
-
-/// How often a chunk being read tells its bytes.
-const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The drive's file as it was when the repair started: none when it is not there.
 struct DriveFile {
@@ -423,14 +420,21 @@ impl Repairer {
         if !self.control.proceed_async().await {
             return Err(Halt::Stop(Stop::Cancelled));
         }
-        self.chunk_activity(blob_index, chunk, Activity::Downloading)
+        self.tell_activity(blob_index, vec![chunk.component], Activity::Downloading)
             .await;
         let id = ComponentId {
             blob: blob_index,
             component: chunk.component,
         };
+        // Told as it arrives: a chunk is 8 MiB, minutes on a slow link.
         let bytes = self
-            .read_chunk(pinned, id, chunk)
+            .read_range_told(
+                pinned.source,
+                &pinned.blob,
+                (chunk.offset, chunk.length),
+                &pinned.conditions,
+                id,
+            )
             .await
             .map_err(Halt::Stop)?;
         let staging = Arc::clone(&pinned.staging);
@@ -464,64 +468,9 @@ impl Repairer {
             .map_err(|error| Halt::Local(error.to_string()))?;
         // Read: it waits for the file's other chunks and the write, downloading no more (a
         // pause stops the clock once the reads in flight are done).
-        self.chunk_activity(blob_index, chunk, Activity::Queued)
+        self.tell_activity(blob_index, vec![chunk.component], Activity::Queued)
             .await;
         Ok(staged)
-    }
-
-    /// A chunk's bytes, told to the progress as they arrive (at most four times a second: a
-    /// chunk is 8 MiB, minutes on a slow link), the rest once all are here.
-    async fn read_chunk(
-        &self,
-        pinned: &Pinned<'_>,
-        id: ComponentId,
-        chunk: Chunk,
-    ) -> Result<bytes::Bytes, Stop> {
-        if self.cancelled() {
-            return Err(Stop::Cancelled);
-        }
-        let mut received =
-            bytes::BytesMut::with_capacity(usize::try_from(chunk.length).unwrap_or(0));
-        let mut told = 0u64;
-        {
-            let out = &self.out;
-            let mut told_at = std::time::Instant::now();
-            let mut sink = |piece: bytes::Bytes| {
-                received.extend_from_slice(&piece);
-                if told_at.elapsed() >= TELL_EVERY {
-                    let now = received.len() as u64;
-                    // Never waits: when the channel is full the bytes are told later.
-                    let message = WorkerMessage::Transferred {
-                        id,
-                        bytes: now - told,
-                    };
-                    if out.try_send(message).is_ok() {
-                        told = now;
-                    }
-                    told_at = std::time::Instant::now();
-                }
-            };
-            let read = pinned.source.read_range_to(
-                &pinned.blob,
-                chunk.offset,
-                chunk.length,
-                &pinned.conditions,
-                &mut sink,
-            );
-            self.until_given_up(read).await?;
-        }
-        self.transferred(id, chunk.length.saturating_sub(told))
-            .await;
-        Ok(received.freeze())
-    }
-
-    async fn chunk_activity(&self, blob: u32, chunk: Chunk, activity: Activity) {
-        let message = WorkerMessage::Working {
-            blob,
-            components: vec![chunk.component],
-            activity,
-        };
-        let _ = self.out.send(message).await;
     }
 
     /// Checks the whole-file CRC-64 of a file whose manifest blocks are its repair units,

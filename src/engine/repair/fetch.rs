@@ -197,6 +197,32 @@ impl Repairer {
         self.until_given_up(read).await
     }
 
+    /// [`Self::read_range`] of one component (`id`), its bytes told to the progress as they
+    /// arrive (see [`Progress`]), the rest once all are here.
+    pub(super) async fn read_range_told(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        (offset, length): (u64, u64),
+        conditions: &ReadConditions,
+        id: ComponentId,
+    ) -> Result<Bytes, Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let ids = [id];
+        let mut progress = Progress::new(&ids, &self.out);
+        let mut received = bytes::BytesMut::with_capacity(usize::try_from(length).unwrap_or(0));
+        let mut sink = |piece: Bytes| {
+            progress.received(0, piece.len() as u64, false);
+            received.extend_from_slice(&piece);
+        };
+        let read = source.read_range_to(blob, offset, length, conditions, &mut sink);
+        self.until_given_up(read).await?;
+        self.transferred(id, progress.untold).await;
+        Ok(received.freeze())
+    }
+
     /// [`Self::read_range`] in requests of at most [`RANGE_MD5_LIMIT`] bytes, each checked
     /// against the MD5 the storage sends with it (for bytes nothing else checks): the bytes,
     /// and what the check found (it stops at the first request damaged on the way).
@@ -329,12 +355,7 @@ impl Repairer {
             return Err(Stop::Cancelled);
         }
         let mut split = Split::new(&self.hasher, lengths);
-        split.progress = Some(Progress {
-            ids,
-            out: &self.out,
-            untold: 0,
-            told_at: std::time::Instant::now(),
-        });
+        split.progress = Some(Progress::new(ids, &self.out));
         let total = lengths.iter().sum();
         let mut sink = |chunk| split.take(chunk);
         let storage_md5 = if ask_md5 {
@@ -351,7 +372,7 @@ impl Repairer {
 
     /// `read`, its retries ending once the run is cancelled, or the run's stop when it is still
     /// under way [`STOP_GRACE`] after that (dropped: nothing of it is written).
-    pub(super) async fn until_given_up<T>(
+    async fn until_given_up<T>(
         &self,
         read: impl Future<Output = Result<T, SourceError>>,
     ) -> Result<T, Stop> {
@@ -413,8 +434,20 @@ struct Progress<'a> {
     told_at: std::time::Instant,
 }
 
-impl Progress<'_> {
+impl<'a> Progress<'a> {
     const TELL_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+    fn new(
+        ids: &'a [ComponentId],
+        out: &'a tokio::sync::mpsc::Sender<super::WorkerMessage>,
+    ) -> Self {
+        Self {
+            ids,
+            out,
+            untold: 0,
+            told_at: std::time::Instant::now(),
+        }
+    }
 
     fn received(&mut self, component: usize, bytes: u64, component_done: bool) {
         if component_done {

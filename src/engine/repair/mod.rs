@@ -741,9 +741,15 @@ impl Repairer {
     }
 
     async fn working(&self, job: &Job, activity: Activity) {
+        self.tell_activity(job.blob(), job.components(), activity)
+            .await;
+    }
+
+    /// Tells what `components` of `blob` are going through.
+    async fn tell_activity(&self, blob: u32, components: Vec<u32>, activity: Activity) {
         let message = WorkerMessage::Working {
-            blob: job.blob(),
-            components: job.components(),
+            blob,
+            components,
             activity,
         };
         let _ = self.out.send(message).await;
