@@ -392,10 +392,7 @@ impl RepairFile {
             path: self.path.clone(),
             reason,
         };
-        let verbose_log = match has_column(&self.connection, "binding", "verbose_log_md5") {
-            Ok(true) => "verbose_log_md5",
-            _ => "NULL",
-        };
+        let verbose_log = column_or_null(&self.connection, "binding", "verbose_log_md5");
         let binding: Binding = self
             .connection
             .query_row(
@@ -415,10 +412,7 @@ impl RepairFile {
         let mut blobs: Vec<Blob> = Vec::new();
         {
             // A file of schema 4 or before has no export records.
-            let export = match has_column(&self.connection, "blob", "export") {
-                Ok(true) => "export",
-                _ => "NULL",
-            };
+            let export = column_or_null(&self.connection, "blob", "export");
             let mut statement = self
                 .connection
                 .prepare(&format!(
@@ -671,4 +665,16 @@ pub(super) fn has_column(
         [table, column],
         |row| row.get(0),
     )
+}
+
+/// `column` to select from `table`, or `NULL` where a file of an older schema lacks it.
+fn column_or_null(
+    connection: &rusqlite::Connection,
+    table: &str,
+    column: &'static str,
+) -> &'static str {
+    match has_column(connection, table, column) {
+        Ok(true) => column,
+        _ => "NULL",
+    }
 }
