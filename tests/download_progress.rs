@@ -257,9 +257,7 @@ async fn a_range_download_is_told_while_it_arrives() {
     let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
     let (model, repair_file, blob) =
         export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
-    let source = Arc::new(Trickling(
-        MirrorSource::new(dir.path().join("mirror")).unwrap(),
-    ));
+    let source = Trickling::mirror_in(dir.path());
     let events = engine_run::repair(
         &model,
         dir.path().join("drive"),
@@ -284,6 +282,29 @@ async fn a_range_download_is_told_while_it_arrives() {
 
 /// A mirror whose ranges arrive 500 bytes at a time, 100 ms apart.
 struct Trickling(MirrorSource);
+
+impl Trickling {
+    /// `dir/mirror`, trickling.
+    fn mirror_in(dir: &Path) -> Arc<Self> {
+        Arc::new(Self(MirrorSource::new(dir.join("mirror")).unwrap()))
+    }
+}
+
+/// The repair of `dir/drive` from the trickling `dir/mirror`, under way.
+fn start_trickling(
+    dir: &Path,
+    model: &Arc<Drive>,
+    repair_file: RepairFile,
+    options: RepairOptions,
+) -> engine::EngineHandle {
+    engine::start_repair(
+        Arc::clone(model),
+        dir.join("drive"),
+        Trickling::mirror_in(dir) as Arc<dyn BlobSource>,
+        repair_file,
+        options,
+    )
+}
 
 #[async_trait::async_trait]
 impl BlobSource for Trickling {
@@ -919,16 +940,7 @@ async fn a_download_finishing_during_a_pause_is_active_time() {
     let dir = tempfile::tempdir().unwrap();
     let failed = r#"<BlockList><Block Offset="20000" Length="4000" Id="AA==" Status="Failed" /></BlockList>"#;
     let (model, repair_file, _) = export(dir.path(), "CompletedWithErrors", failed, Some(LENGTH));
-    let source = Arc::new(Trickling(
-        MirrorSource::new(dir.path().join("mirror")).unwrap(),
-    ));
-    let mut handle = engine::start_repair(
-        Arc::clone(&model),
-        dir.path().join("drive"),
-        source as Arc<dyn BlobSource>,
-        repair_file,
-        options(),
-    );
+    let mut handle = start_trickling(dir.path(), &model, repair_file, options());
     let range = ComponentId {
         blob: 0,
         component: 0,
@@ -1109,16 +1121,7 @@ async fn a_chunk_is_told_while_it_is_read() {
     // Six pieces of the trickling mirror, 100 ms apart.
     let data = pseudo_random_bytes(91, 3000);
     let (model, repair_file) = drive_2021(dir.path(), &data);
-    let source = Arc::new(Trickling(
-        MirrorSource::new(dir.path().join("mirror")).unwrap(),
-    ));
-    let mut handle = engine::start_repair(
-        Arc::clone(&model),
-        dir.path().join("drive"),
-        source as Arc<dyn BlobSource>,
-        repair_file,
-        RepairOptions::default(),
-    );
+    let mut handle = start_trickling(dir.path(), &model, repair_file, RepairOptions::default());
     let chunk = ComponentId {
         blob: 0,
         component: 0,

@@ -739,21 +739,12 @@ fn a_properties_file_only_the_copy_log_names_is_proven_by_what_was_written() {
     let properties = drive.join("cont/a.bin.properties");
     let written = std::fs::read(&properties).unwrap();
 
-    let verify = Command::cargo_bin("export-repair")
-        .unwrap()
-        .arg("verify")
-        .arg("--target")
-        .arg(&drive)
-        .arg("--manifest")
-        .arg(&manifest)
-        .arg("--copy-log")
-        .arg(&copy_log)
-        .arg("--repair-file")
-        .arg(&repair_file)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let verify = verify_by_repair_file(
+        (&drive, &manifest),
+        &repair_file,
+        &report,
+        &["--copy-log".as_ref(), copy_log.as_os_str()],
+    );
     let stdout = String::from_utf8_lossy(&verify.stdout);
     assert_eq!(verify.status.code(), Some(0), "{stdout}");
     let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
@@ -798,40 +789,23 @@ fn a_regenerated_side_file_stays_regenerated_for_verify() {
     bytes[60] ^= 0x20;
     std::fs::write(&on_drive, bytes).unwrap();
     let manifest = root.join(format!("drive/{DRIVE_ID}.manifest"));
-    let repair_file = dir.path().join("r.rep");
+    let drive = root.join("drive");
     let repaired = Command::cargo_bin("export-repair")
         .unwrap()
-        .arg("repair")
-        .arg("--headless")
-        .arg("--repair-file")
-        .arg(&repair_file)
-        .arg("--target")
-        .arg(root.join("drive"))
-        .arg("--manifest")
-        .arg(&manifest)
-        .arg("--source-dir")
-        .arg(root.join("mirror"))
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
+        .args(repair_args(
+            dir.path(),
+            &drive,
+            &root.join("mirror"),
+            &manifest,
+        ))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&repaired.stdout);
     assert_eq!(repaired.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("1 regenerated"), "{stdout}");
     let report = dir.path().join("verify.json");
-    let verified = Command::cargo_bin("export-repair")
-        .unwrap()
-        .arg("verify")
-        .arg("--target")
-        .arg(root.join("drive"))
-        .arg("--manifest")
-        .arg(&manifest)
-        .arg("--repair-file")
-        .arg(&repair_file)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let verified =
+        verify_by_repair_file((&drive, &manifest), &dir.path().join("r.rep"), &report, &[]);
     let stdout = String::from_utf8_lossy(&verified.stdout);
     assert_eq!(verified.status.code(), Some(0), "{stdout}");
     assert!(
@@ -859,4 +833,28 @@ fn a_regenerated_side_file_stays_regenerated_for_verify() {
         .unwrap();
     assert_eq!(properties["status"], "regenerated", "{properties}");
     assert_ne!(properties["actual_md5"], properties["expected_md5"]);
+}
+
+/// `verify` of `drive` with its `manifest`, `repair_file` and `extra` arguments, writing
+/// `report`.
+fn verify_by_repair_file(
+    (drive, manifest): (&Path, &Path),
+    repair_file: &Path,
+    report: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> std::process::Output {
+    Command::cargo_bin("export-repair")
+        .unwrap()
+        .arg("verify")
+        .arg("--target")
+        .arg(drive)
+        .arg("--manifest")
+        .arg(manifest)
+        .args(extra)
+        .arg("--repair-file")
+        .arg(repair_file)
+        .arg("--report")
+        .arg(report)
+        .output()
+        .unwrap()
 }

@@ -700,6 +700,54 @@ fn a_verbose_log_named_for_another_drive_is_warned_of() {
     }
 }
 
+/// Writes each `(folder, path, bytes)`, making the folders on the way.
+fn write_files(files: &[(&Path, &str, &[u8])]) {
+    for (root, path, bytes) in files {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), bytes).unwrap();
+    }
+}
+
+/// A verbose log's line for the block blob `path` holding `bytes`.
+fn verbose_line(path: &str, bytes: &[u8]) -> String {
+    verbose_line_claiming(path, bytes.len(), Crc64::of(bytes))
+}
+
+/// A verbose log's line for the block blob `path`, claiming `size` and `crc64`.
+fn verbose_line_claiming(path: &str, size: usize, crc64: u64) -> String {
+    format!(
+        "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D1\" Path=\"{path}\" Size=\"{size}\" \
+         crc64=\"{crc64}\"></File>\n"
+    )
+}
+
+/// `repair --headless` of `dir`'s `drive` from its `mirror` (logs in `dir/logs`) by
+/// `verbose_log`, with `extra` arguments (a copy log, a report).
+fn repair_from_mirror(
+    dir: &Path,
+    repair_file: &Path,
+    verbose_log: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> std::process::Output {
+    let (drive, mirror, logs) = (dir.join("drive"), dir.join("mirror"), dir.join("logs"));
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "repair".as_ref(),
+        "--headless".as_ref(),
+        "--repair-file".as_ref(),
+        repair_file.as_os_str(),
+        "--target".as_ref(),
+        drive.as_os_str(),
+        "--verbose-log".as_ref(),
+        verbose_log.as_os_str(),
+        "--source-dir".as_ref(),
+        mirror.as_os_str(),
+        "--log-dir".as_ref(),
+        logs.as_os_str(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// A repair that writes nothing leaves the drive as it was: folders made for temporaries go
 /// with the last of them. Files in folders the drive lacks, repaired from a local mirror: two
 /// in one new folder whose blobs do not combine to the verbose log's CRC-64 (chunk-wise), one
@@ -710,8 +758,8 @@ fn a_verbose_log_named_for_another_drive_is_warned_of() {
 fn a_repair_that_writes_nothing_leaves_no_new_folder() {
     let dir = tempfile::tempdir().unwrap();
     let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
-    for (root, path, bytes) in [
-        (&drive, "cont/ok.bin", &b"ok"[..]),
+    write_files(&[
+        (&drive, "cont/ok.bin", b"ok"),
         (&mirror, "cont/ok.bin", b"ok"),
         (&mirror, "cont/newdir/sub/x.bin", b"WRONG"),
         (&mirror, "cont/newdir/sub/w.bin", b"WRONG TOO"),
@@ -721,24 +769,13 @@ fn a_repair_that_writes_nothing_leaves_no_new_folder() {
             "cont/nd/y.bin.blobprops.json",
             br#"{"etag":"0x8D804D8840B92C9","content_md5":"AAAAAAAAAAAAAAAAAAAAAA=="}"#,
         ),
-    ] {
-        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
-        std::fs::write(root.join(path), bytes).unwrap();
-    }
-    let file = |path: &str, bytes: &[u8]| {
-        format!(
-            "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D804D87F976907\" Path=\"{path}\" \
-             Size=\"{}\" crc64=\"{}\"></File>\n",
-            bytes.len(),
-            Crc64::of(bytes)
-        )
-    };
+    ]);
     let verbose_log = dir.path().join("verbose.xml");
     std::fs::write(
         &verbose_log,
-        file("cont/ok.bin", b"ok")
-            + &file("cont/newdir/sub/x.bin", b"RIGHT")
-            + &file("cont/newdir/sub/w.bin", b"RIGHT TOO"),
+        verbose_line("cont/ok.bin", b"ok")
+            + &verbose_line("cont/newdir/sub/x.bin", b"RIGHT")
+            + &verbose_line("cont/newdir/sub/w.bin", b"RIGHT TOO"),
     )
     .unwrap();
     let copy_log = dir.path().join("copy.xml");
@@ -751,22 +788,12 @@ fn a_repair_that_writes_nothing_leaves_no_new_folder() {
          <DriveId>D2021</DriveId><Status>Failed</Status></CopyLog>",
     )
     .unwrap();
-    let output = run(&[
-        "repair".as_ref(),
-        "--headless".as_ref(),
-        "--repair-file".as_ref(),
-        dir.path().join("D.rep").as_os_str(),
-        "--target".as_ref(),
-        drive.as_os_str(),
-        "--verbose-log".as_ref(),
-        verbose_log.as_os_str(),
-        "--copy-log".as_ref(),
-        copy_log.as_os_str(),
-        "--source-dir".as_ref(),
-        mirror.as_os_str(),
-        "--log-dir".as_ref(),
-        dir.path().join("logs").as_os_str(),
-    ]);
+    let output = repair_from_mirror(
+        dir.path(),
+        &dir.path().join("D.rep"),
+        &verbose_log,
+        &["--copy-log".as_ref(), copy_log.as_os_str()],
+    );
     let stdout = text(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -809,32 +836,19 @@ fn walk(root: &Path) -> Vec<String> {
 fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
     let dir = tempfile::tempdir().unwrap();
     let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
-    for (root, path, bytes) in [
-        (&drive, "cont/a.bin", &b"the damaged  bytes"[..]),
+    write_files(&[
+        (&drive, "cont/a.bin", b"the damaged  bytes"),
         (&mirror, "cont/a.bin", b"the exported bytes"),
         (&drive, "cont/b.bin", b"intact"),
         (&mirror, "cont/b.bin", b"intact"),
         (&mirror, "cont/c.bin", b"renamed"),
-    ] {
-        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
-        std::fs::write(root.join(path), bytes).unwrap();
-    }
+    ]);
     let verbose_log = dir.path().join("verbose.xml");
-    let files: String = [
-        ("cont/a.bin", &b"the exported bytes"[..]),
-        ("cont/b.bin", b"intact"),
-    ]
-    .iter()
-    .map(|(path, bytes)| {
-        format!(
-            "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D1\" Path=\"{path}\" Size=\"{}\" \
-                 crc64=\"{}\"></File>\n",
-            bytes.len(),
-            Crc64::of(bytes)
-        )
-    })
-    .collect();
-    std::fs::write(&verbose_log, files).unwrap();
+    std::fs::write(
+        &verbose_log,
+        verbose_line("cont/a.bin", b"the exported bytes") + &verbose_line("cont/b.bin", b"intact"),
+    )
+    .unwrap();
     let copy_log = dir.path().join("copy.xml");
     std::fs::write(
         &copy_log,
@@ -846,24 +860,18 @@ fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
     )
     .unwrap();
     let repair_file = dir.path().join("D.rep");
-    let output = run(&[
-        "repair".as_ref(),
-        "--headless".as_ref(),
-        "--repair-file".as_ref(),
-        repair_file.as_os_str(),
-        "--target".as_ref(),
-        drive.as_os_str(),
-        "--verbose-log".as_ref(),
-        verbose_log.as_os_str(),
-        "--copy-log".as_ref(),
-        copy_log.as_os_str(),
-        "--source-dir".as_ref(),
-        mirror.as_os_str(),
-        "--log-dir".as_ref(),
-        dir.path().join("logs").as_os_str(),
-        "--report".as_ref(),
-        dir.path().join("run.json").as_os_str(),
-    ]);
+    let run_report = dir.path().join("run.json");
+    let output = repair_from_mirror(
+        dir.path(),
+        &repair_file,
+        &verbose_log,
+        &[
+            "--copy-log".as_ref(),
+            copy_log.as_os_str(),
+            "--report".as_ref(),
+            run_report.as_os_str(),
+        ],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
     let later = dir.path().join("later.json");
     let output = run(&[
@@ -877,7 +885,7 @@ fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
     let read = |path: PathBuf| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     };
-    let (run_report, later_report) = (read(dir.path().join("run.json")), read(later));
+    let (run_report, later_report) = (read(run_report), read(later));
     let files = |report: &serde_json::Value| report["files"].as_array().unwrap().clone();
     let (run_files, later_files) = (files(&run_report), files(&later_report));
     assert_eq!(run_files.len(), 3);
@@ -912,43 +920,22 @@ fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
 fn a_repair_file_is_bound_to_its_verbose_log() {
     let dir = tempfile::tempdir().unwrap();
     let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
-    for root in [&drive, &mirror] {
-        std::fs::create_dir_all(root.join("cont")).unwrap();
-        std::fs::write(root.join("cont/a.bin"), b"the exported bytes").unwrap();
-    }
+    write_files(&[
+        (&drive, "cont/a.bin", b"the exported bytes"),
+        (&mirror, "cont/a.bin", b"the exported bytes"),
+    ]);
     // One name (the DriveId of a drive without a manifest comes from it), two contents.
     let log = |folder: &str, crc: u64| {
         std::fs::create_dir_all(dir.path().join(folder)).unwrap();
         let path = dir.path().join(folder).join("D2021_VerboseLog.xml");
-        std::fs::write(
-            &path,
-            format!(
-                "<File CloudFormat=\"BlockBlob\" ETag=\"0x8D1\" Path=\"cont/a.bin\" Size=\"18\" \
-                 crc64=\"{crc}\"></File>\n"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&path, verbose_line_claiming("cont/a.bin", 18, crc)).unwrap();
         path
     };
     let right = log("first", Crc64::of(b"the exported bytes"));
     let other = log("second", 12345);
     let repair_file = dir.path().join("D.rep");
-    let repair = |verbose_log: &Path| {
-        run(&[
-            "repair".as_ref(),
-            "--headless".as_ref(),
-            "--repair-file".as_ref(),
-            repair_file.as_os_str(),
-            "--target".as_ref(),
-            drive.as_os_str(),
-            "--verbose-log".as_ref(),
-            verbose_log.as_os_str(),
-            "--source-dir".as_ref(),
-            mirror.as_os_str(),
-            "--log-dir".as_ref(),
-            dir.path().join("logs").as_os_str(),
-        ])
-    };
+    let repair =
+        |verbose_log: &Path| repair_from_mirror(dir.path(), &repair_file, verbose_log, &[]);
     let first = repair(&right);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
     let before = std::fs::read(drive.join("cont/a.bin")).unwrap();
