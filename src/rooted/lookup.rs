@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use crate::format::drive_path::fold_name;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
 
-use super::RootedError;
 use super::open::{FileKind, kind_at};
+use super::{RootedError, locked};
 
 /// See [`Located::identity`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -388,7 +388,7 @@ impl FoldedNames {
     fn of(&self, dir: BorrowedFd<'_>, display: &str) -> Result<Arc<FoldedFolder>, RootedError> {
         let stamp = FolderStamp::of(dir, display)?;
         let kept = {
-            let mut recent = lock(&self.recent);
+            let mut recent = locked(&self.recent);
             let at = recent.iter().position(|f| f.stamp.same_folder(&stamp));
             // The folder used last goes to the back: the front is evicted first.
             let kept = at.and_then(|at| recent.remove(at));
@@ -413,7 +413,7 @@ impl FoldedNames {
     fn read(&self, dir: BorrowedFd<'_>, display: &str) -> Result<Arc<FoldedFolder>, RootedError> {
         let stamp = FolderStamp::of(dir, display)?;
         let folder = Arc::new(FoldedFolder::read(dir, display, stamp)?);
-        let mut recent = lock(&self.recent);
+        let mut recent = locked(&self.recent);
         recent.retain(|kept| !kept.stamp.same_folder(&stamp));
         if recent.len() == FOLDERS_KEPT {
             recent.pop_front();
@@ -421,10 +421,4 @@ impl FoldedNames {
         recent.push_back(Arc::clone(&folder));
         Ok(folder)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

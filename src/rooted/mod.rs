@@ -93,6 +93,14 @@ impl RootedError {
     }
 }
 
+/// A lock whose holder panicked is taken all the same: what rooted locks guard (names kept,
+/// folders made) is a record to consult again, which a half-made update can only make miss.
+fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// An open directory that paths are resolved beneath.
 #[derive(Debug)]
 pub struct RootedDir {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 
 use super::lookup::{Located, exists_exactly, step_into};
-use super::{RootedDir, RootedError};
+use super::{RootedDir, RootedError, locked};
 use crate::format::drive_path::fold_name;
 
 /// What a directory entry is.
@@ -530,12 +530,6 @@ static MAKING_ENTRIES: std::sync::Mutex<MadeFolders> = std::sync::Mutex::new(Mad
     by_name: BTreeMap::new(),
     by_folder: BTreeMap::new(),
 });
-
-fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 fn reopen(dir: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
     rustix::fs::openat(
