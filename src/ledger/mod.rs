@@ -152,16 +152,20 @@ impl BlobTally {
         }
     }
 
-    /// The file's verdict in a report: unchecked when some component has no verdict and
-    /// nothing is found wrong.
+    /// The file's verdict in a report: unchecked when nothing is found wrong and some
+    /// component has no verdict, or none could be checked (each skipped).
     pub fn verdict(&self) -> FileVerdict {
         let verdict = FileVerdict::of(
             ComponentStatus::ALL
                 .into_iter()
                 .filter(|s| self.count(*s) > 0),
         );
+        let nothing_checked =
+            self.components > 0 && self.count(ComponentStatus::Skipped) == self.components;
         match verdict {
-            FileVerdict::Verified | FileVerdict::Repaired if self.settled() < self.components => {
+            FileVerdict::Verified | FileVerdict::Repaired
+                if self.settled() < self.components || nothing_checked =>
+            {
                 FileVerdict::Unchecked
             }
             verdict => verdict,
