@@ -230,6 +230,24 @@ impl Era {
             .unwrap()
     }
 
+    /// A repair through `endpoint` with `--json` exits 0 (everything repaired); its events.
+    fn repaired_through_telling(&self, endpoint: &str) -> Vec<Value> {
+        let output = Command::cargo_bin("export-repair")
+            .unwrap()
+            .env_remove("AZURE_STORAGE_KEY")
+            .env_remove("AZURE_STORAGE_SAS")
+            .args(self.args(endpoint, 8))
+            .arg("--json")
+            .timeout(Duration::from_secs(300))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        text(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
     /// A repair through `endpoint` exits 0 (everything repaired).
     fn assert_repaired_through(&self, endpoint: &str) {
         let output = self.repair_through(endpoint);
@@ -789,8 +807,40 @@ async fn a_chunk_wise_repair_killed_mid_way_resumes_byte_identical() {
 
     // The rerun reads only the chunks it has not compared, and the file is the blob's.
     let counting = FaultProxy::start(azurite.port(), Plan::new(8, 0, &[]));
-    era.assert_repaired_through(&counting.endpoint());
+    let events = era.repaired_through_telling(&counting.endpoint());
     era.assert_drive_is_the_blobs(&[]);
+    // It tells the chunks it will not read as soon as it knows, so its download total (the
+    // bar, the time left) is what it reads: not at their verdicts, after every read.
+    let first_verdict = events
+        .iter()
+        .position(|event| {
+            event["event"] == "component"
+                && event["kind"] == "chunk"
+                && event["status"] != "skipped"
+        })
+        .expect("chunk verdicts");
+    let unneeded: Vec<u64> = events[..first_verdict]
+        .iter()
+        .filter(|event| event["event"] == "download_unneeded")
+        .map(|event| event["id"]["component"].as_u64().unwrap())
+        .collect();
+    assert_eq!(unneeded.len(), 4, "{unneeded:?}");
+    let read: Vec<u64> = events
+        .iter()
+        .filter(|event| event["event"] == "working" && event["activity"] == "downloading")
+        .flat_map(|event| event["components"].as_array().unwrap().clone())
+        .map(|component| component.as_u64().unwrap())
+        .collect();
+    assert!(
+        read.len() == 4 && read.iter().all(|c| !unneeded.contains(c)),
+        "read {read:?}, unneeded {unneeded:?}"
+    );
+    let last = events
+        .iter()
+        .rfind(|event| event["event"] == "progress")
+        .unwrap();
+    assert_eq!(last["download"]["bytes_total"], 4 * CHUNK as u64);
+    assert_eq!(last["download"]["bytes_done"], 4 * CHUNK as u64);
     let reads: Vec<Option<u64>> = counting
         .seen()
         .iter()

@@ -196,6 +196,7 @@ impl Reporter {
             Event::Working { .. }
             | Event::StorageLength { .. }
             | Event::Transferred { .. }
+            | Event::DownloadUnneeded { .. }
             | Event::Component(_)
             | Event::Idle { .. }
             | Event::SourceChanged { .. } => {}

@@ -153,6 +153,13 @@ pub enum Event {
         id: ComponentId,
         bytes: u64,
     },
+    /// A component planned for download needs none: the drive holds the bytes whose CRC-64 the
+    /// repair file recorded for the blob's (a chunk of an interrupted chunk-wise repair). Its
+    /// bytes leave the download's total; a `Working` downloading brings them back, should it
+    /// be downloaded after all.
+    DownloadUnneeded {
+        id: ComponentId,
+    },
     /// A component reached a verdict.
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
@@ -492,7 +499,13 @@ mod tests {
                 },
                 bytes: 3,
             },
-            Some(Event::Transferred { .. }) => Event::Component(ComponentEvent {
+            Some(Event::Transferred { .. }) => Event::DownloadUnneeded {
+                id: ComponentId {
+                    blob: 0,
+                    component: 0,
+                },
+            },
+            Some(Event::DownloadUnneeded { .. }) => Event::Component(ComponentEvent {
                 id: ComponentId {
                     blob: 0,
                     component: 0,
@@ -563,6 +576,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 17);
+        assert_eq!(kinds, 18);
     }
 }

@@ -185,6 +185,8 @@ pub(crate) enum WorkerMessage {
     StorageLength { id: ComponentId, length: u64 },
     /// Bytes of a component's download that came before its verdict.
     Transferred { id: ComponentId, bytes: u64 },
+    /// A component planned for download needs none.
+    DownloadUnneeded(ComponentId),
     /// Work planned: it joins that work's totals.
     Planned {
         work: Work,
@@ -468,6 +470,7 @@ pub(crate) async fn dispatch(
                     Some(WorkerMessage::Transferred { id, bytes }) => {
                         Event::Transferred { id, bytes }
                     }
+                    Some(WorkerMessage::DownloadUnneeded(id)) => Event::DownloadUnneeded { id },
                     Some(WorkerMessage::Planned { work, components, bytes }) => {
                         Event::Planned { work, components, bytes }
                     }

@@ -74,11 +74,18 @@ impl Ledger {
                         blob: *blob,
                         component,
                     };
-                    // A download started again counts its bytes from nothing again.
-                    if *activity == Activity::Downloading
-                        && let Some(counted) = self.in_transit.remove(&id)
-                    {
-                        self.download.bytes_done = self.download.bytes_done.saturating_sub(counted);
+                    // A download started again counts its bytes from nothing again; one found
+                    // unneeded, then needed after all, is in the total again.
+                    if *activity == Activity::Downloading {
+                        if let Some(counted) = self.in_transit.remove(&id) {
+                            self.download.bytes_done =
+                                self.download.bytes_done.saturating_sub(counted);
+                        }
+                        if self.unneeded.remove(&id) {
+                            let bytes = self.data_bytes(id);
+                            self.download.bytes_total =
+                                self.download.bytes_total.saturating_add(bytes);
+                        }
                     }
                     self.set_activity(id, Some(*activity));
                 }
@@ -86,6 +93,7 @@ impl Ledger {
             }
             Event::StorageLength { id, length } => self.learn_length(*id, *length),
             Event::Transferred { id, bytes } => self.transferred(*id, *bytes),
+            Event::DownloadUnneeded { id } => self.download_unneeded(*id),
             Event::Component(verdict) => self.verdict(verdict),
             Event::Progress(progress) => {
                 self.verify.bytes_per_second = progress.verify.bytes_per_second;
@@ -159,6 +167,7 @@ impl Ledger {
             tally.by_activity = [0; 3];
         }
         self.by_activity = [0; 3];
+        self.unneeded.clear();
     }
 
     fn verdict(&mut self, event: &ComponentEvent) {
@@ -178,6 +187,7 @@ impl Ledger {
         let work = work_of(record.activity);
         // Bytes written before the verdict were counted as they came.
         let counted = self.in_transit.remove(&id).unwrap_or(0);
+        let left_the_total = self.unneeded.remove(&id);
         if let Some(work) = work {
             let progression = self.progression(work);
             progression.components_done += 1;
@@ -188,6 +198,8 @@ impl Ledger {
                 // A download that did not bring its bytes (it failed), or none that was needed
                 // (a chunk the repair file already proves, never read): they leave the total
                 // rather than count as downloaded.
+                // Already out of the total.
+                Work::Download if left_the_total => {}
                 Work::Download if !event.status.is_right() || record.downloads == 0 => {
                     let missed = bytes.saturating_sub(counted);
                     progression.bytes_total = progression.bytes_total.saturating_sub(missed);
@@ -252,6 +264,22 @@ impl Ledger {
                 self.details.push(Details::new(&verdict, &mut self.reasons));
             }
         }
+    }
+
+    /// A component planned for download needs none: its bytes leave the total now, not at
+    /// its verdict, so the time left counts only what will be read.
+    fn download_unneeded(&mut self, id: ComponentId) {
+        let Some(index) = self.index(id) else {
+            return;
+        };
+        if work_of(self.records[index].activity) != Some(Work::Download)
+            || self.in_transit.contains_key(&id)
+            || !self.unneeded.insert(id)
+        {
+            return;
+        }
+        let bytes = self.data_bytes(id);
+        self.download.bytes_total = self.download.bytes_total.saturating_sub(bytes);
     }
 
     /// Bytes of a component's download that came before its verdict: done from here.

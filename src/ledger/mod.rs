@@ -12,7 +12,7 @@ mod history;
 pub mod human;
 mod state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -206,6 +206,8 @@ pub struct Ledger {
     storage_lengths: HashMap<ComponentId, u64>,
     /// Bytes of downloads under way already counted as done, by component.
     in_transit: HashMap<ComponentId, u64>,
+    /// Components planned for download whose bytes left the total because they need none.
+    unneeded: HashSet<ComponentId>,
     blobs: Vec<BlobTally>,
     /// Components and bytes by shown verdict; the rest have none yet.
     by_status: [Tally; 7],
@@ -276,6 +278,7 @@ impl Ledger {
             keeps_details: true,
             storage_lengths: HashMap::new(),
             in_transit: HashMap::new(),
+            unneeded: HashSet::new(),
             blobs,
             by_status: [Tally::default(); 7],
             unsettled,

@@ -33,6 +33,7 @@ use super::commit::{Written, failed, failed_all};
 use super::plan::component_ids;
 use super::{JobEnd, Repairer, Stop, WHOLE_FILE_STREAMS, locked};
 use crate::engine::Activity;
+use crate::engine::WorkerMessage;
 use crate::engine::verify::Crc64s;
 use crate::format::Crc64;
 use crate::journal::Done;
@@ -407,9 +408,15 @@ impl Repairer {
             }
             _ => None,
         };
+        let id = ComponentId {
+            blob: blob_index,
+            component: chunk.component,
+        };
         if let (Some(&hint), Some(drive_crc)) = (hint, drive_crc)
             && hint == drive_crc
         {
+            // Out of the download's total now: the time left counts only what is read.
+            let _ = self.out.send(WorkerMessage::DownloadUnneeded(id)).await;
             return Ok(Compared::Same {
                 crc: drive_crc,
                 downloaded: false,
@@ -422,10 +429,6 @@ impl Repairer {
         }
         self.tell_activity(blob_index, vec![chunk.component], Activity::Downloading)
             .await;
-        let id = ComponentId {
-            blob: blob_index,
-            component: chunk.component,
-        };
         // Told as it arrives: a chunk is 8 MiB, minutes on a slow link.
         let bytes = self
             .read_range_told(

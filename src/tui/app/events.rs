@@ -21,7 +21,10 @@ impl App {
         self.ledger.apply(event);
         match event {
             // The ledger took what they tell.
-            Event::RunStarted { .. } | Event::StorageLength { .. } | Event::Transferred { .. } => {}
+            Event::RunStarted { .. }
+            | Event::StorageLength { .. }
+            | Event::Transferred { .. }
+            | Event::DownloadUnneeded { .. } => {}
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
             Event::CredentialsRefused {
                 message,
