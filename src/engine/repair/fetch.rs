@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, oneshot};
 
 use super::hasher::{HashStream, Hasher};
 use super::{Repairer, Stop};
@@ -24,6 +24,10 @@ use crate::source::{
     BlobProperties, BlobRef, BlobSource, RANGE_MD5_LIMIT, ReadConditions, SourceError,
     retrying_until,
 };
+
+/// Per blob, the MD5 of the drive's file once hashed (none when it could not be read).
+pub(super) type DriveMd5s =
+    std::sync::Mutex<std::collections::HashMap<u32, Arc<OnceCell<Option<Md5>>>>>;
 
 /// A single component larger than this is not held in memory to be checked before writing
 /// (a manifest's blocks and page ranges are at most 4 MiB).
@@ -179,6 +183,76 @@ impl Repairer {
         } else {
             format!("\"{etag}\"")
         })
+    }
+
+    /// Why the blob is another version than the export's, when its properties say so though
+    /// nothing pins reads to the export (no snapshot, no LastModified, no ETag to trust): a
+    /// Content-MD5 that is not the MD5 of the drive's file, every block of which is right.
+    /// Asked only where the manifest's MD5 will not prove what is written (a side file
+    /// rewritten from these properties); the file is hashed once per blob.
+    pub(super) async fn another_version(
+        &self,
+        blob_index: u32,
+        properties: &BlobProperties,
+        conditions: &ReadConditions,
+    ) -> Option<String> {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let pinned = blob.snapshot.is_some()
+            || conditions.if_match.is_some()
+            || conditions.if_unmodified_since.is_some();
+        let storage = properties
+            .content_md5
+            .as_deref()
+            .and_then(Md5::from_base64)?;
+        if pinned || !self.blocks_right(blob_index) {
+            return None;
+        }
+        let cell = Arc::clone(
+            super::locked(&self.drive_md5s)
+                .entry(blob_index)
+                .or_default(),
+        );
+        let root = Arc::clone(&self.root);
+        let (file_path, length) = (blob.file_path.clone(), properties.content_length);
+        let drive = *cell
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || {
+                    let file = root.locate_file_path(&file_path).ok()?.open_read().ok()?;
+                    Md5Stream::of_reader(std::io::Read::take(file, length)).ok()
+                })
+                .await
+                .ok()
+                .flatten()
+            })
+            .await;
+        let drive = drive?;
+        (drive != storage).then(|| {
+            format!(
+                "blob changed since export: its Content-MD5 {storage} is not the MD5 {drive} of                  the drive's file, whose every block matches the {}; nothing was written",
+                blob.hash_source()
+            )
+        })
+    }
+
+    /// Whether the blob has blocks and every one is right now (so no job writes its file).
+    fn blocks_right(&self, blob_index: u32) -> bool {
+        let blob = &self.drive.blobs[blob_index as usize];
+        let verdicts = super::locked(&self.verdicts);
+        let mut data = blob
+            .components
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+            .peekable();
+        data.peek().is_some()
+            && data.all(|(index, c)| {
+                let id = ComponentId {
+                    blob: blob_index,
+                    component: index as u32,
+                };
+                c.kind == ComponentKind::Block
+                    && verdicts.get(&id).is_some_and(|status| status.is_right())
+            })
     }
 
     /// `[offset, offset + length)` of the blob, or the run's stop (see the module's note).

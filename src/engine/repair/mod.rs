@@ -170,6 +170,7 @@ pub fn start_repair(
             written_md5s: Mutex::new(HashMap::new()),
             awaiting_end: Mutex::new(HashMap::new()),
             planned_ends: Mutex::new(HashMap::new()),
+            drive_md5s: Mutex::new(HashMap::new()),
             hasher,
             buffers,
         });
@@ -265,6 +266,9 @@ pub(crate) struct Repairer {
     /// Per file only the copy log lists: where its missing end started when its bytes were
     /// planned (an attempt after new credentials plans none again).
     planned_ends: Mutex<HashMap<ComponentId, u64>>,
+    /// Per blob: the MD5 of the drive's file, hashed once when a side file needs it to tell
+    /// the export's version of an unpinned blob from another (`fetch::another_version`).
+    drive_md5s: fetch::DriveMd5s,
     /// Hashes downloaded components while they arrive.
     hasher: Hasher,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
@@ -1478,6 +1482,13 @@ impl Repairer {
             },
         };
         let (kind, expected) = (component.kind, component.expected_md5);
+        if expected != Some(Md5::of(text.as_bytes()))
+            && let Some(reason) = self
+                .another_version(blob_index, &properties, &conditions)
+                .await
+        {
+            return self.settle(vec![failed(id, reason)]).await;
+        }
         let whose = blob.hash_source();
         let ids = [id];
         let write = self.on_drive(
