@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use crate::format::drive_path::fold_name;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
 
-use super::open::{FileKind, kind_at};
+use super::open::{FileKind, FolderId, kind_at};
 use super::{RootedError, locked};
 
 /// See [`Located::identity`].
@@ -30,6 +30,8 @@ pub enum PathIdentity {
 /// folders still to be made beneath it, and the file's name.
 #[derive(Debug)]
 pub struct Located {
+    /// The root it lies beneath (device and inode).
+    pub(super) root: FolderId,
     pub(super) display: String,
     pub(super) parent: OwnedFd,
     pub(super) missing_dirs: Vec<String>,
@@ -86,7 +88,7 @@ impl Located {
 }
 
 pub(super) fn locate(
-    root: BorrowedFd<'_>,
+    (root, root_id): (BorrowedFd<'_>, FolderId),
     folded: &FoldedNames,
     display: &str,
     names: &[&str],
@@ -106,6 +108,7 @@ pub(super) fn locate(
                     Some(actual) => dir = step_into(dir.as_fd(), display, &actual)?,
                     None => {
                         return Ok(Located {
+                            root: root_id,
                             display: display.to_string(),
                             parent: dir,
                             missing_dirs: folders[depth..].iter().map(|n| n.to_string()).collect(),
@@ -141,6 +144,7 @@ pub(super) fn locate(
     }
     // `dir` is the file's folder: the walk above returned early otherwise.
     Ok(Located {
+        root: root_id,
         display: display.to_string(),
         parent: dir,
         missing_dirs: Vec::new(),

@@ -71,6 +71,11 @@ pub enum RootedError {
          nothing was written (copy the file to break the link, then rerun)"
     )]
     HardLinked { path: String, links: u64 },
+    #[error(
+        "{path} changed while it was written: {what}; what was checked is not in place (rerun \
+         to repair it)"
+    )]
+    ChangedWhileWritten { path: String, what: &'static str },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -105,6 +110,8 @@ fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct RootedDir {
     fd: OwnedFd,
+    /// The root's device and inode: what a folder must still lie beneath.
+    id: open::FolderId,
     /// For messages only; never used to reach a file.
     path: PathBuf,
     folded: lookup::FoldedNames,
@@ -120,6 +127,7 @@ impl RootedDir {
             Mode::empty(),
         )?;
         Ok(Self {
+            id: open::identity(&fd)?,
             fd,
             path: path.to_path_buf(),
             folded: lookup::FoldedNames::default(),
@@ -149,7 +157,7 @@ impl RootedDir {
     /// Finds `names` beneath the root: each existing name exactly, else by NTFS's case folding
     /// and Unicode form (NFC/NFD). Nothing is created.
     pub fn locate(&self, display: &str, names: &[&str]) -> Result<Located, RootedError> {
-        lookup::locate(self.fd.as_fd(), &self.folded, display, names)
+        lookup::locate((self.fd.as_fd(), self.id), &self.folded, display, names)
     }
 
     /// Finds a drive `FilePath` (`\`-separated, drive-relative) beneath the root; an unsafe one

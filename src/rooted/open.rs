@@ -294,6 +294,7 @@ impl Located {
             // Created meanwhile (another job on the same missing file): open what is there.
             Err(error) if error == rustix::io::Errno::EXIST => {
                 let located = Located {
+                    root: self.root,
                     display: self.display.clone(),
                     parent: dir,
                     missing_dirs: Vec::new(),
@@ -341,6 +342,7 @@ impl Located {
                         continue;
                     }
                     return Ok(Temporary {
+                        root: self.root,
                         file: File::from(fd),
                         dir,
                         name,
@@ -413,7 +415,7 @@ const TEMPORARY_PREFIX: &str = ".export-repair-";
 const TEMPORARY_SUFFIX: &str = ".tmp";
 
 /// Whether `name` is one [`Located::temporary`] makes.
-fn is_temporary_name(name: &OsStr) -> bool {
+pub(super) fn is_temporary_name(name: &OsStr) -> bool {
     name.to_str()
         .and_then(|n| n.strip_prefix(TEMPORARY_PREFIX))
         .and_then(|n| n.strip_suffix(TEMPORARY_SUFFIX))
@@ -439,6 +441,8 @@ fn is_held(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
 #[derive(Debug)]
 pub struct Temporary {
     pub file: File,
+    /// The root its folder must lie beneath when it is put in place.
+    root: FolderId,
     dir: OwnedFd,
     name: OsString,
     target: OsString,
@@ -464,12 +468,75 @@ impl Temporary {
                 kind: FileKind::Directory,
             });
         }
+        // The rename goes by name, in a folder held open: the name must still be this file,
+        // and the folder still beneath the root, before and after.
+        let ours = identity(&self.file).map_err(|e| RootedError::io(&self.display, e))?;
+        if !self.holds(&self.name, ours) {
+            // Another file took the temporary's name: not ours to remove.
+            self.committed = true;
+            return Err(self.changed("its temporary file was replaced by another"));
+        }
+        if !self.beneath_root() {
+            return Err(self.changed("its folder was moved out of the target"));
+        }
         rustix::fs::renameat(self.dir.as_fd(), &self.name, self.dir.as_fd(), &self.target)
             .map_err(|e| RootedError::io(&self.display, e))?;
         self.committed = true;
+        if !self.holds(&self.target, ours) {
+            return Err(self.changed("its temporary file was replaced by another"));
+        }
+        if !self.beneath_root() {
+            return Err(self.changed("its folder was moved out of the target"));
+        }
         rustix::fs::fsync(&self.dir).map_err(|e| RootedError::io(&self.display, e))?;
         sync_folders(&self.new_entries).map_err(io_error)?;
         self.file.try_clone().map_err(io_error)
+    }
+
+    /// Whether `name` in the folder is the file `ours` (device and inode), not followed.
+    fn holds(&self, name: &OsStr, ours: FolderId) -> bool {
+        rustix::fs::statat(self.dir.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|stat| {
+            #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
+            let id = (stat.st_dev as u64, stat.st_ino as u64);
+            id == ours
+        })
+    }
+
+    /// Whether the folder still lies beneath the root: its parents, walked up by `..` (the
+    /// real parent, never a link), reach it.
+    fn beneath_root(&self) -> bool {
+        let Ok(mut folder) = reopen(self.dir.as_fd()) else {
+            return false;
+        };
+        for _ in 0..4096 {
+            let Ok(id) = identity(&folder) else {
+                return false;
+            };
+            if id == self.root {
+                return true;
+            }
+            let Ok(parent) = rustix::fs::openat(
+                folder.as_fd(),
+                "..",
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) else {
+                return false;
+            };
+            // The file system's own root is its own parent.
+            if identity(&parent).is_ok_and(|above| above == id) {
+                return false;
+            }
+            folder = parent;
+        }
+        false
+    }
+
+    fn changed(&self, what: &'static str) -> RootedError {
+        RootedError::ChangedWhileWritten {
+            path: self.display.clone(),
+            what,
+        }
     }
 }
 
@@ -502,14 +569,14 @@ impl Drop for Temporary {
 }
 
 /// A folder's device and inode.
-fn identity(folder: &OwnedFd) -> rustix::io::Result<FolderId> {
+pub(super) fn identity(folder: impl AsFd) -> rustix::io::Result<FolderId> {
     let stat = rustix::fs::fstat(folder)?;
     #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
     Ok((stat.st_dev as u64, stat.st_ino as u64))
 }
 
 /// A folder by device and inode.
-type FolderId = (u64, u64);
+pub(super) type FolderId = (u64, u64);
 /// A folder made: the folder it was made in, and its name there folded.
 type MadeKey = (FolderId, String);
 
@@ -555,6 +622,7 @@ impl RootedDir {
             });
         }
         Ok(Located {
+            root: self.id,
             display: self.path.join(name).display().to_string(),
             parent: dir,
             missing_dirs: Vec::new(),

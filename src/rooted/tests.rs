@@ -1,4 +1,4 @@
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -395,4 +395,70 @@ fn a_new_file_syncs_every_folder_that_gained_an_entry() {
         .open_or_create()
         .unwrap();
     assert_eq!(inodes(&again), [inode_of(&b)], "only `b` gained an entry");
+}
+
+/// The name of the one temporary in `folder`.
+fn temporary_in(folder: &Path) -> std::path::PathBuf {
+    let names: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| open::is_temporary_name(p.file_name().unwrap()))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    names[0].clone()
+}
+
+/// A temporary's name given to other bytes before it is renamed into place: the file put in
+/// place would be those, not the ones written and checked; refused, nothing put in place.
+///
+/// Seen failing: the other file was renamed into place and the commit said it was done (a
+/// whole-file download "REPAIRED" with zeros on the drive).
+#[test]
+fn a_temporary_whose_name_was_given_to_another_file_is_not_put_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("a")).unwrap();
+    let root = root(dir.path());
+    let mut temporary = root
+        .locate("t", &["a", "f.bin"])
+        .unwrap()
+        .temporary()
+        .unwrap();
+    temporary.file.write_all(b"checked bytes").unwrap();
+    let name = temporary_in(&dir.path().join("a"));
+    std::fs::rename(&name, dir.path().join("aside")).unwrap();
+    std::fs::write(&name, b"other").unwrap();
+    let error = temporary.commit().unwrap_err();
+    assert!(error.to_string().contains("replaced"), "{error}");
+    assert!(!dir.path().join("a/f.bin").exists());
+    assert_eq!(
+        std::fs::read(&name).unwrap(),
+        b"other",
+        "not ours to remove"
+    );
+}
+
+/// A temporary's folder moved out of the root (a link left in its place) before the rename:
+/// nothing is put in place out there, and the commit says so.
+///
+/// Seen failing: the file was renamed into place in the folder now outside the target, and
+/// the commit said it was done ("REPAIRED", exit 0).
+#[test]
+fn a_temporary_whose_folder_left_the_root_is_not_put_in_place() {
+    let top = tempfile::tempdir().unwrap();
+    let (drive, outside) = (top.path().join("drive"), top.path().join("outside"));
+    std::fs::create_dir_all(drive.join("cont/b")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    let root = root(&drive);
+    let mut temporary = root
+        .locate("t", &["cont", "b", "whole.bin"])
+        .unwrap()
+        .temporary()
+        .unwrap();
+    temporary.file.write_all(b"checked bytes").unwrap();
+    std::fs::rename(drive.join("cont/b"), outside.join("b")).unwrap();
+    symlink(outside.join("b"), drive.join("cont/b")).unwrap();
+    let error = temporary.commit().unwrap_err();
+    assert!(error.to_string().contains("moved out"), "{error}");
+    let left: Vec<_> = std::fs::read_dir(outside.join("b")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }
