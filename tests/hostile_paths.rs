@@ -238,6 +238,35 @@ fn an_entry_whose_file_is_the_manifest_is_refused() {
     assert!(std::fs::read(&damaged).unwrap() == hostile.blob("box/y.bin").content);
 }
 
+/// A repair file named outside the drive that is a drive file under another name (a hard
+/// link to an empty file that verifies): the repair file is written, so the run is refused
+/// before it opens it (exit 2, naming both), and the drive file is unchanged.
+///
+/// Seen failing: SQLite took the empty file for a new repair file and wrote 24 KiB of tables
+/// into the drive's file; only then was its entry refused (exit 1, a later verify: corrupt).
+#[test]
+fn a_repair_file_that_is_a_drive_file_is_refused_before_anything_is_written() {
+    let hostile = Hostile::new(
+        "REPLINK1",
+        vec![
+            SampleBlob::block("box/empty.log", Vec::new(), 4096),
+            SampleBlob::block("box/y.bin", pseudo_random_bytes(73, 10 * KIB), 4096),
+        ],
+    );
+    let empty = hostile.file("box/empty.log");
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+    std::fs::hard_link(&empty, hostile.repair_file()).unwrap();
+    let before = tree(&hostile.drive());
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(2), "{}", seen.text());
+    assert!(
+        seen.stderr.contains("box") && seen.stderr.contains("empty.log"),
+        "names the drive's file: {}",
+        seen.text()
+    );
+    assert_eq!(tree(&hostile.drive()), before, "{}", seen.text());
+}
+
 /// Two entries with different blobs whose FilePaths name one file on NTFS. Writing either
 /// would overwrite the other's bytes; both are refused naming both (exit 1) and the file is
 /// unchanged; so says a report made later from the repair file.

@@ -113,19 +113,68 @@ pub fn refuse_entries_on_inputs(drive: &mut Drive, target: &Path, files: &[(&str
         return;
     }
     for blob in drive.blobs.iter_mut().filter(|blob| blob.refusal.is_none()) {
-        let on_an_input = blob.files().find_map(|(role, path)| {
-            let role = role.as_str();
-            let found = root.locate_file_path(path).ok()?.device_and_inode()?;
-            let (what, _) = inputs.iter().find(|(_, input)| *input == found)?;
-            Some(format!(
+        let on_an_input = file_among(&root, blob, &inputs).map(|(role, path, what)| {
+            format!(
                 "refused: its {role} \"{}\" is this run's {what}, which a repair would \
                  overwrite; nothing is read or written for this entry",
                 escape_controls(path)
-            ))
+            )
         });
         if on_an_input.is_some() {
             blob.refusal = on_an_input;
         }
+    }
+}
+
+/// The first of `blob`'s files on the drive that is one of `files` (by device and inode):
+/// its role, its path and what that file is to the run.
+fn file_among<'a, 'b>(
+    root: &RootedDir,
+    blob: &'a crate::model::Blob,
+    files: &[(&'b str, (u64, u64))],
+) -> Option<(&'static str, &'a str, &'b str)> {
+    blob.files().find_map(|(role, path)| {
+        let found = root.locate_file_path(path).ok()?.device_and_inode()?;
+        let (what, _) = files.iter().find(|(_, file)| *file == found)?;
+        Some((role.as_str(), path, *what))
+    })
+}
+
+/// Refuses a repair file that is a drive file under another name (a hard link, or a link to
+/// one): the run writes the repair file, so the drive's file would be overwritten before any
+/// entry could be refused. A path inside the drive is refused by its path.
+pub fn refuse_a_repair_file_on_the_drive(
+    drive: &Drive,
+    target: &Path,
+    repair_file: &Path,
+) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let (Ok(found), Ok(entry)) = (
+        std::fs::metadata(repair_file),
+        std::fs::symlink_metadata(repair_file),
+    ) else {
+        return Ok(());
+    };
+    if found.nlink() < 2 && !entry.file_type().is_symlink() {
+        return Ok(());
+    }
+    let Ok(root) = RootedDir::open(target) else {
+        return Ok(());
+    };
+    let identity = [("repair file", (found.dev(), found.ino()))];
+    match drive
+        .blobs
+        .iter()
+        .find_map(|blob| file_among(&root, blob, &identity))
+    {
+        Some((role, path, _)) => Err(format!(
+            "the repair file {} is the drive's {role} \"{}\" under another name (a link): \
+             writing the repair file would overwrite it; nothing was written (name a repair \
+             file that is not on the drive)",
+            repair_file.display(),
+            escape_controls(path)
+        )),
+        None => Ok(()),
     }
 }
 

@@ -298,6 +298,10 @@ pub fn prepare(args: &RepairArgs) -> Result<RepairPlan, CliError> {
         true => reports,
         false => reports.of_repair(&args.repair_file),
     };
+    if !args.dry_run {
+        super::inputs::refuse_a_repair_file_on_the_drive(&drive, &args.target, &args.repair_file)
+            .map_err(CliError::Usage)?;
+    }
     // A dry run reads the repair file into memory and records there: the file is not touched.
     let opened = if args.dry_run {
         RepairFile::in_memory_copy(&args.repair_file, &binding)
