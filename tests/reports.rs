@@ -264,7 +264,7 @@ async fn json_reports_validate_against_the_published_schema() {
     let schema = schema();
     for (name, report) in [("verify", &verified), ("repair", &repaired)] {
         let path = artifacts().join(format!("report-{name}.json"));
-        report::write_report(report, &path, None).unwrap();
+        report::write_report(report, &path, None, None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let json: Value = serde_json::from_str(&text).unwrap();
         let errors = validate(&schema, &json);
@@ -498,7 +498,7 @@ async fn csv_reports_parse_back_to_the_report() {
     check_runs(&verified, &repaired);
     for (name, report) in [("verify", &verified), ("repair", &repaired)] {
         let path = scenario.root.join(format!("{name}.csv"));
-        report::write_report(report, &path, None).unwrap();
+        report::write_report(report, &path, None, None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("\r\n"));
         let rows = parse_csv(&text);
@@ -636,7 +636,7 @@ async fn drive_logs_read_back_with_the_copy_log_parser() {
     check_runs(&verified, &repaired);
     for (name, report) in [("verify", &verified), ("repair", &repaired)] {
         let path = scenario.root.join(format!("{name}_DriveLog.xml"));
-        report::write_report(report, &path, None).unwrap();
+        report::write_report(report, &path, None, None).unwrap();
         let log = CopyLog::from_file(&path).unwrap();
         assert_eq!(log.drive_id, "RPT0001");
         assert_eq!(log.status, Some(DriveStatus::CompletedWithErrors));
@@ -865,7 +865,7 @@ async fn html_reports_render_in_headless_chromium() {
     let browser = chromium();
     for (name, report) in [("verify", &verified), ("repair", &repaired)] {
         let page = artifacts.join(format!("report-{name}.html"));
-        report::write_report(report, &page, None).unwrap();
+        report::write_report(report, &page, None, None).unwrap();
         let html = std::fs::read_to_string(&page).unwrap();
         // Self-contained: nothing is fetched, nothing needs a script.
         for reference in [
@@ -985,7 +985,7 @@ async fn no_report_format_contains_a_secret() {
     assert_eq!(report.run.options["account_key"], report::REDACTED);
     for format in ReportFormat::ALL {
         let path = scenario.root.join(format!("secrets.{}", format.as_str()));
-        report::write_report(&report, &path, Some(format)).unwrap();
+        report::write_report(&report, &path, Some(format), None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         for secret in ALL_SECRETS {
             assert!(!text.contains(secret), "{format}: {secret} leaked");
@@ -1073,12 +1073,12 @@ fn formats_are_chosen_by_extension_or_by_name() {
         RunInfo::default(),
     );
     let path = dir.path().join("report.txt");
-    let error = report::write_report(&report, &path, None).unwrap_err();
+    let error = report::write_report(&report, &path, None, None).unwrap_err();
     assert_eq!(error.source.kind(), std::io::ErrorKind::InvalidInput);
     assert!(error.to_string().contains(".txt"), "{error}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     // A report of a run that never started: every component not checked, nothing else made up.
-    report::write_report(&report, &dir.path().join("r.json"), None).unwrap();
+    report::write_report(&report, &dir.path().join("r.json"), None, None).unwrap();
     assert_eq!(
         report.totals.count(ComponentStatus::Skipped),
         report.totals.components
@@ -1233,7 +1233,7 @@ async fn a_2021_drive_is_reported_with_its_crc64_checks_chunk_maps_and_categorie
 
     // DriveLog: the v1 vocabulary; the 2021 files by their whole-file check, no chunk ranges.
     let path = dir.path().join("RPT2021_DriveLog.xml");
-    report::write_report(&report, &path, None).unwrap();
+    report::write_report(&report, &path, None, None).unwrap();
     let log = CopyLog::from_file(&path).unwrap();
     let status = |blob_path: &str| {
         let blob = log.blobs.iter().find(|b| b.blob_path == blob_path).unwrap();
@@ -1244,7 +1244,7 @@ async fn a_2021_drive_is_reported_with_its_crc64_checks_chunk_maps_and_categorie
     assert_eq!(status("c2021/gone.bin"), BlobStatus::Completed);
     assert_eq!(status("c2021/dir/"), BlobStatus::Failed);
     // Before the repair: a file whose check fails is Failed, a missing one FileNotFound.
-    report::write_report(&verified, &path, None).unwrap();
+    report::write_report(&verified, &path, None, None).unwrap();
     let log = CopyLog::from_file(&path).unwrap();
     let status = |blob_path: &str| {
         let blob = log.blobs.iter().find(|b| b.blob_path == blob_path).unwrap();

@@ -78,7 +78,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
         active_seconds: 0.0,
     });
     let report = Report::of(&ledger, run);
-    report::write_report(&report, &args.output, Some(format))?;
+    report::write_report(&report, &args.output, Some(format), None)?;
     eprintln!(
         "wrote the {format} report of drive {} to {}",
         drive.drive_id,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::CliError;
-use crate::rooted::RootedDir;
+use crate::rooted::{FolderIdentity, RootedDir};
 
 /// What reports must not land on.
 #[derive(Debug, Default)]
@@ -125,6 +125,8 @@ pub fn outside_drive(
 pub struct ProtectedPaths {
     files: Vec<(&'static str, PathBuf)>,
     target: Option<PathBuf>,
+    /// The drive's folder as the run started: where a report must not land when written.
+    drive: Option<FolderIdentity>,
 }
 
 impl ProtectedPaths {
@@ -134,7 +136,15 @@ impl ProtectedPaths {
                 .map(|(what, path)| (*what, path.to_path_buf()))
                 .collect(),
             target: protected.target.map(Path::to_path_buf),
+            drive: protected
+                .target
+                .and_then(|target| FolderIdentity::of(target).ok()),
         }
+    }
+
+    /// The drive's folder, which a report is checked to stay out of as it is written.
+    pub fn drive(&self) -> Option<FolderIdentity> {
+        self.drive
     }
 
     /// Why `report` may not be written, if it may not: one of the run's inputs, or inside

@@ -164,7 +164,7 @@ impl Reports {
         }
         let report = self.report(ledger);
         for (path, format) in &self.targets {
-            report::write_report(&report, path, Some(*format))?;
+            report::write_report(&report, path, Some(*format), self.protected.drive())?;
         }
         Ok(())
     }
@@ -216,7 +216,8 @@ impl crate::tui::Host for ConsoleHost<'_> {
         if let Some(refused) = self.reports.protected.refusal(path) {
             return Err(refused);
         }
-        report::write_report(&self.reports.report(ledger), path, Some(format))
+        let drive = self.reports.protected.drive();
+        report::write_report(&self.reports.report(ledger), path, Some(format), drive)
             .map_err(|error| super::chain(&error))
     }
 

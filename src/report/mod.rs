@@ -24,6 +24,7 @@ use crate::ledger::Ledger;
 use crate::model::{
     ComponentId, ComponentKind, ComponentStatus, ExportRecord, FileVerdict, Outcome,
 };
+use crate::rooted::{FolderIdentity, RootedDir};
 use crate::sanitize::redact_secrets_with;
 
 /// The schema name every JSON report carries.
@@ -546,17 +547,20 @@ impl FromStr for ReportFormat {
 
 /// Writes the report in `format`, or in the one the file's extension names; the file
 /// appears whole or not at all. An unknown extension without a format is an
-/// `InvalidInput` error (check with [`ReportFormat::resolve`] before the run).
+/// `InvalidInput` error (check with [`ReportFormat::resolve`] before the run). With
+/// `keep_out_of` (the drive), a folder that lies beneath it as it is opened (swapped for a
+/// link since the path was checked) is refused.
 pub fn write_report(
     report: &Report,
     path: &Path,
     format: Option<ReportFormat>,
+    keep_out_of: Option<FolderIdentity>,
 ) -> Result<(), ReportError> {
     let format = ReportFormat::resolve(path, format).map_err(|error| ReportError {
         path: path.display().to_string(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
     })?;
-    write_atomically(path, |out| render(report, format, out))
+    write_atomically(path, keep_out_of, |out| render(report, format, out))
 }
 
 /// Writes the report in `format` to `out`.
@@ -582,6 +586,7 @@ pub fn render_to_string(report: &Report, format: ReportFormat) -> String {
 
 fn write_atomically(
     path: &Path,
+    keep_out_of: Option<FolderIdentity>,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), ReportError> {
     let error = |source| ReportError {
@@ -598,8 +603,14 @@ fn write_atomically(
         .unwrap_or_default();
     // A temporary with a random name beside the report, renamed over it: a link planted at
     // the report's name is replaced, never followed. Those a killed run left are removed.
-    let located = crate::rooted::RootedDir::open(directory)
-        .map_err(error)?
+    let folder = RootedDir::open(directory).map_err(error)?;
+    if keep_out_of.is_some_and(|drive| folder.lies_beneath(drive)) {
+        return Err(error(std::io::Error::other(
+            "its folder is inside the drive now (it was not when the run started); nothing \
+             was written there",
+        )));
+    }
+    let located = folder
         .child(&name)
         .map_err(|e| error(std::io::Error::other(e)))?;
     let _ = located.remove_stale_temporaries(|_| false);
@@ -662,6 +673,44 @@ mod tests {
         assert_eq!(Throughput::of(10, 0.0, 3.0).bytes_per_second, None);
     }
 
+    /// A report whose folder leads into the drive when it is written (swapped for a link
+    /// after the run's start checked it) is not written there: the drive's file is unchanged.
+    ///
+    /// Seen failing: the report replaced a verified drive file of the same name (`repair` and
+    /// `verify` alike).
+    #[test]
+    fn a_report_whose_folder_leads_into_the_drive_is_not_written() {
+        let top = tempfile::tempdir().unwrap();
+        let drive = top.path().join("drive");
+        std::fs::create_dir_all(drive.join("cont/c")).unwrap();
+        std::fs::write(drive.join("cont/c/ok.bin"), b"drive bytes").unwrap();
+        std::os::unix::fs::symlink(drive.join("cont/c"), top.path().join("rep")).unwrap();
+        let report = Report::of(
+            &Ledger::new(std::sync::Arc::new(crate::model::Drive {
+                drive_id: "D1".into(),
+                blobs: Vec::new(),
+                has_manifest: true,
+                warnings: Vec::new(),
+            })),
+            RunInfo::default(),
+        );
+        let drive_root = crate::rooted::FolderIdentity::of(&drive).unwrap();
+        let json = Some(ReportFormat::Json);
+        let inside = top.path().join("rep/ok.bin");
+        let error = write_report(&report, &inside, json, Some(drive_root)).unwrap_err();
+        assert!(error.to_string().contains("inside the drive"), "{error}");
+        assert_eq!(
+            std::fs::read(drive.join("cont/c/ok.bin")).unwrap(),
+            b"drive bytes"
+        );
+        let left: Vec<_> = std::fs::read_dir(drive.join("cont/c")).unwrap().collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        // Beside the drive, it is written.
+        let beside = top.path().join("r.json");
+        write_report(&report, &beside, json, Some(drive_root)).unwrap();
+        assert!(beside.exists());
+    }
+
     #[test]
     fn reports_are_written_whole_in_the_named_format() {
         let dir = std::env::temp_dir().join(format!("er-report-{}", std::process::id()));
@@ -680,7 +729,7 @@ mod tests {
             ("r.xml", "<?xml"),
         ] {
             let path = dir.join(name);
-            write_report(&report, &path, None).unwrap();
+            write_report(&report, &path, None, None).unwrap();
             let text = std::fs::read_to_string(&path).unwrap();
             assert!(
                 text.starts_with(starts),
@@ -716,7 +765,7 @@ mod tests {
             warnings: Vec::new(),
         });
         let report = Report::of(&Ledger::new(drive), RunInfo::default());
-        write_report(&report, &dir.path().join("r.json"), None).unwrap();
+        write_report(&report, &dir.path().join("r.json"), None, None).unwrap();
         assert!(!stale.exists(), "the stale temporary stayed");
         assert!(busy.exists(), "a temporary being written was removed");
     }

@@ -106,6 +106,19 @@ fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A folder by device and inode (the drive's root, which reports must stay out of).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderIdentity(open::FolderId);
+
+impl FolderIdentity {
+    /// The folder at `path` (links followed: the user named it).
+    pub fn of(path: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let found = std::fs::metadata(path)?;
+        Ok(Self((found.dev(), found.ino())))
+    }
+}
+
 /// An open directory that paths are resolved beneath.
 #[derive(Debug)]
 pub struct RootedDir {
@@ -147,6 +160,11 @@ impl RootedDir {
         rustix::fs::fstatfs(&self.fd).map_or(true, |stats| {
             matches!(stats.f_type as i64, NTFS | NTFS3 | FUSE | MSDOS)
         })
+    }
+
+    /// Whether this directory, as opened, is `folder` or lies beneath it now.
+    pub fn lies_beneath(&self, folder: FolderIdentity) -> bool {
+        open::beneath(self.fd.as_fd(), folder.0)
     }
 
     /// The directory as the user named it, for messages.

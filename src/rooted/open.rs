@@ -502,34 +502,9 @@ impl Temporary {
         })
     }
 
-    /// Whether the folder still lies beneath the root: its parents, walked up by `..` (the
-    /// real parent, never a link), reach it.
+    /// Whether the folder still lies beneath the root.
     fn beneath_root(&self) -> bool {
-        let Ok(mut folder) = reopen(self.dir.as_fd()) else {
-            return false;
-        };
-        for _ in 0..4096 {
-            let Ok(id) = identity(&folder) else {
-                return false;
-            };
-            if id == self.root {
-                return true;
-            }
-            let Ok(parent) = rustix::fs::openat(
-                folder.as_fd(),
-                "..",
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) else {
-                return false;
-            };
-            // The file system's own root is its own parent.
-            if identity(&parent).is_ok_and(|above| above == id) {
-                return false;
-            }
-            folder = parent;
-        }
-        false
+        beneath(self.dir.as_fd(), self.root)
     }
 
     fn changed(&self, what: &'static str) -> RootedError {
@@ -566,6 +541,36 @@ impl Drop for Temporary {
             folder = next;
         }
     }
+}
+
+/// Whether `folder` is `root` or lies beneath it: its parents, walked up by `..` (the real
+/// parent, never a link), reach it.
+pub(super) fn beneath(folder: BorrowedFd<'_>, root: FolderId) -> bool {
+    let Ok(mut folder) = reopen(folder) else {
+        return false;
+    };
+    for _ in 0..4096 {
+        let Ok(id) = identity(&folder) else {
+            return false;
+        };
+        if id == root {
+            return true;
+        }
+        let Ok(parent) = rustix::fs::openat(
+            folder.as_fd(),
+            "..",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return false;
+        };
+        // The file system's own root is its own parent.
+        if identity(&parent).is_ok_and(|above| above == id) {
+            return false;
+        }
+        folder = parent;
+    }
+    false
 }
 
 /// A folder's device and inode.
