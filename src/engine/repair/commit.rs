@@ -23,7 +23,7 @@ use crate::engine::verify::Crc64s;
 use crate::format::Md5;
 use crate::format::md5::Md5Stream;
 use crate::journal::Done;
-use crate::model::{Blob, ComponentId, ComponentKind, ComponentStatus};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus};
 use crate::rooted::{FileIdentity, RootedDir, RootedError, Temporary};
 use crate::sanitize::escape_controls;
 
@@ -112,7 +112,7 @@ impl Repairer {
         room: OwnedSemaphorePermit,
     ) -> JobEnd {
         let ids: Vec<ComponentId> = parts.iter().map(|part| part.id).collect();
-        let blob = self.drive.blobs[blob_index as usize].clone_facts();
+        let blob = self.facts(blob_index);
         let write = self.on_drive(
             &ids,
             move |root| {
@@ -133,16 +133,45 @@ pub(super) struct BlobFacts {
     pub file_path: String,
     pub length: u64,
     pub has_hashes: bool,
+    /// The file (device, inode) this run last saw at the path, when it saw one: a file
+    /// there now that is another was never verified, and is not written.
+    pub seen_as: Option<(u64, u64)>,
 }
 
-impl Blob {
-    pub(super) fn clone_facts(&self) -> BlobFacts {
+impl Repairer {
+    /// The facts of a blob a blocking write needs, with the file this run last saw there.
+    pub(super) fn facts(&self, blob_index: u32) -> BlobFacts {
+        let blob = &self.drive.blobs[blob_index as usize];
         BlobFacts {
-            file_path: self.file_path.clone(),
-            length: self.length,
-            has_hashes: self.in_manifest,
+            file_path: blob.file_path.clone(),
+            length: blob.length,
+            has_hashes: blob.in_manifest,
+            seen_as: super::locked(&self.files_seen).get(&blob_index).copied(),
         }
     }
+}
+
+/// Why the file at the blob's path (`found`: device and inode, none when there is none) is not
+/// to be written: it is not the one this run saw there, whose blocks it checked.
+fn not_the_file_seen(blob: &BlobFacts, found: Option<(u64, u64)>) -> Option<String> {
+    let seen = blob.seen_as?;
+    (found != Some(seen)).then(|| {
+        let what = match found {
+            Some(_) => "was replaced since it was verified (by another program?)",
+            None => "was removed since it was verified (by another program?)",
+        };
+        format!(
+            "{} {what}: its blocks were checked on the file that was there; nothing was \
+             written (a rerun verifies it again)",
+            escape_controls(&blob.file_path)
+        )
+    })
+}
+
+fn identity_of(file: &std::fs::File) -> Option<(u64, u64)> {
+    FileIdentity::of(file)
+        .ok()
+        .map(|identity| (identity.device, identity.inode))
 }
 
 pub(super) fn failed(id: ComponentId, reason: String) -> Done {
@@ -183,11 +212,17 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
     {
         return refused;
     }
+    if let Some(why) = not_the_file_seen(blob, located.device_and_inode()) {
+        return failed_all(&ids, why);
+    }
     let opened = match located.open_or_create() {
         Ok(opened) => opened,
         Err(error) => return nothing_written(&escape_controls(&error.to_string())),
     };
     let file = &opened.file;
+    if let Some(why) = not_the_file_seen(blob, identity_of(file)) {
+        return failed_all(&ids, why);
+    }
     // Never shrink a longer file here (bytes past the end are the length check's, once the
     // rest verifies). A manifest blob's missing or short file is brought to its length: every
     // byte has a hash that zeros fail.
@@ -494,10 +529,12 @@ pub(super) fn write_length(
                 format!("the file is not on the drive; not created because {why}")
             })?;
         }
+        not_the_file_seen(blob, located.device_and_inode()).map_or(Ok(()), Err)?;
         let opened = located
             .open_or_create()
             .map_err(|error| escape_controls(&error.to_string()).into_owned())?;
         let file = &opened.file;
+        not_the_file_seen(blob, identity_of(file)).map_or(Ok(()), Err)?;
         let before = file.metadata().map_err(|e| e.to_string())?.len();
         if before != blob.length {
             may_change.map_err(|why| {
@@ -637,6 +674,7 @@ mod tests {
             file_path: r"\long".into(),
             length,
             has_hashes: true,
+            seen_as: None,
         }
     }
 
@@ -663,6 +701,48 @@ mod tests {
         }
         pieces.push(rest);
         pieces
+    }
+
+    /// A file that is not the one this run verified (another program put a new file at its
+    /// path meanwhile) is not written: its other blocks were checked on the file replaced.
+    ///
+    /// Seen failing: the block was written into the new file and the run said REPAIRED while
+    /// the new file's other blocks, never checked, were corrupt.
+    #[test]
+    fn a_file_replaced_since_it_was_verified_is_not_written() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootedDir::open(dir.path()).unwrap();
+        let path = dir.path().join("long");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let verified = std::fs::metadata(&path).unwrap();
+        // Another file, made while the first is there (so that it cannot take its inode).
+        let replaced = dir.path().join("other");
+        std::fs::write(&replaced, b"ABCDEFGHIJ").unwrap();
+        std::fs::rename(&replaced, &path).unwrap();
+        assert_ne!(std::fs::metadata(&path).unwrap().ino(), verified.ino());
+        let blob = BlobFacts {
+            seen_as: Some((verified.dev(), verified.ino())),
+            ..facts(10)
+        };
+        let done = write_parts(&root, &blob, &[part(2, b"xy")]);
+        assert_eq!(done[0].status, ComponentStatus::Failed, "{done:?}");
+        let reason = done[0].reason.as_deref().unwrap();
+        assert!(
+            reason.contains("replaced since it was verified"),
+            "{reason}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"ABCDEFGHIJ");
+        let done = write_length(&root, done[0].id, &blob, Ok(()), true);
+        assert_eq!(done.status, ComponentStatus::Failed, "{done:?}");
+        // The file it verified is written.
+        let now = std::fs::metadata(&path).unwrap();
+        let blob = BlobFacts {
+            seen_as: Some((now.dev(), now.ino())),
+            ..facts(10)
+        };
+        let done = write_parts(&root, &blob, &[part(2, b"xy")]);
+        assert_eq!(done[0].status, ComponentStatus::Repaired, "{done:?}");
     }
 
     /// Seen failing with the phrase appended to any error: a hard-linked file's reason said

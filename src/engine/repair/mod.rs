@@ -170,6 +170,7 @@ pub fn start_repair(
             written_md5s: Mutex::new(HashMap::new()),
             awaiting_end: Mutex::new(HashMap::new()),
             planned_ends: Mutex::new(HashMap::new()),
+            files_seen: Mutex::new(HashMap::new()),
             drive_md5s: Mutex::new(HashMap::new()),
             hasher,
             buffers,
@@ -266,6 +267,9 @@ pub(crate) struct Repairer {
     /// Per file only the copy log lists: where its missing end started when its bytes were
     /// planned (an attempt after new credentials plans none again).
     planned_ends: Mutex<HashMap<ComponentId, u64>>,
+    /// Per blob: the data file (device, inode) its latest verdict was reached on; a file at
+    /// the path that is another is not written (`commit::BlobFacts::seen_as`).
+    files_seen: Mutex<HashMap<u32, (u64, u64)>>,
     /// Per blob: the MD5 of the drive's file, hashed once when a side file needs it to tell
     /// the export's version of an unpinned blob from another (`fetch::another_version`).
     drive_md5s: fetch::DriveMd5s,
@@ -544,8 +548,19 @@ impl Repairer {
             .any(|(id, _, _)| verdicts.get(&id).is_none_or(|status| status.is_damage()))
     }
 
-    async fn emit(&self, finding: Finding) {
+    /// Keeps a verdict, and the data file it was reached on.
+    fn note(&self, finding: &Finding) {
         locked(&self.verdicts).insert(finding.id, finding.status);
+        if let Some(identity) = &finding.identity
+            && !self.drive.component(finding.id).kind.is_side_file()
+        {
+            let file = (identity.device, identity.inode);
+            locked(&self.files_seen).insert(finding.id.blob, file);
+        }
+    }
+
+    async fn emit(&self, finding: Finding) {
+        self.note(&finding);
         if let Some(length) = finding.proven_file_length(&self.drive) {
             locked(&self.storage_lengths).insert(finding.id, length);
         }
@@ -594,7 +609,7 @@ impl Repairer {
                 if batch.len() >= VERIFIED_BATCH {
                     flush(&mut batch);
                 }
-                locked(&this.verdicts).insert(finding.id, finding.status);
+                this.note(&finding);
                 let _ = this.out.blocking_send(WorkerMessage::Finding(finding));
             };
             let report = ToDispatcher {
@@ -1413,7 +1428,7 @@ impl Repairer {
                 rest.len()
             )),
         };
-        let facts = blob.clone_facts();
+        let facts = self.facts(id.blob);
         self.on_drive(
             &[id],
             move |root| write_length(root, id, &facts, may_change, mended),

@@ -263,7 +263,7 @@ impl Repairer {
                     }
                     Err(stop) => return Written::Stopped(stop),
                 };
-                let facts = blob.clone_facts();
+                let facts = self.facts(blob_index);
                 let (written, hashed) = self
                     .on_drive(
                         &[id],
