@@ -258,6 +258,38 @@ async fn repairs_with_a_container_sas_in_both_forms_without_leaking_it() {
     }
 }
 
+/// A container SAS for another container than the damaged blob's cannot read it, as the
+/// storage would refuse it: exit 3 (give other credentials), saying which container the SAS
+/// is for and which one it needs; nothing written.
+///
+/// Seen failing: every component failed with the mismatch as drive damage (exit 1, "to go
+/// on, rerun with the same repair file", which failed the same way).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sas_for_another_container_is_refused_credentials_naming_both() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "sasmine").await;
+    let sas = azurite::container_sas("sasother", "r");
+    let before = snapshot(&export.drive());
+    let output = export
+        .command(&["--sas", &format!("sasother?{sas}")])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("\"sasother\"") && said.contains("\"sasmine\""),
+        "{said}"
+    );
+    assert_eq!(snapshot(&export.drive()), before);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn repairs_a_snapshot_from_the_snapshot_after_the_base_blob_was_overwritten() {
     let Some(azurite) = azurite::shared() else {

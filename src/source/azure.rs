@@ -302,10 +302,14 @@ impl AzureBlobSource {
         }) = &self.auth
             && *container != blob.container
         {
-            return Err(SourceError::Config(format!(
-                "the SAS is for container {container:?}, but {blob} is in {:?}",
-                blob.container
-            )));
+            return Err(SourceError::NotCovered {
+                blob: blob.to_string(),
+                reason: format!(
+                    "the SAS is for container {container:?}, but the blob is in {:?} (give a \
+                     SAS for {:?}, or an account SAS)",
+                    blob.container, blob.container
+                ),
+            });
         }
         let text = format!(
             "{}/{}/{}",
@@ -947,7 +951,7 @@ mod tests {
         let other = BlobRef::parse("other/x", None).unwrap();
         assert!(matches!(
             source.blob_url(&other),
-            Err(SourceError::Config(_))
+            Err(SourceError::NotCovered { .. })
         ));
         assert!(!format!("{source:?}").contains("a%2Bb"));
         assert_eq!(source.redact("...sig=a%2Bb%3D&x"), "...sig=<redacted>&x");

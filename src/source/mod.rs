@@ -247,6 +247,11 @@ pub enum SourceError {
     #[error("cannot sign in with Entra ID: {message}")]
     SignIn { message: String },
 
+    /// The credentials cannot read this blob, known before asking (a SAS for another
+    /// container): a refusal, as the storage's would be (exit code 3).
+    #[error("the credentials cannot read {blob}: {reason}")]
+    NotCovered { blob: String, reason: String },
+
     /// 404: the blob, its snapshot or its container does not exist (any more).
     #[error("blob {blob} not found")]
     NotFound { blob: String },
@@ -316,6 +321,7 @@ impl SourceError {
         match self {
             SourceError::Auth { credentials, .. } => Some(*credentials),
             SourceError::SignIn { .. } => Some(CredentialKind::EntraId),
+            SourceError::NotCovered { .. } => Some(CredentialKind::KeyOrSas),
             _ => None,
         }
     }
