@@ -53,7 +53,7 @@ impl Bars {
             let bar = slot.get_or_insert_with(|| self.all.add(new_bar(work)));
             bar.set_length(progression.bytes_total);
             bar.set_position(progression.bytes_done.min(progression.bytes_total));
-            bar.set_message(pace(progression, ledger.paused()));
+            bar.set_message(state(ledger, work));
         }
     }
 
@@ -94,6 +94,18 @@ fn progression(ledger: &Ledger, work: Work) -> &Progression {
     match work {
         Work::Verify => ledger.verify(),
         Work::Download => ledger.download(),
+    }
+}
+
+/// How the work goes: downloads that failed first (a failure is done work, not a repair, as
+/// the console says), then [`pace`].
+fn state(ledger: &Ledger, work: Work) -> String {
+    let pace = pace(progression(ledger, work), ledger.paused());
+    match work {
+        Work::Download if ledger.failed_downloads() > 0 => {
+            format!("{} failed, {pace}", human::count(ledger.failed_downloads()))
+        }
+        _ => pace,
     }
 }
 
@@ -494,7 +506,7 @@ fn progress_line(ledger: &Ledger) -> String {
                     human::bytes(p.bytes_total),
                     human::count(p.components_done),
                     human::count(p.components_total),
-                    pace(p, ledger.paused())
+                    state(ledger, work)
                 )
             })
         })
@@ -555,6 +567,53 @@ mod tests {
                 .ends_with("download: 0 B of 2.0 KiB (0%), 0 of 2 components, 1.0 KiB/s · ETA 2 s"),
             "{}",
             progress_line(&ledger)
+        );
+    }
+
+    /// A download that failed is done work: the line says so before "done", as the console
+    /// does.
+    ///
+    /// Seen failing: "download: 16.0 MiB of 16.0 MiB (100%), 1 of 1 components, done" beside
+    /// "DAMAGED … 1 failed".
+    #[test]
+    fn the_download_line_says_how_many_failed() {
+        use crate::engine::verify::Finding;
+        use crate::engine::{Activity, ComponentEvent};
+        use crate::model::ComponentId;
+        let sample = crate::demo::scenario::sample_drive();
+        let drive =
+            std::sync::Arc::new(crate::model::Drive::build(Some(sample.manifest()), None).unwrap());
+        let mut ledger = Ledger::new(std::sync::Arc::clone(&drive));
+        let id = ComponentId {
+            blob: 0,
+            component: 0,
+        };
+        ledger.apply(&Event::Planned {
+            work: Work::Download,
+            components: 1,
+            bytes: drive.component(id).length,
+        });
+        ledger.apply(&Event::Working {
+            blob: 0,
+            components: vec![0],
+            activity: Activity::Downloading,
+        });
+        let finding = Finding {
+            id,
+            status: ComponentStatus::Failed,
+            actual_md5: None,
+            storage_md5: None,
+            crc64: Default::default(),
+            reason: Some("blob changed since export".into()),
+            bytes: 0,
+            identity: None,
+        };
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        ledger.apply(&Event::Component(ComponentEvent::new(&drive, finding, at)));
+        let line = progress_line(&ledger);
+        assert!(
+            line.ends_with("1 of 1 components, 1 failed, done"),
+            "{line}"
         );
     }
 
