@@ -594,25 +594,30 @@ fn a_hot_journal_is_read_as_committed_by_report_and_verify_which_write_nothing()
     unchanged();
 }
 
-/// A rollback journal beside the repair file that is a FIFO or a folder is refused at once
-/// (exit 2, naming it), by every command that opens the repair file; nothing changes.
+/// A rollback journal beside the repair file that is a FIFO, a folder or a link is refused at
+/// once (exit 2, naming it), by every command that opens the repair file; nothing changes.
 ///
 /// Seen failing: with a FIFO every command waited forever; with a folder each said "disk I/O
-/// error: Error code 266", naming neither the journal nor what was wrong.
+/// error: Error code 266", naming neither the journal nor what was wrong; with a link, that
+/// the repair file was not a repair file.
 #[test]
-fn a_journal_that_is_a_fifo_or_a_folder_is_refused_naming_it() {
+fn a_journal_that_is_a_fifo_a_folder_or_a_link_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = finished_repair(dir.path());
     let journal = scenario.dir.join("drive.rep-journal");
     let rep = std::fs::read(scenario.repair_file()).unwrap();
-    for kind in ["fifo", "folder"] {
+    let elsewhere = scenario.dir.join("elsewhere");
+    std::fs::write(&elsewhere, b"not a journal").unwrap();
+    for kind in ["fifo", "folder", "link"] {
         let _ = std::fs::remove_dir(&journal);
         let _ = std::fs::remove_file(&journal);
-        if kind == "fifo" {
-            let made = Command::new("mkfifo").arg(&journal).status().unwrap();
-            assert!(made.success());
-        } else {
-            std::fs::create_dir(&journal).unwrap();
+        match kind {
+            "fifo" => {
+                let made = Command::new("mkfifo").arg(&journal).status().unwrap();
+                assert!(made.success());
+            }
+            "folder" => std::fs::create_dir(&journal).unwrap(),
+            _ => std::os::unix::fs::symlink(&elsewhere, &journal).unwrap(),
         }
         let mut report = assert_cmd::Command::cargo_bin("export-repair").unwrap();
         report
@@ -640,6 +645,7 @@ fn a_journal_that_is_a_fifo_or_a_folder_is_refused_naming_it() {
             std::fs::read(scenario.repair_file()).unwrap() == rep,
             "{kind}"
         );
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"not a journal");
     }
 }
 

@@ -65,7 +65,7 @@ pub enum JournalError {
     InUse { path: String },
     #[error(
         "the repair file {path} cannot be read: its rollback journal {journal} is not a regular \
-         file (a FIFO, a folder…); move it away"
+         file (a FIFO, a folder, a link…); move it away"
     )]
     JournalNotAFile { path: String, journal: String },
     #[error("the repair file {path} was written by a newer export-repair (schema {found})")]
@@ -542,10 +542,11 @@ fn journal_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// Refuses a rollback journal beside the repair file that is not a regular file: SQLite would
-/// wait forever on a FIFO, and give "disk I/O error" for a folder.
+/// wait forever on a FIFO, give "disk I/O error" for a folder, and "cannot open" (blamed on
+/// the repair file) for some links; a link is not followed.
 fn check_journal(path: &Path, display: &str) -> Result<(), JournalError> {
     let journal = journal_path(path);
-    match std::fs::metadata(&journal) {
+    match std::fs::symlink_metadata(&journal) {
         Ok(found) if !found.is_file() => Err(JournalError::JournalNotAFile {
             path: display.to_string(),
             journal: journal.display().to_string(),
