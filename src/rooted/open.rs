@@ -260,6 +260,22 @@ impl Located {
         Ok((dir, new_entries))
     }
 
+    /// Whether the file `opened` here is still at this path, in a folder beneath the root:
+    /// written in place through a descriptor, it would take bytes wherever it was moved.
+    pub fn still_holds(&self, opened: &Opened) -> bool {
+        let folder = match opened.new_entries.last() {
+            Some(folder) if opened.created => folder.as_fd(),
+            _ => self.parent.as_fd(),
+        };
+        let Ok(ours) = identity(&opened.file) else {
+            return false;
+        };
+        let here = rustix::fs::statat(folder, &self.name, AtFlags::SYMLINK_NOFOLLOW);
+        #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
+        let here = here.map(|stat| (stat.st_dev as u64, stat.st_ino as u64));
+        here.is_ok_and(|here| here == ours) && beneath(folder, self.root)
+    }
+
     /// Opens the file for writing in place, creating it (and its folders) when it is missing.
     pub fn open_or_create(&self) -> Result<Opened, RootedError> {
         if self.exists {

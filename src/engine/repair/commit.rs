@@ -168,6 +168,14 @@ fn not_the_file_seen(blob: &BlobFacts, found: Option<(u64, u64)>) -> Option<Stri
     })
 }
 
+fn moved_while_written(path: &str) -> String {
+    format!(
+        "{path} was moved or replaced while it was written (by another program?): the bytes \
+         went to the file it was, which is not at its path in the target now; a rerun checks it \
+         again"
+    )
+}
+
 fn identity_of(file: &std::fs::File) -> Option<(u64, u64)> {
     FileIdentity::of(file)
         .ok()
@@ -271,6 +279,9 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
                  a rerun checks them again"
             ),
         );
+    }
+    if !located.still_holds(&opened) {
+        return failed_all(&ids, moved_while_written(&path));
     }
     let identity = FileIdentity::of(file).ok();
     parts
@@ -557,6 +568,9 @@ pub(super) fn write_length(
         file.sync_all()
             .and_then(|()| opened.sync_new_entries())
             .map_err(|e| e.to_string())?;
+        if !located.still_holds(&opened) {
+            return Err(moved_while_written(&path));
+        }
         let after = file.metadata().map_err(|e| e.to_string())?.len();
         Ok((before, after, FileIdentity::of(file).ok(), changed))
     })();
