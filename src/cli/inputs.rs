@@ -140,22 +140,19 @@ fn file_among<'a, 'b>(
     })
 }
 
-/// Refuses a repair file that is a drive file under another name (a hard link, or a link to
-/// one): the run writes the repair file, so the drive's file would be overwritten before any
-/// entry could be refused. A path inside the drive is refused by its path.
+/// Refuses a repair file that is a drive file under another name (a hard link): the run writes
+/// the repair file, so the drive's file would be overwritten before any entry could be
+/// refused. A path that leads inside the drive (a symbolic link too) is refused by its path.
 pub fn refuse_a_repair_file_on_the_drive(
     drive: &Drive,
     target: &Path,
     repair_file: &Path,
 ) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt as _;
-    let (Ok(found), Ok(entry)) = (
-        std::fs::metadata(repair_file),
-        std::fs::symlink_metadata(repair_file),
-    ) else {
+    let Ok(found) = std::fs::metadata(repair_file) else {
         return Ok(());
     };
-    if found.nlink() < 2 && !entry.file_type().is_symlink() {
+    if found.nlink() < 2 {
         return Ok(());
     }
     let Ok(root) = RootedDir::open(target) else {
@@ -168,7 +165,7 @@ pub fn refuse_a_repair_file_on_the_drive(
         .find_map(|blob| file_among(&root, blob, &identity))
     {
         Some((role, path, _)) => Err(format!(
-            "the repair file {} is the drive's {role} \"{}\" under another name (a link): \
+            "the repair file {} is the drive's {role} \"{}\" under another name (a hard link): \
              writing the repair file would overwrite it; nothing was written (name a repair \
              file that is not on the drive)",
             repair_file.display(),

@@ -195,11 +195,11 @@ impl Ledger {
                 Work::Verify => {
                     progression.bytes_done = progression.bytes_done.saturating_add(bytes)
                 }
+                // Told unneeded before: already out of the total.
+                Work::Download if left_the_total => {}
                 // A download that did not bring its bytes (it failed), or none that was needed
                 // (a chunk the repair file already proves, never read): they leave the total
                 // rather than count as downloaded.
-                // Already out of the total.
-                Work::Download if left_the_total => {}
                 Work::Download if !event.status.is_right() || record.downloads == 0 => {
                     let missed = bytes.saturating_sub(counted);
                     progression.bytes_total = progression.bytes_total.saturating_sub(missed);

@@ -163,11 +163,10 @@ impl BlobTally {
         let nothing_checked =
             self.components > 0 && self.count(ComponentStatus::Skipped) == self.components;
         match verdict {
-            FileVerdict::Verified | FileVerdict::Repaired
-                if self.settled() < self.components || nothing_checked =>
-            {
+            FileVerdict::Verified | FileVerdict::Repaired if self.settled() < self.components => {
                 FileVerdict::Unchecked
             }
+            FileVerdict::Verified if nothing_checked => FileVerdict::Unchecked,
             verdict => verdict,
         }
     }

@@ -584,6 +584,9 @@ pub fn render_to_string(report: &Report, format: ReportFormat) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+const INSIDE_THE_DRIVE: &str = "its folder is inside the drive now (it was not when the run started); nothing was written \
+     there";
+
 fn write_atomically(
     path: &Path,
     keep_out_of: Option<FolderIdentity>,
@@ -605,10 +608,7 @@ fn write_atomically(
     // the report's name is replaced, never followed. Those a killed run left are removed.
     let folder = RootedDir::open(directory).map_err(error)?;
     if keep_out_of.is_some_and(|drive| folder.lies_beneath(drive)) {
-        return Err(error(std::io::Error::other(
-            "its folder is inside the drive now (it was not when the run started); nothing \
-             was written there",
-        )));
+        return Err(error(std::io::Error::other(INSIDE_THE_DRIVE)));
     }
     let located = folder
         .child(&name)
@@ -620,6 +620,10 @@ fn write_atomically(
     let mut out = std::io::BufWriter::new(temporary.file.try_clone().map_err(error)?);
     fill(&mut out).map_err(error)?;
     out.into_inner().map_err(|e| error(e.into_error()))?;
+    // Again just before it is put in place: a large report takes a while to write.
+    if keep_out_of.is_some_and(|drive| folder.lies_beneath(drive)) {
+        return Err(error(std::io::Error::other(INSIDE_THE_DRIVE)));
+    }
     temporary
         .commit()
         .map(drop)

@@ -82,8 +82,7 @@ impl Located {
         if !self.exists {
             return None;
         }
-        let stat = rustix::fs::statat(&self.parent, &self.name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-        Some((stat.st_dev, stat.st_ino))
+        super::open::entry_id(self.parent.as_fd(), &self.name)
     }
 }
 

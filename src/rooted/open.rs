@@ -112,6 +112,8 @@ pub struct Opened {
     /// Whether the file was created by this open.
     pub created: bool,
     pub(super) new_entries: Vec<OwnedFd>,
+    /// The folder the file was opened in.
+    folder: OwnedFd,
 }
 
 impl Opened {
@@ -263,17 +265,9 @@ impl Located {
     /// Whether the file `opened` here is still at this path, in a folder beneath the root:
     /// written in place through a descriptor, it would take bytes wherever it was moved.
     pub fn still_holds(&self, opened: &Opened) -> bool {
-        let folder = match opened.new_entries.last() {
-            Some(folder) if opened.created => folder.as_fd(),
-            _ => self.parent.as_fd(),
-        };
-        let Ok(ours) = identity(&opened.file) else {
-            return false;
-        };
-        let here = rustix::fs::statat(folder, &self.name, AtFlags::SYMLINK_NOFOLLOW);
-        #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
-        let here = here.map(|stat| (stat.st_dev as u64, stat.st_ino as u64));
-        here.is_ok_and(|here| here == ours) && beneath(folder, self.root)
+        let folder = opened.folder.as_fd();
+        identity(&opened.file).is_ok_and(|ours| entry_id(folder, &self.name) == Some(ours))
+            && beneath(folder, self.root)
     }
 
     /// Opens the file for writing in place, creating it (and its folders) when it is missing.
@@ -283,6 +277,8 @@ impl Located {
                 file: self.open_write()?,
                 created: false,
                 new_entries: Vec::new(),
+                folder: reopen(self.parent.as_fd())
+                    .map_err(|e| RootedError::io(&self.display, e))?,
             });
         }
         let mut made = locked(&MAKING_ENTRIES);
@@ -300,11 +296,13 @@ impl Located {
         );
         match created {
             Ok(fd) => {
+                let folder = reopen(dir.as_fd()).map_err(|e| RootedError::io(&self.display, e))?;
                 new_entries.push(dir);
                 Ok(Opened {
                     file: File::from(fd),
                     created: true,
                     new_entries,
+                    folder,
                 })
             }
             // Created meanwhile (another job on the same missing file): open what is there.
@@ -321,6 +319,7 @@ impl Located {
                     file: located.open_write()?,
                     created: false,
                     new_entries,
+                    folder: located.parent,
                 })
             }
             Err(error) => Err(self.open_error(error)),
@@ -488,9 +487,9 @@ impl Temporary {
         // and the folder still beneath the root, before and after.
         let ours = identity(&self.file).map_err(|e| RootedError::io(&self.display, e))?;
         if !self.holds(&self.name, ours) {
-            // Another file took the temporary's name: not ours to remove.
+            // Another file took the temporary's name (or none has it): not ours to remove.
             self.committed = true;
-            return Err(self.changed("its temporary file was replaced by another"));
+            return Err(self.changed("its temporary was removed or replaced"));
         }
         if !self.beneath_root() {
             return Err(self.changed("its folder was moved out of the target"));
@@ -499,7 +498,7 @@ impl Temporary {
             .map_err(|e| RootedError::io(&self.display, e))?;
         self.committed = true;
         if !self.holds(&self.target, ours) {
-            return Err(self.changed("its temporary file was replaced by another"));
+            return Err(self.changed("the file put in place was replaced right after"));
         }
         if !self.beneath_root() {
             return Err(self.changed("its folder was moved out of the target"));
@@ -511,11 +510,7 @@ impl Temporary {
 
     /// Whether `name` in the folder is the file `ours` (device and inode), not followed.
     fn holds(&self, name: &OsStr, ours: FolderId) -> bool {
-        rustix::fs::statat(self.dir.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|stat| {
-            #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
-            let id = (stat.st_dev as u64, stat.st_ino as u64);
-            id == ours
-        })
+        entry_id(self.dir.as_fd(), name) == Some(ours)
     }
 
     /// Whether the folder still lies beneath the root.
@@ -587,6 +582,13 @@ pub(super) fn beneath(folder: BorrowedFd<'_>, root: FolderId) -> bool {
         folder = parent;
     }
     false
+}
+
+/// The device and inode of `name` in `dir`, a link not followed; none when it is not there.
+pub(super) fn entry_id(dir: BorrowedFd<'_>, name: &OsStr) -> Option<FolderId> {
+    let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    #[allow(clippy::unnecessary_cast)] // Field widths differ by architecture.
+    Some((stat.st_dev as u64, stat.st_ino as u64))
 }
 
 /// A folder's device and inode.

@@ -480,10 +480,18 @@ fn a_file_opened_in_place_is_held_only_while_it_stays_at_its_path() {
     let there = root.locate("t", &["cont", "b", "there.bin"]).unwrap();
     let opened_there = there.open_or_create().unwrap();
     let made = root.locate("m", &["cont", "b", "new", "made.bin"]).unwrap();
+    // Looked up by another job while it was missing too: it opens what the first made.
+    let same = root.locate("m", &["cont", "b", "new", "made.bin"]).unwrap();
     let opened_made = made.open_or_create().unwrap();
     assert!(opened_made.created);
+    let opened_same = same.open_or_create().unwrap();
+    assert!(!opened_same.created);
     assert!(there.still_holds(&opened_there));
     assert!(made.still_holds(&opened_made));
+    assert!(
+        same.still_holds(&opened_same),
+        "opened where another job made it"
+    );
     std::fs::rename(drive.join("cont/b"), outside.join("b")).unwrap();
     symlink(outside.join("b"), drive.join("cont/b")).unwrap();
     assert!(!there.still_holds(&opened_there));

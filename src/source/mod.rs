@@ -297,7 +297,7 @@ pub enum SourceError {
     InvalidPath { path: String, reason: &'static str },
 
     /// The source could not be set up (bad endpoint, key that is not base64, malformed SAS,
-    /// SAS for another container, missing mirror directory).
+    /// missing mirror directory).
     #[error("source configuration: {0}")]
     Config(String),
 

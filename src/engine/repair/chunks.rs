@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 
-use super::commit::{Written, failed, failed_all};
+use super::commit::{MOVED_WHILE_WRITTEN, Written, failed, failed_all};
 use super::plan::component_ids;
 use super::{JobEnd, Repairer, Stop, WHOLE_FILE_STREAMS, locked};
 use crate::engine::Activity;
@@ -791,10 +791,10 @@ impl WritePlan {
         differing: &[(Chunk, u64)],
     ) -> Result<(Option<FileIdentity>, HashMap<u32, u64>), String> {
         let text = |error: &dyn std::fmt::Display| escape_controls(&error.to_string()).into_owned();
-        let opened = root
+        let located = root
             .locate_file_path(&self.file_path)
-            .and_then(|located| located.open_or_create())
             .map_err(|e| text(&e))?;
+        let opened = located.open_or_create().map_err(|e| text(&e))?;
         let file = &opened.file;
         if FileIdentity::of(file).ok() != Some(compared.identity) {
             return Err(
@@ -831,6 +831,9 @@ impl WritePlan {
         file.sync_all()
             .and_then(|()| opened.sync_new_entries())
             .map_err(|e| text(&e))?;
+        if !located.still_holds(&opened) {
+            return Err(format!("the file {MOVED_WHILE_WRITTEN}"));
+        }
         Ok((FileIdentity::of(file).ok(), read_back(file, differing)))
     }
 }

@@ -152,29 +152,26 @@ impl Repairer {
 }
 
 /// Why the file at the blob's path (`found`: device and inode, none when there is none) is not
-/// to be written: it is not the one this run saw there, whose blocks it checked.
-fn not_the_file_seen(blob: &BlobFacts, found: Option<(u64, u64)>) -> Option<String> {
+/// to be written (said of it): it is not the one this run saw there, whose other parts it
+/// checked.
+fn not_the_file_seen(blob: &BlobFacts, found: Option<(u64, u64)>) -> Option<&'static str> {
     let seen = blob.seen_as?;
-    (found != Some(seen)).then(|| {
-        let what = match found {
-            Some(_) => "was replaced since it was verified (by another program?)",
-            None => "was removed since it was verified (by another program?)",
-        };
-        format!(
-            "{} {what}: its blocks were checked on the file that was there; nothing was \
-             written (a rerun verifies it again)",
-            escape_controls(&blob.file_path)
-        )
+    (found != Some(seen)).then_some(match found {
+        Some(_) => {
+            "was replaced since it was verified (by another program?): its other parts were \
+             checked on the file that was there; nothing was written (a rerun verifies it again)"
+        }
+        None => {
+            "was removed since it was verified (by another program?): its other parts were \
+             checked on the file that was there; nothing was written (a rerun verifies it again)"
+        }
     })
 }
 
-fn moved_while_written(path: &str) -> String {
-    format!(
-        "{path} was moved or replaced while it was written (by another program?): the bytes \
-         went to the file it was, which is not at its path in the target now; a rerun checks it \
-         again"
-    )
-}
+/// Why a file written in place is not called repaired (said of it): it left its path meanwhile.
+pub(super) const MOVED_WHILE_WRITTEN: &str = "was moved or replaced while it was written (by \
+     another program?): the bytes went to the file it was, which is not at its path in the \
+     target now; a rerun checks it again";
 
 fn identity_of(file: &std::fs::File) -> Option<(u64, u64)> {
     FileIdentity::of(file)
@@ -220,8 +217,10 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
     {
         return refused;
     }
+    // Before the open, which would make a file where the one seen was removed; after it, the
+    // file opened.
     if let Some(why) = not_the_file_seen(blob, located.device_and_inode()) {
-        return failed_all(&ids, why);
+        return failed_all(&ids, format!("{path} {why}"));
     }
     let opened = match located.open_or_create() {
         Ok(opened) => opened,
@@ -229,7 +228,7 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
     };
     let file = &opened.file;
     if let Some(why) = not_the_file_seen(blob, identity_of(file)) {
-        return failed_all(&ids, why);
+        return failed_all(&ids, format!("{path} {why}"));
     }
     // Never shrink a longer file here (bytes past the end are the length check's, once the
     // rest verifies). A manifest blob's missing or short file is brought to its length: every
@@ -281,7 +280,7 @@ pub(super) fn write_parts(root: &RootedDir, blob: &BlobFacts, parts: &[Part]) ->
         );
     }
     if !located.still_holds(&opened) {
-        return failed_all(&ids, moved_while_written(&path));
+        return failed_all(&ids, format!("{path} {MOVED_WHILE_WRITTEN}"));
     }
     let identity = FileIdentity::of(file).ok();
     parts
@@ -540,12 +539,13 @@ pub(super) fn write_length(
                 format!("the file is not on the drive; not created because {why}")
             })?;
         }
-        not_the_file_seen(blob, located.device_and_inode()).map_or(Ok(()), Err)?;
+        let seen = |found| not_the_file_seen(blob, found).map(|why| format!("the file {why}"));
+        seen(located.device_and_inode()).map_or(Ok(()), Err)?;
         let opened = located
             .open_or_create()
             .map_err(|error| escape_controls(&error.to_string()).into_owned())?;
         let file = &opened.file;
-        not_the_file_seen(blob, identity_of(file)).map_or(Ok(()), Err)?;
+        seen(identity_of(file)).map_or(Ok(()), Err)?;
         let before = file.metadata().map_err(|e| e.to_string())?.len();
         if before != blob.length {
             may_change.map_err(|why| {
@@ -569,7 +569,7 @@ pub(super) fn write_length(
             .and_then(|()| opened.sync_new_entries())
             .map_err(|e| e.to_string())?;
         if !located.still_holds(&opened) {
-            return Err(moved_while_written(&path));
+            return Err(format!("the file {MOVED_WHILE_WRITTEN}"));
         }
         let after = file.metadata().map_err(|e| e.to_string())?.len();
         Ok((before, after, FileIdentity::of(file).ok(), changed))

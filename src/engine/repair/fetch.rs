@@ -25,9 +25,45 @@ use crate::source::{
     retrying_until,
 };
 
-/// Per blob, the MD5 of the drive's file once hashed (none when it could not be read).
+/// Per blob, the MD5 of the drive's file once hashed, or why it could not be.
 pub(super) type DriveMd5s =
-    std::sync::Mutex<std::collections::HashMap<u32, Arc<OnceCell<Option<Md5>>>>>;
+    std::sync::Mutex<std::collections::HashMap<u32, Arc<OnceCell<Result<Md5, String>>>>>;
+
+/// The MD5 of the first `length` bytes of the drive's file, read through the rooted handle in
+/// pieces (a large file must not hold a stop up); it must be the file this run verified
+/// (`seen`: device and inode).
+fn drive_file_md5(
+    root: &crate::rooted::RootedDir,
+    file_path: &str,
+    length: u64,
+    seen: Option<(u64, u64)>,
+    control: &crate::engine::verify::Control,
+) -> Result<Md5, String> {
+    use std::io::Read as _;
+    let file = root
+        .locate_file_path(file_path)
+        .and_then(|located| located.open_read())
+        .map_err(|error| error.to_string())?;
+    let identity = crate::rooted::FileIdentity::of(&file).map_err(|error| error.to_string())?;
+    if seen.is_some_and(|seen| seen != (identity.device, identity.inode)) {
+        return Err("the file was replaced since it was verified".into());
+    }
+    let mut reader = file.take(length);
+    let mut hasher = Md5Stream::new();
+    let mut buffer = vec![0u8; 1024 * 1024];
+    loop {
+        if control.is_cancelled() {
+            return Err("the run was stopped".into());
+        }
+        match reader
+            .read(&mut buffer)
+            .map_err(|error| error.to_string())?
+        {
+            0 => return Ok(hasher.finish()),
+            read => hasher.update(&buffer[..read]),
+        }
+    }
+}
 
 /// A single component larger than this is not held in memory to be checked before writing
 /// (a manifest's blocks and page ranges are at most 4 MiB).
@@ -213,25 +249,31 @@ impl Repairer {
                 .or_default(),
         );
         let root = Arc::clone(&self.root);
+        let control = Arc::clone(&self.control);
+        let seen = super::locked(&self.files_seen).get(&blob_index).copied();
         let (file_path, length) = (blob.file_path.clone(), properties.content_length);
-        let drive = *cell
+        let hashed = cell
             .get_or_init(|| async move {
                 tokio::task::spawn_blocking(move || {
-                    let file = root.locate_file_path(&file_path).ok()?.open_read().ok()?;
-                    Md5Stream::of_reader(std::io::Read::take(file, length)).ok()
+                    drive_file_md5(&root, &file_path, length, seen, &control)
                 })
                 .await
-                .ok()
-                .flatten()
+                .unwrap_or_else(|error| Err(error.to_string()))
             })
             .await;
-        let drive = drive?;
-        (drive != storage).then(|| {
-            format!(
-                "blob changed since export: its Content-MD5 {storage} is not the MD5 {drive} of                  the drive's file, whose every block matches the {}; nothing was written",
+        match hashed {
+            Ok(drive) if *drive == storage => None,
+            Ok(drive) => Some(format!(
+                "blob changed since export: its Content-MD5 {storage} is not the MD5 {drive} \
+                 of the drive's file, whose every block matches the {}; nothing was written",
                 blob.hash_source()
-            )
-        })
+            )),
+            Err(why) => Some(format!(
+                "cannot tell whether the blob is still the exported version (nothing pins the \
+                 read to it, and the drive's file cannot be compared with its Content-MD5: \
+                 {why}); nothing was written"
+            )),
+        }
     }
 
     /// Whether the blob has blocks and every one is right now (so no job writes its file).
