@@ -827,3 +827,45 @@ fn a_long_folder_name_keeps_its_damage_count() {
     );
     assert!(row.contains('…'), "the name is shortened: {row}");
 }
+
+/// The tree's title takes what fits whole: "matching …" and "row k of n" are each shown in
+/// full or left out, never cut at the border (seen failing at 60×16: "row 121 of 1", a total
+/// smaller than the row).
+#[test]
+fn the_tree_title_is_never_cut_mid_word() {
+    let events = recorded();
+    let mut app = app_after(until(&events, |e| matches!(e, Event::Idle { .. })));
+    app.update(Action::Search);
+    app.text_input(TextInput::Paste("photos".into()));
+    app.text_input(TextInput::Done);
+    assert_eq!(app.mode, Mode::Normal);
+    let total = app.visible.len();
+    assert!(total > 1);
+    let mut shown = 0;
+    for width in 60..=120 {
+        let screen = drawn(&app, width, 16);
+        // The tree's top border is the second pane row: the one that says "blobs".
+        let top = screen.lines().find(|line| line.contains("blobs")).unwrap();
+        let title: String = top
+            .split("blobs")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take_while(|c| !matches!(c, '─' | '┐' | '┬' | '│'))
+            .collect();
+        if let Some(at) = title.find("matching") {
+            assert!(title[at..].starts_with("matching \"photos\""), "{width}: {top}");
+            shown += 1;
+        }
+        if let Some(at) = title.find("row ") {
+            // "row k of n ", n whole.
+            let words: Vec<&str> = title[at..].split(' ').collect();
+            assert!(
+                words.len() > 4 && words[2] == "of" && words[3] == total.to_string(),
+                "{width}: {top}"
+            );
+            shown += 1;
+        }
+    }
+    assert!(shown > 0, "the wider screens show the title whole");
+}

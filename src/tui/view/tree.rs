@@ -25,15 +25,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         (_, Filter::Repaired) => " blobs · repaired only".to_string(),
         (_, Filter::All) => " blobs".to_string(),
     };
+    let mut more = Vec::new();
     if app.mode != Mode::Search && !search.is_empty() {
-        heading.push_str(&format!(" · matching {search:?}"));
+        more.push(format!("matching {search:?}"));
     }
     if !app.visible.is_empty() {
-        heading.push_str(&format!(
-            " · row {} of {}",
+        more.push(format!(
+            "row {} of {}",
             human::count(app.selected as u64 + 1),
             human::count(app.visible.len() as u64)
         ));
+    }
+    // Each addition whole or not at all: a title cut at the border read "row 121 of 1".
+    // Room: the width inside the corners, less the focus mark and the closing space.
+    let room = (area.width as usize).saturating_sub(5);
+    for item in more {
+        if text_width(&heading) + text_width(" · ") + text_width(&item) <= room {
+            heading.push_str(" · ");
+            heading.push_str(&item);
+        }
     }
     heading.push(' ');
     // Only the rows on screen are built: a frame costs the same for 100 blobs or 1,000,000.
