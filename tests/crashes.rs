@@ -810,3 +810,45 @@ fn a_torn_truncated_or_flipped_repair_file_is_a_clear_error_or_recovers() {
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     println!("{} mangled repair files, no panic", cases.len());
 }
+
+/// A report made later from the repair file says the run ended when its last verdict was
+/// recorded, not when the report was made.
+///
+/// Seen failing: `finished` was the moment `report` ran (seconds or days after the run).
+#[test]
+fn a_later_report_says_when_the_run_ended_not_when_it_was_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    let ended_by = time::OffsetDateTime::now_utc();
+    std::thread::sleep(Duration::from_millis(1500));
+    let report = scenario.dir.join("later.json");
+    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("report")
+        .arg("--repair-file")
+        .arg(scenario.repair_file())
+        .arg("--output")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let finished = time::OffsetDateTime::parse(
+        written["finished"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        finished <= ended_by,
+        "{finished} is after the run ({ended_by})"
+    );
+    assert!(
+        finished > ended_by - time::Duration::minutes(5),
+        "{finished}"
+    );
+}

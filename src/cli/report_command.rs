@@ -38,7 +38,10 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             .get(id.blob as usize)
             .is_some_and(|blob| (id.component as usize) < blob.components.len())
     };
-    let recorded_at = time::OffsetDateTime::now_utc();
+    // Each verdict at the time it was recorded; the run ended with its last (a file of an
+    // early version that kept no times: now).
+    let now = time::OffsetDateTime::now_utc();
+    let mut last_recorded = None;
     let mut chunk_crcs = HashMap::new();
     for entry in entries {
         let status = match entry.state {
@@ -58,12 +61,16 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             Entry::Occupied(known) => known.into_mut(),
             Entry::Vacant(new) => new.insert(file.chunk_crcs(&drive, blob).map_err(usage)?),
         };
+        let recorded = entry
+            .recorded_ns
+            .and_then(|ns| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).ok());
+        last_recorded = last_recorded.max(recorded);
         let mut finding = Finding::recorded(entry, status);
         finding.crc64 = recorded_crc64s(&drive, finding.id, status, chunks);
         ledger.apply(&Event::Component(ComponentEvent::new(
             &drive,
             finding,
-            recorded_at,
+            recorded.unwrap_or(now),
         )));
     }
     // A repair file with components never settled records a run that did not finish, and so
@@ -72,7 +79,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     ledger.apply(&Event::RunFinished {
         outcome: ledger.outcome(),
         totals: ledger.totals(),
-        finished: recorded_at,
+        finished: last_recorded.unwrap_or(now),
         interrupted,
         repair_file_error: None,
         active_seconds: 0.0,
