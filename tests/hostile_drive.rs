@@ -2228,6 +2228,14 @@ fn a_regenerated_side_file_is_a_warning_everywhere_and_proven_by_what_was_writte
     let seen = run(hostile.repair(), TIMEOUT);
     assert_eq!(seen.code, Some(0), "{}", seen.text());
     assert!(seen.text().contains("1 regenerated"), "{}", seen.text());
+    // The headline does not claim what a plain `verify` contradicts (seen failing: "REPAIRED:
+    // all damage was repaired").
+    let headline = seen.stdout.lines().next().unwrap_or_default();
+    assert!(
+        headline.starts_with("REPAIRED, with 1 side file regenerated")
+            && headline.contains("`verify --repair-file`"),
+        "{headline}"
+    );
     assert!(
         seen.text()
             .contains("warning: 1 properties or metadata file"),

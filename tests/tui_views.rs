@@ -854,7 +854,10 @@ fn the_tree_title_is_never_cut_mid_word() {
             .take_while(|c| !matches!(c, '─' | '┐' | '┬' | '│'))
             .collect();
         if let Some(at) = title.find("matching") {
-            assert!(title[at..].starts_with("matching \"photos\""), "{width}: {top}");
+            assert!(
+                title[at..].starts_with("matching \"photos\""),
+                "{width}: {top}"
+            );
             shown += 1;
         }
         if let Some(at) = title.find("row ") {

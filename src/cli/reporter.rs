@@ -333,6 +333,17 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
                 "side files"
             )
         ),
+        // What `verify` alone would call corrupt is said at once, not claimed repaired.
+        (false, Outcome::Repaired) if totals.count(ComponentStatus::Regenerated) > 0 => format!(
+            "REPAIRED, with {} regenerated from the blob's properties, whose MD5 is not the \
+             manifest's: a plain `verify` calls them corrupt, `verify --repair-file` checks \
+             them against what was written",
+            human::plural(
+                totals.count(ComponentStatus::Regenerated),
+                "side file",
+                "side files"
+            )
+        ),
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
         (false, Outcome::Incomplete) => "INCOMPLETE: not every component was checked (a rerun \
