@@ -108,7 +108,7 @@ impl App {
                     Outcome::Incomplete => {
                         "done: not every component was checked · q finishes".into()
                     }
-                    _ => "done: all damage repaired · q finishes".into(),
+                    _ => format!("done: {} · q finishes", self.repaired_words()),
                 });
             }
             Event::RunFinished { interrupted, .. } => {
@@ -117,7 +117,7 @@ impl App {
                         "run interrupted: rerun with the same repair file to resume".into()
                     }
                     (false, Outcome::Clean) => format!("finished: {}", self.clean_words()),
-                    (false, Outcome::Repaired) => "finished: all damage repaired".into(),
+                    (false, Outcome::Repaired) => format!("finished: {}", self.repaired_words()),
                     (false, Outcome::Damaged) => "finished: damage remains".into(),
                     (false, Outcome::Incomplete) => {
                         "finished: not every component was checked".into()
@@ -142,6 +142,19 @@ impl App {
             skipped => format!(
                 "every component that has an expected hash matches it ({} not checked)",
                 human::count(skipped)
+            ),
+        }
+    }
+
+    /// What a repaired run may claim: everything repaired, unless side files were regenerated
+    /// whose MD5 is not the manifest's (a plain `verify` calls them corrupt).
+    fn repaired_words(&self) -> String {
+        match self.ledger.count(ComponentStatus::Regenerated) {
+            0 => "all damage repaired".into(),
+            regenerated => format!(
+                "repaired, with {} regenerated whose MD5 is not the manifest's (`verify \
+                 --repair-file` checks them)",
+                human::plural(regenerated, "side file", "side files")
             ),
         }
     }

@@ -281,6 +281,39 @@ fn a_clean_run_with_components_not_checked_claims_only_the_rest() {
     );
 }
 
+/// A run that regenerated a side file whose MD5 is not the manifest's does not say "all damage
+/// repaired" (a plain `verify` calls that file corrupt), idle or finished.
+#[test]
+fn a_run_that_regenerated_side_files_says_so_not_all_repaired() {
+    let mut app = demo_app();
+    repairing(&mut app);
+    let drive = Arc::clone(app.drive());
+    let side = drive
+        .components()
+        .find(|(_, _, c)| c.kind.is_side_file())
+        .map(|(id, _, _)| id)
+        .unwrap();
+    for (id, _, _) in drive.components() {
+        let status = if id == side {
+            ComponentStatus::Regenerated
+        } else {
+            ComponentStatus::Verified
+        };
+        let event = verdict(&app, id.blob, id.component, status);
+        app.on_event(&event);
+    }
+    app.on_event(&idle());
+    let idle_line = app.log.back().unwrap().clone();
+    app.on_event(&finished(false));
+    let finished_line = app.log.back().unwrap().clone();
+    for line in [idle_line, finished_line] {
+        assert!(
+            line.contains("1 side file regenerated") && !line.contains("all damage"),
+            "{line}"
+        );
+    }
+}
+
 /// Once the run stops (a cancel, a quit, a signal), the console says so until the run ends,
 /// and refuses work that would never start instead of logging it as started.
 ///
