@@ -954,3 +954,78 @@ fn a_repair_file_is_bound_to_its_verbose_log() {
     );
     assert_eq!(std::fs::read(drive.join("cont/a.bin")).unwrap(), before);
 }
+
+/// A report made later from the repair file gives a file only the copy log names the length
+/// the storage gave when the run asked for it, as the run's report did (the 2021 copy log
+/// gives none), also when its download then failed.
+///
+/// Seen failing: the run's report said 250,000 bytes, the later one 0 (file, component and
+/// totals).
+#[test]
+fn a_later_report_keeps_the_storage_length_the_run_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    let content = vec![7u8; 250_000];
+    write_files(&[
+        (&drive, "cont/ok.bin", b"ok"),
+        (&mirror, "cont/ok.bin", b"ok"),
+        (&mirror, "cont/y.bin", &content),
+        (
+            &mirror,
+            "cont/y.bin.blobprops.json",
+            br#"{"etag":"0x8D804D8840B92C9","content_md5":"AAAAAAAAAAAAAAAAAAAAAA=="}"#,
+        ),
+    ]);
+    let verbose_log = dir.path().join("verbose.xml");
+    std::fs::write(&verbose_log, verbose_line("cont/ok.bin", b"ok")).unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"cont/y.bin\">\
+         <Category>UploadErrorWin32</Category><ETag>0x8D804D8840B92C9</ETag><Type>File</Type>\
+         </ErroredEntity>\
+         <CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion>\
+         <DriveId>D2021</DriveId><Status>Failed</Status></CopyLog>",
+    )
+    .unwrap();
+    let (repair_file, run_report) = (dir.path().join("D.rep"), dir.path().join("run.json"));
+    let output = repair_from_mirror(
+        dir.path(),
+        &repair_file,
+        &verbose_log,
+        &[
+            "--copy-log".as_ref(),
+            copy_log.as_os_str(),
+            "--report".as_ref(),
+            run_report.as_os_str(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let later = dir.path().join("later.json");
+    let output = run(&[
+        "report".as_ref(),
+        "--repair-file".as_ref(),
+        repair_file.as_os_str(),
+        "--output".as_ref(),
+        later.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let facts = |path: &Path| {
+        let report = report_of(path);
+        let file = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["blob_path"] == "cont/y.bin")
+            .unwrap()
+            .clone();
+        (
+            file["length"].clone(),
+            file["components"][0]["length"].clone(),
+            report["totals"]["bytes"].clone(),
+        )
+    };
+    let run_facts = facts(&run_report);
+    assert_eq!(run_facts.0, 250_000);
+    assert_eq!(facts(&later), run_facts);
+}

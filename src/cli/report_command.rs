@@ -43,6 +43,23 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     let now = time::OffsetDateTime::now_utc();
     let mut last_recorded = None;
     let mut chunk_crcs = HashMap::new();
+    // The storage's lengths the run learned, taken as the run took them.
+    for (index, blob) in drive.blobs.iter().enumerate() {
+        let Some(length) = file.storage_length(&drive, index as u32).map_err(usage)? else {
+            continue;
+        };
+        if let Some(component) = blob
+            .components
+            .iter()
+            .position(|c| blob.is_sole_whole_file(c))
+        {
+            let id = crate::model::ComponentId {
+                blob: index as u32,
+                component: component as u32,
+            };
+            ledger.apply(&Event::StorageLength { id, length });
+        }
+    }
     for entry in entries {
         let status = match entry.state {
             EntryState::Done(status) => status,

@@ -16,6 +16,7 @@ mod chunks;
 mod export;
 mod rows;
 mod run_state;
+mod storage_lengths;
 mod writer;
 
 use std::path::Path;
@@ -180,6 +181,7 @@ impl RepairFile {
         }
         self.ensure_chunk_table()?;
         self.ensure_run_state_table()?;
+        self.ensure_storage_length_table()?;
         Ok((self, resumed))
     }
 

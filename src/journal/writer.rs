@@ -24,6 +24,8 @@ enum Message {
         u32,
         oneshot::Sender<Result<HashMap<u32, u64>, JournalError>>,
     ),
+    /// The storage's length of a blob's file (see `RepairFile::record_storage_length`).
+    StorageLength(u32, u64, oneshot::Sender<Result<(), JournalError>>),
     /// Verdicts taken back (see `RepairFile::record_reopened`).
     Reopen(Vec<ComponentId>, oneshot::Sender<Result<(), JournalError>>),
     /// Whether the run stopped short (see `RepairFile::record_stopped_short`).
@@ -76,6 +78,12 @@ impl JournalWriter {
                                 |file| file.chunk_crcs(&drive, blob),
                             );
                             let _ = reply.send(known);
+                        }
+                        Message::StorageLength(blob, length, reply) => {
+                            let recorded = file.as_mut().map_or_else(closed, |file| {
+                                file.record_storage_length(&drive, blob, length)
+                            });
+                            let _ = reply.send(recorded);
                         }
                         Message::Reopen(ids, reply) => {
                             let recorded = file
@@ -138,6 +146,13 @@ impl JournalWriter {
     pub async fn known_chunk_crcs(&self, blob: u32) -> Result<HashMap<u32, u64>, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.send(Message::KnownChunkCrcs(blob, reply))?;
+        answer.await.map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// Records the storage's length of `blob`'s file.
+    pub async fn storage_length(&self, blob: u32, length: u64) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Message::StorageLength(blob, length, reply))?;
         answer.await.map_err(|_| JournalError::WriterGone)?
     }
 

@@ -1142,6 +1142,8 @@ impl Repairer {
         let blob = &self.drive.blobs[id.blob as usize];
         // A manifest blob's length is the manifest's (a download refuses any other).
         if !blob.in_manifest && Some(length) != blob.copy_log_length() {
+            // For a later report from the repair file; losing it loses no repair.
+            let _ = self.journal.storage_length(id.blob, length).await;
             let _ = self
                 .out
                 .send(WorkerMessage::StorageLength { id, length })
