@@ -736,6 +736,30 @@ fn unreadable_repair_file_rows_are_exit_2() {
         );
         assert_refused_clearly(&scenario);
     }
+    // A block reaching past its file's end: a report would claim its bytes (a repair keys
+    // rows by what they are, and takes such a row for a stray one of no component).
+    std::fs::write(scenario.repair_file(), &finished).unwrap();
+    let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
+    db.execute(
+        "UPDATE component SET length = 99999999999 WHERE blob = 0 AND component = 0",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("report")
+        .arg("--repair-file")
+        .arg(scenario.repair_file())
+        .arg("--output")
+        .arg(scenario.dir.join("again.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("past the blob's end") && stderr.contains("start over"),
+        "{stderr}"
+    );
 }
 
 /// A repair file whose header says it may only be read (byte 18, the write version, above

@@ -512,6 +512,23 @@ impl RepairFile {
                     "it records a component at offset {offset} with length {length}"
                 )));
             }
+            // A range of the file reaching past its end: its bytes would be claimed in reports.
+            let ranged = matches!(
+                kind,
+                ComponentKind::Block | ComponentKind::Page | ComponentKind::Chunk
+            );
+            if ranged
+                && blob.length_given
+                && (offset as u64).saturating_add(length as u64) > blob.length
+            {
+                return Err(not_ours(format!(
+                    "it records a {} of blob {blob_index} at offset {offset} with length {length}, \
+                     past the blob's end ({} bytes), which no run writes; start over with a new \
+                     repair file",
+                    kind.as_str(),
+                    blob.length
+                )));
+            }
             // Its rows are keyed as a refused entry's (`Key::of`): so must its components be.
             if file_key.starts_with(REFUSED_KEY) {
                 blob.refusal
