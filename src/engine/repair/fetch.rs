@@ -240,8 +240,22 @@ impl Repairer {
             .content_md5
             .as_deref()
             .and_then(Md5::from_base64)?;
-        if pinned || !self.blocks_right(blob_index) {
+        if pinned {
             return None;
+        }
+        match self.blocks_right(blob_index) {
+            // Bytes between page ranges are not checked: the file cannot stand for the blob.
+            None => return None,
+            Some(true) => {}
+            Some(false) => {
+                return Some(
+                    "cannot tell whether the blob is still the exported version: nothing pins the \
+                 read to it, and its Content-MD5 can be compared only with the drive's file \
+                 once every block of it is right; nothing was written (a rerun rewrites it once \
+                 they are)"
+                        .into(),
+                );
+            }
         }
         let cell = Arc::clone(
             super::locked(&self.drive_md5s)
@@ -276,25 +290,26 @@ impl Repairer {
         }
     }
 
-    /// Whether the blob has blocks and every one is right now (so no job writes its file).
-    fn blocks_right(&self, blob_index: u32) -> bool {
+    /// Whether every block of the blob's file is right now (so no job writes it; an empty
+    /// file has none); none for a page blob's file.
+    fn blocks_right(&self, blob_index: u32) -> Option<bool> {
         let blob = &self.drive.blobs[blob_index as usize];
         let verdicts = super::locked(&self.verdicts);
-        let mut data = blob
-            .components
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-            .peekable();
-        data.peek().is_some()
-            && data.all(|(index, c)| {
-                let id = ComponentId {
-                    blob: blob_index,
-                    component: index as u32,
-                };
-                c.kind == ComponentKind::Block
-                    && verdicts.get(&id).is_some_and(|status| status.is_right())
-            })
+        let mut right = true;
+        for (index, component) in blob.components.iter().enumerate() {
+            let id = ComponentId {
+                blob: blob_index,
+                component: index as u32,
+            };
+            match component.kind {
+                ComponentKind::Page => return None,
+                ComponentKind::Block => {
+                    right &= verdicts.get(&id).is_some_and(|status| status.is_right());
+                }
+                _ => {}
+            }
+        }
+        Some(right)
     }
 
     /// `[offset, offset + length)` of the blob, or the run's stop (see the module's note).

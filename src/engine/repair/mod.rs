@@ -657,7 +657,13 @@ impl Repairer {
         }
         let (lengths, downloads): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(Job::is_deferred);
-        self.run_jobs(downloads).await;
+        // Side files once the data is settled: whether a blob nothing pins is still the
+        // exported version may need the drive's file, all of it right (`another_version`).
+        let (side_files, data): (Vec<Job>, Vec<Job>) = downloads
+            .into_iter()
+            .partition(|job| matches!(job, Job::SideFile { .. }));
+        self.run_jobs(data).await;
+        self.run_jobs(side_files).await;
         lengths
     }
 
