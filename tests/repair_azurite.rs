@@ -534,6 +534,55 @@ async fn side_files_are_not_rewritten_from_a_blob_overwritten_at_the_same_length
     }
 }
 
+/// A properties file the copy log says failed, of a blob it lists without a LastModified
+/// (nothing pins the read to the export) and that did not change: it is rewritten once the
+/// file's blocks are verified (the manifest's pass, beside the copy log's), and the blob's
+/// Content-MD5 found to be the file's. Exit 0. (Guards the order: rewritten in the copy log's
+/// pass, the side file would fail "cannot tell whether the blob is still the exported
+/// version" whenever the other pass had not verified the blocks yet; here it happened not to
+/// lose that race even without the order.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unpinned_listed_side_file_waits_for_its_blocks_and_is_rewritten() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let blobs = vec![
+        SampleBlob::block(
+            "unpinned/p.bin",
+            pseudo_random_bytes(46, 96 * KIB as usize),
+            32 * KIB,
+        )
+        .with_properties("x"),
+    ];
+    let mut export = export(azurite, "unpinned", blobs).await;
+    let props_path = export.blob("unpinned/p.bin").properties_path();
+    std::fs::write(export.local(&props_path), b"<Properties>torn").unwrap();
+    let entry = export.log_entry("unpinned/p.bin");
+    entry.status = BlobStatus::CompletedWithErrors;
+    entry.last_modified = None;
+    entry.properties = Some(LogSideFile {
+        status: FileStatus::Failed,
+        path: Some(props_path),
+        hash: None,
+    });
+    export.write_copy_log();
+    let output = export
+        .command(&["--account-key", KEY])
+        .assert()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let report = export.report_json();
+    let statuses = component_statuses(&report, r"\unpinned\p.bin");
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s == "repaired" || s == "regenerated"),
+        "{statuses:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
     let Some(azurite) = azurite::shared() else {

@@ -638,8 +638,8 @@ impl Repairer {
         result.unwrap_or_default()
     }
 
-    /// Repairs `ids`, at most `concurrency` downloads at a time; returns the length jobs, which
-    /// run once everything else of the plan is settled.
+    /// Repairs `ids`, at most `concurrency` downloads at a time; returns the deferred jobs
+    /// (lengths, side files, rechecks), which run once everything else of the plan is settled.
     async fn repair(self: &Arc<Self>, ids: &[ComponentId]) -> Vec<Job> {
         let refused: Vec<Done> = ids
             .iter()
@@ -657,13 +657,7 @@ impl Repairer {
         }
         let (lengths, downloads): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(Job::is_deferred);
-        // Side files once the data is settled: whether a blob nothing pins is still the
-        // exported version may need the drive's file, all of it right (`another_version`).
-        let (side_files, data): (Vec<Job>, Vec<Job>) = downloads
-            .into_iter()
-            .partition(|job| matches!(job, Job::SideFile { .. }));
-        self.run_jobs(data).await;
-        self.run_jobs(side_files).await;
+        self.run_jobs(downloads).await;
         lengths
     }
 
@@ -671,8 +665,8 @@ impl Repairer {
     const NO_LENGTH_JOB: &'static str = "the file's length was not looked at in this run (an \
         earlier run settled it, or it was not retried); a rerun brings the range";
 
-    /// The deferred jobs: lengths, then the whole-file checks that read the files they set.
-    /// Once the run is stopped, only what its writes made right is told.
+    /// The deferred jobs: lengths, then the whole-file checks that read the files they set and
+    /// the side files. Once the run is stopped, only what its writes made right is told.
     async fn run_lengths(self: &Arc<Self>, deferred: Vec<Job>) {
         let (lengths, rechecks): (Vec<Job>, Vec<Job>) = deferred
             .into_iter()

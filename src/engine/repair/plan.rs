@@ -50,9 +50,13 @@ impl Job {
         }
     }
 
-    /// Jobs that run once the rest of the plan is settled.
+    /// Jobs that run once the rest of the plan is settled (both passes' data: whether a blob
+    /// nothing pins is still the exported version may take its file, every block right).
     pub(crate) fn is_deferred(&self) -> bool {
-        matches!(self, Job::Length { .. } | Job::Recheck { .. })
+        matches!(
+            self,
+            Job::Length { .. } | Job::Recheck { .. } | Job::SideFile { .. }
+        )
     }
 
     pub(crate) fn ids(&self) -> Vec<ComponentId> {
