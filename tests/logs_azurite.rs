@@ -378,3 +378,83 @@ async fn a_large_log_is_saved_as_it_arrives_not_held_in_memory() {
     );
     assert_eq!(files_in(into.path()).len(), 1, "no partial file is left");
 }
+
+/// What another user may plant in the folder the logs go to (a shared `/tmp`): a link or a
+/// FIFO at the name a download used to write first (`.<name>.part`) is never written through
+/// or opened, and a link at the log's own name is refused, not followed.
+///
+/// Seen failing: the link's target outside the folder got the log's bytes (and the link was
+/// renamed into place), and the FIFO held `logs` in `open()` for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_or_fifo_planted_in_the_folder_is_never_written_through() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    azurite.create_container("plantdiag").await;
+    let name = "job1_PLANT1_20240101-101010-100_error.xml";
+    let data = b"<DriveLog><DriveId>PLANT1</DriveId></DriveLog>".to_vec();
+    azurite
+        .put_block_blob("plantdiag", &format!("waies/{name}"), &data, None, &[])
+        .await;
+    let args = |into: &Path| {
+        let mut args: Vec<String> = [
+            "--account-key",
+            KEY,
+            "--drive-id",
+            "PLANT1",
+            "--container",
+            "plantdiag",
+            "--into",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        args.push(into.display().to_string());
+        args
+    };
+    for planted in ["link", "fifo"] {
+        let top = tempfile::tempdir().unwrap();
+        let (into, victim) = (top.path().join("into"), top.path().join("victim.txt"));
+        std::fs::create_dir(&into).unwrap();
+        std::fs::write(&victim, b"not a log").unwrap();
+        let part = into.join(format!(".{name}.part"));
+        if planted == "link" {
+            std::os::unix::fs::symlink(&victim, &part).unwrap();
+        } else {
+            let made = std::process::Command::new("mkfifo")
+                .arg(&part)
+                .status()
+                .unwrap();
+            assert!(made.success());
+        }
+        let args = args(&into);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = logs(azurite, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{planted}: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), b"not a log", "{planted}");
+        assert_eq!(std::fs::read(into.join(name)).unwrap(), data, "{planted}");
+        assert!(
+            !std::fs::symlink_metadata(into.join(name))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+    // A link at the log's own name: refused, naming it; what it leads to unchanged.
+    let top = tempfile::tempdir().unwrap();
+    let (into, victim) = (top.path().join("into"), top.path().join("victim.txt"));
+    std::fs::create_dir(&into).unwrap();
+    std::fs::write(&victim, b"not a log").unwrap();
+    std::os::unix::fs::symlink(&victim, into.join(name)).unwrap();
+    let args = args(&into);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = logs(azurite, &args);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a log");
+}

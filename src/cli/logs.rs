@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::format::log_names::{LogKind, LogName};
 use crate::format::manifest::Manifest;
+use crate::rooted::RootedDir;
+use crate::sanitize::escape_controls;
 use crate::source::azure::{AzureBlobSource, AzureSourceConfig, ListedBlob};
 use crate::source::{BlobSource, ReadConditions};
 
@@ -333,7 +335,9 @@ fn newest_of_each_kind(found: &[Found]) -> Vec<&Found> {
 
 /// Downloads one log, pinned to the listed ETag, into `directory` under its own name; the
 /// file appears whole and synced, or not at all. The bytes go to the file as they arrive: a
-/// verbose log of millions of files is gigabytes, never held in memory.
+/// verbose log of millions of files is gigabytes, never held in memory. The folder may be
+/// shared: the download goes to a temporary of a random name made there (never through a
+/// link or into a FIFO someone planted), and a link at the log's name is refused.
 async fn save(
     source: &AzureBlobSource,
     blob: &ListedBlob,
@@ -345,11 +349,15 @@ async fn save(
     };
     let file_name = blob.name.rsplit('/').next().unwrap_or(&blob.name);
     let path = directory.join(file_name);
-    let partial = directory.join(format!(".{file_name}.part"));
-    let cannot_write = |error: std::io::Error| {
-        CliError::Usage(format!("cannot write {}: {error}", path.display()))
-    };
-    let mut file = std::fs::File::create(&partial).map_err(cannot_write)?;
+    let shown = escape_controls(&path.display().to_string()).into_owned();
+    let cannot_write =
+        |error: &dyn std::fmt::Display| CliError::Usage(format!("cannot write {shown}: {error}"));
+    let located = RootedDir::open(directory)
+        .map_err(|error| cannot_write(&error))?
+        .child(file_name)
+        .map_err(|error| cannot_write(&error))?;
+    let temporary = located.temporary().map_err(|error| cannot_write(&error))?;
+    let mut file = &temporary.file;
     let mut write_failed = None;
     let read = source
         .read_range_to(
@@ -366,16 +374,13 @@ async fn save(
             },
         )
         .await;
-    let saved = match (read, write_failed) {
+    // An uncommitted temporary is removed when dropped.
+    match (read, write_failed) {
         (Err(error), _) => Err(error.into()),
-        (Ok(()), Some(error)) => Err(cannot_write(error)),
-        (Ok(()), None) => file
-            .sync_all()
-            .and_then(|()| std::fs::rename(&partial, &path))
-            .map_err(cannot_write),
-    };
-    if saved.is_err() {
-        let _ = std::fs::remove_file(&partial);
+        (Ok(()), Some(error)) => Err(cannot_write(&error)),
+        (Ok(()), None) => temporary
+            .commit()
+            .map(|_| path)
+            .map_err(|error| cannot_write(&error)),
     }
-    saved.map(|()| path)
 }
