@@ -583,6 +583,61 @@ async fn an_unpinned_listed_side_file_waits_for_its_blocks_and_is_rewritten() {
     );
 }
 
+/// `repair --fetch-logs` takes only logs of the drive it looked for: an error log and a
+/// manifest backup named for the drive whose contents are another drive's (their DriveId)
+/// are refused (exit 2, naming both drives), nothing repaired.
+///
+/// Seen failing: "logs of drive DRV…", then "repairing drive OTHER99" with the fetched
+/// manifest in place of the drive's own, no warning (the two fetched logs agreed), exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn fetched_logs_of_another_drive_are_refused() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    let export = damaged_export(azurite, "fetchother").await;
+    export.write_copy_log();
+    let drive_id = export.sample.drive_id.clone();
+    let other = |text: String| text.replace(&drive_id, "OTHER99");
+    let copy_log = other(std::fs::read_to_string(export.copy_log_path()).unwrap());
+    let manifest = other(std::fs::read_to_string(export.manifest()).unwrap());
+    azurite.create_container("waimportexport").await;
+    for (kind, text) in [("error", copy_log), ("manifest", manifest)] {
+        let name = format!("waies/job1_{drive_id}_20240101-101010-100_{kind}.xml");
+        azurite
+            .put_block_blob("waimportexport", &name, text.as_bytes(), None, &[])
+            .await;
+    }
+    let before = snapshot(&export.drive());
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .env_remove("AZURE_STORAGE_KEY")
+        .env_remove("AZURE_STORAGE_SAS")
+        .arg("repair")
+        .arg("--repair-file")
+        .arg(export.repair_file())
+        .arg("--target")
+        .arg(export.drive())
+        .arg("--log-dir")
+        .arg(export.logs())
+        .args(["--account", ACCOUNT, "--account-key", KEY])
+        .args([
+            "--blob-endpoint",
+            &azurite.endpoint(),
+            "--fetch-logs",
+            "--headless",
+        ])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("OTHER99") && stderr.contains(&drive_id),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&export.drive()), before);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_key_is_exit_3_with_a_clear_message_and_no_byte_changed() {
     let Some(azurite) = azurite::shared() else {

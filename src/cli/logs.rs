@@ -11,6 +11,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::format::copylog::CopyLog;
 use crate::format::log_names::{LogKind, LogName};
 use crate::format::manifest::Manifest;
 use crate::rooted::RootedDir;
@@ -107,7 +108,37 @@ pub async fn fetch_for_repair(fetch: FetchFor<'_>) -> Result<Vec<(LogKind, PathB
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let chosen = newest_of_each_kind(&found);
     let saved = save_all(&source, &chosen, &destination, &say).await?;
-    Ok(chosen.iter().map(|log| log.name.kind).zip(saved).collect())
+    let fetched: Vec<(LogKind, PathBuf)> =
+        chosen.iter().map(|log| log.name.kind).zip(saved).collect();
+    for (kind, path) in &fetched {
+        if let Some(other) = drive_id_in(*kind, path)
+            && !other.trim().eq_ignore_ascii_case(&drive_id)
+        {
+            return Err(CliError::Usage(format!(
+                "the {} {} fetched for drive {drive_id} is drive {}'s (its DriveId): the \
+                 account holds another drive's log under this drive's name; nothing was \
+                 repaired (look at the logs with `export-repair logs`, and give the right ones \
+                 with --copy-log and --manifest)",
+                kind.as_str(),
+                escape_controls(&path.display().to_string()),
+                escape_controls(other.trim())
+            )));
+        }
+    }
+    Ok(fetched)
+}
+
+/// The DriveId a fetched error log or manifest backup states, when it can be read (one that
+/// cannot is refused by the run, naming its fault). A DriveLog of every blob (the verbose
+/// log) is not read twice; a 2021 log's DriveId is a GUID, not the drive's serial number.
+fn drive_id_in(kind: LogKind, path: &Path) -> Option<String> {
+    match kind {
+        LogKind::Error => CopyLog::from_file(path).ok().map(|log| log.drive_id),
+        LogKind::Manifest => Manifest::from_file(path)
+            .ok()
+            .map(|manifest| manifest.drive_id),
+        LogKind::Verbose | LogKind::CopyLog | LogKind::VerboseLog => None,
+    }
 }
 
 /// The account's storage, signed in (an Entra ID token is taken before the first listing).
