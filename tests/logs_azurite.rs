@@ -458,3 +458,41 @@ async fn a_link_or_fifo_planted_in_the_folder_is_never_written_through() {
     assert!(stderr.contains("symbolic link"), "{stderr}");
     assert_eq!(std::fs::read(&victim).unwrap(), b"not a log");
 }
+
+/// Names from the account are shown escaped (a name with a line break, an escape sequence or
+/// a bidi override forges no line and moves no cursor), and the drives whose logs are there
+/// when the drive's are not are counted past ten, not all listed.
+///
+/// Seen failing: the listing printed the names raw (a line break forged "OK: …" lines), and
+/// the hint listed every one of 12,000 drives in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_from_the_account_are_escaped_and_other_drives_counted() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    azurite.create_container("escdiag").await;
+    let ours = "waies/jo\u{9b}31m\nOK: b_ESC1_20240101-101010-100_error.xml";
+    azurite
+        .put_block_blob("escdiag", ours, b"<DriveLog/>", None, &[])
+        .await;
+    for index in 0..13 {
+        let name = format!("waies/job1_OTHER{index}\u{202e}_20240101-101010-100_error.xml");
+        azurite
+            .put_block_blob("escdiag", &name, b"<DriveLog/>", None, &[])
+            .await;
+    }
+    let list = ["--account-key", KEY, "--container", "escdiag", "--list"];
+    let output = logs(azurite, &[&list[..], &["--drive-id", "ESC1"]].concat());
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(!stdout.contains('\u{9b}'), "{stdout}");
+    assert!(
+        !stdout.lines().any(|line| line.starts_with("OK:")),
+        "{stdout}"
+    );
+    let output = logs(azurite, &[&list[..], &["--drive-id", "NONE1"]].concat());
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains('\u{202e}'), "{stderr}");
+    assert!(stderr.contains("and 4 more"), "{stderr}");
+}

@@ -170,27 +170,40 @@ async fn find_drives_logs(
         let mut other_drives: Vec<&str> = others.iter().map(|n| n.drive_id.as_str()).collect();
         other_drives.sort_unstable();
         other_drives.dedup();
-        let hint = if other_drives.is_empty() {
+        // Names from the account are shown escaped, and only so many of them.
+        const SHOWN: usize = 10;
+        let mut shown: Vec<String> = other_drives
+            .iter()
+            .take(SHOWN)
+            .map(|id| escape_controls(id).into_owned())
+            .collect();
+        if other_drives.len() > SHOWN {
+            shown.push(format!("and {} more", other_drives.len() - SHOWN));
+        }
+        let hint = if shown.is_empty() {
             String::new()
         } else {
-            format!(" (there are logs of drives {})", other_drives.join(", "))
+            format!(" (there are logs of drives {})", shown.join(", "))
         };
         return Err(CliError::Usage(format!(
-            "no logs of drive {drive_id} in {}{hint}",
+            "no logs of drive {} in {}{hint}",
+            escape_controls(drive_id),
             places(source, container).join(" or ")
         )));
     }
-    say(format!("logs of drive {drive_id}, newest first:"));
+    say(format!(
+        "logs of drive {}, newest first:",
+        escape_controls(drive_id)
+    ));
     for log in &found {
         say(format!(
-            "  {:<26} {:<26} {:>10}  {}/{}",
+            "  {:<26} {:<26} {:>10}  {}",
             log.name.kind.as_str(),
             log.blob
                 .last_modified
                 .map_or_else(|| "unknown".to_string(), |at| at.to_string()),
             crate::ledger::human::bytes(log.blob.length),
-            log.blob.container,
-            log.blob.name
+            escape_controls(&format!("{}/{}", log.blob.container, log.blob.name))
         ));
     }
     Ok(found)
@@ -211,7 +224,7 @@ async fn save_all(
         let path = save(source, &log.blob, destination).await?;
         say(format!(
             "saved {}  (use it with {})",
-            path.display(),
+            escape_controls(&path.display().to_string()),
             log.name.kind.flag()
         ));
         saved.push(path);
