@@ -11,7 +11,8 @@ pub enum ExitStatus {
     Usage = 2,
     /// 3: storage refused the credentials.
     AuthRefused = 3,
-    /// 4: interrupted; rerun with the same repair file to resume.
+    /// 4: interrupted (or the storage could not be reached); rerun with the same repair file to
+    /// resume.
     Interrupted = 4,
 }
 
@@ -29,4 +30,5 @@ Exit codes:
   2  usage or invalid input (bad arguments, malformed XML, a repair file of another drive,
      a wrong BitLocker recovery key, a drive that could not be unlocked or locked again)
   3  storage refused the credentials (403)
-  4  interrupted; rerun with the same repair file to resume";
+  4  interrupted, or the storage could not be reached; rerun (with the same repair file) to
+     resume";

@@ -17,7 +17,7 @@ use crate::format::manifest::Manifest;
 use crate::rooted::RootedDir;
 use crate::sanitize::escape_controls;
 use crate::source::azure::{AzureBlobSource, AzureSourceConfig, ListedBlob};
-use crate::source::{BlobSource, ReadConditions};
+use crate::source::{BlobSource, ReadConditions, SourceError};
 
 use super::args::{AuthMethod, LogsArgs};
 use super::{CliError, ExitStatus};
@@ -420,6 +420,12 @@ async fn save(
         .await;
     // An uncommitted temporary is removed when dropped.
     match (read, write_failed) {
+        // A log is not the export: "changed since export" would mislead.
+        (Err(SourceError::Changed { .. }), _) => Err(CliError::TryAgain(format!(
+            "the log {} changed while it was fetched (the service may still be writing it); \
+             nothing was saved",
+            escape_controls(&format!("{}/{}", blob.container, blob.name))
+        ))),
         (Err(error), _) => Err(error.into()),
         (Ok(()), Some(error)) => Err(cannot_write(&error)),
         (Ok(()), None) => temporary

@@ -75,7 +75,11 @@ pub fn run(arguments: Vec<std::ffi::OsString>) -> ExitStatus {
         Ok(status) => status,
         Err(error) => {
             eprintln!("error: {}", chain(&error));
-            error.exit_status()
+            let status = error.exit_status();
+            if status == ExitStatus::Interrupted {
+                eprintln!("  nothing more was done: run the command again");
+            }
+            status
         }
     }
 }
@@ -113,6 +117,9 @@ pub enum CliError {
     Source(Box<crate::source::SourceError>),
     #[error("{0}")]
     Usage(String),
+    /// Nothing is wrong with the input: another try may get through (exit 4).
+    #[error("{0}")]
+    TryAgain(String),
 }
 
 impl From<crate::source::SourceError> for CliError {
@@ -135,8 +142,9 @@ impl CliError {
             CliError::Source(error) if matches!(**error, crate::source::SourceError::Config(_)) => {
                 ExitStatus::Usage
             }
-            // Storage unreachable, a log that vanished or changed: nothing was fetched.
-            CliError::Source(_) => ExitStatus::Damaged,
+            // Storage unreachable, a log that vanished or changed: nothing was fetched, and
+            // nothing says the drive is damaged; another try may get through.
+            CliError::Source(_) | CliError::TryAgain(_) => ExitStatus::Interrupted,
         }
     }
 }
