@@ -335,9 +335,25 @@ async fn find(
 ) -> Result<(Vec<Found>, Vec<LogName>), CliError> {
     let mut found = Vec::new();
     let mut others = Vec::new();
-    for (container, prefix) in locations(source, container) {
+    let places = locations(source, container);
+    let mut refused = Vec::new();
+    for (container, prefix) in &places {
+        let (container, prefix) = (container.as_str(), *prefix);
         let in_copy_log_container = container == COPY_LOG_CONTAINER && prefix.is_empty();
-        for blob in source.list_blobs(&container, prefix).await? {
+        let listed = match source.list_blobs(container, prefix).await {
+            // A container SAS reaches only its own container: a refusal elsewhere is said,
+            // and the places it reaches are searched all the same.
+            Err(error) if error.refused_credentials().is_some() => {
+                eprintln!(
+                    "note: {container} refused the credentials (a container SAS reaches only \
+                     its own container: give it as {container}?<sas>)"
+                );
+                refused.push(error);
+                continue;
+            }
+            listed => listed?,
+        };
+        for blob in listed {
             // Only the documented places: the top of `waies/` or of `databoxcopylog`.
             let Some(rest) = blob.name.strip_prefix(prefix).filter(|r| !r.contains('/')) else {
                 continue;
@@ -355,6 +371,11 @@ async fn find(
                 others.push(name);
             }
         }
+    }
+    if refused.len() == places.len()
+        && let Some(error) = refused.into_iter().next()
+    {
+        return Err(error.into());
     }
     found.sort_by(|a, b| {
         b.blob
