@@ -39,6 +39,8 @@ pub(crate) fn sniff(start: &[u8]) -> Result<Encoding, super::FormatErrorKind> {
         [0, a, 0, b, ..] if is_text(*a) && is_text(*b) => {
             Err(super::FormatErrorKind::Utf16WithoutBom("big-endian"))
         }
+        [0x1F, 0x8B, ..] => Err(super::FormatErrorKind::Compressed("gzip")),
+        [b'P', b'K', 3, 4, ..] => Err(super::FormatErrorKind::Compressed("zip")),
         _ => Ok(Encoding::Utf8 { bom: false }),
     }
 }
@@ -283,6 +285,15 @@ mod tests {
             Err(Utf16WithoutBom("big-endian"))
         ));
         assert_eq!(sniff(b"").unwrap(), Encoding::Utf8 { bom: false });
+        // Compressed (a log kept gzipped, or zipped): said so, not "a NUL byte" at 1:3.
+        assert!(matches!(
+            sniff(b"\x1F\x8B\x08\0\0"),
+            Err(super::super::FormatErrorKind::Compressed("gzip"))
+        ));
+        assert!(matches!(
+            sniff(b"PK\x03\x04\x14"),
+            Err(super::super::FormatErrorKind::Compressed("zip"))
+        ));
         // Control bytes are not text: binary junk stays "not UTF-8" / "text outside".
         assert_eq!(
             sniff(b"\0\x01binary").unwrap(),

@@ -85,6 +85,8 @@ pub enum FormatErrorKind {
          UTF-16 with a byte-order mark (\"Unicode\" in Notepad)"
     )]
     Utf16WithoutBom(&'static str),
+    #[error("the file is {0}-compressed, not XML: decompress it first, then give the XML file")]
+    Compressed(&'static str),
     #[error(
         "the document is empty (as a copy or download cut short leaves it): copy or fetch it \
          again"
