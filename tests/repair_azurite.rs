@@ -535,12 +535,12 @@ async fn side_files_are_not_rewritten_from_a_blob_overwritten_at_the_same_length
 }
 
 /// A properties file the copy log says failed, of a blob it lists without a LastModified
-/// (nothing pins the read to the export) and that did not change: it is rewritten once the
-/// file's blocks are verified (the manifest's pass, beside the copy log's), and the blob's
-/// Content-MD5 found to be the file's. Exit 0. (Guards the order: rewritten in the copy log's
-/// pass, the side file would fail "cannot tell whether the blob is still the exported
-/// version" whenever the other pass had not verified the blocks yet; here it happened not to
-/// lose that race even without the order.)
+/// (nothing pins the read to the export) and that did not change, with a block damaged that
+/// only the manifest's pass finds and repairs: the side file is rewritten once that block is
+/// (after both passes' data), and the blob's Content-MD5 found to be the file's. Exit 0.
+///
+/// Seen failing with side files rewritten in the copy log's pass: "cannot tell whether the
+/// blob is still the exported version" (the block still damaged), exit 1.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unpinned_listed_side_file_waits_for_its_blocks_and_is_rewritten() {
     let Some(azurite) = azurite::shared() else {
@@ -557,6 +557,15 @@ async fn an_unpinned_listed_side_file_waits_for_its_blocks_and_is_rewritten() {
     let mut export = export(azurite, "unpinned", blobs).await;
     let props_path = export.blob("unpinned/p.bin").properties_path();
     std::fs::write(export.local(&props_path), b"<Properties>torn").unwrap();
+    let data = export.file("unpinned/p.bin");
+    let mut bytes = std::fs::read(&data).unwrap();
+    // The same bytes with another Content-Type since: the rewritten file cannot match the
+    // manifest's MD5, so only the Content-MD5 tells the version.
+    azurite
+        .put_block_blob("unpinned", "p.bin", &bytes, Some("text/other"), &[])
+        .await;
+    bytes[70 * KIB as usize] ^= 1;
+    std::fs::write(&data, bytes).unwrap();
     let entry = export.log_entry("unpinned/p.bin");
     entry.status = BlobStatus::CompletedWithErrors;
     entry.last_modified = None;
@@ -636,6 +645,13 @@ async fn fetched_logs_of_another_drive_are_refused() {
         "{stderr}"
     );
     assert_eq!(snapshot(&export.drive()), before);
+    // Not left beside the repair file under this drive's name for a later run.
+    let beside: Vec<_> = std::fs::read_dir(export.dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("job1_"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

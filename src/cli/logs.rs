@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::format::copylog::CopyLog;
 use crate::format::log_names::{LogKind, LogName};
 use crate::format::manifest::Manifest;
-use crate::rooted::RootedDir;
+use crate::rooted::{RootedDir, RootedError};
 use crate::sanitize::escape_controls;
 use crate::source::azure::{AzureBlobSource, AzureSourceConfig, ListedBlob};
 use crate::source::{BlobSource, ReadConditions, SourceError};
@@ -112,16 +112,21 @@ pub async fn fetch_for_repair(fetch: FetchFor<'_>) -> Result<Vec<(LogKind, PathB
         chosen.iter().map(|log| log.name.kind).zip(saved).collect();
     for (kind, path) in &fetched {
         if let Some(other) = drive_id_in(*kind, path)
-            && !other.trim().eq_ignore_ascii_case(&drive_id)
+            && !other.eq_ignore_ascii_case(&drive_id)
         {
+            // Not left beside the repair file under this drive's name for a later run.
+            for (_, fetched) in &fetched {
+                let _ = std::fs::remove_file(fetched);
+            }
             return Err(CliError::Usage(format!(
-                "the {} {} fetched for drive {drive_id} is drive {}'s (its DriveId): the \
-                 account holds another drive's log under this drive's name; nothing was \
-                 repaired (look at the logs with `export-repair logs`, and give the right ones \
-                 with --copy-log and --manifest)",
+                "the {} {} fetched for drive {} is drive {}'s (its DriveId): the account \
+                 holds another drive's log under this drive's name; the logs fetched were \
+                 removed and nothing was repaired (look at the logs with `export-repair logs`, \
+                 and give the right ones with --copy-log and --manifest)",
                 kind.as_str(),
                 escape_controls(&path.display().to_string()),
-                escape_controls(other.trim())
+                escape_controls(&drive_id),
+                escape_controls(&other)
             )));
         }
     }
@@ -132,13 +137,15 @@ pub async fn fetch_for_repair(fetch: FetchFor<'_>) -> Result<Vec<(LogKind, PathB
 /// cannot is refused by the run, naming its fault). A DriveLog of every blob (the verbose
 /// log) is not read twice; a 2021 log's DriveId is a GUID, not the drive's serial number.
 fn drive_id_in(kind: LogKind, path: &Path) -> Option<String> {
-    match kind {
+    let stated = match kind {
         LogKind::Error => CopyLog::from_file(path).ok().map(|log| log.drive_id),
         LogKind::Manifest => Manifest::from_file(path)
             .ok()
             .map(|manifest| manifest.drive_id),
         LogKind::Verbose | LogKind::CopyLog | LogKind::VerboseLog => None,
-    }
+    }?;
+    // A log stating none says nothing of whose it is.
+    Some(stated.trim().to_string()).filter(|id| !id.is_empty())
 }
 
 /// The account's storage, signed in (an Entra ID token is taken before the first listing).
@@ -341,12 +348,13 @@ async fn find(
         let (container, prefix) = (container.as_str(), *prefix);
         let in_copy_log_container = container == COPY_LOG_CONTAINER && prefix.is_empty();
         let listed = match source.list_blobs(container, prefix).await {
-            // A container SAS reaches only its own container: a refusal elsewhere is said,
-            // and the places it reaches are searched all the same.
-            Err(error) if error.refused_credentials().is_some() => {
+            // A bare SAS may be a container SAS, which reaches only its own container: a
+            // refusal elsewhere is said, and the places it reaches are searched all the same.
+            Err(error) if error.refused_credentials().is_some() && source.has_bare_sas() => {
                 eprintln!(
-                    "note: {container} refused the credentials (a container SAS reaches only \
-                     its own container: give it as {container}?<sas>)"
+                    "note: {container} refused the SAS (a container SAS reaches only its own \
+                     container; to search {container} too, give a SAS made for it as \
+                     {container}?<sas>, or an account SAS)"
                 );
                 refused.push(error);
                 continue;
@@ -372,7 +380,8 @@ async fn find(
             }
         }
     }
-    if refused.len() == places.len()
+    // Found nowhere, and refused somewhere: the refusal is the answer (exit 3).
+    if found.is_empty()
         && let Some(error) = refused.into_iter().next()
     {
         return Err(error.into());
@@ -415,12 +424,23 @@ async fn save(
     let file_name = blob.name.rsplit('/').next().unwrap_or(&blob.name);
     let path = directory.join(file_name);
     let shown = escape_controls(&path.display().to_string()).into_owned();
-    let cannot_write =
-        |error: &dyn std::fmt::Display| CliError::Usage(format!("cannot write {shown}: {error}"));
+    let cannot_write = |error: &dyn std::fmt::Display| {
+        CliError::Usage(format!(
+            "cannot write {shown}: {}",
+            escape_controls(&error.to_string())
+        ))
+    };
     let located = RootedDir::open(directory)
         .map_err(|error| cannot_write(&error))?
         .child(file_name)
-        .map_err(|error| cannot_write(&error))?;
+        .map_err(|error| match error {
+            RootedError::Symlink { .. } => CliError::Usage(format!(
+                "cannot write {shown}: it is a symbolic link, and a log is saved as a file of \
+                 its own, never through a link (remove the link, or fetch into another folder \
+                 with --into)"
+            )),
+            error => cannot_write(&error),
+        })?;
     let temporary = located.temporary().map_err(|error| cannot_write(&error))?;
     let mut file = &temporary.file;
     let mut write_failed = None;

@@ -138,13 +138,30 @@ impl CliError {
             // The run is over and its summary printed; the report it was asked for is missing.
             | CliError::Report(_) => ExitStatus::Usage,
             CliError::Source(error) if error.refused_credentials().is_some() => ExitStatus::AuthRefused,
-            // A configuration that cannot work (an account name that is none): usage.
-            CliError::Source(error) if matches!(**error, crate::source::SourceError::Config(_)) => {
-                ExitStatus::Usage
+            CliError::Source(error) => {
+                use crate::source::SourceError;
+                match **error {
+                    // Storage unreachable, a log that vanished or changed since it was listed, a
+                    // stop: nothing was fetched, nothing says the drive is damaged, and another
+                    // try may get through.
+                    SourceError::Transient { .. }
+                    | SourceError::Changed { .. }
+                    | SourceError::NotFound { .. }
+                    | SourceError::Stopped
+                    | SourceError::Io { .. } => ExitStatus::Interrupted,
+                    // What no retry mends: a configuration or a name that cannot work, a request
+                    // the service refuses as such, an answer that makes no sense.
+                    SourceError::Config(_)
+                    | SourceError::InvalidPath { .. }
+                    | SourceError::Service { .. }
+                    | SourceError::Protocol { .. }
+                    | SourceError::OutOfRange { .. } => ExitStatus::Usage,
+                    SourceError::Auth { .. }
+                    | SourceError::SignIn { .. }
+                    | SourceError::NotCovered { .. } => ExitStatus::AuthRefused,
+                }
             }
-            // Storage unreachable, a log that vanished or changed: nothing was fetched, and
-            // nothing says the drive is damaged; another try may get through.
-            CliError::Source(_) | CliError::TryAgain(_) => ExitStatus::Interrupted,
+            CliError::TryAgain(_) => ExitStatus::Interrupted,
         }
     }
 }

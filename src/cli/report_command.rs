@@ -44,17 +44,15 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     let mut last_recorded = None;
     let mut chunk_crcs = HashMap::new();
     // The storage's lengths the run learned, taken as the run took them.
-    for (index, blob) in drive.blobs.iter().enumerate() {
-        let Some(length) = file.storage_length(&drive, index as u32).map_err(usage)? else {
-            continue;
-        };
+    for (index, length) in file.storage_lengths(&drive).map_err(usage)? {
+        let blob = &drive.blobs[index as usize];
         if let Some(component) = blob
             .components
             .iter()
             .position(|c| blob.is_sole_whole_file(c))
         {
             let id = crate::model::ComponentId {
-                blob: index as u32,
+                blob: index,
                 component: component as u32,
             };
             ledger.apply(&Event::StorageLength { id, length });

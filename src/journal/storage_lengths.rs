@@ -5,7 +5,9 @@
 //! A table of its own, added to older repair files when opened: an older version of the tool
 //! ignores it.
 
-use rusqlite::{OptionalExtension, params};
+use std::collections::HashMap;
+
+use rusqlite::params;
 
 use super::{JournalError, RepairFile};
 use crate::format::drive_path::claim_key;
@@ -43,25 +45,32 @@ impl RepairFile {
             .map_err(self.sqlite())
     }
 
-    /// The storage's length of `blob`'s file, if a repair recorded it (a value that does not
-    /// read back as a length, from a foreign edit, is none).
-    pub fn storage_length(&self, drive: &Drive, blob: u32) -> Result<Option<u64>, JournalError> {
-        let Some(file_key) = file_key(drive, blob) else {
-            return Ok(None);
-        };
+    /// The storage's lengths recorded for files only the copy log lists, by blob (a value
+    /// that does not read back as a length, from a foreign edit, is left out).
+    pub fn storage_lengths(&self, drive: &Drive) -> Result<HashMap<u32, u64>, JournalError> {
         if !self.has_table("storage_length")? {
-            return Ok(None);
+            return Ok(HashMap::new());
         }
-        let length: Option<i64> = self
+        let by_key: HashMap<String, u32> = (0..drive.blobs.len() as u32)
+            .filter(|&blob| !drive.blobs[blob as usize].in_manifest)
+            .filter_map(|blob| Some((file_key(drive, blob)?, blob)))
+            .collect();
+        let mut statement = self
             .connection
-            .query_row(
-                "SELECT length FROM storage_length WHERE file_key = ?1",
-                [file_key],
-                |row| row.get(0),
-            )
-            .optional()
+            .prepare("SELECT file_key, length FROM storage_length")
             .map_err(self.sqlite())?;
-        Ok(length.and_then(|length| u64::try_from(length).ok()))
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(self.sqlite())?;
+        let mut lengths = HashMap::new();
+        for (key, length) in rows.flatten() {
+            if let (Some(&blob), Ok(length)) = (by_key.get(&key), u64::try_from(length)) {
+                lengths.insert(blob, length);
+            }
+        }
+        Ok(lengths)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::engine::verify::{SideFile, read_side_file};
 use crate::format::Md5;
 use crate::format::md5::Md5Stream;
 use crate::format::side_files::PropertiesFile;
-use crate::model::{Blob, ComponentId, ComponentKind};
+use crate::model::{Blob, ComponentId, ComponentKind, ComponentStatus};
 use crate::source::{
     BlobProperties, BlobRef, BlobSource, RANGE_MD5_LIMIT, ReadConditions, SourceError,
     retrying_until,
@@ -244,7 +244,7 @@ impl Repairer {
             return None;
         }
         match self.blocks_right(blob_index) {
-            // Bytes between page ranges are not checked: the file cannot stand for the blob.
+            // Nothing proves the file is the exported blob's: it cannot tell the version.
             None => return None,
             Some(true) => {}
             Some(false) => {
@@ -290,12 +290,18 @@ impl Repairer {
         }
     }
 
-    /// Whether every block of the blob's file is right now (so no job writes it; an empty
-    /// file has none); none for a page blob's file.
+    /// Whether the manifest's blocks prove the blob's file now: every block right (and so no
+    /// job writing it), or the file empty. None where nothing can prove it: a file the
+    /// manifest does not describe (a copy log's ranges do not cover it), of a page blob
+    /// (bytes between ranges are not checked), without blocks though not empty, or with a
+    /// block nothing could check (skipped).
     fn blocks_right(&self, blob_index: u32) -> Option<bool> {
         let blob = &self.drive.blobs[blob_index as usize];
+        if !blob.in_manifest {
+            return None;
+        }
         let verdicts = super::locked(&self.verdicts);
-        let mut right = true;
+        let (mut blocks, mut right) = (0usize, true);
         for (index, component) in blob.components.iter().enumerate() {
             let id = ComponentId {
                 blob: blob_index,
@@ -304,10 +310,17 @@ impl Repairer {
             match component.kind {
                 ComponentKind::Page => return None,
                 ComponentKind::Block => {
-                    right &= verdicts.get(&id).is_some_and(|status| status.is_right());
+                    blocks += 1;
+                    match verdicts.get(&id) {
+                        Some(ComponentStatus::Skipped) => return None,
+                        status => right &= status.is_some_and(|status| status.is_right()),
+                    }
                 }
                 _ => {}
             }
+        }
+        if blocks == 0 && blob.length > 0 {
+            return None;
         }
         Some(right)
     }

@@ -344,7 +344,7 @@ impl Repairer {
             self.plan(Work::Download, &damaged).await;
             lengths.extend(self.repair(&damaged).await);
         }
-        self.run_lengths(lengths).await;
+        self.run_deferred(lengths).await;
         if let Some(mut requests) = requests {
             while !self.cancelled() {
                 let _ = self.out.send(WorkerMessage::Idle).await;
@@ -366,7 +366,7 @@ impl Repairer {
                     }
                 };
                 let lengths = self.repair(&ids).await;
-                self.run_lengths(lengths).await;
+                self.run_deferred(lengths).await;
             }
         }
         !self.cancelled()
@@ -667,7 +667,7 @@ impl Repairer {
 
     /// The deferred jobs: lengths, then the whole-file checks that read the files they set and
     /// the side files. Once the run is stopped, only what its writes made right is told.
-    async fn run_lengths(self: &Arc<Self>, deferred: Vec<Job>) {
+    async fn run_deferred(self: &Arc<Self>, deferred: Vec<Job>) {
         let (lengths, rechecks): (Vec<Job>, Vec<Job>) = deferred
             .into_iter()
             .partition(|job| matches!(job, Job::Length { .. }));
@@ -1141,9 +1141,12 @@ impl Repairer {
         locked(&self.storage_lengths).insert(id, length);
         let blob = &self.drive.blobs[id.blob as usize];
         // A manifest blob's length is the manifest's (a download refuses any other).
-        if !blob.in_manifest && Some(length) != blob.copy_log_length() {
-            // For a later report from the repair file; losing it loses no repair.
+        if !blob.in_manifest {
+            // For a later report from the repair file (replacing what an earlier run learned);
+            // losing it loses no repair.
             let _ = self.journal.storage_length(id.blob, length).await;
+        }
+        if !blob.in_manifest && Some(length) != blob.copy_log_length() {
             let _ = self
                 .out
                 .send(WorkerMessage::StorageLength { id, length })

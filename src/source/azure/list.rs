@@ -135,6 +135,18 @@ impl AzureBlobSource {
     }
 
     /// The container a SAS is restricted to, if it names one.
+    /// Whether the credentials are a SAS that names no container (a container SAS given
+    /// bare reaches one container the name does not say).
+    pub fn has_bare_sas(&self) -> bool {
+        matches!(
+            &self.auth,
+            Auth::Sas(Sas {
+                container: None,
+                ..
+            })
+        )
+    }
+
     pub fn sas_container(&self) -> Option<&str> {
         match &self.auth {
             Auth::Sas(Sas {
