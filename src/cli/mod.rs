@@ -137,7 +137,6 @@ impl CliError {
             | CliError::Usage(_)
             // The run is over and its summary printed; the report it was asked for is missing.
             | CliError::Report(_) => ExitStatus::Usage,
-            CliError::Source(error) if error.refused_credentials().is_some() => ExitStatus::AuthRefused,
             CliError::Source(error) => {
                 use crate::source::SourceError;
                 match **error {
