@@ -557,14 +557,7 @@ fn a_hot_journal_is_read_as_committed_by_report_and_verify_which_write_nothing()
     };
 
     let report = case.join("from-repair-file.json");
-    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
-        .arg("report")
-        .arg("--repair-file")
-        .arg(&repair_file)
-        .arg("--output")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let output = report_from(&repair_file, &report);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(4), "{stderr}");
     let written: serde_json::Value =
@@ -668,6 +661,21 @@ fn a_repair_file_killed_during_creation_is_resumable() {
     scenario.assert_identical_to_blobs("after an empty repair file");
 }
 
+/// `report --repair-file REPAIR_FILE --output OUTPUT`, as a user runs it.
+fn report_from(
+    repair_file: impl AsRef<std::ffi::OsStr>,
+    output: impl AsRef<std::ffi::OsStr>,
+) -> Output {
+    Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("report")
+        .arg("--repair-file")
+        .arg(repair_file)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap()
+}
+
 /// A finished repair (drive right, repair file all done).
 fn finished_repair(dir: &Path) -> Scenario {
     let scenario = Scenario::new(dir);
@@ -702,6 +710,12 @@ fn unreadable_repair_file_rows_are_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = finished_repair(dir.path());
     let finished = std::fs::read(scenario.repair_file()).unwrap();
+    // The finished file with one change made to it.
+    let tamper = |change: &str| {
+        std::fs::write(scenario.repair_file(), &finished).unwrap();
+        let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
+        db.execute(&format!("UPDATE {change}"), []).unwrap();
+    };
     for change in [
         "component SET state = x'00ff' WHERE blob = 0 AND component = 0",
         "component SET state = 'bogus' WHERE blob = 0 AND component = 0",
@@ -713,18 +727,8 @@ fn unreadable_repair_file_rows_are_exit_2() {
         "component SET file_inode = 'q' WHERE blob = 0 AND component = 0",
         "blob SET length = 'x' WHERE blob = 0",
     ] {
-        std::fs::write(scenario.repair_file(), &finished).unwrap();
-        let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
-        db.execute(&format!("UPDATE {change}"), []).unwrap();
-        drop(db);
-        let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
-            .arg("report")
-            .arg("--repair-file")
-            .arg(scenario.repair_file())
-            .arg("--output")
-            .arg(scenario.dir.join("again.json"))
-            .output()
-            .unwrap();
+        tamper(change);
+        let output = report_from(scenario.repair_file(), scenario.dir.join("again.json"));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{change}: {stderr}");
         assert!(stderr.contains("drive.rep"), "{change}: {stderr}");
@@ -738,22 +742,8 @@ fn unreadable_repair_file_rows_are_exit_2() {
     }
     // A block reaching past its file's end: a report would claim its bytes (a repair keys
     // rows by what they are, and takes such a row for a stray one of no component).
-    std::fs::write(scenario.repair_file(), &finished).unwrap();
-    let db = rusqlite::Connection::open(scenario.repair_file()).unwrap();
-    db.execute(
-        "UPDATE component SET length = 99999999999 WHERE blob = 0 AND component = 0",
-        [],
-    )
-    .unwrap();
-    drop(db);
-    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
-        .arg("report")
-        .arg("--repair-file")
-        .arg(scenario.repair_file())
-        .arg("--output")
-        .arg(scenario.dir.join("again.json"))
-        .output()
-        .unwrap();
+    tamper("component SET length = 99999999999 WHERE blob = 0 AND component = 0");
+    let output = report_from(scenario.repair_file(), scenario.dir.join("again.json"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -846,14 +836,7 @@ fn a_later_report_says_when_the_run_ended_not_when_it_was_made() {
     let ended_by = time::OffsetDateTime::now_utc();
     std::thread::sleep(Duration::from_millis(1500));
     let report = scenario.dir.join("later.json");
-    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
-        .arg("report")
-        .arg("--repair-file")
-        .arg(scenario.repair_file())
-        .arg("--output")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let output = report_from(scenario.repair_file(), &report);
     assert_eq!(
         output.status.code(),
         Some(0),

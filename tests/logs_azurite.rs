@@ -116,10 +116,15 @@ async fn upload_all(azurite: &Azurite) {
 }
 
 fn logs(azurite: &Azurite, args: &[&str]) -> Output {
+    logs_at(&azurite.endpoint(), args)
+}
+
+/// `logs` of the dev account at `endpoint`, with `args`, no credential from the environment.
+fn logs_at(endpoint: &str, args: &[&str]) -> Output {
     Command::cargo_bin("export-repair")
         .unwrap()
         .arg("logs")
-        .args(["--account", ACCOUNT, "--blob-endpoint", &azurite.endpoint()])
+        .args(["--account", ACCOUNT, "--blob-endpoint", endpoint])
         .args(args)
         .env_remove("AZURE_STORAGE_KEY")
         .env_remove("AZURE_STORAGE_SAS")
@@ -507,21 +512,10 @@ async fn names_from_the_account_are_escaped_and_other_drives_counted() {
 /// Seen failing: exit 1 ("damage remains"), which `logs` never means.
 #[test]
 fn an_unreachable_storage_is_exit_4() {
-    let output = Command::cargo_bin("export-repair")
-        .unwrap()
-        .arg("logs")
-        .args([
-            "--account",
-            ACCOUNT,
-            "--blob-endpoint",
-            "http://127.0.0.1:9/devstoreaccount1",
-        ])
-        .args(["--account-key", KEY, "--drive-id", "NOWHERE1", "--list"])
-        .env_remove("AZURE_STORAGE_KEY")
-        .env_remove("AZURE_STORAGE_SAS")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
+    let output = logs_at(
+        "http://127.0.0.1:9/devstoreaccount1",
+        &["--account-key", KEY, "--drive-id", "NOWHERE1", "--list"],
+    );
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("run the command again"), "{stderr}");
@@ -545,11 +539,9 @@ async fn a_bare_container_sas_finds_the_logs_in_its_container() {
         .put_block_blob("barediag", name, b"<DriveLog/>", None, &[])
         .await;
     let sas = azurite::container_sas("barediag", "rl");
-    let output = Command::cargo_bin("export-repair")
-        .unwrap()
-        .arg("logs")
-        .args(["--account", ACCOUNT, "--blob-endpoint", &azurite.endpoint()])
-        .args([
+    let output = logs(
+        azurite,
+        &[
             "--sas",
             &sas,
             "--container",
@@ -557,12 +549,8 @@ async fn a_bare_container_sas_finds_the_logs_in_its_container() {
             "--drive-id",
             "BARE1",
             "--list",
-        ])
-        .env_remove("AZURE_STORAGE_KEY")
-        .env_remove("AZURE_STORAGE_SAS")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
+        ],
+    );
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains(name), "{stdout}");

@@ -46,6 +46,26 @@ impl Export {
     fn report_json(&self) -> Value {
         serde_json::from_slice(&std::fs::read(self.report()).unwrap()).unwrap()
     }
+
+    /// A repair with `credential` that exits `code` with nothing on the drive changed; its
+    /// stdout and stderr.
+    fn run_changing_nothing(&self, credential: &[&str], code: i32) -> (String, String) {
+        let before = snapshot(&self.drive());
+        let output = self
+            .command(credential)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(
+            snapshot(&self.drive()),
+            before,
+            "nothing is written: {stdout}{stderr}"
+        );
+        (stdout, stderr)
+    }
 }
 
 /// The standard damage: a failed block the copy log reports, a silently corrupted page
@@ -271,23 +291,12 @@ async fn a_sas_for_another_container_is_refused_credentials_naming_both() {
     };
     let export = damaged_export(azurite, "sasmine").await;
     let sas = azurite::container_sas("sasother", "r");
-    let before = snapshot(&export.drive());
-    let output = export
-        .command(&["--sas", &format!("sasother?{sas}")])
-        .assert()
-        .code(3)
-        .get_output()
-        .clone();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (stdout, stderr) = export.run_changing_nothing(&["--sas", &format!("sasother?{sas}")], 3);
+    let said = stdout + &stderr;
     assert!(
         said.contains("\"sasother\"") && said.contains("\"sasmine\""),
         "{said}"
     );
-    assert_eq!(snapshot(&export.drive()), before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -361,19 +370,7 @@ async fn refuses_a_blob_overwritten_after_the_export_and_leaves_the_drive_alone(
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[..(64 * KIB) as usize].fill(0xEE);
     std::fs::write(&path, &bytes).unwrap();
-    let before = snapshot(&export.drive());
-    let output = export
-        .command(&["--account-key", KEY])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    assert_eq!(
-        snapshot(&export.drive()),
-        before,
-        "no byte of a changed blob is written"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (stdout, _) = export.run_changing_nothing(&["--account-key", KEY], 1);
     assert!(stdout.contains("blob changed since export"), "{stdout}");
     let report = export.report_json();
     assert_eq!(report["outcome"], "damaged");
@@ -419,19 +416,7 @@ async fn blobs_replaced_by_other_lengths_are_changed_since_export() {
             .put_block_blob("resized", name, &pseudo_random_bytes(43, 50_000), None, &[])
             .await;
     }
-    let before = snapshot(&export.drive());
-    let output = export
-        .command(&["--account-key", KEY])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        snapshot(&export.drive()),
-        before,
-        "nothing is written: {stdout}"
-    );
+    let (stdout, _) = export.run_changing_nothing(&["--account-key", KEY], 1);
     let report = export.report_json();
     for (file, kind) in [
         (r"\resized\p.bin", "properties"),
@@ -502,19 +487,7 @@ async fn side_files_are_not_rewritten_from_a_blob_overwritten_at_the_same_length
                 &[("k", "w")],
             )
             .await;
-        let before = snapshot(&export.drive());
-        let output = export
-            .command(&["--account-key", KEY])
-            .assert()
-            .code(1)
-            .get_output()
-            .clone();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert_eq!(
-            snapshot(&export.drive()),
-            before,
-            "{block_damaged}: nothing is written: {stdout}"
-        );
+        let (stdout, _) = export.run_changing_nothing(&["--account-key", KEY], 1);
         let report = export.report_json();
         let components = report["files"][0]["components"].as_array().unwrap();
         for kind in ["properties", "metadata"] {

@@ -721,6 +721,17 @@ fn verbose_line_claiming(path: &str, size: usize, crc64: u64) -> String {
     )
 }
 
+/// `report --repair-file REPAIR_FILE -o LATER`: a report made later from the repair file.
+fn later_report(repair_file: &Path, later: &Path) -> std::process::Output {
+    run(&[
+        "report".as_ref(),
+        "--repair-file".as_ref(),
+        repair_file.as_os_str(),
+        "-o".as_ref(),
+        later.as_os_str(),
+    ])
+}
+
 /// `repair --headless` of `dir`'s `drive` from its `mirror` (logs in `dir/logs`) by
 /// `verbose_log`, with `extra` arguments (a copy log, a report).
 fn repair_from_mirror(
@@ -874,13 +885,7 @@ fn a_report_from_the_repair_file_keeps_a_2021_drive_s_facts() {
     );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
     let later = dir.path().join("later.json");
-    let output = run(&[
-        "report".as_ref(),
-        "--repair-file".as_ref(),
-        repair_file.as_os_str(),
-        "-o".as_ref(),
-        later.as_os_str(),
-    ]);
+    let output = later_report(&repair_file, &later);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let read = |path: PathBuf| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -1002,13 +1007,7 @@ fn a_later_report_keeps_the_storage_length_the_run_learned() {
     );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     let later = dir.path().join("later.json");
-    let output = run(&[
-        "report".as_ref(),
-        "--repair-file".as_ref(),
-        repair_file.as_os_str(),
-        "--output".as_ref(),
-        later.as_os_str(),
-    ]);
+    let output = later_report(&repair_file, &later);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let facts = |path: &Path| {
         let report = report_of(path);

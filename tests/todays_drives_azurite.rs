@@ -614,30 +614,8 @@ async fn a_chunk_wise_repair_tells_each_chunk_as_it_comes() {
     let mut bytes = std::fs::read(&big).unwrap();
     bytes[CHUNK + 10] ^= 1;
     std::fs::write(&big, &bytes).unwrap();
-    let output = Command::cargo_bin("export-repair")
-        .unwrap()
-        .env_remove("AZURE_STORAGE_KEY")
-        .env_remove("AZURE_STORAGE_SAS")
-        .args(era.args(&azurite.endpoint(), 8))
-        .arg("--json")
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let events: Vec<Value> = text(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    // The repair's verdicts on chunks (verification said "skipped" of each before).
-    let first_verdict = events
-        .iter()
-        .position(|event| {
-            event["event"] == "component"
-                && event["kind"] == "chunk"
-                && event["status"] != "skipped"
-        })
-        .expect("chunk verdicts");
-    let told: Vec<&Value> = events[..first_verdict]
+    let events = era.repaired_through_telling(&azurite.endpoint());
+    let told: Vec<&Value> = before_chunk_verdicts(&events)
         .iter()
         .filter(|event| event["event"] == "transferred")
         .collect();
@@ -729,6 +707,20 @@ async fn a_blob_changed_since_the_export_is_refused_and_its_file_not_created() {
     );
 }
 
+/// The events before the repair's first verdict on a chunk (verification said "skipped" of
+/// each before).
+fn before_chunk_verdicts(events: &[Value]) -> &[Value] {
+    let first_verdict = events
+        .iter()
+        .position(|event| {
+            event["event"] == "component"
+                && event["kind"] == "chunk"
+                && event["status"] != "skipped"
+        })
+        .expect("chunk verdicts");
+    &events[..first_verdict]
+}
+
 // ---------------------------------------------------------------------------------------
 // kill -9 in the middle of a 64 MiB chunk-wise repair, then a rerun
 
@@ -811,15 +803,7 @@ async fn a_chunk_wise_repair_killed_mid_way_resumes_byte_identical() {
     era.assert_drive_is_the_blobs(&[]);
     // It tells the chunks it will not read as soon as it knows, so its download total (the
     // bar, the time left) is what it reads: not at their verdicts, after every read.
-    let first_verdict = events
-        .iter()
-        .position(|event| {
-            event["event"] == "component"
-                && event["kind"] == "chunk"
-                && event["status"] != "skipped"
-        })
-        .expect("chunk verdicts");
-    let unneeded: Vec<u64> = events[..first_verdict]
+    let unneeded: Vec<u64> = before_chunk_verdicts(&events)
         .iter()
         .filter(|event| event["event"] == "download_unneeded")
         .map(|event| event["id"]["component"].as_u64().unwrap())

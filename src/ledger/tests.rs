@@ -481,6 +481,26 @@ fn a_run_stopped_short_is_incomplete_not_clean() {
     assert_eq!(json["files"][1]["status"], "unchecked");
 }
 
+/// A repair's ledger with two components queued for download: `CANYON_1` and the other
+/// returned.
+fn two_queued_downloads() -> (Arc<Drive>, Ledger, ComponentId) {
+    let drive = demo_drive();
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    ledger.apply(&started(&drive));
+    let other = ComponentId {
+        blob: 0,
+        component: 2,
+    };
+    ledger.apply(&Event::Planned {
+        work: Work::Download,
+        components: 2,
+        bytes: drive.component(CANYON_1).length + drive.component(other).length,
+    });
+    ledger.apply(&working(CANYON_1, Activity::Queued));
+    ledger.apply(&working(other, Activity::Queued));
+    (drive, ledger, other)
+}
+
 /// A component planned for download that needs none (a 2021 chunk a recorded CRC-64 proves,
 /// on a rerun) leaves the download's total when that is known, not only at its verdict, so
 /// the bar and the time left count only what will be read; downloaded after all (the
@@ -490,22 +510,8 @@ fn a_run_stopped_short_is_incomplete_not_clean() {
 /// left of 512, then jumped to "296 MiB of 296 MiB · done".
 #[test]
 fn a_download_known_unneeded_leaves_the_total_at_once() {
-    let drive = demo_drive();
-    let mut ledger = Ledger::new(Arc::clone(&drive));
-    ledger.apply(&started(&drive));
-    let length = drive.component(CANYON_1).length;
-    let other = ComponentId {
-        blob: 0,
-        component: 2,
-    };
+    let (drive, mut ledger, other) = two_queued_downloads();
     let other_length = drive.component(other).length;
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 2,
-        bytes: length + other_length,
-    });
-    ledger.apply(&working(CANYON_1, Activity::Queued));
-    ledger.apply(&working(other, Activity::Queued));
     ledger.apply(&Event::DownloadUnneeded { id: CANYON_1 });
     assert_eq!(ledger.download().bytes_total, other_length);
     // Told twice, it leaves once.
@@ -521,6 +527,7 @@ fn a_download_known_unneeded_leaves_the_total_at_once() {
     assert!(download.is_complete());
 
     // Downloaded after all: its bytes are planned again, and counted once.
+    let length = drive.component(CANYON_1).length;
     let mut ledger = Ledger::new(Arc::clone(&drive));
     ledger.apply(&started(&drive));
     ledger.apply(&Event::Planned {
@@ -689,22 +696,8 @@ fn a_counting_ledger_counts_alike_and_keeps_no_details() {
 /// Seen failing: a resumed repair said "512.0 MiB of 512.0 MiB · done" having read 288 MiB.
 #[test]
 fn a_component_settled_without_its_download_leaves_the_download_total() {
-    let drive = demo_drive();
-    let mut ledger = Ledger::new(Arc::clone(&drive));
-    ledger.apply(&started(&drive));
-    let length = drive.component(CANYON_1).length;
-    let other = ComponentId {
-        blob: 0,
-        component: 2,
-    };
+    let (drive, mut ledger, other) = two_queued_downloads();
     let other_length = drive.component(other).length;
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 2,
-        bytes: length + other_length,
-    });
-    ledger.apply(&working(CANYON_1, Activity::Queued));
-    ledger.apply(&working(other, Activity::Queued));
     ledger.apply(&working(other, Activity::Downloading));
     ledger.apply(&verdict(&drive, other, ComponentStatus::Repaired, 1));
     ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Verified, 2));
