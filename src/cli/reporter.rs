@@ -325,24 +325,14 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
         },
         // A verify repairs nothing: what it found "repaired" is a side file a repair regenerated.
         (false, Outcome::Repaired) if ledger.mode() == Some(RunMode::Verify) => format!(
-            "VERIFIED, with {} regenerated: what a repair wrote from the blob's properties, \
-             whose MD5 is not the manifest's (see the report)",
-            human::plural(
-                totals.count(ComponentStatus::Regenerated),
-                "side file",
-                "side files"
-            )
+            "VERIFIED, with {} by a repair (see the report)",
+            human::regenerated_side_files(totals.count(ComponentStatus::Regenerated))
         ),
         // What `verify` alone would call corrupt is said at once, not claimed repaired.
         (false, Outcome::Repaired) if totals.count(ComponentStatus::Regenerated) > 0 => format!(
-            "REPAIRED, with {} regenerated from the blob's properties, whose MD5 is not the \
-             manifest's: a plain `verify` calls them corrupt, `verify --repair-file` checks \
-             them against what was written",
-            human::plural(
-                totals.count(ComponentStatus::Regenerated),
-                "side file",
-                "side files"
-            )
+            "REPAIRED, with {}: a plain `verify` calls them corrupt, `verify --repair-file` \
+             checks them against what was written",
+            human::regenerated_side_files(totals.count(ComponentStatus::Regenerated))
         ),
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),

@@ -42,6 +42,15 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", count(n), if n == 1 { one } else { many })
 }
 
+/// Side files a repair regenerated, as the summary and the console say it: a plain `verify`
+/// calls them corrupt, so no line may pass them off as repaired.
+pub fn regenerated_side_files(n: u64) -> String {
+    format!(
+        "{} regenerated from the blob's properties, whose MD5 is not the manifest's",
+        plural(n, "side file", "side files")
+    )
+}
+
 /// An offset for a line with little room: `@4.0 GiB` (the details give the exact byte).
 pub fn offset(offset: u64) -> String {
     format!("@{}", bytes(offset))

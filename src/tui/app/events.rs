@@ -152,9 +152,8 @@ impl App {
         match self.ledger.count(ComponentStatus::Regenerated) {
             0 => "all damage repaired".into(),
             regenerated => format!(
-                "repaired, with {} regenerated whose MD5 is not the manifest's (`verify \
-                 --repair-file` checks them)",
-                human::plural(regenerated, "side file", "side files")
+                "repaired, with {} (`verify --repair-file` checks them)",
+                human::regenerated_side_files(regenerated)
             ),
         }
     }
