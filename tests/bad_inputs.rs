@@ -363,6 +363,12 @@ fn manifest_cases() -> Vec<Case> {
             "DriveManifest/Drive/BlobList[1]/Blob[1]/PageRangeList",
         ),
         case(
+            "manifest/compressed_gzip.xml.gz",
+            "the file is gzip-compressed, not XML: decompress it first",
+            (1, 1),
+            "",
+        ),
+        case(
             "manifest/duplicate_file_path.xml",
             "is also the file of Blob 1 (c/good.bin)",
             (21, 7),
@@ -446,6 +452,12 @@ fn copy_log_cases() -> Vec<Case> {
             "a second CopyLog summary",
             (23, 1),
             "CopyLog[2]",
+        ),
+        case(
+            "copylog/compressed_zip.zip",
+            "the file is zip-compressed, not XML: decompress it first",
+            (1, 1),
+            "",
         ),
         case(
             "copylog/copylog_2021_utf16_no_bom.xml",
