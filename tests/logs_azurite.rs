@@ -556,3 +556,60 @@ async fn a_bare_container_sas_finds_the_logs_in_its_container() {
     assert!(stdout.contains(name), "{stdout}");
     assert!(stderr.contains("databoxcopylog?<sas>"), "{stderr}");
 }
+
+/// A log already in the folder under the fetched log's name is never replaced by other bytes:
+/// the technician may have mended it by hand. The same bytes are saved over it (nothing
+/// changes); other bytes go beside it under a free name, which the message names.
+///
+/// Seen failing: the fetched log replaced a mended copy silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_already_there_with_other_bytes_is_kept_and_the_fetched_one_saved_beside_it() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    azurite.create_container("keepdiag").await;
+    let name = "job1_KEEP1_20240101-101010-100_error.xml";
+    let data = b"<DriveLog><DriveId>KEEP1</DriveId></DriveLog>".to_vec();
+    azurite
+        .put_block_blob("keepdiag", &format!("waies/{name}"), &data, None, &[])
+        .await;
+    let into = tempfile::tempdir().unwrap();
+    let into_text = into.path().display().to_string();
+    let args = [
+        "--account-key",
+        KEY,
+        "--drive-id",
+        "KEEP1",
+        "--container",
+        "keepdiag",
+        "--into",
+        &into_text,
+    ];
+    // The same bytes already there: saved over them, nothing beside.
+    std::fs::write(into.path().join(name), &data).unwrap();
+    let output = logs(azurite, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(files_in(into.path()), [name]);
+    assert_eq!(std::fs::read(into.path().join(name)).unwrap(), data);
+    // A mended copy: kept as it is, the fetched log saved beside it, and said so.
+    let mended = b"<DriveLog><DriveId>KEEP1</DriveId><!-- mended --></DriveLog>".to_vec();
+    std::fs::write(into.path().join(name), &mended).unwrap();
+    let output = logs(azurite, &args);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read(into.path().join(name)).unwrap(), mended);
+    let beside = "job1_KEEP1_20240101-101010-100_error.1.xml";
+    assert_eq!(files_in(into.path()), [beside, name]);
+    assert_eq!(std::fs::read(into.path().join(beside)).unwrap(), data);
+    assert!(
+        stdout.contains(&format!("saved {}", into.path().join(beside).display()))
+            && stdout.contains("other bytes")
+            && stdout.contains("left as it is"),
+        "{stdout}"
+    );
+    // Fetched again: the copy beside holds the same bytes, so nothing new is added.
+    let output = logs(azurite, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(files_in(into.path()), [beside, name]);
+    assert_eq!(std::fs::read(into.path().join(name)).unwrap(), mended);
+}

@@ -8,13 +8,14 @@
 //! SAS reaches only its container; the v1 logs of a SAS job live under `waimportexport/waies/`
 //! inside it.
 
+use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::format::copylog::CopyLog;
 use crate::format::log_names::{LogKind, LogName};
 use crate::format::manifest::Manifest;
-use crate::rooted::{RootedDir, RootedError};
+use crate::rooted::{Located, RootedDir, RootedError, Temporary};
 use crate::sanitize::escape_controls;
 use crate::source::azure::{AzureBlobSource, AzureSourceConfig, ListedBlob};
 use crate::source::{BlobSource, ReadConditions, SourceError};
@@ -228,12 +229,19 @@ async fn save_all(
     })?;
     let mut saved = Vec::new();
     for log in chosen {
-        let path = save(source, &log.blob, destination).await?;
-        say(format!(
+        let Saved { path, left_alone } = save(source, &log.blob, destination).await?;
+        let mut line = format!(
             "saved {}  (use it with {})",
             escape_controls(&path.display().to_string()),
             log.name.kind.flag()
-        ));
+        );
+        if let Some(left_alone) = left_alone {
+            line.push_str(&format!(
+                "; {}, already there with other bytes (mended by hand?), is left as it is",
+                escape_controls(&left_alone.display().to_string())
+            ));
+        }
+        say(line);
         saved.push(path);
     }
     Ok(saved)
@@ -407,16 +415,23 @@ fn newest_of_each_kind(found: &[Found]) -> Vec<&Found> {
     chosen
 }
 
+/// Where a fetched log went, and the file of its name left alone because it holds other bytes.
+struct Saved {
+    path: PathBuf,
+    left_alone: Option<PathBuf>,
+}
+
 /// Downloads one log, pinned to the listed ETag, into `directory` under its own name; the
 /// file appears whole and synced, or not at all. The bytes go to the file as they arrive: a
 /// verbose log of millions of files is gigabytes, never held in memory. The folder may be
 /// shared: the download goes to a temporary of a random name made there (never through a
-/// link or into a FIFO someone planted), and a link at the log's name is refused.
+/// link or into a FIFO someone planted), and a link at the log's name is refused. A file of
+/// the log's name with other bytes is never replaced (see [`put_in_place`]).
 async fn save(
     source: &AzureBlobSource,
     blob: &ListedBlob,
     directory: &Path,
-) -> Result<PathBuf, CliError> {
+) -> Result<Saved, CliError> {
     let conditions = ReadConditions {
         if_match: blob.etag.clone(),
         ..ReadConditions::default()
@@ -430,17 +445,16 @@ async fn save(
             escape_controls(&error.to_string())
         ))
     };
-    let located = RootedDir::open(directory)
-        .map_err(|error| cannot_write(&error))?
-        .child(file_name)
-        .map_err(|error| match error {
-            RootedError::Symlink { .. } => CliError::Usage(format!(
-                "cannot write {shown}: it is a symbolic link, and a log is saved as a file of \
-                 its own, never through a link (remove the link, or fetch into another folder \
-                 with --into)"
-            )),
-            error => cannot_write(&error),
-        })?;
+    let folder = RootedDir::open(directory).map_err(|error| cannot_write(&error))?;
+    let refuse_links = |error: RootedError| match error {
+        RootedError::Symlink { path, .. } => CliError::Usage(format!(
+            "cannot write {}: it is a symbolic link, and a log is saved as a file of its own, \
+             never through a link (remove the link, or fetch into another folder with --into)",
+            escape_controls(&directory.join(path).display().to_string())
+        )),
+        error => cannot_write(&error),
+    };
+    let located = folder.child(file_name).map_err(refuse_links)?;
     let temporary = located.temporary().map_err(|error| cannot_write(&error))?;
     let mut file = &temporary.file;
     let mut write_failed = None;
@@ -469,9 +483,76 @@ async fn save(
         ))),
         (Err(error), _) => Err(error.into()),
         (Ok(()), Some(error)) => Err(cannot_write(&error)),
-        (Ok(()), None) => temporary
-            .commit()
-            .map(|_| path)
-            .map_err(|error| cannot_write(&error)),
+        (Ok(()), None) => put_in_place(&folder, file_name, temporary).map_err(refuse_links),
     }
+}
+
+/// How many numbered names beside a log are tried before giving up.
+const NUMBERED_NAMES: u32 = 99;
+
+/// Puts a fetched log in place under `name`, or, where a file of that name holds other bytes
+/// (a copy mended by hand, say), beside it as `<stem>.1.xml`, `<stem>.2.xml`…: never over
+/// other bytes. A file with the same bytes is replaced by them (nothing changes).
+fn put_in_place(
+    folder: &RootedDir,
+    name: &str,
+    mut temporary: Temporary,
+) -> Result<Saved, RootedError> {
+    for number in 0..=NUMBERED_NAMES {
+        let candidate = match number {
+            0 => name.to_string(),
+            n => numbered(name, n),
+        };
+        let located = folder.child(&candidate)?;
+        if located.exists() && !same_bytes(&located.open_read()?, &temporary.file, &located)? {
+            continue;
+        }
+        temporary.retarget(&candidate)?;
+        temporary.commit()?;
+        return Ok(Saved {
+            path: folder.path().join(&candidate),
+            left_alone: (number > 0).then(|| folder.path().join(name)),
+        });
+    }
+    Err(RootedError::io(
+        &folder.path().join(name).display().to_string(),
+        std::io::Error::other(format!(
+            "it and {NUMBERED_NAMES} numbered names beside it hold other bytes: fetch into \
+             another folder with --into"
+        )),
+    ))
+}
+
+/// `job_error.xml` numbered `n`: `job_error.n.xml` (`name.n` without an extension).
+fn numbered(name: &str, n: u32) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => format!("{stem}.{n}.{extension}"),
+        _ => format!("{name}.{n}"),
+    }
+}
+
+/// Whether two files hold the same bytes, compared in pieces (a verbose log is gigabytes).
+fn same_bytes(theirs: &File, ours: &File, located: &Located) -> Result<bool, RootedError> {
+    use std::os::unix::fs::FileExt as _;
+    let io_error = |error| RootedError::io(located.display(), error);
+    let length = ours.metadata().map_err(io_error)?.len();
+    if theirs.metadata().map_err(io_error)?.len() != length {
+        return Ok(false);
+    }
+    const PIECE: usize = 1 << 20;
+    let (mut a, mut b) = (vec![0u8; PIECE], vec![0u8; PIECE]);
+    let mut offset = 0;
+    while offset < length {
+        let piece = PIECE.min((length - offset) as usize);
+        theirs
+            .read_exact_at(&mut a[..piece], offset)
+            .map_err(io_error)?;
+        ours.read_exact_at(&mut b[..piece], offset)
+            .map_err(io_error)?;
+        if a[..piece] != b[..piece] {
+            return Ok(false);
+        }
+        offset += piece as u64;
+    }
+    Ok(true)
 }

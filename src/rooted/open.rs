@@ -10,6 +10,7 @@ use std::io::{self, Write as _};
 use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
@@ -467,6 +468,23 @@ pub struct Temporary {
 }
 
 impl Temporary {
+    /// Puts the file in place under `name`, in the same folder, instead of the name it was
+    /// made for (a log kept beside a copy with other bytes). `name` is one plain component.
+    pub fn retarget(&mut self, name: &str) -> Result<(), RootedError> {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+            return Err(RootedError::io(
+                name,
+                io::Error::new(io::ErrorKind::InvalidInput, "not a plain file name"),
+            ));
+        }
+        self.display = Path::new(&self.display)
+            .with_file_name(name)
+            .display()
+            .to_string();
+        self.target = OsString::from(name);
+        Ok(())
+    }
+
     /// Syncs the bytes, renames the file into place and syncs the folders; returns the file
     /// (now under its final name) for reading back.
     pub fn commit(mut self) -> Result<File, RootedError> {
