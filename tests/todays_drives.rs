@@ -1028,3 +1028,81 @@ fn a_later_report_keeps_the_storage_length_the_run_learned() {
     assert_eq!(run_facts.0, 250_000);
     assert_eq!(facts(&later), run_facts);
 }
+
+/// A rerun that cannot reach the storage gives a file only the copy log names the storage's
+/// length an earlier run learned (its download failed then), as `report --repair-file` does.
+///
+/// Seen failing: the rerun's report gave the file the 2021 copy log's length (none: 0 bytes),
+/// while the first run's report and `report --repair-file` said 250,000.
+#[test]
+fn a_rerun_keeps_the_storage_length_an_earlier_run_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    let content = vec![7u8; 250_000];
+    write_files(&[
+        (&drive, "cont/ok.bin", b"ok"),
+        (&mirror, "cont/ok.bin", b"ok"),
+        (&mirror, "cont/y.bin", &content),
+        (
+            &mirror,
+            "cont/y.bin.blobprops.json",
+            br#"{"etag":"0x8D804D8840B92C9","content_md5":"AAAAAAAAAAAAAAAAAAAAAA=="}"#,
+        ),
+    ]);
+    let verbose_log = dir.path().join("verbose.xml");
+    std::fs::write(&verbose_log, verbose_line("cont/ok.bin", b"ok")).unwrap();
+    let copy_log = dir.path().join("copy.xml");
+    std::fs::write(
+        &copy_log,
+        "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"cont/y.bin\">\
+         <Category>UploadErrorWin32</Category><ETag>0x8D804D8840B92C9</ETag><Type>File</Type>\
+         </ErroredEntity>\
+         <CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion>\
+         <DriveId>D2021</DriveId><Status>Failed</Status></CopyLog>",
+    )
+    .unwrap();
+    let repair_file = dir.path().join("D.rep");
+    let run = |report: &Path| {
+        repair_from_mirror(
+            dir.path(),
+            &repair_file,
+            &verbose_log,
+            &[
+                "--copy-log".as_ref(),
+                copy_log.as_os_str(),
+                "--report".as_ref(),
+                report.as_os_str(),
+            ],
+        )
+    };
+    let (first, rerun) = (dir.path().join("first.json"), dir.path().join("rerun.json"));
+    let output = run(&first);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    // The storage is gone: the rerun cannot ask it.
+    std::fs::remove_dir_all(&mirror).unwrap();
+    std::fs::create_dir(&mirror).unwrap();
+    let output = run(&rerun);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let later = dir.path().join("later.json");
+    let output = later_report(&repair_file, &later);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let facts = |path: &Path| {
+        let report = report_of(path);
+        let file = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["blob_path"] == "cont/y.bin")
+            .unwrap()
+            .clone();
+        (
+            file["length"].clone(),
+            file["status"].clone(),
+            report["totals"]["bytes"].clone(),
+        )
+    };
+    let first_facts = facts(&first);
+    assert_eq!(first_facts.0, 250_000);
+    assert_eq!(facts(&rerun), first_facts);
+    assert_eq!(facts(&later), first_facts);
+}

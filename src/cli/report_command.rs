@@ -44,17 +44,8 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     let mut last_recorded = None;
     let mut chunk_crcs = HashMap::new();
     // The storage's lengths the run learned, taken as the run took them.
-    for (index, length) in file.storage_lengths(&drive).map_err(usage)? {
-        let blob = &drive.blobs[index as usize];
-        if let Some(component) = blob
-            .components
-            .iter()
-            .position(|c| blob.is_sole_whole_file(c))
-        {
-            let id = crate::model::ComponentId {
-                blob: index,
-                component: component as u32,
-            };
+    for (blob, length) in file.storage_lengths(&drive).map_err(usage)? {
+        if let Some(id) = drive.sole_whole_file(blob) {
             ledger.apply(&Event::StorageLength { id, length });
         }
     }

@@ -199,6 +199,20 @@ impl Drive {
         &self.blobs[id.blob as usize].components[id.component as usize]
     }
 
+    /// The component that is `blob`'s whole file downloaded whole (see
+    /// [`Blob::is_sole_whole_file`]), if it has one.
+    pub fn sole_whole_file(&self, blob: u32) -> Option<ComponentId> {
+        let of = self.blobs.get(blob as usize)?;
+        let component = of
+            .components
+            .iter()
+            .position(|c| of.is_sole_whole_file(c))?;
+        Some(ComponentId {
+            blob,
+            component: component as u32,
+        })
+    }
+
     /// Every component with its id, in drive order.
     pub fn components(&self) -> impl Iterator<Item = (ComponentId, &Blob, &Component)> {
         self.blobs.iter().enumerate().flat_map(|(b, blob)| {

@@ -142,7 +142,7 @@ pub fn start_repair(
     };
     let worker = tokio::spawn(async move {
         let prepared = prepare(&drive, &target, repair_file);
-        let (root, journal, entries, hasher) = match prepared {
+        let (root, journal, recorded, hasher) = match prepared {
             Ok(prepared) => prepared,
             Err(message) => {
                 let _ = messages_tx
@@ -178,7 +178,7 @@ pub fn start_repair(
         // Stopped short until it ends otherwise: a run killed outright leaves it so.
         let started =
             repairer.options.dry_run || repairer.journal.stopped_short(true).await.is_ok();
-        let completed = Arc::clone(&repairer).run(entries, requests).await;
+        let completed = Arc::clone(&repairer).run(recorded, requests).await;
         if started && !repairer.options.dry_run {
             let stopped_short = !completed && repairer.left_undone();
             let _ = repairer.journal.stopped_short(stopped_short).await;
@@ -193,13 +193,20 @@ pub fn start_repair(
     }
 }
 
+/// What the repair file holds from earlier runs.
+struct Recorded {
+    entries: Vec<crate::journal::Entry>,
+    /// The storage's lengths of files only the copy log lists, by their whole-file component.
+    storage_lengths: Vec<(ComponentId, u64)>,
+}
+
 /// Opens the target and hands the repair file to its writer, after reading what it holds;
 /// starts the thread that hashes downloads.
 fn prepare(
     drive: &Arc<Drive>,
     target: &std::path::Path,
     repair_file: RepairFile,
-) -> Result<(RootedDir, JournalWriter, Vec<crate::journal::Entry>, Hasher), String> {
+) -> Result<(RootedDir, JournalWriter, Recorded, Hasher), String> {
     let root = RootedDir::open(target).map_err(|error| {
         format!(
             "cannot open the target {}: {error}",
@@ -209,12 +216,21 @@ fn prepare(
     let entries = repair_file
         .entries(drive)
         .map_err(|error| error.to_string())?;
+    let storage_lengths = (repair_file.storage_lengths(drive))
+        .map_err(|error| error.to_string())?
+        .into_iter()
+        .filter_map(|(blob, length)| Some((drive.sole_whole_file(blob)?, length)))
+        .collect();
+    let recorded = Recorded {
+        entries,
+        storage_lengths,
+    };
     let path = repair_file.path().to_string();
     let journal = JournalWriter::spawn(repair_file, Arc::clone(drive))
         .map_err(|error| format!("repair file {path}: cannot start its writer: {error}"))?;
     let hasher = Hasher::spawn(Md5Path::active())
         .map_err(|error| format!("cannot start the thread that hashes downloads: {error}"))?;
-    Ok((root, journal, entries, hasher))
+    Ok((root, journal, recorded, hasher))
 }
 
 pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -284,10 +300,14 @@ impl Repairer {
     /// the end.
     async fn run(
         self: Arc<Self>,
-        entries: Vec<crate::journal::Entry>,
+        recorded: Recorded,
         requests: Option<mpsc::UnboundedReceiver<WorkRequest>>,
     ) -> bool {
-        let resumed = Arc::clone(&self).resume(entries).await;
+        // What an earlier run learned is not asked again of a storage that may be gone.
+        for (id, length) in recorded.storage_lengths {
+            self.know_storage_length(id, length).await;
+        }
+        let resumed = Arc::clone(&self).resume(recorded.entries).await;
         *locked(&self.earlier) = resumed.earlier;
         *locked(&self.written_md5s) = resumed.written_md5s;
         let finished: HashSet<ComponentId> =
@@ -1135,17 +1155,23 @@ impl Repairer {
         }
     }
 
-    /// Keeps the storage's length of a file only the copy log lists (what later plans use)
-    /// and tells it when the copy log claimed another.
+    /// Keeps the storage's length of a file only the copy log lists, as [`Self::know_storage_length`]
+    /// does, and records it in the repair file.
     async fn learn_storage_length(&self, id: ComponentId, length: u64) {
-        locked(&self.storage_lengths).insert(id, length);
-        let blob = &self.drive.blobs[id.blob as usize];
         // A manifest blob's length is the manifest's (a download refuses any other).
-        if !blob.in_manifest {
-            // For a later report from the repair file (replacing what an earlier run learned);
-            // losing it loses no repair.
+        if !self.drive.blobs[id.blob as usize].in_manifest {
+            // For a later report or run (replacing what an earlier run learned); losing it
+            // loses no repair.
             let _ = self.journal.storage_length(id.blob, length).await;
         }
+        self.know_storage_length(id, length).await;
+    }
+
+    /// Keeps the storage's length of a file only the copy log lists (what later plans use)
+    /// and tells it when the copy log claimed another.
+    async fn know_storage_length(&self, id: ComponentId, length: u64) {
+        locked(&self.storage_lengths).insert(id, length);
+        let blob = &self.drive.blobs[id.blob as usize];
         if !blob.in_manifest && Some(length) != blob.copy_log_length() {
             let _ = self
                 .out
