@@ -1817,9 +1817,10 @@ fn sigterm_and_sighup_stop_a_repair_with_exit_4_and_a_report() {
     for signal in ["TERM", "HUP"] {
         let hostile = long_repair();
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        // Paced (8 s in all): the stop comes long before the last block on a slow machine too.
         command
             .args(hostile.repair_args())
-            .args(["--concurrency", "1"]);
+            .args(["--concurrency", "1", "--pace", "8192"]);
         let mut watched = Watched::start(&mut command);
         assert!(
             watched.wait_for(is_repaired),
@@ -1863,7 +1864,7 @@ fn a_stopped_run_and_its_rerun_count_what_was_repaired_as_one_run_does() {
     // Paced: the stop comes long before the last block.
     command
         .args(hostile.repair_args())
-        .args(["--concurrency", "1", "--pace", "32768"]);
+        .args(["--concurrency", "1", "--pace", "8192"]);
     let mut watched = Watched::start(&mut command);
     assert!(
         watched.wait_for(is_repaired),
@@ -1913,9 +1914,10 @@ fn a_second_ctrl_c_says_how_to_write_the_report_it_did_not_write() {
     for _ in 0..3 {
         let hostile = long_repair();
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
+        // Paced (8 s in all): the stop comes long before the last block on a slow machine too.
         command
             .args(hostile.repair_args())
-            .args(["--concurrency", "1"]);
+            .args(["--concurrency", "1", "--pace", "8192"]);
         let mut watched = Watched::start(&mut command);
         assert!(
             watched.wait_for(is_repaired),
@@ -1977,7 +1979,8 @@ fn reading_the_repair_file_of_a_running_repair_is_refused_at_once() {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
     command
         .args(hostile.repair_args())
-        .args(["--concurrency", "1", "--pace", "8192"]);
+        // 16 s in all: two short commands run while it does, on a slow machine too.
+        .args(["--concurrency", "1", "--pace", "4096"]);
     let mut watched = Watched::start(&mut command);
     assert!(
         watched.wait_for(is_repaired),

@@ -1155,6 +1155,8 @@ async fn a_403_in_the_copy_log_pass_lets_the_verification_of_everything_else_go_
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // A `q` before the run is done would ask "Quit anyway?" instead.
+    support::tmux::wait_for(&name, "done: all damage repaired");
     support::tmux::keys(&name, &["q"]);
     assert_eq!(
         support::tmux::exit_code(&done),

@@ -729,9 +729,11 @@ async fn kill_9_in_the_middle_then_a_rerun_gives_a_byte_identical_drive() {
         // A resumed run announces what was repaired before, then goes on.
         let after = before + (blocks - before).div_ceil(3);
         let mut command = std::process::Command::new(&binary);
+        // Paced (half a second per request): the kill lands before the next request's blocks
+        // on a slow machine too.
         command
             .args(export.args(&["--account-key", KEY]))
-            .args(["--concurrency", "1"])
+            .args(["--concurrency", "1", "--pace", "32768"])
             .env_remove("AZURE_STORAGE_KEY");
         let killed = kill_after_repaired(&mut command, after);
         let progress = repair_progress(&export.repair_file());

@@ -198,7 +198,10 @@ fn ctrl_c_finishes_the_writes_in_flight_exits_4_and_the_rerun_completes() {
     let (drive, mirror, manifest, content) = missing_file_drive(dir.path());
     let args = repair_args(dir.path(), &drive, &mirror, &manifest);
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("export-repair"));
-    command.args(&args).args(["--concurrency", "1"]);
+    // Paced: the stop comes long before the last block on a slow machine too.
+    command
+        .args(&args)
+        .args(["--concurrency", "1", "--pace", "8192"]);
     let mut run = Watched::start(&mut command);
     assert!(
         run.wait_for(is_repaired),

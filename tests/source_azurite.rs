@@ -327,9 +327,10 @@ async fn wrong_key_is_auth_at_once_without_retries() {
     let wrong_key = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
     let source = AzureBlobSource::new(AzureSourceConfig {
         endpoint: Some(az.endpoint()),
-        // A retry would wait at least 2.5 s.
+        // A retry would wait at least 30 s (the cap of `fast_retry` would make it 0.1 s).
         retry: RetrySettings {
-            initial_backoff: Duration::from_secs(5),
+            initial_backoff: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(60),
             ..fast_retry()
         },
         ..AzureSourceConfig::new(ACCOUNT, AzureCredential::AccountKey(wrong_key.clone()))
@@ -341,7 +342,7 @@ async fn wrong_key_is_auth_at_once_without_retries() {
         .await
         .unwrap_err();
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(20),
         "took {:?}",
         started.elapsed()
     );
@@ -688,12 +689,13 @@ async fn exhausted_retries_are_transient_and_403_is_not_retried() {
 #[tokio::test]
 async fn a_stalled_server_times_out_and_is_retried() {
     let content = data(2000, 13);
-    let server = scripted_server(content.clone(), vec![Step::Stall(Duration::from_secs(3))]);
+    // Timeouts with room for a slow machine's retry, far short of the stall.
+    let server = scripted_server(content.clone(), vec![Step::Stall(Duration::from_secs(30))]);
     let source = scripted_source(
         &server,
         RetrySettings {
-            response_timeout: Duration::from_millis(500),
-            read_timeout: Duration::from_millis(500),
+            response_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(2),
             ..fast_retry()
         },
     );
@@ -704,7 +706,7 @@ async fn a_stalled_server_times_out_and_is_retried() {
         .unwrap();
     assert!(got[..] == content[10..1010]);
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(15),
         "did not wait for the stall"
     );
     assert_eq!(server.seen.lock().unwrap().len(), 2);

@@ -300,8 +300,9 @@ fn quitting_after_the_run_finished_behind_the_question_is_not_an_interruption() 
     }
     let dir = tempfile::tempdir().unwrap();
     let name = format!("er-quit-{}", std::process::id());
-    // Paced to 8 MiB/s: the 24 MiB archive takes a few seconds, time to ask.
-    let session = start_demo(dir.path(), &name, Some(8192), (120, 40));
+    // Paced to 4 MiB/s: the 24 MiB archive takes about six seconds, time to ask on a slow
+    // machine too.
+    let session = start_demo(dir.path(), &name, Some(4096), (120, 40));
     wait_for(&name, "repairing");
     keys(&name, &["q"]);
     let asked = wait_for(&name, "Quit anyway?");
@@ -522,8 +523,9 @@ fn a_signal_closes_the_console_and_the_run_ends_interrupted() {
     for signal in ["TERM", "HUP"] {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("er-sig{signal}-{}", std::process::id());
-        // Paced to 4 MiB/s: the 24 MiB archive is still downloading when the signal comes.
-        let session = start_demo(dir.path(), &name, Some(4096), (120, 40));
+        // Paced to 1 MiB/s: the 24 MiB archive is still downloading when the signal comes, and
+        // past the grace a stop gives it (a slow machine's late signal ends the run alike).
+        let session = start_demo(dir.path(), &name, Some(1024), (120, 40));
         wait_for(&name, "repairing");
         let shell: u32 = tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"])
             .trim()

@@ -605,15 +605,17 @@ mod tests {
     async fn a_failed_renewal_keeps_a_token_that_still_holds() {
         let link = Arc::new(Counting {
             calls: AtomicUsize::new(0),
-            life: Duration::milliseconds(600),
+            life: Duration::milliseconds(2400),
             fail: true,
         });
         let credential = single(Arc::clone(&link));
         credential.get_token(&[STORAGE_SCOPE], None).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+        // Past the renewal (half way), a second before the token expires: room for a slow
+        // machine.
+        tokio::time::sleep(std::time::Duration::from_millis(1400)).await;
         let kept = credential.get_token(&[STORAGE_SCOPE], None).await.unwrap();
         assert_eq!(kept.token.secret(), "token-number-0");
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
         let error = credential.sign_in().await.unwrap_err();
         assert!(error.to_string().contains("offline"), "{error}");
         assert!(error.to_string().contains("az login"), "{error}");
