@@ -321,7 +321,11 @@ fn quitting_after_the_run_finished_behind_the_question_is_not_an_interruption() 
 }
 
 /// `v` on a repaired blob verifies it again: the console, the summary and the report keep it
-/// repaired (verified again), as every repaired component.
+/// repaired (verified again), as every repaired component, and so does the repair file (what
+/// `report --repair-file` and a rerun read).
+///
+/// Seen failing: the repair file held the block verified after `v`, so `report --repair-file`
+/// called the drive clean (13 repaired) and a rerun counted one repair fewer.
 #[test]
 fn verifying_a_repaired_blob_again_keeps_it_repaired() {
     let Some((dir, name, session)) = idle_demo("again") else {
@@ -350,6 +354,24 @@ fn verifying_a_repaired_blob_again_keeps_it_repaired() {
     let block = &canyon["components"][1];
     assert_eq!(block["status"], "repaired", "{block}");
     assert!(block["verified_again"].is_string(), "{block}");
+    let later = dir.path().join("later.json");
+    let output = Command::new(assert_cmd::cargo::cargo_bin("export-repair"))
+        .arg("report")
+        .arg("--repair-file")
+        .arg(dir.path().join("demo/DEMO0001.rep"))
+        .arg("-o")
+        .arg(&later)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let later: serde_json::Value = serde_json::from_slice(&std::fs::read(&later).unwrap()).unwrap();
+    assert_eq!(later["outcome"], "repaired", "{}", later["totals"]);
+    assert_eq!(later["totals"]["by_status"]["repaired"]["components"], 14);
     drop(session);
 }
 

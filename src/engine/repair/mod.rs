@@ -233,6 +233,10 @@ fn prepare(
     Ok((root, journal, recorded, hasher))
 }
 
+/// Why a repair verified again in the run that made it is still a repair (the repair file's
+/// words).
+const REPAIRED_VERIFIED_AGAIN: &str = "repaired; verified again";
+
 pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -615,21 +619,36 @@ impl Repairer {
                 ) {
                     locked(&damaged).push(finding.id);
                 }
+                // A repair this run made (or took over), verified again and found right, stays
+                // a repair in the repair file, as in the ledger (its `verified_again`): what
+                // `report --repair-file` and a rerun read.
+                let confirmed = finding.status == ComponentStatus::Verified
+                    && locked(&this.verdicts).get(&finding.id) == Some(&ComponentStatus::Repaired);
+                let (status, reason) = match confirmed {
+                    true => (
+                        ComponentStatus::Repaired,
+                        Some(REPAIRED_VERIFIED_AGAIN.into()),
+                    ),
+                    false => (finding.status, finding.reason.clone()),
+                };
                 // Damage found is recorded too: a run stopped before repairing it leaves a
                 // repair file that says what was found, as the run's report does.
                 let mut batch = locked(&pending);
                 batch.push(Done {
                     id: finding.id,
-                    status: finding.status,
+                    status,
                     actual_md5: finding.actual_md5,
                     storage_md5: None,
-                    reason: finding.reason.clone(),
+                    reason,
                     identity: finding.identity,
                 });
                 if batch.len() >= VERIFIED_BATCH {
                     flush(&mut batch);
                 }
                 this.note(&finding);
+                if confirmed {
+                    locked(&this.verdicts).insert(finding.id, ComponentStatus::Repaired);
+                }
                 let _ = this.out.blocking_send(WorkerMessage::Finding(finding));
             };
             let report = ToDispatcher {
