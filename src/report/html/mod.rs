@@ -37,7 +37,7 @@ struct Page<'a> {
     report: &'a Report,
     verdict: Verdict,
     kind: &'static str,
-    finished: String,
+    when: String,
     headline: String,
     sub: String,
     facts: Vec<Fact>,
@@ -61,7 +61,7 @@ impl<'a> Page<'a> {
             report,
             verdict,
             kind: summary::kind(report),
-            finished: summary::timestamp(report.finished.or(report.started)),
+            when: summary::when(report),
             headline,
             sub,
             facts: summary::facts(report, damaged_files),
@@ -156,6 +156,14 @@ mod tests {
                 "interrupted",
                 "INTERRUPTED",
                 "1 not checked",
+            ),
+            // Written mid-run (no end yet, not stopped): not called interrupted.
+            (
+                Outcome::Incomplete,
+                false,
+                "underway",
+                "UNDER WAY",
+                "Written while the run was under way: 1 not checked yet.",
             ),
         ] {
             let html = crate::report::render_to_string(

@@ -16,6 +16,8 @@ pub enum Verdict {
     Repaired,
     Damaged,
     Interrupted,
+    /// Written while the run still works (the console's export): not every verdict is in yet.
+    UnderWay,
 }
 
 /// The banner's white glyph (an inline SVG path).
@@ -33,6 +35,7 @@ impl Verdict {
             Outcome::Clean => Verdict::Clean,
             Outcome::Repaired => Verdict::Repaired,
             Outcome::Damaged => Verdict::Damaged,
+            Outcome::Incomplete if report.finished.is_none() => Verdict::UnderWay,
             // Stopped before every component was looked at, however it stopped.
             Outcome::Incomplete => Verdict::Interrupted,
         }
@@ -44,6 +47,7 @@ impl Verdict {
             Verdict::Repaired => "repaired",
             Verdict::Damaged => "damaged",
             Verdict::Interrupted => "interrupted",
+            Verdict::UnderWay => "underway",
         }
     }
 
@@ -53,6 +57,7 @@ impl Verdict {
             Verdict::Repaired => "REPAIRED",
             Verdict::Damaged => "DAMAGED",
             Verdict::Interrupted => "INTERRUPTED",
+            Verdict::UnderWay => "UNDER WAY",
         }
     }
 
@@ -65,6 +70,7 @@ impl Verdict {
             ),
             Verdict::Damaged => ("M27 13 v18 M27 39 v1", 5.5),
             Verdict::Interrupted => ("M21 17 v20 M33 17 v20", 5.5),
+            Verdict::UnderWay => ("M17 27 v1 M27 27 v1 M37 27 v1", 5.5),
         };
         Mark { path, width }
     }
@@ -76,6 +82,14 @@ pub fn kind(report: &Report) -> &'static str {
         Some(RunMode::Verify) => "Verification report",
         Some(RunMode::Repair) => "Repair report",
         None => "Report",
+    }
+}
+
+/// When the page is of: "finished …", or "under way, started …" for a run still going.
+pub fn when(report: &Report) -> String {
+    match (report.finished, report.started) {
+        (None, Some(started)) => format!("under way, started {}", timestamp(Some(started))),
+        (finished, _) => format!("finished {}", timestamp(finished)),
     }
 }
 
@@ -127,6 +141,10 @@ pub fn banner(report: &Report, verdict: Verdict, damaged_files: u64) -> (String,
         ),
         Verdict::Interrupted => format!(
             "The run stopped before every component was checked: {} not checked.",
+            count(skipped)
+        ),
+        Verdict::UnderWay => format!(
+            "Written while the run was under way: {} not checked yet.",
             count(skipped)
         ),
     };
