@@ -496,15 +496,12 @@ fn progress_line(ledger: &Ledger) -> String {
         .filter_map(|work| {
             let p = progression(ledger, work);
             (p.components_total > 0).then(|| {
-                // Widened: a copy log may claim a length near u64::MAX.
-                let percent = (u128::from(p.bytes_done) * 100)
-                    .checked_div(u128::from(p.bytes_total))
-                    .unwrap_or(100);
                 format!(
-                    "{}: {} of {} ({percent}%), {} of {} components, {}",
+                    "{}: {} of {} ({}%), {} of {} components, {}",
                     work_name(work),
                     human::bytes(p.bytes_done),
                     human::bytes(p.bytes_total),
+                    p.percent_done(),
                     human::count(p.components_done),
                     human::count(p.components_total),
                     state(ledger, work)
@@ -614,6 +611,29 @@ mod tests {
         let line = progress_line(&ledger);
         assert!(
             line.ends_with("1 of 1 components, 1 failed, done"),
+            "{line}"
+        );
+    }
+
+    /// A download plan of no bytes yet (a file the copy log lists without a length) is measured
+    /// by its components, as the console's bar is: nothing done is 0%, not 100%.
+    ///
+    /// Seen failing: "download: 0 B of 0 B (100%), 0 of 1 components" before anything was
+    /// downloaded, while the console's bar stood empty.
+    #[test]
+    fn a_plan_of_no_bytes_is_measured_by_its_components() {
+        let sample = crate::demo::scenario::sample_drive();
+        let drive =
+            std::sync::Arc::new(crate::model::Drive::build(Some(sample.manifest()), None).unwrap());
+        let mut ledger = Ledger::new(drive);
+        ledger.apply(&Event::Planned {
+            work: Work::Download,
+            components: 2,
+            bytes: 0,
+        });
+        let line = progress_line(&ledger);
+        assert!(
+            line.starts_with("download: 0 B of 0 B (0%), 0 of 2"),
             "{line}"
         );
     }

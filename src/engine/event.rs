@@ -384,6 +384,32 @@ impl Progression {
     pub fn is_complete(&self) -> bool {
         self.components_done >= self.components_total
     }
+
+    /// What the share done is measured in: bytes, or components while the plan has no bytes
+    /// (a file the copy log lists without a length, before the storage tells it).
+    fn measure(&self) -> (u64, u64) {
+        match self.bytes_total {
+            0 => (self.components_done, self.components_total),
+            total => (self.bytes_done, total),
+        }
+    }
+
+    /// The share done, 0 to 1 (0 for a plan of nothing), for a bar.
+    pub fn fraction_done(&self) -> f64 {
+        match self.measure() {
+            (_, 0) => 0.0,
+            (done, total) => (done as f64 / total as f64).min(1.0),
+        }
+    }
+
+    /// The share done in whole percent, rounded down: 100 only once all of it is done.
+    pub fn percent_done(&self) -> u64 {
+        let (done, total) = self.measure();
+        // Widened: a copy log may claim a length near u64::MAX.
+        (u128::from(done) * 100)
+            .checked_div(u128::from(total))
+            .map_or(0, |percent| percent.min(100) as u64)
+    }
 }
 
 /// Components and bytes by status.

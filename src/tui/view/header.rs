@@ -261,13 +261,7 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
     let bar_width = (width / 4).clamp(10, 40);
     let room = width.saturating_sub(text::width(&name) + bar_width + 1);
     let facts = text::fit_items(&facts, " · ", room);
-    let ratio = if progression.bytes_total == 0 {
-        progression.components_done as f64 / progression.components_total.max(1) as f64
-    } else {
-        progression.bytes_done as f64 / progression.bytes_total as f64
-    }
-    .min(1.0);
-    let filled = (ratio * bar_width as f64).round() as usize;
+    let filled = (progression.fraction_done() * bar_width as f64).round() as usize;
     let shown = if failed > 0 {
         ComponentStatus::Failed
     } else {
