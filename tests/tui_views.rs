@@ -493,7 +493,8 @@ fn the_finished_run_help_and_the_questions() {
     insta::assert_snapshot!("help_80x24", help);
     app.update(Action::Down); // any key closes help
 
-    let mut running = app_after(until(&events, |e| matches!(e, Event::Planned { .. })));
+    let planned = until(&events, |e| matches!(e, Event::Planned { .. }));
+    let mut running = app_after(planned);
     running.update(Action::Quit);
     let quit = render(&running, 80, 24);
     assert!(quit.contains("Quit anyway?"), "{quit}");
@@ -503,6 +504,18 @@ fn the_finished_run_help_and_the_questions() {
     let cancel = render(&running, 80, 24);
     assert!(cancel.contains("Cancel the whole run?"), "{cancel}");
     insta::assert_snapshot!("confirm_cancel_80x24", cancel);
+    // The run ends behind the question: it no longer says work is running.
+    // Seen failing: "Work is still running. Quit anyway?" over "done, waiting for you".
+    running.update(Action::Down);
+    running.update(Action::Quit);
+    for event in &events[planned.len()..] {
+        running.on_event(event);
+    }
+    let ended = render(&running, 80, 24);
+    assert!(
+        !ended.contains("still running") && ended.contains("The work ended behind this question"),
+        "{ended}"
+    );
     let tiny = render(&app, 40, 10);
     assert!(tiny.contains("terminal too small: 40×10"), "{tiny}");
 }

@@ -103,19 +103,40 @@ pub fn help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
     );
 }
 
-pub fn confirm(frame: &mut Frame, area: Rect, confirm: Confirm, keymap: &Keymap, theme: &Theme) {
-    let (title, question, action, verb) = match confirm {
-        Confirm::Quit => (
+/// A question before quitting or cancelling; `busy`: work is still under way (the run may
+/// have finished behind the question, which then says so).
+pub fn confirm(
+    frame: &mut Frame,
+    area: Rect,
+    confirm: Confirm,
+    busy: bool,
+    keymap: &Keymap,
+    theme: &Theme,
+) {
+    let (title, question, action, verb) = match (confirm, busy) {
+        (Confirm::Quit, true) => (
             " quit? ",
             "Work is still running. Quit anyway? Writes in flight finish and are recorded; a rerun with the same repair file resumes.",
             Action::Quit,
             "quit",
         ),
-        Confirm::Cancel => (
+        (Confirm::Quit, false) => (
+            " quit? ",
+            "The work ended behind this question: nothing is running now. Quit?",
+            Action::Quit,
+            "quit",
+        ),
+        (Confirm::Cancel, true) => (
             " cancel the run? ",
             "Cancel the whole run? Writes in flight finish and are recorded; nothing new starts. A rerun with the same repair file resumes.",
             Action::Cancel,
             "cancel the run",
+        ),
+        (Confirm::Cancel, false) => (
+            " cancel the run? ",
+            "The work ended behind this question: nothing is running now, so nothing is left to cancel.",
+            Action::Cancel,
+            "close",
         ),
     };
     let lines = vec![
