@@ -185,11 +185,11 @@ fn where_line(app: &App, width: usize) -> String {
     format!(" {}", texts.join(" · "))
 }
 
-/// What earlier runs did: everything they recorded, taken over or checked again (the closing
-/// line counts both among the verdicts).
+/// What earlier runs recorded, taken over or checked again (the closing line counts both
+/// among the verdicts): "recorded", not "done", as a failed repair is recorded too.
 fn resumed_count(resumed: &crate::ledger::Resumed) -> String {
     let earlier = resumed.components + resumed.checked_again;
-    let mut text = format!("resumed: {} done earlier", human::count(earlier));
+    let mut text = format!("resumed: {} recorded earlier", human::count(earlier));
     if resumed.checked_again > 0 {
         text.push_str(&format!(
             ", {} checked again",
@@ -308,13 +308,13 @@ mod tests {
         };
         assert_eq!(
             resumed_count(&resumed),
-            "resumed: 7 done earlier, 7 checked again"
+            "resumed: 7 recorded earlier, 7 checked again"
         );
         let taken = crate::ledger::Resumed {
             components: 5,
             checked_again: 0,
             ..resumed
         };
-        assert_eq!(resumed_count(&taken), "resumed: 5 done earlier");
+        assert_eq!(resumed_count(&taken), "resumed: 5 recorded earlier");
     }
 }
