@@ -326,6 +326,32 @@ fn stopping_outranks_paused() {
     }
 }
 
+/// Downloads waiting for other credentials: the download line says so, with no rate.
+///
+/// Seen failing: "measuring…" while nothing downloaded, as if something were running.
+#[test]
+fn a_download_waiting_for_credentials_says_so() {
+    let mut events = paused_with_rates();
+    events.retain(|e| *e != Event::Paused);
+    let progress = events.pop().unwrap();
+    events.push(Event::CredentialsRefused {
+        message: "403 AuthorizationFailure".into(),
+        credentials: CredentialKind::KeyOrSas,
+    });
+    events.push(progress);
+    let app = app_after(&events);
+    let screen = render(&app, 120, 40);
+    let download = screen
+        .lines()
+        .find(|line| line.starts_with(" download"))
+        .unwrap();
+    assert!(download.contains("waiting for credentials"), "{screen}");
+    assert!(
+        !download.contains("B/s") && !download.contains("measuring"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn the_first_screen_leads_to_the_damage() {
     let events = recorded();
