@@ -861,3 +861,88 @@ fn verify_by_repair_file(
         .output()
         .unwrap()
 }
+
+/// A side file this run regenerated, verified again while the run stays open (the console's
+/// `v`): it is still what was written, so it stays regenerated, and nothing is downloaded
+/// again.
+///
+/// Seen failing: the verification called it corrupt (its MD5 is not the manifest's), and it
+/// was regenerated a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_side_file_regenerated_and_verified_again_stays_regenerated() {
+    use export_repair::engine::{self, Activity, Command as EngineCommand, Event, RepairOptions};
+    use export_repair::model::{ComponentId, ComponentKind, ComponentStatus};
+    use export_repair::source::mirror::MirrorSource;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo(dir.path());
+    for leftover in ["report.json", "report.html", &format!("{DRIVE_ID}.rep")] {
+        let _ = std::fs::remove_file(root.join(leftover));
+    }
+    let props = root.join("mirror/photos/wild/canyon.jpg.blobprops.json");
+    let text = std::fs::read_to_string(&props).unwrap();
+    std::fs::write(&props, text.replace("image/jpeg", "image/png")).unwrap();
+    let on_drive = root.join("drive/photos/wild/canyon.jpg.properties");
+    let mut bytes = std::fs::read(&on_drive).unwrap();
+    bytes[60] ^= 0x20;
+    std::fs::write(&on_drive, bytes).unwrap();
+    let manifest = root.join(format!("drive/{DRIVE_ID}.manifest"));
+    let (drive, repair_file) =
+        support::engine_run::prepare(Some(&manifest), None, &dir.path().join("r.rep"));
+    let blob = drive
+        .blobs
+        .iter()
+        .position(|b| b.blob_path == "photos/wild/canyon.jpg")
+        .unwrap() as u32;
+    let properties = ComponentId {
+        blob,
+        component: drive.blobs[blob as usize]
+            .components
+            .iter()
+            .position(|c| c.kind == ComponentKind::Properties)
+            .unwrap() as u32,
+    };
+    let mut handle = engine::start_repair(
+        Arc::clone(&drive),
+        root.join("drive"),
+        Arc::new(MirrorSource::new(root.join("mirror")).unwrap()),
+        repair_file,
+        RepairOptions {
+            stay_open: true,
+            ..RepairOptions::default()
+        },
+    );
+    let (mut idles, mut verdicts, mut downloads) = (0, Vec::new(), 0);
+    let run = async {
+        while let Some(event) = handle.events.recv().await {
+            match event {
+                Event::Component(c) if c.id == properties => verdicts.push(c.status),
+                Event::Working {
+                    blob: b,
+                    components,
+                    activity: Activity::Downloading,
+                } if b == blob && components.contains(&properties.component) => downloads += 1,
+                Event::Idle { .. } => {
+                    idles += 1;
+                    match idles {
+                        1 => handle.send(EngineCommand::Verify(vec![properties])),
+                        _ => handle.send(EngineCommand::Finish),
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the run ended");
+    assert_eq!(
+        verdicts,
+        [
+            ComponentStatus::Corrupt,
+            ComponentStatus::Regenerated,
+            ComponentStatus::Regenerated
+        ]
+    );
+    assert_eq!(downloads, 1, "regenerated once");
+}

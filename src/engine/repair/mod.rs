@@ -1160,13 +1160,16 @@ impl Repairer {
         (unchecked && is_unpinned(blob, conditions)).then(|| UNCHECKED_AND_UNPINNED.to_string())
     }
 
-    /// Keeps what was written unchecked (see `written_md5s`), for verifying it again.
+    /// Keeps what was written unchecked (see `written_md5s`), and side files regenerated
+    /// (whose MD5 is not the manifest's), for verifying them again: what the verifier compares
+    /// them with, as `verify --repair-file` does.
     fn remember_written(&self, done: &[Done]) {
         let mut written = locked(&self.written_md5s);
         for d in done {
             let blob = &self.drive.blobs[d.id.blob as usize];
-            if d.status == ComponentStatus::Repaired
-                && blob.written_unchecked(self.drive.component(d.id))
+            let unchecked = d.status == ComponentStatus::Repaired
+                && blob.written_unchecked(self.drive.component(d.id));
+            if (unchecked || d.status == ComponentStatus::Regenerated)
                 && let Some(md5) = d.actual_md5
             {
                 written.insert(d.id, md5);
