@@ -642,6 +642,169 @@ fn a_journal_that_is_a_fifo_a_folder_or_a_link_is_refused_naming_it() {
     }
 }
 
+/// The three commands that open a repair file, on `repair_file` of `scenario`: `report`,
+/// `verify --repair-file` and the repair itself.
+fn every_reader(
+    scenario: &Scenario,
+    repair_file: &Path,
+) -> Vec<(&'static str, assert_cmd::Command)> {
+    let mut report = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+    report
+        .arg("report")
+        .arg("--repair-file")
+        .arg(repair_file)
+        .arg("--output")
+        .arg(scenario.dir.join("again.json"));
+    let mut verify = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+    verify
+        .arg("verify")
+        .arg("--target")
+        .arg(scenario.drive())
+        .arg("--manifest")
+        .arg(scenario.drive().join(format!("{DRIVE_ID}.manifest")))
+        .arg("--copy-log")
+        .arg(scenario.dir.join("copy.xml"))
+        .arg("--repair-file")
+        .arg(repair_file);
+    let mut repair = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+    let args: Vec<OsString> = scenario.args(1);
+    let at = args.iter().position(|a| a == "--repair-file").unwrap() + 1;
+    repair
+        .args(&args[..at])
+        .arg(repair_file)
+        .args(&args[at + 1..]);
+    vec![("report", report), ("verify", verify), ("repair", repair)]
+}
+
+/// Each command that opens a repair file refuses it at once (exit 2), saying `phrase`, and
+/// leaves the drive and `untouched` as they were, with no file beside them.
+fn assert_every_reader_refuses(scenario: &Scenario, repair_file: &Path, phrase: &str, what: &str) {
+    let before = files(&scenario.drive());
+    let beside: Vec<_> = std::fs::read_dir(&scenario.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for (command_name, command) in every_reader(scenario, repair_file) {
+        let seen = run(command, Duration::from_secs(60));
+        assert!(
+            seen.code.is_some(),
+            "{what}, {command_name}: still running after a minute"
+        );
+        assert_eq!(
+            seen.code,
+            Some(2),
+            "{what}, {command_name}: {}",
+            seen.text()
+        );
+        assert!(
+            seen.stderr.contains(&repair_file.display().to_string())
+                && seen.stderr.contains(phrase),
+            "{what}, {command_name}: {}",
+            seen.text()
+        );
+    }
+    assert_eq!(files(&scenario.drive()), before, "{what}");
+    let mut now: Vec<_> = std::fs::read_dir(&scenario.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    now.retain(|name| !beside.contains(name));
+    assert!(
+        now.is_empty(),
+        "{what}: {now:?} made beside the repair file"
+    );
+}
+
+/// A repair file that is a FIFO or a folder is refused at once by every command, saying what
+/// it is.
+///
+/// Seen failing: with a FIFO, `report` and `verify --repair-file` waited forever, `repair`
+/// said "disk I/O error: Error code 266"; with a folder, "unable to open database file".
+#[test]
+fn a_repair_file_that_is_a_fifo_or_a_folder_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    let fifo = scenario.dir.join("fifo.rep");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_every_reader_refuses(&scenario, &fifo, "is a FIFO, not a regular file", "a FIFO");
+    let folder = scenario.dir.join("folder.rep");
+    std::fs::create_dir(&folder).unwrap();
+    assert_every_reader_refuses(
+        &scenario,
+        &folder,
+        "is a folder, not a regular file",
+        "a folder",
+    );
+}
+
+/// A repair file holding a trigger or a view (which no run makes) is refused by every command
+/// before anything in it runs: a trigger could rewrite the run's own verdicts, a view stand
+/// where a table was, either loop forever.
+///
+/// Seen failing: a trigger on the binding looping forever hung `repair` at full CPU; one that
+/// turned every corrupt verdict to verified made a rerun say "nothing to repair" (exit 0) over
+/// a corrupt block; a view in place of the component table hung `report` and `verify`.
+#[test]
+fn a_repair_file_holding_a_trigger_or_a_view_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    let original = scenario.repair_file();
+    let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                   SELECT count(*) FROM n";
+    let cases = [
+        (
+            "trigger.rep",
+            format!("CREATE TRIGGER t AFTER UPDATE ON binding BEGIN {endless}; END;"),
+            "a trigger",
+        ),
+        (
+            "flips.rep",
+            "CREATE TRIGGER f AFTER UPDATE ON component BEGIN \
+             UPDATE component SET status = 'verified' WHERE status IN ('corrupt', 'failed'); END;"
+                .to_string(),
+            "a trigger",
+        ),
+        (
+            "view.rep",
+            format!(
+                "ALTER TABLE component RENAME TO component_kept; \
+                 CREATE VIEW component AS SELECT * FROM component_kept WHERE ({endless}) > 0;"
+            ),
+            "a view",
+        ),
+    ];
+    for (name, sql, phrase) in cases {
+        let planted = scenario.dir.join(name);
+        std::fs::copy(&original, &planted).unwrap();
+        let db = rusqlite::Connection::open(&planted).unwrap();
+        db.execute_batch(&sql).unwrap();
+        drop(db);
+        let phrase = format!("holds {phrase}");
+        assert_every_reader_refuses(&scenario, &planted, &phrase, name);
+    }
+}
+
+/// A repair file switched to WAL mode (which no run uses) is refused; reading it would leave
+/// `-wal` and `-shm` files beside it, and the commands that only read it promise to write
+/// nothing.
+#[test]
+fn a_repair_file_in_wal_mode_is_refused_and_nothing_is_made_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    let wal = scenario.dir.join("wal.rep");
+    std::fs::copy(scenario.repair_file(), &wal).unwrap();
+    let db = rusqlite::Connection::open(&wal).unwrap();
+    db.pragma_update(None, "journal_mode", "WAL").unwrap();
+    drop(db);
+    assert_every_reader_refuses(&scenario, &wal, "WAL", "WAL mode");
+}
+
 /// Regression: `kill -9` while the repair file was being created left a file every later run
 /// refused; now the file is created in one transaction and an empty one is taken as new.
 #[test]

@@ -65,6 +65,11 @@ pub enum JournalError {
     #[error("the repair file {path} is in use by another run")]
     InUse { path: String },
     #[error(
+        "the repair file {path} is {kind}, not a regular file: give the repair file, or a new \
+         path to start one"
+    )]
+    NotAFile { path: String, kind: &'static str },
+    #[error(
         "the repair file {path} cannot be read: its rollback journal {journal} is not a regular \
          file (a FIFO, a folder, a link…); move it away"
     )]
@@ -147,8 +152,7 @@ impl RepairFile {
     /// an existing file was opened (a resumed repair).
     pub fn open_or_create(path: &Path, binding: &Binding) -> Result<(Self, bool), JournalError> {
         let display = path.display().to_string();
-        check_journal(path, &display)?;
-        let exists = path.exists();
+        let exists = check_repair_file(path, &display)?;
         let flags = if exists {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
         } else {
@@ -165,6 +169,7 @@ impl RepairFile {
             connection,
             path: display,
         };
+        file.refuse_triggers_and_views()?;
         file.configure()?;
         file.bind(exists, binding)
     }
@@ -191,7 +196,7 @@ impl RepairFile {
     pub fn in_memory_copy(path: &Path, binding: &Binding) -> Result<(Self, bool), JournalError> {
         let display = path.display().to_string();
         let sqlite = |source| classify(&display, source);
-        let exists = path.exists();
+        let exists = check_repair_file(path, &display)?;
         let connection = if exists {
             in_memory(&open_committed(path, &display)?).map_err(sqlite)?
         } else {
@@ -201,6 +206,7 @@ impl RepairFile {
             connection,
             path: display,
         };
+        file.refuse_triggers_and_views()?;
         file.bind(exists, binding)
     }
 
@@ -239,6 +245,31 @@ impl RepairFile {
         self.connection
             .execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(self.sqlite())
+    }
+
+    /// Refuses a file holding a trigger or a view, which no run makes: a trigger runs on the
+    /// run's own writes (it could rewrite verdicts, or loop forever), a view may stand where a
+    /// table was. Checked before anything else in the file is read or written.
+    fn refuse_triggers_and_views(&self) -> Result<(), JournalError> {
+        let planted: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT type FROM sqlite_master WHERE type IN ('trigger', 'view') LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite())?;
+        match planted {
+            Some(kind) => Err(JournalError::NotARepairFile {
+                path: self.path.clone(),
+                reason: format!(
+                    "it holds a {kind}, which no run makes (it was edited); start over with a new \
+                     repair file"
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// No id and no tables: an empty database (or an empty file).
@@ -420,7 +451,7 @@ impl RepairFile {
     /// Opens an existing repair file only to read it (for reports); takes no lock.
     pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
         let display = path.display().to_string();
-        if !path.exists() {
+        if !check_repair_file(path, &display)? {
             return Err(JournalError::NotARepairFile {
                 path: display,
                 reason: "it does not exist".into(),
@@ -431,6 +462,7 @@ impl RepairFile {
             connection,
             path: display,
         };
+        file.refuse_triggers_and_views()?;
         if file.application_id()? != APPLICATION_ID {
             return Err(JournalError::NotARepairFile {
                 path: file.path.clone(),
@@ -541,6 +573,51 @@ fn journal_path(path: &Path) -> std::path::PathBuf {
     let mut journal = path.as_os_str().to_owned();
     journal.push("-journal");
     journal.into()
+}
+
+/// Refuses a repair file that is not a regular file (SQLite would wait forever to open a FIFO,
+/// and say "disk I/O error" of a folder) or that is in WAL mode, which no run uses (reading it
+/// would leave `-wal` and `-shm` files beside it), and its rollback journal when that is not a
+/// regular file. Returns whether the repair file exists.
+fn check_repair_file(path: &Path, display: &str) -> Result<bool, JournalError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let found = match std::fs::metadata(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => {
+            return Err(JournalError::NotARepairFile {
+                path: display.to_string(),
+                reason: format!("it cannot be read: {error}"),
+            });
+        }
+        Ok(found) => found.file_type(),
+    };
+    if !found.is_file() {
+        let kind = match found {
+            _ if found.is_dir() => "a folder",
+            _ if found.is_fifo() => "a FIFO",
+            _ if found.is_socket() => "a socket",
+            _ if found.is_block_device() || found.is_char_device() => "a device",
+            _ => "a special file",
+        };
+        return Err(JournalError::NotAFile {
+            path: display.to_string(),
+            kind,
+        });
+    }
+    // The header's write and read versions (bytes 18 and 19) are 2 in WAL mode.
+    let mut header = [0u8; 20];
+    let whole = std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut header));
+    if whole.is_ok() && header.starts_with(b"SQLite format 3\0") && header[18..] == [2, 2] {
+        return Err(JournalError::NotARepairFile {
+            path: display.to_string(),
+            reason: "it is in WAL mode, which no run uses (another tool switched it); start over \
+                     with a new repair file"
+                .into(),
+        });
+    }
+    check_journal(path, display)?;
+    Ok(true)
 }
 
 /// Refuses a rollback journal beside the repair file that is not a regular file: SQLite would

@@ -48,20 +48,26 @@ fn drive_file_md5(
     if seen.is_some_and(|seen| seen != (identity.device, identity.inode)) {
         return Err("the file was replaced since it was verified".into());
     }
-    let mut reader = file.take(length);
-    let mut hasher = Md5Stream::new();
-    let mut buffer = vec![0u8; 1024 * 1024];
-    loop {
-        if control.is_cancelled() {
-            return Err("the run was stopped".into());
+    let reader = StopsOnCancel {
+        inner: file.take(length),
+        control,
+    };
+    Md5Stream::of_reader(reader).map_err(|error| error.to_string())
+}
+
+/// A reader that fails once the run is cancelled: a file of gigabytes hashed piece by piece
+/// does not hold a stop up.
+struct StopsOnCancel<'a, R> {
+    inner: R,
+    control: &'a crate::engine::verify::Control,
+}
+
+impl<R: std::io::Read> std::io::Read for StopsOnCancel<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.control.is_cancelled() {
+            return Err(std::io::Error::other("the run was stopped"));
         }
-        match reader
-            .read(&mut buffer)
-            .map_err(|error| error.to_string())?
-        {
-            0 => return Ok(hasher.finish()),
-            read => hasher.update(&buffer[..read]),
-        }
+        self.inner.read(buffer)
     }
 }
 
