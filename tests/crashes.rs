@@ -743,6 +743,26 @@ fn a_repair_file_that_is_a_fifo_or_a_folder_is_refused_at_once() {
     );
 }
 
+/// An empty file given to the commands that only read a repair file is said to be empty, not
+/// missing, and not "not a repair file (it is not a repair file)".
+#[test]
+fn an_empty_repair_file_is_said_to_be_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = finished_repair(dir.path());
+    let empty = scenario.dir.join("empty.rep");
+    std::fs::write(&empty, b"").unwrap();
+    for (name, command) in every_reader(&scenario, &empty).into_iter().take(2) {
+        let seen = run(command, Duration::from_secs(60));
+        assert_eq!(seen.code, Some(2), "{name}: {}", seen.text());
+        assert!(
+            seen.stderr
+                .contains("is empty: no run recorded anything in it"),
+            "{name}: {}",
+            seen.text()
+        );
+    }
+}
+
 /// A repair file holding a trigger or a view (which no run makes) is refused by every command
 /// before anything in it runs: a trigger could rewrite the run's own verdicts, a view stand
 /// where a table was, either loop forever.

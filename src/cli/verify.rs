@@ -95,10 +95,14 @@ fn written_by(
     let unusable = |error: JournalError| CliError::Usage(super::chain(&error));
     let (repair_file, existed) = RepairFile::in_memory_copy(path, binding).map_err(unusable)?;
     if !existed {
+        let shown = path.display();
+        let what = match path.exists() {
+            true => format!("the file at {shown} is empty: no run recorded anything in it"),
+            false => format!("there is no repair file at {shown}"),
+        };
         return Err(CliError::Usage(format!(
-            "there is no repair file at {}: pass the one the repair wrote (--repair-file of \
-             `repair`), or leave --repair-file out",
-            path.display()
+            "{what}: pass the one the repair wrote (--repair-file of `repair`), or leave \
+             --repair-file out"
         )));
     }
     let entries = repair_file.entries(drive).map_err(unusable)?;

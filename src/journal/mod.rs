@@ -464,9 +464,13 @@ impl RepairFile {
         };
         file.refuse_triggers_and_views()?;
         if file.application_id()? != APPLICATION_ID {
+            let empty = std::fs::metadata(path).is_ok_and(|found| found.len() == 0);
             return Err(JournalError::NotARepairFile {
                 path: file.path.clone(),
-                reason: "it is not an export-repair repair file".into(),
+                reason: match empty {
+                    true => "it is empty: no run recorded anything in it".into(),
+                    false => "it is another program's SQLite database".into(),
+                },
             });
         }
         let version = file.schema_version()?;
