@@ -221,11 +221,9 @@ impl Ledger {
         self.records[index].failed_download = failed_download;
         let repaired = record.repaired || event.status == ComponentStatus::Repaired;
         // A repair stays a repair when a later look finds nothing wrong.
-        let shown = match event.status {
-            ComponentStatus::Verified | ComponentStatus::Skipped if record.repaired => {
-                ComponentStatus::Repaired
-            }
-            status => status,
+        let shown = match record.repaired {
+            true => event.status.after_repair(),
+            false => event.status,
         };
         self.show(id, index, record.status, shown, bytes);
         self.records[index].repaired = repaired;

@@ -62,6 +62,15 @@ impl ComponentStatus {
             ComponentStatus::Skipped => "skipped",
         }
     }
+
+    /// What a component the run repaired is called when a later look finds `self`: a repair
+    /// stays a repair while nothing wrong is found (the ledger and the repair file alike).
+    pub fn after_repair(self) -> ComponentStatus {
+        match self {
+            ComponentStatus::Verified | ComponentStatus::Skipped => ComponentStatus::Repaired,
+            status => status,
+        }
+    }
 }
 
 /// A file's verdict in the report.

@@ -165,6 +165,7 @@ pub fn start_repair(
             out: messages_tx,
             conditions: Mutex::new(HashMap::new()),
             verdicts: Mutex::new(HashMap::new()),
+            repaired: Mutex::new(HashSet::new()),
             storage_lengths: Mutex::new(HashMap::new()),
             earlier: Mutex::new(HashMap::new()),
             written_md5s: Mutex::new(HashMap::new()),
@@ -233,10 +234,6 @@ fn prepare(
     Ok((root, journal, recorded, hasher))
 }
 
-/// Why a repair verified again in the run that made it is still a repair (the repair file's
-/// words).
-const REPAIRED_VERIFIED_AGAIN: &str = "repaired; verified again";
-
 pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -271,6 +268,9 @@ pub(crate) struct Repairer {
     /// The latest verdict of every component that has one (a length is truncated only once the
     /// rest of its file is right).
     verdicts: Mutex<HashMap<ComponentId, ComponentStatus>>,
+    /// Components this run repaired or took over as repaired: a later look that finds nothing
+    /// wrong keeps them repaired ([`ComponentStatus::after_repair`]).
+    repaired: Mutex<HashSet<ComponentId>>,
     /// The storage's lengths of files only the copy log lists, once known (what later work
     /// on them plans with, whatever the copy log's `Length` claims).
     storage_lengths: Mutex<HashMap<ComponentId, u64>>,
@@ -575,6 +575,9 @@ impl Repairer {
     /// Keeps a verdict, and the data file it was reached on.
     fn note(&self, finding: &Finding) {
         locked(&self.verdicts).insert(finding.id, finding.status);
+        if finding.status == ComponentStatus::Repaired {
+            locked(&self.repaired).insert(finding.id);
+        }
         if let Some(identity) = &finding.identity
             && !self.drive.component(finding.id).kind.is_side_file()
         {
@@ -619,17 +622,17 @@ impl Repairer {
                 ) {
                     locked(&damaged).push(finding.id);
                 }
-                // A repair this run made (or took over), verified again and found right, stays
-                // a repair in the repair file, as in the ledger (its `verified_again`): what
-                // `report --repair-file` and a rerun read.
-                let confirmed = finding.status == ComponentStatus::Verified
-                    && locked(&this.verdicts).get(&finding.id) == Some(&ComponentStatus::Repaired);
-                let (status, reason) = match confirmed {
-                    true => (
-                        ComponentStatus::Repaired,
-                        Some(REPAIRED_VERIFIED_AGAIN.into()),
-                    ),
-                    false => (finding.status, finding.reason.clone()),
+                // A repair this run made (or took over), looked at again and found nothing
+                // wrong, stays a repair in the repair file, as in the ledger: what `report
+                // --repair-file` and a rerun read.
+                let status = match locked(&this.repaired).contains(&finding.id) {
+                    true => finding.status.after_repair(),
+                    false => finding.status,
+                };
+                let confirmed = status != finding.status;
+                let reason = match confirmed {
+                    true => None,
+                    false => finding.reason.clone(),
                 };
                 // Damage found is recorded too: a run stopped before repairing it leaves a
                 // repair file that says what was found, as the run's report does.
@@ -647,7 +650,7 @@ impl Repairer {
                 }
                 this.note(&finding);
                 if confirmed {
-                    locked(&this.verdicts).insert(finding.id, ComponentStatus::Repaired);
+                    locked(&this.verdicts).insert(finding.id, status);
                 }
                 let _ = this.out.blocking_send(WorkerMessage::Finding(finding));
             };
