@@ -51,9 +51,15 @@ impl Bars {
                 Work::Download => &mut self.download,
             };
             let bar = slot.get_or_insert_with(|| self.all.add(new_bar(work)));
-            bar.set_length(progression.bytes_total);
-            bar.set_position(progression.bytes_done.min(progression.bytes_total));
-            bar.set_message(state(ledger, work));
+            // The share done, as the console's bar and the progress line measure it (by
+            // components while the plan has no bytes); the bytes are told in words.
+            bar.set_position((progression.fraction_done() * BAR_STEPS as f64) as u64);
+            bar.set_message(format!(
+                "{} of {} {}",
+                human::bytes(progression.bytes_done),
+                human::bytes(progression.bytes_total),
+                state(ledger, work)
+            ));
         }
     }
 
@@ -68,14 +74,17 @@ impl Bars {
     }
 }
 
+/// How finely a terminal bar is drawn: its length, in steps of the share done.
+const BAR_STEPS: u64 = 1000;
+
 #[expect(
     clippy::expect_used,
     reason = "the template is a literal; a test renders it"
 )]
 fn new_bar(work: Work) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
+    let bar = ProgressBar::with_draw_target(Some(BAR_STEPS), ProgressDrawTarget::hidden());
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {msg}")
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {msg}")
             .expect("valid template")
             .progress_chars("=> "),
     );
@@ -325,7 +334,7 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
         },
         // A verify repairs nothing: what it found "repaired" is a side file a repair regenerated.
         (false, Outcome::Repaired) if ledger.mode() == Some(RunMode::Verify) => format!(
-            "VERIFIED, with {} by a repair (see the report)",
+            "VERIFIED, with {} (a repair wrote them; see the report)",
             human::regenerated_side_files(totals.count(ComponentStatus::Regenerated))
         ),
         // What `verify` alone would call corrupt is said at once, not claimed repaired.
@@ -356,11 +365,9 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
     let regenerated = totals.count(ComponentStatus::Regenerated);
     if regenerated > 0 {
         text.push_str(&format!(
-            "warning: {} properties or metadata file(s) regenerated from the blob's current \
-             properties do not match the manifest's MD5 (the service's exact form is not \
-             documented): `verify` calls them corrupt, `verify --repair-file` checks them \
-             against what was written\n",
-            human::count(regenerated)
+            "warning: {} (the service's exact form is not documented): `verify` calls them \
+             corrupt, `verify --repair-file` checks them against what was written\n",
+            human::regenerated_side_files(regenerated)
         ));
     }
     if ledger.run().is_some() && ledger.did_work() {
