@@ -247,7 +247,7 @@ fn progress_line(app: &App, work: Work, theme: &Theme, width: usize) -> Line<'st
         // Stopping outranks a pause: what is in flight finishes, then the run ends.
     } else if ledger.paused() {
         facts.push("paused".into());
-    } else if work == Work::Download && ledger.awaiting_credentials() {
+    } else if work == Work::Download && ledger.awaiting_credentials() && !ledger.finished() {
         // Nothing downloads until other credentials are given: no rate to measure.
         facts.push("waiting for credentials".into());
     } else if !ledger.finished() && !ledger.idle() {

@@ -55,7 +55,11 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: &Theme) {
     hints::draw(frame, bar, app, keymap);
     match &app.mode {
         Mode::Help => popup::help(frame, area, keymap, theme),
-        Mode::Confirm(confirm) => popup::confirm(frame, area, *confirm, app.busy(), keymap, theme),
+        Mode::Confirm(confirm) => {
+            // A run stopping still finishes what is in flight.
+            let working = app.busy() || app.ledger.stopping();
+            popup::confirm(frame, area, *confirm, working, keymap, theme)
+        }
         Mode::Prompt(prompt) => popup::prompt(frame, area, app, prompt, theme),
         Mode::LogFile => popup::log_file(frame, area, app, theme),
         Mode::Normal | Mode::Search => {}

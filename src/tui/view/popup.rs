@@ -103,17 +103,17 @@ pub fn help(frame: &mut Frame, area: Rect, keymap: &Keymap, theme: &Theme) {
     );
 }
 
-/// A question before quitting or cancelling; `busy`: work is still under way (the run may
-/// have finished behind the question, which then says so).
+/// A question before quitting or cancelling; `working`: work is still under way (the run may
+/// have ended behind the question, which then says so).
 pub fn confirm(
     frame: &mut Frame,
     area: Rect,
     confirm: Confirm,
-    busy: bool,
+    working: bool,
     keymap: &Keymap,
     theme: &Theme,
 ) {
-    let (title, question, action, verb) = match (confirm, busy) {
+    let (title, question, action, verb) = match (confirm, working) {
         (Confirm::Quit, true) => (
             " quit? ",
             "Work is still running. Quit anyway? Writes in flight finish and are recorded; a rerun with the same repair file resumes.",
