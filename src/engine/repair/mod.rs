@@ -307,7 +307,7 @@ impl Repairer {
         recorded: Recorded,
         requests: Option<mpsc::UnboundedReceiver<WorkRequest>>,
     ) -> bool {
-        // What an earlier run learned is not asked again of a storage that may be gone.
+        // What an earlier run learned holds until the storage is asked again (it may be gone).
         for (id, length) in recorded.storage_lengths {
             self.know_storage_length(id, length).await;
         }
@@ -1195,9 +1195,12 @@ impl Repairer {
     /// Keeps the storage's length of a file only the copy log lists (what later plans use)
     /// and tells it when the copy log claimed another.
     async fn know_storage_length(&self, id: ComponentId, length: u64) {
-        locked(&self.storage_lengths).insert(id, length);
+        let before = locked(&self.storage_lengths).insert(id, length);
         let blob = &self.drive.blobs[id.blob as usize];
-        if !blob.in_manifest && Some(length) != blob.copy_log_length() {
+        // Told when it is not what the copy log says, or no longer what was known (a length
+        // an earlier run recorded, then another from the storage).
+        let news = Some(length) != blob.copy_log_length() || before.is_some_and(|b| b != length);
+        if !blob.in_manifest && news {
             let _ = self
                 .out
                 .send(WorkerMessage::StorageLength { id, length })
