@@ -163,7 +163,7 @@ mod tests {
                 false,
                 "underway",
                 "UNDER WAY",
-                "Written while the run was under way: 1 not checked yet.",
+                "Written while the run was under way: 1 not checked so far.",
             ),
         ] {
             let html = crate::report::render_to_string(
@@ -178,6 +178,14 @@ mod tests {
             assert!(html.contains(says), "{word}: {says}");
             assert!(html.contains("<title>"), "{word}");
         }
+        // Not every component checked, and the run ended: interrupted, whenever it ended.
+        let ended = crate::report::Report {
+            finished: Some(time::OffsetDateTime::UNIX_EPOCH),
+            ..report(Outcome::Incomplete, false)
+        };
+        let html = crate::report::render_to_string(&ended, crate::report::ReportFormat::Html);
+        assert!(html.contains("<div class=\"word\">INTERRUPTED</div>"));
+        assert!(html.contains("finished 1970-01-01 00:00:00 UTC"), "{html}");
     }
 
     /// Whatever a drive's XML, a blob name, the storage or the command line puts in a

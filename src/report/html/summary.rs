@@ -85,11 +85,13 @@ pub fn kind(report: &Report) -> &'static str {
     }
 }
 
-/// When the page is of: "finished …", or "under way, started …" for a run still going.
+/// When the page is of: "finished …", or "under way, started …" for a run still going (a
+/// report has no end only while its run goes on).
 pub fn when(report: &Report) -> String {
     match (report.finished, report.started) {
+        (Some(finished), _) => format!("finished {}", timestamp(Some(finished))),
         (None, Some(started)) => format!("under way, started {}", timestamp(Some(started))),
-        (finished, _) => format!("finished {}", timestamp(finished)),
+        (None, None) => "under way".into(),
     }
 }
 
@@ -144,7 +146,7 @@ pub fn banner(report: &Report, verdict: Verdict, damaged_files: u64) -> (String,
             count(skipped)
         ),
         Verdict::UnderWay => format!(
-            "Written while the run was under way: {} not checked yet.",
+            "Written while the run was under way: {} not checked so far.",
             count(skipped)
         ),
     };
