@@ -449,7 +449,7 @@ async fn save(
     let refuse_links = |error: RootedError| match error {
         RootedError::Symlink { path, .. } => CliError::Usage(format!(
             "cannot write {}: it is a symbolic link, and a log is saved as a file of its own, \
-             never through a link (remove the link, or fetch into another folder with --into)",
+             never through a link (remove the link, or fetch into another folder)",
             escape_controls(&directory.join(path).display().to_string())
         )),
         error => cannot_write(&error),
@@ -492,7 +492,7 @@ const NUMBERED_NAMES: u32 = 99;
 
 /// Puts a fetched log in place under `name`, or, where a file of that name holds other bytes
 /// (a copy mended by hand, say), beside it as `<stem>.1.xml`, `<stem>.2.xml`…: never over
-/// other bytes. A file with the same bytes is replaced by them (nothing changes).
+/// other bytes. A file with the same bytes is left as it is and taken (the temporary goes).
 fn put_in_place(
     folder: &RootedDir,
     name: &str,
@@ -504,11 +504,15 @@ fn put_in_place(
             n => numbered(name, n),
         };
         let located = folder.child(&candidate)?;
-        if located.exists() && !same_bytes(&located.open_read()?, &temporary.file, &located)? {
+        let same =
+            located.exists() && same_bytes(&located.open_read()?, &temporary.file, &located)?;
+        if located.exists() && !same {
             continue;
         }
-        temporary.retarget(&candidate)?;
-        temporary.commit()?;
+        if !same {
+            temporary.retarget(&candidate)?;
+            temporary.commit()?;
+        }
         return Ok(Saved {
             path: folder.path().join(&candidate),
             left_alone: (number > 0).then(|| folder.path().join(name)),
@@ -518,7 +522,7 @@ fn put_in_place(
         &folder.path().join(name).display().to_string(),
         std::io::Error::other(format!(
             "it and {NUMBERED_NAMES} numbered names beside it hold other bytes: fetch into \
-             another folder with --into"
+             another folder"
         )),
     ))
 }
