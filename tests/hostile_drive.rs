@@ -2241,7 +2241,7 @@ fn a_regenerated_side_file_is_a_warning_everywhere_and_proven_by_what_was_writte
     );
     assert!(
         seen.text()
-            .contains("warning: 1 properties or metadata file"),
+            .contains("warning: 1 side file regenerated from the blob's properties"),
         "{}",
         seen.text()
     );
