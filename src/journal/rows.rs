@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use rusqlite::{ToSql, params};
+use rusqlite::{OptionalExtension, ToSql, params};
 
 use super::{
     Binding, Done, Entry, EntryState, JournalError, RepairFile, SCHEMA_VERSION, classify, now,
@@ -408,7 +408,9 @@ impl RepairFile {
                     })
                 },
             )
-            .map_err(self.sqlite())?;
+            .optional()
+            .map_err(self.sqlite())?
+            .ok_or_else(|| not_ours("it records no drive".into()))?;
         let mut blobs: Vec<Blob> = Vec::new();
         {
             // A file of schema 4 or before has no export records.

@@ -185,6 +185,27 @@ fn a_stray_component_row_is_an_error_naming_the_file_not_a_panic() {
     assert!(error.to_string().contains("x.rep"), "{error}");
 }
 
+/// Seen failing: "Query returned no rows", naming neither the file nor what was wrong.
+#[test]
+fn a_file_without_its_binding_row_is_said_to_record_no_drive() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.rep");
+    {
+        let (mut file, _) = RepairFile::open_or_create(&path, &binding()).unwrap();
+        file.record_drive(&drive_of(&[BLOB_A])).unwrap();
+    }
+    Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM binding", [])
+        .unwrap();
+    let file = RepairFile::open_read_only(&path).unwrap();
+    let error = file.stored_drive().unwrap_err().to_string();
+    assert!(
+        error.contains("x.rep") && error.contains("it records no drive"),
+        "{error}"
+    );
+}
+
 #[test]
 fn a_missing_component_row_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
