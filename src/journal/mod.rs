@@ -615,7 +615,7 @@ fn check_repair_file(path: &Path, display: &str) -> Result<bool, JournalError> {
     if whole.is_ok() && header.starts_with(b"SQLite format 3\0") && header[18..] == [2, 2] {
         return Err(JournalError::NotARepairFile {
             path: display.to_string(),
-            reason: "it is in WAL mode, which no run uses (another tool switched it); start over \
+            reason: "it is in WAL mode, which no run uses: another tool switched it; start over \
                      with a new repair file"
                 .into(),
         });

@@ -1180,8 +1180,8 @@ impl Repairer {
         }
     }
 
-    /// Keeps the storage's length of a file only the copy log lists, as [`Self::know_storage_length`]
-    /// does, and records it in the repair file.
+    /// Keeps the storage's length of a file only the copy log lists, as
+    /// [`Self::know_storage_length`] does, and records it in the repair file.
     async fn learn_storage_length(&self, id: ComponentId, length: u64) {
         // A manifest blob's length is the manifest's (a download refuses any other).
         if !self.drive.blobs[id.blob as usize].in_manifest {
@@ -1193,7 +1193,7 @@ impl Repairer {
     }
 
     /// Keeps the storage's length of a file only the copy log lists (what later plans use)
-    /// and tells it when the copy log claimed another.
+    /// and tells it when it is news to the ledger.
     async fn know_storage_length(&self, id: ComponentId, length: u64) {
         let before = locked(&self.storage_lengths).insert(id, length);
         let blob = &self.drive.blobs[id.blob as usize];
