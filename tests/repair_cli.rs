@@ -946,3 +946,43 @@ async fn a_side_file_regenerated_and_verified_again_stays_regenerated() {
     );
     assert_eq!(downloads, 1, "regenerated once");
 }
+
+/// A repair whose storage cannot be reached (every download failed after all its retries)
+/// exits 4, as the README's table says, and says a rerun resumes; the drive is left as it was.
+///
+/// Seen failing: exit 1 ("damage remains"), as if no rerun could help, and nothing said why.
+#[test]
+fn an_unreachable_storage_is_exit_4_and_says_a_rerun_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo(dir.path());
+    let drive = root.join("drive");
+    let file = drive.join("photos/wild/canyon.jpg");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let before = files(&drive);
+    let output = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["repair", "--headless", "--repair-file"])
+        .arg(dir.path().join("r.rep"))
+        .arg("--target")
+        .arg(&drive)
+        .arg("--manifest")
+        .arg(drive.join(format!("{DRIVE_ID}.manifest")))
+        .args(["--account", "devstoreaccount1", "--blob-endpoint"])
+        .arg("http://127.0.0.1:9/devstoreaccount1")
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .env("AZURE_STORAGE_KEY", "a2V5")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("the storage could not be reached for 1 component")
+            && stdout.contains("rerun"),
+        "{stdout}"
+    );
+    assert_eq!(files(&drive), before);
+}

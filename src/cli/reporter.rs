@@ -218,6 +218,7 @@ impl Reporter {
             | Event::StorageLength { .. }
             | Event::Transferred { .. }
             | Event::DownloadUnneeded { .. }
+            | Event::StorageUnreachable { .. }
             | Event::Component(_)
             | Event::Idle { .. }
             | Event::SourceChanged { .. } => {}
@@ -344,6 +345,11 @@ pub fn summary(ledger: &Ledger, plan: Option<&DownloadPlan>) -> String {
             human::regenerated_side_files(totals.count(ComponentStatus::Regenerated))
         ),
         (false, Outcome::Repaired) => "REPAIRED: all damage was repaired".into(),
+        (false, Outcome::Damaged) if ledger.unreachable() > 0 => format!(
+            "DAMAGED: damage remains on the drive; the storage could not be reached for {} \
+             (after every retry): a rerun with the same repair file resumes",
+            human::plural(ledger.unreachable(), "component", "components")
+        ),
         (false, Outcome::Damaged) => "DAMAGED: damage remains on the drive".to_string(),
         (false, Outcome::Incomplete) => "INCOMPLETE: not every component was checked (a rerun \
                                          with the same repair file checks the rest)"

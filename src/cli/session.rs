@@ -26,6 +26,9 @@ pub fn exit_status(ledger: &Ledger) -> ExitStatus {
         ExitStatus::AuthRefused
     } else if ledger.interrupted() {
         ExitStatus::Interrupted
+    } else if ledger.damaged() > 0 && ledger.unreachable() > 0 {
+        // Damage a rerun resumes once the storage can be reached, as README's table says.
+        ExitStatus::Interrupted
     } else if ledger.damaged() > 0 {
         ExitStatus::Damaged
     } else if ledger.outcome() == crate::model::Outcome::Incomplete {

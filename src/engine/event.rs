@@ -160,6 +160,13 @@ pub enum Event {
     DownloadUnneeded {
         id: ComponentId,
     },
+    /// The storage could not be reached for these components (their downloads failed after
+    /// every retry, after their verdicts came): a rerun resumes them. A later verdict of one
+    /// takes it out.
+    StorageUnreachable {
+        components: Vec<ComponentId>,
+        message: String,
+    },
     /// A component reached a verdict.
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
@@ -531,7 +538,14 @@ mod tests {
                     component: 0,
                 },
             },
-            Some(Event::DownloadUnneeded { .. }) => Event::Component(ComponentEvent {
+            Some(Event::DownloadUnneeded { .. }) => Event::StorageUnreachable {
+                components: vec![ComponentId {
+                    blob: 0,
+                    component: 0,
+                }],
+                message: "storage unavailable after 6 attempts".into(),
+            },
+            Some(Event::StorageUnreachable { .. }) => Event::Component(ComponentEvent {
                 id: ComponentId {
                     blob: 0,
                     component: 0,
@@ -602,6 +616,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 18);
+        assert_eq!(kinds, 19);
     }
 }

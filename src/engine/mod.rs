@@ -187,6 +187,11 @@ pub(crate) enum WorkerMessage {
     Transferred { id: ComponentId, bytes: u64 },
     /// A component planned for download needs none.
     DownloadUnneeded(ComponentId),
+    /// The storage could not be reached for these components (after their verdicts).
+    StorageUnreachable {
+        components: Vec<ComponentId>,
+        message: String,
+    },
     /// Work planned: it joins that work's totals.
     Planned {
         work: Work,
@@ -471,6 +476,9 @@ pub(crate) async fn dispatch(
                         Event::Transferred { id, bytes }
                     }
                     Some(WorkerMessage::DownloadUnneeded(id)) => Event::DownloadUnneeded { id },
+                    Some(WorkerMessage::StorageUnreachable { components, message }) => {
+                        Event::StorageUnreachable { components, message }
+                    }
                     Some(WorkerMessage::Planned { work, components, bytes }) => {
                         Event::Planned { work, components, bytes }
                     }

@@ -94,6 +94,9 @@ impl Ledger {
             Event::StorageLength { id, length } => self.learn_length(*id, *length),
             Event::Transferred { id, bytes } => self.transferred(*id, *bytes),
             Event::DownloadUnneeded { id } => self.download_unneeded(*id),
+            Event::StorageUnreachable { components, .. } => {
+                self.unreachable.extend(components.iter().copied());
+            }
             Event::Component(verdict) => self.verdict(verdict),
             Event::Progress(progress) => {
                 self.verify.bytes_per_second = progress.verify.bytes_per_second;
@@ -171,6 +174,8 @@ impl Ledger {
     }
 
     fn verdict(&mut self, event: &ComponentEvent) {
+        // A new verdict says why on its own (a `storage_unreachable` follows it if it must).
+        self.unreachable.remove(&event.id);
         let id = event.id;
         let Some(index) = self.index(id) else {
             return;

@@ -217,6 +217,9 @@ pub struct Ledger {
     /// Components whose latest verdict is a download that failed (not damage a check found,
     /// nor an entry refused before anything was downloaded).
     failed_downloads: u64,
+    /// Components whose latest verdict is a download that failed because the storage could not
+    /// be reached: what a rerun resumes.
+    unreachable: HashSet<ComponentId>,
     /// Components under way, by activity.
     by_activity: [u64; 3],
     active_seconds: f64,
@@ -285,6 +288,7 @@ impl Ledger {
             verify: Progression::default(),
             download: Progression::default(),
             failed_downloads: 0,
+            unreachable: HashSet::new(),
             by_activity: [0; 3],
             active_seconds: 0.0,
             bytes_moved: 0,
@@ -445,6 +449,12 @@ impl Ledger {
     /// Components whose latest verdict is a download that failed.
     pub fn failed_downloads(&self) -> u64 {
         self.failed_downloads
+    }
+
+    /// Components whose latest verdict is a download that failed because the storage could not
+    /// be reached.
+    pub fn unreachable(&self) -> u64 {
+        self.unreachable.len() as u64
     }
 
     /// Components being downloaded (and written) now.

@@ -707,3 +707,20 @@ fn a_component_settled_without_its_download_leaves_the_download_total() {
     assert_eq!(download.bytes_total, other_length);
     assert!(download.is_complete());
 }
+
+/// A download that failed because the storage was out of reach is counted as such until a
+/// later verdict of it (a retry that repaired it) says otherwise.
+#[test]
+fn an_unreachable_storage_is_counted_until_a_later_verdict() {
+    let (drive, mut ledger, _) = two_queued_downloads();
+    ledger.apply(&working(CANYON_1, Activity::Downloading));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Failed, 1));
+    ledger.apply(&Event::StorageUnreachable {
+        components: vec![CANYON_1],
+        message: "storage unavailable after 6 attempts".into(),
+    });
+    assert_eq!(ledger.unreachable(), 1);
+    ledger.apply(&working(CANYON_1, Activity::Downloading));
+    ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Repaired, 2));
+    assert_eq!(ledger.unreachable(), 0);
+}

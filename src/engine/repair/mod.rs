@@ -900,7 +900,16 @@ impl Repairer {
                 escape_controls(&other.to_string())
             ),
         };
-        self.settle(failed_all(ids, reason)).await
+        let ended = self.settle(failed_all(ids, reason)).await;
+        // Not the drive's damage, nor the blob's: the storage was out of reach.
+        if let SourceError::Transient { .. } = &error {
+            let message = WorkerMessage::StorageUnreachable {
+                components: ids.to_vec(),
+                message: escape_controls(&error.to_string()).into_owned(),
+            };
+            let _ = self.out.send(message).await;
+        }
+        ended
     }
 
     /// Records verdicts in the repair file, then reports them.

@@ -25,6 +25,13 @@ impl App {
             | Event::StorageLength { .. }
             | Event::Transferred { .. }
             | Event::DownloadUnneeded { .. } => {}
+            Event::StorageUnreachable {
+                components,
+                message,
+            } => self.push_log(format!(
+                "the storage could not be reached for {}: {message}; a rerun (or R) resumes",
+                human::plural(components.len() as u64, "component", "components")
+            )),
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
             Event::CredentialsRefused {
                 message,
