@@ -304,15 +304,16 @@ fn check_survived(name: &str, export: &Export, proxy: &FaultProxy, output: &Outp
     );
 }
 
-/// A run whose faults exceeded the retry budget: exit 1, a reason for every failed component
-/// and its file named in the summary, no wrong byte on the drive; a healthy rerun then
-/// completes the drive. Returns the failed components (blob path, reason).
+/// A run whose faults exceeded the retry budget: exit 4 (the storage could not be reached: a
+/// rerun resumes), a reason for every failed component and its file named in the summary, no
+/// wrong byte on the drive; a healthy rerun then completes the drive. Returns the failed
+/// components (blob path, reason).
 fn check_failed_cleanly(name: &str, export: &Export, output: &Output) -> Vec<(String, String)> {
     let (stdout, stderr) = outputs(output);
     assert_eq!(
         output.status.code(),
-        Some(1),
-        "{name}: expected exit 1 (damage remains)\n{stdout}\n{stderr}"
+        Some(4),
+        "{name}: expected exit 4 (damage remains, the storage out of reach)\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("DAMAGED"), "{name}: {stdout}");
     export.assert_no_wrong_byte();
@@ -540,9 +541,10 @@ async fn survives_a_mixed_seeded_storm() {
     assert!(injected >= 10, "the storm injected only {injected} faults");
 }
 
-/// Faults beyond the retry budget: every request for one blob fails. Exit 1 is then the right
-/// answer: the blob's components fail, each with a reason that says what happened, nothing
-/// of it is written, the rest of the drive is repaired, and a healthy rerun finishes the job.
+/// Faults beyond the retry budget: every request for one blob fails. The blob's components
+/// fail, each with a reason that says what happened, nothing of it is written, the rest of the
+/// drive is repaired, and the run ends with exit 4, as the storage could not be reached for
+/// them: a healthy rerun finishes the job.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blob_that_never_answers_fails_cleanly() {
     let Some(azurite) = azurite::shared() else {
@@ -554,7 +556,11 @@ async fn a_blob_that_never_answers_fails_cleanly() {
     let proxy = FaultProxy::start(azurite.port(), plan);
     let output = export.run(&proxy.endpoint(), 8);
     let (stdout, _) = outputs(&output);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert_eq!(output.status.code(), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("the storage could not be reached for"),
+        "the headline should say why: {stdout}"
+    );
     assert!(
         stdout.contains("storage unavailable after"),
         "the summary should give the reason: {stdout}"
