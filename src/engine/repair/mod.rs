@@ -1088,9 +1088,21 @@ impl Repairer {
                     .await
             } else {
                 let read =
-                    self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
+                    || self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
+                let mut received = read().await?;
+                // Bytes not the manifest's may have been damaged on the way: read once more
+                // (the first read is let go before).
+                let differs = |received: &[fetch::Received]| {
+                    ids.iter().zip(received).any(|(&id, received)| {
+                        self.drive.component(id).expected_md5 != Some(received.md5)
+                    })
+                };
+                if differs(&received) {
+                    drop(received);
+                    received = read().await?;
+                }
                 let unchecked = |received| (received, InTransit::Unchecked);
-                Ok(read.await?.into_iter().map(unchecked).collect())
+                Ok(received.into_iter().map(unchecked).collect())
             }
         };
         let received = match self.recording_intent(&ids, download).await {
@@ -1104,9 +1116,17 @@ impl Repairer {
             let component = self.drive.component(id);
             let actual = received.md5;
             let refusal = match (component.expected_md5, in_transit) {
+                (Some(expected), _) if expected != actual && unpinned => Some(format!(
+                    "the storage's bytes hash to {actual}, not the {}'s {expected}, read \
+                     twice: the blob probably changed since export; nothing was written",
+                    blob.hash_source()
+                )),
                 (Some(expected), _) if expected != actual => Some(format!(
-                    "the storage's bytes hash to {actual}, not the {}'s {expected}: the blob \
-                     probably changed since export; nothing was written",
+                    "the storage's bytes hash to {actual}, not the {}'s {expected}, read \
+                     twice, each read pinned to the exported version: they were damaged on \
+                     the way both times, or the {} is wrong; nothing was written (a rerun \
+                     reads them again)",
+                    blob.hash_source(),
                     blob.hash_source()
                 )),
                 (None, InTransit::Differs { .. }) => in_transit.damage().map(|damage| {
