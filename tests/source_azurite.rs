@@ -125,6 +125,42 @@ async fn page_blob_reads_written_pages_and_zero_holes() {
     assert_eq!(props.content_length, 65536);
 }
 
+/// A SAS past its expiry, or not valid yet, is refused as credentials saying so from its own
+/// times, not only with the service's "AuthorizationFailure".
+///
+/// Seen failing: "AuthorizationFailure: Server failed to authenticate the request…", nothing
+/// saying the SAS had expired.
+#[tokio::test]
+async fn a_sas_out_of_its_time_is_refused_saying_so() {
+    let Some(az) = azurite::shared() else { return };
+    az.create_container("sastime").await;
+    az.put_block_blob("sastime", "a.bin", b"abc", None, &[])
+        .await;
+    let now = time::OffsetDateTime::now_utc();
+    let hours = time::Duration::hours;
+    let cases = [
+        (now - hours(3), now - hours(2), "the SAS expired at"),
+        (now + hours(2), now + hours(3), "the SAS is valid only from"),
+    ];
+    for (start, expiry, says) in cases {
+        let sas = azurite::container_sas_between("sastime", "r", start, expiry);
+        let source = AzureBlobSource::new(AzureSourceConfig {
+            endpoint: Some(az.endpoint()),
+            retry: fast_retry(),
+            ..AzureSourceConfig::new(ACCOUNT, AzureCredential::Sas(format!("sastime?{sas}")))
+        })
+        .unwrap();
+        let error = source
+            .read_range(&blob("sastime/a.bin"), 0, 3, &NONE)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, SourceError::Auth { .. }) && error.to_string().contains(says),
+            "{error}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn container_sas_in_both_forms() {
     let Some(az) = azurite::shared() else { return };

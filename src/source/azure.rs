@@ -631,7 +631,11 @@ impl AzureBlobSource {
                             credential.describe()
                         ),
                     ),
-                    Auth::SharedKey | Auth::Sas(_) => (CredentialKind::KeyOrSas, message),
+                    Auth::Sas(sas) => match sas.out_of_time(time::OffsetDateTime::now_utc()) {
+                        Some(why) => (CredentialKind::KeyOrSas, format!("{message}; {why}")),
+                        None => (CredentialKind::KeyOrSas, message),
+                    },
+                    Auth::SharedKey => (CredentialKind::KeyOrSas, message),
                 };
                 Failure::Fatal(SourceError::Auth {
                     status,

@@ -436,11 +436,26 @@ fn encode(name: &str) -> String {
 /// A service SAS for a whole container (`sr=c`), signed with the dev key as the documented
 /// string-to-sign for version 2018-11-09 and later prescribes.
 pub fn container_sas(container: &str, permissions: &str) -> String {
-    let version = "2018-11-09";
     let now = time::OffsetDateTime::now_utc();
+    container_sas_between(
+        container,
+        permissions,
+        now - time::Duration::minutes(5),
+        now + time::Duration::hours(1),
+    )
+}
+
+/// [`container_sas`] valid from `start` to `expiry`.
+pub fn container_sas_between(
+    container: &str,
+    permissions: &str,
+    start: time::OffsetDateTime,
+    expiry: time::OffsetDateTime,
+) -> String {
+    let version = "2018-11-09";
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    let start = (now - time::Duration::minutes(5)).format(&fmt).unwrap();
-    let expiry = (now + time::Duration::hours(1)).format(&fmt).unwrap();
+    let start = start.format(&fmt).unwrap();
+    let expiry = expiry.format(&fmt).unwrap();
     let resource = format!("/blob/{ACCOUNT}/{container}");
     // sp, st, se, canonicalized resource, si, sip, spr, sv, sr, snapshot time,
     // rscc, rscd, rsce, rscl, rsct

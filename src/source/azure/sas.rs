@@ -103,6 +103,34 @@ impl Sas {
         Ok(sas)
     }
 
+    /// Why the storage refuses the SAS at `now`, when its own times say so: past its expiry
+    /// (`se=`) or before its start (`st=`). Neither time is secret.
+    pub fn out_of_time(&self, now: time::OffsetDateTime) -> Option<String> {
+        let at = |name: &str| {
+            let value = self
+                .params
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))?
+                .1
+                .as_str();
+            let parsed =
+                time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+                    .ok()?;
+            Some((value, parsed))
+        };
+        match (at("se"), at("st")) {
+            (Some((shown, expiry)), _) if expiry <= now => Some(format!(
+                "the SAS expired at {} (its se=): make a new one",
+                crate::sanitize::escape_controls(shown)
+            )),
+            (_, Some((shown, start))) if start > now => Some(format!(
+                "the SAS is valid only from {} (its st=): wait, or make one valid now",
+                crate::sanitize::escape_controls(shown)
+            )),
+            _ => None,
+        }
+    }
+
     /// The decoded `sig=` values (the secret part of a SAS).
     pub fn signatures(&self) -> impl Iterator<Item = &str> {
         self.params
