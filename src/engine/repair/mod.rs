@@ -887,8 +887,9 @@ impl Repairer {
         };
         let reason = match &error {
             SourceError::Changed { .. } => {
-                "blob changed since export: the storage no longer holds the exported version; \
-                 nothing was written"
+                "blob changed since export: the storage refused the read pinned to the exported \
+                 version (its ETag or Last-Modified moved on: its data changed, or only its \
+                 properties or metadata, which nothing here can tell apart); nothing was written"
                     .to_string()
             }
             SourceError::OutOfRange { end, .. } if shorter_than_exported(*end) => format!(
