@@ -722,6 +722,37 @@ async fn exhausted_retries_are_transient_and_403_is_not_retried() {
     assert!(!err.to_string().contains("c2VjcmV0"));
 }
 
+/// A wait of seconds before the storage is asked again is told to whoever started the call
+/// (a run says it as a warning), naming what failed and when it tries again; short waits are
+/// not told.
+///
+/// Seen failing: a storage throttling with `Retry-After` kept the run silent for minutes, the
+/// waits only in the log's DEBUG lines.
+#[tokio::test]
+async fn a_long_wait_before_a_retry_is_told() {
+    use export_repair::source::{RetryNotice, retrying_until};
+    let content = data(100, 21);
+    let script = vec![Step::Status(503, None), Step::Status(503, Some(3))];
+    let server = scripted_server(content.clone(), script);
+    let source = scripted_source(&server, fast_retry());
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let notice: RetryNotice = {
+        let told = Arc::clone(&told);
+        Arc::new(move |message| told.lock().unwrap().push(message))
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let target = blob("c1x/f");
+    let read = source.read_range(&target, 0, 10, &NONE);
+    let got = retrying_until(stop, Some(notice), read).await.unwrap();
+    assert!(got[..] == content[..10]);
+    let told = told.lock().unwrap();
+    assert_eq!(told.len(), 1, "only the wait of 3 s: {told:?}");
+    assert!(
+        told[0].contains("503") && told[0].contains("trying again in 3 s (attempt 3 of 4)"),
+        "{told:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_stalled_server_times_out_and_is_retried() {
     let content = data(2000, 13);

@@ -182,6 +182,7 @@ impl Reporter {
                 ));
             }
             Event::Warning { message } => self.note(&format!("warning: {message}")),
+            Event::WaitingForStorage { message } => self.note(&format!("waiting: {message}")),
             Event::CredentialsRefused {
                 message,
                 credentials,

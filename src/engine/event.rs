@@ -167,6 +167,11 @@ pub enum Event {
         components: Vec<ComponentId>,
         message: String,
     },
+    /// A download waits seconds or more before it asks the storage again (a throttled storage
+    /// may ask for minutes): what failed and when it tries again. Said, not kept in reports.
+    WaitingForStorage {
+        message: String,
+    },
     /// A component reached a verdict.
     Component(ComponentEvent),
     /// Throttled to at most ten a second.
@@ -545,7 +550,10 @@ mod tests {
                 }],
                 message: "storage unavailable after 6 attempts".into(),
             },
-            Some(Event::StorageUnreachable { .. }) => Event::Component(ComponentEvent {
+            Some(Event::StorageUnreachable { .. }) => Event::WaitingForStorage {
+                message: "read c/a [0, 4): HTTP 503; trying again in 3 s (attempt 3 of 6)".into(),
+            },
+            Some(Event::WaitingForStorage { .. }) => Event::Component(ComponentEvent {
                 id: ComponentId {
                     blob: 0,
                     component: 0,
@@ -616,6 +624,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 19);
+        assert_eq!(kinds, 20);
     }
 }

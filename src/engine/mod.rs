@@ -187,6 +187,8 @@ pub(crate) enum WorkerMessage {
     Transferred { id: ComponentId, bytes: u64 },
     /// A component planned for download needs none.
     DownloadUnneeded(ComponentId),
+    /// A source waits seconds or more before it asks the storage again.
+    WaitingForStorage(String),
     /// The storage could not be reached for these components (after their verdicts).
     StorageUnreachable {
         components: Vec<ComponentId>,
@@ -476,6 +478,9 @@ pub(crate) async fn dispatch(
                         Event::Transferred { id, bytes }
                     }
                     Some(WorkerMessage::DownloadUnneeded(id)) => Event::DownloadUnneeded { id },
+                    Some(WorkerMessage::WaitingForStorage(message)) => {
+                        Event::WaitingForStorage { message }
+                    }
                     Some(WorkerMessage::StorageUnreachable { components, message }) => {
                         Event::StorageUnreachable { components, message }
                     }

@@ -28,6 +28,8 @@ impl Ledger {
                 });
             }
             Event::Warning { message } => self.warnings.push(message.clone()),
+            // Said as it happens; the verdict says how the download ended.
+            Event::WaitingForStorage { .. } => {}
             Event::CredentialsRefused {
                 message,
                 credentials,

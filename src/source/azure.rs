@@ -698,6 +698,13 @@ impl AzureBlobSource {
             "{what}: attempt {} failed ({message}); retrying in {delay:?}",
             budget.total
         );
+        if delay >= super::TOLD_WAIT {
+            super::tell_retry(format!(
+                "{what}: {message}; trying again in {} s (attempt {} of {max_attempts})",
+                delay.as_secs(),
+                budget.failures + 1
+            ));
+        }
         match super::retry_stop() {
             Some(stop) => tokio::select! {
                 biased;

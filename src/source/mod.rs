@@ -12,25 +12,54 @@ pub mod azure;
 pub mod mirror;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
+
+/// Hears of a long wait before a source tries again (what failed, and when it tries again).
+pub type RetryNotice = Arc<dyn Fn(String) + Send + Sync>;
+
+/// What a source call started through [`retrying_until`] stops on, and who hears of its
+/// long waits.
+#[derive(Clone)]
+struct RetryScope {
+    stop: CancellationToken,
+    notice: Option<RetryNotice>,
+}
 
 tokio::task_local! {
     /// Once cancelled, a source starts no new attempt and sleeps no backoff: what is in flight
     /// finishes, nothing more is asked.
-    static STOP_RETRYING: CancellationToken;
+    static RETRY_SCOPE: RetryScope;
 }
 
 /// Runs a source call that ends with [`SourceError::Stopped`] instead of retrying once `stop`
-/// is cancelled (an attempt already under way finishes).
-pub async fn retrying_until<F: Future>(stop: CancellationToken, call: F) -> F::Output {
-    STOP_RETRYING.scope(stop, call).await
+/// is cancelled (an attempt already under way finishes); `notice`, if given, hears of every
+/// wait long enough for a person to wonder (a throttled storage may ask for minutes).
+pub async fn retrying_until<F: Future>(
+    stop: CancellationToken,
+    notice: Option<RetryNotice>,
+    call: F,
+) -> F::Output {
+    RETRY_SCOPE.scope(RetryScope { stop, notice }, call).await
 }
 
 /// The current call's stop, if it was started through [`retrying_until`].
 fn retry_stop() -> Option<CancellationToken> {
-    STOP_RETRYING.try_with(CancellationToken::clone).ok()
+    RETRY_SCOPE.try_with(|scope| scope.stop.clone()).ok()
 }
+
+/// Tells the current call's notice, if it has one, of a wait before trying again.
+fn tell_retry(message: String) {
+    let _ = RETRY_SCOPE.try_with(|scope| {
+        if let Some(notice) = &scope.notice {
+            notice(message);
+        }
+    });
+}
+
+/// A wait before trying again at least this long is told (see [`retrying_until`]).
+const TOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 use std::fmt;
 

@@ -20,6 +20,7 @@ use crate::format::Md5;
 use crate::format::md5::Md5Stream;
 use crate::format::side_files::PropertiesFile;
 use crate::model::{Blob, ComponentId, ComponentKind, ComponentStatus};
+use crate::sanitize::escape_controls;
 use crate::source::{
     BlobProperties, BlobRef, BlobSource, RANGE_MD5_LIMIT, ReadConditions, SourceError,
     retrying_until,
@@ -530,9 +531,16 @@ impl Repairer {
             self.control.cancelled().await;
             tokio::time::sleep(STOP_GRACE).await;
         };
+        // A long wait before the storage is asked again is said, not only logged: a throttled
+        // storage may ask for minutes.
+        let out = self.out.clone();
+        let notice: crate::source::RetryNotice = Arc::new(move |message: String| {
+            let message = escape_controls(&message).into_owned();
+            let _ = out.try_send(super::WorkerMessage::WaitingForStorage(message));
+        });
         tokio::select! {
             biased;
-            read = retrying_until(self.control.token(), read) => stopped_on(read),
+            read = retrying_until(self.control.token(), Some(notice), read) => stopped_on(read),
             () = given_up => Err(Stop::Cancelled),
         }
     }

@@ -33,6 +33,7 @@ impl App {
                 human::plural(components.len() as u64, "component", "components")
             )),
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
+            Event::WaitingForStorage { message } => self.push_log(format!("waiting: {message}")),
             Event::CredentialsRefused {
                 message,
                 credentials,
