@@ -698,7 +698,8 @@ impl AzureBlobSource {
             "{what}: attempt {} failed ({message}); retrying in {delay:?}",
             budget.total
         );
-        if delay >= super::TOLD_WAIT {
+        let stopping = super::retry_stop().is_some_and(|stop| stop.is_cancelled());
+        if delay >= super::TOLD_WAIT && !stopping {
             super::tell_retry(format!(
                 "{what}: {message}; trying again in {} s (attempt {} of {max_attempts})",
                 delay.as_secs(),

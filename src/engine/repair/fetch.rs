@@ -72,6 +72,9 @@ impl<R: std::io::Read> std::io::Read for StopsOnCancel<'_, R> {
     }
 }
 
+/// At most one wait for the storage is told in this long.
+const WAIT_TOLD_EVERY: Duration = Duration::from_secs(5);
+
 /// A single component larger than this is not held in memory to be checked before writing
 /// (a manifest's blocks and page ranges are at most 4 MiB).
 pub(super) const MAX_COMPONENT_IN_MEMORY: u64 = 256 * 1024 * 1024;
@@ -532,9 +535,16 @@ impl Repairer {
             tokio::time::sleep(STOP_GRACE).await;
         };
         // A long wait before the storage is asked again is said, not only logged: a throttled
-        // storage may ask for minutes.
+        // storage may ask for minutes. One in a few seconds for the whole run: many downloads
+        // waiting at once would flood the output.
         let out = self.out.clone();
+        let last_told = Arc::clone(&self.wait_told);
         let notice: crate::source::RetryNotice = Arc::new(move |message: String| {
+            let mut told = super::locked(&last_told);
+            if told.is_some_and(|at| at.elapsed() < WAIT_TOLD_EVERY) {
+                return;
+            }
+            *told = Some(std::time::Instant::now());
             let message = escape_controls(&message).into_owned();
             let _ = out.try_send(super::WorkerMessage::WaitingForStorage(message));
         });

@@ -174,6 +174,7 @@ pub fn start_repair(
             files_seen: Mutex::new(HashMap::new()),
             drive_md5s: Mutex::new(HashMap::new()),
             hasher,
+            wait_told: Arc::new(Mutex::new(None)),
             buffers,
         });
         // Stopped short until it ends otherwise: a run killed outright leaves it so.
@@ -295,6 +296,8 @@ pub(crate) struct Repairer {
     drive_md5s: fetch::DriveMd5s,
     /// Hashes downloaded components while they arrive.
     hasher: Hasher,
+    /// When a wait for the storage was last told (see `until_given_up`).
+    wait_told: Arc<Mutex<Option<std::time::Instant>>>,
     /// Room for downloaded bytes in memory, in KiB (`max_buffered_bytes`).
     buffers: Arc<Semaphore>,
 }
@@ -885,13 +888,25 @@ impl Repairer {
                 .and_then(|id| self.drive.blobs[id.blob as usize].exported_length())
                 .is_some_and(|exported| end <= exported)
         };
+        let pinned = ids.first().is_some_and(|id| {
+            !is_unpinned(
+                &self.drive.blobs[id.blob as usize],
+                &self.conditions(id.blob),
+            )
+        });
         let reason = match &error {
-            SourceError::Changed { .. } => {
+            SourceError::Changed { .. } if pinned => {
                 "blob changed since export: the storage refused the read pinned to the exported \
                  version (its ETag or Last-Modified moved on: its data changed, or only its \
                  properties or metadata, which nothing here can tell apart); nothing was written"
                     .to_string()
             }
+            // Nothing pinned the read to the export; the rest of a broken body is pinned to the
+            // version its start came from.
+            SourceError::Changed { .. } => "blob changed while it was downloaded: the storage \
+                 refused the rest of a read pinned to the version it began with; nothing was \
+                 written"
+                .to_string(),
             SourceError::OutOfRange { end, .. } if shorter_than_exported(*end) => format!(
                 "blob changed since export: {}, which the export had; nothing was written",
                 escape_controls(&error.to_string())
@@ -1089,18 +1104,25 @@ impl Repairer {
                     .await
             } else {
                 let read =
-                    || self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
-                let mut received = read().await?;
-                // Bytes not the manifest's may have been damaged on the way: read once more
-                // (the first read is let go before).
-                let differs = |received: &[fetch::Received]| {
-                    ids.iter().zip(received).any(|(&id, received)| {
-                        self.drive.component(id).expected_md5 != Some(received.md5)
-                    })
-                };
-                if differs(&received) {
-                    drop(received);
-                    received = read().await?;
+                    self.read_hashed(source, &source_blob, start, (&ids, &lengths), &conditions);
+                let mut received = read.await?;
+                // Bytes not the manifest's may have been damaged on the way: each such component
+                // is read once more on its own (its first bytes let go before), the others kept.
+                for (index, &id) in ids.iter().enumerate() {
+                    let component = self.drive.component(id);
+                    if component.expected_md5 == Some(received[index].md5) {
+                        continue;
+                    }
+                    received[index].pieces = Vec::new();
+                    // Its bytes count from nothing again in the progress.
+                    self.tell_activity(id.blob, vec![id.component], Activity::Downloading)
+                        .await;
+                    let one = (&ids[index..=index], &lengths[index..=index]);
+                    let read =
+                        self.read_hashed(source, &source_blob, component.offset, one, &conditions);
+                    if let Some(again) = read.await?.pop() {
+                        received[index] = again;
+                    }
                 }
                 let unchecked = |received| (received, InTransit::Unchecked);
                 Ok(received.into_iter().map(unchecked).collect())
@@ -1113,22 +1135,25 @@ impl Repairer {
         };
         let mut writes = Vec::new();
         let mut refused = Vec::new();
+        // A component with a hash that differs was read again, unless the job went one by one
+        // (for components without a hash), which reads each once.
+        let (reads, damaged) = match hashless {
+            true => ("", "damaged on the way"),
+            false => (", read twice", "damaged on the way both times"),
+        };
+        let hashes = blob.hash_source();
         for (&id, (received, in_transit)) in ids.iter().zip(received) {
             let component = self.drive.component(id);
             let actual = received.md5;
             let refusal = match (component.expected_md5, in_transit) {
                 (Some(expected), _) if expected != actual && unpinned => Some(format!(
-                    "the storage's bytes hash to {actual}, not the {}'s {expected}, read \
-                     twice: the blob probably changed since export; nothing was written",
-                    blob.hash_source()
+                    "the storage's bytes hash to {actual}, not the {hashes}'s {expected}{reads}: \
+                     the blob probably changed since export; nothing was written"
                 )),
                 (Some(expected), _) if expected != actual => Some(format!(
-                    "the storage's bytes hash to {actual}, not the {}'s {expected}, read \
-                     twice, each read pinned to the exported version: they were damaged on \
-                     the way both times, or the {} is wrong; nothing was written (a rerun \
-                     reads them again)",
-                    blob.hash_source(),
-                    blob.hash_source()
+                    "the storage's bytes hash to {actual}, not the {hashes}'s {expected}{reads}, \
+                     pinned to the exported version: they were {damaged}, or the {hashes} is \
+                     wrong; nothing was written (a rerun reads them again)"
                 )),
                 (None, InTransit::Differs { .. }) => in_transit.damage().map(|damage| {
                     format!("{damage}; nothing was written (a rerun downloads them again)")

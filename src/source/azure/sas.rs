@@ -113,10 +113,7 @@ impl Sas {
                 .find(|(key, _)| key.eq_ignore_ascii_case(name))?
                 .1
                 .as_str();
-            let parsed =
-                time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-                    .ok()?;
-            Some((value, parsed))
+            Some((value, sas_time(value)?))
         };
         match (at("se"), at("st")) {
             (Some((shown, expiry)), _) if expiry <= now => Some(format!(
@@ -140,6 +137,23 @@ impl Sas {
     }
 }
 
+/// A SAS time in the forms the service takes: RFC 3339, minutes without seconds
+/// (`2024-01-01T00:00Z`, as `az … generate-sas` writes), or a date alone (midnight UTC).
+fn sas_time(value: &str) -> Option<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(at) = time::OffsetDateTime::parse(value, &Rfc3339) {
+        return Some(at);
+    }
+    let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]Z");
+    if let Ok(at) = time::PrimitiveDateTime::parse(value, &minutes) {
+        return Some(at.assume_utc());
+    }
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value, &day)
+        .ok()
+        .map(|date| date.midnight().assume_utc())
+}
+
 /// `a=1&b=2` → pairs, percent-decoded, `+` kept.
 fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
@@ -159,6 +173,39 @@ fn decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sas_out_of_its_time_says_so_in_every_form_of_time() {
+        let now = time::macros::datetime!(2025-06-01 12:00 UTC);
+        let with = |params: &str| Sas::parse(&format!("{params}&sig=x")).unwrap();
+        for expired in [
+            "se=2025-06-01T11:59:59Z",
+            "se=2025-06-01T11:59Z",
+            "se=2025-05-31",
+        ] {
+            let said = with(expired).out_of_time(now).unwrap_or_default();
+            assert!(said.starts_with("the SAS expired at "), "{expired}: {said}");
+        }
+        for early in [
+            "st=2025-06-01T12:30:00Z",
+            "st=2025-06-01T13:00Z",
+            "st=2025-06-02",
+        ] {
+            let said = with(&format!("{early}&se=2025-07-01")).out_of_time(now);
+            assert!(
+                said.is_some_and(|s| s.starts_with("the SAS is valid only from ")),
+                "{early}"
+            );
+        }
+        for fine in [
+            "se=2025-06-02",
+            "st=2025-06-01&se=2025-06-01T13:00Z",
+            "se=soon",
+            "",
+        ] {
+            assert_eq!(with(fine).out_of_time(now), None, "{fine}");
+        }
+    }
 
     #[test]
     fn plus_stays_plus_and_percent_escapes_decode() {

@@ -29,7 +29,8 @@ impl App {
                 components,
                 message,
             } => self.push_log(format!(
-                "the storage could not be reached for {}: {message}; a rerun (or R) resumes",
+                "the storage could not be reached for {}: {message}; a retry from here, or a \
+                 rerun, resumes",
                 human::plural(components.len() as u64, "component", "components")
             )),
             Event::Warning { message } => self.push_log(format!("warning: {message}")),
