@@ -949,8 +949,10 @@ async fn a_side_file_regenerated_and_verified_again_stays_regenerated() {
 
 /// A repair whose storage cannot be reached (every download failed after all its retries)
 /// exits 4, as the README's table says, and says a rerun resumes; the drive is left as it was.
+/// A report made later from its repair file says the same (exit 4).
 ///
-/// Seen failing: exit 1 ("damage remains"), as if no rerun could help, and nothing said why.
+/// Seen failing: exit 1 ("damage remains"), as if no rerun could help, and nothing said why;
+/// then `report --repair-file` exit 1 where the run said 4.
 #[test]
 fn an_unreachable_storage_is_exit_4_and_says_a_rerun_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -985,4 +987,18 @@ fn an_unreachable_storage_is_exit_4_and_says_a_rerun_resumes() {
         "{stdout}"
     );
     assert_eq!(files(&drive), before);
+    let later = Command::cargo_bin("export-repair")
+        .unwrap()
+        .args(["report", "--repair-file"])
+        .arg(dir.path().join("r.rep"))
+        .arg("-o")
+        .arg(dir.path().join("later.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        later.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
 }

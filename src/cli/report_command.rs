@@ -71,13 +71,24 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
             .recorded_ns
             .and_then(|ns| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).ok());
         last_recorded = last_recorded.max(recorded);
+        // A download that failed for the storage out of reach, as the run told it (exit 4).
+        let unreachable = status == ComponentStatus::Failed
+            && (entry.reason.as_deref())
+                .is_some_and(|reason| reason.starts_with(crate::source::UNAVAILABLE));
         let mut finding = Finding::recorded(entry, status);
         finding.crc64 = recorded_crc64s(&drive, finding.id, status, chunks);
+        let id = finding.id;
         ledger.apply(&Event::Component(ComponentEvent::new(
             &drive,
             finding,
             recorded.unwrap_or(now),
         )));
+        if unreachable {
+            ledger.apply(&Event::StorageUnreachable {
+                components: vec![id],
+                message: String::new(),
+            });
+        }
     }
     // A repair file with components never settled records a run that did not finish, and so
     // does one whose last run said it stopped short (with damage found and not yet repaired).

@@ -304,6 +304,7 @@ pub enum SourceError {
     },
 
     /// Retries exhausted on failures that may pass: 408/429/5xx, timeouts, broken connections.
+    /// Its words start with [`UNAVAILABLE`].
     #[error("storage unavailable after {attempts} attempts: {last}")]
     Transient { attempts: u32, last: String },
 
@@ -368,9 +369,22 @@ pub enum CredentialKind {
     EntraId,
 }
 
+/// How a [`SourceError::Transient`] starts in words: a failure the repair file recorded with
+/// this reason was the storage out of reach (what `report --repair-file` tells from it).
+pub const UNAVAILABLE: &str = "storage unavailable after ";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transient_error_starts_with_its_words() {
+        let error = SourceError::Transient {
+            attempts: 6,
+            last: "HTTP 503".into(),
+        };
+        assert!(error.to_string().starts_with(UNAVAILABLE), "{error}");
+    }
 
     #[test]
     fn parses_container_and_nested_name() {
