@@ -644,10 +644,10 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 /// A connection that reads the repair file at `path` as last committed, and never writes it.
 /// A run killed inside a transaction leaves a hot rollback journal beside the file, which
 /// SQLite rolls back before anything is read, and a read-only connection cannot: the file and
-/// its journal are then copied aside, rolled back there, and read into memory.
+/// its journal are then copied aside, rolled back there, and read into memory. The file and its
+/// journal were checked first ([`check_repair_file`]).
 fn open_committed(path: &Path, display: &str) -> Result<Connection, JournalError> {
     let sqlite = |source| classify(display, source);
-    check_journal(path, display)?;
     // Twice at most: a run that rolls the journal back meanwhile takes it away.
     for _ in 0..2 {
         let connection = Connection::open_with_flags(
