@@ -774,6 +774,21 @@ fn a_properties_file_only_the_copy_log_names_is_proven_by_what_was_written() {
     assert!(std::fs::read(&properties).unwrap() == written);
 }
 
+/// The demo under `dir` with the properties of `photos/wild/canyon.jpg` changed in the mirror
+/// since the export (its Content-Type) and its properties file on the drive damaged: a repair
+/// regenerates the file, with an MD5 that is not the manifest's. Returns the demo's root.
+fn demo_with_a_side_file_to_regenerate(dir: &Path) -> PathBuf {
+    let root = demo(dir);
+    let props = root.join("mirror/photos/wild/canyon.jpg.blobprops.json");
+    let text = std::fs::read_to_string(&props).unwrap();
+    std::fs::write(&props, text.replace("image/jpeg", "image/png")).unwrap();
+    let on_drive = root.join("drive/photos/wild/canyon.jpg.properties");
+    let mut bytes = std::fs::read(&on_drive).unwrap();
+    bytes[60] ^= 0x20;
+    std::fs::write(&on_drive, bytes).unwrap();
+    root
+}
+
 /// A properties file regenerated from the blob's properties whose MD5 is not the manifest's
 /// (the blob's properties changed since the export) is `regenerated` for the repair, and for
 /// `verify --repair-file` afterwards too: never "verified", which the file is not.
@@ -783,14 +798,7 @@ fn a_properties_file_only_the_copy_log_names_is_proven_by_what_was_written() {
 #[test]
 fn a_regenerated_side_file_stays_regenerated_for_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let root = demo(dir.path());
-    let props = root.join("mirror/photos/wild/canyon.jpg.blobprops.json");
-    let text = std::fs::read_to_string(&props).unwrap();
-    std::fs::write(&props, text.replace("image/jpeg", "image/png")).unwrap();
-    let on_drive = root.join("drive/photos/wild/canyon.jpg.properties");
-    let mut bytes = std::fs::read(&on_drive).unwrap();
-    bytes[60] ^= 0x20;
-    std::fs::write(&on_drive, bytes).unwrap();
+    let root = demo_with_a_side_file_to_regenerate(dir.path());
     let manifest = root.join(format!("drive/{DRIVE_ID}.manifest"));
     let drive = root.join("drive");
     let repaired = Command::cargo_bin("export-repair")
@@ -875,17 +883,7 @@ async fn a_side_file_regenerated_and_verified_again_stays_regenerated() {
     use export_repair::source::mirror::MirrorSource;
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
-    let root = demo(dir.path());
-    for leftover in ["report.json", "report.html", &format!("{DRIVE_ID}.rep")] {
-        let _ = std::fs::remove_file(root.join(leftover));
-    }
-    let props = root.join("mirror/photos/wild/canyon.jpg.blobprops.json");
-    let text = std::fs::read_to_string(&props).unwrap();
-    std::fs::write(&props, text.replace("image/jpeg", "image/png")).unwrap();
-    let on_drive = root.join("drive/photos/wild/canyon.jpg.properties");
-    let mut bytes = std::fs::read(&on_drive).unwrap();
-    bytes[60] ^= 0x20;
-    std::fs::write(&on_drive, bytes).unwrap();
+    let root = demo_with_a_side_file_to_regenerate(dir.path());
     let manifest = root.join(format!("drive/{DRIVE_ID}.manifest"));
     let (drive, repair_file) =
         support::engine_run::prepare(Some(&manifest), None, &dir.path().join("r.rep"));

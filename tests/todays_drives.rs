@@ -969,7 +969,29 @@ fn a_repair_file_is_bound_to_its_verbose_log() {
 #[test]
 fn a_later_report_keeps_the_storage_length_the_run_learned() {
     let dir = tempfile::tempdir().unwrap();
-    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    let repair = copy_log_only_file_failing(dir.path());
+    let run_report = dir.path().join("run.json");
+    let output = repair.run(&run_report);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let later = dir.path().join("later.json");
+    let output = later_report(&repair.repair_file, &later);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let run_facts = facts_of_the_failing_file(&run_report);
+    assert_eq!(run_facts.length, 250_000);
+    assert_eq!(facts_of_the_failing_file(&later), run_facts);
+}
+
+/// `dir`'s 2021 drive of `cont/ok.bin` (right) and `cont/y.bin`, a file only the copy log
+/// names: 250,000 bytes in the mirror, whose Content-MD5 is wrong, so that its download fails.
+struct FailingDownload<'a> {
+    dir: &'a Path,
+    verbose_log: PathBuf,
+    copy_log: PathBuf,
+    repair_file: PathBuf,
+}
+
+fn copy_log_only_file_failing(dir: &Path) -> FailingDownload<'_> {
+    let (drive, mirror) = (dir.join("drive"), dir.join("mirror"));
     let content = vec![7u8; 250_000];
     write_files(&[
         (&drive, "cont/ok.bin", b"ok"),
@@ -981,9 +1003,9 @@ fn a_later_report_keeps_the_storage_length_the_run_learned() {
             br#"{"etag":"0x8D804D8840B92C9","content_md5":"AAAAAAAAAAAAAAAAAAAAAA=="}"#,
         ),
     ]);
-    let verbose_log = dir.path().join("verbose.xml");
+    let verbose_log = dir.join("verbose.xml");
     std::fs::write(&verbose_log, verbose_line("cont/ok.bin", b"ok")).unwrap();
-    let copy_log = dir.path().join("copy.xml");
+    let copy_log = dir.join("copy.xml");
     std::fs::write(
         &copy_log,
         "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"cont/y.bin\">\
@@ -993,40 +1015,55 @@ fn a_later_report_keeps_the_storage_length_the_run_learned() {
          <DriveId>D2021</DriveId><Status>Failed</Status></CopyLog>",
     )
     .unwrap();
-    let (repair_file, run_report) = (dir.path().join("D.rep"), dir.path().join("run.json"));
-    let output = repair_from_mirror(
-        dir.path(),
-        &repair_file,
-        &verbose_log,
-        &[
-            "--copy-log".as_ref(),
-            copy_log.as_os_str(),
-            "--report".as_ref(),
-            run_report.as_os_str(),
-        ],
-    );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
-    let later = dir.path().join("later.json");
-    let output = later_report(&repair_file, &later);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    let facts = |path: &Path| {
-        let report = report_of(path);
-        let file = report["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["blob_path"] == "cont/y.bin")
-            .unwrap()
-            .clone();
-        (
-            file["length"].clone(),
-            file["components"][0]["length"].clone(),
-            report["totals"]["bytes"].clone(),
+    FailingDownload {
+        dir,
+        verbose_log,
+        copy_log,
+        repair_file: dir.join("D.rep"),
+    }
+}
+
+impl FailingDownload<'_> {
+    /// A repair with the copy log, writing `report`.
+    fn run(&self, report: &Path) -> std::process::Output {
+        repair_from_mirror(
+            self.dir,
+            &self.repair_file,
+            &self.verbose_log,
+            &[
+                "--copy-log".as_ref(),
+                self.copy_log.as_os_str(),
+                "--report".as_ref(),
+                report.as_os_str(),
+            ],
         )
-    };
-    let run_facts = facts(&run_report);
-    assert_eq!(run_facts.0, 250_000);
-    assert_eq!(facts(&later), run_facts);
+    }
+}
+
+/// What the report at `path` says of `cont/y.bin`.
+#[derive(Debug, PartialEq)]
+struct FileFacts {
+    length: serde_json::Value,
+    component_length: serde_json::Value,
+    status: serde_json::Value,
+    total_bytes: serde_json::Value,
+}
+
+fn facts_of_the_failing_file(path: &Path) -> FileFacts {
+    let report = report_of(path);
+    let file = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["blob_path"] == "cont/y.bin")
+        .unwrap()
+        .clone();
+    FileFacts {
+        length: file["length"].clone(),
+        component_length: file["components"][0]["length"].clone(),
+        status: file["status"].clone(),
+        total_bytes: report["totals"]["bytes"].clone(),
+    }
 }
 
 /// A rerun that cannot reach the storage gives a file only the copy log names the storage's
@@ -1037,72 +1074,21 @@ fn a_later_report_keeps_the_storage_length_the_run_learned() {
 #[test]
 fn a_rerun_keeps_the_storage_length_an_earlier_run_learned() {
     let dir = tempfile::tempdir().unwrap();
-    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
-    let content = vec![7u8; 250_000];
-    write_files(&[
-        (&drive, "cont/ok.bin", b"ok"),
-        (&mirror, "cont/ok.bin", b"ok"),
-        (&mirror, "cont/y.bin", &content),
-        (
-            &mirror,
-            "cont/y.bin.blobprops.json",
-            br#"{"etag":"0x8D804D8840B92C9","content_md5":"AAAAAAAAAAAAAAAAAAAAAA=="}"#,
-        ),
-    ]);
-    let verbose_log = dir.path().join("verbose.xml");
-    std::fs::write(&verbose_log, verbose_line("cont/ok.bin", b"ok")).unwrap();
-    let copy_log = dir.path().join("copy.xml");
-    std::fs::write(
-        &copy_log,
-        "<ErroredEntity CloudFormat=\"BlockBlob\" Path=\"cont/y.bin\">\
-         <Category>UploadErrorWin32</Category><ETag>0x8D804D8840B92C9</ETag><Type>File</Type>\
-         </ErroredEntity>\
-         <CopyLog Summary=\"Summary\"><DriveLogVersion>2021-08-01</DriveLogVersion>\
-         <DriveId>D2021</DriveId><Status>Failed</Status></CopyLog>",
-    )
-    .unwrap();
-    let repair_file = dir.path().join("D.rep");
-    let run = |report: &Path| {
-        repair_from_mirror(
-            dir.path(),
-            &repair_file,
-            &verbose_log,
-            &[
-                "--copy-log".as_ref(),
-                copy_log.as_os_str(),
-                "--report".as_ref(),
-                report.as_os_str(),
-            ],
-        )
-    };
+    let repair = copy_log_only_file_failing(dir.path());
     let (first, rerun) = (dir.path().join("first.json"), dir.path().join("rerun.json"));
-    let output = run(&first);
+    let output = repair.run(&first);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     // The storage is gone: the rerun cannot ask it.
+    let mirror = dir.path().join("mirror");
     std::fs::remove_dir_all(&mirror).unwrap();
     std::fs::create_dir(&mirror).unwrap();
-    let output = run(&rerun);
+    let output = repair.run(&rerun);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     let later = dir.path().join("later.json");
-    let output = later_report(&repair_file, &later);
+    let output = later_report(&repair.repair_file, &later);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    let facts = |path: &Path| {
-        let report = report_of(path);
-        let file = report["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["blob_path"] == "cont/y.bin")
-            .unwrap()
-            .clone();
-        (
-            file["length"].clone(),
-            file["status"].clone(),
-            report["totals"]["bytes"].clone(),
-        )
-    };
-    let first_facts = facts(&first);
-    assert_eq!(first_facts.0, 250_000);
-    assert_eq!(facts(&rerun), first_facts);
-    assert_eq!(facts(&later), first_facts);
+    let first_facts = facts_of_the_failing_file(&first);
+    assert_eq!(first_facts.length, 250_000);
+    assert_eq!(facts_of_the_failing_file(&rerun), first_facts);
+    assert_eq!(facts_of_the_failing_file(&later), first_facts);
 }
