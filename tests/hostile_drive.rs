@@ -1659,10 +1659,12 @@ fn a_dry_run_plans_a_missing_end_as_the_repair_downloads_it() {
 
 /// A file only the copy log names is downloaded whole from a local mirror in 16 MiB pieces,
 /// a few at a time: a 1 GiB one lands byte for byte (exit 0) and the run stays within
-/// 160 MiB of memory.
+/// 160 MiB of memory. Pieces of zeros are not written: the file stays as sparse as the
+/// mirror's (three pieces of 16 MiB hold its data).
 ///
 /// Seen failing with a new buffer for every piece read: 260-280 MB at the peak (glibc's
-/// per-thread arenas kept the 16 MiB buffers each read handed back).
+/// per-thread arenas kept the 16 MiB buffers each read handed back); and with every piece
+/// written, 1 GiB of zeros on the drive.
 #[test]
 fn a_whole_file_download_from_a_local_mirror_stays_within_bounded_memory() {
     let hostile = copy_log_only(
@@ -1702,6 +1704,11 @@ fn a_whole_file_download_from_a_local_mirror_stays_within_bounded_memory() {
         std::fs::File::open(&mirrored).unwrap(),
     );
     assert_eq!(downloaded.metadata().unwrap().len(), length);
+    let allocated = std::os::unix::fs::MetadataExt::blocks(&downloaded.metadata().unwrap()) * 512;
+    assert!(
+        allocated <= 48 << 20,
+        "{allocated} bytes allocated: zeros were written"
+    );
     let (mut left, mut right) = (vec![0u8; 8 << 20], vec![0u8; 8 << 20]);
     for _ in 0..length / (8 << 20) {
         downloaded.read_exact(&mut left).unwrap();

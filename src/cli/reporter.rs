@@ -219,6 +219,7 @@ impl Reporter {
             | Event::StorageLength { .. }
             | Event::Transferred { .. }
             | Event::DownloadUnneeded { .. }
+            | Event::EmptyPages { .. }
             | Event::StorageUnreachable { .. }
             | Event::Component(_)
             | Event::Idle { .. }

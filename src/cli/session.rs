@@ -290,7 +290,10 @@ pub fn console_wanted(headless: bool, json: bool) -> bool {
 /// The verbose log gets every fact but progress ticks (and the bytes told as they come).
 fn log_event(event: &Event) {
     match event {
-        Event::Progress(_) | Event::Transferred { .. } | Event::DownloadUnneeded { .. } => {}
+        Event::Progress(_)
+        | Event::Transferred { .. }
+        | Event::DownloadUnneeded { .. }
+        | Event::EmptyPages { .. } => {}
         Event::Warning { message } => tracing::warn!("{message}"),
         Event::CredentialsRefused { message, .. } => tracing::error!("{message}"),
         other => {

@@ -160,6 +160,13 @@ pub enum Event {
     DownloadUnneeded {
         id: ComponentId,
     },
+    /// Part of a whole download needs no request: `bytes` of it lie in the pages the storage
+    /// lists as empty (they read as zeros, and stay holes in the file). They leave the
+    /// download's total now; a `Working` downloading of the component brings them back.
+    EmptyPages {
+        id: ComponentId,
+        bytes: u64,
+    },
     /// The storage could not be reached for these components (their downloads failed after
     /// every retry, after their verdicts came): a rerun resumes them. A later verdict of one
     /// takes it out.
@@ -543,7 +550,14 @@ mod tests {
                     component: 0,
                 },
             },
-            Some(Event::DownloadUnneeded { .. }) => Event::StorageUnreachable {
+            Some(Event::DownloadUnneeded { .. }) => Event::EmptyPages {
+                id: ComponentId {
+                    blob: 0,
+                    component: 0,
+                },
+                bytes: 2,
+            },
+            Some(Event::EmptyPages { .. }) => Event::StorageUnreachable {
                 components: vec![ComponentId {
                     blob: 0,
                     component: 0,
@@ -624,6 +638,6 @@ mod tests {
             kinds += 1;
             event = after(Some(&current));
         }
-        assert_eq!(kinds, 20);
+        assert_eq!(kinds, 21);
     }
 }

@@ -187,6 +187,8 @@ pub(crate) enum WorkerMessage {
     Transferred { id: ComponentId, bytes: u64 },
     /// A component planned for download needs none.
     DownloadUnneeded(ComponentId),
+    /// Bytes of a page blob's download that lie in empty pages: never asked for.
+    EmptyPages { id: ComponentId, bytes: u64 },
     /// A source waits seconds or more before it asks the storage again.
     WaitingForStorage(String),
     /// The storage could not be reached for these components (after their verdicts).
@@ -478,6 +480,7 @@ pub(crate) async fn dispatch(
                         Event::Transferred { id, bytes }
                     }
                     Some(WorkerMessage::DownloadUnneeded(id)) => Event::DownloadUnneeded { id },
+                    Some(WorkerMessage::EmptyPages { id, bytes }) => Event::EmptyPages { id, bytes },
                     Some(WorkerMessage::WaitingForStorage(message)) => {
                         Event::WaitingForStorage { message }
                     }

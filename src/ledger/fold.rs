@@ -88,6 +88,10 @@ impl Ledger {
                             self.download.bytes_total =
                                 self.download.bytes_total.saturating_add(bytes);
                         }
+                        if let Some(empty) = self.empty_pages.remove(&id) {
+                            self.download.bytes_total =
+                                self.download.bytes_total.saturating_add(empty);
+                        }
                     }
                     self.set_activity(id, Some(*activity));
                 }
@@ -96,6 +100,7 @@ impl Ledger {
             Event::StorageLength { id, length } => self.learn_length(*id, *length),
             Event::Transferred { id, bytes } => self.transferred(*id, *bytes),
             Event::DownloadUnneeded { id } => self.download_unneeded(*id),
+            Event::EmptyPages { id, bytes } => self.empty_pages(*id, *bytes),
             Event::StorageUnreachable { components, .. } => {
                 self.unreachable.extend(components.iter().copied());
             }
@@ -192,8 +197,13 @@ impl Ledger {
         let record = self.records[index];
         // The work that reached the verdict is the work the component was going through.
         let work = work_of(record.activity);
-        // Bytes written before the verdict were counted as they came.
-        let counted = self.in_transit.remove(&id).unwrap_or(0);
+        // Bytes written before the verdict were counted as they came; empty pages left the
+        // total when they were known: neither is counted again.
+        let counted = self
+            .in_transit
+            .remove(&id)
+            .unwrap_or(0)
+            .saturating_add(self.empty_pages.remove(&id).unwrap_or(0));
         let left_the_total = self.unneeded.remove(&id);
         if let Some(work) = work {
             let progression = self.progression(work);
@@ -285,6 +295,20 @@ impl Ledger {
         }
         let bytes = self.data_bytes(id);
         self.download.bytes_total = self.download.bytes_total.saturating_sub(bytes);
+    }
+
+    /// Bytes of a component's download that lie in empty pages: they leave the total now, so
+    /// that the time left counts only what will be read.
+    fn empty_pages(&mut self, id: ComponentId, bytes: u64) {
+        let Some(index) = self.index(id) else {
+            return;
+        };
+        if work_of(self.records[index].activity) != Some(Work::Download) {
+            return;
+        }
+        self.download.bytes_total = self.download.bytes_total.saturating_sub(bytes);
+        let left = self.empty_pages.entry(id).or_default();
+        *left = left.saturating_add(bytes);
     }
 
     /// Bytes of a component's download that came before its verdict: done from here.

@@ -207,6 +207,8 @@ pub struct Ledger {
     in_transit: HashMap<ComponentId, u64>,
     /// Components planned for download whose bytes left the total because they need none.
     unneeded: HashSet<ComponentId>,
+    /// Bytes of downloads under way that left the total as empty pages, by component.
+    empty_pages: HashMap<ComponentId, u64>,
     blobs: Vec<BlobTally>,
     /// Components and bytes by shown verdict; the rest have none yet.
     by_status: [Tally; 7],
@@ -281,6 +283,7 @@ impl Ledger {
             storage_lengths: HashMap::new(),
             in_transit: HashMap::new(),
             unneeded: HashSet::new(),
+            empty_pages: HashMap::new(),
             blobs,
             by_status: [Tally::default(); 7],
             unsettled,

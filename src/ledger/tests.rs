@@ -362,6 +362,83 @@ fn bytes_written_before_a_verdict_count_once() {
     assert_eq!(ledger.download().bytes_done, 2 * LENGTH);
 }
 
+/// A page blob's empty pages leave the download's total when they are known and are never
+/// counted done: the download ends with done at its total, as one that fails does (what it
+/// did not bring leaves the total); started again, they are in the total again until told
+/// anew.
+///
+/// Seen failing before `empty_pages`: a 1 TB disk image with 10 GB of data counted the
+/// terabyte to download, its time left hours too long.
+#[test]
+fn empty_pages_leave_the_download_total_once() {
+    const LENGTH: u64 = 100;
+    let gone = ComponentId {
+        blob: 0,
+        component: 0,
+    };
+    let drive = copy_log_only(LENGTH);
+    let mut ledger = Ledger::new(Arc::clone(&drive));
+    ledger.apply(&started(&drive));
+    ledger.apply(&Event::EmptyPages {
+        id: gone,
+        bytes: 70,
+    });
+    assert_eq!(ledger.download().bytes_total, 0, "not being downloaded yet");
+    ledger.apply(&Event::Planned {
+        work: Work::Download,
+        components: 1,
+        bytes: LENGTH,
+    });
+    ledger.apply(&working(gone, Activity::Downloading));
+    ledger.apply(&Event::EmptyPages {
+        id: gone,
+        bytes: 70,
+    });
+    assert_eq!(ledger.download().bytes_total, 30);
+    ledger.apply(&Event::Transferred {
+        id: gone,
+        bytes: 20,
+    });
+    // Started again before its verdict: the whole length until the pages are told again.
+    ledger.apply(&working(gone, Activity::Downloading));
+    assert_eq!(ledger.download().bytes_total, LENGTH);
+    assert_eq!(ledger.download().bytes_done, 0);
+    ledger.apply(&Event::EmptyPages {
+        id: gone,
+        bytes: 70,
+    });
+    ledger.apply(&Event::Transferred {
+        id: gone,
+        bytes: 20,
+    });
+    ledger.apply(&downloaded_whole(&drive, gone, LENGTH));
+    assert_eq!(ledger.download().bytes_done, 30);
+    assert_eq!(ledger.download().bytes_total, 30);
+    assert_eq!(
+        ledger.totals().bytes,
+        LENGTH,
+        "the file is its whole length"
+    );
+    // Downloaded again and failed half-way: what did not come leaves the total.
+    ledger.apply(&Event::Planned {
+        work: Work::Download,
+        components: 1,
+        bytes: LENGTH,
+    });
+    ledger.apply(&working(gone, Activity::Downloading));
+    ledger.apply(&Event::EmptyPages {
+        id: gone,
+        bytes: 70,
+    });
+    ledger.apply(&Event::Transferred {
+        id: gone,
+        bytes: 10,
+    });
+    ledger.apply(&verdict(&drive, gone, ComponentStatus::Failed, 2));
+    assert_eq!(ledger.download().bytes_done, 40);
+    assert_eq!(ledger.download().bytes_total, 40);
+}
+
 /// A manifest's lengths are the drive's description: a component event cannot change them.
 #[test]
 fn a_manifest_blob_keeps_its_lengths() {

@@ -40,6 +40,7 @@ use crate::sanitize::redact_secrets_with;
 
 pub mod entra;
 mod list;
+mod pages;
 mod responses;
 pub mod sas;
 mod shared_key;
@@ -858,6 +859,17 @@ impl BlobSource for AzureBlobSource {
         let ask = length <= super::RANGE_MD5_LIMIT;
         self.read_ranged(blob, offset, length, conditions, sink, ask)
             .await
+    }
+
+    async fn page_ranges(
+        &self,
+        blob: &BlobRef,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<Option<Vec<std::ops::Range<u64>>>, SourceError> {
+        self.list_page_ranges(blob, length, conditions)
+            .await
+            .map(Some)
     }
 
     async fn properties(

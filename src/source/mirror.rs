@@ -601,6 +601,7 @@ mod tests {
                 content_language: None,
                 cache_control: Some("no-cache".into()),
                 metadata: vec![("Author".into(), "me".into()), ("Zeta".into(), "z".into())],
+                page_blob: false,
             }
         );
         let plain = source

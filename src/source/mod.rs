@@ -178,6 +178,8 @@ pub struct BlobProperties {
     /// User metadata (`x-ms-meta-*`), sorted by name. Azure: see `AzureBlobSource::properties`
     /// for how names keep their case.
     pub metadata: Vec<(String, String)>,
+    /// `x-ms-blob-type: PageBlob`: the blob may have empty pages ([`BlobSource::page_ranges`]).
+    pub page_blob: bool,
 }
 
 /// The longest range the storage gives its MD5 of (`x-ms-range-get-content-md5`).
@@ -245,6 +247,19 @@ pub trait BlobSource: Send + Sync {
         blob: &BlobRef,
         conditions: &ReadConditions,
     ) -> Result<BlobProperties, SourceError>;
+
+    /// Where a page blob holds data (Get Page Ranges), as sorted, disjoint `[start, end)`
+    /// ranges within its `length`, pinned by `conditions` like a read; the rest of the blob is
+    /// empty pages, which read as zeros. None when the source cannot tell (the whole blob is
+    /// then read), as for a local mirror.
+    async fn page_ranges(
+        &self,
+        _blob: &BlobRef,
+        _length: u64,
+        _conditions: &ReadConditions,
+    ) -> Result<Option<Vec<std::ops::Range<u64>>>, SourceError> {
+        Ok(None)
+    }
 
     /// A short description without secrets, e.g.
     /// `Azure http://127.0.0.1:10000/devstoreaccount1 (account key)`.

@@ -566,6 +566,22 @@ impl Repairer {
         }
     }
 
+    /// Where the page blob holds data, when the source can tell, or the run's stop (as
+    /// [`Self::read_range`]).
+    pub(super) async fn page_ranges(
+        &self,
+        source: &dyn BlobSource,
+        blob: &BlobRef,
+        length: u64,
+        conditions: &ReadConditions,
+    ) -> Result<Option<Vec<std::ops::Range<u64>>>, Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let read = source.page_ranges(blob, length, conditions);
+        self.until_given_up(read).await
+    }
+
     /// The blob's properties, or the run's stop (as [`Self::read_range`]).
     pub(super) async fn properties(
         &self,

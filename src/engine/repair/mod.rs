@@ -1316,6 +1316,26 @@ impl Repairer {
                  version, which nothing proves to be the exported one",
             );
         }
+        // A page blob's empty pages (a disk image's free space) are not asked for: they read
+        // as zeros, which the new file's holes already are.
+        let data = match properties.page_blob {
+            true => match self
+                .page_ranges(source, &source_blob, length, &pinned)
+                .await
+            {
+                Ok(ranges) => ranges,
+                Err(stop) => return self.stopped(&ids, stop).await,
+            },
+            false => None,
+        };
+        let spans = plan::spans_to_read(data, length);
+        let empty = length - spans.iter().map(|span| span.end - span.start).sum::<u64>();
+        if empty > 0 {
+            copy_log_note.push_str(&format!(
+                "; {empty} bytes in pages the storage lists as empty were not downloaded (they \
+                 read as zeros)"
+            ));
+        }
         let file_path = blob.file_path.clone();
         let write = async {
             let created = self
@@ -1348,11 +1368,26 @@ impl Repairer {
                     ));
                 }
             };
+            if empty > 0 {
+                let _ = self
+                    .out
+                    .send(WorkerMessage::EmptyPages {
+                        id: ids[0],
+                        bytes: empty,
+                    })
+                    .await;
+            }
             // Pieces are fetched side by side (one stream is far slower than what the storage
             // gives several), at most a few in memory at once whatever the length.
             let chunk = self.options.max_request_bytes.max(1);
-            let pieces =
-                (0..length.div_ceil(chunk)).map(|i| (i * chunk, chunk.min(length - i * chunk)));
+            let pieces: Vec<(u64, u64)> = spans
+                .iter()
+                .flat_map(|span| {
+                    (span.start..span.end)
+                        .step_by(usize::try_from(chunk).unwrap_or(usize::MAX))
+                        .map(move |offset| (offset, chunk.min(span.end - offset)))
+                })
+                .collect();
             let parallel = self.options.concurrency.clamp(1, WHOLE_FILE_STREAMS);
             let mut written = futures::stream::iter(pieces)
                 .map(|(offset, size)| {
@@ -1373,7 +1408,13 @@ impl Repairer {
                         if let Some(damage) = check.damage() {
                             return Err(Ok(damage));
                         }
-                        tokio::task::spawn_blocking(move || file.write_at(&bytes, offset))
+                        // Zeros stay holes: the new file reads as zeros wherever nothing is
+                        // written.
+                        let write = move || match bytes.iter().all(|&byte| byte == 0) {
+                            true => Ok(()),
+                            false => file.write_at(&bytes, offset),
+                        };
+                        tokio::task::spawn_blocking(write)
                             .await
                             .map_err(|e| Ok(e.to_string()))?
                             .map_err(|e| Ok(e.to_string()))?;

@@ -224,6 +224,36 @@ fn reported_only(blob: &Blob) -> bool {
         .is_some_and(|record| record.reported_only(blob).is_some())
 }
 
+/// An empty gap between a page blob's data shorter than this is read rather than asked
+/// around: one request instead of two costs less than the zeros.
+const EMPTY_GAP_READ: u64 = 1024 * 1024;
+
+/// The spans of a blob of `length` bytes a whole download reads: where it holds data (all of
+/// it when that is not known), empty gaps shorter than [`EMPTY_GAP_READ`] read with their
+/// neighbours rather than asked around.
+pub(crate) fn spans_to_read(
+    data: Option<Vec<std::ops::Range<u64>>>,
+    length: u64,
+) -> Vec<std::ops::Range<u64>> {
+    let Some(data) = data else {
+        return if length == 0 {
+            Vec::new()
+        } else {
+            std::iter::once(0..length).collect()
+        };
+    };
+    let mut spans: Vec<std::ops::Range<u64>> = Vec::with_capacity(data.len());
+    for range in data {
+        match spans.last_mut() {
+            Some(last) if range.start.saturating_sub(last.end) < EMPTY_GAP_READ => {
+                last.end = last.end.max(range.end);
+            }
+            _ => spans.push(range),
+        }
+    }
+    spans
+}
+
 /// The requests `jobs` would make, for a dry run's `WouldDownload` event.
 /// What a dry run says a repair would download; `refusal` says why a repair would refuse a
 /// job before reading it.
@@ -294,6 +324,34 @@ pub(crate) fn job_file_path<'d>(drive: &'d Drive, job: &Job) -> &'d str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_download_reads_the_data_and_the_short_gaps_between() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(
+            spans_to_read(None, 10),
+            Vec::from_iter(std::iter::once(0..10))
+        );
+        assert_eq!(spans_to_read(None, 0), []);
+        assert_eq!(spans_to_read(Some(vec![]), 10 * MIB), []);
+        let data = vec![
+            0..512,
+            MIB + 512..MIB + 1024,
+            3 * MIB..4 * MIB,
+            4 * MIB..5 * MIB,
+        ];
+        assert_eq!(
+            spans_to_read(Some(data), 10 * MIB),
+            [0..512, MIB + 512..MIB + 1024, 3 * MIB..5 * MIB],
+            "a gap of a MiB is asked around"
+        );
+        let close = vec![0..512, MIB + 511..MIB + 1024];
+        assert_eq!(
+            spans_to_read(Some(close), 10 * MIB),
+            Vec::from_iter(std::iter::once(0..MIB + 1024)),
+            "a shorter one is read"
+        );
+    }
     use crate::format::manifest::Manifest;
 
     fn drive() -> Drive {

@@ -36,6 +36,7 @@ pub(super) fn properties_from(
         content_language: response.content_language().map_err(bad)?,
         cache_control: response.cache_control().map_err(bad)?,
         metadata,
+        page_blob: header(headers, "x-ms-blob-type") == Some("PageBlob"),
     })
 }
 

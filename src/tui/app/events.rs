@@ -24,7 +24,8 @@ impl App {
             Event::RunStarted { .. }
             | Event::StorageLength { .. }
             | Event::Transferred { .. }
-            | Event::DownloadUnneeded { .. } => {}
+            | Event::DownloadUnneeded { .. }
+            | Event::EmptyPages { .. } => {}
             Event::StorageUnreachable {
                 components,
                 message,
