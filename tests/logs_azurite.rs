@@ -612,4 +612,29 @@ async fn a_log_already_there_with_other_bytes_is_kept_and_the_fetched_one_saved_
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(files_in(into.path()), [beside, name]);
     assert_eq!(std::fs::read(into.path().join(name)).unwrap(), mended);
+    // Numbered names taken by a link, a FIFO and a folder are passed by, untouched.
+    std::fs::remove_file(into.path().join(beside)).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, b"victim").unwrap();
+    std::os::unix::fs::symlink(&victim, into.path().join(beside)).unwrap();
+    let fifo = "job1_KEEP1_20240101-101010-100_error.2.xml";
+    let made = std::process::Command::new("mkfifo")
+        .arg(into.path().join(fifo))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let folder = "job1_KEEP1_20240101-101010-100_error.3.xml";
+    std::fs::create_dir(into.path().join(folder)).unwrap();
+    let output = logs(azurite, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let free = "job1_KEEP1_20240101-101010-100_error.4.xml";
+    assert_eq!(files_in(into.path()), [beside, fifo, folder, free, name]);
+    assert_eq!(std::fs::read(into.path().join(free)).unwrap(), data);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
+    assert!(
+        std::fs::symlink_metadata(into.path().join(beside))
+            .unwrap()
+            .is_symlink()
+    );
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::format::copylog::CopyLog;
 use crate::format::log_names::{LogKind, LogName};
 use crate::format::manifest::Manifest;
-use crate::rooted::{Located, RootedDir, RootedError, Temporary};
+use crate::rooted::{Located, Placed, RootedDir, RootedError, Temporary};
 use crate::sanitize::escape_controls;
 use crate::source::azure::{AzureBlobSource, AzureSourceConfig, ListedBlob};
 use crate::source::{BlobSource, ReadConditions, SourceError};
@@ -492,7 +492,10 @@ const NUMBERED_NAMES: u32 = 99;
 
 /// Puts a fetched log in place under `name`, or, where a file of that name holds other bytes
 /// (a copy mended by hand, say), beside it as `<stem>.1.xml`, `<stem>.2.xml`…: never over
-/// other bytes. A file with the same bytes is left as it is and taken (the temporary goes).
+/// other bytes, also when a file appears at the name meanwhile (the rename does not replace).
+/// A file with the same bytes is left as it is and taken (the temporary goes). A numbered
+/// name that is no plain file (a link, a folder, a FIFO) is passed by; at the log's own name
+/// it is refused.
 fn put_in_place(
     folder: &RootedDir,
     name: &str,
@@ -503,20 +506,31 @@ fn put_in_place(
             0 => name.to_string(),
             n => numbered(name, n),
         };
-        let located = folder.child(&candidate)?;
-        let same =
-            located.exists() && same_bytes(&located.open_read()?, &temporary.file, &located)?;
-        if located.exists() && !same {
-            continue;
-        }
-        if !same {
-            temporary.retarget(&candidate)?;
-            temporary.commit()?;
-        }
-        return Ok(Saved {
+        let saved = || Saved {
             path: folder.path().join(&candidate),
             left_alone: (number > 0).then(|| folder.path().join(name)),
-        });
+        };
+        let located = match folder.child(&candidate) {
+            Err(RootedError::Symlink { .. }) if number > 0 => continue,
+            located => located?,
+        };
+        if located.exists() {
+            let theirs = match located.open_read() {
+                Err(RootedError::NotAFile { .. } | RootedError::Symlink { .. }) if number > 0 => {
+                    continue;
+                }
+                theirs => theirs?,
+            };
+            if same_bytes(&theirs, &temporary.file, &located)? {
+                return Ok(saved());
+            }
+            continue;
+        }
+        temporary.retarget(&candidate)?;
+        match temporary.commit_as_new()? {
+            Placed::Done(_) => return Ok(saved()),
+            Placed::NameTaken(back) => temporary = back,
+        }
     }
     Err(RootedError::io(
         &folder.path().join(name).display().to_string(),

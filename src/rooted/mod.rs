@@ -30,7 +30,7 @@ use rustix::fs::{Mode, OFlags};
 use crate::format::drive_path;
 
 pub use lookup::{Located, PathIdentity};
-pub use open::{FileIdentity, FileKind, Opened, Temporary};
+pub use open::{FileIdentity, FileKind, Opened, Placed, Temporary};
 
 #[cfg(not(unix))]
 compile_error!(

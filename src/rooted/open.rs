@@ -13,7 +13,7 @@ use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::Path;
 use std::sync::Arc;
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, RenameFlags};
 
 use super::lookup::{Located, exists_exactly, step_into};
 use super::{RootedDir, RootedError, locked};
@@ -453,6 +453,15 @@ fn is_held(dir: BorrowedFd<'_>, name: &OsStr) -> bool {
     }
 }
 
+/// What [`Temporary::commit_as_new`] did.
+#[derive(Debug)]
+pub enum Placed {
+    /// Put in place: the file under its final name, for reading back.
+    Done(File),
+    /// A file of the final name appeared meanwhile and was left alone.
+    NameTaken(Temporary),
+}
+
 /// A file being written beside its final name; removed unless committed.
 #[derive(Debug)]
 pub struct Temporary {
@@ -487,7 +496,21 @@ impl Temporary {
 
     /// Syncs the bytes, renames the file into place and syncs the folders; returns the file
     /// (now under its final name) for reading back.
-    pub fn commit(mut self) -> Result<File, RootedError> {
+    pub fn commit(self) -> Result<File, RootedError> {
+        match self.put_in_place(RenameFlags::empty())? {
+            Placed::Done(file) => Ok(file),
+            // Only a rename that must not replace finds the name taken.
+            Placed::NameTaken(temporary) => Err(temporary.changed("its final name was taken")),
+        }
+    }
+
+    /// [`Self::commit`], unless a file of the final name appears first: then nothing is
+    /// replaced and the temporary comes back, to be put in place under another name.
+    pub fn commit_as_new(self) -> Result<Placed, RootedError> {
+        self.put_in_place(RenameFlags::NOREPLACE)
+    }
+
+    fn put_in_place(mut self, flags: RenameFlags) -> Result<Placed, RootedError> {
         let io_error = |e| RootedError::io(&self.display, e);
         self.file.sync_all().map_err(io_error)?;
         if exists_exactly(
@@ -512,8 +535,33 @@ impl Temporary {
         if !self.beneath_root() {
             return Err(self.changed("its folder was moved out of the target"));
         }
-        rustix::fs::renameat(self.dir.as_fd(), &self.name, self.dir.as_fd(), &self.target)
-            .map_err(|e| RootedError::io(&self.display, e))?;
+        let rename = |flags| {
+            rustix::fs::renameat_with(
+                self.dir.as_fd(),
+                &self.name,
+                self.dir.as_fd(),
+                &self.target,
+                flags,
+            )
+        };
+        let renamed = match rename(flags) {
+            // A file system without the flag (some FUSE ones): looked at, then renamed.
+            Err(
+                rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::OPNOTSUPP,
+            ) if flags.contains(RenameFlags::NOREPLACE) => {
+                match entry_id(self.dir.as_fd(), &self.target) {
+                    Some(_) => Err(rustix::io::Errno::EXIST),
+                    None => rename(RenameFlags::empty()),
+                }
+            }
+            renamed => renamed,
+        };
+        match renamed {
+            Err(rustix::io::Errno::EXIST) if flags.contains(RenameFlags::NOREPLACE) => {
+                return Ok(Placed::NameTaken(self));
+            }
+            renamed => renamed.map_err(|e| RootedError::io(&self.display, e))?,
+        }
         self.committed = true;
         if !self.holds(&self.target, ours) {
             return Err(self.changed("the file put in place was replaced right after"));
@@ -523,7 +571,7 @@ impl Temporary {
         }
         rustix::fs::fsync(&self.dir).map_err(|e| RootedError::io(&self.display, e))?;
         sync_folders(&self.new_entries).map_err(io_error)?;
-        self.file.try_clone().map_err(io_error)
+        self.file.try_clone().map_err(io_error).map(Placed::Done)
     }
 
     /// Whether `name` in the folder is the file `ours` (device and inode), not followed.

@@ -504,3 +504,40 @@ fn a_file_opened_in_place_is_held_only_while_it_stays_at_its_path() {
     std::fs::rename(drive.join("cont/b/other"), drive.join("cont/b/there.bin")).unwrap();
     assert!(!there.still_holds(&opened_there));
 }
+
+/// A temporary put in place as new never replaces a file that took its final name after it
+/// was looked at: it comes back, and goes in place under another name.
+///
+/// Seen failing with a look, then a plain rename: the file that appeared in between was
+/// replaced.
+#[test]
+fn a_temporary_put_in_place_as_new_leaves_a_file_that_took_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    let located = root.child("log.xml").unwrap();
+    assert!(!located.exists());
+    let mut temporary = located.temporary().unwrap();
+    temporary.file.write_all(b"fetched").unwrap();
+    std::fs::write(dir.path().join("log.xml"), b"appeared").unwrap();
+    let Placed::NameTaken(mut temporary) = temporary.commit_as_new().unwrap() else {
+        panic!("the file that appeared was replaced");
+    };
+    assert_eq!(
+        std::fs::read(dir.path().join("log.xml")).unwrap(),
+        b"appeared"
+    );
+    temporary.retarget("log.1.xml").unwrap();
+    assert!(matches!(
+        temporary.commit_as_new().unwrap(),
+        Placed::Done(_)
+    ));
+    assert_eq!(
+        std::fs::read(dir.path().join("log.1.xml")).unwrap(),
+        b"fetched"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "no temporary left: {names:?}");
+}
