@@ -442,10 +442,36 @@ impl RepairFile {
         Ok(())
     }
 
+    /// The schema the file is of: its `user_version`, unless that was set back below the
+    /// identity keys its tables have (by hand or another program), which make it schema 2 at
+    /// least (a conversion adds any column it lacks). A file without the tables every schema
+    /// has, or of a version no run writes, is refused.
     fn schema_version(&self) -> Result<i64, JournalError> {
-        self.connection
+        let edited = |what: String| JournalError::NotARepairFile {
+            path: self.path.clone(),
+            reason: format!("{what} (it was edited); start over with a new repair file"),
+        };
+        for table in ["binding", "blob", "component"] {
+            if !self.has_table(table)? {
+                return Err(edited(format!("it has no `{table}` table")));
+            }
+        }
+        let recorded: i64 = self
+            .connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(self.sqlite())
+            .map_err(self.sqlite())?;
+        if recorded < 0 {
+            return Err(edited(format!(
+                "its schema version is {recorded}, which no export-repair writes"
+            )));
+        }
+        let identity_keyed = || rows::has_column(&self.connection, "component", "file_key");
+        Ok(
+            match recorded < 2 && identity_keyed().map_err(self.sqlite())? {
+                true => 2,
+                false => recorded,
+            },
+        )
     }
 
     /// Opens an existing repair file only to read it (for reports); takes no lock.
