@@ -2208,6 +2208,59 @@ fn a_block_blob_the_manifest_names_no_block_of_is_downloaded_never_padded() {
     }
 }
 
+/// A manifest whose `Length` is shorter than the blob (its last block dropped) does not make
+/// the repair cut the file: the storage is asked for the blob's length before a file's length
+/// changes, and a blob of another length fails the file's length (exit 1) with the drive
+/// left as it is. A file with bytes past the end of a blob the storage confirms is still cut.
+///
+/// Seen failing: the good 10,000-byte file was cut to the manifest's 8,192 bytes and the run
+/// said "REPAIRED: all damage was repaired" (exit 0).
+#[test]
+fn a_manifest_length_the_storage_does_not_confirm_changes_no_file() {
+    let content = pseudo_random_bytes(33, 10_000);
+    let blob = SampleBlob::block("box/a.bin", content.clone(), 4 * KIB as u64);
+    let hostile = Hostile::new("SHORTLEN", vec![blob]);
+    let mut manifest = hostile.sample.manifest();
+    let listed = &mut manifest.blobs[0];
+    listed.length = 8192;
+    listed
+        .ranges
+        .retain(|range| range.offset + range.length <= 8192);
+    std::fs::write(hostile.manifest(), manifest.to_xml()).unwrap();
+    let file = hostile.file("box/a.bin");
+    let before = files_with_times(&hostile.drive());
+
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(std::fs::read(&file).unwrap() == content, "the file was cut");
+    assert_eq!(
+        files_with_times(&hostile.drive()),
+        before,
+        "the drive changed"
+    );
+    let report = hostile.report_json();
+    let length = components(&report, r"\box\a.bin", "file");
+    assert_eq!(length[0]["status"], "failed", "{}", length[0]);
+    let reason = length[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the storage's blob is 10000 bytes, but the manifest's Length is 8192"),
+        "{reason}"
+    );
+
+    // The manifest right, bytes appended on the drive: cut back to the confirmed length.
+    hostile.write_manifest();
+    std::fs::remove_file(hostile.repair_file()).unwrap();
+    let mut longer = content.clone();
+    longer.extend_from_slice(b"appended");
+    std::fs::write(&file, &longer).unwrap();
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(0), "{}", seen.text());
+    assert!(
+        std::fs::read(&file).unwrap() == content,
+        "the bytes past the end stayed"
+    );
+}
+
 /// A properties file regenerated from the blob's current properties that no longer match the
 /// manifest's MD5 (`regenerated`, a warning): the repair says so beside its verdict, a rerun
 /// does not count it among the verified or repaired, and `verify --repair-file` proves it by

@@ -1497,6 +1497,26 @@ impl Repairer {
             blob: blob_index,
             component: component_index,
         };
+        // The manifest may lie about the length: no file is cut or extended to a Length the
+        // storage does not confirm.
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return self.source_failed(&[id], error).await,
+        };
+        let conditions = self.conditions(blob_index);
+        let stored = match self.properties(source, &source_blob, &conditions).await {
+            Ok(properties) => properties.content_length,
+            Err(stop) => return self.stopped(&[id], stop).await,
+        };
+        if stored != blob.length {
+            let reason = format!(
+                "the storage's blob is {stored} bytes, but the manifest's Length is {}: the \
+                 file's length was left as it is (the manifest is wrong, or the blob is not the \
+                 exported version)",
+                blob.length
+            );
+            return self.settle(failed_all(&[id], reason)).await;
+        }
         // Inside the commit: the intent is recorded before the length changes.
         let set = async { Written::Done(vec![self.set_length(id).await]) };
         self.commit(&[id], set).await
