@@ -83,6 +83,7 @@ pub fn redact_secrets_with(text: &str, secrets: &[&str]) -> String {
         matches!(c, '&' | '"' | '\'') || c.is_whitespace()
     });
     out = mask_bearer_tokens(&out);
+    out = mask_url_passwords(&out);
     out = mask_jwts(&out);
     out = mask_account_keys(&out);
     mask_shared_key_signatures(&out)
@@ -162,6 +163,33 @@ fn mask_bearer_tokens(text: &str) -> String {
         search = end.max(start);
     }
     out.push_str(&text[last..]);
+    out
+}
+
+/// The password of a URL's user information (`scheme://user:password@host`).
+fn mask_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let authority_start = at + "://".len();
+        out.push_str(&rest[..authority_start]);
+        rest = &rest[authority_start..];
+        let authority_end = rest
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'') || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(user_end) = authority.rfind('@')
+            && let Some(colon) = authority[..user_end].find(':')
+        {
+            out.push_str(&authority[..=colon]);
+            out.push_str("<redacted>");
+            out.push_str(&authority[user_end..]);
+        } else {
+            out.push_str(authority);
+        }
+        rest = &rest[authority_end..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -366,6 +394,19 @@ fn mask_shared_key_signatures(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_password_is_masked_and_the_rest_kept() {
+        assert_eq!(
+            redact_secrets("GET http://user:PWSECRET@127.0.0.1:1/c/b?x=1 failed"),
+            "GET http://user:<redacted>@127.0.0.1:1/c/b?x=1 failed"
+        );
+        assert_eq!(
+            redact_secrets("\"https://u:p:w@host\" and http://host:80/a@b"),
+            "\"https://u:<redacted>@host\" and http://host:80/a@b"
+        );
+        assert_eq!(redact_secrets("http://user@host/"), "http://user@host/");
+    }
 
     const DEV_KEY: &str =
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";

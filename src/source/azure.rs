@@ -263,6 +263,13 @@ impl AzureBlobSource {
                 redact_url_text(&endpoint_text)
             )));
         }
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            return Err(SourceError::Config(
+                "the blob endpoint must not carry a user name or password (`user:…@`); give \
+                 the account key, a SAS or Entra ID as the credential"
+                    .into(),
+            ));
+        }
         if endpoint.query().is_some() || endpoint.fragment().is_some() {
             return Err(SourceError::Config(
                 "the blob endpoint must not carry a query; give a SAS as the credential".into(),
