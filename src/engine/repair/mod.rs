@@ -1498,28 +1498,55 @@ impl Repairer {
             component: component_index,
         };
         // The manifest may lie about the length: no file is cut or extended to a Length the
-        // storage does not confirm.
-        let source_blob = match self.blob_ref(blob) {
-            Ok(source_blob) => source_blob,
-            Err(error) => return self.source_failed(&[id], error).await,
-        };
-        let conditions = self.conditions(blob_index);
-        let stored = match self.properties(source, &source_blob, &conditions).await {
-            Ok(properties) => properties.content_length,
-            Err(stop) => return self.stopped(&[id], stop).await,
-        };
-        if stored != blob.length {
-            let reason = format!(
-                "the storage's blob is {stored} bytes, but the manifest's Length is {}: the \
-                 file's length was left as it is (the manifest is wrong, or the blob is not the \
-                 exported version)",
-                blob.length
-            );
-            return self.settle(failed_all(&[id], reason)).await;
+        // storage does not confirm (a file that has it needs no word from the storage).
+        if self.length_on_drive(id).await != Some(blob.length)
+            && let Err(end) = self.confirm_length(source, id).await
+        {
+            return end;
         }
         // Inside the commit: the intent is recorded before the length changes.
         let set = async { Written::Done(vec![self.set_length(id).await]) };
         self.commit(&[id], set).await
+    }
+
+    /// The length of the file of `id`'s blob on the drive, if it is there to be read.
+    async fn length_on_drive(&self, id: ComponentId) -> Option<u64> {
+        let file_path = self.drive.blobs[id.blob as usize].file_path.clone();
+        self.on_drive(
+            &[id],
+            move |root| {
+                let located = root.locate_file_path(&file_path).ok()?;
+                let file = located.exists().then(|| located.open_read().ok())??;
+                file.metadata().ok().map(|found| found.len())
+            },
+            |_, _| None,
+        )
+        .await
+    }
+
+    /// Whether the storage's blob of `id` has the manifest's Length; the job's end (the
+    /// length failed, or the run's stop) when it has not or cannot say.
+    async fn confirm_length(&self, source: &dyn BlobSource, id: ComponentId) -> Result<(), JobEnd> {
+        let blob = &self.drive.blobs[id.blob as usize];
+        let source_blob = match self.blob_ref(blob) {
+            Ok(source_blob) => source_blob,
+            Err(error) => return Err(self.source_failed(&[id], error).await),
+        };
+        let conditions = self.conditions(id.blob);
+        let stored = match self.properties(source, &source_blob, &conditions).await {
+            Ok(properties) => properties.content_length,
+            Err(stop) => return Err(self.stopped(&[id], stop).await),
+        };
+        if stored == blob.length {
+            return Ok(());
+        }
+        let reason = format!(
+            "the storage's blob is {stored} bytes, but the manifest's Length is {}: the file's \
+             length was left as it is (the manifest is wrong, or the blob is not the exported \
+             version)",
+            blob.length
+        );
+        Err(self.settle(failed_all(&[id], reason)).await)
     }
 
     /// A stopped run's last word on the lengths of manifest files it left damaged: one its
