@@ -1717,6 +1717,39 @@ fn a_whole_file_download_from_a_local_mirror_stays_within_bounded_memory() {
     }
 }
 
+/// A document with a tag that never closes (`<` after `<`, as `yes '<'` writes) is refused
+/// once 64 MiB of it are read, within bounded memory, whichever document it is.
+///
+/// Seen failing: the reader kept the open tag whole: 520 MiB for a 500 MiB file, and from a
+/// pipe without bound (3.7 GiB after 8 s) before "tag not closed".
+#[test]
+fn a_tag_that_never_closes_is_refused_within_bounded_memory() {
+    let hostile = Hostile::new(
+        "UNCLOSED",
+        vec![SampleBlob::block("box/a.bin", b"a".to_vec(), 1)],
+    );
+    let unclosed = hostile.dir.path().join("unclosed.xml");
+    std::fs::write(&unclosed, b"<\n".repeat(100 << 20)).unwrap();
+    for flag in ["--manifest", "--copy-log", "--verbose-log"] {
+        let mut args: Vec<std::ffi::OsString> = vec!["verify".into(), "--target".into()];
+        args.push(hostile.drive().into());
+        if flag != "--manifest" {
+            args.extend(["--manifest".into(), hostile.manifest().into()]);
+        }
+        args.extend([flag.into(), unclosed.clone().into()]);
+        let Some((seen, kib)) = peak_rss(&args, TIMEOUT) else {
+            return;
+        };
+        assert_eq!(seen.code, Some(2), "{flag}: {}", seen.text());
+        assert!(
+            seen.stderr.contains("unclosed.xml") && seen.stderr.contains("a tag never closed?"),
+            "{flag}: {}",
+            seen.stderr
+        );
+        assert!(kib < 128 * 1024, "{flag}: {kib} KiB for a refused document");
+    }
+}
+
 /// Properties files are small; a 6 GiB sparse one, and a character device that reads zeros
 /// without end (`/dev/zero`'s numbers), are refused unread beyond a limit: both runs end with
 /// exit 1, naming the reason, and stay within 256 MiB of memory. The repair rewrites the

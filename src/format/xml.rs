@@ -254,18 +254,41 @@ impl Origin<'_> {
         }
     }
 
-    /// Where the first byte that is not UTF-8 is, if any.
-    fn first_invalid_utf8(&self) -> Option<u64> {
-        let invalid = |bytes: &[u8]| {
-            std::str::from_utf8(bytes)
-                .err()
-                .map(|error| error.valid_up_to() as u64)
-        };
+    /// Where the first byte that is not UTF-8 is, if any, among the first `within` bytes (a
+    /// device or a pipe may never end).
+    fn first_invalid_utf8(&self, within: u64) -> Option<u64> {
         match self {
             Origin::Text(_) => None,
-            Origin::Bytes(bytes) => invalid(bytes),
-            Origin::File(path) => invalid(&std::fs::read(path).ok()?),
+            Origin::Bytes(bytes) => first_invalid_utf8_in(bytes.take(within)),
+            Origin::File(path) => {
+                first_invalid_utf8_in(std::fs::File::open(path).ok()?.take(within))
+            }
         }
+    }
+}
+
+/// Where the first byte of `input` that is not UTF-8 is (a sequence cut off by the end
+/// included), read piece by piece.
+fn first_invalid_utf8_in(mut input: impl Read) -> Option<u64> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    // Bytes of a sequence begun at the end of the last piece, moved to the front.
+    let mut carried = 0;
+    // Where `buffer[0]` is in the input.
+    let mut offset = 0u64;
+    loop {
+        let read = input.read(&mut buffer[carried..]).ok()?;
+        let filled = carried + read;
+        let valid = match std::str::from_utf8(&buffer[..filled]) {
+            Ok(_) if read == 0 => return None,
+            Ok(_) => filled,
+            Err(error) if error.error_len().is_some() || read == 0 => {
+                return Some(offset + error.valid_up_to() as u64);
+            }
+            Err(error) => error.valid_up_to(),
+        };
+        buffer.copy_within(valid..filled, 0);
+        carried = filled - valid;
+        offset += valid as u64;
     }
 }
 
@@ -401,6 +424,7 @@ fn walk_utf8<R: BufRead>(
             }
         };
         buf.clear();
+        reader.get_mut().event_starts();
         let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
             Err(error) => {
@@ -423,7 +447,9 @@ fn walk_utf8<R: BufRead>(
                     }
                     quick_xml::Error::Encoding(_) => {
                         // The decoder's index is within one event: find the byte itself.
-                        if let Some(absolute) = origin.first_invalid_utf8() {
+                        // The byte is in the event just read.
+                        let within = reader.get_ref().consumed() + 4;
+                        if let Some(absolute) = origin.first_invalid_utf8(within) {
                             position = absolute.saturating_sub(encoding.utf8_bom_length());
                         }
                         FormatErrorKind::Syntax("the file is not valid UTF-8 here".into())
@@ -685,6 +711,26 @@ pub(crate) fn open(path: &Path) -> Result<BufReader<std::fs::File>, FormatError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first byte that is not UTF-8 is found piece by piece (a sequence split between
+    /// pieces is whole), within a bound: a device that never ends is not read for ever.
+    #[test]
+    fn the_first_invalid_utf8_byte_is_found_within_a_bound() {
+        let mut text = "é".repeat(40_000).into_bytes();
+        assert_eq!(first_invalid_utf8_in(&text[..]), None);
+        text.push(0xC3);
+        assert_eq!(
+            first_invalid_utf8_in(&text[..]),
+            Some(80_000),
+            "cut off by the end"
+        );
+        text.extend(b"(");
+        assert_eq!(first_invalid_utf8_in(&text[..]), Some(80_000));
+        let endless = std::io::repeat(b'a');
+        assert_eq!(first_invalid_utf8_in(endless.take(1 << 20)), None);
+        let origin = Origin::File(std::path::Path::new("/dev/zero"));
+        assert_eq!(origin.first_invalid_utf8(1 << 20), None);
+    }
 
     struct Collect(Vec<String>);
     impl Handler for Collect {
