@@ -618,6 +618,49 @@ pub(super) struct WholeFile {
     temporary: Temporary,
 }
 
+/// Whether the drive already holds what `component` of `blob` must be: its bytes hash to the
+/// manifest's MD5 (a data range, or a properties or metadata file); with that MD5 and the
+/// file's identity. Nothing without an expected MD5 is right by this.
+pub(super) fn right_on_drive(
+    root: &RootedDir,
+    blob: &crate::model::Blob,
+    component: &crate::model::Component,
+) -> Option<(Md5, FileIdentity)> {
+    let expected = component.expected_md5?;
+    let path = blob.component_file_path(component)?;
+    let (md5, identity) = match component.kind {
+        ComponentKind::Block | ComponentKind::Page => {
+            let located = root.locate_file_path(path).ok()?;
+            let file = located.exists().then(|| located.open_read().ok())??;
+            let identity = FileIdentity::of(&file).ok()?;
+            let end = component.offset.checked_add(component.length)?;
+            if identity.length < end {
+                return None;
+            }
+            let mut hasher = Md5Stream::new();
+            let mut piece = vec![0u8; component.length.min(1 << 20) as usize];
+            let mut at = component.offset;
+            while at < end {
+                let take = (end - at).min(piece.len() as u64) as usize;
+                file.read_exact_at(&mut piece[..take], at).ok()?;
+                hasher.update(&piece[..take]);
+                at += take as u64;
+            }
+            (hasher.finish(), identity)
+        }
+        ComponentKind::Properties | ComponentKind::Metadata => {
+            match crate::engine::verify::read_side_file(root, path, component.kind).ok()? {
+                crate::engine::verify::SideFile::Read { bytes, identity } => {
+                    (Md5::of(&bytes), identity)
+                }
+                crate::engine::verify::SideFile::Missing => return None,
+            }
+        }
+        _ => return None,
+    };
+    (md5 == expected).then_some((md5, identity))
+}
+
 impl WholeFile {
     pub(super) fn create(root: &RootedDir, file_path: &str) -> Result<Self, RootedError> {
         let located = root.locate_file_path(file_path)?;

@@ -928,6 +928,58 @@ impl Repairer {
         ended
     }
 
+    /// `done`, with each failure of a component this run has not looked at on the drive (one
+    /// the copy log reports failed) verified instead when the drive's bytes match the
+    /// manifest's MD5: they are right, whatever the storage could not give.
+    async fn right_after_all(&self, done: Vec<Done>) -> Vec<Done> {
+        let unseen: Vec<ComponentId> = {
+            let verdicts = locked(&self.verdicts);
+            done.iter()
+                .filter(|d| d.status == ComponentStatus::Failed && !verdicts.contains_key(&d.id))
+                .filter(|d| self.drive.component(d.id).expected_md5.is_some())
+                .map(|d| d.id)
+                .collect()
+        };
+        if unseen.is_empty() {
+            return done;
+        }
+        let drive = Arc::clone(&self.drive);
+        let looked_at = unseen.clone();
+        let right = self
+            .on_drive(
+                &unseen,
+                move |root| {
+                    looked_at
+                        .into_iter()
+                        .filter_map(|id| {
+                            let blob = &drive.blobs[id.blob as usize];
+                            let found = commit::right_on_drive(root, blob, drive.component(id));
+                            found.map(|found| (id, found))
+                        })
+                        .collect::<HashMap<_, _>>()
+                },
+                |_, _| HashMap::new(),
+            )
+            .await;
+        done.into_iter()
+            .map(|d| match right.get(&d.id) {
+                Some(&(md5, identity)) => Done {
+                    status: ComponentStatus::Verified,
+                    actual_md5: Some(md5),
+                    storage_md5: None,
+                    reason: Some(format!(
+                        "the copy log reports it failed, but the drive's bytes match the \
+                         manifest's MD5; the storage could not give it again ({})",
+                        d.reason.as_deref().unwrap_or("no reason given")
+                    )),
+                    identity: Some(identity),
+                    id: d.id,
+                },
+                None => d,
+            })
+            .collect()
+    }
+
     /// Records verdicts in the repair file, then reports them.
     async fn settle(&self, done: Vec<Done>) -> JobEnd {
         self.settle_with(done, |_| verify::Crc64s::default()).await
@@ -939,6 +991,7 @@ impl Repairer {
         done: Vec<Done>,
         crc64: impl Fn(ComponentId) -> verify::Crc64s,
     ) -> JobEnd {
+        let done = self.right_after_all(done).await;
         if let Err(error) = self.journal.done(done.clone()).await {
             return self.journal_failed(error).await;
         }
