@@ -1170,12 +1170,9 @@ impl Repairer {
                     // Its bytes count from nothing again in the progress.
                     self.tell_activity(id.blob, vec![id.component], Activity::Downloading)
                         .await;
-                    let one = (&ids[index..=index], &lengths[index..=index]);
-                    let read =
-                        self.read_hashed(source, &source_blob, component.offset, one, &conditions);
-                    if let Some(again) = read.await?.pop() {
-                        received[index] = again;
-                    }
+                    let span = (id, component.offset, component.length);
+                    let read = self.read_alone(source, &source_blob, span, &conditions);
+                    received[index] = read.await?.0;
                 }
                 let unchecked = |received| (received, InTransit::Unchecked);
                 Ok(received.into_iter().map(unchecked).collect())
