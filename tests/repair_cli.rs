@@ -188,6 +188,62 @@ fn repair_args(
     args
 }
 
+/// A repair from a local mirror runs with `AZURE_STORAGE_KEY` or `AZURE_STORAGE_SAS` left in
+/// the environment (the README recommends exporting them), which it does not use; a key or SAS
+/// on its command line is refused as a conflict (exit 2).
+///
+/// Seen failing: "the argument '--source-dir <DIR>' cannot be used with '--account-key <KEY>'"
+/// (exit 2) for a command line holding neither.
+#[test]
+fn a_repair_from_a_mirror_runs_with_a_key_or_sas_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = SampleDrive {
+        drive_id: "ENVKEY01".into(),
+        blobs: vec![SampleBlob::block(
+            "box/a.bin",
+            pseudo_random_bytes(6, 8192),
+            4096,
+        )],
+    };
+    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
+    let manifest = sample.write(&drive).unwrap();
+    sample.write_mirror(&mirror).unwrap();
+    std::fs::remove_file(drive.join("box/a.bin")).unwrap();
+    let args = repair_args(dir.path(), &drive, &mirror, &manifest);
+    for (variable, value) in [
+        ("AZURE_STORAGE_KEY", "c2VjcmV0"),
+        ("AZURE_STORAGE_SAS", "sv=2024-01-01&sig=SECRETSIG"),
+    ] {
+        let _ = std::fs::remove_file(dir.path().join("r.rep"));
+        let output = Command::cargo_bin("export-repair")
+            .unwrap()
+            .env_remove("AZURE_STORAGE_KEY")
+            .env_remove("AZURE_STORAGE_SAS")
+            .env(variable, value)
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{variable}: {stderr}");
+        assert!(!stderr.contains(value), "{variable}: {stderr}");
+    }
+    assert!(std::fs::read(drive.join("box/a.bin")).unwrap() == sample.blobs[0].content);
+    for flag in ["--account-key", "--sas"] {
+        let output = Command::cargo_bin("export-repair")
+            .unwrap()
+            .args(&args)
+            .args([flag, "c2VjcmV0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!("'--source-dir <DIR>' cannot be used with '{flag}")),
+            "{flag}: {stderr}"
+        );
+    }
+}
+
 /// Ctrl-C once a block is written (journalled and reported repaired: a missing file is
 /// created at its full length before anything is written, so its existence says nothing):
 /// the write in flight is finished, the run exits 4, every block is entirely the blob's

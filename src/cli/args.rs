@@ -200,7 +200,9 @@ pub struct RepairArgs {
     #[arg(long, value_name = "URL")]
     pub blob_endpoint: Option<String>,
     /// Repair from a local mirror laid out `<container>/<blob path>` instead of Azure.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["account_key", "sas", "blob_endpoint", "read_timeout"])]
+    // A key or SAS on the command line conflicts with it too; one in the environment is left
+    // unused (`parse_modern`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["blob_endpoint", "read_timeout"])]
     pub source_dir: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportFlags,
@@ -336,12 +338,45 @@ pub struct DemoArgs {
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
     let args: Vec<OsString> = args.into_iter().collect();
     match super::classic::translate(&args) {
-        Some(Ok(modern)) => Cli::try_parse_from(modern),
+        Some(Ok(modern)) => parse_modern(modern),
         // clap prints a raw message as it is: the line ends here.
         Some(Err(message)) => Err(clap::Error::raw(
             clap::error::ErrorKind::ValueValidation,
             format!("{message}\n"),
         )),
-        None => Cli::try_parse_from(args),
+        None => parse_modern(args),
     }
+}
+
+/// [`parse`] of the modern command line. A repair from a local mirror refuses an account key
+/// or SAS given on the command line, and leaves one in the environment unused (a shell that
+/// exports `AZURE_STORAGE_KEY` for other runs must not stop it).
+fn parse_modern(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let Some(("repair", repair)) = matches.subcommand() else {
+        return Ok(cli);
+    };
+    if repair.value_source("source_dir").is_none() {
+        return Ok(cli);
+    }
+    for (id, flag) in [
+        ("account_key", "--account-key <KEY>"),
+        ("sas", "--sas <SAS>"),
+    ] {
+        if repair.value_source(id) == Some(ValueSource::CommandLine) {
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("the argument '--source-dir <DIR>' cannot be used with '{flag}'"),
+            ));
+        }
+    }
+    if let Commands::Repair(repair) = &mut cli.command {
+        repair.account_key = None;
+        repair.sas = None;
+    }
+    Ok(cli)
 }
