@@ -26,6 +26,12 @@ pub struct Placement {
 /// Finds the BitLocker volume on `path`: `Ok(None)` when neither the start nor any partition
 /// of a partition table is BitLocker.
 pub fn locate(path: &Path) -> io::Result<Option<Placement>> {
+    // Only a disk image or a block device can hold a volume: a FIFO or a character device is
+    // not opened (opening a FIFO waits for a writer for ever).
+    let kind = std::fs::metadata(path)?.file_type();
+    if !(kind.is_file() || std::os::unix::fs::FileTypeExt::is_block_device(&kind)) {
+        return Ok(None);
+    }
     let mut file = File::open(path)?;
     let sector = read_at(&mut file, 0, SECTOR as usize)?;
     if is_bitlocker(&sector) {

@@ -130,9 +130,9 @@ pub struct VerifyArgs {
     /// Stream the engine's events to stdout as NDJSON instead of a summary.
     #[arg(long)]
     pub json: bool,
-    /// Hashing threads (default: one per core).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// Hashing threads, 1 to 256 (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// The BitLocker recovery key (48 digits) when --target is an encrypted drive (better:
     /// the BITLOCKER_KEY environment variable; asked for on a terminal when missing).
     #[arg(

@@ -72,7 +72,7 @@ async fn verify(
     )?;
     let mut options = VerifyOptions::default();
     if let Some(threads) = args.threads {
-        options.hash_threads = threads.max(1);
+        options.hash_threads = usize::from(threads);
     }
     if let Some(repair_file) = &args.repair_file {
         options.downloaded = Arc::new(written_by(repair_file, &drive, &binding)?);
