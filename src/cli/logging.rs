@@ -47,6 +47,19 @@ impl Write for RedactingFile {
     }
 }
 
+/// The DriveId as the log's name holds it: ASCII letters, digits and `-` (others `_`), at
+/// most 64 of them, so that any DriveId makes a name a file system takes (at most 255 bytes).
+fn log_name_id(drive_id: &str) -> String {
+    drive_id
+        .chars()
+        .take(64)
+        .map(|c| match c.is_ascii_alphanumeric() || c == '-' {
+            true => c,
+            false => '_',
+        })
+        .collect()
+}
+
 /// Starts the verbose log for a run; returns its path.
 pub fn start(directory: &Path, drive_id: &str, secrets: Vec<String>) -> io::Result<PathBuf> {
     std::fs::create_dir_all(directory)?;
@@ -55,17 +68,7 @@ pub fn start(directory: &Path, drive_id: &str, secrets: Vec<String>) -> io::Resu
             "[year][month][day]-[hour][minute][second]"
         ))
         .unwrap_or_default();
-    let safe_id: String = drive_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let name = format!("export-repair_{safe_id}_{stamp}.log");
+    let name = format!("export-repair_{}_{stamp}.log", log_name_id(drive_id));
     let path = directory.join(&name);
     // Opened beneath the folder without following a link planted at this predictable name;
     // a file already there (a rerun within the same second) is appended to.
@@ -133,6 +136,22 @@ impl Visit for Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seen failing: a 300-character DriveId made a log name over 255 bytes, and the repair
+    /// stopped with "File name too long" and advice (another --log-dir) that could not help.
+    #[test]
+    fn a_long_drive_id_makes_a_log_a_file_system_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let drive_id = "Ä/".repeat(150);
+        let path = start(dir.path(), &drive_id, Vec::new()).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(name.len() <= 255, "{name}");
+        assert!(
+            name.starts_with(&format!("export-repair_{}_", "__".repeat(32))),
+            "{name}"
+        );
+        assert_eq!(log_name_id("9WM35C3U"), "9WM35C3U");
+    }
 
     #[test]
     fn the_pane_gets_notes_and_retries_redacted_but_not_engine_events() {
