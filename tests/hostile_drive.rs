@@ -358,6 +358,41 @@ fn a_block_the_copy_log_calls_failed_that_is_right_stays_right_when_it_cannot_be
     assert_eq!(block["status"], "failed", "{block}");
 }
 
+/// Metadata the storage gives with a character no XML file can hold (a C0 control) is not
+/// written as a metadata file: the file fails saying which character, nothing is written.
+///
+/// Seen failing: `<Camera>a\u{1}b</Camera>` written raw (no XML parser reads it) and the run
+/// ended "REPAIRED … 1 side file regenerated" (exit 0).
+#[test]
+fn metadata_no_xml_file_can_hold_is_not_written() {
+    let hostile = Hostile::new(
+        "CTRLMETA",
+        vec![
+            SampleBlob::block("box/a.bin", pseudo_random_bytes(30, 4096), 4096)
+                .with_metadata(&[("Camera", "X")]),
+        ],
+    );
+    let blob = hostile.blob("box/a.bin");
+    let metadata = hostile.local(&blob.metadata_path());
+    std::fs::remove_file(&metadata).unwrap();
+    std::fs::write(
+        hostile.mirror().join("box/a.bin.blobprops.json"),
+        r#"{"metadata": [["Camera", "a\u0001b"]]}"#,
+    )
+    .unwrap();
+    let seen = run(hostile.repair(), TIMEOUT);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    assert!(!metadata.exists(), "a metadata file was written");
+    let report = hostile.report_json();
+    let side = components(&report, r"\box\a.bin", "metadata");
+    assert_eq!(side[0]["status"], "failed", "{}", side[0]);
+    let reason = side[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("U+0001, which no XML file can hold"),
+        "{reason}"
+    );
+}
+
 /// A copy log that reports a file missing (`FileNotFound`) while the drive holds it whole and
 /// right: the repair finds nothing to do and says so (exit 0, never REPAIRED), writes nothing,
 /// and the file's length component is verified, not repaired.

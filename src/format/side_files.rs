@@ -182,6 +182,14 @@ impl Handler for MetadataReader {
     }
 }
 
+/// The first character of `text` no XML 1.0 document can hold, escaped or not (C0 controls
+/// but tab, line feed and carriage return; U+FFFE, U+FFFF).
+pub fn first_unwritable_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+    })
+}
+
 fn escape(text: &str) -> String {
     quick_xml::escape::escape(text).into_owned()
 }
@@ -199,6 +207,13 @@ fn is_xml_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_no_xml_file_can_hold_are_found() {
+        assert_eq!(first_unwritable_char("a\tb\nc\rd é ✓"), None);
+        assert_eq!(first_unwritable_char("a\u{1}b\u{1b}c"), Some('\u{1}'));
+        assert_eq!(first_unwritable_char("\u{ffff}"), Some('\u{ffff}'));
+    }
 
     #[test]
     fn reads_the_documented_properties_sample_despite_its_layout() {

@@ -1748,6 +1748,19 @@ impl Repairer {
                 }
             },
         };
+        if let Some(c) = crate::format::side_files::first_unwritable_char(&text) {
+            let reason = format!(
+                "the storage's {} hold the character U+{:04X}, which no XML file can hold: no {} \
+                 file can say it; nothing was written",
+                match component.kind {
+                    ComponentKind::Properties => "properties",
+                    _ => "metadata",
+                },
+                u32::from(c),
+                component.kind.as_str()
+            );
+            return self.settle(vec![failed(id, reason)]).await;
+        }
         let (kind, expected) = (component.kind, component.expected_md5);
         if expected != Some(Md5::of(text.as_bytes()))
             && let Some(reason) = self
