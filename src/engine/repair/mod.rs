@@ -1549,7 +1549,9 @@ impl Repairer {
         };
         // The manifest may lie about the length: no file is cut or extended to a Length the
         // storage does not confirm (a file that has it needs no word from the storage).
-        if self.length_on_drive(id).await != Some(blob.length)
+        // (Asked only once the file's ranges are right: until then its length does not change.)
+        if self.ranges_not_right(id).0.is_empty()
+            && self.length_on_drive(id).await != Some(blob.length)
             && let Err(end) = self.confirm_length(source, id).await
         {
             return end;
@@ -1633,44 +1635,47 @@ impl Repairer {
         self.set_length_unless(id, None).await
     }
 
+    /// What of `id`'s file is not right yet (its ranges' verdicts), and whether this run found
+    /// the length wrong or wrote the file's ranges (which makes a right length a repair).
+    fn ranges_not_right(&self, id: ComponentId) -> (Vec<String>, bool) {
+        let blob = &self.drive.blobs[id.blob as usize];
+        let verdicts = locked(&self.verdicts);
+        let sibling = |index: usize| ComponentId {
+            blob: id.blob,
+            component: index as u32,
+        };
+        let mended = verdicts.get(&id).is_some_and(|status| status.is_damage())
+            || (0..blob.components.len())
+                .any(|index| verdicts.get(&sibling(index)) == Some(&ComponentStatus::Repaired));
+        // A range of a file only the copy log lists has no hash: unchecked ("skipped") is as
+        // good as it gets.
+        let not_right = blob
+            .components
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
+            .filter_map(|(index, c)| match verdicts.get(&sibling(index)) {
+                Some(ComponentStatus::Verified | ComponentStatus::Repaired) => None,
+                Some(ComponentStatus::Skipped) if !blob.in_manifest => None,
+                Some(status) => Some(format!(
+                    "the {} at byte {} is {}",
+                    c.kind.as_str(),
+                    c.offset,
+                    status.as_str()
+                )),
+                None => Some(format!(
+                    "the {} at byte {} is not verified",
+                    c.kind.as_str(),
+                    c.offset
+                )),
+            })
+            .collect();
+        (not_right, mended)
+    }
+
     /// [`Self::set_length`], changing nothing when `held_back` says why not.
     async fn set_length_unless(&self, id: ComponentId, held_back: Option<&str>) -> Done {
-        let blob = &self.drive.blobs[id.blob as usize];
-        // Ranges not right yet; and whether this run found the length wrong or wrote the
-        // file's ranges (a file gone), which makes a right length now a repair. A range of a
-        // file only the copy log lists has no hash: unchecked ("skipped") is as good as it gets.
-        let (not_right, mended): (Vec<String>, bool) = {
-            let verdicts = locked(&self.verdicts);
-            let sibling = |index: usize| ComponentId {
-                blob: id.blob,
-                component: index as u32,
-            };
-            let mended = verdicts.get(&id).is_some_and(|status| status.is_damage())
-                || (0..blob.components.len())
-                    .any(|index| verdicts.get(&sibling(index)) == Some(&ComponentStatus::Repaired));
-            let not_right = blob
-                .components
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| matches!(c.kind, ComponentKind::Block | ComponentKind::Page))
-                .filter_map(|(index, c)| match verdicts.get(&sibling(index)) {
-                    Some(ComponentStatus::Verified | ComponentStatus::Repaired) => None,
-                    Some(ComponentStatus::Skipped) if !blob.in_manifest => None,
-                    Some(status) => Some(format!(
-                        "the {} at byte {} is {}",
-                        c.kind.as_str(),
-                        c.offset,
-                        status.as_str()
-                    )),
-                    None => Some(format!(
-                        "the {} at byte {} is not verified",
-                        c.kind.as_str(),
-                        c.offset
-                    )),
-                })
-                .collect();
-            (not_right, mended)
-        };
+        let (not_right, mended) = self.ranges_not_right(id);
         let may_change = match not_right.as_slice() {
             _ if let Some(why) = held_back => Err(why.to_string()),
             [] => Ok(()),
