@@ -547,3 +547,66 @@ fn a_fifo_as_the_target_and_threads_without_bound_are_usage_errors() {
         assert!(stderr.contains("not in 1..=256"), "{threads}: {stderr}");
     }
 }
+
+/// A local mirror that is not there is refused naming the option and what it must hold, not
+/// with the bare system error.
+///
+/// Seen failing: "error: /x: No such file or directory (os error 2)".
+#[test]
+fn a_missing_mirror_is_named_as_the_local_mirror() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drive")).unwrap();
+    let manifest = dir.path().join("x.manifest");
+    std::fs::write(
+        &manifest,
+        "<DriveManifest><Drive><DriveId>D</DriveId><BlobList/></Drive></DriveManifest>",
+    )
+    .unwrap();
+    let mirror = dir.path().join("no-such-mirror");
+    let output = tool()
+        .args(["repair", "--headless", "--target"])
+        .arg(dir.path().join("drive"))
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--repair-file")
+        .arg(dir.path().join("r.rep"))
+        .arg("--source-dir")
+        .arg(&mirror)
+        .output()
+        .unwrap();
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the local mirror (--source-dir) cannot be used")
+            && stderr.contains(&mirror.display().to_string())
+            && stderr.contains("<container>/<blob path>"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("r.rep").exists());
+}
+
+/// A directory target is an unlocked drive: a BitLocker key left in the environment, well
+/// formed or not, is not used (`verify` runs: exit 0).
+///
+/// Seen failing: a malformed BITLOCKER_KEY stopped the run (exit 2) with "the BitLocker
+/// recovery key has 1 groups of digits", which no part of the command line had given.
+#[test]
+fn a_bitlocker_key_in_the_environment_is_not_used_for_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("drive")).unwrap();
+    let manifest = dir.path().join("x.manifest");
+    std::fs::write(
+        &manifest,
+        "<DriveManifest><Drive><DriveId>D</DriveId><BlobList/></Drive></DriveManifest>",
+    )
+    .unwrap();
+    let output = tool()
+        .env("BITLOCKER_KEY", "123")
+        .args(["verify", "--target"])
+        .arg(dir.path().join("drive"))
+        .arg("--manifest")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

@@ -22,6 +22,11 @@ pub fn open_target(
     key: &mut Option<String>,
     read_only: bool,
 ) -> Result<UnlockedVolume, CliError> {
+    // A directory is an unlocked drive: a key (one left in BITLOCKER_KEY, say) is not used,
+    // nor looked at.
+    if target.is_dir() {
+        return Ok(bitlocker::open(target, None, read_only)?);
+    }
     let mut recovery_key = key
         .as_deref()
         .map(RecoveryKey::parse)

@@ -352,8 +352,12 @@ pub type TypedCredential = Arc<std::sync::Mutex<Option<&'static str>>>;
 
 fn open_source(args: &RepairArgs, typed: &TypedCredential) -> Result<OpenedSource, CliError> {
     if let Some(directory) = &args.source_dir {
-        let mirror =
-            MirrorSource::new(directory).map_err(|error| CliError::Usage(error.to_string()))?;
+        let mirror = MirrorSource::new(directory).map_err(|error| {
+            CliError::Usage(format!(
+                "the local mirror (--source-dir) cannot be used: {error}; give the folder that \
+                 holds the blobs as <container>/<blob path>"
+            ))
+        })?;
         let source = crate::demo::pace::paced(Arc::new(mirror), args.pace);
         return Ok((source, None, Vec::new()));
     }

@@ -61,7 +61,11 @@ pub fn before_run() -> Interrupts {
     let mut signals = StopSignals::install();
     Interrupts(Some(tokio::spawn(async move {
         let what = signals.next().await;
-        eprintln!("{what} before the run started; nothing was written");
+        // The repair file may have been made already: "nothing" would be untrue.
+        eprintln!(
+            "{what} before the run started: nothing on the drive was written; run the same \
+             command again to start"
+        );
         crate::bitlocker::emergency_cleanup();
         crate::private_dir::remove_scratch();
         std::process::exit(ExitStatus::Interrupted as i32);

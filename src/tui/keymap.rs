@@ -39,7 +39,7 @@ pub struct Keymap {
 /// A keymap file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeymapError {
-    #[error("{path}: {message}")]
+    #[error("{path}: {message}; mend the file, or remove it to use the default keys")]
     Invalid { path: String, message: String },
 }
 
@@ -86,7 +86,7 @@ impl Keymap {
             message,
         };
         let table: BTreeMap<Action, Vec<String>> =
-            toml::from_str(text).map_err(|error| invalid(error.to_string()))?;
+            toml::from_str(text).map_err(|error| invalid(super::toml_fault(text, &error)))?;
         let mut bindings = BTreeMap::new();
         for (action, keys) in table {
             let codes = keys
@@ -245,5 +245,23 @@ mod tests {
         std::fs::write(&path, "quit = [\"ctrl-alt-nonsense\"]\n").unwrap();
         let error = Keymap::load(Some(&path)).unwrap_err();
         assert!(error.to_string().contains("ctrl-alt-nonsense"), "{error}");
+    }
+
+    /// A keymap that is not TOML is told in one line: where, what, and what to do.
+    ///
+    /// Seen failing: the parser's excerpt flattened into one line of literal "\n" and no
+    /// remedy.
+    #[test]
+    fn a_keymap_that_is_not_toml_is_told_in_one_line_with_the_remedy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keymap.toml");
+        std::fs::write(&path, "# keys\nquit = [[[\n").unwrap();
+        let error = Keymap::load(Some(&path)).unwrap_err().to_string();
+        assert!(!error.contains('\n'), "{error}");
+        assert!(error.contains("keymap.toml: line 2, column"), "{error}");
+        assert!(
+            error.contains("remove it to use the default keys"),
+            "{error}"
+        );
     }
 }

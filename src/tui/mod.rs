@@ -47,6 +47,24 @@ pub fn config_path(name: &str) -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "export-repair").map(|dirs| dirs.config_dir().join(name))
 }
 
+/// A TOML file's fault in one line: where (line and column) and what, without the excerpt
+/// the parser draws over several lines.
+pub(crate) fn toml_fault(text: &str, error: &toml::de::Error) -> String {
+    let place = error
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before
+                .rsplit('\n')
+                .next()
+                .map_or(0, |last| last.chars().count())
+                + 1;
+            format!("line {line}, column {column}: ")
+        });
+    format!("{}{}", place.unwrap_or_default(), error.message().trim())
+}
+
 /// Where the user's keymap override lives: `<config dir>/export-repair/keymap.toml`.
 pub fn keymap_path() -> Option<PathBuf> {
     config_path("keymap.toml")

@@ -46,7 +46,7 @@ pub struct Theme {
 
 /// A theme file that cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}: {message}; mend the file, or remove it to use the default colours")]
 pub struct ThemeError {
     path: String,
     message: String,
@@ -95,7 +95,7 @@ impl Theme {
     /// "lightblue", "#rrggbb", or a 0–255 index), and `selected = "colour"`.
     pub fn apply(&mut self, text: &str) -> Result<(), String> {
         let table: BTreeMap<String, String> =
-            toml::from_str(text).map_err(|error| error.to_string())?;
+            toml::from_str(text).map_err(|error| super::toml_fault(text, &error))?;
         for (name, value) in table {
             let color = Color::from_str(&value)
                 .map_err(|_| format!("{name} = {value:?}: not a colour name, #rrggbb or 0-255"))?;
