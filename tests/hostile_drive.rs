@@ -334,6 +334,12 @@ fn a_block_the_copy_log_calls_failed_that_is_right_stays_right_when_it_cannot_be
         before,
         "nothing written"
     );
+    // Nothing was downloaded, and the progress says so.
+    assert!(
+        seen.stderr.contains("download: 0 B of 0 B"),
+        "{}",
+        seen.stderr
+    );
     let report = hostile.report_json();
     let block = &components(&report, r"\box\here.bin", "block")[1];
     assert_eq!(block["status"], "verified", "{block}");
@@ -343,6 +349,24 @@ fn a_block_the_copy_log_calls_failed_that_is_right_stays_right_when_it_cannot_be
             && reason.contains("not found"),
         "{reason}"
     );
+
+    // Its entry refused (a twin that differs only in case): it is not read to be proven.
+    let twins = Hostile::new(
+        "RIGHTFA2",
+        vec![
+            SampleBlob::block("box/here.bin", content.clone(), 4 * KIB as u64),
+            SampleBlob::block("BOX/HERE.BIN", content.clone(), 4 * KIB as u64),
+        ],
+    );
+    let log = std::fs::read_to_string(hostile.copy_log())
+        .unwrap()
+        .replace("RIGHTFAIL", "RIGHTFA2");
+    std::fs::write(twins.copy_log(), log).unwrap();
+    let seen = repair_with_copy_log(&twins);
+    assert_eq!(seen.code, Some(1), "{}", seen.text());
+    let report = twins.report_json();
+    let block = &components(&report, r"\box\here.bin", "block")[1];
+    assert_eq!(block["status"], "failed", "{block}");
 
     // Damaged as well: nothing proves it right, so it fails.
     std::fs::remove_file(hostile.repair_file()).unwrap();

@@ -1,7 +1,7 @@
 //! Folding one event into the ledger.
 
 use crate::engine::{Activity, ComponentEvent, Event, Work};
-use crate::model::{ComponentId, ComponentStatus};
+use crate::model::{ComponentId, ComponentKind, ComponentStatus};
 
 use super::history::Verdict;
 use super::{Details, Ending, Ledger, Resumed, RunFacts, Step, activity_index, status_index};
@@ -214,10 +214,15 @@ impl Ledger {
                 }
                 // Told unneeded before: already out of the total.
                 Work::Download if left_the_total => {}
-                // A download that did not bring its bytes (it failed), or none that was needed
-                // (a chunk the repair file already proves, never read): they leave the total
-                // rather than count as downloaded.
-                Work::Download if !event.status.is_right() || record.downloads == 0 => {
+                // A download that did not bring its bytes (it failed, or its bytes were found
+                // right on the drive after it failed), or none that was needed (a chunk the
+                // repair file already proves, never read): they leave the total rather than
+                // count as downloaded.
+                Work::Download
+                    if !event.status.is_right()
+                        || record.downloads == 0
+                        || proven_on_drive(event) =>
+                {
                     let missed = bytes.saturating_sub(counted);
                     progression.bytes_total = progression.bytes_total.saturating_sub(missed);
                 }
@@ -392,4 +397,17 @@ fn work_of(activity: Option<Activity>) -> Option<Work> {
         Some(Activity::Queued | Activity::Downloading) => Some(Work::Download),
         None => None,
     }
+}
+
+/// A range or side file verified while it was being downloaded: its download failed and the
+/// drive's bytes proved right (a download that succeeds repairs); it brought no bytes.
+fn proven_on_drive(event: &ComponentEvent) -> bool {
+    event.status == ComponentStatus::Verified
+        && matches!(
+            event.kind,
+            ComponentKind::Block
+                | ComponentKind::Page
+                | ComponentKind::Properties
+                | ComponentKind::Metadata
+        )
 }

@@ -916,11 +916,13 @@ impl Repairer {
                 escape_controls(&other.to_string())
             ),
         };
-        let ended = self.settle(failed_all(ids, reason)).await;
+        let (ended, still_failed) = self.settle_unwritten(failed_all(ids, reason)).await;
         // Not the drive's damage, nor the blob's: the storage was out of reach.
-        if let SourceError::Transient { .. } = &error {
+        if let SourceError::Transient { .. } = &error
+            && !still_failed.is_empty()
+        {
             let message = WorkerMessage::StorageUnreachable {
-                components: ids.to_vec(),
+                components: still_failed,
                 message: escape_controls(&error.to_string()).into_owned(),
             };
             let _ = self.out.send(message).await;
@@ -928,15 +930,31 @@ impl Repairer {
         ended
     }
 
-    /// `done`, with each failure of a component this run has not looked at on the drive (one
-    /// the copy log reports failed) verified instead when the drive's bytes match the
-    /// manifest's MD5: they are right, whatever the storage could not give.
+    /// Settles failures of downloads that wrote nothing: one of a component this run has not
+    /// looked at on the drive (the copy log reports it failed) is verified instead when the
+    /// drive's bytes match the manifest's MD5 (they are right, whatever the storage could not
+    /// give). Returns the components still failed.
+    async fn settle_unwritten(&self, done: Vec<Done>) -> (JobEnd, Vec<ComponentId>) {
+        let done = self.right_after_all(done).await;
+        let failed = done
+            .iter()
+            .filter(|d| d.status == ComponentStatus::Failed)
+            .map(|d| d.id)
+            .collect();
+        (self.settle(done).await, failed)
+    }
+
+    /// `done`, with the failures [`Self::settle_unwritten`] finds right on the drive verified.
     async fn right_after_all(&self, done: Vec<Done>) -> Vec<Done> {
         let unseen: Vec<ComponentId> = {
             let verdicts = locked(&self.verdicts);
             done.iter()
                 .filter(|d| d.status == ComponentStatus::Failed && !verdicts.contains_key(&d.id))
-                .filter(|d| self.drive.component(d.id).expected_md5.is_some())
+                .filter(|d| {
+                    // A refused entry is neither read nor written.
+                    let blob = &self.drive.blobs[d.id.blob as usize];
+                    blob.refusal.is_none() && self.drive.component(d.id).expected_md5.is_some()
+                })
                 .map(|d| d.id)
                 .collect()
         };
@@ -969,7 +987,7 @@ impl Repairer {
                     storage_md5: None,
                     reason: Some(format!(
                         "the copy log reports it failed, but the drive's bytes match the \
-                         manifest's MD5; the storage could not give it again ({})",
+                         manifest's MD5; its download failed ({})",
                         d.reason.as_deref().unwrap_or("no reason given")
                     )),
                     identity: Some(identity),
@@ -991,7 +1009,6 @@ impl Repairer {
         done: Vec<Done>,
         crc64: impl Fn(ComponentId) -> verify::Crc64s,
     ) -> JobEnd {
-        let done = self.right_after_all(done).await;
         if let Err(error) = self.journal.done(done.clone()).await {
             return self.journal_failed(error).await;
         }
@@ -1234,7 +1251,7 @@ impl Repairer {
             }
         }
         if !refused.is_empty() {
-            self.settle(refused).await;
+            self.settle_unwritten(refused).await;
         }
         if !writes.is_empty() {
             self.commit_parts(blob_index, writes, room).await;
@@ -1368,12 +1385,23 @@ impl Repairer {
         }
         // A page blob's empty pages (a disk image's free space) are not asked for: they read
         // as zeros, which the new file's holes already are.
+        // A list the storage cannot give (a fragmented disk's may time out) only costs the
+        // zeros: the whole blob is read then. A blob changed or gone, refused credentials or
+        // a stop end the job as a read would.
         let data = match properties.page_blob {
             true => match self
                 .page_ranges(source, &source_blob, length, &pinned)
                 .await
             {
                 Ok(ranges) => ranges,
+                Err(Stop::Source(error)) if !ends_a_read(&error) => {
+                    tracing::warn!(
+                        "{}: no page list ({}); reading the whole blob",
+                        escape_controls(&blob.file_path),
+                        escape_controls(&error.to_string())
+                    );
+                    None
+                }
                 Err(stop) => return self.stopped(&ids, stop).await,
             },
             false => None,
@@ -1736,7 +1764,7 @@ impl Repairer {
                  nothing was written",
                 properties.content_length
             );
-            return self.settle(vec![failed(id, reason)]).await;
+            return self.settle_unwritten(vec![failed(id, reason)]).await.0;
         }
         let text = match component.kind {
             ComponentKind::Properties => properties_file(&properties).to_xml(),
@@ -1747,13 +1775,15 @@ impl Repairer {
             {
                 Ok(text) => text,
                 Err(error) => {
-                    return self
-                        .settle(vec![failed(id, format!("{error}; nothing was written"))])
-                        .await;
+                    let reason = format!("{error}; nothing was written");
+                    return self.settle_unwritten(vec![failed(id, reason)]).await.0;
                 }
             },
         };
-        if let Some(c) = crate::format::side_files::first_unwritable_char(&text) {
+        // (Unless they are the exported file's very bytes: the manifest's MD5 says so.)
+        if component.expected_md5 != Some(Md5::of(text.as_bytes()))
+            && let Some(c) = crate::format::side_files::first_unwritable_char(&text)
+        {
             let reason = format!(
                 "the storage's {} hold the character U+{:04X}, which no XML file can hold: no {} \
                  file can say it; nothing was written",
@@ -1764,7 +1794,7 @@ impl Repairer {
                 u32::from(c),
                 component.kind.as_str()
             );
-            return self.settle(vec![failed(id, reason)]).await;
+            return self.settle_unwritten(vec![failed(id, reason)]).await.0;
         }
         let (kind, expected) = (component.kind, component.expected_md5);
         if expected != Some(Md5::of(text.as_bytes()))
@@ -1772,7 +1802,7 @@ impl Repairer {
                 .another_version(blob_index, &properties, &conditions)
                 .await
         {
-            return self.settle(vec![failed(id, reason)]).await;
+            return self.settle_unwritten(vec![failed(id, reason)]).await.0;
         }
         let whose = blob.hash_source();
         let ids = [id];
@@ -1797,6 +1827,15 @@ impl Repairer {
 
 /// Reads of a blob pinned to the version whose properties were read (its ETag), besides the
 /// export's conditions.
+/// Whether a source error would end any read of the blob (not only the one that met it).
+fn ends_a_read(error: &SourceError) -> bool {
+    error.refused_credentials().is_some()
+        || matches!(
+            error,
+            SourceError::Changed { .. } | SourceError::NotFound { .. } | SourceError::Stopped
+        )
+}
+
 fn pinned_to(
     conditions: &ReadConditions,
     properties: &crate::source::BlobProperties,
