@@ -368,7 +368,9 @@ fn parse_modern(args: Vec<OsString>) -> Result<Cli, clap::Error> {
         ("sas", "--sas <SAS>"),
     ] {
         if repair.value_source(id) == Some(ValueSource::CommandLine) {
-            return Err(command.error(
+            // Told with the usage of `repair`, as clap tells its own conflicts.
+            let mut repair_command = command.find_subcommand_mut("repair").cloned();
+            return Err(repair_command.as_mut().unwrap_or(&mut command).error(
                 clap::error::ErrorKind::ArgumentConflict,
                 format!("the argument '--source-dir <DIR>' cannot be used with '{flag}'"),
             ));

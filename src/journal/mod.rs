@@ -451,15 +451,19 @@ impl RepairFile {
             path: self.path.clone(),
             reason: format!("{what} (it was edited); start over with a new repair file"),
         };
+        let recorded: i64 = self
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.sqlite())?;
+        // A newer schema is the newer version's to judge (its callers say so).
+        if recorded > SCHEMA_VERSION {
+            return Ok(recorded);
+        }
         for table in ["binding", "blob", "component"] {
             if !self.has_table(table)? {
                 return Err(edited(format!("it has no `{table}` table")));
             }
         }
-        let recorded: i64 = self
-            .connection
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(self.sqlite())?;
         if recorded < 0 {
             return Err(edited(format!(
                 "its schema version is {recorded}, which no export-repair writes"

@@ -535,14 +535,13 @@ impl Temporary {
         if !self.beneath_root() {
             return Err(self.changed("its folder was moved out of the target"));
         }
-        let rename = |flags| {
-            rustix::fs::renameat_with(
-                self.dir.as_fd(),
-                &self.name,
-                self.dir.as_fd(),
-                &self.target,
-                flags,
-            )
+        // renameat2 only when a flag asks for it: kernels before 3.15 lack it.
+        let rename = |flags: RenameFlags| {
+            let (dir, name, target) = (self.dir.as_fd(), &self.name, &self.target);
+            match flags.is_empty() {
+                true => rustix::fs::renameat(dir, name, dir, target),
+                false => rustix::fs::renameat_with(dir, name, dir, target, flags),
+            }
         };
         let renamed = match rename(flags) {
             // A file system without the flag (some FUSE ones): looked at, then renamed.

@@ -508,8 +508,8 @@ fn a_file_opened_in_place_is_held_only_while_it_stays_at_its_path() {
 /// A temporary put in place as new never replaces a file that took its final name after it
 /// was looked at: it comes back, and goes in place under another name.
 ///
-/// Seen failing with a look, then a plain rename: the file that appeared in between was
-/// replaced.
+/// Seen failing with a plain rename (what `logs` did after looking for a free name): the file
+/// at the name was replaced.
 #[test]
 fn a_temporary_put_in_place_as_new_leaves_a_file_that_took_its_name() {
     let dir = tempfile::tempdir().unwrap();

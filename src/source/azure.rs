@@ -252,10 +252,12 @@ impl AzureBlobSource {
             (None, None) => format!("https://{account}.blob.core.windows.net"),
         };
         let endpoint = Url::parse(endpoint_text.trim_end_matches('/')).map_err(|e| {
-            SourceError::Config(format!(
-                "invalid blob endpoint {:?}: {e}",
-                redact_url_text(&endpoint_text)
-            ))
+            // Text with an `@` may hold a password no parse found the end of: not shown.
+            let shown = match endpoint_text.contains('@') {
+                true => "(not shown: it holds an `@`, as a user name and password would)".into(),
+                false => format!("{:?}", redact_url_text(&endpoint_text)),
+            };
+            SourceError::Config(format!("invalid blob endpoint {shown}: {e}"))
         })?;
         if !matches!(endpoint.scheme(), "http" | "https") || endpoint.cannot_be_a_base() {
             return Err(SourceError::Config(format!(

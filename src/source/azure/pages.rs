@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use azure_storage_blob::models::{PageBlobClientListPageRangesOptions, PageList};
+use azure_storage_blob::models::PageBlobClientListPageRangesOptions;
 use futures::TryStreamExt as _;
 
 use super::{AzureBlobSource, Budget, Etag, Failure, responses::protocol, utc};
@@ -29,32 +29,43 @@ impl AzureBlobSource {
                 snapshot: blob.snapshot.clone(),
                 ..Default::default()
             };
-            // Every page of the list, asked again from the first should one fail.
-            let listed = async {
-                let mut pages = client.list_page_ranges(Some(options))?;
-                let mut lists = Vec::new();
-                while let Some(page) = pages.try_next().await? {
-                    lists.push(page.into_model()?);
-                }
-                Ok::<Vec<PageList>, azure_core::Error>(lists)
-            };
-            let failure = match tokio::time::timeout(self.retry.response_timeout, listed).await {
-                Err(_) => Failure::Retry {
-                    message: format!(
-                        "no response within {} s",
-                        self.retry.response_timeout.as_secs_f32()
-                    ),
-                    retry_after: None,
+            // Every page of the list, each within the response timeout (a fragmented disk's
+            // list comes in many), asked again from the first should one fail.
+            let mut listed = Vec::new();
+            let failure = match client.list_page_ranges(Some(options)) {
+                Err(error) => self.classify(error, blob, None),
+                Ok(mut pages) => loop {
+                    let page =
+                        match tokio::time::timeout(self.retry.response_timeout, pages.try_next())
+                            .await
+                        {
+                            Err(_) => {
+                                break Failure::Retry {
+                                    message: format!(
+                                        "no response within {} s",
+                                        self.retry.response_timeout.as_secs_f32()
+                                    ),
+                                    retry_after: None,
+                                };
+                            }
+                            Ok(page) => {
+                                page.and_then(|page| page.map(|page| page.into_model()).transpose())
+                            }
+                        };
+                    match page {
+                        Err(error) => break self.classify(error, blob, None),
+                        Ok(None) => {
+                            return data_ranges(listed.into_iter(), length).map_err(|message| {
+                                protocol(blob, format!("Get Page Ranges: {message}"))
+                            });
+                        }
+                        Ok(Some(list)) => listed.extend(
+                            list.page_ranges
+                                .into_iter()
+                                .map(|range| (range.start, range.end)),
+                        ),
+                    }
                 },
-                Ok(Err(error)) => self.classify(error, blob, None),
-                Ok(Ok(lists)) => {
-                    let listed = lists
-                        .into_iter()
-                        .flat_map(|list| list.page_ranges)
-                        .map(|range| (range.start, range.end));
-                    return data_ranges(listed, length)
-                        .map_err(|message| protocol(blob, format!("Get Page Ranges: {message}")));
-                }
             };
             self.after_failure(&mut budget, &what, failure, false)
                 .await?;
