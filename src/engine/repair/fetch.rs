@@ -507,16 +507,14 @@ impl Repairer {
         let ids = [id];
         let mut progress = Progress::new(&ids, &self.out);
         let mut pieces = Vec::new();
+        let mut hasher = Md5Stream::new();
         let mut sink = |chunk: Bytes| {
             progress.received(0, chunk.len() as u64, false);
+            hasher.update(&chunk);
             pieces.push(chunk);
         };
         let read = source.read_range_with_md5_to(blob, offset, length, conditions, &mut sink);
         let sent = self.until_given_up(read).await?;
-        let mut hasher = Md5Stream::new();
-        for piece in &pieces {
-            hasher.update(piece);
-        }
         let md5 = hasher.finish();
         Ok((Received { pieces, md5 }, sent))
     }

@@ -1384,10 +1384,9 @@ impl Repairer {
             );
         }
         // A page blob's empty pages (a disk image's free space) are not asked for: they read
-        // as zeros, which the new file's holes already are.
-        // A list the storage cannot give (a fragmented disk's may time out) only costs the
-        // zeros: the whole blob is read then. A blob changed or gone, refused credentials or
-        // a stop end the job as a read would.
+        // as zeros, which the new file's holes already are. A list the storage cannot give (a
+        // fragmented disk's may time out) only costs the zeros: the whole blob is read then; a
+        // blob changed or gone, refused credentials or a stop end the job as a read would.
         let data = match properties.page_blob {
             true => match self
                 .page_ranges(source, &source_blob, length, &pinned)
@@ -1576,8 +1575,8 @@ impl Repairer {
             component: component_index,
         };
         // The manifest may lie about the length: no file is cut or extended to a Length the
-        // storage does not confirm (a file that has it needs no word from the storage).
-        // (Asked only once the file's ranges are right: until then its length does not change.)
+        // storage does not confirm. Asked only once the file's ranges are right (until then
+        // its length does not change) and when the file has another length.
         if self.ranges_not_right(id).0.is_empty()
             && self.length_on_drive(id).await != Some(blob.length)
             && let Err(end) = self.confirm_length(source, id).await
@@ -1780,9 +1779,10 @@ impl Repairer {
                 }
             },
         };
+        let (kind, expected) = (component.kind, component.expected_md5);
+        let exported_bytes = expected == Some(Md5::of(text.as_bytes()));
         // (Unless they are the exported file's very bytes: the manifest's MD5 says so.)
-        if component.expected_md5 != Some(Md5::of(text.as_bytes()))
-            && let Some(c) = crate::format::side_files::first_unwritable_char(&text)
+        if !exported_bytes && let Some(c) = crate::format::side_files::first_unwritable_char(&text)
         {
             let reason = format!(
                 "the storage's {} hold the character U+{:04X}, which no XML file can hold: no {} \
@@ -1796,8 +1796,7 @@ impl Repairer {
             );
             return self.settle_unwritten(vec![failed(id, reason)]).await.0;
         }
-        let (kind, expected) = (component.kind, component.expected_md5);
-        if expected != Some(Md5::of(text.as_bytes()))
+        if !exported_bytes
             && let Some(reason) = self
                 .another_version(blob_index, &properties, &conditions)
                 .await
