@@ -443,8 +443,8 @@ impl RepairFile {
     }
 
     /// The schema the file is of: its `user_version`, unless that was set back below the
-    /// identity keys its tables have (by hand or another program), which make it schema 2 at
-    /// least (a conversion adds any column it lacks). A file without the tables every schema
+    /// identity keys its tables have (by hand or another program): then the schema its columns
+    /// are of (a conversion adds any column it lacks). A file without the tables every schema
     /// has, or of a version no run writes, is refused.
     fn schema_version(&self) -> Result<i64, JournalError> {
         let edited = |what: String| JournalError::NotARepairFile {
@@ -469,13 +469,17 @@ impl RepairFile {
                 "its schema version is {recorded}, which no export-repair writes"
             )));
         }
-        let identity_keyed = || rows::has_column(&self.connection, "component", "file_key");
-        Ok(
-            match recorded < 2 && identity_keyed().map_err(self.sqlite())? {
-                true => 2,
-                false => recorded,
-            },
-        )
+        let has =
+            |column| rows::has_column(&self.connection, "component", column).map_err(self.sqlite());
+        if recorded >= 2 || !has("file_key")? {
+            return Ok(recorded);
+        }
+        // Set back by hand: the schema its component columns are of (a resume converts it).
+        Ok(match (has("file_changed_ns")?, has("written_md5")?) {
+            (true, true) => 4,
+            (true, false) => 3,
+            (false, _) => 2,
+        })
     }
 
     /// Opens an existing repair file only to read it (for reports); takes no lock.

@@ -414,6 +414,8 @@ fn a_current_file_with_its_version_set_back_is_read_by_its_tables() {
         entries[0].state,
         EntryState::Done(ComponentStatus::Repaired)
     );
+    // Read as the schema its columns are of: the change time recorded is there.
+    assert!(entries[0].identity.unwrap().changed_ns.is_some());
     drop(read_only);
     let (file, resumed) = RepairFile::open_or_create(&path, &binding()).unwrap();
     assert!(resumed);
