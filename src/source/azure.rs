@@ -363,6 +363,17 @@ impl AzureBlobSource {
         }
     }
 
+    /// What an attempt that got no answer within the response timeout tells the retry loop.
+    fn no_response(&self) -> Failure {
+        Failure::Retry {
+            message: format!(
+                "no response within {} s",
+                self.retry.response_timeout.as_secs_f32()
+            ),
+            retry_after: None,
+        }
+    }
+
     /// Waits before attempt `failures + 1`: exponential, jittered, at least the server's
     /// `Retry-After` (capped).
     fn backoff(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
@@ -474,15 +485,7 @@ impl AzureBlobSource {
             match tokio::time::timeout(self.retry.response_timeout, client.download(Some(options)))
                 .await
             {
-                Err(_) => {
-                    return Err(Failure::Retry {
-                        message: format!(
-                            "no response within {} s",
-                            self.retry.response_timeout.as_secs_f32()
-                        ),
-                        retry_after: None,
-                    });
-                }
+                Err(_) => return Err(self.no_response()),
                 Ok(Err(e)) => return Err(self.classify(e, blob, Some((pos, end)))),
                 Ok(Ok(response)) => response,
             };
@@ -902,13 +905,7 @@ impl BlobSource for AzureBlobSource {
             )
             .await
             {
-                Err(_) => Failure::Retry {
-                    message: format!(
-                        "no response within {} s",
-                        self.retry.response_timeout.as_secs_f32()
-                    ),
-                    retry_after: None,
-                },
+                Err(_) => self.no_response(),
                 Ok(Err(e)) => self.classify(e, blob, None),
                 Ok(Ok(response)) => return properties_from(&response, blob),
             };

@@ -62,13 +62,7 @@ impl AzureBlobSource {
                 page.map(|page| page.into_model()).transpose()
             };
             let failure = match tokio::time::timeout(self.retry.response_timeout, page).await {
-                Err(_) => Failure::Retry {
-                    message: format!(
-                        "no response within {} s",
-                        self.retry.response_timeout.as_secs_f32()
-                    ),
-                    retry_after: None,
-                },
+                Err(_) => self.no_response(),
                 Ok(Err(error)) => match self.classify(error, &subject, None) {
                     Failure::Fatal(SourceError::NotFound { .. }) => return Ok(Vec::new()),
                     other => other,

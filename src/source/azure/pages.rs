@@ -7,7 +7,7 @@ use std::ops::Range;
 use azure_storage_blob::models::PageBlobClientListPageRangesOptions;
 use futures::TryStreamExt as _;
 
-use super::{AzureBlobSource, Budget, Etag, Failure, responses::protocol, utc};
+use super::{AzureBlobSource, Budget, Etag, responses::protocol, utc};
 use crate::source::{BlobRef, ReadConditions, SourceError};
 
 impl AzureBlobSource {
@@ -39,15 +39,7 @@ impl AzureBlobSource {
                         match tokio::time::timeout(self.retry.response_timeout, pages.try_next())
                             .await
                         {
-                            Err(_) => {
-                                break Failure::Retry {
-                                    message: format!(
-                                        "no response within {} s",
-                                        self.retry.response_timeout.as_secs_f32()
-                                    ),
-                                    retry_after: None,
-                                };
-                            }
+                            Err(_) => break self.no_response(),
                             Ok(page) => {
                                 page.and_then(|page| page.map(|page| page.into_model()).transpose())
                             }
