@@ -373,7 +373,8 @@ fn write_pieces(file: &std::fs::File, part: &Part) -> std::io::Result<()> {
 const READ_BACK: usize = 256 * 1024;
 
 thread_local! {
-    /// The read-back buffer of each writing thread, kept between writes.
+    /// The buffer each thread reads the drive back with (after a write, or to hash a range),
+    /// kept between reads.
     static READ_BACK_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -388,13 +389,23 @@ fn read_back(file: &std::fs::File, part: &Part) -> std::io::Result<Md5> {
         if read_windows(file, offset, length, buffer, |read| written.next_is(read))? {
             return Ok(part.md5);
         }
-        let mut hasher = Md5Stream::new();
-        read_windows(file, offset, length, buffer, |read| {
-            hasher.update(read);
-            true
-        })?;
-        Ok(hasher.finish())
+        hash_range(file, offset, length, buffer)
     })
+}
+
+/// The MD5 of `[offset, offset + length)` of `file`, read a buffer at a time.
+fn hash_range(
+    file: &std::fs::File,
+    offset: u64,
+    length: u64,
+    buffer: &mut [u8],
+) -> std::io::Result<Md5> {
+    let mut hasher = Md5Stream::new();
+    read_windows(file, offset, length, buffer, |read| {
+        hasher.update(read);
+        true
+    })?;
+    Ok(hasher.finish())
 }
 
 /// Reads `[offset, offset + length)` of `file` a buffer at a time, handing each window to
@@ -630,23 +641,17 @@ pub(super) fn right_on_drive(
     let path = blob.component_file_path(component)?;
     let (md5, identity) = match component.kind {
         ComponentKind::Block | ComponentKind::Page => {
-            let located = root.locate_file_path(path).ok()?;
-            let file = located.exists().then(|| located.open_read().ok())??;
+            let file = root.locate_file_path(path).ok()?.open_read().ok()?;
             let identity = FileIdentity::of(&file).ok()?;
-            let end = component.offset.checked_add(component.length)?;
-            if identity.length < end {
+            if identity.length < component.offset.checked_add(component.length)? {
                 return None;
             }
-            let mut hasher = Md5Stream::new();
-            let mut piece = vec![0u8; component.length.min(1 << 20) as usize];
-            let mut at = component.offset;
-            while at < end {
-                let take = (end - at).min(piece.len() as u64) as usize;
-                file.read_exact_at(&mut piece[..take], at).ok()?;
-                hasher.update(&piece[..take]);
-                at += take as u64;
-            }
-            (hasher.finish(), identity)
+            let (offset, length) = (component.offset, component.length);
+            let md5 = READ_BACK_BUFFER.with_borrow_mut(|buffer| {
+                buffer.resize(READ_BACK, 0);
+                hash_range(&file, offset, length, buffer)
+            });
+            (md5.ok()?, identity)
         }
         ComponentKind::Properties | ComponentKind::Metadata => {
             match crate::engine::verify::read_side_file(root, path, component.kind).ok()? {

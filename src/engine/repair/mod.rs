@@ -1594,8 +1594,7 @@ impl Repairer {
         self.on_drive(
             &[id],
             move |root| {
-                let located = root.locate_file_path(&file_path).ok()?;
-                let file = located.exists().then(|| located.open_read().ok())??;
+                let file = root.locate_file_path(&file_path).ok()?.open_read().ok()?;
                 file.metadata().ok().map(|found| found.len())
             },
             |_, _| None,
