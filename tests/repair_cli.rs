@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use export_repair::demo::scenario::{self, DRIVE_ID};
-use export_repair::demo::{SampleBlob, SampleDrive, pseudo_random_bytes};
+use export_repair::demo::{SampleBlob, SampleDrive, local_path, pseudo_random_bytes};
 use serde_json::Value;
 use support::files::files;
 use support::runs::{Watched, is_downloading, is_repaired, repair_progress};
@@ -152,20 +152,25 @@ const BLOCK: usize = 256 * 1024;
 /// A drive whose one large file is missing, with the mirror to repair it from.
 fn missing_file_drive(dir: &Path) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
     let content = pseudo_random_bytes(5, 64 * 1024 * 1024);
+    let blob = SampleBlob::block("big/file.bin", content.clone(), BLOCK as u64);
+    let (drive, mirror, manifest) = drive_missing("CTRLC001", blob, dir);
+    (drive, mirror, manifest, content)
+}
+
+/// A drive of `blob` alone, its file missing, with the mirror to repair it from: the drive,
+/// the mirror and the manifest.
+fn drive_missing(drive_id: &str, blob: SampleBlob, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let file_path = blob.file_path.clone();
     let sample = SampleDrive {
-        drive_id: "CTRLC001".into(),
-        blobs: vec![SampleBlob::block(
-            "big/file.bin",
-            content.clone(),
-            BLOCK as u64,
-        )],
+        drive_id: drive_id.into(),
+        blobs: vec![blob],
     };
     let drive = dir.join("drive");
     let mirror = dir.join("mirror");
     let manifest = sample.write(&drive).unwrap();
     sample.write_mirror(&mirror).unwrap();
-    std::fs::remove_file(drive.join("big/file.bin")).unwrap();
-    (drive, mirror, manifest, content)
+    std::fs::remove_file(local_path(&drive, &file_path).unwrap()).unwrap();
+    (drive, mirror, manifest)
 }
 
 fn repair_args(
@@ -197,18 +202,9 @@ fn repair_args(
 #[test]
 fn a_repair_from_a_mirror_runs_with_a_key_or_sas_in_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = SampleDrive {
-        drive_id: "ENVKEY01".into(),
-        blobs: vec![SampleBlob::block(
-            "box/a.bin",
-            pseudo_random_bytes(6, 8192),
-            4096,
-        )],
-    };
-    let (drive, mirror) = (dir.path().join("drive"), dir.path().join("mirror"));
-    let manifest = sample.write(&drive).unwrap();
-    sample.write_mirror(&mirror).unwrap();
-    std::fs::remove_file(drive.join("box/a.bin")).unwrap();
+    let content = pseudo_random_bytes(6, 8192);
+    let blob = SampleBlob::block("box/a.bin", content.clone(), 4096);
+    let (drive, mirror, manifest) = drive_missing("ENVKEY01", blob, dir.path());
     let args = repair_args(dir.path(), &drive, &mirror, &manifest);
     for (variable, value) in [
         ("AZURE_STORAGE_KEY", "c2VjcmV0"),
@@ -227,7 +223,7 @@ fn a_repair_from_a_mirror_runs_with_a_key_or_sas_in_the_environment() {
         assert_eq!(output.status.code(), Some(0), "{variable}: {stderr}");
         assert!(!stderr.contains(value), "{variable}: {stderr}");
     }
-    assert!(std::fs::read(drive.join("box/a.bin")).unwrap() == sample.blobs[0].content);
+    assert!(std::fs::read(drive.join("box/a.bin")).unwrap() == content);
     for flag in ["--account-key", "--sas"] {
         let output = Command::cargo_bin("export-repair")
             .unwrap()

@@ -23,6 +23,18 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// An empty folder `dir/drive` and a manifest of no blob for it, `dir/x.manifest` (returned).
+fn empty_drive(dir: &Path) -> std::path::PathBuf {
+    std::fs::create_dir(dir.join("drive")).unwrap();
+    let manifest = dir.join("x.manifest");
+    std::fs::write(
+        &manifest,
+        "<DriveManifest><Drive><DriveId>D</DriveId><BlobList/></Drive></DriveManifest>",
+    )
+    .unwrap();
+    manifest
+}
+
 /// The v1 command line for a repair of the drive in `dir`, followed by `extra`.
 fn repair_export(dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
@@ -555,13 +567,7 @@ fn a_fifo_as_the_target_and_threads_without_bound_are_usage_errors() {
 #[test]
 fn a_missing_mirror_is_named_as_the_local_mirror() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("drive")).unwrap();
-    let manifest = dir.path().join("x.manifest");
-    std::fs::write(
-        &manifest,
-        "<DriveManifest><Drive><DriveId>D</DriveId><BlobList/></Drive></DriveManifest>",
-    )
-    .unwrap();
+    let manifest = empty_drive(dir.path());
     let mirror = dir.path().join("no-such-mirror");
     let output = tool()
         .args(["repair", "--headless", "--target"])
@@ -593,13 +599,7 @@ fn a_missing_mirror_is_named_as_the_local_mirror() {
 #[test]
 fn a_bitlocker_key_in_the_environment_is_not_used_for_a_directory() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("drive")).unwrap();
-    let manifest = dir.path().join("x.manifest");
-    std::fs::write(
-        &manifest,
-        "<DriveManifest><Drive><DriveId>D</DriveId><BlobList/></Drive></DriveManifest>",
-    )
-    .unwrap();
+    let manifest = empty_drive(dir.path());
     let output = tool()
         .env("BITLOCKER_KEY", "123")
         .args(["verify", "--target"])

@@ -44,6 +44,15 @@ fn verdict(drive: &Drive, id: ComponentId, status: ComponentStatus, second: i64)
     Event::Component(ComponentEvent::new(drive, finding, at(second)))
 }
 
+/// One component planned for download, of `bytes`.
+fn one_download_planned(bytes: u64) -> Event {
+    Event::Planned {
+        work: Work::Download,
+        components: 1,
+        bytes,
+    }
+}
+
 fn working(id: ComponentId, activity: Activity) -> Event {
     Event::Working {
         blob: id.blob,
@@ -108,11 +117,7 @@ fn two_progressions_each_with_its_plan() {
     assert_eq!(ledger.verify().bytes_done, length);
     assert_eq!(ledger.verify().bytes_total, 2 * length);
     assert_eq!(ledger.download().components_total, 0);
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 1,
-        bytes: length,
-    });
+    ledger.apply(&one_download_planned(length));
     ledger.apply(&working(CANYON_1, Activity::Downloading));
     ledger.apply(&verdict(&drive, CANYON_1, ComponentStatus::Repaired, 2));
     assert!(ledger.download().is_complete());
@@ -249,11 +254,7 @@ fn the_storage_s_length_of_a_copy_log_only_file_replaces_the_copy_log_s_everywhe
     let mut told_with_verdict = Ledger::new(Arc::clone(&drive));
     for ledger in [&mut told_first, &mut told_with_verdict] {
         ledger.apply(&started(&drive));
-        ledger.apply(&Event::Planned {
-            work: Work::Download,
-            components: 1,
-            bytes: CLAIMED,
-        });
+        ledger.apply(&one_download_planned(CLAIMED));
         ledger.apply(&working(gone, Activity::Downloading));
         assert_eq!(
             ledger.totals().bytes,
@@ -321,11 +322,7 @@ fn bytes_written_before_a_verdict_count_once() {
         bytes: 10,
     });
     assert_eq!(ledger.download().bytes_done, 0, "not being downloaded yet");
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 1,
-        bytes: LENGTH,
-    });
+    ledger.apply(&one_download_planned(LENGTH));
     ledger.apply(&working(gone, Activity::Downloading));
     for _ in 0..3 {
         ledger.apply(&Event::Transferred {
@@ -340,11 +337,7 @@ fn bytes_written_before_a_verdict_count_once() {
     assert_eq!(ledger.download().bytes_total, LENGTH);
     assert_eq!(ledger.download().components_done, 1);
     // Downloaded again (a retry): counted from nothing again.
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 1,
-        bytes: LENGTH,
-    });
+    ledger.apply(&one_download_planned(LENGTH));
     ledger.apply(&working(gone, Activity::Downloading));
     ledger.apply(&Event::Transferred {
         id: gone,
@@ -384,11 +377,7 @@ fn empty_pages_leave_the_download_total_once() {
         bytes: 70,
     });
     assert_eq!(ledger.download().bytes_total, 0, "not being downloaded yet");
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 1,
-        bytes: LENGTH,
-    });
+    ledger.apply(&one_download_planned(LENGTH));
     ledger.apply(&working(gone, Activity::Downloading));
     ledger.apply(&Event::EmptyPages {
         id: gone,
@@ -420,11 +409,7 @@ fn empty_pages_leave_the_download_total_once() {
         "the file is its whole length"
     );
     // Downloaded again and failed half-way: what did not come leaves the total.
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 1,
-        bytes: LENGTH,
-    });
+    ledger.apply(&one_download_planned(LENGTH));
     ledger.apply(&working(gone, Activity::Downloading));
     ledger.apply(&Event::EmptyPages {
         id: gone,
@@ -486,11 +471,7 @@ fn claimed_lengths_past_u64_saturate() {
     assert_eq!(ledger.totals().bytes, u64::MAX);
     ledger.apply(&started(&drive));
     for _ in 0..2 {
-        ledger.apply(&Event::Planned {
-            work: Work::Download,
-            components: 1,
-            bytes: u64::MAX,
-        });
+        ledger.apply(&one_download_planned(u64::MAX));
     }
     assert_eq!(ledger.download().bytes_total, u64::MAX);
     for blob in 0..3 {
@@ -607,11 +588,7 @@ fn a_download_known_unneeded_leaves_the_total_at_once() {
     let length = drive.component(CANYON_1).length;
     let mut ledger = Ledger::new(Arc::clone(&drive));
     ledger.apply(&started(&drive));
-    ledger.apply(&Event::Planned {
-        work: Work::Download,
-        components: 1,
-        bytes: length,
-    });
+    ledger.apply(&one_download_planned(length));
     ledger.apply(&working(CANYON_1, Activity::Queued));
     ledger.apply(&Event::DownloadUnneeded { id: CANYON_1 });
     assert_eq!(ledger.download().bytes_total, 0);
