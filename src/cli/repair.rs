@@ -166,8 +166,8 @@ async fn repair(
         plan.source.sign_in().await?;
     }
     // The run's own Ctrl-C handling starts now.
-    drop(interrupts);
-    let finished = execute(plan, args, Some(&log)).await?;
+    let signals = interrupts.hand_over().await;
+    let finished = execute(plan, args, Some(&log), signals).await?;
     Ok(exit_status(&finished))
 }
 
@@ -176,6 +176,7 @@ pub async fn execute(
     plan: RepairPlan,
     args: &RepairArgs,
     log_file: Option<&Path>,
+    signals: super::signals::Signals,
 ) -> Result<crate::ledger::Ledger, CliError> {
     // A dry run is a plan to read, not a session to steer.
     let console = !args.dry_run && console_wanted(args.headless, args.json);
@@ -195,9 +196,17 @@ pub async fn execute(
     );
     let ledger = if console {
         let make_source = plan.make_source.as_ref();
-        run_console(handle, plan.drive, &plan.reports, make_source, log_file).await?
+        run_console(
+            signals,
+            handle,
+            plan.drive,
+            &plan.reports,
+            make_source,
+            log_file,
+        )
+        .await?
     } else {
-        run_headless(handle, plan.drive, args.json, &plan.reports).await?
+        run_headless(signals, handle, plan.drive, args.json, &plan.reports).await?
     };
     if !args.dry_run {
         let typed = *plan.typed.lock().unwrap_or_else(|e| e.into_inner());

@@ -16,7 +16,8 @@ use crate::report::{self, Report, ReportFormat, RunInfo};
 
 use super::report_paths::{self, Protected};
 use super::reporter::Reporter;
-use super::{CliError, ExitStatus, rerun, signals};
+use super::signals::{self, Signals};
+use super::{CliError, ExitStatus, rerun};
 
 /// The exit status a run's ledger calls for.
 pub fn exit_status(ledger: &Ledger) -> ExitStatus {
@@ -177,12 +178,18 @@ impl Reports {
 /// summary. A reader that closes stdout (`--json | head`) stops the run as interrupted, and
 /// nothing more is said.
 pub async fn run_headless(
+    signals: Signals,
     mut handle: EngineHandle,
     drive: Arc<Drive>,
     json: bool,
     reports: &Reports,
 ) -> Result<Ledger, CliError> {
-    let interrupts = signals::stop_run(handle.commands(), None, reports.after_stopping_at_once());
+    let interrupts = signals::stop_run(
+        signals,
+        handle.commands(),
+        None,
+        reports.after_stopping_at_once(),
+    );
     let mut reporter = Reporter::new(json);
     let mut ledger = Ledger::new(drive);
     let mut reader_gone = false;
@@ -252,6 +259,7 @@ impl crate::tui::Host for ConsoleHost<'_> {
 
 /// Runs the engine under the console; the report and the summary follow when it closes.
 pub async fn run_console(
+    signals: Signals,
     handle: EngineHandle,
     drive: Arc<Drive>,
     reports: &Reports,
@@ -271,6 +279,7 @@ pub async fn run_console(
     // A signal (SIGTERM; SIGHUP when the terminal closed) stops the run as in a headless one,
     // and the console closes once the run has ended.
     let interrupts = signals::stop_run(
+        signals,
         handle.commands(),
         Some(host.close.clone()),
         reports.after_stopping_at_once(),

@@ -4,19 +4,54 @@
 //! A second signal stops at once (after locking the volume). Before the run starts (while a
 //! BitLocker drive is unlocked and the run prepared) any of them locks the drive and exits 4.
 
+use std::sync::Arc;
+
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::Mutex;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::ExitStatus;
 use crate::engine::Command;
 
-/// Listens while alive; dropping it hands the signals back to whoever listens next.
-pub struct Interrupts(Option<tokio::task::JoinHandle<()>>);
+/// The stop signals of one command, from before its run to its end. Its listeners take turns
+/// on the same ones, so a signal that comes while one hands over to the next is heard by the
+/// next, not lost.
+pub struct Signals(Arc<Mutex<StopSignals>>);
+
+/// Listens while alive; dropping it leaves the signals unheard (kept for a next listener).
+pub struct Interrupts {
+    task: Option<tokio::task::JoinHandle<()>>,
+    signals: Arc<Mutex<StopSignals>>,
+}
+
+impl Interrupts {
+    /// Spawns `on_signals`, which holds the signals while it listens.
+    fn listen<F>(signals: Signals, on_signals: impl FnOnce(Signals) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let shared = Arc::clone(&signals.0);
+        Self {
+            task: Some(tokio::spawn(on_signals(signals))),
+            signals: shared,
+        }
+    }
+
+    /// Stops listening and gives the signals to the next listener once this one is surely
+    /// gone (had it begun to answer a signal, the program has ended by then).
+    pub async fn hand_over(mut self) -> Signals {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        Signals(Arc::clone(&self.signals))
+    }
+}
 
 impl Drop for Interrupts {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
+        if let Some(task) = self.task.take() {
             task.abort();
         }
     }
@@ -58,8 +93,9 @@ impl StopSignals {
 
 /// Until the run starts: a signal locks a BitLocker volume again and exits 4.
 pub fn before_run() -> Interrupts {
-    let mut signals = StopSignals::install();
-    Interrupts(Some(tokio::spawn(async move {
+    let signals = Signals(Arc::new(Mutex::new(StopSignals::install())));
+    Interrupts::listen(signals, |signals| async move {
+        let mut signals = signals.0.lock().await;
         let what = signals.next().await;
         // The repair file may have been made already: "nothing" would be untrue.
         eprintln!(
@@ -69,7 +105,7 @@ pub fn before_run() -> Interrupts {
         crate::bitlocker::emergency_cleanup();
         crate::private_dir::remove_scratch();
         std::process::exit(ExitStatus::Interrupted as i32);
-    })))
+    })
 }
 
 /// During a run: the first signal asks the engine to finish what is in flight and stop; a
@@ -77,12 +113,13 @@ pub fn before_run() -> Interrupts {
 /// given) the word goes to its log (the screen is the console's) and the console is told to
 /// close once the run has ended.
 pub fn stop_run(
+    signals: Signals,
     commands: UnboundedSender<Command>,
     console: Option<CancellationToken>,
     to_do: String,
 ) -> Interrupts {
-    let mut signals = StopSignals::install();
-    Interrupts(Some(tokio::spawn(async move {
+    Interrupts::listen(signals, |signals| async move {
+        let mut signals = signals.0.lock().await;
         let what = signals.next().await;
         let message = format!(
             "{what}: finishing the writes in flight (downloads not done in {grace} s are left for \
@@ -104,7 +141,7 @@ pub fn stop_run(
         crate::bitlocker::emergency_cleanup();
         crate::private_dir::remove_scratch();
         std::process::exit(ExitStatus::Interrupted as i32);
-    })))
+    })
 }
 
 /// Takes stdout for good before the program exits at once, so that an NDJSON line being
@@ -120,4 +157,38 @@ fn hold_stdout() {
         }
     });
     let _ = held.recv_timeout(std::time::Duration::from_secs(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run's listener comes a moment after the preparation's has gone: a Ctrl-C in that
+    /// moment must still stop the run, not be dropped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_signal_between_two_listeners_is_heard_by_the_second() {
+        let signals = Signals(Arc::new(Mutex::new(StopSignals::install())));
+        let preparing = Interrupts::listen(signals, |signals| async move {
+            let _held = signals.0.lock().await;
+            std::future::pending::<()>().await;
+        });
+        let signals = preparing.hand_over().await;
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &std::process::id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        // Delivered (and handled by the runtime) before anyone listens again.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let (heard, hearing) = tokio::sync::oneshot::channel();
+        let _running = Interrupts::listen(signals, |signals| async move {
+            let what = signals.0.lock().await.next().await;
+            let _ = heard.send(what);
+        });
+        let what = tokio::time::timeout(std::time::Duration::from_secs(10), hearing)
+            .await
+            .expect("the signal sent between the listeners was lost")
+            .expect("the listener ran");
+        assert_eq!(what, "hung up (SIGHUP)");
+    }
 }

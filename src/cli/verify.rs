@@ -77,9 +77,9 @@ async fn verify(
     if let Some(repair_file) = &args.repair_file {
         options.downloaded = Arc::new(written_by(repair_file, &drive, &binding)?);
     }
-    drop(interrupts);
+    let signals = interrupts.hand_over().await;
     let handle = engine::start_verify(Arc::clone(&drive), args.target.clone(), options);
-    let finished = run_headless(handle, drive, args.json, &reports).await?;
+    let finished = run_headless(signals, handle, drive, args.json, &reports).await?;
     Ok(exit_status(&finished))
 }
 
