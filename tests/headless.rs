@@ -195,3 +195,55 @@ fn backdate_files(dir: &Path, seconds: u64) {
         }
     }
 }
+
+/// `… 2>&1 | head -n 1`: stderr is the pipe too, and closed after the first line. Every
+/// message after that meets a closed pipe; the repair must still finish, not crash (it
+/// panicked with exit 101 at its first progress line, leaving a hot journal).
+#[test]
+fn a_closed_stderr_does_not_crash_the_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("export-repair");
+    let script = format!(
+        "'{}' repair --repair-file '{}' --target '{}' --manifest '{}' --copy-log '{}' \
+         --source-dir '{}' --log-dir '{}' --headless 2>&1 | head -n 1 >/dev/null; \
+         exit ${{PIPESTATUS[0]}}",
+        binary.display(),
+        paths.repair_file.display(),
+        paths.drive.display(),
+        paths.manifest.display(),
+        paths.copy_log.display(),
+        paths.mirror.display(),
+        dir.path().display(),
+    );
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the repair finished: everything repaired"
+    );
+    let journal = paths.repair_file.with_extension("rep-journal");
+    assert!(
+        !journal.exists(),
+        "no hot journal left: {}",
+        journal.display()
+    );
+    let verified = Command::new(&binary)
+        .arg("verify")
+        .arg("--target")
+        .arg(&paths.drive)
+        .arg("--manifest")
+        .arg(&paths.manifest)
+        .output()
+        .unwrap();
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}

@@ -39,7 +39,7 @@ pub fn emergency_cleanup() {
     for steps in live {
         let steps = std::mem::take(&mut *steps.lock().unwrap_or_else(PoisonError::into_inner));
         for problem in undo_all(&tools, steps) {
-            eprintln!("warning: {problem}");
+            say!("warning: {problem}");
         }
     }
 }
@@ -187,7 +187,7 @@ impl Drop for UnlockedVolume {
     fn drop(&mut self) {
         for problem in self.undo() {
             tracing::warn!("{problem}");
-            eprintln!("warning: {problem}");
+            say!("warning: {problem}");
         }
     }
 }

@@ -39,7 +39,7 @@ pub fn open_target(
     }
     let volume = bitlocker::open(target, recovery_key.as_ref(), read_only)?;
     if volume.was_unlocked_here() {
-        eprintln!(
+        say!(
             "unlocked the BitLocker volume on {}{}{}; it is locked again when the run ends",
             target.display(),
             volume
@@ -81,14 +81,14 @@ pub fn finish(
     match (result, closed) {
         (Ok(status), Ok(())) => {
             if unlocked {
-                eprintln!("the BitLocker volume is unmounted and locked again");
+                say!("the BitLocker volume is unmounted and locked again");
             }
             Ok(status)
         }
         (Ok(_), Err(error)) => Err(error.into()),
         (Err(error), Ok(())) => Err(error),
         (Err(error), Err(cleanup)) => {
-            eprintln!("error: {}", super::chain(&cleanup));
+            say!("error: {}", super::chain(&cleanup));
             Err(error)
         }
     }
@@ -102,7 +102,7 @@ fn wants_prompt(target: &Path) -> bool {
 }
 
 fn prompt(target: &Path) -> Result<RecoveryKey, CliError> {
-    eprintln!(
+    say!(
         "{} is BitLocker-encrypted. Type its 48-digit recovery key (it is not shown).",
         target.display()
     );
@@ -119,7 +119,7 @@ fn prompt(target: &Path) -> Result<RecoveryKey, CliError> {
         match parsed {
             Ok(key) => return Ok(key),
             Err(error) => {
-                eprintln!("{error}");
+                say!("{error}");
                 last_error = Some(error);
             }
         }

@@ -25,7 +25,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
             root.display()
         ))
     })?;
-    eprintln!(
+    say!(
         "demo export in {}\n  drive     {}\n  mirror    {}\n  manifest  {}\n  copy log  {}\n",
         paths.root.display(),
         paths.drive.display(),
@@ -35,7 +35,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
     );
     if super::session::console_wanted(args.headless, args.json) {
         // The console covers the screen: let the paths be read (and copied) first.
-        eprintln!("press Enter to open the repair console (Ctrl-C leaves)");
+        say!("press Enter to open the repair console (Ctrl-C leaves)");
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
     }
@@ -69,7 +69,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         pace: args.pace,
     };
     let status = repair::run(repair_args).await?;
-    eprintln!(
+    say!(
         "\nreports: {} and report.html beside it\nrerun the same repair (it resumes, and finds nothing left to do):\n  \
          {} repair --repair-file {} --target {} --manifest {} --copy-log {} --source-dir {}",
         paths.report.display(),

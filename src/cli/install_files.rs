@@ -51,7 +51,7 @@ pub fn man(args: &ManArgs) -> Result<ExitStatus, CliError> {
                         dir.display()
                     ))
                 })?;
-            eprintln!(
+            say!(
                 "wrote the manual pages into {} (export-repair.1 and one per command)",
                 dir.display()
             );

@@ -54,7 +54,10 @@ pub async fn run(args: LogsArgs) -> Result<ExitStatus, CliError> {
         args.blob_endpoint.as_deref(),
     )
     .await?;
-    let say = |line: String| println!("{line}");
+    let say = |line: String| {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{line}");
+    };
     let found = find_drives_logs(&source, &args.container, &drive_id, &say).await?;
     let Some(destination) = destination else {
         return Ok(ExitStatus::Verified);
@@ -100,7 +103,7 @@ pub async fn fetch_for_repair(fetch: FetchFor<'_>) -> Result<Vec<(LogKind, PathB
     )
     .await?;
     // Stdout may be the run's NDJSON stream: what is found and saved goes to stderr.
-    let say = |line: String| eprintln!("{line}");
+    let say = |line: String| say!("{line}");
     let found = find_drives_logs(&source, fetch.container, &drive_id, &say).await?;
     let destination = fetch
         .repair_file
@@ -359,7 +362,7 @@ async fn find(
             // A bare SAS may be a container SAS, which reaches only its own container: a
             // refusal elsewhere is said, and the places it reaches are searched all the same.
             Err(error) if error.refused_credentials().is_some() && source.has_bare_sas() => {
-                eprintln!(
+                say!(
                     "note: {container} refused the SAS (a container SAS reaches only its own \
                      container; to search {container} too, give a SAS made for it as \
                      {container}?<sas>, or an account SAS)"

@@ -42,7 +42,7 @@ pub fn run(arguments: Vec<std::ffi::OsString>) -> ExitStatus {
                 true => rendered.ansi().to_string(),
                 false => rendered.to_string(),
             };
-            eprint!("{}", crate::sanitize::redact_secrets(&text));
+            say_text!("{}", crate::sanitize::redact_secrets(&text));
             return ExitStatus::Usage;
         }
         Err(help) => {
@@ -56,7 +56,7 @@ pub fn run(arguments: Vec<std::ffi::OsString>) -> ExitStatus {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            say!("error: cannot start the async runtime: {error}");
             return ExitStatus::Usage;
         }
     };
@@ -74,10 +74,10 @@ pub fn run(arguments: Vec<std::ffi::OsString>) -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("error: {}", chain(&error));
+            say!("error: {}", chain(&error));
             let status = error.exit_status();
             if status == ExitStatus::Interrupted {
-                eprintln!("  nothing more was done: run the command again");
+                say!("  nothing more was done: run the command again");
             }
             status
         }

@@ -127,7 +127,7 @@ async fn fetch_logs(args: &mut RepairArgs) -> Result<(), CliError> {
         ("--manifest", &args.manifest),
     ] {
         if let Some(path) = path {
-            eprintln!("repairing with {flag} {}", path.display());
+            say!("repairing with {flag} {}", path.display());
         }
     }
     Ok(())

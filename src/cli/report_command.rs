@@ -103,7 +103,7 @@ pub fn run(args: ReportArgs) -> Result<ExitStatus, CliError> {
     });
     let report = Report::of(&ledger, run);
     report::write_report(&report, &args.output, Some(format), None)?;
-    eprintln!(
+    say!(
         "wrote the {format} report of drive {} to {}",
         drive.drive_id,
         args.output.display()

@@ -212,7 +212,7 @@ impl Reporter {
                 Some(bars) => bars.clear(),
                 // Where the run got to, however short it was (a line every few seconds
                 // alone says nothing about the end of a fast run).
-                None => eprintln!("{}", progress_line(ledger)),
+                None => say!("{}", progress_line(ledger)),
             },
             Event::WouldDownload(plan) => self.plan = Some(plan.clone()),
             Event::Working { .. }
@@ -245,7 +245,7 @@ impl Reporter {
         let done = ledger.verify().is_complete() && ledger.download().is_complete();
         if due && !done {
             self.last_plain = Some(Instant::now());
-            eprintln!("{}", progress_line(ledger));
+            say!("{}", progress_line(ledger));
         }
     }
 
@@ -256,7 +256,7 @@ impl Reporter {
         let line = &escaped.join("\n");
         match &self.bars {
             Some(bars) => bars.println(line),
-            None => eprintln!("{line}"),
+            None => say!("{line}"),
         }
     }
 
@@ -271,7 +271,7 @@ impl Reporter {
             text.push_str(&plan_text(plan));
         }
         if self.json || self.stdout_closed {
-            eprint!("{text}");
+            say_text!("{text}");
         } else {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout

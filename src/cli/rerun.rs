@@ -115,7 +115,7 @@ fn given_secret(args: &RepairArgs) -> Option<&'static str> {
 /// how to go on; `typed` as for [`command`].
 pub fn tell(ledger: &Ledger, args: &RepairArgs, typed: Option<&'static str>) {
     if ledger.interrupted() || ledger.awaiting_credentials() || ledger.damaged() > 0 {
-        eprint!("{}", how_to_go_on(&program(), args, typed));
+        say_text!("{}", how_to_go_on(&program(), args, typed));
     }
 }
 

@@ -43,7 +43,7 @@ pub fn exit_status(ledger: &Ledger) -> ExitStatus {
 /// Says why a repair file stopped the run, after the summary.
 fn explain_repair_file(ledger: &Ledger) {
     if let Some(message) = ledger.repair_file_error() {
-        eprintln!(
+        say!(
             "error: the repair file stopped the run: {message}\n  nothing more was written to \
              the drive; fix the repair file's disk (space, permissions) and rerun with it to \
              resume, or give a new repair file path to start over"

@@ -98,7 +98,7 @@ pub fn before_run() -> Interrupts {
         let mut signals = signals.0.lock().await;
         let what = signals.next().await;
         // The repair file may have been made already: "nothing" would be untrue.
-        eprintln!(
+        say!(
             "{what} before the run started: nothing on the drive was written; run the same \
              command again to start"
         );
@@ -132,11 +132,11 @@ pub fn stop_run(
                 tracing::warn!("{message}");
                 close.cancel();
             }
-            None => eprintln!("{message}"),
+            None => say!("{message}"),
         }
         let _ = commands.send(Command::Cancel);
         let what = signals.next().await;
-        eprintln!("{what} again: stopped at once; {to_do}");
+        say!("{what} again: stopped at once; {to_do}");
         hold_stdout();
         crate::bitlocker::emergency_cleanup();
         crate::private_dir::remove_scratch();
