@@ -695,10 +695,7 @@ async fn console_run(drive: Arc<Drive>, target: &Path, samples: usize, open_all:
         theme: &theme,
     };
     let abandoned = tokio::select! {
-        result = console.run(&mut terminal, input, handle, &mut app, &mut host, None) => {
-            result.expect("the console runs");
-            false
-        }
+        () = console.run(&mut terminal, input, handle, &mut app, &mut host, None) => false,
         _ = quit_deadline(&probe) => true,
     };
     // Held until here so that the input stream does not end before the engine does.

@@ -70,9 +70,16 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
     };
     let status = repair::run(repair_args).await?;
     say!(
-        "\nreports: {} and report.html beside it\nrerun the same repair (it resumes, and finds nothing left to do):\n  \
+        "\nreports: {} and report.html beside it",
+        paths.report.display()
+    );
+    // A run that left something to do has said how to go on (with every option it had).
+    if status != ExitStatus::Verified {
+        return Ok(status);
+    }
+    say!(
+        "rerun the same repair (it resumes, and finds nothing left to do):\n  \
          {} repair --repair-file {} --target {} --manifest {} --copy-log {} --source-dir {}",
-        paths.report.display(),
         rerun::program(),
         rerun::path(&paths.repair_file),
         rerun::path(&paths.drive),

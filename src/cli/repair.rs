@@ -15,7 +15,7 @@ use super::args::{AuthMethod, RepairArgs};
 use super::report_paths::{self, Protected};
 use super::secrets::secrets_of;
 use super::session::{
-    Reports, SourceFactory, console_wanted, exit_status, run_console, run_headless,
+    Reports, SourceFactory, console_wanted, exit_status, open_console, run_console, run_headless,
 };
 use super::{CliError, ExitStatus, logging};
 use crate::report::RunInfo;
@@ -179,11 +179,14 @@ pub async fn execute(
     signals: super::signals::Signals,
 ) -> Result<crate::ledger::Ledger, CliError> {
     // A dry run is a plan to read, not a session to steer.
-    let console = !args.dry_run && console_wanted(args.headless, args.json);
+    let console = match !args.dry_run && console_wanted(args.headless, args.json) {
+        true => open_console()?,
+        false => None,
+    };
     let options = RepairOptions {
         concurrency: args.concurrency.max(1),
         // The console keeps the run open for retries and new credentials.
-        stay_open: console,
+        stay_open: console.is_some(),
         dry_run: args.dry_run,
         ..RepairOptions::default()
     };
@@ -194,9 +197,10 @@ pub async fn execute(
         plan.repair_file,
         options,
     );
-    let ledger = if console {
+    let ledger = if let Some(console) = console {
         let make_source = plan.make_source.as_ref();
         run_console(
+            console,
             signals,
             handle,
             plan.drive,

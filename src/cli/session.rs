@@ -257,8 +257,41 @@ impl crate::tui::Host for ConsoleHost<'_> {
     }
 }
 
-/// Runs the engine under the console; the report and the summary follow when it closes.
+/// The console made ready before the run starts: a keymap or theme that does not load, or a
+/// terminal that cannot host the console, is known before anything is begun.
+pub struct OpenConsole {
+    screen: crate::tui::Screen,
+    keymap: crate::tui::keymap::Keymap,
+    theme: crate::tui::theme::Theme,
+}
+
+/// Opens the console; `None` (said on stderr) when this terminal cannot host it: the run
+/// then goes on as with `--headless`.
+pub fn open_console() -> Result<Option<OpenConsole>, CliError> {
+    let keymap = crate::tui::keymap::Keymap::load(crate::tui::keymap_path().as_deref())
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let theme = crate::tui::theme::Theme::load(crate::tui::theme_path().as_deref())
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    match crate::tui::Screen::open() {
+        Ok(screen) => Ok(Some(OpenConsole {
+            screen,
+            keymap,
+            theme,
+        })),
+        Err(error) => {
+            say!(
+                "the console cannot open on this terminal ({error}): going on without it, as \
+                 with --headless"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Runs the engine under the console; the report and the summary follow when it closes
+/// (also when the terminal went away under it: the run then stops as on a hang-up).
 pub async fn run_console(
+    console: OpenConsole,
     signals: Signals,
     handle: EngineHandle,
     drive: Arc<Drive>,
@@ -266,10 +299,11 @@ pub async fn run_console(
     make_source: Option<&SourceFactory>,
     log_file: Option<&Path>,
 ) -> Result<Ledger, CliError> {
-    let keymap = crate::tui::keymap::Keymap::load(crate::tui::keymap_path().as_deref())
-        .map_err(|error| CliError::Usage(error.to_string()))?;
-    let theme = crate::tui::theme::Theme::load(crate::tui::theme_path().as_deref())
-        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let OpenConsole {
+        screen,
+        keymap,
+        theme,
+    } = console;
     let mut host = ConsoleHost {
         reports,
         make_source,
@@ -284,16 +318,17 @@ pub async fn run_console(
         Some(host.close.clone()),
         reports.after_stopping_at_once(),
     );
-    let ran = crate::tui::run(handle, drive, keymap, theme, &mut host).await;
+    let ledger = crate::tui::run(screen, handle, drive, keymap, theme, &mut host).await;
     drop(interrupts);
-    let ledger = ran.map_err(|error| CliError::Usage(format!("the console failed: {error}")))?;
     finish(ledger, reports, Some(Reporter::new(false)))
 }
 
-/// Whether to open the console: both ends are a terminal and nobody asked otherwise.
+/// Whether to open the console: both ends are a terminal that can draw one (not
+/// `TERM=dumb`) and nobody asked otherwise.
 pub fn console_wanted(headless: bool, json: bool) -> bool {
     use std::io::IsTerminal;
-    !headless && !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+    let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
+    !headless && !json && !dumb && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
 /// The verbose log gets every fact but progress ticks (and the bytes told as they come).

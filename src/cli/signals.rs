@@ -136,21 +136,27 @@ pub fn stop_run(
         }
         let _ = commands.send(Command::Cancel);
         let what = signals.next().await;
+        // The console's screen is given back first: the words go to the main screen, and
+        // the shell gets a terminal that echoes again.
+        hold_stdout(console.is_some());
         say!("{what} again: stopped at once; {to_do}");
-        hold_stdout();
         crate::bitlocker::emergency_cleanup();
         crate::private_dir::remove_scratch();
         std::process::exit(ExitStatus::Interrupted as i32);
     })
 }
 
-/// Takes stdout for good before the program exits at once, so that an NDJSON line being
-/// printed is finished and no other begun; waits a second at most (a reader that stopped
-/// reading must not keep the program from stopping).
-fn hold_stdout() {
+/// Takes stdout for good before the program exits at once, so that an NDJSON line (or a
+/// console frame) being printed is finished and no other begun, and gives the console's
+/// terminal back through it when there is one; waits a second at most (a reader that
+/// stopped reading must not keep the program from stopping).
+fn hold_stdout(console: bool) {
     let (taken, held) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _whole_lines = std::io::stdout().lock();
+        let mut whole_lines = std::io::stdout().lock();
+        if console {
+            crate::tui::restore_to(&mut whole_lines);
+        }
         let _ = taken.send(());
         loop {
             std::thread::park();

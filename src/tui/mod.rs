@@ -100,6 +100,17 @@ pub trait Host {
     fn frame_drawn(&mut self, _app: &App) {}
 }
 
+/// The terminal is gone (closed under the run, or failing): the run stops as on a hang-up,
+/// its reports are written by the program around the console. Always true (the terminal is
+/// gone).
+fn stop_without_terminal(why: &str, handle: &EngineHandle) -> bool {
+    tracing::warn!(
+        "the terminal is gone ({why}): the run stops as on a hang-up; the reports are written"
+    );
+    handle.send(Command::Cancel);
+    true
+}
+
 /// Puts the terminal back however the console ends (including a panic).
 struct TerminalGuard;
 
@@ -130,9 +141,15 @@ impl TerminalGuard {
 }
 
 fn restore() {
+    restore_to(&mut io::stdout());
+}
+
+/// Gives the terminal back through `out` (stdout, or a lock of it held until the program
+/// exits at once): raw mode off, the main screen, the mouse and the cursor as they were.
+pub fn restore_to(out: &mut impl io::Write) {
     let _ = disable_raw_mode();
     let _ = execute!(
-        io::stdout(),
+        out,
         DisableMouseCapture,
         DisableBracketedPaste,
         LeaveAlternateScreen,
@@ -146,24 +163,44 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the console on the terminal until the user quits and the engine's stream ends;
-/// returns the run's ledger.
+/// The terminal, taken over for the console (raw mode, the alternate screen, the mouse) until
+/// dropped. Opened before the run starts: a terminal that cannot host the console (one that
+/// never answers where its cursor is) is known before anything is written.
+pub struct Screen {
+    /// Never dropped: ratatui's drop shows the cursor and, when that fails, says so with
+    /// `eprintln!`, which panics on a terminal that is gone. The guard shows the cursor.
+    terminal: std::mem::ManuallyDrop<Terminal<CrosstermBackend<io::Stdout>>>,
+    _guard: TerminalGuard,
+}
+
+impl Screen {
+    pub fn open() -> io::Result<Self> {
+        let guard = TerminalGuard::enter()?;
+        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        terminal.clear()?;
+        Ok(Self {
+            terminal: std::mem::ManuallyDrop::new(terminal),
+            _guard: guard,
+        })
+    }
+}
+
+/// Runs the console on `screen` until the run has ended and the technician quits (or the
+/// terminal is gone); the ledger of the run.
 pub async fn run(
+    mut screen: Screen,
     handle: EngineHandle,
     drive: Arc<Drive>,
     keymap: Keymap,
     theme: Theme,
     host: &mut dyn Host,
-) -> io::Result<Ledger> {
+) -> Ledger {
     let surroundings = Surroundings {
         takes_credentials: host.takes_credentials(),
         log_file: host.log_file(),
         working_dir: std::env::current_dir().unwrap_or_default(),
     };
     let mut app = App::with(drive, surroundings);
-    let _guard = TerminalGuard::enter()?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.clear()?;
     let logs = log_pane::attach();
     let console = Console {
         keymap: &keymap,
@@ -171,15 +208,15 @@ pub async fn run(
     };
     console
         .run(
-            &mut terminal,
+            &mut screen.terminal,
             EventStream::new(),
             handle,
             &mut app,
             host,
             Some(logs),
         )
-        .await?;
-    Ok(app.ledger)
+        .await;
+    app.ledger
 }
 
 /// The loop, over any backend and input stream (a terminal, or a test's).
@@ -197,8 +234,7 @@ impl Console<'_> {
         app: &mut App,
         host: &mut dyn Host,
         mut logs: Option<log_pane::Lines>,
-    ) -> io::Result<()>
-    where
+    ) where
         B::Error: Into<io::Error>,
     {
         let mut tick = tokio::time::interval(FRAME);
@@ -209,12 +245,15 @@ impl Console<'_> {
         let mut quitting = false;
         let closing = host.closing();
         let mut closing_seen = false;
+        // Once the terminal is gone (closed, or it failed), nothing is drawn or read: the run
+        // stops as on a hang-up, and the console ends with it.
+        let mut terminal_gone = false;
         loop {
             tokio::select! {
                 () = closing.cancelled(), if !closing_seen => {
                     closing_seen = true;
                     if !engine_open {
-                        return Ok(());
+                        return;
                     }
                     // The engine was told to stop; close once it has said it did.
                     quitting = true;
@@ -237,7 +276,7 @@ impl Console<'_> {
                     None => {
                         engine_open = false;
                         if quitting {
-                            return Ok(());
+                            return;
                         }
                     }
                 },
@@ -248,18 +287,24 @@ impl Console<'_> {
                     }
                     dirty = true;
                 }
-                input = input.next() => {
+                input = input.next(), if !terminal_gone => {
                     let effects = match input {
                         Some(Ok(event)) => self.on_input(app, event),
-                        Some(Err(error)) => return Err(error),
-                        None => return Ok(()),
+                        Some(Err(error)) => {
+                            terminal_gone = stop_without_terminal(&error.to_string(), &handle);
+                            Vec::new()
+                        }
+                        None => {
+                            terminal_gone = stop_without_terminal("no more input", &handle);
+                            Vec::new()
+                        }
                     };
                     for effect in effects {
                         match effect {
                             Effect::Send(command) => handle.send(command),
                             Effect::Quit => {
                                 if !engine_open {
-                                    return Ok(());
+                                    return;
                                 }
                                 // The engine finishes (or cancels) first and says so.
                                 quitting = true;
@@ -277,35 +322,45 @@ impl Console<'_> {
                         }
                     }
                     // A key is answered at once, not at the next tick.
-                    self.draw(terminal, app, host)?;
+                    self.draw(terminal, app, host, &handle, &mut terminal_gone);
                     dirty = false;
                 },
                 _ = tick.tick() => {
                     if dirty {
-                        self.draw(terminal, app, host)?;
+                        self.draw(terminal, app, host, &handle, &mut terminal_gone);
                         dirty = false;
                     }
                 },
             }
+            if terminal_gone {
+                if !engine_open {
+                    return;
+                }
+                quitting = true;
+            }
         }
     }
 
+    /// Draws a frame, unless the terminal is gone; a frame that cannot be drawn means it is.
     fn draw<B: Backend>(
         &self,
         terminal: &mut Terminal<B>,
         app: &mut App,
         host: &mut dyn Host,
-    ) -> io::Result<()>
-    where
+        handle: &EngineHandle,
+        terminal_gone: &mut bool,
+    ) where
         B::Error: Into<io::Error>,
     {
+        if *terminal_gone {
+            return;
+        }
         app.settle();
         let app = &*app;
-        terminal
-            .draw(|frame| view::draw(frame, app, self.keymap, self.theme))
-            .map_err(Into::into)?;
-        host.frame_drawn(app);
-        Ok(())
+        match terminal.draw(|frame| view::draw(frame, app, self.keymap, self.theme)) {
+            Ok(_) => host.frame_drawn(app),
+            Err(error) => *terminal_gone = stop_without_terminal(&error.into().to_string(), handle),
+        }
     }
 
     /// A terminal event to the app: text while typing, else an action from the keymap.
