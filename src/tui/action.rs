@@ -1,9 +1,9 @@
 //! What the technician asks for, independent of the keys that ask.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A user intent from the keymap (or a prompt's answer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Up,

@@ -18,6 +18,12 @@ pub struct Key {
 }
 
 impl Key {
+    /// Ctrl-C (with or without Alt) quits whatever the keymap says: it is how every terminal
+    /// program is left.
+    fn quits(self) -> bool {
+        self.modifiers.contains(KeyModifiers::CONTROL) && self.code == KeyCode::Char('c')
+    }
+
     /// Whether a key press is this key: the same code and exactly the same Ctrl and Alt.
     fn matches(self, press: KeyEvent) -> bool {
         let significant = KeyModifiers::CONTROL | KeyModifiers::ALT;
@@ -88,19 +94,46 @@ impl Keymap {
         let table: BTreeMap<Action, Vec<String>> =
             toml::from_str(text).map_err(|error| invalid(super::toml_fault(text, &error)))?;
         let mut bindings = BTreeMap::new();
-        for (action, keys) in table {
-            let codes = keys
-                .iter()
-                .map(|key| parse_key(key).ok_or_else(|| invalid(format!("unknown key {key:?}"))))
-                .collect::<Result<Vec<_>, _>>()?;
-            bindings.insert(action, codes);
+        // Which action of this file each key went to: a key given twice is refused, not
+        // silently taken from the first action (with that action's every other key).
+        let mut given: Vec<(Key, Action, &str)> = Vec::new();
+        for (action, keys) in &table {
+            let mut codes = Vec::new();
+            for name in keys {
+                let key =
+                    parse_key(name).ok_or_else(|| invalid(format!("unknown key {name:?}")))?;
+                if key.quits() {
+                    return Err(invalid(format!(
+                        "{name:?} (for {}) always quits: bind it to another key",
+                        snake_case(*action)
+                    )));
+                }
+                if let Some((_, other, other_name)) = given
+                    .iter()
+                    .find(|(bound, other, _)| *bound == key && other != action)
+                {
+                    return Err(invalid(format!(
+                        "{name:?} is given to both {} and {} ({other_name:?}): one key, one \
+                         action",
+                        snake_case(*other),
+                        snake_case(*action)
+                    )));
+                }
+                given.push((key, *action, name));
+                codes.push(key);
+            }
+            bindings.insert(*action, codes);
         }
         Ok(Self { bindings })
     }
 
     /// The action a key press asks for.
     pub fn action(&self, key: KeyEvent) -> Option<Action> {
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        let pressed = Key {
+            code: key.code,
+            modifiers: key.modifiers,
+        };
+        if pressed.quits() {
             return Some(Action::Quit);
         }
         self.bindings
@@ -126,6 +159,14 @@ impl Keymap {
                 keys.iter().map(key_name).collect::<Vec<_>>().join(" "),
             )
         })
+    }
+}
+
+/// An action as the keymap file names it (`retry_failed`).
+fn snake_case(action: Action) -> String {
+    match serde_json::to_value(action) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{action:?}"),
     }
 }
 
@@ -245,6 +286,37 @@ mod tests {
         std::fs::write(&path, "quit = [\"ctrl-alt-nonsense\"]\n").unwrap();
         let error = Keymap::load(Some(&path)).unwrap_err();
         assert!(error.to_string().contains("ctrl-alt-nonsense"), "{error}");
+    }
+
+    /// Ctrl-C always quits, and one key has one action: a file that says otherwise is
+    /// refused, naming the key and the actions.
+    ///
+    /// Seen failing: `search = ["ctrl-c"]` was listed in the help as search while Ctrl-C
+    /// quit; `quit = ["j"]` beside `down = ["j"]` silently left down with no key at all (not
+    /// even the arrow).
+    #[test]
+    fn ctrl_c_and_a_key_given_twice_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keymap.toml");
+        std::fs::write(&path, "search = [\"ctrl-c\"]\n").unwrap();
+        let error = Keymap::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            error.contains("\"ctrl-c\" (for search) always quits"),
+            "{error}"
+        );
+        std::fs::write(&path, "quit = [\"j\"]\ndown = [\"j\", \"down\"]\n").unwrap();
+        let error = Keymap::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            error.contains("\"j\" is given to both down and quit"),
+            "{error}"
+        );
+        assert!(
+            error.contains("remove it to use the default keys"),
+            "{error}"
+        );
+        // The same key twice for one action is no conflict.
+        std::fs::write(&path, "down = [\"j\", \"j\"]\n").unwrap();
+        assert!(Keymap::load(Some(&path)).is_ok());
     }
 
     /// A keymap that is not TOML is told in one line: where, what, and what to do.

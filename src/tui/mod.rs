@@ -237,6 +237,7 @@ impl Console<'_> {
     ) where
         B::Error: Into<io::Error>,
     {
+        app.use_keys(self.keymap);
         let mut tick = tokio::time::interval(FRAME);
         // After a slow frame, draw once more, not once per missed tick.
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -364,7 +365,12 @@ impl Console<'_> {
     }
 
     /// A terminal event to the app: text while typing, else an action from the keymap.
-    fn on_input(&self, app: &mut App, event: TermEvent) -> Vec<Effect> {
+    /// Nothing while the screen is too small to show what a key does (a question it opens
+    /// would be answered unseen by the next key).
+    pub(crate) fn on_input(&self, app: &mut App, event: TermEvent) -> Vec<Effect> {
+        if app.too_small.get() {
+            return Vec::new();
+        }
         match event {
             TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
                 if app.mode.takes_text() {

@@ -6,6 +6,7 @@ use crate::ledger::human;
 use crate::model::{ComponentStatus, Outcome};
 
 use super::App;
+use crate::tui::action::Action;
 
 impl App {
     /// Applies an engine event.
@@ -42,20 +43,18 @@ impl App {
             } => {
                 self.push_log(format!("error: {message}"));
                 if self.ledger.mode() == Some(RunMode::Repair) && !self.ledger.finished() {
-                    self.push_log(
-                        match credentials {
-                            CredentialKind::KeyOrSas => {
-                                "downloads wait for a new account key or SAS (a gives one); \
-                                 verification goes on"
-                            }
-                            CredentialKind::EntraId => {
-                                "downloads wait: the signed-in identity needs the \"Storage \
-                                 Blob Data Reader\" role, or switch to an account key or SAS \
-                                 (a gives one); verification goes on"
-                            }
-                        }
-                        .into(),
-                    );
+                    let gives_one = self.key_aside(Action::Credentials, "gives one");
+                    self.push_log(match credentials {
+                        CredentialKind::KeyOrSas => format!(
+                            "downloads wait for a new account key or SAS{gives_one}; \
+                             verification goes on"
+                        ),
+                        CredentialKind::EntraId => format!(
+                            "downloads wait: the signed-in identity needs the \"Storage \
+                             Blob Data Reader\" role, or switch to an account key or \
+                             SAS{gives_one}; verification goes on"
+                        ),
+                    });
                     self.ask_for_credentials();
                 }
             }
@@ -109,16 +108,21 @@ impl App {
             ),
             Event::Idle { .. } => {
                 let damaged = self.ledger.damaged();
+                let finishes = self.key_hints(&[(Action::Quit, "finishes")]);
                 self.push_log(match self.ledger.outcome() {
                     _ if damaged > 0 => format!(
-                        "done for now: {damaged} component(s) still damaged · r retries the marked \
-                         or selected blobs · R retries all · q finishes"
+                        "done for now: {damaged} component(s) still damaged{}",
+                        self.key_hints(&[
+                            (Action::Retry, "retries the marked or selected blobs"),
+                            (Action::RetryFailed, "retries all"),
+                            (Action::Quit, "finishes"),
+                        ])
                     ),
-                    Outcome::Clean => format!("done: {} · q finishes", self.clean_words()),
+                    Outcome::Clean => format!("done: {}{finishes}", self.clean_words()),
                     Outcome::Incomplete => {
-                        "done: not every component was checked · q finishes".into()
+                        format!("done: not every component was checked{finishes}")
                     }
-                    _ => format!("done: {} · q finishes", self.repaired_words()),
+                    _ => format!("done: {}{finishes}", self.repaired_words()),
                 });
             }
             Event::RunFinished { interrupted, .. } => {

@@ -21,6 +21,7 @@ use crate::model::tree::{NodeKind, Tree};
 use crate::report::ReportFormat;
 
 use super::action::Action;
+use super::keymap::Keymap;
 
 pub use prompt::{Prompt, PromptKind, TextInput, next_format};
 
@@ -166,6 +167,10 @@ pub struct App {
     /// Written by the view.
     pub tree_rows: std::cell::Cell<PaneRows>,
     pub log_rows: std::cell::Cell<PaneRows>,
+    /// The last frame had no room for the console (only "terminal too small" was drawn).
+    pub too_small: std::cell::Cell<bool>,
+    /// The keys in force, for the log's words about them (the console's own keymap).
+    keymap: Keymap,
 }
 
 impl App {
@@ -223,6 +228,8 @@ impl App {
             log_scroll: 0,
             tree_rows: std::cell::Cell::default(),
             log_rows: std::cell::Cell::default(),
+            too_small: std::cell::Cell::default(),
+            keymap: Keymap::default_keys(),
         };
         app.refresh_visible();
         app
@@ -230,6 +237,39 @@ impl App {
 
     pub fn drive(&self) -> &Arc<Drive> {
         self.ledger.drive()
+    }
+
+    /// The keys the console answers to: what the log tells the technician to press.
+    pub fn use_keys(&mut self, keymap: &Keymap) {
+        self.keymap = keymap.clone();
+    }
+
+    /// The first key bound to `action` ("" when none is).
+    pub fn key_for(&self, action: Action) -> String {
+        self.keymap.key_for(action)
+    }
+
+    /// "r retries all", or none when no key is bound to `action`: the console's words name
+    /// only keys in force.
+    pub fn key_does(&self, action: Action, does: &str) -> Option<String> {
+        let key = self.key_for(action);
+        (!key.is_empty()).then(|| format!("{key} {does}"))
+    }
+
+    /// " · r retries all" for each of `hints` whose action has a key, in order.
+    pub(crate) fn key_hints(&self, hints: &[(Action, &str)]) -> String {
+        hints
+            .iter()
+            .filter_map(|&(action, does)| self.key_does(action, does))
+            .map(|hint| format!(" · {hint}"))
+            .collect()
+    }
+
+    /// " (a gives one)", or nothing when no key is bound to `action`.
+    pub(crate) fn key_aside(&self, action: Action, does: &str) -> String {
+        self.key_does(action, does)
+            .map(|hint| format!(" ({hint})"))
+            .unwrap_or_default()
     }
 
     /// The blob under the tree cursor, if the cursor is on a blob.

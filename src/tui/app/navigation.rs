@@ -3,6 +3,7 @@
 use crate::model::tree::NodeKind;
 
 use super::{App, Filter, Focus, Mode};
+use crate::tui::action::Action;
 
 impl App {
     /// Rebuilds the display order if verdicts changed what a filter shows (done before a
@@ -180,10 +181,11 @@ impl App {
             self.refresh_visible();
             return;
         }
-        let (any, none_message) = match filter {
+        let (any, nothing, key) = match filter {
             Filter::Damaged => (
                 self.ledger.damaged() > 0,
-                "nothing is damaged: there is nothing to show with f",
+                "nothing is damaged: there is nothing to show",
+                Action::DamagedOnly,
             ),
             Filter::Repaired => (
                 self.ledger.count(crate::model::ComponentStatus::Repaired)
@@ -191,12 +193,18 @@ impl App {
                         .ledger
                         .count(crate::model::ComponentStatus::Regenerated)
                     > 0,
-                "nothing is repaired yet: there is nothing to show with F",
+                "nothing is repaired yet: there is nothing to show",
+                Action::RepairedOnly,
             ),
-            Filter::All => (true, ""),
+            Filter::All => (true, "", Action::DamagedOnly),
         };
         if !any {
-            self.push_log(none_message.into());
+            let with = self.key_for(key);
+            let with = match with.is_empty() {
+                true => String::new(),
+                false => format!(" with {with}"),
+            };
+            self.push_log(format!("{nothing}{with}"));
             return;
         }
         self.filter = filter;

@@ -663,3 +663,71 @@ fn events_about_components_the_drive_does_not_have_are_ignored() {
     assert_eq!(app.ledger.damaged(), 0);
     assert_eq!(app.node_state(0), (0, 0));
 }
+
+/// The log names the keys in force: with quit on `x` and retry-all on Ctrl-R (and nothing
+/// left on `q` or `R`), "q finishes" would send the technician to keys that do nothing.
+///
+/// Seen failing: the log said "r retries … · R retries all · q finishes" whatever the keymap.
+#[test]
+fn the_log_names_the_keys_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keymap.toml");
+    std::fs::write(
+        &path,
+        "quit = [\"x\"]\nretry_failed = [\"ctrl-r\"]\nretry = []\n",
+    )
+    .unwrap();
+    let keymap = crate::tui::keymap::Keymap::load(Some(&path)).unwrap();
+    let mut app = demo_app();
+    app.use_keys(&keymap);
+    repairing(&mut app);
+    let event = verdict(&app, 0, 1, ComponentStatus::Failed);
+    app.on_event(&event);
+    app.on_event(&idle());
+    let said = app.log.back().unwrap().clone();
+    assert_eq!(
+        said,
+        "done for now: 1 component(s) still damaged · ctrl-r retries all · x finishes"
+    );
+}
+
+/// Below the console's least size only "terminal too small" is drawn: a key would act
+/// unseen (`q` opened a question nobody could read, and the next `q` cancelled the run).
+/// Keys wait until the terminal is larger; a resize still comes through.
+#[test]
+fn keys_wait_while_the_terminal_is_too_small() {
+    use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{Terminal, backend::TestBackend};
+    let keymap = crate::tui::keymap::Keymap::default_keys();
+    let theme = crate::tui::theme::Theme::default();
+    let console = crate::tui::Console {
+        keymap: &keymap,
+        theme: &theme,
+    };
+    let q = || TermEvent::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
+    let mut app = demo_app();
+    repairing(&mut app);
+    let draw_at = |app: &App, width, height| {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| crate::tui::view::draw(frame, app, &keymap, &theme))
+            .unwrap();
+        let shown: String = terminal
+            .backend()
+            .buffer()
+            .content
+            .iter()
+            .map(|cell| cell.symbol())
+            .collect();
+        shown
+    };
+    assert!(draw_at(&app, 40, 10).contains("keys wait"));
+    for _ in 0..2 {
+        assert!(console.on_input(&mut app, q()).is_empty());
+        assert_eq!(app.mode, Mode::Normal, "no question opened unseen");
+    }
+    // Large enough again: `q` asks, on screen.
+    draw_at(&app, 120, 40);
+    assert!(console.on_input(&mut app, q()).is_empty());
+    assert_eq!(app.mode, Mode::Confirm(Confirm::Quit));
+}

@@ -4,6 +4,7 @@ use crate::engine::{Command, RunMode};
 use crate::model::{ComponentId, ComponentStatus};
 
 use super::{App, Effect};
+use crate::tui::action::Action;
 
 /// Why work asked for while the run stops is not started.
 pub(super) const STOPPING: &str =
@@ -100,8 +101,9 @@ impl App {
         let ids = self.damaged_in(blobs.iter().copied());
         if ids.is_empty() {
             self.push_log(format!(
-                "nothing to retry in {} blob(s): no damaged component (v verifies them again)",
-                blobs.len()
+                "nothing to retry in {} blob(s): no damaged component{}",
+                blobs.len(),
+                self.key_aside(Action::VerifyAgain, "verifies them again")
             ));
             return Vec::new();
         }

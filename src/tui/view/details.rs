@@ -12,6 +12,7 @@ use crate::format::Md5;
 use crate::ledger::{ComponentState, human};
 use crate::model::{ComponentId, ComponentKind, ComponentStatus};
 
+use super::super::action::Action;
 use super::super::app::App;
 use super::super::theme::Theme;
 use super::{pane, text};
@@ -299,11 +300,20 @@ fn folder_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         facts.push("nothing is damaged here".to_string());
     }
     lines.extend(labelled("State", &facts.join(" · "), width));
-    let hint = if damaged > 0 {
-        "n goes to the next damaged blob; enter opens the folder"
-    } else {
-        "enter opens the folder; the map shows one cell per blob"
+    let hint: Vec<String> = match damaged > 0 {
+        true => [
+            app.key_does(Action::NextDamage, "goes to the next damaged blob"),
+            app.key_does(Action::Toggle, "opens the folder"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        false => app
+            .key_does(Action::Toggle, "opens the folder")
+            .into_iter()
+            .chain(["the map shows one cell per blob".to_string()])
+            .collect(),
     };
-    lines.extend(labelled("", hint, width));
+    lines.extend(labelled("", &hint.join("; "), width));
     lines
 }

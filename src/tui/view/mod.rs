@@ -25,9 +25,12 @@ pub const MIN_HEIGHT: u16 = 16;
 
 pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: &Theme) {
     let area = frame.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    let too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
+    app.too_small.set(too_small);
+    if too_small {
         let text = format!(
-            "terminal too small: {}×{}, needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            "terminal too small: {}×{}, needs at least {MIN_WIDTH}×{MIN_HEIGHT}; keys wait \
+             until it is larger",
             area.width, area.height
         );
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
