@@ -97,7 +97,8 @@ impl BlobRef {
         if name.is_empty() {
             return Err(invalid("the blob name is empty"));
         }
-        if name.len() > 1024 {
+        // Characters, as Azure counts them, not the UTF-8 bytes.
+        if name.chars().count() > 1024 {
             return Err(invalid("blob names are at most 1024 characters"));
         }
         if name.contains('\0') {
@@ -399,6 +400,17 @@ mod tests {
             last: "HTTP 503".into(),
         };
         assert!(error.to_string().starts_with(UNAVAILABLE), "{error}");
+    }
+
+    /// Seen failing: a name of 605 `ü` (1,210 bytes), which Azure and Azurite take, was
+    /// refused as longer than 1,024 characters.
+    #[test]
+    fn a_blob_name_is_counted_in_characters() {
+        let long = format!("cont/{}", "ü".repeat(1024));
+        assert!(BlobRef::parse(&long, None).is_ok());
+        let longer = format!("cont/{}", "a".repeat(1025));
+        let error = BlobRef::parse(&longer, None).unwrap_err().to_string();
+        assert!(error.contains("at most 1024 characters"), "{error}");
     }
 
     #[test]
