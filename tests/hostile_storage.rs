@@ -1237,3 +1237,75 @@ async fn a_block_damaged_on_the_way_is_read_once_more() {
         assert!(!reason.contains("changed since export"), "{reason}");
     }
 }
+
+/// A gateway before the storage that ignores the export pin (`If-Match`,
+/// `If-Unmodified-Since`) would hand over a version written since the export: the answers'
+/// own `ETag` and `Last-Modified` give it away, and it is refused as the storage itself would
+/// refuse it (changed since the export), nothing written.
+///
+/// Seen failing: through such a gateway a failed copy-log range (no hash) was filled with the
+/// newer version's bytes, and a `FileNotFound` file was downloaded whole as the newer version,
+/// both called REPAIRED (exit 0).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_of_a_version_newer_than_the_pin_is_refused() {
+    let Some(azurite) = azurite::shared() else {
+        return;
+    };
+    for (container, whole_file) in [("pin-answer-range", false), ("pin-answer-whole", true)] {
+        let FailedRange {
+            mut export,
+            blob_path,
+            content,
+            damaged,
+        } = failed_range(azurite, container, (46, 4, 4096), 4096..8192, None).await;
+        let file = export.file(&blob_path);
+        if whole_file {
+            let entry = export.log_entry(&blob_path);
+            entry.status = BlobStatus::FileNotFound;
+            entry.ranges.clear();
+            export.write_copy_log();
+            std::fs::remove_file(&file).unwrap();
+        }
+        // Overwritten after the export, in a later second (Last-Modified counts seconds).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let mut newer = content.clone();
+        newer.iter_mut().for_each(|byte| *byte ^= 0x5a);
+        azurite
+            .put_block_blob(container, "data.bin", &newer, None, &[])
+            .await;
+        let mut plan = Plan::new(0, 0, &[]);
+        plan.strip_conditions = true;
+        let proxy = FaultProxy::start(azurite.port(), plan);
+        let sas = azurite::container_sas(container, "r");
+        let args: Vec<OsString> = repair_args(&export, &proxy.endpoint(), false)
+            .into_iter()
+            .map(|arg| match arg == KEY {
+                true => OsString::from(&sas),
+                false => match arg == "--account-key" {
+                    true => OsString::from("--sas"),
+                    false => arg,
+                },
+            })
+            .collect();
+        let mut command = assert_cmd::Command::cargo_bin("export-repair").unwrap();
+        command
+            .env_remove("AZURE_STORAGE_KEY")
+            .env_remove("AZURE_STORAGE_SAS")
+            .args(args);
+        let seen = run(command, TIMEOUT);
+        assert_eq!(seen.code, Some(1), "{container}: {}", seen.text());
+        assert!(!seen.text().contains("REPAIRED"), "{}", seen.text());
+        match whole_file {
+            true => assert!(!file.exists(), "{container}: nothing written"),
+            false => assert!(
+                std::fs::read(&file).unwrap() == damaged,
+                "{container}: nothing written"
+            ),
+        }
+        let report = read_json(&export.report());
+        let text = report.to_string();
+        assert!(text.contains("changed since"), "{container}: {text}");
+        // The gateway did forward the reads (or the properties) without the pin.
+        assert!(proxy.requests() > 0);
+    }
+}

@@ -489,6 +489,13 @@ impl AzureBlobSource {
                 Ok(Err(e)) => return Err(self.classify(e, blob, Some((pos, end)))),
                 Ok(Ok(response)) => response,
             };
+        responses::answered_as_pinned(
+            blob,
+            etag_lock.as_deref(),
+            conditions.if_unmodified_since,
+            &response.headers,
+        )
+        .map_err(Failure::Fatal)?;
 
         // Where does the body start, and is the blob long enough?
         let (start, total) = match header(&response.headers, "content-range") {
@@ -907,7 +914,15 @@ impl BlobSource for AzureBlobSource {
             {
                 Err(_) => self.no_response(),
                 Ok(Err(e)) => self.classify(e, blob, None),
-                Ok(Ok(response)) => return properties_from(&response, blob),
+                Ok(Ok(response)) => {
+                    responses::answered_as_pinned(
+                        blob,
+                        conditions.if_match.as_deref(),
+                        conditions.if_unmodified_since,
+                        response.headers(),
+                    )?;
+                    return properties_from(&response, blob);
+                }
             };
             self.after_failure(&mut budget, &what, failure, false)
                 .await?;

@@ -68,6 +68,10 @@ pub struct Plan {
     pub only_from_byte: Option<u64>,
     /// How long a [`Fault::Stall`] keeps the connection silent before closing it.
     pub stall: Duration,
+    /// Forward requests without their conditions (`If-Match`, `If-Unmodified-Since`, …), as a
+    /// gateway that ignores them would: the storage then answers with whatever version it
+    /// has. (Shared Key signs those headers: use a SAS through it.)
+    pub strip_conditions: bool,
 }
 
 impl Plan {
@@ -82,6 +86,7 @@ impl Plan {
             only_path: None,
             only_from_byte: None,
             stall: Duration::from_secs(40),
+            strip_conditions: false,
         }
     }
 }
@@ -447,6 +452,17 @@ fn serve(shared: &Shared, mut client: TcpStream) -> std::io::Result<()> {
     for line in &head.raw_lines[1..] {
         let name = line.split(':').next().unwrap_or_default().trim();
         if name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("keep-alive") {
+            continue;
+        }
+        let condition = [
+            "if-match",
+            "if-none-match",
+            "if-modified-since",
+            "if-unmodified-since",
+        ]
+        .iter()
+        .any(|condition| name.eq_ignore_ascii_case(condition));
+        if shared.plan.strip_conditions && condition {
             continue;
         }
         request.push_str(line);

@@ -7,7 +7,8 @@ use std::ops::Range;
 use azure_storage_blob::models::PageBlobClientListPageRangesOptions;
 use futures::TryStreamExt as _;
 
-use super::{AzureBlobSource, Budget, Etag, responses::protocol, utc};
+use super::responses::{answered_as_pinned, protocol};
+use super::{AzureBlobSource, Budget, Etag, utc};
 use crate::source::{BlobRef, ReadConditions, SourceError};
 
 impl AzureBlobSource {
@@ -40,9 +41,17 @@ impl AzureBlobSource {
                             .await
                         {
                             Err(_) => break self.no_response(),
-                            Ok(page) => {
-                                page.and_then(|page| page.map(|page| page.into_model()).transpose())
+                            Ok(Ok(Some(page))) => {
+                                // Another version's list would leave its data out as holes.
+                                answered_as_pinned(
+                                    blob,
+                                    conditions.if_match.as_deref(),
+                                    conditions.if_unmodified_since,
+                                    page.headers(),
+                                )?;
+                                page.into_model().map(Some)
                             }
+                            Ok(page) => page.map(|_| None),
                         };
                     match page {
                         Err(error) => break self.classify(error, blob, None),

@@ -72,6 +72,33 @@ pub(super) fn error_body_text(body: &[u8], child: &str) -> Option<String> {
     }
 }
 
+/// The answer's `ETag` and `Last-Modified` against what the request was pinned to: a storage
+/// (or a gateway before it) that ignored `If-Match` or `If-Unmodified-Since` must not pass
+/// another version off as the exported one. Azure answers such a request 412; so does this.
+pub(super) fn answered_as_pinned(
+    blob: &BlobRef,
+    if_match: Option<&str>,
+    if_unmodified_since: Option<time::OffsetDateTime>,
+    headers: &Headers,
+) -> Result<(), SourceError> {
+    // With or without its quotes (a properties file may hold it either way).
+    let bare = |etag: &str| etag.trim().trim_matches('"').to_owned();
+    let other_etag = if_match.is_some_and(|pinned| {
+        header(headers, "etag").is_some_and(|answered| bare(answered) != bare(pinned))
+    });
+    let modified_since = if_unmodified_since.is_some_and(|limit| {
+        header(headers, "last-modified")
+            .and_then(|value| azure_core::time::parse_rfc7231(value.trim()).ok())
+            .is_some_and(|modified| modified > limit)
+    });
+    match other_etag || modified_since {
+        true => Err(SourceError::Changed {
+            blob: blob.to_string(),
+        }),
+        false => Ok(()),
+    }
+}
+
 pub(super) fn header<'a>(headers: &'a Headers, name: &'static str) -> Option<&'a str> {
     headers.get_optional_str(&HeaderName::from_static(name))
 }
