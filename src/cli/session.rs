@@ -202,7 +202,9 @@ pub async fn run_headless(
             handle.send(Command::Cancel);
         }
     }
-    drop(interrupts);
+    // A second signal being answered ends the program before any report is begun; once
+    // the listener is gone, the reports are written whole.
+    interrupts.end().await;
     finish(ledger, reports, (!reader_gone).then_some(reporter))
 }
 
@@ -319,7 +321,9 @@ pub async fn run_console(
         reports.after_stopping_at_once(),
     );
     let ledger = crate::tui::run(screen, handle, drive, keymap, theme, &mut host).await;
-    drop(interrupts);
+    // A second signal being answered ends the program before any report is begun; once
+    // the listener is gone, the reports are written whole.
+    interrupts.end().await;
     finish(ledger, reports, Some(Reporter::new(false)))
 }
 
