@@ -96,8 +96,11 @@ fn focused(app: &App, focus: Focus) -> bool {
 
 /// The first row of a window of `rows` that keeps `selected` in sight, moving as little as
 /// possible from where it was.
-fn window_start(previous: usize, selected: usize, rows: usize) -> usize {
+fn window_start(previous: usize, selected: usize, rows: usize, len: usize) -> usize {
     let rows = rows.max(1);
+    // A list that shrank (a search, a filter, folders closed) fills the window from its
+    // end rather than leaving the rows above the cursor off screen.
+    let previous = previous.min(len.saturating_sub(rows));
     if selected < previous {
         selected
     } else if selected >= previous + rows {
@@ -124,10 +127,15 @@ mod tests {
 
     #[test]
     fn the_tree_window_follows_the_cursor_and_moves_as_little_as_it_can() {
-        assert_eq!(window_start(0, 5, 10), 0);
-        assert_eq!(window_start(0, 10, 10), 1);
-        assert_eq!(window_start(40, 45, 10), 40);
-        assert_eq!(window_start(40, 12, 10), 12);
-        assert_eq!(window_start(3, 0, 0), 0);
+        assert_eq!(window_start(0, 5, 10, 100), 0);
+        assert_eq!(window_start(0, 10, 10, 100), 1);
+        assert_eq!(window_start(40, 45, 10, 100), 40);
+        assert_eq!(window_start(40, 12, 10, 100), 12);
+        assert_eq!(window_start(3, 0, 0, 100), 0);
+        // The list shrank under the window (a search left 44 rows, the cursor on the last):
+        // the window shows the last 10, not the last 4.
+        // Seen failing: "row 44 of 44" with one row on screen.
+        assert_eq!(window_start(40, 43, 10, 44), 34);
+        assert_eq!(window_start(40, 2, 10, 5), 0);
     }
 }

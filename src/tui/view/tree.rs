@@ -48,7 +48,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     heading.push(' ');
     // Only the rows on screen are built: a frame costs the same for 100 blobs or 1,000,000.
     let rows = area.height.saturating_sub(2) as usize;
-    let offset = window_start(app.tree_rows.get().offset, app.selected, rows);
+    let offset = window_start(
+        app.tree_rows.get().offset,
+        app.selected,
+        rows,
+        app.visible.len(),
+    );
     let quiet = Style::default().fg(Color::DarkGray);
     let damage_style = theme.status(ComponentState::Done(ComponentStatus::Corrupt));
     // Inside the borders, a column short of the right one: a long name is cut, never the
