@@ -498,7 +498,15 @@ impl RepairFile {
         };
         file.refuse_triggers_and_views()?;
         if file.application_id()? != APPLICATION_ID {
-            let empty = std::fs::metadata(path).is_ok_and(|found| found.len() == 0);
+            // No table at all: made by a run stopped before it recorded anything (SQLite may
+            // have written its header already).
+            let no_tables = file
+                .connection
+                .query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .is_ok_and(|tables| tables == 0);
+            let empty = no_tables || std::fs::metadata(path).is_ok_and(|found| found.len() == 0);
             return Err(JournalError::NotARepairFile {
                 path: file.path.clone(),
                 reason: match empty {

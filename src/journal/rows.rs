@@ -465,7 +465,10 @@ impl RepairFile {
         }
         if blobs.is_empty() {
             return Err(not_ours(
-                "it records no blobs (made by an older version, or for an empty drive)".into(),
+                "it records no blobs (the run that made it stopped before it recorded the drive, \
+                 or it was made by an older version or for an empty drive): rerun the repair \
+                 with it"
+                    .into(),
             ));
         }
         let mut statement = self
