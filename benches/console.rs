@@ -693,6 +693,7 @@ async fn console_run(drive: Arc<Drive>, target: &Path, samples: usize, open_all:
     let console = Console {
         keymap: &keymap,
         theme: &theme,
+        watch_terminal: false,
     };
     let abandoned = tokio::select! {
         () = console.run(&mut terminal, input, handle, &mut app, &mut host, None) => false,

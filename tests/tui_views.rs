@@ -38,36 +38,7 @@ const ROOT: &str = "/demo";
 /// verified again; the run is finished.
 async fn record() -> Vec<Event> {
     let dir = tempfile::tempdir().unwrap();
-    let paths = scenario::build(&dir.path().join("demo")).unwrap();
-    std::fs::remove_file(paths.mirror.join("backups/2012/archive.bin")).unwrap();
-    let manifest = Manifest::from_file(&paths.manifest).unwrap();
-    let copy_log = CopyLog::from_file(&paths.copy_log).unwrap();
-    let drive = Arc::new(Drive::build(Some(manifest), Some(copy_log.into())).unwrap());
-    let binding = Binding {
-        drive_id: drive.drive_id.clone(),
-        manifest_md5: Some(journal::file_md5(&paths.manifest).unwrap()),
-        copy_log_md5: Some(journal::file_md5(&paths.copy_log).unwrap()),
-        verbose_log_md5: None,
-    };
-    let (mut repair_file, _) = RepairFile::open_or_create(&paths.repair_file, &binding).unwrap();
-    repair_file.record_drive(&drive).unwrap();
-    let source = Arc::new(MirrorSource::new(&paths.mirror).unwrap());
-    let options = RepairOptions {
-        concurrency: 1,
-        stay_open: true,
-        verify: VerifyOptions {
-            hash_threads: 1,
-            ..VerifyOptions::default()
-        },
-        ..RepairOptions::default()
-    };
-    let mut handle = engine::start_repair(
-        Arc::clone(&drive),
-        paths.drive.clone(),
-        source,
-        repair_file,
-        options,
-    );
+    let (mut handle, drive) = demo_repair_without_archive(dir.path());
     handle.send(Command::Pause);
     let canyon: Vec<ComponentId> = (0..drive.blobs[0].components.len() as u32)
         .map(|component| ComponentId { blob: 0, component })
@@ -96,6 +67,42 @@ async fn record() -> Vec<Event> {
     let root = dir.path().join("demo").display().to_string();
     let text = to_ndjson(&events).replace(&root, ROOT);
     from_ndjson(&text)
+}
+
+/// The demo's repair from a mirror that lacks archive.bin, kept open for the console (it
+/// waits, idle, once its plan is done); built in `dir`.
+fn demo_repair_without_archive(dir: &Path) -> (engine::EngineHandle, Arc<Drive>) {
+    let paths = scenario::build(&dir.join("demo")).unwrap();
+    std::fs::remove_file(paths.mirror.join("backups/2012/archive.bin")).unwrap();
+    let manifest = Manifest::from_file(&paths.manifest).unwrap();
+    let copy_log = CopyLog::from_file(&paths.copy_log).unwrap();
+    let drive = Arc::new(Drive::build(Some(manifest), Some(copy_log.into())).unwrap());
+    let binding = Binding {
+        drive_id: drive.drive_id.clone(),
+        manifest_md5: Some(journal::file_md5(&paths.manifest).unwrap()),
+        copy_log_md5: Some(journal::file_md5(&paths.copy_log).unwrap()),
+        verbose_log_md5: None,
+    };
+    let (mut repair_file, _) = RepairFile::open_or_create(&paths.repair_file, &binding).unwrap();
+    repair_file.record_drive(&drive).unwrap();
+    let source = Arc::new(MirrorSource::new(&paths.mirror).unwrap());
+    let options = RepairOptions {
+        concurrency: 1,
+        stay_open: true,
+        verify: VerifyOptions {
+            hash_threads: 1,
+            ..VerifyOptions::default()
+        },
+        ..RepairOptions::default()
+    };
+    let handle = engine::start_repair(
+        Arc::clone(&drive),
+        paths.drive.clone(),
+        source,
+        repair_file,
+        options,
+    );
+    (handle, drive)
 }
 
 fn to_ndjson(events: &[Event]) -> String {
@@ -910,4 +917,108 @@ fn the_tree_title_is_never_cut_mid_word() {
         }
     }
     assert!(shown > 0, "the wider screens show the title whole");
+}
+
+/// A backend whose terminal has gone (hung up): every frame fails with EIO.
+struct HungUp(TestBackend);
+
+impl ratatui::backend::Backend for HungUp {
+    type Error = std::io::Error;
+
+    fn draw<'a, I>(&mut self, _content: I) -> std::io::Result<()>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        Err(std::io::Error::from_raw_os_error(5))
+    }
+
+    fn hide_cursor(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn show_cursor(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn get_cursor_position(&mut self) -> std::io::Result<ratatui::layout::Position> {
+        Ok(ratatui::layout::Position::ORIGIN)
+    }
+
+    fn set_cursor_position<P: Into<ratatui::layout::Position>>(
+        &mut self,
+        _position: P,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn clear(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn clear_region(&mut self, _clear_type: ratatui::backend::ClearType) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn size(&self) -> std::io::Result<ratatui::layout::Size> {
+        Ok(self.0.size().unwrap_or_else(|never| match never {}))
+    }
+
+    fn window_size(&mut self) -> std::io::Result<ratatui::backend::WindowSize> {
+        Ok(self.0.window_size().unwrap_or_else(|never| match never {}))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The terminal gone under the console (every frame fails with EIO, no key ever comes): the
+/// run is stopped as on a hang-up and the console ends with it, its ledger finished, so that
+/// the reports can be written. The engine is kept open for the console (it waits once its
+/// plan is done): without the stop, the console would wait for ever.
+///
+/// Seen failing: the first failed frame ended the console at once ("the console failed",
+/// exit 2), the run still going, nothing recorded as finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_gone_stops_the_run_and_the_console_ends_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, drive) = demo_repair_without_archive(dir.path());
+    let keymap = Keymap::default_keys();
+    let theme = Theme::default();
+    let console = export_repair::tui::Console {
+        keymap: &keymap,
+        theme: &theme,
+        watch_terminal: false,
+    };
+    let mut terminal = Terminal::new(HungUp(TestBackend::new(120, 40))).unwrap();
+    let mut app = App::new(drive);
+    let mut host = NoHost;
+    let no_keys = futures::stream::pending();
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        console.run(&mut terminal, no_keys, handle, &mut app, &mut host, None),
+    )
+    .await;
+    assert!(ended.is_ok(), "the console waited for ever");
+    assert!(app.ledger.finished(), "the run ended before the console");
+}
+
+/// A host that does nothing.
+struct NoHost;
+
+impl export_repair::tui::Host for NoHost {
+    fn on_event(&mut self, _event: &Event) {}
+
+    fn export(
+        &mut self,
+        _ledger: &export_repair::ledger::Ledger,
+        _path: &Path,
+        _format: export_repair::report::ReportFormat,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn credentials(&mut self, _secret: &str) -> Result<engine::SourceHandle, String> {
+        Err("none".into())
+    }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    Event as TermEvent, EventStream, KeyCode, KeyEventKind, MouseEventKind,
+    Event as TermEvent, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind,
 };
 use crossterm::execute;
 use crossterm::terminal::{
@@ -39,6 +39,8 @@ use theme::Theme;
 
 /// Redraws for engine news at most this often.
 const FRAME: Duration = Duration::from_millis(33);
+/// How often the console looks whether its terminal is still there.
+const LOOK_AT_TERMINAL: Duration = Duration::from_secs(1);
 /// Engine events taken in one turn of the loop, at most, before keys and frames get a turn.
 const EVENTS_PER_TURN: usize = 4096;
 
@@ -100,6 +102,29 @@ pub trait Host {
     fn frame_drawn(&mut self, _app: &App) {}
 }
 
+/// Whether a terminal error means the terminal is gone (hung up, closed), not a passing
+/// trouble worth another frame.
+fn gone(error: &io::Error) -> bool {
+    let gone_codes = [
+        rustix::io::Errno::IO,
+        rustix::io::Errno::NXIO,
+        rustix::io::Errno::PIPE,
+    ];
+    matches!(error.kind(), io::ErrorKind::BrokenPipe)
+        || error
+            .raw_os_error()
+            .is_some_and(|code| gone_codes.iter().any(|gone| gone.raw_os_error() == code))
+}
+
+/// Whether the console's terminal (stdout) is still there. A frame with nothing new writes
+/// nothing, and a hung-up terminal never ends the key stream: a console waiting for `q`
+/// would wait for ever.
+fn terminal_still_there() -> io::Result<()> {
+    rustix::termios::tcgetattr(io::stdout())
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
 /// The terminal is gone (closed under the run, or failing): the run stops as on a hang-up,
 /// its reports are written by the program around the console. Always true (the terminal is
 /// gone).
@@ -142,6 +167,12 @@ impl TerminalGuard {
 
 fn restore() {
     restore_to(&mut io::stdout());
+}
+
+/// Raw mode off (a terminal setting, no write to stdout): first of all when the program must
+/// stop at once, whatever holds stdout.
+pub fn leave_raw_mode() {
+    let _ = disable_raw_mode();
 }
 
 /// Gives the terminal back through `out` (stdout, or a lock of it held until the program
@@ -205,6 +236,7 @@ pub async fn run(
     let console = Console {
         keymap: &keymap,
         theme: &theme,
+        watch_terminal: true,
     };
     console
         .run(
@@ -223,6 +255,9 @@ pub async fn run(
 pub struct Console<'a> {
     pub keymap: &'a Keymap,
     pub theme: &'a Theme,
+    /// Look at the process's terminal every [`LOOK_AT_TERMINAL`] (the real console; a test's
+    /// backend is no terminal).
+    pub watch_terminal: bool,
 }
 
 impl Console<'_> {
@@ -249,6 +284,7 @@ impl Console<'_> {
         // Once the terminal is gone (closed, or it failed), nothing is drawn or read: the run
         // stops as on a hang-up, and the console ends with it.
         let mut terminal_gone = false;
+        let mut last_look = std::time::Instant::now();
         loop {
             tokio::select! {
                 () = closing.cancelled(), if !closing_seen => {
@@ -292,7 +328,13 @@ impl Console<'_> {
                     let effects = match input {
                         Some(Ok(event)) => self.on_input(app, event),
                         Some(Err(error)) => {
-                            terminal_gone = stop_without_terminal(&error.to_string(), &handle);
+                            match gone(&error) {
+                                true => {
+                                    terminal_gone =
+                                        stop_without_terminal(&error.to_string(), &handle);
+                                }
+                                false => tracing::debug!("a key could not be read: {error}"),
+                            }
                             Vec::new()
                         }
                         None => {
@@ -331,6 +373,15 @@ impl Console<'_> {
                         self.draw(terminal, app, host, &handle, &mut terminal_gone);
                         dirty = false;
                     }
+                    if self.watch_terminal && last_look.elapsed() >= LOOK_AT_TERMINAL {
+                        last_look = std::time::Instant::now();
+                        if let Err(error) = terminal_still_there()
+                            && gone(&error)
+                            && !terminal_gone
+                        {
+                            terminal_gone = stop_without_terminal(&error.to_string(), &handle);
+                        }
+                    }
                 },
             }
             if terminal_gone {
@@ -360,15 +411,26 @@ impl Console<'_> {
         let app = &*app;
         match terminal.draw(|frame| view::draw(frame, app, self.keymap, self.theme)) {
             Ok(_) => host.frame_drawn(app),
-            Err(error) => *terminal_gone = stop_without_terminal(&error.into().to_string(), handle),
+            Err(error) => {
+                let error: io::Error = error.into();
+                match gone(&error) {
+                    true => *terminal_gone = stop_without_terminal(&error.to_string(), handle),
+                    // The next frame tries again.
+                    false => tracing::debug!("a frame could not be drawn: {error}"),
+                }
+            }
         }
     }
 
     /// A terminal event to the app: text while typing, else an action from the keymap.
-    /// Nothing while the screen is too small to show what a key does (a question it opens
-    /// would be answered unseen by the next key).
+    /// While the screen is too small to show what a key does, only Ctrl-C acts (a question it
+    /// opens is drawn even then, and the next key answers it): another key could open a
+    /// question nobody sees, for the next key to answer.
     pub(crate) fn on_input(&self, app: &mut App, event: TermEvent) -> Vec<Effect> {
-        if app.too_small.get() {
+        let ctrl_c = matches!(event, TermEvent::Key(key)
+            if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL));
+        let question_shown = matches!(app.mode, app::Mode::Confirm(_));
+        if app.too_small.get() && !ctrl_c && !question_shown {
             return Vec::new();
         }
         match event {

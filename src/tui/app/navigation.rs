@@ -181,24 +181,23 @@ impl App {
             self.refresh_visible();
             return;
         }
-        let (any, nothing, key) = match filter {
-            Filter::Damaged => (
-                self.ledger.damaged() > 0,
+        let empty = match filter {
+            Filter::Damaged => (self.ledger.damaged() == 0).then_some((
                 "nothing is damaged: there is nothing to show",
                 Action::DamagedOnly,
-            ),
-            Filter::Repaired => (
-                self.ledger.count(crate::model::ComponentStatus::Repaired)
-                    + self
-                        .ledger
-                        .count(crate::model::ComponentStatus::Regenerated)
-                    > 0,
-                "nothing is repaired yet: there is nothing to show",
-                Action::RepairedOnly,
-            ),
-            Filter::All => (true, "", Action::DamagedOnly),
+            )),
+            Filter::Repaired => (self.ledger.count(crate::model::ComponentStatus::Repaired)
+                + self
+                    .ledger
+                    .count(crate::model::ComponentStatus::Regenerated)
+                == 0)
+                .then_some((
+                    "nothing is repaired yet: there is nothing to show",
+                    Action::RepairedOnly,
+                )),
+            Filter::All => None,
         };
-        if !any {
+        if let Some((nothing, key)) = empty {
             let with = self.key_for(key);
             let with = match with.is_empty() {
                 true => String::new(),

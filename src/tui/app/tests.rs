@@ -693,7 +693,7 @@ fn the_log_names_the_keys_in_force() {
 
 /// Below the console's least size only "terminal too small" is drawn: a key would act
 /// unseen (`q` opened a question nobody could read, and the next `q` cancelled the run).
-/// Keys wait until the terminal is larger; a resize still comes through.
+/// Keys wait until the terminal is larger, but Ctrl-C, whose question is drawn there.
 #[test]
 fn keys_wait_while_the_terminal_is_too_small() {
     use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
@@ -703,6 +703,7 @@ fn keys_wait_while_the_terminal_is_too_small() {
     let console = crate::tui::Console {
         keymap: &keymap,
         theme: &theme,
+        watch_terminal: false,
     };
     let q = || TermEvent::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
     let mut app = demo_app();
@@ -726,6 +727,15 @@ fn keys_wait_while_the_terminal_is_too_small() {
         assert!(console.on_input(&mut app, q()).is_empty());
         assert_eq!(app.mode, Mode::Normal, "no question opened unseen");
     }
+    // Ctrl-C still acts: its question is drawn even on the small screen, and answered by
+    // the next key (here one that goes on).
+    let ctrl_c = TermEvent::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(console.on_input(&mut app, ctrl_c).is_empty());
+    assert_eq!(app.mode, Mode::Confirm(Confirm::Quit));
+    assert!(draw_at(&app, 40, 10).contains("quit?"));
+    let j = TermEvent::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE));
+    assert!(console.on_input(&mut app, j).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
     // Large enough again: `q` asks, on screen.
     draw_at(&app, 120, 40);
     assert!(console.on_input(&mut app, q()).is_empty());

@@ -314,6 +314,8 @@ fn folder_lines(app: &App, width: usize) -> Vec<Line<'static>> {
             .chain(["the map shows one cell per blob".to_string()])
             .collect(),
     };
-    lines.extend(labelled("", &hint.join("; "), width));
+    if !hint.is_empty() {
+        lines.extend(labelled("", &hint.join("; "), width));
+    }
     lines
 }

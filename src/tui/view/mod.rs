@@ -30,10 +30,15 @@ pub fn draw(frame: &mut Frame, app: &App, keymap: &Keymap, theme: &Theme) {
     if too_small {
         let text = format!(
             "terminal too small: {}×{}, needs at least {MIN_WIDTH}×{MIN_HEIGHT}; keys wait \
-             until it is larger",
+             until it is larger (ctrl-c quits)",
             area.width, area.height
         );
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        // A question Ctrl-C opened is shown even here: its answer is the next key.
+        if let Mode::Confirm(confirm) = &app.mode {
+            let working = app.busy() || app.ledger.stopping();
+            popup::confirm(frame, area, *confirm, working, keymap, theme);
+        }
         return;
     }
     // A tall terminal gives the log more lines.
@@ -133,8 +138,8 @@ mod tests {
         assert_eq!(window_start(40, 12, 10, 100), 12);
         assert_eq!(window_start(3, 0, 0, 100), 0);
         // The list shrank under the window (a search left 44 rows, the cursor on the last):
-        // the window shows the last 10, not the last 4.
-        // Seen failing: "row 44 of 44" with one row on screen.
+        // the window shows the last 10, not only the rows from 40 on.
+        // Seen failing: "row 144 of 144" with one row on screen.
         assert_eq!(window_start(40, 43, 10, 44), 34);
         assert_eq!(window_start(40, 2, 10, 5), 0);
     }
