@@ -73,12 +73,12 @@ pub async fn run(args: DemoArgs) -> Result<ExitStatus, CliError> {
         "\nreports: {} and report.html beside it",
         paths.report.display()
     );
-    // A run that left something to do has said how to go on (with every option it had).
-    if status != ExitStatus::Verified {
-        return Ok(status);
-    }
+    let rerun_finds = match status {
+        ExitStatus::Verified => "it resumes, and finds nothing left to do",
+        _ => "it resumes from the repair file and goes on with what is left",
+    };
     say!(
-        "rerun the same repair (it resumes, and finds nothing left to do):\n  \
+        "rerun the same repair ({rerun_finds}):\n  \
          {} repair --repair-file {} --target {} --manifest {} --copy-log {} --source-dir {}",
         rerun::program(),
         rerun::path(&paths.repair_file),

@@ -19,10 +19,17 @@ use crate::engine::Command;
 /// next, not lost.
 pub struct Signals(Arc<Mutex<StopSignals>>);
 
-/// Listens while alive; dropping it leaves the signals unheard (kept for a next listener).
+/// Listens while alive; dropped (or ended), it leaves the signals unheard: tokio's handler
+/// stays, so from then on a stop signal does nothing (the reports are being written).
 pub struct Interrupts {
     task: Option<tokio::task::JoinHandle<()>>,
     signals: Arc<Mutex<StopSignals>>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        Self(Arc::new(Mutex::new(StopSignals::install())))
+    }
 }
 
 impl Interrupts {
@@ -99,7 +106,7 @@ impl StopSignals {
 
 /// Until the run starts: a signal locks a BitLocker volume again and exits 4.
 pub fn before_run() -> Interrupts {
-    let signals = Signals(Arc::new(Mutex::new(StopSignals::install())));
+    let signals = Signals::install();
     Interrupts::listen(signals, |signals| async move {
         let mut signals = signals.0.lock().await;
         let what = signals.next().await;
@@ -157,6 +164,9 @@ pub fn stop_run(
 /// terminal back through it when there is one; waits a second at most (a reader that
 /// stopped reading must not keep the program from stopping).
 fn hold_stdout(console: bool) {
+    if console {
+        crate::tui::leave_raw_mode();
+    }
     let (taken, held) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut whole_lines = std::io::stdout().lock();
@@ -175,11 +185,16 @@ fn hold_stdout(console: bool) {
 mod tests {
     use super::*;
 
+    /// The tests send SIGHUP to their own process: one at a time, so that none hears
+    /// another's.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
     /// The run's listener comes a moment after the preparation's has gone: a Ctrl-C in that
     /// moment must still stop the run, not be dropped.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_signal_between_two_listeners_is_heard_by_the_second() {
-        let signals = Signals(Arc::new(Mutex::new(StopSignals::install())));
+        let _alone = ONE_AT_A_TIME.lock().await;
+        let signals = Signals::install();
         let preparing = Interrupts::listen(signals, |signals| async move {
             let _held = signals.0.lock().await;
             std::future::pending::<()>().await;
@@ -212,8 +227,9 @@ mod tests {
     /// listener had said none was, then the program exited.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn ending_waits_for_a_signal_being_answered() {
+        let _alone = ONE_AT_A_TIME.lock().await;
         use std::sync::atomic::{AtomicBool, Ordering};
-        let signals = Signals(Arc::new(Mutex::new(StopSignals::install())));
+        let signals = Signals::install();
         let started = Arc::new(AtomicBool::new(false));
         let answered = Arc::new(AtomicBool::new(false));
         let (begun, done) = (Arc::clone(&started), Arc::clone(&answered));

@@ -402,8 +402,8 @@ mod tests {
         assert!(error.to_string().starts_with(UNAVAILABLE), "{error}");
     }
 
-    /// Seen failing: a name of 605 `ü` (1,210 bytes), which Azure and Azurite take, was
-    /// refused as longer than 1,024 characters.
+    /// Seen failing: a name of 605 `ü` (1,210 UTF-8 bytes), which Azure and Azurite take,
+    /// was refused as longer than 1,024 characters; 1,024 of them are within the limit.
     #[test]
     fn a_blob_name_is_counted_in_characters() {
         let long = format!("cont/{}", "ü".repeat(1024));

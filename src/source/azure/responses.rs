@@ -74,7 +74,8 @@ pub(super) fn error_body_text(body: &[u8], child: &str) -> Option<String> {
 
 /// The answer's `ETag` and `Last-Modified` against what the request was pinned to: a storage
 /// (or a gateway before it) that ignored `If-Match` or `If-Unmodified-Since` must not pass
-/// another version off as the exported one. Azure answers such a request 412; so does this.
+/// another version off as the exported one. Azure answers such a request 412; this refuses it
+/// the same way ([`SourceError::Changed`]).
 pub(super) fn answered_as_pinned(
     blob: &BlobRef,
     if_match: Option<&str>,
