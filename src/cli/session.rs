@@ -224,8 +224,12 @@ impl crate::tui::Host for ConsoleHost<'_> {
         log_event(event);
     }
 
+    fn report_refused(&self, path: &Path) -> Option<String> {
+        self.reports.protected.refusal(path)
+    }
+
     fn export(&mut self, ledger: &Ledger, path: &Path, format: ReportFormat) -> Result<(), String> {
-        if let Some(refused) = self.reports.protected.refusal(path) {
+        if let Some(refused) = self.report_refused(path) {
             return Err(refused);
         }
         let drive = self.reports.protected.drive();

@@ -83,6 +83,11 @@ pub trait Host {
     fn on_event(&mut self, event: &Event);
     /// Writes the report of the run as the ledger holds it now.
     fn export(&mut self, ledger: &Ledger, path: &Path, format: ReportFormat) -> Result<(), String>;
+    /// Why no report may be written at `path` whatever the answer (the repair file, an input,
+    /// the drive), asked before offering to replace the file there.
+    fn report_refused(&self, _path: &Path) -> Option<String> {
+        None
+    }
     /// A source that reads with this account key or SAS.
     fn credentials(&mut self, secret: &str) -> Result<SourceHandle, String>;
     /// Whether new credentials mean anything to this run (a local mirror takes none).
@@ -355,6 +360,10 @@ impl Console<'_> {
                             Effect::UseCredentials(secret) => match host.credentials(&secret) {
                                 Ok(source) => handle.send(Command::UseSource(source)),
                                 Err(reason) => app.credentials_refused_locally(reason),
+                            },
+                            Effect::AskOverwrite(path) => match host.report_refused(&path) {
+                                Some(reason) => app.export_failed(reason),
+                                None => app.ask_overwrite(path),
                             },
                             Effect::Export { path, format } => {
                                 match host.export(&app.ledger, &path, format) {

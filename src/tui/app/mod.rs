@@ -89,6 +89,9 @@ pub enum Effect {
         path: PathBuf,
         format: ReportFormat,
     },
+    /// The report's name is taken: ask before replacing it (`ask_overwrite`), unless the
+    /// place is refused anyway (the repair file, an input, the drive: `export_failed`).
+    AskOverwrite(PathBuf),
 }
 
 impl std::fmt::Debug for Effect {
@@ -102,6 +105,7 @@ impl std::fmt::Debug for Effect {
                 .field("path", path)
                 .field("format", format)
                 .finish(),
+            Effect::AskOverwrite(path) => f.debug_tuple("AskOverwrite").field(path).finish(),
         }
     }
 }

@@ -221,9 +221,7 @@ impl App {
                             return Vec::new();
                         }
                         if path.exists() && prompt.overwrite.as_ref() != Some(&path) {
-                            prompt.error = None;
-                            prompt.overwrite = Some(path);
-                            return Vec::new();
+                            return vec![Effect::AskOverwrite(path)];
                         }
                         // The prompt stays open until the report is written (or not).
                         return vec![Effect::Export { path, format }];
@@ -254,6 +252,14 @@ impl App {
     pub fn exported(&mut self, path: &Path, format: ReportFormat) {
         self.mode = Mode::Normal;
         self.push_log(format!("report written: {} ({format})", path.display()));
+    }
+
+    /// The report's name is taken, and the place is not refused: the next Enter replaces it.
+    pub fn ask_overwrite(&mut self, path: PathBuf) {
+        if let Mode::Prompt(prompt) = &mut self.mode {
+            prompt.error = None;
+            prompt.overwrite = Some(path);
+        }
     }
 
     /// The report could not be written: the prompt stays open with the reason.

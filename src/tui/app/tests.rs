@@ -605,7 +605,11 @@ fn the_export_prompt_edits_like_readline_shows_an_absolute_path_and_asks_before_
     app.text_input(TextInput::Edit(InputRequest::DeleteLine));
     app.text_input(TextInput::Paste("report.csv".into()));
     app.text_input(TextInput::Edit(InputRequest::GoToEnd));
-    assert!(app.text_input(TextInput::Done).is_empty());
+    assert_eq!(
+        app.text_input(TextInput::Done),
+        [Effect::AskOverwrite(target.clone())]
+    );
+    app.ask_overwrite(target.clone());
     assert!(matches!(&app.mode, Mode::Prompt(p) if p.overwrite.as_ref() == Some(&target)));
     assert_eq!(app.text_input(TextInput::Done).len(), 1);
     // A failure keeps the prompt open with the reason.
