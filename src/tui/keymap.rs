@@ -127,13 +127,18 @@ impl Keymap {
         Ok(Self { bindings })
     }
 
+    /// Whether a key press is Ctrl-C, which quits whatever the keymap says.
+    pub fn always_quits(press: KeyEvent) -> bool {
+        Key {
+            code: press.code,
+            modifiers: press.modifiers,
+        }
+        .quits()
+    }
+
     /// The action a key press asks for.
     pub fn action(&self, key: KeyEvent) -> Option<Action> {
-        let pressed = Key {
-            code: key.code,
-            modifiers: key.modifiers,
-        };
-        if pressed.quits() {
+        if Self::always_quits(key) {
             return Some(Action::Quit);
         }
         self.bindings

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    Event as TermEvent, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind,
+    Event as TermEvent, EventStream, KeyCode, KeyEventKind, MouseEventKind,
 };
 use crossterm::execute;
 use crossterm::terminal::{
@@ -436,8 +436,7 @@ impl Console<'_> {
     /// opens is drawn even then, and the next key answers it): another key could open a
     /// question nobody sees, for the next key to answer.
     pub(crate) fn on_input(&self, app: &mut App, event: TermEvent) -> Vec<Effect> {
-        let ctrl_c = matches!(event, TermEvent::Key(key)
-            if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL));
+        let ctrl_c = matches!(event, TermEvent::Key(key) if Keymap::always_quits(key));
         let question_shown = matches!(app.mode, app::Mode::Confirm(_));
         if app.too_small.get() && !ctrl_c && !question_shown {
             return Vec::new();
