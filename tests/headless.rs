@@ -2,6 +2,8 @@
 //! `| true`) ends the run quietly, as interrupted when the stream was cut, never with a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -205,16 +207,8 @@ fn a_closed_stderr_does_not_crash_the_repair() {
     let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
     let binary = assert_cmd::cargo::cargo_bin("export-repair");
     let script = format!(
-        "'{}' repair --repair-file '{}' --target '{}' --manifest '{}' --copy-log '{}' \
-         --source-dir '{}' --log-dir '{}' --headless 2>&1 | head -n 1 >/dev/null; \
-         exit ${{PIPESTATUS[0]}}",
-        binary.display(),
-        paths.repair_file.display(),
-        paths.drive.display(),
-        paths.manifest.display(),
-        paths.copy_log.display(),
-        paths.mirror.display(),
-        dir.path().display(),
+        "{} --headless 2>&1 | head -n 1 >/dev/null; exit ${{PIPESTATUS[0]}}",
+        support::demo_repair_line(&paths, dir.path())
     );
     let status = Command::new("bash")
         .arg("-c")

@@ -13,7 +13,9 @@ use export_repair::format::copylog::LogRange;
 use export_repair::format::status::{BlobStatus, RangeStatus};
 use support::azurite::{self, ACCOUNT, KEY};
 use support::export::{export, in_container};
-use support::tmux::{Session, exit_code, keys, screen, start, tmux, tmux_present, wait_for};
+use support::tmux::{
+    Session, exit_code, keys, screen, start, tmux, tmux_present, wait_for, written,
+};
 
 #[test]
 fn the_demo_in_the_console_navigate_search_and_quit() {
@@ -92,20 +94,12 @@ fn mark_a_failed_blob_retry_it_export_the_report_and_quit() {
     let archive = paths.mirror.join("backups/2012/archive.bin");
     let hidden = dir.path().join("archive.bin.away");
     std::fs::rename(&archive, &hidden).unwrap();
-    let binary = assert_cmd::cargo::cargo_bin("export-repair");
     let done = dir.path().join("exit-code");
     let name = format!("er-retry-{}", std::process::id());
     let command = format!(
-        "cd '{}' && NO_COLOR=1 '{}' repair --repair-file '{}' --target '{}' --manifest '{}' \
-         --copy-log '{}' --source-dir '{}' --log-dir '{}'; echo $? > '{}'; sleep 60",
+        "cd '{}' && NO_COLOR=1 {}; echo $? > '{}'; sleep 60",
         dir.path().display(),
-        binary.display(),
-        paths.repair_file.display(),
-        paths.drive.display(),
-        paths.manifest.display(),
-        paths.copy_log.display(),
-        paths.mirror.display(),
-        dir.path().display(),
+        support::demo_repair_line(&paths, dir.path()),
         done.display()
     );
     let session = start(&name, &command);
@@ -251,10 +245,22 @@ async fn a_refused_key_is_asked_for_again_masked_and_the_repair_goes_on() {
 /// Starts the demo in a console of `width`×`height` (paced when `pace` is given), past its
 /// "press Enter" screen; the exit code lands in `<dir>/exit-code`.
 fn start_demo(dir: &Path, name: &str, pace: Option<u32>, size: (u16, u16)) -> Session {
+    start_demo_with(dir, name, pace, size, ("", ""))
+}
+
+/// [`start_demo`], the session's shell running `before` ahead of the program and `then` after
+/// it (once its exit code is in `exit-code`).
+fn start_demo_with(
+    dir: &Path,
+    name: &str,
+    pace: Option<u32>,
+    size: (u16, u16),
+    (before, then): (&str, &str),
+) -> Session {
     let binary = assert_cmd::cargo::cargo_bin("export-repair");
     let pace = pace.map(|kib| format!("--pace {kib}")).unwrap_or_default();
     let command = format!(
-        "cd '{dir}' && NO_COLOR=1 '{bin}' demo --dir '{dir}/demo' {pace}; echo $? > '{dir}/exit-code'; sleep 60",
+        "{before} cd '{dir}' && NO_COLOR=1 '{bin}' demo --dir '{dir}/demo' {pace}; echo $? > '{dir}/exit-code'; {then} sleep 60",
         dir = dir.display(),
         bin = binary.display(),
     );
@@ -524,6 +530,21 @@ fn wait_for_size(session: &str, columns: usize, rows: usize) -> String {
     }
 }
 
+/// Sends `signal` (`TERM`, `HUP`) to the program running in the session's shell.
+fn signal_the_program(session: &str, signal: &str) {
+    let shell: u32 = tmux(&["display-message", "-p", "-t", session, "#{pane_pid}"])
+        .trim()
+        .parse()
+        .unwrap();
+    let program = child_named(shell, "export-repair").expect("the program runs");
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(program.to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 /// The pid of `parent`'s child process named `name`.
 fn child_named(parent: u32, name: &str) -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.find_map(|entry| {
@@ -552,17 +573,7 @@ fn a_signal_closes_the_console_and_the_run_ends_interrupted() {
         // past the grace a stop gives it (a slow machine's late signal ends the run alike).
         let session = start_demo(dir.path(), &name, Some(1024), (120, 40));
         wait_for(&name, "repairing");
-        let shell: u32 = tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"])
-            .trim()
-            .parse()
-            .unwrap();
-        let program = child_named(shell, "export-repair").expect("the demo runs");
-        let sent = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(program.to_string())
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        signal_the_program(&name, signal);
         // No key is pressed: the console closes by itself once the run has ended.
         assert_eq!(exit_code(&dir.path().join("exit-code")), "4", "SIG{signal}");
         let summary = screen(&name);
@@ -628,22 +639,6 @@ fn a_cancelled_run_says_it_is_stopping_until_it_ends() {
     drop(session);
 }
 
-/// The demo, paced to `kib` KiB/s, in a 120×40 console; `then` runs in the session's shell
-/// after the program (whose exit code is in `exit-code`).
-fn start_paced_demo(dir: &Path, name: &str, kib: u32, before: &str, then: &str) -> Session {
-    let command = format!(
-        "{before} cd '{dir}' && NO_COLOR=1 '{bin}' demo --dir '{dir}/demo' --pace {kib}; \
-         echo $? > '{dir}/exit-code'; {then} sleep 60",
-        dir = dir.display(),
-        bin = assert_cmd::cargo::cargo_bin("export-repair").display(),
-    );
-    let session = start(name, &command);
-    wait_for(name, "press Enter to open the repair console");
-    keys(name, &["Enter"]);
-    wait_for(name, "repairing");
-    session
-}
-
 /// A second signal stops at once, and gives the terminal back first: the main screen, echo
 /// and line editing on again, the message there to read.
 ///
@@ -658,24 +653,13 @@ fn a_second_signal_gives_the_terminal_back_before_it_stops() {
     let name = format!("er-twice-{}", std::process::id());
     let stty = dir.path().join("stty");
     let then = format!("stty -a > '{}';", stty.display());
-    let session = start_paced_demo(dir.path(), &name, 512, "", &then);
-    let shell: u32 = tmux(&["display-message", "-p", "-t", &name, "#{pane_pid}"])
-        .trim()
-        .parse()
-        .unwrap();
-    let program = child_named(shell, "export-repair").expect("the demo runs");
-    let signal = || {
-        let sent = Command::new("kill")
-            .args(["-TERM", &program.to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
+    let session = start_demo_with(dir.path(), &name, Some(512), (120, 40), ("", &then));
+    wait_for(&name, "repairing");
     // At 512 KiB/s the 24 MiB archive is under way by then: the first stop waits for it.
     std::thread::sleep(Duration::from_millis(1500));
-    signal();
+    signal_the_program(&name, "TERM");
     wait_for(&name, "stopping: finishing what is in flight");
-    signal();
+    signal_the_program(&name, "TERM");
     assert_eq!(exit_code(&dir.path().join("exit-code")), "4");
     let shown = wait_for(&name, "again: stopped at once");
     assert!(
@@ -684,11 +668,7 @@ fn a_second_signal_gives_the_terminal_back_before_it_stops() {
     );
     let alternate = tmux(&["display-message", "-p", "-t", &name, "#{alternate_on}"]);
     assert_eq!(alternate.trim(), "0", "back on the main screen");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !stty.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let modes = std::fs::read_to_string(&stty).unwrap();
+    let modes = written(&stty);
     let flags: Vec<&str> = modes.split_whitespace().collect();
     for flag in ["icanon", "echo", "isig"] {
         assert!(flags.contains(&flag), "{flag} is on again: {modes}");
@@ -709,7 +689,14 @@ fn a_closed_terminal_stops_the_run_with_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("er-gone-{}", std::process::id());
     // The shell outlives the terminal to write the program's exit code.
-    let session = start_paced_demo(dir.path(), &name, 512, "trap '' HUP;", "");
+    let session = start_demo_with(
+        dir.path(),
+        &name,
+        Some(512),
+        (120, 40),
+        ("trap '' HUP;", ""),
+    );
+    wait_for(&name, "repairing");
     tmux(&["kill-session", "-t", &name]);
     assert_eq!(exit_code(&dir.path().join("exit-code")), "4");
     assert_eq!(report(dir.path())["interrupted"], true);
@@ -733,16 +720,9 @@ fn a_terminal_that_cannot_host_the_console_gets_a_headless_run() {
         let paths = export_repair::demo::scenario::build(&dir.path().join("demo")).unwrap();
         let report = dir.path().join("report.json");
         let command = format!(
-            "'{}' repair --repair-file '{}' --target '{}' --manifest '{}' --copy-log '{}' \
-             --source-dir '{}' --log-dir '{}' --report '{}'",
-            assert_cmd::cargo::cargo_bin("export-repair").display(),
-            paths.repair_file.display(),
-            paths.drive.display(),
-            paths.manifest.display(),
-            paths.copy_log.display(),
-            paths.mirror.display(),
-            dir.path().display(),
-            report.display(),
+            "{} --report '{}'",
+            support::demo_repair_line(&paths, dir.path()),
+            report.display()
         );
         let typescript = dir.path().join("typescript");
         // stdin stays open (and silent) while the program runs.

@@ -70,14 +70,16 @@ pub fn start(name: &str, command: &str) -> Session {
 
 /// Waits for the exit code the session's shell wrote.
 pub fn exit_code(done: &Path) -> String {
+    written(done).trim().to_string()
+}
+
+/// What the session's shell wrote to `path`, once it is there (20 s at most).
+pub fn written(path: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !done.exists() && Instant::now() < deadline {
+    while !path.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::fs::read_to_string(done)
-        .expect("the program ended")
-        .trim()
-        .to_string()
+    std::fs::read_to_string(path).expect("the shell wrote it")
 }
 
 /// The text inside the box titled `title` on `screen`, its lines joined by single spaces
